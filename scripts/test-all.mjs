@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+// The README's test command (`npm test`): builds the binary, runs the whole suite under Deno and under Bun,
+// and prints one closing line "N passed, N failed" summed over both runtimes (from their JUnit reports).
+// Usage: node scripts/test-all.mjs [--deno-only|--bun-only] [path filter...]
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+const root = resolve(import.meta.dirname, "..");
+const bin = join(root, "node_modules", ".bin");
+const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, AZURE_TOKEN_CREDENTIALS: "dev", NO_COLOR: "1" };
+const args = process.argv.slice(2);
+const only = args.find((a) => a === "--deno-only" || a === "--bun-only");
+const filters = args.filter((a) => !a.startsWith("--"));
+const targets = filters.length ? filters : ["tests/"];
+const reportDir = join(root, ".data", "test-reports");
+rmSync(reportDir, { recursive: true, force: true });
+mkdirSync(reportDir, { recursive: true });
+
+function run(cmd, cmdArgs) {
+  console.log(`\n$ ${cmd} ${cmdArgs.join(" ")}`);
+  const r = spawnSync(cmd, cmdArgs, { cwd: root, env, stdio: "inherit" });
+  return r.status ?? 1;
+}
+
+/** Counts <testcase> elements, and those with <failure>/<error>, and skipped ones. */
+function countJunit(file) {
+  if (!existsSync(file)) return undefined;
+  const xml = readFileSync(file, "utf8");
+  let passed = 0, failed = 0, skipped = 0;
+  const re = /<testcase\b[^>]*?(\/>|>([\s\S]*?)<\/testcase>)/g;
+  for (let m; (m = re.exec(xml));) {
+    const body = m[2] ?? "";
+    if (/<(failure|error)\b/.test(body)) failed++;
+    else if (/<skipped\b/.test(body)) skipped++;
+    else passed++;
+  }
+  return { passed, failed, skipped };
+}
+
+const t0 = Date.now();
+const buildRc = run(join(bin, "bun"), [
+  "build", "--compile", "--minify", "--bytecode", "--format=esm", "src/main.ts", "--outfile", "dist/contentflow-worker",
+]);
+if (buildRc !== 0) {
+  console.log("\nbuild of dist/contentflow-worker failed");
+  console.log("0 passed, 1 failed");
+  process.exit(1);
+}
+
+const results = [];
+if (only !== "--bun-only") {
+  const file = join(reportDir, "deno.xml");
+  const rc = run(join(bin, "deno"), ["test", "-A", "--no-check", `--junit-path=${file}`, ...targets]);
+  results.push({ runtime: "deno", rc, counts: countJunit(file) });
+}
+if (only !== "--deno-only") {
+  const file = join(reportDir, "bun.xml");
+  const rc = run(join(bin, "bun"), [
+    "test", "--timeout", "300000", "--reporter=junit", `--reporter-outfile=${file}`, ...targets.map((t) => t.startsWith(".") || t.startsWith("/") ? t : `./${t}`),
+  ]);
+  results.push({ runtime: "bun", rc, counts: countJunit(file) });
+}
+
+let passed = 0, failed = 0, skipped = 0, ok = true;
+console.log("\n== summary ==");
+for (const r of results) {
+  const c = r.counts ?? { passed: 0, failed: 1, skipped: 0 };
+  if (!r.counts) console.log(`${r.runtime}: no JUnit report was written (exit code ${r.rc})`);
+  // A runner that exits non-zero with no failing test case still failed (e.g. a file that did not load).
+  if (r.rc !== 0 && c.failed === 0) c.failed = 1;
+  console.log(`${r.runtime}: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped (exit ${r.rc})`);
+  passed += c.passed;
+  failed += c.failed;
+  skipped += c.skipped;
+  if (r.rc !== 0) ok = false;
+}
+console.log(`total time ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
+process.exit(ok && failed === 0 && passed > 0 ? 0 : 1);

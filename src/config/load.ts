@@ -1,0 +1,152 @@
+// Effective configuration = defaults < .env file < process environment < Azure App Configuration
+// (App Configuration overrides the environment, as in the Python worker).
+import * as v from "valibot";
+import { existsSync, readFileSync } from "node:fs";
+import { type Config, configSchema, SECRET_SETTINGS, SETTING_NAMES, type SettingName, settingMeta } from "./schema.ts";
+import { registerSecret } from "../log/logger.ts";
+
+export type ConfigSource = "default" | ".env" | "env" | "app-config";
+
+export interface LoadedConfig {
+  config: Config;
+  sources: Record<SettingName, ConfigSource>;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join("\n  - ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Minimal .env parser: KEY=VALUE, optional `export`, quotes, # comments, \n escapes in double quotes. */
+export function parseDotenv(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const rawLine of text.split(/\r?\n/)) {
+    const line = rawLine.trim();
+    if (!line || line.startsWith("#")) continue;
+    const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.*)$/.exec(line);
+    if (!m) continue;
+    let value = m[2];
+    if (value.startsWith('"')) {
+      const end = value.lastIndexOf('"');
+      value = value.slice(1, end > 0 ? end : undefined).replace(/\\n/g, "\n").replace(/\\"/g, '"');
+    } else if (value.startsWith("'")) {
+      const end = value.lastIndexOf("'");
+      value = value.slice(1, end > 0 ? end : undefined);
+    } else {
+      const hash = value.search(/\s#/);
+      if (hash >= 0) value = value.slice(0, hash);
+      value = value.trim();
+    }
+    out[m[1]] = value;
+  }
+  return out;
+}
+
+function lookup(record: Record<string, string | undefined>, name: SettingName): string | undefined {
+  const direct = record[name];
+  if (direct !== undefined) return direct;
+  for (const alias of settingMeta[name].aliases ?? []) {
+    if (record[alias] !== undefined) return record[alias];
+  }
+  return undefined;
+}
+
+export interface LoadOptions {
+  env?: Record<string, string | undefined>;
+  /** Path of the .env file; default ./.env when it exists. `false` disables it. */
+  dotenvPath?: string | false;
+  /** Loads App Configuration values (already trimmed to setting names). Called only when configured. */
+  loadAppConfig?: (pre: Config) => Promise<Record<string, string>>;
+}
+
+function validate(raw: Record<SettingName, string>): Config {
+  const result = v.safeParse(configSchema, raw);
+  if (result.success) {
+    const cfg = result.output;
+    // DEBUG=true is the Python worker's shorthand for verbose logs.
+    if (cfg.DEBUG) cfg.LOG_LEVEL = "DEBUG";
+    return cfg;
+  }
+  const problems: string[] = [];
+  for (const issue of result.issues) {
+    const key = issue.path?.[0]?.key as SettingName | undefined;
+    if (!key) {
+      problems.push(issue.message);
+      continue;
+    }
+    const shown = settingMeta[key]?.secret ? "(secret value)" : JSON.stringify(raw[key]);
+    problems.push(`${key}=${shown}: ${issue.message}`);
+  }
+  throw new ConfigError(problems);
+}
+
+export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> {
+  const env = opts.env ?? (process.env as Record<string, string | undefined>);
+  let dotenv: Record<string, string> = {};
+  const dotenvPath = opts.dotenvPath === undefined ? ".env" : opts.dotenvPath;
+  if (dotenvPath) {
+    if (existsSync(dotenvPath)) {
+      dotenv = parseDotenv(readFileSync(dotenvPath, "utf8"));
+    } else if (opts.dotenvPath) {
+      throw new ConfigError([`the .env file ${dotenvPath} does not exist`]);
+    }
+  }
+
+  const raw = {} as Record<SettingName, string>;
+  const sources = {} as Record<SettingName, ConfigSource>;
+  for (const name of SETTING_NAMES) {
+    const fromEnv = lookup(env, name);
+    const fromDotenv = lookup(dotenv, name);
+    if (fromEnv !== undefined) {
+      raw[name] = fromEnv;
+      sources[name] = "env";
+    } else if (fromDotenv !== undefined) {
+      raw[name] = fromDotenv;
+      sources[name] = ".env";
+    } else {
+      raw[name] = settingMeta[name].default;
+      sources[name] = "default";
+    }
+  }
+
+  let config = validate(raw);
+  if (opts.loadAppConfig && (config.AZURE_APP_CONFIG_ENDPOINT || config.AZURE_APP_CONFIG_CONNECTION_STRING)) {
+    const remote = await opts.loadAppConfig(config);
+    let changed = false;
+    for (const name of SETTING_NAMES) {
+      const value = remote[name];
+      if (value === undefined) continue;
+      raw[name] = value;
+      sources[name] = "app-config";
+      changed = true;
+    }
+    if (changed) config = validate(raw);
+  }
+  for (const name of SECRET_SETTINGS) registerSecret(String(config[name] ?? ""));
+  return { config, sources };
+}
+
+/** Settings every long-running role needs; checked at start of supervisor and workers. */
+export function requireConnectionSettings(config: Config): void {
+  const problems: string[] = [];
+  if (!config.STORAGE_ACCOUNT_WORKER_QUEUE_URL && !config.STORAGE_QUEUE_CONNECTION_STRING) {
+    problems.push(
+      "STORAGE_ACCOUNT_WORKER_QUEUE_URL is missing: expected the queue endpoint, e.g. https://<account>.queue.core.windows.net (or set STORAGE_QUEUE_CONNECTION_STRING)",
+    );
+  }
+  if (!config.COSMOS_DB_ENDPOINT) {
+    problems.push("COSMOS_DB_ENDPOINT is missing: expected the Cosmos DB endpoint, e.g. https://<account>.documents.azure.com:443/");
+  }
+  if (config.STORAGE_QUEUE_CONNECTION_STRING && !/AccountName=|UseDevelopmentStorage=true|QueueEndpoint=/i.test(config.STORAGE_QUEUE_CONNECTION_STRING)) {
+    problems.push("STORAGE_QUEUE_CONNECTION_STRING=(secret value): expected a storage connection string with AccountName/AccountKey or QueueEndpoint");
+  }
+  if (problems.length) throw new ConfigError(problems);
+}
+
+/** Name of the poison queue: explicit setting, or `<queue>-poison` (kept within the 63-character limit). */
+export function poisonQueueName(config: Config): string {
+  if (config.STORAGE_POISON_QUEUE_NAME) return config.STORAGE_POISON_QUEUE_NAME;
+  return `${config.STORAGE_WORKER_QUEUE_NAME.slice(0, 56)}-poison`;
+}

@@ -1,0 +1,218 @@
+// Every setting the worker reads: name (the Python worker's env names where one exists), default, description,
+// whether it is a secret, and the valibot schema that turns the raw string into a typed value.
+import * as v from "valibot";
+
+function intSetting(min: number, max: number) {
+  return v.pipe(
+    v.string(),
+    v.trim(),
+    v.regex(/^-?\d+$/, `expected a whole number from ${min} to ${max}`),
+    v.transform((s) => Number(s)),
+    v.number(),
+    v.minValue(min, `expected a whole number from ${min} to ${max}`),
+    v.maxValue(max, `expected a whole number from ${min} to ${max}`),
+  );
+}
+
+function boolSetting() {
+  return v.pipe(
+    v.string(),
+    v.trim(),
+    v.toLowerCase(),
+    v.picklist(
+      ["true", "false", "1", "0", "yes", "no", "on", "off"],
+      "expected true or false (also 1/0, yes/no, on/off)",
+    ),
+    v.transform((s) => s === "true" || s === "1" || s === "yes" || s === "on"),
+  );
+}
+
+function strSetting() {
+  return v.pipe(v.string(), v.trim());
+}
+
+function nameSetting() {
+  return v.pipe(
+    v.string(),
+    v.trim(),
+    v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/, "expected a name of letters, digits, '.', '_' or '-'"),
+  );
+}
+
+function queueNameSetting() {
+  return v.pipe(
+    v.string(),
+    v.trim(),
+    v.regex(
+      /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/,
+      "expected a queue name: 3-63 lowercase letters, digits and single hyphens",
+    ),
+  );
+}
+
+function urlOrEmpty(what: string) {
+  return v.pipe(
+    v.string(),
+    v.trim(),
+    v.check((s) => s === "" || /^https?:\/\/[^\s/]+/.test(s), `expected an http(s) URL (${what})`),
+  );
+}
+
+function logLevelSetting() {
+  return v.pipe(
+    v.string(),
+    v.trim(),
+    v.toUpperCase(),
+    v.picklist(
+      ["DEBUG", "INFO", "WARN", "WARNING", "ERROR", "CRITICAL"],
+      "expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
+    ),
+  );
+}
+
+function listSetting() {
+  return v.pipe(
+    v.string(),
+    v.transform((s) => s.split(",").map((p) => p.trim()).filter((p) => p.length > 0)),
+  );
+}
+
+export interface SettingMeta {
+  default: string;
+  description: string;
+  secret?: boolean;
+  /** Other env names accepted for the same setting (the first one found wins after the main name). */
+  aliases?: string[];
+  group: "worker" | "queue" | "processing" | "cosmos" | "blob" | "source" | "api" | "logging" | "appconfig" | "supervisor";
+}
+
+export const settingSchemas = {
+  // Worker / supervisor
+  WORKER_NAME: nameSetting(),
+  NUM_PROCESSING_WORKERS: intSetting(0, 64),
+  NUM_SOURCE_WORKERS: intSetting(0, 16),
+  SHUTDOWN_DRAIN_TIMEOUT_SECONDS: intSetting(1, 3600),
+  RESTART_BACKOFF_MAX_SECONDS: intSetting(1, 3600),
+  RESTART_STABLE_SECONDS: intSetting(1, 86400),
+  // Queue
+  STORAGE_ACCOUNT_WORKER_QUEUE_URL: urlOrEmpty("the storage account's queue endpoint"),
+  STORAGE_QUEUE_CONNECTION_STRING: strSetting(),
+  STORAGE_ACCOUNT_KEY: strSetting(),
+  STORAGE_WORKER_QUEUE_NAME: queueNameSetting(),
+  STORAGE_POISON_QUEUE_NAME: v.union([v.literal(""), queueNameSetting()]),
+  QUEUE_POLL_INTERVAL_SECONDS: intSetting(1, 600),
+  QUEUE_MIN_POLL_INTERVAL_MS: intSetting(10, 60000),
+  QUEUE_VISIBILITY_TIMEOUT_SECONDS: intSetting(2, 604800),
+  QUEUE_MAX_MESSAGES: intSetting(1, 32),
+  // Processing
+  PROCESSING_CONCURRENCY: intSetting(1, 256),
+  MAX_TASK_RETRIES: intSetting(1, 100),
+  TASK_TIMEOUT_SECONDS: intSetting(1, 86400),
+  RETRY_BASE_DELAY_SECONDS: intSetting(0, 3600),
+  RETRY_MAX_DELAY_SECONDS: intSetting(0, 604800),
+  HTTP_EXECUTOR_ALLOWED_HOSTS: listSetting(),
+  // Cosmos
+  COSMOS_DB_ENDPOINT: urlOrEmpty("the Cosmos DB account endpoint"),
+  COSMOS_DB_KEY: strSetting(),
+  COSMOS_DB_NAME: nameSetting(),
+  COSMOS_DB_CONTAINER_PIPELINES: nameSetting(),
+  COSMOS_DB_CONTAINER_VAULTS: nameSetting(),
+  COSMOS_DB_CONTAINER_VAULT_EXECUTIONS: nameSetting(),
+  COSMOS_DB_CONTAINER_LOCKS: nameSetting(),
+  COSMOS_DB_CONTAINER_CRAWL_CHECKPOINTS: nameSetting(),
+  COSMOS_DB_ENDPOINT_DISCOVERY: boolSetting(),
+  COSMOS_DB_CREATE_CONTAINERS: boolSetting(),
+  // Blob
+  BLOB_STORAGE_ACCOUNT_NAME: strSetting(),
+  BLOB_STORAGE_CONTAINER_NAME: strSetting(),
+  BLOB_STORAGE_CONNECTION_STRING: strSetting(),
+  CLAIM_CHECK_CONTAINER_NAME: nameSetting(),
+  // Source
+  DEFAULT_POLLING_INTERVAL_SECONDS: intSetting(1, 604800),
+  SCHEDULER_SLEEP_INTERVAL_SECONDS: intSetting(1, 3600),
+  LOCK_TTL_SECONDS: intSetting(5, 86400),
+  SOURCE_WORKER_POLL_INTERVAL_SECONDS: intSetting(1, 604800),
+  // API
+  API_ENABLED: boolSetting(),
+  API_HOST: strSetting(),
+  API_PORT: intSetting(0, 65535),
+  API_TOKEN: strSetting(),
+  // Logging
+  LOG_LEVEL: logLevelSetting(),
+  LOG_FILE: strSetting(),
+  DEBUG: boolSetting(),
+  // App Configuration
+  AZURE_APP_CONFIG_ENDPOINT: urlOrEmpty("the App Configuration endpoint"),
+  AZURE_APP_CONFIG_CONNECTION_STRING: strSetting(),
+  APP_CONFIG_KEY_FILTERS: listSetting(),
+  APP_CONFIG_LABEL: strSetting(),
+};
+
+export type SettingName = keyof typeof settingSchemas;
+
+export const settingMeta: Record<SettingName, SettingMeta> = {
+  WORKER_NAME: { group: "worker", default: "contentflow-worker", description: "Name of this worker instance (used in logs, owner ids and execution records)" },
+  NUM_PROCESSING_WORKERS: { group: "worker", default: "2", description: "Processing worker processes the supervisor runs (Python default 0 ran nothing; ours is 2)" },
+  NUM_SOURCE_WORKERS: { group: "worker", default: "1", description: "Source worker processes the supervisor runs" },
+  SHUTDOWN_DRAIN_TIMEOUT_SECONDS: { group: "supervisor", default: "30", description: "On SIGTERM/SIGINT, how long children may finish in-flight work before they are killed" },
+  RESTART_BACKOFF_MAX_SECONDS: { group: "supervisor", default: "30", description: "Cap of the exponential restart delay for a crash-looping child" },
+  RESTART_STABLE_SECONDS: { group: "supervisor", default: "30", description: "Uptime after which a child's crash count and backoff are reset" },
+
+  STORAGE_ACCOUNT_WORKER_QUEUE_URL: { group: "queue", default: "", description: "Queue endpoint of the storage account, e.g. https://acct.queue.core.windows.net (or set STORAGE_QUEUE_CONNECTION_STRING)" },
+  STORAGE_QUEUE_CONNECTION_STRING: { group: "queue", default: "", secret: true, aliases: ["AZURE_STORAGE_CONNECTION_STRING"], description: "Storage connection string for the task queue (alternative to the URL; needed for Azurite)" },
+  STORAGE_ACCOUNT_KEY: { group: "queue", default: "", secret: true, description: "Shared key for STORAGE_ACCOUNT_WORKER_QUEUE_URL (otherwise DefaultAzureCredential is used)" },
+  STORAGE_WORKER_QUEUE_NAME: { group: "queue", default: "contentflow-execution-requests", description: "Queue holding content processing tasks" },
+  STORAGE_POISON_QUEUE_NAME: { group: "queue", default: "", description: "Queue for messages that cannot be processed (default: <STORAGE_WORKER_QUEUE_NAME>-poison)" },
+  QUEUE_POLL_INTERVAL_SECONDS: { group: "queue", default: "30", description: "Longest wait between polls of an empty queue; idle polling backs off up to this (Python: fixed 5 s)" },
+  QUEUE_MIN_POLL_INTERVAL_MS: { group: "queue", default: "100", description: "First wait after an empty poll; doubles (with jitter) up to QUEUE_POLL_INTERVAL_SECONDS" },
+  QUEUE_VISIBILITY_TIMEOUT_SECONDS: { group: "queue", default: "300", description: "Lease on a received message; renewed at half of it while the task runs" },
+  QUEUE_MAX_MESSAGES: { group: "queue", default: "32", description: "Messages fetched per receive call (1-32)" },
+
+  PROCESSING_CONCURRENCY: { group: "processing", default: "8", description: "Tasks one processing worker runs at once" },
+  MAX_TASK_RETRIES: { group: "processing", default: "3", description: "Deliveries of a message before it is moved to the poison queue and its execution marked failed" },
+  TASK_TIMEOUT_SECONDS: { group: "processing", default: "600", description: "Per-task time limit; the pipeline is cancelled when it is reached" },
+  RETRY_BASE_DELAY_SECONDS: { group: "processing", default: "5", description: "Delay before the first retry of a failed task; grows exponentially with jitter" },
+  RETRY_MAX_DELAY_SECONDS: { group: "processing", default: "300", description: "Cap of the retry delay" },
+  HTTP_EXECUTOR_ALLOWED_HOSTS: { group: "processing", default: "*", description: "Comma-separated hosts the `http` executor may call ('*' = any, empty = none)" },
+
+  COSMOS_DB_ENDPOINT: { group: "cosmos", default: "", description: "Cosmos DB account endpoint, e.g. https://acct.documents.azure.com:443/" },
+  COSMOS_DB_KEY: { group: "cosmos", default: "", secret: true, description: "Cosmos DB account key (otherwise DefaultAzureCredential is used)" },
+  COSMOS_DB_NAME: { group: "cosmos", default: "contentflow", description: "Cosmos DB database" },
+  COSMOS_DB_CONTAINER_PIPELINES: { group: "cosmos", default: "pipelines", description: "Container of pipeline documents" },
+  COSMOS_DB_CONTAINER_VAULTS: { group: "cosmos", default: "vaults", description: "Container of vault documents" },
+  COSMOS_DB_CONTAINER_VAULT_EXECUTIONS: { group: "cosmos", default: "vault_executions", description: "Container of execution records" },
+  COSMOS_DB_CONTAINER_LOCKS: { group: "cosmos", default: "vault_exec_locks", aliases: ["COSMOS_DB_CONTAINER_VAULT_EXECUTION_LOCKS"], description: "Container of source lease locks" },
+  COSMOS_DB_CONTAINER_CRAWL_CHECKPOINTS: { group: "cosmos", default: "vault_crawl_checkpoints", description: "Container of crawl checkpoints" },
+  COSMOS_DB_ENDPOINT_DISCOVERY: { group: "cosmos", default: "true", description: "Let the SDK discover regional endpoints (set false for the emulator over plain HTTP)" },
+  COSMOS_DB_CREATE_CONTAINERS: { group: "cosmos", default: "false", description: "Create the database and containers (partition key /id) if missing" },
+
+  BLOB_STORAGE_ACCOUNT_NAME: { group: "blob", default: "", description: "Default storage account for blob executors" },
+  BLOB_STORAGE_CONTAINER_NAME: { group: "blob", default: "content", description: "Default blob container for content" },
+  BLOB_STORAGE_CONNECTION_STRING: { group: "blob", default: "", secret: true, description: "Connection string used by blob executors and claim-check blobs (needed for Azurite)" },
+  CLAIM_CHECK_CONTAINER_NAME: { group: "blob", default: "contentflow-claim-checks", description: "Blob container for task payloads too large for one queue message" },
+
+  DEFAULT_POLLING_INTERVAL_SECONDS: { group: "source", default: "300", description: "Crawl interval of a vault whose input executor has no polling_interval_seconds" },
+  SCHEDULER_SLEEP_INTERVAL_SECONDS: { group: "source", default: "5", description: "How often the source scheduler refreshes vaults and looks for due crawls" },
+  LOCK_TTL_SECONDS: { group: "source", default: "300", description: "Lease length of a vault crawl lock; renewed at a third of it while crawling" },
+  SOURCE_WORKER_POLL_INTERVAL_SECONDS: { group: "source", default: "60", description: "Deprecated in the Python worker too; accepted and ignored" },
+
+  API_ENABLED: { group: "api", default: "true", description: "Serve /health, /ready, /status and /metrics" },
+  API_HOST: { group: "api", default: "0.0.0.0", description: "Address the API binds to (0.0.0.0 = all interfaces, as the Python worker; use 127.0.0.1 to keep it local)" },
+  API_PORT: { group: "api", default: "8099", description: "API port (0 = pick a free port)" },
+  API_TOKEN: { group: "api", default: "", secret: true, description: "When set, /status and /metrics require 'Authorization: Bearer <token>'" },
+
+  LOG_LEVEL: { group: "logging", default: "INFO", description: "DEBUG, INFO, WARNING or ERROR" },
+  LOG_FILE: { group: "logging", default: "", description: "Also append JSON log lines to this file" },
+  DEBUG: { group: "logging", default: "false", description: "Shorthand for LOG_LEVEL=DEBUG" },
+
+  AZURE_APP_CONFIG_ENDPOINT: { group: "appconfig", default: "", description: "App Configuration endpoint; its values override the environment" },
+  AZURE_APP_CONFIG_CONNECTION_STRING: { group: "appconfig", default: "", secret: true, description: "App Configuration connection string (alternative to the endpoint + DefaultAzureCredential)" },
+  APP_CONFIG_KEY_FILTERS: { group: "appconfig", default: "contentflow.worker.*", description: "Comma-separated key filters; the part before '*' is trimmed from each key" },
+  APP_CONFIG_LABEL: { group: "appconfig", default: "", description: "Label filter for App Configuration (empty = any label)" },
+};
+
+export const configSchema = v.object(settingSchemas);
+export type Config = v.InferOutput<typeof configSchema>;
+
+export const SETTING_NAMES = Object.keys(settingSchemas) as SettingName[];
+export const SECRET_SETTINGS = SETTING_NAMES.filter((n) => settingMeta[n].secret);

@@ -1,0 +1,122 @@
+// Structured JSON logs: one object per line on stdout (and optionally appended to a file).
+import process from "node:process";
+import { appendFileSync } from "node:fs";
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+/** Accepts the Python worker's names too (DEBUG, INFO, WARNING, ERROR, CRITICAL). */
+export function parseLogLevel(value: string): LogLevel | undefined {
+  const v = value.trim().toLowerCase();
+  if (v === "debug") return "debug";
+  if (v === "info") return "info";
+  if (v === "warn" || v === "warning") return "warn";
+  if (v === "error" || v === "critical" || v === "fatal") return "error";
+  return undefined;
+}
+
+export type LogFields = Record<string, unknown>;
+
+interface Sink {
+  level: LogLevel;
+  file?: string;
+  write: (line: string) => void;
+}
+
+const secrets = new Set<string>();
+
+/** Any registered value is replaced by "***" in every log line, wherever it appears. */
+export function registerSecret(value: string | undefined): void {
+  if (value && value.length >= 6) secrets.add(value);
+}
+
+function scrub(line: string): string {
+  if (secrets.size === 0) return line;
+  let out = line;
+  for (const s of secrets) {
+    if (out.includes(s)) out = out.split(s).join("***");
+    const escaped = JSON.stringify(s).slice(1, -1);
+    if (escaped !== s && out.includes(escaped)) out = out.split(escaped).join("***");
+  }
+  return out;
+}
+
+const sink: Sink = {
+  level: "info",
+  write: (line) => process.stdout.write(line + "\n"),
+};
+
+export function configureLogging(opts: { level?: LogLevel; file?: string; write?: (line: string) => void }): void {
+  if (opts.level) sink.level = opts.level;
+  sink.file = opts.file || undefined;
+  if (opts.write) sink.write = opts.write;
+}
+
+export function logLevelEnabled(level: LogLevel): boolean {
+  return ORDER[level] >= ORDER[sink.level];
+}
+
+function errorFields(err: unknown): LogFields {
+  if (err instanceof Error) {
+    const e = err as Error & { code?: unknown; statusCode?: unknown };
+    const out: LogFields = { error: e.message, error_type: e.name };
+    if (e.code !== undefined) out.error_code = e.code;
+    if (e.statusCode !== undefined) out.status_code = e.statusCode;
+    return out;
+  }
+  return { error: String(err) };
+}
+
+export class Logger {
+  constructor(private readonly base: LogFields = {}) {}
+
+  child(fields: LogFields): Logger {
+    return new Logger({ ...this.base, ...fields });
+  }
+
+  debug(msg: string, fields?: LogFields): void {
+    this.emit("debug", msg, fields);
+  }
+  info(msg: string, fields?: LogFields): void {
+    this.emit("info", msg, fields);
+  }
+  warn(msg: string, fields?: LogFields): void {
+    this.emit("warn", msg, fields);
+  }
+  error(msg: string, fields?: LogFields): void {
+    this.emit("error", msg, fields);
+  }
+
+  private emit(level: LogLevel, msg: string, fields?: LogFields): void {
+    if (!logLevelEnabled(level)) return;
+    const record: LogFields = { time: new Date().toISOString(), level, ...this.base, pid: process.pid, msg };
+    if (fields) {
+      for (const [k, v] of Object.entries(fields)) {
+        if (v === undefined) continue;
+        if (k === "err") Object.assign(record, errorFields(v));
+        else record[k] = v;
+      }
+    }
+    let line: string;
+    try {
+      line = JSON.stringify(record);
+    } catch {
+      line = JSON.stringify({ time: record.time, level, ...this.base, pid: process.pid, msg });
+    }
+    writeLine(scrub(line));
+  }
+}
+
+/** Writes an already-formatted JSON line (used by the supervisor to forward children's logs). */
+export function writeLine(line: string): void {
+  sink.write(line);
+  if (sink.file) {
+    try {
+      appendFileSync(sink.file, line + "\n");
+    } catch {
+      // A broken log file must not take the worker down; stdout still has the line.
+    }
+  }
+}
+
+export const rootLogger = new Logger();

@@ -1,0 +1,85 @@
+// contentflow-worker CLI: `contentflow-worker [supervisor]`, `worker --role=…`, `enqueue`, `status`, `config`, `version`.
+import process from "node:process";
+import { type Command, EXIT_CONFIG, EXIT_FAILURE, EXIT_USAGE } from "./cli/command.ts";
+import { UsageError } from "./cli/args.ts";
+import { ConfigError } from "./config/load.ts";
+import { userArgs } from "./runtime/index.ts";
+import { configCommand } from "./cli/config-command.ts";
+import { versionCommand } from "./cli/version-command.ts";
+import { supervisorCommand } from "./cli/supervisor-command.ts";
+import { workerCommand } from "./cli/worker-command.ts";
+import { enqueueCommand } from "./cli/enqueue-command.ts";
+import { statusCommand } from "./cli/status-command.ts";
+
+const commands: Command[] = [
+  supervisorCommand,
+  workerCommand,
+  enqueueCommand,
+  statusCommand,
+  configCommand,
+  versionCommand,
+];
+
+function mainHelp(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return `contentflow-worker: runs ContentFlow content pipelines (a drop-in for the Python contentflow-worker)
+
+Usage:
+  contentflow-worker [supervisor options]     run the supervisor (the default): workers + HTTP API
+  contentflow-worker <command> [options]
+
+Commands:
+${commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join("\n")}
+
+Run 'contentflow-worker <command> --help' for a command's options.
+Configuration comes from the environment, ./.env and Azure App Configuration; see 'contentflow-worker config'.`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === "--help" || first === "-h" || first === "help") {
+    if (first === "help" && rest[0]) {
+      const cmd = commands.find((c) => c.name === rest[0]);
+      if (!cmd) throw new UsageError(`unknown command '${rest[0]}'`);
+      process.stdout.write(cmd.help + "\n");
+      return 0;
+    }
+    process.stdout.write(mainHelp() + "\n");
+    return 0;
+  }
+  if (first === "--version") return await versionCommand.run([]);
+  let command = supervisorCommand;
+  let commandArgs = argv;
+  if (first !== undefined && !first.startsWith("-")) {
+    const found = commands.find((c) => c.name === first);
+    if (!found) throw new UsageError(`unknown command '${first}'`);
+    command = found;
+    commandArgs = rest;
+  }
+  if (commandArgs.includes("--help") || commandArgs.includes("-h")) {
+    process.stdout.write(command.help + "\n");
+    return 0;
+  }
+  return await command.run(commandArgs);
+}
+
+if (import.meta.main) {
+  let code: number;
+  try {
+    code = await main(userArgs());
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`contentflow-worker: ${err.message} (see 'contentflow-worker --help')\n`);
+      code = EXIT_USAGE;
+    } else if (err instanceof ConfigError) {
+      process.stderr.write(`contentflow-worker: ${err.message}\n`);
+      code = EXIT_CONFIG;
+    } else {
+      const e = err as Error;
+      process.stderr.write(`contentflow-worker: ${e?.message ?? String(err)}\n`);
+      if (process.env.CFW_DEBUG_STACK === "1" && e?.stack) process.stderr.write(e.stack + "\n");
+      code = EXIT_FAILURE;
+    }
+  }
+  process.exit(code);
+}

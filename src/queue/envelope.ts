@@ -1,0 +1,48 @@
+// The queue message contract shared with the Python worker and the ContentFlow API:
+// {"task_type":"content_processing","payload":{ContentProcessingTask}}.
+// Read: plain JSON or base64 JSON (Azure Functions writes base64). Write: plain JSON (what the Python source
+// worker writes), or a claim-check envelope when the payload would not fit in one message.
+import * as v from "valibot";
+import { ContentSchema } from "../pipeline/content.ts";
+
+export const PRIORITIES = ["low", "normal", "high", "critical"] as const;
+
+export const ContentProcessingTaskSchema = v.looseObject({
+  task_id: v.pipe(v.string(), v.minLength(1, "payload.task_id must not be empty")),
+  task_type: v.optional(v.literal("content_processing"), "content_processing"),
+  priority: v.optional(v.picklist(PRIORITIES, "payload.priority must be low, normal, high or critical"), "normal"),
+  pipeline_id: v.pipe(v.string(), v.minLength(1, "payload.pipeline_id must not be empty")),
+  pipeline_name: v.optional(v.string(), ""),
+  execution_id: v.pipe(v.string(), v.minLength(1, "payload.execution_id must not be empty")),
+  vault_id: v.optional(v.nullable(v.string())),
+  content: v.array(ContentSchema),
+  executed_input_executor: v.optional(v.nullable(v.string())),
+  created_at: v.optional(v.string()),
+  retry_count: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 0),
+  max_retries: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 3),
+  /** Set by our source worker: fencing epoch of the lease under which the task was created. */
+  lease_epoch: v.optional(v.number()),
+});
+
+export type ContentProcessingTask = v.InferOutput<typeof ContentProcessingTaskSchema>;
+
+export const TaskMessageSchema = v.object({
+  task_type: v.literal("content_processing"),
+  payload: ContentProcessingTaskSchema,
+});
+export type TaskMessage = v.InferOutput<typeof TaskMessageSchema>;
+
+/** A payload stored in a blob because it exceeded the queue's 64 KiB limit. */
+export const ClaimCheckMessageSchema = v.object({
+  task_type: v.literal("content_processing"),
+  claim_check: v.object({
+    container: v.string(),
+    blob: v.string(),
+    task_id: v.string(),
+    execution_id: v.string(),
+  }),
+});
+export type ClaimCheckMessage = v.InferOutput<typeof ClaimCheckMessageSchema>;
+
+/** Azure Storage Queue limit for a message body (UTF-8 bytes as sent). */
+export const QUEUE_MESSAGE_LIMIT_BYTES = 64 * 1024;
