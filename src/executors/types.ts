@@ -1,0 +1,56 @@
+// The executor contract. Common settings (enabled, condition, fail_pipeline_on_error, debug_mode) are applied by
+// the pipeline runner; an executor only sees its own, already validated settings.
+import type * as v from "valibot";
+import type { Content } from "../pipeline/content.ts";
+import type { Config } from "../config/schema.ts";
+import type { Logger } from "../log/logger.ts";
+
+export type ExecutorCategory = "input" | "extract" | "transform" | "output" | "utility";
+
+export interface ExecutorRunContext {
+  executorId: string;
+  pipelineName: string;
+  /** Aborted on task timeout or forced shutdown; long operations must pass it on. */
+  signal: AbortSignal;
+  logger: Logger;
+}
+
+/** Process-wide dependencies executors may use (shared clients; nothing per task). */
+export interface ExecutorDeps {
+  config: Config;
+  logger: Logger;
+}
+
+export interface ExecutorInstance {
+  readonly id: string;
+  readonly type: string;
+  process(input: Content[], ctx: ExecutorRunContext): Promise<Content[]>;
+  /** Release clients or temp files; called when the compiled pipeline is dropped. */
+  close?(): Promise<void>;
+}
+
+export interface CrawlBatch {
+  items: Content[];
+  /** Newest source last-modified time among `items` (the checkpoint may advance to it once they are enqueued). */
+  maxModified?: Date;
+}
+
+/** Input executors also crawl their source for the source worker. */
+export interface InputExecutorInstance extends ExecutorInstance {
+  readonly pollingIntervalSeconds?: number;
+  /** Yields batches of items modified strictly after `checkpoint`; returns when the source is exhausted. */
+  crawl(checkpoint: Date | undefined, ctx: ExecutorRunContext): AsyncGenerator<CrawlBatch, void, void>;
+}
+
+export interface ExecutorDefinition<TSchema extends v.GenericSchema = v.GenericSchema> {
+  type: string;
+  category: ExecutorCategory;
+  description: string;
+  /** valibot schema of the executor's own settings (after ${ENV} substitution). */
+  settings: TSchema;
+  create(id: string, settings: v.InferOutput<TSchema>, deps: ExecutorDeps): ExecutorInstance;
+}
+
+export function isInputExecutor(e: ExecutorInstance): e is InputExecutorInstance {
+  return typeof (e as InputExecutorInstance).crawl === "function";
+}

@@ -1,0 +1,59 @@
+// What a worker loop gets from the process that hosts it (a supervised child or `worker --role=…` by hand).
+import type { Config } from "../config/schema.ts";
+import type { Logger } from "../log/logger.ts";
+
+export type WorkerRole = "processing" | "source";
+
+/**
+ * Numbers a worker reports; the supervisor sums counters per role for /metrics and shows gauges per worker
+ * in /status. Counter names are snake_case without prefix, e.g. "tasks_processed_total".
+ */
+export interface WorkerReporter {
+  /** The worker is connected and taking work (false while starting, reconnecting or draining). */
+  setReady(ready: boolean, reason?: string): void;
+  /** Tasks (processing) or crawls (source) running right now. */
+  setInFlight(count: number): void;
+  count(counter: string, by?: number): void;
+  gauge(name: string, value: number): void;
+  /** Free-form state shown in /status (e.g. current vault, lease epoch); no secrets. */
+  info(key: string, value: unknown): void;
+}
+
+export interface WorkerContext {
+  config: Config;
+  logger: Logger;
+  role: WorkerRole;
+  /** 0-based index among workers of this role on this host. */
+  index: number;
+  /** Unique per process incarnation: `<WORKER_NAME>-<role>-<index>@<host>:<pid>:<random>`. */
+  workerId: string;
+  /** Aborted when the worker must stop taking new work, finish in-flight work and return. */
+  drain: AbortSignal;
+  report: WorkerReporter;
+}
+
+/** A reporter that only keeps numbers in memory (for `--once` runs, tests and hand-started workers). */
+export class MemoryReporter implements WorkerReporter {
+  ready = false;
+  readyReason?: string;
+  inFlight = 0;
+  counters: Record<string, number> = {};
+  gauges: Record<string, number> = {};
+  infos: Record<string, unknown> = {};
+  setReady(ready: boolean, reason?: string): void {
+    this.ready = ready;
+    this.readyReason = reason;
+  }
+  setInFlight(count: number): void {
+    this.inFlight = count;
+  }
+  count(counter: string, by = 1): void {
+    this.counters[counter] = (this.counters[counter] ?? 0) + by;
+  }
+  gauge(name: string, value: number): void {
+    this.gauges[name] = value;
+  }
+  info(key: string, value: unknown): void {
+    this.infos[key] = value;
+  }
+}
