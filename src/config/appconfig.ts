@@ -23,6 +23,16 @@ export async function loadAppConfiguration(config: Config, opts: AppConfigOption
     ? new AppConfigurationClient(config.AZURE_APP_CONFIG_CONNECTION_STRING, clientOptions)
     : new AppConfigurationClient(config.AZURE_APP_CONFIG_ENDPOINT, azureCredential(), clientOptions);
 
+  try {
+    return await listSettings(client, config);
+  } catch (err) {
+    const where = config.AZURE_APP_CONFIG_ENDPOINT ||
+      /Endpoint=([^;]+)/i.exec(config.AZURE_APP_CONFIG_CONNECTION_STRING)?.[1] || "App Configuration";
+    throw new Error(`could not read Azure App Configuration at ${where}: ${(err as Error).message}`);
+  }
+}
+
+async function listSettings(client: AppConfigurationClient, config: Config): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   const filters = config.APP_CONFIG_KEY_FILTERS.length ? config.APP_CONFIG_KEY_FILTERS : ["contentflow.worker.*"];
   for (const filter of filters) {
