@@ -23,16 +23,25 @@ function run(cmd, cmdArgs) {
   return r.status ?? 1;
 }
 
-/** Counts <testcase> elements, and those with <failure>/<error>, and skipped ones. */
+/**
+ * Counts leaf <testcase> elements: passed, failed (<failure>/<error>) and skipped. Deno also reports each
+ * describe() group as a test case ("Group" beside "Group > test"); those are not counted.
+ */
 function countJunit(file) {
   if (!existsSync(file)) return undefined;
   const xml = readFileSync(file, "utf8");
-  let passed = 0, failed = 0, skipped = 0;
-  const re = /<testcase\b[^>]*?(\/>|>([\s\S]*?)<\/testcase>)/g;
+  const cases = [];
+  const re = /<testcase\b([^>]*?)(\/>|>([\s\S]*?)<\/testcase>)/g;
   for (let m; (m = re.exec(xml));) {
-    const body = m[2] ?? "";
-    if (/<(failure|error)\b/.test(body)) failed++;
-    else if (/<skipped\b/.test(body)) skipped++;
+    const name = /\bname="([^"]*)"/.exec(m[1])?.[1] ?? "";
+    cases.push({ name, body: m[3] ?? "" });
+  }
+  const names = cases.map((c) => c.name);
+  let passed = 0, failed = 0, skipped = 0;
+  for (const c of cases) {
+    if (names.some((n) => n.startsWith(`${c.name} &gt; `))) continue;
+    if (/<(failure|error)\b/.test(c.body)) failed++;
+    else if (/<skipped\b/.test(c.body)) skipped++;
     else passed++;
   }
   return { passed, failed, skipped };
