@@ -17,7 +17,8 @@ then enables and starts the service. Running it again upgrades the binary and th
 service; an existing env file is always kept.
 
 Options:
-  --binary PATH     binary to install (default: ./contentflow-worker next to this script, or dist/contentflow-worker)
+  --binary PATH     binary to install (default: contentflow-worker next to this script or one directory up,
+                    or dist/contentflow-worker in a source checkout)
   --prefix DIR      installation prefix; the binary goes to DIR/bin (default: /usr/local)
   --user NAME       system user (and group) the service runs as (default: contentflow-worker)
   --env-file PATH   initial settings for /etc/contentflow-worker/env (default: the commented template);
@@ -151,6 +152,8 @@ find_binary() {
     [[ -f "$BINARY" ]] || die "--binary $BINARY: no such file"
   elif [[ -f "$SCRIPT_DIR/$SERVICE" ]]; then
     BINARY="$SCRIPT_DIR/$SERVICE"
+  elif [[ -f "$REPO_DIR/$SERVICE" && -x "$REPO_DIR/$SERVICE" ]]; then
+    BINARY="$REPO_DIR/$SERVICE"
   elif [[ -f "$REPO_DIR/dist/$SERVICE" ]]; then
     BINARY="$REPO_DIR/dist/$SERVICE"
   else

@@ -159,6 +159,22 @@ describe("install.sh: into a temporary root", () => {
     assert.ok(!existsSync(join(root, "etc/contentflow-worker")));
   });
 
+  test("release layout (binary, scripts/install.sh, deploy/): finds the binary without --binary", () => {
+    const tree = freshDir("release");
+    mkdirSync(join(tree, "scripts"));
+    mkdirSync(join(tree, "deploy"));
+    copyFileSync(SCRIPT, join(tree, "scripts/install.sh"));
+    copyFileSync(UNIT_TEMPLATE, join(tree, "deploy/contentflow-worker.service"));
+    copyFileSync(ENV_TEMPLATE, join(tree, "deploy/contentflow-worker.env.template"));
+    copyFileSync(fakeBinary("release"), join(tree, "contentflow-worker"));
+    chmodSync(join(tree, "contentflow-worker"), 0o755);
+    const stage = join(tree, "stage");
+    const r = install(["--root", stage], {}, join(tree, "scripts/install.sh"));
+    assert.equal(r.code, 0, r.out);
+    assert.match(readFileSync(join(stage, "usr/local/bin/contentflow-worker"), "utf8"), /release/);
+    assert.ok(existsSync(unitPath(stage)));
+  });
+
   const hasSetpriv = process.getuid?.() === 0 && spawnSync("sh", ["-c", "command -v setpriv"]).status === 0;
   test("needs root unless --root is given", {
     skip: hasSetpriv ? false : "needs to run as root with setpriv available to drop to an unprivileged user",
