@@ -36,7 +36,9 @@ export function bearerAuth(token: string): MiddlewareHandler {
     if (!header) return unauthorized(c, "missing_token", "this endpoint requires 'Authorization: Bearer <API_TOKEN>'");
     const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
     if (!match) return unauthorized(c, "invalid_token", "the Authorization header is not of the form 'Bearer <token>'");
-    if (!tokenComparison.equal(match[1], token)) return unauthorized(c, "invalid_token", "the bearer token is not valid");
+    if (!tokenComparison.equal(match[1], token)) {
+      return unauthorized(c, "invalid_token", "the bearer token is not valid");
+    }
     await next();
   };
 }

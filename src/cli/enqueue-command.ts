@@ -14,7 +14,7 @@ import type { Config } from "../config/schema.ts";
 import { type Content, ContentSchema, nowIso } from "../pipeline/content.ts";
 import { PRIORITIES, QUEUE_MESSAGE_LIMIT_BYTES, type TaskMessage, TaskMessageSchema } from "../queue/envelope.ts";
 import { taskQueues } from "../queue/clients.ts";
-import { type CosmosStore, cosmosStatus, openCosmosStore } from "../store/cosmos.ts";
+import { cosmosStatus, type CosmosStore, openCosmosStore } from "../store/cosmos.ts";
 import {
   type ExecutionDoc,
   ExecutionDocSchema,
@@ -230,7 +230,9 @@ async function resolvePipeline(
   }
   const pipeline = v.safeParse(PipelineDocSchema, raw);
   if (!pipeline.success) {
-    throw new EnqueueError(`pipeline '${pipelineId}' is malformed: ${pipeline.issues.map((i) => i.message).join("; ")}`);
+    throw new EnqueueError(
+      `pipeline '${pipelineId}' is malformed: ${pipeline.issues.map((i) => i.message).join("; ")}`,
+    );
   }
   return { pipeline: pipeline.output, vaultId };
 }
@@ -318,7 +320,9 @@ export async function enqueueTask(config: Config, req: EnqueueRequest, deps: Enq
           completed_at: failedAt,
         })
         .catch(() => {});
-      throw new EnqueueError(`cannot send the task to queue '${queue.name}': ${reason} (execution ${record.id} marked failed)`);
+      throw new EnqueueError(
+        `cannot send the task to queue '${queue.name}': ${reason} (execution ${record.id} marked failed)`,
+      );
     }
     return result;
   } finally {
@@ -338,7 +342,9 @@ const processIO: EnqueueIO = {
   loadConfig: async (envFile) => (await loadEffectiveConfig(envFile)).config,
   readStdin: async () => {
     const chunks: Uint8Array[] = [];
-    for await (const chunk of process.stdin) chunks.push(typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk);
+    for await (const chunk of process.stdin) {
+      chunks.push(typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk);
+    }
     return Buffer.concat(chunks).toString("utf8");
   },
   readFile: (path) => readFileSync(path, "utf8"),
@@ -362,7 +368,9 @@ async function readItems(flags: Record<string, string | boolean | undefined>, io
     try {
       text = io.readFile(String(flags.file));
     } catch (err) {
-      throw new UsageError(`cannot read --file ${flags.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new UsageError(
+        `cannot read --file ${flags.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
     }
   } else if (flags.json !== undefined) {
     what = "--json";
@@ -400,7 +408,9 @@ export async function runEnqueue(argv: string[], io: EnqueueIO = processIO): Pro
   if (!(PRIORITIES as readonly string[]).includes(priority)) {
     throw new UsageError(`--priority must be one of ${PRIORITIES.join(", ")}, got '${priority}'`);
   }
-  if (!flags.pipeline && !flags.vault) throw new UsageError("--pipeline is required (or --vault, to use the vault's pipeline)");
+  if (!flags.pipeline && !flags.vault) {
+    throw new UsageError("--pipeline is required (or --vault, to use the vault's pipeline)");
+  }
   const items = await readItems(flags, io);
 
   const config = await io.loadConfig(flags["env-file"] as string | undefined);

@@ -35,7 +35,9 @@ export function findJsonSyntaxError(text: string): { offset: number; problem: st
   class Fail {
     constructor(readonly offset: number, readonly problem: string) {}
   }
-  const describe = (at: number) => (at >= text.length ? "unexpected end of input" : `unexpected ${JSON.stringify(text[at])}`);
+  const describe = (
+    at: number,
+  ) => (at >= text.length ? "unexpected end of input" : `unexpected ${JSON.stringify(text[at])}`);
   const fail = (problem?: string, at = i): never => {
     throw new Fail(at, problem ?? describe(at));
   };
@@ -77,7 +79,9 @@ export function findJsonSyntaxError(text: string): { offset: number; problem: st
       if (text[i] === "}") return void i++;
       for (;;) {
         ws();
-        if (text[i] !== '"') fail(text[i] === "}" ? "trailing comma before '}'" : "expected a property name in double quotes");
+        if (text[i] !== '"') {
+          fail(text[i] === "}" ? "trailing comma before '}'" : "expected a property name in double quotes");
+        }
         string();
         ws();
         if (text[i] !== ":") fail("expected ':' after the property name");

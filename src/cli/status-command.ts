@@ -62,7 +62,9 @@ export interface StatusSummary {
 }
 
 function asRecord(value: unknown): Record<string, unknown> | undefined {
-  return value !== null && typeof value === "object" && !Array.isArray(value) ? value as Record<string, unknown> : undefined;
+  return value !== null && typeof value === "object" && !Array.isArray(value)
+    ? value as Record<string, unknown>
+    : undefined;
 }
 
 function firstNumber(...values: unknown[]): number | null {
@@ -79,7 +81,7 @@ export function summarizeStatus(body: unknown): StatusSummary {
   if (!root) throw new Error("the /status response is not a JSON object");
   const groups = new Map<string, unknown>();
   const nested = asRecord(root.workers);
-  if (nested) for (const [role, group] of Object.entries(nested)) if (asRecord(group)) groups.set(role, group);
+  if (nested) { for (const [role, group] of Object.entries(nested)) if (asRecord(group)) groups.set(role, group); }
   for (const [key, group] of Object.entries(root)) {
     const m = /^(.+)_workers$/.exec(key);
     if (m && asRecord(group) && !groups.has(m[1])) groups.set(m[1], group);
@@ -155,10 +157,16 @@ export function renderStatusTable(summary: StatusSummary, url: string): string {
   const sum = (pick: (w: WorkerRow) => number | null) => summary.workers.reduce((acc, w) => acc + (pick(w) ?? 0), 0);
   const count = (pick: (w: WorkerRow) => boolean | null) => summary.workers.filter((w) => pick(w) === true).length;
   const perRole = summary.roles
-    .map((r) => `${r.role} ${r.active ?? summary.workers.filter((w) => w.role === r.role && w.alive).length}/${r.configured ?? "?"}`)
+    .map((r) =>
+      `${r.role} ${r.active ?? summary.workers.filter((w) => w.role === r.role && w.alive).length}/${
+        r.configured ?? "?"
+      }`
+    )
     .join(", ");
-  const total = `total: ${summary.workers.length} worker(s), ${count((w) => w.alive)} alive, ${count((w) => w.ready)} ready, ` +
-    `${sum((w) => w.restarts)} restart(s), ${sum((w) => w.inFlight)} in flight` + (perRole ? ` (active/configured: ${perRole})` : "");
+  const total =
+    `total: ${summary.workers.length} worker(s), ${count((w) => w.alive)} alive, ${count((w) => w.ready)} ready, ` +
+    `${sum((w) => w.restarts)} restart(s), ${sum((w) => w.inFlight)} in flight` +
+    (perRole ? ` (active/configured: ${perRole})` : "");
   const table = rows.length ? [line(header), ...rows.map(line)] : ["(no workers reported)"];
   return [head, ...table, total].join("\n") + "\n";
 }
@@ -203,7 +211,9 @@ export async function runStatus(argv: string[], io: StatusIO = processIO): Promi
     "env-file": "string",
   });
   const timeoutSeconds = flags.timeout === undefined ? 5 : Number(flags.timeout);
-  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) throw new UsageError("--timeout must be a positive number of seconds");
+  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) {
+    throw new UsageError("--timeout must be a positive number of seconds");
+  }
   let base = flags.url as string | undefined;
   let token = flags.token as string | undefined;
   if (base === undefined || token === undefined) {
@@ -225,7 +235,9 @@ export async function runStatus(argv: string[], io: StatusIO = processIO): Promi
       signal: AbortSignal.timeout(timeoutSeconds * 1000),
     });
   } catch (err) {
-    return fail(`cannot reach the API at ${url}: ${reason(err)} (is the service running? check API_ENABLED, API_HOST, API_PORT)`);
+    return fail(
+      `cannot reach the API at ${url}: ${reason(err)} (is the service running? check API_ENABLED, API_HOST, API_PORT)`,
+    );
   }
   let text: string;
   try {
@@ -244,7 +256,11 @@ export async function runStatus(argv: string[], io: StatusIO = processIO): Promi
   try {
     body = JSON.parse(text);
   } catch {
-    return fail(`the API at ${url} answered HTTP ${response.status} with something that is not JSON: ${text.slice(0, 120).trim()}`);
+    return fail(
+      `the API at ${url} answered HTTP ${response.status} with something that is not JSON: ${
+        text.slice(0, 120).trim()
+      }`,
+    );
   }
   if (flags.json) {
     io.stdout(JSON.stringify(body, null, 2) + "\n");

@@ -121,7 +121,14 @@ function loadDenoSender(): DatagramSender {
           const fd = s.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
           if (fd < 0) return errno();
           try {
-            const sent = s.sendto(fd, message, BigInt(message.length), MSG_NOSIGNAL | MSG_DONTWAIT, address, address.length);
+            const sent = s.sendto(
+              fd,
+              message,
+              BigInt(message.length),
+              MSG_NOSIGNAL | MSG_DONTWAIT,
+              address,
+              address.length,
+            );
             return Number(sent) === message.length ? 0 : errno();
           } finally {
             s.close(fd);
@@ -192,7 +199,11 @@ export async function sendNotify(state: string, opts: NotifyOptions = {}): Promi
       }
       const errno = sender.send(address, new TextEncoder().encode(state));
       if (errno === 0) return { sent: true, transport: "ffi" };
-      return { sent: false, transport: "ffi", error: `sendto ${socket} failed: ${ERRNO_NAMES[errno] ?? `errno ${errno}`}` };
+      return {
+        sent: false,
+        transport: "ffi",
+        error: `sendto ${socket} failed: ${ERRNO_NAMES[errno] ?? `errno ${errno}`}`,
+      };
     }
     if (opts.transport === "ffi") return { sent: false, transport: "ffi", error: `FFI unavailable: ${sender.message}` };
   }
@@ -221,8 +232,10 @@ function sendWithSystemdNotify(state: string, socket: string): Promise<NotifyRes
       child.kill("SIGKILL");
       finish({ sent: false, transport: "systemd-notify", error: "systemd-notify did not finish within 5 s" });
     }, SYSTEMD_NOTIFY_TIMEOUT_MS);
-    child.once("error", (err) =>
-      finish({ sent: false, transport: "systemd-notify", error: `cannot run systemd-notify: ${err.message}` }));
+    child.once(
+      "error",
+      (err) => finish({ sent: false, transport: "systemd-notify", error: `cannot run systemd-notify: ${err.message}` }),
+    );
     child.once("exit", (code) =>
       finish(
         code === 0

@@ -15,12 +15,16 @@ import { type CosmosStore, openCosmosStore } from "../../src/store/cosmos.ts";
 import { taskQueues } from "../../src/queue/clients.ts";
 import { TaskMessageSchema } from "../../src/queue/envelope.ts";
 import { ExecutionDocSchema } from "../../src/store/documents.ts";
-import { enqueueTask, type EnqueueIO, runEnqueue } from "../../src/cli/enqueue-command.ts";
+import { type EnqueueIO, enqueueTask, runEnqueue } from "../../src/cli/enqueue-command.ts";
 import { UsageError } from "../../src/cli/args.ts";
 import { parseJsonInput } from "../../src/cli/json-input.ts";
 
 const ROOT = resolve(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "..", "..");
-const PIPELINE = { id: "pdf_extraction_1a2b3c4d", name: "PDF Extraction", yaml: "pipeline:\n  name: pdf\n  executors: []\n" };
+const PIPELINE = {
+  id: "pdf_extraction_1a2b3c4d",
+  name: "PDF Extraction",
+  yaml: "pipeline:\n  name: pdf\n  executors: []\n",
+};
 const OTHER_PIPELINE = { id: "other_pipeline_99", name: "Other", yaml: "pipeline:\n  name: other\n" };
 const VAULT = { id: "vault-0b6f", name: "Invoices", pipeline_id: PIPELINE.id, enabled: true };
 const OTHER_VAULT = { id: "vault-other", name: "Other", pipeline_id: OTHER_PIPELINE.id, enabled: true };
@@ -142,7 +146,20 @@ describe("enqueue: queues a valid task and a pending execution record", () => {
     };
     writeFileSync(file, JSON.stringify([full, item(3), item(4)], null, 2));
     const r = await run(
-      ["--pipeline", PIPELINE.id, "--vault", VAULT.id, "--file", file, "--priority", "high", "--skip-executor", "blob-discovery-1", "--output", "json"],
+      [
+        "--pipeline",
+        PIPELINE.id,
+        "--vault",
+        VAULT.id,
+        "--file",
+        file,
+        "--priority",
+        "high",
+        "--skip-executor",
+        "blob-discovery-1",
+        "--output",
+        "json",
+      ],
       config,
     );
     assert.equal(r.code, 0, r.err);
@@ -192,7 +209,10 @@ describe("enqueue: errors", () => {
     const cases: Array<[string[], RegExp]> = [
       [["--pipeline", "nope"], /pipeline 'nope' not found in container 'pipelines' of database 'contentflow'/],
       [["--vault", "no-vault"], /vault 'no-vault' not found/],
-      [["--pipeline", PIPELINE.id, "--vault", OTHER_VAULT.id], /vault 'vault-other' belongs to pipeline 'other_pipeline_99', not 'pdf_extraction_1a2b3c4d'/],
+      [
+        ["--pipeline", PIPELINE.id, "--vault", OTHER_VAULT.id],
+        /vault 'vault-other' belongs to pipeline 'other_pipeline_99', not 'pdf_extraction_1a2b3c4d'/,
+      ],
     ];
     for (const [args, expected] of cases) {
       const r = await run([...args, "--json", JSON.stringify(item(7))], config);
@@ -205,29 +225,44 @@ describe("enqueue: errors", () => {
 
   test("invalid JSON: usage error with line and column", async () => {
     const config = await freshConfig();
-    await assert.rejects(run(["--pipeline", PIPELINE.id, "--json", '{"id": {"canonical_id": "x",}}'], config), (err: Error) => {
-      assert.ok(err instanceof UsageError);
-      assert.match(err.message, /^--json: invalid JSON at line 1, column 29: trailing comma before '}'/);
-      return true;
-    });
+    await assert.rejects(
+      run(["--pipeline", PIPELINE.id, "--json", '{"id": {"canonical_id": "x",}}'], config),
+      (err: Error) => {
+        assert.ok(err instanceof UsageError);
+        assert.match(err.message, /^--json: invalid JSON at line 1, column 29: trailing comma before '}'/);
+        return true;
+      },
+    );
     const file = join(tmp, "bad.json");
     writeFileSync(file, '[\n  {"id": {"canonical_id": "a", "unique_id": "b"}}\n  {"id": {}}\n]\n');
-    await assert.rejects(run(["--pipeline", PIPELINE.id, "--file", file], config), /--file .*bad\.json: invalid JSON at line 3, column 3: expected ',' or ']'/);
+    await assert.rejects(
+      run(["--pipeline", PIPELINE.id, "--file", file], config),
+      /--file .*bad\.json: invalid JSON at line 3, column 3: expected ',' or ']'/,
+    );
     await assert.rejects(run(["--pipeline", PIPELINE.id, "--stdin"], config, "  "), /--stdin: empty input/);
     const positions: Array<[string, string]> = [
       ["{'id': 1}", "line 1, column 2: expected a property name in double quotes"],
       ['{"a": "unterminated', "line 1, column 20: unterminated string"],
       ['{"a": 1} extra', "line 1, column 10: unexpected text after the JSON value"],
-      ['[1, 2,]', "line 1, column 7: trailing comma before ']'"],
+      ["[1, 2,]", "line 1, column 7: trailing comma before ']'"],
       ['{"a": tru}', 'line 1, column 10: unexpected "}"'],
       ['{"a": 01}', "line 1, column 8: expected ',' or '}'"],
       ['{"a": "tab\there"}', "line 1, column 11: control character in string"],
     ];
     for (const [text, where] of positions) {
-      assert.throws(() => parseJsonInput(text, "--json"), (err: Error) => err.message.startsWith(`--json: invalid JSON at ${where}`), text);
+      assert.throws(
+        () => parseJsonInput(text, "--json"),
+        (err: Error) => err.message.startsWith(`--json: invalid JSON at ${where}`),
+        text,
+      );
     }
-    assert.deepEqual(parseJsonInput('\ufeff{"a": [1, -2.5e3, true, null, "\\u00e9"]}', "x"), { a: [1, -2500, true, null, "é"] });
-    await assert.rejects(run(["--pipeline", PIPELINE.id, "--file", join(tmp, "missing.json")], config), /cannot read --file .*ENOENT/);
+    assert.deepEqual(parseJsonInput('\ufeff{"a": [1, -2.5e3, true, null, "\\u00e9"]}', "x"), {
+      a: [1, -2500, true, null, "é"],
+    });
+    await assert.rejects(
+      run(["--pipeline", PIPELINE.id, "--file", join(tmp, "missing.json")], config),
+      /cannot read --file .*ENOENT/,
+    );
   });
 
   test("invalid items: every problem with its path", async () => {
@@ -253,7 +288,10 @@ describe("enqueue: errors", () => {
       [["--json", json], /--pipeline is required/],
       [["--pipeline", PIPELINE.id], /give the content items with --file PATH, --json TEXT or --stdin/],
       [["--pipeline", PIPELINE.id, "--json", json, "--stdin"], /use only one of --file, --json and --stdin/],
-      [["--pipeline", PIPELINE.id, "--json", json, "--priority", "urgent"], /--priority must be one of low, normal, high, critical/],
+      [
+        ["--pipeline", PIPELINE.id, "--json", json, "--priority", "urgent"],
+        /--priority must be one of low, normal, high, critical/,
+      ],
       [["--pipeline", PIPELINE.id, "--json", json, "--output", "yaml"], /--output must be text or json/],
       [["--pipeline", PIPELINE.id, "--json", json, "--bogus"], /unknown option --bogus/],
     ];
@@ -267,7 +305,10 @@ describe("enqueue: errors", () => {
     const items = Array.from({ length: 80 }, (_, i) => ({ ...item(i), data: { text: "x".repeat(1000) } }));
     const r = await run(["--pipeline", PIPELINE.id, "--json", JSON.stringify(items), "--output", "json"], config);
     assert.equal(r.code, 1);
-    assert.match(r.err, /the task message is \d+ bytes, over the 65536-byte queue limit: enqueue the 80 items in smaller batches/);
+    assert.match(
+      r.err,
+      /the task message is \d+ bytes, over the 65536-byte queue limit: enqueue the 80 items in smaller batches/,
+    );
     assert.deepEqual(await queuedMessages(config), []);
     const { resources } = await store.executions.items
       .query({ query: "SELECT c.id FROM c WHERE c.number_of_items = 80" })
@@ -277,11 +318,19 @@ describe("enqueue: errors", () => {
 
   test("when the queue cannot be reached the execution record is marked failed", async () => {
     const config = await freshConfig();
-    const deadQueue = new QueueClient(`http://127.0.0.1:9/devstoreaccount1/dead`, undefined, { retryOptions: { maxTries: 1 } });
+    const deadQueue = new QueueClient(`http://127.0.0.1:9/devstoreaccount1/dead`, undefined, {
+      retryOptions: { maxTries: 1 },
+    });
     await assert.rejects(
-      enqueueTask(config, { pipelineId: PIPELINE.id, items: [item(9) as any], priority: "normal", dryRun: false }, { store, queue: deadQueue }),
+      enqueueTask(config, { pipelineId: PIPELINE.id, items: [item(9) as any], priority: "normal", dryRun: false }, {
+        store,
+        queue: deadQueue,
+      }),
       (err: Error) => {
-        assert.match(err.message, /cannot send the task to queue 'dead': .*\(execution (exec_[0-9a-f]{12}) marked failed\)/);
+        assert.match(
+          err.message,
+          /cannot send the task to queue 'dead': .*\(execution (exec_[0-9a-f]{12}) marked failed\)/,
+        );
         return true;
       },
     );

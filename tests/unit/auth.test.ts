@@ -26,7 +26,9 @@ describe("bearerAuth", () => {
 
   test("wrong token, a prefix of the token, a longer token and a wrong scheme: 401 invalid_token", async () => {
     const app = protectedApp();
-    for (const header of [`Bearer wrong`, `Bearer ${TOKEN.slice(0, -1)}`, `Bearer ${TOKEN}x`, `Basic ${TOKEN}`, "Bearer"]) {
+    for (
+      const header of [`Bearer wrong`, `Bearer ${TOKEN.slice(0, -1)}`, `Bearer ${TOKEN}x`, `Basic ${TOKEN}`, "Bearer"]
+    ) {
       const res = await app.request("/status", { headers: { Authorization: header } });
       assert.equal(res.status, 401, header);
       assert.match(res.headers.get("www-authenticate") ?? "", /^Bearer .*error="invalid_token"/, header);
@@ -112,11 +114,17 @@ describe("requestLimits", () => {
 
   test("a streamed body without Content-Length is counted while it arrives: 413", async () => {
     const app = limitedApp();
-    const over = new Request("http://local/echo", { method: "POST", body: streamOf(5, 300), duplex: "half" } as RequestInit);
+    const over = new Request(
+      "http://local/echo",
+      { method: "POST", body: streamOf(5, 300), duplex: "half" } as RequestInit,
+    );
     assert.equal(over.headers.get("content-length"), null);
     const res = await app.fetch(over);
     assert.equal(res.status, 413);
-    const under = new Request("http://local/echo", { method: "POST", body: streamOf(3, 300), duplex: "half" } as RequestInit);
+    const under = new Request(
+      "http://local/echo",
+      { method: "POST", body: streamOf(3, 300), duplex: "half" } as RequestInit,
+    );
     const ok = await app.fetch(under);
     assert.equal(ok.status, 200);
     assert.deepEqual(await ok.json(), { length: 900 });

@@ -2,7 +2,17 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import process from "node:process";
@@ -56,7 +66,18 @@ describe("install.sh: options", () => {
     const help = install(["--help"]);
     assert.equal(help.code, 0);
     assert.match(help.out, /Usage: sudo .*install\.sh/);
-    for (const opt of ["--uninstall", "--purge", "--root DIR", "--no-start", "--env-file PATH", "--user NAME", "--prefix DIR", "--binary PATH"]) {
+    for (
+      const opt of [
+        "--uninstall",
+        "--purge",
+        "--root DIR",
+        "--no-start",
+        "--env-file PATH",
+        "--user NAME",
+        "--prefix DIR",
+        "--binary PATH",
+      ]
+    ) {
       assert.ok(help.out.includes(opt), `help mentions ${opt}`);
     }
     const unknown = install(["--frobnicate"]);
@@ -108,7 +129,9 @@ describe("install.sh: into a temporary root", () => {
     const root = freshDir("root");
     const bin = fakeBinary("v1");
     assert.equal(install(["--root", root, "--binary", bin]).code, 0);
-    writeFileSync(envPath(root), "STORAGE_ACCOUNT_WORKER_QUEUE_URL=https://edited.queue.core.windows.net\n", { mode: 0o600 });
+    writeFileSync(envPath(root), "STORAGE_ACCOUNT_WORKER_QUEUE_URL=https://edited.queue.core.windows.net\n", {
+      mode: 0o600,
+    });
     const unitBefore = readFileSync(unitPath(root), "utf8");
 
     const again = install(["--root", root, "--binary", bin]);
@@ -116,7 +139,10 @@ describe("install.sh: into a temporary root", () => {
     assert.match(again.out, /kept the existing \/etc\/contentflow-worker\/env/);
     assert.match(again.out, /binary \/usr\/local\/bin\/contentflow-worker is up to date/);
     assert.match(again.out, /unit \/etc\/systemd\/system\/contentflow-worker.service is up to date/);
-    assert.equal(readFileSync(envPath(root), "utf8"), "STORAGE_ACCOUNT_WORKER_QUEUE_URL=https://edited.queue.core.windows.net\n");
+    assert.equal(
+      readFileSync(envPath(root), "utf8"),
+      "STORAGE_ACCOUNT_WORKER_QUEUE_URL=https://edited.queue.core.windows.net\n",
+    );
     assert.equal(readFileSync(unitPath(root), "utf8"), unitBefore);
 
     const v2 = fakeBinary("v2");
@@ -192,7 +218,14 @@ describe("install.sh: into a temporary root", () => {
     writeFileSync(bin, "#!/bin/sh\nexit 0\n", { mode: 0o755 });
     for (const dir of [tree, join(tree, "scripts"), join(tree, "deploy")]) chmodSync(dir, 0o777);
     const asNobody = (args: string[]) => {
-      const r = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "bash", join(tree, "scripts/install.sh"), ...args], {
+      const r = spawnSync("setpriv", [
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "bash",
+        join(tree, "scripts/install.sh"),
+        ...args,
+      ], {
         encoding: "utf8",
         env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
       });
@@ -213,10 +246,17 @@ function overlayNamespaceReason(): string | false {
   const dir = freshDir("probe");
   mkdirSync(join(dir, "u"));
   mkdirSync(join(dir, "w"));
-  const r = spawnSync("unshare", ["-m", "sh", "-c", `mount -t overlay overlay -o lowerdir=/etc,upperdir=${dir}/u,workdir=${dir}/w /etc`], {
+  const r = spawnSync("unshare", [
+    "-m",
+    "sh",
+    "-c",
+    `mount -t overlay overlay -o lowerdir=/etc,upperdir=${dir}/u,workdir=${dir}/w /etc`,
+  ], {
     encoding: "utf8",
   });
-  return r.status === 0 ? false : `cannot mount an overlay in a private namespace here: ${(r.stderr || r.error?.message || "").trim()}`;
+  return r.status === 0
+    ? false
+    : `cannot mount an overlay in a private namespace here: ${(r.stderr || r.error?.message || "").trim()}`;
 }
 
 describe("install.sh: as root on the real paths, isolated by overlays", () => {
@@ -241,11 +281,17 @@ describe("install.sh: as root on the real paths, isolated by overlays", () => {
       "getent passwd contentflow-worker || echo USER-GONE",
       "test -e /etc/contentflow-worker || echo CONFIG-GONE",
     ].join("\n");
-    const r = spawnSync("unshare", ["-m", "bash", "-c", script], { encoding: "utf8", env: { PATH: process.env.PATH ?? "" } });
+    const r = spawnSync("unshare", ["-m", "bash", "-c", script], {
+      encoding: "utf8",
+      env: { PATH: process.env.PATH ?? "" },
+    });
     const out = r.stdout + r.stderr;
     assert.equal(r.status, 0, out);
     assert.match(out, /created system user contentflow-worker/);
-    assert.match(out, /USER=contentflow-worker:x:\d+:\d+:ContentFlow worker:\/var\/lib\/contentflow-worker:\/(usr\/)?s?bin\/(nologin|false)/);
+    assert.match(
+      out,
+      /USER=contentflow-worker:x:\d+:\d+:ContentFlow worker:\/var\/lib\/contentflow-worker:\/(usr\/)?s?bin\/(nologin|false)/,
+    );
     assert.match(out, /ENV=600 root:root/);
     assert.match(out, /BIN=755 root/);
     assert.match(out, /user contentflow-worker exists/);
@@ -272,13 +318,29 @@ describe("systemd unit", () => {
     assert.ok(Number(d.get("StartLimitBurst")) > 1);
     assert.ok(Number(d.get("StartLimitIntervalSec")) >= 60);
     const drainDefault = Number(settingMeta.SHUTDOWN_DRAIN_TIMEOUT_SECONDS.default);
-    assert.ok(Number(d.get("TimeoutStopSec")) >= drainDefault + 10, "TimeoutStopSec leaves room above the drain timeout");
+    assert.ok(
+      Number(d.get("TimeoutStopSec")) >= drainDefault + 10,
+      "TimeoutStopSec leaves room above the drain timeout",
+    );
   });
 
   test("hardening, and no MemoryDenyWriteExecute (JIT runtime)", () => {
-    for (const key of ["NoNewPrivileges", "ProtectHome", "PrivateTmp", "PrivateDevices", "ProtectKernelTunables",
-      "ProtectKernelModules", "ProtectKernelLogs", "ProtectControlGroups", "RestrictSUIDSGID", "LockPersonality",
-      "RestrictRealtime", "RestrictNamespaces"]) {
+    for (
+      const key of [
+        "NoNewPrivileges",
+        "ProtectHome",
+        "PrivateTmp",
+        "PrivateDevices",
+        "ProtectKernelTunables",
+        "ProtectKernelModules",
+        "ProtectKernelLogs",
+        "ProtectControlGroups",
+        "RestrictSUIDSGID",
+        "LockPersonality",
+        "RestrictRealtime",
+        "RestrictNamespaces",
+      ]
+    ) {
       assert.equal(d.get(key), "yes", key);
     }
     assert.equal(d.get("ProtectSystem"), "strict");

@@ -127,7 +127,10 @@ describe("sd-notify: pure helpers", () => {
     assert.equal(await sdNotify("READY=1", { env: {} }), false);
     assert.deepEqual(await sendNotify("READY=1", { env: {} }), { sent: false, error: "NOTIFY_SOCKET is not set" });
     assert.equal(startWatchdog({ isAlive: () => true, env: {} }), undefined);
-    assert.equal(startWatchdog({ isAlive: () => true, env: { WATCHDOG_USEC: "1000000", WATCHDOG_PID: "1" }, pid: 2 }), undefined);
+    assert.equal(
+      startWatchdog({ isAlive: () => true, env: { WATCHDOG_USEC: "1000000", WATCHDOG_PID: "1" }, pid: 2 }),
+      undefined,
+    );
   });
 });
 
@@ -169,33 +172,37 @@ describe("sd-notify: datagrams to a real socket (FFI)", () => {
     assert.match(result.error ?? "", /ENOENT/);
   });
 
-  test("watchdog pings WATCHDOG=1 at half the period, and stops while the liveness check fails", { skip: NO_PYTHON }, async () => {
-    const rx = await Receiver.start(join(tmp, "watchdog.sock"));
-    let alive = true;
-    const missed: string[] = [];
-    const handle = startWatchdog({
-      isAlive: () => alive,
-      onMissed: (reason) => missed.push(reason),
-      env: { NOTIFY_SOCKET: rx.address, WATCHDOG_USEC: "200000", WATCHDOG_PID: String(process.pid) },
-    });
-    try {
-      assert.ok(handle);
-      assert.equal(handle.intervalMs, 100);
-      assert.deepEqual(await rx.waitFor(2), ["WATCHDOG=1", "WATCHDOG=1"]);
-      alive = false;
-      await sleep(150); // one ping may already be on its way
-      const count = rx.messages.length;
-      await sleep(400);
-      assert.equal(rx.messages.length, count, "no pings while the liveness check fails");
-      assert.ok(missed.length >= 2, `onMissed called: ${JSON.stringify(missed)}`);
-      assert.match(missed[0], /withheld/);
-      alive = true;
-      await rx.waitFor(count + 1);
-    } finally {
-      handle?.stop();
-      await rx.stop();
-    }
-  });
+  test(
+    "watchdog pings WATCHDOG=1 at half the period, and stops while the liveness check fails",
+    { skip: NO_PYTHON },
+    async () => {
+      const rx = await Receiver.start(join(tmp, "watchdog.sock"));
+      let alive = true;
+      const missed: string[] = [];
+      const handle = startWatchdog({
+        isAlive: () => alive,
+        onMissed: (reason) => missed.push(reason),
+        env: { NOTIFY_SOCKET: rx.address, WATCHDOG_USEC: "200000", WATCHDOG_PID: String(process.pid) },
+      });
+      try {
+        assert.ok(handle);
+        assert.equal(handle.intervalMs, 100);
+        assert.deepEqual(await rx.waitFor(2), ["WATCHDOG=1", "WATCHDOG=1"]);
+        alive = false;
+        await sleep(150); // one ping may already be on its way
+        const count = rx.messages.length;
+        await sleep(400);
+        assert.equal(rx.messages.length, count, "no pings while the liveness check fails");
+        assert.ok(missed.length >= 2, `onMissed called: ${JSON.stringify(missed)}`);
+        assert.match(missed[0], /withheld/);
+        alive = true;
+        await rx.waitFor(count + 1);
+      } finally {
+        handle?.stop();
+        await rx.stop();
+      }
+    },
+  );
 
   test("a throwing liveness check withholds the ping too", async () => {
     let pings = 0;
@@ -250,7 +257,16 @@ describe("sd-notify: other senders", () => {
         `const r = await sendNotify("READY=1\\nSTATUS=compiled");\nconsole.log(JSON.stringify(r));\n`,
     );
     const outfile = join(dir, "notify-bin");
-    const build = spawnSync(bun, ["build", "--compile", "--minify", "--bytecode", "--format=esm", entry, "--outfile", outfile], {
+    const build = spawnSync(bun, [
+      "build",
+      "--compile",
+      "--minify",
+      "--bytecode",
+      "--format=esm",
+      entry,
+      "--outfile",
+      outfile,
+    ], {
       encoding: "utf8",
     });
     assert.equal(build.status, 0, build.stderr);

@@ -27,14 +27,41 @@ const OUR_STATUS = {
       configured: 2,
       active: 2,
       workers: [
-        { id: "vm-worker-1-processing-0@vm1:101:ab12", role: "processing", pid: 101, alive: true, ready: true, restarts: 0, uptime_seconds: 3725, in_flight: 3 },
-        { id: "vm-worker-1-processing-1@vm1:102:cd34", role: "processing", pid: 102, alive: true, ready: false, restarts: 2, uptime_seconds: 12.7, in_flight: 0, extra: { x: 1 } },
+        {
+          id: "vm-worker-1-processing-0@vm1:101:ab12",
+          role: "processing",
+          pid: 101,
+          alive: true,
+          ready: true,
+          restarts: 0,
+          uptime_seconds: 3725,
+          in_flight: 3,
+        },
+        {
+          id: "vm-worker-1-processing-1@vm1:102:cd34",
+          role: "processing",
+          pid: 102,
+          alive: true,
+          ready: false,
+          restarts: 2,
+          uptime_seconds: 12.7,
+          in_flight: 0,
+          extra: { x: 1 },
+        },
       ],
     },
     source: {
       configured: 1,
       active: 0,
-      workers: [{ id: "vm-worker-1-source-0@vm1:103:ef56", pid: null, alive: false, ready: false, restarts: 5, uptime_seconds: null, in_flight: 0 }],
+      workers: [{
+        id: "vm-worker-1-source-0@vm1:103:ef56",
+        pid: null,
+        alive: false,
+        ready: false,
+        restarts: 5,
+        uptime_seconds: null,
+        in_flight: 0,
+      }],
     },
   },
 };
@@ -94,11 +121,32 @@ describe("status: table", () => {
     assert.equal(r.code, 0, r.err);
     assert.equal(r.configLoads, 0, "no configuration needed when --url and --token are given");
     const lines = r.out.trimEnd().split("\n");
-    assert.match(lines[0], /^status: degraded {2}worker vm-worker-1 {2}http:\/\/127\.0\.0\.1:\d+\/ours {2}2026-11-22T10:00:00\.000Z$/);
+    assert.match(
+      lines[0],
+      /^status: degraded {2}worker vm-worker-1 {2}http:\/\/127\.0\.0\.1:\d+\/ours {2}2026-11-22T10:00:00\.000Z$/,
+    );
     assert.match(lines[1], /^ROLE\s+WORKER\s+PID\s+ALIVE\s+READY\s+RESTARTS\s+UPTIME\s+IN-FLIGHT$/);
     const cells = lines.slice(2, 5).map((l) => l.split(/\s{2,}/));
-    assert.deepEqual(cells[0], ["processing", "vm-worker-1-processing-0@vm1:101:ab12", "101", "yes", "yes", "0", "1h02m", "3"]);
-    assert.deepEqual(cells[1], ["processing", "vm-worker-1-processing-1@vm1:102:cd34", "102", "yes", "no", "2", "12s", "0"]);
+    assert.deepEqual(cells[0], [
+      "processing",
+      "vm-worker-1-processing-0@vm1:101:ab12",
+      "101",
+      "yes",
+      "yes",
+      "0",
+      "1h02m",
+      "3",
+    ]);
+    assert.deepEqual(cells[1], [
+      "processing",
+      "vm-worker-1-processing-1@vm1:102:cd34",
+      "102",
+      "yes",
+      "no",
+      "2",
+      "12s",
+      "0",
+    ]);
     assert.deepEqual(cells[2], ["source", "vm-worker-1-source-0@vm1:103:ef56", "-", "no", "no", "5", "-", "0"]);
     assert.equal(
       lines[5],
@@ -153,7 +201,12 @@ describe("status: failures", () => {
     const port = await freePort();
     const r = await run(["--url", `http://127.0.0.1:${port}`, "--token", "x"]);
     assert.equal(r.code, 1);
-    assert.match(r.err, new RegExp(`cannot reach the API at http://127\\.0\\.0\\.1:${port}/status: .+ \\(is the service running\\? check API_ENABLED, API_HOST, API_PORT\\)`));
+    assert.match(
+      r.err,
+      new RegExp(
+        `cannot reach the API at http://127\\.0\\.0\\.1:${port}/status: .+ \\(is the service running\\? check API_ENABLED, API_HOST, API_PORT\\)`,
+      ),
+    );
     assert.equal(r.err.trim().split("\n").length, 1);
   });
 
@@ -173,17 +226,32 @@ describe("status: failures", () => {
   });
 
   test("bad options are usage errors", async () => {
-    await assert.rejects(run(["--url", "ftp://x", "--token", "x"]), (e: Error) => e instanceof UsageError && /--url must be an http/.test(e.message));
-    await assert.rejects(run(["--timeout", "0", "--url", base]), (e: Error) => e instanceof UsageError && /--timeout/.test(e.message));
-    await assert.rejects(run(["--verbose"]), (e: Error) => e instanceof UsageError && /unknown option --verbose/.test(e.message));
+    await assert.rejects(
+      run(["--url", "ftp://x", "--token", "x"]),
+      (e: Error) => e instanceof UsageError && /--url must be an http/.test(e.message),
+    );
+    await assert.rejects(
+      run(["--timeout", "0", "--url", base]),
+      (e: Error) => e instanceof UsageError && /--timeout/.test(e.message),
+    );
+    await assert.rejects(
+      run(["--verbose"]),
+      (e: Error) => e instanceof UsageError && /unknown option --verbose/.test(e.message),
+    );
   });
 });
 
 describe("status: defaults and helpers", () => {
   test("the default URL comes from API_HOST/API_PORT (loopback for wildcard binds)", async () => {
     assert.equal(defaultStatusUrl(await configWith()), "http://127.0.0.1:8099");
-    assert.equal(defaultStatusUrl(await configWith({ API_HOST: "0.0.0.0", API_PORT: "9000" })), "http://127.0.0.1:9000");
-    assert.equal(defaultStatusUrl(await configWith({ API_HOST: "10.1.2.3", API_PORT: "9000" })), "http://10.1.2.3:9000");
+    assert.equal(
+      defaultStatusUrl(await configWith({ API_HOST: "0.0.0.0", API_PORT: "9000" })),
+      "http://127.0.0.1:9000",
+    );
+    assert.equal(
+      defaultStatusUrl(await configWith({ API_HOST: "10.1.2.3", API_PORT: "9000" })),
+      "http://10.1.2.3:9000",
+    );
     assert.equal(defaultStatusUrl(await configWith({ API_HOST: "::1" })), "http://[::1]:8099");
     assert.equal(defaultStatusUrl(await configWith({ API_HOST: "::" })), "http://127.0.0.1:8099");
 
@@ -199,10 +267,21 @@ describe("status: defaults and helpers", () => {
     assert.equal(formatDuration(3725), "1h02m");
     assert.equal(formatDuration(90000), "1d01h");
     const s = summarizeStatus({
-      workers: { processing: { workers: [{ id: 1, pid: "not a number", alive: "yes", uptime: 5, inFlight: 2 }, "junk"] } },
+      workers: {
+        processing: { workers: [{ id: 1, pid: "not a number", alive: "yes", uptime: 5, inFlight: 2 }, "junk"] },
+      },
     });
     assert.deepEqual(s.workers, [
-      { role: "processing", id: "1", pid: null, alive: null, ready: null, restarts: null, uptimeSeconds: 5, inFlight: 2 },
+      {
+        role: "processing",
+        id: "1",
+        pid: null,
+        alive: null,
+        ready: null,
+        restarts: null,
+        uptimeSeconds: 5,
+        inFlight: 2,
+      },
     ]);
     assert.throws(() => summarizeStatus([1, 2]), /not a JSON object/);
     assert.deepEqual(summarizeStatus({ status: "ok" }).workers, []);
