@@ -2,6 +2,17 @@
 // Loose objects: unknown keys written by other ContentFlow components are kept, not dropped.
 import * as v from "valibot";
 
+/** A JSON object (valibot's record() alone also accepts arrays). */
+function jsonObject(what: string) {
+  return v.pipe(
+    v.custom<Record<string, unknown>>(
+      (value) => typeof value === "object" && value !== null && !Array.isArray(value),
+      `${what} must be an object`,
+    ),
+    v.record(v.string(), v.unknown()),
+  );
+}
+
 export const ContentIdentifierSchema = v.looseObject({
   canonical_id: v.pipe(v.string(), v.minLength(1, "id.canonical_id must not be empty")),
   unique_id: v.pipe(v.string(), v.minLength(1, "id.unique_id must not be empty")),
@@ -10,7 +21,7 @@ export const ContentIdentifierSchema = v.looseObject({
   container: v.optional(v.nullable(v.string())),
   path: v.optional(v.nullable(v.string())),
   filename: v.optional(v.nullable(v.string())),
-  metadata: v.optional(v.nullable(v.record(v.string(), v.unknown()))),
+  metadata: v.optional(v.nullable(jsonObject("id.metadata"))),
 });
 
 export const ExecutorLogEntrySchema = v.looseObject({
@@ -18,14 +29,14 @@ export const ExecutorLogEntrySchema = v.looseObject({
   start_time: v.optional(v.nullable(v.string())),
   end_time: v.optional(v.nullable(v.string())),
   status: v.optional(v.string(), "pending"),
-  details: v.optional(v.record(v.string(), v.unknown()), {}),
+  details: v.optional(jsonObject("executor_logs[].details"), {}),
   errors: v.optional(v.array(v.string()), []),
 });
 
 export const ContentSchema = v.looseObject({
   id: ContentIdentifierSchema,
-  summary_data: v.optional(v.record(v.string(), v.unknown()), {}),
-  data: v.optional(v.record(v.string(), v.unknown()), {}),
+  summary_data: v.optional(jsonObject("summary_data"), {}),
+  data: v.optional(jsonObject("data"), {}),
   executor_logs: v.optional(v.array(ExecutorLogEntrySchema), []),
 });
 
