@@ -1,0 +1,139 @@
+// Shared helpers of the source-side integration tests (source, leases, sender, discovery): configs against
+// the emulators, worker contexts, blob uploads, queue reads — all with timeouts so a stuck emulator fails a test
+// instead of hanging it.
+import process from "node:process";
+import * as v from "valibot";
+import { BlobServiceClient } from "@azure/storage-blob";
+import type { QueueClient } from "@azure/storage-queue";
+import type { Emulators } from "../../scripts/lib/emulators.ts";
+import { loadConfig } from "../../src/config/load.ts";
+import type { Config } from "../../src/config/schema.ts";
+import { configureLogging, Logger } from "../../src/log/logger.ts";
+import { MemoryReporter, type WorkerContext } from "../../src/workers/context.ts";
+import { ClaimCheckMessageSchema, type TaskMessage, TaskMessageSchema } from "../../src/queue/envelope.ts";
+
+/** Keep test output readable: only warnings and errors from the code under test. */
+configureLogging({ level: process.env.TEST_LOG_LEVEL === "debug" ? "debug" : "error" });
+
+export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+let counter = 0;
+/** A name unique to this process and call: queues, containers, vault ids. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${process.pid}-${++counter}`.toLowerCase();
+}
+
+export async function testConfig(emu: Emulators, overrides: Record<string, string> = {}): Promise<Config> {
+  const env = {
+    ...emu.env,
+    STORAGE_WORKER_QUEUE_NAME: uniqueName("src-q"),
+    CLAIM_CHECK_CONTAINER_NAME: uniqueName("claims"),
+    ...overrides,
+  };
+  return (await loadConfig({ env, dotenvPath: false })).config;
+}
+
+export interface TestContext {
+  ctx: WorkerContext;
+  reporter: MemoryReporter;
+  drain: AbortController;
+}
+
+export function testContext(config: Config, workerId: string, index = 0): TestContext {
+  const drain = new AbortController();
+  const reporter = new MemoryReporter();
+  const ctx: WorkerContext = {
+    config,
+    logger: new Logger({ role: "source", worker_id: workerId }),
+    role: "source",
+    index,
+    workerId,
+    drain: drain.signal,
+    report: reporter,
+  };
+  return { ctx, reporter, drain };
+}
+
+export function blobService(emu: Emulators): BlobServiceClient {
+  return BlobServiceClient.fromConnectionString(emu.blobConnectionString);
+}
+
+export async function uploadBlobs(
+  emu: Emulators,
+  container: string,
+  blobs: { name: string; body?: string | Uint8Array; metadata?: Record<string, string>; contentType?: string }[],
+): Promise<void> {
+  const client = blobService(emu).getContainerClient(container);
+  await withTimeout(client.createIfNotExists(), 15_000, `create container ${container}`);
+  for (const b of blobs) {
+    const body = b.body ?? `content of ${b.name}`;
+    await withTimeout(
+      client.getBlockBlobClient(b.name).uploadData(typeof body === "string" ? new TextEncoder().encode(body) : body, {
+        metadata: b.metadata,
+        blobHTTPHeaders: { blobContentType: b.contentType ?? "application/octet-stream" },
+      }),
+      15_000,
+      `upload ${b.name}`,
+    );
+  }
+}
+
+export interface ReceivedTask {
+  text: string;
+  task?: TaskMessage;
+  claimCheck?: v.InferOutput<typeof ClaimCheckMessageSchema>;
+}
+
+/** Every message currently on the queue (received and deleted), parsed. */
+export async function drainQueue(queue: QueueClient): Promise<ReceivedTask[]> {
+  if (!(await withTimeout(queue.exists(), 15_000, "queue exists"))) return [];
+  const out: ReceivedTask[] = [];
+  for (;;) {
+    const { receivedMessageItems } = await withTimeout(
+      queue.receiveMessages({ numberOfMessages: 32, visibilityTimeout: 60 }),
+      15_000,
+      "receive messages",
+    );
+    if (receivedMessageItems.length === 0) return out;
+    for (const m of receivedMessageItems) {
+      const json = JSON.parse(m.messageText);
+      const task = v.safeParse(TaskMessageSchema, json);
+      const claim = v.safeParse(ClaimCheckMessageSchema, json);
+      out.push({
+        text: m.messageText,
+        task: task.success ? task.output : undefined,
+        claimCheck: claim.success ? claim.output : undefined,
+      });
+      await withTimeout(queue.deleteMessage(m.messageId, m.popReceipt), 15_000, "delete message");
+    }
+  }
+}
+
+/** Blob paths in the queued tasks (claim-check payloads are read from their blobs). */
+export async function queuedPaths(emu: Emulators, tasks: ReceivedTask[]): Promise<string[]> {
+  const paths: string[] = [];
+  for (const t of tasks) {
+    let message = t.task;
+    if (!message && t.claimCheck) {
+      const blob = blobService(emu).getContainerClient(t.claimCheck.claim_check.container)
+        .getBlockBlobClient(t.claimCheck.claim_check.blob);
+      const body = await withTimeout(blob.downloadToBuffer(), 15_000, "download claim check");
+      message = v.parse(TaskMessageSchema, JSON.parse(body.toString("utf8")));
+    }
+    if (!message) throw new Error(`unexpected message on the queue: ${t.text.slice(0, 200)}`);
+    for (const c of message.payload.content) paths.push(String(c.id.path));
+  }
+  return paths;
+}
