@@ -1,0 +1,296 @@
+// azure_blob_input_discovery: lists blobs of one container and emits one Content per blob (spec §5).
+// Differences from the Python executor, all deliberate: file_extensions may be a YAML list and is trimmed;
+// numbers and booleans may be strings (after ${ENV} substitution); the account may come from
+// BLOB_STORAGE_CONNECTION_STRING (Azurite) — see blob-clients.ts; `last_modified` is written as ISO UTC with Z.
+import * as v from "valibot";
+import { createHash } from "node:crypto";
+import type { BlobItem } from "@azure/storage-blob";
+import type { Content } from "../../pipeline/content.ts";
+import type {
+  CrawlBatch,
+  ExecutorDefinition,
+  ExecutorDeps,
+  ExecutorRunContext,
+  InputExecutorInstance,
+} from "../types.ts";
+import { blobServiceClient, connectionStringAccount } from "../blob-clients.ts";
+
+export const AZURE_BLOB_INPUT_DISCOVERY = "azure_blob_input_discovery";
+
+function intLike(name: string, min: number) {
+  const message = `${name} must be a whole number >= ${min}`;
+  return v.pipe(
+    v.union([
+      v.number(message),
+      v.pipe(v.string(message), v.trim(), v.regex(/^-?\d+$/, message), v.transform(Number)),
+    ], message),
+    v.integer(message),
+    v.minValue(min, message),
+  );
+}
+
+function boolLike(name: string) {
+  const message = `${name} must be true or false`;
+  return v.union([
+    v.boolean(message),
+    v.pipe(
+      v.string(message),
+      v.trim(),
+      v.toLowerCase(),
+      v.picklist(["true", "false", "1", "0", "yes", "no"], message),
+      v.transform((s) => s === "true" || s === "1" || s === "yes"),
+    ),
+  ], message);
+}
+
+/** Missing and null (an empty YAML value) both become "". */
+function optionalText(name: string) {
+  return v.pipe(v.nullish(v.string(`${name} must be a string`), ""), v.trim());
+}
+
+/** ".pdf, DOCX" or [".pdf", "docx"] → [".pdf", ".docx"]. */
+const fileExtensions = v.pipe(
+  v.nullish(
+    v.union([v.string(), v.array(v.string())], "file_extensions must be a comma-separated string or a list"),
+    "",
+  ),
+  v.transform((value) => {
+    const parts = Array.isArray(value) ? value : value.split(",");
+    return parts
+      .map((p) => p.trim().toLowerCase())
+      .filter((p) => p.length > 0)
+      .map((p) => (p.startsWith(".") ? p : `.${p}`));
+  }),
+);
+
+/** ISO date or date-time; without a zone it is UTC (as in the Python executor). */
+function isoInstant(name: string) {
+  return v.pipe(
+    v.nullish(v.string()),
+    v.transform((s) => (s ?? "").trim()),
+    v.check(
+      (s) => s === "" || !Number.isNaN(parseInstant(s)),
+      `${name} must be an ISO date or date-time, e.g. 2025-01-31T00:00:00Z`,
+    ),
+    v.transform((s) => (s === "" ? undefined : new Date(parseInstant(s)))),
+  );
+}
+
+function parseInstant(s: string): number {
+  const hasZone = /([zZ]|[+-]\d\d:?\d\d)$/.test(s);
+  const dateOnly = /^\d{4}-\d\d-\d\d$/.test(s);
+  return Date.parse(dateOnly ? `${s}T00:00:00Z` : hasZone ? s : `${s}Z`);
+}
+
+export const AzureBlobInputDiscoverySettingsSchema = v.pipe(
+  v.object({
+    blob_storage_account: optionalText("blob_storage_account"),
+    blob_storage_credential_type: v.optional(
+      v.picklist(
+        ["default_azure_credential", "azure_key_credential"],
+        "blob_storage_credential_type must be default_azure_credential or azure_key_credential",
+      ),
+      "default_azure_credential",
+    ),
+    blob_storage_account_key: optionalText("blob_storage_account_key"),
+    blob_container_name: v.pipe(
+      v.nullish(v.string("blob_container_name must be a string"), ""),
+      v.trim(),
+      v.minLength(1, "blob_container_name is required"),
+    ),
+    prefix: optionalText("prefix"),
+    file_extensions: fileExtensions,
+    max_depth: v.optional(intLike("max_depth", 0), 0),
+    max_results: v.optional(intLike("max_results", 0), 0),
+    batch_size: v.optional(v.pipe(intLike("batch_size", 1), v.maxValue(5000, "batch_size must be at most 5000")), 100),
+    include_metadata: v.optional(boolLike("include_metadata"), true),
+    sort_by: v.optional(
+      v.picklist(["name", "last_modified", "size"], "sort_by must be name, last_modified or size"),
+      "name",
+    ),
+    sort_ascending: v.optional(boolLike("sort_ascending"), true),
+    min_size_bytes: v.optional(intLike("min_size_bytes", 0), 0),
+    max_size_bytes: v.optional(intLike("max_size_bytes", 0), 0),
+    modified_after: isoInstant("modified_after"),
+    modified_before: isoInstant("modified_before"),
+    polling_interval_seconds: v.optional(intLike("polling_interval_seconds", 1)),
+    /** Only `files` is crawled (the Python worker's crawl ignores virtual_folders too). */
+    discover_mode: v.optional(
+      v.picklist(["files", "virtual_folders"], "discover_mode must be files or virtual_folders"),
+      "files",
+    ),
+  }),
+  v.check(
+    (s) => s.blob_storage_credential_type !== "azure_key_credential" || s.blob_storage_account_key !== "",
+    "blob_storage_account_key is required when blob_storage_credential_type is azure_key_credential",
+  ),
+);
+export type AzureBlobInputDiscoverySettings = v.InferOutput<typeof AzureBlobInputDiscoverySettingsSchema>;
+
+/** Blob as listed, reduced to what filtering and Content need. */
+export interface ListedBlob {
+  name: string;
+  size: number;
+  lastModified: Date;
+  contentType?: string;
+  metadata?: Record<string, string>;
+}
+
+function fileSuffix(name: string): string {
+  const filename = name.slice(name.lastIndexOf("/") + 1);
+  const dot = filename.lastIndexOf(".");
+  return dot > 0 && dot < filename.length - 1 ? filename.slice(dot).toLowerCase() : "";
+}
+
+/** The Python executor's filters, in its order; `checkpoint` keeps only strictly newer blobs. */
+export function keepBlob(blob: ListedBlob, s: AzureBlobInputDiscoverySettings, checkpoint: Date | undefined): boolean {
+  if (blob.name.endsWith("/")) return false;
+  if (s.max_depth > 0) {
+    const depth = blob.name.split("/").length - 1 - (s.prefix ? s.prefix.split("/").length - 1 : 0);
+    if (depth > s.max_depth) return false;
+  }
+  if (s.file_extensions.length > 0 && !s.file_extensions.includes(fileSuffix(blob.name))) return false;
+  if (s.min_size_bytes > 0 && blob.size < s.min_size_bytes) return false;
+  if (s.max_size_bytes > 0 && blob.size > s.max_size_bytes) return false;
+  const t = blob.lastModified.getTime();
+  if (checkpoint && t <= checkpoint.getTime()) return false;
+  if (s.modified_after && t < s.modified_after.getTime()) return false;
+  if (s.modified_before && t > s.modified_before.getTime()) return false;
+  return true;
+}
+
+export function sortBlobs(blobs: ListedBlob[], s: AzureBlobInputDiscoverySettings): ListedBlob[] {
+  const dir = s.sort_ascending ? 1 : -1;
+  const cmp = (a: ListedBlob, b: ListedBlob): number => {
+    if (s.sort_by === "last_modified") return a.lastModified.getTime() - b.lastModified.getTime();
+    if (s.sort_by === "size") return a.size - b.size;
+    return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+  };
+  return [...blobs].sort((a, b) => dir * cmp(a, b));
+}
+
+export function blobContent(
+  blob: ListedBlob,
+  where: { account: string; container: string; executorId: string; includeMetadata: boolean },
+): Content {
+  const now = new Date().toISOString();
+  const metadata: Record<string, unknown> = {
+    size: blob.size,
+    last_modified: blob.lastModified.toISOString(),
+    content_type: blob.contentType ?? null,
+  };
+  if (where.includeMetadata && blob.metadata && Object.keys(blob.metadata).length > 0) {
+    metadata.blob_metadata = blob.metadata;
+  }
+  return {
+    id: {
+      canonical_id: `https://${where.account}.blob.core.windows.net/${where.container}/${blob.name}`,
+      unique_id: createHash("sha1").update(`${where.account}/${where.container}/${blob.name}`).digest("hex"),
+      source_name: where.account,
+      source_type: "azure_blob",
+      container: where.container,
+      path: blob.name,
+      filename: blob.name.slice(blob.name.lastIndexOf("/") + 1),
+      metadata,
+    },
+    summary_data: {},
+    data: {},
+    executor_logs: [{
+      executor_id: where.executorId,
+      start_time: now,
+      end_time: now,
+      status: "completed",
+      details: { blob_discovered: blob.name, container: where.container },
+      errors: [],
+    }],
+  };
+}
+
+function toListed(item: BlobItem): ListedBlob {
+  return {
+    name: item.name,
+    size: item.properties.contentLength ?? 0,
+    lastModified: item.properties.lastModified,
+    contentType: item.properties.contentType,
+    metadata: item.metadata,
+  };
+}
+
+class AzureBlobInputDiscovery implements InputExecutorInstance {
+  readonly type = AZURE_BLOB_INPUT_DISCOVERY;
+  readonly pollingIntervalSeconds?: number;
+  private readonly account: string;
+
+  constructor(
+    readonly id: string,
+    private readonly s: AzureBlobInputDiscoverySettings,
+    private readonly deps: ExecutorDeps,
+  ) {
+    this.pollingIntervalSeconds = s.polling_interval_seconds;
+    const account = s.blob_storage_account || deps.config.BLOB_STORAGE_ACCOUNT_NAME ||
+      connectionStringAccount(deps.config.BLOB_STORAGE_CONNECTION_STRING);
+    if (!account) {
+      throw new Error(
+        "blob_storage_account is required (or set BLOB_STORAGE_ACCOUNT_NAME / BLOB_STORAGE_CONNECTION_STRING)",
+      );
+    }
+    this.account = account;
+  }
+
+  /** In a pipeline: every matching blob, as one list (Python's process_input). */
+  async process(_input: Content[], ctx: ExecutorRunContext): Promise<Content[]> {
+    if (this.s.discover_mode === "virtual_folders") {
+      throw new Error("azure_blob_input_discovery: discover_mode virtual_folders is not supported; use files");
+    }
+    const out: Content[] = [];
+    for await (const batch of this.crawl(undefined, ctx)) out.push(...batch.items);
+    return out;
+  }
+
+  async *crawl(checkpoint: Date | undefined, ctx: ExecutorRunContext): AsyncGenerator<CrawlBatch, void, void> {
+    const service = blobServiceClient(this.deps.config, {
+      account: this.account,
+      accountKey: this.s.blob_storage_credential_type === "azure_key_credential"
+        ? this.s.blob_storage_account_key
+        : undefined,
+    });
+    const container = service.getContainerClient(this.s.blob_container_name);
+    const pages = container
+      .listBlobsFlat({
+        prefix: this.s.prefix || undefined,
+        includeMetadata: this.s.include_metadata,
+        abortSignal: ctx.signal,
+      })
+      .byPage({ maxPageSize: this.s.batch_size });
+    let listed = 0;
+    for await (const page of pages) {
+      ctx.signal.throwIfAborted();
+      let raw = page.segment.blobItems.map(toListed);
+      // max_results caps blobs LISTED (before filtering), as in the Python executor.
+      if (this.s.max_results > 0) raw = raw.slice(0, this.s.max_results - listed);
+      listed += raw.length;
+      const kept = sortBlobs(raw.filter((b) => keepBlob(b, this.s, checkpoint)), this.s);
+      if (kept.length > 0) {
+        const where = {
+          account: this.account,
+          container: this.s.blob_container_name,
+          executorId: this.id,
+          includeMetadata: this.s.include_metadata,
+        };
+        yield {
+          items: kept.map((b) => blobContent(b, where)),
+          maxModified: new Date(Math.max(...kept.map((b) => b.lastModified.getTime()))),
+        };
+      }
+      if (this.s.max_results > 0 && listed >= this.s.max_results) return;
+    }
+  }
+}
+
+export const azureBlobInputDiscovery: ExecutorDefinition<typeof AzureBlobInputDiscoverySettingsSchema> = {
+  type: AZURE_BLOB_INPUT_DISCOVERY,
+  category: "input",
+  description: "Lists blobs of a container (prefix, extensions, depth, size and date filters) as content items",
+  settings: AzureBlobInputDiscoverySettingsSchema,
+  create: (id, settings, deps) => new AzureBlobInputDiscovery(id, settings, deps),
+};
