@@ -55,14 +55,14 @@ export class LeaseKeeper {
   }
 
   /** Stops renewing and releases the lease if it is still ours. Returns whether it was released. */
-  async stopAndRelease(): Promise<boolean> {
+  async stopAndRelease(opts: { crawlCompleted?: boolean } = {}): Promise<boolean> {
     this.stopped = true;
     clearTimeout(this.renewTimer);
     clearTimeout(this.deadlineTimer);
     await this.chain.catch(() => {});
     if (this.lostError) return false;
     try {
-      return await this.store.release(this.lease);
+      return await this.store.release(this.lease, opts);
     } catch (err) {
       // The lease then simply expires; nothing is lost, failover is only slower.
       this.opts.logger.warn("could not release the crawl lease; it will expire", { lease_id: this.lease.id, err });

@@ -24,6 +24,8 @@ const leaseFields = {
   expires_at: v.optional(v.nullable(v.string()), null),
   renewed_at: v.optional(v.nullable(v.string()), null),
   released_at: v.optional(v.nullable(v.string()), null),
+  /** When a holder last finished a complete crawl (lets other processes skip a vault crawled moments ago). */
+  last_crawled_at: v.optional(v.nullable(v.string()), null),
 };
 export const LeaseDocSchema = v.looseObject({ ...leaseFields, _etag: v.string() });
 export type LeaseDoc = v.InferOutput<typeof LeaseDocSchema>;
@@ -130,7 +132,7 @@ export class LeaseStore {
       if (leaseHolder(current) !== owner && !isLeaseFree(current, this.clock())) {
         return { acquired: false, holder: leaseHolder(current), expiresAt: leaseExpiry(current), epoch: current.epoch };
       }
-      const body = this.grantBody(id, vaultId, pipelineId, owner, current.epoch + 1);
+      const body = this.grantBody(id, vaultId, pipelineId, owner, current.epoch + 1, current);
       try {
         const { resource } = await this.container.item(id, id).replace(body, {
           accessCondition: { type: "IfMatch", condition: current._etag },
@@ -172,10 +174,20 @@ export class LeaseStore {
     }
   }
 
-  /** Gives the lease up if it is still ours (owner = null, epoch kept). False when it was no longer ours. */
-  async release(lease: Lease): Promise<boolean> {
+  /**
+   * Gives the lease up if it is still ours (owner = null, epoch kept). False when it was no longer ours.
+   * `crawlCompleted` stamps last_crawled_at.
+   */
+  async release(lease: Lease, opts: { crawlCompleted?: boolean } = {}): Promise<boolean> {
     const now = new Date(this.clock()).toISOString();
-    const body: LeaseBody = { ...lease.body, owner: null, worker_id: null, expires_at: null, released_at: now };
+    const body: LeaseBody = {
+      ...lease.body,
+      owner: null,
+      worker_id: null,
+      expires_at: null,
+      released_at: now,
+      last_crawled_at: opts.crawlCompleted ? now : lease.body.last_crawled_at,
+    };
     try {
       await this.container.item(lease.id, lease.id).replace(body, {
         accessCondition: { type: "IfMatch", condition: lease.etag },
@@ -188,7 +200,14 @@ export class LeaseStore {
     }
   }
 
-  private grantBody(id: string, vaultId: string, pipelineId: string, owner: string, epoch: number): LeaseBody {
+  private grantBody(
+    id: string,
+    vaultId: string,
+    pipelineId: string,
+    owner: string,
+    epoch: number,
+    previous?: LeaseDoc,
+  ): LeaseBody {
     const now = this.clock();
     const nowIso = new Date(now).toISOString();
     return {
@@ -203,6 +222,7 @@ export class LeaseStore {
       expires_at: new Date(now + this.ttlSeconds * 1000).toISOString(),
       renewed_at: nowIso,
       released_at: null,
+      last_crawled_at: previous?.last_crawled_at ?? null,
     };
   }
 
