@@ -1,0 +1,107 @@
+// Child side of the supervisor protocol: receive the config, report state, and turn "drain", SIGTERM or a closed
+// stdin (supervisor gone) into ctx.drain.
+import process from "node:process";
+import { createInterface } from "node:readline";
+import * as v from "valibot";
+import { SupervisorCommandSchema, type WorkerState } from "./ipc.ts";
+import type { WorkerReporter } from "../workers/context.ts";
+import type { Config } from "../config/schema.ts";
+import type { ConfigSource } from "../config/load.ts";
+
+const HEARTBEAT_MS = 2000;
+
+/** Writes state reports on every change (coalesced) and as a heartbeat. */
+export class IpcReporter implements WorkerReporter {
+  private state: WorkerState;
+  private pending = false;
+  private timer: ReturnType<typeof setInterval>;
+
+  constructor(workerId: string, private readonly write: (line: string) => void = (l) => process.stdout.write(l + "\n")) {
+    this.state = { ipc: "state", ready: false, in_flight: 0, worker_id: workerId, counters: {}, gauges: {}, info: {} };
+    this.timer = setInterval(() => this.flush(), HEARTBEAT_MS);
+    (this.timer as { unref?: () => void }).unref?.();
+    this.flush();
+  }
+
+  private changed(): void {
+    if (this.pending) return;
+    this.pending = true;
+    queueMicrotask(() => this.flush());
+  }
+
+  flush(): void {
+    this.pending = false;
+    this.write(JSON.stringify(this.state));
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.flush();
+  }
+
+  setReady(ready: boolean, reason?: string): void {
+    if (this.state.ready === ready && this.state.reason === reason) return;
+    this.state.ready = ready;
+    this.state.reason = reason;
+    this.changed();
+  }
+  setInFlight(count: number): void {
+    this.state.in_flight = count;
+    this.changed();
+  }
+  count(counter: string, by = 1): void {
+    this.state.counters[counter] = (this.state.counters[counter] ?? 0) + by;
+    this.changed();
+  }
+  gauge(name: string, value: number): void {
+    this.state.gauges[name] = value;
+    this.changed();
+  }
+  info(key: string, value: unknown): void {
+    this.state.info[key] = value;
+    this.changed();
+  }
+}
+
+export interface SupervisedChannel {
+  config: Config;
+  sources: Record<string, ConfigSource>;
+  /** Resolves when the supervisor asks for a drain or its pipe closes. */
+  drainRequested: Promise<string>;
+}
+
+/** Reads the supervisor's commands from stdin; the first must be the config (within `timeoutMs`). */
+export function openSupervisedChannel(timeoutMs = 15_000): Promise<SupervisedChannel> {
+  return new Promise((resolve, reject) => {
+    let resolveDrain: (why: string) => void;
+    const drainRequested = new Promise<string>((r) => (resolveDrain = r));
+    let gotConfig = false;
+    const timer = setTimeout(() => reject(new Error(`no configuration from the supervisor within ${timeoutMs} ms`)), timeoutMs);
+    const rl = createInterface({ input: process.stdin });
+    rl.on("line", (line) => {
+      let parsed;
+      try {
+        parsed = v.safeParse(SupervisorCommandSchema, JSON.parse(line));
+      } catch {
+        return;
+      }
+      if (!parsed.success) return;
+      const cmd = parsed.output;
+      if (cmd.cmd === "config" && !gotConfig) {
+        gotConfig = true;
+        clearTimeout(timer);
+        // Already validated by the supervisor (our own parent, over a private pipe): typed values, not raw strings.
+        resolve({ config: cmd.config as unknown as Config, sources: cmd.sources as Record<string, ConfigSource>, drainRequested });
+      } else if (cmd.cmd === "drain") {
+        resolveDrain("drain requested by the supervisor");
+      }
+    });
+    rl.on("close", () => {
+      resolveDrain("supervisor pipe closed");
+      if (!gotConfig) {
+        clearTimeout(timer);
+        reject(new Error("the supervisor closed the pipe before sending the configuration"));
+      }
+    });
+  });
+}

@@ -1,0 +1,268 @@
+// Runs the worker children: spawn by role, forward their logs, keep their reported state, restart the dead with
+// exponential backoff + jitter, and drain them on shutdown. Never leaves a child behind.
+import { type ChildProcess, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import process from "node:process";
+import { classifyChildLine, type WorkerState } from "./ipc.ts";
+import type { Logger } from "../log/logger.ts";
+import { writeLine } from "../log/logger.ts";
+import type { WorkerRole } from "../workers/context.ts";
+
+const EXIT_CONFIG = 78;
+
+export interface SupervisorOptions {
+  roles: Record<WorkerRole, number>;
+  logger: Logger;
+  /** Command that starts child `index` of `role`. */
+  command(role: WorkerRole, index: number): { command: string; args: string[] };
+  env: Record<string, string>;
+  /** First line sent to every child's stdin (the config message). */
+  initMessage: string;
+  drainTimeoutMs: number;
+  backoffFloorMs?: number;
+  backoffMaxMs: number;
+  stableMs: number;
+  /** Consecutive quick crashes after which a role counts as degraded. */
+  degradedAfter?: number;
+}
+
+export interface ChildSnapshot {
+  role: WorkerRole;
+  index: number;
+  id: string;
+  pid: number | null;
+  alive: boolean;
+  ready: boolean;
+  reason?: string;
+  restarts: number;
+  consecutive_crashes: number;
+  degraded: boolean;
+  uptime_seconds: number;
+  in_flight: number;
+  last_heartbeat: string | null;
+  last_exit: { code: number | null; signal: string | null; at: string } | null;
+  next_restart_in_ms: number | null;
+  info: Record<string, unknown>;
+}
+
+interface Slot {
+  role: WorkerRole;
+  index: number;
+  proc?: ChildProcess;
+  startedAt: number;
+  restarts: number;
+  consecutive: number;
+  state?: WorkerState;
+  lastHeartbeat?: number;
+  lastExit?: ChildSnapshot["last_exit"];
+  restartTimer?: ReturnType<typeof setTimeout>;
+  nextRestartAt?: number;
+  /** Counters of earlier incarnations, so totals never go backwards. */
+  retired: Record<string, number>;
+  exited?: Promise<void>;
+}
+
+export class Supervisor {
+  private slots: Slot[] = [];
+  private shuttingDown = false;
+  readonly startedAt = Date.now();
+
+  constructor(private readonly opts: SupervisorOptions) {
+    for (const role of ["processing", "source"] as const) {
+      for (let i = 0; i < opts.roles[role]; i++) {
+        this.slots.push({ role, index: i, startedAt: 0, restarts: 0, consecutive: 0, retired: {} });
+      }
+    }
+  }
+
+  get draining(): boolean {
+    return this.shuttingDown;
+  }
+
+  start(): void {
+    for (const slot of this.slots) this.spawnChild(slot);
+  }
+
+  private spawnChild(slot: Slot): void {
+    if (this.shuttingDown) return;
+    const { command, args } = this.opts.command(slot.role, slot.index);
+    const log = this.opts.logger.child({ role: slot.role, index: slot.index });
+    let proc: ChildProcess;
+    try {
+      proc = spawn(command, args, { env: this.opts.env, stdio: ["pipe", "pipe", "pipe"] });
+    } catch (err) {
+      log.error("could not start worker", { err });
+      this.scheduleRestart(slot, null, null);
+      return;
+    }
+    slot.proc = proc;
+    slot.startedAt = Date.now();
+    slot.state = undefined;
+    slot.lastHeartbeat = undefined;
+    proc.stdin?.on("error", () => {/* child gone; exit handler deals with it */});
+    proc.stdin?.write(this.opts.initMessage + "\n");
+    const wrap = (text: string, stream: string) =>
+      writeLine(JSON.stringify({
+        time: new Date().toISOString(),
+        level: stream === "stderr" ? "error" : "info",
+        role: slot.role,
+        index: slot.index,
+        pid: proc.pid,
+        stream,
+        msg: text,
+      }));
+    createInterface({ input: proc.stdout! }).on("line", (line) => {
+      const c = classifyChildLine(line);
+      if (c.kind === "state") {
+        slot.state = c.state;
+        slot.lastHeartbeat = Date.now();
+      } else if (c.kind === "log") writeLine(c.line);
+      else if (c.text.trim()) wrap(c.text, "stdout");
+    });
+    createInterface({ input: proc.stderr! }).on("line", (line) => {
+      if (line.trim()) wrap(line, "stderr");
+    });
+    slot.exited = new Promise<void>((resolve) => {
+      proc.once("exit", (code, signal) => {
+        this.onExit(slot, proc, code, signal);
+        resolve();
+      });
+    });
+    proc.once("error", (err) => log.error("worker process error", { err }));
+    log.info("worker started", { child_pid: proc.pid });
+  }
+
+  private onExit(slot: Slot, proc: ChildProcess, code: number | null, signal: string | null): void {
+    if (slot.proc !== proc) return;
+    for (const [k, val] of Object.entries(slot.state?.counters ?? {})) slot.retired[k] = (slot.retired[k] ?? 0) + val;
+    slot.state = undefined;
+    slot.proc = undefined;
+    slot.lastExit = { code, signal, at: new Date().toISOString() };
+    const log = this.opts.logger.child({ role: slot.role, index: slot.index });
+    if (this.shuttingDown) {
+      log.info("worker stopped", { exit_code: code, signal });
+      return;
+    }
+    log.warn("worker exited unexpectedly", { exit_code: code, signal, uptime_ms: Date.now() - slot.startedAt });
+    this.scheduleRestart(slot, code, signal);
+  }
+
+  private scheduleRestart(slot: Slot, code: number | null, _signal: string | null): void {
+    const uptime = Date.now() - slot.startedAt;
+    if (uptime >= this.opts.stableMs) slot.consecutive = 0;
+    slot.consecutive++;
+    const floor = this.opts.backoffFloorMs ?? 500;
+    let delay = Math.min(this.opts.backoffMaxMs, floor * 2 ** (slot.consecutive - 1));
+    if (code === EXIT_CONFIG) {
+      delay = this.opts.backoffMaxMs;
+      this.opts.logger.error("worker rejected its configuration (exit 78); retrying at the slowest rate", {
+        role: slot.role,
+        index: slot.index,
+      });
+    }
+    delay = Math.round(delay * (0.8 + Math.random() * 0.4));
+    slot.nextRestartAt = Date.now() + delay;
+    slot.restartTimer = setTimeout(() => {
+      slot.restartTimer = undefined;
+      slot.nextRestartAt = undefined;
+      slot.restarts++;
+      this.spawnChild(slot);
+    }, delay);
+  }
+
+  /** Drain: ask every child to finish, wait up to the drain timeout, then SIGKILL what is left. */
+  async shutdown(reason: string): Promise<void> {
+    if (this.shuttingDown) return;
+    this.shuttingDown = true;
+    this.opts.logger.info("draining workers", { reason, drain_timeout_ms: this.opts.drainTimeoutMs });
+    for (const slot of this.slots) {
+      if (slot.restartTimer) clearTimeout(slot.restartTimer);
+      slot.restartTimer = undefined;
+      const proc = slot.proc;
+      if (!proc) continue;
+      try {
+        proc.stdin?.write(JSON.stringify({ cmd: "drain" }) + "\n");
+      } catch { /* pipe already closed */ }
+      try {
+        proc.kill("SIGTERM");
+      } catch { /* already gone */ }
+    }
+    const all = Promise.all(this.slots.map((s) => (s.proc ? s.exited : undefined)));
+    const timedOut = await Promise.race([
+      all.then(() => false),
+      new Promise<boolean>((r) => setTimeout(() => r(true), this.opts.drainTimeoutMs)),
+    ]);
+    if (timedOut) this.killAll("drain timeout reached");
+    await all;
+  }
+
+  /** Immediate SIGKILL of every child (second signal, or drain timeout). */
+  killAll(reason: string): void {
+    for (const slot of this.slots) {
+      if (slot.proc) {
+        this.opts.logger.warn("killing worker", { role: slot.role, index: slot.index, reason });
+        // process.kill, not proc.kill: Deno's ChildProcess ignores a second kill() after the SIGTERM.
+        try {
+          if (slot.proc.pid) process.kill(slot.proc.pid, "SIGKILL");
+        } catch { /* already gone */ }
+      }
+    }
+  }
+
+  async waitForExit(): Promise<void> {
+    await Promise.all(this.slots.map((s) => s.exited));
+  }
+
+  /** PIDs of the running children. */
+  childPids(): number[] {
+    return this.slots.map((s) => s.proc?.pid).filter((p): p is number => typeof p === "number");
+  }
+
+  isDegraded(slot: Slot): boolean {
+    return slot.consecutive >= (this.opts.degradedAfter ?? 3) && (!slot.proc || Date.now() - slot.startedAt < this.opts.stableMs);
+  }
+
+  snapshot(): ChildSnapshot[] {
+    const now = Date.now();
+    return this.slots.map((s) => {
+      const alive = !!s.proc && s.proc.exitCode === null && s.proc.signalCode === null;
+      return {
+        role: s.role,
+        index: s.index,
+        id: s.state?.worker_id ?? `${s.role}-${s.index}`,
+        pid: alive ? s.proc!.pid ?? null : null,
+        alive,
+        ready: alive && !!s.state?.ready && !this.shuttingDown,
+        reason: s.state?.reason,
+        restarts: s.restarts,
+        consecutive_crashes: s.consecutive,
+        degraded: this.isDegraded(s),
+        uptime_seconds: alive ? Math.round((now - s.startedAt) / 1000) : 0,
+        in_flight: s.state?.in_flight ?? 0,
+        last_heartbeat: s.lastHeartbeat ? new Date(s.lastHeartbeat).toISOString() : null,
+        last_exit: s.lastExit ?? null,
+        next_restart_in_ms: s.nextRestartAt ? Math.max(0, s.nextRestartAt - now) : null,
+        info: s.state?.info ?? {},
+      };
+    });
+  }
+
+  /** Counters summed per role over live and earlier incarnations. */
+  counterTotals(): Record<WorkerRole, Record<string, number>> {
+    const out: Record<WorkerRole, Record<string, number>> = { processing: {}, source: {} };
+    for (const s of this.slots) {
+      const target = out[s.role];
+      for (const [k, val] of Object.entries(s.retired)) target[k] = (target[k] ?? 0) + val;
+      for (const [k, val] of Object.entries(s.state?.counters ?? {})) target[k] = (target[k] ?? 0) + val;
+    }
+    return out;
+  }
+
+  configured(role: WorkerRole): number {
+    return this.opts.roles[role];
+  }
+}
+
+export function processUptimeSeconds(): number {
+  return Math.round(process.uptime());
+}

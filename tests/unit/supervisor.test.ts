@@ -1,0 +1,146 @@
+import { afterEach, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import process from "node:process";
+import { resolve } from "node:path";
+import { Supervisor } from "../../src/supervisor/supervisor.ts";
+import { createApi, readiness } from "../../src/api/app.ts";
+import { Logger, configureLogging } from "../../src/log/logger.ts";
+import { classifyChildLine } from "../../src/supervisor/ipc.ts";
+
+declare const Deno: any;
+const FIXTURE = resolve(import.meta.dirname ?? ".", "../fixtures/fake-worker.ts");
+const forwarded: string[] = [];
+configureLogging({ level: "error", write: (l) => forwarded.push(l) });
+
+function fixtureCommand() {
+  if (typeof Deno !== "undefined") return { command: Deno.execPath(), args: ["run", "-A", FIXTURE] };
+  return { command: process.execPath, args: [FIXTURE] };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function until(what: string, check: () => boolean, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.fail(`timed out waiting for: ${what}`);
+}
+
+let current: Supervisor | undefined;
+afterEach(async () => {
+  if (current) {
+    current.killAll("test cleanup");
+    await current.waitForExit();
+    current = undefined;
+  }
+});
+
+function make(mode: string, roles = { processing: 2, source: 1 }, drainTimeoutMs = 5000) {
+  current = new Supervisor({
+    roles,
+    logger: new Logger({ role: "supervisor" }),
+    command: () => fixtureCommand(),
+    env: { ...(process.env as Record<string, string>), CFW_SUPERVISED: "1", FAKE_MODE: mode },
+    initMessage: JSON.stringify({ cmd: "config", config: {}, sources: {} }),
+    drainTimeoutMs,
+    backoffFloorMs: 200,
+    backoffMaxMs: 2000,
+    stableMs: 60_000,
+  });
+  current.start();
+  return current;
+}
+
+describe("supervisor", () => {
+  test("starts every child, collects state, /ready and /status reflect it", async () => {
+    const sup = make("ok");
+    await until("all ready", () => readiness(sup).ready);
+    const api = createApi({ supervisor: sup, workerName: "w", version: "t" });
+    const ready = await api.request("/ready");
+    assert.equal(ready.status, 200);
+    const status = await (await api.request("/status")).json();
+    assert.equal(status.workers.processing.configured, 2);
+    assert.equal(status.workers.processing.active, 2);
+    assert.equal(status.workers.source.workers.length, 1);
+    assert.equal(status.workers.processing.workers[0].ready, true);
+    const metrics = await (await api.request("/metrics")).text();
+    assert.match(metrics, /contentflow_worker_tasks_processed_total\{role="processing"\} 6/);
+    assert.match(metrics, /contentflow_worker_workers_up\{role="source"\} 1/);
+    const health = await (await api.request("/health")).json();
+    assert.equal(health.status, "healthy");
+    assert.ok(forwarded.some((l) => l.includes("fake worker up")), "child log lines are forwarded");
+  });
+
+  test("a killed child is replaced within 2 s and counters do not go backwards", async () => {
+    const sup = make("ok", { processing: 1, source: 0 });
+    await until("ready", () => readiness(sup).ready);
+    const [pid] = sup.childPids();
+    const killedAt = Date.now();
+    process.kill(pid, "SIGKILL");
+    await until("replacement", () => sup.childPids().length === 1 && sup.childPids()[0] !== pid && readiness(sup).ready);
+    assert.ok(Date.now() - killedAt < 4000, "replaced quickly (child start included)");
+    assert.equal(sup.snapshot()[0].restarts, 1);
+    assert.equal(sup.counterTotals().processing.tasks_processed_total, 6, "old incarnation's counters kept");
+  });
+
+  test("a crash-looping role backs off and /ready reports it degraded", async () => {
+    const sup = make("crash", { processing: 1, source: 0 });
+    await until("three crashes", () => sup.snapshot()[0].consecutive_crashes >= 3, 20_000);
+    const snap = sup.snapshot()[0];
+    assert.equal(snap.degraded, true);
+    const api = createApi({ supervisor: sup, workerName: "w", version: "t" });
+    const res = await api.request("/ready");
+    assert.equal(res.status, 503);
+    const body = await res.json();
+    assert.equal(body.status, "degraded");
+    assert.deepEqual(body.degraded_roles, ["processing"]);
+    assert.ok(forwarded.some((l) => l.includes("simulated crash") && l.includes('"stream":"stderr"')));
+  });
+
+  test("drain: children exit on request; the supervisor waits for them", async () => {
+    const sup = make("ok");
+    await until("ready", () => readiness(sup).ready);
+    const pids = sup.childPids();
+    await sup.shutdown("test");
+    for (const pid of pids) assert.equal(alive(pid), false, `child ${pid} gone`);
+    assert.equal(readiness(sup).ready, false);
+  });
+
+  test("drain: a hanging child is killed after the drain timeout", async () => {
+    const sup = make("hang", { processing: 1, source: 0 }, 1000);
+    await until("ready", () => readiness(sup).ready);
+    const pids = sup.childPids();
+    const t0 = Date.now();
+    await sup.shutdown("test");
+    assert.ok(Date.now() - t0 >= 900, "waited for the drain timeout");
+    for (const pid of pids) assert.equal(alive(pid), false);
+  });
+
+  test("bearer token protects /status and /metrics, not /health", async () => {
+    const sup = make("ok", { processing: 1, source: 0 });
+    const api = createApi({ supervisor: sup, workerName: "w", version: "t", apiToken: "s3cret-token" });
+    assert.equal((await api.request("/status")).status, 401);
+    assert.equal((await api.request("/metrics")).status, 401);
+    assert.equal((await api.request("/health")).status, 200);
+    assert.equal((await api.request("/status", { headers: { authorization: "Bearer s3cret-token" } })).status, 200);
+  });
+});
+
+describe("ipc", () => {
+  test("classifies state, log and text lines", () => {
+    const state = classifyChildLine(JSON.stringify({ ipc: "state", ready: true, in_flight: 1, worker_id: "x", counters: {}, gauges: {}, info: {} }));
+    assert.equal(state.kind, "state");
+    assert.equal(classifyChildLine('{"level":"info","msg":"hi"}').kind, "log");
+    assert.equal(classifyChildLine("plain text").kind, "text");
+    assert.equal(classifyChildLine('{"ipc":"state"}').kind, "text", "a malformed report is not trusted");
+  });
+});
