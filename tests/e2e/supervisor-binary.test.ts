@@ -96,7 +96,8 @@ describe("compiled binary: supervisor", () => {
     const metrics = await (await get("/metrics")).text();
     assert.match(metrics, /contentflow_worker_child_restarts_total\{role="processing"\} 1/);
 
-    proc!.kill("SIGTERM");
+    // process.kill, not proc.kill: after ChildProcess.kill() Deno reports a null exit code (probe-report §5).
+    process.kill(proc!.pid!, "SIGTERM");
     const code = await exited;
     assert.equal(code, 0);
     for (const pid of [...pids, replacement]) assert.equal(alive(pid), false, `child ${pid} left behind`);
