@@ -27,7 +27,7 @@ const raw = args.includes("--raw");
 
 export const DEMO_PIPELINE_YAML = `pipeline:
   name: demo-text-pipeline
-  description: Discover text and CSV files, read them, chunk text / split CSV rows, write results to blobs
+  description: Discover text and CSV files under demo/ and run them through a small pipeline
   executors:
     - id: discover
       type: azure_blob_input_discovery
@@ -38,33 +38,23 @@ export const DEMO_PIPELINE_YAML = `pipeline:
         file_extensions: ".txt,.csv"
         batch_size: 5
         polling_interval_seconds: 10
-    - id: retrieve
-      type: azure_blob_content_retriever
-      settings:
-        use_temp_file_for_content: false
-        include_content_bytes_as_field: true
-    - id: chunk
-      type: recursive_text_chunker
+    - id: text_only
+      type: pass_through
       settings:
         condition: "id.filename ends_with '.txt'"
-        input_field: content
-        chunk_size: 200
-        chunk_overlap: 20
-        min_chunk_size: 20
-    - id: save
-      type: azure_blob_output
+    - id: select
+      type: field_selector
       settings:
-        storage_account_name: devstoreaccount1
-        container_name: demo-output
-        path_template: "{executor_id}/{year}/{month}/{day}/"
-  execution_sequence: [discover, retrieve, chunk, save]
+        mode: exclude
+        fields: [temp_file_path]
+  execution_sequence: [discover, text_only, select]
 `;
 
 const SAMPLE_TEXT = (n: number) =>
   `Document ${n}.\n\nContentFlow pipelines turn documents into searchable chunks. ` +
   `This demo file was written at ${new Date().toISOString()}.\n\n` +
   "The source worker found it under demo/, created an execution record and queued a task. ".repeat(4) +
-  "\n\nA processing worker read it, chunked it and wrote the chunks to the demo-output container.";
+  "\n\nA processing worker ran the pipeline on it and completed the execution record.";
 
 async function seed(env: Record<string, string>): Promise<{ blobs: BlobServiceClient; cosmos: CosmosClient }> {
   const cosmos = new CosmosClient({
@@ -99,7 +89,6 @@ async function seed(env: Record<string, string>): Promise<{ blobs: BlobServiceCl
   const blobs = BlobServiceClient.fromConnectionString(env.BLOB_STORAGE_CONNECTION_STRING);
   const content = blobs.getContainerClient("content");
   await content.createIfNotExists();
-  await blobs.getContainerClient("demo-output").createIfNotExists();
   for (let i = 1; i <= 3; i++) {
     const text = SAMPLE_TEXT(i);
     await content.getBlockBlobClient(`demo/doc-${i}.txt`).upload(text, Buffer.byteLength(text));
@@ -157,7 +146,7 @@ async function main(): Promise<number> {
   const cliArgs = cmd.args.map((a) => (a.includes("scripts/dev.ts") ? resolve(ROOT, "src/main.ts") : a));
   const supervisor = spawn(cmd.command, cliArgs, { cwd: ROOT, env, stdio: ["ignore", "pipe", "inherit"] });
   createInterface({ input: supervisor.stdout! }).on("line", (l) => console.log(raw ? l : compact(l)));
-  console.log(`supervisor started (pid ${supervisor.pid}); API on http://127.0.0.1:${port} — try /status and /metrics`);
+  console.log(`supervisor started (pid ${supervisor.pid}); API on ${port ? `http://127.0.0.1:${port}` : "the port in the 'api listening' line"} — try /status and /metrics`);
 
   const executions = cosmos.database("contentflow").container("vault_executions");
   const queue = new QueueClient(emulators.queueConnectionString, "contentflow-execution-requests");
