@@ -1,181 +1,401 @@
-// One crawl of one vault: pipeline → input executor → lease → crawl from the checkpoint → for each batch a pending
-// execution record, then the task message → checkpoint advanced (fenced by the lease epoch) only past what was
-// enqueued → lease released. Failures come back as a SourceFailure for the caller to record once.
+// One crawl of one vault under its lease:
+//   pipeline → lease → checkpoint → input executor's crawl → per message: pending execution record, THEN the
+//   queue message → checkpoint merged with what was enqueued → lease released.
+// Ordering and stop rules (W4/W5/W10/W13 of the Python worker):
+// - the record exists before its message, so a message never refers to a missing record; if the send fails the
+//   record is marked failed and the crawl stops;
+// - the checkpoint moves only for items that were enqueued, to their own last-modified times; a crawl that stops
+//   early (failure, shutdown, lost lease) never moves the timestamp, it only remembers what it sent;
+// - losing the lease aborts the listing at once and nothing more is written, not even the checkpoint. A record
+//   + send already in flight completes, so no execution is left ambiguous.
 import type { Container } from "@azure/cosmos";
-import type { Config } from "../config/schema.ts";
-import type { Logger } from "../log/logger.ts";
+import type { WorkerContext } from "../workers/context.ts";
+import type { CosmosStore } from "../store/cosmos.ts";
 import type { VaultDoc } from "../store/documents.ts";
 import { newId } from "../store/documents.ts";
 import { readPipeline } from "../store/vaults.ts";
-import type { LeaseStore } from "../store/leases.ts";
-import { type CheckpointStore, crawlFrom, type DoneItem, itemVersionKey } from "../store/checkpoints.ts";
+import { LeaseLostError, type LeaseStore } from "../store/leases.ts";
+import {
+  type Checkpoint,
+  type CheckpointKey,
+  type CheckpointStore,
+  crawlFrom,
+  type CrawlProgress,
+  type DoneItem,
+  FencedError,
+  itemVersionKey,
+} from "../store/checkpoints.ts";
 import { createPendingExecution, markExecutionFailed } from "../store/execution-records.ts";
-import { planTaskMessages, type TaskSender } from "../queue/sender.ts";
+import { claimCheckBlobName, planTaskMessages, type TaskSender } from "../queue/sender.ts";
 import type { TaskMessage } from "../queue/envelope.ts";
+import { type Content, nowIso } from "../pipeline/content.ts";
+import type { InputExecutorInstance } from "../executors/types.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
 import type { SourceFailure } from "./failures.ts";
-import { createExecutor, type ExecutorRegistry, findInputExecutor, isInputExecutor, parsePipelineYaml, PipelineError } from "../pipeline/index.ts";
-import type { WorkerReporter } from "../workers/context.ts";
-import { nowIso } from "../pipeline/content.ts";
+import { type ExecutorRegistry, resolveInputExecutor } from "./input-executor.ts";
 
-export interface CrawlDeps {
-  config: Config;
-  logger: Logger;
-  workerId: string;
-  executions: Container;
-  pipelines: Container;
+export interface SourceDeps {
+  ctx: WorkerContext;
+  store: CosmosStore;
   leases: LeaseStore;
   checkpoints: CheckpointStore;
   sender: TaskSender;
   registry: ExecutorRegistry;
-  report: WorkerReporter;
+  /** Called with the vaults this process holds a lease on, whenever that changes. */
+  onLeasesChanged?: () => void;
+  heldLeases: Map<string, { vault_id: string; pipeline_id: string; epoch: number; acquired_at: string }>;
+}
+
+export interface CrawlCounts {
+  itemsDiscovered: number;
+  tasksQueued: number;
 }
 
 export type CrawlOutcome =
-  | { status: "crawled"; discovered: number; queued: number; complete: boolean; intervalSeconds?: number }
-  | { status: "held"; holder: string | null; expiresAt?: Date }
-  | { status: "failed"; failure: SourceFailure };
+  | ({ status: "completed"; epoch: number; executorId: string } & CrawlCounts)
+  | ({ status: "interrupted"; epoch: number; executorId: string; reason: string } & CrawlCounts)
+  | ({ status: "lease_lost"; reason: string } & CrawlCounts)
+  | ({ status: "failed"; failure: SourceFailure } & CrawlCounts)
+  | { status: "lease_held"; holder: string | null; expiresAt?: Date }
+  | { status: "skipped"; reason: string };
 
-/** polling_interval_seconds of the input executor: a positive int or numeric string (the Python worker cached it: W2). */
-export function pollingInterval(settings: Record<string, unknown> | null | undefined): number | undefined {
-  const raw = settings?.polling_interval_seconds;
-  const n = typeof raw === "number" ? raw : typeof raw === "string" && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
-  return Number.isInteger(n) && n > 0 ? n : undefined;
+function errorText(err: unknown): string {
+  const e = err as { message?: string; statusCode?: unknown; code?: unknown };
+  const status = typeof e?.statusCode === "number" ? ` (status ${e.statusCode})` : "";
+  return `${(e?.message ?? String(err)).split("\n")[0]}${status}`;
 }
 
-function lastModifiedOf(item: { id: { metadata?: Record<string, unknown> | null } }): Date | undefined {
+/** A content item's source time: id.metadata.last_modified, else the batch's newest time. */
+function itemTime(item: Content, fallback: Date | undefined): Date | undefined {
   const raw = item.id.metadata?.last_modified;
-  const t = typeof raw === "string" ? Date.parse(raw) : raw instanceof Date ? raw.getTime() : NaN;
-  return Number.isNaN(t) ? undefined : new Date(t);
+  const t = typeof raw === "string" ? Date.parse(raw) : NaN;
+  return Number.isNaN(t) ? fallback : new Date(t);
 }
 
-export async function crawlVault(deps: CrawlDeps, vault: VaultDoc, signal: AbortSignal): Promise<CrawlOutcome> {
-  const { config, logger } = deps;
-  const log = logger.child({ vault_id: vault.id, pipeline_id: vault.pipeline_id });
-  const fail = (kind: SourceFailure["kind"], message: string, pipelineName: string | null = null, executorId: string | null = null): CrawlOutcome => ({
-    status: "failed",
-    failure: { kind, message, pipelineId: vault.pipeline_id, pipelineName, executorId },
-  });
-
-  let read;
-  try {
-    read = await readPipeline(deps.pipelines, vault.pipeline_id);
-  } catch (err) {
-    return fail("store_unavailable", `could not read pipeline ${vault.pipeline_id}: ${(err as Error).message}`);
+/** Thrown inside the crawl loop to stop it with a recorded failure. */
+class CrawlStop extends Error {
+  constructor(readonly failure: SourceFailure) {
+    super(failure.message);
   }
-  if (!read.found) return fail("pipeline_missing", `pipeline ${vault.pipeline_id} not found`);
-  if (!read.doc) return fail("pipeline_invalid", `pipeline ${vault.pipeline_id} is malformed: ${"problem" in read ? read.problem : ""}`);
-  const pipeline = read.doc;
-  if (pipeline.enabled === false) return fail("pipeline_invalid", `pipeline ${pipeline.id} is disabled`, pipeline.name);
+}
 
-  let executor;
-  let executorId: string;
-  let intervalSeconds: number | undefined;
+export async function crawlVault(deps: SourceDeps, vault: VaultDoc, drain: AbortSignal): Promise<CrawlOutcome> {
+  const { ctx } = deps;
+  const log = ctx.logger.child({ vault_id: vault.id, pipeline_id: vault.pipeline_id });
+  const unavailable = (what: string, err: unknown): CrawlOutcome => ({
+    status: "failed",
+    failure: {
+      pipelineId: vault.pipeline_id,
+      pipelineName: vault.pipeline_name ?? null,
+      kind: "store_unavailable",
+      message: `cannot ${what}: ${errorText(err)}`,
+    },
+    itemsDiscovered: 0,
+    tasksQueued: 0,
+  });
+  let pipelineRead: Awaited<ReturnType<typeof readPipeline>>;
   try {
-    const def = parsePipelineYaml(pipeline.yaml);
-    const cfg = findInputExecutor(def, deps.registry);
-    if (!cfg) return fail("no_input_executor", `pipeline ${pipeline.id} has no enabled input executor that can crawl`, pipeline.name);
-    executorId = cfg.id;
-    intervalSeconds = pollingInterval(cfg.settings);
-    executor = createExecutor(cfg, deps.registry, { config, logger });
-    if (!isInputExecutor(executor)) return fail("no_input_executor", `executor '${cfg.id}' (${cfg.type}) cannot crawl`, pipeline.name, cfg.id);
+    pipelineRead = await readPipeline(deps.store.pipelines, vault.pipeline_id);
   } catch (err) {
-    const kind = err instanceof PipelineError && /executor '/.test(err.message) ? "executor_invalid" : "pipeline_invalid";
-    return fail(kind, (err as Error).message, pipeline.name);
+    return unavailable(`read pipeline '${vault.pipeline_id}'`, err);
+  }
+  if (pipelineRead.found && pipelineRead.doc && pipelineRead.doc.enabled === false) {
+    return { status: "skipped", reason: `pipeline '${vault.pipeline_id}' is disabled` };
   }
 
   const sentAt = performance.now();
-  const acquired = await deps.leases.acquire(vault.id, pipeline.id, deps.workerId);
-  if (!acquired.acquired) {
-    deps.report.count("lease_conflicts_total");
-    return { status: "held", holder: acquired.holder, expiresAt: acquired.expiresAt };
+  let acquired: Awaited<ReturnType<LeaseStore["acquire"]>>;
+  try {
+    acquired = await deps.leases.acquire(vault.id, vault.pipeline_id, ctx.workerId);
+  } catch (err) {
+    return unavailable(`acquire the crawl lease of vault '${vault.id}'`, err);
   }
-  const keeper = new LeaseKeeper(deps.leases, acquired.lease, {
+  if (!acquired.acquired) {
+    ctx.report.count("lease_conflicts_total");
+    return { status: "lease_held", holder: acquired.holder, expiresAt: acquired.expiresAt };
+  }
+  const lease = acquired.lease;
+  const keeper = new LeaseKeeper(deps.leases, lease, {
     logger: log,
     onLost: (err) => {
-      deps.report.count("lease_lost_total");
-      log.warn("crawl lease lost; stopping the crawl", { err });
+      ctx.report.count("lease_lost_total");
+      log.warn("crawl lease lost; aborting the crawl", { err, epoch: lease.epoch });
     },
   });
   keeper.start(sentAt);
-  const epoch = acquired.lease.epoch;
-  const crawlSignal = AbortSignal.any([signal, keeper.signal]);
-  const key = { vaultId: vault.id, pipelineId: pipeline.id, executorId };
-  const started = Date.now();
-  const done: DoneItem[] = [];
-  let discovered = 0;
-  let queued = 0;
-  let complete = false;
-  let failure: CrawlOutcome | undefined;
-  deps.report.setInFlight(1);
+  deps.heldLeases.set(vault.id, {
+    vault_id: vault.id,
+    pipeline_id: vault.pipeline_id,
+    epoch: lease.epoch,
+    acquired_at: nowIso(),
+  });
+  deps.onLeasesChanged?.();
+  log.debug("crawl lease acquired", { epoch: lease.epoch });
+
+  let completed = false;
+  let instance: InputExecutorInstance | undefined;
   try {
-    const checkpoint = await deps.checkpoints.read(key);
-    const from = crawlFrom(checkpoint);
-    const build = (items: TaskMessage["payload"]["content"]): TaskMessage => ({
-      task_type: "content_processing",
-      payload: {
-        task_id: newId("task"),
-        task_type: "content_processing",
-        priority: "normal",
-        pipeline_id: pipeline.id,
-        pipeline_name: pipeline.name,
-        execution_id: newId("exec"),
-        vault_id: vault.id,
-        content: items,
-        executed_input_executor: executorId,
-        created_at: nowIso(),
-        retry_count: 0,
-        max_retries: config.MAX_TASK_RETRIES,
-        lease_epoch: epoch,
-      },
-    });
-    crawl: for await (const batch of executor.crawl(from, { executorId, pipelineName: pipeline.name, signal: crawlSignal, logger: log })) {
-      const fresh = [];
-      for (const item of batch.items) {
-        const modified = lastModifiedOf(item) ?? batch.maxModified ?? new Date(0);
-        const versionKey = itemVersionKey(item.id.unique_id, modified);
-        if (checkpoint?.recentKeys.has(versionKey)) {
-          done.push({ key: versionKey, lastModified: modified });
-          continue;
-        }
-        fresh.push({ item, done: { key: versionKey, lastModified: modified } });
-      }
-      discovered += fresh.length;
-      for (const planned of planTaskMessages(fresh.map((f) => f.item), build)) {
-        if (crawlSignal.aborted) break crawl;
-        const ref = await createPendingExecution(deps.executions, planned.message, { workerId: deps.workerId });
-        try {
-          await deps.sender.send(planned);
-        } catch (err) {
-          await markExecutionFailed(deps.executions, ref, `could not enqueue the task: ${(err as Error).message}`).catch(() => false);
-          throw Object.assign(new Error(`could not enqueue a task: ${(err as Error).message}`), { enqueue: true });
-        }
-        queued++;
-        deps.report.count("tasks_enqueued_total");
-        const ids = new Set(planned.message.payload.content.map((c) => c.id.unique_id));
-        for (const f of fresh) if (ids.has(f.item.id.unique_id)) done.push(f.done);
-      }
-      if (crawlSignal.aborted) break;
+    const failureBase = { pipelineId: vault.pipeline_id, pipelineName: vault.pipeline_name ?? null };
+    if (!pipelineRead.found) {
+      return {
+        status: "failed",
+        failure: {
+          ...failureBase,
+          kind: "pipeline_missing",
+          message: `pipeline '${vault.pipeline_id}' of vault '${vault.id}' not found`,
+        },
+        itemsDiscovered: 0,
+        tasksQueued: 0,
+      };
     }
-    complete = !crawlSignal.aborted;
-    deps.report.count("items_discovered_total", discovered);
-    if (discovered === 0) deps.report.count("empty_crawls_total");
-    await keeper.confirm();
-    await deps.checkpoints.record(key, epoch, deps.workerId, {
-      complete,
-      done,
-      enqueuedCount: queued,
-      crawlSeconds: (Date.now() - started) / 1000,
+    if (!pipelineRead.doc) {
+      return {
+        status: "failed",
+        failure: {
+          ...failureBase,
+          kind: "pipeline_invalid",
+          message: `pipeline '${vault.pipeline_id}' is malformed: ${pipelineRead.problem}`,
+        },
+        itemsDiscovered: 0,
+        tasksQueued: 0,
+      };
+    }
+    const pipeline = pipelineRead.doc;
+    const resolved = resolveInputExecutor(pipeline, deps.registry, { config: ctx.config, logger: log });
+    if (!resolved.ok) return { status: "failed", failure: resolved.failure, itemsDiscovered: 0, tasksQueued: 0 };
+    instance = resolved.instance;
+    const outcome = await runCrawl(deps, {
+      vault,
+      pipelineName: pipeline.name ?? "",
+      executorId: resolved.executorId,
+      instance,
+      keeper,
+      drain,
+      log,
     });
-    log.info("crawl finished", { items_discovered: discovered, tasks_queued: queued, complete, lease_epoch: epoch });
-  } catch (err) {
-    const message = (err as Error).message;
-    failure = fail((err as { enqueue?: boolean }).enqueue ? "enqueue_failed" : "crawl_failed", message, pipeline.name, executorId);
-    log.error("crawl failed", { error: message, items_discovered: discovered, tasks_queued: queued });
+    completed = outcome.status === "completed";
+    return outcome;
   } finally {
-    deps.report.setInFlight(0);
-    await keeper.stopAndRelease({ crawlCompleted: complete });
-    await executor.close?.().catch(() => undefined);
+    await instance?.close?.().catch((err) => log.warn("closing the input executor failed", { err }));
+    const released = await keeper.stopAndRelease({ crawlCompleted: completed });
+    deps.heldLeases.delete(vault.id);
+    deps.onLeasesChanged?.();
+    log.debug("crawl lease released", { released, epoch: lease.epoch });
   }
-  return failure ?? { status: "crawled", discovered, queued, complete, intervalSeconds };
+}
+
+interface CrawlRun {
+  vault: VaultDoc;
+  pipelineName: string;
+  executorId: string;
+  instance: InputExecutorInstance;
+  keeper: LeaseKeeper;
+  drain: AbortSignal;
+  log: WorkerContext["logger"];
+}
+
+async function runCrawl(deps: SourceDeps, run: CrawlRun): Promise<CrawlOutcome> {
+  const { ctx } = deps;
+  const { vault, keeper, drain, log } = run;
+  const epoch = keeper.current.epoch;
+  const key: CheckpointKey = { vaultId: vault.id, pipelineId: vault.pipeline_id, executorId: run.executorId };
+  const failureBase = {
+    pipelineId: vault.pipeline_id,
+    pipelineName: run.pipelineName,
+    executorId: run.executorId,
+  };
+  const started = performance.now();
+  let checkpoint: Checkpoint | undefined;
+  try {
+    checkpoint = await deps.checkpoints.read(key);
+  } catch (err) {
+    return {
+      status: "failed",
+      failure: { ...failureBase, kind: "checkpoint_failed", message: `cannot read checkpoint: ${errorText(err)}` },
+      itemsDiscovered: 0,
+      tasksQueued: 0,
+    };
+  }
+  const from = crawlFrom(checkpoint);
+  const seen = checkpoint?.recentKeys ?? new Set<string>();
+  const signal = AbortSignal.any([keeper.signal, drain]);
+  const counts: CrawlCounts = { itemsDiscovered: 0, tasksQueued: 0 };
+  const done: DoneItem[] = [];
+  let untimedNewest: Date | undefined;
+  let enqueuedCount = 0;
+  let stop: { failure?: SourceFailure; interrupted?: string } = {};
+  log.info("crawl started", { epoch, executor_id: run.executorId, from: from?.toISOString() ?? null });
+
+  const build = (items: Content[]): TaskMessage => ({
+    task_type: "content_processing",
+    payload: {
+      task_id: newId("task"),
+      task_type: "content_processing",
+      priority: "normal",
+      pipeline_id: vault.pipeline_id,
+      pipeline_name: run.pipelineName,
+      execution_id: newId("exec"),
+      vault_id: vault.id,
+      content: items,
+      executed_input_executor: run.executorId,
+      created_at: nowIso(),
+      retry_count: 0,
+      max_retries: ctx.config.MAX_TASK_RETRIES,
+      lease_epoch: epoch,
+    },
+  });
+
+  try {
+    const runCtx = { executorId: run.executorId, pipelineName: run.pipelineName, signal, logger: log };
+    for await (const batch of run.instance.crawl(from, runCtx)) {
+      const fresh: { item: Content; done?: DoneItem }[] = [];
+      for (const item of batch.items) {
+        const at = itemTime(item, batch.maxModified);
+        const version = at ? { key: itemVersionKey(item.id.unique_id, at), lastModified: at } : undefined;
+        if (version && seen.has(version.key)) done.push(version); // enqueued by an earlier crawl
+        else fresh.push({ item, done: version });
+      }
+      counts.itemsDiscovered += fresh.length;
+      ctx.report.count("items_discovered_total", fresh.length);
+      const byItem = new Map(fresh.map((f) => [f.item, f.done]));
+      for (const planned of planTaskMessages(fresh.map((f) => f.item), build)) {
+        if (keeper.signal.aborted) throw keeper.signal.reason;
+        await enqueue(deps, planned, log, failureBase);
+        counts.tasksQueued++;
+        ctx.report.count("tasks_enqueued_total");
+        for (const item of planned.message.payload.content) {
+          enqueuedCount++;
+          const version = byItem.get(item);
+          if (version) done.push(version);
+          else if (batch.maxModified && (!untimedNewest || batch.maxModified > untimedNewest)) {
+            untimedNewest = batch.maxModified;
+          }
+        }
+      }
+      if (drain.aborted) {
+        stop = { interrupted: "shutdown" };
+        break;
+      }
+    }
+  } catch (err) {
+    if (err instanceof CrawlStop) stop = { failure: err.failure };
+    else if (keeper.signal.aborted) stop = { interrupted: "lease lost" };
+    else if (drain.aborted) stop = { interrupted: "shutdown" };
+    else {
+      stop = {
+        failure: {
+          ...failureBase,
+          kind: "crawl_failed",
+          message: `crawl of executor '${run.executorId}' failed: ${errorText(err)}`,
+        },
+      };
+    }
+  }
+
+  if (keeper.signal.aborted) {
+    const reason = keeper.lost?.message ?? "lease lost";
+    log.warn("crawl stopped: lease lost; checkpoint not written", { epoch, tasks_queued: counts.tasksQueued });
+    return { status: "lease_lost", reason, ...counts };
+  }
+  const progress: CrawlProgress = {
+    complete: !stop.failure && !stop.interrupted,
+    done,
+    maxModified: untimedNewest,
+    enqueuedCount,
+    crawlSeconds: (performance.now() - started) / 1000,
+  };
+  const checkpointFailure = await saveCheckpoint(deps, key, epoch, progress, keeper, log);
+  if (checkpointFailure === "lease_lost") {
+    return { status: "lease_lost", reason: keeper.lost?.message ?? "lease lost", ...counts };
+  }
+  if (stop.failure) return { status: "failed", failure: stop.failure, ...counts };
+  if (checkpointFailure) return { status: "failed", failure: { ...failureBase, ...checkpointFailure }, ...counts };
+  log.info(stop.interrupted ? "crawl interrupted" : "crawl finished", {
+    epoch,
+    items_discovered: counts.itemsDiscovered,
+    tasks_queued: counts.tasksQueued,
+    duration_ms: Math.round(performance.now() - started),
+  });
+  if (stop.interrupted) {
+    return { status: "interrupted", epoch, executorId: run.executorId, reason: stop.interrupted, ...counts };
+  }
+  return { status: "completed", epoch, executorId: run.executorId, ...counts };
+}
+
+async function enqueue(
+  deps: SourceDeps,
+  planned: ReturnType<typeof planTaskMessages>[number],
+  log: WorkerContext["logger"],
+  failureBase: Omit<SourceFailure, "kind" | "message">,
+): Promise<void> {
+  const task = planned.message.payload;
+  const executions: Container = deps.store.executions;
+  const claimCheck = planned.claimCheck
+    ? { container: deps.ctx.config.CLAIM_CHECK_CONTAINER_NAME, blob: claimCheckBlobName(planned.message) }
+    : undefined;
+  let ref;
+  try {
+    ref = await createPendingExecution(executions, planned.message, { workerId: deps.ctx.workerId, claimCheck });
+  } catch (err) {
+    throw new CrawlStop({
+      ...failureBase,
+      kind: "enqueue_failed",
+      message: `cannot create execution record '${task.execution_id}': ${errorText(err)}`,
+    });
+  }
+  try {
+    const sent = await deps.sender.send(planned);
+    log.debug("task queued", {
+      execution_id: task.execution_id,
+      task_id: task.task_id,
+      items: task.content.length,
+      bytes: planned.bytes,
+      claim_check: sent.claimCheck?.blob,
+    });
+  } catch (err) {
+    const reason = `failed to send the task to queue '${deps.sender.queueName}': ${errorText(err)}`;
+    try {
+      await markExecutionFailed(executions, ref, reason);
+    } catch (markErr) {
+      log.error("could not mark the execution failed after a failed send", {
+        execution_id: task.execution_id,
+        err: markErr,
+      });
+    }
+    throw new CrawlStop({
+      ...failureBase,
+      kind: "enqueue_failed",
+      message: `${reason} (execution ${task.execution_id})`,
+    });
+  }
+}
+
+/** Confirms the lease, then merges the progress; returns a failure (or "lease_lost") instead of throwing. */
+async function saveCheckpoint(
+  deps: SourceDeps,
+  key: CheckpointKey,
+  epoch: number,
+  progress: CrawlProgress,
+  keeper: LeaseKeeper,
+  log: WorkerContext["logger"],
+): Promise<"lease_lost" | { kind: "checkpoint_failed"; message: string } | undefined> {
+  if (progress.enqueuedCount === 0 && progress.done.length === 0 && !progress.maxModified) return undefined;
+  try {
+    await keeper.confirm();
+    const saved = await deps.checkpoints.record(key, epoch, deps.ctx.workerId, progress);
+    log.debug("checkpoint recorded", {
+      checkpoint: saved?.doc.checkpoint_timestamp,
+      complete: progress.complete,
+      epoch,
+    });
+    return undefined;
+  } catch (err) {
+    if (err instanceof LeaseLostError) return "lease_lost";
+    if (err instanceof FencedError) {
+      deps.ctx.report.count("lease_lost_total");
+      log.warn("checkpoint refused: a newer lease holder wrote it", { err, epoch });
+      return "lease_lost";
+    }
+    return { kind: "checkpoint_failed", message: `cannot record the checkpoint: ${errorText(err)}` };
+  }
 }

@@ -1,16 +1,29 @@
-// Source worker: every SCHEDULER_SLEEP_INTERVAL_SECONDS read the enabled vaults, schedule each VAULT by its input
-// executor's polling_interval_seconds, and crawl the due ones under a Cosmos lease (src/source/crawl-vault.ts).
+// The source worker: schedules one crawl per enabled VAULT at its input executor's polling interval and runs it
+// under the vault's lease (src/source/crawl-vault.ts). `runSourceOnce` is the `--once` form.
+//
+// Deliberate differences from the Python worker (spec §6):
+// - W1/W2: scheduled per vault; the interval (int or numeric string) is re-read whenever the pipeline document
+//   changes (its etag), otherwise DEFAULT_POLLING_INTERVAL_SECONDS.
+// - W3: no "No content discovered" execution record is ever written; empty crawls are counted
+//   (empty_crawls_total) and the last result per vault is shown in the worker's status info.
+// - W8/W9: a held lease, a vault another process crawled less than an interval ago, or a failure reschedule the
+//   vault with a jittered delay (failures: exponential backoff) instead of retrying every scheduler tick.
+// - W11: a disabled pipeline (enabled: false) is skipped.
+// - Failures (missing pipeline, unknown executor, bad settings, storage errors) write ONE failed execution record
+//   per distinct failure; repeats increment its `occurrences`.
+import * as v from "valibot";
 import type { WorkerContext } from "./context.ts";
 import { openCosmosStore } from "../store/cosmos.ts";
+import type { VaultDoc } from "../store/documents.ts";
 import { listEnabledVaults, readPipeline, readVault } from "../store/vaults.ts";
-import { LeaseStore } from "../store/leases.ts";
+import { isLeaseFree, LeaseStore } from "../store/leases.ts";
 import { CheckpointStore } from "../store/checkpoints.ts";
 import { TaskSender } from "../queue/sender.ts";
-import { defaultRegistry, findInputExecutor, parsePipelineYaml } from "../pipeline/index.ts";
-import { type CrawlDeps, crawlVault, pollingInterval } from "../source/crawl-vault.ts";
+import { defaultRegistry } from "../pipeline/index.ts";
+import { type CrawlOutcome, crawlVault, type SourceDeps } from "../source/crawl-vault.ts";
 import { FailureLog } from "../source/failures.ts";
-import { VaultSchedule } from "../source/schedule.ts";
-import type { VaultDoc } from "../store/documents.ts";
+import { pollingIntervalOf } from "../source/input-executor.ts";
+import { type ScheduledVault, VaultSchedule } from "../source/schedule.ts";
 
 export interface SourceOnceSummary {
   vaults: number;
@@ -19,135 +32,336 @@ export interface SourceOnceSummary {
   errors: string[];
 }
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
+/** Crawls of different vaults one worker process runs at the same time. */
+const MAX_CONCURRENT_CRAWLS = 4;
+const BACKOFF_MAX_SECONDS = 600;
 
-async function setup(ctx: WorkerContext) {
-  const store = await openCosmosStore(ctx.config);
-  const sender = new TaskSender(ctx.config);
-  await sender.queue.createIfNotExists();
-  const deps: CrawlDeps = {
-    config: ctx.config,
-    logger: ctx.logger,
-    workerId: ctx.workerId,
-    executions: store.executions,
-    pipelines: store.pipelines,
-    leases: new LeaseStore(store.locks, ctx.config.LOCK_TTL_SECONDS),
-    checkpoints: new CheckpointStore(store.checkpoints),
-    sender,
-    registry: defaultRegistry(),
-    report: ctx.report,
-  };
-  return { store, deps, failures: new FailureLog(store.executions, ctx.workerId, ctx.logger) };
+interface SourceRuntime extends SourceDeps {
+  failures: FailureLog;
+  close(): void;
 }
 
-/** One crawl of every enabled vault (or just `vaultId`), honouring leases. */
+async function openSource(ctx: WorkerContext): Promise<SourceRuntime> {
+  const store = await openCosmosStore(ctx.config);
+  const heldLeases: SourceDeps["heldLeases"] = new Map();
+  return {
+    ctx,
+    store,
+    leases: new LeaseStore(store.locks, ctx.config.LOCK_TTL_SECONDS),
+    checkpoints: new CheckpointStore(store.checkpoints),
+    sender: new TaskSender(ctx.config),
+    registry: defaultRegistry(),
+    heldLeases,
+    onLeasesChanged: () => ctx.report.info("leases", [...heldLeases.values()]),
+    failures: new FailureLog(store.executions, ctx.workerId, ctx.logger),
+    close: () => store.close(),
+  };
+}
+
+function errorText(err: unknown): string {
+  return ((err as Error)?.message ?? String(err)).split("\n")[0];
+}
+
+/** One line for the summary / status: what happened to a vault's crawl. */
+function describeOutcome(vaultId: string, outcome: CrawlOutcome): string {
+  switch (outcome.status) {
+    case "completed":
+      return `crawled: ${outcome.itemsDiscovered} new item(s), ${outcome.tasksQueued} task(s)`;
+    case "interrupted":
+      return `interrupted (${outcome.reason}) after ${outcome.tasksQueued} task(s)`;
+    case "lease_lost":
+      return `vault '${vaultId}': ${outcome.reason}`;
+    case "failed":
+      return `vault '${vaultId}': ${outcome.failure.message}`;
+    case "lease_held":
+      return `vault '${vaultId}': lease held by ${outcome.holder ?? "another worker"} until ${
+        outcome.expiresAt?.toISOString() ?? "(unknown)"
+      }`;
+    case "skipped":
+      return `skipped: ${outcome.reason}`;
+  }
+}
+
+/** Counts and failure records for a finished attempt; shared by the loop and --once. */
+async function account(runtime: SourceRuntime, vaultId: string, outcome: CrawlOutcome): Promise<void> {
+  const { report } = runtime.ctx;
+  if (outcome.status === "lease_held" || outcome.status === "skipped") return;
+  report.count("crawls_total");
+  if (outcome.status === "completed") {
+    if (outcome.itemsDiscovered === 0) report.count("empty_crawls_total");
+    runtime.failures.clear(vaultId);
+  }
+  if (outcome.status === "failed") {
+    report.count("crawl_errors_total");
+    const recorded = await runtime.failures.record(vaultId, outcome.failure);
+    runtime.ctx.logger.warn("crawl failed", {
+      vault_id: vaultId,
+      pipeline_id: outcome.failure.pipelineId,
+      execution_id: recorded.executionId,
+      failure: outcome.failure.kind,
+      error: outcome.failure.message,
+      occurrences: recorded.occurrences,
+    });
+  }
+}
+
+async function crawlSafely(runtime: SourceRuntime, vault: VaultDoc): Promise<CrawlOutcome> {
+  try {
+    return await crawlVault(runtime, vault, runtime.ctx.drain);
+  } catch (err) {
+    // crawlVault reports expected failures as outcomes; this is a bug or an unexpected SDK error.
+    return {
+      status: "failed",
+      failure: {
+        kind: "crawl_failed",
+        pipelineId: vault.pipeline_id,
+        pipelineName: vault.pipeline_name ?? null,
+        message: `unexpected error while crawling vault '${vault.id}': ${errorText(err)}`,
+      },
+      itemsDiscovered: 0,
+      tasksQueued: 0,
+    };
+  }
+}
+
 export async function runSourceOnce(ctx: WorkerContext, opts: { vaultId?: string }): Promise<SourceOnceSummary> {
-  const { store, deps, failures } = await setup(ctx);
   const summary: SourceOnceSummary = { vaults: 0, items_discovered: 0, tasks_queued: 0, errors: [] };
+  const runtime = await openSource(ctx);
   try {
     let vaults: VaultDoc[];
-    if (opts.vaultId) {
-      const read = await readVault(store.vaults, opts.vaultId);
-      if (!read.found || !read.doc) {
-        summary.errors.push(`vault ${opts.vaultId}: ${read.found ? "malformed document" : "not found"}`);
-        return summary;
-      }
-      if (read.doc.enabled === false) {
-        summary.errors.push(`vault ${opts.vaultId} is disabled`);
-        return summary;
-      }
-      vaults = [read.doc];
-    } else {
-      const listed = await listEnabledVaults(store.vaults);
-      vaults = listed.vaults;
-      for (const m of listed.malformed) summary.errors.push(`vault ${m.id}: malformed document: ${m.problem}`);
+    try {
+      vaults = await onceVaults(runtime, opts.vaultId, summary.errors);
+    } catch (err) {
+      summary.errors.push(`cannot read vaults: ${errorText(err)}`);
+      return summary;
     }
+    ctx.report.setReady(true);
     for (const vault of vaults) {
-      if (ctx.drain.aborted) break;
+      if (ctx.drain.aborted) {
+        summary.errors.push(`vault '${vault.id}': not crawled (shutting down)`);
+        continue;
+      }
       summary.vaults++;
-      ctx.report.count("crawls_total");
-      const outcome = await crawlVault(deps, vault, ctx.drain);
-      if (outcome.status === "crawled") {
-        summary.items_discovered += outcome.discovered;
-        summary.tasks_queued += outcome.queued;
-      } else if (outcome.status === "held") {
-        summary.errors.push(`vault ${vault.id}: lease held by ${outcome.holder ?? "another worker"}${outcome.expiresAt ? ` until ${outcome.expiresAt.toISOString()}` : ""}`);
-      } else {
-        ctx.report.count("crawl_errors_total");
-        await failures.record(vault.id, outcome.failure);
-        summary.errors.push(`vault ${vault.id}: ${outcome.failure.message}`);
+      ctx.report.setInFlight(1);
+      const outcome = await crawlSafely(runtime, vault);
+      ctx.report.setInFlight(0);
+      await account(runtime, vault.id, outcome);
+      if ("itemsDiscovered" in outcome) {
+        summary.items_discovered += outcome.itemsDiscovered;
+        summary.tasks_queued += outcome.tasksQueued;
+      }
+      const line = describeOutcome(vault.id, outcome);
+      if (outcome.status === "failed" || outcome.status === "lease_held" || outcome.status === "lease_lost") {
+        summary.errors.push(line);
+      } else if (outcome.status === "skipped" && opts.vaultId) {
+        summary.errors.push(`vault '${vault.id}': ${line}`);
       }
     }
     return summary;
   } finally {
-    store.close();
+    ctx.report.setReady(false, "finished");
+    runtime.close();
   }
 }
 
-/** Runs the scheduler loop until ctx.drain is aborted; leases are released as each crawl ends. */
+async function onceVaults(runtime: SourceRuntime, vaultId: string | undefined, errors: string[]): Promise<VaultDoc[]> {
+  const { config } = runtime.ctx;
+  if (vaultId) {
+    const read = await readVault(runtime.store.vaults, vaultId);
+    if (!read.found) {
+      errors.push(
+        `vault '${vaultId}' not found in container '${config.COSMOS_DB_CONTAINER_VAULTS}' of database '${config.COSMOS_DB_NAME}'`,
+      );
+      return [];
+    }
+    if (!read.doc) {
+      errors.push(`vault '${vaultId}' is malformed: ${read.problem}`);
+      return [];
+    }
+    if (read.doc.enabled === false) {
+      errors.push(`vault '${vaultId}' is disabled`);
+      return [];
+    }
+    return [read.doc];
+  }
+  const listed = await listEnabledVaults(runtime.store.vaults);
+  for (const m of listed.malformed) errors.push(`vault '${m.id}' is malformed: ${m.problem}`);
+  return listed.vaults;
+}
+
+const PipelineEtagsSchema = v.array(v.looseObject({ id: v.string(), _etag: v.string() }));
+
+/** Vault list → schedule; pipelines whose document changed are re-read for `enabled` and the interval. */
+async function refreshSchedule(runtime: SourceRuntime, schedule: VaultSchedule, reported: Set<string>): Promise<void> {
+  const { vaults, malformed } = await listEnabledVaults(runtime.store.vaults);
+  for (const m of malformed) {
+    const key = `${m.id}|${m.problem}`;
+    if (reported.has(key)) continue;
+    reported.add(key);
+    runtime.ctx.logger.warn("vault document is malformed; not crawled", { vault_id: m.id, error: m.problem });
+  }
+  const now = Date.now();
+  const { added, removed } = schedule.sync(vaults, now);
+  for (const id of added) runtime.ctx.logger.info("vault scheduled", { vault_id: id });
+  for (const id of removed) runtime.ctx.logger.info("vault unscheduled (disabled or deleted)", { vault_id: id });
+  const ids = schedule.pipelineIds();
+  if (ids.length === 0) return;
+  const { resources } = await runtime.store.pipelines.items
+    .query({
+      query: "SELECT c.id, c._etag FROM c WHERE ARRAY_CONTAINS(@ids, c.id)",
+      parameters: [{ name: "@ids", value: ids }],
+    })
+    .fetchAll();
+  const etags = new Map(v.parse(PipelineEtagsSchema, resources).map((r) => [r.id, r._etag]));
+  for (const id of ids) {
+    const etag = etags.get(id);
+    const entries = [...schedule.entries.values()].filter((e) => e.vault.pipeline_id === id);
+    if (entries.every((e) => e.pipelineEtag === etag && etag !== undefined)) continue;
+    if (etag === undefined) {
+      // Missing pipeline: keep it due so the crawl records the failure (with backoff).
+      schedule.applyPipeline(id, { etag: undefined, enabled: true }, now);
+      continue;
+    }
+    const read = await readPipeline(runtime.store.pipelines, id);
+    const doc = read.found ? read.doc : undefined;
+    const intervalSeconds = doc ? pollingIntervalOf(doc, runtime.registry) : undefined;
+    schedule.applyPipeline(id, { etag, enabled: doc?.enabled !== false, intervalSeconds }, now);
+    runtime.ctx.logger.info("pipeline schedule read", {
+      pipeline_id: id,
+      enabled: doc?.enabled !== false,
+      interval_seconds: intervalSeconds ?? runtime.ctx.config.DEFAULT_POLLING_INTERVAL_SECONDS,
+      interval_from: intervalSeconds ? "executor" : "default",
+    });
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+async function runScheduledCrawl(
+  runtime: SourceRuntime,
+  schedule: VaultSchedule,
+  entry: ScheduledVault,
+): Promise<void> {
+  const id = entry.vault.id;
+  const tickMs = runtime.ctx.config.SCHEDULER_SLEEP_INTERVAL_SECONDS * 1000;
+  try {
+    // Another process finished a crawl of this vault moments ago (W9): wait for the rest of its interval.
+    const lease = await runtime.leases.read(id).catch(() => undefined);
+    const lastCrawled = lease?.last_crawled_at ? Date.parse(lease.last_crawled_at) : NaN;
+    const dueAt = lastCrawled + entry.intervalSeconds * 1000;
+    if (lease && isLeaseFree(lease, Date.now()) && dueAt - Date.now() > tickMs) {
+      schedule.deferred(
+        id,
+        Date.now(),
+        `crawled recently by another worker; next after ${new Date(dueAt).toISOString()}`,
+        dueAt,
+      );
+      return;
+    }
+    const outcome = await crawlSafely(runtime, entry.vault);
+    await account(runtime, id, outcome);
+    const now = Date.now();
+    const line = describeOutcome(id, outcome);
+    switch (outcome.status) {
+      case "completed":
+      case "interrupted":
+        schedule.succeeded(id, now, line);
+        break;
+      case "failed":
+        schedule.failed(id, now, line);
+        break;
+      case "lease_held":
+      case "lease_lost":
+      case "skipped":
+        schedule.deferred(id, now, line);
+        break;
+    }
+  } catch (err) {
+    runtime.ctx.logger.error("scheduled crawl failed unexpectedly", { vault_id: id, err });
+    schedule.failed(id, Date.now(), `error: ${errorText(err)}`);
+  }
+}
+
+function publishSchedule(runtime: SourceRuntime, schedule: VaultSchedule): void {
+  runtime.ctx.report.info(
+    "vaults",
+    [...schedule.entries.values()].map((e) => ({
+      vault_id: e.vault.id,
+      pipeline_id: e.vault.pipeline_id,
+      interval_seconds: e.intervalSeconds,
+      interval_from: e.intervalFrom,
+      pipeline_enabled: e.pipelineEnabled,
+      running: e.running,
+      next_run_at: new Date(e.nextRunAt).toISOString(),
+      last_result: e.lastResult ?? null,
+    })),
+  );
+}
+
+/** Runs the scheduler loop until ctx.drain is aborted; releases held leases before returning. */
 export async function runSourceWorker(ctx: WorkerContext): Promise<void> {
-  const { config, logger, report } = ctx;
-  const { store, deps, failures } = await setup(ctx);
+  const { config, logger } = ctx;
+  const runtime = await openSource(ctx);
+  const tickMs = config.SCHEDULER_SLEEP_INTERVAL_SECONDS * 1000;
   const schedule = new VaultSchedule({
     defaultIntervalSeconds: config.DEFAULT_POLLING_INTERVAL_SECONDS,
-    backoffBaseSeconds: Math.max(5, config.SCHEDULER_SLEEP_INTERVAL_SECONDS),
-    backoffMaxSeconds: Math.max(60, config.DEFAULT_POLLING_INTERVAL_SECONDS),
+    backoffBaseSeconds: 3 * config.SCHEDULER_SLEEP_INTERVAL_SECONDS,
+    backoffMaxSeconds: BACKOFF_MAX_SECONDS,
   });
-  const pipelineEtags = new Map<string, string | undefined>();
-  let outage = false;
-  while (!ctx.drain.aborted) {
-    try {
-      const now = Date.now();
-      const listed = await listEnabledVaults(store.vaults);
-      for (const m of listed.malformed) logger.warn("malformed vault document skipped", { vault_id: m.id, problem: m.problem });
-      schedule.sync(listed.vaults, now);
-      for (const pipelineId of schedule.pipelineIds()) {
-        const read = await readPipeline(store.pipelines, pipelineId);
-        const doc = read.found ? read.doc : undefined;
-        const etag = doc?._etag;
-        if (pipelineEtags.has(pipelineId) && pipelineEtags.get(pipelineId) === etag) continue;
-        pipelineEtags.set(pipelineId, etag);
-        let intervalSeconds: number | undefined;
-        try {
-          if (doc) intervalSeconds = pollingInterval(findInputExecutor(parsePipelineYaml(doc.yaml), deps.registry)?.settings);
-        } catch { /* reported when the crawl runs */ }
-        schedule.applyPipeline(pipelineId, { etag, enabled: doc?.enabled !== false, intervalSeconds }, now);
-      }
-      if (outage) logger.info("Cosmos DB reachable again");
-      outage = false;
-      report.setReady(true);
-      report.info("scheduled_vaults", schedule.entries.size);
-      for (const due of schedule.due(Date.now())) {
-        if (ctx.drain.aborted) break;
-        const id = due.vault.id;
-        schedule.started(id, Date.now());
-        report.count("crawls_total");
-        const outcome = await crawlVault(deps, due.vault, ctx.drain);
-        if (outcome.status === "crawled") {
-          failures.clear(id);
-          schedule.succeeded(id, Date.now(), `${outcome.queued} task(s) queued`);
-        } else if (outcome.status === "held") {
-          schedule.deferred(id, Date.now(), `lease held by ${outcome.holder}`, outcome.expiresAt?.getTime());
-        } else {
-          report.count("crawl_errors_total");
-          await failures.record(id, outcome.failure);
-          schedule.failed(id, Date.now(), outcome.failure.message);
+  const running = new Map<string, Promise<void>>();
+  const reportedMalformed = new Set<string>();
+  let refreshFailures = 0;
+  logger.info("source worker started", {
+    worker_id: ctx.workerId,
+    tick_seconds: config.SCHEDULER_SLEEP_INTERVAL_SECONDS,
+  });
+  try {
+    while (!ctx.drain.aborted) {
+      try {
+        await refreshSchedule(runtime, schedule, reportedMalformed);
+        if (refreshFailures > 0) logger.info("vaults readable again");
+        refreshFailures = 0;
+        ctx.report.setReady(true);
+      } catch (err) {
+        refreshFailures++;
+        ctx.report.setReady(false, `cannot read vaults/pipelines: ${errorText(err)}`);
+        if (refreshFailures === 1 || refreshFailures % 10 === 0) {
+          logger.warn("cannot read vaults/pipelines; retrying", { err, attempts: refreshFailures });
         }
       }
-    } catch (err) {
-      if (!outage) logger.error("source scheduling failed; retrying", { err });
-      outage = true;
-      report.setReady(false, "Cosmos DB unreachable");
+      for (const entry of schedule.due(Date.now())) {
+        if (ctx.drain.aborted || running.size >= MAX_CONCURRENT_CRAWLS) break;
+        const id = entry.vault.id;
+        schedule.started(id, Date.now());
+        const crawl = runScheduledCrawl(runtime, schedule, entry).finally(() => {
+          running.delete(id);
+          ctx.report.setInFlight(running.size);
+          publishSchedule(runtime, schedule);
+        });
+        running.set(id, crawl);
+      }
+      ctx.report.setInFlight(running.size);
+      publishSchedule(runtime, schedule);
+      // While Cosmos is unreachable, look less often (up to 12 ticks).
+      await sleep(tickMs * Math.min(2 ** Math.max(0, refreshFailures - 1), 12), ctx.drain);
     }
-    await sleep(config.SCHEDULER_SLEEP_INTERVAL_SECONDS * 1000, ctx.drain);
+  } finally {
+    ctx.report.setReady(false, "draining");
+    logger.info("source worker draining", { crawls_running: running.size });
+    await Promise.allSettled(running.values());
+    ctx.report.setInFlight(0);
+    runtime.close();
+    logger.info("source worker stopped");
   }
-  report.setReady(false, "draining");
-  store.close();
 }
