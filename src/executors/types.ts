@@ -13,6 +13,10 @@ export interface ExecutorRunContext {
   /** Aborted on task timeout or forced shutdown; long operations must pass it on. */
   signal: AbortSignal;
   logger: Logger;
+  /** settings.debug_mode of the executor. */
+  debug?: boolean;
+  /** Registers work to run when the pipeline run ends (whatever its outcome), e.g. deleting temp files. */
+  deferCleanup?: (cleanup: () => Promise<void> | void) => void;
 }
 
 /** Process-wide dependencies executors may use (shared clients; nothing per task). */
@@ -25,6 +29,12 @@ export interface ExecutorInstance {
   readonly id: string;
   readonly type: string;
   process(input: Content[], ctx: ExecutorRunContext): Promise<Content[]>;
+  /**
+   * Per-item executors (ContentFlow's ParallelExecutor) also implement this. The runner then applies the common
+   * settings max_concurrent, timeout_secs and continue_on_error, appends an executor log entry to every item and
+   * keeps the items' order; one item may become several (e.g. table_row_splitter) or none.
+   */
+  processItem?(item: Content, ctx: ExecutorRunContext): Promise<Content | Content[]>;
   /** Release clients or temp files; called when the compiled pipeline is dropped. */
   close?(): Promise<void>;
 }
@@ -48,6 +58,10 @@ export interface ExecutorDefinition<TSchema extends v.GenericSchema = v.GenericS
   description: string;
   /** valibot schema of the executor's own settings (after ${ENV} substitution). */
   settings: TSchema;
+  /** True when instances implement `crawl` (InputExecutorInstance); only those are picked as a pipeline's input. */
+  crawls?: boolean;
+  /** Defaults of the common per-item settings when they differ from max_concurrent 3 / timeout_secs 300. */
+  commonDefaults?: { max_concurrent?: number; timeout_secs?: number };
   create(id: string, settings: v.InferOutput<TSchema>, deps: ExecutorDeps): ExecutorInstance;
 }
 

@@ -1,88 +1,153 @@
-// Pipeline YAML → validated definition (`pipeline:`, `pipelines:` or a bare definition), with ${ENV} substitution.
+// Pipeline YAML → validated definition. Accepts `pipeline: {...}`, `pipelines: [...]` (the first, or the one named)
+// and a bare definition, like ContentFlow. Structure (ids, edges, cycles, entry point) is checked here; executor
+// types and settings are checked when the pipeline is compiled against a registry (compile.ts).
 import * as v from "valibot";
 import { parse as parseYaml } from "yaml";
+import process from "node:process";
+import { issuesText, PipelineError } from "./errors.ts";
+import type { Env } from "./env.ts";
+import { definitionGraph } from "./graph.ts";
 
-export class PipelineError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "PipelineError";
-  }
-}
+export { issuesText, PipelineError };
 
-const idList = v.union([v.string(), v.array(v.string())]);
+const plainObject = v.custom<Record<string, unknown>>(
+  (x) => typeof x === "object" && x !== null && !Array.isArray(x),
+  "must be a mapping",
+);
+
+const nonEmptyId = (what: string) =>
+  v.pipe(v.string(`${what} must be a string`), v.trim(), v.minLength(1, `${what} must not be empty`));
 
 export const ExecutorConfigSchema = v.looseObject({
-  id: v.pipe(v.string("executor id must be a string"), v.minLength(1, "executor id must not be empty")),
-  type: v.pipe(v.string("executor type must be a string"), v.minLength(1, "executor type must not be empty")),
-  settings: v.optional(v.nullable(v.record(v.string(), v.unknown())), {}),
+  id: nonEmptyId("executor id"),
+  type: nonEmptyId("executor type"),
+  settings: v.pipe(
+    v.optional(v.nullable(v.pipe(plainObject, v.record(v.string(), v.unknown()))), {}),
+    v.transform((s) => s ?? {}),
+  ),
 });
 export type ExecutorConfig = v.InferOutput<typeof ExecutorConfigSchema>;
 
+const idList = (what: string) =>
+  v.pipe(
+    v.union([nonEmptyId(what), v.array(nonEmptyId(what))], `${what} must be an executor id or a list of ids`),
+    v.transform((x) => (Array.isArray(x) ? x : [x])),
+    v.minLength(1, `${what} must name at least one executor`),
+  );
+
+/** `to: [{target: x}]` (the UI's conditional form, without a condition) is accepted as `to: [x]`. */
+const targetList = v.pipe(
+  v.union([
+    nonEmptyId("edge 'to'"),
+    v.array(v.union([nonEmptyId("edge 'to'"), v.pipe(v.looseObject({ target: nonEmptyId("edge target") }), v.transform((t) => t.target))])),
+  ], "edge 'to' must be an executor id or a list of ids"),
+  v.transform((x) => (Array.isArray(x) ? x : [x])),
+  v.minLength(1, "edge 'to' must name at least one executor"),
+);
+
 export const EdgeSchema = v.looseObject({
-  from: idList,
-  to: v.union([idList, v.array(v.looseObject({ target: v.string(), condition: v.optional(v.string()) }))]),
-  type: v.optional(v.string(), "sequential"),
+  from: idList("edge 'from'"),
+  to: targetList,
+  type: v.optional(
+    v.picklist(["sequential", "parallel", "join"], "edge type must be sequential, parallel or join"),
+    "sequential",
+  ),
 });
+export type Edge = v.InferOutput<typeof EdgeSchema>;
 
 export const PipelineDefinitionSchema = v.looseObject({
-  name: v.optional(v.string(), "pipeline"),
+  name: v.optional(v.pipe(v.string("name must be a string"), v.trim()), "pipeline"),
   description: v.optional(v.nullable(v.string())),
-  executors: v.pipe(v.array(ExecutorConfigSchema, "executors must be a list"), v.minLength(1, "the pipeline has no executors")),
-  execution_sequence: v.optional(v.nullable(v.array(v.string()))),
-  edges: v.optional(v.nullable(v.array(EdgeSchema))),
+  executors: v.pipe(
+    v.array(ExecutorConfigSchema, "executors must be a list"),
+    v.minLength(1, "the pipeline has no executors"),
+  ),
+  execution_sequence: v.optional(v.nullable(v.array(nonEmptyId("execution_sequence entry"), "execution_sequence must be a list of executor ids"))),
+  edges: v.optional(v.nullable(v.array(EdgeSchema, "edges must be a list"))),
 });
 export type PipelineDefinition = v.InferOutput<typeof PipelineDefinitionSchema>;
 
-function issuesText(issues: v.BaseIssue<unknown>[]): string {
-  return issues.map((i) => {
-    const path = i.path?.map((p) => String(p.key)).join(".");
-    return path ? `${path}: ${i.message}` : i.message;
-  }).join("; ");
+/** The environment each parsed executor config resolves ${VAR} against (process.env for hand-built configs). */
+const envOf = new WeakMap<object, Env>();
+
+export function executorEnv(cfg: ExecutorConfig): Env {
+  return envOf.get(cfg) ?? (process.env as Env);
 }
 
-/** `${VAR}` anywhere in a string setting; an unset variable is an error naming it. */
-function substitute(value: unknown, env: Record<string, string | undefined>, where: string): unknown {
-  if (typeof value === "string") {
-    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
-      const found = env[name];
-      if (found === undefined) throw new PipelineError(`${where}: environment variable ${name} is not set`);
-      return found;
-    });
-  }
-  if (Array.isArray(value)) return value.map((x) => substitute(x, env, where));
-  if (value && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, x]) => [k, substitute(x, env, `${where}.${k}`)]));
-  }
-  return value;
+export interface ParseOptions {
+  /** Environment for ${VAR} in settings (default: process.env). Variables are resolved when executors are created. */
+  env?: Env;
+  /** With a `pipelines:` list: the pipeline to use (default: the first). */
+  name?: string;
 }
 
-export function parsePipelineYaml(text: string, opts: { env?: Record<string, string | undefined>; name?: string } = {}): PipelineDefinition {
+function selectDefinition(doc: Record<string, unknown>, name: string | undefined): unknown {
+  if (doc.pipelines !== undefined && doc.pipelines !== null) {
+    if (!Array.isArray(doc.pipelines)) throw new PipelineError("`pipelines:` must be a list of pipeline definitions");
+    const list = doc.pipelines as unknown[];
+    if (name !== undefined) {
+      const found = list.find((p) => typeof p === "object" && p !== null && (p as Record<string, unknown>).name === name);
+      if (found) return found;
+      if (doc.pipeline === undefined) throw new PipelineError(`\`pipelines:\` has no pipeline named '${name}'`);
+    } else if (doc.pipeline === undefined) {
+      if (list.length === 0) throw new PipelineError("`pipelines:` is empty");
+      return list[0];
+    }
+  }
+  if (doc.pipeline !== undefined) {
+    if (typeof doc.pipeline !== "object" || doc.pipeline === null || Array.isArray(doc.pipeline)) {
+      throw new PipelineError("`pipeline:` must be a mapping");
+    }
+    return doc.pipeline;
+  }
+  return doc;
+}
+
+/** Edge conditions are rejected with a pointer to what works (ContentFlow crashed on them: its bug L3). */
+function rejectEdgeConditions(raw: unknown): void {
+  if (typeof raw !== "object" || raw === null) return;
+  const edges = (raw as Record<string, unknown>).edges;
+  if (!Array.isArray(edges)) return;
+  edges.forEach((edge, i) => {
+    const to = (edge as Record<string, unknown> | null)?.to;
+    if (!Array.isArray(to)) return;
+    for (const t of to) {
+      if (typeof t === "object" && t !== null && (t as Record<string, unknown>).condition !== undefined) {
+        const target = String((t as Record<string, unknown>).target ?? "?");
+        throw new PipelineError(
+          `edges[${i}]: edge conditions are not supported; use settings.condition on the target executor ('${target}')`,
+        );
+      }
+    }
+  });
+}
+
+export function parsePipelineYaml(text: string, opts: ParseOptions = {}): PipelineDefinition {
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    doc = parseYaml(text, { maxAliasCount: 100 });
   } catch (err) {
     throw new PipelineError(`pipeline YAML does not parse: ${(err as Error).message.split("\n")[0]}`);
   }
-  if (!doc || typeof doc !== "object") throw new PipelineError("pipeline YAML must be a mapping");
-  let raw: unknown = doc;
-  const d = doc as Record<string, unknown>;
-  if (d.pipeline !== undefined) raw = d.pipeline;
-  else if (Array.isArray(d.pipelines)) {
-    const list = d.pipelines as Array<Record<string, unknown>>;
-    raw = (opts.name && list.find((p) => p?.name === opts.name)) || list[0];
-    if (!raw) throw new PipelineError("`pipelines:` is empty");
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
+    throw new PipelineError("pipeline YAML must be a mapping (with `pipeline:`, `pipelines:` or a definition)");
   }
+  return validatePipelineDefinition(selectDefinition(doc as Record<string, unknown>, opts.name), opts);
+}
+
+/** Validates an already-parsed definition object (for callers holding JSON). */
+export function validatePipelineDefinition(raw: unknown, opts: { env?: Env } = {}): PipelineDefinition {
+  rejectEdgeConditions(raw);
   const parsed = v.safeParse(PipelineDefinitionSchema, raw);
   if (!parsed.success) throw new PipelineError(`invalid pipeline definition: ${issuesText(parsed.issues)}`);
   const def = parsed.output;
   const seen = new Set<string>();
   for (const e of def.executors) {
-    if (seen.has(e.id)) throw new PipelineError(`executor id '${e.id}' is used twice`);
+    if (seen.has(e.id)) throw new PipelineError(`executor id '${e.id}' is used more than once`);
     seen.add(e.id);
   }
-  const env = opts.env ?? (process.env as Record<string, string | undefined>);
-  for (const e of def.executors) e.settings = substitute(e.settings ?? {}, env, `executor '${e.id}' settings`) as Record<string, unknown>;
+  definitionGraph(def);
+  const env = opts.env ?? (process.env as Env);
+  for (const e of def.executors) envOf.set(e, env);
   return def;
 }
-
-export { issuesText };

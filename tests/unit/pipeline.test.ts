@@ -84,7 +84,7 @@ describe("pipeline", () => {
   test("an executor failure fails the pipeline, or passes through when fail_pipeline_on_error is false", async () => {
     const hard = await run(`pipeline:\n  name: p\n  executors:\n    - {id: a, type: tag, settings: {tag: A, fail: true}}\n`, [item(1)]);
     assert.equal(hard.status, "failed");
-    assert.equal(hard.error, "a: boom");
+    assert.equal(hard.error, "executor 'a' failed: boom");
     const soft = await run(`pipeline:\n  name: p\n  executors:\n    - {id: a, type: tag, settings: {tag: A, fail: true, fail_pipeline_on_error: false}}\n`, [item(1)]);
     assert.equal(soft.status, "completed");
     assert.equal(soft.content[0].executor_logs?.at(-1)?.status, "failed");
@@ -103,7 +103,7 @@ describe("pipeline", () => {
     ["pipeline: [", /does not parse/],
     ["pipeline:\n  name: p\n  executors: []\n", /no executors/],
     ["pipeline:\n  name: p\n  executors:\n    - {id: a, type: nope}\n", /unknown type 'nope'/],
-    ["pipeline:\n  name: p\n  executors:\n    - {id: a, type: pass_through}\n    - {id: a, type: pass_through}\n  execution_sequence: [a]\n", /used twice/],
+    ["pipeline:\n  name: p\n  executors:\n    - {id: a, type: pass_through}\n    - {id: a, type: pass_through}\n  execution_sequence: [a]\n", /used more than once/],
     ["pipeline:\n  name: p\n  executors:\n    - {id: a, type: pass_through}\n  edges:\n    - {from: a, to: ghost}\n", /does not define/],
     ["pipeline:\n  name: p\n  executors:\n    - {id: a, type: pass_through}\n    - {id: b, type: pass_through}\n  edges:\n    - {from: a, to: b}\n    - {from: b, to: a}\n", /cycle/],
     ["pipeline:\n  name: p\n  executors:\n    - {id: a, type: tag, settings: {tag: 5}}\n", /executor 'a' \(tag\): invalid settings: tag/],

@@ -1,9 +1,24 @@
-// fan_in_aggregator: join target; merges items by id.canonical_id (first occurrence wins per data/summary_data key).
+// fan_in_aggregator: join target. Merges the items of all branches by id.canonical_id; per key of data and
+// summary_data the first occurrence (first branch in the join's `from` order) wins; later copies' logs are dropped.
 import * as v from "valibot";
 import type { ExecutorDefinition } from "../types.ts";
 import type { Content } from "../../pipeline/content.ts";
 
-const settings = v.looseObject({});
+const settings = v.object({});
+
+export function mergeByCanonicalId(items: Content[]): Content[] {
+  const merged = new Map<string, Content>();
+  for (const item of items) {
+    const seen = merged.get(item.id.canonical_id);
+    if (!seen) {
+      merged.set(item.id.canonical_id, { ...item, data: { ...item.data }, summary_data: { ...item.summary_data } });
+      continue;
+    }
+    seen.data = { ...item.data, ...seen.data };
+    seen.summary_data = { ...item.summary_data, ...seen.summary_data };
+  }
+  return [...merged.values()];
+}
 
 export const fanInAggregator: ExecutorDefinition<typeof settings> = {
   type: "fan_in_aggregator",
@@ -13,19 +28,6 @@ export const fanInAggregator: ExecutorDefinition<typeof settings> = {
   create: (id) => ({
     id,
     type: "fan_in_aggregator",
-    async process(input) {
-      const merged = new Map<string, Content>();
-      for (const item of input) {
-        const key = item.id.canonical_id;
-        const seen = merged.get(key);
-        if (!seen) {
-          merged.set(key, structuredClone(item));
-          continue;
-        }
-        seen.data = { ...(item.data ?? {}), ...(seen.data ?? {}) };
-        seen.summary_data = { ...(item.summary_data ?? {}), ...(seen.summary_data ?? {}) };
-      }
-      return [...merged.values()];
-    },
+    process: async (input) => mergeByCanonicalId(input),
   }),
 };

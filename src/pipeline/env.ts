@@ -1,0 +1,27 @@
+// ${VAR} substitution in executor settings. A whole value "${VAR}" and references inside longer strings are both
+// replaced; "$${VAR}" stays a literal "${VAR}". Applied when an executor is created, before its settings are
+// validated, so `chunk_size: "${CHUNK}"` works for a number setting.
+import { PipelineError } from "./errors.ts";
+
+export type Env = Record<string, string | undefined>;
+
+const REFERENCE = /\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+export function substituteEnv(value: unknown, env: Env, where: string): unknown {
+  if (typeof value === "string") {
+    if (!value.includes("${")) return value;
+    return value.replace(REFERENCE, (whole, escaped: string, name: string) => {
+      if (escaped) return whole.slice(1);
+      const found = env[name];
+      if (found === undefined) throw new PipelineError(`${where}: environment variable ${name} is not set`);
+      return found;
+    });
+  }
+  if (Array.isArray(value)) return value.map((x, i) => substituteEnv(x, env, `${where}[${i}]`));
+  if (value !== null && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(value)) out[k] = substituteEnv(x, env, `${where}.${k}`);
+    return out;
+  }
+  return value;
+}

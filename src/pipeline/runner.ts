@@ -1,0 +1,300 @@
+// Runs a compiled pipeline on a batch of content items. Executors start as soon as all their predecessors are done
+// (parallel branches run concurrently); each receives its own deep copy where outputs are shared. Never throws for
+// pipeline errors: the outcome is in the result (status completed | failed | cancelled).
+import { type Content, type ExecutorLogEntry, nowIso } from "./content.ts";
+import type { CompiledNode, CompiledPipeline } from "./compile.ts";
+import { TASK_INPUT } from "./graph.ts";
+import type { ExecutorRunContext } from "../executors/types.ts";
+import type { Logger } from "../log/logger.ts";
+import { abortReason, linkedSignal, raceAbort } from "./abort.ts";
+
+export interface PipelineEvent {
+  timestamp: string;
+  event_type:
+    | "executor_invoked"
+    | "executor_completed"
+    | "executor_failed"
+    | "pipeline_completed"
+    | "pipeline_failed"
+    | "pipeline_cancelled";
+  executor_id?: string;
+  duration_ms?: number;
+  data?: Record<string, unknown>;
+  error?: string;
+}
+
+export interface ExecutorOutput {
+  status: "completed" | "failed";
+  duration_ms: number;
+  items_in: number;
+  items_out: number;
+  /** Items the executor failed on that were passed through (continue_on_error). */
+  items_failed?: number;
+  /** Items that did not meet settings.condition and were passed through untouched. */
+  items_skipped?: number;
+  error?: string;
+}
+
+export interface PipelineResult {
+  pipeline_name: string;
+  status: "completed" | "failed" | "cancelled";
+  content: Content[];
+  events: PipelineEvent[];
+  executor_outputs: Record<string, ExecutorOutput>;
+  error?: string;
+  start_time: string;
+  end_time: string;
+  duration_seconds: number;
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function logEntry(executorId: string, start: string, status: "completed" | "failed", errors: string[] = []): ExecutorLogEntry {
+  return { executor_id: executorId, start_time: start, end_time: nowIso(), status, details: {}, errors };
+}
+
+function withLog(item: Content, entry: ExecutorLogEntry): Content {
+  return { ...item, executor_logs: [...(item.executor_logs ?? []), entry] };
+}
+
+function checkOutput(executorId: string, out: unknown): Content[] {
+  const list = Array.isArray(out) ? out : [out];
+  for (const c of list) {
+    const id = (c as Content | null)?.id;
+    if (typeof c !== "object" || c === null || typeof id !== "object" || id === null || typeof id.canonical_id !== "string") {
+      throw new Error(`executor '${executorId}' returned something that is not a content item`);
+    }
+  }
+  return list as Content[];
+}
+
+interface NodeRun {
+  out: Content[];
+  failed: number;
+  skipped: number;
+  firstError?: string;
+}
+
+/** Runs `fn` on each item with at most `limit` at once; stops starting new items once `stop` is aborted. */
+async function eachLimited<T>(items: T[], limit: number, stop: AbortSignal, fn: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length && !stop.aborted) {
+      const i = next++;
+      await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+async function runPerItem(node: CompiledNode, items: Content[], selected: boolean[], ctx: ExecutorRunContext): Promise<NodeRun> {
+  const processItem = node.instance.processItem!.bind(node.instance);
+  const { max_concurrent, timeout_secs, continue_on_error } = node.common;
+  const results: Content[][] = items.map((item) => [item]);
+  const stopItems = linkedSignal(ctx.signal);
+  let failed = 0;
+  let firstError: string | undefined;
+  let fatal: unknown;
+  const indices = items.map((_, i) => i).filter((i) => selected[i]);
+  try {
+    await eachLimited(indices, max_concurrent, stopItems.signal, async (i) => {
+      const start = nowIso();
+      const item = items[i];
+      const timer = new AbortController();
+      const itemSignal = linkedSignal(stopItems.signal, timer.signal);
+      const timeout = setTimeout(
+        () => timer.abort(new Error(`timed out after ${timeout_secs} s`)),
+        timeout_secs * 1000,
+      );
+      try {
+        const out = await raceAbort(processItem(item, { ...ctx, signal: itemSignal.signal }), itemSignal.signal);
+        results[i] = checkOutput(node.id, out).map((c) => withLog(c, logEntry(node.id, start, "completed")));
+      } catch (err) {
+        if (ctx.signal.aborted) throw err;
+        const message = timer.signal.aborted ? abortReason(timer.signal) : errorMessage(err);
+        failed++;
+        firstError ??= `${item.id.canonical_id}: ${message}`;
+        results[i] = [withLog(item, logEntry(node.id, start, "failed", [message]))];
+        if (!continue_on_error && fatal === undefined) {
+          fatal = new Error(`item ${item.id.canonical_id}: ${message}`);
+          stopItems.controller.abort(fatal);
+        }
+      } finally {
+        clearTimeout(timeout);
+        itemSignal.dispose();
+      }
+    });
+  } finally {
+    stopItems.dispose();
+  }
+  if (fatal !== undefined) throw fatal;
+  return { out: results.flat(), failed, skipped: selected.filter((s) => !s).length, firstError };
+}
+
+async function runBatch(node: CompiledNode, items: Content[], selected: boolean[], ctx: ExecutorRunContext): Promise<NodeRun> {
+  const chosen = items.filter((_, i) => selected[i]);
+  const skipped = items.filter((_, i) => !selected[i]);
+  if (chosen.length === 0 && items.length > 0) return { out: items, failed: 0, skipped: skipped.length };
+  const out = checkOutput(node.id, await raceAbort(node.instance.process(chosen, ctx), ctx.signal));
+  // Items that did not meet the condition follow the processed ones (a batch executor may merge or split items).
+  return { out: [...out, ...skipped], failed: 0, skipped: skipped.length };
+}
+
+function evaluateConditions(node: CompiledNode, items: Content[]): boolean[] {
+  if (!node.condition) return items.map(() => true);
+  return items.map((item) => {
+    try {
+      return node.condition!.test(item);
+    } catch (err) {
+      throw new Error(`condition '${node.condition!.source}' failed on item ${item.id.canonical_id}: ${errorMessage(err)}`);
+    }
+  });
+}
+
+export async function runPipeline(
+  p: CompiledPipeline,
+  input: Content[],
+  opts: { signal: AbortSignal; logger: Logger },
+): Promise<PipelineResult> {
+  const startMs = Date.now();
+  const startIso = new Date(startMs).toISOString();
+  const events: PipelineEvent[] = [];
+  const outputs: Record<string, ExecutorOutput> = {};
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const run = linkedSignal(opts.signal);
+  const { graph } = p;
+  const results = new Map<string, Content[]>();
+  const consumersLeft = new Map<string, number>();
+  for (const id of graph.order) for (const pred of graph.preds.get(id)!) consumersLeft.set(pred, (consumersLeft.get(pred) ?? 0) + 1);
+
+  /** The last consumer of an executor's output gets it as is; others get copies. The caller's input is never mutated. */
+  const take = (source: string): Content[] => {
+    const left = (consumersLeft.get(source) ?? 1) - 1;
+    consumersLeft.set(source, left);
+    const items = source === TASK_INPUT ? input : results.get(source) ?? [];
+    if (source !== TASK_INPUT && left === 0 && !graph.sinks.includes(source)) {
+      results.delete(source);
+      return items;
+    }
+    return structuredClone(items);
+  };
+
+  const finish = (status: PipelineResult["status"], content: Content[], error?: string): PipelineResult => {
+    const event_type = status === "completed" ? "pipeline_completed" : status === "failed" ? "pipeline_failed" : "pipeline_cancelled";
+    events.push({ timestamp: nowIso(), event_type, duration_ms: Date.now() - startMs, error });
+    return {
+      pipeline_name: p.name,
+      status,
+      content,
+      events,
+      executor_outputs: outputs,
+      error,
+      start_time: startIso,
+      end_time: nowIso(),
+      duration_seconds: (Date.now() - startMs) / 1000,
+    };
+  };
+  const cancelled = () => finish("cancelled", [], `pipeline cancelled: ${abortReason(opts.signal)}`);
+
+  type Outcome = { ok: true } | { ok: false; error: string };
+
+  const runNode = async (id: string): Promise<Outcome> => {
+    const node = p.nodes.get(id)!;
+    const items = graph.preds.get(id)!.flatMap(take);
+    const t0 = Date.now();
+    const start = nowIso();
+    const logger = opts.logger.child({ executor_id: id, executor_type: node.type });
+    events.push({ timestamp: start, event_type: "executor_invoked", executor_id: id, data: { items_in: items.length } });
+    if (node.common.debug_mode) logger.info("executor invoked", { items_in: items.length });
+    const ctx: ExecutorRunContext = {
+      executorId: id,
+      pipelineName: p.name,
+      signal: run.signal,
+      logger,
+      debug: node.common.debug_mode,
+      deferCleanup: (fn) => cleanups.push(fn),
+    };
+    try {
+      const selected = evaluateConditions(node, items);
+      const r = node.instance.processItem
+        ? await runPerItem(node, items, selected, ctx)
+        : await runBatch(node, items, selected, ctx);
+      results.set(id, r.out);
+      const duration_ms = Date.now() - t0;
+      outputs[id] = {
+        status: "completed",
+        duration_ms,
+        items_in: items.length,
+        items_out: r.out.length,
+        ...(r.failed ? { items_failed: r.failed, error: r.firstError } : {}),
+        ...(r.skipped ? { items_skipped: r.skipped } : {}),
+      };
+      events.push({
+        timestamp: nowIso(),
+        event_type: "executor_completed",
+        executor_id: id,
+        duration_ms,
+        data: { items_in: items.length, items_out: r.out.length, items_failed: r.failed, items_skipped: r.skipped },
+        ...(r.firstError ? { error: r.firstError } : {}),
+      });
+      if (r.failed) logger.warn("executor failed on some items; they pass through", { items_failed: r.failed, error: r.firstError });
+      return { ok: true };
+    } catch (err) {
+      const duration_ms = Date.now() - t0;
+      const message = run.signal.aborted ? abortReason(run.signal) : errorMessage(err);
+      outputs[id] = { status: "failed", duration_ms, items_in: items.length, items_out: 0, error: message };
+      events.push({ timestamp: nowIso(), event_type: "executor_failed", executor_id: id, duration_ms, error: message });
+      if (run.signal.aborted) return { ok: false, error: message };
+      logger.warn("executor failed", { error: message, fail_pipeline_on_error: node.common.fail_pipeline_on_error });
+      if (node.common.fail_pipeline_on_error) return { ok: false, error: `executor '${id}' failed: ${message}` };
+      // ContentFlow passes the input on unchanged; we also record the failure on each item.
+      results.set(id, items.map((item) => withLog(item, logEntry(id, start, "failed", [message]))));
+      outputs[id].items_out = items.length;
+      return { ok: true };
+    }
+  };
+
+  try {
+    if (opts.signal.aborted) return cancelled();
+    if (graph.order.length === 0) return finish("completed", structuredClone(input));
+    const waiting = new Map(graph.order.map((id) => [id, graph.preds.get(id)!.filter((x) => x !== TASK_INPUT).length]));
+    const ready = graph.order.filter((id) => waiting.get(id) === 0);
+    const inFlight = new Map<string, Promise<[string, Outcome]>>();
+    let failure: string | undefined;
+    while (ready.length > 0 || inFlight.size > 0) {
+      while (ready.length > 0 && failure === undefined && !run.signal.aborted) {
+        const id = ready.shift()!;
+        inFlight.set(id, runNode(id).then((o) => [id, o] as [string, Outcome]));
+      }
+      if (inFlight.size === 0) break;
+      const [id, outcome] = await Promise.race(inFlight.values());
+      inFlight.delete(id);
+      if (!outcome.ok) {
+        if (failure === undefined && !opts.signal.aborted) {
+          failure = outcome.error;
+          run.controller.abort(new Error(`stopped because ${failure}`));
+        }
+        continue;
+      }
+      for (const next of graph.succs.get(id)!) {
+        const n = waiting.get(next)! - 1;
+        waiting.set(next, n);
+        if (n === 0) ready.push(next);
+      }
+    }
+    if (opts.signal.aborted) return cancelled();
+    if (failure !== undefined) return finish("failed", [], failure);
+    return finish("completed", graph.sinks.flatMap((s) => results.get(s) ?? []));
+  } finally {
+    run.dispose();
+    for (const fn of cleanups.reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        opts.logger.warn("pipeline cleanup failed", { err });
+      }
+    }
+  }
+}
