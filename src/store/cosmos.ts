@@ -36,9 +36,21 @@ export const CONTAINER_SETTINGS = [
 
 /** Creates the database and containers when missing (COSMOS_DB_CREATE_CONTAINERS, demo and tests). */
 export async function ensureCosmosContainers(client: CosmosClient, config: Config): Promise<void> {
-  const { database } = await client.databases.createIfNotExists({ id: config.COSMOS_DB_NAME });
+  const { database } = await withConflictRetry(() => client.databases.createIfNotExists({ id: config.COSMOS_DB_NAME }));
   for (const setting of CONTAINER_SETTINGS) {
-    await database.containers.createIfNotExists({ id: config[setting], partitionKey: { paths: ["/id"] } });
+    await withConflictRetry(() => database.containers.createIfNotExists({ id: config[setting], partitionKey: { paths: ["/id"] } }));
+  }
+}
+
+/** createIfNotExists is read-then-create: workers starting together can see 409 from each other; read again. */
+async function withConflictRetry<T>(op: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await op();
+    } catch (err) {
+      if (cosmosStatus(err) !== 409 || attempt >= 3) throw err;
+      await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
+    }
   }
 }
 

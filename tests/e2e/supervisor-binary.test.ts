@@ -94,7 +94,9 @@ describe("compiled binary: supervisor", () => {
     }, 10_000);
     assert.ok(Date.now() - killedAt < 2000, `replaced after ${Date.now() - killedAt} ms`);
     const metrics = await (await get("/metrics")).text();
-    assert.match(metrics, /contentflow_worker_child_restarts_total\{role="processing"\} 1/);
+    assert.match(metrics, /contentflow_worker_child_restarts_total\{role="processing"\} [1-9]/);
+    const after = await (await get("/status")).json();
+    assert.equal(after.workers.processing.workers[0].restarts, 1, "the killed worker was restarted once");
 
     // process.kill, not proc.kill: after ChildProcess.kill() Deno reports a null exit code (probe-report §5).
     process.kill(proc!.pid!, "SIGTERM");
