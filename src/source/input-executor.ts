@@ -4,6 +4,8 @@ import type { PipelineDoc } from "../store/documents.ts";
 import type { ExecutorDeps, InputExecutorInstance } from "../executors/types.ts";
 import { isInputExecutor } from "../executors/types.ts";
 import { createExecutor, type ExecutorRegistry, findInputExecutor, parsePipelineYaml } from "../pipeline/index.ts";
+import { executorEnv } from "../pipeline/definition.ts";
+import { substituteEnv } from "../pipeline/env.ts";
 import type { SourceFailure } from "./failures.ts";
 
 export type { ExecutorRegistry };
@@ -29,9 +31,10 @@ function env(): Record<string, string | undefined> {
 /** The interval from the YAML (after ${ENV} substitution), or undefined when absent, invalid or unreadable. */
 export function pollingIntervalOf(pipeline: PipelineDoc, registry: ExecutorRegistry): number | undefined {
   try {
-    const definition = parsePipelineYaml(pipeline.yaml, { env: env() });
-    const input = findInputExecutor(definition, registry);
-    return parsePollingInterval(input?.settings?.polling_interval_seconds);
+    const input = findInputExecutor(parsePipelineYaml(pipeline.yaml, { env: env() }), registry);
+    const raw = input?.settings?.polling_interval_seconds;
+    if (!input || raw === undefined) return undefined;
+    return parsePollingInterval(substituteEnv(raw, executorEnv(input), `executor '${input.id}'`));
   } catch {
     return undefined;
   }

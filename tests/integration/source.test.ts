@@ -3,6 +3,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
+import process from "node:process";
 import * as v from "valibot";
 import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
 import type { Config } from "../../src/config/schema.ts";
@@ -353,11 +354,12 @@ describe("source worker: scheduler", () => {
       const mine = () => scheduleInfo().filter((e) => e.vault_id === s.vaultId || e.vault_id === secondVault);
       assert.deepEqual(mine().map((e) => [e.interval_seconds, e.interval_from]), [[2, "executor"], [2, "executor"]]);
 
-      // A YAML edit changes the interval without a restart.
+      // A YAML edit changes the interval without a restart (here through ${ENV} substitution).
+      process.env.CFW_TEST_POLL_SECONDS = "7";
       await store.pipelines.items.upsert({
         id: s.pipelineId,
         name: "Blob discovery",
-        yaml: pipelineYaml(s.container, { polling_interval_seconds: 7 }),
+        yaml: pipelineYaml(s.container, { polling_interval_seconds: "${CFW_TEST_POLL_SECONDS}" }),
       });
       const until = Date.now() + 10_000;
       while (Date.now() < until && !mine().every((e) => e.interval_seconds === 7)) await sleep(200);

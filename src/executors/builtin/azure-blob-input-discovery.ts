@@ -290,6 +290,7 @@ class AzureBlobInputDiscovery implements InputExecutorInstance {
 export const azureBlobInputDiscovery: ExecutorDefinition<typeof AzureBlobInputDiscoverySettingsSchema> = {
   type: AZURE_BLOB_INPUT_DISCOVERY,
   category: "input",
+  crawls: true,
   description: "Lists blobs of a container (prefix, extensions, depth, size and date filters) as content items",
   settings: AzureBlobInputDiscoverySettingsSchema,
   create: (id, settings, deps) => new AzureBlobInputDiscovery(id, settings, deps),
