@@ -1,5 +1,14 @@
-// Safe evaluator for `settings.condition` (ContentFlow's operator vocabulary) over a content item's JSON.
-// A tokenizer and a recursive-descent parser; no eval. `and` binds tighter than `or`; parentheses group.
+// Safe evaluator for `settings.condition`, with ContentFlow's operator vocabulary, over a content item's JSON
+// (`id.…`, `data.…`, `summary_data.…`, `executor_logs…`). A tokenizer and a recursive-descent parser: no eval, no
+// property access beyond own data properties. Unlike ContentFlow's substring splitting (its bug L4), operators are
+// whole tokens, quoted strings may hold spaces and the words and/or, `and` binds tighter than `or`, and parentheses
+// group. Grammar:
+//   expr    := and ("or" and)*
+//   and     := unary ("and" unary)*
+//   unary   := "not" unary | "(" expr ")" | compare
+//   compare := path (binop value | "is_empty" | "is_not_empty")
+//   path    := name ("." (name | index) | "[" (index | string) "]")*
+//   value   := string | number | true | false | null | none | bare-word | "[" value ("," value)* "]"
 export class ConditionError extends Error {
   constructor(message: string) {
     super(message);
@@ -7,47 +16,69 @@ export class ConditionError extends Error {
   }
 }
 
-type Token =
-  | { t: "str"; v: string }
-  | { t: "num"; v: number }
-  | { t: "word"; v: string }
-  | { t: "op"; v: string }
-  | { t: "punct"; v: string };
-
+const MAX_LENGTH = 4000;
+const MAX_NESTING = 32;
+const MAX_PATH_DEPTH = 10;
+const MAX_REGEX_LENGTH = 500;
+const ROOTS = new Set(["id", "data", "summary_data", "executor_logs"]);
+const FORBIDDEN = new Set(["__proto__", "prototype", "constructor"]);
 const SYMBOL_OPS = ["==", "!=", ">=", "<=", ">", "<"];
 const WORD_OPS = new Set([
-  "in", "not_in", "contains", "not_contains", "starts_with", "ends_with", "regex_match", "is_empty", "is_not_empty",
+  "in",
+  "not_in",
+  "contains",
+  "not_contains",
+  "starts_with",
+  "ends_with",
+  "regex_match",
+  "is_empty",
+  "is_not_empty",
 ]);
-const FORBIDDEN = new Set(["__proto__", "constructor", "prototype"]);
+
+type Token =
+  | { t: "str"; v: string; at: number }
+  | { t: "num"; v: number; at: number }
+  | { t: "word"; v: string; at: number }
+  | { t: "op"; v: string; at: number }
+  | { t: "punct"; v: string; at: number };
+
+const ESCAPES: Record<string, string> = { n: "\n", t: "\t", r: "\r", "\\": "\\", "'": "'", '"': '"' };
 
 function tokenize(src: string): Token[] {
-  if (src.length > 2000) throw new ConditionError("condition is longer than 2000 characters");
+  if (src.length > MAX_LENGTH) throw new ConditionError(`condition is longer than ${MAX_LENGTH} characters`);
   const out: Token[] = [];
   let i = 0;
   while (i < src.length) {
     const c = src[i];
+    const at = i;
     if (/\s/.test(c)) {
       i++;
     } else if (c === "'" || c === '"') {
-      const end = src.indexOf(c, i + 1);
-      if (end < 0) throw new ConditionError(`unterminated string starting at position ${i}`);
-      out.push({ t: "str", v: src.slice(i + 1, end) });
-      i = end + 1;
-    } else if ("()[],.".includes(c) && !(c === "." && /\d/.test(src[i + 1] ?? "") && out.at(-1)?.t !== "word")) {
-      out.push({ t: "punct", v: c });
+      let text = "";
       i++;
+      while (i < src.length && src[i] !== c) {
+        if (src[i] === "\\" && i + 1 < src.length) {
+          text += ESCAPES[src[i + 1]] ?? src[i] + src[i + 1];
+          i += 2;
+        } else text += src[i++];
+      }
+      if (i >= src.length) throw new ConditionError(`unterminated string starting at position ${at}`);
+      i++;
+      out.push({ t: "str", v: text, at });
     } else if (SYMBOL_OPS.some((op) => src.startsWith(op, i))) {
       const op = SYMBOL_OPS.find((o) => src.startsWith(o, i))!;
-      out.push({ t: "op", v: op });
+      out.push({ t: "op", v: op, at });
       i += op.length;
-    } else if (/[-\d.]/.test(c)) {
-      const m = /^-?(\d+\.?\d*|\.\d+)/.exec(src.slice(i));
-      if (!m) throw new ConditionError(`unexpected '${c}' at position ${i}`);
-      out.push({ t: "num", v: Number(m[0]) });
+    } else if (/\d/.test(c) || ((c === "-" || c === "+" || c === ".") && /\d/.test(src[i + 1] ?? "") && out.at(-1)?.t !== "word" && !(c === "." && out.at(-1)?.t === "punct" && out.at(-1)?.v === "]"))) {
+      const m = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?/.exec(src.slice(i))!;
+      out.push({ t: "num", v: Number(m[0]), at });
       i += m[0].length;
+    } else if ("()[],.".includes(c)) {
+      out.push({ t: "punct", v: c, at });
+      i++;
     } else if (/[A-Za-z_]/.test(c)) {
       const m = /^[A-Za-z_][A-Za-z0-9_-]*/.exec(src.slice(i))!;
-      out.push({ t: "word", v: m[0] });
+      out.push({ t: "word", v: m[0], at });
       i += m[0].length;
     } else {
       throw new ConditionError(`unexpected '${c}' at position ${i}`);
@@ -56,35 +87,60 @@ function tokenize(src: string): Token[] {
   return out;
 }
 
+type Segment = string | number;
+
 type Node =
   | { k: "or" | "and"; a: Node; b: Node }
   | { k: "not"; a: Node }
-  | { k: "cmp"; path: Array<string | number>; op: string; value?: unknown };
+  | { k: "cmp"; path: Segment[]; op: string; value?: unknown; regex?: RegExp };
 
 class Parser {
   private i = 0;
+  private depth = 0;
   constructor(private readonly toks: Token[]) {}
+
+  parse(): Node {
+    if (this.toks.length === 0) throw new ConditionError("condition is empty");
+    const n = this.or();
+    const rest = this.toks[this.i];
+    if (rest) throw new ConditionError(`unexpected '${String(rest.v)}' at position ${rest.at}`);
+    return n;
+  }
+
   private peek(): Token | undefined {
     return this.toks[this.i];
   }
-  private next(): Token {
+
+  private next(what: string): Token {
     const t = this.toks[this.i++];
-    if (!t) throw new ConditionError("condition ends unexpectedly");
+    if (!t) throw new ConditionError(`condition ends where ${what} was expected`);
     return t;
   }
-  private isWord(v: string): boolean {
+
+  private isWord(word: string): boolean {
     const t = this.peek();
-    return t?.t === "word" && t.v.toLowerCase() === v;
+    return t?.t === "word" && t.v.toLowerCase() === word;
   }
-  private expectPunct(v: string): void {
-    const t = this.next();
-    if (t.t !== "punct" || t.v !== v) throw new ConditionError(`expected '${v}'`);
+
+  private isPunct(p: string): boolean {
+    const t = this.peek();
+    return t?.t === "punct" && t.v === p;
   }
-  parse(): Node {
-    const n = this.or();
-    if (this.peek()) throw new ConditionError(`unexpected '${String(this.peek()!.v)}'`);
-    return n;
+
+  private expectPunct(p: string): void {
+    const t = this.next(`'${p}'`);
+    if (t.t !== "punct" || t.v !== p) throw new ConditionError(`expected '${p}' at position ${t.at}, got '${String(t.v)}'`);
   }
+
+  private nested<T>(fn: () => T): T {
+    if (++this.depth > MAX_NESTING) throw new ConditionError(`condition is nested more than ${MAX_NESTING} levels deep`);
+    try {
+      return fn();
+    } finally {
+      this.depth--;
+    }
+  }
+
   private or(): Node {
     let n = this.and();
     while (this.isWord("or")) {
@@ -93,6 +149,7 @@ class Parser {
     }
     return n;
   }
+
   private and(): Node {
     let n = this.unary();
     while (this.isWord("and")) {
@@ -101,127 +158,207 @@ class Parser {
     }
     return n;
   }
+
   private unary(): Node {
-    if (this.isWord("not")) {
-      this.i++;
-      return { k: "not", a: this.unary() };
-    }
-    const t = this.peek();
-    if (t?.t === "punct" && t.v === "(") {
-      this.i++;
-      const n = this.or();
-      this.expectPunct(")");
-      return n;
-    }
-    return this.comparison();
+    return this.nested(() => {
+      if (this.isWord("not")) {
+        this.i++;
+        return { k: "not", a: this.unary() };
+      }
+      if (this.isPunct("(")) {
+        this.i++;
+        const n = this.or();
+        this.expectPunct(")");
+        return n;
+      }
+      return this.comparison();
+    });
   }
-  private path(): Array<string | number> {
-    const first = this.next();
-    if (first.t !== "word") throw new ConditionError(`expected a field path, got '${String(first.v)}'`);
-    const path: Array<string | number> = [first.v];
+
+  private path(): Segment[] {
+    const first = this.next("a field path");
+    if (first.t !== "word") throw new ConditionError(`expected a field path at position ${first.at}, got '${String(first.v)}'`);
+    if (!ROOTS.has(first.v)) {
+      throw new ConditionError(
+        `field path '${first.v}…' must start with id, data, summary_data or executor_logs (position ${first.at})`,
+      );
+    }
+    const path: Segment[] = [first.v];
     for (;;) {
-      const t = this.peek();
-      if (t?.t === "punct" && t.v === ".") {
+      if (this.isPunct(".")) {
         this.i++;
-        const seg = this.next();
-        if (seg.t !== "word" && seg.t !== "num") throw new ConditionError("expected a name after '.'");
-        path.push(seg.t === "num" ? seg.v : seg.v);
-      } else if (t?.t === "punct" && t.v === "[") {
+        const seg = this.next("a name after '.'");
+        if (seg.t === "word") path.push(seg.v);
+        else if (seg.t === "num" && Number.isInteger(seg.v) && seg.v >= 0) path.push(seg.v);
+        else throw new ConditionError(`expected a name after '.' at position ${seg.at}`);
+      } else if (this.isPunct("[")) {
         this.i++;
-        const key = this.next();
-        if (key.t !== "num" && key.t !== "str") throw new ConditionError("expected an index or a quoted key in [...]");
-        path.push(key.v);
+        const key = this.next("an index or a quoted key");
+        if (key.t === "num" && Number.isInteger(key.v) && key.v >= 0) path.push(key.v);
+        else if (key.t === "str") path.push(key.v);
+        else throw new ConditionError(`expected an index or a quoted key in [...] at position ${key.at}`);
         this.expectPunct("]");
       } else break;
+      if (path.length > MAX_PATH_DEPTH) throw new ConditionError(`field path is deeper than ${MAX_PATH_DEPTH}`);
     }
-    if (path.length > 10) throw new ConditionError("field path is deeper than 10");
-    for (const seg of path) if (typeof seg === "string" && FORBIDDEN.has(seg)) throw new ConditionError(`field '${seg}' is not allowed`);
+    for (const seg of path) {
+      if (typeof seg === "string" && FORBIDDEN.has(seg)) throw new ConditionError(`field name '${seg}' is not allowed`);
+    }
     return path;
   }
-  private literal(): unknown {
-    const t = this.next();
-    if (t.t === "str" || t.t === "num") return t.v;
-    if (t.t === "word") {
-      const w = t.v.toLowerCase();
-      if (w === "true") return true;
-      if (w === "false") return false;
-      if (w === "null" || w === "none") return null;
-      return t.v;
-    }
-    if (t.t === "punct" && t.v === "[") {
-      const items: unknown[] = [];
-      if (this.peek()?.t === "punct" && this.peek()!.v === "]") {
-        this.i++;
-        return items;
+
+  private value(): unknown {
+    return this.nested(() => {
+      const t = this.next("a value");
+      if (t.t === "str" || t.t === "num") return t.v;
+      if (t.t === "word") {
+        const w = t.v.toLowerCase();
+        if (w === "true") return true;
+        if (w === "false") return false;
+        if (w === "null" || w === "none") return null;
+        return t.v;
       }
-      for (;;) {
-        items.push(this.literal());
-        const sep = this.next();
-        if (sep.t === "punct" && sep.v === "]") return items;
-        if (sep.t !== "punct" || sep.v !== ",") throw new ConditionError("expected ',' or ']' in a list");
+      if (t.t === "punct" && t.v === "[") {
+        const items: unknown[] = [];
+        if (this.isPunct("]")) {
+          this.i++;
+          return items;
+        }
+        for (;;) {
+          items.push(this.value());
+          const sep = this.next("',' or ']'");
+          if (sep.t === "punct" && sep.v === "]") return items;
+          if (sep.t !== "punct" || sep.v !== ",") throw new ConditionError(`expected ',' or ']' at position ${sep.at}`);
+        }
       }
-    }
-    throw new ConditionError(`expected a value, got '${String(t.v)}'`);
+      throw new ConditionError(`expected a value at position ${t.at}, got '${String(t.v)}'`);
+    });
   }
+
   private comparison(): Node {
     const path = this.path();
-    const t = this.next();
+    const t = this.next(`an operator after ${path.join(".")}`);
     const op = t.t === "op" ? t.v : t.t === "word" && WORD_OPS.has(t.v.toLowerCase()) ? t.v.toLowerCase() : undefined;
-    if (!op) throw new ConditionError(`expected an operator after ${path.join(".")}, got '${String(t.v)}'`);
+    if (!op) throw new ConditionError(`expected an operator after ${path.join(".")} at position ${t.at}, got '${String(t.v)}'`);
     if (op === "is_empty" || op === "is_not_empty") return { k: "cmp", path, op };
-    return { k: "cmp", path, op, value: this.literal() };
+    const value = this.value();
+    if (op === "regex_match") {
+      if (typeof value !== "string") throw new ConditionError("regex_match needs a quoted pattern");
+      if (value.length > MAX_REGEX_LENGTH) throw new ConditionError(`regular expression is longer than ${MAX_REGEX_LENGTH} characters`);
+      try {
+        return { k: "cmp", path, op, value, regex: new RegExp(value) };
+      } catch (err) {
+        throw new ConditionError(`invalid regular expression '${value}': ${(err as Error).message}`);
+      }
+    }
+    if ((op === "in" || op === "not_in") && !Array.isArray(value) && typeof value !== "string") {
+      throw new ConditionError(`${op} needs a list or a string`);
+    }
+    return { k: "cmp", path, op, value };
   }
 }
 
-function resolvePath(root: unknown, path: Array<string | number>): unknown {
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === "object" && x !== null && !Array.isArray(x);
+}
+
+function resolvePath(root: unknown, path: Segment[]): unknown {
   let cur: unknown = root;
   for (const seg of path) {
-    if (cur === null || cur === undefined) return undefined;
-    if (typeof seg === "number") cur = Array.isArray(cur) ? cur[seg] : (cur as Record<string, unknown>)[String(seg)];
-    else if (typeof cur === "object" && Object.prototype.hasOwnProperty.call(cur, seg)) cur = (cur as Record<string, unknown>)[seg];
+    if (Array.isArray(cur) && typeof seg === "number") cur = cur[seg];
+    else if (isRecord(cur) && Object.hasOwn(cur, String(seg))) cur = cur[String(seg)];
     else return undefined;
   }
   return cur;
 }
 
-function compare(field: unknown, op: string, value: unknown): boolean {
+function typeName(x: unknown): string {
+  if (x === null || x === undefined) return "null";
+  if (Array.isArray(x)) return "list";
+  return typeof x;
+}
+
+/** Python-like equality on JSON values: no coercion between types (5 == "5" is false). */
+function equal(a: unknown, b: unknown): boolean {
+  if ((a === undefined || a === null) && (b === undefined || b === null)) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return a === b;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) return a.length === (b as unknown[]).length && a.every((x, i) => equal(x, (b as unknown[])[i]));
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  return ka.length === kb.length && ka.every((k) => Object.hasOwn(b, k) && equal((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
+function isNumericString(x: unknown): x is string {
+  return typeof x === "string" && /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(x);
+}
+
+function order(field: unknown, op: string, value: unknown): boolean {
+  if (field === undefined || field === null) return false;
+  let a = field;
+  let b = value;
+  if (typeof b === "number" && isNumericString(a)) a = Number(a);
+  if (typeof a === "number" && isNumericString(b)) b = Number(b);
+  const comparable = (typeof a === "number" && typeof b === "number") || (typeof a === "string" && typeof b === "string");
+  if (!comparable) throw new ConditionError(`cannot compare ${typeName(field)} with ${typeName(value)} using ${op}`);
+  const x = a as number | string;
+  const y = b as number | string;
+  return op === ">" ? x > y : op === "<" ? x < y : op === ">=" ? x >= y : x <= y;
+}
+
+function contains(field: unknown, value: unknown): boolean {
+  if (Array.isArray(field)) return field.some((x) => equal(x, value));
+  if (typeof field === "string") return field.includes(String(value));
+  if (isRecord(field)) return typeof value === "string" && Object.hasOwn(field, value);
+  return false;
+}
+
+function isEmpty(field: unknown): boolean {
+  return field === undefined || field === null || field === "" || (Array.isArray(field) && field.length === 0) ||
+    (isRecord(field) && Object.keys(field).length === 0);
+}
+
+function text(field: unknown): string | undefined {
+  if (field === undefined || field === null) return undefined;
+  return typeof field === "string" ? field : typeof field === "object" ? JSON.stringify(field) : String(field);
+}
+
+function compare(node: Extract<Node, { k: "cmp" }>, field: unknown): boolean {
+  const { op, value } = node;
   switch (op) {
     case "==":
-      return field === value || (field !== null && value !== null && typeof field !== "object" && String(field) === String(value) && typeof field === typeof value);
+      return equal(field, value);
     case "!=":
-      return !compare(field, "==", value);
+      return !equal(field, value);
     case ">":
     case "<":
     case ">=":
-    case "<=": {
-      if (field === undefined || field === null) return false;
-      const [a, b] = typeof value === "number" ? [Number(field), value] : [String(field), String(value)];
-      if (typeof a === "number" && Number.isNaN(a)) return false;
-      return op === ">" ? a > b : op === "<" ? a < b : op === ">=" ? a >= b : a <= b;
-    }
+    case "<=":
+      return order(field, op, value);
     case "in":
-      return Array.isArray(value) ? value.some((v) => compare(field, "==", v)) : typeof value === "string" && String(field).length > 0 && value.includes(String(field));
+      return Array.isArray(value) ? value.some((x) => equal(field, x)) : typeof field === "string" && (value as string).includes(field);
     case "not_in":
-      return !compare(field, "in", value);
+      return !(Array.isArray(value) ? value.some((x) => equal(field, x)) : typeof field === "string" && (value as string).includes(field));
     case "contains":
-      if (Array.isArray(field)) return field.some((v) => compare(v, "==", value));
-      return typeof field === "string" && field.includes(String(value));
+      return contains(field, value);
     case "not_contains":
-      return !compare(field, "contains", value);
-    case "starts_with":
-      return field !== undefined && field !== null && String(field).startsWith(String(value));
-    case "ends_with":
-      return field !== undefined && field !== null && String(field).endsWith(String(value));
+      return !contains(field, value);
+    case "starts_with": {
+      const s = text(field);
+      return s !== undefined && s.startsWith(String(value));
+    }
+    case "ends_with": {
+      const s = text(field);
+      return s !== undefined && s.endsWith(String(value));
+    }
     case "regex_match": {
-      if (field === undefined || field === null) return false;
-      const pattern = String(value);
-      if (pattern.length > 500) throw new ConditionError("regular expression is longer than 500 characters");
-      return new RegExp(pattern).test(String(field));
+      const s = text(field);
+      return s !== undefined && node.regex!.test(s);
     }
     case "is_empty":
-      return field === undefined || field === null || field === "" || (Array.isArray(field) && field.length === 0);
+      return isEmpty(field);
     case "is_not_empty":
-      return !compare(field, "is_empty", undefined);
+      return !isEmpty(field);
   }
   throw new ConditionError(`unknown operator ${op}`);
 }
@@ -235,16 +372,17 @@ function evaluate(node: Node, root: unknown): boolean {
     case "not":
       return !evaluate(node.a, root);
     case "cmp":
-      return compare(resolvePath(root, node.path), node.op, node.value);
+      return compare(node, resolvePath(root, node.path));
   }
 }
 
 export interface CompiledCondition {
   source: string;
+  /** True when the item meets the condition; throws ConditionError when it cannot be evaluated. */
   test(item: unknown): boolean;
 }
 
-/** Parses once (errors surface when the pipeline is compiled), evaluates per item. */
+/** Parses once (syntax errors surface when the pipeline is compiled), evaluates per item. */
 export function compileCondition(source: string): CompiledCondition {
   const ast = new Parser(tokenize(source)).parse();
   return { source, test: (item) => evaluate(ast, item) };
