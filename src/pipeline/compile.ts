@@ -60,12 +60,14 @@ export function createExecutor(cfg: ExecutorConfig, registry: ExecutorRegistry, 
   return prepare(cfg, registry, deps).instance;
 }
 
+function unknownType(cfg: ExecutorConfig, registry: ExecutorRegistry): PipelineError {
+  const known = registry.list().map((d) => d.type).sort().join(", ");
+  return new PipelineError(`executor '${cfg.id}': unknown type '${cfg.type}' (known types: ${known})`);
+}
+
 function prepare(cfg: ExecutorConfig, registry: ExecutorRegistry, deps: ExecutorDeps): CompiledNode {
   const def = registry.get(cfg.type);
-  if (!def) {
-    const known = registry.list().map((d) => d.type).sort().join(", ");
-    throw new PipelineError(`executor '${cfg.id}': unknown type '${cfg.type}' (known types: ${known})`);
-  }
+  if (!def) throw unknownType(cfg, registry);
   const settings = resolvedSettings(cfg);
   const common = commonSettings(cfg, settings, registry);
   const own = v.safeParse(def.settings, withoutEmptyValues(splitSettings(settings).own));
@@ -113,7 +115,7 @@ export function compilePipeline(
   const disabled = new Set<string>();
   for (const cfg of def.executors) {
     if (cfg.id === exclude || !inGraph.has(cfg.id)) continue;
-    if (!registry.get(cfg.type)) throw new PipelineError(`executor '${cfg.id}': unknown type '${cfg.type}'`);
+    if (!registry.get(cfg.type)) throw unknownType(cfg, registry);
     if (!executorEnabled(cfg, registry)) {
       disabled.add(cfg.id);
       warnings.push(`executor '${cfg.id}' is disabled; its predecessors feed its successors`);

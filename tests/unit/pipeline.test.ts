@@ -1,16 +1,27 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { compilePipeline, defaultRegistry, parsePipelineYaml, PipelineError, runPipeline } from "../../src/pipeline/index.ts";
-import { compileCondition } from "../../src/pipeline/condition.ts";
+import * as v from "valibot";
+import {
+  compilePipeline,
+  defaultRegistry,
+  findInputExecutor,
+  type PipelineDefinition,
+  PipelineError,
+  parsePipelineYaml,
+  runPipeline,
+} from "../../src/pipeline/index.ts";
 import { loadConfig } from "../../src/config/load.ts";
-import { Logger } from "../../src/log/logger.ts";
+import { configureLogging, Logger } from "../../src/log/logger.ts";
 import type { Content } from "../../src/pipeline/content.ts";
 import type { ExecutorDefinition } from "../../src/executors/types.ts";
-import * as v from "valibot";
+import { perItemExecutor } from "../../src/executors/per-item.ts";
+import { intSetting, stringListSetting } from "../../src/executors/settings.ts";
 
+configureLogging({ level: "error" });
 const { config } = await loadConfig({ env: {}, dotenvPath: false });
-const deps = { config, logger: new Logger() };
 const logger = new Logger();
+const deps = { config, logger };
+
 const item = (n: number, data: Record<string, unknown> = {}): Content => ({
   id: { canonical_id: `c${n}`, unique_id: `u${n}`, filename: `f${n}.txt` },
   data,
@@ -18,39 +29,126 @@ const item = (n: number, data: Record<string, unknown> = {}): Content => ({
   executor_logs: [],
 });
 
-function registryWithTag() {
-  const settings = v.looseObject({ tag: v.string(), fail: v.optional(v.boolean(), false) });
-  const tag: ExecutorDefinition<typeof settings> = {
+/** Shared observations of the test executors. */
+const seen = { active: 0, maxActive: 0, invoked: [] as string[], barrier: 0 };
+
+function testRegistry() {
+  // tag: batch executor appending its tag to data.path.
+  const tagSettings = v.object({ tag: v.string(), fail: v.optional(v.boolean(), false) });
+  const tag: ExecutorDefinition<typeof tagSettings> = {
     type: "tag",
     category: "transform",
     description: "test: appends its tag to data.path",
-    settings,
+    settings: tagSettings,
     create: (id, s) => ({
       id,
       type: "tag",
       async process(input) {
+        seen.invoked.push(id);
         if (s.fail) throw new Error("boom");
         return input.map((c) => ({ ...c, data: { ...c.data, path: `${(c.data?.path as string) ?? ""}${s.tag}` } }));
       },
     }),
   };
-  return defaultRegistry().register(tag as unknown as ExecutorDefinition);
+  // ptag: per-item executor; may fail on some items, wait, hang, or meet the other branch at a barrier.
+  const ptagSettings = v.object({
+    tag: v.optional(v.string(), ""),
+    fail_on: v.optional(stringListSetting("fail_on"), []),
+    delay_ms: v.optional(intSetting("delay_ms", { min: 0 }), 0),
+    hang: v.optional(v.boolean(), false),
+    barrier: v.optional(v.boolean(), false),
+  });
+  const ptag: ExecutorDefinition<typeof ptagSettings> = {
+    type: "ptag",
+    category: "transform",
+    description: "test: per-item tagger",
+    settings: ptagSettings,
+    create: (id, s) =>
+      perItemExecutor(id, "ptag", async (c) => {
+        seen.invoked.push(id);
+        seen.active++;
+        seen.maxActive = Math.max(seen.maxActive, seen.active);
+        try {
+          if (s.hang) await new Promise(() => undefined);
+          if (s.barrier) {
+            seen.barrier++;
+            for (let i = 0; i < 200 && seen.barrier < 2; i++) await new Promise((r) => setTimeout(r, 10));
+            c = { ...c, data: { ...c.data, [`${id}_met_other_branch`]: seen.barrier >= 2 } };
+          }
+          if (s.delay_ms) await new Promise((r) => setTimeout(r, s.delay_ms));
+          if (s.fail_on.includes(c.id.canonical_id)) throw new Error(`cannot ${id} ${c.id.canonical_id}`);
+          return { ...c, data: { ...c.data, path: `${(c.data?.path as string) ?? ""}${s.tag}` } };
+        } finally {
+          seen.active--;
+        }
+      }),
+  };
+  return defaultRegistry().register(tag as unknown as ExecutorDefinition).register(ptag as unknown as ExecutorDefinition);
 }
 
-async function run(yaml: string, input: Content[], exclude?: string) {
-  const p = compilePipeline(parsePipelineYaml(yaml, { env: { X: "x" } }), { registry: registryWithTag(), deps, excludeExecutor: exclude });
-  return await runPipeline(p, input, { signal: new AbortController().signal, logger });
+function compile(yaml: string, opts: { env?: Record<string, string>; exclude?: string | null } = {}) {
+  return compilePipeline(parsePipelineYaml(yaml, { env: opts.env ?? { X: "x" } }), {
+    registry: testRegistry(),
+    deps,
+    excludeExecutor: opts.exclude,
+  });
 }
 
-describe("pipeline", () => {
-  test("execution_sequence runs in order", async () => {
-    const r = await run(`pipeline:\n  name: p\n  executors:\n    - {id: a, type: tag, settings: {tag: A}}\n    - {id: b, type: tag, settings: {tag: "\${X}"}}\n  execution_sequence: [a, b]\n`, [item(1)]);
-    assert.equal(r.status, "completed");
-    assert.equal(r.content[0].data?.path, "Ax");
-    assert.deepEqual(Object.keys(r.executor_outputs), ["a", "b"]);
+async function run(yaml: string, input: Content[], opts: { env?: Record<string, string>; exclude?: string | null } = {}) {
+  seen.active = 0;
+  seen.maxActive = 0;
+  seen.invoked = [];
+  seen.barrier = 0;
+  return await runPipeline(compile(yaml, opts), input, { signal: new AbortController().signal, logger });
+}
+
+const seq = (executors: string, order: string) => `pipeline:\n  name: p\n  executors:\n${executors}  execution_sequence: [${order}]\n`;
+
+describe("pipeline: document shapes and ${VAR}", () => {
+  test("execution_sequence runs in order; ${VAR} whole, inside a string, and escaped", async () => {
+    const r = await run(
+      seq(
+        `    - {id: a, type: tag, settings: {tag: A}}\n    - {id: b, type: tag, settings: {tag: "\${X}"}}\n    - {id: c, type: tag, settings: {tag: "<\${X}-$\${X}>"}}\n`,
+        "a, b, c",
+      ),
+      [item(1)],
+    );
+    assert.equal(r.status, "completed", r.error);
+    assert.equal(r.content[0].data?.path, "Ax<x-${X}>");
+    assert.deepEqual(Object.keys(r.executor_outputs), ["a", "b", "c"]);
   });
 
-  test("edges win; fan-out copies, fan-in merges", async () => {
+  test("a number setting given as \"${VAR}\" is coerced after substitution", async () => {
+    const yaml = `pipeline:\n  name: p\n  executors:\n    - id: chunk\n      type: recursive_text_chunker\n      settings: {chunk_size: "\${CHUNK}", chunk_overlap: 0, min_chunk_size: 0}\n`;
+    const text = "word ".repeat(100);
+    const r = await run(yaml, [item(1, { text })], { env: { CHUNK: "120" } });
+    assert.equal(r.status, "completed", r.error);
+    const chunks = r.content[0].data?.chunks as Array<{ text: string }>;
+    assert.ok(chunks.length >= 4);
+    for (const c of chunks) assert.ok(c.text.length <= 120, c.text);
+  });
+
+  test("pipelines: the first one, or the one named; a bare definition", () => {
+    const multi = `pipelines:\n  - name: one\n    executors: [{id: a, type: pass_through}]\n  - name: two\n    executors: [{id: b, type: pass_through}]\n`;
+    assert.equal(parsePipelineYaml(multi).name, "one");
+    assert.equal(parsePipelineYaml(multi, { name: "two" }).executors[0].id, "b");
+    assert.throws(() => parsePipelineYaml(multi, { name: "three" }), /no pipeline named 'three'/);
+    assert.equal(parsePipelineYaml(`name: bare\nexecutors: [{id: a, type: pass_through}]\n`).name, "bare");
+  });
+
+  test("an unset variable in the excluded input executor does not matter", async () => {
+    const yaml = seq(
+      `    - {id: in, type: azure_blob_input_discovery, settings: {blob_storage_account: "\${NOT_SET_HERE}", blob_container_name: c}}\n    - {id: a, type: tag, settings: {tag: A}}\n`,
+      "in, a",
+    );
+    const r = await run(yaml, [item(1)], { exclude: "in", env: {} });
+    assert.equal(r.status, "completed", r.error);
+    assert.equal(r.content[0].data?.path, "A");
+  });
+});
+
+describe("pipeline: graph", () => {
+  test("edges win over execution_sequence; fan-out gets copies, fan-in merges by canonical_id", async () => {
     const yaml = `pipelines:
   - name: p
     executors:
@@ -63,89 +161,336 @@ describe("pipeline", () => {
       - {from: s, to: [l, r], type: parallel}
       - {from: [l, r], to: j, type: join}
 `;
+    const r = await run(yaml, [item(1), item(2)]);
+    assert.equal(r.status, "completed", r.error);
+    assert.deepEqual(r.content.map((c) => [c.id.canonical_id, c.data?.path]), [["c1", "SL"], ["c2", "SL"]]);
+  });
+
+  test("parallel branches run at the same time", async () => {
+    const yaml = `pipeline:
+  name: p
+  executors:
+    - {id: s, type: pass_through}
+    - {id: l, type: ptag, settings: {barrier: true}}
+    - {id: r, type: ptag, settings: {barrier: true}}
+    - {id: j, type: fan_in_aggregator}
+  edges:
+    - {from: s, to: [l, r], type: parallel}
+    - {from: [l, r], to: j, type: join}
+`;
     const r = await run(yaml, [item(1)]);
     assert.equal(r.status, "completed", r.error);
-    assert.equal(r.content.length, 1);
-    assert.equal(r.content[0].data?.path, "SL", "first branch wins per key; branches did not share objects");
+    assert.equal(r.content[0].data?.l_met_other_branch, true);
+    assert.equal(r.content[0].data?.r_met_other_branch, true);
   });
 
-  test("disabled executors are bridged; the excluded input executor is dropped", async () => {
-    const yaml = `pipeline:\n  name: p\n  executors:\n    - {id: in, type: tag, settings: {tag: I}}\n    - {id: a, type: tag, settings: {tag: A, enabled: false}}\n    - {id: b, type: tag, settings: {tag: B}}\n  execution_sequence: [in, a, b]\n`;
-    const r = await run(yaml, [item(1)], "in");
-    assert.equal(r.content[0].data?.path, "B");
+  test("several sinks: their outputs concatenated in definition order", async () => {
+    const yaml = `pipeline:
+  name: p
+  executors:
+    - {id: s, type: tag, settings: {tag: S}}
+    - {id: second, type: tag, settings: {tag: "2"}}
+    - {id: first, type: ptag, settings: {tag: "1", delay_ms: 30}}
+  edges:
+    - {from: s, to: [first, second], type: parallel}
+`;
+    const r = await run(yaml, [item(1)]);
+    assert.equal(r.status, "completed", r.error);
+    assert.deepEqual(r.content.map((c) => c.data?.path), ["S2", "S1"]);
   });
 
-  test("conditions gate items; failing items pass through", async () => {
-    const yaml = `pipeline:\n  name: p\n  executors:\n    - {id: a, type: tag, settings: {tag: A, condition: "data.line_count > 5"}}\n`;
-    const r = await run(yaml, [item(1, { line_count: 10 }), item(2, { line_count: 1 })]);
-    assert.deepEqual(r.content.map((c) => c.data?.path), ["A", undefined]);
+  test("a disabled executor is bridged: its predecessors feed its successors", async () => {
+    const r = await run(
+      seq(
+        `    - {id: a, type: tag, settings: {tag: A}}\n    - {id: b, type: tag, settings: {tag: B, enabled: "\${OFF}"}}\n    - {id: c, type: tag, settings: {tag: C}}\n`,
+        "a, b, c",
+      ),
+      [item(1)],
+      { env: { OFF: "false" } },
+    );
+    assert.equal(r.content[0].data?.path, "AC");
+    assert.deepEqual(Object.keys(r.executor_outputs), ["a", "c"]);
   });
 
-  test("an executor failure fails the pipeline, or passes through when fail_pipeline_on_error is false", async () => {
-    const hard = await run(`pipeline:\n  name: p\n  executors:\n    - {id: a, type: tag, settings: {tag: A, fail: true}}\n`, [item(1)]);
+  test("a disabled entry executor with a fan-out: each successor receives the input", async () => {
+    const yaml = `pipeline:
+  name: p
+  executors:
+    - {id: s, type: tag, settings: {tag: S, enabled: false}}
+    - {id: l, type: tag, settings: {tag: L}}
+    - {id: r, type: tag, settings: {tag: R}}
+  edges:
+    - {from: s, to: [l, r], type: parallel}
+`;
+    const r = await run(yaml, [item(1)]);
+    assert.deepEqual(r.content.map((c) => c.data?.path), ["L", "R"]);
+  });
+
+  test("excluding the input executor: its successors receive the task input", async () => {
+    const r = await run(
+      seq(`    - {id: in, type: tag, settings: {tag: I}}\n    - {id: a, type: tag, settings: {tag: A}}\n`, "in, a"),
+      [item(1)],
+      { exclude: "in" },
+    );
+    assert.equal(r.content[0].data?.path, "A");
+    assert.ok(!("in" in r.executor_outputs));
+  });
+
+  test("excluding the input executor named in a join's from list (ContentFlow P10)", async () => {
+    const yaml = `pipeline:
+  name: p
+  executors:
+    - {id: in, type: tag, settings: {tag: I}}
+    - {id: a, type: tag, settings: {tag: A}}
+    - {id: j, type: tag, settings: {tag: J}}
+  edges:
+    - {from: in, to: a}
+    - {from: [in, a], to: j, type: join}
+`;
+    const r = await run(yaml, [item(1)], { exclude: "in" });
+    assert.equal(r.status, "completed", r.error);
+    assert.deepEqual(r.content.map((c) => c.data?.path), ["J", "AJ"]);
+  });
+
+  test("excluding the only executor makes a pass-through", async () => {
+    const input = [item(1, { keep: true })];
+    const r = await run(`pipeline:\n  name: p\n  executors:\n    - {id: in, type: tag, settings: {tag: I}}\n`, input, { exclude: "in" });
+    assert.equal(r.status, "completed");
+    assert.deepEqual(r.content, input);
+    assert.notEqual(r.content[0], input[0], "the result is a copy");
+  });
+
+  test("excluding an executor the pipeline does not have is an error", () => {
+    assert.throws(
+      () => compile(seq(`    - {id: a, type: tag, settings: {tag: A}}\n`, "a"), { exclude: "gone" }),
+      /input executor 'gone' is not in the pipeline/,
+    );
+  });
+
+  test("executors that no edge reaches never run and are reported", async () => {
+    const p = compile(`pipeline:\n  name: p\n  executors:\n    - {id: a, type: tag, settings: {tag: A}}\n    - {id: lone, type: tag, settings: {tag: L}}\n  edges: []\n`.replace("  edges: []\n", "  execution_sequence: [a]\n"));
+    assert.deepEqual(p.order, ["a"]);
+    assert.match(p.warnings.join("\n"), /'lone' is not connected/);
+  });
+
+  test("the caller's input is not mutated", async () => {
+    const input = [item(1, { path: "" })];
+    const snapshot = structuredClone(input);
+    await run(seq(`    - {id: a, type: ptag, settings: {tag: A}}\n`, "a"), input);
+    assert.deepEqual(input, snapshot);
+  });
+});
+
+describe("pipeline: conditions, errors, concurrency", () => {
+  test("per-item executor: items failing the condition pass through in place", async () => {
+    const r = await run(
+      seq(`    - {id: a, type: ptag, settings: {tag: A, condition: "data.line_count > 5"}}\n`, "a"),
+      [item(1, { line_count: 10 }), item(2, { line_count: 1 }), item(3, { line_count: 6 })],
+    );
+    assert.deepEqual(r.content.map((c) => [c.id.canonical_id, c.data?.path]), [["c1", "A"], ["c2", undefined], ["c3", "A"]]);
+    assert.equal(r.executor_outputs.a.items_skipped, 1);
+    assert.deepEqual(r.content[1].executor_logs, [], "skipped items get no log entry");
+  });
+
+  test("batch executor: items failing the condition follow the processed ones", async () => {
+    const r = await run(
+      seq(`    - {id: a, type: tag, settings: {tag: A, condition: "data.line_count > 5"}}\n`, "a"),
+      [item(1, { line_count: 1 }), item(2, { line_count: 10 })],
+    );
+    assert.deepEqual(r.content.map((c) => [c.id.canonical_id, c.data?.path]), [["c2", "A"], ["c1", undefined]]);
+  });
+
+  test("a condition that cannot be evaluated fails the executor with a clear message", async () => {
+    const r = await run(seq(`    - {id: a, type: ptag, settings: {condition: "data.n > 5"}}\n`, "a"), [item(1, { n: [1] })]);
+    assert.equal(r.status, "failed");
+    assert.match(r.error!, /executor 'a' failed: condition 'data.n > 5' failed on item c1: cannot compare list with number/);
+  });
+
+  test("fail_pipeline_on_error (default true) fails the pipeline; false passes the input on with a failed log", async () => {
+    const hard = await run(seq(`    - {id: a, type: tag, settings: {tag: A, fail: true}}\n    - {id: b, type: tag, settings: {tag: B}}\n`, "a, b"), [item(1)]);
     assert.equal(hard.status, "failed");
     assert.equal(hard.error, "executor 'a' failed: boom");
-    const soft = await run(`pipeline:\n  name: p\n  executors:\n    - {id: a, type: tag, settings: {tag: A, fail: true, fail_pipeline_on_error: false}}\n`, [item(1)]);
+    assert.deepEqual(hard.content, []);
+    assert.ok(!seen.invoked.includes("b"), "nothing runs after a failure");
+    const soft = await run(seq(`    - {id: a, type: tag, settings: {tag: A, fail: true, fail_pipeline_on_error: "false"}}\n    - {id: b, type: tag, settings: {tag: B}}\n`, "a, b"), [item(1)]);
     assert.equal(soft.status, "completed");
-    assert.equal(soft.content[0].executor_logs?.at(-1)?.status, "failed");
+    assert.equal(soft.content[0].data?.path, "B");
+    assert.deepEqual(soft.content[0].executor_logs?.map((l) => [l.executor_id, l.status, l.errors]), [["a", "failed", ["boom"]]]);
+    assert.equal(soft.executor_outputs.a.status, "failed");
   });
 
-  test("cancellation", async () => {
-    const p = compilePipeline(parsePipelineYaml(`pipeline:\n  name: p\n  executors:\n    - {id: a, type: pass_through}\n`), { registry: defaultRegistry(), deps });
+  test("continue_on_error (default true): a failed item passes through with a failed log entry, the others are processed", async () => {
+    const r = await run(seq(`    - {id: a, type: ptag, settings: {tag: A, fail_on: "c2"}}\n`, "a"), [item(1), item(2), item(3)]);
+    assert.equal(r.status, "completed", r.error);
+    assert.deepEqual(r.content.map((c) => c.data?.path), ["A", undefined, "A"]);
+    assert.deepEqual(r.content.map((c) => c.executor_logs?.[0]?.status), ["completed", "failed", "completed"]);
+    assert.deepEqual(r.content[1].executor_logs?.[0]?.errors, ["cannot a c2"]);
+    assert.equal(r.executor_outputs.a.items_failed, 1);
+    assert.match(r.executor_outputs.a.error!, /c2: cannot a c2/);
+  });
+
+  test("continue_on_error false: the first failed item fails the executor (and the pipeline by default)", async () => {
+    const r = await run(seq(`    - {id: a, type: ptag, settings: {tag: A, fail_on: "c2", continue_on_error: false, max_concurrent: 1}}\n`, "a"), [item(1), item(2), item(3)]);
+    assert.equal(r.status, "failed");
+    assert.match(r.error!, /executor 'a' failed: item c2: cannot a c2/);
+    const soft = await run(
+      seq(`    - {id: a, type: ptag, settings: {tag: A, fail_on: "c2", continue_on_error: false, fail_pipeline_on_error: false, max_concurrent: 1}}\n`, "a"),
+      [item(1), item(2)],
+    );
+    assert.equal(soft.status, "completed");
+    assert.deepEqual(soft.content.map((c) => c.data?.path), [undefined, undefined], "the executor's input passes on unchanged");
+  });
+
+  test("max_concurrent bounds the items in flight", async () => {
+    const items = [1, 2, 3, 4, 5, 6].map((n) => item(n));
+    const r = await run(seq(`    - {id: a, type: ptag, settings: {tag: A, delay_ms: 20, max_concurrent: 2}}\n`, "a"), items);
+    assert.equal(r.status, "completed");
+    assert.equal(seen.maxActive, 2);
+    const one = await run(seq(`    - {id: a, type: ptag, settings: {tag: A, delay_ms: 5, max_concurrent: "1"}}\n`, "a"), items);
+    assert.equal(one.status, "completed");
+    assert.equal(seen.maxActive, 1);
+  });
+
+  test("timeout_secs fails an item that takes too long", async () => {
+    const r = await run(seq(`    - {id: a, type: ptag, settings: {hang: true, timeout_secs: 1}}\n`, "a"), [item(1)]);
+    assert.equal(r.status, "completed");
+    assert.deepEqual(r.content[0].executor_logs?.[0]?.errors, ["timed out after 1 s"]);
+  });
+
+  test("per-item executors append a completed log entry to each item", async () => {
+    const r = await run(seq(`    - {id: pt, type: pass_through}\n`, "pt"), [item(1)]);
+    const log = r.content[0].executor_logs![0];
+    assert.equal(log.executor_id, "pt");
+    assert.equal(log.status, "completed");
+    assert.ok(Date.parse(log.start_time!) <= Date.parse(log.end_time!));
+  });
+
+  test("events: invoked and completed per executor with durations, then the pipeline outcome", async () => {
+    const r = await run(seq(`    - {id: a, type: tag, settings: {tag: A}}\n    - {id: b, type: ptag}\n`, "a, b"), [item(1)]);
+    assert.deepEqual(r.events.map((e) => [e.event_type, e.executor_id]), [
+      ["executor_invoked", "a"],
+      ["executor_completed", "a"],
+      ["executor_invoked", "b"],
+      ["executor_completed", "b"],
+      ["pipeline_completed", undefined],
+    ]);
+    for (const e of r.events) assert.ok(!Number.isNaN(Date.parse(e.timestamp)));
+    assert.equal(typeof r.events[1].duration_ms, "number");
+    assert.deepEqual(r.executor_outputs.a, { status: "completed", duration_ms: r.executor_outputs.a.duration_ms, items_in: 1, items_out: 1 });
+    assert.ok(r.duration_seconds >= 0);
+    assert.ok(Date.parse(r.start_time) <= Date.parse(r.end_time));
+  });
+});
+
+describe("pipeline: cancellation", () => {
+  test("an already aborted signal: cancelled, nothing runs", async () => {
     const ac = new AbortController();
     ac.abort(new Error("timed out after 1 s"));
-    const r = await runPipeline(p, [item(1)], { signal: ac.signal, logger });
+    seen.invoked = [];
+    const r = await runPipeline(compile(seq(`    - {id: a, type: tag, settings: {tag: A}}\n`, "a")), [item(1)], { signal: ac.signal, logger });
     assert.equal(r.status, "cancelled");
-    assert.match(r.error!, /timed out after 1 s/);
+    assert.match(r.error!, /cancelled: timed out after 1 s/);
+    assert.deepEqual(seen.invoked, []);
   });
 
-  const bad: Array<[string, RegExp]> = [
-    ["pipeline: [", /does not parse/],
-    ["pipeline:\n  name: p\n  executors: []\n", /no executors/],
-    ["pipeline:\n  name: p\n  executors:\n    - {id: a, type: nope}\n", /unknown type 'nope'/],
-    ["pipeline:\n  name: p\n  executors:\n    - {id: a, type: pass_through}\n    - {id: a, type: pass_through}\n  execution_sequence: [a]\n", /used more than once/],
-    ["pipeline:\n  name: p\n  executors:\n    - {id: a, type: pass_through}\n  edges:\n    - {from: a, to: ghost}\n", /does not define/],
-    ["pipeline:\n  name: p\n  executors:\n    - {id: a, type: pass_through}\n    - {id: b, type: pass_through}\n  edges:\n    - {from: a, to: b}\n    - {from: b, to: a}\n", /cycle/],
-    ["pipeline:\n  name: p\n  executors:\n    - {id: a, type: tag, settings: {tag: 5}}\n", /executor 'a' \(tag\): invalid settings: tag/],
-    ["pipeline:\n  name: p\n  executors:\n    - {id: a, type: tag, settings: {tag: \"${UNSET_VAR}\"}}\n", /UNSET_VAR is not set/],
-    ["pipeline:\n  name: p\n  executors:\n    - {id: a, type: pass_through, settings: {condition: \"data.x ===\"}}\n", /invalid condition/],
-    ["pipeline:\n  name: p\n  executors:\n    - {id: a, type: pass_through}\n    - {id: b, type: pass_through}\n  edges:\n    - {from: a, to: [{target: b, condition: \"x\"}]}\n", /edge conditions are not supported/],
+  test("abort during a run stops it promptly even if the executor ignores the signal", async () => {
+    const ac = new AbortController();
+    seen.invoked = [];
+    const p = compile(seq(`    - {id: a, type: ptag, settings: {hang: true}}\n    - {id: b, type: tag, settings: {tag: B}}\n`, "a, b"));
+    const running = runPipeline(p, [item(1)], { signal: ac.signal, logger });
+    await new Promise((r) => setTimeout(r, 20));
+    ac.abort(new Error("task timeout"));
+    const r = await running;
+    assert.equal(r.status, "cancelled");
+    assert.match(r.error!, /task timeout/);
+    assert.equal(r.executor_outputs.a.status, "failed");
+    assert.ok(!seen.invoked.includes("b"));
+    assert.equal(r.events.at(-1)?.event_type, "pipeline_cancelled");
+  });
+
+  test("executors receive the abort signal", async () => {
+    let sawAbort = false;
+    const s = v.object({});
+    const waiter: ExecutorDefinition<typeof s> = {
+      type: "waiter",
+      category: "utility",
+      description: "test",
+      settings: s,
+      create: (id) => ({
+        id,
+        type: "waiter",
+        process: (input, ctx) =>
+          new Promise((resolve) =>
+            ctx.signal.addEventListener("abort", () => {
+              sawAbort = true;
+              resolve(input);
+            })
+          ),
+      }),
+    };
+    const registry = defaultRegistry().register(waiter as unknown as ExecutorDefinition);
+    const p = compilePipeline(parsePipelineYaml(`pipeline:\n  name: p\n  executors: [{id: w, type: waiter}]\n`), { registry, deps });
+    const ac = new AbortController();
+    const running = runPipeline(p, [item(1)], { signal: ac.signal, logger });
+    await new Promise((r) => setTimeout(r, 10));
+    ac.abort();
+    assert.equal((await running).status, "cancelled");
+    assert.ok(sawAbort);
+  });
+});
+
+describe("pipeline: input executor selection", () => {
+  const def = (yaml: string): PipelineDefinition => parsePipelineYaml(yaml, { env: {} });
+  test("the first enabled executor of category input that can crawl (not a content retriever)", () => {
+    const d = def(`pipeline:
+  name: p
+  executors:
+    - {id: get, type: azure_blob_content_retriever}
+    - {id: off, type: azure_blob_input_discovery, settings: {enabled: false, blob_container_name: a}}
+    - {id: list, type: azure_blob_input_discovery, settings: {blob_container_name: b}}
+  execution_sequence: [list, get]
+`);
+    assert.equal(findInputExecutor(d, defaultRegistry())?.id, "list");
+  });
+  test("none when no executor can crawl", () => {
+    const d = def(`pipeline:\n  name: p\n  executors:\n    - {id: get, type: azure_blob_content_retriever}\n`);
+    assert.equal(findInputExecutor(d, defaultRegistry()), undefined);
+  });
+});
+
+describe("pipeline: invalid documents", () => {
+  const P = "pipeline:\n  name: p\n  executors:\n";
+  const bad: Array<[string, string, RegExp]> = [
+    ["YAML syntax", "pipeline: [", /pipeline YAML does not parse/],
+    ["not a mapping", "- a\n- b\n", /must be a mapping/],
+    ["no executors", `${P.replace("executors:\n", "executors: []\n")}`, /no executors/],
+    ["executor without type", `${P}    - {id: a}\n`, /executors\.0\.type/],
+    ["settings not a mapping", `${P}    - {id: a, type: pass_through, settings: [1]}\n`, /settings: must be a mapping/],
+    ["unknown type", `${P}    - {id: a, type: nope}\n`, /executor 'a': unknown type 'nope' \(known types: .*pass_through/],
+    ["duplicate id", `${P}    - {id: a, type: pass_through}\n    - {id: a, type: pass_through}\n  execution_sequence: [a]\n`, /executor id 'a' is used more than once/],
+    ["dangling edge", `${P}    - {id: a, type: pass_through}\n  edges:\n    - {from: a, to: ghost}\n`, /edges\[0\] names executor 'ghost', which the pipeline does not define/],
+    ["dangling sequence entry", `${P}    - {id: a, type: pass_through}\n  execution_sequence: [a, ghost]\n`, /execution_sequence\[1\] names executor 'ghost'/],
+    ["self edge", `${P}    - {id: a, type: pass_through}\n  edges:\n    - {from: a, to: a}\n`, /connects executor 'a' to itself/],
+    ["cycle", `${P}    - {id: r, type: pass_through}\n    - {id: a, type: pass_through}\n    - {id: b, type: pass_through}\n  edges:\n    - {from: r, to: a}\n    - {from: a, to: b}\n    - {from: b, to: a}\n`, /cycle through: a, b/],
+    ["several roots", `${P}    - {id: a, type: pass_through}\n    - {id: b, type: pass_through}\n    - {id: c, type: pass_through}\n  edges:\n    - {from: a, to: c}\n    - {from: b, to: c}\n`, /several entry executors \(a, b\)/],
+    ["several executors, no order", `${P}    - {id: a, type: pass_through}\n    - {id: b, type: pass_through}\n`, /neither `edges` nor `execution_sequence`/],
+    ["empty edges with several executors", `${P}    - {id: a, type: pass_through}\n    - {id: b, type: pass_through}\n  edges: []\n`, /`edges` is empty/],
+    ["unknown edge type", `${P}    - {id: a, type: pass_through}\n    - {id: b, type: pass_through}\n  edges:\n    - {from: a, to: b, type: conditional}\n`, /edge type must be sequential, parallel or join/],
+    ["edge condition", `${P}    - {id: a, type: pass_through}\n    - {id: b, type: pass_through}\n  edges:\n    - {from: a, to: [{target: b, condition: "data.x == 1"}]}\n`, /edges\[0\]: edge conditions are not supported; use settings.condition on the target executor \('b'\)/],
+    ["bad own setting", `${P}    - {id: c, type: recursive_text_chunker, settings: {chunk_size: abc}}\n`, /executor 'c' \(recursive_text_chunker\): invalid settings: chunk_size: chunk_size must be a whole number/],
+    ["bad common setting", `${P}    - {id: a, type: pass_through, settings: {max_concurrent: 0}}\n`, /executor 'a' \(pass_through\): invalid settings: max_concurrent: max_concurrent must be a whole number from 1 to 100/],
+    ["bad enabled", `${P}    - {id: a, type: pass_through, settings: {enabled: maybe}}\n`, /enabled must be true or false/],
+    ["unset variable", `${P}    - {id: a, type: tag, settings: {tag: "\${UNSET_VAR}"}}\n`, /executor 'a' \(tag\): settings\.tag: environment variable UNSET_VAR is not set/],
+    ["invalid condition", `${P}    - {id: a, type: pass_through, settings: {condition: "data.x ==="}}\n`, /executor 'a' \(pass_through\): invalid condition: unexpected '='/],
+    ["cross-check of own settings", `${P}    - {id: c, type: recursive_text_chunker, settings: {chunk_size: 100, chunk_overlap: 100}}\n`, /chunk_overlap must be less than chunk_size/],
   ];
-  for (const [yaml, message] of bad) {
-    test(`rejects: ${message.source}`, () => {
-      assert.throws(() => compilePipeline(parsePipelineYaml(yaml, { env: {} }), { registry: registryWithTag(), deps }), (err: unknown) => {
+  for (const [name, yaml, message] of bad) {
+    test(`rejects: ${name}`, () => {
+      assert.throws(() => compilePipeline(parsePipelineYaml(yaml, { env: {} }), { registry: testRegistry(), deps }), (err: unknown) => {
         assert.ok(err instanceof PipelineError, String(err));
         assert.match(err.message, message);
         return true;
       });
     });
   }
-});
-
-describe("condition evaluator", () => {
-  const doc = { id: { filename: "a.pdf", path: "invoices/a.pdf" }, data: { line_count: 7, contains_pii: true, title: "Hello and world", tags: ["urgent"], lang: "en", x: null, list: [1, 2] } };
-  const cases: Array<[string, boolean]> = [
-    ["data.line_count > 5", true],
-    ["data.line_count <= 5", false],
-    ["data.contains_pii == true", true],
-    ["data.title == 'Hello and world'", true],
-    ["data.lang in ['en', 'fr']", true],
-    ["data.lang not_in ['en']", false],
-    ["data.tags contains 'urgent'", true],
-    ["id.filename ends_with '.pdf' and data.line_count >= 3", true],
-    ["id.path regex_match '^invoices/'", true],
-    ["data.x is_empty", true],
-    ["data.title is_not_empty", true],
-    ["data.missing == 'a' or data.line_count == 7", true],
-    ["(data.line_count > 100 or data.lang == 'en') and not data.contains_pii == false", true],
-    ["data.list[1] == 2", true],
-    ["data['lang'] starts_with 'e'", true],
-  ];
-  for (const [expr, expected] of cases) test(expr, () => assert.equal(compileCondition(expr).test(doc), expected));
-  test("rejects prototype access and garbage", () => {
-    assert.throws(() => compileCondition("data.__proto__ == 1"), /not allowed/);
-    assert.throws(() => compileCondition("constructor.name == 'x'"), /not allowed/);
-    assert.throws(() => compileCondition("data.x; process.exit()"), /unexpected/);
-    assert.throws(() => compileCondition("x".repeat(3000)), /longer than/);
-  });
 });
