@@ -21,8 +21,9 @@ export interface BlobAccountOptions {
 }
 
 export function blobServiceClient(config: Config, opts: BlobAccountOptions = {}): BlobServiceClient {
-  const key = JSON.stringify([opts.account ?? "", opts.connectionString ? "cs" : "", opts.accountKey ? "key" : ""]);
-  const cached = clients.get(key + (opts.connectionString ?? "") + (opts.accountKey ?? ""));
+  // Everything that decides the endpoint and credential is part of the key (tests run several Azurites in one process).
+  const key = JSON.stringify([opts.account ?? "", opts.connectionString ?? "", opts.accountKey ?? "", config.BLOB_STORAGE_CONNECTION_STRING, config.BLOB_STORAGE_ACCOUNT_NAME]);
+  const cached = clients.get(key);
   if (cached) return cached;
   let client: BlobServiceClient;
   const shared = config.BLOB_STORAGE_CONNECTION_STRING;
@@ -41,6 +42,14 @@ export function blobServiceClient(config: Config, opts: BlobAccountOptions = {})
       "no blob storage account: name one in the executor settings (blob_storage_account) or set BLOB_STORAGE_ACCOUNT_NAME / BLOB_STORAGE_CONNECTION_STRING",
     );
   }
-  clients.set(key + (opts.connectionString ?? "") + (opts.accountKey ?? ""), client);
+  clients.set(key, client);
   return client;
+}
+
+/** A readable message for a storage error (a 404 on download carries no message of its own). */
+export function blobErrorMessage(err: unknown, what: string): string {
+  const e = err as { statusCode?: number; code?: string; message?: string; name?: string };
+  if (e?.statusCode === 404) return `${what} not found${e.code ? ` (${e.code})` : ""}`;
+  const detail = e?.message || e?.code || e?.name || String(err);
+  return e?.statusCode ? `${what}: HTTP ${e.statusCode} ${detail}` : `${what}: ${detail}`;
 }

@@ -12,7 +12,7 @@ import type { ExecutorDefinition, ExecutorDeps, ExecutorRunContext } from "../ty
 import type { Content } from "../../pipeline/content.ts";
 import { perItemExecutor } from "../per-item.ts";
 import { boolSetting, choiceSetting, stringSetting } from "../settings.ts";
-import { blobServiceClient } from "../blob-clients.ts";
+import { blobErrorMessage, blobServiceClient } from "../blob-clients.ts";
 
 const settings = v.object({
   include_content_bytes_as_field: v.optional(boolSetting("include_content_bytes_as_field"), false),
@@ -43,7 +43,13 @@ async function retrieve(item: Content, s: Settings, deps: ExecutorDeps, ctx: Exe
   if (!item.id.container || !item.id.path) throw new Error("id.container and id.path are required to download a blob");
   const service = blobServiceClient(deps.config, { account: accountOf(item), accountKey: s.blob_storage_account_key });
   const blob = service.getContainerClient(item.id.container).getBlobClient(item.id.path);
-  const bytes = await blob.downloadToBuffer(0, undefined, { abortSignal: ctx.signal });
+  let bytes: Buffer;
+  try {
+    bytes = await blob.downloadToBuffer(0, undefined, { abortSignal: ctx.signal });
+  } catch (err) {
+    if (ctx.signal.aborted) throw err;
+    throw new Error(blobErrorMessage(err, `blob ${item.id.container}/${item.id.path}`));
+  }
   const data: Record<string, unknown> = { ...item.data };
   if (s.use_temp_file_for_content) {
     await mkdir(s.temp_folder, { recursive: true });

@@ -9,7 +9,7 @@ import type { ExecutorDefinition, ExecutorDeps, ExecutorRunContext } from "../ty
 import type { Content } from "../../pipeline/content.ts";
 import { perItemExecutor } from "../per-item.ts";
 import { boolSetting, choiceSetting, stringListSetting, stringSetting } from "../settings.ts";
-import { blobServiceClient, connectionStringAccount } from "../blob-clients.ts";
+import { blobErrorMessage, blobServiceClient, connectionStringAccount } from "../blob-clients.ts";
 
 const fields = v.object({
   storage_account_name: v.optional(stringSetting("storage_account_name")),
@@ -165,7 +165,8 @@ export const azureBlobOutput: ExecutorDefinition<typeof settings> = {
       } catch (err) {
         const e = err as { statusCode?: number; message?: string };
         if (e.statusCode === 409 && !s.overwrite_existing) throw new Error(`blob ${s.container_name}/${path} already exists and overwrite_existing is false`);
-        throw err;
+        if (ctx.signal.aborted) throw err;
+        throw new Error(blobErrorMessage(err, `writing blob ${s.container_name}/${path}`));
       }
       return {
         ...item,
