@@ -30,7 +30,8 @@ const PIPELINE = `pipeline:
     - {id: done, type: pass_through}
   execution_sequence: [discover, keep, done]
 `;
-const FAILING = `pipeline:\n  name: bad\n  executors:\n    - {id: f, type: field_selector, settings: {fields: [x], mode: include, condition: "data.n regex_match '('"}}\n`;
+// Fails at run time (not at compile time): the item is not a blob, so the retriever throws for it.
+const FAILING = `pipeline:\n  name: bad\n  executors:\n    - {id: f, type: azure_blob_content_retriever, settings: {use_temp_file_for_content: false, continue_on_error: false, fail_pipeline_on_error: true}}\n`;
 
 function task(id: string, pipeline = "pipe-1") {
   return {
@@ -135,13 +136,13 @@ describe("processing worker", () => {
 
   test("a failing pipeline is retried, then poisoned after MAX_TASK_RETRIES deliveries", async () => {
     const t = task("retry", "pipe-bad");
-    t.payload.content[0].data = { n: "x" } as never;
+    t.payload.executed_input_executor = null as never;
     await queue.sendMessage(JSON.stringify(t));
     const doc = await until("failed", async () => {
       const d = await execution("exec_retry");
       return d?.status === "failed" ? d : undefined;
     }, 40_000);
-    assert.match(doc.error, /f: /);
+    assert.match(doc.error, /unsupported source type/);
     const record = (await poisoned()).find((r) => String(r.message).includes("exec_retry"));
     assert.ok(record, "in poison queue");
     assert.equal(record.dequeue_count, 2);
