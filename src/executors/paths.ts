@@ -24,7 +24,12 @@ export function getPath(root: unknown, parts: string[]): unknown {
 }
 
 /** Sets a value, creating objects on the way; fails when a parent exists but is not an object. */
-export function setPath(root: Record<string, unknown>, parts: string[], value: unknown, opts: { createParents?: boolean } = {}): void {
+export function setPath(
+  root: Record<string, unknown>,
+  parts: string[],
+  value: unknown,
+  opts: { createParents?: boolean } = {},
+): void {
   let cur: Record<string, unknown> = root;
   for (const key of parts.slice(0, -1)) {
     if (!Object.hasOwn(cur, key) || cur[key] === undefined || cur[key] === null) {

@@ -26,7 +26,12 @@ export function numberSetting(name: string, bounds: { min?: number; max?: number
   return v.pipe(
     v.union([
       v.number(message),
-      v.pipe(v.string(message), v.trim(), v.regex(/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/, message), v.transform(Number)),
+      v.pipe(
+        v.string(message),
+        v.trim(),
+        v.regex(/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/, message),
+        v.transform(Number),
+      ),
     ], message),
     v.finite(message),
     v.minValue(min, message),

@@ -30,7 +30,9 @@ export function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> 
 }
 
 /** A signal that aborts when any of `signals` does; `dispose` detaches it from them. */
-export function linkedSignal(...signals: AbortSignal[]): { controller: AbortController; signal: AbortSignal; dispose(): void } {
+export function linkedSignal(
+  ...signals: AbortSignal[]
+): { controller: AbortController; signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
   const listeners: Array<[AbortSignal, () => void]> = [];
   for (const s of signals) {

@@ -34,7 +34,9 @@ export function isEnabledRaw(settings: Record<string, unknown> | undefined): boo
   return true;
 }
 
-export function splitSettings(settings: Record<string, unknown>): { common: Record<string, unknown>; own: Record<string, unknown> } {
+export function splitSettings(
+  settings: Record<string, unknown>,
+): { common: Record<string, unknown>; own: Record<string, unknown> } {
   const common: Record<string, unknown> = {};
   const own: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(settings)) {

@@ -4,12 +4,15 @@ import * as v from "valibot";
 import type { ExecutorDeps, ExecutorInstance } from "../executors/types.ts";
 import type { ExecutorRegistry } from "../executors/registry.ts";
 import { type CommonSettings, commonSettingsSchema, splitSettings } from "./common-settings.ts";
-import { type CompiledCondition, compileCondition } from "./condition.ts";
+import { compileCondition, type CompiledCondition } from "./condition.ts";
 import { type ExecutorConfig, executorEnv, type PipelineDefinition } from "./definition.ts";
 import { substituteEnv } from "./env.ts";
 import { issuesText, PipelineError } from "./errors.ts";
 import { definitionGraph, type RunGraph, runGraph } from "./graph.ts";
 import { withoutEmptyValues } from "../executors/settings.ts";
+
+/** An executor entry as in the YAML; hand-built ones may omit settings. */
+export type ExecutorConfigLike = Pick<ExecutorConfig, "id" | "type"> & { settings?: Record<string, unknown> | null };
 
 export interface CompiledNode {
   id: string;
@@ -31,16 +34,20 @@ export interface CompiledPipeline {
   close(): Promise<void>;
 }
 
-function where(cfg: ExecutorConfig): string {
+function where(cfg: ExecutorConfigLike): string {
   return `executor '${cfg.id}' (${cfg.type})`;
 }
 
 /** Settings with ${VAR} applied; a missing variable is a PipelineError naming the executor and the setting. */
-function resolvedSettings(cfg: ExecutorConfig): Record<string, unknown> {
+function resolvedSettings(cfg: ExecutorConfigLike): Record<string, unknown> {
   return substituteEnv(cfg.settings ?? {}, executorEnv(cfg), `${where(cfg)}: settings`) as Record<string, unknown>;
 }
 
-function commonSettings(cfg: ExecutorConfig, settings: Record<string, unknown>, registry: ExecutorRegistry): CommonSettings {
+function commonSettings(
+  cfg: ExecutorConfigLike,
+  settings: Record<string, unknown>,
+  registry: ExecutorRegistry,
+): CommonSettings {
   const defaults = registry.get(cfg.type)?.commonDefaults;
   const parsed = v.safeParse(commonSettingsSchema(defaults), withoutEmptyValues(splitSettings(settings).common));
   if (!parsed.success) throw new PipelineError(`${where(cfg)}: invalid settings: ${issuesText(parsed.issues)}`);
@@ -48,7 +55,7 @@ function commonSettings(cfg: ExecutorConfig, settings: Record<string, unknown>, 
 }
 
 /** Whether the executor is enabled; `enabled: "${FLAG}"` is resolved first. */
-export function executorEnabled(cfg: ExecutorConfig, registry: ExecutorRegistry): boolean {
+export function executorEnabled(cfg: ExecutorConfigLike, registry: ExecutorRegistry): boolean {
   const raw = cfg.settings?.enabled;
   if (raw === undefined || raw === null || raw === "") return true;
   const enabled = substituteEnv(raw, executorEnv(cfg), `${where(cfg)}: settings.enabled`);
@@ -56,16 +63,20 @@ export function executorEnabled(cfg: ExecutorConfig, registry: ExecutorRegistry)
 }
 
 /** Creates one executor: known type, ${VAR} applied, its own settings validated by its schema. */
-export function createExecutor(cfg: ExecutorConfig, registry: ExecutorRegistry, deps: ExecutorDeps): ExecutorInstance {
+export function createExecutor(
+  cfg: ExecutorConfigLike,
+  registry: ExecutorRegistry,
+  deps: ExecutorDeps,
+): ExecutorInstance {
   return prepare(cfg, registry, deps).instance;
 }
 
-function unknownType(cfg: ExecutorConfig, registry: ExecutorRegistry): PipelineError {
+function unknownType(cfg: ExecutorConfigLike, registry: ExecutorRegistry): PipelineError {
   const known = registry.list().map((d) => d.type).sort().join(", ");
   return new PipelineError(`executor '${cfg.id}': unknown type '${cfg.type}' (known types: ${known})`);
 }
 
-function prepare(cfg: ExecutorConfig, registry: ExecutorRegistry, deps: ExecutorDeps): CompiledNode {
+function prepare(cfg: ExecutorConfigLike, registry: ExecutorRegistry, deps: ExecutorDeps): CompiledNode {
   const def = registry.get(cfg.type);
   if (!def) throw unknownType(cfg, registry);
   const settings = resolvedSettings(cfg);
@@ -110,7 +121,9 @@ export function compilePipeline(
   const warnings: string[] = [];
   const inGraph = new Set(definitionGraph(def).nodes);
   for (const cfg of def.executors) {
-    if (!inGraph.has(cfg.id) && cfg.id !== exclude) warnings.push(`executor '${cfg.id}' is not connected and never runs`);
+    if (!inGraph.has(cfg.id) && cfg.id !== exclude) {
+      warnings.push(`executor '${cfg.id}' is not connected and never runs`);
+    }
   }
   const disabled = new Set<string>();
   for (const cfg of def.executors) {

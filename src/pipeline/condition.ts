@@ -69,7 +69,11 @@ function tokenize(src: string): Token[] {
       const op = SYMBOL_OPS.find((o) => src.startsWith(o, i))!;
       out.push({ t: "op", v: op, at });
       i += op.length;
-    } else if (/\d/.test(c) || ((c === "-" || c === "+" || c === ".") && /\d/.test(src[i + 1] ?? "") && out.at(-1)?.t !== "word" && !(c === "." && out.at(-1)?.t === "punct" && out.at(-1)?.v === "]"))) {
+    } else if (
+      /\d/.test(c) ||
+      ((c === "-" || c === "+" || c === ".") && /\d/.test(src[i + 1] ?? "") && out.at(-1)?.t !== "word" &&
+        !(c === "." && out.at(-1)?.t === "punct" && out.at(-1)?.v === "]"))
+    ) {
       const m = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?/.exec(src.slice(i))!;
       out.push({ t: "num", v: Number(m[0]), at });
       i += m[0].length;
@@ -129,11 +133,15 @@ class Parser {
 
   private expectPunct(p: string): void {
     const t = this.next(`'${p}'`);
-    if (t.t !== "punct" || t.v !== p) throw new ConditionError(`expected '${p}' at position ${t.at}, got '${String(t.v)}'`);
+    if (t.t !== "punct" || t.v !== p) {
+      throw new ConditionError(`expected '${p}' at position ${t.at}, got '${String(t.v)}'`);
+    }
   }
 
   private nested<T>(fn: () => T): T {
-    if (++this.depth > MAX_NESTING) throw new ConditionError(`condition is nested more than ${MAX_NESTING} levels deep`);
+    if (++this.depth > MAX_NESTING) {
+      throw new ConditionError(`condition is nested more than ${MAX_NESTING} levels deep`);
+    }
     try {
       return fn();
     } finally {
@@ -177,7 +185,9 @@ class Parser {
 
   private path(): Segment[] {
     const first = this.next("a field path");
-    if (first.t !== "word") throw new ConditionError(`expected a field path at position ${first.at}, got '${String(first.v)}'`);
+    if (first.t !== "word") {
+      throw new ConditionError(`expected a field path at position ${first.at}, got '${String(first.v)}'`);
+    }
     if (!ROOTS.has(first.v)) {
       throw new ConditionError(
         `field path '${first.v}…' must start with id, data, summary_data or executor_logs (position ${first.at})`,
@@ -239,12 +249,18 @@ class Parser {
     const path = this.path();
     const t = this.next(`an operator after ${path.join(".")}`);
     const op = t.t === "op" ? t.v : t.t === "word" && WORD_OPS.has(t.v.toLowerCase()) ? t.v.toLowerCase() : undefined;
-    if (!op) throw new ConditionError(`expected an operator after ${path.join(".")} at position ${t.at}, got '${String(t.v)}'`);
+    if (!op) {
+      throw new ConditionError(
+        `expected an operator after ${path.join(".")} at position ${t.at}, got '${String(t.v)}'`,
+      );
+    }
     if (op === "is_empty" || op === "is_not_empty") return { k: "cmp", path, op };
     const value = this.value();
     if (op === "regex_match") {
       if (typeof value !== "string") throw new ConditionError("regex_match needs a quoted pattern");
-      if (value.length > MAX_REGEX_LENGTH) throw new ConditionError(`regular expression is longer than ${MAX_REGEX_LENGTH} characters`);
+      if (value.length > MAX_REGEX_LENGTH) {
+        throw new ConditionError(`regular expression is longer than ${MAX_REGEX_LENGTH} characters`);
+      }
       try {
         return { k: "cmp", path, op, value, regex: new RegExp(value) };
       } catch (err) {
@@ -286,7 +302,8 @@ function equal(a: unknown, b: unknown): boolean {
   if (Array.isArray(a)) return a.length === (b as unknown[]).length && a.every((x, i) => equal(x, (b as unknown[])[i]));
   const ka = Object.keys(a);
   const kb = Object.keys(b);
-  return ka.length === kb.length && ka.every((k) => Object.hasOwn(b, k) && equal((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+  return ka.length === kb.length &&
+    ka.every((k) => Object.hasOwn(b, k) && equal((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }
 
 function isNumericString(x: unknown): x is string {
@@ -299,7 +316,8 @@ function order(field: unknown, op: string, value: unknown): boolean {
   let b = value;
   if (typeof b === "number" && isNumericString(a)) a = Number(a);
   if (typeof a === "number" && isNumericString(b)) b = Number(b);
-  const comparable = (typeof a === "number" && typeof b === "number") || (typeof a === "string" && typeof b === "string");
+  const comparable = (typeof a === "number" && typeof b === "number") ||
+    (typeof a === "string" && typeof b === "string");
   if (!comparable) throw new ConditionError(`cannot compare ${typeName(field)} with ${typeName(value)} using ${op}`);
   const x = a as number | string;
   const y = b as number | string;
@@ -336,9 +354,13 @@ function compare(node: Extract<Node, { k: "cmp" }>, field: unknown): boolean {
     case "<=":
       return order(field, op, value);
     case "in":
-      return Array.isArray(value) ? value.some((x) => equal(field, x)) : typeof field === "string" && (value as string).includes(field);
+      return Array.isArray(value)
+        ? value.some((x) => equal(field, x))
+        : typeof field === "string" && (value as string).includes(field);
     case "not_in":
-      return !(Array.isArray(value) ? value.some((x) => equal(field, x)) : typeof field === "string" && (value as string).includes(field));
+      return !(Array.isArray(value)
+        ? value.some((x) => equal(field, x))
+        : typeof field === "string" && (value as string).includes(field));
     case "contains":
       return contains(field, value);
     case "not_contains":

@@ -39,7 +39,12 @@ const idList = (what: string) =>
 const targetList = v.pipe(
   v.union([
     nonEmptyId("edge 'to'"),
-    v.array(v.union([nonEmptyId("edge 'to'"), v.pipe(v.looseObject({ target: nonEmptyId("edge target") }), v.transform((t) => t.target))])),
+    v.array(
+      v.union([
+        nonEmptyId("edge 'to'"),
+        v.pipe(v.looseObject({ target: nonEmptyId("edge target") }), v.transform((t) => t.target)),
+      ]),
+    ),
   ], "edge 'to' must be an executor id or a list of ids"),
   v.transform((x) => (Array.isArray(x) ? x : [x])),
   v.minLength(1, "edge 'to' must name at least one executor"),
@@ -62,7 +67,9 @@ export const PipelineDefinitionSchema = v.looseObject({
     v.array(ExecutorConfigSchema, "executors must be a list"),
     v.minLength(1, "the pipeline has no executors"),
   ),
-  execution_sequence: v.optional(v.nullable(v.array(nonEmptyId("execution_sequence entry"), "execution_sequence must be a list of executor ids"))),
+  execution_sequence: v.optional(
+    v.nullable(v.array(nonEmptyId("execution_sequence entry"), "execution_sequence must be a list of executor ids")),
+  ),
   edges: v.optional(v.nullable(v.array(EdgeSchema, "edges must be a list"))),
 });
 export type PipelineDefinition = v.InferOutput<typeof PipelineDefinitionSchema>;
@@ -70,7 +77,7 @@ export type PipelineDefinition = v.InferOutput<typeof PipelineDefinitionSchema>;
 /** The environment each parsed executor config resolves ${VAR} against (process.env for hand-built configs). */
 const envOf = new WeakMap<object, Env>();
 
-export function executorEnv(cfg: ExecutorConfig): Env {
+export function executorEnv(cfg: object): Env {
   return envOf.get(cfg) ?? (process.env as Env);
 }
 
@@ -86,7 +93,9 @@ function selectDefinition(doc: Record<string, unknown>, name: string | undefined
     if (!Array.isArray(doc.pipelines)) throw new PipelineError("`pipelines:` must be a list of pipeline definitions");
     const list = doc.pipelines as unknown[];
     if (name !== undefined) {
-      const found = list.find((p) => typeof p === "object" && p !== null && (p as Record<string, unknown>).name === name);
+      const found = list.find((p) =>
+        typeof p === "object" && p !== null && (p as Record<string, unknown>).name === name
+      );
       if (found) return found;
       if (doc.pipeline === undefined) throw new PipelineError(`\`pipelines:\` has no pipeline named '${name}'`);
     } else if (doc.pipeline === undefined) {

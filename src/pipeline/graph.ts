@@ -27,7 +27,9 @@ export function definitionGraph(def: PipelineDefinition): DefinitionGraph {
   const referenced = new Set<string>();
   const connect = (from: string, to: string, where: string) => {
     for (const id of [from, to]) {
-      if (!known.has(id)) throw new PipelineError(`${where} names executor '${id}', which the pipeline does not define`);
+      if (!known.has(id)) {
+        throw new PipelineError(`${where} names executor '${id}', which the pipeline does not define`);
+      }
     }
     if (from === to) throw new PipelineError(`${where} connects executor '${from}' to itself`);
     referenced.add(from);

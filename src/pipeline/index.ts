@@ -14,6 +14,7 @@ export {
   type CompiledPipeline,
   compilePipeline,
   createExecutor,
+  type ExecutorConfigLike,
   executorEnabled,
   findInputExecutor,
 } from "./compile.ts";

@@ -51,7 +51,12 @@ function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-function logEntry(executorId: string, start: string, status: "completed" | "failed", errors: string[] = []): ExecutorLogEntry {
+function logEntry(
+  executorId: string,
+  start: string,
+  status: "completed" | "failed",
+  errors: string[] = [],
+): ExecutorLogEntry {
   return { executor_id: executorId, start_time: start, end_time: nowIso(), status, details: {}, errors };
 }
 
@@ -63,7 +68,10 @@ function checkOutput(executorId: string, out: unknown): Content[] {
   const list = Array.isArray(out) ? out : [out];
   for (const c of list) {
     const id = (c as Content | null)?.id;
-    if (typeof c !== "object" || c === null || typeof id !== "object" || id === null || typeof id.canonical_id !== "string") {
+    if (
+      typeof c !== "object" || c === null || typeof id !== "object" || id === null ||
+      typeof id.canonical_id !== "string"
+    ) {
       throw new Error(`executor '${executorId}' returned something that is not a content item`);
     }
   }
@@ -78,7 +86,12 @@ interface NodeRun {
 }
 
 /** Runs `fn` on each item with at most `limit` at once; stops starting new items once `stop` is aborted. */
-async function eachLimited<T>(items: T[], limit: number, stop: AbortSignal, fn: (item: T, index: number) => Promise<void>): Promise<void> {
+async function eachLimited<T>(
+  items: T[],
+  limit: number,
+  stop: AbortSignal,
+  fn: (item: T, index: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < items.length && !stop.aborted) {
@@ -89,7 +102,12 @@ async function eachLimited<T>(items: T[], limit: number, stop: AbortSignal, fn: 
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
-async function runPerItem(node: CompiledNode, items: Content[], selected: boolean[], ctx: ExecutorRunContext): Promise<NodeRun> {
+async function runPerItem(
+  node: CompiledNode,
+  items: Content[],
+  selected: boolean[],
+  ctx: ExecutorRunContext,
+): Promise<NodeRun> {
   const processItem = node.instance.processItem!.bind(node.instance);
   const { max_concurrent, timeout_secs, continue_on_error } = node.common;
   const results: Content[][] = items.map((item) => [item]);
@@ -133,7 +151,12 @@ async function runPerItem(node: CompiledNode, items: Content[], selected: boolea
   return { out: results.flat(), failed, skipped: selected.filter((s) => !s).length, firstError };
 }
 
-async function runBatch(node: CompiledNode, items: Content[], selected: boolean[], ctx: ExecutorRunContext): Promise<NodeRun> {
+async function runBatch(
+  node: CompiledNode,
+  items: Content[],
+  selected: boolean[],
+  ctx: ExecutorRunContext,
+): Promise<NodeRun> {
   const chosen = items.filter((_, i) => selected[i]);
   const skipped = items.filter((_, i) => !selected[i]);
   if (chosen.length === 0 && items.length > 0) return { out: items, failed: 0, skipped: skipped.length };
@@ -148,7 +171,9 @@ function evaluateConditions(node: CompiledNode, items: Content[]): boolean[] {
     try {
       return node.condition!.test(item);
     } catch (err) {
-      throw new Error(`condition '${node.condition!.source}' failed on item ${item.id.canonical_id}: ${errorMessage(err)}`);
+      throw new Error(
+        `condition '${node.condition!.source}' failed on item ${item.id.canonical_id}: ${errorMessage(err)}`,
+      );
     }
   });
 }
@@ -167,7 +192,9 @@ export async function runPipeline(
   const { graph } = p;
   const results = new Map<string, Content[]>();
   const consumersLeft = new Map<string, number>();
-  for (const id of graph.order) for (const pred of graph.preds.get(id)!) consumersLeft.set(pred, (consumersLeft.get(pred) ?? 0) + 1);
+  for (const id of graph.order) {
+    for (const pred of graph.preds.get(id)!) consumersLeft.set(pred, (consumersLeft.get(pred) ?? 0) + 1);
+  }
 
   /** The last consumer of an executor's output gets it as is; others get copies. The caller's input is never mutated. */
   const take = (source: string): Content[] => {
@@ -182,7 +209,11 @@ export async function runPipeline(
   };
 
   const finish = (status: PipelineResult["status"], content: Content[], error?: string): PipelineResult => {
-    const event_type = status === "completed" ? "pipeline_completed" : status === "failed" ? "pipeline_failed" : "pipeline_cancelled";
+    const event_type = status === "completed"
+      ? "pipeline_completed"
+      : status === "failed"
+      ? "pipeline_failed"
+      : "pipeline_cancelled";
     events.push({ timestamp: nowIso(), event_type, duration_ms: Date.now() - startMs, error });
     return {
       pipeline_name: p.name,
@@ -206,7 +237,12 @@ export async function runPipeline(
     const t0 = Date.now();
     const start = nowIso();
     const logger = opts.logger.child({ executor_id: id, executor_type: node.type });
-    events.push({ timestamp: start, event_type: "executor_invoked", executor_id: id, data: { items_in: items.length } });
+    events.push({
+      timestamp: start,
+      event_type: "executor_invoked",
+      executor_id: id,
+      data: { items_in: items.length },
+    });
     if (node.common.debug_mode) logger.info("executor invoked", { items_in: items.length });
     const ctx: ExecutorRunContext = {
       executorId: id,
@@ -239,7 +275,12 @@ export async function runPipeline(
         data: { items_in: items.length, items_out: r.out.length, items_failed: r.failed, items_skipped: r.skipped },
         ...(r.firstError ? { error: r.firstError } : {}),
       });
-      if (r.failed) logger.warn("executor failed on some items; they pass through", { items_failed: r.failed, error: r.firstError });
+      if (r.failed) {
+        logger.warn("executor failed on some items; they pass through", {
+          items_failed: r.failed,
+          error: r.firstError,
+        });
+      }
       return { ok: true };
     } catch (err) {
       const duration_ms = Date.now() - t0;

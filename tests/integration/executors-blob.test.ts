@@ -11,7 +11,14 @@ import type { Config } from "../../src/config/schema.ts";
 import { configureLogging, Logger } from "../../src/log/logger.ts";
 import type { Content } from "../../src/pipeline/content.ts";
 import type { ExecutorRunContext } from "../../src/executors/types.ts";
-import { compilePipeline, createExecutor, defaultRegistry, parsePipelineYaml, PipelineError, runPipeline } from "../../src/pipeline/index.ts";
+import {
+  compilePipeline,
+  createExecutor,
+  defaultRegistry,
+  parsePipelineYaml,
+  PipelineError,
+  runPipeline,
+} from "../../src/pipeline/index.ts";
 
 configureLogging({ level: "error" });
 const logger = new Logger();
@@ -41,7 +48,12 @@ function blobItem(name: string): Content {
   };
 }
 
-const ctx = (): ExecutorRunContext => ({ executorId: "x", pipelineName: "blob-test", signal: new AbortController().signal, logger });
+const ctx = (): ExecutorRunContext => ({
+  executorId: "x",
+  pipelineName: "blob-test",
+  signal: new AbortController().signal,
+  logger,
+});
 
 async function download(container: ContainerClient, path: string): Promise<Buffer> {
   return await container.getBlobClient(path).downloadToBuffer();
@@ -66,29 +78,64 @@ after(async () => {
 
 describe("azure_blob_content_retriever (Azurite)", () => {
   test("downloads into data.content as text, or base64", async () => {
-    const text = createExecutor({ id: "get", type: "azure_blob_content_retriever", settings: { include_content_bytes_as_field: true, use_temp_file_for_content: false } }, registry, { config, logger });
+    const text = createExecutor(
+      {
+        id: "get",
+        type: "azure_blob_content_retriever",
+        settings: { include_content_bytes_as_field: true, use_temp_file_for_content: false },
+      },
+      registry,
+      { config, logger },
+    );
     const [t] = await text.process([blobItem("tables/orders.csv")], ctx());
     assert.equal(t.data?.content, CSV);
     assert.equal(t.data?.temp_file_path, undefined);
-    const b64 = createExecutor({ id: "get", type: "azure_blob_content_retriever", settings: { include_content_bytes_as_field: "true", content_encoding: "base64", use_temp_file_for_content: false } }, registry, { config, logger });
+    const b64 = createExecutor(
+      {
+        id: "get",
+        type: "azure_blob_content_retriever",
+        settings: {
+          include_content_bytes_as_field: "true",
+          content_encoding: "base64",
+          use_temp_file_for_content: false,
+        },
+      },
+      registry,
+      { config, logger },
+    );
     const [b] = await b64.process([blobItem("bin/raw.dat")], ctx());
     assert.deepEqual([...Buffer.from(b.data?.content as string, "base64")], [0, 1, 2, 250, 255]);
   });
 
   test("only azure_blob items; a missing blob is an error", async () => {
     const get = createExecutor({ id: "get", type: "azure_blob_content_retriever" }, registry, { config, logger });
-    await assert.rejects(get.process([{ ...blobItem("x"), id: { ...blobItem("x").id, source_type: "local_file" } }], ctx()), /unsupported source type 'local_file'/);
-    await assert.rejects(get.process([blobItem("nope/missing.csv")], ctx()), /blob src-.*\/nope\/missing.csv not found/);
+    await assert.rejects(
+      get.process([{ ...blobItem("x"), id: { ...blobItem("x").id, source_type: "local_file" } }], ctx()),
+      /unsupported source type 'local_file'/,
+    );
+    await assert.rejects(
+      get.process([blobItem("nope/missing.csv")], ctx()),
+      /blob src-.*\/nope\/missing.csv not found/,
+    );
   });
 });
 
 describe("azure_blob_output (Azurite)", () => {
   test("writes each item as JSON at the templated path and records summary_data.blob_output", async () => {
-    const out = createExecutor({
-      id: "save",
-      type: "azure_blob_output",
-      settings: { container_name: output.containerName, path_template: "runs/{pipeline_name}/{year}", filename_template: "{id.unique_id}-{kind}.json", metadata_fields: "kind,id.filename" },
-    }, registry, { config, logger });
+    const out = createExecutor(
+      {
+        id: "save",
+        type: "azure_blob_output",
+        settings: {
+          container_name: output.containerName,
+          path_template: "runs/{pipeline_name}/{year}",
+          filename_template: "{id.unique_id}-{kind}.json",
+          metadata_fields: "kind,id.filename",
+        },
+      },
+      registry,
+      { config, logger },
+    );
     const input = { ...blobItem("a/b.pdf"), data: { kind: "invoice/2024" } };
     const [written] = await out.process([input], ctx());
     const info = written.summary_data?.blob_output as Record<string, unknown>;
@@ -100,7 +147,7 @@ describe("azure_blob_output (Azurite)", () => {
     const body = await download(output, info.blob_path as string);
     assert.equal(info.blob_size, body.length);
     assert.deepEqual(JSON.parse(body.toString("utf8")), input);
-    assert.match(body.toString("utf8"), /\n  "id"/, "pretty printed by default");
+    assert.match(body.toString("utf8"), /\n {2}"id"/, "pretty printed by default");
     const props = await output.getBlobClient(info.blob_path as string).getProperties();
     assert.equal(props.metadata?.kind, "invoice/2024");
     assert.equal(props.metadata?.id_filename, "b.pdf");
@@ -109,7 +156,14 @@ describe("azure_blob_output (Azurite)", () => {
   });
 
   test("gzip, content_field, and overwrite_existing false", async () => {
-    const settings = { container_name: output.containerName, path_template: "gz/", filename_template: "{id.unique_id}.json", compression: "gzip", content_field: "result", overwrite_existing: false };
+    const settings = {
+      container_name: output.containerName,
+      path_template: "gz/",
+      filename_template: "{id.unique_id}.json",
+      compression: "gzip",
+      content_field: "result",
+      overwrite_existing: false,
+    };
     const out = createExecutor({ id: "save", type: "azure_blob_output", settings }, registry, { config, logger });
     const input = { ...blobItem("c.pdf"), data: { result: { score: 3 }, other: 1 } };
     const [written] = await out.process([input], ctx());
@@ -121,7 +175,10 @@ describe("azure_blob_output (Azurite)", () => {
 
   test("settings are checked when the pipeline is compiled", async () => {
     const bad = (settings: Record<string, unknown>, cfg: Config, message: RegExp) =>
-      assert.throws(() => createExecutor({ id: "save", type: "azure_blob_output", settings }, registry, { config: cfg, logger }), (err: unknown) => err instanceof PipelineError && message.test(err.message));
+      assert.throws(
+        () => createExecutor({ id: "save", type: "azure_blob_output", settings }, registry, { config: cfg, logger }),
+        (err: unknown) => err instanceof PipelineError && message.test(err.message),
+      );
     bad({}, config, /container_name/);
     bad({ container_name: "c", compression: "zip" }, config, /compression zip is not supported; use gzip/);
     bad({ container_name: "c", credential_type: "azure_key_credential" }, config, /credential_key is required/);
@@ -148,20 +205,32 @@ describe("blob executors in a pipeline run (Azurite)", () => {
 `;
     const def = parsePipelineYaml(yaml, { env: { OUT: output.containerName } });
     const p = compilePipeline(def, { registry, deps: { config, logger }, excludeExecutor: "discover" });
-    const r = await runPipeline(p, [blobItem("tables/orders.csv"), blobItem("tables/missing.csv")], { signal: new AbortController().signal, logger });
+    const r = await runPipeline(p, [blobItem("tables/orders.csv"), blobItem("tables/missing.csv")], {
+      signal: new AbortController().signal,
+      logger,
+    });
     await p.close();
     assert.equal(r.status, "completed", r.error);
     assert.deepEqual(Object.keys(r.executor_outputs), ["get", "csv", "save"]);
     const [ok, missing] = r.content;
-    assert.deepEqual((ok.data?.csv_output as { rows: unknown[] }).rows, [{ name: "Ann", qty: 2 }, { name: "Bob", qty: 3 }]);
+    assert.deepEqual((ok.data?.csv_output as { rows: unknown[] }).rows, [{ name: "Ann", qty: 2 }, {
+      name: "Bob",
+      qty: 3,
+    }]);
     const tempFile = ok.data?.temp_file_path as string;
     assert.ok(tempFile, "the retriever recorded its temp file");
     assert.equal(existsSync(tempFile), false, "temp files are deleted when the run ends");
     const saved = JSON.parse((await download(output, "pipeline/orders.csv.json")).toString("utf8"));
     assert.deepEqual(saved.data.csv_output.rows, [{ name: "Ann", qty: 2 }, { name: "Bob", qty: 3 }]);
-    assert.deepEqual(ok.executor_logs?.map((l) => [l.executor_id, l.status]), [["get", "completed"], ["csv", "completed"], ["save", "completed"]]);
+    assert.deepEqual(ok.executor_logs?.map((l) => [l.executor_id, l.status]), [["get", "completed"], [
+      "csv",
+      "completed",
+    ], ["save", "completed"]]);
     // The missing blob failed in `get` and then in `csv` (no content); continue_on_error let the batch finish.
-    assert.deepEqual(missing.executor_logs?.map((l) => [l.executor_id, l.status]), [["get", "failed"], ["csv", "failed"], ["save", "completed"]]);
+    assert.deepEqual(missing.executor_logs?.map((l) => [l.executor_id, l.status]), [["get", "failed"], [
+      "csv",
+      "failed",
+    ], ["save", "completed"]]);
     assert.equal(r.executor_outputs.get.items_failed, 1);
   });
 });

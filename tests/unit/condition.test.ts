@@ -3,13 +3,17 @@ import assert from "node:assert/strict";
 import { compileCondition, ConditionError } from "../../src/pipeline/condition.ts";
 
 const doc = {
-  id: { canonical_id: "https://acct.blob.core.windows.net/c/invoices/a.pdf", filename: "a.pdf", path: "invoices/a.pdf" },
+  id: {
+    canonical_id: "https://acct.blob.core.windows.net/c/invoices/a.pdf",
+    filename: "a.pdf",
+    path: "invoices/a.pdf",
+  },
   summary_data: { pages_processed: 4 },
   data: {
     line_count: 7,
     contains_pii: true,
     title: "Hello and world",
-    quote: "it's \"quoted\"",
+    quote: 'it\'s "quoted"',
     tags: ["urgent", "finance"],
     lang: "en",
     x: null,
@@ -29,7 +33,7 @@ describe("condition evaluator", () => {
     ["data.line_count > 5", true],
     ["data.contains_pii == true", true],
     ["data.title == 'Hello and world'", true],
-    ["data.title == \"Hello and world\"", true],
+    ['data.title == "Hello and world"', true],
     ["data.title != 'Hello or world'", true],
     // comparisons
     ["data.line_count <= 5", false],
@@ -116,7 +120,15 @@ describe("condition evaluator", () => {
   }
 
   test("prototype-related names are refused in every position", () => {
-    for (const expr of ["data.__proto__ == 1", "data['__proto__'] is_empty", "data.constructor.name == 'Object'", "id.prototype is_empty", "data.a.constructor is_empty"]) {
+    for (
+      const expr of [
+        "data.__proto__ == 1",
+        "data['__proto__'] is_empty",
+        "data.constructor.name == 'Object'",
+        "id.prototype is_empty",
+        "data.a.constructor is_empty",
+      ]
+    ) {
       assert.throws(() => compileCondition(expr), /not allowed/, expr);
     }
   });
@@ -136,7 +148,10 @@ describe("condition evaluator", () => {
 
   test("evaluation errors are ConditionErrors naming the types", () => {
     const c = compileCondition("data.tags > 1");
-    assert.throws(() => c.test(doc), (err: unknown) => err instanceof ConditionError && /cannot compare list with number using >/.test(err.message));
+    assert.throws(
+      () => c.test(doc),
+      (err: unknown) => err instanceof ConditionError && /cannot compare list with number using >/.test(err.message),
+    );
     assert.throws(() => compileCondition("data.lang > 1").test(doc), /cannot compare string with number/);
   });
 

@@ -1,7 +1,14 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { compilePipeline, createExecutor, defaultRegistry, parsePipelineYaml, PipelineError, runPipeline } from "../../src/pipeline/index.ts";
+import {
+  compilePipeline,
+  createExecutor,
+  defaultRegistry,
+  parsePipelineYaml,
+  PipelineError,
+  runPipeline,
+} from "../../src/pipeline/index.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { configureLogging, Logger } from "../../src/log/logger.ts";
 import type { Content } from "../../src/pipeline/content.ts";
@@ -13,7 +20,12 @@ const { config: baseConfig } = await loadConfig({ env: {}, dotenvPath: false });
 const logger = new Logger();
 const registry = defaultRegistry();
 
-const item = (n: number): Content => ({ id: { canonical_id: `c${n}`, unique_id: `u${n}` }, data: { n }, summary_data: {}, executor_logs: [] });
+const item = (n: number): Content => ({
+  id: { canonical_id: `c${n}`, unique_id: `u${n}` },
+  data: { n },
+  summary_data: {},
+  executor_logs: [],
+});
 
 type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
 const routes = new Map<string, Handler>();
@@ -58,7 +70,12 @@ function make(settings: Record<string, unknown>, config: Config = withHosts(["12
   return createExecutor({ id: "h", type: "http", settings }, registry, { config, logger });
 }
 
-const ctx = (signal = new AbortController().signal): ExecutorRunContext => ({ executorId: "h", pipelineName: "p", signal, logger });
+const ctx = (signal = new AbortController().signal): ExecutorRunContext => ({
+  executorId: "h",
+  pipelineName: "p",
+  signal,
+  logger,
+});
 
 describe("http executor", () => {
   test("the host must be allowed by HTTP_EXECUTOR_ALLOWED_HOSTS, checked when the pipeline is compiled", () => {
@@ -71,14 +88,22 @@ describe("http executor", () => {
       ["ftp://127.0.0.1/x", ["*"], /url must be an http\(s\) URL/],
     ];
     for (const [url, hosts, message] of cases) {
-      assert.throws(() => make({ url }, withHosts(hosts)), (err: unknown) => err instanceof PipelineError && message.test(err.message), url);
+      assert.throws(
+        () => make({ url }, withHosts(hosts)),
+        (err: unknown) => err instanceof PipelineError && message.test(err.message),
+        url,
+      );
     }
   });
 
   test("posts each item as JSON with headers from ${VAR}; the JSON response is merged into data[output_field]", async () => {
     routes.set("/echo", (req, body, res) => {
       const parsed = JSON.parse(body);
-      json(res, 200, { seen: parsed.id.canonical_id, auth: req.headers.authorization, type: req.headers["content-type"] });
+      json(res, 200, {
+        seen: parsed.id.canonical_id,
+        auth: req.headers.authorization,
+        type: req.headers["content-type"],
+      });
     });
     const yaml = `pipeline:
   name: p
@@ -117,20 +142,29 @@ describe("http executor", () => {
   test("gives up after max_retries, naming the status and the attempts", async () => {
     hits.delete("/down");
     routes.set("/down", (_req, _body, res) => json(res, 500, { error: "down" }));
-    await assert.rejects(make({ url: `${base}/down`, retry_backoff_ms: 1, max_retries: 2 }).process([item(1)], ctx()), /HTTP 500: \{"error":"down"\} \(after 3 attempts\)/);
+    await assert.rejects(
+      make({ url: `${base}/down`, retry_backoff_ms: 1, max_retries: 2 }).process([item(1)], ctx()),
+      /HTTP 500: \{"error":"down"\} \(after 3 attempts\)/,
+    );
     assert.equal(hits.get("/down"), 3);
   });
 
   test("4xx is not retried", async () => {
     hits.delete("/bad");
     routes.set("/bad", (_req, _body, res) => json(res, 400, { error: "bad input" }));
-    await assert.rejects(make({ url: `${base}/bad`, retry_backoff_ms: 1 }).process([item(1)], ctx()), /HTTP 400: \{"error":"bad input"\}$/);
+    await assert.rejects(
+      make({ url: `${base}/bad`, retry_backoff_ms: 1 }).process([item(1)], ctx()),
+      /HTTP 400: \{"error":"bad input"\}$/,
+    );
     assert.equal(hits.get("/bad"), 1);
   });
 
   test("a request without a response times out", async () => {
     routes.set("/hang", () => undefined);
-    await assert.rejects(make({ url: `${base}/hang`, request_timeout_secs: 1, max_retries: 0 }).process([item(1)], ctx()), /no response within 1 s/);
+    await assert.rejects(
+      make({ url: `${base}/hang`, request_timeout_secs: 1, max_retries: 0 }).process([item(1)], ctx()),
+      /no response within 1 s/,
+    );
   });
 
   test("redirects are not followed", async () => {
@@ -147,17 +181,26 @@ describe("http executor", () => {
   });
 
   test("send_mode batch posts the list and merges a list response by position", async () => {
-    routes.set("/batch", (_req, body, res) => json(res, 200, (JSON.parse(body) as Content[]).map((c) => ({ id: c.id.canonical_id }))));
+    routes.set(
+      "/batch",
+      (_req, body, res) => json(res, 200, (JSON.parse(body) as Content[]).map((c) => ({ id: c.id.canonical_id }))),
+    );
     const out = await make({ url: `${base}/batch`, send_mode: "batch" }).process([item(1), item(2)], ctx());
     assert.deepEqual(out.map((c) => c.data?.http_response), [{ id: "c1" }, { id: "c2" }]);
     routes.set("/short", (_req, _body, res) => json(res, 200, [{}]));
-    await assert.rejects(make({ url: `${base}/short`, send_mode: "batch" }).process([item(1), item(2)], ctx()), /one entry per item \(2\)/);
+    await assert.rejects(
+      make({ url: `${base}/short`, send_mode: "batch" }).process([item(1), item(2)], ctx()),
+      /one entry per item \(2\)/,
+    );
   });
 
   test("an abort stops the retries", async () => {
     routes.set("/always-busy", (_req, _body, res) => json(res, 503, {}));
     const ac = new AbortController();
-    const pending = make({ url: `${base}/always-busy`, retry_backoff_ms: 60_000, max_retries: 5 }).process([item(1)], ctx(ac.signal));
+    const pending = make({ url: `${base}/always-busy`, retry_backoff_ms: 60_000, max_retries: 5 }).process(
+      [item(1)],
+      ctx(ac.signal),
+    );
     setTimeout(() => ac.abort(new Error("task cancelled")), 50);
     await assert.rejects(pending, /task cancelled/);
   });

@@ -18,7 +18,15 @@ const registry = defaultRegistry();
 const ctx: ExecutorRunContext = { executorId: "x", pipelineName: "p", signal: new AbortController().signal, logger };
 
 const item = (n: number | string, data: Record<string, unknown> = {}, extra: Partial<Content> = {}): Content => ({
-  id: { canonical_id: `c${n}`, unique_id: `u${n}`, filename: `f${n}.txt`, source_name: "acct", source_type: "azure_blob", container: "box", path: `dir/f${n}.txt` },
+  id: {
+    canonical_id: `c${n}`,
+    unique_id: `u${n}`,
+    filename: `f${n}.txt`,
+    source_name: "acct",
+    source_type: "azure_blob",
+    container: "box",
+    path: `dir/f${n}.txt`,
+  },
   data,
   summary_data: {},
   executor_logs: [],
@@ -81,7 +89,11 @@ describe("pass_through and fan_in_aggregator", () => {
 
 describe("field_mapper", () => {
   test("mappings as a JSON string (the catalog's form), copy by default", async () => {
-    const [out] = await one("field_mapper", { mappings: '{"customer_name": "name", "a.b": "x.y"}' }, item(1, { customer_name: "Ann", a: { b: 2 } }));
+    const [out] = await one(
+      "field_mapper",
+      { mappings: '{"customer_name": "name", "a.b": "x.y"}' },
+      item(1, { customer_name: "Ann", a: { b: 2 } }),
+    );
     assert.deepEqual(out.data, { customer_name: "Ann", a: { b: 2 }, name: "Ann", x: { y: 2 } });
   });
 
@@ -99,9 +111,17 @@ describe("field_mapper", () => {
     const data = { kind: "pdf", pages: [{ lines: ["a", "b"] }, { lines: ["c", ""] }] };
     const merged = await one("field_mapper", { mappings: { "pages.lines": "{kind}_lines" } }, item(1, data));
     assert.deepEqual(merged[0].data?.pdf_lines, ["a", "b", "c"]);
-    const first = await one("field_mapper", { mappings: { "pages.lines": "l" }, list_handling: "first" }, item(1, data));
+    const first = await one(
+      "field_mapper",
+      { mappings: { "pages.lines": "l" }, list_handling: "first" },
+      item(1, data),
+    );
     assert.deepEqual(first[0].data?.l, ["a", "b"]);
-    const joined = await one("field_mapper", { mappings: { "pages.lines": "l" }, list_handling: "concatenate", join_separator: "|" }, item(1, data));
+    const joined = await one("field_mapper", {
+      mappings: { "pages.lines": "l" },
+      list_handling: "concatenate",
+      join_separator: "|",
+    }, item(1, data));
     assert.equal(joined[0].data?.l, "a|b|c");
     const all = await one("field_mapper", { mappings: { "pages.lines": "l" }, list_handling: "all" }, item(1, data));
     assert.deepEqual(all[0].data?.l, [["a", "b"], ["c", ""]]);
@@ -127,8 +147,15 @@ describe("field_mapper", () => {
   test("missing sources are skipped, or fail with fail_on_missing_source; overwrite_existing false keeps targets", async () => {
     const [skipped] = await one("field_mapper", { mappings: { nope: "x" } }, item(1, { a: 1 }));
     assert.deepEqual(skipped.data, { a: 1 });
-    await assert.rejects(one("field_mapper", { mappings: { nope: "x" }, fail_on_missing_source: true }, item(1)), /source field 'nope' not found/);
-    const [kept] = await one("field_mapper", { mappings: { a: "b" }, overwrite_existing: "false" }, item(1, { a: 1, b: 2 }));
+    await assert.rejects(
+      one("field_mapper", { mappings: { nope: "x" }, fail_on_missing_source: true }, item(1)),
+      /source field 'nope' not found/,
+    );
+    const [kept] = await one(
+      "field_mapper",
+      { mappings: { a: "b" }, overwrite_existing: "false" },
+      item(1, { a: 1, b: 2 }),
+    );
     assert.equal(kept.data?.b, 2);
   });
 
@@ -139,7 +166,10 @@ describe("field_mapper", () => {
   });
 
   test("reserved names are refused", async () => {
-    await assert.rejects(one("field_mapper", { mappings: { a: "__proto__.polluted" } }, item(1, { a: 1 })), /reserved name/);
+    await assert.rejects(
+      one("field_mapper", { mappings: { a: "__proto__.polluted" } }, item(1, { a: 1 })),
+      /reserved name/,
+    );
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
   });
 });
@@ -154,18 +184,32 @@ describe("field_selector", () => {
   test("include a parent keeps it whole; flat output with preserve_structure false", async () => {
     const [whole] = await one("field_selector", { fields: ["meta"], keep_id_fields: false }, item(1, data));
     assert.deepEqual(whole.data, { meta: data.meta });
-    const [flat] = await one("field_selector", { fields: "meta.year, title", preserve_structure: false, keep_id_fields: false }, item(1, data));
+    const [flat] = await one("field_selector", {
+      fields: "meta.year, title",
+      preserve_structure: false,
+      keep_id_fields: false,
+    }, item(1, data));
     assert.deepEqual(flat.data, { title: "T", "meta.year": 2024 });
   });
 
   test("exclude removes nested fields exactly (ContentFlow kept the parent whole)", async () => {
-    const [out] = await one("field_selector", { mode: "exclude", fields: ["meta.year", "body"], add_selection_metadata: true }, item(1, data));
+    const [out] = await one("field_selector", {
+      mode: "exclude",
+      fields: ["meta.year", "body"],
+      add_selection_metadata: true,
+    }, item(1, data));
     assert.deepEqual(out.data, { title: "T", meta: { author: "A", tags: ["x"] }, id: "keep-me" });
     assert.equal((out.summary_data?.field_selection as { mode: string }).mode, "exclude");
   });
 
   test("conditional_selection leaves non-matching items alone", async () => {
-    const settings = { fields: ["title"], conditional_selection: true, condition_field: "meta.author", condition_operator: "equals", condition_value: "Z" };
+    const settings = {
+      fields: ["title"],
+      conditional_selection: true,
+      condition_field: "meta.author",
+      condition_operator: "equals",
+      condition_value: "Z",
+    };
     const [out] = await one("field_selector", settings, item(1, data));
     assert.deepEqual(out.data, data);
   });
@@ -174,15 +218,23 @@ describe("field_selector", () => {
     rejects("field_selector", {}, /fields/);
     rejects("field_selector", { fields: ["a"], mode: "keep" }, /mode must be one of: include, exclude/);
     rejects("field_selector", { fields: ["a"], conditional_selection: true }, /condition_field is required/);
-    await assert.rejects(one("field_selector", { fields: ["nope"], fail_on_missing_field: true }, item(1, data)), /field 'nope' not found/);
+    await assert.rejects(
+      one("field_selector", { fields: ["nope"], fail_on_missing_field: true }, item(1, data)),
+      /field 'nope' not found/,
+    );
   });
 });
 
 describe("recursive_text_chunker", () => {
-  const paragraphs = Array.from({ length: 8 }, (_, i) => `Paragraph ${i} ` + "lorem ipsum dolor sit amet. ".repeat(5)).join("\n\n");
+  const paragraphs = Array.from({ length: 8 }, (_, i) => `Paragraph ${i} ` + "lorem ipsum dolor sit amet. ".repeat(5))
+    .join("\n\n");
 
   test("chunks respect chunk_size, prefer paragraph boundaries, and record metadata", async () => {
-    const [out] = await one("recursive_text_chunker", { chunk_size: 300, chunk_overlap: 0, min_chunk_size: 0 }, item(1, { text: paragraphs }));
+    const [out] = await one(
+      "recursive_text_chunker",
+      { chunk_size: 300, chunk_overlap: 0, min_chunk_size: 0 },
+      item(1, { text: paragraphs }),
+    );
     const chunks = out.data?.chunks as Array<{ text: string; chunk_index: number; metadata: Record<string, unknown> }>;
     assert.ok(chunks.length >= 4);
     for (const [i, c] of chunks.entries()) {
@@ -197,8 +249,17 @@ describe("recursive_text_chunker", () => {
 
   test("separators as a comma string with escapes (ContentFlow's catalog default broke: L6)", async () => {
     const text = "alpha beta\ngamma delta\nepsilon zeta";
-    const [out] = await one("recursive_text_chunker", { separators: "\\n, ", chunk_size: 12, chunk_overlap: 0, min_chunk_size: 0 }, item(1, { text }));
-    assert.deepEqual((out.data?.chunks as Array<{ text: string }>).map((c) => c.text), ["alpha beta", "gamma delta", "epsilon zeta"]);
+    const [out] = await one("recursive_text_chunker", {
+      separators: "\\n, ",
+      chunk_size: 12,
+      chunk_overlap: 0,
+      min_chunk_size: 0,
+    }, item(1, { text }));
+    assert.deepEqual((out.data?.chunks as Array<{ text: string }>).map((c) => c.text), [
+      "alpha beta",
+      "gamma delta",
+      "epsilon zeta",
+    ]);
   });
 
   test("separators as a YAML list, nested input_field, overlap, words", async () => {
@@ -216,14 +277,27 @@ describe("recursive_text_chunker", () => {
   });
 
   test("small chunks are merged with the next one", async () => {
-    const [out] = await one("recursive_text_chunker", { separators: ["\n"], chunk_size: 10, chunk_overlap: 0, min_chunk_size: 5 }, item(1, { text: "ab\ncdefghij\nklmnop" }));
+    const [out] = await one("recursive_text_chunker", {
+      separators: ["\n"],
+      chunk_size: 10,
+      chunk_overlap: 0,
+      min_chunk_size: 5,
+    }, item(1, { text: "ab\ncdefghij\nklmnop" }));
     assert.deepEqual((out.data?.chunks as Array<{ text: string }>).map((c) => c.text), ["ab cdefghij", "klmnop"]);
   });
 
   test("page numbers come from the extractor's pages", async () => {
-    const pages = [{ page_number: 1, text: "First page text here." }, { page_number: 2, text: "Second page text here." }];
+    const pages = [{ page_number: 1, text: "First page text here." }, {
+      page_number: 2,
+      text: "Second page text here.",
+    }];
     const text = pages.map((p) => p.text).join("\n\n");
-    const [out] = await one("recursive_text_chunker", { input_field: "pdf_output.text", chunk_size: 25, chunk_overlap: 0, min_chunk_size: 0 }, item(1, { pdf_output: { text, pages } }));
+    const [out] = await one("recursive_text_chunker", {
+      input_field: "pdf_output.text",
+      chunk_size: 25,
+      chunk_overlap: 0,
+      min_chunk_size: 0,
+    }, item(1, { pdf_output: { text, pages } }));
     assert.deepEqual((out.data?.chunks as Array<{ page_number: number }>).map((c) => c.page_number), [1, 2]);
   });
 
@@ -234,7 +308,11 @@ describe("recursive_text_chunker", () => {
 
   test("invalid settings", () => {
     rejects("recursive_text_chunker", { chunk_size: 100 }, /chunk_overlap must be less than chunk_size/);
-    rejects("recursive_text_chunker", { chunk_size: 300, chunk_overlap: 0, min_chunk_size: 400 }, /min_chunk_size must not exceed chunk_size/);
+    rejects(
+      "recursive_text_chunker",
+      { chunk_size: 300, chunk_overlap: 0, min_chunk_size: 400 },
+      /min_chunk_size must not exceed chunk_size/,
+    );
     rejects("recursive_text_chunker", { length_function: "bytes" }, /length_function must be one of/);
     rejects("recursive_text_chunker", { separators: [] }, /separators must not be empty/);
   });
@@ -255,7 +333,11 @@ describe("csv_extractor", () => {
 
   test("rows keyed by header, types inferred, empty rows skipped, max_rows, text", async () => {
     const csv = "name , qty,price\n  Ann ,2,1.5\n,,\nBob,x,3\nCy,4,5\n";
-    const [out] = await one("csv_extractor", { infer_types: true, max_rows: 2, extract_text: true }, item(1, { content: csv }));
+    const [out] = await one(
+      "csv_extractor",
+      { infer_types: true, max_rows: 2, extract_text: true },
+      item(1, { content: csv }),
+    );
     const result = out.data?.csv_output as Record<string, unknown>;
     assert.deepEqual(result.headers, ["name", "qty", "price"]);
     assert.deepEqual(result.rows, [{ name: "Ann", qty: 2, price: 1.5 }, { name: "Bob", qty: "x", price: 3 }]);
@@ -269,15 +351,26 @@ describe("csv_extractor", () => {
   });
 
   test("without a header: col_N keys; a tab delimiter", async () => {
-    const [out] = await one("csv_extractor", { has_header: false, delimiter: "\\t" }, item(1, { content: "a\tb\nc\td" }));
-    assert.deepEqual((out.data?.csv_output as { rows: unknown[] }).rows, [{ col_0: "a", col_1: "b" }, { col_0: "c", col_1: "d" }]);
+    const [out] = await one(
+      "csv_extractor",
+      { has_header: false, delimiter: "\\t" },
+      item(1, { content: "a\tb\nc\td" }),
+    );
+    assert.deepEqual((out.data?.csv_output as { rows: unknown[] }).rows, [{ col_0: "a", col_1: "b" }, {
+      col_0: "c",
+      col_1: "d",
+    }]);
   });
 
   test("from a temp file, with a BOM and a latin-1 file", async () => {
     const dir = mkdtempSync(join(tmpdir(), "cfw-csv-"));
     try {
       writeFileSync(join(dir, "u.csv"), "\uFEFFk,v\nä,1\n");
-      const [u] = await one("csv_extractor", { encoding: "utf-8-sig" }, item(1, { temp_file_path: join(dir, "u.csv") }));
+      const [u] = await one(
+        "csv_extractor",
+        { encoding: "utf-8-sig" },
+        item(1, { temp_file_path: join(dir, "u.csv") }),
+      );
       assert.deepEqual((u.data?.csv_output as { rows: unknown[] }).rows, [{ k: "ä", v: "1" }]);
       writeFileSync(join(dir, "l.csv"), Uint8Array.from([0x6b, 0x0a, 0xe9, 0x0a]));
       const [l] = await one("csv_extractor", { encoding: "latin-1" }, item(1, { temp_file_path: join(dir, "l.csv") }));
@@ -296,28 +389,51 @@ describe("csv_extractor", () => {
 
 describe("table_row_splitter", () => {
   test("list of dicts: one item per row with derived ids", async () => {
-    const parent = item("P", { table: [{ id: 7, name: "a" }, { id: 8, name: "" }, { id: null, name: " " }], keep: "me" });
-    const rows = await make("table_row_splitter", { row_id_field: "id", preserve_parent_data: true }).process([parent], ctx);
+    const parent = item("P", {
+      table: [{ id: 7, name: "a" }, { id: 8, name: "" }, { id: null, name: " " }],
+      keep: "me",
+    });
+    const rows = await make("table_row_splitter", { row_id_field: "id", preserve_parent_data: true }).process(
+      [parent],
+      ctx,
+    );
     assert.equal(rows.length, 2, "the empty row is skipped");
     assert.equal(rows[0].id.canonical_id, "cP_row_7");
     assert.match(rows[0].id.unique_id, /^[0-9a-f]{40}$/);
-    assert.deepEqual(rows[0].data, { row_data: { id: 7, name: "a" }, row_index: 0, headers: ["id", "name"], parent_id: "cP", keep: "me" });
+    assert.deepEqual(rows[0].data, {
+      row_data: { id: 7, name: "a" },
+      row_index: 0,
+      headers: ["id", "name"],
+      parent_id: "cP",
+      keep: "me",
+    });
     assert.deepEqual(rows[1].summary_data, { row_number: 2, total_rows: 3, parent_document: "cP" });
     assert.deepEqual(rows[0].id.metadata, { parent_id: "cP", row_index: 0, is_table_row: true });
   });
 
   test("list of lists with a header, nested path with a list index, output both, start_row and max_rows", async () => {
     const table = [["h1", "h2"], ["a", "b"], ["c", "d"], ["e", "f"]];
-    const rows = await make("table_row_splitter", { table_field: "excel_output.sheets.0.table", output_format: "both", start_row: 1, max_rows: 1 })
+    const rows = await make("table_row_splitter", {
+      table_field: "excel_output.sheets.0.table",
+      output_format: "both",
+      start_row: 1,
+      max_rows: 1,
+    })
       .process([item("P", { excel_output: { sheets: [{ table }] } })], ctx);
-    assert.deepEqual(rows.map((r) => [r.id.canonical_id, r.data?.row_data, r.data?.row_values]), [["cP_row_0", { h1: "c", h2: "d" }, ["c", "d"]]]);
+    assert.deepEqual(rows.map((r) => [r.id.canonical_id, r.data?.row_data, r.data?.row_values]), [["cP_row_0", {
+      h1: "c",
+      h2: "d",
+    }, ["c", "d"]]]);
   });
 
   test("CSV text and Word tables", async () => {
     const csvRows = await make("table_row_splitter", {}).process([item("P", { table: "k,v\n1,2\n3,4" })], ctx);
     assert.deepEqual(csvRows.map((r) => r.data?.row_data), [{ k: "1", v: "2" }, { k: "3", v: "4" }]);
     const word = [{ table_number: 1, data: [["a", "b"], ["1", "2"]] }, { table_number: 2, data: [["3", "4"]] }];
-    const wordRows = await make("table_row_splitter", { table_field: "tables" }).process([item("P", { tables: word })], ctx);
+    const wordRows = await make("table_row_splitter", { table_field: "tables" }).process(
+      [item("P", { tables: word })],
+      ctx,
+    );
     assert.deepEqual(wordRows.map((r) => r.data?.row_data), [{ a: "1", b: "2" }, { a: "3", b: "4" }]);
   });
 

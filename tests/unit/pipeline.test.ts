@@ -5,9 +5,9 @@ import {
   compilePipeline,
   defaultRegistry,
   findInputExecutor,
+  parsePipelineYaml,
   type PipelineDefinition,
   PipelineError,
-  parsePipelineYaml,
   runPipeline,
 } from "../../src/pipeline/index.ts";
 import { loadConfig } from "../../src/config/load.ts";
@@ -83,7 +83,9 @@ function testRegistry() {
         }
       }),
   };
-  return defaultRegistry().register(tag as unknown as ExecutorDefinition).register(ptag as unknown as ExecutorDefinition);
+  return defaultRegistry().register(tag as unknown as ExecutorDefinition).register(
+    ptag as unknown as ExecutorDefinition,
+  );
 }
 
 function compile(yaml: string, opts: { env?: Record<string, string>; exclude?: string | null } = {}) {
@@ -94,7 +96,11 @@ function compile(yaml: string, opts: { env?: Record<string, string>; exclude?: s
   });
 }
 
-async function run(yaml: string, input: Content[], opts: { env?: Record<string, string>; exclude?: string | null } = {}) {
+async function run(
+  yaml: string,
+  input: Content[],
+  opts: { env?: Record<string, string>; exclude?: string | null } = {},
+) {
   seen.active = 0;
   seen.maxActive = 0;
   seen.invoked = [];
@@ -102,7 +108,8 @@ async function run(yaml: string, input: Content[], opts: { env?: Record<string, 
   return await runPipeline(compile(yaml, opts), input, { signal: new AbortController().signal, logger });
 }
 
-const seq = (executors: string, order: string) => `pipeline:\n  name: p\n  executors:\n${executors}  execution_sequence: [${order}]\n`;
+const seq = (executors: string, order: string) =>
+  `pipeline:\n  name: p\n  executors:\n${executors}  execution_sequence: [${order}]\n`;
 
 describe("pipeline: document shapes and ${VAR}", () => {
   test("execution_sequence runs in order; ${VAR} whole, inside a string, and escaped", async () => {
@@ -118,8 +125,9 @@ describe("pipeline: document shapes and ${VAR}", () => {
     assert.deepEqual(Object.keys(r.executor_outputs), ["a", "b", "c"]);
   });
 
-  test("a number setting given as \"${VAR}\" is coerced after substitution", async () => {
-    const yaml = `pipeline:\n  name: p\n  executors:\n    - id: chunk\n      type: recursive_text_chunker\n      settings: {chunk_size: "\${CHUNK}", chunk_overlap: 0, min_chunk_size: 0}\n`;
+  test('a number setting given as "${VAR}" is coerced after substitution', async () => {
+    const yaml =
+      `pipeline:\n  name: p\n  executors:\n    - id: chunk\n      type: recursive_text_chunker\n      settings: {chunk_size: "\${CHUNK}", chunk_overlap: 0, min_chunk_size: 0}\n`;
     const text = "word ".repeat(100);
     const r = await run(yaml, [item(1, { text })], { env: { CHUNK: "120" } });
     assert.equal(r.status, "completed", r.error);
@@ -129,7 +137,8 @@ describe("pipeline: document shapes and ${VAR}", () => {
   });
 
   test("pipelines: the first one, or the one named; a bare definition", () => {
-    const multi = `pipelines:\n  - name: one\n    executors: [{id: a, type: pass_through}]\n  - name: two\n    executors: [{id: b, type: pass_through}]\n`;
+    const multi =
+      `pipelines:\n  - name: one\n    executors: [{id: a, type: pass_through}]\n  - name: two\n    executors: [{id: b, type: pass_through}]\n`;
     assert.equal(parsePipelineYaml(multi).name, "one");
     assert.equal(parsePipelineYaml(multi, { name: "two" }).executors[0].id, "b");
     assert.throws(() => parsePipelineYaml(multi, { name: "three" }), /no pipeline named 'three'/);
@@ -254,7 +263,9 @@ describe("pipeline: graph", () => {
 
   test("excluding the only executor makes a pass-through", async () => {
     const input = [item(1, { keep: true })];
-    const r = await run(`pipeline:\n  name: p\n  executors:\n    - {id: in, type: tag, settings: {tag: I}}\n`, input, { exclude: "in" });
+    const r = await run(`pipeline:\n  name: p\n  executors:\n    - {id: in, type: tag, settings: {tag: I}}\n`, input, {
+      exclude: "in",
+    });
     assert.equal(r.status, "completed");
     assert.deepEqual(r.content, input);
     assert.notEqual(r.content[0], input[0], "the result is a copy");
@@ -268,7 +279,10 @@ describe("pipeline: graph", () => {
   });
 
   test("executors that no edge reaches never run and are reported", async () => {
-    const p = compile(`pipeline:\n  name: p\n  executors:\n    - {id: a, type: tag, settings: {tag: A}}\n    - {id: lone, type: tag, settings: {tag: L}}\n  edges: []\n`.replace("  edges: []\n", "  execution_sequence: [a]\n"));
+    const p = compile(
+      `pipeline:\n  name: p\n  executors:\n    - {id: a, type: tag, settings: {tag: A}}\n    - {id: lone, type: tag, settings: {tag: L}}\n  edges: []\n`
+        .replace("  edges: []\n", "  execution_sequence: [a]\n"),
+    );
     assert.deepEqual(p.order, ["a"]);
     assert.match(p.warnings.join("\n"), /'lone' is not connected/);
   });
@@ -287,7 +301,10 @@ describe("pipeline: conditions, errors, concurrency", () => {
       seq(`    - {id: a, type: ptag, settings: {tag: A, condition: "data.line_count > 5"}}\n`, "a"),
       [item(1, { line_count: 10 }), item(2, { line_count: 1 }), item(3, { line_count: 6 })],
     );
-    assert.deepEqual(r.content.map((c) => [c.id.canonical_id, c.data?.path]), [["c1", "A"], ["c2", undefined], ["c3", "A"]]);
+    assert.deepEqual(r.content.map((c) => [c.id.canonical_id, c.data?.path]), [["c1", "A"], ["c2", undefined], [
+      "c3",
+      "A",
+    ]]);
     assert.equal(r.executor_outputs.a.items_skipped, 1);
     assert.deepEqual(r.content[1].executor_logs, [], "skipped items get no log entry");
   });
@@ -301,26 +318,49 @@ describe("pipeline: conditions, errors, concurrency", () => {
   });
 
   test("a condition that cannot be evaluated fails the executor with a clear message", async () => {
-    const r = await run(seq(`    - {id: a, type: ptag, settings: {condition: "data.n > 5"}}\n`, "a"), [item(1, { n: [1] })]);
+    const r = await run(seq(`    - {id: a, type: ptag, settings: {condition: "data.n > 5"}}\n`, "a"), [
+      item(1, { n: [1] }),
+    ]);
     assert.equal(r.status, "failed");
-    assert.match(r.error!, /executor 'a' failed: condition 'data.n > 5' failed on item c1: cannot compare list with number/);
+    assert.match(
+      r.error!,
+      /executor 'a' failed: condition 'data.n > 5' failed on item c1: cannot compare list with number/,
+    );
   });
 
   test("fail_pipeline_on_error (default true) fails the pipeline; false passes the input on with a failed log", async () => {
-    const hard = await run(seq(`    - {id: a, type: tag, settings: {tag: A, fail: true}}\n    - {id: b, type: tag, settings: {tag: B}}\n`, "a, b"), [item(1)]);
+    const hard = await run(
+      seq(
+        `    - {id: a, type: tag, settings: {tag: A, fail: true}}\n    - {id: b, type: tag, settings: {tag: B}}\n`,
+        "a, b",
+      ),
+      [item(1)],
+    );
     assert.equal(hard.status, "failed");
     assert.equal(hard.error, "executor 'a' failed: boom");
     assert.deepEqual(hard.content, []);
     assert.ok(!seen.invoked.includes("b"), "nothing runs after a failure");
-    const soft = await run(seq(`    - {id: a, type: tag, settings: {tag: A, fail: true, fail_pipeline_on_error: "false"}}\n    - {id: b, type: tag, settings: {tag: B}}\n`, "a, b"), [item(1)]);
+    const soft = await run(
+      seq(
+        `    - {id: a, type: tag, settings: {tag: A, fail: true, fail_pipeline_on_error: "false"}}\n    - {id: b, type: tag, settings: {tag: B}}\n`,
+        "a, b",
+      ),
+      [item(1)],
+    );
     assert.equal(soft.status, "completed");
     assert.equal(soft.content[0].data?.path, "B");
-    assert.deepEqual(soft.content[0].executor_logs?.map((l) => [l.executor_id, l.status, l.errors]), [["a", "failed", ["boom"]]]);
+    assert.deepEqual(soft.content[0].executor_logs?.map((l) => [l.executor_id, l.status, l.errors]), [["a", "failed", [
+      "boom",
+    ]]]);
     assert.equal(soft.executor_outputs.a.status, "failed");
   });
 
   test("continue_on_error (default true): a failed item passes through with a failed log entry, the others are processed", async () => {
-    const r = await run(seq(`    - {id: a, type: ptag, settings: {tag: A, fail_on: "c2"}}\n`, "a"), [item(1), item(2), item(3)]);
+    const r = await run(seq(`    - {id: a, type: ptag, settings: {tag: A, fail_on: "c2"}}\n`, "a"), [
+      item(1),
+      item(2),
+      item(3),
+    ]);
     assert.equal(r.status, "completed", r.error);
     assert.deepEqual(r.content.map((c) => c.data?.path), ["A", undefined, "A"]);
     assert.deepEqual(r.content.map((c) => c.executor_logs?.[0]?.status), ["completed", "failed", "completed"]);
@@ -330,23 +370,42 @@ describe("pipeline: conditions, errors, concurrency", () => {
   });
 
   test("continue_on_error false: the first failed item fails the executor (and the pipeline by default)", async () => {
-    const r = await run(seq(`    - {id: a, type: ptag, settings: {tag: A, fail_on: "c2", continue_on_error: false, max_concurrent: 1}}\n`, "a"), [item(1), item(2), item(3)]);
+    const r = await run(
+      seq(
+        `    - {id: a, type: ptag, settings: {tag: A, fail_on: "c2", continue_on_error: false, max_concurrent: 1}}\n`,
+        "a",
+      ),
+      [item(1), item(2), item(3)],
+    );
     assert.equal(r.status, "failed");
     assert.match(r.error!, /executor 'a' failed: item c2: cannot a c2/);
     const soft = await run(
-      seq(`    - {id: a, type: ptag, settings: {tag: A, fail_on: "c2", continue_on_error: false, fail_pipeline_on_error: false, max_concurrent: 1}}\n`, "a"),
+      seq(
+        `    - {id: a, type: ptag, settings: {tag: A, fail_on: "c2", continue_on_error: false, fail_pipeline_on_error: false, max_concurrent: 1}}\n`,
+        "a",
+      ),
       [item(1), item(2)],
     );
     assert.equal(soft.status, "completed");
-    assert.deepEqual(soft.content.map((c) => c.data?.path), [undefined, undefined], "the executor's input passes on unchanged");
+    assert.deepEqual(
+      soft.content.map((c) => c.data?.path),
+      [undefined, undefined],
+      "the executor's input passes on unchanged",
+    );
   });
 
   test("max_concurrent bounds the items in flight", async () => {
     const items = [1, 2, 3, 4, 5, 6].map((n) => item(n));
-    const r = await run(seq(`    - {id: a, type: ptag, settings: {tag: A, delay_ms: 20, max_concurrent: 2}}\n`, "a"), items);
+    const r = await run(
+      seq(`    - {id: a, type: ptag, settings: {tag: A, delay_ms: 20, max_concurrent: 2}}\n`, "a"),
+      items,
+    );
     assert.equal(r.status, "completed");
     assert.equal(seen.maxActive, 2);
-    const one = await run(seq(`    - {id: a, type: ptag, settings: {tag: A, delay_ms: 5, max_concurrent: "1"}}\n`, "a"), items);
+    const one = await run(
+      seq(`    - {id: a, type: ptag, settings: {tag: A, delay_ms: 5, max_concurrent: "1"}}\n`, "a"),
+      items,
+    );
     assert.equal(one.status, "completed");
     assert.equal(seen.maxActive, 1);
   });
@@ -366,7 +425,9 @@ describe("pipeline: conditions, errors, concurrency", () => {
   });
 
   test("events: invoked and completed per executor with durations, then the pipeline outcome", async () => {
-    const r = await run(seq(`    - {id: a, type: tag, settings: {tag: A}}\n    - {id: b, type: ptag}\n`, "a, b"), [item(1)]);
+    const r = await run(seq(`    - {id: a, type: tag, settings: {tag: A}}\n    - {id: b, type: ptag}\n`, "a, b"), [
+      item(1),
+    ]);
     assert.deepEqual(r.events.map((e) => [e.event_type, e.executor_id]), [
       ["executor_invoked", "a"],
       ["executor_completed", "a"],
@@ -376,7 +437,12 @@ describe("pipeline: conditions, errors, concurrency", () => {
     ]);
     for (const e of r.events) assert.ok(!Number.isNaN(Date.parse(e.timestamp)));
     assert.equal(typeof r.events[1].duration_ms, "number");
-    assert.deepEqual(r.executor_outputs.a, { status: "completed", duration_ms: r.executor_outputs.a.duration_ms, items_in: 1, items_out: 1 });
+    assert.deepEqual(r.executor_outputs.a, {
+      status: "completed",
+      duration_ms: r.executor_outputs.a.duration_ms,
+      items_in: 1,
+      items_out: 1,
+    });
     assert.ok(r.duration_seconds >= 0);
     assert.ok(Date.parse(r.start_time) <= Date.parse(r.end_time));
   });
@@ -387,7 +453,10 @@ describe("pipeline: cancellation", () => {
     const ac = new AbortController();
     ac.abort(new Error("timed out after 1 s"));
     seen.invoked = [];
-    const r = await runPipeline(compile(seq(`    - {id: a, type: tag, settings: {tag: A}}\n`, "a")), [item(1)], { signal: ac.signal, logger });
+    const r = await runPipeline(compile(seq(`    - {id: a, type: tag, settings: {tag: A}}\n`, "a")), [item(1)], {
+      signal: ac.signal,
+      logger,
+    });
     assert.equal(r.status, "cancelled");
     assert.match(r.error!, /cancelled: timed out after 1 s/);
     assert.deepEqual(seen.invoked, []);
@@ -396,7 +465,9 @@ describe("pipeline: cancellation", () => {
   test("abort during a run stops it promptly even if the executor ignores the signal", async () => {
     const ac = new AbortController();
     seen.invoked = [];
-    const p = compile(seq(`    - {id: a, type: ptag, settings: {hang: true}}\n    - {id: b, type: tag, settings: {tag: B}}\n`, "a, b"));
+    const p = compile(
+      seq(`    - {id: a, type: ptag, settings: {hang: true}}\n    - {id: b, type: tag, settings: {tag: B}}\n`, "a, b"),
+    );
     const running = runPipeline(p, [item(1)], { signal: ac.signal, logger });
     await new Promise((r) => setTimeout(r, 20));
     ac.abort(new Error("task timeout"));
@@ -429,7 +500,10 @@ describe("pipeline: cancellation", () => {
       }),
     };
     const registry = defaultRegistry().register(waiter as unknown as ExecutorDefinition);
-    const p = compilePipeline(parsePipelineYaml(`pipeline:\n  name: p\n  executors: [{id: w, type: waiter}]\n`), { registry, deps });
+    const p = compilePipeline(parsePipelineYaml(`pipeline:\n  name: p\n  executors: [{id: w, type: waiter}]\n`), {
+      registry,
+      deps,
+    });
     const ac = new AbortController();
     const running = runPipeline(p, [item(1)], { signal: ac.signal, logger });
     await new Promise((r) => setTimeout(r, 10));
@@ -466,31 +540,102 @@ describe("pipeline: invalid documents", () => {
     ["no executors", `${P.replace("executors:\n", "executors: []\n")}`, /no executors/],
     ["executor without type", `${P}    - {id: a}\n`, /executors\.0\.type/],
     ["settings not a mapping", `${P}    - {id: a, type: pass_through, settings: [1]}\n`, /settings: must be a mapping/],
-    ["unknown type", `${P}    - {id: a, type: nope}\n`, /executor 'a': unknown type 'nope' \(known types: .*pass_through/],
-    ["duplicate id", `${P}    - {id: a, type: pass_through}\n    - {id: a, type: pass_through}\n  execution_sequence: [a]\n`, /executor id 'a' is used more than once/],
-    ["dangling edge", `${P}    - {id: a, type: pass_through}\n  edges:\n    - {from: a, to: ghost}\n`, /edges\[0\] names executor 'ghost', which the pipeline does not define/],
-    ["dangling sequence entry", `${P}    - {id: a, type: pass_through}\n  execution_sequence: [a, ghost]\n`, /execution_sequence\[1\] names executor 'ghost'/],
-    ["self edge", `${P}    - {id: a, type: pass_through}\n  edges:\n    - {from: a, to: a}\n`, /connects executor 'a' to itself/],
-    ["cycle", `${P}    - {id: r, type: pass_through}\n    - {id: a, type: pass_through}\n    - {id: b, type: pass_through}\n  edges:\n    - {from: r, to: a}\n    - {from: a, to: b}\n    - {from: b, to: a}\n`, /cycle through: a, b/],
-    ["several roots", `${P}    - {id: a, type: pass_through}\n    - {id: b, type: pass_through}\n    - {id: c, type: pass_through}\n  edges:\n    - {from: a, to: c}\n    - {from: b, to: c}\n`, /several entry executors \(a, b\)/],
-    ["several executors, no order", `${P}    - {id: a, type: pass_through}\n    - {id: b, type: pass_through}\n`, /neither `edges` nor `execution_sequence`/],
-    ["empty edges with several executors", `${P}    - {id: a, type: pass_through}\n    - {id: b, type: pass_through}\n  edges: []\n`, /`edges` is empty/],
-    ["unknown edge type", `${P}    - {id: a, type: pass_through}\n    - {id: b, type: pass_through}\n  edges:\n    - {from: a, to: b, type: conditional}\n`, /edge type must be sequential, parallel or join/],
-    ["edge condition", `${P}    - {id: a, type: pass_through}\n    - {id: b, type: pass_through}\n  edges:\n    - {from: a, to: [{target: b, condition: "data.x == 1"}]}\n`, /edges\[0\]: edge conditions are not supported; use settings.condition on the target executor \('b'\)/],
-    ["bad own setting", `${P}    - {id: c, type: recursive_text_chunker, settings: {chunk_size: abc}}\n`, /executor 'c' \(recursive_text_chunker\): invalid settings: chunk_size: chunk_size must be a whole number/],
-    ["bad common setting", `${P}    - {id: a, type: pass_through, settings: {max_concurrent: 0}}\n`, /executor 'a' \(pass_through\): invalid settings: max_concurrent: max_concurrent must be a whole number from 1 to 100/],
-    ["bad enabled", `${P}    - {id: a, type: pass_through, settings: {enabled: maybe}}\n`, /enabled must be true or false/],
-    ["unset variable", `${P}    - {id: a, type: tag, settings: {tag: "\${UNSET_VAR}"}}\n`, /executor 'a' \(tag\): settings\.tag: environment variable UNSET_VAR is not set/],
-    ["invalid condition", `${P}    - {id: a, type: pass_through, settings: {condition: "data.x ==="}}\n`, /executor 'a' \(pass_through\): invalid condition: unexpected '='/],
-    ["cross-check of own settings", `${P}    - {id: c, type: recursive_text_chunker, settings: {chunk_size: 100, chunk_overlap: 100}}\n`, /chunk_overlap must be less than chunk_size/],
+    [
+      "unknown type",
+      `${P}    - {id: a, type: nope}\n`,
+      /executor 'a': unknown type 'nope' \(known types: .*pass_through/,
+    ],
+    [
+      "duplicate id",
+      `${P}    - {id: a, type: pass_through}\n    - {id: a, type: pass_through}\n  execution_sequence: [a]\n`,
+      /executor id 'a' is used more than once/,
+    ],
+    [
+      "dangling edge",
+      `${P}    - {id: a, type: pass_through}\n  edges:\n    - {from: a, to: ghost}\n`,
+      /edges\[0\] names executor 'ghost', which the pipeline does not define/,
+    ],
+    [
+      "dangling sequence entry",
+      `${P}    - {id: a, type: pass_through}\n  execution_sequence: [a, ghost]\n`,
+      /execution_sequence\[1\] names executor 'ghost'/,
+    ],
+    [
+      "self edge",
+      `${P}    - {id: a, type: pass_through}\n  edges:\n    - {from: a, to: a}\n`,
+      /connects executor 'a' to itself/,
+    ],
+    [
+      "cycle",
+      `${P}    - {id: r, type: pass_through}\n    - {id: a, type: pass_through}\n    - {id: b, type: pass_through}\n  edges:\n    - {from: r, to: a}\n    - {from: a, to: b}\n    - {from: b, to: a}\n`,
+      /cycle through: a, b/,
+    ],
+    [
+      "several roots",
+      `${P}    - {id: a, type: pass_through}\n    - {id: b, type: pass_through}\n    - {id: c, type: pass_through}\n  edges:\n    - {from: a, to: c}\n    - {from: b, to: c}\n`,
+      /several entry executors \(a, b\)/,
+    ],
+    [
+      "several executors, no order",
+      `${P}    - {id: a, type: pass_through}\n    - {id: b, type: pass_through}\n`,
+      /neither `edges` nor `execution_sequence`/,
+    ],
+    [
+      "empty edges with several executors",
+      `${P}    - {id: a, type: pass_through}\n    - {id: b, type: pass_through}\n  edges: []\n`,
+      /`edges` is empty/,
+    ],
+    [
+      "unknown edge type",
+      `${P}    - {id: a, type: pass_through}\n    - {id: b, type: pass_through}\n  edges:\n    - {from: a, to: b, type: conditional}\n`,
+      /edge type must be sequential, parallel or join/,
+    ],
+    [
+      "edge condition",
+      `${P}    - {id: a, type: pass_through}\n    - {id: b, type: pass_through}\n  edges:\n    - {from: a, to: [{target: b, condition: "data.x == 1"}]}\n`,
+      /edges\[0\]: edge conditions are not supported; use settings.condition on the target executor \('b'\)/,
+    ],
+    [
+      "bad own setting",
+      `${P}    - {id: c, type: recursive_text_chunker, settings: {chunk_size: abc}}\n`,
+      /executor 'c' \(recursive_text_chunker\): invalid settings: chunk_size: chunk_size must be a whole number/,
+    ],
+    [
+      "bad common setting",
+      `${P}    - {id: a, type: pass_through, settings: {max_concurrent: 0}}\n`,
+      /executor 'a' \(pass_through\): invalid settings: max_concurrent: max_concurrent must be a whole number from 1 to 100/,
+    ],
+    [
+      "bad enabled",
+      `${P}    - {id: a, type: pass_through, settings: {enabled: maybe}}\n`,
+      /enabled must be true or false/,
+    ],
+    [
+      "unset variable",
+      `${P}    - {id: a, type: tag, settings: {tag: "\${UNSET_VAR}"}}\n`,
+      /executor 'a' \(tag\): settings\.tag: environment variable UNSET_VAR is not set/,
+    ],
+    [
+      "invalid condition",
+      `${P}    - {id: a, type: pass_through, settings: {condition: "data.x ==="}}\n`,
+      /executor 'a' \(pass_through\): invalid condition: unexpected '='/,
+    ],
+    [
+      "cross-check of own settings",
+      `${P}    - {id: c, type: recursive_text_chunker, settings: {chunk_size: 100, chunk_overlap: 100}}\n`,
+      /chunk_overlap must be less than chunk_size/,
+    ],
   ];
   for (const [name, yaml, message] of bad) {
     test(`rejects: ${name}`, () => {
-      assert.throws(() => compilePipeline(parsePipelineYaml(yaml, { env: {} }), { registry: testRegistry(), deps }), (err: unknown) => {
-        assert.ok(err instanceof PipelineError, String(err));
-        assert.match(err.message, message);
-        return true;
-      });
+      assert.throws(
+        () => compilePipeline(parsePipelineYaml(yaml, { env: {} }), { registry: testRegistry(), deps }),
+        (err: unknown) => {
+          assert.ok(err instanceof PipelineError, String(err));
+          assert.match(err.message, message);
+          return true;
+        },
+      );
     });
   }
 });

@@ -69,5 +69,6 @@ export const azureBlobContentRetriever: ExecutorDefinition<typeof settings> = {
   category: "input",
   description: "Downloads each item's blob into a temp file and/or data.content",
   settings,
-  create: (id, s, deps) => perItemExecutor(id, "azure_blob_content_retriever", (item, ctx) => retrieve(item, s, deps, ctx)),
+  create: (id, s, deps) =>
+    perItemExecutor(id, "azure_blob_content_retriever", (item, ctx) => retrieve(item, s, deps, ctx)),
 };

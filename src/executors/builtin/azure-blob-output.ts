@@ -13,7 +13,10 @@ import { blobErrorMessage, blobServiceClient, connectionStringAccount } from "..
 
 const fields = v.object({
   storage_account_name: v.optional(stringSetting("storage_account_name")),
-  credential_type: v.optional(choiceSetting("credential_type", ["default_azure_credential", "azure_key_credential"]), "default_azure_credential"),
+  credential_type: v.optional(
+    choiceSetting("credential_type", ["default_azure_credential", "azure_key_credential"]),
+    "default_azure_credential",
+  ),
   credential_key: v.optional(stringSetting("credential_key")),
   container_name: v.pipe(stringSetting("container_name"), v.trim(), v.minLength(1, "container_name is required")),
   path_template: v.optional(stringSetting("path_template"), "{executor_id}/{year}/{month}/{day}/"),
@@ -58,7 +61,12 @@ function lookup(source: Record<string, unknown>, path: string): unknown {
 
 const pad = (n: number) => String(n).padStart(2, "0");
 
-export function templateValues(item: Content, executorId: string, pipelineName: string, now: Date): Record<string, unknown> {
+export function templateValues(
+  item: Content,
+  executorId: string,
+  pipelineName: string,
+  now: Date,
+): Record<string, unknown> {
   const values: Record<string, unknown> = {
     ...item.data,
     ...item.summary_data,
@@ -67,7 +75,9 @@ export function templateValues(item: Content, executorId: string, pipelineName: 
   };
   const date = `${now.getUTCFullYear()}-${pad(now.getUTCMonth() + 1)}-${pad(now.getUTCDate())}`;
   Object.assign(values, {
-    timestamp: `${date.replaceAll("-", "")}_${pad(now.getUTCHours())}${pad(now.getUTCMinutes())}${pad(now.getUTCSeconds())}`,
+    timestamp: `${date.replaceAll("-", "")}_${pad(now.getUTCHours())}${pad(now.getUTCMinutes())}${
+      pad(now.getUTCSeconds())
+    }`,
     year: String(now.getUTCFullYear()),
     month: pad(now.getUTCMonth() + 1),
     day: pad(now.getUTCDate()),
@@ -121,7 +131,10 @@ function serialize(item: Content, s: Settings, logger: ExecutorRunContext["logge
   if (s.content_field) {
     payload = lookup(item.data ?? {}, s.content_field);
     if (payload === undefined) {
-      logger.warn("content_field not found; writing {}", { content_field: s.content_field, canonical_id: item.id.canonical_id });
+      logger.warn("content_field not found; writing {}", {
+        content_field: s.content_field,
+        canonical_id: item.id.canonical_id,
+      });
       payload = {};
     }
   }
@@ -133,7 +146,9 @@ function resolveAccount(s: Settings, deps: ExecutorDeps): string {
   const account = s.storage_account_name || deps.config.BLOB_STORAGE_ACCOUNT_NAME ||
     connectionStringAccount(deps.config.BLOB_STORAGE_CONNECTION_STRING);
   if (!account) {
-    throw new Error("storage_account_name is required (or set BLOB_STORAGE_ACCOUNT_NAME / BLOB_STORAGE_CONNECTION_STRING)");
+    throw new Error(
+      "storage_account_name is required (or set BLOB_STORAGE_ACCOUNT_NAME / BLOB_STORAGE_CONNECTION_STRING)",
+    );
   }
   return account;
 }
@@ -164,7 +179,9 @@ export const azureBlobOutput: ExecutorDefinition<typeof settings> = {
         });
       } catch (err) {
         const e = err as { statusCode?: number; message?: string };
-        if (e.statusCode === 409 && !s.overwrite_existing) throw new Error(`blob ${s.container_name}/${path} already exists and overwrite_existing is false`);
+        if (e.statusCode === 409 && !s.overwrite_existing) {
+          throw new Error(`blob ${s.container_name}/${path} already exists and overwrite_existing is false`);
+        }
         if (ctx.signal.aborted) throw err;
         throw new Error(blobErrorMessage(err, `writing blob ${s.container_name}/${path}`));
       }

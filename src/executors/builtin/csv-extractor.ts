@@ -15,7 +15,10 @@ const settings = v.object({
   content_field: v.optional(stringSetting("content_field"), "content"),
   temp_file_path_field: v.optional(stringSetting("temp_file_path_field"), "temp_file_path"),
   output_field: v.optional(stringSetting("output_field"), "csv_output"),
-  delimiter: v.optional(v.pipe(v.string(), v.transform((d) => (d === "\\t" ? "\t" : d)), v.length(1, "delimiter must be one character")), ","),
+  delimiter: v.optional(
+    v.pipe(v.string(), v.transform((d) => (d === "\\t" ? "\t" : d)), v.length(1, "delimiter must be one character")),
+    ",",
+  ),
   quotechar: v.optional(v.pipe(v.string(), v.length(1, "quotechar must be one character")), '"'),
   has_header: v.optional(boolSetting("has_header"), true),
   encoding: v.optional(choiceSetting("encoding", ENCODINGS), "utf-8"),
@@ -41,7 +44,9 @@ async function csvText(item: Content, s: Settings): Promise<string> {
     const bytes = await readFile(path);
     return new TextDecoder(decoderLabel(s.encoding)).decode(bytes);
   }
-  throw new Error(`CSV content missing: data needs '${s.content_field}' (text) or '${s.temp_file_path_field}' (a file path)`);
+  throw new Error(
+    `CSV content missing: data needs '${s.content_field}' (text) or '${s.temp_file_path_field}' (a file path)`,
+  );
 }
 
 export function extractCsv(text: string, s: Settings): Record<string, unknown> {
@@ -66,7 +71,12 @@ export function extractCsv(text: string, s: Settings): Record<string, unknown> {
     rows.push(row);
   }
   const finalHeaders = (headers ?? []).map((h) => (s.strip_whitespace ? h.trim() : h));
-  const out: Record<string, unknown> = { headers: finalHeaders, rows, row_count: rows.length, column_count: finalHeaders.length };
+  const out: Record<string, unknown> = {
+    headers: finalHeaders,
+    rows,
+    row_count: rows.length,
+    column_count: finalHeaders.length,
+  };
   if (s.extract_text) {
     const lines: string[] = [];
     if (finalHeaders.length) {

@@ -7,7 +7,10 @@ import type { Content } from "../../pipeline/content.ts";
 import { perItemExecutor } from "../per-item.ts";
 import { boolSetting, choiceSetting, mapSetting, stringSetting } from "../settings.ts";
 
-const pathString = v.pipe(v.string("a mapping value must be a field path string"), v.minLength(1, "a mapping value must not be empty"));
+const pathString = v.pipe(
+  v.string("a mapping value must be a field path string"),
+  v.minLength(1, "a mapping value must not be empty"),
+);
 
 const fields = v.object({
   mappings: v.optional(mapSetting("mappings", pathString), {}),
@@ -29,7 +32,9 @@ const fields = v.object({
 const settings = v.pipe(
   fields,
   v.check(
-    (s) => Object.keys(s.mappings).length + Object.keys(s.object_mappings).length + Object.keys(s.source_id_mappings).length > 0,
+    (s) =>
+      Object.keys(s.mappings).length + Object.keys(s.object_mappings).length +
+          Object.keys(s.source_id_mappings).length > 0,
     "at least one of mappings, object_mappings or source_id_mappings must be given",
   ),
 );
@@ -111,7 +116,9 @@ export class FieldMapper {
     let cur = data;
     for (const key of keys.slice(0, -1)) {
       if (!Object.hasOwn(cur, key)) {
-        if (!this.s.create_nested) throw new Error(`cannot set '${path}': '${key}' does not exist and create_nested is false`);
+        if (!this.s.create_nested) {
+          throw new Error(`cannot set '${path}': '${key}' does not exist and create_nested is false`);
+        }
         cur[key] = {};
       } else if (!isRecord(cur[key])) {
         throw new Error(`cannot set '${path}': '${key}' is not an object`);
@@ -133,7 +140,11 @@ export class FieldMapper {
   private template(text: string, lookup: (path: string) => unknown): string {
     return text.replace(/\{([^{}]+)\}/g, (whole, path: string) => {
       const value = lookup(path.trim());
-      return value === undefined || value === null ? whole : typeof value === "object" ? JSON.stringify(value) : String(value);
+      return value === undefined || value === null
+        ? whole
+        : typeof value === "object"
+        ? JSON.stringify(value)
+        : String(value);
     });
   }
 
@@ -156,7 +167,10 @@ export class FieldMapper {
     }
   }
 
-  private combine(data: Record<string, unknown>, mapping: Record<string, string>): Record<string, unknown>[] | undefined {
+  private combine(
+    data: Record<string, unknown>,
+    mapping: Record<string, string>,
+  ): Record<string, unknown>[] | undefined {
     const entries = Object.entries(mapping);
     const split = entries.map(([, p]) => this.keys(p));
     const common: string[] = [];
@@ -179,11 +193,16 @@ export class FieldMapper {
         return [key, Array.isArray(value) ? value : [value]] as const;
       });
       const length = Math.max(0, ...columns.map(([, values]) => values.length));
-      const out = Array.from({ length }, (_, i) => Object.fromEntries(columns.map(([key, values]) => [key, values[i] ?? null]))).filter(keep);
+      const out = Array.from(
+        { length },
+        (_, i) => Object.fromEntries(columns.map(([key, values]) => [key, values[i] ?? null])),
+      ).filter(keep);
       return out.length ? out : undefined;
     }
     const list = this.getPlain(data, ancestor) as unknown[];
-    const out = list.map((item) => Object.fromEntries(entries.map(([key], j) => [key, this.get(item, split[j].slice(ancestor!.length)) ?? null]))).filter(keep);
+    const out = list.map((item) =>
+      Object.fromEntries(entries.map(([key], j) => [key, this.get(item, split[j].slice(ancestor!.length)) ?? null]))
+    ).filter(keep);
     return out.length ? out : undefined;
   }
 
@@ -201,7 +220,10 @@ export class FieldMapper {
     for (const [target, spec] of Object.entries(this.s.source_id_mappings)) {
       let value: unknown;
       if (this.s.template_fields && spec.includes("{")) {
-        value = this.template(spec, (p) => (p.startsWith("id.") ? this.getPlain(id, this.keys(p.slice(3))) : undefined));
+        value = this.template(
+          spec,
+          (p) => (p.startsWith("id.") ? this.getPlain(id, this.keys(p.slice(3))) : undefined),
+        );
       } else if (spec === "id" || spec === "content.id") value = structuredClone(item.id);
       else if (spec.startsWith("id.")) value = this.getPlain(id, this.keys(spec.slice(3)));
       else value = spec;

@@ -25,7 +25,10 @@ const fields = v.object({
 });
 const settings = v.pipe(
   fields,
-  v.check((s) => !s.conditional_selection || !!s.condition_field, "condition_field is required when conditional_selection is true"),
+  v.check(
+    (s) => !s.conditional_selection || !!s.condition_field,
+    "condition_field is required when conditional_selection is true",
+  ),
 );
 type Settings = v.InferOutput<typeof settings>;
 
@@ -80,7 +83,10 @@ function conditionHolds(s: Settings, data: Record<string, unknown>): boolean {
   return !text.includes(expected);
 }
 
-export function selectFields(s: Settings, data: Record<string, unknown>): { data: Record<string, unknown>; kept: number; removed: number } {
+export function selectFields(
+  s: Settings,
+  data: Record<string, unknown>,
+): { data: Record<string, unknown>; kept: number; removed: number } {
   const d = s.nested_delimiter;
   const paths = allPaths(data, d);
   const matched = new Set<string>();
@@ -131,7 +137,10 @@ export const fieldSelector: ExecutorDefinition<typeof settings> = {
       if (s.conditional_selection && !conditionHolds(s, data)) return item;
       const r = selectFields(s, data);
       const summary_data = s.add_selection_metadata
-        ? { ...item.summary_data, field_selection: { mode: s.mode, fields_selected: r.kept, fields_removed: r.removed, patterns: s.fields } }
+        ? {
+          ...item.summary_data,
+          field_selection: { mode: s.mode, fields_selected: r.kept, fields_removed: r.removed, patterns: s.fields },
+        }
         : item.summary_data;
       return { ...item, data: r.data, summary_data };
     }),

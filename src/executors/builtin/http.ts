@@ -19,8 +19,17 @@ const settings = v.object({
     v.trim(),
     v.check((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), "url must be an http(s) URL"),
   ),
-  method: v.optional(v.pipe(v.string(), v.toUpperCase(), v.picklist(["POST", "PUT", "PATCH"], "method must be POST, PUT or PATCH")), "POST"),
-  headers: v.optional(mapSetting("headers", v.union([v.string(), v.pipe(v.number(), v.transform(String))], "header values must be strings")), {}),
+  method: v.optional(
+    v.pipe(v.string(), v.toUpperCase(), v.picklist(["POST", "PUT", "PATCH"], "method must be POST, PUT or PATCH")),
+    "POST",
+  ),
+  headers: v.optional(
+    mapSetting(
+      "headers",
+      v.union([v.string(), v.pipe(v.number(), v.transform(String))], "header values must be strings"),
+    ),
+    {},
+  ),
   send_mode: v.optional(choiceSetting("send_mode", ["item", "batch"]), "item"),
   output_field: v.optional(stringSetting("output_field"), "http_response"),
   request_timeout_secs: v.optional(intSetting("request_timeout_secs", { min: 1, max: 3600 }), 30),
@@ -65,7 +74,10 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 
 async function attempt(s: Settings, body: string, signal: AbortSignal): Promise<unknown> {
   const timeout = new AbortController();
-  const timer = setTimeout(() => timeout.abort(new Error(`no response within ${s.request_timeout_secs} s`)), s.request_timeout_secs * 1000);
+  const timer = setTimeout(
+    () => timeout.abort(new Error(`no response within ${s.request_timeout_secs} s`)),
+    s.request_timeout_secs * 1000,
+  );
   const linked = linkedSignal(signal, timeout.signal);
   try {
     let res: Response;
@@ -88,7 +100,10 @@ async function attempt(s: Settings, body: string, signal: AbortSignal): Promise<
     }
     if (!res.ok) {
       const snippet = text.slice(0, 200);
-      throw new HttpError(`${s.method} ${s.url}: HTTP ${res.status}${snippet ? `: ${snippet}` : ""}`, res.status === 429 || res.status >= 500);
+      throw new HttpError(
+        `${s.method} ${s.url}: HTTP ${res.status}${snippet ? `: ${snippet}` : ""}`,
+        res.status === 429 || res.status >= 500,
+      );
     }
     if (text.trim() === "") return undefined;
     try {
@@ -137,8 +152,12 @@ export const httpExecutor: ExecutorDefinition<typeof settings> = {
     checkAllowedHost(s.url, deps.config);
     for (const value of Object.values(s.headers)) registerSecret(value);
     if (s.send_mode === "item") {
-      return perItemExecutor(id, "http", async (item, ctx: ExecutorRunContext) =>
-        merge(item, s.output_field, await callWithRetries(s, item, ctx.signal)));
+      return perItemExecutor(
+        id,
+        "http",
+        async (item, ctx: ExecutorRunContext) =>
+          merge(item, s.output_field, await callWithRetries(s, item, ctx.signal)),
+      );
     }
     return {
       id,
@@ -148,7 +167,9 @@ export const httpExecutor: ExecutorDefinition<typeof settings> = {
         const response = await callWithRetries(s, input, ctx.signal);
         if (response === undefined) return input;
         if (!Array.isArray(response) || response.length !== input.length) {
-          throw new Error(`send_mode batch expects a JSON list with one entry per item (${input.length}) in the response`);
+          throw new Error(
+            `send_mode batch expects a JSON list with one entry per item (${input.length}) in the response`,
+          );
         }
         return input.map((item, i) => merge(item, s.output_field, response[i]));
       },

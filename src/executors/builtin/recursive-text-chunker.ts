@@ -16,7 +16,10 @@ function decodeEscapes(s: string): string {
 }
 
 const separators = v.pipe(
-  v.union([v.array(v.string(), "separators must be a list of strings"), v.string()], "separators must be a list or a comma-separated string"),
+  v.union(
+    [v.array(v.string(), "separators must be a list of strings"), v.string()],
+    "separators must be a list or a comma-separated string",
+  ),
   v.transform((value) =>
     Array.isArray(value) ? value.map(decodeEscapes) : value.split(",").filter((s) => s.length > 0).map(decodeEscapes)
   ),
@@ -162,7 +165,10 @@ interface PageSpan {
 }
 
 /** Pages of extractor output ({text, page_number}) next to the input field, or data.pages. */
-function pagesOf(data: Record<string, unknown>, inputField: string): Array<{ text: string; page_number: number }> | undefined {
+function pagesOf(
+  data: Record<string, unknown>,
+  inputField: string,
+): Array<{ text: string; page_number: number }> | undefined {
   const parts = splitPath(inputField);
   const candidates = [parts.length > 1 ? getPath(data, [...parts.slice(0, -1), "pages"]) : undefined, data.pages];
   for (const c of candidates) {
@@ -210,8 +216,12 @@ function assignPages(pieces: Piece[], text: string, pages: Array<{ text: string;
 export function chunkContent(item: Content, s: ChunkerSettings): Content {
   const data = item.data ?? {};
   const value = getPath(data, splitPath(s.input_field));
-  if (value === undefined || value === null || value === "") throw new Error(`no text found in field '${s.input_field}'`);
-  if (typeof value !== "string") throw new Error(`field '${s.input_field}' must hold text, not ${Array.isArray(value) ? "a list" : typeof value}`);
+  if (value === undefined || value === null || value === "") {
+    throw new Error(`no text found in field '${s.input_field}'`);
+  }
+  if (typeof value !== "string") {
+    throw new Error(`field '${s.input_field}' must hold text, not ${Array.isArray(value) ? "a list" : typeof value}`);
+  }
   const chunker = new RecursiveChunker(s);
   let pieces = chunker.split(value);
   const pages = s.include_page_numbers ? pagesOf(data, s.input_field) : undefined;
@@ -237,7 +247,12 @@ export function chunkContent(item: Content, s: ChunkerSettings): Content {
   return {
     ...item,
     data: { ...data, [s.output_field]: chunks },
-    summary_data: { ...item.summary_data, chunks_created: chunks.length, avg_chunk_size: avg, chunking_method: "recursive" },
+    summary_data: {
+      ...item.summary_data,
+      chunks_created: chunks.length,
+      avg_chunk_size: avg,
+      chunking_method: "recursive",
+    },
   };
 }
 
