@@ -275,6 +275,9 @@ export async function runPipeline(
         data: { items_in: items.length, items_out: r.out.length, items_failed: r.failed, items_skipped: r.skipped },
         ...(r.firstError ? { error: r.firstError } : {}),
       });
+      if (node.common.debug_mode) {
+        logger.info("executor completed", { duration_ms, items_out: r.out.length, items_skipped: r.skipped });
+      }
       if (r.failed) {
         logger.warn("executor failed on some items; they pass through", {
           items_failed: r.failed,

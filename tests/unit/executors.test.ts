@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import process from "node:process";
 import { createExecutor, defaultRegistry, PipelineError } from "../../src/pipeline/index.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { configureLogging, Logger } from "../../src/log/logger.ts";
@@ -380,10 +381,30 @@ describe("csv_extractor", () => {
     }
   });
 
+  test("temp files are only read inside the temp directory", async () => {
+    await assert.rejects(
+      one("csv_extractor", {}, item(1, { temp_file_path: join(process.cwd(), "package.json") })),
+      /refusing to read .*package.json: temp files must be inside/,
+    );
+  });
+
   test("no content and no file fails the item; bad settings", async () => {
     await assert.rejects(one("csv_extractor", {}, item(1, {})), /CSV content missing/);
     rejects("csv_extractor", { delimiter: ";;" }, /delimiter must be one character/);
     rejects("csv_extractor", { encoding: "utf-16" }, /encoding must be one of/);
+  });
+});
+
+describe("azure_blob_content_retriever settings", () => {
+  test("temp_folder stays inside the temp directory; relative folders go under <tmp>/contentflow", () => {
+    rejects("azure_blob_content_retriever", { temp_folder: "/etc" }, /temp_folder must be inside the temp directory/);
+    rejects(
+      "azure_blob_content_retriever",
+      { temp_folder: "../../etc" },
+      /temp_folder must be inside the temp directory/,
+    );
+    assert.doesNotThrow(() => make("azure_blob_content_retriever", { temp_folder: "./tmp/docs" }));
+    assert.doesNotThrow(() => make("azure_blob_content_retriever", { temp_folder: join(tmpdir(), "mine") }));
   });
 });
 

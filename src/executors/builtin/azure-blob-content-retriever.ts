@@ -6,18 +6,31 @@
 import * as v from "valibot";
 import { randomUUID } from "node:crypto";
 import { mkdir, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ExecutorDefinition, ExecutorDeps, ExecutorRunContext } from "../types.ts";
 import type { Content } from "../../pipeline/content.ts";
 import { perItemExecutor } from "../per-item.ts";
 import { boolSetting, choiceSetting, stringSetting } from "../settings.ts";
 import { blobErrorMessage, blobServiceClient } from "../blob-clients.ts";
+import { defaultTempFolder, resolveTempFolder } from "../temp-files.ts";
 
 const settings = v.object({
   include_content_bytes_as_field: v.optional(boolSetting("include_content_bytes_as_field"), false),
   use_temp_file_for_content: v.optional(boolSetting("use_temp_file_for_content"), true),
-  temp_folder: v.optional(stringSetting("temp_folder"), join(tmpdir(), "contentflow")),
+  temp_folder: v.optional(
+    v.pipe(
+      stringSetting("temp_folder"),
+      v.rawTransform(({ dataset, addIssue, NEVER }) => {
+        try {
+          return resolveTempFolder(dataset.value);
+        } catch (err) {
+          addIssue({ message: (err as Error).message });
+          return NEVER;
+        }
+      }),
+    ),
+    defaultTempFolder(),
+  ),
   content_encoding: v.optional(choiceSetting("content_encoding", ["utf-8", "base64"]), "utf-8"),
   blob_storage_account_key: v.optional(stringSetting("blob_storage_account_key")),
 });

@@ -8,6 +8,7 @@ import type { Content } from "../../pipeline/content.ts";
 import { perItemExecutor } from "../per-item.ts";
 import { boolSetting, choiceSetting, intSetting, stringSetting } from "../settings.ts";
 import { inferType, parseCsv } from "../csv.ts";
+import { readableTempFile } from "../temp-files.ts";
 
 const ENCODINGS = ["utf-8", "utf-8-sig", "latin-1", "iso-8859-1", "ascii", "cp1252"] as const;
 
@@ -41,7 +42,7 @@ async function csvText(item: Content, s: Settings): Promise<string> {
   if (typeof inline === "string") return inline.replace(/^\uFEFF/, "");
   const path = data[s.temp_file_path_field];
   if (typeof path === "string" && path !== "") {
-    const bytes = await readFile(path);
+    const bytes = await readFile(await readableTempFile(path));
     return new TextDecoder(decoderLabel(s.encoding)).decode(bytes);
   }
   throw new Error(
