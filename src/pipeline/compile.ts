@@ -76,6 +76,20 @@ function unknownType(cfg: ExecutorConfigLike, registry: ExecutorRegistry): Pipel
   return new PipelineError(`executor '${cfg.id}': unknown type '${cfg.type}' (known types: ${known})`);
 }
 
+/** Setting names an executor's schema knows, when it is an object schema (possibly inside a pipe). */
+function knownSettingNames(schema: unknown): string[] | undefined {
+  let s = schema as { type?: string; entries?: Record<string, unknown>; pipe?: unknown[] } | undefined;
+  if (s?.type !== "object" && s?.type !== "strict_object" && s?.pipe) s = s.pipe[0] as typeof s;
+  return s?.entries && (s.type === "object" || s.type === "strict_object") ? Object.keys(s.entries) : undefined;
+}
+
+/** Settings an executor would silently ignore (typos such as `chunk_sise`). */
+export function unknownSettings(cfg: ExecutorConfigLike, registry: ExecutorRegistry): string[] {
+  const known = knownSettingNames(registry.get(cfg.type)?.settings);
+  if (!known) return [];
+  return Object.keys(splitSettings(cfg.settings ?? {}).own).filter((k) => !known.includes(k));
+}
+
 function prepare(cfg: ExecutorConfigLike, registry: ExecutorRegistry, deps: ExecutorDeps): CompiledNode {
   const def = registry.get(cfg.type);
   if (!def) throw unknownType(cfg, registry);
@@ -137,11 +151,18 @@ export function compilePipeline(
   const graph = runGraph(def, { exclude, disabled });
   const nodes = new Map<string, CompiledNode>();
   try {
-    for (const id of graph.order) nodes.set(id, prepare(def.executors.find((e) => e.id === id)!, registry, deps));
+    for (const id of graph.order) {
+      const cfg = def.executors.find((e) => e.id === id)!;
+      nodes.set(id, prepare(cfg, registry, deps));
+      for (const name of unknownSettings(cfg, registry)) {
+        warnings.push(`executor '${id}' (${cfg.type}): unknown setting '${name}' is ignored`);
+      }
+    }
   } catch (err) {
     for (const node of nodes.values()) void node.instance.close?.()?.catch(() => undefined);
     throw err;
   }
+  for (const warning of warnings) deps.logger.warn("pipeline definition", { pipeline: def.name, warning });
   let closed = false;
   return {
     name: def.name,

@@ -287,6 +287,16 @@ describe("pipeline: graph", () => {
     assert.match(p.warnings.join("\n"), /'lone' is not connected/);
   });
 
+  test("settings an executor does not know are reported", () => {
+    const p = compile(
+      seq(
+        `    - {id: c, type: recursive_text_chunker, settings: {chunk_sise: 10, condition: "data.x is_empty"}}\n`,
+        "c",
+      ),
+    );
+    assert.deepEqual(p.warnings, ["executor 'c' (recursive_text_chunker): unknown setting 'chunk_sise' is ignored"]);
+  });
+
   test("the caller's input is not mutated", async () => {
     const input = [item(1, { path: "" })];
     const snapshot = structuredClone(input);
