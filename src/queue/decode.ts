@@ -1,52 +1,106 @@
-// Queue message text → validated task (plain JSON or base64 JSON), or a reason to poison it at once.
+// Queue message text → a validated task, a claim-check pointer, or the reason it must go to the poison queue.
+// Accepts plain JSON (what the Python source worker and our sender write) and base64 JSON (Azure Functions' default).
+import { Buffer } from "node:buffer";
 import * as v from "valibot";
-import { ClaimCheckMessageSchema, type ClaimCheckMessage, type TaskMessage, TaskMessageSchema } from "./envelope.ts";
+import { describeIssues } from "../store/documents.ts";
+import { type ClaimCheckMessage, ClaimCheckMessageSchema, type TaskMessage, TaskMessageSchema } from "./envelope.ts";
 
-export type Decoded =
+export type DecodedMessage =
   | { kind: "task"; message: TaskMessage }
   | { kind: "claim-check"; message: ClaimCheckMessage }
-  | { kind: "invalid"; reason: string; executionId?: string };
+  | {
+    kind: "invalid";
+    reason: string;
+    /** Set when the message names them, so the execution can be marked failed. */
+    executionId?: string;
+    taskId?: string;
+  };
 
-function issues(list: v.BaseIssue<unknown>[]): string {
-  return list.slice(0, 5).map((i) => {
-    const path = i.path?.map((p) => String(p.key)).join(".");
-    return path ? `${path}: ${i.message}` : i.message;
-  }).join("; ");
-}
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
-function parseJson(text: string): unknown | undefined {
+const EnvelopeHeadSchema = v.object({ task_type: v.optional(v.unknown()) });
+
+function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
   try {
-    return JSON.parse(text);
+    return { ok: true, value: JSON.parse(text) };
   } catch {
-    return undefined;
+    return { ok: false };
   }
 }
 
-export function decodeMessage(text: string): Decoded {
-  const trimmed = text.trim();
-  let value: unknown;
-  if (trimmed.startsWith("{")) {
-    value = parseJson(trimmed);
-    if (value === undefined) return { kind: "invalid", reason: "message is not valid JSON" };
-  } else {
-    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(trimmed) || trimmed.length % 4 !== 0) {
-      return { kind: "invalid", reason: "message is neither JSON nor base64-encoded JSON" };
-    }
-    value = parseJson(Buffer.from(trimmed, "base64").toString("utf8"));
-    if (value === undefined) return { kind: "invalid", reason: "message is base64 but does not decode to JSON" };
+/** The JSON value inside the message text, or why there is none. */
+function messageJson(text: string): { ok: true; value: unknown } | { ok: false; reason: string } {
+  const trimmed = text.replace(/^\uFEFF/, "").trim();
+  if (trimmed === "") return { ok: false, reason: "message is empty" };
+  if (trimmed.startsWith("{") || trimmed.startsWith("[")) {
+    const parsed = parseJson(trimmed);
+    return parsed.ok ? parsed : { ok: false, reason: "message is not valid JSON" };
   }
-  const obj = value as Record<string, unknown>;
-  if (!obj || typeof obj !== "object" || Array.isArray(obj)) return { kind: "invalid", reason: "message JSON is not an object" };
-  if (obj.task_type !== "content_processing") {
-    return { kind: "invalid", reason: `unknown task_type ${JSON.stringify(obj.task_type ?? null)} (expected "content_processing")` };
+  const compact = trimmed.replace(/\s+/g, "");
+  if (!BASE64.test(compact) || compact.length % 4 !== 0) {
+    return { ok: false, reason: "message is neither JSON nor base64-encoded JSON" };
   }
-  if (obj.claim_check !== undefined) {
-    const cc = v.safeParse(ClaimCheckMessageSchema, obj);
-    return cc.success ? { kind: "claim-check", message: cc.output } : { kind: "invalid", reason: `invalid claim-check message: ${issues(cc.issues)}` };
+  const decoded = Buffer.from(compact, "base64").toString("utf8").replace(/^\uFEFF/, "").trim();
+  const parsed = parseJson(decoded);
+  return parsed.ok ? parsed : { ok: false, reason: "message is base64 but does not decode to JSON" };
+}
+
+function stringField(obj: unknown, key: string): string | undefined {
+  const value = (obj as Record<string, unknown> | null)?.[key];
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+export function decodeMessage(text: string): DecodedMessage {
+  const json = messageJson(text);
+  if (!json.ok) return { kind: "invalid", reason: json.reason };
+  const head = v.safeParse(EnvelopeHeadSchema, json.value);
+  if (!head.success || Array.isArray(json.value)) {
+    return { kind: "invalid", reason: "message JSON is not an object with a task_type" };
   }
-  const parsed = v.safeParse(TaskMessageSchema, obj);
-  if (parsed.success) return { kind: "task", message: parsed.output };
-  const payload = obj.payload as Record<string, unknown> | undefined;
-  const executionId = typeof payload?.execution_id === "string" ? payload.execution_id : undefined;
-  return { kind: "invalid", reason: `invalid task message: ${issues(parsed.issues)}`, executionId };
+  const taskType = head.output.task_type;
+  if (taskType !== "content_processing") {
+    return {
+      kind: "invalid",
+      reason: `unknown task_type ${JSON.stringify(taskType ?? null)} (expected "content_processing")`,
+    };
+  }
+  const envelope = json.value as Record<string, unknown>;
+  if (envelope.claim_check !== undefined) {
+    const pointer = v.safeParse(ClaimCheckMessageSchema, envelope);
+    if (pointer.success) return { kind: "claim-check", message: pointer.output };
+    return {
+      kind: "invalid",
+      reason: `invalid claim-check message: ${describeIssues(pointer.issues)}`,
+      executionId: stringField(envelope.claim_check, "execution_id"),
+      taskId: stringField(envelope.claim_check, "task_id"),
+    };
+  }
+  const task = v.safeParse(TaskMessageSchema, envelope);
+  if (task.success) return { kind: "task", message: task.output };
+  return {
+    kind: "invalid",
+    reason: `invalid task message: ${describeIssues(task.issues.slice(0, 5))}`,
+    executionId: stringField(envelope.payload, "execution_id"),
+    taskId: stringField(envelope.payload, "task_id"),
+  };
+}
+
+/** A claim-check blob's text → the task it holds; it must be the task the pointer names. */
+export function decodeClaimCheckBlob(
+  text: string,
+  pointer: ClaimCheckMessage,
+): { ok: true; message: TaskMessage } | { ok: false; reason: string } {
+  const where = `claim-check blob ${pointer.claim_check.container}/${pointer.claim_check.blob}`;
+  const json = parseJson(text);
+  if (!json.ok) return { ok: false, reason: `${where} is not valid JSON` };
+  const task = v.safeParse(TaskMessageSchema, json.value);
+  if (!task.success) return { ok: false, reason: `${where} holds an invalid task: ${describeIssues(task.issues.slice(0, 5))}` };
+  const { execution_id, task_id } = task.output.payload;
+  if (execution_id !== pointer.claim_check.execution_id || task_id !== pointer.claim_check.task_id) {
+    return {
+      ok: false,
+      reason: `${where} holds task ${task_id}/${execution_id}, not ${pointer.claim_check.task_id}/${pointer.claim_check.execution_id}`,
+    };
+  }
+  return { ok: true, message: task.output };
 }

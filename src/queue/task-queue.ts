@@ -1,113 +1,124 @@
-// The task queue: leased receive, lease renewal with the newest pop receipt, delete, retry delay, poison.
-import type { DequeuedMessageItem } from "@azure/storage-queue";
+// The task queue over @azure/storage-queue: leased receive (visibility timeout = lease), and moving a message to
+// the poison queue. Settling a message (delete, retry delay) is on LeasedMessage.
+import type { QueueClient } from "@azure/storage-queue";
 import type { TaskQueues } from "./clients.ts";
-import type { Logger } from "../log/logger.ts";
+import { isQueueNotFound } from "./errors.ts";
+import { type LeaseListener, LeasedMessage, type SettleOutcome } from "./leased-message.ts";
+import { fitsInQueueMessage, type PoisonRecord, poisonRecord, withMessagePrefix } from "./poison.ts";
 
-/** A received message whose lease is renewed until it is settled. Operations on it are serialized. */
-export class LeasedMessage {
-  private popReceipt: string;
-  private chain: Promise<unknown> = Promise.resolve();
-  private timer?: ReturnType<typeof setInterval>;
-  settled = false;
-  renewals = 0;
+/** The Get Messages API returns at most 32 messages per call. */
+export const MAX_RECEIVE_BATCH = 32;
 
-  constructor(
-    private readonly queues: TaskQueues,
-    readonly item: DequeuedMessageItem,
-    private readonly leaseSeconds: number,
-    private readonly onRenewal: (ok: boolean, err?: unknown) => void,
-  ) {
-    this.popReceipt = item.popReceipt;
-  }
+export interface TaskQueueOptions {
+  leaseSeconds: number;
+  /** Time limit of one storage call; default 30 s. */
+  requestTimeoutMs?: number;
+  listener?: LeaseListener;
+  /** Stores the original text of a poison record too large for one message; returns where it went. */
+  storeOversized?: (name: string, text: string) => Promise<{ container: string; blob: string }>;
+}
 
-  get id(): string {
-    return this.item.messageId;
-  }
-  get dequeueCount(): number {
-    return this.item.dequeueCount;
-  }
+export interface PoisonMeta {
+  workerId: string;
+  taskId?: string;
+  executionId?: string;
+}
 
-  private serial<T>(op: () => Promise<T>): Promise<T> {
-    const next = this.chain.then(op, op);
-    this.chain = next.catch(() => undefined);
-    return next;
-  }
-
-  /** Renew at half the lease while the task runs. */
-  startRenewal(): void {
-    this.timer = setInterval(() => {
-      this.serial(async () => {
-        if (this.settled) return;
-        const r = await this.queues.tasks.updateMessage(this.id, this.popReceipt, undefined, this.leaseSeconds);
-        this.popReceipt = r.popReceipt!;
-        this.renewals++;
-      }).then(() => this.onRenewal(true), (err) => this.onRenewal(false, err));
-    }, Math.max(500, (this.leaseSeconds * 1000) / 2));
-  }
-
-  private stopRenewal(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-  }
-
-  delete(): Promise<void> {
-    this.stopRenewal();
-    return this.serial(async () => {
-      if (this.settled) return;
-      this.settled = true;
-      await this.queues.tasks.deleteMessage(this.id, this.popReceipt);
-    });
-  }
-
-  /** Make the message visible again after `delaySeconds` (0 = at once). */
-  release(delaySeconds: number): Promise<void> {
-    this.stopRenewal();
-    return this.serial(async () => {
-      if (this.settled) return;
-      this.settled = true;
-      await this.queues.tasks.updateMessage(this.id, this.popReceipt, undefined, Math.max(0, Math.round(delaySeconds)));
-    });
-  }
-
-  /** Copy to the poison queue with the reason, then delete from the task queue. */
-  async poison(reason: string, workerId: string): Promise<void> {
-    const record = {
-      reason,
-      dequeue_count: this.dequeueCount,
-      worker_id: workerId,
-      time: new Date().toISOString(),
-      queue: this.queues.tasks.name,
-      message_id: this.id,
-      inserted_on: this.item.insertedOn?.toISOString(),
-      message: this.item.messageText,
-    };
-    let text = JSON.stringify(record);
-    if (Buffer.byteLength(text) > 60_000) text = JSON.stringify({ ...record, message: this.item.messageText.slice(0, 30_000), message_truncated: true });
-    await this.queues.poison.sendMessage(text, { messageTimeToLive: -1 });
-    await this.delete();
-  }
+export interface PoisonResult {
+  record: PoisonRecord;
+  /** How the message left the task queue ("lost": another consumer holds it now; it may come back). */
+  outcome: SettleOutcome;
 }
 
 export class TaskQueue {
-  constructor(private readonly queues: TaskQueues, private readonly leaseSeconds: number, private readonly logger: Logger) {}
+  readonly requestTimeoutMs: number;
+
+  constructor(readonly queues: TaskQueues, private readonly opts: TaskQueueOptions) {
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
+  }
 
   get name(): string {
     return this.queues.tasks.name;
   }
 
+  get poisonName(): string {
+    return this.queues.poison.name;
+  }
+
+  get leaseSeconds(): number {
+    return this.opts.leaseSeconds;
+  }
+
+  private timeout(): { abortSignal: AbortSignal } {
+    return { abortSignal: AbortSignal.timeout(this.requestTimeoutMs) };
+  }
+
+  /** Creates the task queue and the poison queue when they are missing. */
   async ensureQueues(): Promise<void> {
-    await this.queues.tasks.createIfNotExists();
-    await this.queues.poison.createIfNotExists();
+    await this.queues.tasks.createIfNotExists(this.timeout());
+    await this.queues.poison.createIfNotExists(this.timeout());
   }
 
-  async receive(max: number, onRenewal: (ok: boolean, err?: unknown) => void): Promise<LeasedMessage[]> {
-    const r = await this.queues.tasks.receiveMessages({ numberOfMessages: Math.min(32, Math.max(1, max)), visibilityTimeout: this.leaseSeconds });
-    return r.receivedMessageItems.map((item) => new LeasedMessage(this.queues, item, this.leaseSeconds, onRenewal));
+  /** Receives up to `max` messages (1-32), each hidden from other consumers for the lease. */
+  async receive(max: number): Promise<LeasedMessage[]> {
+    const numberOfMessages = Math.min(MAX_RECEIVE_BATCH, Math.max(1, Math.floor(max)));
+    const response = await this.queues.tasks.receiveMessages({
+      numberOfMessages,
+      visibilityTimeout: this.opts.leaseSeconds,
+      ...this.timeout(),
+    });
+    return response.receivedMessageItems.map((item) =>
+      new LeasedMessage(this.queues.tasks, item, {
+        leaseSeconds: this.opts.leaseSeconds,
+        requestTimeoutMs: this.requestTimeoutMs,
+        listener: this.opts.listener,
+      })
+    );
   }
-}
 
-/** Exponential backoff with ±20 % jitter. */
-export function backoffMs(attempt: number, baseMs: number, maxMs: number, random = Math.random): number {
-  const raw = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(raw * (0.8 + random() * 0.4));
+  /**
+   * Writes a poison record (original text, reason, delivery count, worker, time, source queue) to the poison queue,
+   * creating it if needed, then deletes the message from the task queue. The record is written first: a crash in
+   * between leaves a duplicate record, never a lost message. Poison records never expire.
+   */
+  async poison(message: LeasedMessage, reason: string, meta: PoisonMeta): Promise<PoisonResult> {
+    message.stopRenewal();
+    let record = poisonRecord({
+      text: message.text,
+      reason,
+      dequeueCount: message.dequeueCount,
+      workerId: meta.workerId,
+      queue: this.name,
+      messageId: message.id,
+      insertedOn: message.insertedOn,
+      taskId: meta.taskId,
+      executionId: meta.executionId,
+    });
+    if (!fitsInQueueMessage(record)) record = await this.spill(record);
+    await this.sendToPoison(JSON.stringify(record));
+    return { record, outcome: await message.delete() };
+  }
+
+  private async spill(record: PoisonRecord): Promise<PoisonRecord> {
+    if (this.opts.storeOversized) {
+      try {
+        const where = await this.opts.storeOversized(`poison/${this.name}/${record.message_id}.txt`, record.message);
+        return withMessagePrefix(record, { message_blob: where });
+      } catch {
+        // Fall through: a record with the start of the text still says what happened.
+      }
+    }
+    return withMessagePrefix(record, {});
+  }
+
+  private async sendToPoison(text: string): Promise<void> {
+    const send = (q: QueueClient) => q.sendMessage(text, { messageTimeToLive: -1, ...this.timeout() });
+    try {
+      await send(this.queues.poison);
+    } catch (err) {
+      if (!isQueueNotFound(err)) throw err;
+      await this.queues.poison.createIfNotExists(this.timeout());
+      await send(this.queues.poison);
+    }
+  }
 }
