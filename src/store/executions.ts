@@ -1,81 +1,210 @@
-// Execution records as the processing worker updates them: read-modify-replace with If-Match (no lost updates),
-// pending → running → completed | failed, and never away from completed.
-import type { Container } from "@azure/cosmos";
+// Execution records (vault_executions) as the processing worker moves them along:
+// pending → running → completed | failed, with "pending" again while a failed attempt waits for its retry.
+//
+// Every write is read → change → replace with If-Match on the _etag; on 412 the record is read again and the
+// change re-applied (bounded), so concurrent writers never lose each other's fields (the Python worker's bug P5).
+// A completed record is final: nothing moves it back to running or failed (a late duplicate cannot undo it).
+// Status and output go in one write (P5/P6); output too large for a Cosmos item is reduced (identifiers only,
+// then fewer events, …) with a note, never at the cost of the status. `content` is always a list (P8).
+import { Buffer } from "node:buffer";
 import * as v from "valibot";
-import { cosmosStatus } from "./cosmos.ts";
-import { type ExecutionDoc, ExecutionDocSchema } from "./documents.ts";
+import type { Container } from "@azure/cosmos";
 import type { ContentProcessingTask } from "../queue/envelope.ts";
+import type { PipelineResult } from "../pipeline/index.ts";
+import { cosmosStatus } from "./cosmos.ts";
+import { describeIssues, type ExecutionDoc, ExecutionDocSchema } from "./documents.ts";
 
-const MAX_ATTEMPTS = 8;
-/** Cosmos items are limited to 2 MB; stay well below it. */
-const MAX_DOC_BYTES = 1_800_000;
+export const STATUS_MESSAGES = {
+  running: "Execution is running",
+  completed: "Execution completed",
+  failed: "Execution failed. View error details.",
+} as const;
+
+/** The record exists but does not follow the schema; retrying will not help. */
+export class MalformedExecutionError extends Error {}
+
+/** Other writers kept changing the record; every round of read-change-replace lost the race. */
+export class ExecutionConflictError extends Error {}
+
+export interface ExecutionStoreOptions {
+  /** Written to processing_worker_id. */
+  workerId: string;
+  /** Largest serialized record we write (Cosmos' item limit is 2 MB including system fields). */
+  maxDocBytes?: number;
+  /** Read-change-replace rounds before giving up on concurrent writers. */
+  maxAttempts?: number;
+}
+
+export interface ExecutionRef {
+  executionId: string;
+  /** When known, a missing record is created from it (the API lists executions by vault_id). */
+  task?: ContentProcessingTask;
+}
+
+/** Returns the new record, or undefined to leave it as it is. Gets a copy it may modify. */
+export type ExecutionChange = (doc: ExecutionDoc) => ExecutionDoc | undefined;
+
+export interface UpdateResult {
+  /** The record as written, or as found when the change declined (undefined: no record and none created). */
+  doc?: ExecutionDoc;
+  written: boolean;
+}
+
+export const MAX_EVENTS = 500;
+const MAX_ERROR_CHARS = 8000;
+const MAX_EVENT_ERROR_CHARS = 2000;
+const SYSTEM_FIELDS = ["_rid", "_self", "_etag", "_ts", "_attachments"];
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const now = () => new Date().toISOString();
+
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}… (${text.length - max} more characters)` : text;
+}
+
+function bytes(doc: unknown): number {
+  return Buffer.byteLength(JSON.stringify(doc), "utf8");
+}
+
+/** A content item → its ContentIdentifier dict (items that already are identifiers stay as they are). */
+function identifierOf(item: unknown): unknown {
+  if (item && typeof item === "object" && "id" in item && typeof (item as { id: unknown }).id === "object") {
+    return (item as { id: unknown }).id;
+  }
+  return item;
+}
+
+/** Events and executor outputs of a run, bounded: at most MAX_EVENTS events, long error texts clipped. */
+export function boundedRunDetails(result: Pick<PipelineResult, "events" | "executor_outputs">): {
+  events: unknown[];
+  executor_outputs: Record<string, unknown>;
+  events_dropped?: number;
+} {
+  let events = result.events;
+  let dropped = 0;
+  if (events.length > MAX_EVENTS) {
+    // Keep the start (what ran first) and the end (how it finished).
+    dropped = events.length - MAX_EVENTS;
+    events = [...events.slice(0, MAX_EVENTS / 5), ...events.slice(events.length - (MAX_EVENTS - MAX_EVENTS / 5))];
+  }
+  const clipped = events.map((e) => (e.error ? { ...e, error: clip(e.error, MAX_EVENT_ERROR_CHARS) } : e));
+  const outputs: Record<string, unknown> = {};
+  for (const [id, out] of Object.entries(result.executor_outputs)) {
+    outputs[id] = out.error ? { ...out, error: clip(out.error, MAX_EVENT_ERROR_CHARS) } : out;
+  }
+  return { events: clipped, executor_outputs: outputs, ...(dropped ? { events_dropped: dropped } : {}) };
+}
+
+/**
+ * The record reduced until it fits, in steps: 1 content → identifiers, 2 no events, 3 no content list and no
+ * executor outputs. `minLevel` > 0 forces at least that step (after Cosmos answered 413).
+ */
+export function fitExecutionDoc(doc: ExecutionDoc, maxBytes: number, minLevel = 0): { doc: ExecutionDoc; level: number } {
+  const out = { ...doc } as ExecutionDoc & Record<string, unknown>;
+  for (const field of SYSTEM_FIELDS) delete out[field];
+  if (typeof out.error === "string") out.error = clip(out.error, MAX_ERROR_CHARS);
+  let level = 0;
+  const original = bytes(out);
+  const note = (what: string) => {
+    out.output_truncated = true;
+    out.output_note = `Output too large for Cosmos DB (${original} bytes): ${what}. ` +
+      "View the output saved by the pipeline's output executor(s).";
+  };
+  while (level < 3 && (level < minLevel || bytes(out) > maxBytes)) {
+    level++;
+    if (level === 1) {
+      out.content = (out.content ?? []).map(identifierOf);
+      note("only content identifiers are stored");
+    } else if (level === 2) {
+      out.events_dropped = (typeof out.events_dropped === "number" ? out.events_dropped : 0) + (out.events?.length ?? 0);
+      out.events = [];
+      note("only content identifiers are stored, events are dropped");
+    } else {
+      out.content = [];
+      out.executor_outputs = {};
+      note(`content identifiers (${out.number_of_items ?? "?"} items), events and executor outputs are dropped`);
+    }
+  }
+  return { doc: out, level };
+}
 
 export class ExecutionStore {
-  constructor(private readonly container: Container) {}
+  private readonly maxDocBytes: number;
+  private readonly maxAttempts: number;
+
+  constructor(private readonly container: Container, private readonly opts: ExecutionStoreOptions) {
+    this.maxDocBytes = opts.maxDocBytes ?? 1_900_000;
+    this.maxAttempts = opts.maxAttempts ?? 12;
+  }
 
   async read(id: string): Promise<ExecutionDoc | undefined> {
-    const { resource, statusCode } = await this.container.item(id, id).read();
-    if (statusCode === 404 || !resource) return undefined;
-    const parsed = v.safeParse(ExecutionDocSchema, resource);
-    if (!parsed.success) throw new Error(`execution ${id} is malformed: ${parsed.issues[0].message}`);
+    let raw: unknown;
+    try {
+      const response = await this.container.item(id, id).read();
+      if (response.statusCode === 404) return undefined;
+      raw = response.resource;
+    } catch (err) {
+      if (cosmosStatus(err) === 404) return undefined;
+      throw err;
+    }
+    if (raw === undefined) return undefined;
+    const parsed = v.safeParse(ExecutionDocSchema, raw);
+    if (!parsed.success) throw new MalformedExecutionError(`execution ${id} is malformed: ${describeIssues(parsed.issues)}`);
     return parsed.output;
   }
 
   /**
-   * Applies `change` to the current document and replaces it with If-Match; on 412 re-reads and re-applies.
-   * `change` returns undefined to leave the document as it is. A missing document is created from the task.
+   * Applies `change` to the current record and replaces it if its _etag is unchanged; on a conflict reads and
+   * re-applies. A missing record is created from `seed` (when given). Errors other than conflicts are thrown.
    */
-  async update(task: ContentProcessingTask, change: (doc: ExecutionDoc) => ExecutionDoc | undefined): Promise<ExecutionDoc | undefined> {
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const current = await this.read(task.execution_id);
-      if (!current) {
-        const created = change(this.fromTask(task));
-        if (!created) return undefined;
-        try {
-          const { resource } = await this.container.items.create(this.fit(created));
-          return resource as ExecutionDoc;
-        } catch (err) {
-          if (cosmosStatus(err) === 409) continue;
-          throw err;
-        }
-      }
-      const next = change(structuredClone(current));
-      if (!next) return current;
-      next.updated_at = new Date().toISOString();
+  async update(id: string, change: ExecutionChange, seed?: () => ExecutionDoc): Promise<UpdateResult> {
+    let level = 0;
+    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+      const current = await this.read(id);
+      if (!current && !seed) return { written: false };
+      const next = change(structuredClone(current ?? seed!()));
+      if (!next) return { doc: current, written: false };
+      next.id = id;
+      next.updated_at = now();
+      const fitted = fitExecutionDoc(next, this.maxDocBytes, level);
       try {
-        const { resource } = await this.container.item(current.id, current.id).replace(this.fit(next), {
-          accessCondition: { type: "IfMatch", condition: current._etag! },
-        });
-        return resource as ExecutionDoc;
+        const response = current
+          ? await this.container.item(id, id).replace(fitted.doc, {
+            accessCondition: { type: "IfMatch", condition: current._etag ?? "" },
+          })
+          : await this.container.items.create(fitted.doc);
+        return { doc: (response.resource as ExecutionDoc | undefined) ?? fitted.doc, written: true };
       } catch (err) {
         const status = cosmosStatus(err);
-        if (status === 412) continue;
         if (status === 413) {
-          next.content = (next.content ?? []).map((c) => ({ id: (c as { id?: unknown }).id }));
-          next.status_message = `${next.status_message ?? ""} (output too large for Cosmos DB: only content ids stored)`.trim();
+          if (fitted.level >= 3) throw err;
+          level = fitted.level + 1;
           continue;
         }
-        throw err;
+        // 412: someone wrote since our read; 409: someone created it since our read.
+        if (status !== 412 && status !== 409) throw err;
+        await sleep(Math.random() * 20 * attempt);
       }
     }
-    throw new Error(`execution ${task.execution_id}: gave up after ${MAX_ATTEMPTS} concurrent-update conflicts`);
+    throw new ExecutionConflictError(`execution ${id}: gave up after ${this.maxAttempts} rounds of concurrent updates`);
   }
 
-  private fromTask(task: ContentProcessingTask): ExecutionDoc {
-    const now = new Date().toISOString();
+  /** A record for a task whose pending record is missing (e.g. enqueued by hand or deleted). */
+  seedFromTask(task: ContentProcessingTask): ExecutionDoc {
+    const at = now();
     return {
       id: task.execution_id,
       pipeline_id: task.pipeline_id,
       pipeline_name: task.pipeline_name,
       vault_id: task.vault_id ?? null,
       status: "pending",
-      status_message: "Task received by a processing worker",
+      status_message: "Execution record created by the processing worker (none was found for the task)",
       task_id: task.task_id,
-      content: task.content.map((c) => ({ id: c.id })),
+      content: task.content.map(identifierOf),
       number_of_items: task.content.length,
-      created_at: now,
-      created_by: "processing-worker",
-      updated_at: now,
+      created_at: task.created_at ?? at,
+      created_by: this.opts.workerId,
+      updated_at: at,
       started_at: null,
       completed_at: null,
       error: null,
@@ -84,14 +213,100 @@ export class ExecutionStore {
     };
   }
 
-  /** Keeps the status when the output would not fit: content ids only, then events dropped. */
-  private fit(doc: ExecutionDoc): ExecutionDoc {
-    const { _etag: _e, ...rest } = doc as ExecutionDoc & Record<string, unknown>;
-    const out = rest as ExecutionDoc;
-    if (JSON.stringify(out).length <= MAX_DOC_BYTES) return out;
-    out.content = (out.content ?? []).map((c) => ({ id: (c as { id?: unknown }).id }));
-    out.status_message = `${out.status_message ?? ""} (output too large for Cosmos DB: only content ids stored)`.trim();
-    if (JSON.stringify(out).length > MAX_DOC_BYTES) out.events = [];
-    return out;
+  private seedFor(ref: ExecutionRef): (() => ExecutionDoc) | undefined {
+    const task = ref.task;
+    return task ? () => this.seedFromTask(task) : undefined;
+  }
+
+  /** pending|failed|running → running. Returns "completed" (and writes nothing) when it already is. */
+  async start(task: ContentProcessingTask, attempt: number): Promise<"running" | "completed"> {
+    let completed = false;
+    await this.update(task.execution_id, (doc) => {
+      if (doc.status === "completed") {
+        completed = true;
+        return undefined;
+      }
+      return {
+        ...doc,
+        status: "running",
+        status_message: STATUS_MESSAGES.running,
+        started_at: doc.started_at ?? now(),
+        completed_at: null,
+        processing_worker_id: this.opts.workerId,
+        attempt,
+      };
+    }, this.seedFor({ executionId: task.execution_id, task }));
+    return completed ? "completed" : "running";
+  }
+
+  /**
+   * → completed with the run's output: the full content list when the vault saves execution output, else the
+   * items' identifiers. Leaves an already completed record alone.
+   */
+  async complete(task: ContentProcessingTask, result: PipelineResult, saveFullOutput: boolean): Promise<UpdateResult> {
+    const content = saveFullOutput ? result.content : result.content.map(identifierOf);
+    const details = boundedRunDetails(result);
+    return await this.update(task.execution_id, (doc) => {
+      if (doc.status === "completed") return undefined;
+      return {
+        ...doc,
+        status: "completed",
+        status_message: STATUS_MESSAGES.completed,
+        completed_at: now(),
+        error: null,
+        processing_worker_id: this.opts.workerId,
+        number_of_items: result.content.length,
+        content,
+        duration_seconds: result.duration_seconds,
+        ...details,
+      };
+    }, this.seedFor({ executionId: task.execution_id, task }));
+  }
+
+  /** → failed (final). `result` adds the failed run's events and executor outputs. */
+  async fail(ref: ExecutionRef, error: string, result?: PipelineResult): Promise<UpdateResult> {
+    const details = result ? boundedRunDetails(result) : {};
+    return await this.update(ref.executionId, (doc) => {
+      if (doc.status === "completed") return undefined;
+      return {
+        ...doc,
+        status: "failed",
+        status_message: STATUS_MESSAGES.failed,
+        error,
+        completed_at: now(),
+        processing_worker_id: this.opts.workerId,
+        ...details,
+      };
+    }, this.seedFor(ref));
+  }
+
+  /** A failed attempt that will be retried: back to pending, with the error and when the next attempt is due. */
+  async retrying(
+    task: ContentProcessingTask,
+    error: string,
+    info: { attempt: number; maxAttempts: number; delaySeconds: number },
+    result?: PipelineResult,
+  ): Promise<UpdateResult> {
+    const details = result ? boundedRunDetails(result) : {};
+    return await this.update(task.execution_id, (doc) => {
+      if (doc.status === "completed" || doc.status === "failed") return undefined;
+      return {
+        ...doc,
+        status: "pending",
+        status_message: `Attempt ${info.attempt} of ${info.maxAttempts} failed; retrying in ${info.delaySeconds} s`,
+        error,
+        processing_worker_id: this.opts.workerId,
+        next_attempt_at: new Date(Date.now() + info.delaySeconds * 1000).toISOString(),
+        ...details,
+      };
+    }, this.seedFor({ executionId: task.execution_id, task }));
+  }
+
+  /** The worker stopped before the task finished and its message is queued again: running → pending. */
+  async interrupted(task: ContentProcessingTask, reason: string): Promise<UpdateResult> {
+    return await this.update(task.execution_id, (doc) => {
+      if (doc.status !== "running" || doc.processing_worker_id !== this.opts.workerId) return undefined;
+      return { ...doc, status: "pending", status_message: `Interrupted (${reason}); the task is queued again` };
+    });
   }
 }

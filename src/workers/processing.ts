@@ -1,248 +1,395 @@
-// Processing worker: leased receive from the task queue, run the task's pipeline (minus the input executor the
-// source worker already ran), record the execution, delete on success; retry with backoff, poison after
-// MAX_TASK_RETRIES deliveries or at once for invalid messages. Drain: stop receiving, finish, release the rest.
-import * as v from "valibot";
+// Processing worker: takes content_processing tasks from the queue (consumer.ts: leases, concurrency, polling,
+// drain) and runs each task's pipeline without the input executor the source worker already ran.
+//
+// Per message: decode (invalid → poison at once) → already completed? acknowledge without re-running → more
+// deliveries than MAX_TASK_RETRIES? poison → claim-check blob → pipeline document (404 → poison) and vault flag →
+// execution running → run under TASK_TIMEOUT_SECONDS → completed + output in one write, delete the message.
+// A failed attempt is retried after an exponential delay (via the message's visibility); on its last allowed
+// delivery it goes to the poison queue and the execution is marked failed.
+import { Buffer } from "node:buffer";
+import type { BlobServiceClient } from "@azure/storage-blob";
 import type { WorkerContext } from "./context.ts";
+import type { Logger } from "../log/logger.ts";
+import type { Config } from "../config/schema.ts";
 import { taskQueues } from "../queue/clients.ts";
-import { backoffMs, type LeasedMessage, TaskQueue } from "../queue/task-queue.ts";
-import { decodeMessage } from "../queue/decode.ts";
-import { type ContentProcessingTask, TaskMessageSchema } from "../queue/envelope.ts";
-import { isTransientCosmosError, openCosmosStore } from "../store/cosmos.ts";
-import { ExecutionStore } from "../store/executions.ts";
-import { PipelineDocSchema, VaultDocSchema } from "../store/documents.ts";
-import { type CompiledPipeline, compilePipeline, defaultRegistry, parsePipelineYaml, PipelineError, runPipeline } from "../pipeline/index.ts";
+import { TaskQueue } from "../queue/task-queue.ts";
+import { consume, sleep } from "../queue/consumer.ts";
+import type { LeasedMessage } from "../queue/leased-message.ts";
+import { retryDelaySeconds } from "../queue/backoff.ts";
+import { decodeClaimCheckBlob, decodeMessage } from "../queue/decode.ts";
+import { deleteClaimCheck, readClaimCheck } from "../queue/claim-check.ts";
+import { storageErrorSummary } from "../queue/errors.ts";
+import type { ClaimCheckMessage, ContentProcessingTask } from "../queue/envelope.ts";
+import { type CosmosStore, isTransientCosmosError, openCosmosStore } from "../store/cosmos.ts";
+import {
+  ExecutionConflictError,
+  type ExecutionRef,
+  ExecutionStore,
+  MalformedExecutionError,
+} from "../store/executions.ts";
+import { CompiledPipelineCache, type PipelineLease, readPipelineDoc } from "../store/pipelines.ts";
+import { readSaveExecutionOutput } from "../store/vaults-read.ts";
 import { blobServiceClient } from "../executors/blob-clients.ts";
+import {
+  compilePipeline,
+  defaultRegistry,
+  type ExecutorRegistry,
+  parsePipelineYaml,
+  type PipelineResult,
+  runPipeline,
+} from "../pipeline/index.ts";
 
-class PermanentError extends Error {}
+export interface ProcessingWorkerOptions {
+  /** Executor types pipelines may use; default: the built-ins. */
+  registry?: ExecutorRegistry;
+}
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
+/** The task cannot succeed by retrying (missing pipeline, invalid claim-check blob, …): poison it at once. */
+class PermanentTaskError extends Error {}
 
-export async function runProcessingWorker(ctx: WorkerContext): Promise<void> {
-  const { config, logger, report } = ctx;
-  const queue = new TaskQueue(taskQueues(config), config.QUEUE_VISIBILITY_TIMEOUT_SECONDS, logger);
-  const store = await openCosmosStore(config);
-  const executions = new ExecutionStore(store.executions);
-  const registry = defaultRegistry();
-  const cache = new Map<string, { etag: string; exclude: string | null; pipeline: CompiledPipeline }>();
-  const inFlight = new Set<Promise<void>>();
-  const active = new Set<LeasedMessage>();
-  const hardStop = new AbortController();
-  let queuesReady = false;
-  let outage = false;
+/** Cosmos DB could not be reached: retry the task later; receiving pauses until Cosmos answers again. */
+class StoreUnavailableError extends Error {}
 
-  const onRenewal = (ok: boolean, err?: unknown) => {
-    report.count(ok ? "lease_renewals_total" : "lease_renewal_failures_total");
-    if (!ok) logger.warn("lease renewal failed", { err });
+const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/** A failure to reach Cosmos (not one of our own errors). */
+function isCosmosOutage(err: unknown): boolean {
+  if (err instanceof MalformedExecutionError || err instanceof ExecutionConflictError) return false;
+  return isTransientCosmosError(err);
+}
+
+/** Time the worker gives in-flight tasks after drain starts: the supervisor's budget minus room to release. */
+export function taskDrainBudgetMs(config: Config): number {
+  const total = config.SHUTDOWN_DRAIN_TIMEOUT_SECONDS * 1000;
+  return Math.max(500, total - Math.min(5000, total / 4));
+}
+
+/** Aborts on forced stop, lease loss or the task timeout; tells which. */
+function attemptSignal(stop: AbortSignal, lost: AbortSignal, timeoutSeconds: number) {
+  const controller = new AbortController();
+  let timedOut = false;
+  const onStop = () => controller.abort(stop.reason);
+  const onLost = () => controller.abort(lost.reason);
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new Error(`timed out after ${timeoutSeconds} s`));
+  }, timeoutSeconds * 1000);
+  stop.addEventListener("abort", onStop, { once: true });
+  lost.addEventListener("abort", onLost, { once: true });
+  if (stop.aborted) onStop();
+  if (lost.aborted) onLost();
+  return {
+    signal: controller.signal,
+    get timedOut() {
+      return timedOut;
+    },
+    dispose() {
+      clearTimeout(timer);
+      stop.removeEventListener("abort", onStop);
+      lost.removeEventListener("abort", onLost);
+    },
   };
+}
 
-  async function loadPipeline(task: ContentProcessingTask): Promise<CompiledPipeline> {
-    let read;
-    try {
-      read = await store.pipelines.item(task.pipeline_id, task.pipeline_id).read();
-    } catch (err) {
-      if (isTransientCosmosError(err)) throw err;
-      throw new PermanentError(`could not read pipeline ${task.pipeline_id}: ${(err as Error).message}`);
-    }
-    if (read.statusCode === 404 || !read.resource) throw new PermanentError(`pipeline ${task.pipeline_id} not found`);
-    const doc = v.safeParse(PipelineDocSchema, read.resource);
-    if (!doc.success) throw new PermanentError(`pipeline ${task.pipeline_id} is malformed: ${doc.issues[0].message}`);
-    const exclude = task.executed_input_executor ?? null;
-    const key = task.pipeline_id;
-    const hit = cache.get(key);
-    if (hit && hit.etag === doc.output._etag && hit.exclude === exclude) return hit.pipeline;
-    try {
-      const def = parsePipelineYaml(doc.output.yaml);
-      const pipeline = compilePipeline(def, { registry, deps: { config, logger }, excludeExecutor: exclude });
-      cache.set(key, { etag: doc.output._etag ?? "", exclude, pipeline });
-      return pipeline;
-    } catch (err) {
-      if (err instanceof PipelineError) throw new PermanentError(`pipeline ${task.pipeline_id}: ${err.message}`);
-      throw err;
-    }
-  }
-
-  async function saveOutput(vaultId: string | null | undefined): Promise<boolean> {
-    if (!vaultId) return false;
-    const { resource } = await store.vaults.item(vaultId, vaultId).read();
-    const vault = v.safeParse(VaultDocSchema, resource ?? {});
-    return vault.success && !!vault.output.save_execution_output;
-  }
-
-  async function resolveTask(msg: LeasedMessage): Promise<{ task?: ContentProcessingTask; claim?: { container: string; blob: string }; invalid?: string; executionId?: string }> {
-    const decoded = decodeMessage(msg.item.messageText);
-    if (decoded.kind === "invalid") return { invalid: decoded.reason, executionId: decoded.executionId };
-    if (decoded.kind === "task") return { task: decoded.message.payload };
-    const cc = decoded.message.claim_check;
-    const blob = blobServiceClient(config).getContainerClient(cc.container).getBlobClient(cc.blob);
-    const text = (await blob.downloadToBuffer()).toString("utf8");
-    const parsed = v.safeParse(TaskMessageSchema, JSON.parse(text));
-    if (!parsed.success) return { invalid: `claim-check blob ${cc.blob} holds an invalid task: ${parsed.issues[0].message}`, executionId: cc.execution_id };
-    return { task: parsed.output.payload, claim: cc };
-  }
-
-  async function failExecution(task: ContentProcessingTask | undefined, executionId: string | undefined, error: string) {
-    if (!task && !executionId) return;
-    const t = task ?? ({ execution_id: executionId!, task_id: "", pipeline_id: "", content: [] } as unknown as ContentProcessingTask);
-    try {
-      await executions.update(t, (doc) => {
-        if (doc.status === "completed") return undefined;
-        return { ...doc, status: "failed", error, status_message: "Execution failed. View error details.", completed_at: new Date().toISOString(), processing_worker_id: ctx.workerId };
-      });
-    } catch (err) {
-      logger.error("could not mark execution failed", { execution_id: t.execution_id, err });
-    }
-  }
-
-  async function handle(msg: LeasedMessage): Promise<void> {
-    const started = Date.now();
-    let task: ContentProcessingTask | undefined;
-    const log = logger.child({ message_id: msg.id, dequeue_count: msg.dequeueCount });
-    try {
-      const resolved = await resolveTask(msg);
-      if (resolved.invalid) {
-        log.warn("invalid message moved to the poison queue", { reason: resolved.invalid });
-        await failExecution(undefined, resolved.executionId, resolved.invalid);
-        await msg.poison(resolved.invalid, ctx.workerId);
-        report.count("tasks_poisoned_total");
-        return;
-      }
-      task = resolved.task!;
-      const tlog = log.child({ task_id: task.task_id, execution_id: task.execution_id, pipeline_id: task.pipeline_id });
-      if (msg.dequeueCount > config.MAX_TASK_RETRIES) {
-        const reason = `delivered ${msg.dequeueCount} times, more than MAX_TASK_RETRIES=${config.MAX_TASK_RETRIES}`;
-        await failExecution(task, undefined, reason);
-        await msg.poison(reason, ctx.workerId);
-        report.count("tasks_poisoned_total");
-        tlog.warn("task moved to the poison queue", { reason });
-        return;
-      }
-      const existing = await executions.read(task.execution_id);
-      if (existing?.status === "completed") {
-        await msg.delete();
-        report.count("tasks_skipped_duplicate_total");
-        tlog.info("execution already completed; message acknowledged without re-running");
-        return;
-      }
-      await executions.update(task, (doc) =>
-        doc.status === "completed" ? undefined : { ...doc, status: "running", status_message: "Execution is running", started_at: doc.started_at ?? new Date().toISOString(), processing_worker_id: ctx.workerId, error: null }
-      );
-      const pipeline = await loadPipeline(task);
-      const timeout = AbortSignal.timeout(config.TASK_TIMEOUT_SECONDS * 1000);
-      const signal = AbortSignal.any([timeout, hardStop.signal]);
-      const result = await runPipeline(pipeline, task.content, { signal, logger: tlog });
-      if (result.status === "cancelled" && timeout.aborted) result.error = `timed out after ${config.TASK_TIMEOUT_SECONDS} s`;
-      if (result.status !== "completed") throw new Error(result.error ?? `pipeline ${result.status}`);
-      const full = await saveOutput(task.vault_id);
-      const content = full ? result.content : result.content.map((c) => ({ id: c.id }));
-      await executions.update(task, (doc) =>
-        doc.status === "completed" ? undefined : {
-          ...doc,
-          status: "completed",
-          status_message: "Execution completed",
-          completed_at: new Date().toISOString(),
-          processing_worker_id: ctx.workerId,
-          error: null,
-          content,
-          number_of_items: result.content.length,
-          executor_outputs: result.executor_outputs,
-          events: result.events.slice(0, 500),
-        }
-      );
-      await msg.delete();
-      if (resolved.claim) {
-        await blobServiceClient(config).getContainerClient(resolved.claim.container).deleteBlob(resolved.claim.blob).catch(() => undefined);
-      }
-      report.count("tasks_processed_total");
-      tlog.info("task completed", { duration_ms: Date.now() - started, items: result.content.length });
-    } catch (err) {
-      const message = (err as Error)?.message ?? String(err);
-      if (hardStop.signal.aborted && !(err instanceof PermanentError)) {
-        await msg.release(0).catch(() => undefined);
-        return;
-      }
-      const permanent = err instanceof PermanentError;
-      const last = msg.dequeueCount >= config.MAX_TASK_RETRIES;
-      if (permanent || last) {
-        const reason = permanent ? message : `failed on delivery ${msg.dequeueCount} of ${config.MAX_TASK_RETRIES}: ${message}`;
-        await failExecution(task, undefined, message);
-        await msg.poison(reason, ctx.workerId).catch((e) => log.error("could not move message to poison queue", { err: e }));
-        report.count(permanent ? "tasks_failed_total" : "tasks_poisoned_total");
-        log.warn(permanent ? "task failed permanently" : "task failed on its last delivery; moved to poison", { error: message, task_id: task?.task_id, execution_id: task?.execution_id });
-        return;
-      }
-      const delay = backoffMs(msg.dequeueCount, config.RETRY_BASE_DELAY_SECONDS * 1000, config.RETRY_MAX_DELAY_SECONDS * 1000) / 1000;
-      if (task) {
-        await executions.update(task, (doc) => doc.status === "completed" ? undefined : { ...doc, status: "pending", error: message, status_message: `Attempt ${msg.dequeueCount} failed; retrying in ${Math.round(delay)} s` }).catch(() => undefined);
-      }
-      await msg.release(delay).catch((e) => log.warn("could not delay the retry; the lease will expire instead", { err: e }));
-      report.count("tasks_retried_total");
-      log.warn("task failed; will retry", { error: message, retry_in_s: Math.round(delay), task_id: task?.task_id, execution_id: task?.execution_id });
-    }
-  }
-
-  let idleMs = 0;
-  report.setReady(false, "connecting");
+/** Opens Cosmos, retrying while it is unreachable (one log line per outage). Undefined if drained meanwhile. */
+async function openStore(ctx: WorkerContext): Promise<CosmosStore | undefined> {
+  let delayMs = 1000;
+  let logged = false;
   while (!ctx.drain.aborted) {
     try {
-      if (!queuesReady) {
-        await queue.ensureQueues();
-        queuesReady = true;
-      }
-      const free = config.PROCESSING_CONCURRENCY - active.size;
-      if (free <= 0) {
-        await Promise.race(inFlight);
-        continue;
-      }
-      const messages = await queue.receive(Math.min(free, config.QUEUE_MAX_MESSAGES), onRenewal);
-      report.count("queue_polls_total");
-      if (outage) logger.info("queue reachable again");
-      outage = false;
-      report.setReady(true);
-      if (messages.length === 0) {
-        report.count("queue_empty_polls_total");
-        idleMs = idleMs === 0 ? config.QUEUE_MIN_POLL_INTERVAL_MS : Math.min(idleMs * 2, config.QUEUE_POLL_INTERVAL_SECONDS * 1000);
-        await sleep(Math.round(idleMs * (1 + Math.random() * 0.2)), ctx.drain);
-        continue;
-      }
-      idleMs = 0;
-      report.count("messages_received_total", messages.length);
-      for (const msg of messages) {
-        active.add(msg);
-        msg.startRenewal();
-        const p: Promise<void> = handle(msg).finally(() => {
-          active.delete(msg);
-          inFlight.delete(p);
-          report.setInFlight(active.size);
-        });
-        inFlight.add(p);
-      }
-      report.setInFlight(active.size);
+      return await openCosmosStore(ctx.config);
     } catch (err) {
-      if (!outage) logger.error("queue unreachable; backing off", { err });
-      outage = true;
-      report.setReady(false, "queue unreachable");
-      idleMs = Math.min(Math.max(idleMs * 2, 1000), 30_000);
-      await sleep(idleMs, ctx.drain);
+      if (!logged) ctx.logger.error("cosmos db unreachable at start; retrying", { err });
+      logged = true;
+      ctx.report.setReady(false, "cosmos unreachable");
+      await sleep(delayMs, ctx.drain);
+      delayMs = Math.min(delayMs * 2, 30_000);
+    }
+  }
+  return undefined;
+}
+
+export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWorkerOptions = {}): Promise<void> {
+  const { config, logger, report, workerId } = ctx;
+  report.setReady(false, "starting");
+  const opened = await openStore(ctx);
+  if (!opened) return;
+  const store: CosmosStore = opened;
+  const registry = opts.registry ?? defaultRegistry();
+  const executions = new ExecutionStore(store.executions, { workerId });
+  const pipelines = new CompiledPipelineCache((doc, exclude) =>
+    compilePipeline(parsePipelineYaml(doc.yaml), { registry, deps: { config, logger }, excludeExecutor: exclude })
+  );
+  let blobs: BlobServiceClient | undefined;
+  const blobService = () => (blobs ??= blobServiceClient(config));
+
+  const queue = new TaskQueue(taskQueues(config), {
+    leaseSeconds: config.QUEUE_VISIBILITY_TIMEOUT_SECONDS,
+    listener: {
+      renewed: () => report.count("lease_renewals_total"),
+      renewalFailed: (message, err, lost) => {
+        report.count("lease_renewal_failures_total");
+        logger.warn(lost ? "lease on a message lost; its task is abandoned" : "lease renewal failed; retrying sooner", {
+          message_id: message.id,
+          error: storageErrorSummary(err),
+        });
+      },
+    },
+    storeOversized: async (name, text) => {
+      const container = blobService().getContainerClient(config.CLAIM_CHECK_CONTAINER_NAME);
+      await container.createIfNotExists();
+      await container.getBlockBlobClient(name).upload(text, Buffer.byteLength(text));
+      return { container: config.CLAIM_CHECK_CONTAINER_NAME, blob: name };
+    },
+  });
+
+  // Cosmos outage gate: after a task hit an unreachable Cosmos, stop taking messages until it answers again,
+  // so an outage does not use up every task's deliveries.
+  let cosmosDown: { since: number; delayMs: number } | undefined;
+  const cosmos = async <T>(op: () => Promise<T>, signal?: AbortSignal): Promise<T> => {
+    try {
+      return await op();
+    } catch (err) {
+      // An aborted task (timeout, shutdown, lost lease) is not an outage.
+      if (signal?.aborted || !isCosmosOutage(err)) throw err;
+      if (!cosmosDown) {
+        logger.error("cosmos db unreachable; pausing task intake", { err });
+        cosmosDown = { since: Date.now(), delayMs: 1000 };
+      }
+      throw new StoreUnavailableError(`cosmos db unreachable: ${errorText(err)}`);
+    }
+  };
+  const waitForCosmos = async (drain: AbortSignal) => {
+    while (cosmosDown && !drain.aborted) {
+      const outage = cosmosDown;
+      report.setReady(false, "cosmos unreachable");
+      await sleep(outage.delayMs, drain);
+      try {
+        await store.database.read({ abortSignal: AbortSignal.timeout(10_000) });
+        logger.info("cosmos db reachable again", { down_ms: Date.now() - outage.since });
+        cosmosDown = undefined;
+      } catch {
+        outage.delayMs = Math.min(outage.delayMs * 2, 30_000);
+      }
+    }
+  };
+
+  const retryDelay = (message: LeasedMessage) =>
+    retryDelaySeconds(message.dequeueCount, config.RETRY_BASE_DELAY_SECONDS, config.RETRY_MAX_DELAY_SECONDS);
+
+  async function markFailed(ref: ExecutionRef, error: string, log: Logger, result?: PipelineResult): Promise<void> {
+    try {
+      await executions.fail(ref, error, result);
+    } catch (err) {
+      log.error("could not mark the execution failed", { err });
     }
   }
 
-  // Drain: in-flight tasks finish within the budget; anything still running is cancelled and made visible at once.
-  report.setReady(false, "draining");
-  const budget = Math.max(1000, (config.SHUTDOWN_DRAIN_TIMEOUT_SECONDS - 3) * 1000);
-  const finished = await Promise.race([Promise.all(inFlight).then(() => true), sleep(budget).then(() => false)]);
-  if (!finished) {
-    logger.warn("drain budget reached; releasing unfinished messages", { unfinished: active.size });
-    hardStop.abort(new Error("worker is shutting down"));
-    await Promise.all([...active].map((m) => m.release(0).catch(() => undefined)));
-    await Promise.race([Promise.all(inFlight), sleep(2000)]);
+  async function toPoison(
+    message: LeasedMessage,
+    reason: string,
+    meta: { taskId?: string; executionId?: string },
+    log: Logger,
+  ): Promise<void> {
+    try {
+      const { outcome } = await queue.poison(message, reason, { workerId, ...meta });
+      report.count("tasks_poisoned_total");
+      log.warn("message moved to the poison queue", { reason, poison_queue: queue.poisonName, outcome });
+    } catch (err) {
+      log.error("could not move the message to the poison queue; it will come back", {
+        reason,
+        error: storageErrorSummary(err),
+      });
+      await message.retryAfter(retryDelay(message)).catch(() => undefined);
+    }
   }
-  for (const c of cache.values()) await c.pipeline.close().catch(() => undefined);
+
+  async function acknowledgeDuplicate(message: LeasedMessage, claim: ClaimCheckMessage | undefined, log: Logger) {
+    await message.delete();
+    if (claim) await deleteClaimCheck(blobService(), claim, AbortSignal.timeout(30_000)).catch(() => undefined);
+    report.count("tasks_skipped_duplicate_total");
+    log.info("execution already completed; message acknowledged without re-running");
+  }
+
+  async function resolveClaimCheck(claim: ClaimCheckMessage, signal: AbortSignal): Promise<ContentProcessingTask> {
+    const read = await readClaimCheck(blobService(), claim, signal);
+    const where = `${claim.claim_check.container}/${claim.claim_check.blob}`;
+    if (!read.found) throw new PermanentTaskError(`claim-check blob ${where} not found`);
+    const decoded = decodeClaimCheckBlob(read.text, claim);
+    if (!decoded.ok) throw new PermanentTaskError(decoded.reason);
+    return decoded.message.payload;
+  }
+
+  async function loadPipeline(task: ContentProcessingTask, signal: AbortSignal): Promise<PipelineLease> {
+    const read = await cosmos(() => readPipelineDoc(store.pipelines, task.pipeline_id, signal), signal);
+    if (read.kind === "not-found") throw new PermanentTaskError(`pipeline ${task.pipeline_id} not found`);
+    if (read.kind === "malformed") {
+      throw new PermanentTaskError(`pipeline ${task.pipeline_id} is malformed: ${read.problem}`);
+    }
+    try {
+      return pipelines.acquire(read.doc, task.executed_input_executor ?? null);
+    } catch (err) {
+      throw new PermanentTaskError(`pipeline ${task.pipeline_id} cannot be compiled: ${errorText(err)}`);
+    }
+  }
+
+  /** Writes completed + output; keeps trying (the lease is renewed meanwhile) rather than re-running the work. */
+  async function recordCompletion(
+    task: ContentProcessingTask,
+    result: PipelineResult,
+    saveFullOutput: boolean,
+    message: LeasedMessage,
+    stop: AbortSignal,
+    log: Logger,
+  ): Promise<void> {
+    const deadline = Date.now() + 120_000;
+    for (let delayMs = 500;; delayMs = Math.min(delayMs * 2, 15_000)) {
+      try {
+        await executions.complete(task, result, saveFullOutput);
+        return;
+      } catch (err) {
+        if (!isTransientCosmosError(err) || Date.now() > deadline || stop.aborted || message.lost.aborted) throw err;
+        log.warn("could not record the completed execution yet; retrying", { err, retry_in_ms: delayMs });
+        await sleep(delayMs, stop);
+      }
+    }
+  }
+
+  async function onFailure(
+    message: LeasedMessage,
+    err: unknown,
+    ref: ExecutionRef & { taskId?: string },
+    stop: AbortSignal,
+    log: Logger,
+    result?: PipelineResult,
+  ): Promise<void> {
+    const error = errorText(err);
+    report.count("tasks_failed_total");
+    if (message.lost.aborted) {
+      log.warn("task attempt ended after its lease was lost; another delivery owns it", { error });
+      return;
+    }
+    const permanent = err instanceof PermanentTaskError || err instanceof MalformedExecutionError;
+    if (stop.aborted && !permanent) {
+      // Forced shutdown: the consumer already made the message visible again.
+      if (ref.task) await executions.interrupted(ref.task, "worker shutdown").catch(() => undefined);
+      log.warn("task interrupted by shutdown; message queued again", { error });
+      return;
+    }
+    const max = config.MAX_TASK_RETRIES;
+    if (permanent || message.dequeueCount >= max) {
+      const reason = permanent ? error : `failed on delivery ${message.dequeueCount} of ${max} (MAX_TASK_RETRIES): ${error}`;
+      await markFailed(ref, reason, log, result);
+      await toPoison(message, reason, { taskId: ref.taskId, executionId: ref.executionId }, log);
+      return;
+    }
+    const delaySeconds = retryDelay(message);
+    if (ref.task && !(err instanceof StoreUnavailableError)) {
+      await executions
+        .retrying(ref.task, error, { attempt: message.dequeueCount, maxAttempts: max, delaySeconds }, result)
+        .catch((e) => log.warn("could not record the failed attempt", { err: e }));
+    }
+    const outcome = await message.retryAfter(delaySeconds).catch((e) => {
+      log.warn("could not set the retry delay; the lease will expire instead", { error: storageErrorSummary(e) });
+      return "failed";
+    });
+    report.count("tasks_retried_total");
+    log.warn("task attempt failed; will retry", { error, retry_in_s: delaySeconds, outcome });
+  }
+
+  async function handle(message: LeasedMessage, stop: AbortSignal): Promise<void> {
+    const started = Date.now();
+    let log = logger.child({ message_id: message.id, dequeue_count: message.dequeueCount });
+    const decoded = decodeMessage(message.text);
+    if (decoded.kind === "invalid") {
+      const meta = { taskId: decoded.taskId, executionId: decoded.executionId };
+      log = log.child({ task_id: meta.taskId, execution_id: meta.executionId });
+      if (meta.executionId) await markFailed({ executionId: meta.executionId }, decoded.reason, log);
+      await toPoison(message, decoded.reason, meta, log);
+      return;
+    }
+    const claim = decoded.kind === "claim-check" ? decoded.message : undefined;
+    let task = decoded.kind === "task" ? decoded.message.payload : undefined;
+    const taskId = task?.task_id ?? claim!.claim_check.task_id;
+    const executionId = task?.execution_id ?? claim!.claim_check.execution_id;
+    log = log.child({ task_id: taskId, execution_id: executionId, pipeline_id: task?.pipeline_id });
+    const attempt = attemptSignal(stop, message.lost, config.TASK_TIMEOUT_SECONDS);
+    let pipeline: PipelineLease | undefined;
+    let result: PipelineResult | undefined;
+    try {
+      const existing = await cosmos(() => executions.read(executionId));
+      if (existing?.status === "completed") return await acknowledgeDuplicate(message, claim, log);
+      if (message.dequeueCount > config.MAX_TASK_RETRIES) {
+        // Checked before running: a task that crashes its worker never reaches the failure path below.
+        const reason = `delivered ${message.dequeueCount} times, more than MAX_TASK_RETRIES=${config.MAX_TASK_RETRIES}`;
+        await markFailed({ executionId, task }, reason, log);
+        return await toPoison(message, reason, { taskId, executionId }, log);
+      }
+      if (claim) {
+        task = await resolveClaimCheck(claim, attempt.signal);
+        log = log.child({ pipeline_id: task.pipeline_id });
+      }
+      const t = task!;
+      pipeline = await loadPipeline(t, attempt.signal);
+      const saveFullOutput = await cosmos(
+        () => readSaveExecutionOutput(store.vaults, t.vault_id, attempt.signal),
+        attempt.signal,
+      );
+      if ((await cosmos(() => executions.start(t, message.dequeueCount))) === "completed") {
+        return await acknowledgeDuplicate(message, claim, log);
+      }
+      result = await runPipeline(pipeline.pipeline, t.content, { signal: attempt.signal, logger: log });
+      if (result.status !== "completed") {
+        const why = result.status === "cancelled" && attempt.timedOut
+          ? `timed out after ${config.TASK_TIMEOUT_SECONDS} s`
+          : result.error ?? `pipeline ${result.status}`;
+        throw new Error(why);
+      }
+      await recordCompletion(t, result, saveFullOutput, message, stop, log);
+      const outcome = await message.delete();
+      if (outcome !== "settled") log.warn("completed, but the message was not ours to delete any more", { outcome });
+      if (claim) {
+        await deleteClaimCheck(blobService(), claim, AbortSignal.timeout(30_000)).catch((err) =>
+          log.warn("could not delete the claim-check blob", { error: storageErrorSummary(err) })
+        );
+      }
+      report.count("tasks_processed_total");
+      log.info("task completed", {
+        duration_ms: Date.now() - started,
+        items_in: t.content.length,
+        items_out: result.content.length,
+      });
+    } catch (err) {
+      await onFailure(message, err, { executionId, task, taskId }, stop, log, result);
+    } finally {
+      attempt.dispose();
+      pipeline?.release();
+    }
+  }
+
+  const summary = await consume({
+    queue,
+    concurrency: config.PROCESSING_CONCURRENCY,
+    maxMessages: config.QUEUE_MAX_MESSAGES,
+    minPollMs: config.QUEUE_MIN_POLL_INTERVAL_MS,
+    maxPollMs: config.QUEUE_POLL_INTERVAL_SECONDS * 1000,
+    drain: ctx.drain,
+    drainBudgetMs: taskDrainBudgetMs(config),
+    logger,
+    handle,
+    beforeReceive: waitForCosmos,
+    retryDelaySeconds: retryDelay,
+    hooks: {
+      polled: (received) => {
+        report.count("queue_polls_total");
+        if (received === 0) report.count("queue_empty_polls_total");
+        else report.count("messages_received_total", received);
+      },
+      ready: (ready, reason) => report.setReady(ready, reason),
+      inFlight: (count) => report.setInFlight(count),
+    },
+  });
+  logger.info("processing worker stopped", { received: summary.received, released_on_drain: summary.releasedOnDrain });
+  await pipelines.closeAll();
   store.close();
 }
