@@ -1,0 +1,276 @@
+// Execution records, pipeline documents and the vault flag on a real Cosmos emulator: etag-checked updates under
+// concurrency, the lifecycle (completed is final), output too large for an item, 404 vs outage.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import type { Database } from "@azure/cosmos";
+import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
+import type { Config } from "../../src/config/schema.ts";
+import { ExecutionStore, fitExecutionDoc, MAX_EVENTS } from "../../src/store/executions.ts";
+import { CompiledPipelineCache, readPipelineDoc } from "../../src/store/pipelines.ts";
+import { readSaveExecutionOutput } from "../../src/store/vaults-read.ts";
+import type { ExecutionDoc } from "../../src/store/documents.ts";
+import { compilePipeline, defaultRegistry, parsePipelineYaml, type PipelineResult } from "../../src/pipeline/index.ts";
+import { Logger } from "../../src/log/logger.ts";
+import { contentItem, readDoc, taskMessage, testConfig, testCosmos, testDatabase, timeout, uniqueName, withTimeout } from "./processing-kit.ts";
+
+function result(content = [contentItem("r1", { out: 1 })], extra: Partial<PipelineResult> = {}): PipelineResult {
+  return {
+    pipeline_name: "p",
+    status: "completed",
+    content,
+    events: [{ timestamp: new Date().toISOString(), event_type: "pipeline_completed" }],
+    executor_outputs: { a: { status: "completed", duration_ms: 1, items_in: 1, items_out: 1 } },
+    start_time: new Date().toISOString(),
+    end_time: new Date().toISOString(),
+    duration_seconds: 0.01,
+    ...extra,
+  };
+}
+
+describe("execution store on the Cosmos emulator", () => {
+  let emu: Emulators;
+  let config: Config;
+  let db: Database;
+  let store: ExecutionStore;
+  const container = () => db.container(config.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS);
+  const execution = (id: string) => readDoc(db, config.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS, id);
+
+  before(async () => {
+    emu = await startEmulators({ queue: false, blob: false });
+    config = await testConfig(emu);
+    db = await testDatabase(emu, config);
+    store = new ExecutionStore(container(), { workerId: "w-test" });
+  });
+  after(async () => {
+    await emu?.stop();
+  });
+
+  async function pending(key: string): Promise<ReturnType<typeof taskMessage>["payload"]> {
+    const task = taskMessage(key, { pipelineId: "p", vaultId: "v1" }).payload;
+    await container().items.create({ ...store.seedFromTask(task), status_message: "Task queued" }, timeout());
+    return task;
+  }
+
+  test("concurrent updates never lose a field (If-Match, re-read and re-apply on 412)", async () => {
+    const task = await pending(uniqueName("conc"));
+    const writers = Array.from({ length: 12 }, (_, i) =>
+      store.update(task.execution_id, (doc) => ({ ...doc, [`field_${i}`]: i }))
+    );
+    const results = await withTimeout(Promise.all(writers), 30_000, "concurrent updates");
+    assert.ok(results.every((r) => r.written));
+    const doc = await execution(task.execution_id);
+    for (let i = 0; i < 12; i++) assert.equal(doc[`field_${i}`], i, `field_${i} kept`);
+  });
+
+  test("a plain replace with a stale etag is refused (the guard the store relies on)", async () => {
+    const task = await pending(uniqueName("stale"));
+    const { resource } = await container().item(task.execution_id, task.execution_id).read(timeout());
+    await store.update(task.execution_id, (doc) => ({ ...doc, touched: true }));
+    await assert.rejects(
+      container().item(task.execution_id, task.execution_id).replace({ ...resource, touched: false }, {
+        accessCondition: { type: "IfMatch", condition: resource._etag },
+        ...timeout(),
+      }),
+      (err: { code?: number }) => err.code === 412,
+    );
+  });
+
+  test("lifecycle: pending → running → completed, and completed is final", async () => {
+    const task = await pending(uniqueName("life"));
+    assert.equal(await store.start(task, 1), "running");
+    let doc = await execution(task.execution_id);
+    assert.equal(doc.status, "running");
+    assert.equal(doc.status_message, "Execution is running");
+    assert.equal(doc.processing_worker_id, "w-test");
+    assert.ok(doc.started_at && doc.updated_at);
+    await store.complete(task, result(), false);
+    doc = await execution(task.execution_id);
+    assert.equal(doc.status, "completed");
+    assert.ok(doc.completed_at);
+    assert.deepEqual(doc.content, [contentItem("r1").id], "identifiers only (no save_execution_output)");
+    assert.equal(doc.number_of_items, 1);
+    assert.deepEqual(Object.keys(doc.executor_outputs), ["a"]);
+    assert.equal(doc.events.length, 1);
+
+    // A late duplicate: neither running nor failed overwrites completed.
+    assert.equal(await store.start(task, 2), "completed");
+    const failed = await store.fail({ executionId: task.execution_id, task }, "late failure");
+    assert.equal(failed.written, false);
+    await store.retrying(task, "late retry", { attempt: 2, maxAttempts: 3, delaySeconds: 5 });
+    const after = await execution(task.execution_id);
+    assert.equal(after.status, "completed");
+    assert.equal(after.error, null);
+    assert.equal(after._etag, doc._etag, "not written at all");
+  });
+
+  test("full output is stored as a list when the vault saves execution output", async () => {
+    const task = await pending(uniqueName("full"));
+    const out = [contentItem("a", { x: 1 }), contentItem("b", { y: 2 })];
+    await store.complete(task, result(out), true);
+    const doc = await execution(task.execution_id);
+    assert.ok(Array.isArray(doc.content));
+    assert.deepEqual(doc.content.map((c: { data: unknown }) => c.data), [{ x: 1 }, { y: 2 }]);
+    assert.equal(doc.number_of_items, 2);
+  });
+
+  test("a failed attempt waits as pending with the error; the final failure is failed", async () => {
+    const task = await pending(uniqueName("fail"));
+    await store.start(task, 1);
+    await store.retrying(task, "boom", { attempt: 1, maxAttempts: 3, delaySeconds: 10 });
+    let doc = await execution(task.execution_id);
+    assert.equal(doc.status, "pending");
+    assert.equal(doc.error, "boom");
+    assert.match(doc.status_message, /Attempt 1 of 3 failed; retrying in 10 s/);
+    assert.ok(doc.next_attempt_at);
+    await store.start(task, 2);
+    await store.fail({ executionId: task.execution_id, task }, "boom again", result([], { status: "failed" }));
+    doc = await execution(task.execution_id);
+    assert.equal(doc.status, "failed");
+    assert.equal(doc.status_message, "Execution failed. View error details.");
+    assert.equal(doc.error, "boom again");
+    assert.ok(doc.completed_at);
+    assert.deepEqual(Object.keys(doc.executor_outputs), ["a"], "the failed run's executor outputs are kept");
+  });
+
+  test("a missing record is created from the task (findable by vault_id); without a task it is left missing", async () => {
+    const task = taskMessage(uniqueName("missing"), { pipelineId: "p", vaultId: "vault-missing" }).payload;
+    assert.equal(await store.start(task, 1), "running");
+    const doc = await execution(task.execution_id);
+    assert.equal(doc.status, "running");
+    assert.equal(doc.vault_id, "vault-missing");
+    assert.equal(doc.task_id, task.task_id);
+    assert.equal(doc.created_by, "w-test");
+    const { resources } = await container().items
+      .query({ query: "SELECT c.id FROM c WHERE c.vault_id = @v", parameters: [{ name: "@v", value: "vault-missing" }] })
+      .fetchAll();
+    assert.deepEqual(resources.map((r) => r.id), [task.execution_id]);
+
+    const r = await store.fail({ executionId: "exec_never_created" }, "invalid message");
+    assert.equal(r.written, false);
+    assert.equal(await execution("exec_never_created"), undefined);
+  });
+
+  test("output too large for a Cosmos item: status kept, identifiers stored, with a note", async () => {
+    const task = await pending(uniqueName("big"));
+    const big = Array.from({ length: 30 }, (_, i) => contentItem(`big${i}`, { blob: "x".repeat(100_000) }));
+    await store.complete(task, result(big), true);
+    const doc = await execution(task.execution_id);
+    assert.equal(doc.status, "completed");
+    assert.equal(doc.number_of_items, 30);
+    assert.equal(doc.content.length, 30);
+    assert.equal(doc.content[0].canonical_id, big[0].id.canonical_id, "identifier dicts");
+    assert.equal(doc.output_truncated, true);
+    assert.match(doc.output_note, /too large for Cosmos DB/);
+  });
+
+  test("events are bounded in number and size", async () => {
+    const task = await pending(uniqueName("events"));
+    const events = Array.from({ length: 2000 }, (_, i) => ({
+      timestamp: new Date().toISOString(),
+      event_type: "executor_failed" as const,
+      executor_id: `e${i}`,
+      error: "e".repeat(10_000),
+    }));
+    await store.complete(task, result(undefined, { events }), false);
+    const doc = await execution(task.execution_id);
+    assert.equal(doc.events.length, MAX_EVENTS);
+    assert.equal(doc.events_dropped, 2000 - MAX_EVENTS);
+    assert.equal(doc.events.at(-1).executor_id, "e1999", "the end of the run is kept");
+    assert.ok(doc.events[0].error.length < 2100);
+  });
+
+  test("fitExecutionDoc reduces in steps and never drops the status (also when Cosmos says 413)", () => {
+    const doc = {
+      id: "x",
+      status: "completed",
+      number_of_items: 2,
+      content: [contentItem("a", { big: "y".repeat(5000) }), contentItem("b")],
+      events: [{ event_type: "pipeline_completed" }],
+      executor_outputs: { a: {} },
+      _etag: "e",
+      _rid: "r",
+    } as unknown as ExecutionDoc;
+    const same = fitExecutionDoc(doc, 1_000_000);
+    assert.equal(same.level, 0);
+    assert.equal((same.doc as Record<string, unknown>)._etag, undefined, "system fields are not written back");
+    const forced = fitExecutionDoc(doc, 1_000_000, 1);
+    assert.equal(forced.level, 1);
+    assert.deepEqual(forced.doc.content, [contentItem("a").id, contentItem("b").id]);
+    const tiny = fitExecutionDoc(doc, 10);
+    assert.equal(tiny.level, 3);
+    assert.equal(tiny.doc.status, "completed");
+    assert.deepEqual(tiny.doc.content, []);
+  });
+
+  test("vault flag: true only when set; a missing vault or none stores identifiers", async () => {
+    const vaults = db.container(config.COSMOS_DB_CONTAINER_VAULTS);
+    await vaults.items.create({ id: "v-save", pipeline_id: "p", save_execution_output: true }, timeout());
+    await vaults.items.create({ id: "v-nosave", pipeline_id: "p" }, timeout());
+    assert.equal(await readSaveExecutionOutput(vaults, "v-save"), true);
+    assert.equal(await readSaveExecutionOutput(vaults, "v-nosave"), false);
+    assert.equal(await readSaveExecutionOutput(vaults, "v-gone"), false);
+    assert.equal(await readSaveExecutionOutput(vaults, null), false);
+  });
+
+  test("compiled pipelines are reused per _etag and closed when replaced", async () => {
+    const pipelines = db.container(config.COSMOS_DB_CONTAINER_PIPELINES);
+    const yaml = (name: string) => `pipeline:\n  name: ${name}\n  executors:\n    - {id: a, type: pass_through}\n`;
+    await pipelines.items.create({ id: "pc", name: "pc", yaml: yaml("one") }, timeout());
+    let compiles = 0;
+    const closed: string[] = [];
+    const cache = new CompiledPipelineCache((doc, exclude) => {
+      compiles++;
+      const p = compilePipeline(parsePipelineYaml(doc.yaml), {
+        registry: defaultRegistry(),
+        deps: { config, logger: new Logger() },
+        excludeExecutor: exclude,
+      });
+      const close = p.close;
+      p.close = async () => {
+        closed.push(p.name);
+        await close();
+      };
+      return p;
+    });
+    const read = async () => {
+      const r = await readPipelineDoc(pipelines, "pc");
+      assert.equal(r.kind, "found");
+      return r.kind === "found" ? r.doc : assert.fail();
+    };
+    const first = cache.acquire(await read(), null);
+    const again = cache.acquire(await read(), null);
+    assert.equal(first.pipeline, again.pipeline);
+    assert.equal(compiles, 1);
+    first.release();
+    await pipelines.item("pc", "pc").replace({ id: "pc", name: "pc", yaml: yaml("two") }, timeout());
+    const second = cache.acquire(await read(), null);
+    assert.equal(compiles, 2);
+    assert.equal(second.pipeline.name, "two");
+    assert.equal(cache.size, 1, "the old version is dropped");
+    assert.deepEqual(closed, [], "not closed while a task still uses it");
+    again.release();
+    await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(closed, ["one"], "closed once its last user is done");
+    second.release();
+    await cache.closeAll();
+    assert.deepEqual(closed, ["one", "two"]);
+  });
+
+  test("pipeline reads: 404 is 'not found', an invalid document is 'malformed', an outage is an error", async () => {
+    const pipelines = db.container(config.COSMOS_DB_CONTAINER_PIPELINES);
+    assert.deepEqual(await readPipelineDoc(pipelines, "no-such-pipeline"), { kind: "not-found" });
+    await pipelines.items.create({ id: "bad-doc", name: "bad", yaml: 42 }, timeout());
+    const bad = await readPipelineDoc(pipelines, "bad-doc");
+    assert.equal(bad.kind, "malformed");
+
+    // Cosmos down: the read fails (to be retried later), it does not claim the pipeline is missing (P7).
+    const client = testCosmos(emu);
+    const offline = client.database(config.COSMOS_DB_NAME).container(config.COSMOS_DB_CONTAINER_PIPELINES);
+    await emu.cosmos.stop();
+    try {
+      await assert.rejects(withTimeout(readPipelineDoc(offline, "no-such-pipeline", AbortSignal.timeout(10_000)), 20_000, "read during outage"));
+    } finally {
+      await emu.cosmos.start();
+    }
+  });
+});
