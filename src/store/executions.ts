@@ -156,11 +156,18 @@ export class ExecutionStore {
   /**
    * Applies `change` to the current record and replaces it if its _etag is unchanged; on a conflict reads and
    * re-applies. A missing record is created from `seed` (when given). Errors other than conflicts are thrown.
+   * `known` is the record as this worker last read or wrote it (null: known to be missing); the first round uses
+   * it instead of reading again, and the etag check still catches any write since.
    */
-  async update(id: string, change: ExecutionChange, seed?: () => ExecutionDoc): Promise<UpdateResult> {
+  async update(
+    id: string,
+    change: ExecutionChange,
+    seed?: () => ExecutionDoc,
+    known?: ExecutionDoc | null,
+  ): Promise<UpdateResult> {
     let level = 0;
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
-      const current = await this.read(id);
+      const current = attempt === 1 && known !== undefined ? known ?? undefined : await this.read(id);
       if (!current && !seed) return { written: false };
       const next = change(structuredClone(current ?? seed!()));
       if (!next) return { doc: current, written: false };
@@ -220,8 +227,17 @@ export class ExecutionStore {
 
   /** pending|failed|running → running. Returns "completed" (and writes nothing) when it already is. */
   async start(task: ContentProcessingTask, attempt: number): Promise<"running" | "completed"> {
+    return (await this.begin(task, attempt)).completed ? "completed" : "running";
+  }
+
+  /** As start(), from the record as last read (see update's `known`); returns the record as written. */
+  async begin(
+    task: ContentProcessingTask,
+    attempt: number,
+    known?: ExecutionDoc | null,
+  ): Promise<{ completed: boolean; doc?: ExecutionDoc }> {
     let completed = false;
-    await this.update(task.execution_id, (doc) => {
+    const written = await this.update(task.execution_id, (doc) => {
       if (doc.status === "completed") {
         completed = true;
         return undefined;
@@ -235,15 +251,20 @@ export class ExecutionStore {
         processing_worker_id: this.opts.workerId,
         attempt,
       };
-    }, this.seedFor({ executionId: task.execution_id, task }));
-    return completed ? "completed" : "running";
+    }, this.seedFor({ executionId: task.execution_id, task }), known);
+    return { completed, doc: written.doc };
   }
 
   /**
    * → completed with the run's output: the full content list when the vault saves execution output, else the
    * items' identifiers. Leaves an already completed record alone.
    */
-  async complete(task: ContentProcessingTask, result: PipelineResult, saveFullOutput: boolean): Promise<UpdateResult> {
+  async complete(
+    task: ContentProcessingTask,
+    result: PipelineResult,
+    saveFullOutput: boolean,
+    known?: ExecutionDoc | null,
+  ): Promise<UpdateResult> {
     const content = saveFullOutput ? result.content : result.content.map(identifierOf);
     const details = boundedRunDetails(result);
     return await this.update(task.execution_id, (doc) => {
@@ -260,7 +281,7 @@ export class ExecutionStore {
         duration_seconds: result.duration_seconds,
         ...details,
       };
-    }, this.seedFor({ executionId: task.execution_id, task }));
+    }, this.seedFor({ executionId: task.execution_id, task }), known);
   }
 
   /** → failed (final). `result` adds the failed run's events and executor outputs. */

@@ -21,6 +21,7 @@ import { deleteClaimCheck, readClaimCheck } from "../queue/claim-check.ts";
 import { storageErrorSummary } from "../queue/errors.ts";
 import type { ClaimCheckMessage, ContentProcessingTask } from "../queue/envelope.ts";
 import { type CosmosStore, isTransientCosmosError, openCosmosStore } from "../store/cosmos.ts";
+import type { ExecutionDoc } from "../store/documents.ts";
 import {
   ExecutionConflictError,
   type ExecutionRef,
@@ -238,17 +239,20 @@ export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWo
     task: ContentProcessingTask,
     result: PipelineResult,
     saveFullOutput: boolean,
+    running: ExecutionDoc | undefined,
     message: LeasedMessage,
     stop: AbortSignal,
     log: Logger,
   ): Promise<void> {
     const deadline = Date.now() + 120_000;
+    let known = running;
     for (let delayMs = 500;; delayMs = Math.min(delayMs * 2, 15_000)) {
       try {
-        await executions.complete(task, result, saveFullOutput);
+        await executions.complete(task, result, saveFullOutput, known);
         return;
       } catch (err) {
         if (!isTransientCosmosError(err) || Date.now() > deadline || stop.aborted || message.lost.aborted) throw err;
+        known = undefined; // read the record again before the next try
         log.warn("could not record the completed execution yet; retrying", { err, retry_in_ms: delayMs });
         await sleep(delayMs, stop);
       }
@@ -316,6 +320,14 @@ export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWo
     const attempt = attemptSignal(stop, message.lost, config.TASK_TIMEOUT_SECONDS);
     let pipeline: PipelineLease | undefined;
     let result: PipelineResult | undefined;
+    // The pipeline and vault reads start together with the execution read (three round trips in one).
+    const early = task && {
+      pipeline: loadPipeline(task, attempt.signal),
+      saveFullOutput: cosmos(() => readSaveExecutionOutput(store.vaults, task!.vault_id, attempt.signal), attempt.signal),
+    };
+    // Settled later or, when the task ends before using them, only released (see finally).
+    early?.pipeline.catch(() => undefined);
+    early?.saveFullOutput.catch(() => undefined);
     try {
       const existing = await cosmos(() => executions.read(executionId));
       if (existing?.status === "completed") return await acknowledgeDuplicate(message, claim, log);
@@ -330,14 +342,13 @@ export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWo
         log = log.child({ pipeline_id: task.pipeline_id });
       }
       const t = task!;
-      pipeline = await loadPipeline(t, attempt.signal);
-      const saveFullOutput = await cosmos(
+      pipeline = await (early ? early.pipeline : loadPipeline(t, attempt.signal));
+      const saveFullOutput = await (early ? early.saveFullOutput : cosmos(
         () => readSaveExecutionOutput(store.vaults, t.vault_id, attempt.signal),
         attempt.signal,
-      );
-      if ((await cosmos(() => executions.start(t, message.dequeueCount))) === "completed") {
-        return await acknowledgeDuplicate(message, claim, log);
-      }
+      ));
+      const begun = await cosmos(() => executions.begin(t, message.dequeueCount, existing ?? null));
+      if (begun.completed) return await acknowledgeDuplicate(message, claim, log);
       result = await runPipeline(pipeline.pipeline, t.content, { signal: attempt.signal, logger: log });
       if (result.status !== "completed") {
         const why = result.status === "cancelled" && attempt.timedOut
@@ -345,7 +356,7 @@ export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWo
           : result.error ?? `pipeline ${result.status}`;
         throw new Error(why);
       }
-      await recordCompletion(t, result, saveFullOutput, message, stop, log);
+      await recordCompletion(t, result, saveFullOutput, begun.doc, message, stop, log);
       const outcome = await message.delete();
       if (outcome !== "settled") log.warn("completed, but the message was not ours to delete any more", { outcome });
       if (claim) {
@@ -363,7 +374,8 @@ export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWo
       await onFailure(message, err, { executionId, task, taskId }, stop, log, result);
     } finally {
       attempt.dispose();
-      pipeline?.release();
+      if (pipeline) pipeline.release();
+      else early?.pipeline.then((unused) => unused.release(), () => undefined);
     }
   }
 

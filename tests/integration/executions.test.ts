@@ -62,6 +62,28 @@ describe("execution store on the Cosmos emulator", () => {
     for (let i = 0; i < 12; i++) assert.equal(doc[`field_${i}`], i, `field_${i} kept`);
   });
 
+  test("updates from a record already in hand: no extra read, yet a stale copy never overwrites a newer write", async () => {
+    const task = await pending(uniqueName("known"));
+    const first = await store.read(task.execution_id);
+    const begun = await store.begin(task, 1, first);
+    assert.equal(begun.completed, false);
+    assert.equal(begun.doc?.status, "running");
+    assert.notEqual(begun.doc?._etag, first?._etag, "the written record, with its new etag");
+
+    // Someone else writes after our copy was taken: completing from the stale copy must re-read, keeping their field.
+    await store.update(task.execution_id, (doc) => ({ ...doc, written_meanwhile: true }));
+    await store.complete(task, result(), false, begun.doc);
+    const doc = await execution(task.execution_id);
+    assert.equal(doc.status, "completed");
+    assert.equal(doc.written_meanwhile, true, "the other write survived");
+
+    // A copy that says "missing" while the record exists: the create conflicts (409) and the update re-reads.
+    const other = await pending(uniqueName("known-missing"));
+    const again = await store.begin(other, 1, null);
+    assert.equal(again.doc?.status, "running");
+    assert.equal((await execution(other.execution_id)).status_message, "Execution is running");
+  });
+
   test("a plain replace with a stale etag is refused (the guard the store relies on)", async () => {
     const task = await pending(uniqueName("stale"));
     const { resource } = await container().item(task.execution_id, task.execution_id).read(timeout());
