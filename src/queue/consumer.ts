@@ -1,7 +1,8 @@
-// The receive loop of a processing worker: bounded concurrency (only as many messages as free slots are fetched),
-// adaptive polling (at once while messages flow, randomized exponential backoff when the queue is empty), leases
-// renewed while tasks run, storage outages survived with one log line each, and drain: stop receiving, let
-// in-flight tasks finish within a budget, then make unfinished messages visible again at once.
+// The receive loop of a processing worker: bounded concurrency (only as many messages as free slots are fetched,
+// once at least half the slots are free), adaptive polling (at once while messages flow, randomized exponential
+// backoff when the queue is empty), leases renewed while tasks run, storage outages survived with one log line
+// each, and drain: stop receiving, let in-flight tasks finish within a budget, then make unfinished messages
+// visible again at once.
 import type { Logger } from "../log/logger.ts";
 import { IdleBackoff } from "./backoff.ts";
 import { isQueueNotFound, storageErrorSummary } from "./errors.ts";
@@ -111,8 +112,11 @@ export async function consume(opts: ConsumerOptions): Promise<ConsumeSummary> {
     hooks.inFlight?.(active.size);
   };
 
+  // As Azure Functions' NewBatchThreshold: while busy, fetch again once half the slots are free, not for each
+  // freed slot, so a receive call brings several messages (one receive per task would double the queue calls).
+  const refill = Math.max(1, Math.min(opts.maxMessages, Math.ceil(opts.concurrency / 2)));
   while (!drain.aborted) {
-    if (active.size >= opts.concurrency) {
+    if (opts.concurrency - active.size < refill) {
       await Promise.race([...active.values(), drained]);
       continue;
     }

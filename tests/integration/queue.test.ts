@@ -211,7 +211,7 @@ describe("task queue on Azurite", () => {
     assert.equal(body.toString("utf8"), original);
   });
 
-  test("consumer: never more tasks at once than the concurrency, and fetches only free slots", async () => {
+  test("consumer: never more tasks at once than the concurrency; fetches free slots once half are free", async () => {
     const qs = queues();
     const queue = new TaskQueue(qs, { leaseSeconds: 30 });
     await queue.ensureQueues();
@@ -249,7 +249,7 @@ describe("task queue on Azurite", () => {
     drain.abort();
     await withTimeout(consumed, 10_000, "consumer to return");
     assert.ok(peak <= 3, `peak ${peak} in flight`);
-    assert.ok(asked.every((n) => n >= 1 && n <= 3), `asked for ${asked.join(",")}`);
+    assert.ok(asked.every((n) => n >= 2 && n <= 3), `asked for ${asked.join(",")} (never for one freed slot of 3)`);
   });
 
   test("consumer: an idle queue is polled with growing waits (few polls), and drain returns at once", async () => {
