@@ -1,0 +1,76 @@
+// Processing benchmark: N pass-through tasks through the compiled binary with W processing workers, next to two
+// bare SDK loops (W loops receiving 32 at a time: delete only; and the same Cosmos calls a task needs, then delete)
+// on the same emulators in the same run; then enqueue-to-start latency while busy, idle polls per minute per
+// worker, and enqueue-to-start once backed off.
+//
+//   deno run -A scripts/bench-processing.ts [--tasks N] [--workers W] [--concurrency C] [--idle-seconds S]
+//     --tasks         tasks per throughput run (default 1000)
+//     --workers       processing worker processes (default 2)
+//     --concurrency   PROCESSING_CONCURRENCY of each worker (default: the setting's default, 8)
+//     --idle-seconds  idle window counted for polls/min, after a 60 s back-off (default 120; 0 skips idle figures)
+import process from "node:process";
+import { rmSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { startEmulators } from "./lib/emulators.ts";
+import { intFlag, progress, seedCosmos } from "./lib/bench-kit.ts";
+import {
+  enqueueToStart,
+  idlePolls,
+  processingThroughput,
+  PYTHON,
+  sdkCeiling,
+  sdkWithRecordsCeiling,
+} from "./lib/bench-measure.ts";
+import { ensureBinary } from "../tests/helpers/binary.ts";
+
+const ROOT = resolve(import.meta.dirname ?? ".", "..");
+const args = process.argv.slice(2);
+if (args.includes("--help") || args.includes("-h")) {
+  console.log("usage: deno run -A scripts/bench-processing.ts [--tasks N] [--workers W] [--concurrency C] [--idle-seconds S]");
+  process.exit(0);
+}
+const tasks = intFlag(args, "--tasks", 1000);
+const workers = intFlag(args, "--workers", 2);
+const idleSeconds = intFlag(args, "--idle-seconds", 120);
+const concurrency = intFlag(args, "--concurrency", 0);
+const workerEnv: Record<string, string> = concurrency > 0 ? { PROCESSING_CONCURRENCY: String(concurrency) } : {};
+
+progress("building the binary (if stale) and starting the emulators");
+const binary = ensureBinary();
+const dir = join(ROOT, ".data", "bench-processing");
+rmSync(dir, { recursive: true, force: true });
+const emu = await startEmulators({ dir });
+try {
+  const bench = { emu, store: await seedCosmos(emu), binary };
+  const ceiling = await sdkCeiling(bench, workers, tasks);
+  const withRecords = await sdkWithRecordsCeiling(bench, workers, tasks);
+  const { result, run, queueName } = await processingThroughput(bench, workers, tasks, workerEnv);
+  progress("enqueue-to-start while busy: 50 tasks, one every 100 ms");
+  const busy = await enqueueToStart(bench, queueName, 50, 100);
+  let idle: { polls: number; latency: Awaited<ReturnType<typeof enqueueToStart>> } | undefined;
+  if (idleSeconds > 0) {
+    const polls = await idlePolls(run, workers, 60, idleSeconds);
+    progress("enqueue-to-start once backed off: 3 tasks, 20 s apart");
+    idle = { polls, latency: await enqueueToStart(bench, queueName, 3, 20_000) };
+  }
+  const shutdownMs = await run.stop();
+
+  const f = (n: number, d = 1) => n.toFixed(d);
+  const conc = concurrency > 0 ? concurrency : 8;
+  console.log(`\nprocessing benchmark: ${tasks} pass-through tasks, ${workers} worker process(es) × concurrency ${conc}, binary ${binary}`);
+  console.log(`  bare SDK loop, ${workers} loop(s) × 32 in flight, receive + delete:                          ${f(ceiling)} msg/s`);
+  console.log(`  bare SDK loop, ${workers} loop(s) × 32 in flight, receive + the task's Cosmos calls + delete: ${f(withRecords)} tasks/s`);
+  console.log(`  contentflow-worker: ${f(result.tasksPerSecond)} tasks/s  (ratio ${f(result.tasksPerSecond / ceiling, 2)} to the queue-only loop, ${f(result.tasksPerSecond / withRecords, 2)} to the loop with Cosmos calls)${result.failed ? `  ${result.failed} FAILED` : ""}`);
+  console.log(`  worker CPU per task: ${f(result.workerCpuMsPerTask ?? NaN, 2)} ms (start-up included)`);
+  console.log(`  Python worker (measured, 2 workers, defaults): ${PYTHON.tasksPerSecond2Workers} tasks/s`);
+  console.log(`  enqueue-to-start while busy: median ${f(busy.median, 2)} s, p95 ${f(busy.p95, 2)} s, max ${f(busy.max, 2)} s`);
+  if (idle) {
+    console.log(`  idle polls per minute per worker: ${f(idle.polls, 2)}  (Python: ${PYTHON.idlePollsPerMinute})`);
+    console.log(`  enqueue-to-start when backed off: median ${f(idle.latency.median)} s, max ${f(idle.latency.max)} s`);
+  }
+  console.log(`  RSS while busy: supervisor ${result.rssSupervisor ?? "?"} MiB, workers ${result.rssChildren.join(", ")} MiB`);
+  console.log(`  shutdown (SIGTERM to exit): ${Math.round(shutdownMs)} ms`);
+  if (result.failed) process.exitCode = 1;
+} finally {
+  await emu.stop();
+}

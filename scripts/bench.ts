@@ -1,0 +1,312 @@
+// The benchmark report: one command, one session on the same emulators, writes BENCHMARKS.md and
+// docs/benchmarks-throughput.svg. Measures the bare SDK loop ceiling and our throughput with 1, 2 and 4 processing
+// workers, idle polls per minute, enqueue-to-start latency (busy and backed off), child restart latency, shutdown
+// time, resident memory, and binary start-to-ready time, next to the figures measured for the Python worker.
+//
+//   deno run -A scripts/bench.ts [--tasks N] [--out FILE]      (also: deno task bench, npm run bench)
+//     --tasks  tasks per throughput run (default 1000)
+//     --out    report path (default BENCHMARKS.md; the plot goes to docs/benchmarks-throughput.svg)
+import process from "node:process";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { arch, cpus, totalmem } from "node:os";
+import { dirname, join, relative, resolve } from "node:path";
+import { startEmulators } from "./lib/emulators.ts";
+import {
+  benchQueue,
+  benchTask,
+  BinaryRun,
+  createVault,
+  intFlag,
+  median,
+  preloadTasks,
+  progress,
+  queueLength,
+  rssMiB,
+  seedCosmos,
+  sleep,
+} from "./lib/bench-kit.ts";
+import {
+  type Bench,
+  enqueueToStart,
+  processingEnv,
+  processingThroughput,
+  PYTHON,
+  restartLatency,
+  sdkCeiling,
+  sdkWithRecordsCeiling,
+  type ThroughputResult,
+} from "./lib/bench-measure.ts";
+import { ensureBinary } from "../tests/helpers/binary.ts";
+import { VERSION } from "../src/cli/version-command.ts";
+
+const ROOT = resolve(import.meta.dirname ?? ".", "..");
+const args = process.argv.slice(2);
+if (args.includes("--help") || args.includes("-h")) {
+  console.log("usage: deno run -A scripts/bench.ts [--tasks N] [--out FILE]");
+  process.exit(0);
+}
+const tasks = intFlag(args, "--tasks", 1000);
+const outIndex = args.indexOf("--out");
+const outFile = resolve(ROOT, outIndex >= 0 ? args[outIndex + 1] : "BENCHMARKS.md");
+const plotFile = join(ROOT, "docs", "benchmarks-throughput.svg");
+const WORKER_COUNTS = [1, 2, 4];
+const IDLE_WARM_S = 60;
+const IDLE_WINDOW_S = 120;
+/** Messages one SDK loop has in flight (a receive of 32, handled in parallel). */
+const SDK_IN_FLIGHT = 32;
+
+const f = (n: number | undefined, d = 1) => (n === undefined || !Number.isFinite(n) ? "n/a" : n.toFixed(d));
+const started = new Date();
+
+progress("building the binary (if stale) and starting the emulators");
+const binary = ensureBinary();
+const dir = join(ROOT, ".data", "bench");
+rmSync(dir, { recursive: true, force: true });
+const emu = await startEmulators({ dir });
+const runs: BinaryRun[] = [];
+try {
+  const bench: Bench = { emu, store: await seedCosmos(emu), binary };
+  const start = async (queue: string, workers: number, extra: Record<string, string> = {}) => {
+    const run = await BinaryRun.start(binary, processingEnv(bench, queue, workers, extra));
+    runs.push(run);
+    return run;
+  };
+
+  // Start-to-ready and idle shutdown, three times; idle memory from the first.
+  progress("start-to-ready and idle shutdown, 3 runs");
+  const readyMs: number[] = [];
+  const idleShutdownMs: number[] = [];
+  let idleRss: { supervisor?: number; worker?: number } = {};
+  for (let i = 0; i < 3; i++) {
+    const queue = `bench-start-${i}`;
+    await benchQueue(emu, queue).createIfNotExists();
+    const run = await start(queue, 2);
+    readyMs.push(await run.waitReady());
+    if (i === 0) {
+      await sleep(2000);
+      const kids = (await run.children()).filter((c) => c.pid);
+      idleRss = { supervisor: rssMiB(run.pid), worker: median(kids.map((c) => rssMiB(c.pid!) ?? NaN)) };
+    }
+    idleShutdownMs.push(await run.stop());
+  }
+
+  // An idle supervisor runs beside everything else; its polls are counted at the end.
+  const idleQueue = "bench-idle";
+  await benchQueue(emu, idleQueue).createIfNotExists();
+  const idleRun = await start(idleQueue, 2);
+  await idleRun.waitReady();
+  const idleSince = performance.now();
+  const idleFirst = sleep(IDLE_WARM_S * 1000).then(async () => ({
+    at: performance.now(),
+    polls: (await idleRun.processingCounters()).queue_polls_total ?? 0,
+  }));
+
+  const ceilings = new Map<number, number>();
+  const recordCeilings = new Map<number, number>();
+  const ours = new Map<number, ThroughputResult>();
+  const oursWide = new Map<number, ThroughputResult>();
+  let busy: Awaited<ReturnType<typeof enqueueToStart>> | undefined;
+  let restarts: number[] = [];
+  let busyShutdownMs = NaN;
+  let leftQueued = NaN;
+  for (const workers of WORKER_COUNTS) {
+    ceilings.set(workers, await sdkCeiling(bench, workers, tasks));
+    recordCeilings.set(workers, await sdkWithRecordsCeiling(bench, workers, tasks));
+    const wide = await processingThroughput(bench, workers, tasks, { PROCESSING_CONCURRENCY: String(SDK_IN_FLIGHT) });
+    oursWide.set(workers, wide.result);
+    await wide.run.stop();
+    const { result, run, queueName } = await processingThroughput(bench, workers, tasks, { RESTART_STABLE_SECONDS: "2" });
+    runs.push(run);
+    ours.set(workers, result);
+    if (workers === 2) {
+      progress("enqueue-to-start while busy: 50 tasks, one every 100 ms");
+      busy = await enqueueToStart(bench, queueName, 50, 100);
+      progress("child restart latency: SIGKILL a processing child 3 times");
+      restarts = await restartLatency(run, 3, 3000);
+      progress("shutdown while busy: 1000 tasks queued, SIGTERM 1 s after they start flowing");
+      await createVault(bench.store, "bench-shutdown");
+      const queue = benchQueue(emu, queueName);
+      await preloadTasks(bench.store, queue, Array.from({ length: 1000 }, (_, i) => benchTask("bench-shutdown", i)));
+      await sleep(1000);
+      busyShutdownMs = await run.stop();
+      leftQueued = await queueLength(queue);
+    } else {
+      await run.stop();
+    }
+  }
+
+  progress("idle polls: waiting for the counting window to close");
+  const first = await idleFirst;
+  const remaining = IDLE_WINDOW_S * 1000 - (performance.now() - first.at);
+  if (remaining > 0) await sleep(remaining);
+  await sleep(2500); // the children's counters reach the supervisor with their 2 s heartbeat
+  const last = (await idleRun.processingCounters()).queue_polls_total ?? 0;
+  const idlePollsPerMin = (last - first.polls) / ((performance.now() - 2500 - first.at) / 60_000) / 2;
+  progress(`idle polls: ${f(idlePollsPerMin, 2)} per minute per worker (after ${Math.round((first.at - idleSince) / 1000)} s idle)`);
+  progress("enqueue-to-start when backed off: 3 tasks, 20 s apart");
+  const idleLatency = await enqueueToStart(bench, idleQueue, 3, 20_000);
+  await idleRun.stop();
+
+  const report = renderReport({
+    ceilings,
+    recordCeilings,
+    ours,
+    oursWide,
+    leftQueued,
+    busy: busy!,
+    idleLatency,
+    idlePollsPerMin,
+    restarts,
+    readyMs,
+    idleShutdownMs,
+    busyShutdownMs,
+    idleRss,
+  });
+  mkdirSync(dirname(plotFile), { recursive: true });
+  writeFileSync(plotFile, renderPlot({ ceilings, recordCeilings, ours, oursWide }));
+  writeFileSync(outFile, report);
+  console.log(report);
+  progress(`wrote ${relative(ROOT, outFile)} and ${relative(ROOT, plotFile)}`);
+} finally {
+  for (const run of runs) await run.stop("SIGKILL").catch(() => undefined);
+  await emu.stop();
+}
+
+interface Throughputs {
+  ceilings: Map<number, number>;
+  recordCeilings: Map<number, number>;
+  ours: Map<number, ThroughputResult>;
+  oursWide: Map<number, ThroughputResult>;
+}
+
+interface Measured extends Throughputs {
+  leftQueued: number;
+  busy: { median: number; p95: number; max: number };
+  idleLatency: { median: number; p95: number; max: number };
+  idlePollsPerMin: number;
+  restarts: number[];
+  readyMs: number[];
+  idleShutdownMs: number[];
+  busyShutdownMs: number;
+  idleRss: { supervisor?: number; worker?: number };
+}
+
+function renderReport(m: Measured): string {
+  const ours2 = m.ours.get(2)!;
+  const rows = WORKER_COUNTS.map((w) => {
+    const r = m.ours.get(w)!;
+    const wide = m.oursWide.get(w)!;
+    const sdk = m.ceilings.get(w)!;
+    const records = m.recordCeilings.get(w)!;
+    const python = w === 2 ? `${PYTHON.tasksPerSecond2Workers}` : "";
+    return `| ${w} | ${f(sdk)} | ${f(records)} | ${f(r.tasksPerSecond)} | ${f(wide.tasksPerSecond)} | ` +
+      `${f(wide.tasksPerSecond / sdk, 2)} | ${f(wide.tasksPerSecond / records, 2)} | ${f(r.workerCpuMsPerTask, 2)} | ${python} |`;
+  });
+  const cpu = cpus();
+  return `# Benchmarks
+
+Measured by \`deno run -A scripts/bench.ts --tasks ${tasks}\` on ${started.toISOString().slice(0, 10)}: contentflow-worker ${VERSION}
+(the \`bun build --compile\` binary), Azurite (queue on disk) and the Cosmos emulator (\`@vercel/cosmosdb-server\`) on
+the same machine: ${cpu.length} × ${cpu[0]?.model.trim() ?? "CPU"} (${arch()}), ${Math.round(totalmem() / 2 ** 30)} GiB.
+Every task is a real ContentFlow task: a pass-through pipeline, a pending execution record written first (as the
+source worker does), then running and completed written with etag checks. The Python worker's figures were
+measured on this class of machine against the same emulators (issue 5); they are not re-run here.
+
+![Throughput vs processing workers](docs/benchmarks-throughput.svg)
+
+## Throughput (${tasks} tasks per run)
+
+| processing workers | SDK loop: queue only, msg/s | SDK loop: queue + the same Cosmos calls, tasks/s | ours, default concurrency (8), tasks/s | ours, concurrency ${SDK_IN_FLIGHT}, tasks/s | ratio to queue-only loop | ratio to loop with Cosmos calls | worker CPU ms/task (default) | Python worker, tasks/s |
+|---|---|---|---|---|---|---|---|---|
+${rows.join("\n")}
+
+The SDK loops are ceilings written with the bare SDKs and nothing else: N loops (N = workers), each receiving 32
+messages and handling them in parallel (${SDK_IN_FLIGHT} in flight per loop, so the "concurrency ${SDK_IN_FLIGHT}" column is the
+like-for-like comparison). "Queue only" deletes each message — the ceiling of the queue. "Queue + the same Cosmos
+calls" first makes, by hand, the Cosmos calls a task needs for its execution record (read the execution, pipeline
+and vault together; replace running; replace completed, with If-Match) — the ceiling for the work our worker must
+do. A task of ours costs those calls plus the pipeline run, logs and status reporting. The emulators share the
+machine's ${cpus().length} cores with the workers, so CPU is the limit here (worker CPU per task in the table; Azurite and the
+Cosmos emulator spend more); against remote Azure services the limit is latency × concurrency instead.
+Python reference: ${PYTHON.tasksPerSecond2Workers} tasks/s with 2 workers at default settings, ${PYTHON.tasksPerSecondFastPolling} tasks/s at 1 s polling.
+
+## Latency, polling, restarts, shutdown, memory
+
+| measure | contentflow-worker | Python worker |
+|---|---|---|
+| enqueue-to-start while busy (50 tasks, 10/s) | median ${f(m.busy.median, 2)} s, p95 ${f(m.busy.p95, 2)} s, max ${f(m.busy.max, 2)} s | — |
+| enqueue-to-start when backed off (3 tasks) | median ${f(m.idleLatency.median)} s, max ${f(m.idleLatency.max)} s (poll cap QUEUE_POLL_INTERVAL_SECONDS = 30 s) | up to 5 s (fixed 5 s polling) |
+| idle queue polls per minute per worker | ${f(m.idlePollsPerMin, 2)} (counted over ${IDLE_WINDOW_S} s after ${IDLE_WARM_S} s idle) | ${PYTHON.idlePollsPerMinute} |
+| child restart after SIGKILL, until ready again | median ${f(median(m.restarts) / 1000, 2)} s (${m.restarts.map((r) => f(r / 1000, 2)).join(", ")} s) | ${PYTHON.restartSeconds} s |
+| shutdown (SIGTERM to exit), idle | median ${f(median(m.idleShutdownMs) / 1000, 2)} s | ${PYTHON.shutdownSeconds} s |
+| shutdown (SIGTERM to exit), 1000 tasks queued and flowing | ${f(m.busyShutdownMs / 1000, 2)} s (${f(m.leftQueued, 0)} tasks left queued for the next start) | — |
+| start-to-ready (spawn to /ready 200, 2 workers) | median ${f(median(m.readyMs) / 1000, 2)} s (${m.readyMs.map((r) => f(r / 1000, 2)).join(", ")} s) | — |
+| resident memory, idle | supervisor ${f(m.idleRss.supervisor)} MiB, worker ${f(m.idleRss.worker)} MiB | — |
+| resident memory, busy (2 workers) | supervisor ${f(ours2.rssSupervisor)} MiB, workers ${ours2.rssChildren.map((r) => f(r)).join(", ")} MiB | — |
+
+Idle polling backs off from QUEUE_MIN_POLL_INTERVAL_MS (100 ms) to QUEUE_POLL_INTERVAL_SECONDS (30 s) with ±20 %
+jitter, so an idle worker settles at 2 polls per minute; a message that arrives then waits for the next poll.
+While messages flow the queue is polled again at once. Restart latency includes the supervisor's restart back-off
+floor (500 ms).
+
+## Reproduce
+
+\`\`\`sh
+npm install
+deno run -A scripts/bench.ts              # about 5 minutes; rewrites BENCHMARKS.md and the plot
+deno run -A scripts/bench-processing.ts   # the processing figures alone, printed (--tasks, --workers, --idle-seconds)
+\`\`\`
+Both start their own emulators on free loopback ports and build the binary first if it is older than \`src/\`.
+Numbers vary by machine and between runs (±15 % here); compare ratios measured in one run, not across runs.
+`;
+}
+
+function renderPlot(t: Throughputs): string {
+  const W = 680, H = 380, left = 70, right = 250, top = 40, bottom = 60;
+  const plotW = W - left - right, plotH = H - top - bottom;
+  const series = [
+    { name: "SDK loop, queue only", color: "#888", dash: "6 4", points: t.ceilings },
+    { name: "SDK loop + Cosmos calls", color: "#8250df", dash: "2 3", points: t.recordCeilings },
+    { name: `ours, concurrency ${SDK_IN_FLIGHT}`, color: "#1a7f37", dash: "", points: mapValues(t.oursWide) },
+    { name: "ours, default (8)", color: "#1f6feb", dash: "", points: mapValues(t.ours) },
+  ];
+  const values = series.flatMap((s) => [...s.points.values()]);
+  const max = Math.ceil(Math.max(...values) * 1.1 / 50) * 50;
+  const x = (w: number) => left + (WORKER_COUNTS.indexOf(w) / (WORKER_COUNTS.length - 1)) * plotW;
+  const y = (v: number) => top + plotH - (v / max) * plotH;
+  const ticks = Array.from({ length: 6 }, (_, i) => (max / 5) * i);
+  const lines = series.map((s) => {
+    const pts = WORKER_COUNTS.map((w) => [x(w), y(s.points.get(w)!), s.points.get(w)!] as const);
+    const d = pts.map(([px, py], i) => `${i ? "L" : "M"}${px.toFixed(1)},${py.toFixed(1)}`).join(" ");
+    const dots = pts.map(([px, py, v]) =>
+      `<circle cx="${px.toFixed(1)}" cy="${py.toFixed(1)}" r="3.5" fill="${s.color}"/>` +
+      `<text x="${(px + 5).toFixed(1)}" y="${(py - 6).toFixed(1)}" font-size="10" fill="${s.color}">${v.toFixed(0)}</text>`
+    ).join("");
+    return `<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2.5"${s.dash ? ` stroke-dasharray="${s.dash}"` : ""}/>${dots}`;
+  });
+  const legend = series.map((s, i) =>
+    `<line x1="0" x2="24" y1="${i * 22}" y2="${i * 22}" stroke="${s.color}" stroke-width="2.5"${s.dash ? ` stroke-dasharray="${s.dash}"` : ""}/>` +
+    `<text x="30" y="${i * 22 + 4}">${s.name}</text>`
+  );
+  const py = y(PYTHON.tasksPerSecond2Workers);
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif">
+<rect width="${W}" height="${H}" fill="white"/>
+<text x="${left}" y="24" font-size="15" font-weight="bold">Throughput vs processing workers (${tasks} pass-through tasks per run)</text>
+${ticks.map((v) => `<line x1="${left}" x2="${left + plotW}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="#ddd"/><text x="${left - 8}" y="${(y(v) + 4).toFixed(1)}" font-size="11" text-anchor="end">${v.toFixed(0)}</text>`).join("\n")}
+${WORKER_COUNTS.map((w) => `<text x="${x(w).toFixed(1)}" y="${top + plotH + 18}" font-size="12" text-anchor="middle">${w}</text>`).join("\n")}
+<text x="${left + plotW / 2}" y="${H - 18}" font-size="12" text-anchor="middle">processing worker processes</text>
+<text x="18" y="${top + plotH / 2}" font-size="12" text-anchor="middle" transform="rotate(-90 18 ${top + plotH / 2})">tasks (messages) per second</text>
+${lines.join("\n")}
+<rect x="${(x(2) - 5).toFixed(1)}" y="${(py - 5).toFixed(1)}" width="10" height="10" fill="#d1242f"/>
+<text x="${(x(2) + 8).toFixed(1)}" y="${(py + 4).toFixed(1)}" font-size="11" fill="#d1242f">${PYTHON.tasksPerSecond2Workers}</text>
+<g font-size="12" transform="translate(${left + plotW + 20},${top + 10})">
+${legend.join("\n")}
+<rect x="7" y="${series.length * 22 - 5}" width="10" height="10" fill="#d1242f"/><text x="30" y="${series.length * 22 + 4}">Python worker (2, defaults)</text>
+</g>
+</svg>
+`;
+}
+
+function mapValues(results: Map<number, ThroughputResult>): Map<number, number> {
+  return new Map([...results].map(([w, r]) => [w, r.tasksPerSecond]));
+}

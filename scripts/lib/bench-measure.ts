@@ -1,0 +1,204 @@
+// The measurements of the benchmark scripts, each against the emulators and the compiled binary of one session.
+import process from "node:process";
+import type { Emulators } from "./emulators.ts";
+import {
+  bareRecordCalls,
+  benchQueue,
+  benchTask,
+  BinaryRun,
+  type BenchStore,
+  cpuSeconds,
+  createVault,
+  executionsOfVault,
+  type ExecutionTimes,
+  median,
+  percentile,
+  preloadPlain,
+  preloadTasks,
+  progress,
+  queueLength,
+  rssMiB,
+  sdkLoop,
+  sleep,
+} from "./bench-kit.ts";
+
+export interface Bench {
+  emu: Emulators;
+  store: BenchStore;
+  binary: string;
+}
+
+let runs = 0;
+const uniqueName = (prefix: string) => `${prefix}-${process.pid}-${++runs}`;
+
+/** Env of a supervisor with `workers` processing workers (no source workers) on its own queue. */
+export function processingEnv(bench: Bench, queue: string, workers: number, extra: Record<string, string> = {}) {
+  return {
+    ...bench.emu.env,
+    WORKER_NAME: uniqueName("bench"),
+    STORAGE_WORKER_QUEUE_NAME: queue,
+    NUM_PROCESSING_WORKERS: String(workers),
+    NUM_SOURCE_WORKERS: "0",
+    ...extra,
+  };
+}
+
+/** Messages per second of the bare SDK loop (receive 32 + delete in parallel) with `loops` loops. */
+export async function sdkCeiling(bench: Bench, loops: number, n: number): Promise<number> {
+  const queue = benchQueue(bench.emu, uniqueName("bench-sdk"));
+  await queue.create();
+  progress(`SDK loop x${loops}: preloading ${n} messages`);
+  await preloadPlain(queue, n, "sdk");
+  const rate = await sdkLoop(queue, loops, n);
+  await queue.delete();
+  progress(`SDK loop x${loops}: ${rate.toFixed(1)} msg/s`);
+  return rate;
+}
+
+/**
+ * The same loop, doing by hand with the SDK the Cosmos calls of a task (bareRecordCalls) before each delete: the
+ * ceiling for the work a task needs, without our worker around it. Messages per second.
+ */
+export async function sdkWithRecordsCeiling(bench: Bench, loops: number, n: number): Promise<number> {
+  const queue = benchQueue(bench.emu, uniqueName("bench-sdk-records"));
+  const vault = uniqueName("bench-sdk-vault");
+  await queue.create();
+  await createVault(bench.store, vault);
+  progress(`SDK loop + records x${loops}: preloading ${n} tasks`);
+  await preloadTasks(bench.store, queue, Array.from({ length: n }, (_, i) => benchTask(vault, i)));
+  const rate = await sdkLoop(queue, loops, n, (text) => bareRecordCalls(bench.store, text));
+  await queue.delete();
+  progress(`SDK loop + records x${loops}: ${rate.toFixed(1)} tasks/s`);
+  return rate;
+}
+
+const ms = (iso: string | null | undefined) => (iso ? Date.parse(iso) : NaN);
+
+async function waitCompleted(bench: Bench, vault: string, n: number, timeoutMs: number): Promise<ExecutionTimes[]> {
+  const deadline = Date.now() + timeoutMs;
+  let last = -1;
+  for (;;) {
+    const docs = await executionsOfVault(bench.store, vault);
+    const done = docs.filter((d) => d.status === "completed" || d.status === "failed");
+    if (done.length >= n) return docs;
+    if (done.length !== last) progress(`  ${done.length}/${n} executions finished`);
+    last = done.length;
+    if (Date.now() > deadline) throw new Error(`only ${done.length} of ${n} executions finished in ${timeoutMs} ms`);
+    await sleep(1000);
+  }
+}
+
+export interface ThroughputResult {
+  workers: number;
+  tasks: number;
+  /** Tasks per second from the first task's start to the last task's completion (Cosmos timestamps). */
+  tasksPerSecond: number;
+  failed: number;
+  /** Resident memory in MiB: the supervisor, and each processing child, sampled while busy. */
+  rssSupervisor?: number;
+  rssChildren: number[];
+  /** CPU milliseconds the processing workers used per task (their start-up included). */
+  workerCpuMsPerTask?: number;
+}
+
+/**
+ * Preloads `n` pass-through tasks (pending records + messages), then starts the binary with `workers` processing
+ * workers and measures until every execution finished. Returns the result and the still-running binary.
+ */
+export async function processingThroughput(
+  bench: Bench,
+  workers: number,
+  n: number,
+  extraEnv: Record<string, string> = {},
+): Promise<{ result: ThroughputResult; run: BinaryRun; queueName: string; vault: string }> {
+  const queueName = uniqueName("bench-tasks");
+  const vault = uniqueName("bench-vault");
+  const queue = benchQueue(bench.emu, queueName);
+  await queue.create();
+  await createVault(bench.store, vault);
+  progress(`binary x${workers}: preloading ${n} tasks`);
+  await preloadTasks(bench.store, queue, Array.from({ length: n }, (_, i) => benchTask(vault, i)));
+  const run = await BinaryRun.start(bench.binary, processingEnv(bench, queueName, workers, extraEnv));
+  let rssChildren: number[] = [];
+  let rssSupervisor: number | undefined;
+  const sampler = (async () => {
+    await sleep(3000);
+    rssSupervisor = rssMiB(run.pid);
+    const kids = (await run.children().catch(() => [])).filter((c) => c.pid);
+    rssChildren = kids.map((c) => rssMiB(c.pid!)).filter((x): x is number => x !== undefined);
+  })();
+  const docs = await waitCompleted(bench, vault, n, 15 * 60_000);
+  await sampler;
+  const cpu = (await run.children()).map((c) => (c.pid ? cpuSeconds(c.pid) : undefined));
+  const workerCpuMsPerTask = cpu.every((c) => c !== undefined)
+    ? (cpu as number[]).reduce((a, b) => a + b, 0) * 1000 / n
+    : undefined;
+  const first = Math.min(...docs.map((d) => ms(d.started_at)).filter(Number.isFinite));
+  const last = Math.max(...docs.map((d) => ms(d.completed_at)).filter(Number.isFinite));
+  const tasksPerSecond = n / ((last - first) / 1000);
+  const failed = docs.filter((d) => d.status !== "completed").length;
+  progress(`binary x${workers}: ${tasksPerSecond.toFixed(1)} tasks/s${failed ? `, ${failed} failed` : ""}`);
+  if (await queueLength(queue) !== 0) progress("  (the queue is not empty after all executions finished)");
+  const result = { workers, tasks: n, tasksPerSecond, failed, rssSupervisor, rssChildren, workerCpuMsPerTask };
+  return { result, run, queueName, vault };
+}
+
+/**
+ * Enqueue-to-start latency: sends `count` tasks one every `everyMs` to the queue of a running binary and reads
+ * each execution's started_at. Returns seconds (median, p95, max).
+ */
+export async function enqueueToStart(bench: Bench, queueName: string, count: number, everyMs: number) {
+  const vault = uniqueName("bench-latency");
+  await createVault(bench.store, vault);
+  const queue = benchQueue(bench.emu, queueName);
+  for (let i = 0; i < count; i++) {
+    const task = benchTask(vault, i);
+    await preloadTasks(bench.store, queue, [task]);
+    if (i < count - 1) await sleep(everyMs);
+  }
+  const docs = await waitCompleted(bench, vault, count, 120_000);
+  const seconds = docs.map((d) => (ms(d.started_at) - ms(d.created_at)) / 1000);
+  return { median: median(seconds), p95: percentile(seconds, 95), max: Math.max(...seconds) };
+}
+
+/** Queue polls per minute per idle worker, counted over `windowSeconds` after `warmSeconds` of idling. */
+export async function idlePolls(run: BinaryRun, workers: number, warmSeconds: number, windowSeconds: number) {
+  progress(`idle polls: ${warmSeconds} s to back off, then counting for ${windowSeconds} s`);
+  await sleep(warmSeconds * 1000);
+  const before = (await run.processingCounters()).queue_polls_total ?? 0;
+  const t0 = performance.now();
+  await sleep(windowSeconds * 1000);
+  // Counters reach the supervisor with the children's heartbeat (2 s); wait one beat so the window is complete.
+  await sleep(2500);
+  const after = (await run.processingCounters()).queue_polls_total ?? 0;
+  const minutes = (performance.now() - t0 - 2500) / 60_000;
+  return (after - before) / minutes / workers;
+}
+
+/** Milliseconds from SIGKILL of a processing child until its replacement reports ready (median of `times`). */
+export async function restartLatency(run: BinaryRun, times: number, spacingMs: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < times; i++) {
+    const victim = (await run.children()).find((c) => c.role === "processing" && c.alive && c.ready && c.pid);
+    if (!victim) throw new Error("no ready processing child to kill");
+    const t0 = performance.now();
+    process.kill(victim.pid!, "SIGKILL");
+    for (;;) {
+      const next = (await run.children()).find((c) => c.role === "processing" && c.index === victim.index);
+      if (next?.alive && next.ready && next.pid !== victim.pid) break;
+      if (performance.now() - t0 > 60_000) throw new Error("the killed child was not replaced within 60 s");
+      await sleep(20);
+    }
+    out.push(performance.now() - t0);
+    await sleep(spacingMs);
+  }
+  return out;
+}
+
+export const PYTHON = {
+  tasksPerSecond2Workers: 10.3,
+  tasksPerSecondFastPolling: 26,
+  idlePollsPerMinute: 12,
+  restartSeconds: "12-24",
+  shutdownSeconds: 31,
+};
