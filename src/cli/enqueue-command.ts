@@ -1,10 +1,12 @@
 // `contentflow-worker enqueue`: queue content items for a pipeline by hand, exactly as the source worker does:
-// a pending execution record in Cosmos, then a task message on the queue.
+// a pending execution record in Cosmos, then a task message on the queue (with the same modules:
+// store/execution-records.ts for the records, queue/sender.ts to split or claim-check payloads over 64 KiB).
 import process from "node:process";
 import { readFileSync } from "node:fs";
 import { Buffer } from "node:buffer";
 import * as v from "valibot";
 import type { QueueClient } from "@azure/storage-queue";
+import type { BlobServiceClient } from "@azure/storage-blob";
 import { type Command, EXIT_OK } from "./command.ts";
 import { parseArgs, UsageError } from "./args.ts";
 import { loadEffectiveConfig } from "./load-effective-config.ts";
@@ -13,16 +15,11 @@ import { requireConnectionSettings } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { type Content, ContentSchema, nowIso } from "../pipeline/content.ts";
 import { PRIORITIES, QUEUE_MESSAGE_LIMIT_BYTES, type TaskMessage, TaskMessageSchema } from "../queue/envelope.ts";
-import { taskQueues } from "../queue/clients.ts";
+import { claimCheckBlobName, type PlannedTask, planTaskMessages, queueTextBytes, TaskSender } from "../queue/sender.ts";
+import { blobServiceClient } from "../executors/blob-clients.ts";
 import { cosmosStatus, type CosmosStore, openCosmosStore } from "../store/cosmos.ts";
-import {
-  type ExecutionDoc,
-  ExecutionDocSchema,
-  newId,
-  type PipelineDoc,
-  PipelineDocSchema,
-  VaultDocSchema,
-} from "../store/documents.ts";
+import { newId, type PipelineDoc, PipelineDocSchema, VaultDocSchema } from "../store/documents.ts";
+import { createPendingExecution, markExecutionFailed, type RecordRef } from "../store/execution-records.ts";
 
 type Priority = (typeof PRIORITIES)[number];
 
@@ -30,8 +27,13 @@ const HELP = `Usage: contentflow-worker enqueue --pipeline ID [--vault ID] (--fi
                                  [--priority P] [--skip-executor ID] [--dry-run] [--output text|json]
 
 Queues content items for a pipeline, as the source worker does: writes a pending execution record to Cosmos
-(vault_executions, created_by "cli") and sends a content_processing task message to the queue. Prints the
-task_id and the execution_id.
+(vault_executions, created_by "cli", content: the items' identifiers) and sends a content_processing task message to
+the queue. Prints the task_id and the execution_id.
+
+Nothing is refused for its size: items that do not fit in one 64 KiB queue message are split into several task
+messages, each with its own execution record (each task's ids are printed); a single item too large on its own
+is stored as a claim-check blob in CLAIM_CHECK_CONTAINER_NAME (needs BLOB_STORAGE_CONNECTION_STRING or
+BLOB_STORAGE_ACCOUNT_NAME) and the queue message points to it. The output says which happened.
 
 Input: one Content item or a JSON array of them. Minimal items are fine, e.g.
   {"id": {"canonical_id": "https://acct.blob.core.windows.net/docs/a.pdf", "unique_id": "a.pdf"}}
@@ -45,13 +47,15 @@ Options:
   --priority P          low, normal (default), high or critical
   --skip-executor ID    executor the processing worker leaves out (executed_input_executor), e.g. the
                         pipeline's input discovery executor; by default the whole pipeline runs
-  --dry-run             validate and print the message; write and send nothing
-  --output FORMAT       text (default) or json
+  --dry-run             validate and print the message (a JSON list of them if split); write and send nothing
+  --output FORMAT       text (default) or json (task_id/execution_id are the first task's; "tasks" lists
+                        every task with its ids, items, message_bytes and claim_check)
   --env-file PATH       read this .env file instead of ./.env (e.g. /etc/contentflow-worker/env)
   -h, --help            show this help
 
-Exit codes: 0 queued, 1 runtime failure (pipeline or vault missing, Cosmos or queue error),
-2 usage error (bad options, invalid JSON or invalid items).`;
+Exit codes: 0 queued, 1 runtime failure (pipeline or vault missing, Cosmos, queue or blob error; a task whose
+message was not sent is marked failed, and tasks of a split sent before the error are named), 2 usage error
+(bad options, invalid JSON or invalid items).`;
 
 /** Where an issue is, for a person: `[2].id.unique_id`. */
 function issuePath(issue: v.BaseIssue<unknown>, prefix: string): string {
@@ -124,31 +128,8 @@ export function buildTaskMessage(spec: TaskSpec, createdAt = nowIso()): TaskMess
   return checked.output;
 }
 
-/** The pending execution record (vault_executions) for a task, as the source worker writes it. */
-export function buildExecutionRecord(message: TaskMessage): ExecutionDoc {
-  const task = message.payload;
-  const n = task.content.length;
-  return v.parse(ExecutionDocSchema, {
-    id: task.execution_id,
-    pipeline_id: task.pipeline_id,
-    pipeline_name: task.pipeline_name,
-    vault_id: task.vault_id ?? null,
-    status: "pending",
-    status_message: `Task queued for processing with input content of size ${n}`,
-    task_id: task.task_id,
-    source_worker_id: null,
-    content: task.content,
-    number_of_items: n,
-    created_at: task.created_at,
-    created_by: "cli",
-    updated_at: task.created_at,
-    started_at: null,
-    completed_at: null,
-    error: null,
-    executor_outputs: {},
-    events: [],
-  });
-}
+/** `created_by` / `source_worker_id` of the execution records this command writes. */
+export const CLI_WORKER_ID = "cli";
 
 export interface EnqueueRequest {
   pipelineId?: string;
@@ -159,7 +140,21 @@ export interface EnqueueRequest {
   dryRun: boolean;
 }
 
+/** One task message (with its own execution record) of an enqueue. */
+export interface EnqueuedTask {
+  task_id: string;
+  execution_id: string;
+  items: number;
+  /** Size of the task message as the queue counts it (for a claim-check task: the size of the blob's text). */
+  message_bytes: number;
+  /** Set when the task was (or, for a dry run, would be) stored as a claim-check blob. */
+  claim_check?: { container: string; blob: string };
+  message_id?: string;
+  message: TaskMessage;
+}
+
 export interface EnqueueResult {
+  /** The first task's ids (the only task unless the items were split). */
   task_id: string;
   execution_id: string;
   pipeline_id: string;
@@ -167,10 +162,14 @@ export interface EnqueueResult {
   vault_id: string | null;
   items: number;
   queue: string;
+  /** Size of all the items as ONE task message; over `limit_bytes` they were split or claim-checked. */
   message_bytes: number;
+  limit_bytes: number;
   message_id?: string;
   dry_run: boolean;
+  /** The first task's message. */
   message: TaskMessage;
+  tasks: EnqueuedTask[];
 }
 
 /** A failure worth exit code 1 with a one-line message (missing documents, Azure errors). */
@@ -237,93 +236,123 @@ async function resolvePipeline(
   return { pipeline: pipeline.output, vaultId };
 }
 
-function isQueueNotFound(err: unknown): boolean {
-  const e = err as { statusCode?: number; code?: string };
-  return e?.statusCode === 404 || e?.code === "QueueNotFound";
-}
-
-/**
- * Sends the message as plain JSON text, creating the queue if it does not exist yet.
- * Payloads over the 64 KiB queue limit are refused before anything is written (see enqueueTask).
- */
-async function sendTaskMessage(queue: QueueClient, text: string): Promise<string> {
-  try {
-    return (await queue.sendMessage(text)).messageId;
-  } catch (err) {
-    if (!isQueueNotFound(err)) throw err;
-    await queue.createIfNotExists();
-    return (await queue.sendMessage(text)).messageId;
-  }
-}
-
 export interface EnqueueDeps {
   store?: CosmosStore;
   queue?: QueueClient;
+  /** For claim-check blobs; by default from BLOB_STORAGE_CONNECTION_STRING / BLOB_STORAGE_ACCOUNT_NAME. */
+  blobService?: BlobServiceClient;
 }
 
-/** Validates, writes the pending execution record, sends the task. Nothing is written for a dry run. */
+/** `; already queued: …` for an error after some tasks of a split were sent (so nobody enqueues them twice). */
+function queuedSoFar(done: EnqueuedTask[], total: number): string {
+  if (total <= 1) return "";
+  const sent = done.map((t) => `${t.task_id} (${t.execution_id}, ${t.items} item(s))`).join(", ");
+  const left = total - done.length;
+  return done.length
+    ? `; ${done.length} of ${total} tasks were queued before it: ${sent}; the other ${left} were not sent`
+    : `; none of the ${total} tasks was queued`;
+}
+
+/**
+ * Validates, then for each task message (the items are split over several when one message would exceed the
+ * 64 KiB queue limit; a single item too large on its own goes to a claim-check blob — src/queue/sender.ts):
+ * writes its pending execution record, then sends it. Nothing is written for a dry run.
+ */
 export async function enqueueTask(config: Config, req: EnqueueRequest, deps: EnqueueDeps = {}): Promise<EnqueueResult> {
   const store = deps.store ?? (await openCosmosStore(config));
   try {
     const { pipeline, vaultId } = await resolvePipeline(store, config, req);
-    const message = buildTaskMessage({
+    const createdAt = nowIso();
+    const spec: Omit<TaskSpec, "items"> = {
       pipelineId: pipeline.id,
       pipelineName: pipeline.name ?? "",
       vaultId,
-      items: req.items,
       priority: req.priority,
       maxRetries: config.MAX_TASK_RETRIES,
       skipExecutor: req.skipExecutor ?? null,
-    });
-    const text = JSON.stringify(message);
-    const bytes = new TextEncoder().encode(text).length;
-    const queue = deps.queue ?? taskQueues(config).tasks;
+    };
+    const build = (items: Content[]) => buildTaskMessage({ ...spec, items }, createdAt);
+    const plan = planTaskMessages(req.items, build);
+    const claimCheckOf = (p: PlannedTask) =>
+      p.claimCheck ? { container: config.CLAIM_CHECK_CONTAINER_NAME, blob: claimCheckBlobName(p.message) } : undefined;
+    const tasks: EnqueuedTask[] = plan.map((p) => ({
+      task_id: p.message.payload.task_id,
+      execution_id: p.message.payload.execution_id,
+      items: p.message.payload.content.length,
+      message_bytes: p.bytes,
+      ...(p.claimCheck ? { claim_check: claimCheckOf(p) } : {}),
+      message: p.message,
+    }));
+    let blobService = deps.blobService;
+    if (!blobService && plan.some((p) => p.claimCheck)) {
+      try {
+        blobService = blobServiceClient(config);
+      } catch (err) {
+        throw new EnqueueError(
+          `an item is too large for a queue message on its own and must go to a claim-check blob, ` +
+            `but blob storage is not configured: ${(err as Error).message.split(":")[0]} ` +
+            `(set BLOB_STORAGE_CONNECTION_STRING or BLOB_STORAGE_ACCOUNT_NAME)`,
+        );
+      }
+    }
+    const sender = new TaskSender(config, { queue: deps.queue, blobService });
     const result: EnqueueResult = {
-      task_id: message.payload.task_id,
-      execution_id: message.payload.execution_id,
-      pipeline_id: message.payload.pipeline_id,
-      pipeline_name: message.payload.pipeline_name,
+      task_id: tasks[0].task_id,
+      execution_id: tasks[0].execution_id,
+      pipeline_id: pipeline.id,
+      pipeline_name: spec.pipelineName,
       vault_id: vaultId,
       items: req.items.length,
-      queue: queue.name,
-      message_bytes: bytes,
+      queue: sender.queueName,
+      message_bytes: plan.length === 1 ? plan[0].bytes : queueTextBytes(JSON.stringify(build(req.items))),
+      limit_bytes: QUEUE_MESSAGE_LIMIT_BYTES,
       dry_run: req.dryRun,
-      message,
+      message: tasks[0].message,
+      tasks,
     };
-    if (bytes > QUEUE_MESSAGE_LIMIT_BYTES) {
-      throw new EnqueueError(
-        `the task message is ${bytes} bytes, over the ${QUEUE_MESSAGE_LIMIT_BYTES}-byte queue limit: ` +
-          `enqueue the ${req.items.length} items in smaller batches (this command does not write claim-check blobs)`,
-      );
-    }
     if (req.dryRun) return result;
 
-    const record = buildExecutionRecord(message);
-    try {
-      await store.executions.items.create(record);
-    } catch (err) {
-      throw new EnqueueError(`cannot create execution record '${record.id}' in Cosmos: ${describeError(err)}`);
+    const done: EnqueuedTask[] = [];
+    for (const [i, planned] of plan.entries()) {
+      const task = tasks[i];
+      let ref: RecordRef;
+      try {
+        ref = await createPendingExecution(store.executions, planned.message, {
+          workerId: CLI_WORKER_ID,
+          claimCheck: task.claim_check,
+        });
+      } catch (err) {
+        throw new EnqueueError(
+          `cannot create execution record '${task.execution_id}' in Cosmos: ${describeError(err)}` +
+            queuedSoFar(done, plan.length),
+        );
+      }
+      try {
+        task.message_id = (await sender.send(planned)).messageId;
+      } catch (err) {
+        const reason = describeError(err);
+        // Like the source worker: an execution whose task never reached the queue is marked failed, not left
+        // pending (etag-checked: a record a processing worker already took is left alone).
+        let marked: string;
+        try {
+          marked = (await markExecutionFailed(
+              store.executions,
+              ref,
+              `failed to send the task to queue '${sender.queueName}': ${reason}`,
+            ))
+            ? "marked failed"
+            : "not marked failed: it is no longer pending";
+        } catch (markErr) {
+          marked = `could not be marked failed: ${describeError(markErr)}`;
+        }
+        throw new EnqueueError(
+          `cannot send the task to queue '${sender.queueName}': ${reason} (execution ${ref.id} ${marked})` +
+            queuedSoFar(done, plan.length),
+        );
+      }
+      done.push(task);
     }
-    try {
-      result.message_id = await sendTaskMessage(queue, text);
-    } catch (err) {
-      const reason = describeError(err);
-      // Like the source worker: an execution whose task never reached the queue is marked failed, not left pending.
-      const failedAt = nowIso();
-      await store.executions.items
-        .upsert({
-          ...record,
-          status: "failed",
-          status_message: "Execution failed. View error for details.",
-          error: `failed to send the task to queue '${queue.name}': ${reason}`,
-          updated_at: failedAt,
-          completed_at: failedAt,
-        })
-        .catch(() => {});
-      throw new EnqueueError(
-        `cannot send the task to queue '${queue.name}': ${reason} (execution ${record.id} marked failed)`,
-      );
-    }
+    result.message_id = tasks[0].message_id;
     return result;
   } finally {
     if (!deps.store) store.close();
@@ -389,6 +418,47 @@ async function readItems(flags: Record<string, string | boolean | undefined>, io
   return parseContentItems(value);
 }
 
+function claimCheckText(task: EnqueuedTask): string {
+  return `claim-check blob ${task.claim_check!.container}/${task.claim_check!.blob}`;
+}
+
+/** After the `queued …` line: what the size limit made of the items, and each task's ids. */
+function taskLines(result: EnqueueResult): string {
+  const ids = (t: EnqueuedTask) => `task_id: ${t.task_id}\nexecution_id: ${t.execution_id}\n`;
+  const [first] = result.tasks;
+  const n = result.tasks.length;
+  if (n === 1) {
+    const note = first.claim_check
+      ? `the task message is ${first.message_bytes} bytes, over the ${result.limit_bytes}-byte queue limit: ` +
+        `stored as ${claimCheckText(first)}; the queue message points to it\n`
+      : "";
+    return note + ids(first);
+  }
+  let out = `the items are ${result.message_bytes} bytes as one message, over the ${result.limit_bytes}-byte queue ` +
+    `limit: split into ${n} task messages, each with its own execution record\n`;
+  result.tasks.forEach((t, i) => {
+    out += `task ${i + 1} of ${n}: ${t.items} item(s), ${t.message_bytes} bytes` +
+      `${t.claim_check ? `, stored as ${claimCheckText(t)}` : ""}\n${ids(t)}`;
+  });
+  return out;
+}
+
+function dryRunLine(result: EnqueueResult): string {
+  const [first] = result.tasks;
+  const n = result.tasks.length;
+  if (n === 1) {
+    return `dry run: task ${first.task_id} (${first.items} item(s), ${first.message_bytes} bytes) is valid` +
+      (first.claim_check
+        ? `; over the ${result.limit_bytes}-byte queue limit, it would be stored as ${claimCheckText(first)}`
+        : "");
+  }
+  const claimChecked = result.tasks.filter((t) => t.claim_check).length;
+  return `dry run: ${result.items} item(s) (${result.message_bytes} bytes as one message) are valid; over the ` +
+    `${result.limit_bytes}-byte queue limit, they would be split into ${n} task messages ` +
+    `(${result.tasks.map((t) => t.items).join(" + ")} items)` +
+    (claimChecked ? `, ${claimChecked} of them stored as claim-check blobs` : "");
+}
+
 export async function runEnqueue(argv: string[], io: EnqueueIO = processIO): Promise<number> {
   const { flags } = parseArgs(argv, {
     pipeline: "string",
@@ -433,18 +503,21 @@ export async function runEnqueue(argv: string[], io: EnqueueIO = processIO): Pro
     throw err;
   }
   if (output === "json") {
-    const { message, ...summary } = result;
-    io.stdout(JSON.stringify(result.dry_run ? { ...summary, message } : summary, null, 2) + "\n");
-  } else if (result.dry_run) {
-    io.stdout(JSON.stringify(result.message, null, 2) + "\n");
-    io.stderr(
-      `dry run: task ${result.task_id} (${result.items} item(s), ${result.message_bytes} bytes) is valid; nothing written or sent\n`,
+    // The messages themselves are only printed for dry runs.
+    const { message, tasks, ...summary } = result;
+    const listed = tasks.map(({ message: m, ...t }) => (result.dry_run ? { ...t, message: m } : t));
+    io.stdout(
+      JSON.stringify({ ...summary, ...(result.dry_run ? { message } : {}), tasks: listed }, null, 2) + "\n",
     );
+  } else if (result.dry_run) {
+    const messages = result.tasks.map((t) => t.message);
+    io.stdout(JSON.stringify(messages.length === 1 ? messages[0] : messages, null, 2) + "\n");
+    io.stderr(`${dryRunLine(result)}; nothing written or sent\n`);
   } else {
     io.stdout(
       `queued ${result.items} item(s) for pipeline ${result.pipeline_id}` +
         `${result.pipeline_name ? ` (${result.pipeline_name})` : ""} on queue ${result.queue}\n` +
-        `task_id: ${result.task_id}\nexecution_id: ${result.execution_id}\n`,
+        taskLines(result),
     );
   }
   return EXIT_OK;

@@ -8,14 +8,17 @@ import { join, resolve } from "node:path";
 import process from "node:process";
 import * as v from "valibot";
 import { QueueClient } from "@azure/storage-queue";
+import { BlobServiceClient } from "@azure/storage-blob";
 import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { type CosmosStore, openCosmosStore } from "../../src/store/cosmos.ts";
 import { taskQueues } from "../../src/queue/clients.ts";
-import { TaskMessageSchema } from "../../src/queue/envelope.ts";
+import { QUEUE_MESSAGE_LIMIT_BYTES, type TaskMessage, TaskMessageSchema } from "../../src/queue/envelope.ts";
+import { decodeMessage } from "../../src/queue/decode.ts";
+import { queueTextBytes } from "../../src/queue/sender.ts";
 import { ExecutionDocSchema } from "../../src/store/documents.ts";
-import { type EnqueueIO, enqueueTask, runEnqueue } from "../../src/cli/enqueue-command.ts";
+import { type EnqueueIO, enqueueTask, parseContentItems, runEnqueue } from "../../src/cli/enqueue-command.ts";
 import { UsageError } from "../../src/cli/args.ts";
 import { parseJsonInput } from "../../src/cli/json-input.ts";
 
@@ -35,7 +38,7 @@ const tmp = mkdtempSync(join(tmpdir(), "cfw-enqueue-"));
 let queueCounter = 0;
 
 before(async () => {
-  emu = await startEmulators({ blob: false });
+  emu = await startEmulators();
   const { config } = await loadConfig({ env: { ...emu.env }, dotenvPath: false });
   store = await openCosmosStore(config);
   for (const doc of [PIPELINE, OTHER_PIPELINE]) await store.pipelines.items.upsert(doc);
@@ -74,11 +77,15 @@ async function run(argv: string[], config: Config, stdin = ""): Promise<Captured
   return { code, out, err };
 }
 
-async function queuedMessages(config: Config): Promise<unknown[]> {
+async function queuedTexts(config: Config): Promise<string[]> {
   const queue = taskQueues(config).tasks;
   if (!(await queue.exists())) return [];
   const { receivedMessageItems } = await queue.receiveMessages({ numberOfMessages: 32, visibilityTimeout: 30 });
-  return receivedMessageItems.map((m) => JSON.parse(m.messageText));
+  return receivedMessageItems.map((m) => m.messageText);
+}
+
+async function queuedMessages(config: Config): Promise<unknown[]> {
+  return (await queuedTexts(config)).map((text) => JSON.parse(text));
 }
 
 async function execution(id: string) {
@@ -128,7 +135,10 @@ describe("enqueue: queues a valid task and a pending execution record", () => {
     assert.equal(rec.pipeline_name, PIPELINE.name);
     assert.equal(rec.number_of_items, 1);
     assert.equal(rec.status_message, "Task queued for processing with input content of size 1");
-    assert.deepEqual(rec.content, p.content);
+    // As the source worker writes it (src/store/execution-records.ts): the items' identifiers, not their data.
+    assert.deepEqual(rec.content, (p.content as Array<{ id: unknown }>).map((c) => c.id));
+    assert.equal(rec.source_worker_id, "cli");
+    assert.equal(rec.claim_check, undefined);
     for (const key of ["started_at", "completed_at", "error"]) assert.equal(rec[key], null, key);
     assert.deepEqual(rec.executor_outputs, {});
     assert.deepEqual(rec.events, []);
@@ -169,6 +179,12 @@ describe("enqueue: queues a valid task and a pending execution record", () => {
     assert.equal(summary.queue, config.STORAGE_WORKER_QUEUE_NAME);
     assert.equal(summary.dry_run, false);
     assert.equal(summary.message, undefined, "the message itself is only printed for dry runs");
+    assert.equal(summary.tasks.length, 1);
+    assert.equal(summary.tasks[0].task_id, summary.task_id);
+    assert.equal(summary.tasks[0].execution_id, summary.execution_id);
+    assert.equal(summary.tasks[0].items, 3);
+    assert.equal(summary.tasks[0].message, undefined);
+    assert.equal(summary.tasks[0].claim_check, undefined);
     const [msg] = (await queuedMessages(config)) as Array<{ payload: Record<string, any> }>;
     assert.equal(msg.payload.task_id, summary.task_id);
     assert.equal(msg.payload.priority, "high");
@@ -300,22 +316,6 @@ describe("enqueue: errors", () => {
     }
   });
 
-  test("a message over the 64 KiB queue limit is refused before anything is written", async () => {
-    const config = await freshConfig();
-    const items = Array.from({ length: 80 }, (_, i) => ({ ...item(i), data: { text: "x".repeat(1000) } }));
-    const r = await run(["--pipeline", PIPELINE.id, "--json", JSON.stringify(items), "--output", "json"], config);
-    assert.equal(r.code, 1);
-    assert.match(
-      r.err,
-      /the task message is \d+ bytes, over the 65536-byte queue limit: enqueue the 80 items in smaller batches/,
-    );
-    assert.deepEqual(await queuedMessages(config), []);
-    const { resources } = await store.executions.items
-      .query({ query: "SELECT c.id FROM c WHERE c.number_of_items = 80" })
-      .fetchAll();
-    assert.deepEqual(resources, []);
-  });
-
   test("when the queue cannot be reached the execution record is marked failed", async () => {
     const config = await freshConfig();
     const deadQueue = new QueueClient(`http://127.0.0.1:9/devstoreaccount1/dead`, undefined, {
@@ -340,6 +340,207 @@ describe("enqueue: errors", () => {
     assert.equal(resources.length, 1);
     assert.match(resources[0].error, /failed to send the task to queue 'dead'/);
     assert.ok(resources[0].completed_at);
+  });
+
+  test("a task whose message cannot be sent stops a split: earlier tasks are named, the rest never written", async () => {
+    const config = await freshConfig();
+    const real = taskQueues(config).tasks;
+    await real.createIfNotExists();
+    let sends = 0;
+    // Sends the first message, then fails as an unreachable queue would.
+    const flaky = {
+      name: real.name,
+      sendMessage: (text: string) => {
+        if (++sends === 1) return real.sendMessage(text);
+        return Promise.reject(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:9"), { code: "ECONNREFUSED" }));
+      },
+      createIfNotExists: () => real.createIfNotExists(),
+    } as unknown as QueueClient;
+    // Validated as the command line does (defaults filled in), so the split is the one `enqueue` would make.
+    const items = parseContentItems(
+      Array.from({ length: 150 }, (_, i) => ({ ...item(i), data: { text: "y".repeat(1000) } })),
+    );
+    let message = "";
+    await assert.rejects(
+      enqueueTask(config, { pipelineId: PIPELINE.id, items, priority: "normal", dryRun: false }, {
+        store,
+        queue: flaky,
+      }),
+      (err: Error) => {
+        message = err.message;
+        return true;
+      },
+    );
+    assert.match(
+      message,
+      /^cannot send the task to queue '[^']+': connect ECONNREFUSED .*\(execution exec_[0-9a-f]{12} marked failed\); 1 of 3 tasks were queued before it: (task_[0-9a-f]{12}) \((exec_[0-9a-f]{12}), \d+ item\(s\)\); the other 2 were not sent$/,
+    );
+    const [sentTask, sentExec] = /queued before it: (task_\w+) \((exec_\w+)/.exec(message)!.slice(1);
+    const failedExec = /\(execution (exec_\w+) marked failed\)/.exec(message)![1];
+    const [queued] = (await queuedMessages(config)) as TaskMessage[];
+    assert.equal(queued.payload.task_id, sentTask);
+    assert.equal((await execution(sentExec)).status, "pending");
+    const failed = await execution(failedExec);
+    assert.equal(failed.status, "failed");
+    assert.match(failed.error, /failed to send the task to queue '[^']+': connect ECONNREFUSED/);
+    // The tasks of one enqueue share created_at: only the sent and the failed task have a record.
+    const { resources } = await store.executions.items
+      .query({
+        query: "SELECT VALUE c.id FROM c WHERE c.created_at = @at",
+        parameters: [{ name: "@at", value: queued.payload.created_at ?? null }],
+      })
+      .fetchAll();
+    assert.deepEqual(resources.sort(), [sentExec, failedExec].sort(), "the third task's record was never written");
+  });
+});
+
+describe("enqueue: payloads over the 64 KiB queue limit are split or claim-checked, never refused", () => {
+  test("a batch over the limit is split into several tasks, each with its own record; every item arrives in order", async () => {
+    const config = await freshConfig();
+    const items = Array.from({ length: 80 }, (_, i) => ({ ...item(i), data: { text: "x".repeat(1000) } }));
+    const whole = queueTextBytes(JSON.stringify(items));
+    assert.ok(whole > QUEUE_MESSAGE_LIMIT_BYTES, "the test batch must be over the limit");
+
+    const dry = await run(["--pipeline", PIPELINE.id, "--json", JSON.stringify(items), "--dry-run"], config);
+    assert.equal(dry.code, 0, dry.err);
+    const dryMessages = JSON.parse(dry.out) as TaskMessage[];
+    assert.ok(Array.isArray(dryMessages) && dryMessages.length === 2, dry.out.slice(0, 200));
+    assert.match(
+      dry.err,
+      /^dry run: 80 item\(s\) \(\d+ bytes as one message\) are valid; over the 65536-byte queue limit, they would be split into 2 task messages \(\d+ \+ \d+ items\); nothing written or sent\n$/,
+    );
+    assert.deepEqual(await queuedMessages(config), []);
+
+    const r = await run(["--pipeline", PIPELINE.id, "--json", JSON.stringify(items)], config);
+    assert.equal(r.code, 0, r.err);
+    assert.match(
+      r.out,
+      /^queued 80 item\(s\) for pipeline pdf_extraction_1a2b3c4d \(PDF Extraction\) on queue \S+\nthe items are \d+ bytes as one message, over the 65536-byte queue limit: split into 2 task messages, each with its own execution record\ntask 1 of 2: \d+ item\(s\), \d+ bytes\ntask_id: task_[0-9a-f]{12}\nexecution_id: exec_[0-9a-f]{12}\ntask 2 of 2: \d+ item\(s\), \d+ bytes\ntask_id: task_[0-9a-f]{12}\nexecution_id: exec_[0-9a-f]{12}\n$/,
+    );
+    const printedTasks = [...r.out.matchAll(/task_id: (task_\w+)\nexecution_id: (exec_\w+)/g)].map((m) => [m[1], m[2]]);
+
+    const texts = await queuedTexts(config);
+    assert.equal(texts.length, 2);
+    const messages: TaskMessage[] = [];
+    for (const text of texts) {
+      assert.ok(queueTextBytes(text) <= QUEUE_MESSAGE_LIMIT_BYTES, `a message of ${queueTextBytes(text)} bytes`);
+      const decoded = decodeMessage(text);
+      assert.equal(decoded.kind, "task");
+      messages.push((decoded as { message: TaskMessage }).message);
+    }
+    // Queue order is not guaranteed: put them back in the printed order, then check every item arrived whole.
+    messages.sort((a, b) =>
+      printedTasks.findIndex(([t]) => t === a.payload.task_id) -
+      printedTasks.findIndex(([t]) => t === b.payload.task_id)
+    );
+    assert.deepEqual(messages.map((m) => [m.payload.task_id, m.payload.execution_id]), printedTasks);
+    assert.deepEqual(
+      messages.flatMap((m) => m.payload.content),
+      items.map((i) => ({ ...i, summary_data: {}, executor_logs: [] })),
+    );
+    for (const m of messages) {
+      assert.equal(m.payload.pipeline_id, PIPELINE.id);
+      const rec = await execution(m.payload.execution_id);
+      assert.equal(rec.status, "pending");
+      assert.equal(rec.created_by, "cli");
+      assert.equal(rec.task_id, m.payload.task_id);
+      assert.equal(rec.number_of_items, m.payload.content.length);
+      assert.deepEqual(rec.content, m.payload.content.map((c) => c.id));
+    }
+  });
+
+  test("an item too large for one message on its own is stored as a claim-check blob; the task decodes whole", async () => {
+    const config = await freshConfig();
+    const big = { ...item(90), data: { text: "z".repeat(100_000), note: "a < b & c > d" } };
+    const r = await run(["--pipeline", PIPELINE.id, "--vault", VAULT.id, "--json", JSON.stringify(big)], config);
+    assert.equal(r.code, 0, r.err);
+    const blobName =
+      /stored as claim-check blob contentflow-claim-checks\/(tasks\/task_[0-9a-f]{12}\.json); the queue message points to it\n/
+        .exec(r.out)?.[1];
+    assert.ok(blobName, r.out);
+    assert.match(r.out, /the task message is \d+ bytes, over the 65536-byte queue limit: /);
+    const taskId = /task_id: (task_[0-9a-f]{12})/.exec(r.out)![1];
+    const execId = /execution_id: (exec_[0-9a-f]{12})/.exec(r.out)![1];
+    assert.equal(blobName, `tasks/${taskId}.json`);
+
+    const texts = await queuedTexts(config);
+    assert.equal(texts.length, 1);
+    const pointer = decodeMessage(texts[0]);
+    assert.equal(pointer.kind, "claim-check");
+    assert.deepEqual((pointer as { message: unknown }).message, {
+      task_type: "content_processing",
+      claim_check: {
+        container: config.CLAIM_CHECK_CONTAINER_NAME,
+        blob: blobName,
+        task_id: taskId,
+        execution_id: execId,
+      },
+    });
+    const body = await BlobServiceClient.fromConnectionString(emu.blobConnectionString)
+      .getContainerClient(config.CLAIM_CHECK_CONTAINER_NAME)
+      .getBlobClient(blobName)
+      .downloadToBuffer();
+    const decoded = decodeMessage(body.toString("utf8"));
+    assert.equal(decoded.kind, "task");
+    const task = (decoded as { message: TaskMessage }).message.payload;
+    assert.equal(task.task_id, taskId);
+    assert.equal(task.execution_id, execId);
+    assert.equal(task.vault_id, VAULT.id);
+    assert.deepEqual(task.content, [{ ...big, summary_data: {}, executor_logs: [] }]);
+
+    const rec = await execution(execId);
+    assert.equal(rec.status, "pending");
+    assert.equal(rec.task_id, taskId);
+    assert.deepEqual(rec.claim_check, { container: config.CLAIM_CHECK_CONTAINER_NAME, blob: blobName });
+    assert.deepEqual(rec.content, [big.id]);
+  });
+
+  test("--output json lists each task; a claim-check without blob storage settings fails before anything is written", async () => {
+    const config = await freshConfig();
+    const huge = { ...item(91), data: { text: "w".repeat(70_000) } };
+    const items = [item(92), huge, item(93)];
+    const r = await run(["--pipeline", PIPELINE.id, "--json", JSON.stringify(items), "--output", "json"], config);
+    assert.equal(r.code, 0, r.err);
+    const summary = JSON.parse(r.out);
+    assert.equal(summary.items, 3);
+    assert.equal(summary.limit_bytes, QUEUE_MESSAGE_LIMIT_BYTES);
+    assert.ok(summary.message_bytes > QUEUE_MESSAGE_LIMIT_BYTES);
+    assert.deepEqual(summary.tasks.map((t: { items: number }) => t.items), [1, 1, 1]);
+    assert.deepEqual(summary.tasks.map((t: { claim_check?: unknown }) => !!t.claim_check), [false, true, false]);
+    assert.equal(summary.task_id, summary.tasks[0].task_id);
+    for (const t of summary.tasks) {
+      assert.match(t.message_id, /\S/);
+      assert.equal(t.message, undefined);
+      assert.equal((await execution(t.execution_id)).status, "pending");
+    }
+    const kinds = (await queuedTexts(config)).map((t) => decodeMessage(t).kind).sort();
+    assert.deepEqual(kinds, ["claim-check", "task", "task"]);
+
+    const noBlob = (await loadConfig({
+      env: {
+        ...emu.env,
+        STORAGE_WORKER_QUEUE_NAME: `enqueue-test-${process.pid}-${++queueCounter}`,
+        BLOB_STORAGE_CONNECTION_STRING: "",
+        BLOB_STORAGE_ACCOUNT_NAME: "",
+      },
+      dotenvPath: false,
+    })).config;
+    const marker = {
+      ...huge,
+      id: { canonical_id: "https://acct/docs/noblob.pdf", unique_id: `noblob-${process.pid}` },
+    };
+    const failed = await run(["--pipeline", PIPELINE.id, "--json", JSON.stringify([item(94), marker])], noBlob);
+    assert.equal(failed.code, 1);
+    assert.match(
+      failed.err,
+      /^contentflow-worker enqueue: an item is too large for a queue message on its own and must go to a claim-check blob, but blob storage is not configured: .*\(set BLOB_STORAGE_CONNECTION_STRING or BLOB_STORAGE_ACCOUNT_NAME\)\n$/,
+    );
+    assert.deepEqual(await queuedMessages(noBlob), []);
+    const { resources } = await store.executions.items
+      .query({ query: "SELECT c.id, c.content FROM c WHERE c.created_by = 'cli'" })
+      .fetchAll();
+    const written = resources.filter((r) => JSON.stringify(r.content ?? []).includes(marker.id.unique_id));
+    assert.deepEqual(written, [], "no execution record for the refused run");
   });
 });
 
