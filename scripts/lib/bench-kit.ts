@@ -14,6 +14,7 @@ import type { Config } from "../../src/config/schema.ts";
 import { ensureCosmosContainers } from "../../src/store/cosmos.ts";
 import { pendingExecutionDoc } from "../../src/store/execution-records.ts";
 import type { TaskMessage } from "../../src/queue/envelope.ts";
+import type { ChildSnapshot } from "../../src/supervisor/supervisor.ts";
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -82,7 +83,7 @@ export async function createVault({ db, config }: BenchStore, id: string): Promi
   await db.container(config.COSMOS_DB_CONTAINER_VAULTS).items.upsert({ id, name: id, pipeline_id: PIPELINE_ID, enabled: true, save_execution_output: false });
 }
 
-export function benchTask(vaultId: string, n: number): TaskMessage {
+export function benchTask(vaultId: string, n: number, pipelineId = PIPELINE_ID): TaskMessage {
   const key = `${vaultId}-${n}`;
   return {
     task_type: "content_processing",
@@ -90,8 +91,8 @@ export function benchTask(vaultId: string, n: number): TaskMessage {
       task_id: `task_${key}`,
       task_type: "content_processing",
       priority: "normal",
-      pipeline_id: PIPELINE_ID,
-      pipeline_name: PIPELINE_ID,
+      pipeline_id: pipelineId,
+      pipeline_name: pipelineId,
       execution_id: `exec_${key}`,
       vault_id: vaultId,
       content: [{
@@ -189,11 +190,12 @@ export interface ExecutionTimes {
   started_at: string | null;
   completed_at: string | null;
   processing_worker_id?: string;
+  error?: string | null;
 }
 
 export async function executionsOfVault({ db, config }: BenchStore, vaultId: string): Promise<ExecutionTimes[]> {
   const { resources } = await db.container(config.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS).items.query<ExecutionTimes>({
-    query: "SELECT c.id, c.status, c.created_at, c.started_at, c.completed_at, c.processing_worker_id FROM c WHERE c.vault_id = @v",
+    query: "SELECT c.id, c.status, c.error, c.created_at, c.started_at, c.completed_at, c.processing_worker_id FROM c WHERE c.vault_id = @v",
     parameters: [{ name: "@v", value: vaultId }],
   }).fetchAll();
   return resources;
@@ -224,14 +226,6 @@ export function percentile(values: number[], p: number): number {
   return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] : NaN;
 }
 
-interface ChildInfo {
-  role: string;
-  index: number;
-  pid: number | null;
-  alive: boolean;
-  ready: boolean;
-  restarts: number;
-}
 
 /** A supervisor started from the compiled binary, with its API on a free port. */
 export class BinaryRun {
@@ -291,9 +285,9 @@ export class BinaryRun {
     throw new Error(`not ready after ${timeoutMs} ms:\n${this.lines.slice(-20).join("\n")}`);
   }
 
-  async children(): Promise<ChildInfo[]> {
+  async children(): Promise<ChildSnapshot[]> {
     const status = await (await this.get("/status")).json();
-    return Object.values(status.workers as Record<string, { workers: ChildInfo[] }>).flatMap((r) => r.workers);
+    return Object.values(status.workers as Record<string, { workers: ChildSnapshot[] }>).flatMap((r) => r.workers);
   }
 
   /** Counters summed over the processing role, as the supervisor aggregates them (heartbeat every 2 s). */

@@ -86,12 +86,16 @@ export class EmulatorProcess {
     }
   }
 
-  /** SIGKILL (an outage, or the end of a test); waits until the process is gone. */
-  async stop(): Promise<void> {
+  /**
+   * SIGKILL (an outage, or the end of a test) by default; waits until the process is gone. Azurite saves its
+   * metadata only now and then, so a killed Azurite forgets recent queues and messages: an outage that must not lose
+   * data stops it with SIGTERM (Azurite saves on a graceful close).
+   */
+  async stop(signal: "SIGKILL" | "SIGTERM" = "SIGKILL"): Promise<void> {
     const child = this.child;
     if (!child || !this.running) return;
     const exited = new Promise<void>((r) => child.once("exit", () => r()));
-    child.kill("SIGKILL");
+    child.kill(signal);
     await exited;
     this.child = undefined;
   }

@@ -1,0 +1,152 @@
+// Shared pieces of the end-to-end fault tests: the compiled binary as supervisors (scripts/lib/bench-kit.ts
+// BinaryRun), seeded Cosmos, a slow HTTP service for the `http` executor, and a TCP proxy that can cut a service
+// off (the Cosmos emulator keeps its data only in memory, so an outage is simulated between the binary and it).
+import process from "node:process";
+import { createServer as createHttpServer, type Server } from "node:http";
+import { createServer as createTcpServer, connect, type Server as TcpServer, type Socket } from "node:net";
+import type { Emulators } from "../../scripts/lib/emulators.ts";
+import { type BenchStore, BinaryRun, executionsOfVault, type ExecutionTimes, sleep } from "../../scripts/lib/bench-kit.ts";
+
+export { sleep };
+
+export const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Polls `fn` until it returns something other than undefined/false. */
+export async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 60_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await fn();
+      if (value !== undefined && value !== false) return value as T;
+    } catch (err) {
+      last = err;
+    }
+    await sleep(150);
+  }
+  throw new Error(`timed out after ${ms} ms waiting for: ${what}${last ? ` (last error: ${last})` : ""}`);
+}
+
+let counter = 0;
+export const uniqueName = (prefix: string) => `${prefix}-${process.pid}-${++counter}`.toLowerCase();
+
+/** Supervisors started by a test; `killAll` in `after` so no binary outlives a failed test. */
+export class Fleet {
+  readonly runs: BinaryRun[] = [];
+
+  constructor(private readonly binary: string, private readonly emu: Emulators) {}
+
+  async start(queue: string, env: Record<string, string> = {}): Promise<BinaryRun> {
+    const run = await BinaryRun.start(this.binary, {
+      ...this.emu.env,
+      WORKER_NAME: uniqueName("fault"),
+      STORAGE_WORKER_QUEUE_NAME: queue,
+      NUM_PROCESSING_WORKERS: "2",
+      NUM_SOURCE_WORKERS: "0",
+      ...env,
+    });
+    this.runs.push(run);
+    return run;
+  }
+
+  async killAll(): Promise<void> {
+    for (const run of this.runs) {
+      const kids = await run.children().catch(() => []);
+      await run.stop("SIGKILL").catch(() => undefined);
+      for (const k of kids) if (k.pid && alive(k.pid)) process.kill(k.pid, "SIGKILL");
+    }
+  }
+}
+
+/** Waits until `n` executions of `vault` are completed or failed; returns them all. */
+export async function finishedExecutions(store: BenchStore, vault: string, n: number, ms = 90_000): Promise<ExecutionTimes[]> {
+  return await until(`${n} executions of ${vault} finished`, async () => {
+    const docs = await executionsOfVault(store, vault);
+    return docs.filter((d) => d.status === "completed" || d.status === "failed").length >= n ? docs : undefined;
+  }, ms);
+}
+
+/** An HTTP service that answers `POST /slow?ms=N` with `{"ok":true}` after N ms; counts requests. */
+export async function slowService(): Promise<{ port: number; requests: () => number; close(): Promise<void> }> {
+  let requests = 0;
+  const server: Server = createHttpServer((req, res) => {
+    requests++;
+    const ms = Number(new URL(req.url ?? "/", "http://x").searchParams.get("ms") ?? 0);
+    req.resume();
+    const timer = setTimeout(() => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end('{"ok":true}');
+    }, ms);
+    res.on("close", () => clearTimeout(timer));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const port = (server.address() as { port: number }).port;
+  return {
+    port,
+    requests: () => requests,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections?.();
+        server.close(() => r());
+      }),
+  };
+}
+
+/**
+ * A TCP proxy on a free loopback port to `targetPort`. `cut()` drops every connection and refuses new ones (the
+ * port stays bound and resets connections), `restore()` lets traffic through again.
+ */
+export async function tcpProxy(targetPort: number) {
+  let open = true;
+  const sockets = new Set<Socket>();
+  const server: TcpServer = createTcpServer((client) => {
+    if (!open) {
+      client.resetAndDestroy?.() ?? client.destroy();
+      return;
+    }
+    const upstream = connect(targetPort, "127.0.0.1");
+    sockets.add(client);
+    sockets.add(upstream);
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on("error", drop).on("close", drop);
+    upstream.on("error", drop).on("close", drop);
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const port = (server.address() as { port: number }).port;
+  return {
+    port,
+    cut() {
+      open = false;
+      for (const s of sockets) s.destroy();
+      sockets.clear();
+    },
+    restore() {
+      open = true;
+    },
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+/** Pipeline YAML: discovery (already run by the source side) + the executors given as YAML flow maps. */
+export function pipelineYaml(name: string, executors: string[]): string {
+  return `pipeline:
+  name: ${name}
+  executors:
+    - {id: discover, type: azure_blob_input_discovery, settings: {blob_storage_account: devstoreaccount1, blob_container_name: c}}
+${executors.map((e) => `    - ${e}`).join("\n")}
+  execution_sequence: [discover, ${executors.map((e) => /id: ([\w-]+)/.exec(e)![1]).join(", ")}]
+`;
+}

@@ -1,0 +1,289 @@
+// Proof under fire: the compiled binary against Azurite + the Cosmos emulator, with load, crashes, signals, outages
+// and bad input. Each scenario has its own queue and vault; supervisors are killed in `after` whatever happens.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import process from "node:process";
+import type { QueueClient } from "@azure/storage-queue";
+import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
+import {
+  type BenchStore,
+  benchQueue,
+  benchTask,
+  createVault,
+  preloadTasks,
+  queueLength,
+  seedCosmos,
+} from "../../scripts/lib/bench-kit.ts";
+import { ensureBinary } from "../helpers/binary.ts";
+import { alive, finishedExecutions, Fleet, pipelineYaml, sleep, slowService, tcpProxy, uniqueName, until } from "./e2e-kit.ts";
+
+describe("compiled binary under fire", () => {
+  let emu: Emulators;
+  let store: BenchStore;
+  let fleet: Fleet;
+  let slow: Awaited<ReturnType<typeof slowService>>;
+
+  before(async () => {
+    const binary = ensureBinary();
+    emu = await startEmulators();
+    store = await seedCosmos(emu);
+    fleet = new Fleet(binary, emu);
+    slow = await slowService();
+  });
+
+  after(async () => {
+    await fleet?.killAll();
+    await slow?.close();
+    await emu?.stop();
+  });
+
+  /** A pipeline whose `http` step waits `ms` in the slow service (tasks stay in flight that long). */
+  async function slowPipeline(ms: number): Promise<string> {
+    const id = `slow-${ms}`;
+    const step = `{id: call, type: http, settings: {url: "http://127.0.0.1:${slow.port}/slow?ms=${ms}", max_retries: 0, request_timeout_secs: 120}}`;
+    await store.db.container(store.config.COSMOS_DB_CONTAINER_PIPELINES).items.upsert({ id, name: id, yaml: pipelineYaml(id, [step]) });
+    return id;
+  }
+
+  /** A queue and vault of the scenario's own, with `n` tasks (pending records + messages) already queued. */
+  async function scenario(n: number, pipelineId?: string): Promise<{ queue: QueueClient; vault: string }> {
+    const queue = benchQueue(emu, uniqueName("fault-q"));
+    await queue.create();
+    const vault = uniqueName("fault-v");
+    await createVault(store, vault);
+    if (n > 0) await preloadTasks(store, queue, Array.from({ length: n }, (_, i) => benchTask(vault, i, pipelineId)));
+    return { queue, vault };
+  }
+
+  async function poisonCount(queue: QueueClient): Promise<number> {
+    const poison = benchQueue(emu, `${queue.name}-poison`);
+    return (await poison.exists()) ? await queueLength(poison) : 0;
+  }
+
+  test("(a) 500 tasks through two supervisors: each completed exactly once, queue and poison empty", async () => {
+    const { queue, vault } = await scenario(500);
+    const [one, two] = await Promise.all([fleet.start(queue.name), fleet.start(queue.name)]);
+    const docs = await finishedExecutions(store, vault, 500);
+    assert.equal(docs.length, 500);
+    assert.deepEqual(docs.filter((d) => d.status !== "completed").map((d) => d.id), []);
+    // Started once each: a second run of a task would have raised its attempt (the delivery count).
+    const attempts = await store.db.container(store.config.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS).items
+      .query({ query: "SELECT VALUE c.attempt FROM c WHERE c.vault_id = @v", parameters: [{ name: "@v", value: vault }] })
+      .fetchAll();
+    assert.ok(attempts.resources.every((a) => a === 1), "every task ran on its first delivery, once");
+    const workers = new Set(docs.map((d) => d.processing_worker_id));
+    assert.ok(workers.size >= 3, `work spread over both supervisors' workers (${[...workers].join(", ")})`);
+    await until("queue empty", async () => (await queueLength(queue)) === 0);
+    await sleep(2500); // one heartbeat, so the counters are current
+    const processed = (await one.processingCounters()).tasks_processed_total + (await two.processingCounters()).tasks_processed_total;
+    assert.equal(processed, 500, "500 tasks processed over both supervisors, no duplicates");
+    assert.equal(await poisonCount(queue), 0);
+    await Promise.all([one.stop(), two.stop()]);
+  });
+
+  test("(b) processing children killed with SIGKILL during a run: nothing lost, leased tasks redelivered", async () => {
+    const pipeline = await slowPipeline(300);
+    const { queue, vault } = await scenario(200, pipeline);
+    const run = await fleet.start(queue.name, { QUEUE_VISIBILITY_TIMEOUT_SECONDS: "3", RESTART_STABLE_SECONDS: "1" });
+    await run.waitReady();
+    const killed: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const victim = await until("a busy processing child", async () =>
+        (await run.children()).find((c) => c.role === "processing" && c.index === i % 2 && c.alive && c.pid && !killed.includes(c.pid))
+      );
+      await sleep(1200);
+      process.kill(victim.pid!, "SIGKILL");
+      killed.push(victim.pid!);
+    }
+    const docs = await finishedExecutions(store, vault, 200, 120_000);
+    assert.deepEqual(docs.filter((d) => d.status !== "completed").map((d) => d.id), [], "every task completed");
+    const attempts = (await store.db.container(store.config.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS).items
+      .query({ query: "SELECT VALUE c.attempt FROM c WHERE c.vault_id = @v", parameters: [{ name: "@v", value: vault }] })
+      .fetchAll()).resources as number[];
+    assert.ok(attempts.some((a) => a >= 2), "tasks of killed children were delivered again after their lease");
+    await until("queue empty", async () => (await queueLength(queue)) === 0);
+    assert.equal(await poisonCount(queue), 0);
+    const kids = await run.children();
+    assert.ok(kids.every((c) => c.alive), "killed children were replaced");
+    assert.ok(kids.reduce((a, c) => a + c.restarts, 0) >= 4);
+    await run.stop();
+  });
+
+  test("(c) SIGTERM mid-run: exit within the drain timeout + 2 s, unfinished messages visible at once, no orphans", async () => {
+    const pipeline = await slowPipeline(60_000);
+    const { queue } = await scenario(16, pipeline); // 2 workers × PROCESSING_CONCURRENCY 8: all in flight
+    const run = await fleet.start(queue.name, { SHUTDOWN_DRAIN_TIMEOUT_SECONDS: "3", QUEUE_VISIBILITY_TIMEOUT_SECONDS: "300" });
+    await until("16 tasks in flight", async () =>
+      (await run.children()).reduce((a, c) => a + c.in_flight, 0) === 16 && (await queue.peekMessages()).peekedMessageItems.length === 0
+    );
+    const pids = [run.pid, ...(await run.children()).map((c) => c.pid!).filter(Boolean)];
+    const took = await run.stop("SIGTERM");
+    assert.ok(took < 5000, `exited ${took.toFixed(0)} ms after SIGTERM (drain 3 s + 2 s)`);
+    assert.equal(run.proc.exitCode, 0, "clean exit");
+    const visible = await queue.peekMessages({ numberOfMessages: 32 });
+    assert.equal(visible.peekedMessageItems.length, 16, "all 16 visible again now, not after the 300 s lease");
+    for (const pid of pids) assert.equal(alive(pid), false, `process ${pid} is gone`);
+  });
+
+  test("(d) Azurite stopped for 10 s mid-run: workers back off and recover, nothing lost, no restarts", async () => {
+    const pipeline = await slowPipeline(50);
+    const { queue, vault } = await scenario(150, pipeline);
+    const run = await fleet.start(queue.name, { QUEUE_VISIBILITY_TIMEOUT_SECONDS: "5" });
+    await until("some tasks done", async () =>
+      (await finishedExecutions(store, vault, 0)).filter((d) => d.status === "completed").length >= 20
+    );
+    await emu.queue.stop("SIGTERM"); // gracefully: a killed Azurite forgets recent messages (its own data loss)
+    await sleep(10_000);
+    await emu.queue.start();
+    const docs = await finishedExecutions(store, vault, 150, 120_000);
+    assert.deepEqual(docs.filter((d) => d.status !== "completed").map((d) => d.id), []);
+    await until("queue empty", async () => (await queueLength(queue)) === 0, 60_000);
+    assert.equal(await poisonCount(queue), 0);
+    await until("ready again", async () => (await run.get("/ready")).status === 200);
+    const kids = await run.children();
+    assert.deepEqual(kids.map((c) => c.restarts), [0, 0], "no worker crashed");
+    await run.stop();
+  });
+
+  test("(e) Cosmos DB unreachable for 10 s mid-run: intake pauses, work resumes, nothing lost, no restarts", async () => {
+    const pipeline = await slowPipeline(50);
+    const { queue, vault } = await scenario(150, pipeline);
+    const proxy = await tcpProxy(Number(new URL(emu.cosmosEndpoint).port));
+    try {
+      const run = await fleet.start(queue.name, { COSMOS_DB_ENDPOINT: `http://127.0.0.1:${proxy.port}/` });
+      await until("some tasks done", async () =>
+        (await finishedExecutions(store, vault, 0)).filter((d) => d.status === "completed").length >= 20
+      );
+      proxy.cut();
+      await until("workers report cosmos unreachable", async () => (await run.get("/ready")).status === 503, 30_000);
+      await sleep(10_000);
+      proxy.restore();
+      const docs = await finishedExecutions(store, vault, 150, 120_000);
+      assert.deepEqual(docs.filter((d) => d.status !== "completed").map((d) => `${d.id}: ${d.status}`), []);
+      await until("queue empty", async () => (await queueLength(queue)) === 0, 60_000);
+      assert.equal(await poisonCount(queue), 0);
+      await until("ready again", async () => (await run.get("/ready")).status === 200);
+      assert.deepEqual((await run.children()).map((c) => c.restarts), [0, 0], "no worker crashed");
+      await run.stop();
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test("(f) 20 kinds of bad messages and bad pipelines: each poisoned or failed with its reason, workers healthy", async () => {
+    const { queue, vault } = await scenario(0);
+    const pipelines = store.db.container(store.config.COSMOS_DB_CONTAINER_PIPELINES);
+    const badYaml: Record<string, { yaml?: unknown; reason: RegExp }> = {
+      "yaml-syntax": { yaml: "pipeline:\n  name: [unclosed\n", reason: /cannot be compiled: pipeline YAML does not parse: .* at line 3/ },
+      "no-pipeline-key": { yaml: "name: nothing\n", reason: /cannot be compiled: invalid pipeline definition: executors: .*Expected "executors"/ },
+      "unknown-type": { yaml: pipelineYaml("u", ["{id: x, type: no_such_executor}"]), reason: /cannot be compiled: executor 'x': unknown type 'no_such_executor' \(known types: / },
+      "cycle": {
+        yaml: "pipeline:\n  name: c\n  executors:\n    - {id: a, type: pass_through}\n    - {id: b, type: pass_through}\n  edges:\n    - {from: a, to: b}\n    - {from: b, to: a}\n",
+        reason: /cannot be compiled: the pipeline has a cycle through: a, b/,
+      },
+      "dangling-edge": {
+        yaml: "pipeline:\n  name: d\n  executors:\n    - {id: a, type: pass_through}\n  edges:\n    - {from: a, to: ghost}\n",
+        reason: /cannot be compiled: edges\[0\] names executor 'ghost', which the pipeline does not define/,
+      },
+      "bad-settings": { yaml: pipelineYaml("s", ["{id: chunk, type: recursive_text_chunker, settings: {chunk_size: big}}"]), reason: /cannot be compiled: executor 'chunk' \(recursive_text_chunker\): invalid settings: chunk_size: chunk_size must be a whole number/ },
+      "no-executors": { yaml: "pipeline:\n  name: e\n  executors: []\n", reason: /cannot be compiled: invalid pipeline definition: executors: the pipeline has no executors/ },
+      "duplicate-ids": { yaml: pipelineYaml("dup", ["{id: discover, type: pass_through}"]), reason: /cannot be compiled: executor id 'discover' is used more than once/ },
+      "http-host-not-allowed": {
+        yaml: pipelineYaml("h", ["{id: call, type: http, settings: {url: 'http://evil.example.com/x'}}"]),
+        reason: /cannot be compiled: executor 'call' \(http\): host 'evil\.example\.com' is not in HTTP_EXECUTOR_ALLOWED_HOSTS/,
+      },
+      "yaml-not-a-string": { yaml: 42, reason: /pipeline bad-yaml-not-a-string is malformed: yaml: pipeline\.yaml must be a string/ },
+    };
+    for (const [id, bad] of Object.entries(badYaml)) await pipelines.items.upsert({ id: `bad-${id}`, name: id, yaml: bad.yaml });
+    const pipelineTasks = Object.keys(badYaml).map((id, i) => benchTask(vault, i, `bad-${id}`));
+    await preloadTasks(store, queue, pipelineTasks);
+
+    const good = benchTask(vault, 100);
+    const payload = good.payload;
+    const badMessages: Record<string, { text: string; reason: RegExp }> = {
+      "not-json": { text: "hello {", reason: /^message is neither JSON nor base64-encoded JSON$/ },
+      "base64-not-json": { text: btoa("not json at all"), reason: /^message is base64 but does not decode to JSON$/ },
+      "json-array": { text: "[1,2,3]", reason: /^message JSON is not an object with a task_type$/ },
+      "unknown-task-type": { text: JSON.stringify({ task_type: "teleport", payload }), reason: /^unknown task_type "teleport" \(expected "content_processing"\)$/ },
+      "no-payload": { text: JSON.stringify({ task_type: "content_processing" }), reason: /^invalid task message: payload: .*Expected "payload"/ },
+      "no-pipeline-id": { text: JSON.stringify({ ...good, payload: { ...payload, pipeline_id: undefined, execution_id: "exec_np" } }), reason: /^invalid task message: payload\.pipeline_id: / },
+      "content-not-list": { text: JSON.stringify({ ...good, payload: { ...payload, content: "x", execution_id: "exec_cl" } }), reason: /^invalid task message: payload\.content: .*Expected Array/ },
+      "retry-count-text": { text: JSON.stringify({ ...good, payload: { ...payload, retry_count: "two", execution_id: "exec_rc" } }), reason: /^invalid task message: payload\.retry_count: .*Expected number/ },
+      "unknown-pipeline": { text: JSON.stringify(benchTask(vault, 101, "no-such-pipeline")), reason: /^pipeline no-such-pipeline not found$/ },
+      "claim-check-missing-blob": {
+        text: JSON.stringify({ task_type: "content_processing", claim_check: { container: "claims", blob: "missing.json", task_id: "task_cc", execution_id: "exec_cc", bytes: 10 } }),
+        reason: /^claim-check blob claims\/missing\.json not found$/,
+      },
+    };
+    for (const bad of Object.values(badMessages)) await queue.sendMessage(bad.text);
+    assert.equal(Object.keys(badYaml).length + Object.keys(badMessages).length, 20);
+
+    const run = await fleet.start(queue.name, { HTTP_EXECUTOR_ALLOWED_HOSTS: "127.0.0.1" });
+    const poison = benchQueue(emu, `${queue.name}-poison`);
+    const peekPoison = async () =>
+      (await poison.exists())
+        ? (await poison.peekMessages({ numberOfMessages: 32 })).peekedMessageItems.map((m) =>
+          JSON.parse(m.messageText) as { message: string; reason: string; dequeue_count: number }
+        )
+        : [];
+    // Wait for all 20; if some never arrive, the per-kind check below names them.
+    await until("20 poison records", async () => (await peekPoison()).length >= 20, 45_000).catch(() => undefined);
+    const records = await peekPoison();
+    const reasonFor = (text: string) => records.find((r) => r.message === text)?.reason ?? "(not in poison)";
+    const problems: string[] = [];
+    for (const [kind, bad] of Object.entries(badMessages)) {
+      if (!bad.reason.test(reasonFor(bad.text))) problems.push(`${kind}: ${reasonFor(bad.text)}`);
+    }
+    for (const [i, [kind, bad]] of Object.entries(badYaml).entries()) {
+      const text = JSON.stringify(pipelineTasks[i]);
+      if (!bad.reason.test(reasonFor(text))) problems.push(`${kind}: ${reasonFor(text)}`);
+    }
+    assert.deepEqual(problems, [], "each bad input has its own clear reason");
+    assert.ok(records.every((r) => r.dequeue_count === 1), "none was retried");
+    // The bad pipelines' executions are failed with the same reason.
+    const docs = await finishedExecutions(store, vault, Object.keys(badYaml).length);
+    for (const [i, [kind, bad]] of Object.entries(badYaml).entries()) {
+      const doc = docs.find((d) => d.id === pipelineTasks[i].payload.execution_id);
+      assert.equal(doc?.status, "failed", kind);
+      assert.match(doc?.error ?? "", bad.reason, kind);
+    }
+    assert.equal((await run.get("/ready")).status, 200, "workers stay ready");
+    assert.deepEqual((await run.children()).map((c) => c.restarts), [0, 0]);
+    await until("task queue empty", async () => (await queueLength(queue)) === 0);
+    await run.stop();
+  });
+
+  test("(g) a crash-looping child: restart delays grow, /ready says degraded, the other worker keeps working", async () => {
+    const pipeline = await slowPipeline(1000);
+    const { queue, vault } = await scenario(40, pipeline);
+    const run = await fleet.start(queue.name, { RESTART_STABLE_SECONDS: "30", QUEUE_VISIBILITY_TIMEOUT_SECONDS: "3" });
+    await run.waitReady();
+    const delays: number[] = [];
+    let killedAt = 0;
+    let lastPid = 0;
+    for (let i = 0; i < 4; i++) {
+      const child = await until("child 0 running", async () =>
+        (await run.children()).find((c) => c.role === "processing" && c.index === 0 && c.alive && c.pid && c.pid !== lastPid)
+      );
+      if (killedAt) delays.push(performance.now() - killedAt);
+      lastPid = child.pid!;
+      process.kill(child.pid!, "SIGKILL");
+      killedAt = performance.now();
+    }
+    const ready = await until("degraded", async () => {
+      const r = await run.get("/ready");
+      const body = await r.json();
+      return r.status === 503 && body.degraded_roles.includes("processing") ? body : undefined;
+    }, 20_000);
+    assert.equal(ready.status, "degraded");
+    assert.ok(delays[2] > delays[0] * 2, `restart delays grow: ${delays.map((d) => Math.round(d)).join(", ")} ms`);
+    // Meanwhile the other worker went on; every task completes (those of the killed child after their lease).
+    const docs = await finishedExecutions(store, vault, 40, 90_000);
+    assert.deepEqual(docs.filter((d) => d.status !== "completed").map((d) => d.id), []);
+    const other = (await run.children()).find((c) => c.role === "processing" && c.index === 1)!;
+    assert.equal(other.restarts, 0);
+    const byOther = docs.filter((d) => d.processing_worker_id === other.id).length;
+    assert.ok(byOther >= 8, `worker 1 completed ${byOther} tasks while worker 0 crash-looped`);
+    await run.stop();
+  });
+});
