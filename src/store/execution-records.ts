@@ -157,6 +157,10 @@ export async function countRepeatedFailure(
   }
 }
 
+/** The record exists but does not follow the schema; retrying will not help. */
+export class MalformedExecutionError extends Error {}
+
+/** The record, validated; undefined when there is none. */
 export async function readExecution(container: Container, id: string): Promise<ExecutionDoc | undefined> {
   let resource: unknown;
   try {
@@ -169,7 +173,7 @@ export async function readExecution(container: Container, id: string): Promise<E
   }
   if (resource === undefined) return undefined;
   const parsed = v.safeParse(ExecutionDocSchema, resource);
-  if (!parsed.success) throw new Error(`execution record ${id} is malformed: ${describeIssues(parsed.issues)}`);
+  if (!parsed.success) throw new MalformedExecutionError(`execution ${id} is malformed: ${describeIssues(parsed.issues)}`);
   return parsed.output;
 }
 

@@ -7,12 +7,12 @@
 // Status and output go in one write (P5/P6); output too large for a Cosmos item is reduced (identifiers only,
 // then fewer events, …) with a note, never at the cost of the status. `content` is always a list (P8).
 import { Buffer } from "node:buffer";
-import * as v from "valibot";
 import type { Container } from "@azure/cosmos";
 import type { ContentProcessingTask } from "../queue/envelope.ts";
 import type { PipelineResult } from "../pipeline/index.ts";
 import { cosmosStatus } from "./cosmos.ts";
-import { describeIssues, type ExecutionDoc, ExecutionDocSchema } from "./documents.ts";
+import type { ExecutionDoc } from "./documents.ts";
+import { readExecution } from "./execution-records.ts";
 
 export const STATUS_MESSAGES = {
   running: "Execution is running",
@@ -20,8 +20,7 @@ export const STATUS_MESSAGES = {
   failed: "Execution failed. View error details.",
 } as const;
 
-/** The record exists but does not follow the schema; retrying will not help. */
-export class MalformedExecutionError extends Error {}
+export { MalformedExecutionError } from "./execution-records.ts";
 
 /** Other writers kept changing the record; every round of read-change-replace lost the race. */
 export class ExecutionConflictError extends Error {}
@@ -138,20 +137,9 @@ export class ExecutionStore {
   }
 
   async read(id: string): Promise<ExecutionDoc | undefined> {
-    let raw: unknown;
-    try {
-      const response = await this.container.item(id, id).read();
-      if (response.statusCode === 404) return undefined;
-      raw = response.resource;
-    } catch (err) {
-      if (cosmosStatus(err) === 404) return undefined;
-      throw err;
-    }
-    if (raw === undefined) return undefined;
-    const parsed = v.safeParse(ExecutionDocSchema, raw);
-    if (!parsed.success) throw new MalformedExecutionError(`execution ${id} is malformed: ${describeIssues(parsed.issues)}`);
-    return parsed.output;
+    return await readExecution(this.container, id);
   }
+
 
   /**
    * Applies `change` to the current record and replaces it if its _etag is unchanged; on a conflict reads and
