@@ -5,9 +5,10 @@ import process from "node:process";
 import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createTcpServer, connect, type Server as TcpServer, type Socket } from "node:net";
 import type { Emulators } from "../../scripts/lib/emulators.ts";
-import { type BenchStore, BinaryRun, executionsOfVault, type ExecutionTimes, sleep } from "../../scripts/lib/bench-kit.ts";
+import { type BenchStore, BinaryRun, executionsOfVault, type ExecutionTimes } from "../../scripts/lib/bench-kit.ts";
+import { sleep, until, uniqueName } from "../helpers/wait.ts";
 
-export { sleep };
+export { sleep, until, uniqueName };
 
 export const alive = (pid: number): boolean => {
   try {
@@ -17,25 +18,6 @@ export const alive = (pid: number): boolean => {
     return false;
   }
 };
-
-/** Polls `fn` until it returns something other than undefined/false. */
-export async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await fn();
-      if (value !== undefined && value !== false) return value as T;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(150);
-  }
-  throw new Error(`timed out after ${ms} ms waiting for: ${what}${last ? ` (last error: ${last})` : ""}`);
-}
-
-let counter = 0;
-export const uniqueName = (prefix: string) => `${prefix}-${process.pid}-${++counter}`.toLowerCase();
 
 /** Supervisors started by a test; `killAll` in `after` so no binary outlives a failed test. */
 export class Fleet {

@@ -16,47 +16,15 @@ import { defaultRegistry, type ExecutorRegistry } from "../../src/pipeline/index
 import type { ExecutorDefinition } from "../../src/executors/types.ts";
 import type { Content } from "../../src/pipeline/content.ts";
 import { type PoisonRecord, PoisonRecordSchema } from "../../src/queue/poison.ts";
+import { sleep, until, uniqueName, withTimeout } from "../helpers/wait.ts";
 
 /** Test output stays readable: only errors from the code under test (TEST_LOG_LEVEL=debug for everything). */
 configureLogging({ level: process.env.TEST_LOG_LEVEL === "debug" ? "debug" : "error" });
 
+export { sleep, until, uniqueName, withTimeout };
+
 export const SDK_TIMEOUT_MS = 15_000;
 export const timeout = () => ({ abortSignal: AbortSignal.timeout(SDK_TIMEOUT_MS) });
-
-export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Polls `fn` until it returns something other than undefined. */
-export async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await fn();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(150);
-  }
-  throw new Error(`timed out after ${ms} ms waiting for: ${what}${last ? ` (last error: ${last})` : ""}`);
-}
-
-let counter = 0;
-export function uniqueName(prefix: string): string {
-  return `${prefix}-${process.pid}-${++counter}`.toLowerCase();
-}
 
 export async function testConfig(emu: Emulators, overrides: Record<string, string> = {}): Promise<Config> {
   const env = {

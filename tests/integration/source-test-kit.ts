@@ -11,29 +11,12 @@ import type { Config } from "../../src/config/schema.ts";
 import { configureLogging, Logger } from "../../src/log/logger.ts";
 import { MemoryReporter, type WorkerContext } from "../../src/workers/context.ts";
 import { ClaimCheckMessageSchema, type TaskMessage, TaskMessageSchema } from "../../src/queue/envelope.ts";
+import { sleep, uniqueName, withTimeout } from "../helpers/wait.ts";
+
+export { sleep, uniqueName, withTimeout };
 
 /** Keep test output readable: only warnings and errors from the code under test. */
 configureLogging({ level: process.env.TEST_LOG_LEVEL === "debug" ? "debug" : "error" });
-
-export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-let counter = 0;
-/** A name unique to this process and call: queues, containers, vault ids. */
-export function uniqueName(prefix: string): string {
-  return `${prefix}-${process.pid}-${++counter}`.toLowerCase();
-}
 
 export async function testConfig(emu: Emulators, overrides: Record<string, string> = {}): Promise<Config> {
   const env = {
