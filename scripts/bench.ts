@@ -227,7 +227,9 @@ calls" first makes, by hand, the Cosmos calls a task needs for its execution rec
 and vault together; replace running; replace completed, with If-Match) — the ceiling for the work our worker must
 do. A task of ours costs those calls plus the pipeline run, logs and status reporting. The emulators share the
 machine's ${cpus().length} cores with the workers, so CPU is the limit here (worker CPU per task in the table; Azurite and the
-Cosmos emulator spend more); against remote Azure services the limit is latency × concurrency instead.
+Cosmos emulator spend more); against remote Azure services the limit is latency × concurrency instead. The Cosmos
+emulator also answers every request with \`Connection: close\`, so each Cosmos call opens a new TCP connection here
+(Cosmos DB keeps connections alive), which weighs on both columns with Cosmos calls.
 Python reference: ${PYTHON.tasksPerSecond2Workers} tasks/s with 2 workers at default settings, ${PYTHON.tasksPerSecondFastPolling} tasks/s at 1 s polling.
 
 ## Latency, polling, restarts, shutdown, memory
