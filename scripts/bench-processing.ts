@@ -9,19 +9,17 @@
 //     --concurrency   PROCESSING_CONCURRENCY of each worker (default: the setting's default, 8)
 //     --idle-seconds  idle window counted for polls/min, after a 60 s back-off (default 120; 0 skips idle figures)
 import process from "node:process";
-import { rmSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { startEmulators } from "./lib/emulators.ts";
-import { intFlag, progress, seedCosmos } from "./lib/bench-kit.ts";
+import { intFlag, progress } from "./lib/bench-kit.ts";
 import {
   enqueueToStart,
   idlePolls,
+  openBench,
   processingThroughput,
   PYTHON,
   sdkCeiling,
   sdkWithRecordsCeiling,
 } from "./lib/bench-measure.ts";
-import { ensureBinary } from "../tests/helpers/binary.ts";
 
 const ROOT = resolve(import.meta.dirname ?? ".", "..");
 const args = process.argv.slice(2);
@@ -35,13 +33,8 @@ const idleSeconds = intFlag(args, "--idle-seconds", 120);
 const concurrency = intFlag(args, "--concurrency", 0);
 const workerEnv: Record<string, string> = concurrency > 0 ? { PROCESSING_CONCURRENCY: String(concurrency) } : {};
 
-progress("building the binary (if stale) and starting the emulators");
-const binary = ensureBinary();
-const dir = join(ROOT, ".data", "bench-processing");
-rmSync(dir, { recursive: true, force: true });
-const emu = await startEmulators({ dir });
+const bench = await openBench(join(ROOT, ".data", "bench-processing"));
 try {
-  const bench = { emu, store: await seedCosmos(emu), binary };
   const ceiling = await sdkCeiling(bench, workers, tasks);
   const withRecords = await sdkWithRecordsCeiling(bench, workers, tasks);
   const { result, run, queueName } = await processingThroughput(bench, workers, tasks, workerEnv);
@@ -57,7 +50,7 @@ try {
 
   const f = (n: number, d = 1) => n.toFixed(d);
   const conc = concurrency > 0 ? concurrency : 8;
-  console.log(`\nprocessing benchmark: ${tasks} pass-through tasks, ${workers} worker process(es) × concurrency ${conc}, binary ${binary}`);
+  console.log(`\nprocessing benchmark: ${tasks} pass-through tasks, ${workers} worker process(es) × concurrency ${conc}, binary ${bench.binary}`);
   console.log(`  bare SDK loop, ${workers} loop(s) × 32 in flight, receive + delete:                          ${f(ceiling)} msg/s`);
   console.log(`  bare SDK loop, ${workers} loop(s) × 32 in flight, receive + the task's Cosmos calls + delete: ${f(withRecords)} tasks/s`);
   console.log(`  contentflow-worker: ${f(result.tasksPerSecond)} tasks/s  (ratio ${f(result.tasksPerSecond / ceiling, 2)} to the queue-only loop, ${f(result.tasksPerSecond / withRecords, 2)} to the loop with Cosmos calls)${result.failed ? `  ${result.failed} FAILED` : ""}`);
@@ -72,5 +65,5 @@ try {
   console.log(`  shutdown (SIGTERM to exit): ${Math.round(shutdownMs)} ms`);
   if (result.failed) process.exitCode = 1;
 } finally {
-  await emu.stop();
+  await bench.emu.stop();
 }

@@ -7,10 +7,9 @@
 //     --tasks  tasks per throughput run (default 1000)
 //     --out    report path (default BENCHMARKS.md; the plot goes to docs/benchmarks-throughput.svg)
 import process from "node:process";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { arch, cpus, totalmem } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
-import { startEmulators } from "./lib/emulators.ts";
 import {
   benchQueue,
   benchTask,
@@ -22,12 +21,11 @@ import {
   progress,
   queueLength,
   rssMiB,
-  seedCosmos,
   sleep,
 } from "./lib/bench-kit.ts";
 import {
-  type Bench,
   enqueueToStart,
+  openBench,
   processingEnv,
   processingThroughput,
   PYTHON,
@@ -36,7 +34,6 @@ import {
   sdkWithRecordsCeiling,
   type ThroughputResult,
 } from "./lib/bench-measure.ts";
-import { ensureBinary } from "../tests/helpers/binary.ts";
 import { VERSION } from "../src/cli/version-command.ts";
 
 const ROOT = resolve(import.meta.dirname ?? ".", "..");
@@ -47,6 +44,10 @@ if (args.includes("--help") || args.includes("-h")) {
 }
 const tasks = intFlag(args, "--tasks", 1000);
 const outIndex = args.indexOf("--out");
+if (outIndex >= 0 && !args[outIndex + 1]) {
+  console.error("--out needs a file name");
+  process.exit(2);
+}
 const outFile = resolve(ROOT, outIndex >= 0 ? args[outIndex + 1] : "BENCHMARKS.md");
 const plotFile = join(ROOT, "docs", "benchmarks-throughput.svg");
 const WORKER_COUNTS = [1, 2, 4];
@@ -58,14 +59,10 @@ const SDK_IN_FLIGHT = 32;
 const f = (n: number | undefined, d = 1) => (n === undefined || !Number.isFinite(n) ? "n/a" : n.toFixed(d));
 const started = new Date();
 
-progress("building the binary (if stale) and starting the emulators");
-const binary = ensureBinary();
-const dir = join(ROOT, ".data", "bench");
-rmSync(dir, { recursive: true, force: true });
-const emu = await startEmulators({ dir });
+const bench = await openBench(join(ROOT, ".data", "bench"));
+const { emu, binary } = bench;
 const runs: BinaryRun[] = [];
 try {
-  const bench: Bench = { emu, store: await seedCosmos(emu), binary };
   const start = async (queue: string, workers: number, extra: Record<string, string> = {}) => {
     const run = await BinaryRun.start(binary, processingEnv(bench, queue, workers, extra));
     runs.push(run);

@@ -1,6 +1,8 @@
 // The measurements of the benchmark scripts, each against the emulators and the compiled binary of one session.
 import process from "node:process";
-import type { Emulators } from "./emulators.ts";
+import { rmSync } from "node:fs";
+import { type Emulators, startEmulators } from "./emulators.ts";
+import { ensureBinary } from "../../tests/helpers/binary.ts";
 import {
   bareRecordCalls,
   benchQueue,
@@ -19,6 +21,7 @@ import {
   queueLength,
   rssMiB,
   sdkLoop,
+  seedCosmos,
   sleep,
 } from "./bench-kit.ts";
 
@@ -26,6 +29,20 @@ export interface Bench {
   emu: Emulators;
   store: BenchStore;
   binary: string;
+}
+
+/** Builds the binary if stale, starts fresh emulators with their data under `dataDir`, seeds Cosmos. */
+export async function openBench(dataDir: string): Promise<Bench> {
+  progress("building the binary (if stale) and starting the emulators");
+  const binary = ensureBinary();
+  rmSync(dataDir, { recursive: true, force: true });
+  const emu = await startEmulators({ dir: dataDir });
+  try {
+    return { emu, store: await seedCosmos(emu), binary };
+  } catch (err) {
+    await emu.stop();
+    throw err;
+  }
 }
 
 let runs = 0;
