@@ -3,6 +3,7 @@ import process from "node:process";
 import { rmSync } from "node:fs";
 import { type Emulators, startEmulators } from "./emulators.ts";
 import { ensureBinary } from "../../tests/helpers/binary.ts";
+import { uniqueName } from "../../tests/helpers/wait.ts";
 import {
   bareRecordCalls,
   benchQueue,
@@ -44,9 +45,6 @@ export async function openBench(dataDir: string): Promise<Bench> {
     throw err;
   }
 }
-
-let runs = 0;
-const uniqueName = (prefix: string) => `${prefix}-${process.pid}-${++runs}`;
 
 /** Env of a supervisor with `workers` processing workers (no source workers) on its own queue. */
 export function processingEnv(bench: Bench, queue: string, workers: number, extra: Record<string, string> = {}) {
