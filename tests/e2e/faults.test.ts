@@ -260,11 +260,13 @@ describe("compiled binary under fire", () => {
     await run.stop();
   });
 
-  test("(g) a crash-looping child: restart delays grow, /ready says degraded, the other worker keeps working", async () => {
+  test("(g) a crash-looping child: restart delays grow, /ready says degraded, its sibling and the source worker carry on", async () => {
     const pipeline = await slowPipeline(1000);
     const { queue, vault } = await scenario(40, pipeline);
-    const run = await fleet.start(queue.name, { RESTART_STABLE_SECONDS: "30", QUEUE_VISIBILITY_TIMEOUT_SECONDS: "3" });
+    // A source worker too: the other role must not be touched by the processing role's crash loop.
+    const run = await fleet.start(queue.name, { RESTART_STABLE_SECONDS: "30", QUEUE_VISIBILITY_TIMEOUT_SECONDS: "3", NUM_SOURCE_WORKERS: "1" });
     await run.waitReady();
+    const sourceBefore = (await run.children()).find((c) => c.role === "source")!;
     const delays: number[] = [];
     let killedAt = 0;
     let lastPid = 0;
@@ -283,13 +285,23 @@ describe("compiled binary under fire", () => {
       return r.status === 503 && body.degraded_roles.includes("processing") ? body : undefined;
     }, 20_000);
     assert.equal(ready.status, "degraded");
+    assert.deepEqual(ready.degraded_roles, ["processing"], "only the crash-looping role is degraded");
     // Nominal 0.5, 1 and 2 s (±20 % jitter) plus up to ~0.2 s of polling here; a constant delay would give ~1x.
     assert.ok(delays[2] > delays[0] * 1.5, `restart delays grow: ${delays.map((d) => Math.round(d)).join(", ")} ms`);
     // Meanwhile the other worker went on; every task completes (those of the killed child after their lease).
-    const docs = await finishedExecutions(store, vault, 40, 90_000);
+    // (The source worker's crawls of this vault fail — its blob container does not exist — and record failed
+    // executions of their own; only the 40 queued tasks are checked.)
+    const docs = await until("the 40 tasks finished", async () => {
+      const tasks = (await finishedExecutions(store, vault, 0)).filter((d) => d.id.startsWith(`exec_${vault}-`));
+      return tasks.filter((d) => d.status === "completed" || d.status === "failed").length === 40 ? tasks : undefined;
+    }, 90_000);
     assert.deepEqual(docs.filter((d) => d.status !== "completed").map((d) => d.id), []);
     const other = (await run.children()).find((c) => c.role === "processing" && c.index === 1)!;
     assert.equal(other.restarts, 0);
+    const source = (await run.children()).find((c) => c.role === "source")!;
+    assert.equal(source.pid, sourceBefore.pid, "the source worker was never restarted");
+    assert.ok(source.alive && source.ready && source.restarts === 0, `source worker healthy: ${JSON.stringify(source)}`);
+    assert.ok(Date.now() - Date.parse(source.last_heartbeat!) < 10_000, "the source worker still reports");
     const byOther = docs.filter((d) => d.processing_worker_id === other.id).length;
     assert.ok(byOther >= 8, `worker 1 completed ${byOther} tasks while worker 0 crash-looped`);
     await run.stop();
