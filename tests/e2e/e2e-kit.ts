@@ -82,17 +82,14 @@ export async function slowService(): Promise<{ port: number; requests: () => num
 }
 
 /**
- * A TCP proxy on a free loopback port to `targetPort`. `cut()` drops every connection and refuses new ones (the
- * port stays bound and resets connections), `restore()` lets traffic through again.
+ * A TCP proxy on a free loopback port to `targetPort`. `cut()` drops every connection and closes the listening
+ * socket, so new connections are refused by the kernel at once (no runtime-specific reset behaviour: under Deno a
+ * connection accepted and destroyed by node:net could leave the client waiting for its request timeout);
+ * `restore()` listens on the same port again.
  */
 export async function tcpProxy(targetPort: number) {
-  let open = true;
   const sockets = new Set<Socket>();
-  const server: TcpServer = createTcpServer((client) => {
-    if (!open) {
-      client.resetAndDestroy?.() ?? client.destroy();
-      return;
-    }
+  const handle = (client: Socket) => {
     const upstream = connect(targetPort, "127.0.0.1");
     sockets.add(client);
     sockets.add(upstream);
@@ -105,20 +102,38 @@ export async function tcpProxy(targetPort: number) {
     client.on("error", drop).on("close", drop);
     upstream.on("error", drop).on("close", drop);
     client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  };
+  const listen = async (port: number): Promise<TcpServer> => {
+    const server = createTcpServer(handle);
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, "127.0.0.1", () => resolve());
+    });
+    return server;
+  };
+  let server: TcpServer | undefined = await listen(0);
   const port = (server.address() as { port: number }).port;
+  const closeServer = () => {
+    const s = server;
+    server = undefined;
+    return s ? new Promise<void>((r) => s.close(() => r())) : Promise.resolve();
+  };
   return {
     port,
     cut() {
-      open = false;
+      const closed = closeServer();
       for (const s of sockets) s.destroy();
       sockets.clear();
+      return closed;
     },
-    restore() {
-      open = true;
+    async restore() {
+      server = await until("proxy port free again", () => listen(port), 10_000);
     },
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    close: () => {
+      for (const s of sockets) s.destroy();
+      sockets.clear();
+      return closeServer();
+    },
   };
 }
 

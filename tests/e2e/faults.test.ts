@@ -17,6 +17,7 @@ import {
 import { ensureBinary } from "../helpers/binary.ts";
 import { alive, finishedExecutions, Fleet, pipelineYaml, sleep, slowService, tcpProxy, uniqueName, until } from "./e2e-kit.ts";
 
+// Each scenario has its own time limit (a normal run of the whole file takes about 1.5 min per runtime).
 describe("compiled binary under fire", () => {
   let emu: Emulators;
   let store: BenchStore;
@@ -60,7 +61,7 @@ describe("compiled binary under fire", () => {
     return (await poison.exists()) ? await queueLength(poison) : 0;
   }
 
-  test("(a) 500 tasks through two supervisors: each completed exactly once, queue and poison empty", async () => {
+  test("(a) 500 tasks through two supervisors: each completed exactly once, queue and poison empty", { timeout: 90_000 }, async () => {
     const { queue, vault } = await scenario(500);
     const [one, two] = await Promise.all([fleet.start(queue.name), fleet.start(queue.name)]);
     const docs = await finishedExecutions(store, vault, 500);
@@ -81,7 +82,7 @@ describe("compiled binary under fire", () => {
     await Promise.all([one.stop(), two.stop()]);
   });
 
-  test("(b) processing children killed with SIGKILL during a run: nothing lost, leased tasks redelivered", async () => {
+  test("(b) processing children killed with SIGKILL during a run: nothing lost, leased tasks redelivered", { timeout: 120_000 }, async () => {
     const pipeline = await slowPipeline(300);
     const { queue, vault } = await scenario(200, pipeline);
     const run = await fleet.start(queue.name, { QUEUE_VISIBILITY_TIMEOUT_SECONDS: "3", RESTART_STABLE_SECONDS: "1" });
@@ -109,7 +110,7 @@ describe("compiled binary under fire", () => {
     await run.stop();
   });
 
-  test("(c) SIGTERM mid-run: exit within the drain timeout + 2 s, unfinished messages visible at once, no orphans", async () => {
+  test("(c) SIGTERM mid-run: exit within the drain timeout + 2 s, unfinished messages visible at once, no orphans", { timeout: 60_000 }, async () => {
     const pipeline = await slowPipeline(60_000);
     const { queue } = await scenario(16, pipeline); // 2 workers × PROCESSING_CONCURRENCY 8: all in flight
     const run = await fleet.start(queue.name, { SHUTDOWN_DRAIN_TIMEOUT_SECONDS: "3", QUEUE_VISIBILITY_TIMEOUT_SECONDS: "300" });
@@ -125,7 +126,7 @@ describe("compiled binary under fire", () => {
     for (const pid of pids) assert.equal(alive(pid), false, `process ${pid} is gone`);
   });
 
-  test("(d) Azurite stopped for 10 s mid-run: workers back off and recover, nothing lost, no restarts", async () => {
+  test("(d) Azurite stopped for 10 s mid-run: workers back off and recover, nothing lost, no restarts", { timeout: 120_000 }, async () => {
     // 160 tasks of 500 ms over 16 slots: about 5 s of work, so the outage starts with most of it still to do.
     const pipeline = await slowPipeline(500);
     const { queue, vault } = await scenario(160, pipeline);
@@ -148,7 +149,7 @@ describe("compiled binary under fire", () => {
     await run.stop();
   });
 
-  test("(e) Cosmos DB unreachable for 10 s mid-run: intake pauses, work resumes, nothing lost, no restarts", async () => {
+  test("(e) Cosmos DB unreachable for 10 s mid-run: intake pauses, work resumes, nothing lost, no restarts", { timeout: 150_000 }, async () => {
     // 160 tasks of 1 s over 16 slots: about 10 s of work, so tasks are in flight when Cosmos goes away (a run that
     // finished before the cut would leave the workers idle and never touch Cosmos).
     const pipeline = await slowPipeline(1000);
@@ -162,9 +163,12 @@ describe("compiled binary under fire", () => {
       });
       proxy.cut();
       assert.ok(doneAtCut < 120, `the outage starts mid-run (${doneAtCut} of 160 done)`);
-      await until("workers report cosmos unreachable", async () => (await run.get("/ready")).status === 503, 30_000);
+      await until("workers report cosmos unreachable", async () => (await run.get("/ready")).status === 503, 30_000)
+        .catch((err) => {
+          throw new Error(`${err.message}\n${run.lines.slice(-25).join("\n")}`);
+        });
       await sleep(10_000);
-      proxy.restore();
+      await proxy.restore();
       const docs = await finishedExecutions(store, vault, 160, 120_000);
       assert.deepEqual(docs.filter((d) => d.status !== "completed").map((d) => `${d.id}: ${d.status}`), []);
       await until("queue empty", async () => (await queueLength(queue)) === 0, 60_000);
@@ -177,7 +181,7 @@ describe("compiled binary under fire", () => {
     }
   });
 
-  test("(f) 20 kinds of bad messages and bad pipelines: each poisoned or failed with its reason, workers healthy", async () => {
+  test("(f) 20 kinds of bad messages and bad pipelines: each poisoned or failed with its reason, workers healthy", { timeout: 90_000 }, async () => {
     const { queue, vault } = await scenario(0);
     const pipelines = store.db.container(store.config.COSMOS_DB_CONTAINER_PIPELINES);
     const badYaml: Record<string, { yaml?: unknown; reason: RegExp }> = {
@@ -260,7 +264,7 @@ describe("compiled binary under fire", () => {
     await run.stop();
   });
 
-  test("(g) a crash-looping child: restart delays grow, /ready says degraded, its sibling and the source worker carry on", async () => {
+  test("(g) a crash-looping child: restart delays grow, /ready says degraded, its sibling and the source worker carry on", { timeout: 120_000 }, async () => {
     const pipeline = await slowPipeline(1000);
     const { queue, vault } = await scenario(40, pipeline);
     // A source worker too: the other role must not be touched by the processing role's crash loop.
