@@ -37,14 +37,14 @@ const bench = await openBench(join(ROOT, ".data", "bench-processing"));
 try {
   const ceiling = await sdkCeiling(bench, workers, tasks);
   const withRecords = await sdkWithRecordsCeiling(bench, workers, tasks);
-  const { result, run, queueName } = await processingThroughput(bench, workers, tasks, workerEnv);
+  const { result, run, queueName, store } = await processingThroughput(bench, workers, tasks, workerEnv);
   progress("enqueue-to-start while busy: 50 tasks, one every 100 ms");
-  const busy = await enqueueToStart(bench, queueName, 50, 100);
+  const busy = await enqueueToStart(bench, store, queueName, 50, 100);
   let idle: { polls: number; latency: Awaited<ReturnType<typeof enqueueToStart>> } | undefined;
   if (idleSeconds > 0) {
     const polls = await idlePolls(run, workers, 60, idleSeconds);
     progress("enqueue-to-start once backed off: 3 tasks, 20 s apart");
-    idle = { polls, latency: await enqueueToStart(bench, queueName, 3, 20_000) };
+    idle = { polls, latency: await enqueueToStart(bench, store, queueName, 3, 20_000) };
   }
   const shutdownMs = await run.stop();
 

@@ -26,6 +26,7 @@ import {
 } from "./lib/bench-kit.ts";
 import {
   enqueueToStart,
+  freshStore,
   openBench,
   processingEnv,
   processingThroughput,
@@ -92,7 +93,8 @@ try {
   // An idle supervisor runs beside everything else; its polls are counted at the end.
   const idleQueue = "bench-idle";
   await benchQueue(emu, idleQueue).createIfNotExists();
-  const idleRun = await start(idleQueue, 2);
+  const idleStore = await freshStore(bench);
+  const idleRun = await start(idleQueue, 2, { COSMOS_DB_NAME: idleStore.config.COSMOS_DB_NAME });
   await idleRun.waitReady();
   const idleSince = performance.now();
   const idleFirst = sleep(IDLE_WARM_S * 1000).then(async () => ({
@@ -122,19 +124,19 @@ try {
       push(samples.wide, workers, wide.result.tasksPerSecond);
       oursWide.set(workers, wide.result);
       await wide.run.stop();
-      const { result, run, queueName } = await processingThroughput(bench, workers, tasks, { RESTART_STABLE_SECONDS: "2" });
+      const { result, run, queueName, store } = await processingThroughput(bench, workers, tasks, { RESTART_STABLE_SECONDS: "2" });
       runs.push(run);
       push(samples.ours, workers, result.tasksPerSecond);
       ours.set(workers, result);
       if (last && workers === 2) {
         progress("enqueue-to-start while busy: 50 tasks, one every 100 ms");
-        busy = await enqueueToStart(bench, queueName, 50, 100);
+        busy = await enqueueToStart(bench, store, queueName, 50, 100);
         progress("child restart latency: SIGKILL a processing child 3 times");
         restarts = await restartLatency(run, 3, 3000);
         progress("shutdown while busy: 1000 tasks queued, SIGTERM 1 s after they start flowing");
-        await createVault(bench.store, "bench-shutdown");
+        await createVault(store, "bench-shutdown");
         const queue = benchQueue(emu, queueName);
-        await preloadTasks(bench.store, queue, Array.from({ length: 1000 }, (_, i) => benchTask("bench-shutdown", i)));
+        await preloadTasks(store, queue, Array.from({ length: 1000 }, (_, i) => benchTask("bench-shutdown", i)));
         await sleep(1000);
         busyShutdownMs = await run.stop();
         leftQueued = await queueLength(queue);
@@ -159,7 +161,7 @@ try {
   const idlePollsPerMin = (last - first.polls) / ((performance.now() - 2500 - first.at) / 60_000) / 2;
   progress(`idle polls: ${f(idlePollsPerMin, 2)} per minute per worker (after ${Math.round((first.at - idleSince) / 1000)} s idle)`);
   progress("enqueue-to-start when backed off: 3 tasks, 20 s apart");
-  const idleLatency = await enqueueToStart(bench, idleQueue, 3, 20_000);
+  const idleLatency = await enqueueToStart(bench, idleStore, idleQueue, 3, 20_000);
   await idleRun.stop();
 
   const report = renderReport({

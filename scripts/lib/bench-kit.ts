@@ -65,8 +65,10 @@ export interface BenchStore {
   config: Config;
 }
 
-export async function seedCosmos(emu: Emulators): Promise<BenchStore> {
-  const config = await benchConfig(emu);
+/** Seeds `databaseName` (default: the configured one). Each measurement gets a database of its own, because the
+ * Cosmos emulator slows down as a container grows. */
+export async function seedCosmos(emu: Emulators, databaseName?: string): Promise<BenchStore> {
+  const config = await benchConfig(emu, databaseName ? { COSMOS_DB_NAME: databaseName } : {});
   const client = new CosmosClient({
     endpoint: emu.cosmosEndpoint,
     key: emu.env.COSMOS_DB_KEY,

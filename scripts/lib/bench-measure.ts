@@ -46,6 +46,11 @@ export async function openBench(dataDir: string): Promise<Bench> {
   }
 }
 
+/** A database of its own for one measurement (seeded with the pipeline). */
+export async function freshStore(bench: Bench): Promise<BenchStore> {
+  return await seedCosmos(bench.emu, uniqueName("benchdb"));
+}
+
 /** Env of a supervisor with `workers` processing workers (no source workers) on its own queue. */
 export function processingEnv(bench: Bench, queue: string, workers: number, extra: Record<string, string> = {}) {
   return {
@@ -77,11 +82,12 @@ export async function sdkCeiling(bench: Bench, loops: number, n: number): Promis
 export async function sdkWithRecordsCeiling(bench: Bench, loops: number, n: number): Promise<number> {
   const queue = benchQueue(bench.emu, uniqueName("bench-sdk-records"));
   const vault = uniqueName("bench-sdk-vault");
+  const store = await freshStore(bench);
   await queue.create();
-  await createVault(bench.store, vault);
+  await createVault(store, vault);
   progress(`SDK loop + records x${loops}: preloading ${n} tasks`);
-  await preloadTasks(bench.store, queue, Array.from({ length: n }, (_, i) => benchTask(vault, i)));
-  const rate = await sdkLoop(queue, loops, n, (text) => bareRecordCalls(bench.store, text));
+  await preloadTasks(store, queue, Array.from({ length: n }, (_, i) => benchTask(vault, i)));
+  const rate = await sdkLoop(queue, loops, n, (text) => bareRecordCalls(store, text));
   await queue.delete();
   progress(`SDK loop + records x${loops}: ${rate.toFixed(1)} tasks/s`);
   return rate;
@@ -89,11 +95,11 @@ export async function sdkWithRecordsCeiling(bench: Bench, loops: number, n: numb
 
 const ms = (iso: string | null | undefined) => (iso ? Date.parse(iso) : NaN);
 
-async function waitCompleted(bench: Bench, vault: string, n: number, timeoutMs: number): Promise<ExecutionTimes[]> {
+async function waitCompleted(store: BenchStore, vault: string, n: number, timeoutMs: number): Promise<ExecutionTimes[]> {
   const deadline = Date.now() + timeoutMs;
   let last = -1;
   for (;;) {
-    const docs = await executionsOfVault(bench.store, vault);
+    const docs = await executionsOfVault(store, vault);
     const done = docs.filter((d) => d.status === "completed" || d.status === "failed");
     if (done.length >= n) return docs;
     if (done.length !== last) progress(`  ${done.length}/${n} executions finished`);
@@ -125,15 +131,19 @@ export async function processingThroughput(
   workers: number,
   n: number,
   extraEnv: Record<string, string> = {},
-): Promise<{ result: ThroughputResult; run: BinaryRun; queueName: string; vault: string }> {
+): Promise<{ result: ThroughputResult; run: BinaryRun; queueName: string; store: BenchStore }> {
   const queueName = uniqueName("bench-tasks");
   const vault = uniqueName("bench-vault");
   const queue = benchQueue(bench.emu, queueName);
+  const store = await freshStore(bench);
   await queue.create();
-  await createVault(bench.store, vault);
+  await createVault(store, vault);
   progress(`binary x${workers}: preloading ${n} tasks`);
-  await preloadTasks(bench.store, queue, Array.from({ length: n }, (_, i) => benchTask(vault, i)));
-  const run = await BinaryRun.start(bench.binary, processingEnv(bench, queueName, workers, extraEnv));
+  await preloadTasks(store, queue, Array.from({ length: n }, (_, i) => benchTask(vault, i)));
+  const run = await BinaryRun.start(
+    bench.binary,
+    processingEnv(bench, queueName, workers, { COSMOS_DB_NAME: store.config.COSMOS_DB_NAME, ...extraEnv }),
+  );
   let rssChildren: number[] = [];
   let rssSupervisor: number | undefined;
   const sampler = (async () => {
@@ -142,7 +152,18 @@ export async function processingThroughput(
     const kids = (await run.children().catch(() => [])).filter((c) => c.pid);
     rssChildren = kids.map((c) => rssMiB(c.pid!)).filter((x): x is number => x !== undefined);
   })();
-  const docs = await waitCompleted(bench, vault, n, 15 * 60_000);
+  // Progress from the supervisor's counters (cheap); Cosmos is read once at the end, for the timestamps.
+  const deadline = Date.now() + 15 * 60_000;
+  for (let shown = -1;;) {
+    const c = await run.processingCounters().catch(() => ({} as Record<string, number>));
+    const finished = (c.tasks_processed_total ?? 0) + (c.tasks_poisoned_total ?? 0);
+    if (finished >= n) break;
+    if (finished !== shown) progress(`  ${finished}/${n} tasks finished`);
+    shown = finished;
+    if (Date.now() > deadline) throw new Error(`only ${finished} of ${n} tasks finished in 15 minutes`);
+    await sleep(1000);
+  }
+  const docs = await waitCompleted(store, vault, n, 60_000);
   await sampler;
   const cpu = (await run.children()).map((c) => (c.pid ? cpuSeconds(c.pid) : undefined));
   const workerCpuMsPerTask = cpu.every((c) => c !== undefined)
@@ -155,23 +176,23 @@ export async function processingThroughput(
   progress(`binary x${workers}: ${tasksPerSecond.toFixed(1)} tasks/s${failed ? `, ${failed} failed` : ""}`);
   if (await queueLength(queue) !== 0) progress("  (the queue is not empty after all executions finished)");
   const result = { workers, tasks: n, tasksPerSecond, failed, rssSupervisor, rssChildren, workerCpuMsPerTask };
-  return { result, run, queueName, vault };
+  return { result, run, queueName, store };
 }
 
 /**
- * Enqueue-to-start latency: sends `count` tasks one every `everyMs` to the queue of a running binary and reads
- * each execution's started_at. Returns seconds (median, p95, max).
+ * Enqueue-to-start latency: sends `count` tasks one every `everyMs` to the queue of a running binary (whose
+ * database is `store`) and reads each execution's started_at. Returns seconds (median, p95, max).
  */
-export async function enqueueToStart(bench: Bench, queueName: string, count: number, everyMs: number) {
+export async function enqueueToStart(bench: Bench, store: BenchStore, queueName: string, count: number, everyMs: number) {
   const vault = uniqueName("bench-latency");
-  await createVault(bench.store, vault);
+  await createVault(store, vault);
   const queue = benchQueue(bench.emu, queueName);
   for (let i = 0; i < count; i++) {
     const task = benchTask(vault, i);
-    await preloadTasks(bench.store, queue, [task]);
+    await preloadTasks(store, queue, [task]);
     if (i < count - 1) await sleep(everyMs);
   }
-  const docs = await waitCompleted(bench, vault, count, 120_000);
+  const docs = await waitCompleted(store, vault, count, 120_000);
   const seconds = docs.map((d) => (ms(d.started_at) - ms(d.created_at)) / 1000);
   return { median: median(seconds), p95: percentile(seconds, 95), max: Math.max(...seconds) };
 }
