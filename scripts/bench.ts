@@ -272,7 +272,7 @@ floor (500 ms).
 
 \`\`\`sh
 npm install
-deno run -A scripts/bench.ts              # about 10 minutes; rewrites BENCHMARKS.md and the plot
+deno run -A scripts/bench.ts              # about 5 minutes; rewrites BENCHMARKS.md and the plot
 deno run -A scripts/bench-processing.ts   # the processing figures alone, printed (--tasks, --workers, --idle-seconds)
 \`\`\`
 Both start their own emulators on free loopback ports and build the binary first if it is older than \`src/\`.
