@@ -147,16 +147,21 @@ export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWo
   // Cosmos outage gate: after a task hit an unreachable Cosmos, stop taking messages until it answers again,
   // so an outage does not use up every task's deliveries.
   let cosmosDown: { since: number; delayMs: number } | undefined;
+  // Not ready from the first failed call on, also when every slot is busy retrying and no new task asks Cosmos.
+  const noteCosmosOutage = (err: unknown) => {
+    if (!cosmosDown) {
+      logger.error("cosmos db unreachable; pausing task intake", { err });
+      cosmosDown = { since: Date.now(), delayMs: 1000 };
+    }
+    report.setReady(false, "cosmos unreachable");
+  };
   const cosmos = async <T>(op: () => Promise<T>, signal?: AbortSignal): Promise<T> => {
     try {
       return await op();
     } catch (err) {
       // An aborted task (timeout, shutdown, lost lease) is not an outage.
       if (signal?.aborted || !isCosmosOutage(err)) throw err;
-      if (!cosmosDown) {
-        logger.error("cosmos db unreachable; pausing task intake", { err });
-        cosmosDown = { since: Date.now(), delayMs: 1000 };
-      }
+      noteCosmosOutage(err);
       throw new StoreUnavailableError(`cosmos db unreachable: ${errorText(err)}`);
     }
   };
@@ -252,6 +257,7 @@ export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWo
         return;
       } catch (err) {
         if (!isTransientCosmosError(err) || Date.now() > deadline || stop.aborted || message.lost.aborted) throw err;
+        if (isCosmosOutage(err)) noteCosmosOutage(err);
         known = undefined; // read the record again before the next try
         log.warn("could not record the completed execution yet; retrying", { err, retry_in_ms: delayMs });
         await sleep(delayMs, stop);
