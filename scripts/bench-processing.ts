@@ -24,7 +24,9 @@ import {
 const ROOT = resolve(import.meta.dirname ?? ".", "..");
 const args = process.argv.slice(2);
 if (args.includes("--help") || args.includes("-h")) {
-  console.log("usage: deno run -A scripts/bench-processing.ts [--tasks N] [--workers W] [--concurrency C] [--idle-seconds S]");
+  console.log(
+    "usage: deno run -A scripts/bench-processing.ts [--tasks N] [--workers W] [--concurrency C] [--idle-seconds S]",
+  );
   process.exit(0);
 }
 const tasks = intFlag(args, "--tasks", 1000);
@@ -50,18 +52,38 @@ try {
 
   const f = (n: number, d = 1) => n.toFixed(d);
   const conc = concurrency > 0 ? concurrency : 8;
-  console.log(`\nprocessing benchmark: ${tasks} pass-through tasks, ${workers} worker process(es) × concurrency ${conc}, binary ${bench.binary}`);
-  console.log(`  bare SDK loop, ${workers} loop(s) × 32 in flight, receive + delete:                          ${f(ceiling)} msg/s`);
-  console.log(`  bare SDK loop, ${workers} loop(s) × 32 in flight, receive + the task's Cosmos calls + delete: ${f(withRecords)} tasks/s`);
-  console.log(`  contentflow-worker: ${f(result.tasksPerSecond)} tasks/s  (ratio ${f(result.tasksPerSecond / ceiling, 2)} to the queue-only loop, ${f(result.tasksPerSecond / withRecords, 2)} to the loop with Cosmos calls)${result.failed ? `  ${result.failed} FAILED` : ""}`);
+  console.log(
+    `\nprocessing benchmark: ${tasks} pass-through tasks, ${workers} worker process(es) × concurrency ${conc}, binary ${bench.binary}`,
+  );
+  console.log(
+    `  bare SDK loop, ${workers} loop(s) × 32 in flight, receive + delete:                          ${
+      f(ceiling)
+    } msg/s`,
+  );
+  console.log(
+    `  bare SDK loop, ${workers} loop(s) × 32 in flight, receive + the task's Cosmos calls + delete: ${
+      f(withRecords)
+    } tasks/s`,
+  );
+  console.log(
+    `  contentflow-worker: ${f(result.tasksPerSecond)} tasks/s  (ratio ${
+      f(result.tasksPerSecond / ceiling, 2)
+    } to the queue-only loop, ${f(result.tasksPerSecond / withRecords, 2)} to the loop with Cosmos calls)${
+      result.failed ? `  ${result.failed} FAILED` : ""
+    }`,
+  );
   console.log(`  worker CPU per task: ${f(result.workerCpuMsPerTask ?? NaN, 2)} ms (start-up included)`);
   console.log(`  Python worker (measured, 2 workers, defaults): ${PYTHON.tasksPerSecond2Workers} tasks/s`);
-  console.log(`  enqueue-to-start while busy: median ${f(busy.median, 2)} s, p95 ${f(busy.p95, 2)} s, max ${f(busy.max, 2)} s`);
+  console.log(
+    `  enqueue-to-start while busy: median ${f(busy.median, 2)} s, p95 ${f(busy.p95, 2)} s, max ${f(busy.max, 2)} s`,
+  );
   if (idle) {
     console.log(`  idle polls per minute per worker: ${f(idle.polls, 2)}  (Python: ${PYTHON.idlePollsPerMinute})`);
     console.log(`  enqueue-to-start when backed off: median ${f(idle.latency.median)} s, max ${f(idle.latency.max)} s`);
   }
-  console.log(`  RSS while busy: supervisor ${result.rssSupervisor ?? "?"} MiB, workers ${result.rssChildren.join(", ")} MiB`);
+  console.log(
+    `  RSS while busy: supervisor ${result.rssSupervisor ?? "?"} MiB, workers ${result.rssChildren.join(", ")} MiB`,
+  );
   console.log(`  shutdown (SIGTERM to exit): ${Math.round(shutdownMs)} ms`);
   if (result.failed) process.exitCode = 1;
 } finally {

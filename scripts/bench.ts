@@ -112,7 +112,12 @@ try {
   let leftQueued = NaN;
   // Repetitions interleave every kind of run, so a noisy moment on a shared machine hits them alike; each cell of
   // the table is the median over the repetitions.
-  const samples = { sdk: new Map<number, number[]>(), records: new Map<number, number[]>(), wide: new Map<number, number[]>(), ours: new Map<number, number[]>() };
+  const samples = {
+    sdk: new Map<number, number[]>(),
+    records: new Map<number, number[]>(),
+    wide: new Map<number, number[]>(),
+    ours: new Map<number, number[]>(),
+  };
   const push = (m: Map<number, number[]>, w: number, v: number) => m.set(w, [...(m.get(w) ?? []), v]);
   for (let rep = 1; rep <= repeat; rep++) {
     progress(`throughput, repetition ${rep} of ${repeat}`);
@@ -124,7 +129,9 @@ try {
       push(samples.wide, workers, wide.result.tasksPerSecond);
       oursWide.set(workers, wide.result);
       await wide.run.stop();
-      const { result, run, queueName, store } = await processingThroughput(bench, workers, tasks, { RESTART_STABLE_SECONDS: "2" });
+      const { result, run, queueName, store } = await processingThroughput(bench, workers, tasks, {
+        RESTART_STABLE_SECONDS: "2",
+      });
       runs.push(run);
       push(samples.ours, workers, result.tasksPerSecond);
       ours.set(workers, result);
@@ -159,7 +166,11 @@ try {
   await sleep(2500); // the children's counters reach the supervisor with their 2 s heartbeat
   const last = (await idleRun.processingCounters()).queue_polls_total ?? 0;
   const idlePollsPerMin = (last - first.polls) / ((performance.now() - 2500 - first.at) / 60_000) / 2;
-  progress(`idle polls: ${f(idlePollsPerMin, 2)} per minute per worker (after ${Math.round((first.at - idleSince) / 1000)} s idle)`);
+  progress(
+    `idle polls: ${f(idlePollsPerMin, 2)} per minute per worker (after ${
+      Math.round((first.at - idleSince) / 1000)
+    } s idle)`,
+  );
   progress("enqueue-to-start when backed off: 3 tasks, 20 s apart");
   const idleLatency = await enqueueToStart(bench, idleStore, idleQueue, 3, 20_000);
   await idleRun.stop();
@@ -217,12 +228,16 @@ function renderReport(m: Measured): string {
     const records = m.recordCeilings.get(w)!;
     const python = w === 2 ? `${PYTHON.tasksPerSecond2Workers}` : "";
     return `| ${w} | ${f(sdk)} | ${f(records)} | ${f(r.tasksPerSecond)} | ${f(wide.tasksPerSecond)} | ` +
-      `${f(wide.tasksPerSecond / sdk, 2)} | ${f(wide.tasksPerSecond / records, 2)} | ${f(r.workerCpuMsPerTask, 2)} | ${python} |`;
+      `${f(wide.tasksPerSecond / sdk, 2)} | ${f(wide.tasksPerSecond / records, 2)} | ${
+        f(r.workerCpuMsPerTask, 2)
+      } | ${python} |`;
   });
   const cpu = cpus();
   return `# Benchmarks
 
-Measured by \`deno run -A scripts/bench.ts --tasks ${tasks} --repeat ${repeat}\` on ${started.toISOString().slice(0, 10)}: contentflow-worker ${VERSION}
+Measured by \`deno run -A scripts/bench.ts --tasks ${tasks} --repeat ${repeat}\` on ${
+    started.toISOString().slice(0, 10)
+  }: contentflow-worker ${VERSION}
 (the \`bun build --compile\` binary), Azurite (queue on disk) and the Cosmos emulator (\`@vercel/cosmosdb-server\`) on
 the same machine: ${cpu.length} × ${cpu[0]?.model.trim() ?? "CPU"} (${arch()}), ${Math.round(totalmem() / 2 ** 30)} GiB.
 Every task is a real ContentFlow task: a pass-through pipeline, a pending execution record written first (as the
@@ -253,15 +268,29 @@ Python reference: ${PYTHON.tasksPerSecond2Workers} tasks/s with 2 workers at def
 
 | measure | contentflow-worker | Python worker |
 |---|---|---|
-| enqueue-to-start while busy (50 tasks, 10/s) | median ${f(m.busy.median, 2)} s, p95 ${f(m.busy.p95, 2)} s, max ${f(m.busy.max, 2)} s | — |
-| enqueue-to-start when backed off (3 tasks) | median ${f(m.idleLatency.median)} s, max ${f(m.idleLatency.max)} s (poll cap QUEUE_POLL_INTERVAL_SECONDS = 30 s) | up to 5 s (fixed 5 s polling) |
-| idle queue polls per minute per worker | ${f(m.idlePollsPerMin, 2)} (counted over ${IDLE_WINDOW_S} s after ${IDLE_WARM_S} s idle) | ${PYTHON.idlePollsPerMinute} |
-| child restart after SIGKILL, until ready again | median ${f(median(m.restarts) / 1000, 2)} s (${m.restarts.map((r) => f(r / 1000, 2)).join(", ")} s) | ${PYTHON.restartSeconds} s |
+| enqueue-to-start while busy (50 tasks, 10/s) | median ${f(m.busy.median, 2)} s, p95 ${f(m.busy.p95, 2)} s, max ${
+    f(m.busy.max, 2)
+  } s | — |
+| enqueue-to-start when backed off (3 tasks) | median ${f(m.idleLatency.median)} s, max ${
+    f(m.idleLatency.max)
+  } s (poll cap QUEUE_POLL_INTERVAL_SECONDS = 30 s) | up to 5 s (fixed 5 s polling) |
+| idle queue polls per minute per worker | ${
+    f(m.idlePollsPerMin, 2)
+  } (counted over ${IDLE_WINDOW_S} s after ${IDLE_WARM_S} s idle) | ${PYTHON.idlePollsPerMinute} |
+| child restart after SIGKILL, until ready again | median ${f(median(m.restarts) / 1000, 2)} s (${
+    m.restarts.map((r) => f(r / 1000, 2)).join(", ")
+  } s) | ${PYTHON.restartSeconds} s |
 | shutdown (SIGTERM to exit), idle | median ${f(median(m.idleShutdownMs) / 1000, 2)} s | ${PYTHON.shutdownSeconds} s |
-| shutdown (SIGTERM to exit), 1000 tasks queued and flowing | ${f(m.busyShutdownMs / 1000, 2)} s (${f(m.leftQueued, 0)} tasks left queued for the next start) | — |
-| start-to-ready (spawn to /ready 200, 2 workers) | median ${f(median(m.readyMs) / 1000, 2)} s (${m.readyMs.map((r) => f(r / 1000, 2)).join(", ")} s) | — |
+| shutdown (SIGTERM to exit), 1000 tasks queued and flowing | ${f(m.busyShutdownMs / 1000, 2)} s (${
+    f(m.leftQueued, 0)
+  } tasks left queued for the next start) | — |
+| start-to-ready (spawn to /ready 200, 2 workers) | median ${f(median(m.readyMs) / 1000, 2)} s (${
+    m.readyMs.map((r) => f(r / 1000, 2)).join(", ")
+  } s) | — |
 | resident memory, idle | supervisor ${f(m.idleRss.supervisor)} MiB, worker ${f(m.idleRss.worker)} MiB | — |
-| resident memory, busy (2 workers) | supervisor ${f(ours2.rssSupervisor)} MiB, workers ${ours2.rssChildren.map((r) => f(r)).join(", ")} MiB | — |
+| resident memory, busy (2 workers) | supervisor ${f(ours2.rssSupervisor)} MiB, workers ${
+    ours2.rssChildren.map((r) => f(r)).join(", ")
+  } MiB | — |
 
 Idle polling backs off from QUEUE_MIN_POLL_INTERVAL_MS (100 ms) to QUEUE_POLL_INTERVAL_SECONDS (30 s) with ±20 %
 jitter, so an idle worker settles at 2 polls per minute; a message that arrives then waits for the next poll.
@@ -300,28 +329,52 @@ function renderPlot(t: Throughputs): string {
     const d = pts.map(([px, py], i) => `${i ? "L" : "M"}${px.toFixed(1)},${py.toFixed(1)}`).join(" ");
     const dots = pts.map(([px, py, v]) =>
       `<circle cx="${px.toFixed(1)}" cy="${py.toFixed(1)}" r="3.5" fill="${s.color}"/>` +
-      `<text x="${(px + 5).toFixed(1)}" y="${(py - 6).toFixed(1)}" font-size="10" fill="${s.color}">${v.toFixed(0)}</text>`
+      `<text x="${(px + 5).toFixed(1)}" y="${(py - 6).toFixed(1)}" font-size="10" fill="${s.color}">${
+        v.toFixed(0)
+      }</text>`
     ).join("");
-    return `<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2.5"${s.dash ? ` stroke-dasharray="${s.dash}"` : ""}/>${dots}`;
+    return `<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2.5"${
+      s.dash ? ` stroke-dasharray="${s.dash}"` : ""
+    }/>${dots}`;
   });
   const legend = series.map((s, i) =>
-    `<line x1="0" x2="24" y1="${i * 22}" y2="${i * 22}" stroke="${s.color}" stroke-width="2.5"${s.dash ? ` stroke-dasharray="${s.dash}"` : ""}/>` +
+    `<line x1="0" x2="24" y1="${i * 22}" y2="${i * 22}" stroke="${s.color}" stroke-width="2.5"${
+      s.dash ? ` stroke-dasharray="${s.dash}"` : ""
+    }/>` +
     `<text x="30" y="${i * 22 + 4}">${s.name}</text>`
   );
   const py = y(PYTHON.tasksPerSecond2Workers);
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif">
 <rect width="${W}" height="${H}" fill="white"/>
 <text x="${left}" y="24" font-size="15" font-weight="bold">Throughput vs processing workers (${tasks} pass-through tasks per run)</text>
-${ticks.map((v) => `<line x1="${left}" x2="${left + plotW}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="#ddd"/><text x="${left - 8}" y="${(y(v) + 4).toFixed(1)}" font-size="11" text-anchor="end">${v.toFixed(0)}</text>`).join("\n")}
-${WORKER_COUNTS.map((w) => `<text x="${x(w).toFixed(1)}" y="${top + plotH + 18}" font-size="12" text-anchor="middle">${w}</text>`).join("\n")}
+${
+    ticks.map((v) =>
+      `<line x1="${left}" x2="${left + plotW}" y1="${y(v).toFixed(1)}" y2="${
+        y(v).toFixed(1)
+      }" stroke="#ddd"/><text x="${left - 8}" y="${(y(v) + 4).toFixed(1)}" font-size="11" text-anchor="end">${
+        v.toFixed(0)
+      }</text>`
+    ).join("\n")
+  }
+${
+    WORKER_COUNTS.map((w) =>
+      `<text x="${x(w).toFixed(1)}" y="${top + plotH + 18}" font-size="12" text-anchor="middle">${w}</text>`
+    ).join("\n")
+  }
 <text x="${left + plotW / 2}" y="${H - 18}" font-size="12" text-anchor="middle">processing worker processes</text>
-<text x="18" y="${top + plotH / 2}" font-size="12" text-anchor="middle" transform="rotate(-90 18 ${top + plotH / 2})">tasks (messages) per second</text>
+<text x="18" y="${top + plotH / 2}" font-size="12" text-anchor="middle" transform="rotate(-90 18 ${
+    top + plotH / 2
+  })">tasks (messages) per second</text>
 ${lines.join("\n")}
 <rect x="${(x(2) - 5).toFixed(1)}" y="${(py - 5).toFixed(1)}" width="10" height="10" fill="#d1242f"/>
-<text x="${(x(2) + 8).toFixed(1)}" y="${(py + 4).toFixed(1)}" font-size="11" fill="#d1242f">${PYTHON.tasksPerSecond2Workers}</text>
+<text x="${(x(2) + 8).toFixed(1)}" y="${
+    (py + 4).toFixed(1)
+  }" font-size="11" fill="#d1242f">${PYTHON.tasksPerSecond2Workers}</text>
 <g font-size="12" transform="translate(${left + plotW + 20},${top + 10})">
 ${legend.join("\n")}
-<rect x="7" y="${series.length * 22 - 5}" width="10" height="10" fill="#d1242f"/><text x="30" y="${series.length * 22 + 4}">Python worker (2, defaults)</text>
+<rect x="7" y="${series.length * 22 - 5}" width="10" height="10" fill="#d1242f"/><text x="30" y="${
+    series.length * 22 + 4
+  }">Python worker (2, defaults)</text>
 </g>
 </svg>
 `;

@@ -107,7 +107,9 @@ function compact(line: string): string {
       .filter(([, v]) => v !== undefined && typeof v !== "object")
       .map(([k, v]) => `${k}=${v}`)
       .join(" ");
-    return `${String(time).slice(11, 19)} ${String(level).padEnd(5)} ${who.padEnd(12)} ${msg}${extras ? "  " + extras : ""}`;
+    return `${String(time).slice(11, 19)} ${String(level).padEnd(5)} ${who.padEnd(12)} ${msg}${
+      extras ? "  " + extras : ""
+    }`;
   } catch {
     return line;
   }
@@ -146,7 +148,11 @@ async function main(): Promise<number> {
   const cliArgs = cmd.args.map((a) => (a.includes("scripts/dev.ts") ? resolve(ROOT, "src/main.ts") : a));
   const supervisor = spawn(cmd.command, cliArgs, { cwd: ROOT, env, stdio: ["ignore", "pipe", "inherit"] });
   createInterface({ input: supervisor.stdout! }).on("line", (l) => console.log(raw ? l : compact(l)));
-  console.log(`supervisor started (pid ${supervisor.pid}); API on ${port ? `http://127.0.0.1:${port}` : "the port in the 'api listening' line"} — try /status and /metrics`);
+  console.log(
+    `supervisor started (pid ${supervisor.pid}); API on ${
+      port ? `http://127.0.0.1:${port}` : "the port in the 'api listening' line"
+    } — try /status and /metrics`,
+  );
 
   const executions = cosmos.database("contentflow").container("vault_executions");
   const queue = new QueueClient(emulators.queueConnectionString, "contentflow-execution-requests");
@@ -193,7 +199,10 @@ async function main(): Promise<number> {
       }
     });
     if (durationSeconds) {
-      setTimeout(() => stop(`${durationSeconds} s passed`).then((c) => resolveExit(c === 0 && completed > 0 ? 0 : 1)), durationSeconds * 1000);
+      setTimeout(
+        () => stop(`${durationSeconds} s passed`).then((c) => resolveExit(c === 0 && completed > 0 ? 0 : 1)),
+        durationSeconds * 1000,
+      );
     }
   });
 }

@@ -30,12 +30,19 @@ async function start(args: string[]): Promise<void> {
   writeFileSync(envFile, lines.join("\n") + "\n", { mode: 0o600 });
   writeFileSync(
     join(dir, "pids.json"),
-    JSON.stringify({ supervisor: process.pid, queue: emulators.queue.pid, blob: emulators.blob.pid, cosmos: emulators.cosmos.pid }),
+    JSON.stringify({
+      supervisor: process.pid,
+      queue: emulators.queue.pid,
+      blob: emulators.blob.pid,
+      cosmos: emulators.cosmos.pid,
+    }),
   );
   console.log(`Azurite queue : 127.0.0.1:${emulators.queue.port}`);
   console.log(`Azurite blob  : 127.0.0.1:${emulators.blob.port}`);
   console.log(`Cosmos (http) : ${emulators.cosmosEndpoint}`);
-  console.log(`\nSettings written to ${envFile}; load them with 'set -a; . ${envFile}; set +a' or copy them into .env:\n`);
+  console.log(
+    `\nSettings written to ${envFile}; load them with 'set -a; . ${envFile}; set +a' or copy them into .env:\n`,
+  );
   console.log(lines.join("\n"));
   console.log("\nPress Ctrl-C to stop.");
   let stopping = false;

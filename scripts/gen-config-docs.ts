@@ -57,7 +57,11 @@ export function envExample(): string {
       const meta = settingMeta[name];
       out.push(`# ${meta.description}${meta.secret ? " (secret)" : ""}`);
       const required = name === "COSMOS_DB_ENDPOINT" || name === "STORAGE_ACCOUNT_WORKER_QUEUE_URL";
-      if (required) out.push(`# required${name === "STORAGE_ACCOUNT_WORKER_QUEUE_URL" ? " (or STORAGE_QUEUE_CONNECTION_STRING)" : ""}`);
+      if (required) {
+        out.push(
+          `# required${name === "STORAGE_ACCOUNT_WORKER_QUEUE_URL" ? " (or STORAGE_QUEUE_CONNECTION_STRING)" : ""}`,
+        );
+      }
       out.push(`${required ? "" : "# "}${name}=${meta.default}`);
     }
     out.push("");

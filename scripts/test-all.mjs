@@ -49,7 +49,14 @@ function countJunit(file) {
 
 const t0 = Date.now();
 const buildRc = run(join(bin, "bun"), [
-  "build", "--compile", "--minify", "--bytecode", "--format=esm", "src/main.ts", "--outfile", "dist/contentflow-worker",
+  "build",
+  "--compile",
+  "--minify",
+  "--bytecode",
+  "--format=esm",
+  "src/main.ts",
+  "--outfile",
+  "dist/contentflow-worker",
 ]);
 if (buildRc !== 0) {
   console.log("\nbuild of dist/contentflow-worker failed");
@@ -66,7 +73,12 @@ if (only !== "--bun-only") {
 if (only !== "--deno-only") {
   const file = join(reportDir, "bun.xml");
   const rc = run(join(bin, "bun"), [
-    "test", "--timeout", "300000", "--reporter=junit", `--reporter-outfile=${file}`, ...targets.map((t) => t.startsWith(".") || t.startsWith("/") ? t : `./${t}`),
+    "test",
+    "--timeout",
+    "300000",
+    "--reporter=junit",
+    `--reporter-outfile=${file}`,
+    ...targets.map((t) => t.startsWith(".") || t.startsWith("/") ? t : `./${t}`),
   ]);
   results.push({ runtime: "bun", rc, counts: countJunit(file) });
 }

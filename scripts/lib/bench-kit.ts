@@ -76,13 +76,24 @@ export async function seedCosmos(emu: Emulators, databaseName?: string): Promise
   });
   await ensureCosmosContainers(client, config);
   const db = client.database(config.COSMOS_DB_NAME);
-  await db.container(config.COSMOS_DB_CONTAINER_PIPELINES).items.upsert({ id: PIPELINE_ID, name: PIPELINE_ID, yaml: PIPELINE_YAML, enabled: true });
+  await db.container(config.COSMOS_DB_CONTAINER_PIPELINES).items.upsert({
+    id: PIPELINE_ID,
+    name: PIPELINE_ID,
+    yaml: PIPELINE_YAML,
+    enabled: true,
+  });
   return { db, config };
 }
 
 /** A vault of its own per measurement, so its executions can be read back by vault_id. */
 export async function createVault({ db, config }: BenchStore, id: string): Promise<void> {
-  await db.container(config.COSMOS_DB_CONTAINER_VAULTS).items.upsert({ id, name: id, pipeline_id: PIPELINE_ID, enabled: true, save_execution_output: false });
+  await db.container(config.COSMOS_DB_CONTAINER_VAULTS).items.upsert({
+    id,
+    name: id,
+    pipeline_id: PIPELINE_ID,
+    enabled: true,
+    save_execution_output: false,
+  });
 }
 
 export function benchTask(vaultId: string, n: number, pipelineId = PIPELINE_ID): TaskMessage {
@@ -98,7 +109,11 @@ export function benchTask(vaultId: string, n: number, pipelineId = PIPELINE_ID):
       execution_id: `exec_${key}`,
       vault_id: vaultId,
       content: [{
-        id: { canonical_id: `https://devstoreaccount1.blob.core.windows.net/bench/${key}.txt`, unique_id: key, filename: `${key}.txt` },
+        id: {
+          canonical_id: `https://devstoreaccount1.blob.core.windows.net/bench/${key}.txt`,
+          unique_id: key,
+          filename: `${key}.txt`,
+        },
         data: { title: `item ${n}`, text: "x".repeat(200) },
         summary_data: {},
         executor_logs: [],
@@ -120,7 +135,11 @@ export async function eachLimited<T>(items: T[], parallel: number, fn: (item: T)
 }
 
 /** Writes the pending execution records (as a source worker does) and sends the messages. */
-export async function preloadTasks({ db, config }: BenchStore, queue: QueueClient, tasks: TaskMessage[]): Promise<void> {
+export async function preloadTasks(
+  { db, config }: BenchStore,
+  queue: QueueClient,
+  tasks: TaskMessage[],
+): Promise<void> {
   const executions = db.container(config.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS);
   await eachLimited(tasks, 16, (t) => executions.items.create(pendingExecutionDoc(t, { workerId: "bench" })));
   await eachLimited(tasks, 16, (t) => queue.sendMessage(JSON.stringify(t)));
@@ -197,7 +216,8 @@ export interface ExecutionTimes {
 
 export async function executionsOfVault({ db, config }: BenchStore, vaultId: string): Promise<ExecutionTimes[]> {
   const { resources } = await db.container(config.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS).items.query<ExecutionTimes>({
-    query: "SELECT c.id, c.status, c.error, c.created_at, c.started_at, c.completed_at, c.processing_worker_id FROM c WHERE c.vault_id = @v",
+    query:
+      "SELECT c.id, c.status, c.error, c.created_at, c.started_at, c.completed_at, c.processing_worker_id FROM c WHERE c.vault_id = @v",
     parameters: [{ name: "@v", value: vaultId }],
   }).fetchAll();
   return resources;
@@ -227,7 +247,6 @@ export function percentile(values: number[], p: number): number {
   const s = [...values].sort((a, b) => a - b);
   return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] : NaN;
 }
-
 
 /** A supervisor started from the compiled binary, with its API on a free port. */
 export class BinaryRun {
@@ -260,8 +279,12 @@ export class BinaryRun {
     const run = new BinaryRun(proc);
     const deadline = Date.now() + 30_000;
     while (!run.port) {
-      if (proc.exitCode !== null) throw new Error(`binary exited with ${proc.exitCode}:\n${run.lines.slice(-20).join("\n")}`);
-      if (Date.now() > deadline) throw new Error(`binary did not report its API port:\n${run.lines.slice(-20).join("\n")}`);
+      if (proc.exitCode !== null) {
+        throw new Error(`binary exited with ${proc.exitCode}:\n${run.lines.slice(-20).join("\n")}`);
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`binary did not report its API port:\n${run.lines.slice(-20).join("\n")}`);
+      }
       await sleep(20);
     }
     return run;

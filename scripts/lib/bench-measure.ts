@@ -7,9 +7,9 @@ import { uniqueName } from "../../tests/helpers/wait.ts";
 import {
   bareRecordCalls,
   benchQueue,
+  type BenchStore,
   benchTask,
   BinaryRun,
-  type BenchStore,
   cpuSeconds,
   createVault,
   executionsOfVault,
@@ -95,7 +95,12 @@ export async function sdkWithRecordsCeiling(bench: Bench, loops: number, n: numb
 
 const ms = (iso: string | null | undefined) => (iso ? Date.parse(iso) : NaN);
 
-async function waitCompleted(store: BenchStore, vault: string, n: number, timeoutMs: number): Promise<ExecutionTimes[]> {
+async function waitCompleted(
+  store: BenchStore,
+  vault: string,
+  n: number,
+  timeoutMs: number,
+): Promise<ExecutionTimes[]> {
   const deadline = Date.now() + timeoutMs;
   let last = -1;
   for (;;) {
@@ -183,7 +188,13 @@ export async function processingThroughput(
  * Enqueue-to-start latency: sends `count` tasks one every `everyMs` to the queue of a running binary (whose
  * database is `store`) and reads each execution's started_at. Returns seconds (median, p95, max).
  */
-export async function enqueueToStart(bench: Bench, store: BenchStore, queueName: string, count: number, everyMs: number) {
+export async function enqueueToStart(
+  bench: Bench,
+  store: BenchStore,
+  queueName: string,
+  count: number,
+  everyMs: number,
+) {
   const vault = uniqueName("bench-latency");
   await createVault(store, vault);
   const queue = benchQueue(bench.emu, queueName);

@@ -44,19 +44,57 @@ export function prometheusText(supervisor: Supervisor): string {
   };
   const children = supervisor.snapshot();
   const byRole = (f: (role: WorkerRole) => number) => ROLES.map((r) => [`{role="${r}"}`, f(r)] as [string, number]);
-  family("contentflow_worker_workers_configured", "gauge", "Worker processes configured per role", byRole((r) => supervisor.configured(r)));
-  family("contentflow_worker_workers_up", "gauge", "Worker processes running per role", byRole((r) => children.filter((c) => c.role === r && c.alive).length));
-  family("contentflow_worker_workers_ready", "gauge", "Worker processes reporting ready per role", byRole((r) => children.filter((c) => c.role === r && c.ready).length));
-  family("contentflow_worker_in_flight", "gauge", "Tasks (processing) or crawls (source) running now", byRole((r) => children.filter((c) => c.role === r).reduce((a, c) => a + c.in_flight, 0)));
-  family("contentflow_worker_child_restarts_total", "counter", "Worker process restarts per role", byRole((r) => children.filter((c) => c.role === r).reduce((a, c) => a + c.restarts, 0)));
-  family("contentflow_worker_role_degraded", "gauge", "1 when a role's workers are crash-looping", byRole((r) => children.some((c) => c.role === r && c.degraded) ? 1 : 0));
+  family(
+    "contentflow_worker_workers_configured",
+    "gauge",
+    "Worker processes configured per role",
+    byRole((r) => supervisor.configured(r)),
+  );
+  family(
+    "contentflow_worker_workers_up",
+    "gauge",
+    "Worker processes running per role",
+    byRole((r) => children.filter((c) => c.role === r && c.alive).length),
+  );
+  family(
+    "contentflow_worker_workers_ready",
+    "gauge",
+    "Worker processes reporting ready per role",
+    byRole((r) => children.filter((c) => c.role === r && c.ready).length),
+  );
+  family(
+    "contentflow_worker_in_flight",
+    "gauge",
+    "Tasks (processing) or crawls (source) running now",
+    byRole((r) => children.filter((c) => c.role === r).reduce((a, c) => a + c.in_flight, 0)),
+  );
+  family(
+    "contentflow_worker_child_restarts_total",
+    "counter",
+    "Worker process restarts per role",
+    byRole((r) => children.filter((c) => c.role === r).reduce((a, c) => a + c.restarts, 0)),
+  );
+  family(
+    "contentflow_worker_role_degraded",
+    "gauge",
+    "1 when a role's workers are crash-looping",
+    byRole((r) => children.some((c) => c.role === r && c.degraded) ? 1 : 0),
+  );
   const totals = supervisor.counterTotals();
   const names = new Set(ROLES.flatMap((r) => Object.keys(totals[r])));
   for (const counter of [...names].sort()) {
     const name = metricName(counter.endsWith("_total") ? counter : `${counter}_total`);
-    family(name, "counter", `Worker counter ${counter}, summed over the role's processes`, ROLES.filter((r) => totals[r][counter] !== undefined).map((r) => [`{role="${r}"}`, totals[r][counter]]));
+    family(
+      name,
+      "counter",
+      `Worker counter ${counter}, summed over the role's processes`,
+      ROLES.filter((r) => totals[r][counter] !== undefined).map((r) => [`{role="${r}"}`, totals[r][counter]]),
+    );
   }
-  family("contentflow_worker_uptime_seconds", "gauge", "Supervisor uptime", [["", Math.round((Date.now() - supervisor.startedAt) / 1000)]]);
+  family("contentflow_worker_uptime_seconds", "gauge", "Supervisor uptime", [[
+    "",
+    Math.round((Date.now() - supervisor.startedAt) / 1000),
+  ]]);
   return lines.join("\n") + "\n";
 }
 
@@ -68,7 +106,16 @@ export function createApi(opts: ApiOptions): Hono {
     app.use("/status", bearerAuth(opts.apiToken));
     app.use("/metrics", bearerAuth(opts.apiToken));
   }
-  app.get("/", (c) => c.json({ service: "contentflow-worker", worker_name: opts.workerName, version: opts.version, endpoints: ["/health", "/ready", "/status", "/metrics"] }));
+  app.get(
+    "/",
+    (c) =>
+      c.json({
+        service: "contentflow-worker",
+        worker_name: opts.workerName,
+        version: opts.version,
+        endpoints: ["/health", "/ready", "/status", "/metrics"],
+      }),
+  );
   app.get("/health", (c) =>
     c.json({
       status: "healthy",
@@ -79,7 +126,12 @@ export function createApi(opts: ApiOptions): Hono {
     }));
   app.get("/ready", (c) => {
     const r = readiness(supervisor);
-    return c.json({ ready: r.ready, status: r.ready ? "ready" : r.degraded.length ? "degraded" : "not_ready", reasons: r.reasons, degraded_roles: r.degraded }, r.ready ? 200 : 503);
+    return c.json({
+      ready: r.ready,
+      status: r.ready ? "ready" : r.degraded.length ? "degraded" : "not_ready",
+      reasons: r.reasons,
+      degraded_roles: r.degraded,
+    }, r.ready ? 200 : 503);
   });
   app.get("/status", (c) => {
     const children = supervisor.snapshot();
@@ -87,7 +139,12 @@ export function createApi(opts: ApiOptions): Hono {
     const workers: Record<string, unknown> = {};
     for (const role of ROLES) {
       const mine = children.filter((w) => w.role === role);
-      workers[role] = { configured: supervisor.configured(role), active: mine.filter((w) => w.alive).length, degraded: mine.some((w) => w.degraded), workers: mine };
+      workers[role] = {
+        configured: supervisor.configured(role),
+        active: mine.filter((w) => w.alive).length,
+        degraded: mine.some((w) => w.degraded),
+        workers: mine,
+      };
     }
     return c.json({
       status: supervisor.draining ? "stopping" : r.degraded.length ? "degraded" : "running",
@@ -101,6 +158,9 @@ export function createApi(opts: ApiOptions): Hono {
       counters: supervisor.counterTotals(),
     });
   });
-  app.get("/metrics", (c) => c.text(prometheusText(supervisor), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }));
+  app.get(
+    "/metrics",
+    (c) => c.text(prometheusText(supervisor), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }),
+  );
   return app;
 }

@@ -36,7 +36,9 @@ export function parseArgs(argv: string[], spec: Record<string, FlagKind>, maxPos
       if (kind === "boolean") {
         if (eq >= 0) {
           const v = arg.slice(eq + 1).toLowerCase();
-          if (!["true", "false", "1", "0"].includes(v)) throw new UsageError(`--${name} takes no value (or true/false)`);
+          if (!["true", "false", "1", "0"].includes(v)) {
+            throw new UsageError(`--${name} takes no value (or true/false)`);
+          }
           flags[name] = v === "true" || v === "1";
         } else flags[name] = true;
         continue;

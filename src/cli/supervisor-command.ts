@@ -5,11 +5,18 @@ import { parseArgs } from "./args.ts";
 import { loadEffectiveConfig } from "./load-effective-config.ts";
 import { requireConnectionSettings } from "../config/load.ts";
 import { configureLogging, parseLogLevel, rootLogger } from "../log/logger.ts";
-import { onSignals, selfCommand, serve, type RunningServer } from "../runtime/index.ts";
+import { onSignals, type RunningServer, selfCommand, serve } from "../runtime/index.ts";
 import { Supervisor } from "../supervisor/supervisor.ts";
 import { createApi, readiness } from "../api/app.ts";
 import { VERSION } from "./version-command.ts";
-import { childEnvWithoutSystemd, notifyExtendTimeout, notifyReady, notifyStatus, notifyStopping, startWatchdog } from "../runtime/sd-notify.ts";
+import {
+  childEnvWithoutSystemd,
+  notifyExtendTimeout,
+  notifyReady,
+  notifyStatus,
+  notifyStopping,
+  startWatchdog,
+} from "../runtime/sd-notify.ts";
 
 const HELP = `Usage: contentflow-worker [supervisor] [--env-file PATH]
 
@@ -48,8 +55,17 @@ export const supervisorCommand: Command = {
     });
     let server: RunningServer | undefined;
     if (config.API_ENABLED) {
-      const app = createApi({ supervisor, workerName: config.WORKER_NAME, version: VERSION, apiToken: config.API_TOKEN || undefined });
-      server = await serve(app.fetch, { port: config.API_PORT, hostname: config.API_HOST, maxRequestBodySize: 64 * 1024 });
+      const app = createApi({
+        supervisor,
+        workerName: config.WORKER_NAME,
+        version: VERSION,
+        apiToken: config.API_TOKEN || undefined,
+      });
+      server = await serve(app.fetch, {
+        port: config.API_PORT,
+        hostname: config.API_HOST,
+        maxRequestBodySize: 64 * 1024,
+      });
       logger.info("api listening", { host: config.API_HOST, port: server.port });
     }
     supervisor.start();
@@ -72,11 +88,14 @@ export const supervisorCommand: Command = {
       const status = ["processing", "source"].map((role) => {
         const mine = snap.filter((c) => c.role === role);
         return `${mine.filter((c) => c.ready).length}/${mine.length} ${role} ready`;
-      }).join(", ") + `; ${snap.reduce((a, c) => a + c.in_flight, 0)} in flight` + (r.degraded.length ? `; degraded: ${r.degraded.join(",")}` : "");
+      }).join(", ") + `; ${snap.reduce((a, c) => a + c.in_flight, 0)} in flight` +
+        (r.degraded.length ? `; degraded: ${r.degraded.join(",")}` : "");
       if (!readySent && (r.ready || Date.now() - startedAt > 60_000)) {
         readySent = true;
         notifyReady(status);
-        logger.info(r.ready ? "all workers ready" : "workers not all ready after 60 s; reporting started anyway", { status });
+        logger.info(r.ready ? "all workers ready" : "workers not all ready after 60 s; reporting started anyway", {
+          status,
+        });
       } else if (status !== lastStatus) notifyStatus(status);
       lastStatus = status;
     }, 1000);

@@ -38,21 +38,34 @@ export const workerCommand: Command = {
   summary: "Run one processing or source worker in this process (--role=source --once for an ad-hoc crawl)",
   help: HELP,
   async run(argv) {
-    const { flags } = parseArgs(argv, { role: "string", index: "string", once: "boolean", vault: "string", "env-file": "string" });
+    const { flags } = parseArgs(argv, {
+      role: "string",
+      index: "string",
+      once: "boolean",
+      vault: "string",
+      "env-file": "string",
+    });
     const role = flags.role as string | undefined;
     if (role !== "processing" && role !== "source") {
-      throw new UsageError(role ? `unknown role '${role}': expected processing or source` : "--role=processing|source is required");
+      throw new UsageError(
+        role ? `unknown role '${role}': expected processing or source` : "--role=processing|source is required",
+      );
     }
     if (flags.once && role !== "source") throw new UsageError("--once is only for --role=source");
     if (flags.vault && !flags.once) throw new UsageError("--vault goes with --once");
     const index = flags.index === undefined ? 0 : Number(flags.index);
-    if (!Number.isInteger(index) || index < 0) throw new UsageError(`--index must be a whole number >= 0, got '${flags.index}'`);
+    if (!Number.isInteger(index) || index < 0) {
+      throw new UsageError(`--index must be a whole number >= 0, got '${flags.index}'`);
+    }
 
     const supervised = process.env.CFW_SUPERVISED === "1" && !flags.once;
     const channel = supervised ? await openSupervisedChannel() : undefined;
     const config = channel?.config ?? (await loadEffectiveConfig(flags["env-file"] as string | undefined)).config;
     requireConnectionSettings(config);
-    configureLogging({ level: parseLogLevel(config.LOG_LEVEL), file: supervised ? undefined : config.LOG_FILE || undefined });
+    configureLogging({
+      level: parseLogLevel(config.LOG_LEVEL),
+      file: supervised ? undefined : config.LOG_FILE || undefined,
+    });
     const id = workerId(config, role, index);
     const logger = rootLogger.child({ worker: config.WORKER_NAME, role, index, worker_id: id });
     const drain = new AbortController();

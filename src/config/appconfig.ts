@@ -14,7 +14,10 @@ export function keyPrefix(filter: string): string {
   return star >= 0 ? filter.slice(0, star) : filter;
 }
 
-export async function loadAppConfiguration(config: Config, opts: AppConfigOptions = {}): Promise<Record<string, string>> {
+export async function loadAppConfiguration(
+  config: Config,
+  opts: AppConfigOptions = {},
+): Promise<Record<string, string>> {
   const clientOptions = {
     allowInsecureConnection: opts.allowInsecureConnection ?? false,
     retryOptions: { maxRetries: 2 },

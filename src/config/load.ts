@@ -2,7 +2,7 @@
 // (App Configuration overrides the environment, as in the Python worker).
 import * as v from "valibot";
 import { existsSync, readFileSync } from "node:fs";
-import { type Config, configSchema, SECRET_SETTINGS, SETTING_NAMES, type SettingName, settingMeta } from "./schema.ts";
+import { type Config, configSchema, SECRET_SETTINGS, SETTING_NAMES, settingMeta, type SettingName } from "./schema.ts";
 import { registerSecret } from "../log/logger.ts";
 
 export type ConfigSource = "default" | ".env" | "env" | "app-config";
@@ -137,10 +137,17 @@ export function requireConnectionSettings(config: Config): void {
     );
   }
   if (!config.COSMOS_DB_ENDPOINT) {
-    problems.push("COSMOS_DB_ENDPOINT is missing: expected the Cosmos DB endpoint, e.g. https://<account>.documents.azure.com:443/");
+    problems.push(
+      "COSMOS_DB_ENDPOINT is missing: expected the Cosmos DB endpoint, e.g. https://<account>.documents.azure.com:443/",
+    );
   }
-  if (config.STORAGE_QUEUE_CONNECTION_STRING && !/AccountName=|UseDevelopmentStorage=true|QueueEndpoint=/i.test(config.STORAGE_QUEUE_CONNECTION_STRING)) {
-    problems.push("STORAGE_QUEUE_CONNECTION_STRING=(secret value): expected a storage connection string with AccountName/AccountKey or QueueEndpoint");
+  if (
+    config.STORAGE_QUEUE_CONNECTION_STRING &&
+    !/AccountName=|UseDevelopmentStorage=true|QueueEndpoint=/i.test(config.STORAGE_QUEUE_CONNECTION_STRING)
+  ) {
+    problems.push(
+      "STORAGE_QUEUE_CONNECTION_STRING=(secret value): expected a storage connection string with AccountName/AccountKey or QueueEndpoint",
+    );
   }
   if (problems.length) throw new ConfigError(problems);
 }

@@ -28,7 +28,10 @@ export interface ConfigEntry {
   secret: boolean;
 }
 
-export function describeConfig(config: Config, sources: Record<SettingName, ConfigSource>): Record<string, ConfigEntry> {
+export function describeConfig(
+  config: Config,
+  sources: Record<SettingName, ConfigSource>,
+): Record<string, ConfigEntry> {
   const out: Record<string, ConfigEntry> = {};
   for (const name of SETTING_NAMES) {
     out[name] = { value: redactValue(name, config[name]), source: sources[name], secret: !!settingMeta[name].secret };

@@ -83,7 +83,17 @@ export interface SettingMeta {
   secret?: boolean;
   /** Other env names accepted for the same setting (the first one found wins after the main name). */
   aliases?: string[];
-  group: "worker" | "queue" | "processing" | "cosmos" | "blob" | "source" | "api" | "logging" | "appconfig" | "supervisor";
+  group:
+    | "worker"
+    | "queue"
+    | "processing"
+    | "cosmos"
+    | "blob"
+    | "source"
+    | "api"
+    | "logging"
+    | "appconfig"
+    | "supervisor";
 }
 
 export const settingSchemas = {
@@ -151,64 +161,226 @@ export const settingSchemas = {
 export type SettingName = keyof typeof settingSchemas;
 
 export const settingMeta: Record<SettingName, SettingMeta> = {
-  WORKER_NAME: { group: "worker", default: "contentflow-worker", description: "Name of this worker instance (used in logs, owner ids and execution records)" },
-  NUM_PROCESSING_WORKERS: { group: "worker", default: "2", description: "Processing worker processes the supervisor runs (Python default 0 ran nothing; ours is 2)" },
+  WORKER_NAME: {
+    group: "worker",
+    default: "contentflow-worker",
+    description: "Name of this worker instance (used in logs, owner ids and execution records)",
+  },
+  NUM_PROCESSING_WORKERS: {
+    group: "worker",
+    default: "2",
+    description: "Processing worker processes the supervisor runs (Python default 0 ran nothing; ours is 2)",
+  },
   NUM_SOURCE_WORKERS: { group: "worker", default: "1", description: "Source worker processes the supervisor runs" },
-  SHUTDOWN_DRAIN_TIMEOUT_SECONDS: { group: "supervisor", default: "30", description: "On SIGTERM/SIGINT, how long children may finish in-flight work before they are killed" },
-  RESTART_BACKOFF_MAX_SECONDS: { group: "supervisor", default: "30", description: "Cap of the exponential restart delay for a crash-looping child" },
-  RESTART_STABLE_SECONDS: { group: "supervisor", default: "30", description: "Uptime after which a child's crash count and backoff are reset" },
+  SHUTDOWN_DRAIN_TIMEOUT_SECONDS: {
+    group: "supervisor",
+    default: "30",
+    description: "On SIGTERM/SIGINT, how long children may finish in-flight work before they are killed",
+  },
+  RESTART_BACKOFF_MAX_SECONDS: {
+    group: "supervisor",
+    default: "30",
+    description: "Cap of the exponential restart delay for a crash-looping child",
+  },
+  RESTART_STABLE_SECONDS: {
+    group: "supervisor",
+    default: "30",
+    description: "Uptime after which a child's crash count and backoff are reset",
+  },
 
-  STORAGE_ACCOUNT_WORKER_QUEUE_URL: { group: "queue", default: "", description: "Queue endpoint of the storage account, e.g. https://acct.queue.core.windows.net (or set STORAGE_QUEUE_CONNECTION_STRING)" },
-  STORAGE_QUEUE_CONNECTION_STRING: { group: "queue", default: "", secret: true, aliases: ["AZURE_STORAGE_CONNECTION_STRING"], description: "Storage connection string for the task queue (alternative to the URL; needed for Azurite)" },
-  STORAGE_ACCOUNT_KEY: { group: "queue", default: "", secret: true, description: "Shared key for STORAGE_ACCOUNT_WORKER_QUEUE_URL (otherwise DefaultAzureCredential is used)" },
-  STORAGE_WORKER_QUEUE_NAME: { group: "queue", default: "contentflow-execution-requests", description: "Queue holding content processing tasks" },
-  STORAGE_POISON_QUEUE_NAME: { group: "queue", default: "", description: "Queue for messages that cannot be processed (default: <STORAGE_WORKER_QUEUE_NAME>-poison)" },
-  QUEUE_POLL_INTERVAL_SECONDS: { group: "queue", default: "30", description: "Longest wait between polls of an empty queue; idle polling backs off up to this (Python: fixed 5 s)" },
-  QUEUE_MIN_POLL_INTERVAL_MS: { group: "queue", default: "100", description: "First wait after an empty poll; doubles (with jitter) up to QUEUE_POLL_INTERVAL_SECONDS" },
-  QUEUE_VISIBILITY_TIMEOUT_SECONDS: { group: "queue", default: "300", description: "Lease on a received message; renewed at half of it while the task runs" },
+  STORAGE_ACCOUNT_WORKER_QUEUE_URL: {
+    group: "queue",
+    default: "",
+    description:
+      "Queue endpoint of the storage account, e.g. https://acct.queue.core.windows.net (or set STORAGE_QUEUE_CONNECTION_STRING)",
+  },
+  STORAGE_QUEUE_CONNECTION_STRING: {
+    group: "queue",
+    default: "",
+    secret: true,
+    aliases: ["AZURE_STORAGE_CONNECTION_STRING"],
+    description: "Storage connection string for the task queue (alternative to the URL; needed for Azurite)",
+  },
+  STORAGE_ACCOUNT_KEY: {
+    group: "queue",
+    default: "",
+    secret: true,
+    description: "Shared key for STORAGE_ACCOUNT_WORKER_QUEUE_URL (otherwise DefaultAzureCredential is used)",
+  },
+  STORAGE_WORKER_QUEUE_NAME: {
+    group: "queue",
+    default: "contentflow-execution-requests",
+    description: "Queue holding content processing tasks",
+  },
+  STORAGE_POISON_QUEUE_NAME: {
+    group: "queue",
+    default: "",
+    description: "Queue for messages that cannot be processed (default: <STORAGE_WORKER_QUEUE_NAME>-poison)",
+  },
+  QUEUE_POLL_INTERVAL_SECONDS: {
+    group: "queue",
+    default: "30",
+    description: "Longest wait between polls of an empty queue; idle polling backs off up to this (Python: fixed 5 s)",
+  },
+  QUEUE_MIN_POLL_INTERVAL_MS: {
+    group: "queue",
+    default: "100",
+    description: "First wait after an empty poll; doubles (with jitter) up to QUEUE_POLL_INTERVAL_SECONDS",
+  },
+  QUEUE_VISIBILITY_TIMEOUT_SECONDS: {
+    group: "queue",
+    default: "300",
+    description: "Lease on a received message; renewed at half of it while the task runs",
+  },
   QUEUE_MAX_MESSAGES: { group: "queue", default: "32", description: "Messages fetched per receive call (1-32)" },
 
-  PROCESSING_CONCURRENCY: { group: "processing", default: "8", description: "Tasks one processing worker runs at once" },
-  MAX_TASK_RETRIES: { group: "processing", default: "3", description: "Deliveries of a message before it is moved to the poison queue and its execution marked failed" },
-  TASK_TIMEOUT_SECONDS: { group: "processing", default: "600", description: "Per-task time limit; the pipeline is cancelled when it is reached" },
-  RETRY_BASE_DELAY_SECONDS: { group: "processing", default: "5", description: "Delay before the first retry of a failed task; grows exponentially with jitter" },
+  PROCESSING_CONCURRENCY: {
+    group: "processing",
+    default: "8",
+    description: "Tasks one processing worker runs at once",
+  },
+  MAX_TASK_RETRIES: {
+    group: "processing",
+    default: "3",
+    description: "Deliveries of a message before it is moved to the poison queue and its execution marked failed",
+  },
+  TASK_TIMEOUT_SECONDS: {
+    group: "processing",
+    default: "600",
+    description: "Per-task time limit; the pipeline is cancelled when it is reached",
+  },
+  RETRY_BASE_DELAY_SECONDS: {
+    group: "processing",
+    default: "5",
+    description: "Delay before the first retry of a failed task; grows exponentially with jitter",
+  },
   RETRY_MAX_DELAY_SECONDS: { group: "processing", default: "300", description: "Cap of the retry delay" },
-  HTTP_EXECUTOR_ALLOWED_HOSTS: { group: "processing", default: "*", description: "Comma-separated hosts the `http` executor may call ('*' = any, empty = none)" },
+  HTTP_EXECUTOR_ALLOWED_HOSTS: {
+    group: "processing",
+    default: "*",
+    description: "Comma-separated hosts the `http` executor may call ('*' = any, empty = none)",
+  },
 
-  COSMOS_DB_ENDPOINT: { group: "cosmos", default: "", description: "Cosmos DB account endpoint, e.g. https://acct.documents.azure.com:443/" },
-  COSMOS_DB_KEY: { group: "cosmos", default: "", secret: true, description: "Cosmos DB account key (otherwise DefaultAzureCredential is used)" },
+  COSMOS_DB_ENDPOINT: {
+    group: "cosmos",
+    default: "",
+    description: "Cosmos DB account endpoint, e.g. https://acct.documents.azure.com:443/",
+  },
+  COSMOS_DB_KEY: {
+    group: "cosmos",
+    default: "",
+    secret: true,
+    description: "Cosmos DB account key (otherwise DefaultAzureCredential is used)",
+  },
   COSMOS_DB_NAME: { group: "cosmos", default: "contentflow", description: "Cosmos DB database" },
-  COSMOS_DB_CONTAINER_PIPELINES: { group: "cosmos", default: "pipelines", description: "Container of pipeline documents" },
+  COSMOS_DB_CONTAINER_PIPELINES: {
+    group: "cosmos",
+    default: "pipelines",
+    description: "Container of pipeline documents",
+  },
   COSMOS_DB_CONTAINER_VAULTS: { group: "cosmos", default: "vaults", description: "Container of vault documents" },
-  COSMOS_DB_CONTAINER_VAULT_EXECUTIONS: { group: "cosmos", default: "vault_executions", description: "Container of execution records" },
-  COSMOS_DB_CONTAINER_LOCKS: { group: "cosmos", default: "vault_exec_locks", aliases: ["COSMOS_DB_CONTAINER_VAULT_EXECUTION_LOCKS"], description: "Container of source lease locks" },
-  COSMOS_DB_CONTAINER_CRAWL_CHECKPOINTS: { group: "cosmos", default: "vault_crawl_checkpoints", description: "Container of crawl checkpoints" },
-  COSMOS_DB_ENDPOINT_DISCOVERY: { group: "cosmos", default: "true", description: "Let the SDK discover regional endpoints (set false for the emulator over plain HTTP)" },
-  COSMOS_DB_CREATE_CONTAINERS: { group: "cosmos", default: "false", description: "Create the database and containers (partition key /id) if missing" },
+  COSMOS_DB_CONTAINER_VAULT_EXECUTIONS: {
+    group: "cosmos",
+    default: "vault_executions",
+    description: "Container of execution records",
+  },
+  COSMOS_DB_CONTAINER_LOCKS: {
+    group: "cosmos",
+    default: "vault_exec_locks",
+    aliases: ["COSMOS_DB_CONTAINER_VAULT_EXECUTION_LOCKS"],
+    description: "Container of source lease locks",
+  },
+  COSMOS_DB_CONTAINER_CRAWL_CHECKPOINTS: {
+    group: "cosmos",
+    default: "vault_crawl_checkpoints",
+    description: "Container of crawl checkpoints",
+  },
+  COSMOS_DB_ENDPOINT_DISCOVERY: {
+    group: "cosmos",
+    default: "true",
+    description: "Let the SDK discover regional endpoints (set false for the emulator over plain HTTP)",
+  },
+  COSMOS_DB_CREATE_CONTAINERS: {
+    group: "cosmos",
+    default: "false",
+    description: "Create the database and containers (partition key /id) if missing",
+  },
 
   BLOB_STORAGE_ACCOUNT_NAME: { group: "blob", default: "", description: "Default storage account for blob executors" },
   BLOB_STORAGE_CONTAINER_NAME: { group: "blob", default: "content", description: "Default blob container for content" },
-  BLOB_STORAGE_CONNECTION_STRING: { group: "blob", default: "", secret: true, description: "Connection string used by blob executors and claim-check blobs (needed for Azurite)" },
-  CLAIM_CHECK_CONTAINER_NAME: { group: "blob", default: "contentflow-claim-checks", description: "Blob container for task payloads too large for one queue message" },
+  BLOB_STORAGE_CONNECTION_STRING: {
+    group: "blob",
+    default: "",
+    secret: true,
+    description: "Connection string used by blob executors and claim-check blobs (needed for Azurite)",
+  },
+  CLAIM_CHECK_CONTAINER_NAME: {
+    group: "blob",
+    default: "contentflow-claim-checks",
+    description: "Blob container for task payloads too large for one queue message",
+  },
 
-  DEFAULT_POLLING_INTERVAL_SECONDS: { group: "source", default: "300", description: "Crawl interval of a vault whose input executor has no polling_interval_seconds" },
-  SCHEDULER_SLEEP_INTERVAL_SECONDS: { group: "source", default: "5", description: "How often the source scheduler refreshes vaults and looks for due crawls" },
-  LOCK_TTL_SECONDS: { group: "source", default: "300", description: "Lease length of a vault crawl lock; renewed at a third of it while crawling" },
-  SOURCE_WORKER_POLL_INTERVAL_SECONDS: { group: "source", default: "60", description: "Deprecated in the Python worker too; accepted and ignored" },
+  DEFAULT_POLLING_INTERVAL_SECONDS: {
+    group: "source",
+    default: "300",
+    description: "Crawl interval of a vault whose input executor has no polling_interval_seconds",
+  },
+  SCHEDULER_SLEEP_INTERVAL_SECONDS: {
+    group: "source",
+    default: "5",
+    description: "How often the source scheduler refreshes vaults and looks for due crawls",
+  },
+  LOCK_TTL_SECONDS: {
+    group: "source",
+    default: "300",
+    description: "Lease length of a vault crawl lock; renewed at a third of it while crawling",
+  },
+  SOURCE_WORKER_POLL_INTERVAL_SECONDS: {
+    group: "source",
+    default: "60",
+    description: "Deprecated in the Python worker too; accepted and ignored",
+  },
 
   API_ENABLED: { group: "api", default: "true", description: "Serve /health, /ready, /status and /metrics" },
-  API_HOST: { group: "api", default: "0.0.0.0", description: "Address the API binds to (0.0.0.0 = all interfaces, as the Python worker; use 127.0.0.1 to keep it local)" },
+  API_HOST: {
+    group: "api",
+    default: "0.0.0.0",
+    description:
+      "Address the API binds to (0.0.0.0 = all interfaces, as the Python worker; use 127.0.0.1 to keep it local)",
+  },
   API_PORT: { group: "api", default: "8099", description: "API port (0 = pick a free port)" },
-  API_TOKEN: { group: "api", default: "", secret: true, description: "When set, /status and /metrics require 'Authorization: Bearer <token>'" },
+  API_TOKEN: {
+    group: "api",
+    default: "",
+    secret: true,
+    description: "When set, /status and /metrics require 'Authorization: Bearer <token>'",
+  },
 
   LOG_LEVEL: { group: "logging", default: "INFO", description: "DEBUG, INFO, WARNING or ERROR" },
   LOG_FILE: { group: "logging", default: "", description: "Also append JSON log lines to this file" },
   DEBUG: { group: "logging", default: "false", description: "Shorthand for LOG_LEVEL=DEBUG" },
 
-  AZURE_APP_CONFIG_ENDPOINT: { group: "appconfig", default: "", description: "App Configuration endpoint; its values override the environment" },
-  AZURE_APP_CONFIG_CONNECTION_STRING: { group: "appconfig", default: "", secret: true, description: "App Configuration connection string (alternative to the endpoint + DefaultAzureCredential)" },
-  APP_CONFIG_KEY_FILTERS: { group: "appconfig", default: "contentflow.worker.*", description: "Comma-separated key filters; the part before '*' is trimmed from each key" },
-  APP_CONFIG_LABEL: { group: "appconfig", default: "", description: "Label filter for App Configuration (empty = any label)" },
+  AZURE_APP_CONFIG_ENDPOINT: {
+    group: "appconfig",
+    default: "",
+    description: "App Configuration endpoint; its values override the environment",
+  },
+  AZURE_APP_CONFIG_CONNECTION_STRING: {
+    group: "appconfig",
+    default: "",
+    secret: true,
+    description: "App Configuration connection string (alternative to the endpoint + DefaultAzureCredential)",
+  },
+  APP_CONFIG_KEY_FILTERS: {
+    group: "appconfig",
+    default: "contentflow.worker.*",
+    description: "Comma-separated key filters; the part before '*' is trimmed from each key",
+  },
+  APP_CONFIG_LABEL: {
+    group: "appconfig",
+    default: "",
+    description: "Label filter for App Configuration (empty = any label)",
+  },
 };
 
 export const configSchema = v.object(settingSchemas);

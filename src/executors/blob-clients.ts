@@ -22,7 +22,13 @@ export interface BlobAccountOptions {
 
 export function blobServiceClient(config: Config, opts: BlobAccountOptions = {}): BlobServiceClient {
   // Everything that decides the endpoint and credential is part of the key (tests run several Azurites in one process).
-  const key = JSON.stringify([opts.account ?? "", opts.connectionString ?? "", opts.accountKey ?? "", config.BLOB_STORAGE_CONNECTION_STRING, config.BLOB_STORAGE_ACCOUNT_NAME]);
+  const key = JSON.stringify([
+    opts.account ?? "",
+    opts.connectionString ?? "",
+    opts.accountKey ?? "",
+    config.BLOB_STORAGE_CONNECTION_STRING,
+    config.BLOB_STORAGE_ACCOUNT_NAME,
+  ]);
   const cached = clients.get(key);
   if (cached) return cached;
   let client: BlobServiceClient;

@@ -79,7 +79,9 @@ export async function consume(opts: ConsumerOptions): Promise<ConsumeSummary> {
   const active = new Map<LeasedMessage, Promise<void>>();
   const stop = new AbortController();
   const idle = new IdleBackoff(opts.minPollMs, Math.max(opts.minPollMs, opts.maxPollMs));
-  const drained = new Promise<void>((r) => drain.aborted ? r() : drain.addEventListener("abort", () => r(), { once: true }));
+  const drained = new Promise<void>((r) =>
+    drain.aborted ? r() : drain.addEventListener("abort", () => r(), { once: true })
+  );
   let queuesReady = false;
   let outage: { since: number; delayMs: number } | undefined;
   let received = 0;

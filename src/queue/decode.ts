@@ -94,12 +94,15 @@ export function decodeClaimCheckBlob(
   const json = parseJson(text);
   if (!json.ok) return { ok: false, reason: `${where} is not valid JSON` };
   const task = v.safeParse(TaskMessageSchema, json.value);
-  if (!task.success) return { ok: false, reason: `${where} holds an invalid task: ${describeIssues(task.issues.slice(0, 5))}` };
+  if (!task.success) {
+    return { ok: false, reason: `${where} holds an invalid task: ${describeIssues(task.issues.slice(0, 5))}` };
+  }
   const { execution_id, task_id } = task.output.payload;
   if (execution_id !== pointer.claim_check.execution_id || task_id !== pointer.claim_check.task_id) {
     return {
       ok: false,
-      reason: `${where} holds task ${task_id}/${execution_id}, not ${pointer.claim_check.task_id}/${pointer.claim_check.execution_id}`,
+      reason:
+        `${where} holds task ${task_id}/${execution_id}, not ${pointer.claim_check.task_id}/${pointer.claim_check.execution_id}`,
     };
   }
   return { ok: true, message: task.output };

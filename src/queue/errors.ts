@@ -36,7 +36,11 @@ export function isTransientStorageError(err: unknown): boolean {
 /** A short description without request details (URLs carry SAS tokens; headers may carry keys). */
 export function storageErrorSummary(err: unknown): string {
   const e = fields(err);
-  const parts = [e.statusCode ? `HTTP ${e.statusCode}` : undefined, e.code, e.name === "RestError" ? undefined : e.name];
+  const parts = [
+    e.statusCode ? `HTTP ${e.statusCode}` : undefined,
+    e.code,
+    e.name === "RestError" ? undefined : e.name,
+  ];
   const message = err instanceof Error ? err.message.split("\n")[0].slice(0, 200) : String(err).slice(0, 200);
   return [...parts.filter(Boolean), message].join(" ");
 }

@@ -3,7 +3,7 @@
 import type { QueueClient } from "@azure/storage-queue";
 import type { TaskQueues } from "./clients.ts";
 import { isQueueNotFound } from "./errors.ts";
-import { type LeaseListener, LeasedMessage, type SettleOutcome } from "./leased-message.ts";
+import { LeasedMessage, type LeaseListener, type SettleOutcome } from "./leased-message.ts";
 import { fitsInQueueMessage, type PoisonRecord, poisonRecord, withMessagePrefix } from "./poison.ts";
 
 /** The Get Messages API returns at most 32 messages per call. */

@@ -38,13 +38,15 @@ export const CONTAINER_SETTINGS = [
 export async function ensureCosmosContainers(client: CosmosClient, config: Config): Promise<void> {
   const { database } = await withConflictRetry(() => client.databases.createIfNotExists({ id: config.COSMOS_DB_NAME }));
   for (const setting of CONTAINER_SETTINGS) {
-    await withConflictRetry(() => database.containers.createIfNotExists({ id: config[setting], partitionKey: { paths: ["/id"] } }));
+    await withConflictRetry(() =>
+      database.containers.createIfNotExists({ id: config[setting], partitionKey: { paths: ["/id"] } })
+    );
   }
 }
 
 /** createIfNotExists is read-then-create: workers starting together can see 409 from each other; read again. */
 async function withConflictRetry<T>(op: () => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
+  for (let attempt = 0;; attempt++) {
     try {
       return await op();
     } catch (err) {

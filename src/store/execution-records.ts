@@ -173,7 +173,9 @@ export async function readExecution(container: Container, id: string): Promise<E
   }
   if (resource === undefined) return undefined;
   const parsed = v.safeParse(ExecutionDocSchema, resource);
-  if (!parsed.success) throw new MalformedExecutionError(`execution ${id} is malformed: ${describeIssues(parsed.issues)}`);
+  if (!parsed.success) {
+    throw new MalformedExecutionError(`execution ${id} is malformed: ${describeIssues(parsed.issues)}`);
+  }
   return parsed.output;
 }
 

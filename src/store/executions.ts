@@ -98,7 +98,11 @@ export function boundedRunDetails(result: Pick<PipelineResult, "events" | "execu
  * The record reduced until it fits, in steps: 1 content → identifiers, 2 no events, 3 no content list and no
  * executor outputs. `minLevel` > 0 forces at least that step (after Cosmos answered 413).
  */
-export function fitExecutionDoc(doc: ExecutionDoc, maxBytes: number, minLevel = 0): { doc: ExecutionDoc; level: number } {
+export function fitExecutionDoc(
+  doc: ExecutionDoc,
+  maxBytes: number,
+  minLevel = 0,
+): { doc: ExecutionDoc; level: number } {
   const out = { ...doc } as ExecutionDoc & Record<string, unknown>;
   for (const field of SYSTEM_FIELDS) delete out[field];
   if (typeof out.error === "string") out.error = clip(out.error, MAX_ERROR_CHARS);
@@ -115,7 +119,8 @@ export function fitExecutionDoc(doc: ExecutionDoc, maxBytes: number, minLevel = 
       out.content = (out.content ?? []).map(identifierOf);
       note("only content identifiers are stored");
     } else if (level === 2) {
-      out.events_dropped = (typeof out.events_dropped === "number" ? out.events_dropped : 0) + (out.events?.length ?? 0);
+      out.events_dropped = (typeof out.events_dropped === "number" ? out.events_dropped : 0) +
+        (out.events?.length ?? 0);
       out.events = [];
       note("only content identifiers are stored, events are dropped");
     } else {
@@ -139,7 +144,6 @@ export class ExecutionStore {
   async read(id: string): Promise<ExecutionDoc | undefined> {
     return await readExecution(this.container, id);
   }
-
 
   /**
    * Applies `change` to the current record and replaces it if its _etag is unchanged; on a conflict reads and
@@ -225,21 +229,26 @@ export class ExecutionStore {
     known?: ExecutionDoc | null,
   ): Promise<{ completed: boolean; doc?: ExecutionDoc }> {
     let completed = false;
-    const written = await this.update(task.execution_id, (doc) => {
-      if (doc.status === "completed") {
-        completed = true;
-        return undefined;
-      }
-      return {
-        ...doc,
-        status: "running",
-        status_message: STATUS_MESSAGES.running,
-        started_at: doc.started_at ?? now(),
-        completed_at: null,
-        processing_worker_id: this.opts.workerId,
-        attempt,
-      };
-    }, this.seedFor({ executionId: task.execution_id, task }), known);
+    const written = await this.update(
+      task.execution_id,
+      (doc) => {
+        if (doc.status === "completed") {
+          completed = true;
+          return undefined;
+        }
+        return {
+          ...doc,
+          status: "running",
+          status_message: STATUS_MESSAGES.running,
+          started_at: doc.started_at ?? now(),
+          completed_at: null,
+          processing_worker_id: this.opts.workerId,
+          attempt,
+        };
+      },
+      this.seedFor({ executionId: task.execution_id, task }),
+      known,
+    );
     return { completed, doc: written.doc };
   }
 
@@ -255,21 +264,26 @@ export class ExecutionStore {
   ): Promise<UpdateResult> {
     const content = saveFullOutput ? result.content : result.content.map(identifierOf);
     const details = boundedRunDetails(result);
-    return await this.update(task.execution_id, (doc) => {
-      if (doc.status === "completed") return undefined;
-      return {
-        ...doc,
-        status: "completed",
-        status_message: STATUS_MESSAGES.completed,
-        completed_at: now(),
-        error: null,
-        processing_worker_id: this.opts.workerId,
-        number_of_items: result.content.length,
-        content,
-        duration_seconds: result.duration_seconds,
-        ...details,
-      };
-    }, this.seedFor({ executionId: task.execution_id, task }), known);
+    return await this.update(
+      task.execution_id,
+      (doc) => {
+        if (doc.status === "completed") return undefined;
+        return {
+          ...doc,
+          status: "completed",
+          status_message: STATUS_MESSAGES.completed,
+          completed_at: now(),
+          error: null,
+          processing_worker_id: this.opts.workerId,
+          number_of_items: result.content.length,
+          content,
+          duration_seconds: result.duration_seconds,
+          ...details,
+        };
+      },
+      this.seedFor({ executionId: task.execution_id, task }),
+      known,
+    );
   }
 
   /** → failed (final). `result` adds the failed run's events and executor outputs. */

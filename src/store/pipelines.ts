@@ -26,7 +26,9 @@ export async function readPipelineDoc(container: Container, id: string, signal?:
   }
   if (raw === undefined) return { kind: "not-found" };
   const parsed = v.safeParse(PipelineDocSchema, raw);
-  return parsed.success ? { kind: "found", doc: parsed.output } : { kind: "malformed", problem: describeIssues(parsed.issues) };
+  return parsed.success
+    ? { kind: "found", doc: parsed.output }
+    : { kind: "malformed", problem: describeIssues(parsed.issues) };
 }
 
 interface CacheEntry {

@@ -16,7 +16,10 @@ export class IpcReporter implements WorkerReporter {
   private pending = false;
   private timer: ReturnType<typeof setInterval>;
 
-  constructor(workerId: string, private readonly write: (line: string) => void = (l) => process.stdout.write(l + "\n")) {
+  constructor(
+    workerId: string,
+    private readonly write: (line: string) => void = (l) => process.stdout.write(l + "\n"),
+  ) {
     this.state = { ipc: "state", ready: false, in_flight: 0, worker_id: workerId, counters: {}, gauges: {}, info: {} };
     this.timer = setInterval(() => this.flush(), HEARTBEAT_MS);
     (this.timer as { unref?: () => void }).unref?.();
@@ -76,7 +79,10 @@ export function openSupervisedChannel(timeoutMs = 15_000): Promise<SupervisedCha
     let resolveDrain: (why: string) => void;
     const drainRequested = new Promise<string>((r) => (resolveDrain = r));
     let gotConfig = false;
-    const timer = setTimeout(() => reject(new Error(`no configuration from the supervisor within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`no configuration from the supervisor within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     const rl = createInterface({ input: process.stdin });
     rl.on("line", (line) => {
       let parsed;
@@ -91,7 +97,11 @@ export function openSupervisedChannel(timeoutMs = 15_000): Promise<SupervisedCha
         gotConfig = true;
         clearTimeout(timer);
         // Already validated by the supervisor (our own parent, over a private pipe): typed values, not raw strings.
-        resolve({ config: cmd.config as unknown as Config, sources: cmd.sources as Record<string, ConfigSource>, drainRequested });
+        resolve({
+          config: cmd.config as unknown as Config,
+          sources: cmd.sources as Record<string, ConfigSource>,
+          drainRequested,
+        });
       } else if (cmd.cmd === "drain") {
         resolveDrain("drain requested by the supervisor");
       }

@@ -17,7 +17,11 @@ export const WorkerStateSchema = v.object({
 export type WorkerState = v.InferOutput<typeof WorkerStateSchema>;
 
 export const SupervisorCommandSchema = v.variant("cmd", [
-  v.object({ cmd: v.literal("config"), config: v.record(v.string(), v.unknown()), sources: v.record(v.string(), v.string()) }),
+  v.object({
+    cmd: v.literal("config"),
+    config: v.record(v.string(), v.unknown()),
+    sources: v.record(v.string(), v.string()),
+  }),
   v.object({ cmd: v.literal("drain") }),
 ]);
 export type SupervisorCommand = v.InferOutput<typeof SupervisorCommandSchema>;

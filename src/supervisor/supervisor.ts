@@ -219,7 +219,8 @@ export class Supervisor {
   }
 
   isDegraded(slot: Slot): boolean {
-    return slot.consecutive >= (this.opts.degradedAfter ?? 3) && (!slot.proc || Date.now() - slot.startedAt < this.opts.stableMs);
+    return slot.consecutive >= (this.opts.degradedAfter ?? 3) &&
+      (!slot.proc || Date.now() - slot.startedAt < this.opts.stableMs);
   }
 
   snapshot(): ChildSnapshot[] {

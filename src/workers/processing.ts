@@ -288,7 +288,9 @@ export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWo
     }
     const max = config.MAX_TASK_RETRIES;
     if (permanent || message.dequeueCount >= max) {
-      const reason = permanent ? error : `failed on delivery ${message.dequeueCount} of ${max} (MAX_TASK_RETRIES): ${error}`;
+      const reason = permanent
+        ? error
+        : `failed on delivery ${message.dequeueCount} of ${max} (MAX_TASK_RETRIES): ${error}`;
       await markFailed(ref, reason, log, result);
       await toPoison(message, reason, { taskId: ref.taskId, executionId: ref.executionId }, log);
       return;
@@ -329,7 +331,10 @@ export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWo
     // The pipeline and vault reads start together with the execution read (three round trips in one).
     const early = task && {
       pipeline: loadPipeline(task, attempt.signal),
-      saveFullOutput: cosmos(() => readSaveExecutionOutput(store.vaults, task!.vault_id, attempt.signal), attempt.signal),
+      saveFullOutput: cosmos(
+        () => readSaveExecutionOutput(store.vaults, task!.vault_id, attempt.signal),
+        attempt.signal,
+      ),
     };
     // Settled later or, when the task ends before using them, only released (see finally).
     early?.pipeline.catch(() => undefined);

@@ -9,7 +9,17 @@ import { ROOT } from "../helpers/binary.ts";
 
 test("scripts/bench-processing.ts runs a small benchmark and prints every figure", () => {
   const deno = join(ROOT, "node_modules", ".bin", "deno");
-  const r = spawnSync(deno, ["run", "-A", "scripts/bench-processing.ts", "--tasks", "40", "--workers", "1", "--idle-seconds", "0"], {
+  const r = spawnSync(deno, [
+    "run",
+    "-A",
+    "scripts/bench-processing.ts",
+    "--tasks",
+    "40",
+    "--workers",
+    "1",
+    "--idle-seconds",
+    "0",
+  ], {
     cwd: ROOT,
     encoding: "utf8",
     env: { ...process.env, NO_COLOR: "1" },
@@ -17,13 +27,18 @@ test("scripts/bench-processing.ts runs a small benchmark and prints every figure
   });
   assert.equal(r.status, 0, `exit ${r.status}\n${r.stdout}\n${r.stderr}`);
   const number = String.raw`\d+(\.\d+)?`;
-  for (const line of [
-    new RegExp(`receive \\+ delete: +${number} msg/s`),
-    new RegExp(`the task's Cosmos calls \\+ delete: ${number} tasks/s`),
-    new RegExp(`contentflow-worker: ${number} tasks/s +\\(ratio ${number} to the queue-only loop, ${number} to the loop with Cosmos calls\\)$`, "m"),
-    new RegExp(`enqueue-to-start while busy: median ${number} s`),
-    new RegExp(`shutdown \\(SIGTERM to exit\\): \\d+ ms`),
-  ]) assert.match(r.stdout, line);
+  for (
+    const line of [
+      new RegExp(`receive \\+ delete: +${number} msg/s`),
+      new RegExp(`the task's Cosmos calls \\+ delete: ${number} tasks/s`),
+      new RegExp(
+        `contentflow-worker: ${number} tasks/s +\\(ratio ${number} to the queue-only loop, ${number} to the loop with Cosmos calls\\)$`,
+        "m",
+      ),
+      new RegExp(`enqueue-to-start while busy: median ${number} s`),
+      new RegExp(`shutdown \\(SIGTERM to exit\\): \\d+ ms`),
+    ]
+  ) assert.match(r.stdout, line);
   assert.doesNotMatch(r.stdout, /FAILED|NaN/);
   assert.match(r.stderr, /\[bench \d\d:\d\d:\d\d\] SDK loop x1: preloading 40 messages/, "progress on stderr");
 });

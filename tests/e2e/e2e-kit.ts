@@ -3,12 +3,12 @@
 // off (the Cosmos emulator keeps its data only in memory, so an outage is simulated between the binary and it).
 import process from "node:process";
 import { createServer as createHttpServer, type Server } from "node:http";
-import { createServer as createTcpServer, connect, type Server as TcpServer, type Socket } from "node:net";
+import { connect, createServer as createTcpServer, type Server as TcpServer, type Socket } from "node:net";
 import type { Emulators } from "../../scripts/lib/emulators.ts";
 import { type BenchStore, BinaryRun, executionsOfVault, type ExecutionTimes } from "../../scripts/lib/bench-kit.ts";
-import { sleep, until, uniqueName } from "../helpers/wait.ts";
+import { sleep, uniqueName, until } from "../helpers/wait.ts";
 
-export { sleep, until, uniqueName };
+export { sleep, uniqueName, until };
 
 export const alive = (pid: number): boolean => {
   try {
@@ -48,7 +48,12 @@ export class Fleet {
 }
 
 /** Waits until `n` executions of `vault` are completed or failed; returns them all. */
-export async function finishedExecutions(store: BenchStore, vault: string, n: number, ms = 90_000): Promise<ExecutionTimes[]> {
+export async function finishedExecutions(
+  store: BenchStore,
+  vault: string,
+  n: number,
+  ms = 90_000,
+): Promise<ExecutionTimes[]> {
   return await until(`${n} executions of ${vault} finished`, async () => {
     const docs = await executionsOfVault(store, vault);
     return docs.filter((d) => d.status === "completed" || d.status === "failed").length >= n ? docs : undefined;

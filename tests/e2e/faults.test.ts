@@ -6,8 +6,8 @@ import process from "node:process";
 import type { QueueClient } from "@azure/storage-queue";
 import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
 import {
-  type BenchStore,
   benchQueue,
+  type BenchStore,
   benchTask,
   createVault,
   preloadTasks,
@@ -15,7 +15,17 @@ import {
   seedCosmos,
 } from "../../scripts/lib/bench-kit.ts";
 import { ensureBinary } from "../helpers/binary.ts";
-import { alive, finishedExecutions, Fleet, pipelineYaml, sleep, slowService, tcpProxy, uniqueName, until } from "./e2e-kit.ts";
+import {
+  alive,
+  finishedExecutions,
+  Fleet,
+  pipelineYaml,
+  sleep,
+  slowService,
+  tcpProxy,
+  uniqueName,
+  until,
+} from "./e2e-kit.ts";
 
 // Each scenario has its own time limit (a normal run of the whole file takes about 1.5 min per runtime).
 describe("compiled binary under fire", () => {
@@ -41,8 +51,13 @@ describe("compiled binary under fire", () => {
   /** A pipeline whose `http` step waits `ms` in the slow service (tasks stay in flight that long). */
   async function slowPipeline(ms: number): Promise<string> {
     const id = `slow-${ms}`;
-    const step = `{id: call, type: http, settings: {url: "http://127.0.0.1:${slow.port}/slow?ms=${ms}", max_retries: 0, request_timeout_secs: 120}}`;
-    await store.db.container(store.config.COSMOS_DB_CONTAINER_PIPELINES).items.upsert({ id, name: id, yaml: pipelineYaml(id, [step]) });
+    const step =
+      `{id: call, type: http, settings: {url: "http://127.0.0.1:${slow.port}/slow?ms=${ms}", max_retries: 0, request_timeout_secs: 120}}`;
+    await store.db.container(store.config.COSMOS_DB_CONTAINER_PIPELINES).items.upsert({
+      id,
+      name: id,
+      yaml: pipelineYaml(id, [step]),
+    });
     return id;
   }
 
@@ -61,7 +76,9 @@ describe("compiled binary under fire", () => {
     return (await poison.exists()) ? await queueLength(poison) : 0;
   }
 
-  test("(a) 500 tasks through two supervisors: each completed exactly once, queue and poison empty", { timeout: 90_000 }, async () => {
+  test("(a) 500 tasks through two supervisors: each completed exactly once, queue and poison empty", {
+    timeout: 90_000,
+  }, async () => {
     const { queue, vault } = await scenario(500);
     const [one, two] = await Promise.all([fleet.start(queue.name), fleet.start(queue.name)]);
     const docs = await finishedExecutions(store, vault, 500);
@@ -69,28 +86,38 @@ describe("compiled binary under fire", () => {
     assert.deepEqual(docs.filter((d) => d.status !== "completed").map((d) => d.id), []);
     // Started once each: a second run of a task would have raised its attempt (the delivery count).
     const attempts = await store.db.container(store.config.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS).items
-      .query({ query: "SELECT VALUE c.attempt FROM c WHERE c.vault_id = @v", parameters: [{ name: "@v", value: vault }] })
+      .query({
+        query: "SELECT VALUE c.attempt FROM c WHERE c.vault_id = @v",
+        parameters: [{ name: "@v", value: vault }],
+      })
       .fetchAll();
     assert.ok(attempts.resources.every((a) => a === 1), "every task ran on its first delivery, once");
     const workers = new Set(docs.map((d) => d.processing_worker_id));
     assert.ok(workers.size >= 3, `work spread over both supervisors' workers (${[...workers].join(", ")})`);
     await until("queue empty", async () => (await queueLength(queue)) === 0);
     await sleep(2500); // one heartbeat, so the counters are current
-    const processed = (await one.processingCounters()).tasks_processed_total + (await two.processingCounters()).tasks_processed_total;
+    const processed = (await one.processingCounters()).tasks_processed_total +
+      (await two.processingCounters()).tasks_processed_total;
     assert.equal(processed, 500, "500 tasks processed over both supervisors, no duplicates");
     assert.equal(await poisonCount(queue), 0);
     await Promise.all([one.stop(), two.stop()]);
   });
 
-  test("(b) processing children killed with SIGKILL during a run: nothing lost, leased tasks redelivered", { timeout: 120_000 }, async () => {
+  test("(b) processing children killed with SIGKILL during a run: nothing lost, leased tasks redelivered", {
+    timeout: 120_000,
+  }, async () => {
     const pipeline = await slowPipeline(300);
     const { queue, vault } = await scenario(200, pipeline);
     const run = await fleet.start(queue.name, { QUEUE_VISIBILITY_TIMEOUT_SECONDS: "3", RESTART_STABLE_SECONDS: "1" });
     await run.waitReady();
     const killed: number[] = [];
     for (let i = 0; i < 4; i++) {
-      const victim = await until("a busy processing child", async () =>
-        (await run.children()).find((c) => c.role === "processing" && c.index === i % 2 && c.alive && c.pid && !killed.includes(c.pid))
+      const victim = await until(
+        "a busy processing child",
+        async () =>
+          (await run.children()).find((c) =>
+            c.role === "processing" && c.index === i % 2 && c.alive && c.pid && !killed.includes(c.pid)
+          ),
       );
       await sleep(1200);
       process.kill(victim.pid!, "SIGKILL");
@@ -99,7 +126,10 @@ describe("compiled binary under fire", () => {
     const docs = await finishedExecutions(store, vault, 200, 120_000);
     assert.deepEqual(docs.filter((d) => d.status !== "completed").map((d) => d.id), [], "every task completed");
     const attempts = (await store.db.container(store.config.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS).items
-      .query({ query: "SELECT VALUE c.attempt FROM c WHERE c.vault_id = @v", parameters: [{ name: "@v", value: vault }] })
+      .query({
+        query: "SELECT VALUE c.attempt FROM c WHERE c.vault_id = @v",
+        parameters: [{ name: "@v", value: vault }],
+      })
       .fetchAll()).resources as number[];
     assert.ok(attempts.some((a) => a >= 2), "tasks of killed children were delivered again after their lease");
     await until("queue empty", async () => (await queueLength(queue)) === 0);
@@ -110,12 +140,20 @@ describe("compiled binary under fire", () => {
     await run.stop();
   });
 
-  test("(c) SIGTERM mid-run: exit within the drain timeout + 2 s, unfinished messages visible at once, no orphans", { timeout: 60_000 }, async () => {
+  test("(c) SIGTERM mid-run: exit within the drain timeout + 2 s, unfinished messages visible at once, no orphans", {
+    timeout: 60_000,
+  }, async () => {
     const pipeline = await slowPipeline(60_000);
     const { queue } = await scenario(16, pipeline); // 2 workers × PROCESSING_CONCURRENCY 8: all in flight
-    const run = await fleet.start(queue.name, { SHUTDOWN_DRAIN_TIMEOUT_SECONDS: "3", QUEUE_VISIBILITY_TIMEOUT_SECONDS: "300" });
-    await until("16 tasks in flight", async () =>
-      (await run.children()).reduce((a, c) => a + c.in_flight, 0) === 16 && (await queue.peekMessages()).peekedMessageItems.length === 0
+    const run = await fleet.start(queue.name, {
+      SHUTDOWN_DRAIN_TIMEOUT_SECONDS: "3",
+      QUEUE_VISIBILITY_TIMEOUT_SECONDS: "300",
+    });
+    await until(
+      "16 tasks in flight",
+      async () =>
+        (await run.children()).reduce((a, c) => a + c.in_flight, 0) === 16 &&
+        (await queue.peekMessages()).peekedMessageItems.length === 0,
     );
     const pids = [run.pid, ...(await run.children()).map((c) => c.pid!).filter(Boolean)];
     const took = await run.stop("SIGTERM");
@@ -126,7 +164,9 @@ describe("compiled binary under fire", () => {
     for (const pid of pids) assert.equal(alive(pid), false, `process ${pid} is gone`);
   });
 
-  test("(d) Azurite stopped for 10 s mid-run: workers back off and recover, nothing lost, no restarts", { timeout: 120_000 }, async () => {
+  test("(d) Azurite stopped for 10 s mid-run: workers back off and recover, nothing lost, no restarts", {
+    timeout: 120_000,
+  }, async () => {
     // 160 tasks of 500 ms over 16 slots: about 5 s of work, so the outage starts with most of it still to do.
     const pipeline = await slowPipeline(500);
     const { queue, vault } = await scenario(160, pipeline);
@@ -149,7 +189,9 @@ describe("compiled binary under fire", () => {
     await run.stop();
   });
 
-  test("(e) Cosmos DB unreachable for 10 s mid-run: intake pauses, work resumes, nothing lost, no restarts", { timeout: 150_000 }, async () => {
+  test("(e) Cosmos DB unreachable for 10 s mid-run: intake pauses, work resumes, nothing lost, no restarts", {
+    timeout: 150_000,
+  }, async () => {
     // 160 tasks of 1 s over 16 slots: about 10 s of work, so tasks are in flight when Cosmos goes away (a run that
     // finished before the cut would leave the workers idle and never touch Cosmos).
     const pipeline = await slowPipeline(1000);
@@ -181,31 +223,60 @@ describe("compiled binary under fire", () => {
     }
   });
 
-  test("(f) 20 kinds of bad messages and bad pipelines: each poisoned or failed with its reason, workers healthy", { timeout: 90_000 }, async () => {
+  test("(f) 20 kinds of bad messages and bad pipelines: each poisoned or failed with its reason, workers healthy", {
+    timeout: 90_000,
+  }, async () => {
     const { queue, vault } = await scenario(0);
     const pipelines = store.db.container(store.config.COSMOS_DB_CONTAINER_PIPELINES);
     const badYaml: Record<string, { yaml?: unknown; reason: RegExp }> = {
-      "yaml-syntax": { yaml: "pipeline:\n  name: [unclosed\n", reason: /cannot be compiled: pipeline YAML does not parse: .* at line 3/ },
-      "no-pipeline-key": { yaml: "name: nothing\n", reason: /cannot be compiled: invalid pipeline definition: executors: .*Expected "executors"/ },
-      "unknown-type": { yaml: pipelineYaml("u", ["{id: x, type: no_such_executor}"]), reason: /cannot be compiled: executor 'x': unknown type 'no_such_executor' \(known types: / },
+      "yaml-syntax": {
+        yaml: "pipeline:\n  name: [unclosed\n",
+        reason: /cannot be compiled: pipeline YAML does not parse: .* at line 3/,
+      },
+      "no-pipeline-key": {
+        yaml: "name: nothing\n",
+        reason: /cannot be compiled: invalid pipeline definition: executors: .*Expected "executors"/,
+      },
+      "unknown-type": {
+        yaml: pipelineYaml("u", ["{id: x, type: no_such_executor}"]),
+        reason: /cannot be compiled: executor 'x': unknown type 'no_such_executor' \(known types: /,
+      },
       "cycle": {
-        yaml: "pipeline:\n  name: c\n  executors:\n    - {id: a, type: pass_through}\n    - {id: b, type: pass_through}\n  edges:\n    - {from: a, to: b}\n    - {from: b, to: a}\n",
+        yaml:
+          "pipeline:\n  name: c\n  executors:\n    - {id: a, type: pass_through}\n    - {id: b, type: pass_through}\n  edges:\n    - {from: a, to: b}\n    - {from: b, to: a}\n",
         reason: /cannot be compiled: the pipeline has a cycle through: a, b/,
       },
       "dangling-edge": {
-        yaml: "pipeline:\n  name: d\n  executors:\n    - {id: a, type: pass_through}\n  edges:\n    - {from: a, to: ghost}\n",
+        yaml:
+          "pipeline:\n  name: d\n  executors:\n    - {id: a, type: pass_through}\n  edges:\n    - {from: a, to: ghost}\n",
         reason: /cannot be compiled: edges\[0\] names executor 'ghost', which the pipeline does not define/,
       },
-      "bad-settings": { yaml: pipelineYaml("s", ["{id: chunk, type: recursive_text_chunker, settings: {chunk_size: big}}"]), reason: /cannot be compiled: executor 'chunk' \(recursive_text_chunker\): invalid settings: chunk_size: chunk_size must be a whole number/ },
-      "no-executors": { yaml: "pipeline:\n  name: e\n  executors: []\n", reason: /cannot be compiled: invalid pipeline definition: executors: the pipeline has no executors/ },
-      "duplicate-ids": { yaml: pipelineYaml("dup", ["{id: discover, type: pass_through}"]), reason: /cannot be compiled: executor id 'discover' is used more than once/ },
+      "bad-settings": {
+        yaml: pipelineYaml("s", ["{id: chunk, type: recursive_text_chunker, settings: {chunk_size: big}}"]),
+        reason:
+          /cannot be compiled: executor 'chunk' \(recursive_text_chunker\): invalid settings: chunk_size: chunk_size must be a whole number/,
+      },
+      "no-executors": {
+        yaml: "pipeline:\n  name: e\n  executors: []\n",
+        reason: /cannot be compiled: invalid pipeline definition: executors: the pipeline has no executors/,
+      },
+      "duplicate-ids": {
+        yaml: pipelineYaml("dup", ["{id: discover, type: pass_through}"]),
+        reason: /cannot be compiled: executor id 'discover' is used more than once/,
+      },
       "http-host-not-allowed": {
         yaml: pipelineYaml("h", ["{id: call, type: http, settings: {url: 'http://evil.example.com/x'}}"]),
-        reason: /cannot be compiled: executor 'call' \(http\): host 'evil\.example\.com' is not in HTTP_EXECUTOR_ALLOWED_HOSTS/,
+        reason:
+          /cannot be compiled: executor 'call' \(http\): host 'evil\.example\.com' is not in HTTP_EXECUTOR_ALLOWED_HOSTS/,
       },
-      "yaml-not-a-string": { yaml: 42, reason: /pipeline bad-yaml-not-a-string is malformed: yaml: pipeline\.yaml must be a string/ },
+      "yaml-not-a-string": {
+        yaml: 42,
+        reason: /pipeline bad-yaml-not-a-string is malformed: yaml: pipeline\.yaml must be a string/,
+      },
     };
-    for (const [id, bad] of Object.entries(badYaml)) await pipelines.items.upsert({ id: `bad-${id}`, name: id, yaml: bad.yaml });
+    for (const [id, bad] of Object.entries(badYaml)) {
+      await pipelines.items.upsert({ id: `bad-${id}`, name: id, yaml: bad.yaml });
+    }
     const pipelineTasks = Object.keys(badYaml).map((id, i) => benchTask(vault, i, `bad-${id}`));
     await preloadTasks(store, queue, pipelineTasks);
 
@@ -215,14 +286,41 @@ describe("compiled binary under fire", () => {
       "not-json": { text: "hello {", reason: /^message is neither JSON nor base64-encoded JSON$/ },
       "base64-not-json": { text: btoa("not json at all"), reason: /^message is base64 but does not decode to JSON$/ },
       "json-array": { text: "[1,2,3]", reason: /^message JSON is not an object with a task_type$/ },
-      "unknown-task-type": { text: JSON.stringify({ task_type: "teleport", payload }), reason: /^unknown task_type "teleport" \(expected "content_processing"\)$/ },
-      "no-payload": { text: JSON.stringify({ task_type: "content_processing" }), reason: /^invalid task message: payload: .*Expected "payload"/ },
-      "no-pipeline-id": { text: JSON.stringify({ ...good, payload: { ...payload, pipeline_id: undefined, execution_id: "exec_np" } }), reason: /^invalid task message: payload\.pipeline_id: / },
-      "content-not-list": { text: JSON.stringify({ ...good, payload: { ...payload, content: "x", execution_id: "exec_cl" } }), reason: /^invalid task message: payload\.content: .*Expected Array/ },
-      "retry-count-text": { text: JSON.stringify({ ...good, payload: { ...payload, retry_count: "two", execution_id: "exec_rc" } }), reason: /^invalid task message: payload\.retry_count: .*Expected number/ },
-      "unknown-pipeline": { text: JSON.stringify(benchTask(vault, 101, "no-such-pipeline")), reason: /^pipeline no-such-pipeline not found$/ },
+      "unknown-task-type": {
+        text: JSON.stringify({ task_type: "teleport", payload }),
+        reason: /^unknown task_type "teleport" \(expected "content_processing"\)$/,
+      },
+      "no-payload": {
+        text: JSON.stringify({ task_type: "content_processing" }),
+        reason: /^invalid task message: payload: .*Expected "payload"/,
+      },
+      "no-pipeline-id": {
+        text: JSON.stringify({ ...good, payload: { ...payload, pipeline_id: undefined, execution_id: "exec_np" } }),
+        reason: /^invalid task message: payload\.pipeline_id: /,
+      },
+      "content-not-list": {
+        text: JSON.stringify({ ...good, payload: { ...payload, content: "x", execution_id: "exec_cl" } }),
+        reason: /^invalid task message: payload\.content: .*Expected Array/,
+      },
+      "retry-count-text": {
+        text: JSON.stringify({ ...good, payload: { ...payload, retry_count: "two", execution_id: "exec_rc" } }),
+        reason: /^invalid task message: payload\.retry_count: .*Expected number/,
+      },
+      "unknown-pipeline": {
+        text: JSON.stringify(benchTask(vault, 101, "no-such-pipeline")),
+        reason: /^pipeline no-such-pipeline not found$/,
+      },
       "claim-check-missing-blob": {
-        text: JSON.stringify({ task_type: "content_processing", claim_check: { container: "claims", blob: "missing.json", task_id: "task_cc", execution_id: "exec_cc", bytes: 10 } }),
+        text: JSON.stringify({
+          task_type: "content_processing",
+          claim_check: {
+            container: "claims",
+            blob: "missing.json",
+            task_id: "task_cc",
+            execution_id: "exec_cc",
+            bytes: 10,
+          },
+        }),
         reason: /^claim-check blob claims\/missing\.json not found$/,
       },
     };
@@ -264,50 +362,70 @@ describe("compiled binary under fire", () => {
     await run.stop();
   });
 
-  test("(g) a crash-looping child: restart delays grow, /ready says degraded, its sibling and the source worker carry on", { timeout: 120_000 }, async () => {
-    const pipeline = await slowPipeline(1000);
-    const { queue, vault } = await scenario(40, pipeline);
-    // A source worker too: the other role must not be touched by the processing role's crash loop.
-    const run = await fleet.start(queue.name, { RESTART_STABLE_SECONDS: "30", QUEUE_VISIBILITY_TIMEOUT_SECONDS: "3", NUM_SOURCE_WORKERS: "1" });
-    await run.waitReady();
-    const sourceBefore = (await run.children()).find((c) => c.role === "source")!;
-    const delays: number[] = [];
-    let killedAt = 0;
-    let lastPid = 0;
-    for (let i = 0; i < 4; i++) {
-      const child = await until("child 0 running", async () =>
-        (await run.children()).find((c) => c.role === "processing" && c.index === 0 && c.alive && c.pid && c.pid !== lastPid)
+  test(
+    "(g) a crash-looping child: restart delays grow, /ready says degraded, its sibling and the source worker carry on",
+    { timeout: 120_000 },
+    async () => {
+      const pipeline = await slowPipeline(1000);
+      const { queue, vault } = await scenario(40, pipeline);
+      // A source worker too: the other role must not be touched by the processing role's crash loop.
+      const run = await fleet.start(queue.name, {
+        RESTART_STABLE_SECONDS: "30",
+        QUEUE_VISIBILITY_TIMEOUT_SECONDS: "3",
+        NUM_SOURCE_WORKERS: "1",
+      });
+      await run.waitReady();
+      const sourceBefore = (await run.children()).find((c) => c.role === "source")!;
+      const delays: number[] = [];
+      let killedAt = 0;
+      let lastPid = 0;
+      for (let i = 0; i < 4; i++) {
+        const child = await until(
+          "child 0 running",
+          async () =>
+            (await run.children()).find((c) =>
+              c.role === "processing" && c.index === 0 && c.alive && c.pid && c.pid !== lastPid
+            ),
+        );
+        if (killedAt) {
+          delays.push(performance.now() - killedAt);
+        }
+        lastPid = child.pid!;
+        process.kill(child.pid!, "SIGKILL");
+        killedAt = performance.now();
+      }
+      const ready = await until("degraded", async () => {
+        const r = await run.get("/ready");
+        const body = await r.json();
+        return r.status === 503 && body.degraded_roles.includes("processing") ? body : undefined;
+      }, 20_000);
+      assert.equal(ready.status, "degraded");
+      assert.deepEqual(ready.degraded_roles, ["processing"], "only the crash-looping role is degraded");
+      // Nominal 0.5, 1 and 2 s (±20 % jitter) plus up to ~0.2 s of polling here; a constant delay would give ~1x.
+      assert.ok(
+        delays[2] > delays[0] * 1.5,
+        `restart delays grow: ${delays.map((d) => Math.round(d)).join(", ")} ms`,
       );
-      if (killedAt) delays.push(performance.now() - killedAt);
-      lastPid = child.pid!;
-      process.kill(child.pid!, "SIGKILL");
-      killedAt = performance.now();
-    }
-    const ready = await until("degraded", async () => {
-      const r = await run.get("/ready");
-      const body = await r.json();
-      return r.status === 503 && body.degraded_roles.includes("processing") ? body : undefined;
-    }, 20_000);
-    assert.equal(ready.status, "degraded");
-    assert.deepEqual(ready.degraded_roles, ["processing"], "only the crash-looping role is degraded");
-    // Nominal 0.5, 1 and 2 s (±20 % jitter) plus up to ~0.2 s of polling here; a constant delay would give ~1x.
-    assert.ok(delays[2] > delays[0] * 1.5, `restart delays grow: ${delays.map((d) => Math.round(d)).join(", ")} ms`);
-    // Meanwhile the other worker went on; every task completes (those of the killed child after their lease).
-    // (The source worker's crawls of this vault fail — its blob container does not exist — and record failed
-    // executions of their own; only the 40 queued tasks are checked.)
-    const docs = await until("the 40 tasks finished", async () => {
-      const tasks = (await finishedExecutions(store, vault, 0)).filter((d) => d.id.startsWith(`exec_${vault}-`));
-      return tasks.filter((d) => d.status === "completed" || d.status === "failed").length === 40 ? tasks : undefined;
-    }, 90_000);
-    assert.deepEqual(docs.filter((d) => d.status !== "completed").map((d) => d.id), []);
-    const other = (await run.children()).find((c) => c.role === "processing" && c.index === 1)!;
-    assert.equal(other.restarts, 0);
-    const source = (await run.children()).find((c) => c.role === "source")!;
-    assert.equal(source.pid, sourceBefore.pid, "the source worker was never restarted");
-    assert.ok(source.alive && source.ready && source.restarts === 0, `source worker healthy: ${JSON.stringify(source)}`);
-    assert.ok(Date.now() - Date.parse(source.last_heartbeat!) < 10_000, "the source worker still reports");
-    const byOther = docs.filter((d) => d.processing_worker_id === other.id).length;
-    assert.ok(byOther >= 8, `worker 1 completed ${byOther} tasks while worker 0 crash-looped`);
-    await run.stop();
-  });
+      // Meanwhile the other worker went on; every task completes (those of the killed child after their lease).
+      // (The source worker's crawls of this vault fail — its blob container does not exist — and record failed
+      // executions of their own; only the 40 queued tasks are checked.)
+      const docs = await until("the 40 tasks finished", async () => {
+        const tasks = (await finishedExecutions(store, vault, 0)).filter((d) => d.id.startsWith(`exec_${vault}-`));
+        return tasks.filter((d) => d.status === "completed" || d.status === "failed").length === 40 ? tasks : undefined;
+      }, 90_000);
+      assert.deepEqual(docs.filter((d) => d.status !== "completed").map((d) => d.id), []);
+      const other = (await run.children()).find((c) => c.role === "processing" && c.index === 1)!;
+      assert.equal(other.restarts, 0);
+      const source = (await run.children()).find((c) => c.role === "source")!;
+      assert.equal(source.pid, sourceBefore.pid, "the source worker was never restarted");
+      assert.ok(
+        source.alive && source.ready && source.restarts === 0,
+        `source worker healthy: ${JSON.stringify(source)}`,
+      );
+      assert.ok(Date.now() - Date.parse(source.last_heartbeat!) < 10_000, "the source worker still reports");
+      const byOther = docs.filter((d) => d.processing_worker_id === other.id).length;
+      assert.ok(byOther >= 8, `worker 1 completed ${byOther} tasks while worker 0 crash-looped`);
+      await run.stop();
+    },
+  );
 });

@@ -47,13 +47,31 @@ describe("compiled binary: one role by hand", () => {
   before(async () => {
     binary = ensureBinary();
     emu = await startEmulators();
-    env = { PATH: process.env.PATH ?? "", ...emu.env, STORAGE_WORKER_QUEUE_NAME: "by-hand-tasks", LOG_LEVEL: "warning" };
+    env = {
+      PATH: process.env.PATH ?? "",
+      ...emu.env,
+      STORAGE_WORKER_QUEUE_NAME: "by-hand-tasks",
+      LOG_LEVEL: "warning",
+    };
     config = (await loadConfig({ env, dotenvPath: false })).config;
-    const cosmos = new CosmosClient({ endpoint: emu.cosmosEndpoint, key: emu.env.COSMOS_DB_KEY, connectionPolicy: { enableEndpointDiscovery: false } });
+    const cosmos = new CosmosClient({
+      endpoint: emu.cosmosEndpoint,
+      key: emu.env.COSMOS_DB_KEY,
+      connectionPolicy: { enableEndpointDiscovery: false },
+    });
     await ensureCosmosContainers(cosmos, config);
     db = cosmos.database(config.COSMOS_DB_NAME);
-    await db.container(config.COSMOS_DB_CONTAINER_PIPELINES).items.upsert({ id: "pipe-by-hand", name: "by-hand", yaml: PIPELINE });
-    await db.container(config.COSMOS_DB_CONTAINER_VAULTS).items.upsert({ id: "vault-by-hand", name: "v", pipeline_id: "pipe-by-hand", enabled: true });
+    await db.container(config.COSMOS_DB_CONTAINER_PIPELINES).items.upsert({
+      id: "pipe-by-hand",
+      name: "by-hand",
+      yaml: PIPELINE,
+    });
+    await db.container(config.COSMOS_DB_CONTAINER_VAULTS).items.upsert({
+      id: "vault-by-hand",
+      name: "v",
+      pipeline_id: "pipe-by-hand",
+      enabled: true,
+    });
     await uploadBlobs(emu, "by-hand", [
       { name: "a.txt", body: "alpha" },
       { name: "b.txt", body: "beta" },

@@ -77,9 +77,11 @@ describe("compiled binary: supervisor", () => {
   const get = (path: string) => fetch(`http://127.0.0.1:${port}${path}`);
 
   test("becomes ready, replaces a killed child in < 2 s, drains on SIGTERM and leaves no process", async () => {
-    await until("/ready 200", async () => ((await get("/ready")).status === 200 ? true : undefined), 60_000).catch((e) => {
-      throw new Error(`${e.message}\n${lines.slice(-30).join("\n")}`);
-    });
+    await until("/ready 200", async () => ((await get("/ready")).status === 200 ? true : undefined), 60_000).catch(
+      (e) => {
+        throw new Error(`${e.message}\n${lines.slice(-30).join("\n")}`);
+      },
+    );
     const status = await (await get("/status")).json();
     const workers = [...status.workers.processing.workers, ...status.workers.source.workers];
     assert.equal(workers.length, 3);

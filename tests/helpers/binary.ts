@@ -18,7 +18,16 @@ function newestSource(dir: string): number {
 export function ensureBinary(): string {
   if (existsSync(BINARY) && statSync(BINARY).mtimeMs >= newestSource(join(ROOT, "src"))) return BINARY;
   const bun = join(ROOT, "node_modules", ".bin", "bun");
-  const r = spawnSync(bun, ["build", "--compile", "--minify", "--bytecode", "--format=esm", "src/main.ts", "--outfile", BINARY], {
+  const r = spawnSync(bun, [
+    "build",
+    "--compile",
+    "--minify",
+    "--bytecode",
+    "--format=esm",
+    "src/main.ts",
+    "--outfile",
+    BINARY,
+  ], {
     cwd: ROOT,
     encoding: "utf8",
   });

@@ -328,7 +328,9 @@ describe("enqueue: errors", () => {
         queue: deadQueue,
       }),
       (err: Error) => {
-        const m = /cannot send the task to queue 'dead': .*\(execution (exec_[0-9a-f]{12}) marked failed\)/.exec(err.message);
+        const m = /cannot send the task to queue 'dead': .*\(execution (exec_[0-9a-f]{12}) marked failed\)/.exec(
+          err.message,
+        );
         assert.ok(m, err.message);
         executionId = m[1];
         return true;

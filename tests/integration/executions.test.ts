@@ -11,7 +11,17 @@ import { readSaveExecutionOutput } from "../../src/store/vaults-read.ts";
 import type { ExecutionDoc } from "../../src/store/documents.ts";
 import { compilePipeline, defaultRegistry, parsePipelineYaml, type PipelineResult } from "../../src/pipeline/index.ts";
 import { Logger } from "../../src/log/logger.ts";
-import { contentItem, readDoc, taskMessage, testConfig, testCosmos, testDatabase, timeout, uniqueName, withTimeout } from "./processing-kit.ts";
+import {
+  contentItem,
+  readDoc,
+  taskMessage,
+  testConfig,
+  testCosmos,
+  testDatabase,
+  timeout,
+  uniqueName,
+  withTimeout,
+} from "./processing-kit.ts";
 
 function result(content = [contentItem("r1", { out: 1 })], extra: Partial<PipelineResult> = {}): PipelineResult {
   return {
@@ -53,8 +63,9 @@ describe("execution store on the Cosmos emulator", () => {
 
   test("concurrent updates never lose a field (If-Match, re-read and re-apply on 412)", async () => {
     const task = await pending(uniqueName("conc"));
-    const writers = Array.from({ length: 12 }, (_, i) =>
-      store.update(task.execution_id, (doc) => ({ ...doc, [`field_${i}`]: i }))
+    const writers = Array.from(
+      { length: 12 },
+      (_, i) => store.update(task.execution_id, (doc) => ({ ...doc, [`field_${i}`]: i })),
     );
     const results = await withTimeout(Promise.all(writers), 30_000, "concurrent updates");
     assert.ok(results.every((r) => r.written));
@@ -163,7 +174,10 @@ describe("execution store on the Cosmos emulator", () => {
     assert.equal(doc.task_id, task.task_id);
     assert.equal(doc.created_by, "w-test");
     const { resources } = await container().items
-      .query({ query: "SELECT c.id FROM c WHERE c.vault_id = @v", parameters: [{ name: "@v", value: "vault-missing" }] })
+      .query({
+        query: "SELECT c.id FROM c WHERE c.vault_id = @v",
+        parameters: [{ name: "@v", value: "vault-missing" }],
+      })
       .fetchAll();
     assert.deepEqual(resources.map((r) => r.id), [task.execution_id]);
 
@@ -290,7 +304,13 @@ describe("execution store on the Cosmos emulator", () => {
     const offline = client.database(config.COSMOS_DB_NAME).container(config.COSMOS_DB_CONTAINER_PIPELINES);
     await emu.cosmos.stop();
     try {
-      await assert.rejects(withTimeout(readPipelineDoc(offline, "no-such-pipeline", AbortSignal.timeout(10_000)), 20_000, "read during outage"));
+      await assert.rejects(
+        withTimeout(
+          readPipelineDoc(offline, "no-such-pipeline", AbortSignal.timeout(10_000)),
+          20_000,
+          "read during outage",
+        ),
+      );
     } finally {
       await emu.cosmos.start();
     }

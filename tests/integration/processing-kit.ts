@@ -16,12 +16,12 @@ import { defaultRegistry, type ExecutorRegistry } from "../../src/pipeline/index
 import type { ExecutorDefinition } from "../../src/executors/types.ts";
 import type { Content } from "../../src/pipeline/content.ts";
 import { type PoisonRecord, PoisonRecordSchema } from "../../src/queue/poison.ts";
-import { sleep, until, uniqueName, withTimeout } from "../helpers/wait.ts";
+import { sleep, uniqueName, until, withTimeout } from "../helpers/wait.ts";
 
 /** Test output stays readable: only errors from the code under test (TEST_LOG_LEVEL=debug for everything). */
 configureLogging({ level: process.env.TEST_LOG_LEVEL === "debug" ? "debug" : "error" });
 
-export { sleep, until, uniqueName, withTimeout };
+export { sleep, uniqueName, until, withTimeout };
 
 export const SDK_TIMEOUT_MS = 15_000;
 export const timeout = () => ({ abortSignal: AbortSignal.timeout(SDK_TIMEOUT_MS) });

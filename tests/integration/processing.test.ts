@@ -27,7 +27,8 @@ import {
   until,
 } from "./processing-kit.ts";
 
-const INPUT = "    - {id: discover, type: azure_blob_input_discovery, settings: {blob_storage_account: devstoreaccount1, blob_container_name: c}}";
+const INPUT =
+  "    - {id: discover, type: azure_blob_input_discovery, settings: {blob_storage_account: devstoreaccount1, blob_container_name: c}}";
 
 const PIPELINES: Record<string, string> = {
   "pipe-basic": `pipeline:
@@ -38,11 +39,16 @@ ${INPUT}
     - {id: done, type: pass_through}
   execution_sequence: [discover, keep, done]
 `,
-  "pipe-count": `pipeline:\n  name: count\n  executors:\n${INPUT}\n    - {id: count, type: test_wait}\n  execution_sequence: [discover, count]\n`,
-  "pipe-flaky-once": `pipeline:\n  name: flaky\n  executors:\n${INPUT}\n    - {id: flaky, type: test_flaky, settings: {fail_times: 1}}\n  execution_sequence: [discover, flaky]\n`,
-  "pipe-flaky-always": `pipeline:\n  name: broken\n  executors:\n${INPUT}\n    - {id: flaky, type: test_flaky, settings: {fail_times: 1000}}\n  execution_sequence: [discover, flaky]\n`,
-  "pipe-slow": `pipeline:\n  name: slow\n  executors:\n${INPUT}\n    - {id: wait, type: test_wait, settings: {ms: 6500}}\n  execution_sequence: [discover, wait]\n`,
-  "pipe-endless": `pipeline:\n  name: endless\n  executors:\n${INPUT}\n    - {id: wait, type: test_wait, settings: {ms: 600000}}\n  execution_sequence: [discover, wait]\n`,
+  "pipe-count":
+    `pipeline:\n  name: count\n  executors:\n${INPUT}\n    - {id: count, type: test_wait}\n  execution_sequence: [discover, count]\n`,
+  "pipe-flaky-once":
+    `pipeline:\n  name: flaky\n  executors:\n${INPUT}\n    - {id: flaky, type: test_flaky, settings: {fail_times: 1}}\n  execution_sequence: [discover, flaky]\n`,
+  "pipe-flaky-always":
+    `pipeline:\n  name: broken\n  executors:\n${INPUT}\n    - {id: flaky, type: test_flaky, settings: {fail_times: 1000}}\n  execution_sequence: [discover, flaky]\n`,
+  "pipe-slow":
+    `pipeline:\n  name: slow\n  executors:\n${INPUT}\n    - {id: wait, type: test_wait, settings: {ms: 6500}}\n  execution_sequence: [discover, wait]\n`,
+  "pipe-endless":
+    `pipeline:\n  name: endless\n  executors:\n${INPUT}\n    - {id: wait, type: test_wait, settings: {ms: 600000}}\n  execution_sequence: [discover, wait]\n`,
   "pipe-uncompilable": `pipeline:\n  name: nope\n  executors:\n    - {id: x, type: no_such_executor_type}\n`,
   "pipe-fan": `pipeline:
   name: fan
@@ -72,8 +78,18 @@ describe("processing worker", () => {
     const pipelines = db.container(base.COSMOS_DB_CONTAINER_PIPELINES);
     for (const [id, yaml] of Object.entries(PIPELINES)) await pipelines.items.create({ id, name: id, yaml }, timeout());
     const vaults = db.container(base.COSMOS_DB_CONTAINER_VAULTS);
-    await vaults.items.create({ id: "vault-save", pipeline_id: "pipe-basic", save_execution_output: true, enabled: true }, timeout());
-    await vaults.items.create({ id: "vault-ids", pipeline_id: "pipe-basic", save_execution_output: false, enabled: true }, timeout());
+    await vaults.items.create({
+      id: "vault-save",
+      pipeline_id: "pipe-basic",
+      save_execution_output: true,
+      enabled: true,
+    }, timeout());
+    await vaults.items.create({
+      id: "vault-ids",
+      pipeline_id: "pipe-basic",
+      save_execution_output: false,
+      enabled: true,
+    }, timeout());
   });
 
   after(async () => {
@@ -151,7 +167,11 @@ describe("processing worker", () => {
   });
 
   test("retry then success: a failed attempt comes back after a delay and completes", async () => {
-    const { queues, start } = await scenario({ MAX_TASK_RETRIES: "3", RETRY_BASE_DELAY_SECONDS: "1", RETRY_MAX_DELAY_SECONDS: "2" });
+    const { queues, start } = await scenario({
+      MAX_TASK_RETRIES: "3",
+      RETRY_BASE_DELAY_SECONDS: "1",
+      RETRY_MAX_DELAY_SECONDS: "2",
+    });
     const worker = start();
     const key = uniqueName("retry");
     const task = taskMessage(key, { pipelineId: "pipe-flaky-once", vaultId: "vault-ids" });
@@ -215,7 +235,10 @@ describe("processing worker", () => {
     assert.equal(doc.status, "failed");
     assert.match(doc.error, /delivered 3 times, more than MAX_TASK_RETRIES=2/);
     assert.equal(callsOf("test_wait", key), 0, "never run");
-    const records = await until("poisoned", async () => ((await poisonRecords(queues.poison)).length ? poisonRecords(queues.poison) : undefined));
+    const records = await until(
+      "poisoned",
+      async () => ((await poisonRecords(queues.poison)).length ? poisonRecords(queues.poison) : undefined),
+    );
     assert.equal(records[0].dequeue_count, 3);
     await worker.stop();
   });
@@ -227,13 +250,20 @@ describe("processing worker", () => {
     await pendingRecord(wrongTypes);
     const unknownPipeline = taskMessage(uniqueName("nopipe"), { pipelineId: "no-such-pipeline", vaultId: "vault-ids" });
     await pendingRecord(unknownPipeline);
-    const uncompilable = taskMessage(uniqueName("nocompile"), { pipelineId: "pipe-uncompilable", vaultId: "vault-ids", inputExecutor: null });
+    const uncompilable = taskMessage(uniqueName("nocompile"), {
+      pipelineId: "pipe-uncompilable",
+      vaultId: "vault-ids",
+      inputExecutor: null,
+    });
     const bad: Record<string, string> = {
       nonJson: "this is not json {",
       badBase64: "bm90IGpzb24=",
       unknownType: JSON.stringify({ task_type: "input_source_loading", payload: {} }),
       missingFields: JSON.stringify({ task_type: "content_processing", payload: { task_id: "t-missing" } }),
-      wrongTypes: JSON.stringify({ ...wrongTypes, payload: { ...wrongTypes.payload, content: "nope", retry_count: "x" } }),
+      wrongTypes: JSON.stringify({
+        ...wrongTypes,
+        payload: { ...wrongTypes.payload, content: "nope", retry_count: "x" },
+      }),
       unknownPipeline: JSON.stringify(unknownPipeline),
       uncompilable: JSON.stringify(uncompilable),
     };
@@ -286,7 +316,10 @@ describe("processing worker", () => {
   });
 
   test("drain: an unfinished task's message is visible again at once and its execution is pending again", async () => {
-    const { config, queues, start } = await scenario({ SHUTDOWN_DRAIN_TIMEOUT_SECONDS: "2", QUEUE_VISIBILITY_TIMEOUT_SECONDS: "120" });
+    const { config, queues, start } = await scenario({
+      SHUTDOWN_DRAIN_TIMEOUT_SECONDS: "2",
+      QUEUE_VISIBILITY_TIMEOUT_SECONDS: "120",
+    });
     const worker = start();
     const task = taskMessage(uniqueName("drain"), { pipelineId: "pipe-endless", vaultId: "vault-ids" });
     await pendingRecord(task);
@@ -315,7 +348,10 @@ describe("processing worker", () => {
     const done = await executionIn(task.payload.execution_id, ["completed"]);
     assert.equal(callsOf("test_wait", key), 1);
     await queues.tasks.sendMessage(JSON.stringify(task), timeout());
-    await until("skipped", async () => (worker.reporter.counters.tasks_skipped_duplicate_total === 1 ? true : undefined));
+    await until(
+      "skipped",
+      async () => (worker.reporter.counters.tasks_skipped_duplicate_total === 1 ? true : undefined),
+    );
     assert.equal(callsOf("test_wait", key), 1, "not run again");
     assert.equal((await execution(task.payload.execution_id))._etag, done._etag, "record untouched");
     await until("queue empty", async () => ((await queued(queues.tasks)) === 0 ? true : undefined));
@@ -326,7 +362,10 @@ describe("processing worker", () => {
     const { queues, start } = await scenario();
     const worker = start();
     const key = uniqueName("fan");
-    const content = [contentItem(`${key}-doc`, { kind: "doc", title: "A" }), contentItem(`${key}-img`, { kind: "img", title: "B" })];
+    const content = [
+      contentItem(`${key}-doc`, { kind: "doc", title: "A" }),
+      contentItem(`${key}-img`, { kind: "img", title: "B" }),
+    ];
     const task = taskMessage(key, { pipelineId: "pipe-fan", vaultId: "vault-save", content });
     await queues.tasks.sendMessage(JSON.stringify(task), timeout());
     const doc = await executionIn(task.payload.execution_id, ["completed", "failed"]);
@@ -367,7 +406,10 @@ describe("processing worker", () => {
     const doc = await executionIn(task.payload.execution_id, ["failed", "completed"]);
     assert.equal(doc.status, "failed");
     assert.match(doc.error, /timed out after 1 s/);
-    const records = await until("poisoned", async () => ((await poisonRecords(queues.poison)).length ? poisonRecords(queues.poison) : undefined));
+    const records = await until(
+      "poisoned",
+      async () => ((await poisonRecords(queues.poison)).length ? poisonRecords(queues.poison) : undefined),
+    );
     assert.match(records[0].reason, /failed on delivery 1 of 1 .*timed out after 1 s/);
     await worker.stop();
   });

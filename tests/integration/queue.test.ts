@@ -36,7 +36,10 @@ describe("message decoding", () => {
     assert.match(reason("####"), /neither JSON nor base64/);
     assert.match(reason(""), /empty/);
     assert.match(reason("[1,2]"), /not an object with a task_type/);
-    assert.match(reason(JSON.stringify({ task_type: "input_source_loading", payload: {} })), /unknown task_type "input_source_loading"/);
+    assert.match(
+      reason(JSON.stringify({ task_type: "input_source_loading", payload: {} })),
+      /unknown task_type "input_source_loading"/,
+    );
     assert.match(reason(JSON.stringify({ payload: good.payload })), /unknown task_type null/);
     const missing = { task_type: "content_processing", payload: { task_id: "t1", execution_id: "e1" } };
     assert.match(reason(JSON.stringify(missing)), /payload\.pipeline_id/);
@@ -115,7 +118,10 @@ describe("task queue on Azurite", () => {
     }
     assert.ok(renewed >= 4, `renewed ${renewed} times in 6 s with a 2 s lease`);
     assert.notEqual(message.popReceipt, firstReceipt, "renewal swapped in a new pop receipt");
-    await assert.rejects(qs.tasks.deleteMessage(message.id, firstReceipt, timeout()), /PopReceiptMismatch|pop receipt/i);
+    await assert.rejects(
+      qs.tasks.deleteMessage(message.id, firstReceipt, timeout()),
+      /PopReceiptMismatch|pop receipt/i,
+    );
     assert.equal(await message.delete(), "settled");
     assert.equal(await message.delete(), "already-settled");
     assert.equal((await qs.tasks.getProperties(timeout())).approximateMessagesCount, 0);
@@ -136,7 +142,10 @@ describe("task queue on Azurite", () => {
   test("a lost lease is reported and stops renewal", async () => {
     const qs = queues();
     const failures: boolean[] = [];
-    const queue = new TaskQueue(qs, { leaseSeconds: 1, listener: { renewalFailed: (_m, _e, lost) => failures.push(lost) } });
+    const queue = new TaskQueue(qs, {
+      leaseSeconds: 1,
+      listener: { renewalFailed: (_m, _e, lost) => failures.push(lost) },
+    });
     await queue.ensureQueues();
     await qs.tasks.sendMessage("lost", timeout());
     const [message] = await queue.receive(1);
@@ -207,7 +216,11 @@ describe("task queue on Azurite", () => {
     const { record } = await queue.poison(message, "too big", { workerId: "w" });
     assert.ok(record.message_blob, "stored in a blob");
     assert.equal(record.message_truncated, true);
-    const body = await blobs.getContainerClient(container).getBlobClient(record.message_blob.blob).downloadToBuffer(0, undefined, timeout());
+    const body = await blobs.getContainerClient(container).getBlobClient(record.message_blob.blob).downloadToBuffer(
+      0,
+      undefined,
+      timeout(),
+    );
     assert.equal(body.toString("utf8"), original);
   });
 
@@ -348,7 +361,11 @@ describe("task queue on Azurite", () => {
       // Azurite may come back without the queue (its metadata is saved lazily); the consumer creates it again.
       await until("ready again", async () => (readiness.slice(before).includes(true) ? true : undefined), 40_000);
       await qs.tasks.sendMessage("after the outage", timeout());
-      await until("handled after the outage", async () => (handled.includes("after the outage") ? true : undefined), 40_000);
+      await until(
+        "handled after the outage",
+        async () => (handled.includes("after the outage") ? true : undefined),
+        40_000,
+      );
       assert.equal(readiness.at(-1), true);
       const outageLines = lines.filter((l) => l.includes("task queue unreachable"));
       assert.equal(outageLines.length, 1, "logged once per outage");

@@ -27,7 +27,9 @@ describe("cli", () => {
   test("--help lists the commands", () => {
     const r = cli(["--help"]);
     assert.equal(r.code, 0);
-    for (const c of ["supervisor", "worker", "enqueue", "status", "config", "version"]) assert.match(r.stdout, new RegExp(`\\b${c}\\b`));
+    for (const c of ["supervisor", "worker", "enqueue", "status", "config", "version"]) {
+      assert.match(r.stdout, new RegExp(`\\b${c}\\b`));
+    }
   });
 
   test("each command has --help", () => {

@@ -3,8 +3,14 @@ import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError, loadConfig, parseDotenv, poisonQueueName, requireConnectionSettings } from "../../src/config/load.ts";
-import { describeConfig, REDACTED, redactConnectionString, redactUrl } from "../../src/config/redact.ts";
+import {
+  ConfigError,
+  loadConfig,
+  parseDotenv,
+  poisonQueueName,
+  requireConnectionSettings,
+} from "../../src/config/load.ts";
+import { describeConfig, redactConnectionString, REDACTED, redactUrl } from "../../src/config/redact.ts";
 import { SETTING_NAMES, settingMeta } from "../../src/config/schema.ts";
 
 const base = {
@@ -86,10 +92,15 @@ describe("config: bad values name the variable and the expected form", () => {
   });
 
   test("several problems are all reported", async () => {
-    const problems = await problemsOf({ API_PORT: "-1", API_ENABLED: "maybe", LOG_LEVEL: "DBEUG", QUEUE_MAX_MESSAGES: "33" });
+    const problems = await problemsOf({
+      API_PORT: "-1",
+      API_ENABLED: "maybe",
+      LOG_LEVEL: "DBEUG",
+      QUEUE_MAX_MESSAGES: "33",
+    });
     assert.equal(problems.length, 4);
     assert.ok(problems.some((p) => p.startsWith("API_ENABLED=")));
-    assert.ok(problems.some((p) => p.startsWith("LOG_LEVEL=\"DBEUG\"") && p.includes("DEBUG, INFO")));
+    assert.ok(problems.some((p) => p.startsWith('LOG_LEVEL="DBEUG"') && p.includes("DEBUG, INFO")));
     assert.ok(problems.some((p) => p.startsWith("QUEUE_MAX_MESSAGES=")));
   });
 
@@ -111,7 +122,10 @@ describe("config: bad values name the variable and the expected form", () => {
 
   test("a connection string replaces the queue URL", async () => {
     const { config } = await loadConfig({
-      env: { COSMOS_DB_ENDPOINT: base.COSMOS_DB_ENDPOINT, AZURE_STORAGE_CONNECTION_STRING: "UseDevelopmentStorage=true" },
+      env: {
+        COSMOS_DB_ENDPOINT: base.COSMOS_DB_ENDPOINT,
+        AZURE_STORAGE_CONNECTION_STRING: "UseDevelopmentStorage=true",
+      },
       dotenvPath: false,
     });
     requireConnectionSettings(config);
@@ -185,7 +199,7 @@ describe("config: sources", () => {
   });
 
   test("parseDotenv handles quotes and escapes", () => {
-    assert.deepEqual(parseDotenv('A="x\\ny"\nB=\'#not comment\'\nC=plain # c\n bad line\nD='), {
+    assert.deepEqual(parseDotenv("A=\"x\\ny\"\nB='#not comment'\nC=plain # c\n bad line\nD="), {
       A: "x\ny",
       B: "#not comment",
       C: "plain",

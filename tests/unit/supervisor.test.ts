@@ -4,7 +4,7 @@ import process from "node:process";
 import { resolve } from "node:path";
 import { Supervisor } from "../../src/supervisor/supervisor.ts";
 import { createApi, readiness } from "../../src/api/app.ts";
-import { Logger, configureLogging } from "../../src/log/logger.ts";
+import { configureLogging, Logger } from "../../src/log/logger.ts";
 import { classifyChildLine } from "../../src/supervisor/ipc.ts";
 
 declare const Deno: any;
@@ -86,7 +86,10 @@ describe("supervisor", () => {
     const [pid] = sup.childPids();
     const killedAt = Date.now();
     process.kill(pid, "SIGKILL");
-    await until("replacement", () => sup.childPids().length === 1 && sup.childPids()[0] !== pid && readiness(sup).ready);
+    await until(
+      "replacement",
+      () => sup.childPids().length === 1 && sup.childPids()[0] !== pid && readiness(sup).ready,
+    );
     assert.ok(Date.now() - killedAt < 4000, "replaced quickly (child start included)");
     assert.equal(sup.snapshot()[0].restarts, 1);
     assert.equal(sup.counterTotals().processing.tasks_processed_total, 6, "old incarnation's counters kept");
@@ -137,7 +140,9 @@ describe("supervisor", () => {
 
 describe("ipc", () => {
   test("classifies state, log and text lines", () => {
-    const state = classifyChildLine(JSON.stringify({ ipc: "state", ready: true, in_flight: 1, worker_id: "x", counters: {}, gauges: {}, info: {} }));
+    const state = classifyChildLine(
+      JSON.stringify({ ipc: "state", ready: true, in_flight: 1, worker_id: "x", counters: {}, gauges: {}, info: {} }),
+    );
     assert.equal(state.kind, "state");
     assert.equal(classifyChildLine('{"level":"info","msg":"hi"}').kind, "log");
     assert.equal(classifyChildLine("plain text").kind, "text");
