@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // The README's test command (`npm test`): builds the binary, runs the whole suite under Deno and under Bun,
 // and prints one closing line "N passed, N failed" summed over both runtimes (from their JUnit reports).
-// Usage: node scripts/test-all.mjs [--deno-only|--bun-only] [path filter...]
+// A full run (no path filter) first runs the static checks: format, lint, type check of src/ tests/ scripts/, and
+// no import cycles (scripts/check-imports.ts); any failure stops the run before the tests.
+// Usage: node scripts/test-all.mjs [--deno-only|--bun-only] [--skip-static] [path filter...]
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -48,6 +50,22 @@ function countJunit(file) {
 }
 
 const t0 = Date.now();
+if (filters.length === 0 && !args.includes("--skip-static")) {
+  const deno = join(bin, "deno");
+  const dirs = ["src/", "tests/", "scripts/"];
+  const checks = [
+    ["format (deno fmt --check)", deno, ["fmt", "--check", ...dirs]],
+    ["lint (deno lint)", deno, ["lint", ...dirs]],
+    ["type check (deno check)", deno, ["check", ...dirs]],
+    ["import cycles (scripts/check-imports.ts)", deno, ["run", "-A", "scripts/check-imports.ts"]],
+  ];
+  const failedChecks = checks.filter(([, cmd, cmdArgs]) => run(cmd, cmdArgs) !== 0).map(([name]) => name);
+  if (failedChecks.length > 0) {
+    console.log(`\nstatic checks failed: ${failedChecks.join("; ")} (each command is printed above; `npx deno fmt src/ tests/ scripts/` fixes formatting)`);
+    console.log(`0 passed, ${failedChecks.length} failed`);
+    process.exit(1);
+  }
+}
 const buildRc = run(join(bin, "bun"), [
   "build",
   "--compile",

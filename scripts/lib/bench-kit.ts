@@ -13,7 +13,7 @@ import { loadConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { ensureCosmosContainers } from "../../src/store/cosmos.ts";
 import { pendingExecutionDoc } from "../../src/store/execution-records.ts";
-import type { TaskMessage } from "../../src/queue/envelope.ts";
+import type { TaskMessage } from "../../src/model/task-envelope.ts";
 import type { ChildSnapshot } from "../../src/supervisor/supervisor.ts";
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

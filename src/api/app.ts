@@ -1,7 +1,7 @@
 // The supervisor's HTTP API: /health (liveness), /ready, /status, /metrics (Prometheus text).
 import { Hono } from "hono";
 import type { Supervisor } from "../supervisor/supervisor.ts";
-import type { WorkerRole } from "../workers/context.ts";
+import type { WorkerRole } from "../model/worker-context.ts";
 import { bearerAuth, requestLimits } from "./auth.ts";
 
 export interface ApiOptions {

@@ -13,12 +13,12 @@ import { loadEffectiveConfig } from "./load-effective-config.ts";
 import { JsonInputError, parseJsonInput } from "./json-input.ts";
 import { requireConnectionSettings } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
-import { type Content, ContentSchema, nowIso } from "../pipeline/content.ts";
-import { PRIORITIES, QUEUE_MESSAGE_LIMIT_BYTES, type TaskMessage, TaskMessageSchema } from "../queue/envelope.ts";
+import { type Content, ContentSchema, nowIso } from "../model/content.ts";
+import { PRIORITIES, QUEUE_MESSAGE_LIMIT_BYTES, type TaskMessage, TaskMessageSchema } from "../model/task-envelope.ts";
 import { claimCheckBlobName, type PlannedTask, planTaskMessages, queueTextBytes, TaskSender } from "../queue/sender.ts";
 import { blobServiceClient } from "../executors/blob-clients.ts";
 import { cosmosStatus, type CosmosStore, openCosmosStore } from "../store/cosmos.ts";
-import { newId, type PipelineDoc, PipelineDocSchema, VaultDocSchema } from "../store/documents.ts";
+import { newId, type PipelineDoc, PipelineDocSchema, VaultDocSchema } from "../model/documents.ts";
 import { createPendingExecution, markExecutionFailed, type RecordRef } from "../store/execution-records.ts";
 
 type Priority = (typeof PRIORITIES)[number];

@@ -10,7 +10,7 @@ import type { Config } from "../config/schema.ts";
 import { configureLogging, parseLogLevel, rootLogger } from "../log/logger.ts";
 import { hostname, onSignals } from "../runtime/index.ts";
 import { IpcReporter, openSupervisedChannel } from "../supervisor/child-host.ts";
-import { MemoryReporter, type WorkerContext, type WorkerReporter, type WorkerRole } from "../workers/context.ts";
+import { MemoryReporter, type WorkerContext, type WorkerReporter, type WorkerRole } from "../model/worker-context.ts";
 import { runProcessingWorker } from "../workers/processing.ts";
 import { runSourceOnce, runSourceWorker } from "../workers/source.ts";
 

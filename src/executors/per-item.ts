@@ -1,7 +1,7 @@
 // Builds an executor instance from a per-item function (ContentFlow's ParallelExecutor.process_content_item).
 // The runner calls processItem with concurrency, timeout and error handling; `process` is the plain sequential form
 // for callers that hold a whole batch.
-import type { Content } from "../pipeline/content.ts";
+import type { Content } from "../model/content.ts";
 import type { ExecutorDefinition, ExecutorInstance, ExecutorRunContext } from "./types.ts";
 
 export function perItemExecutor(

@@ -1,7 +1,7 @@
 // The executor contract. Common settings (enabled, condition, fail_pipeline_on_error, debug_mode) are applied by
 // the pipeline runner; an executor only sees its own, already validated settings.
 import type * as v from "valibot";
-import type { Content } from "../pipeline/content.ts";
+import type { Content } from "../model/content.ts";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
 

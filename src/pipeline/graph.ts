@@ -1,11 +1,17 @@
 // The executor graph of a pipeline definition, and the graph actually run once the input executor (already run by
 // the source worker) is removed and disabled executors are bridged. Every node runs once, after all its
 // predecessors, on the concatenation of their outputs (in `preds` order) — the semantics of a `join` edge.
-import type { PipelineDefinition } from "./definition.ts";
 import { PipelineError } from "./errors.ts";
 
 /** Pseudo-node standing for the task's input items. */
 export const TASK_INPUT = "\u0000task-input";
+
+/** The parts of a pipeline definition (definition.ts) that shape its graph. */
+export interface GraphSource {
+  executors: readonly { id: string }[];
+  execution_sequence?: readonly string[] | null;
+  edges?: readonly { from: readonly string[]; to: readonly string[] }[] | null;
+}
 
 export interface DefinitionGraph {
   /** Executor ids in the graph, in definition order. */
@@ -20,7 +26,7 @@ function pushUnique(list: string[], id: string): void {
   if (!list.includes(id)) list.push(id);
 }
 
-export function definitionGraph(def: PipelineDefinition): DefinitionGraph {
+export function definitionGraph(def: GraphSource): DefinitionGraph {
   const ids = def.executors.map((e) => e.id);
   const known = new Set(ids);
   const preds = new Map<string, string[]>();
@@ -124,7 +130,7 @@ function replacePred(preds: Map<string, string[]>, id: string, replacement: stri
 }
 
 export function runGraph(
-  def: PipelineDefinition,
+  def: GraphSource,
   opts: { exclude?: string | null; disabled: Set<string> },
 ): RunGraph {
   const g = definitionGraph(def);

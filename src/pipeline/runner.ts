@@ -1,12 +1,12 @@
 // Runs a compiled pipeline on a batch of content items. Executors start as soon as all their predecessors are done
 // (parallel branches run concurrently); each receives its own deep copy where outputs are shared. Never throws for
 // pipeline errors: the outcome is in the result (status completed | failed | cancelled).
-import { type Content, type ExecutorLogEntry, nowIso } from "./content.ts";
+import { type Content, type ExecutorLogEntry, nowIso } from "../model/content.ts";
 import type { CompiledNode, CompiledPipeline } from "./compile.ts";
 import { TASK_INPUT } from "./graph.ts";
 import type { ExecutorRunContext } from "../executors/types.ts";
 import type { Logger } from "../log/logger.ts";
-import { abortReason, linkedSignal, raceAbort } from "./abort.ts";
+import { abortReason, linkedSignal, raceAbort } from "../util/abort.ts";
 
 export interface PipelineEvent {
   timestamp: string;

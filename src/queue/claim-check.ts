@@ -1,7 +1,7 @@
 // The processing side of claim-check messages: fetch the task a pointer names (see sender.ts for the writing side),
 // and delete the blob once the task is done.
 import type { BlobServiceClient } from "@azure/storage-blob";
-import type { ClaimCheckMessage } from "./envelope.ts";
+import type { ClaimCheckMessage } from "../model/task-envelope.ts";
 
 export type ClaimCheckRead = { found: true; text: string } | { found: false };
 

@@ -2,8 +2,13 @@
 // Accepts plain JSON (what the Python source worker and our sender write) and base64 JSON (Azure Functions' default).
 import { Buffer } from "node:buffer";
 import * as v from "valibot";
-import { describeIssues } from "../store/documents.ts";
-import { type ClaimCheckMessage, ClaimCheckMessageSchema, type TaskMessage, TaskMessageSchema } from "./envelope.ts";
+import { describeIssues } from "../model/documents.ts";
+import {
+  type ClaimCheckMessage,
+  ClaimCheckMessageSchema,
+  type TaskMessage,
+  TaskMessageSchema,
+} from "../model/task-envelope.ts";
 
 export type DecodedMessage =
   | { kind: "task"; message: TaskMessage }

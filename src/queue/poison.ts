@@ -2,7 +2,7 @@
 // A record must fit in one queue message; when the original text does not fit next to the metadata, the text goes
 // to a blob and the record names it (never silently cut).
 import * as v from "valibot";
-import { QUEUE_MESSAGE_LIMIT_BYTES } from "./envelope.ts";
+import { QUEUE_MESSAGE_LIMIT_BYTES } from "../model/task-envelope.ts";
 import { queueTextBytes } from "./sender.ts";
 
 export const PoisonRecordSchema = v.object({

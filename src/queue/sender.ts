@@ -8,11 +8,11 @@
 import { Buffer } from "node:buffer";
 import type { QueueClient } from "@azure/storage-queue";
 import type { BlobServiceClient } from "@azure/storage-blob";
-import type { Content } from "../pipeline/content.ts";
+import type { Content } from "../model/content.ts";
 import type { Config } from "../config/schema.ts";
 import { blobServiceClient } from "../executors/blob-clients.ts";
 import { taskQueues } from "./clients.ts";
-import { type ClaimCheckMessage, QUEUE_MESSAGE_LIMIT_BYTES, type TaskMessage } from "./envelope.ts";
+import { type ClaimCheckMessage, QUEUE_MESSAGE_LIMIT_BYTES, type TaskMessage } from "../model/task-envelope.ts";
 
 /**
  * Bytes the service counts for a message text. The SDK sends it inside XML, so `&`, `<` and `>` grow to entities;

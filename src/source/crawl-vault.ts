@@ -9,10 +9,10 @@
 // - losing the lease aborts the listing at once and nothing more is written, not even the checkpoint. A record
 //   + send already in flight completes, so no execution is left ambiguous.
 import type { Container } from "@azure/cosmos";
-import type { WorkerContext } from "../workers/context.ts";
+import type { WorkerContext } from "../model/worker-context.ts";
 import type { CosmosStore } from "../store/cosmos.ts";
-import type { VaultDoc } from "../store/documents.ts";
-import { newId } from "../store/documents.ts";
+import type { VaultDoc } from "../model/documents.ts";
+import { newId } from "../model/documents.ts";
 import { readPipeline } from "../store/vaults.ts";
 import { LeaseLostError, type LeaseStore } from "../store/leases.ts";
 import {
@@ -27,8 +27,8 @@ import {
 } from "../store/checkpoints.ts";
 import { createPendingExecution, markExecutionFailed } from "../store/execution-records.ts";
 import { claimCheckBlobName, planTaskMessages, type TaskSender } from "../queue/sender.ts";
-import type { TaskMessage } from "../queue/envelope.ts";
-import { type Content, nowIso } from "../pipeline/content.ts";
+import type { TaskMessage } from "../model/task-envelope.ts";
+import { type Content, nowIso } from "../model/content.ts";
 import type { InputExecutorInstance } from "../executors/types.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
 import type { SourceFailure } from "./failures.ts";

@@ -1,6 +1,6 @@
 // From a pipeline document to its input executor (the one the source worker crawls) and its polling interval.
 import process from "node:process";
-import type { PipelineDoc } from "../store/documents.ts";
+import type { PipelineDoc } from "../model/documents.ts";
 import type { ExecutorDeps, InputExecutorInstance } from "../executors/types.ts";
 import { isInputExecutor } from "../executors/types.ts";
 import { createExecutor, type ExecutorRegistry, findInputExecutor, parsePipelineYaml } from "../pipeline/index.ts";

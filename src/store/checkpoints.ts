@@ -13,7 +13,7 @@ import * as v from "valibot";
 import { createHash } from "node:crypto";
 import type { Container } from "@azure/cosmos";
 import { cosmosStatus } from "./cosmos.ts";
-import { describeIssues } from "./documents.ts";
+import { describeIssues } from "../model/documents.ts";
 
 const checkpointFields = {
   id: v.string(),

@@ -3,10 +3,10 @@
 // (spec §4.3); the processing worker later updates pending records with If-Match.
 import * as v from "valibot";
 import type { Container } from "@azure/cosmos";
-import type { TaskMessage } from "../queue/envelope.ts";
-import { nowIso } from "../pipeline/content.ts";
+import type { TaskMessage } from "../model/task-envelope.ts";
+import { nowIso } from "../model/content.ts";
 import { cosmosStatus } from "./cosmos.ts";
-import { describeIssues, type ExecutionDoc, ExecutionDocSchema, newId } from "./documents.ts";
+import { describeIssues, type ExecutionDoc, ExecutionDocSchema, newId } from "../model/documents.ts";
 
 export const FAILED_STATUS_MESSAGE = "Execution failed. View error for details.";
 

@@ -8,10 +8,10 @@
 // then fewer events, …) with a note, never at the cost of the status. `content` is always a list (P8).
 import { Buffer } from "node:buffer";
 import type { Container } from "@azure/cosmos";
-import type { ContentProcessingTask } from "../queue/envelope.ts";
+import type { ContentProcessingTask } from "../model/task-envelope.ts";
 import type { PipelineResult } from "../pipeline/index.ts";
 import { cosmosStatus } from "./cosmos.ts";
-import type { ExecutionDoc } from "./documents.ts";
+import type { ExecutionDoc } from "../model/documents.ts";
 import { readExecution } from "./execution-records.ts";
 
 export const STATUS_MESSAGES = {

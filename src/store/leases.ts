@@ -9,7 +9,7 @@
 import * as v from "valibot";
 import type { Container } from "@azure/cosmos";
 import { cosmosStatus } from "./cosmos.ts";
-import { describeIssues } from "./documents.ts";
+import { describeIssues } from "../model/documents.ts";
 
 const leaseFields = {
   id: v.string(),

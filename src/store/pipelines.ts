@@ -6,7 +6,7 @@ import * as v from "valibot";
 import type { Container } from "@azure/cosmos";
 import type { CompiledPipeline } from "../pipeline/index.ts";
 import { cosmosStatus } from "./cosmos.ts";
-import { describeIssues, type PipelineDoc, PipelineDocSchema } from "./documents.ts";
+import { describeIssues, type PipelineDoc, PipelineDocSchema } from "../model/documents.ts";
 
 export type PipelineRead =
   | { kind: "found"; doc: PipelineDoc }

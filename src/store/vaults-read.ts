@@ -4,7 +4,7 @@
 import * as v from "valibot";
 import type { Container } from "@azure/cosmos";
 import { cosmosStatus } from "./cosmos.ts";
-import { VaultDocSchema } from "./documents.ts";
+import { VaultDocSchema } from "../model/documents.ts";
 
 /**
  * `save_execution_output` of the vault. A missing vault (deleted meanwhile), a task without a vault, or an invalid

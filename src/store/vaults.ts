@@ -4,7 +4,13 @@
 import * as v from "valibot";
 import type { Container } from "@azure/cosmos";
 import { cosmosStatus } from "./cosmos.ts";
-import { describeIssues, type PipelineDoc, PipelineDocSchema, type VaultDoc, VaultDocSchema } from "./documents.ts";
+import {
+  describeIssues,
+  type PipelineDoc,
+  PipelineDocSchema,
+  type VaultDoc,
+  VaultDocSchema,
+} from "../model/documents.ts";
 
 export interface EnabledVaults {
   vaults: VaultDoc[];

@@ -4,7 +4,7 @@ import process from "node:process";
 import { createInterface } from "node:readline";
 import * as v from "valibot";
 import { SupervisorCommandSchema, type WorkerState } from "./ipc.ts";
-import type { WorkerReporter } from "../workers/context.ts";
+import type { WorkerReporter } from "../model/worker-context.ts";
 import type { Config } from "../config/schema.ts";
 import type { ConfigSource } from "../config/load.ts";
 

@@ -6,7 +6,7 @@ import process from "node:process";
 import { classifyChildLine, type WorkerState } from "./ipc.ts";
 import type { Logger } from "../log/logger.ts";
 import { writeLine } from "../log/logger.ts";
-import type { WorkerRole } from "../workers/context.ts";
+import type { WorkerRole } from "../model/worker-context.ts";
 
 const EXIT_CONFIG = 78;
 

@@ -8,7 +8,7 @@
 // delivery it goes to the poison queue and the execution is marked failed.
 import { Buffer } from "node:buffer";
 import type { BlobServiceClient } from "@azure/storage-blob";
-import type { WorkerContext } from "./context.ts";
+import type { WorkerContext } from "../model/worker-context.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Config } from "../config/schema.ts";
 import { taskQueues } from "../queue/clients.ts";
@@ -19,9 +19,9 @@ import { retryDelaySeconds } from "../queue/backoff.ts";
 import { decodeClaimCheckBlob, decodeMessage } from "../queue/decode.ts";
 import { deleteClaimCheck, readClaimCheck } from "../queue/claim-check.ts";
 import { storageErrorSummary } from "../queue/errors.ts";
-import type { ClaimCheckMessage, ContentProcessingTask } from "../queue/envelope.ts";
+import type { ClaimCheckMessage, ContentProcessingTask } from "../model/task-envelope.ts";
 import { type CosmosStore, isTransientCosmosError, openCosmosStore } from "../store/cosmos.ts";
-import type { ExecutionDoc } from "../store/documents.ts";
+import type { ExecutionDoc } from "../model/documents.ts";
 import {
   ExecutionConflictError,
   type ExecutionRef,

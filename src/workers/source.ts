@@ -12,9 +12,9 @@
 // - Failures (missing pipeline, unknown executor, bad settings, storage errors) write ONE failed execution record
 //   per distinct failure; repeats increment its `occurrences`.
 import * as v from "valibot";
-import type { WorkerContext } from "./context.ts";
+import type { WorkerContext } from "../model/worker-context.ts";
 import { openCosmosStore } from "../store/cosmos.ts";
-import type { VaultDoc } from "../store/documents.ts";
+import type { VaultDoc } from "../model/documents.ts";
 import { listEnabledVaults, readPipeline, readVault } from "../store/vaults.ts";
 import { isLeaseFree, LeaseStore } from "../store/leases.ts";
 import { CheckpointStore } from "../store/checkpoints.ts";

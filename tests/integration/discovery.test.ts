@@ -6,7 +6,7 @@ import * as v from "valibot";
 import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { Logger } from "../../src/log/logger.ts";
-import { ContentSchema } from "../../src/pipeline/content.ts";
+import { ContentSchema } from "../../src/model/content.ts";
 import type { CrawlBatch, ExecutorRunContext, InputExecutorInstance } from "../../src/executors/types.ts";
 import { isInputExecutor } from "../../src/executors/types.ts";
 import {

@@ -8,7 +8,7 @@ import type { Config } from "../../src/config/schema.ts";
 import { ExecutionStore, fitExecutionDoc, MAX_EVENTS } from "../../src/store/executions.ts";
 import { CompiledPipelineCache, readPipelineDoc } from "../../src/store/pipelines.ts";
 import { readSaveExecutionOutput } from "../../src/store/vaults-read.ts";
-import type { ExecutionDoc } from "../../src/store/documents.ts";
+import type { ExecutionDoc } from "../../src/model/documents.ts";
 import { compilePipeline, defaultRegistry, parsePipelineYaml, type PipelineResult } from "../../src/pipeline/index.ts";
 import { Logger } from "../../src/log/logger.ts";
 import {

@@ -9,7 +9,7 @@ import { AZURITE_ACCOUNT, type Emulators, startEmulators } from "../../scripts/l
 import { loadConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { configureLogging, Logger } from "../../src/log/logger.ts";
-import type { Content } from "../../src/pipeline/content.ts";
+import type { Content } from "../../src/model/content.ts";
 import type { ExecutorRunContext } from "../../src/executors/types.ts";
 import {
   compilePipeline,

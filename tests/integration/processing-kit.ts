@@ -9,12 +9,12 @@ import type { Emulators } from "../../scripts/lib/emulators.ts";
 import { loadConfig, poisonQueueName } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { configureLogging, Logger } from "../../src/log/logger.ts";
-import { MemoryReporter, type WorkerContext } from "../../src/workers/context.ts";
+import { MemoryReporter, type WorkerContext } from "../../src/model/worker-context.ts";
 import { runProcessingWorker } from "../../src/workers/processing.ts";
 import { ensureCosmosContainers } from "../../src/store/cosmos.ts";
 import { defaultRegistry, type ExecutorRegistry } from "../../src/pipeline/index.ts";
 import type { ExecutorDefinition } from "../../src/executors/types.ts";
-import type { Content } from "../../src/pipeline/content.ts";
+import type { Content } from "../../src/model/content.ts";
 import { type PoisonRecord, PoisonRecordSchema } from "../../src/queue/poison.ts";
 import { sleep, uniqueName, until, withTimeout } from "../helpers/wait.ts";
 

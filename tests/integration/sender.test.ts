@@ -3,10 +3,10 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as v from "valibot";
 import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
-import type { Content } from "../../src/pipeline/content.ts";
-import { QUEUE_MESSAGE_LIMIT_BYTES, type TaskMessage, TaskMessageSchema } from "../../src/queue/envelope.ts";
+import type { Content } from "../../src/model/content.ts";
+import { QUEUE_MESSAGE_LIMIT_BYTES, type TaskMessage, TaskMessageSchema } from "../../src/model/task-envelope.ts";
 import { planTaskMessages, queueTextBytes, TaskSender } from "../../src/queue/sender.ts";
-import { newId } from "../../src/store/documents.ts";
+import { newId } from "../../src/model/documents.ts";
 import { blobService, drainQueue, queuedPaths, testConfig, withTimeout } from "./source-test-kit.ts";
 
 let emu: Emulators;

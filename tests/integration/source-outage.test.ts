@@ -6,7 +6,7 @@ import * as v from "valibot";
 import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { type CosmosStore, openCosmosStore } from "../../src/store/cosmos.ts";
-import { ExecutionDocSchema } from "../../src/store/documents.ts";
+import { ExecutionDocSchema } from "../../src/model/documents.ts";
 import { CheckpointStore, NO_CHECKPOINT } from "../../src/store/checkpoints.ts";
 import { LeaseStore } from "../../src/store/leases.ts";
 import { taskQueues } from "../../src/queue/clients.ts";

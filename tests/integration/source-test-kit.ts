@@ -9,8 +9,8 @@ import type { Emulators } from "../../scripts/lib/emulators.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { configureLogging, Logger } from "../../src/log/logger.ts";
-import { MemoryReporter, type WorkerContext } from "../../src/workers/context.ts";
-import { ClaimCheckMessageSchema, type TaskMessage, TaskMessageSchema } from "../../src/queue/envelope.ts";
+import { MemoryReporter, type WorkerContext } from "../../src/model/worker-context.ts";
+import { ClaimCheckMessageSchema, type TaskMessage, TaskMessageSchema } from "../../src/model/task-envelope.ts";
 import { sleep, uniqueName, withTimeout } from "../helpers/wait.ts";
 
 export { sleep, uniqueName, withTimeout };

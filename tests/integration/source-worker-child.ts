@@ -3,7 +3,7 @@
 import process from "node:process";
 import { loadConfig } from "../../src/config/load.ts";
 import { configureLogging, Logger } from "../../src/log/logger.ts";
-import { MemoryReporter } from "../../src/workers/context.ts";
+import { MemoryReporter } from "../../src/model/worker-context.ts";
 import { runSourceOnce } from "../../src/workers/source.ts";
 
 configureLogging({ level: "error" });

@@ -8,7 +8,7 @@ import * as v from "valibot";
 import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { type CosmosStore, openCosmosStore } from "../../src/store/cosmos.ts";
-import { type ExecutionDoc, ExecutionDocSchema } from "../../src/store/documents.ts";
+import { type ExecutionDoc, ExecutionDocSchema } from "../../src/model/documents.ts";
 import { CheckpointDocSchema, checkpointId } from "../../src/store/checkpoints.ts";
 import { leaseId, LeaseStore } from "../../src/store/leases.ts";
 import { taskQueues } from "../../src/queue/clients.ts";

@@ -11,7 +11,7 @@ import {
 } from "../../src/pipeline/index.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { configureLogging, Logger } from "../../src/log/logger.ts";
-import type { Content } from "../../src/pipeline/content.ts";
+import type { Content } from "../../src/model/content.ts";
 import type { Config } from "../../src/config/schema.ts";
 import type { ExecutorRunContext } from "../../src/executors/types.ts";
 

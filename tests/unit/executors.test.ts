@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { createExecutor, defaultRegistry, PipelineError } from "../../src/pipeline/index.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { configureLogging, Logger } from "../../src/log/logger.ts";
-import type { Content } from "../../src/pipeline/content.ts";
+import type { Content } from "../../src/model/content.ts";
 import type { ExecutorRunContext } from "../../src/executors/types.ts";
 import { parseCsv } from "../../src/executors/csv.ts";
 

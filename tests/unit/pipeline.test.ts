@@ -12,7 +12,7 @@ import {
 } from "../../src/pipeline/index.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { configureLogging, Logger } from "../../src/log/logger.ts";
-import type { Content } from "../../src/pipeline/content.ts";
+import type { Content } from "../../src/model/content.ts";
 import type { ExecutorDefinition } from "../../src/executors/types.ts";
 import { perItemExecutor } from "../../src/executors/per-item.ts";
 import { intSetting, stringListSetting } from "../../src/executors/settings.ts";

@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ExecutorDefinition, ExecutorDeps, ExecutorRunContext } from "../types.ts";
-import type { Content } from "../../pipeline/content.ts";
+import type { Content } from "../../model/content.ts";
 import { perItemExecutor } from "../per-item.ts";
 import { boolSetting, choiceSetting, stringSetting } from "../settings.ts";
 import { blobErrorMessage, blobServiceClient } from "../blob-clients.ts";

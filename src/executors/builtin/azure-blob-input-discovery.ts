@@ -5,7 +5,7 @@
 import * as v from "valibot";
 import { createHash } from "node:crypto";
 import type { BlobItem } from "@azure/storage-blob";
-import type { Content } from "../../pipeline/content.ts";
+import type { Content } from "../../model/content.ts";
 import type {
   CrawlBatch,
   ExecutorDefinition,

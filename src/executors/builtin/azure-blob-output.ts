@@ -6,7 +6,7 @@
 import * as v from "valibot";
 import { gzipSync } from "node:zlib";
 import type { ExecutorDefinition, ExecutorDeps, ExecutorRunContext } from "../types.ts";
-import type { Content } from "../../pipeline/content.ts";
+import type { Content } from "../../model/content.ts";
 import { perItemExecutor } from "../per-item.ts";
 import { boolSetting, choiceSetting, stringListSetting, stringSetting } from "../settings.ts";
 import { blobErrorMessage, blobServiceClient, connectionStringAccount } from "../blob-clients.ts";

@@ -4,7 +4,7 @@
 import * as v from "valibot";
 import { readFile } from "node:fs/promises";
 import type { ExecutorDefinition } from "../types.ts";
-import type { Content } from "../../pipeline/content.ts";
+import type { Content } from "../../model/content.ts";
 import { perItemExecutor } from "../per-item.ts";
 import { boolSetting, choiceSetting, intSetting, stringSetting } from "../settings.ts";
 import { inferType, parseCsv } from "../csv.ts";

@@ -2,7 +2,7 @@
 // summary_data the first occurrence (first branch in the join's `from` order) wins; later copies' logs are dropped.
 import * as v from "valibot";
 import type { ExecutorDefinition } from "../types.ts";
-import type { Content } from "../../pipeline/content.ts";
+import type { Content } from "../../model/content.ts";
 
 const settings = v.object({});
 

@@ -3,7 +3,7 @@
 // the catalog's JSON strings (ContentFlow accepted only JSON strings).
 import * as v from "valibot";
 import type { ExecutorDefinition } from "../types.ts";
-import type { Content } from "../../pipeline/content.ts";
+import type { Content } from "../../model/content.ts";
 import { perItemExecutor } from "../per-item.ts";
 import { boolSetting, choiceSetting, mapSetting, stringSetting } from "../settings.ts";
 

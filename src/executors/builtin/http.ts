@@ -6,12 +6,12 @@
 // registered with the logger so they never appear in logs.
 import * as v from "valibot";
 import type { ExecutorDefinition, ExecutorInstance, ExecutorRunContext } from "../types.ts";
-import type { Content } from "../../pipeline/content.ts";
+import type { Content } from "../../model/content.ts";
 import type { Config } from "../../config/schema.ts";
 import { perItemExecutor } from "../per-item.ts";
 import { choiceSetting, intSetting, mapSetting, stringSetting } from "../settings.ts";
 import { registerSecret } from "../../log/logger.ts";
-import { linkedSignal } from "../../pipeline/abort.ts";
+import { linkedSignal } from "../../util/abort.ts";
 
 const settings = v.object({
   url: v.pipe(

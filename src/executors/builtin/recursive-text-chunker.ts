@@ -4,7 +4,7 @@
 // (ContentFlow iterated the catalog's string default character by character: its bug L6).
 import * as v from "valibot";
 import type { ExecutorDefinition } from "../types.ts";
-import type { Content } from "../../pipeline/content.ts";
+import type { Content } from "../../model/content.ts";
 import { perItemExecutor } from "../per-item.ts";
 import { boolSetting, choiceSetting, intSetting, stringSetting } from "../settings.ts";
 import { getPath, splitPath } from "../paths.ts";

@@ -3,7 +3,7 @@
 // Read: plain JSON or base64 JSON (Azure Functions writes base64). Write: plain JSON (what the Python source
 // worker writes), or a claim-check envelope when the payload would not fit in one message.
 import * as v from "valibot";
-import { ContentSchema } from "../pipeline/content.ts";
+import { ContentSchema } from "./content.ts";
 
 export const PRIORITIES = ["low", "normal", "high", "critical"] as const;
 
