@@ -61,7 +61,11 @@ if (filters.length === 0 && !args.includes("--skip-static")) {
   ];
   const failedChecks = checks.filter(([, cmd, cmdArgs]) => run(cmd, cmdArgs) !== 0).map(([name]) => name);
   if (failedChecks.length > 0) {
-    console.log(`\nstatic checks failed: ${failedChecks.join("; ")} (each command is printed above; `npx deno fmt src/ tests/ scripts/` fixes formatting)`);
+    console.log(
+      `\nstatic checks failed: ${
+        failedChecks.join("; ")
+      } (each command is printed above; "npx deno fmt src/ tests/ scripts/" fixes formatting)`,
+    );
     console.log(`0 passed, ${failedChecks.length} failed`);
     process.exit(1);
   }
