@@ -374,7 +374,8 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
   APP_CONFIG_KEY_FILTERS: {
     group: "appconfig",
     default: "contentflow.worker.*",
-    description: "Comma-separated key filters; the part before '*' is trimmed from each key",
+    description:
+      "Comma-separated key filters, read after contentflow.common.* (which is always read first, as in the Python worker; later keys win); the part before '*' is trimmed from each key",
   },
   APP_CONFIG_LABEL: {
     group: "appconfig",
