@@ -122,6 +122,10 @@ export const settingSchemas = {
   SHUTDOWN_DRAIN_TIMEOUT_SECONDS: intSetting(1, 3600),
   RESTART_BACKOFF_MAX_SECONDS: intSetting(1, 3600),
   RESTART_STABLE_SECONDS: intSetting(1, 86400),
+  WORKER_HEARTBEAT_TIMEOUT_SECONDS: v.pipe(
+    intSetting(0, 86400),
+    v.check((n) => n === 0 || n >= 5, "expected 0 (off) or at least 5 (workers report every 2 s)"),
+  ),
   // Queue
   STORAGE_ACCOUNT_WORKER_QUEUE_URL: urlOrEmpty("the storage account's queue endpoint"),
   STORAGE_QUEUE_CONNECTION_STRING: strSetting(),
@@ -205,6 +209,13 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
     group: "supervisor",
     default: "30",
     description: "Uptime after which a child's crash count and backoff are reset",
+  },
+  WORKER_HEARTBEAT_TIMEOUT_SECONDS: {
+    group: "supervisor",
+    default: "60",
+    description:
+      "A child that sends no heartbeat (every 2 s) for this long is hung, e.g. its event loop is blocked by CPU-bound " +
+      "work: it is killed and replaced, and its tasks come back after their lease (0 = never)",
   },
 
   STORAGE_ACCOUNT_WORKER_QUEUE_URL: {
