@@ -143,6 +143,8 @@ export const settingSchemas = {
   RETRY_BASE_DELAY_SECONDS: intSetting(0, 3600),
   RETRY_MAX_DELAY_SECONDS: intSetting(0, 604800),
   HTTP_EXECUTOR_ALLOWED_HOSTS: listSetting(),
+  AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT: intSetting(1, 1000),
+  AI_MAX_RETRY_DELAY_SECONDS: intSetting(0, 3600),
   // Cosmos
   COSMOS_DB_ENDPOINT: urlOrEmpty("the Cosmos DB account endpoint"),
   COSMOS_DB_KEY: strSetting(),
@@ -289,6 +291,18 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
     group: "processing",
     default: "*",
     description: "Comma-separated hosts the `http` executor may call ('*' = any, empty = none)",
+  },
+  AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT: {
+    group: "processing",
+    default: "8",
+    description:
+      "Azure AI calls (OpenAI, Document Intelligence, ...) one worker process makes at once to the same endpoint; " +
+      "further calls wait for a free slot",
+  },
+  AI_MAX_RETRY_DELAY_SECONDS: {
+    group: "processing",
+    default: "60",
+    description: "Longest wait before retrying an Azure AI call after 429/503 (Retry-After is honoured up to this cap)",
   },
 
   COSMOS_DB_ENDPOINT: {
