@@ -64,6 +64,8 @@ describe("registry", () => {
       azure_blob_output: "output",
       http: "transform",
       azure_blob_input_discovery: "input",
+      subpipeline: "utility",
+      for_each_content: "utility",
     });
     assert.deepEqual(registry.list().filter((d) => d.crawls).map((d) => d.type), ["azure_blob_input_discovery"]);
   });
