@@ -19,6 +19,7 @@ import type { Content } from "../../src/model/content.ts";
 import type { ExecutorDefinition, ExecutorRunContext } from "../../src/executors/types.ts";
 import { perItemExecutor } from "../../src/executors/per-item.ts";
 import { stringListSetting } from "../../src/executors/settings.ts";
+import { OPERATIONS as OPS } from "../../src/executors/builtin/cross-document-field-aggregator.ts";
 
 configureLogging({ level: "error" });
 const { config } = await loadConfig({ env: {}, dotenvPath: false });
@@ -372,5 +373,342 @@ pipelines:
     const p = compileYaml(pipeline(`        steps: [{id: m, type: mark, settings: {tag: Z}}]`));
     const out = await p.nodes.get("each")!.instance.process([item(1), item(2)], ctx);
     assert.deepEqual(out.map((c) => c.data?.trail), ["Z", "Z"]);
+  });
+});
+
+function make(type: string, settings: Record<string, unknown> = {}, id = "x") {
+  return createExecutor({ id, type, settings }, testRegistry(), deps);
+}
+
+const quarter = (name: string, revenue: unknown, extra: Record<string, unknown> = {}) =>
+  item(name, { metrics: { revenue }, text: `report ${name}` }, {
+    filename: `${name}.pdf`,
+    path: `r/${name}.pdf`,
+    ...extra,
+  });
+
+describe("document_set_initializer", () => {
+  test("stamps set id, name, role, order and total; filename_alpha order by default", async () => {
+    const out = await make("document_set_initializer", { set_id: "fy24", set_name: "FY2024" }).process(
+      [quarter("Q3", 3), quarter("Q1", 1), quarter("Q2", 2)],
+      ctx,
+    );
+    assert.deepEqual(
+      out.map((c) => c.summary_data),
+      ["Q1", "Q2", "Q3"].map((q, i) => ({
+        document_set_id: "fy24",
+        document_set_name: "FY2024",
+        document_set_role: q,
+        document_set_order: i,
+        document_set_total: 3,
+      })),
+    );
+    assert.deepEqual(out[0].executor_logs?.map((l) => [l.executor_id, l.status, l.details]), [
+      ["x", "completed", { set_id: "fy24", role: "Q1", order: 0, total: 3 }],
+    ]);
+  });
+
+  test("generated set id (uuid) and name; input_order keeps the order", async () => {
+    const out = await make("document_set_initializer", { ordering_strategy: "input_order" }).process(
+      [quarter("b", 1), quarter("a", 1)],
+      ctx,
+    );
+    const id = out[0].summary_data?.document_set_id as string;
+    assert.match(id, /^[0-9a-f-]{36}$/);
+    assert.equal(out[0].summary_data?.document_set_name, `document_set_${id.slice(0, 8)}`);
+    assert.deepEqual(out.map((c) => c.summary_data?.document_set_role), ["b", "a"]);
+  });
+
+  test("filename_numeric, last_modified and explicit_mapping orders", async () => {
+    const names = ["report10", "report9", "report1"].map((n) => quarter(n, 0));
+    const numeric = await make("document_set_initializer", { ordering_strategy: "filename_numeric" }).process(
+      names,
+      ctx,
+    );
+    assert.deepEqual(numeric.map((c) => c.id.filename), ["report1.pdf", "report9.pdf", "report10.pdf"]);
+
+    const dated = [
+      quarter("a", 0, { metadata: { last_modified: "2024-03-01T00:00:00Z" } }),
+      quarter("b", 0, { metadata: { last_modified: "2024-01-01T00:00:00Z" } }),
+      quarter("c", 0),
+    ];
+    const byDate = await make("document_set_initializer", { ordering_strategy: "last_modified" }).process(dated, ctx);
+    assert.deepEqual(byDate.map((c) => c.id.filename), ["c.pdf", "b.pdf", "a.pdf"]);
+
+    const mapped = await make("document_set_initializer", {
+      ordering_strategy: "explicit_mapping",
+      role_mapping: '{"_q2": "Q2_2024", "_q1": "Q1_2024"}',
+    }).process([quarter("x_q1", 0), quarter("other", 0), quarter("x_q2", 0)], ctx);
+    assert.deepEqual(mapped.map((c) => c.summary_data?.document_set_role), ["Q2_2024", "Q1_2024", "other"]);
+  });
+
+  test("role_field from data. or id.metadata (also written metadata.<key>)", async () => {
+    const withPeriod = [quarter("a", 0, { metadata: { period: "H1" } })];
+    withPeriod[0].data!.period = { label: "first half" };
+    const fromData = await make("document_set_initializer", { role_field: "data.period.label" }).process(
+      structuredClone(withPeriod),
+      ctx,
+    );
+    assert.equal(fromData[0].summary_data?.document_set_role, "first half");
+    for (const field of ["period", "metadata.period"]) {
+      const out = await make("document_set_initializer", { role_field: field }).process(
+        structuredClone(withPeriod),
+        ctx,
+      );
+      assert.equal(out[0].summary_data?.document_set_role, "H1", field);
+    }
+    const missing = await make("document_set_initializer", { role_field: "nope" }).process(
+      structuredClone(withPeriod),
+      ctx,
+    );
+    assert.equal(missing[0].summary_data?.document_set_role, "a");
+  });
+
+  test("validate_set_size and invalid settings", async () => {
+    await assert.rejects(
+      make("document_set_initializer", { validate_set_size: 3 }, "init").process([quarter("a", 1)], ctx),
+      /executor 'init': expected 3 documents in the set but received 1/,
+    );
+    assert.throws(
+      () => make("document_set_initializer", { ordering_strategy: "random" }),
+      /invalid settings: ordering_strategy: ordering_strategy must be one of: filename_alpha, filename_numeric/,
+    );
+    assert.deepEqual(await make("document_set_initializer").process([], ctx), []);
+  });
+});
+
+describe("document_set_collector", () => {
+  const initialized = async (settings: Record<string, unknown> = { set_id: "fy24", set_name: "FY2024" }) =>
+    await make("document_set_initializer", settings).process([quarter("Q2", 2), quarter("Q1", 1)], ctx);
+
+  test("one consolidated item per set with the members in order", async () => {
+    const members = await initialized();
+    members[1].summary_data!.pages = 7;
+    const out = await make("document_set_collector", {}, "collect").process([...members].reverse(), ctx);
+    assert.equal(out.length, 1);
+    const c = out[0];
+    assert.deepEqual(
+      { ...c.id, unique_id: typeof c.id.unique_id },
+      {
+        canonical_id: "document_set://fy24",
+        unique_id: "string",
+        source_name: "document_set_collector",
+        source_type: "document_set",
+        path: "fy24",
+        filename: "FY2024",
+      },
+    );
+    assert.match(c.id.unique_id, /^[0-9a-f]{40}$/);
+    const set = c.data?.document_set as Record<string, unknown>;
+    assert.deepEqual(Object.keys(set), ["set_id", "set_name", "total_documents", "collected_at", "documents"]);
+    assert.equal(set.total_documents, 2);
+    assert.deepEqual(set.documents, [
+      {
+        role: "Q1",
+        order: 0,
+        canonical_id: "cQ1",
+        unique_id: "uQ1",
+        filename: "Q1.pdf",
+        path: "r/Q1.pdf",
+        data: { metrics: { revenue: 1 }, text: "report Q1" },
+        summary_data: {},
+      },
+      {
+        role: "Q2",
+        order: 1,
+        canonical_id: "cQ2",
+        unique_id: "uQ2",
+        filename: "Q2.pdf",
+        path: "r/Q2.pdf",
+        data: { metrics: { revenue: 2 }, text: "report Q2" },
+        summary_data: { pages: 7 },
+      },
+    ]);
+    assert.deepEqual(c.summary_data, {
+      document_set_id: "fy24",
+      document_set_name: "FY2024",
+      document_set_total: 2,
+      collection_status: "complete",
+    });
+    assert.deepEqual(c.executor_logs?.map((l) => [l.executor_id, l.details]), [
+      ["collect", { set_id: "fy24", documents_collected: 2, expected_total: 2 }],
+    ]);
+  });
+
+  test("fields_to_collect (also dotted), summary_fields_to_collect, output_key, include_raw_content_list", async () => {
+    const members = await initialized();
+    members[1].summary_data!.pages = 3;
+    const [c] = await make("document_set_collector", {
+      fields_to_collect: "metrics.revenue, missing",
+      summary_fields_to_collect: ["pages"],
+      output_key: "reports",
+      include_raw_content_list: true,
+    }).process(members, ctx);
+    const docs = (c.data?.reports as { documents: Array<Record<string, unknown>> }).documents;
+    assert.deepEqual(docs.map((d) => [d.data, d.summary_data]), [
+      [{ "metrics.revenue": 1 }, {}],
+      [{ "metrics.revenue": 2 }, { pages: 3 }],
+    ]);
+    assert.deepEqual((c.data?.raw_content_list as Content[]).map((x) => x.id.canonical_id), ["cQ1", "cQ2"]);
+  });
+
+  test("several sets give several items; items without a set id are gathered in one ungrouped set", async () => {
+    const a = await make("document_set_initializer", { set_id: "A" }).process([quarter("a1", 1)], ctx);
+    const b = await make("document_set_initializer", { set_id: "B" }).process([quarter("b1", 1)], ctx);
+    const out = await make("document_set_collector").process(
+      [...a, quarter("loose1", 0), ...b, quarter("loose2", 0)],
+      ctx,
+    );
+    assert.deepEqual(out.map((c) => c.summary_data?.document_set_id), ["A", out[1].summary_data?.document_set_id, "B"]);
+    assert.match(String(out[1].summary_data?.document_set_id), /^ungrouped_[0-9a-f]{12}$/);
+    assert.equal(out[1].summary_data?.document_set_name, "auto_collected_set");
+    assert.equal((out[1].data?.document_set as { total_documents: number }).total_documents, 2);
+  });
+
+  test("an incomplete set fails unless require_complete_set is false (then status partial)", async () => {
+    const [first] = await initialized();
+    await assert.rejects(
+      make("document_set_collector", {}, "collect").process([first], ctx),
+      /executor 'collect': incomplete document set 'FY2024' \(fy24\): expected 2 documents but received 1/,
+    );
+    const [c] = await make("document_set_collector", { require_complete_set: false }).process([first], ctx);
+    assert.equal(c.summary_data?.collection_status, "partial");
+    await assert.rejects(
+      make("document_set_collector", {}, "collect").process([], ctx),
+      /executor 'collect': received no items/,
+    );
+  });
+});
+
+describe("cross_document_field_aggregator", () => {
+  const collected = async (revenues: unknown[]) => {
+    const members = await make("document_set_initializer", {
+      set_id: "s",
+      set_name: "S",
+      ordering_strategy: "input_order",
+    })
+      .process(revenues.map((r, i) => quarter(`Q${i + 1}`, r)), ctx);
+    return await make("document_set_collector").process(members, ctx);
+  };
+
+  test("every operation, in set order; output shape", async () => {
+    const [c] = await make("cross_document_field_aggregator", {
+      aggregations: [{ field_path: "data.metrics.revenue", operations: [...OPS], output_key: "rev" }],
+    }, "agg").process(await collected([100, "110", null, 99, "n/a"]), ctx);
+    const out = c.data?.field_aggregations as Record<string, unknown>;
+    assert.deepEqual(Object.keys(out), [
+      "type",
+      "set_id",
+      "set_name",
+      "total_documents",
+      "aggregations",
+      "computed_at",
+    ]);
+    assert.deepEqual({ ...out, computed_at: typeof out.computed_at }, {
+      type: "field_aggregations",
+      set_id: "s",
+      set_name: "S",
+      total_documents: 5,
+      computed_at: "string",
+      aggregations: {
+        rev: {
+          field_path: "data.metrics.revenue",
+          document_count: 5,
+          values: [
+            { role: "Q1", value: 100 },
+            { role: "Q2", value: "110" },
+            { role: "Q3", value: null },
+            { role: "Q4", value: 99 },
+            { role: "Q5", value: "n/a" },
+          ],
+          count: 3,
+          sum: 309,
+          avg: 103,
+          min: 99,
+          max: 110,
+          delta: [{ from: "Q1", to: "Q2", delta: 10 }, { from: "Q2", to: "Q4", delta: -11 }],
+          pct_change: [{ from: "Q1", to: "Q2", pct_change: 10 }, { from: "Q2", to: "Q4", pct_change: -10 }],
+          trend: {
+            direction: "mixed",
+            confidence: 0.5,
+            overall_change: -1,
+            overall_pct_change: -1,
+            periods_analyzed: 3,
+          },
+        },
+      },
+    });
+    assert.deepEqual(c.executor_logs?.at(-1)?.executor_id, "agg");
+  });
+
+  test("trends, zero base, no numbers; default output key is the last path segment", async () => {
+    const run = async (values: unknown[], operations: string[]) => {
+      const [c] = await make("cross_document_field_aggregator", {
+        aggregations: JSON.stringify([{ field_path: "data.metrics.revenue", operations }]),
+      }).process(await collected(values), ctx);
+      return (c.data?.field_aggregations as { aggregations: Record<string, Record<string, unknown>> }).aggregations
+        .revenue;
+    };
+    assert.deepEqual((await run([1, 2, 3], ["trend"])).trend, {
+      direction: "increasing",
+      confidence: 1,
+      overall_change: 2,
+      overall_pct_change: 200,
+      periods_analyzed: 3,
+    });
+    assert.equal(((await run([3, 1, 2, 0], ["trend"])).trend as { direction: string }).direction, "mostly_decreasing");
+    assert.deepEqual((await run([5, 5], ["trend"])).trend, { direction: "stable", confidence: 1 });
+    assert.deepEqual((await run([5], ["trend"])).trend, { direction: "insufficient_data", confidence: 0 });
+    assert.deepEqual((await run([0, 5], ["pct_change"])).pct_change, [{ from: "Q1", to: "Q2", pct_change: null }]);
+    assert.deepEqual(await run(["x", null], ["sum", "count", "trend"]), {
+      field_path: "data.metrics.revenue",
+      document_count: 2,
+      count: 0,
+      sum: null,
+      trend: null,
+    });
+  });
+
+  test("errors: no set data on the item, invalid operation, missing aggregations", async () => {
+    await assert.rejects(
+      make("cross_document_field_aggregator", { aggregations: [] }, "agg").process([item(1)], ctx),
+      /executor 'agg', item c1: no document set data at data.document_set; run document_set_collector before/,
+    );
+    await assert.rejects(
+      make("cross_document_field_aggregator", { aggregations: [] }, "agg").process(
+        [item(1, { document_set: "x" })],
+        ctx,
+      ),
+      /executor 'agg', item c1: data.document_set is not a document set/,
+    );
+    assert.throws(
+      () => make("cross_document_field_aggregator", { aggregations: [{ field_path: "a", operations: ["median"] }] }),
+      /invalid settings: aggregations.0.operations.0: operations must be some of: sum, avg/,
+    );
+    assert.throws(() => make("cross_document_field_aggregator", {}), /invalid settings: aggregations/);
+  });
+
+  test("initializer → collector → aggregator as a pipeline", async () => {
+    const r = await runYaml(
+      `pipeline:
+  name: sets
+  executors:
+    - {id: init, type: document_set_initializer, settings: {set_id: fy, ordering_strategy: filename_numeric}}
+    - {id: collect, type: document_set_collector}
+    - id: agg
+      type: cross_document_field_aggregator
+      settings:
+        aggregations: [{field_path: data.metrics.revenue, operations: [sum, delta]}]
+  execution_sequence: [init, collect, agg]
+`,
+      [quarter("Q2", 20), quarter("Q1", 10)],
+    );
+    assert.equal(r.status, "completed", r.error);
+    assert.equal(r.content.length, 1);
+    const agg = (r.content[0].data?.field_aggregations as { aggregations: Record<string, Record<string, unknown>> })
+      .aggregations.revenue;
+    assert.equal(agg.sum, 30);
+    assert.deepEqual(agg.delta, [{ from: "Q1", to: "Q2", delta: 10 }]);
+    assert.deepEqual(r.content[0].executor_logs?.map((l) => l.executor_id), ["collect", "agg"]);
   });
 });

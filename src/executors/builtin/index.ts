@@ -14,6 +14,9 @@ import { httpExecutor } from "./http.ts";
 import { azureBlobInputDiscovery } from "./azure-blob-input-discovery.ts";
 import { subpipeline } from "./subpipeline.ts";
 import { forEachContent } from "./for-each-content.ts";
+import { documentSetInitializer } from "./document-set-initializer.ts";
+import { documentSetCollector } from "./document-set-collector.ts";
+import { crossDocumentFieldAggregator } from "./cross-document-field-aggregator.ts";
 
 export function builtinExecutors(): ExecutorDefinition[] {
   return [
@@ -30,5 +33,8 @@ export function builtinExecutors(): ExecutorDefinition[] {
     anyDefinition({ ...azureBlobInputDiscovery, crawls: true }),
     anyDefinition(subpipeline),
     anyDefinition(forEachContent),
+    anyDefinition(documentSetInitializer),
+    anyDefinition(documentSetCollector),
+    anyDefinition(crossDocumentFieldAggregator),
   ];
 }
