@@ -3,12 +3,29 @@ import { Hono } from "hono";
 import type { Supervisor } from "../supervisor/supervisor.ts";
 import type { WorkerRole } from "../model/worker-context.ts";
 import { bearerAuth, requestLimits } from "./auth.ts";
+import type { BuildInfo } from "../runtime/build-info.ts";
 
 export interface ApiOptions {
   supervisor: Supervisor;
   workerName: string;
   version: string;
+  /** Commit, build date, target and runtime of this executable (shown on /health and as a /metrics gauge). */
+  build?: BuildInfo;
   apiToken?: string;
+}
+
+/** Prometheus label value: backslash, quote and newline escaped. */
+function labelValue(value: string): string {
+  return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+}
+
+export function buildInfoMetric(build: BuildInfo): string {
+  const labels = (["version", "commit", "target", "runtime"] as const)
+    .map((k) => `${k}="${labelValue(build[k])}"`)
+    .join(",");
+  return "# HELP contentflow_worker_build_info Version, git commit, target and runtime of this executable.\n" +
+    "# TYPE contentflow_worker_build_info gauge\n" +
+    `contentflow_worker_build_info{${labels}} 1\n`;
 }
 
 const ROLES: WorkerRole[] = ["processing", "source"];
@@ -122,6 +139,7 @@ export function createApi(opts: ApiOptions): Hono {
       timestamp: new Date().toISOString(),
       worker_name: opts.workerName,
       version: opts.version,
+      ...(opts.build ? { build: opts.build } : {}),
       uptime_seconds: Math.round((Date.now() - supervisor.startedAt) / 1000),
     }));
   app.get("/ready", (c) => {
@@ -160,7 +178,10 @@ export function createApi(opts: ApiOptions): Hono {
   });
   app.get(
     "/metrics",
-    (c) => c.text(prometheusText(supervisor), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }),
+    (c) =>
+      c.text(prometheusText(supervisor) + (opts.build ? buildInfoMetric(opts.build) : ""), 200, {
+        "content-type": "text/plain; version=0.0.4; charset=utf-8",
+      }),
   );
   return app;
 }

@@ -8,7 +8,7 @@ import { configureLogging, parseLogLevel, rootLogger } from "../log/logger.ts";
 import { onSignals, type RunningServer, selfCommand, serve } from "../runtime/index.ts";
 import { Supervisor } from "../supervisor/supervisor.ts";
 import { createApi, readiness } from "../api/app.ts";
-import { VERSION } from "./version-command.ts";
+import { buildInfo } from "../runtime/build-info.ts";
 import {
   childEnvWithoutSystemd,
   notifyExtendTimeout,
@@ -58,7 +58,8 @@ export const supervisorCommand: Command = {
       const app = createApi({
         supervisor,
         workerName: config.WORKER_NAME,
-        version: VERSION,
+        version: buildInfo().version,
+        build: buildInfo(),
         apiToken: config.API_TOKEN || undefined,
       });
       server = await serve(app.fetch, {
@@ -70,7 +71,8 @@ export const supervisorCommand: Command = {
     }
     supervisor.start();
     logger.info("supervisor started", {
-      version: VERSION,
+      version: buildInfo().version,
+      commit: buildInfo().commit,
       processing_workers: config.NUM_PROCESSING_WORKERS,
       source_workers: config.NUM_SOURCE_WORKERS,
     });

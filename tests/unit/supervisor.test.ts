@@ -64,7 +64,14 @@ describe("supervisor", () => {
   test("starts every child, collects state, /ready and /status reflect it", async () => {
     const sup = make("ok");
     await until("all ready", () => readiness(sup).ready);
-    const api = createApi({ supervisor: sup, workerName: "w", version: "t" });
+    const build = {
+      version: "t",
+      commit: "c0ffee",
+      build_date: "2026-01-01T00:00:00Z",
+      target: "linux-x64",
+      runtime: "bun",
+    };
+    const api = createApi({ supervisor: sup, workerName: "w", version: "t", build });
     const ready = await api.request("/ready");
     assert.equal(ready.status, 200);
     const status = await (await api.request("/status")).json();
@@ -75,8 +82,13 @@ describe("supervisor", () => {
     const metrics = await (await api.request("/metrics")).text();
     assert.match(metrics, /contentflow_worker_tasks_processed_total\{role="processing"\} 6/);
     assert.match(metrics, /contentflow_worker_workers_up\{role="source"\} 1/);
+    assert.match(
+      metrics,
+      /^contentflow_worker_build_info\{version="t",commit="c0ffee",target="linux-x64",runtime="bun"\} 1$/m,
+    );
     const health = await (await api.request("/health")).json();
     assert.equal(health.status, "healthy");
+    assert.deepEqual(health.build, build);
     assert.ok(forwarded.some((l) => l.includes("fake worker up")), "child log lines are forwarded");
   });
 
