@@ -139,6 +139,13 @@ export const settingSchemas = {
   OUTBOUND_ALLOWED_HOSTS: listSetting(),
   OUTBOUND_ALLOWED_PRIVATE_HOSTS: privateHostsSetting(),
   MAX_HTTP_RESPONSE_BYTES: intSetting(1024, 2 ** 40),
+  PIPELINE_ENV_ALLOWED_VARIABLES: v.pipe(
+    listSetting(),
+    v.check(
+      (names) => names.every((n) => /^(\*|[A-Za-z_][A-Za-z0-9_]*\*?)$/.test(n)),
+      "expected '*', variable names or NAME_PREFIX_* separated by commas",
+    ),
+  ),
   // Cosmos
   COSMOS_DB_ENDPOINT: urlOrEmpty("the Cosmos DB account endpoint"),
   COSMOS_DB_KEY: strSetting(),
@@ -284,6 +291,12 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
     group: "processing",
     default: String(32 * 1024 * 1024),
     description: "Largest response body an executor reads from an HTTP endpoint (bytes); a larger one fails the item",
+  },
+  PIPELINE_ENV_ALLOWED_VARIABLES: {
+    group: "processing",
+    default: "*",
+    description:
+      "Environment variables pipeline settings may read with ${VAR}: '*' = every variable whose name does not look like a secret, or names and PREFIX_* patterns; a secret-looking name (…_KEY, …_SECRET, …TOKEN, …) is readable only when listed exactly; the worker's own secrets never are",
   },
   OUTBOUND_ALLOWED_PRIVATE_HOSTS: {
     group: "processing",

@@ -6,7 +6,8 @@ import type { ExecutorRegistry } from "../executors/registry.ts";
 import { type CommonSettings, commonSettingsSchema, splitSettings } from "./common-settings.ts";
 import { compileCondition, type CompiledCondition } from "./condition.ts";
 import { type ExecutorConfig, executorEnv, type PipelineDefinition } from "./definition.ts";
-import { substituteEnv } from "./env.ts";
+import { pipelineEnvPolicy, substituteEnv } from "./env.ts";
+import type { Config } from "../config/schema.ts";
 import { issuesText, PipelineError } from "./errors.ts";
 import { definitionGraph, type RunGraph, runGraph } from "./graph.ts";
 import { withoutEmptyValues } from "../executors/settings.ts";
@@ -38,9 +39,16 @@ function where(cfg: ExecutorConfigLike): string {
   return `executor '${cfg.id}' (${cfg.type})`;
 }
 
-/** Settings with ${VAR} applied; a missing variable is a PipelineError naming the executor and the setting. */
-function resolvedSettings(cfg: ExecutorConfigLike): Record<string, unknown> {
-  return substituteEnv(cfg.settings ?? {}, executorEnv(cfg), `${where(cfg)}: settings`) as Record<string, unknown>;
+/**
+ * Settings with ${VAR} applied; a missing or refused variable (see src/pipeline/env.ts) is a PipelineError naming
+ * the executor, the setting and the variable.
+ */
+function resolvedSettings(cfg: ExecutorConfigLike, config: Config | undefined): Record<string, unknown> {
+  const env = executorEnv(cfg);
+  return substituteEnv(cfg.settings ?? {}, env, `${where(cfg)}: settings`, pipelineEnvPolicy(config, env)) as Record<
+    string,
+    unknown
+  >;
 }
 
 function commonSettings(
@@ -54,11 +62,12 @@ function commonSettings(
   return parsed.output;
 }
 
-/** Whether the executor is enabled; `enabled: "${FLAG}"` is resolved first. */
-export function executorEnabled(cfg: ExecutorConfigLike, registry: ExecutorRegistry): boolean {
+/** Whether the executor is enabled; `enabled: "${FLAG}"` is resolved first (under the same rules as other settings). */
+export function executorEnabled(cfg: ExecutorConfigLike, registry: ExecutorRegistry, config?: Config): boolean {
   const raw = cfg.settings?.enabled;
   if (raw === undefined || raw === null || raw === "") return true;
-  const enabled = substituteEnv(raw, executorEnv(cfg), `${where(cfg)}: settings.enabled`);
+  const env = executorEnv(cfg);
+  const enabled = substituteEnv(raw, env, `${where(cfg)}: settings.enabled`, pipelineEnvPolicy(config, env));
   return commonSettings(cfg, { enabled }, registry).enabled;
 }
 
@@ -93,7 +102,7 @@ export function unknownSettings(cfg: ExecutorConfigLike, registry: ExecutorRegis
 function prepare(cfg: ExecutorConfigLike, registry: ExecutorRegistry, deps: ExecutorDeps): CompiledNode {
   const def = registry.get(cfg.type);
   if (!def) throw unknownType(cfg, registry);
-  const settings = resolvedSettings(cfg);
+  const settings = resolvedSettings(cfg, deps.config);
   const common = commonSettings(cfg, settings, registry);
   const own = v.safeParse(def.settings, withoutEmptyValues(splitSettings(settings).own));
   if (!own.success) throw new PipelineError(`${where(cfg)}: invalid settings: ${issuesText(own.issues)}`);
@@ -119,10 +128,14 @@ function prepare(cfg: ExecutorConfigLike, registry: ExecutorRegistry, deps: Exec
  * The executor the source worker crawls: the first enabled one whose type is in the "input" category AND can crawl.
  * ContentFlow took the first "input" executor, even content retrievers that cannot crawl (its bug W11).
  */
-export function findInputExecutor(def: PipelineDefinition, registry: ExecutorRegistry): ExecutorConfig | undefined {
+export function findInputExecutor(
+  def: PipelineDefinition,
+  registry: ExecutorRegistry,
+  config?: Config,
+): ExecutorConfig | undefined {
   return def.executors.find((cfg) => {
     const type = registry.get(cfg.type);
-    return type?.category === "input" && type.crawls === true && executorEnabled(cfg, registry);
+    return type?.category === "input" && type.crawls === true && executorEnabled(cfg, registry, config);
   });
 }
 
@@ -143,7 +156,7 @@ export function compilePipeline(
   for (const cfg of def.executors) {
     if (cfg.id === exclude || !inGraph.has(cfg.id)) continue;
     if (!registry.get(cfg.type)) throw unknownType(cfg, registry);
-    if (!executorEnabled(cfg, registry)) {
+    if (!executorEnabled(cfg, registry, deps.config)) {
       disabled.add(cfg.id);
       warnings.push(`executor '${cfg.id}' is disabled; its predecessors feed its successors`);
     }

@@ -113,11 +113,13 @@ describe("http executor", () => {
       type: http
       settings:
         url: "${base}/echo"
-        headers: {Authorization: "Bearer \${API_TOKEN}"}
+        headers: {Authorization: "Bearer \${SERVICE_TOKEN}"}
         output_field: enrichment
 `;
-    const def = parsePipelineYaml(yaml, { env: { API_TOKEN: "s3cret-token-value" } });
-    const p = compilePipeline(def, { registry, deps: { config: withHosts(["127.0.0.1"]), logger } });
+    const def = parsePipelineYaml(yaml, { env: { SERVICE_TOKEN: "s3cret-token-value" } });
+    // A secret-looking variable is readable only when the operator lists it.
+    const config = { ...withHosts(["127.0.0.1"]), PIPELINE_ENV_ALLOWED_VARIABLES: ["*", "SERVICE_TOKEN"] };
+    const p = compilePipeline(def, { registry, deps: { config, logger } });
     const r = await runPipeline(p, [item(1), item(2)], { signal: new AbortController().signal, logger });
     assert.equal(r.status, "completed", r.error);
     assert.deepEqual(r.content.map((c) => c.data?.enrichment), [
