@@ -19,7 +19,7 @@ import {
 } from "../../net/outbound.ts";
 import { perItemExecutor } from "../per-item.ts";
 import { choiceSetting, intSetting, mapSetting, stringSetting } from "../settings.ts";
-import { registerSecret } from "../../log/logger.ts";
+import { registerSecret } from "../../util/redact.ts";
 import { linkedSignal } from "../../util/abort.ts";
 
 const settings = v.object({
@@ -167,7 +167,9 @@ export const httpExecutor: ExecutorDefinition<typeof settings> = {
       maxResponseBytes: deps.config.MAX_HTTP_RESPONSE_BYTES,
     };
     checkOutboundUrl(s.url, limits.policy);
-    for (const value of Object.values(s.headers)) registerSecret(value);
+    for (const [name, value] of Object.entries(s.headers)) {
+      if (/auth|key|token|secret|cookie|signature|password/i.test(name)) registerSecret(value);
+    }
     if (s.send_mode === "item") {
       return perItemExecutor(
         id,
