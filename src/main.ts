@@ -1,6 +1,8 @@
 // contentflow-worker CLI: `contentflow-worker [supervisor]`, `worker --role=…`, `enqueue`, `status`, `config`, `version`.
 import process from "node:process";
-import { type Command, EXIT_CONFIG, EXIT_FAILURE, EXIT_USAGE } from "./cli/command.ts";
+import type { Command } from "./cli/command.ts";
+import { EXIT_CONFIG, EXIT_FAILURE, EXIT_USAGE } from "./model/exit-codes.ts";
+import { errorText } from "./util/errors.ts";
 import { UsageError } from "./cli/args.ts";
 import { ConfigError } from "./config/load.ts";
 import { userArgs } from "./runtime/index.ts";
@@ -75,9 +77,9 @@ if (import.meta.main) {
       process.stderr.write(`contentflow-worker: ${err.message}\n`);
       code = EXIT_CONFIG;
     } else {
-      const e = err as Error;
-      process.stderr.write(`contentflow-worker: ${e?.message ?? String(err)}\n`);
-      if (process.env.CFW_DEBUG_STACK === "1" && e?.stack) process.stderr.write(e.stack + "\n");
+      process.stderr.write(`contentflow-worker: ${errorText(err)}\n`);
+      const stack = (err as Error | undefined)?.stack;
+      if (process.env.CFW_DEBUG_STACK === "1" && stack) process.stderr.write(stack + "\n");
       code = EXIT_FAILURE;
     }
   }

@@ -1,6 +1,7 @@
 // `contentflow-worker version`
 import process from "node:process";
-import { type Command, EXIT_OK } from "./command.ts";
+import type { Command } from "./command.ts";
+import { EXIT_OK } from "../model/exit-codes.ts";
 import { parseArgs } from "./args.ts";
 import { runtimeName } from "../runtime/index.ts";
 import pkg from "../../package.json" with { type: "json" };

@@ -7,7 +7,8 @@ import { type CommonSettings, commonSettingsSchema, splitSettings } from "./comm
 import { compileCondition, type CompiledCondition } from "./condition.ts";
 import { type ExecutorConfig, executorEnv, type PipelineDefinition } from "./definition.ts";
 import { substituteEnv } from "./env.ts";
-import { issuesText, PipelineError } from "./errors.ts";
+import { PipelineError } from "./errors.ts";
+import { issuesText } from "../util/valibot-issues.ts";
 import { definitionGraph, type RunGraph, runGraph } from "./graph.ts";
 import { withoutEmptyValues } from "../executors/settings.ts";
 
@@ -117,7 +118,7 @@ function prepare(cfg: ExecutorConfigLike, registry: ExecutorRegistry, deps: Exec
 
 /**
  * The executor the source worker crawls: the first enabled one whose type is in the "input" category AND can crawl.
- * ContentFlow took the first "input" executor, even content retrievers that cannot crawl (its bug W11).
+ * ContentFlow took the first executor of the catalog's "input" category, even content retrievers that cannot crawl.
  */
 export function findInputExecutor(def: PipelineDefinition, registry: ExecutorRegistry): ExecutorConfig | undefined {
   return def.executors.find((cfg) => {

@@ -12,6 +12,7 @@ import { perItemExecutor } from "../per-item.ts";
 import { choiceSetting, intSetting, mapSetting, stringSetting } from "../settings.ts";
 import { registerSecret } from "../../log/logger.ts";
 import { linkedSignal } from "../../util/abort.ts";
+import { sleepOrAbort } from "../../util/sleep.ts";
 
 const settings = v.object({
   url: v.pipe(
@@ -54,22 +55,8 @@ export function checkAllowedHost(url: string, config: Config): void {
 class HttpError extends Error {
   constructor(message: string, readonly retryable: boolean) {
     super(message);
+    this.name = "HttpError";
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 async function attempt(s: Settings, body: string, signal: AbortSignal): Promise<unknown> {
@@ -127,7 +114,7 @@ export async function callWithRetries(s: Settings, payload: unknown, signal: Abo
         throw n > 0 && err instanceof Error ? new Error(`${err.message} (after ${n + 1} attempts)`) : err;
       }
       const delay = s.retry_backoff_ms * 2 ** n;
-      await sleep(delay / 2 + Math.random() * (delay / 2), signal);
+      await sleepOrAbort(delay / 2 + Math.random() * (delay / 2), signal);
     }
   }
 }
