@@ -22,6 +22,9 @@ import {
   uniqueName,
   withTimeout,
 } from "./processing-kit.ts";
+import { quietLogs } from "../helpers/test-logging.ts";
+
+quietLogs();
 
 function result(content = [contentItem("r1", { out: 1 })], extra: Partial<PipelineResult> = {}): PipelineResult {
   return {

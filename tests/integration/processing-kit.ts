@@ -1,14 +1,13 @@
 // Shared helpers of the queue / executions / processing integration tests: configs against the emulators, worker
 // contexts, task messages, test-only executors, and reads with timeouts so a stuck emulator fails a test instead
 // of hanging it.
-import process from "node:process";
 import * as v from "valibot";
 import { QueueClient } from "@azure/storage-queue";
 import { CosmosClient, type Database } from "@azure/cosmos";
 import type { Emulators } from "../../scripts/lib/emulators.ts";
 import { loadConfig, poisonQueueName } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
-import { configureLogging, Logger } from "../../src/log/logger.ts";
+import { Logger } from "../../src/log/logger.ts";
 import { MemoryReporter, type WorkerContext } from "../../src/model/worker-context.ts";
 import { runProcessingWorker } from "../../src/workers/processing/index.ts";
 import { ensureCosmosContainers } from "../../src/store/cosmos.ts";
@@ -18,9 +17,6 @@ import type { Content } from "../../src/model/content.ts";
 import { buildTaskMessage, type TaskMessage } from "../../src/model/task-envelope.ts";
 import { type PoisonRecord, PoisonRecordSchema } from "../../src/queue/poison.ts";
 import { sleep, uniqueName, until, withTimeout } from "../helpers/wait.ts";
-
-/** Test output stays readable: only errors from the code under test (TEST_LOG_LEVEL=debug for everything). */
-configureLogging({ level: process.env.TEST_LOG_LEVEL === "debug" ? "debug" : "error" });
 
 export { sleep, uniqueName, until, withTimeout };
 
