@@ -24,7 +24,8 @@ import {
 } from "./definition.ts";
 import { pipelineEnvPolicy, substituteEnv } from "./env.ts";
 import type { Config } from "../config/schema.ts";
-import { issuesText, PipelineError } from "./errors.ts";
+import { PipelineError } from "./errors.ts";
+import { issuesText } from "../util/valibot-issues.ts";
 import { definitionGraph, runGraph } from "./graph.ts";
 import { withoutEmptyValues } from "../executors/settings.ts";
 import type { CompiledNode, CompiledPipeline } from "./compiled.ts";
@@ -236,7 +237,7 @@ function prepare(
 
 /**
  * The executor the source worker crawls: the first enabled one whose type is in the "input" category AND can crawl.
- * ContentFlow took the first "input" executor, even content retrievers that cannot crawl (its bug W11).
+ * ContentFlow took the first executor of the catalog's "input" category, even content retrievers that cannot crawl.
  */
 export function findInputExecutor(
   def: PipelineDefinition,
