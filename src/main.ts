@@ -1,4 +1,5 @@
-// contentflow-worker CLI: `contentflow-worker [supervisor]`, `worker --role=…`, `enqueue`, `status`, `config`, `version`.
+// contentflow-worker CLI: `contentflow-worker [supervisor]`, `worker --role=…`, `enqueue`, `status`, `pipeline check`,
+// `config`, `version`.
 import process from "node:process";
 import { type Command, EXIT_CONFIG, EXIT_FAILURE, EXIT_USAGE } from "./cli/command.ts";
 import { UsageError } from "./cli/args.ts";
@@ -10,12 +11,14 @@ import { supervisorCommand } from "./cli/supervisor-command.ts";
 import { workerCommand } from "./cli/worker-command.ts";
 import { enqueueCommand } from "./cli/enqueue-command.ts";
 import { statusCommand } from "./cli/status-command.ts";
+import { pipelineCommand } from "./cli/pipeline-command.ts";
 
 const commands: Command[] = [
   supervisorCommand,
   workerCommand,
   enqueueCommand,
   statusCommand,
+  pipelineCommand,
   configCommand,
   versionCommand,
 ];
