@@ -153,7 +153,9 @@ export function compilePipeline(
   try {
     for (const id of graph.order) {
       const cfg = def.executors.find((e) => e.id === id)!;
-      nodes.set(id, prepare(cfg, registry, deps));
+      const node = prepare(cfg, registry, deps);
+      nodes.set(id, node);
+      for (const w of node.condition?.warnings ?? []) warnings.push(`executor '${id}' (${cfg.type}): ${w}`);
       for (const name of unknownSettings(cfg, registry)) {
         warnings.push(`executor '${id}' (${cfg.type}): unknown setting '${name}' is ignored`);
       }
