@@ -156,6 +156,12 @@ export function compilePipeline(
       const node = prepare(cfg, registry, deps);
       nodes.set(id, node);
       for (const w of node.condition?.warnings ?? []) warnings.push(`executor '${id}' (${cfg.type}): ${w}`);
+      if (splitSettings(cfg.settings ?? {}).common.continue_on_error !== undefined) {
+        warnings.push(
+          `executor '${id}' (${cfg.type}): continue_on_error is ignored, as in ContentFlow: an item error fails the ` +
+            "pipeline unless fail_pipeline_on_error is false (then the item passes on with a failed log entry)",
+        );
+      }
       for (const name of unknownSettings(cfg, registry)) {
         warnings.push(`executor '${id}' (${cfg.type}): unknown setting '${name}' is ignored`);
       }
