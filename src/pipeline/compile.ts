@@ -6,7 +6,7 @@ import type { ExecutorRegistry } from "../executors/registry.ts";
 import { type CommonSettings, commonSettingsSchema, splitSettings } from "./common-settings.ts";
 import { compileCondition, type CompiledCondition } from "./condition.ts";
 import { type ExecutorConfig, executorEnv, type PipelineDefinition } from "./definition.ts";
-import { substituteEnv } from "./env.ts";
+import { substituteEnv, unsetReferences } from "./env.ts";
 import { issuesText, PipelineError } from "./errors.ts";
 import { definitionGraph, type RunGraph, runGraph } from "./graph.ts";
 import { withoutEmptyValues } from "../executors/settings.ts";
@@ -38,7 +38,7 @@ function where(cfg: ExecutorConfigLike): string {
   return `executor '${cfg.id}' (${cfg.type})`;
 }
 
-/** Settings with ${VAR} applied; a missing variable is a PipelineError naming the executor and the setting. */
+/** Settings with ${VAR} applied (an unset variable stays literal, as in ContentFlow). */
 function resolvedSettings(cfg: ExecutorConfigLike): Record<string, unknown> {
   return substituteEnv(cfg.settings ?? {}, executorEnv(cfg), `${where(cfg)}: settings`) as Record<string, unknown>;
 }
@@ -156,6 +156,12 @@ export function compilePipeline(
       const node = prepare(cfg, registry, deps);
       nodes.set(id, node);
       for (const w of node.condition?.warnings ?? []) warnings.push(`executor '${id}' (${cfg.type}): ${w}`);
+      for (const ref of unsetReferences(cfg.settings ?? {}, executorEnv(cfg), "settings")) {
+        warnings.push(
+          `executor '${id}' (${cfg.type}): ${ref.where}: environment variable ${ref.name} is not set; the text ` +
+            `'\${${ref.name}}' is used as it is, as in ContentFlow`,
+        );
+      }
       if (splitSettings(cfg.settings ?? {}).common.continue_on_error !== undefined) {
         warnings.push(
           `executor '${id}' (${cfg.type}): continue_on_error is ignored, as in ContentFlow: an item error fails the ` +

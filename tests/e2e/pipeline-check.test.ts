@@ -131,6 +131,29 @@ describe("pipeline check: ContentFlow's own pipelines through the compiled binar
     assert.match(main.stdout, /\bpipeline\b/);
   });
 
+  test("conditions compile in the binary: regex_match on RE2 (bundled re2js), mixed and/or warned about", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cfw-check-cond-"));
+    const file = join(dir, "cond.yaml");
+    writeFileSync(
+      file,
+      `pipeline:
+  name: cond
+  executors:
+    - id: pt
+      type: pass_through
+      settings: {condition: "id.path regex_match '^(a+)+$' or data.x == 1 and data.y == 2"}
+`,
+    );
+    const ok = await runBinary(["pipeline", "check", file]);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /cond\.yaml: warning: executor 'pt' \(pass_through\): condition .* mixes 'and' and 'or'/);
+    // A backreference (YAML "\\1" is the two characters \1).
+    writeFileSync(file, readFileSync(file, "utf8").replace("^(a+)+$", "(a)\\\\1"));
+    const bad = await runBinary(["pipeline", "check", file]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stdout, /executor 'pt': invalid condition: invalid regular expression .*RE2 syntax/);
+  });
+
   test("a missing file is a problem (exit 1), not a crash", async () => {
     const r = await runBinary(["pipeline", "check", "/nonexistent/p.yaml"]);
     assert.equal(r.code, 1);

@@ -625,11 +625,6 @@ describe("pipeline: invalid documents", () => {
       /enabled must be true or false/,
     ],
     [
-      "unset variable",
-      `${P}    - {id: a, type: tag, settings: {tag: "\${UNSET_VAR}"}}\n`,
-      /executor 'a' \(tag\): settings\.tag: environment variable UNSET_VAR is not set/,
-    ],
-    [
       "invalid condition",
       `${P}    - {id: a, type: pass_through, settings: {condition: "data.x ==="}}\n`,
       /executor 'a' \(pass_through\): invalid condition: unexpected '='/,
