@@ -6,6 +6,7 @@ import type { Database } from "@azure/cosmos";
 import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { ExecutionStore, fitExecutionDoc, MAX_EVENTS } from "../../src/store/executions.ts";
+import { createPendingExecution, markExecutionFailed } from "../../src/store/execution-records.ts";
 import { CompiledPipelineCache, readPipelineDoc } from "../../src/store/pipelines.ts";
 import { readSaveExecutionOutput } from "../../src/store/vaults-read.ts";
 import type { ExecutionDoc } from "../../src/model/documents.ts";
@@ -163,6 +164,23 @@ describe("execution store on the Cosmos emulator", () => {
     assert.equal(doc.error, "boom again");
     assert.ok(doc.completed_at);
     assert.deepEqual(Object.keys(doc.executor_outputs), ["a"], "the failed run's executor outputs are kept");
+  });
+
+  test("a failed send marks the record failed only if nobody changed it since its creation (creation etag)", async () => {
+    const untouched = taskMessage(uniqueName("mark-a"), { pipelineId: "p", vaultId: "v1" });
+    const refA = await createPendingExecution(container(), untouched, { workerId: "src" });
+    assert.equal(await markExecutionFailed(container(), refA, "send failed"), true);
+    assert.equal((await execution(refA.id))?.status, "failed");
+    // The send reached the queue after all: a worker took the task, its attempt failed and it waits as pending.
+    const taken = taskMessage(uniqueName("mark-b"), { pipelineId: "p", vaultId: "v1" });
+    const refB = await createPendingExecution(container(), taken, { workerId: "src" });
+    await store.begin(taken.payload, 1);
+    await store.retrying(taken.payload, "boom", { attempt: 1, maxAttempts: 3, delaySeconds: 5 });
+    assert.equal((await execution(refB.id))?.status, "pending");
+    assert.equal(await markExecutionFailed(container(), refB, "send failed"), false);
+    const doc = await execution(refB.id);
+    assert.equal(doc?.status, "pending", "the retrying task is not marked failed");
+    assert.equal(doc?.error, "boom");
   });
 
   test("a missing record is created from the task (findable by vault_id); without a task it is left missing", async () => {
