@@ -514,6 +514,8 @@ describe("compiled binary under fire", () => {
       QUEUE_VISIBILITY_TIMEOUT_SECONDS: "3",
     });
     await run.waitReady();
+    // Once calls are going out, child 0's tasks are in their http step (their side effect happened).
+    await until("calls under way", () => slow.callsOf(vault).size >= 8);
     const victim = await until(
       "child 0 busy",
       async () => (await run.children()).find((c) => c.role === "processing" && c.index === 0 && c.in_flight > 0),
