@@ -10,12 +10,14 @@ import { supervisorCommand } from "./cli/supervisor-command.ts";
 import { workerCommand } from "./cli/worker-command.ts";
 import { enqueueCommand } from "./cli/enqueue-command.ts";
 import { statusCommand } from "./cli/status-command.ts";
+import { poisonCommand } from "./cli/poison-command.ts";
 
 const commands: Command[] = [
   supervisorCommand,
   workerCommand,
   enqueueCommand,
   statusCommand,
+  poisonCommand,
   configCommand,
   versionCommand,
 ];

@@ -8,6 +8,7 @@ import { configureLogging, parseLogLevel, rootLogger } from "../log/logger.ts";
 import { onSignals, type RunningServer, selfCommand, serve } from "../runtime/index.ts";
 import { Supervisor } from "../supervisor/supervisor.ts";
 import { createApi, readiness } from "../api/app.ts";
+import { parseIpRange } from "../util/ip-ranges.ts";
 import { buildInfo } from "../runtime/build-info.ts";
 import {
   childEnvWithoutSystemd,
@@ -25,7 +26,8 @@ executable, restarts crashed ones (exponential backoff with jitter), and serves 
   GET /health    liveness
   GET /ready     200 when every worker is up and ready, 503 (with reasons) while starting, draining or crash-looping
   GET /status    per role and per worker: pid, alive, ready, restarts, uptime, in-flight tasks, hung-worker kills
-                 (bearer token if API_TOKEN)
+                 (bearer token if API_TOKEN; addresses in API_OPEN_STATUS_FROM get the ContentFlow API's health
+                 summary without it)
   GET /metrics   Prometheus text (bearer token if API_TOKEN)
 SIGTERM or SIGINT drains the workers within SHUTDOWN_DRAIN_TIMEOUT_SECONDS, then exits 0; a second signal kills
 them at once. A worker that sends no heartbeat for WORKER_HEARTBEAT_TIMEOUT_SECONDS (a blocked event loop) is
@@ -64,6 +66,7 @@ export const supervisorCommand: Command = {
         version: buildInfo().version,
         build: buildInfo(),
         apiToken: config.API_TOKEN || undefined,
+        openStatusFrom: config.API_OPEN_STATUS_FROM.map(parseIpRange),
       });
       server = await serve(app.fetch, {
         port: config.API_PORT,

@@ -1,6 +1,7 @@
 // Every setting the worker reads: name (the Python worker's env names where one exists), default, description,
 // whether it is a secret, and the valibot schema that turns the raw string into a typed value.
 import * as v from "valibot";
+import { parseIpRange } from "../util/ip-ranges.ts";
 
 function intSetting(min: number, max: number) {
   return v.pipe(
@@ -70,6 +71,23 @@ function logLevelSetting() {
   );
 }
 
+/** A list of addresses or CIDR blocks, kept as text (the config travels to the workers as JSON). */
+function ipRangesSetting() {
+  return v.pipe(
+    listSetting(),
+    v.rawCheck(({ dataset, addIssue }) => {
+      if (!dataset.typed) return;
+      for (const item of dataset.value) {
+        try {
+          parseIpRange(item);
+        } catch (err) {
+          addIssue({ message: (err as Error).message });
+        }
+      }
+    }),
+  );
+}
+
 function listSetting() {
   return v.pipe(
     v.string(),
@@ -125,6 +143,8 @@ export const settingSchemas = {
   RETRY_BASE_DELAY_SECONDS: intSetting(0, 3600),
   RETRY_MAX_DELAY_SECONDS: intSetting(0, 604800),
   HTTP_EXECUTOR_ALLOWED_HOSTS: listSetting(),
+  AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT: intSetting(1, 1000),
+  AI_MAX_RETRY_DELAY_SECONDS: intSetting(0, 3600),
   // Cosmos
   COSMOS_DB_ENDPOINT: urlOrEmpty("the Cosmos DB account endpoint"),
   COSMOS_DB_KEY: strSetting(),
@@ -151,6 +171,7 @@ export const settingSchemas = {
   API_HOST: strSetting(),
   API_PORT: intSetting(0, 65535),
   API_TOKEN: strSetting(),
+  API_OPEN_STATUS_FROM: ipRangesSetting(),
   // Logging
   LOG_LEVEL: logLevelSetting(),
   LOG_FILE: strSetting(),
@@ -271,6 +292,18 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
     default: "*",
     description: "Comma-separated hosts the `http` executor may call ('*' = any, empty = none)",
   },
+  AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT: {
+    group: "processing",
+    default: "8",
+    description:
+      "Azure AI calls (OpenAI, Document Intelligence, ...) one worker process makes at once to the same endpoint; " +
+      "further calls wait for a free slot",
+  },
+  AI_MAX_RETRY_DELAY_SECONDS: {
+    group: "processing",
+    default: "60",
+    description: "Longest wait before retrying an Azure AI call after 429/503 (Retry-After is honoured up to this cap)",
+  },
 
   COSMOS_DB_ENDPOINT: {
     group: "cosmos",
@@ -366,6 +399,12 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
     secret: true,
     description: "When set, /status and /metrics require 'Authorization: Bearer <token>'",
   },
+  API_OPEN_STATUS_FROM: {
+    group: "api",
+    default: "",
+    description:
+      "Comma-separated addresses or CIDR blocks (e.g. 10.0.0.0/16) that may read /status without the token while API_TOKEN is set; they get the health summary the ContentFlow API reads (worker_name, running, processing_workers, source_workers), not the detailed status",
+  },
 
   LOG_LEVEL: { group: "logging", default: "INFO", description: "DEBUG, INFO, WARNING or ERROR" },
   LOG_FILE: { group: "logging", default: "", description: "Also append JSON log lines to this file" },
@@ -385,7 +424,8 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
   APP_CONFIG_KEY_FILTERS: {
     group: "appconfig",
     default: "contentflow.worker.*",
-    description: "Comma-separated key filters; the part before '*' is trimmed from each key",
+    description:
+      "Comma-separated key filters, read after contentflow.common.* (which is always read first, as in the Python worker; later keys win); the part before '*' is trimmed from each key",
   },
   APP_CONFIG_LABEL: {
     group: "appconfig",
