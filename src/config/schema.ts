@@ -121,6 +121,8 @@ export const settingSchemas = {
   RETRY_BASE_DELAY_SECONDS: intSetting(0, 3600),
   RETRY_MAX_DELAY_SECONDS: intSetting(0, 604800),
   HTTP_EXECUTOR_ALLOWED_HOSTS: listSetting(),
+  MAX_DOCUMENT_MB: intSetting(1, 4096),
+  LOCAL_FILE_ROOTS: listSetting(),
   // Cosmos
   COSMOS_DB_ENDPOINT: urlOrEmpty("the Cosmos DB account endpoint"),
   COSMOS_DB_KEY: strSetting(),
@@ -259,6 +261,18 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
     group: "processing",
     default: "*",
     description: "Comma-separated hosts the `http` executor may call ('*' = any, empty = none)",
+  },
+  MAX_DOCUMENT_MB: {
+    group: "processing",
+    default: "100",
+    description:
+      "Largest document (MiB) content_retriever downloads or reads and the PDF/Office extractors open; an executor's max_file_size_mb can only lower it",
+  },
+  LOCAL_FILE_ROOTS: {
+    group: "processing",
+    default: "",
+    description:
+      "Comma-separated folders content_retriever may read local_file items from (besides the temp directory; empty = temp directory only)",
   },
 
   COSMOS_DB_ENDPOINT: {

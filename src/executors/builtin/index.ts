@@ -12,6 +12,8 @@ import { azureBlobContentRetriever } from "./azure-blob-content-retriever.ts";
 import { azureBlobOutput } from "./azure-blob-output.ts";
 import { httpExecutor } from "./http.ts";
 import { azureBlobInputDiscovery } from "./azure-blob-input-discovery.ts";
+import { wordExtractor } from "./word-extractor.ts";
+import { pdfExtractor } from "./pdf-extractor.ts";
 
 export function builtinExecutors(): ExecutorDefinition[] {
   return [
@@ -26,5 +28,7 @@ export function builtinExecutors(): ExecutorDefinition[] {
     anyDefinition(azureBlobOutput),
     anyDefinition(httpExecutor),
     anyDefinition({ ...azureBlobInputDiscovery, crawls: true }),
+    anyDefinition(wordExtractor),
+    anyDefinition(pdfExtractor),
   ];
 }
