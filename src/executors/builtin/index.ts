@@ -14,6 +14,7 @@ import { httpExecutor } from "./http.ts";
 import { azureBlobInputDiscovery } from "./azure-blob-input-discovery.ts";
 import { wordExtractor } from "./word-extractor.ts";
 import { pdfExtractor } from "./pdf-extractor.ts";
+import { powerpointExtractor } from "./powerpoint-extractor.ts";
 
 export function builtinExecutors(): ExecutorDefinition[] {
   return [
@@ -30,5 +31,6 @@ export function builtinExecutors(): ExecutorDefinition[] {
     anyDefinition({ ...azureBlobInputDiscovery, crawls: true }),
     anyDefinition(wordExtractor),
     anyDefinition(pdfExtractor),
+    anyDefinition(powerpointExtractor),
   ];
 }
