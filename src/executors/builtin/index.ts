@@ -15,6 +15,7 @@ import { azureBlobInputDiscovery } from "./azure-blob-input-discovery.ts";
 import { wordExtractor } from "./word-extractor.ts";
 import { pdfExtractor } from "./pdf-extractor.ts";
 import { powerpointExtractor } from "./powerpoint-extractor.ts";
+import { excelExtractor } from "./excel-extractor.ts";
 
 export function builtinExecutors(): ExecutorDefinition[] {
   return [
@@ -32,5 +33,6 @@ export function builtinExecutors(): ExecutorDefinition[] {
     anyDefinition(wordExtractor),
     anyDefinition(pdfExtractor),
     anyDefinition(powerpointExtractor),
+    anyDefinition(excelExtractor),
   ];
 }
