@@ -16,6 +16,7 @@ import { wordExtractor } from "./word-extractor.ts";
 import { pdfExtractor } from "./pdf-extractor.ts";
 import { powerpointExtractor } from "./powerpoint-extractor.ts";
 import { excelExtractor } from "./excel-extractor.ts";
+import { contentRetriever } from "./content-retriever.ts";
 
 export function builtinExecutors(): ExecutorDefinition[] {
   return [
@@ -34,5 +35,6 @@ export function builtinExecutors(): ExecutorDefinition[] {
     anyDefinition(pdfExtractor),
     anyDefinition(powerpointExtractor),
     anyDefinition(excelExtractor),
+    anyDefinition(contentRetriever),
   ];
 }
