@@ -185,3 +185,58 @@ export function encryptedOffice(): Uint8Array {
   bytes.set([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1]);
   return bytes;
 }
+
+/**
+ * A PDF written by hand: `pages` pages sharing one content stream (so 10,000 pages stay small), optionally with an
+ * /Encrypt dictionary whose password check fails for the empty user password.
+ */
+export function handMadePdf(opts: { pages: number; encrypted?: boolean; text?: string }): Uint8Array {
+  const objects: string[] = [];
+  const add = (body: string) => objects.push(body) + 0; // object number = index + 1
+  const stream = `BT /F1 12 Tf 72 720 Td (${opts.text ?? "Hand made"}) Tj ET`;
+  add("<< /Type /Catalog /Pages 2 0 R >>");
+  const firstPage = 5;
+  const kids = Array.from({ length: opts.pages }, (_, i) => `${firstPage + i} 0 R`).join(" ");
+  add(`<< /Type /Pages /Kids [${kids}] /Count ${opts.pages} >>`);
+  add("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>");
+  add(`<< /Length ${stream.length} >>\nstream\n${stream}\nendstream`);
+  for (let i = 0; i < opts.pages; i++) {
+    add(
+      "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents 4 0 R >>",
+    );
+  }
+  let encryptRef = "";
+  if (opts.encrypted) {
+    const hex32 = "A1".repeat(32);
+    add(`<< /Filter /Standard /V 1 /R 2 /O <${hex32}> /U <${"B2".repeat(32)}> /P -4 >>`);
+    encryptRef = ` /Encrypt ${objects.length} 0 R /ID [<${"C3".repeat(16)}> <${"C3".repeat(16)}>]`;
+  }
+  let out = "%PDF-1.4\n";
+  const offsets: number[] = [];
+  objects.forEach((body, i) => {
+    offsets.push(out.length);
+    out += `${i + 1} 0 obj\n${body}\nendobj\n`;
+  });
+  const xref = out.length;
+  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`;
+  for (const off of offsets) out += `${String(off).padStart(10, "0")} 00000 n \n`;
+  out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R${encryptRef} >>\nstartxref\n${xref}\n%%EOF\n`;
+  return strToU8(out);
+}
+
+/** A workbook whose first sheet has a header, two data rows and then `emptyRows` empty <row/> elements. */
+export async function xlsxWithEmptyRows(emptyRows: number, farCell?: string): Promise<Uint8Array> {
+  const base = await makeXlsx();
+  const rows: string[] = [
+    `<row r="1"><c r="A1" t="inlineStr"><is><t>h1</t></is></c><c r="B1" t="inlineStr"><is><t>h2</t></is></c></row>`,
+    `<row r="2"><c r="A2"><v>1</v></c><c r="B2"><v>2</v></c></row>`,
+    `<row r="3"><c r="A3"><v>3</v></c><c r="B3"><v>4</v></c></row>`,
+  ];
+  for (let r = 4; r < 4 + emptyRows; r++) rows.push(`<row r="${r}"/>`);
+  if (farCell) rows.push(`<row r="${farCell.replace(/^[A-Z]+/, "")}"><c r="${farCell}"><v>9</v></c></row>`);
+  const sheet = `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n` +
+    `<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><dimension ref="A1:B${
+      3 + emptyRows
+    }"/><sheetData>${rows.join("")}</sheetData></worksheet>`;
+  return withParts(base, { "xl/worksheets/sheet1.xml": sheet });
+}

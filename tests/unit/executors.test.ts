@@ -64,6 +64,11 @@ describe("registry", () => {
       azure_blob_output: "output",
       http: "transform",
       azure_blob_input_discovery: "input",
+      word_extractor: "extract",
+      pdf_extractor: "extract",
+      powerpoint_extractor: "extract",
+      excel_extractor: "extract",
+      content_retriever: "input",
     });
     assert.deepEqual(registry.list().filter((d) => d.crawls).map((d) => d.type), ["azure_blob_input_discovery"]);
   });

@@ -184,7 +184,7 @@ export const excelExtractor: ExecutorDefinition<typeof settings> = {
       });
       const what = `Excel workbook '${source.name}'`;
       const pacer = new Pacer(ctx.signal);
-      const wb = await extractXlsx(source.bytes, what, maxBytes, pacer, {
+      const wb = await extractXlsx(source.bytes, what, pacer, {
         dataOnly: s.data_only,
         comments: s.extract_comments,
         images: s.extract_images,

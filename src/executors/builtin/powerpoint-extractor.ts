@@ -39,7 +39,7 @@ export const powerpointExtractor: ExecutorDefinition<typeof settings> = {
         maxBytes,
         kind: "PowerPoint file",
       });
-      const prs = await extractPptx(source.bytes, `PowerPoint file '${source.name}'`, maxBytes, new Pacer(ctx.signal), {
+      const prs = await extractPptx(source.bytes, `PowerPoint file '${source.name}'`, new Pacer(ctx.signal), {
         notes: s.extract_notes,
         layouts: s.include_slide_layouts,
         images: s.extract_images,

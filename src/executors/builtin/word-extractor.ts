@@ -35,7 +35,7 @@ export const wordExtractor: ExecutorDefinition<typeof settings> = {
         maxBytes,
         kind: "Word document",
       });
-      const doc = await extractDocx(source.bytes, `Word document '${source.name}'`, maxBytes, new Pacer(ctx.signal), {
+      const doc = await extractDocx(source.bytes, `Word document '${source.name}'`, new Pacer(ctx.signal), {
         properties: s.extract_properties,
         images: s.extract_images,
       });

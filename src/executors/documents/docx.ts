@@ -88,12 +88,11 @@ interface CellState {
 export async function extractDocx(
   bytes: Uint8Array,
   what: string,
-  maxFileBytes: number,
   pacer: Pacer,
   opts: { properties: boolean; images: boolean },
 ): Promise<WordDocument> {
-  const pkg = await openPackage(bytes, what, ".doc", maxFileBytes, pacer);
-  const part = await mainPart(pkg, "word/document.xml");
+  const pkg = await openPackage(bytes, what, ".doc", pacer);
+  const part = await mainPart(pkg, "word/document.xml", "wordprocessingml");
   const styles = await paragraphStyles(pkg, part);
 
   const paragraphs: WordParagraph[] = [];

@@ -20,11 +20,14 @@ export interface OoxmlPackage {
   contentTypes: { defaults: Map<string, string>; overrides: Map<string, string> };
 }
 
-/** Inflated bytes allowed for a package: ten times the file limit, at most 1 GiB; one part at most 256 MiB. */
-export function packageLimits(maxFileBytes: number) {
+/**
+ * Inflated bytes allowed for a package of `fileBytes`: 100 times the file (text XML rarely compresses better than
+ * 20:1), at least 64 MiB for the archive and 32 MiB for one part, at most 1 GiB and 256 MiB.
+ */
+export function packageLimits(fileBytes: number) {
   return {
-    maxTotalBytes: Math.min(1024 * MIB, Math.max(64 * MIB, maxFileBytes * 10)),
-    maxEntryBytes: Math.min(256 * MIB, Math.max(32 * MIB, maxFileBytes * 8)),
+    maxTotalBytes: Math.min(1024 * MIB, Math.max(64 * MIB, fileBytes * 100)),
+    maxEntryBytes: Math.min(256 * MIB, Math.max(32 * MIB, fileBytes * 100)),
   };
 }
 
@@ -32,7 +35,6 @@ export async function openPackage(
   bytes: Uint8Array,
   what: string,
   kindHint: string,
-  maxFileBytes: number,
   pacer: Pacer,
 ): Promise<OoxmlPackage> {
   if (isCompoundFile(bytes)) {
@@ -44,7 +46,7 @@ export async function openPackage(
   if (bytes.length >= 5 && new TextDecoder().decode(bytes.subarray(0, 5)) === "%PDF-") {
     throw new DocumentError(`${what}: this is a PDF file, not an Office Open XML document`);
   }
-  const zip = new ZipArchive(bytes, packageLimits(maxFileBytes), what);
+  const zip = new ZipArchive(bytes, packageLimits(bytes.length), what);
   if (!zip.has("[Content_Types].xml")) {
     throw new DocumentError(`${what}: not an Office Open XML package (no [Content_Types].xml)`);
   }
@@ -124,13 +126,25 @@ export async function relationships(pkg: OoxmlPackage, part: string): Promise<Ma
   return rels;
 }
 
-/** The main part of the package (officeDocument relationship), e.g. word/document.xml. */
-export async function mainPart(pkg: OoxmlPackage, fallback: string): Promise<string> {
+/**
+ * The main part of the package (officeDocument relationship), e.g. word/document.xml. `family` is the content
+ * type family it must have ("wordprocessingml", "presentationml", "spreadsheetml"; the macro-enabled .docm, .pptm
+ * and .xlsm types count too), so that a Word file given to the Excel extractor says so.
+ */
+export async function mainPart(pkg: OoxmlPackage, fallback: string, family: string): Promise<string> {
+  const macroFamily =
+    { wordprocessingml: "ms-word", presentationml: "ms-powerpoint", spreadsheetml: "ms-excel" }[family];
+  let part: string | undefined;
   for (const rel of (await relationships(pkg, "")).values()) {
-    if (rel.type.endsWith("/officeDocument") && rel.part && pkg.zip.has(rel.part)) return rel.part;
+    if (rel.type.endsWith("/officeDocument") && rel.part && pkg.zip.has(rel.part)) part = rel.part;
   }
-  if (pkg.zip.has(fallback)) return fallback;
-  throw new DocumentError(`${pkg.what}: no main document part (expected ${fallback})`);
+  if (!part && pkg.zip.has(fallback)) part = fallback;
+  if (!part) throw new DocumentError(`${pkg.what}: no main document part (expected ${fallback})`);
+  const type = contentTypeOf(pkg, part);
+  if (!type.includes(family) && !(macroFamily && type.includes(macroFamily))) {
+    throw new DocumentError(`${pkg.what}: the main part ${part} is ${type}, not a ${family} document`);
+  }
+  return part;
 }
 
 export interface CoreProperties {

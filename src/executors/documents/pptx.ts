@@ -119,12 +119,11 @@ async function layoutName(pkg: OoxmlPackage, part: string): Promise<string | nul
 export async function extractPptx(
   bytes: Uint8Array,
   what: string,
-  maxFileBytes: number,
   pacer: Pacer,
   opts: { notes: boolean; layouts: boolean; images: boolean; properties: boolean; maxSlides: number },
 ): Promise<Presentation> {
-  const pkg = await openPackage(bytes, what, ".ppt", maxFileBytes, pacer);
-  const part = await mainPart(pkg, "ppt/presentation.xml");
+  const pkg = await openPackage(bytes, what, ".ppt", pacer);
+  const part = await mainPart(pkg, "ppt/presentation.xml", "presentationml");
   const slideRels: string[] = [];
   let slideWidth: number | null = null;
   let slideHeight: number | null = null;

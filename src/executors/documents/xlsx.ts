@@ -364,12 +364,11 @@ async function sheetExtras(pkg: OoxmlPackage, part: string, sheet: Sheet, opts: 
 export async function extractXlsx(
   bytes: Uint8Array,
   what: string,
-  maxFileBytes: number,
   pacer: Pacer,
   opts: XlsxOptions,
 ): Promise<Workbook> {
-  const pkg = await openPackage(bytes, what, ".xls", maxFileBytes, pacer);
-  const part = await mainPart(pkg, "xl/workbook.xml");
+  const pkg = await openPackage(bytes, what, ".xls", pacer);
+  const part = await mainPart(pkg, "xl/workbook.xml", "spreadsheetml");
   const entries: Array<{ name: string; rel: string }> = [];
   const definedNames: string[] = [];
   let date1904 = false;
