@@ -17,6 +17,11 @@ import { pdfExtractor } from "./pdf-extractor.ts";
 import { powerpointExtractor } from "./powerpoint-extractor.ts";
 import { excelExtractor } from "./excel-extractor.ts";
 import { contentRetriever } from "./content-retriever.ts";
+import { subpipeline } from "./subpipeline.ts";
+import { forEachContent } from "./for-each-content.ts";
+import { documentSetInitializer } from "./document-set-initializer.ts";
+import { documentSetCollector } from "./document-set-collector.ts";
+import { crossDocumentFieldAggregator } from "./cross-document-field-aggregator.ts";
 
 export function builtinExecutors(): ExecutorDefinition[] {
   return [
@@ -36,5 +41,10 @@ export function builtinExecutors(): ExecutorDefinition[] {
     anyDefinition(powerpointExtractor),
     anyDefinition(excelExtractor),
     anyDefinition(contentRetriever),
+    anyDefinition(subpipeline),
+    anyDefinition(forEachContent),
+    anyDefinition(documentSetInitializer),
+    anyDefinition(documentSetCollector),
+    anyDefinition(crossDocumentFieldAggregator),
   ];
 }
