@@ -168,6 +168,8 @@ export const settingSchemas = {
       "expected '*', variable names or NAME_PREFIX_* separated by commas",
     ),
   ),
+  MAX_DOCUMENT_MB: intSetting(1, 4096),
+  LOCAL_FILE_ROOTS: listSetting(),
   AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT: intSetting(1, 1000),
   AI_MAX_RETRY_DELAY_SECONDS: intSetting(0, 3600),
   // Cosmos
@@ -335,6 +337,18 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
     default: "",
     description:
       "Comma-separated host names, IPs or CIDR ranges that executors may call although they resolve to loopback, private, link-local, CGNAT, unique-local or metadata addresses (empty = none)",
+  },
+  MAX_DOCUMENT_MB: {
+    group: "processing",
+    default: "100",
+    description:
+      "Largest document (MiB) content_retriever downloads or reads and the PDF/Office extractors open; an executor's max_file_size_mb can only lower it",
+  },
+  LOCAL_FILE_ROOTS: {
+    group: "processing",
+    default: "",
+    description:
+      "Comma-separated folders content_retriever may read local_file items from (besides the temp directory; empty = temp directory only)",
   },
   AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT: {
     group: "processing",

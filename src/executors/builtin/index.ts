@@ -12,6 +12,11 @@ import { azureBlobContentRetriever } from "./azure-blob-content-retriever.ts";
 import { azureBlobOutput } from "./azure-blob-output.ts";
 import { httpExecutor } from "./http.ts";
 import { azureBlobInputDiscovery } from "./azure-blob-input-discovery.ts";
+import { wordExtractor } from "./word-extractor.ts";
+import { pdfExtractor } from "./pdf-extractor.ts";
+import { powerpointExtractor } from "./powerpoint-extractor.ts";
+import { excelExtractor } from "./excel-extractor.ts";
+import { contentRetriever } from "./content-retriever.ts";
 import { subpipeline } from "./subpipeline.ts";
 import { forEachContent } from "./for-each-content.ts";
 import { documentSetInitializer } from "./document-set-initializer.ts";
@@ -31,6 +36,11 @@ export function builtinExecutors(): ExecutorDefinition[] {
     anyDefinition(azureBlobOutput),
     anyDefinition(httpExecutor),
     anyDefinition({ ...azureBlobInputDiscovery, crawls: true }),
+    anyDefinition(wordExtractor),
+    anyDefinition(pdfExtractor),
+    anyDefinition(powerpointExtractor),
+    anyDefinition(excelExtractor),
+    anyDefinition(contentRetriever),
     anyDefinition(subpipeline),
     anyDefinition(forEachContent),
     anyDefinition(documentSetInitializer),
