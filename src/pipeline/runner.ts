@@ -250,6 +250,7 @@ export async function runPipeline(
       signal: run.signal,
       logger,
       debug: node.common.debug_mode,
+      failPipelineOnError: node.common.fail_pipeline_on_error,
       deferCleanup: (fn) => cleanups.push(fn),
     };
     try {

@@ -17,6 +17,7 @@ import { forEachContent } from "./for-each-content.ts";
 import { documentSetInitializer } from "./document-set-initializer.ts";
 import { documentSetCollector } from "./document-set-collector.ts";
 import { crossDocumentFieldAggregator } from "./cross-document-field-aggregator.ts";
+import { cosmosDbLookup } from "./cosmos-db-lookup.ts";
 
 export function builtinExecutors(): ExecutorDefinition[] {
   return [
@@ -36,5 +37,6 @@ export function builtinExecutors(): ExecutorDefinition[] {
     anyDefinition(documentSetInitializer),
     anyDefinition(documentSetCollector),
     anyDefinition(crossDocumentFieldAggregator),
+    anyDefinition(cosmosDbLookup),
   ];
 }
