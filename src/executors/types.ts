@@ -22,6 +22,13 @@ export interface ExecutorRunContext {
   failPipelineOnError?: boolean;
   /** Registers work to run when the pipeline run ends (whatever its outcome), e.g. deleting temp files. */
   deferCleanup?: (cleanup: () => Promise<void> | void) => void;
+  /**
+   * Adds entries to the `details` of the executor log entry the runner writes on the item being processed (per-item
+   * executors only), e.g. the tokens an AI call used.
+   */
+  addLogDetails?: (details: Record<string, unknown>) => void;
+  /** Adds counts to the executor's totals in the execution record (`executor_outputs[id].usage`), e.g. tokens. */
+  addUsage?: (counts: Record<string, number>) => void;
 }
 
 /** A pipeline compiled for an executor to run inside itself (subpipeline, for_each_content). */

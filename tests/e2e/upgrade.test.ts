@@ -1,11 +1,14 @@
 // Rolling upgrade on one VM: the supervisor of one build is stopped with SIGTERM mid-run (as systemd does on
 // `install.sh --version …`) and a newer build takes over the same queue. Every task completes exactly once: the
-// old supervisor drains what it runs and releases the rest at once, the new one picks them up.
+// old supervisor drains what it runs and releases the rest at once, the new one picks them up. The newer build is
+// made the way the release workflow makes its assets.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
+import { basename, join } from "node:path";
+import process from "node:process";
 import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
 import {
   benchQueue,
@@ -21,22 +24,48 @@ import { finishedExecutions, Fleet, pipelineYaml, slowService, uniqueName, until
 
 const NEW_VERSION = "0.0.0-upgrade-test";
 
-/** A second build of the same source that reports NEW_VERSION (rebuilt when older than the main test binary). */
+const HOST_TARGET = `linux-${process.arch === "arm64" ? "arm64" : "x64"}`;
+const RELEASE_DIR = join(ROOT, "dist", "upgrade-test");
+
+/**
+ * A second build of the same source that reports NEW_VERSION, made as the release workflow makes its assets
+ * (`scripts/build.mjs --release`); rebuilt when older than the main test binary.
+ */
 function newerBinary(): string {
-  const out = join(ROOT, "dist", `contentflow-worker-${NEW_VERSION}`);
+  const out = join(RELEASE_DIR, `contentflow-worker-${NEW_VERSION}-${HOST_TARGET}`);
   if (existsSync(out) && statSync(out).mtimeMs >= statSync(BINARY).mtimeMs) return out;
-  const r = spawnSync("node", [join(ROOT, "scripts", "build.mjs"), "--version", NEW_VERSION, "--out", out], {
-    cwd: ROOT,
-    encoding: "utf8",
-  });
+  rmSync(RELEASE_DIR, { recursive: true, force: true });
+  const r = spawnSync("node", [
+    join(ROOT, "scripts", "build.mjs"),
+    "--release",
+    "--version",
+    `v${NEW_VERSION}`,
+    "--target",
+    HOST_TARGET,
+    "--dir",
+    RELEASE_DIR,
+  ], { cwd: ROOT, encoding: "utf8" });
   if (r.status !== 0) throw new Error(`scripts/build.mjs failed:\n${r.stdout}\n${r.stderr}`);
   return out;
 }
 
-function versionOf(binary: string): string {
+function versionOf(binary: string): { version: string; commit: string; target: string; runtime: string } {
   const r = spawnSync(binary, ["version", "--json"], { encoding: "utf8" });
-  return JSON.parse(r.stdout).version;
+  return JSON.parse(r.stdout);
 }
+
+test("a release build: SHA256SUMS names the asset with its checksum; the binary reports what it was built from", () => {
+  const binary = newerBinary();
+  const sums = readFileSync(join(RELEASE_DIR, "SHA256SUMS"), "utf8");
+  const digest = createHash("sha256").update(readFileSync(binary)).digest("hex");
+  assert.equal(sums, `${digest}  ${basename(binary)}\n`);
+  const info = versionOf(binary);
+  const head = spawnSync("git", ["rev-parse", "HEAD"], { cwd: ROOT, encoding: "utf8" }).stdout.trim();
+  assert.equal(info.version, NEW_VERSION, "the leading v of a tag is dropped");
+  assert.equal(info.target, HOST_TARGET);
+  assert.equal(info.runtime, "bun-compiled");
+  assert.ok(info.commit.startsWith(head), `commit ${info.commit} is HEAD ${head}`);
+});
 
 describe("rolling upgrade", () => {
   let emu: Emulators;
@@ -67,8 +96,8 @@ describe("rolling upgrade", () => {
   test("a supervisor replaced by a newer binary mid-run: every task completes exactly once", {
     timeout: 180_000,
   }, async () => {
-    const oldVersion = versionOf(oldBinary);
-    assert.equal(versionOf(newBinary), NEW_VERSION);
+    const oldVersion = versionOf(oldBinary).version;
+    assert.equal(versionOf(newBinary).version, NEW_VERSION);
     assert.notEqual(oldVersion, NEW_VERSION, "two different builds");
 
     const pipelineId = uniqueName("upgrade-p");
