@@ -39,6 +39,7 @@ describe("cosmos_db_lookup on the Cosmos emulator", () => {
 
   before(async () => {
     emu = await startEmulators({ queue: false, blob: false });
+    // emu.env allows loopback targets (OUTBOUND_ALLOWED_PRIVATE_HOSTS), as the emulator is on 127.0.0.1.
     config = (await loadConfig({ env: emu.env, dotenvPath: false })).config;
     database = uniqueName("lookup");
     const client = testCosmos(emu);
@@ -183,7 +184,7 @@ describe("cosmos_db_lookup on the Cosmos emulator", () => {
       type: cosmos_db_lookup
       settings:
         cosmos_endpoint: "\${EP}"
-        cosmos_key: "\${KEY}"
+        cosmos_key: "${emu.env.COSMOS_DB_KEY}"
         cosmos_database: ${database}
         cosmos_container: ${containerName}
         query_template: "SELECT c.sku, c.price FROM c WHERE c.sku = @sku"
@@ -191,7 +192,7 @@ describe("cosmos_db_lookup on the Cosmos emulator", () => {
         result_mode: first
 `;
     const p = compilePipeline(
-      parsePipelineYaml(yaml, { env: { EP: emu.cosmosEndpoint, KEY: emu.env.COSMOS_DB_KEY } }),
+      parsePipelineYaml(yaml, { env: { EP: emu.cosmosEndpoint } }),
       {
         registry,
         deps: { config, logger },
@@ -211,6 +212,42 @@ describe("cosmos_db_lookup on the Cosmos emulator", () => {
     } finally {
       await p.close();
     }
+  });
+
+  test("the endpoint must pass the outbound policy: a loopback endpoint needs OUTBOUND_ALLOWED_PRIVATE_HOSTS", async () => {
+    const strict = (await loadConfig({ env: { ...emu.env, OUTBOUND_ALLOWED_PRIVATE_HOSTS: "" }, dotenvPath: false }))
+      .config;
+    assert.throws(
+      () =>
+        createExecutor(
+          {
+            id: "l",
+            type: "cosmos_db_lookup",
+            settings: { ...base(), query_template: "SELECT * FROM c" },
+          },
+          registry,
+          { config: strict, logger },
+        ),
+      (err: unknown) =>
+        err instanceof PipelineError &&
+        /executor 'l' \(cosmos_db_lookup\): .*127\.0\.0\.1.*OUTBOUND_ALLOWED_PRIVATE_HOSTS/.test(err.message),
+    );
+    const elsewhere =
+      (await loadConfig({ env: { ...emu.env, OUTBOUND_ALLOWED_HOSTS: "*.documents.azure.com" }, dotenvPath: false }))
+        .config;
+    assert.throws(
+      () =>
+        createExecutor(
+          {
+            id: "l",
+            type: "cosmos_db_lookup",
+            settings: { ...base(), query_template: "SELECT * FROM c" },
+          },
+          registry,
+          { config: elsewhere, logger },
+        ),
+      /not in OUTBOUND_ALLOWED_HOSTS/,
+    );
   });
 
   test("refused at compile time: missing key, query_template, point_read mappings, bad endpoint", () => {

@@ -13,6 +13,7 @@ import { registerSecret } from "../../log/logger.ts";
 import { azureCredential } from "../../config/credential.ts";
 import { getPath } from "../paths.ts";
 import { raceAbort } from "../../util/abort.ts";
+import { assertOutboundUrl, checkOutboundUrl, outboundPolicy } from "../../net/outbound.ts";
 
 const required = (name: string) => v.pipe(stringSetting(name), v.trim(), v.minLength(1, `${name} is required`));
 
@@ -118,10 +119,17 @@ export const cosmosDbLookup: ExecutorDefinition<typeof settings> = {
   commonDefaults: { max_concurrent: 5, fail_pipeline_on_error: false },
   create: (id, s, deps) => {
     if (s.cosmos_key) registerSecret(s.cosmos_key);
-    const connectionPolicy = {
-      enableEndpointDiscovery: deps.config.COSMOS_DB_ENDPOINT_DISCOVERY,
-      requestTimeout: 30_000,
+    // The endpoint comes from the pipeline: allowed host now, its addresses before the first request. Endpoint
+    // discovery stays off so that the SDK never moves to regional hosts that were not checked.
+    const policy = outboundPolicy(deps.config);
+    checkOutboundUrl(s.cosmos_endpoint, policy);
+    let endpointChecked = false;
+    const checkEndpoint = async () => {
+      if (endpointChecked) return;
+      await assertOutboundUrl(s.cosmos_endpoint, policy);
+      endpointChecked = true;
     };
+    const connectionPolicy = { enableEndpointDiscovery: false, requestTimeout: 30_000 };
     const client = s.credential_type === "key"
       ? new CosmosClient({ endpoint: s.cosmos_endpoint, key: s.cosmos_key!, connectionPolicy })
       : new CosmosClient({ endpoint: s.cosmos_endpoint, aadCredentials: azureCredential(), connectionPolicy });
@@ -130,6 +138,7 @@ export const cosmosDbLookup: ExecutorDefinition<typeof settings> = {
       let result: unknown;
       try {
         const lookup = s.lookup_mode === "point_read" ? pointRead : query;
+        await checkEndpoint();
         result = await raceAbort(lookup(container, s, item, ctx), ctx.signal);
       } catch (err) {
         if (ctx.signal.aborted) throw err;
