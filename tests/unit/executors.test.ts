@@ -70,6 +70,7 @@ describe("registry", () => {
       document_set_collector: "utility",
       cross_document_field_aggregator: "utility",
       cosmos_db_lookup: "transform",
+      web_scraper: "input",
     });
     assert.deepEqual(registry.list().filter((d) => d.crawls).map((d) => d.type), ["azure_blob_input_discovery"]);
   });

@@ -18,6 +18,7 @@ import { documentSetInitializer } from "./document-set-initializer.ts";
 import { documentSetCollector } from "./document-set-collector.ts";
 import { crossDocumentFieldAggregator } from "./cross-document-field-aggregator.ts";
 import { cosmosDbLookup } from "./cosmos-db-lookup.ts";
+import { webScraper } from "./web-scraper.ts";
 
 export function builtinExecutors(): ExecutorDefinition[] {
   return [
@@ -38,5 +39,6 @@ export function builtinExecutors(): ExecutorDefinition[] {
     anyDefinition(documentSetCollector),
     anyDefinition(crossDocumentFieldAggregator),
     anyDefinition(cosmosDbLookup),
+    anyDefinition(webScraper),
   ];
 }
