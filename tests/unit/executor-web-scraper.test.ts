@@ -64,6 +64,7 @@ before(async () => {
     res.end(`<html><body>${"x".repeat(4000)}</body></html>`);
   });
   routes.set("/redirect", (_req, res) => res.writeHead(302, { location: "/article" }).end());
+  routes.set("/to-metadata", (_req, res) => res.writeHead(302, { location: "http://169.254.169.254/" }).end());
   routes.set("/ua", (req, res) => html(`<p id="ua">${req.headers["user-agent"]}</p>`)(req, res));
 });
 
@@ -174,6 +175,7 @@ describe("web_scraper", () => {
         ["/missing", {}, /HTTP 404/],
         ["/pdf", {}, /not an HTML page \(content-type application\/pdf\)/],
         ["/big", { max_page_bytes: 1024 }, /max_page_bytes/],
+        ["/to-metadata", {}, /169\.254\.169\.254.*refused/],
       ] as const
     ) {
       await assert.rejects(
@@ -184,14 +186,27 @@ describe("web_scraper", () => {
   });
 
   test("a private or loopback target is refused unless OUTBOUND_ALLOWED_PRIVATE_HOSTS allows it", async () => {
-    await assert.rejects(
-      make({ start_urls: `${base}/article` }, strict).process([], ctx()),
-      (err: Error) =>
-        err.message.startsWith(`executor 'scrape': ${base}/article: `) && /127\.0\.0\.1/.test(err.message),
+    // A start URL: at compile time.
+    assert.throws(
+      () => make({ start_urls: `${base}/article` }, strict),
+      (err: unknown) =>
+        err instanceof PipelineError &&
+        err.message.startsWith(`executor 'scrape' (web_scraper): start_urls: ${base}/article: `) &&
+        /127\.0\.0\.1.*OUTBOUND_ALLOWED_PRIVATE_HOSTS/.test(err.message),
     );
+    // A URL from an item: when fetching, before any request.
     hits.length = 0;
-    await assert.rejects(make({ start_urls: "http://169.254.169.254/latest/meta-data/" }, strict).process([], ctx()));
+    for (const url of [`${base}/article`, "http://169.254.169.254/latest/meta-data/", "http://localhost:1/"]) {
+      await assert.rejects(
+        make({}, strict).process([input("i", { url })], ctx()),
+        (err: Error) => err.message.startsWith(`executor 'scrape': ${url}: `) && /refused/.test(err.message),
+      );
+    }
     assert.deepEqual(hits, []);
+    // A followed link to a refused host is skipped, the rest goes on.
+    routes.set("/outlink", html(`<a href="http://169.254.169.254/x">meta</a><a href="/b">b</a>`));
+    const pages = await make({ start_urls: `${base}/outlink`, follow_links: true, selectors: {} }).process([], ctx());
+    assert.deepEqual(pages.map((p) => p.id.canonical_id), [`${base}/outlink`, `${base}/b`]);
   });
 
   test("no URL at all: no output", async () => {

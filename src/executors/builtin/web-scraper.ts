@@ -17,7 +17,13 @@ import {
   stringSetting,
 } from "../settings.ts";
 import { extractPage, type FieldSelector, parseFieldSelector } from "../html-page.ts";
-import { guardedFetch, type OutboundPolicy, outboundPolicy, readTextLimited } from "../../net/outbound.ts";
+import {
+  checkOutboundUrl,
+  guardedFetch,
+  type OutboundPolicy,
+  outboundPolicy,
+  readTextLimited,
+} from "../../net/outbound.ts";
 import { linkedSignal, sleep } from "../../util/abort.ts";
 
 /** ContentFlow's default User-Agent (a desktop Chrome). */
@@ -167,12 +173,18 @@ export const webScraper: ExecutorDefinition<typeof settings> = {
       const parsed = parseFieldSelector(field, text);
       if (parsed) selectors.push(parsed);
     }
+    const policy = outboundPolicy(deps.config);
     for (const url of s.start_urls) {
       if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
         throw new Error(`start_urls: '${url}' is not an http(s) URL`);
       }
+      // Host allow-list and literal private addresses now; resolved addresses are checked when fetching.
+      try {
+        checkOutboundUrl(url, policy);
+      } catch (err) {
+        throw new Error(`start_urls: ${url}: ${(err as Error).message}`);
+      }
     }
-    const policy = outboundPolicy(deps.config);
     const matches = linkMatcher(s.link_patterns);
     return {
       id,
