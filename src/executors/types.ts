@@ -76,8 +76,8 @@ export interface ExecutorInstance {
   process(input: Content[], ctx: ExecutorRunContext): Promise<Content[]>;
   /**
    * Per-item executors (ContentFlow's ParallelExecutor) also implement this. The runner then applies the common
-   * settings max_concurrent, timeout_secs and continue_on_error, appends an executor log entry to every item and
-   * keeps the items' order; one item may become several (e.g. table_row_splitter) or none.
+   * settings max_concurrent, timeout_secs and fail_pipeline_on_error per item, appends an executor log entry to
+   * every item and keeps the items' order; one item may become several (e.g. table_row_splitter) or none.
    */
   processItem?(item: Content, ctx: ExecutorRunContext): Promise<Content | Content[]>;
   /** Release clients or temp files; called when the compiled pipeline is dropped. */

@@ -11,14 +11,14 @@ import { join } from "node:path";
 import type { QueueClient } from "@azure/storage-queue";
 import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
 import {
-  benchQueue,
-  type BenchStore,
-  benchTask,
   createVault,
+  namedQueue,
+  passThroughTask,
   preloadTasks,
   queueLength,
   seedCosmos,
-} from "../../scripts/lib/bench-kit.ts";
+  type SeededStore,
+} from "../helpers/seeded-store.ts";
 import { ensureBinary } from "../helpers/binary.ts";
 import { finishedExecutions, Fleet, pipelineYaml, slowService, uniqueName, until } from "./e2e-kit.ts";
 
@@ -30,7 +30,7 @@ interface Finished {
 
 describe("poison command (compiled binary)", () => {
   let emu: Emulators;
-  let store: BenchStore;
+  let store: SeededStore;
   let fleet: Fleet;
   let binary: string;
   let slow: Awaited<ReturnType<typeof slowService>>;
@@ -70,13 +70,13 @@ describe("poison command (compiled binary)", () => {
   async function poisoned(
     n: number,
   ): Promise<{ queue: QueueClient; poison: QueueClient; vault: string; pipeline: string }> {
-    const queue = benchQueue(emu, uniqueName("poison-q"));
+    const queue = namedQueue(emu, uniqueName("poison-q"));
     await queue.create();
-    const poison = benchQueue(emu, `${queue.name}-poison`);
+    const poison = namedQueue(emu, `${queue.name}-poison`);
     const vault = uniqueName("poison-v");
     await createVault(store, vault);
     const pipeline = uniqueName("later-pipeline");
-    await preloadTasks(store, queue, Array.from({ length: n }, (_, i) => benchTask(vault, i, pipeline)));
+    await preloadTasks(store, queue, Array.from({ length: n }, (_, i) => passThroughTask(vault, i, pipeline)));
     const run = await fleet.start(queue.name, { NUM_PROCESSING_WORKERS: "1" });
     await until(
       `${n} poison records`,
