@@ -74,6 +74,8 @@ describe("registry", () => {
       document_set_initializer: "utility",
       document_set_collector: "utility",
       cross_document_field_aggregator: "utility",
+      cosmos_db_lookup: "transform",
+      web_scraper: "input",
     });
     assert.deepEqual(registry.list().filter((d) => d.crawls).map((d) => d.type), ["azure_blob_input_discovery"]);
   });

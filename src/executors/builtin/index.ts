@@ -22,6 +22,8 @@ import { forEachContent } from "./for-each-content.ts";
 import { documentSetInitializer } from "./document-set-initializer.ts";
 import { documentSetCollector } from "./document-set-collector.ts";
 import { crossDocumentFieldAggregator } from "./cross-document-field-aggregator.ts";
+import { cosmosDbLookup } from "./cosmos-db-lookup.ts";
+import { webScraper } from "./web-scraper.ts";
 
 export function builtinExecutors(): ExecutorDefinition[] {
   return [
@@ -46,5 +48,7 @@ export function builtinExecutors(): ExecutorDefinition[] {
     anyDefinition(documentSetInitializer),
     anyDefinition(documentSetCollector),
     anyDefinition(crossDocumentFieldAggregator),
+    anyDefinition(cosmosDbLookup),
+    anyDefinition(webScraper),
   ];
 }
