@@ -64,6 +64,16 @@ describe("registry", () => {
       azure_blob_output: "output",
       http: "transform",
       azure_blob_input_discovery: "input",
+      azure_openai_agent: "transform",
+      azure_openai_embeddings: "transform",
+      text_summarizer: "transform",
+      entity_extractor: "transform",
+      sentiment_analyser: "transform",
+      content_classifier: "transform",
+      pii_detector: "transform",
+      keyword_extractor: "transform",
+      language_detector: "transform",
+      content_translator: "transform",
     });
     assert.deepEqual(registry.list().filter((d) => d.crawls).map((d) => d.type), ["azure_blob_input_discovery"]);
   });

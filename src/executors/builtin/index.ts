@@ -12,6 +12,16 @@ import { azureBlobContentRetriever } from "./azure-blob-content-retriever.ts";
 import { azureBlobOutput } from "./azure-blob-output.ts";
 import { httpExecutor } from "./http.ts";
 import { azureBlobInputDiscovery } from "./azure-blob-input-discovery.ts";
+import { azureOpenAIAgent } from "./azure-openai-agent.ts";
+import { azureOpenAIEmbeddings } from "./azure-openai-embeddings.ts";
+import { textSummarizer } from "./text-summarizer.ts";
+import { entityExtractor } from "./entity-extractor.ts";
+import { sentimentAnalyser } from "./sentiment-analyser.ts";
+import { contentClassifier } from "./content-classifier.ts";
+import { piiDetector } from "./pii-detector.ts";
+import { keywordExtractor } from "./keyword-extractor.ts";
+import { languageDetector } from "./language-detector.ts";
+import { contentTranslator } from "./content-translator.ts";
 
 export function builtinExecutors(): ExecutorDefinition[] {
   return [
@@ -26,5 +36,15 @@ export function builtinExecutors(): ExecutorDefinition[] {
     anyDefinition(azureBlobOutput),
     anyDefinition(httpExecutor),
     anyDefinition({ ...azureBlobInputDiscovery, crawls: true }),
+    anyDefinition(azureOpenAIAgent),
+    anyDefinition(azureOpenAIEmbeddings),
+    anyDefinition(textSummarizer),
+    anyDefinition(entityExtractor),
+    anyDefinition(sentimentAnalyser),
+    anyDefinition(contentClassifier),
+    anyDefinition(piiDetector),
+    anyDefinition(keywordExtractor),
+    anyDefinition(languageDetector),
+    anyDefinition(contentTranslator),
   ];
 }
