@@ -2,7 +2,7 @@
 // (parallel branches run concurrently); each receives its own deep copy where outputs are shared. Never throws for
 // pipeline errors: the outcome is in the result (status completed | failed | cancelled).
 import { type Content, type ExecutorLogEntry, nowIso } from "../model/content.ts";
-import type { CompiledNode, CompiledPipeline } from "./compile.ts";
+import type { CompiledNode, CompiledPipeline } from "./compiled.ts";
 import { TASK_INPUT } from "./graph.ts";
 import type { ExecutorRunContext } from "../executors/types.ts";
 import type { Logger } from "../log/logger.ts";

@@ -74,6 +74,11 @@ describe("registry", () => {
       keyword_extractor: "transform",
       language_detector: "transform",
       content_translator: "transform",
+      subpipeline: "utility",
+      for_each_content: "utility",
+      document_set_initializer: "utility",
+      document_set_collector: "utility",
+      cross_document_field_aggregator: "utility",
     });
     assert.deepEqual(registry.list().filter((d) => d.crawls).map((d) => d.type), ["azure_blob_input_discovery"]);
   });

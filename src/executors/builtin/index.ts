@@ -22,6 +22,11 @@ import { piiDetector } from "./pii-detector.ts";
 import { keywordExtractor } from "./keyword-extractor.ts";
 import { languageDetector } from "./language-detector.ts";
 import { contentTranslator } from "./content-translator.ts";
+import { subpipeline } from "./subpipeline.ts";
+import { forEachContent } from "./for-each-content.ts";
+import { documentSetInitializer } from "./document-set-initializer.ts";
+import { documentSetCollector } from "./document-set-collector.ts";
+import { crossDocumentFieldAggregator } from "./cross-document-field-aggregator.ts";
 
 export function builtinExecutors(): ExecutorDefinition[] {
   return [
@@ -46,5 +51,10 @@ export function builtinExecutors(): ExecutorDefinition[] {
     anyDefinition(keywordExtractor),
     anyDefinition(languageDetector),
     anyDefinition(contentTranslator),
+    anyDefinition(subpipeline),
+    anyDefinition(forEachContent),
+    anyDefinition(documentSetInitializer),
+    anyDefinition(documentSetCollector),
+    anyDefinition(crossDocumentFieldAggregator),
   ];
 }
