@@ -223,3 +223,17 @@ describe("AI authentication", () => {
     await assert.rejects(failing(), /could not get a Microsoft Entra token for scope-x.*no identity/);
   });
 });
+
+describe("labelled counters", () => {
+  test("labelledCounter and splitLabelledCounter agree; odd names stay plain", async () => {
+    const { labelledCounter, splitLabelledCounter } = await import("../../src/model/worker-context.ts");
+    const name = labelledCounter("ai_tokens_total", { executor_type: 'we"ird\\', kind: "prompt" });
+    assert.equal(name, 'ai_tokens_total{executor_type="we\\"ird\\\\",kind="prompt"}');
+    assert.deepEqual(splitLabelledCounter(name), {
+      name: "ai_tokens_total",
+      labels: 'executor_type="we\\"ird\\\\",kind="prompt"',
+    });
+    assert.deepEqual(splitLabelledCounter("tasks_processed_total"), { name: "tasks_processed_total" });
+    assert.deepEqual(splitLabelledCounter('x{bad label="1"}'), { name: 'x{bad label="1"}' });
+  });
+});
