@@ -517,12 +517,14 @@ describe("azure_openai_embeddings", () => {
     assert.equal(result.executor_outputs.ai.usage?.calls, 3);
   });
 
-  test("empty text fails the item and marks it as ContentFlow does", async () => {
+  test("empty text fails the item without a call; the item passes on with the error in its log", async () => {
     const result = await run("azure_openai_embeddings", embConn, [item("d", { text: "   " })]);
     const out = result.content[0];
     assert.equal(out.executor_logs?.at(-1)?.status, "failed");
-    assert.equal(out.summary_data?.embedding_status, "failed");
-    assert.equal(out.summary_data?.embedding_error, "Input text is empty");
+    assert.deepEqual(out.executor_logs?.at(-1)?.errors, [
+      "azure_openai_embeddings 'ai', item 'd': Input text is empty",
+    ]);
+    assert.equal(out.summary_data?.embedding_status, undefined);
     assert.equal(fake.requests.length, 0);
   });
 });

@@ -1,6 +1,7 @@
 // azure_openai_embeddings: the embedding vector of data[input_field] (a dot path) in data[output_field], with
-// summary_data.embedding_dimensions / embedding_model / embedding_status as ContentFlow. On failure the item keeps
-// summary_data.embedding_status "failed" and embedding_error, as there.
+// summary_data.embedding_dimensions / embedding_model / embedding_status as ContentFlow. A failed item passes on
+// (continue_on_error) with the error in its executor log entry; ContentFlow also wrote embedding_status "failed" and
+// embedding_error into its summary_data, which our executors cannot do (they never change the items they are given).
 // Beyond ContentFlow: when the field holds a list (strings, or chunks with a `text`), each entry is embedded — in
 // requests of at most batch_size inputs — and data[output_field] holds the list of vectors in the same order
 // (ContentFlow embedded the list's Python text form as one string). Tokens are recorded like the chat executors'.
@@ -135,9 +136,6 @@ export const azureOpenAIEmbeddings: ExecutorDefinition<typeof settings> = {
         return await embedItem(service, s, item, ctx);
       } catch (err) {
         if (ctx.signal.aborted) throw err;
-        // ContentFlow marks the item it passes on (continue_on_error) as failed in its summary.
-        const message = err instanceof Error ? err.message : String(err);
-        item.summary_data = { ...item.summary_data, embedding_status: "failed", embedding_error: message };
         throw itemError(TYPE, id, item, err);
       }
     });
