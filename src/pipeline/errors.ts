@@ -9,10 +9,13 @@ export class PipelineError extends Error {
   }
 }
 
-/** valibot issues as "path: message; path: message". */
+/** valibot issues as "path: message; path: message" (a missing required key reads "path: is required"). */
 export function issuesText(issues: readonly v.BaseIssue<unknown>[]): string {
   return issues.map((i) => {
     const path = i.path?.map((p) => String(p.key)).join(".");
-    return path ? `${path}: ${i.message}` : i.message;
+    const missing = i.kind === "schema" && i.type === "object" && i.input === undefined &&
+      i.message.startsWith("Invalid key");
+    const message = missing ? "is required" : i.message;
+    return path ? `${path}: ${message}` : message;
   }).join("; ");
 }

@@ -184,7 +184,7 @@ describe("azure_openai_agent", () => {
       () => compile({ endpoint: fake.endpoint, deployment_name: "d", credential_type: "azure_key_credential" }),
       /api_key must be set/,
     );
-    assert.throws(() => compile({ deployment_name: "d" }), /endpoint/);
+    assert.throws(() => compile({ deployment_name: "d" }), /invalid settings: endpoint: is required$/);
   });
 });
 
