@@ -308,6 +308,17 @@ describe("Azure OpenAI call behaviour", () => {
     assert.equal(fake.requests[0].headers["authorization"], "Bearer entra-token-1");
     assert.equal(fake.requests[0].headers["api-key"], undefined);
 
+    const v1 = new AzureOpenAIService({
+      endpoint: fake.v1Endpoint,
+      deployment: "gpt",
+      auth: { kind: "entra", token: async () => "entra-token-1" },
+      limits: { maxConcurrentPerEndpoint: 4, maxRetryDelayMs: 0, maxRequestBytes: 2000, maxResponseBytes: 1000 },
+      retry: { maxRetries: 0, initialDelayMs: 0, factor: 2 },
+    });
+    assert.equal((await v1.chat({ messages: [{ role: "user", content: "hi" }] }, { signal })).text, "fine answer");
+    assert.equal(fake.requests[1].path, "/openai/v1/chat/completions");
+    assert.equal(fake.requests[1].headers["authorization"], "Bearer entra-token-1");
+
     fake.reset();
     fake.enqueueFaults({ kind: "huge", bytes: 5000 });
     await assert.rejects(

@@ -9,6 +9,7 @@
 // `model` and no api-version.
 import { AzureOpenAI, OpenAI } from "openai";
 import { APIConnectionError, APIError, APIUserAbortError } from "openai/error";
+import type { ChatCompletionCreateParamsNonStreaming } from "openai/resources/chat/completions";
 import * as v from "valibot";
 import type { Config } from "../../config/schema.ts";
 import type { AiAuth } from "./auth.ts";
@@ -246,15 +247,21 @@ export class AzureOpenAIService {
   }
 
   async chat(request: ChatRequest, ctx: CallContext): Promise<ChatAnswer> {
-    const body = {
+    const body: ChatCompletionCreateParamsNonStreaming = {
       model: this.opts.deployment,
       messages: request.messages,
       ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
       ...(request.max_tokens !== undefined ? { max_tokens: request.max_tokens } : {}),
-      ...(request.response_format ? { response_format: request.response_format } : {}),
+      // Passed through as the pipeline wrote it; the service validates it.
+      ...(request.response_format
+        ? {
+          response_format: request
+            .response_format as unknown as ChatCompletionCreateParamsNonStreaming["response_format"],
+        }
+        : {}),
     };
     const { value, attempts } = await this.call("chat completion", ctx, async (signal) => {
-      const raw = await this.client.chat.completions.create(body as never, { signal });
+      const raw = await this.client.chat.completions.create(body, { signal });
       const parsed = v.safeParse(ChatCompletionSchema, raw);
       if (!parsed.success) throw new AiMalformedResponseError(`unexpected answer: ${issues(parsed)}`);
       return { raw, parsed: parsed.output };
