@@ -6,6 +6,7 @@ import type { Container } from "@azure/cosmos";
 import type { TaskMessage } from "../model/task-envelope.ts";
 import { nowIso } from "../model/content.ts";
 import { cosmosStatus } from "./cosmos.ts";
+import { redactText } from "../util/redact.ts";
 import { describeIssues, type ExecutionDoc, ExecutionDocSchema, newId } from "../model/documents.ts";
 
 export const FAILED_STATUS_MESSAGE = "Execution failed. View error for details.";
@@ -78,7 +79,7 @@ export async function markExecutionFailed(container: Container, ref: RecordRef, 
           ...stripSystem(rest),
           status: "failed",
           status_message: FAILED_STATUS_MESSAGE,
-          error,
+          error: redactText(error),
           updated_at: at,
           completed_at: at,
         },
@@ -124,7 +125,7 @@ export async function createFailedExecution(
     updated_at: at,
     started_at: at,
     completed_at: at,
-    error,
+    error: redactText(error),
     executor_outputs: {},
     events: [],
     executed_input_executor: origin.executorId ?? null,

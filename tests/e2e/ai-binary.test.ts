@@ -54,6 +54,8 @@ test("a compiled binary runs text_summarizer and azure_openai_embeddings through
     AZURE_OPENAI_ENDPOINT: fake.endpoint,
     AZURE_OPENAI_EMBEDDINGS_ENDPOINT: fake.endpoint,
     AZURE_OPENAI_ENDPOINT_API_KEY: KEY,
+    OUTBOUND_ALLOWED_PRIVATE_HOSTS: "127.0.0.1",
+    PIPELINE_ENV_ALLOWED_VARIABLES: "*,AZURE_OPENAI_ENDPOINT_API_KEY",
   });
   assert.equal(run.code, 0, `probe failed\n${run.stdout}\n${run.stderr}`);
   const { result, usage } = JSON.parse(run.stdout.trim().split("\n").at(-1)!);

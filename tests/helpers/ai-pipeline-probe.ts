@@ -11,7 +11,13 @@ import { usageTotals } from "../../src/executors/ai/usage.ts";
 
 configureLogging({ level: "error" });
 const logger = new Logger();
-const { config } = await loadConfig({ env: {}, dotenvPath: false });
+const { config } = await loadConfig({
+  env: {
+    OUTBOUND_ALLOWED_PRIVATE_HOSTS: process.env.OUTBOUND_ALLOWED_PRIVATE_HOSTS ?? "",
+    PIPELINE_ENV_ALLOWED_VARIABLES: process.env.PIPELINE_ENV_ALLOWED_VARIABLES ?? "*",
+  },
+  dotenvPath: false,
+});
 const def = parsePipelineYaml(readFileSync(process.argv[2], "utf8"), { env: process.env });
 const pipeline = compilePipeline(def, { registry: defaultRegistry(), deps: { config, logger } });
 const result = await runPipeline(pipeline, [{

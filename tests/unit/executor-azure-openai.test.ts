@@ -16,8 +16,14 @@ configureLogging({ level: "error" });
 const logger = new Logger();
 const registry = defaultRegistry();
 const KEY = "fake-key-0123456789";
+// The fake listens on loopback, which the outbound policy refuses unless the operator allows it; a pipeline reads a
+// key variable only when PIPELINE_ENV_ALLOWED_VARIABLES names it.
 const { config: baseConfig } = await loadConfig({
-  env: { AI_MAX_RETRY_DELAY_SECONDS: "0" },
+  env: {
+    AI_MAX_RETRY_DELAY_SECONDS: "0",
+    OUTBOUND_ALLOWED_PRIVATE_HOSTS: "127.0.0.1,localhost",
+    PIPELINE_ENV_ALLOWED_VARIABLES: "*,AOAI_KEY",
+  },
   dotenvPath: false,
 });
 
@@ -185,6 +191,25 @@ describe("azure_openai_agent", () => {
       /api_key must be set/,
     );
     assert.throws(() => compile({ deployment_name: "d" }), /invalid settings: endpoint: is required$/);
+    // The outbound policy: loopback (the fake) only when OUTBOUND_ALLOWED_PRIVATE_HOSTS allows it; hosts listed.
+    const compileWith = (config: Partial<Config>, endpoint: string) =>
+      compilePipeline(
+        parsePipelineYaml(yamlFor("text_summarizer", { endpoint, deployment_name: "d", api_key: KEY }), { env: {} }),
+        { registry, deps: { config: { ...baseConfig, ...config }, logger } },
+      );
+    assert.throws(
+      () => compileWith({ OUTBOUND_ALLOWED_PRIVATE_HOSTS: [] }, fake.endpoint),
+      /executor 'ai' \(text_summarizer\): calls to address 127\.0\.0\.1 are refused: loopback addresses need OUTBOUND_ALLOWED_PRIVATE_HOSTS/,
+    );
+    assert.throws(
+      () => compileWith({}, "http://169.254.169.254/"),
+      /address 169\.254\.169\.254 are refused: cloud metadata/,
+    );
+    assert.throws(
+      () => compileWith({ OUTBOUND_ALLOWED_HOSTS: ["*.openai.azure.com"] }, "https://evil.example.com/"),
+      /host 'evil\.example\.com' is not in OUTBOUND_ALLOWED_HOSTS/,
+    );
+    compileWith({ OUTBOUND_ALLOWED_HOSTS: ["*.openai.azure.com"] }, "https://res.openai.azure.com/").close();
   });
 });
 

@@ -1,7 +1,8 @@
 // Azure OpenAI calls through the official `openai` SDK: chat completions and embeddings, with our own retry loop
 // (the SDK's is off) so that 429/503 Retry-After, capped backoff, the per-endpoint concurrency gate and the task's
-// AbortSignal all apply; request and response bodies have size limits; answers are validated before use; errors
-// name the call and the HTTP status, never the key.
+// AbortSignal all apply; every request goes through the outbound policy (src/net/outbound.ts: allowed hosts, no
+// private or metadata addresses unless allowed, redirects not followed); request and response bodies have size
+// limits; answers are validated before use; errors name the call and the HTTP status, never the key.
 //
 // Endpoints: a resource endpoint (https://<name>.openai.azure.com/ or .cognitiveservices.azure.com/) is called as
 // {endpoint}/openai/deployments/{deployment}/...?api-version=...; an endpoint ending in /openai/v1 (the form in
@@ -12,6 +13,15 @@ import { APIConnectionError, APIError, APIUserAbortError } from "openai/error";
 import type { ChatCompletionCreateParamsNonStreaming } from "openai/resources/chat/completions";
 import * as v from "valibot";
 import type { Config } from "../../config/schema.ts";
+import {
+  checkOutboundUrl,
+  guardedFetch,
+  OutboundBlockedError,
+  type OutboundPolicy,
+  outboundPolicy,
+  OutboundResolveError,
+} from "../../net/outbound.ts";
+import { readStreamLimited, ResponseTooLargeError } from "../../util/read-limited.ts";
 import type { AiAuth } from "./auth.ts";
 import { withEndpointSlot } from "./endpoint-limiter.ts";
 import { isRetryableStatus, retryAfterMs, type RetryPolicy, withRetries } from "./retry.ts";
@@ -55,17 +65,18 @@ export interface AiCallLimits {
   maxRetryDelayMs: number;
   maxRequestBytes: number;
   maxResponseBytes: number;
+  /** Where calls may go (OUTBOUND_ALLOWED_HOSTS, OUTBOUND_ALLOWED_PRIVATE_HOSTS); every request is checked. */
+  outbound?: OutboundPolicy;
 }
 
-export function aiCallLimits(
-  config: Pick<Config, "AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT" | "AI_MAX_RETRY_DELAY_SECONDS">,
-) {
+export function aiCallLimits(config: Config): AiCallLimits {
   return {
     maxConcurrentPerEndpoint: config.AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT,
     maxRetryDelayMs: config.AI_MAX_RETRY_DELAY_SECONDS * 1000,
     maxRequestBytes: MAX_REQUEST_BYTES,
     maxResponseBytes: MAX_RESPONSE_BYTES,
-  } satisfies AiCallLimits;
+    outbound: outboundPolicy(config),
+  };
 }
 
 /** A failed AI call: what was called, the HTTP status when there was an answer, and whether a retry could help. */
@@ -76,9 +87,9 @@ export class AzureAiCallError extends Error {
   }
 }
 
-/** Request or response past the size limit (never retried). */
-export class AiSizeLimitError extends Error {
-  override name = "AiSizeLimitError";
+/** A request past the size limit: never sent, never retried. */
+export class AiRequestTooLargeError extends Error {
+  override name = "AiRequestTooLargeError";
 }
 
 /** A 2xx answer whose body is not what the contract says (retried: proxies and cut connections do this). */
@@ -94,46 +105,26 @@ function byteLength(body: unknown): number | undefined {
   return undefined;
 }
 
-async function readLimited(res: Response, maxBytes: number): Promise<Uint8Array<ArrayBuffer>> {
-  const declared = Number(res.headers.get("content-length"));
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    await res.body?.cancel().catch(() => undefined);
-    throw new AiSizeLimitError(`the response is larger than ${maxBytes} bytes`);
-  }
-  if (!res.body) return new Uint8Array(new ArrayBuffer(0));
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => undefined);
-      throw new AiSizeLimitError(`the response is larger than ${maxBytes} bytes`);
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(new ArrayBuffer(total));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
-}
-
 /** Wraps a fetch so request bodies and response bodies are size-limited (the SDK reads the limited copy). */
 export function sizeLimitedFetch(inner: FetchLike, limits: Pick<AiCallLimits, "maxRequestBytes" | "maxResponseBytes">) {
   return async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const size = byteLength(init?.body);
     if (size !== undefined && size > limits.maxRequestBytes) {
-      throw new AiSizeLimitError(`the request (${size} bytes) is larger than ${limits.maxRequestBytes} bytes`);
+      throw new AiRequestTooLargeError(`the request (${size} bytes) is larger than ${limits.maxRequestBytes} bytes`);
     }
     const res = await inner(input, init);
-    const body = await readLimited(res, limits.maxResponseBytes);
+    const declared = Number(res.headers.get("content-length") ?? "");
+    const body = res.body
+      ? await readStreamLimited(res.body, limits.maxResponseBytes, "the response", {
+        declaredBytes: res.headers.has("content-length") && Number.isFinite(declared) ? declared : undefined,
+      })
+      : new Uint8Array();
     const empty = res.status === 204 || res.status === 205 || res.status === 304;
-    return new Response(empty ? null : body, { status: res.status, statusText: res.statusText, headers: res.headers });
+    return new Response(empty ? null : (body as Uint8Array<ArrayBuffer>), {
+      status: res.status,
+      statusText: res.statusText,
+      headers: res.headers,
+    });
   };
 }
 
@@ -226,7 +217,13 @@ export class AzureOpenAIService {
 
   constructor(private readonly opts: AzureOpenAIServiceOptions) {
     this.endpoint = parseOpenAIEndpoint(opts.endpoint);
-    const fetch = sizeLimitedFetch(opts.fetch ?? globalThis.fetch, opts.limits);
+    const policy = opts.limits.outbound;
+    if (policy) checkOutboundUrl(this.endpoint.baseURL, policy);
+    const guarded: FetchLike | undefined = policy
+      ? (input, init) =>
+        guardedFetch(input instanceof Request ? input.url : input, init ?? {}, { policy, maxRedirects: 0 })
+      : undefined;
+    const fetch = sizeLimitedFetch(opts.fetch ?? guarded ?? globalThis.fetch, opts.limits);
     const common = { baseURL: this.endpoint.baseURL, fetch, maxRetries: 0, organization: null, project: null };
     if (opts.auth.kind === "key") this.secret = opts.auth.apiKey;
     if (this.endpoint.style === "v1") {
@@ -354,7 +351,8 @@ export class AzureOpenAIService {
   /** A short reason: HTTP status and the service's error code and message, with any key blanked out. */
   private describe(err: unknown): string {
     let text: string;
-    const limit = causeOf(err, AiSizeLimitError);
+    const limit = causeOf(err, AiRequestTooLargeError) ?? causeOf(err, ResponseTooLargeError) ??
+      causeOf(err, OutboundBlockedError) ?? causeOf(err, OutboundResolveError);
     if (limit) text = limit.message;
     else if (err instanceof APIError && typeof err.status === "number") {
       const body = err.error as { code?: unknown; message?: unknown } | undefined;
@@ -380,7 +378,9 @@ function causeOf<T extends Error>(err: unknown, type: new (...args: never[]) => 
 
 /** Which failures may pass on a later attempt, and how long the service asked us to wait. */
 export function classifyFailure(err: unknown): { retryable: boolean; retryAfterMs?: number } {
-  if (causeOf(err, AiSizeLimitError)) return { retryable: false };
+  if (causeOf(err, AiRequestTooLargeError) || causeOf(err, ResponseTooLargeError)) return { retryable: false };
+  if (causeOf(err, OutboundBlockedError)) return { retryable: false };
+  if (causeOf(err, OutboundResolveError)) return { retryable: true };
   if (err instanceof APIUserAbortError) return { retryable: false };
   if (err instanceof APIError && typeof err.status === "number") {
     return { retryable: isRetryableStatus(err.status), retryAfterMs: retryAfterMs(err.headers) };
