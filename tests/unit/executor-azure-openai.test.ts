@@ -152,6 +152,14 @@ describe("azure_openai_agent", () => {
     assert.equal(fake.requests.length, 1);
   });
 
+  test("without an endpoint setting the worker's AZURE_OPENAI_ENDPOINT is used (as ContentFlow's clients did)", async () => {
+    const result = await run("sentiment_analyser", { deployment_name: "gpt-4.1-mini", api_key: "${AOAI_KEY}" }, [
+      item("d", { text: "fine" }),
+    ], { config: { AZURE_OPENAI_ENDPOINT: fake.endpoint } });
+    assert.equal(result.status, "completed", result.error);
+    assert.equal(fake.requests[0].path, "/openai/deployments/gpt-4.1-mini/chat/completions");
+  });
+
   test("the /openai/v1 endpoint form: model in the body, no api-version, bearer key", async () => {
     const result = await run("azure_openai_agent", {
       endpoint: fake.v1Endpoint,
@@ -188,9 +196,13 @@ describe("azure_openai_agent", () => {
     );
     assert.throws(
       () => compile({ endpoint: fake.endpoint, deployment_name: "d", credential_type: "azure_key_credential" }),
-      /api_key must be set/,
+      /^PipelineError: executor 'ai' \(azure_openai_agent\): api_key must be set when credential_type is azure_key_credential$/,
     );
-    assert.throws(() => compile({ deployment_name: "d" }), /invalid settings: endpoint: is required$/);
+    assert.throws(
+      () => compile({ deployment_name: "d" }),
+      /executor 'ai' \(azure_openai_agent\): endpoint is required \(or set AZURE_OPENAI_ENDPOINT for the worker\)/,
+    );
+    assert.throws(() => compile({ endpoint: fake.endpoint }), /invalid settings: deployment_name: is required$/);
     // The outbound policy: loopback (the fake) only when OUTBOUND_ALLOWED_PRIVATE_HOSTS allows it; hosts listed.
     const compileWith = (config: Partial<Config>, endpoint: string) =>
       compilePipeline(

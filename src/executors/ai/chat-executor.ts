@@ -29,7 +29,8 @@ export interface ChatDefaults {
 /** Settings every chat executor has, with the catalog's names. */
 export function chatSettingEntries(defaults: ChatDefaults) {
   return {
-    endpoint: v.pipe(stringSetting("endpoint"), v.trim(), v.minLength(1, "endpoint must not be empty")),
+    /** Unset: the worker's AZURE_OPENAI_ENDPOINT (see aiEndpoint). */
+    endpoint: v.optional(v.pipe(stringSetting("endpoint"), v.trim())),
     deployment_name: defaults.deployment_name === undefined
       ? v.pipe(stringSetting("deployment_name"), v.trim(), v.minLength(1, "deployment_name must not be empty"))
       : v.optional(v.pipe(stringSetting("deployment_name"), v.trim()), defaults.deployment_name),
@@ -125,6 +126,13 @@ export function itemError(type: string, id: string, item: Content, err: unknown)
   return e;
 }
 
+/** The pipeline's endpoint, else the worker's AZURE_OPENAI_ENDPOINT (as ContentFlow's SDK clients fell back to). */
+export function aiEndpoint(endpoint: string | undefined, config: ExecutorDeps["config"]): string {
+  const chosen = endpoint || config.AZURE_OPENAI_ENDPOINT;
+  if (!chosen) throw new Error("endpoint is required (or set AZURE_OPENAI_ENDPOINT for the worker)");
+  return chosen;
+}
+
 /** An executor instance that runs `behaviour` against the deployment named in `s`. */
 export function createChatExecutor(
   type: string,
@@ -133,25 +141,19 @@ export function createChatExecutor(
   deps: ExecutorDeps,
   behaviour: ChatBehaviour,
 ): ExecutorInstance {
-  const what = `executor '${id}' (${type})`;
-  const auth = resolveAuth(s, what);
-  let service: AzureOpenAIService;
-  try {
-    service = new AzureOpenAIService({
-      endpoint: s.endpoint,
-      deployment: s.deployment_name,
-      apiVersion: s.api_version,
-      auth,
-      limits: aiCallLimits(deps.config),
-      retry: {
-        maxRetries: s.max_retries,
-        initialDelayMs: s.retry_backoff_seconds * 1000,
-        factor: s.retry_backoff_factor,
-      },
-    });
-  } catch (err) {
-    throw new Error(`${what}: ${(err as Error).message}`);
-  }
+  // Errors thrown here fail the pipeline's compilation; the compiler names the executor.
+  const service = new AzureOpenAIService({
+    endpoint: aiEndpoint(s.endpoint, deps.config),
+    deployment: s.deployment_name,
+    apiVersion: s.api_version,
+    auth: resolveAuth(s),
+    limits: aiCallLimits(deps.config),
+    retry: {
+      maxRetries: s.max_retries,
+      initialDelayMs: s.retry_backoff_seconds * 1000,
+      factor: s.retry_backoff_factor,
+    },
+  });
   const responseFormat = s.response_format === undefined
     ? undefined
     : typeof s.response_format === "string"

@@ -13,13 +13,14 @@ import { perItemExecutor } from "../per-item.ts";
 import { getPath, splitPath } from "../paths.ts";
 import { credentialSettings, resolveAuth } from "../ai/auth.ts";
 import { aiCallLimits, AzureOpenAIService } from "../ai/openai-client.ts";
-import { itemError, usageCounts } from "../ai/chat-executor.ts";
+import { aiEndpoint, itemError, usageCounts } from "../ai/chat-executor.ts";
 import { addUsage, recordUsage, type TokenUsage } from "../ai/usage.ts";
 
 const TYPE = "azure_openai_embeddings";
 
 const settings = v.object({
-  endpoint: v.pipe(stringSetting("endpoint"), v.trim(), v.minLength(1, "endpoint must not be empty")),
+  /** Unset: the worker's AZURE_OPENAI_ENDPOINT. */
+  endpoint: v.optional(v.pipe(stringSetting("endpoint"), v.trim())),
   deployment_name: v.pipe(stringSetting("deployment_name"), v.trim(), v.minLength(1, "deployment_name is required")),
   api_version: v.optional(v.pipe(stringSetting("api_version"), v.trim()), "2024-02-01"),
   ...credentialSettings,
@@ -113,24 +114,19 @@ export const azureOpenAIEmbeddings: ExecutorDefinition<typeof settings> = {
   description: "Stores the Azure OpenAI embedding vector of each item's text",
   settings,
   create: (id, s, deps) => {
-    const what = `executor '${id}' (${TYPE})`;
-    let service: AzureOpenAIService;
-    try {
-      service = new AzureOpenAIService({
-        endpoint: s.endpoint,
-        deployment: s.deployment_name,
-        apiVersion: s.api_version,
-        auth: resolveAuth(s, what),
-        limits: aiCallLimits(deps.config),
-        retry: {
-          maxRetries: s.max_retries,
-          initialDelayMs: s.retry_backoff_seconds * 1000,
-          factor: s.retry_backoff_factor,
-        },
-      });
-    } catch (err) {
-      throw new Error(`${what}: ${(err as Error).message}`);
-    }
+    // Errors thrown here fail the pipeline's compilation; the compiler names the executor.
+    const service = new AzureOpenAIService({
+      endpoint: aiEndpoint(s.endpoint, deps.config),
+      deployment: s.deployment_name,
+      apiVersion: s.api_version,
+      auth: resolveAuth(s),
+      limits: aiCallLimits(deps.config),
+      retry: {
+        maxRetries: s.max_retries,
+        initialDelayMs: s.retry_backoff_seconds * 1000,
+        factor: s.retry_backoff_factor,
+      },
+    });
     return perItemExecutor(id, TYPE, async (item, ctx) => {
       try {
         return await embedItem(service, s, item, ctx);
