@@ -172,6 +172,7 @@ export const settingSchemas = {
   LOCAL_FILE_ROOTS: listSetting(),
   AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT: intSetting(1, 1000),
   AI_MAX_RETRY_DELAY_SECONDS: intSetting(0, 3600),
+  AZURE_OPENAI_ENDPOINT: urlOrEmpty("the default Azure OpenAI endpoint"),
   // Cosmos
   COSMOS_DB_ENDPOINT: urlOrEmpty("the Cosmos DB account endpoint"),
   COSMOS_DB_KEY: strSetting(),
@@ -361,6 +362,12 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
     group: "processing",
     default: "60",
     description: "Longest wait before retrying an Azure AI call after 429/503 (Retry-After is honoured up to this cap)",
+  },
+  AZURE_OPENAI_ENDPOINT: {
+    group: "processing",
+    default: "",
+    description:
+      "Azure OpenAI endpoint for AI executors whose pipeline sets no endpoint (ContentFlow's clients read the same variable)",
   },
 
   COSMOS_DB_ENDPOINT: {

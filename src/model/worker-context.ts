@@ -58,3 +58,26 @@ export class MemoryReporter implements WorkerReporter {
     this.infos[key] = value;
   }
 }
+
+/** Prometheus label values: backslash, double quote and newline escaped. */
+function labelValue(value: string): string {
+  return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+}
+
+/**
+ * A counter name with labels, e.g. `ai_tokens_total{executor_type="text_summarizer",kind="prompt"}`, for
+ * WorkerReporter.count. The supervisor sums each distinct name-and-labels and /metrics adds the `role` label.
+ */
+export function labelledCounter(name: string, labels: Record<string, string>): string {
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${labelValue(v)}"`);
+  return parts.length ? `${name}{${parts.join(",")}}` : name;
+}
+
+const LABELLED = /^([a-zA-Z_][a-zA-Z0-9_]*)\{((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\["\\n])*",?)+)\}$/;
+
+/** The name and the label text (inside the braces, without them) of a labelled counter; plain names have none. */
+export function splitLabelledCounter(counter: string): { name: string; labels?: string } {
+  const m = LABELLED.exec(counter);
+  if (!m) return { name: counter };
+  return { name: m[1], labels: m[2].replace(/,$/, "") };
+}

@@ -17,6 +17,16 @@ import { pdfExtractor } from "./pdf-extractor.ts";
 import { powerpointExtractor } from "./powerpoint-extractor.ts";
 import { excelExtractor } from "./excel-extractor.ts";
 import { contentRetriever } from "./content-retriever.ts";
+import { azureOpenAIAgent } from "./azure-openai-agent.ts";
+import { azureOpenAIEmbeddings } from "./azure-openai-embeddings.ts";
+import { textSummarizer } from "./text-summarizer.ts";
+import { entityExtractor } from "./entity-extractor.ts";
+import { sentimentAnalyser } from "./sentiment-analyser.ts";
+import { contentClassifier } from "./content-classifier.ts";
+import { piiDetector } from "./pii-detector.ts";
+import { keywordExtractor } from "./keyword-extractor.ts";
+import { languageDetector } from "./language-detector.ts";
+import { contentTranslator } from "./content-translator.ts";
 import { subpipeline } from "./subpipeline.ts";
 import { forEachContent } from "./for-each-content.ts";
 import { documentSetInitializer } from "./document-set-initializer.ts";
@@ -43,6 +53,16 @@ export function builtinExecutors(): ExecutorDefinition[] {
     anyDefinition(powerpointExtractor),
     anyDefinition(excelExtractor),
     anyDefinition(contentRetriever),
+    anyDefinition(azureOpenAIAgent),
+    anyDefinition(azureOpenAIEmbeddings),
+    anyDefinition(textSummarizer),
+    anyDefinition(entityExtractor),
+    anyDefinition(sentimentAnalyser),
+    anyDefinition(contentClassifier),
+    anyDefinition(piiDetector),
+    anyDefinition(keywordExtractor),
+    anyDefinition(languageDetector),
+    anyDefinition(contentTranslator),
     anyDefinition(subpipeline),
     anyDefinition(forEachContent),
     anyDefinition(documentSetInitializer),
