@@ -17,6 +17,11 @@ export interface ExecutorRunContext {
   debug?: boolean;
   /** Registers work to run when the pipeline run ends (whatever its outcome), e.g. deleting temp files. */
   deferCleanup?: (cleanup: () => Promise<void> | void) => void;
+  /**
+   * Per-item runs only: a fresh object per item whose entries the runner copies into that item's executor log entry
+   * (`details`), whether the item completes or fails, e.g. pages analysed or service calls made.
+   */
+  details?: Record<string, unknown>;
 }
 
 /** Process-wide dependencies executors may use (shared clients; nothing per task). */

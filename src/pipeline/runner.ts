@@ -56,8 +56,9 @@ function logEntry(
   start: string,
   status: "completed" | "failed",
   errors: string[] = [],
+  details: Record<string, unknown> = {},
 ): ExecutorLogEntry {
-  return { executor_id: executorId, start_time: start, end_time: nowIso(), status, details: {}, errors };
+  return { executor_id: executorId, start_time: start, end_time: nowIso(), status, details, errors };
 }
 
 function withLog(item: Content, entry: ExecutorLogEntry): Content {
@@ -121,20 +122,26 @@ async function runPerItem(
       const start = nowIso();
       const item = items[i];
       const timer = new AbortController();
+      const details: Record<string, unknown> = {};
       const itemSignal = linkedSignal(stopItems.signal, timer.signal);
       const timeout = setTimeout(
         () => timer.abort(new Error(`timed out after ${timeout_secs} s`)),
         timeout_secs * 1000,
       );
       try {
-        const out = await raceAbort(processItem(item, { ...ctx, signal: itemSignal.signal }), itemSignal.signal);
-        results[i] = checkOutput(node.id, out).map((c) => withLog(c, logEntry(node.id, start, "completed")));
+        const out = await raceAbort(
+          processItem(item, { ...ctx, signal: itemSignal.signal, details }),
+          itemSignal.signal,
+        );
+        results[i] = checkOutput(node.id, out).map((c) =>
+          withLog(c, logEntry(node.id, start, "completed", [], { ...details }))
+        );
       } catch (err) {
         if (ctx.signal.aborted) throw err;
         const message = timer.signal.aborted ? abortReason(timer.signal) : errorMessage(err);
         failed++;
         firstError ??= `${item.id.canonical_id}: ${message}`;
-        results[i] = [withLog(item, logEntry(node.id, start, "failed", [message]))];
+        results[i] = [withLog(item, logEntry(node.id, start, "failed", [message], { ...details }))];
         if (!continue_on_error && fatal === undefined) {
           fatal = new Error(`item ${item.id.canonical_id}: ${message}`);
           stopItems.controller.abort(fatal);

@@ -62,6 +62,7 @@ describe("registry", () => {
       table_row_splitter: "transform",
       azure_blob_content_retriever: "input",
       azure_blob_output: "output",
+      azure_document_intelligence_extractor: "extract",
       http: "transform",
       azure_blob_input_discovery: "input",
     });

@@ -12,6 +12,7 @@ import { azureBlobContentRetriever } from "./azure-blob-content-retriever.ts";
 import { azureBlobOutput } from "./azure-blob-output.ts";
 import { httpExecutor } from "./http.ts";
 import { azureBlobInputDiscovery } from "./azure-blob-input-discovery.ts";
+import { azureDocumentIntelligenceExtractor } from "./azure-document-intelligence-extractor.ts";
 
 export function builtinExecutors(): ExecutorDefinition[] {
   return [
@@ -26,5 +27,6 @@ export function builtinExecutors(): ExecutorDefinition[] {
     anyDefinition(azureBlobOutput),
     anyDefinition(httpExecutor),
     anyDefinition({ ...azureBlobInputDiscovery, crawls: true }),
+    anyDefinition(azureDocumentIntelligenceExtractor),
   ];
 }
