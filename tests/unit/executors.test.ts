@@ -63,6 +63,7 @@ describe("registry", () => {
       azure_blob_content_retriever: "input",
       azure_blob_output: "output",
       azure_document_intelligence_extractor: "extract",
+      azure_content_understanding_extractor: "extract",
       http: "transform",
       azure_blob_input_discovery: "input",
     });

@@ -9,10 +9,12 @@ export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 429, 500, 5
 export interface RetryOptions {
   /** Retries after the first attempt. */
   maxRetries: number;
-  /** First wait without Retry-After; doubles per retry. */
+  /** First wait without Retry-After; grows by `multiplier` per retry. */
   baseDelayMs: number;
   /** No wait is longer than this, whatever Retry-After says. */
   maxDelayMs: number;
+  /** Growth of the wait per retry (default 2). */
+  multiplier?: number;
 }
 
 export const DEFAULT_RETRY: RetryOptions = { maxRetries: 3, baseDelayMs: 1000, maxDelayMs: 60_000 };
@@ -37,7 +39,7 @@ export function retryAfterMs(
 /** The wait before retry number `retry` (0 = the first retry). */
 export function retryDelayMs(retry: number, options: RetryOptions, serverAskedMs?: number): number {
   if (serverAskedMs !== undefined) return Math.min(serverAskedMs, options.maxDelayMs);
-  const exponential = options.baseDelayMs * 2 ** retry;
+  const exponential = options.baseDelayMs * (options.multiplier ?? 2) ** retry;
   const withJitter = exponential / 2 + Math.random() * (exponential / 2);
   return Math.min(withJitter, options.maxDelayMs);
 }

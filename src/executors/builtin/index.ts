@@ -13,6 +13,7 @@ import { azureBlobOutput } from "./azure-blob-output.ts";
 import { httpExecutor } from "./http.ts";
 import { azureBlobInputDiscovery } from "./azure-blob-input-discovery.ts";
 import { azureDocumentIntelligenceExtractor } from "./azure-document-intelligence-extractor.ts";
+import { azureContentUnderstandingExtractor } from "./azure-content-understanding-extractor.ts";
 
 export function builtinExecutors(): ExecutorDefinition[] {
   return [
@@ -28,5 +29,6 @@ export function builtinExecutors(): ExecutorDefinition[] {
     anyDefinition(httpExecutor),
     anyDefinition({ ...azureBlobInputDiscovery, crawls: true }),
     anyDefinition(azureDocumentIntelligenceExtractor),
+    anyDefinition(azureContentUnderstandingExtractor),
   ];
 }
