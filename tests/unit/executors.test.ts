@@ -64,6 +64,7 @@ describe("registry", () => {
       azure_blob_output: "output",
       azure_document_intelligence_extractor: "extract",
       azure_content_understanding_extractor: "extract",
+      gptrag_search_index_document_generator: "transform",
       http: "transform",
       azure_blob_input_discovery: "input",
     });

@@ -14,6 +14,7 @@ import { httpExecutor } from "./http.ts";
 import { azureBlobInputDiscovery } from "./azure-blob-input-discovery.ts";
 import { azureDocumentIntelligenceExtractor } from "./azure-document-intelligence-extractor.ts";
 import { azureContentUnderstandingExtractor } from "./azure-content-understanding-extractor.ts";
+import { gptragSearchIndexDocumentGenerator } from "./gptrag-search-index-document-generator.ts";
 
 export function builtinExecutors(): ExecutorDefinition[] {
   return [
@@ -30,5 +31,6 @@ export function builtinExecutors(): ExecutorDefinition[] {
     anyDefinition({ ...azureBlobInputDiscovery, crawls: true }),
     anyDefinition(azureDocumentIntelligenceExtractor),
     anyDefinition(azureContentUnderstandingExtractor),
+    anyDefinition(gptragSearchIndexDocumentGenerator),
   ];
 }
