@@ -65,6 +65,7 @@ describe("registry", () => {
       azure_document_intelligence_extractor: "extract",
       azure_content_understanding_extractor: "extract",
       gptrag_search_index_document_generator: "transform",
+      ai_search_index_output: "output",
       http: "transform",
       azure_blob_input_discovery: "input",
     });

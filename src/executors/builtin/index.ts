@@ -15,6 +15,7 @@ import { azureBlobInputDiscovery } from "./azure-blob-input-discovery.ts";
 import { azureDocumentIntelligenceExtractor } from "./azure-document-intelligence-extractor.ts";
 import { azureContentUnderstandingExtractor } from "./azure-content-understanding-extractor.ts";
 import { gptragSearchIndexDocumentGenerator } from "./gptrag-search-index-document-generator.ts";
+import { aiSearchIndexOutput } from "./ai-search-index-output.ts";
 
 export function builtinExecutors(): ExecutorDefinition[] {
   return [
@@ -32,5 +33,6 @@ export function builtinExecutors(): ExecutorDefinition[] {
     anyDefinition(azureDocumentIntelligenceExtractor),
     anyDefinition(azureContentUnderstandingExtractor),
     anyDefinition(gptragSearchIndexDocumentGenerator),
+    anyDefinition(aiSearchIndexOutput),
   ];
 }
