@@ -2,7 +2,7 @@
 // (parallel branches run concurrently); each receives its own deep copy where outputs are shared. Never throws for
 // pipeline errors: the outcome is in the result (status completed | failed | cancelled).
 import { type Content, type ExecutorLogEntry, nowIso } from "../model/content.ts";
-import type { CompiledNode, CompiledPipeline } from "./compile.ts";
+import type { CompiledNode, CompiledPipeline } from "./compiled.ts";
 import { TASK_INPUT } from "./graph.ts";
 import type { ExecutorRunContext } from "../executors/types.ts";
 import type { Logger } from "../log/logger.ts";
@@ -32,6 +32,8 @@ export interface ExecutorOutput {
   items_failed?: number;
   /** Items that did not meet settings.condition and were passed through untouched. */
   items_skipped?: number;
+  /** Counts the executor reported through ctx.addUsage, summed over its items (e.g. prompt_tokens, calls). */
+  usage?: Record<string, number>;
   error?: string;
 }
 
@@ -122,17 +124,19 @@ async function runPerItem(
       const start = nowIso();
       const item = items[i];
       const timer = new AbortController();
-      const details: Record<string, unknown> = {};
       const itemSignal = linkedSignal(stopItems.signal, timer.signal);
       const timeout = setTimeout(
         () => timer.abort(new Error(`timed out after ${timeout_secs} s`)),
         timeout_secs * 1000,
       );
+      const details: Record<string, unknown> = {};
+      const itemCtx: ExecutorRunContext = {
+        ...ctx,
+        signal: itemSignal.signal,
+        addLogDetails: (more) => Object.assign(details, more),
+      };
       try {
-        const out = await raceAbort(
-          processItem(item, { ...ctx, signal: itemSignal.signal, details }),
-          itemSignal.signal,
-        );
+        const out = await raceAbort(processItem(item, itemCtx), itemSignal.signal);
         results[i] = checkOutput(node.id, out).map((c) =>
           withLog(c, logEntry(node.id, start, "completed", [], { ...details }))
         );
@@ -251,6 +255,8 @@ export async function runPipeline(
       data: { items_in: items.length },
     });
     if (node.common.debug_mode) logger.info("executor invoked", { items_in: items.length });
+    const usage: Record<string, number> = {};
+    const usageIfAny = () => (Object.keys(usage).length > 0 ? { usage: { ...usage } } : {});
     const ctx: ExecutorRunContext = {
       executorId: id,
       pipelineName: p.name,
@@ -258,6 +264,9 @@ export async function runPipeline(
       logger,
       debug: node.common.debug_mode,
       deferCleanup: (fn) => cleanups.push(fn),
+      addUsage: (counts) => {
+        for (const [k, n] of Object.entries(counts)) if (Number.isFinite(n)) usage[k] = (usage[k] ?? 0) + n;
+      },
     };
     try {
       const selected = evaluateConditions(node, items);
@@ -273,6 +282,7 @@ export async function runPipeline(
         items_out: r.out.length,
         ...(r.failed ? { items_failed: r.failed, error: r.firstError } : {}),
         ...(r.skipped ? { items_skipped: r.skipped } : {}),
+        ...usageIfAny(),
       };
       events.push({
         timestamp: nowIso(),
@@ -295,7 +305,14 @@ export async function runPipeline(
     } catch (err) {
       const duration_ms = Date.now() - t0;
       const message = run.signal.aborted ? abortReason(run.signal) : errorMessage(err);
-      outputs[id] = { status: "failed", duration_ms, items_in: items.length, items_out: 0, error: message };
+      outputs[id] = {
+        status: "failed",
+        duration_ms,
+        items_in: items.length,
+        items_out: 0,
+        ...usageIfAny(),
+        error: message,
+      };
       events.push({ timestamp: nowIso(), event_type: "executor_failed", executor_id: id, duration_ms, error: message });
       if (run.signal.aborted) return { ok: false, error: message };
       logger.warn("executor failed", { error: message, fail_pipeline_on_error: node.common.fail_pipeline_on_error });

@@ -10,7 +10,7 @@ import { loadConfig, poisonQueueName } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { configureLogging, Logger } from "../../src/log/logger.ts";
 import { MemoryReporter, type WorkerContext } from "../../src/model/worker-context.ts";
-import { runProcessingWorker } from "../../src/workers/processing.ts";
+import { runProcessingWorker } from "../../src/workers/processing/index.ts";
 import { ensureCosmosContainers } from "../../src/store/cosmos.ts";
 import { defaultRegistry, type ExecutorRegistry } from "../../src/pipeline/index.ts";
 import type { ExecutorDefinition } from "../../src/executors/types.ts";

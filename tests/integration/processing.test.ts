@@ -8,7 +8,7 @@ import { BlobServiceClient } from "@azure/storage-blob";
 import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { TaskSender } from "../../src/queue/sender.ts";
-import { taskDrainBudgetMs } from "../../src/workers/processing.ts";
+import { taskDrainBudgetMs } from "../../src/workers/processing/index.ts";
 import {
   callsOf,
   contentItem,

@@ -11,12 +11,12 @@ import type { ExecutorDefinition, ExecutorRunContext } from "../types.ts";
 import type { Content } from "../../model/content.ts";
 import { perItemExecutor } from "../per-item.ts";
 import { boolSetting, choiceSetting, intSetting, mapSetting, numberSetting, stringSetting } from "../settings.ts";
-import { endpointSetting } from "../azure-ai/endpoint-setting.ts";
-import { servicePipelineOptions } from "../azure-ai/service-pipeline.ts";
-import { sdkCredential } from "../azure-ai/credentials.ts";
-import { sleep } from "../azure-ai/retry.ts";
-import { AiServiceError } from "../azure-ai/service-error.ts";
-import { itemFailure } from "../azure-ai/executor-errors.ts";
+import { endpointSetting } from "../ai/endpoint-setting.ts";
+import { servicePipelineOptions } from "../ai/service-pipeline.ts";
+import { sdkCredential } from "../ai/credentials.ts";
+import { sleep } from "../../util/abort.ts";
+import { AiServiceError } from "../ai/service-error.ts";
+import { itemFailure } from "../ai/executor-errors.ts";
 
 const TYPE = "ai_search_index_output";
 const SERVICE = "AI Search";
@@ -207,7 +207,7 @@ export const aiSearchIndexOutput: ExecutorDefinition<typeof settings> = {
   category: "output",
   description: "Indexes documents or chunks into an Azure AI Search index",
   settings,
-  create: (id, s) => {
+  create: (id, s, deps) => {
     const endpoint = s.ai_search_endpoint ?? `https://${s.ai_search_account}.search.windows.net`;
     const client = new SearchClient<Doc>(endpoint, s.ai_search_index, sdkCredential(s.ai_search_api_key), {
       serviceVersion: s.ai_search_api_version,
@@ -215,7 +215,13 @@ export const aiSearchIndexOutput: ExecutorDefinition<typeof settings> = {
       allowInsecureConnection: endpoint.startsWith("http:"),
       ...servicePipelineOptions({
         service: SERVICE,
-        retry: { maxRetries: s.max_retries - 1, baseDelayMs: s.retry_delay * 1000, maxDelayMs: 60_000 },
+        retry: {
+          maxRetries: s.max_retries - 1,
+          initialDelayMs: s.retry_delay * 1000,
+          factor: 2,
+          maxDelayMs: deps.config.AI_MAX_RETRY_DELAY_SECONDS * 1000,
+        },
+        callsPerEndpoint: deps.config.AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT,
         requestTimeoutMs: s.request_timeout_secs * 1000,
         maxResponseBytes: 16 * 1024 * 1024,
       }),
@@ -230,7 +236,7 @@ export const aiSearchIndexOutput: ExecutorDefinition<typeof settings> = {
         let indexed = 0;
         const parts = batches(docs, s.batch_size);
         for (const part of parts) indexed += await indexBatch(client, part, s, keyField, ctx);
-        if (ctx.details) Object.assign(ctx.details, { indexed_count: indexed, batches: parts.length });
+        ctx.addLogDetails?.({ indexed_count: indexed, batches: parts.length });
         return {
           ...item,
           summary_data: { ...item.summary_data, indexed_count: indexed, index_status: "success" },

@@ -9,16 +9,18 @@ import * as v from "valibot";
 import type { ExecutorDefinition, ExecutorRunContext } from "../types.ts";
 import type { Content } from "../../model/content.ts";
 import type { Logger } from "../../log/logger.ts";
+import type { Config } from "../../config/schema.ts";
 import { perItemExecutor } from "../per-item.ts";
 import { boolSetting, choiceSetting, intSetting, mapSetting, numberSetting, stringSetting } from "../settings.ts";
-import { endpointSetting } from "../azure-ai/endpoint-setting.ts";
-import { callService, type ServiceAnswer, type ServiceCall } from "../azure-ai/service-fetch.ts";
-import { COGNITIVE_SERVICES_SCOPE, restAuthHeaders } from "../azure-ai/credentials.ts";
-import { readDocumentInput } from "../azure-ai/document-input.ts";
-import { pollUntilDone } from "../azure-ai/long-running.ts";
-import { retryAfterMs } from "../azure-ai/retry.ts";
-import { AiServiceError, httpFailure } from "../azure-ai/service-error.ts";
-import { itemFailure } from "../azure-ai/executor-errors.ts";
+import { endpointSetting } from "../ai/endpoint-setting.ts";
+import { callService, type ServiceAnswer, type ServiceCall } from "../ai/service-fetch.ts";
+import { restAuthHeaders } from "../ai/credentials.ts";
+import { COGNITIVE_SERVICES_SCOPE } from "../ai/auth.ts";
+import { readDocumentInput } from "../ai/document-input.ts";
+import { pollUntilDone } from "../ai/long-running.ts";
+import { retryAfterMs } from "../ai/retry.ts";
+import { AiServiceError, httpFailure } from "../ai/service-error.ts";
+import { itemFailure } from "../ai/executor-errors.ts";
 
 const TYPE = "azure_content_understanding_extractor";
 const SERVICE = "Content Understanding";
@@ -131,9 +133,13 @@ export function pagesAnalyzed(op: Operation): number {
 
 class ContentUnderstanding {
   private defaultsSent?: Promise<void>;
-  private readonly auth: (signal?: AbortSignal) => Promise<Record<string, string>>;
+  private readonly auth: () => Promise<Record<string, string>>;
 
-  constructor(private readonly s: Settings, private readonly logger: Logger) {
+  constructor(
+    private readonly s: Settings,
+    private readonly logger: Logger,
+    private readonly limits: Pick<Config, "AI_MAX_RETRY_DELAY_SECONDS" | "AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT">,
+  ) {
     this.auth = restAuthHeaders(
       s.content_understanding_endpoint,
       s.content_understanding_subscription_key,
@@ -160,13 +166,14 @@ class ContentUnderstanding {
       url,
       what: `${SERVICE} ${what}`,
       signal,
-      authHeaders: () => this.auth(signal),
+      authHeaders: this.auth,
       retry: {
         maxRetries: s.content_understanding_max_retries,
-        baseDelayMs: 1000,
-        multiplier: s.content_understanding_retry_backoff_factor,
-        maxDelayMs: 60_000,
+        initialDelayMs: 1000,
+        factor: s.content_understanding_retry_backoff_factor,
+        maxDelayMs: this.limits.AI_MAX_RETRY_DELAY_SECONDS * 1000,
       },
+      callsPerEndpoint: this.limits.AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT,
       requestTimeoutMs: s.content_understanding_timeout * 1000,
       maxResponseBytes: s.max_response_mb * 1024 * 1024,
       ...extra,
@@ -202,7 +209,7 @@ class ContentUnderstanding {
     const location = started.headers.get("operation-location");
     if (!location) throw new AiServiceError(`${SERVICE} ${what}: HTTP ${started.status} without Operation-Location`);
     const pollUrl = sameOrigin(location, s.content_understanding_endpoint, `${SERVICE} ${what}`);
-    const firstWait = retryAfterMs((name) => started.headers.get(name));
+    const firstWait = retryAfterMs(started.headers);
     const { value } = await pollUntilDone({
       what: `${SERVICE} analysis`,
       signal,
@@ -224,7 +231,7 @@ class ContentUnderstanding {
           status: parsed.output.status,
           value: parsed.output as Operation & Record<string, unknown>,
           error: parsed.output.error,
-          retryAfterMs: retryAfterMs((name) => answer.headers.get(name)),
+          retryAfterMs: retryAfterMs(answer.headers),
         };
       },
     });
@@ -280,14 +287,12 @@ async function extract(
     figures = list.length;
     if (list.length > 0) data[s.figures_output_field] = list;
   }
-  if (ctx.details) {
-    Object.assign(ctx.details, {
-      pages_analyzed: pagesAnalyzed(op),
-      analyzer_id: s.analyzer_id,
-      operation_id: op.id ?? null,
-      ...(s.retrieve_figures ? { figures_retrieved: figures } : {}),
-    });
-  }
+  ctx.addLogDetails?.({
+    pages_analyzed: pagesAnalyzed(op),
+    analyzer_id: s.analyzer_id,
+    operation_id: op.id ?? null,
+    ...(s.retrieve_figures ? { figures_retrieved: figures } : {}),
+  });
   return {
     ...item,
     data,
@@ -301,7 +306,7 @@ export const azureContentUnderstandingExtractor: ExecutorDefinition<typeof setti
   description: "Analyzes documents with Azure AI Content Understanding analyzers (prebuilt-documentSearch, …)",
   settings,
   create: (id, s, deps) => {
-    const cu = new ContentUnderstanding(s, deps.logger.child({ executor_id: id, executor_type: TYPE }));
+    const cu = new ContentUnderstanding(s, deps.logger.child({ executor_id: id, executor_type: TYPE }), deps.config);
     return perItemExecutor(id, TYPE, async (item, ctx) => {
       try {
         return await extract(cu, item, s, ctx);

@@ -20,14 +20,14 @@ import {
   stringListSetting,
   stringSetting,
 } from "../settings.ts";
-import { endpointSetting } from "../azure-ai/endpoint-setting.ts";
-import { servicePipelineOptions } from "../azure-ai/service-pipeline.ts";
-import { sdkCredential } from "../azure-ai/credentials.ts";
-import { readDocumentInput } from "../azure-ai/document-input.ts";
-import { pollUntilDone } from "../azure-ai/long-running.ts";
-import { retryAfterMs } from "../azure-ai/retry.ts";
-import { AiServiceError, httpFailure } from "../azure-ai/service-error.ts";
-import { itemFailure } from "../azure-ai/executor-errors.ts";
+import { endpointSetting } from "../ai/endpoint-setting.ts";
+import { servicePipelineOptions } from "../ai/service-pipeline.ts";
+import { sdkCredential } from "../ai/credentials.ts";
+import { readDocumentInput } from "../ai/document-input.ts";
+import { pollUntilDone } from "../ai/long-running.ts";
+import { retryAfterMs } from "../ai/retry.ts";
+import { AiServiceError, httpFailure } from "../ai/service-error.ts";
+import { itemFailure } from "../ai/executor-errors.ts";
 
 const TYPE = "azure_document_intelligence_extractor";
 const SERVICE = "Document Intelligence";
@@ -244,7 +244,7 @@ async function analyze(
   const operationLocation = String(started.headers["operation-location"] ?? "");
   if (!operationLocation) throw new AiServiceError(`${SERVICE} analyze: HTTP 202 without Operation-Location`, 202);
   const resultId = resultIdFrom(operationLocation, s.doc_intelligence_endpoint);
-  const firstWait = retryAfterMs((name) => started.headers[name]);
+  const firstWait = retryAfterMs(new Headers(started.headers));
 
   const { value: operation, polls } = await pollUntilDone({
     what: `${SERVICE} analysis ${resultId}`,
@@ -269,7 +269,7 @@ async function analyze(
         status: parsed.output.status,
         value: parsed.output,
         error: parsed.output.error,
-        retryAfterMs: retryAfterMs((name) => res.headers[name]),
+        retryAfterMs: retryAfterMs(new Headers(res.headers)),
       };
     },
   });
@@ -279,9 +279,7 @@ async function analyze(
   }
   const result = parsed.output;
   const pagesAnalyzed = result.pages?.length ?? 0;
-  if (ctx.details) {
-    Object.assign(ctx.details, { pages_analyzed: pagesAnalyzed, model_id: s.model_id, result_id: resultId, polls });
-  }
+  ctx.addLogDetails?.({ pages_analyzed: pagesAnalyzed, model_id: s.model_id, result_id: resultId, polls });
   const data: Record<string, unknown> = { ...item.data };
   if (s.include_full_result) data[`${s.output_field}_full_result`] = operation.analyzeResult;
   data[s.output_field] = documentIntelligenceOutput(result, s);
@@ -297,13 +295,19 @@ export const azureDocumentIntelligenceExtractor: ExecutorDefinition<typeof setti
   category: "extract",
   description: "Extracts text, tables, key-value pairs, figures and pages with Azure AI Document Intelligence",
   settings,
-  create: (id, s) => {
+  create: (id, s, deps) => {
     const client = DocumentIntelligence(s.doc_intelligence_endpoint, sdkCredential(s.doc_intelligence_credential_key), {
       apiVersion: s.doc_intelligence_api_version,
       allowInsecureConnection: s.doc_intelligence_endpoint.startsWith("http:"),
       ...servicePipelineOptions({
         service: SERVICE,
-        retry: { maxRetries: s.max_retries, baseDelayMs: s.retry_backoff_secs * 1000, maxDelayMs: 60_000 },
+        retry: {
+          maxRetries: s.max_retries,
+          initialDelayMs: s.retry_backoff_secs * 1000,
+          factor: 2,
+          maxDelayMs: deps.config.AI_MAX_RETRY_DELAY_SECONDS * 1000,
+        },
+        callsPerEndpoint: deps.config.AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT,
         requestTimeoutMs: s.request_timeout_secs * 1000,
         maxResponseBytes: s.max_response_mb * 1024 * 1024,
       }),

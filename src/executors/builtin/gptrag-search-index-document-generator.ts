@@ -177,7 +177,7 @@ export const gptragSearchIndexDocumentGenerator: ExecutorDefinition<typeof setti
   create: (id, s) =>
     perItemExecutor(id, TYPE, (item, ctx) => {
       const docs = searchDocuments(item, s, ctx);
-      if (ctx.details) ctx.details.documents_generated = docs.length;
+      ctx.addLogDetails?.({ documents_generated: docs.length });
       const summary = s.add_output_metadata
         ? {
           ...item.summary_data,

@@ -16,6 +16,11 @@ import { azureDocumentIntelligenceExtractor } from "./azure-document-intelligenc
 import { azureContentUnderstandingExtractor } from "./azure-content-understanding-extractor.ts";
 import { gptragSearchIndexDocumentGenerator } from "./gptrag-search-index-document-generator.ts";
 import { aiSearchIndexOutput } from "./ai-search-index-output.ts";
+import { subpipeline } from "./subpipeline.ts";
+import { forEachContent } from "./for-each-content.ts";
+import { documentSetInitializer } from "./document-set-initializer.ts";
+import { documentSetCollector } from "./document-set-collector.ts";
+import { crossDocumentFieldAggregator } from "./cross-document-field-aggregator.ts";
 
 export function builtinExecutors(): ExecutorDefinition[] {
   return [
@@ -34,5 +39,10 @@ export function builtinExecutors(): ExecutorDefinition[] {
     anyDefinition(azureContentUnderstandingExtractor),
     anyDefinition(gptragSearchIndexDocumentGenerator),
     anyDefinition(aiSearchIndexOutput),
+    anyDefinition(subpipeline),
+    anyDefinition(forEachContent),
+    anyDefinition(documentSetInitializer),
+    anyDefinition(documentSetCollector),
+    anyDefinition(crossDocumentFieldAggregator),
   ];
 }

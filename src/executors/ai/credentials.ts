@@ -1,11 +1,11 @@
-// Authentication for Azure AI services, as ContentFlow does it: the API key when one is set, otherwise
-// DefaultAzureCredential with the service's scope. Keys are registered with the logger so they never show in logs.
+// Credentials of the Azure AI executors that take the key under a name of their own
+// (doc_intelligence_credential_key, content_understanding_subscription_key, ai_search_api_key): the key when one is
+// set, otherwise DefaultAzureCredential with the service's scope (auth.ts gives the tokens, cached). Keys are
+// registered with the logger so they never show in logs.
 import { AzureKeyCredential, type TokenCredential } from "@azure/core-auth";
 import { azureCredential } from "../../config/credential.ts";
 import { registerSecret } from "../../log/logger.ts";
-
-export const COGNITIVE_SERVICES_SCOPE = "https://cognitiveservices.azure.com/.default";
-export const SEARCH_SCOPE = "https://search.azure.com/.default";
+import { entraTokenProvider } from "./auth.ts";
 
 /** AzureKeyCredential for a key, else the process's DefaultAzureCredential (for SDK clients). */
 export function sdkCredential(key: string | undefined): AzureKeyCredential | TokenCredential {
@@ -22,17 +22,18 @@ export function restAuthHeaders(
   key: string | undefined,
   keyHeader: string,
   scope: string,
-): (signal?: AbortSignal) => Promise<Record<string, string>> {
+): () => Promise<Record<string, string>> {
   if (key) {
     registerSecret(key);
     return () => Promise.resolve({ [keyHeader]: key });
   }
-  return async (signal) => {
+  const token = entraTokenProvider(scope);
+  return async () => {
     if (new URL(endpoint).protocol !== "https:") {
-      throw new Error(`refusing to send an Azure AD token over plain http to ${new URL(endpoint).host}; use https`);
+      throw new Error(
+        `refusing to send a Microsoft Entra token over plain http to ${new URL(endpoint).host}; use https`,
+      );
     }
-    const token = await azureCredential().getToken(scope, { abortSignal: signal });
-    if (!token) throw new Error(`no Azure AD token for ${scope}`);
-    return { authorization: `Bearer ${token.token}` };
+    return { authorization: `Bearer ${await token()}` };
   };
 }

@@ -1,17 +1,20 @@
 // Pipeline policies that SDK clients (@azure-rest/ai-document-intelligence, @azure/search-documents) get from us in
 // place of their own retry policy (their `retryOptions.maxRetries` is set to 0):
-// - retries as in retry.ts (Retry-After honoured, capped exponential backoff), on the outside;
-// - per try: a slot of the endpoint limiter, a time limit for the answer's headers, and a size limit on the body
-//   (the body is streamed and read up to the limit instead of buffered whole by the HTTP client).
+// - retries as in retry.ts (Retry-After honoured up to AI_MAX_RETRY_DELAY_SECONDS, capped exponential backoff), on
+//   the outside;
+// - per try: a slot of the endpoint's concurrency gate (AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT), a time limit for the
+//   answer's headers, and a size limit on the body (streamed and read up to the limit instead of buffered whole).
 import type { PipelinePolicy, PipelineRequest, PipelineResponse } from "@azure/core-rest-pipeline";
 import { RestError } from "@azure/core-rest-pipeline";
-import { retryAfterMs, type RetryOptions, withRetries } from "./retry.ts";
-import { acquireEndpointSlot } from "./endpoint-limiter.ts";
+import { isRetryableStatus, retryAfterMs, type RetryPolicy, withRetries } from "./retry.ts";
+import { endpointGate } from "./endpoint-limiter.ts";
 import { AiServiceError } from "./service-error.ts";
 import { readNodeStreamLimited } from "./limited-read.ts";
 
 export interface ServicePolicyOptions {
-  retry: RetryOptions;
+  retry: RetryPolicy;
+  /** Calls at once to one endpoint from this process (AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT). */
+  callsPerEndpoint: number;
   /** Time limit for the answer's headers, per try. */
   requestTimeoutMs: number;
   /** Largest response body read; larger ones fail the call. */
@@ -20,46 +23,22 @@ export interface ServicePolicyOptions {
   service: string;
 }
 
-function callerAborted(request: PipelineRequest): boolean {
-  return request.abortSignal?.aborted === true;
-}
-
 /** SDK requests carry native AbortSignals (core-rest-pipeline wraps others before they reach the transport). */
 function callerSignal(request: PipelineRequest): AbortSignal | undefined {
   return request.abortSignal as AbortSignal | undefined;
 }
 
-function retryPolicy(options: ServicePolicyOptions): PipelinePolicy {
-  return {
-    name: "contentflowServiceRetry",
-    async sendRequest(request, next) {
-      const { value } = await withRetries<PipelineResponse>(
-        async () => {
-          try {
-            const response = await next(request);
-            if (response.status < 400) return { done: true, value: response };
-            return {
-              done: false,
-              value: response,
-              status: response.status,
-              retryAfterMs: retryAfterMs((name) => response.headers.get(name)),
-            };
-          } catch (err) {
-            if (callerAborted(request)) throw err;
-            if (err instanceof AiServiceError) return { done: false, error: err, retryable: false };
-            const timedOut = (err as Error)?.name === "AbortError";
-            const message = timedOut
-              ? `${options.service}: no answer within ${options.requestTimeoutMs / 1000} s`
-              : `${options.service}: ${(err as Error)?.message ?? String(err)}`;
-            return { done: false, error: new AiServiceError(message), retryable: isTransient(err) || timedOut };
-          }
-        },
-        options.retry,
-        callerSignal(request),
-      );
-      return value;
-    },
-  };
+/** A retryable answer, thrown inside the retry loop and returned as is when the retries are spent. */
+class RetryableAnswer extends Error {
+  override name = "RetryableAnswer";
+  constructor(readonly response: PipelineResponse) {
+    super(`HTTP ${response.status}`);
+  }
+}
+
+/** A failure without an answer (connection error, no answer in time) that another try may get past. */
+class TransientFailure extends AiServiceError {
+  override name = "AiServiceError";
 }
 
 /** Network errors worth another try (connection refused or reset, DNS hiccups, sockets closed early). */
@@ -69,11 +48,50 @@ function isTransient(err: unknown): boolean {
   return typeof code === "string" && /^E(CONNRESET|CONNREFUSED|PIPE|TIMEDOUT|AI_AGAIN|NOTFOUND)|UND_ERR/.test(code);
 }
 
+function retryPolicy(options: ServicePolicyOptions): PipelinePolicy {
+  return {
+    name: "contentflowServiceRetry",
+    async sendRequest(request, next) {
+      const signal = callerSignal(request);
+      try {
+        return await withRetries(async () => {
+          let response: PipelineResponse;
+          try {
+            response = await next(request);
+          } catch (err) {
+            if (signal?.aborted || err instanceof AiServiceError) throw err;
+            const timedOut = (err as Error)?.name === "AbortError";
+            const message = timedOut
+              ? `${options.service}: no answer within ${options.requestTimeoutMs / 1000} s`
+              : `${options.service}: ${(err as Error)?.message ?? String(err)}`;
+            throw timedOut || isTransient(err) ? new TransientFailure(message) : new AiServiceError(message);
+          }
+          if (response.status >= 400 && isRetryableStatus(response.status)) throw new RetryableAnswer(response);
+          return response;
+        }, {
+          policy: options.retry,
+          signal,
+          classify: (err) =>
+            err instanceof RetryableAnswer
+              ? {
+                retryable: true,
+                retryAfterMs: retryAfterMs(new Headers(err.response.headers.toJSON({ preserveCase: false }))),
+              }
+              : { retryable: err instanceof TransientFailure },
+        });
+      } catch (err) {
+        if (err instanceof RetryableAnswer) return err.response;
+        throw err;
+      }
+    },
+  };
+}
+
 function perTryPolicy(options: ServicePolicyOptions): PipelinePolicy {
   return {
     name: "contentflowServicePerTry",
     async sendRequest(request, next) {
-      const release = await acquireEndpointSlot(request.url, callerSignal(request));
+      const release = await endpointGate(request.url, options.callsPerEndpoint).acquire(callerSignal(request));
       const streamedByCaller = request.streamResponseStatusCodes !== undefined;
       try {
         if (!request.timeout) request.timeout = options.requestTimeoutMs;

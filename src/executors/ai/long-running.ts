@@ -2,7 +2,7 @@
 // wait between polls starts at the service's Retry-After (or `firstDelayMs`) and grows by half each time up to
 // `maxDelayMs`. Polling stops at once when the signal aborts (task timeout or drain): the services have no cancel
 // call for analyses, so the operation is left to finish or expire on the service.
-import { sleep } from "./retry.ts";
+import { sleep } from "../../util/abort.ts";
 import { AiServiceError, errorDetail } from "./service-error.ts";
 
 export interface PollAnswer<T> {
