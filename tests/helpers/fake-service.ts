@@ -31,6 +31,8 @@ export type Handler = (req: ReceivedRequest) => FakeResponse | Promise<FakeRespo
 export interface FakeService {
   endpoint: string;
   requests: ReceivedRequest[];
+  /** The most requests the fake was answering at the same time (reset it to 0 to measure again). */
+  maxInFlight: number;
   /** Queue a fault for the next request(s) answered by `route`. */
   fault(route: string, ...faults: Fault[]): void;
   close(): Promise<void>;
@@ -80,7 +82,11 @@ export async function startFakeService(
 ): Promise<FakeService> {
   const requests: ReceivedRequest[] = [];
   const faults = new Map<string, Fault[]>();
+  let inFlight = 0;
   const server: Server = createServer((req, res) => {
+    inFlight++;
+    fake.maxInFlight = Math.max(fake.maxInFlight, inFlight);
+    res.on("close", () => inFlight--);
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
@@ -118,9 +124,10 @@ export async function startFakeService(
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
   const addr = server.address();
   const endpoint = `http://127.0.0.1:${typeof addr === "object" && addr ? addr.port : 0}`;
-  return {
+  const fake: FakeService = {
     endpoint,
     requests,
+    maxInFlight: 0,
     fault(name, ...list) {
       faults.set(name, [...(faults.get(name) ?? []), ...list]);
     },
@@ -129,4 +136,5 @@ export async function startFakeService(
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+  return fake;
 }

@@ -72,11 +72,11 @@ ${lines}${common}
 `;
 }
 
-async function run(input: Content[], settings: Record<string, unknown> = {}, common = "") {
+async function run(input: Content[], settings: Record<string, unknown> = {}, common = "", cfg = config) {
   const def = parsePipelineYaml(pipelineYaml(settings, common), {
     env: { AZURE_DOCUMENT_INTELLIGENCE_ENDPOINT: fake.endpoint + "/", AZURE_DOCUMENT_INTELLIGENCE_KEY: KEY },
   });
-  const compiled = compilePipeline(def, { registry: defaultRegistry(), deps: { config, logger } });
+  const compiled = compilePipeline(def, { registry: defaultRegistry(), deps: { config: cfg, logger } });
   return await runPipeline(compiled, input, { signal: new AbortController().signal, logger });
 }
 
@@ -258,6 +258,24 @@ describe("azure_document_intelligence_extractor", () => {
     );
     // The slow answer was given up on and the analysis sent again (a reused connection may add one more try).
     assert.ok(fake.requests.filter((r) => r.route === "analyze").length >= 2);
+  });
+
+  test("AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT bounds the calls in flight to the endpoint", async () => {
+    const items = [1, 2, 3].map((n) => item({ temp_file_path: pdf }, n));
+    const slowAnalyses = () => fake.fault("analyze", ...items.map(() => ({ kind: "slow" as const, delayMs: 300 })));
+    const one = (await loadConfig({ env: { AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT: "1" }, dotenvPath: false })).config;
+    reset();
+    slowAnalyses();
+    fake.maxInFlight = 0;
+    const gated = await run(items, {}, "\n        max_concurrent: 3", one);
+    assert.ok(gated.content.every((c) => c.executor_logs.at(-1)!.status === "completed"));
+    assert.equal(fake.maxInFlight, 1);
+
+    reset();
+    slowAnalyses();
+    fake.maxInFlight = 0;
+    await run(items, {}, "\n        max_concurrent: 3");
+    assert.ok(fake.maxInFlight > 1, "without the limit the three analyses overlap");
   });
 
   test("size limits: documents over max_document_mb are not sent, answers over max_response_mb are refused", async () => {
