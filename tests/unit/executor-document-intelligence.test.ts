@@ -307,6 +307,20 @@ describe("azure_document_intelligence_extractor", () => {
         }),
       /doc_intelligence_endpoint still holds the catalog's placeholder/,
     );
+    assert.throws(
+      () =>
+        compilePipeline(
+          parsePipelineYaml(
+            pipelineYaml({
+              doc_intelligence_credential_type: "azure_key_credential",
+              doc_intelligence_credential_key: "",
+            }),
+            { env: { AZURE_DOCUMENT_INTELLIGENCE_ENDPOINT: fake.endpoint } },
+          ),
+          { registry: defaultRegistry(), deps: { config, logger } },
+        ),
+      /doc_intelligence_credential_key must be set when doc_intelligence_credential_type is azure_key_credential/,
+    );
     const none = pipelineYaml({ doc_intelligence_endpoint: null });
     assert.throws(
       () =>

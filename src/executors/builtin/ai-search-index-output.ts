@@ -73,6 +73,10 @@ const settings = v.pipe(
     (s) => s.ai_search_account !== undefined || s.ai_search_endpoint !== undefined,
     "ai_search_account (or ai_search_endpoint) is required",
   ),
+  v.check(
+    (s) => s.ai_search_credential_type !== "azure_key_credential" || !!s.ai_search_api_key,
+    "ai_search_api_key must be set when ai_search_credential_type is azure_key_credential",
+  ),
 );
 type Settings = v.InferOutput<typeof settings>;
 type Doc = Record<string, unknown>;

@@ -25,54 +25,65 @@ import { itemFailure } from "../ai/executor-errors.ts";
 const TYPE = "azure_content_understanding_extractor";
 const SERVICE = "Content Understanding";
 
-const settings = v.object({
-  analyzer_id: v.optional(
-    v.pipe(stringSetting("analyzer_id"), v.trim(), v.regex(/^[a-zA-Z0-9._-]{1,64}$/, "analyzer_id is not an id")),
-    "prebuilt-documentSearch",
-  ),
-  content_field: v.optional(stringSetting("content_field")),
-  temp_file_path_field: v.optional(stringSetting("temp_file_path_field"), "temp_file_path"),
-  output_field: v.optional(stringSetting("output_field"), "content_understanding_output"),
-  retrieve_figures: v.optional(boolSetting("retrieve_figures"), false),
-  figures_output_field: v.optional(stringSetting("figures_output_field"), "figures"),
-  content_understanding_endpoint: endpointSetting(
-    "content_understanding_endpoint",
-    "AZURE_CONTENT_UNDERSTANDING_ENDPOINT",
-  ),
-  content_understanding_credential_type: v.optional(
-    choiceSetting("content_understanding_credential_type", [
+const settings = v.pipe(
+  v.object({
+    analyzer_id: v.optional(
+      v.pipe(stringSetting("analyzer_id"), v.trim(), v.regex(/^[a-zA-Z0-9._-]{1,64}$/, "analyzer_id is not an id")),
+      "prebuilt-documentSearch",
+    ),
+    content_field: v.optional(stringSetting("content_field")),
+    temp_file_path_field: v.optional(stringSetting("temp_file_path_field"), "temp_file_path"),
+    output_field: v.optional(stringSetting("output_field"), "content_understanding_output"),
+    retrieve_figures: v.optional(boolSetting("retrieve_figures"), false),
+    figures_output_field: v.optional(stringSetting("figures_output_field"), "figures"),
+    content_understanding_endpoint: endpointSetting(
+      "content_understanding_endpoint",
+      "AZURE_CONTENT_UNDERSTANDING_ENDPOINT",
+    ),
+    content_understanding_credential_type: v.optional(
+      choiceSetting("content_understanding_credential_type", [
+        "default_azure_credential",
+        "azure_key_credential",
+        "subscription_key",
+      ]),
       "default_azure_credential",
-      "azure_key_credential",
-      "subscription_key",
-    ]),
-    "default_azure_credential",
+    ),
+    content_understanding_subscription_key: v.optional(stringSetting("content_understanding_subscription_key")),
+    content_understanding_api_version: v.optional(
+      v.pipe(stringSetting("content_understanding_api_version"), v.trim(), v.regex(/^[\w.-]+$/, "not an API version")),
+      "2025-11-01",
+    ),
+    content_understanding_timeout: v.optional(
+      intSetting("content_understanding_timeout", { min: 1, max: 86_400 }),
+      180,
+    ),
+    content_understanding_polling_interval: v.optional(
+      numberSetting("content_understanding_polling_interval", { min: 0.01, max: 300 }),
+      2,
+    ),
+    content_understanding_max_retries: v.optional(
+      intSetting("content_understanding_max_retries", { min: 0, max: 10 }),
+      3,
+    ),
+    content_understanding_retry_backoff_factor: v.optional(
+      numberSetting("content_understanding_retry_backoff_factor", { min: 1, max: 10 }),
+      2.0,
+    ),
+    content_understanding_model_mappings: v.optional(
+      mapSetting("content_understanding_model_mappings", v.nullable(v.string())),
+    ),
+    // Settings of this port (not in the ContentFlow catalog).
+    content_encoding: v.optional(choiceSetting("content_encoding", ["base64", "utf-8"]), "base64"),
+    max_document_mb: v.optional(intSetting("max_document_mb", { min: 1, max: 2000 }), 200),
+    max_response_mb: v.optional(intSetting("max_response_mb", { min: 1, max: 2000 }), 200),
+  }),
+  v.check(
+    (s) =>
+      !(s.content_understanding_credential_type === "azure_key_credential" ||
+        s.content_understanding_credential_type === "subscription_key") || !!s.content_understanding_subscription_key,
+    "content_understanding_subscription_key must be set when content_understanding_credential_type is azure_key_credential or subscription_key",
   ),
-  content_understanding_subscription_key: v.optional(stringSetting("content_understanding_subscription_key")),
-  content_understanding_api_version: v.optional(
-    v.pipe(stringSetting("content_understanding_api_version"), v.trim(), v.regex(/^[\w.-]+$/, "not an API version")),
-    "2025-11-01",
-  ),
-  content_understanding_timeout: v.optional(intSetting("content_understanding_timeout", { min: 1, max: 86_400 }), 180),
-  content_understanding_polling_interval: v.optional(
-    numberSetting("content_understanding_polling_interval", { min: 0.01, max: 300 }),
-    2,
-  ),
-  content_understanding_max_retries: v.optional(
-    intSetting("content_understanding_max_retries", { min: 0, max: 10 }),
-    3,
-  ),
-  content_understanding_retry_backoff_factor: v.optional(
-    numberSetting("content_understanding_retry_backoff_factor", { min: 1, max: 10 }),
-    2.0,
-  ),
-  content_understanding_model_mappings: v.optional(
-    mapSetting("content_understanding_model_mappings", v.nullable(v.string())),
-  ),
-  // Settings of this port (not in the ContentFlow catalog).
-  content_encoding: v.optional(choiceSetting("content_encoding", ["base64", "utf-8"]), "base64"),
-  max_document_mb: v.optional(intSetting("max_document_mb", { min: 1, max: 2000 }), 200),
-  max_response_mb: v.optional(intSetting("max_response_mb", { min: 1, max: 2000 }), 200),
-});
+);
 type Settings = v.InferOutput<typeof settings>;
 
 const OperationSchema = v.looseObject({

@@ -32,42 +32,48 @@ import { itemFailure } from "../ai/executor-errors.ts";
 const TYPE = "azure_document_intelligence_extractor";
 const SERVICE = "Document Intelligence";
 
-const settings = v.object({
-  model_id: v.optional(
-    v.pipe(stringSetting("model_id"), v.trim(), v.regex(/^[\w.~-]{1,64}$/, "model_id is not a model id")),
-    "prebuilt-layout",
+const settings = v.pipe(
+  v.object({
+    model_id: v.optional(
+      v.pipe(stringSetting("model_id"), v.trim(), v.regex(/^[\w.~-]{1,64}$/, "model_id is not a model id")),
+      "prebuilt-layout",
+    ),
+    output_format: v.optional(choiceSetting("output_format", ["markdown", "text"]), "markdown"),
+    doc_intel_features: v.optional(stringListSetting("doc_intel_features"), []),
+    extract_text: v.optional(boolSetting("extract_text"), true),
+    extract_tables: v.optional(boolSetting("extract_tables"), true),
+    extract_key_value_pairs: v.optional(boolSetting("extract_key_value_pairs"), false),
+    extract_figures: v.optional(boolSetting("extract_figures"), true),
+    pages: v.optional(v.pipe(stringSetting("pages"), v.trim(), v.regex(/^[\d,\s-]+$/, 'pages must look like "1-3,5"'))),
+    locale: v.optional(v.pipe(stringSetting("locale"), v.trim())),
+    content_field: v.optional(stringSetting("content_field")),
+    temp_file_path_field: v.optional(stringSetting("temp_file_path_field"), "temp_file_path"),
+    output_field: v.optional(stringSetting("output_field"), "doc_intell_output"),
+    include_full_result: v.optional(boolSetting("include_full_result"), false),
+    doc_intelligence_endpoint: endpointSetting("doc_intelligence_endpoint", "AZURE_DOCUMENT_INTELLIGENCE_ENDPOINT"),
+    doc_intelligence_credential_type: v.optional(
+      choiceSetting("doc_intelligence_credential_type", ["default_azure_credential", "azure_key_credential"]),
+      "default_azure_credential",
+    ),
+    doc_intelligence_credential_key: v.optional(stringSetting("doc_intelligence_credential_key")),
+    // Settings of this port (not in the ContentFlow catalog).
+    doc_intelligence_api_version: v.optional(
+      v.pipe(stringSetting("doc_intelligence_api_version"), v.trim()),
+      "2024-11-30",
+    ),
+    content_encoding: v.optional(choiceSetting("content_encoding", ["base64", "utf-8"]), "base64"),
+    max_document_mb: v.optional(intSetting("max_document_mb", { min: 1, max: 2000 }), 500),
+    max_response_mb: v.optional(intSetting("max_response_mb", { min: 1, max: 2000 }), 200),
+    request_timeout_secs: v.optional(intSetting("request_timeout_secs", { min: 1, max: 3600 }), 120),
+    max_retries: v.optional(intSetting("max_retries", { min: 0, max: 10 }), 3),
+    retry_backoff_secs: v.optional(numberSetting("retry_backoff_secs", { min: 0, max: 60 }), 1),
+    polling_interval_secs: v.optional(numberSetting("polling_interval_secs", { min: 0.01, max: 60 }), 1),
+  }),
+  v.check(
+    (s) => !(s.doc_intelligence_credential_type === "azure_key_credential") || !!s.doc_intelligence_credential_key,
+    "doc_intelligence_credential_key must be set when doc_intelligence_credential_type is azure_key_credential",
   ),
-  output_format: v.optional(choiceSetting("output_format", ["markdown", "text"]), "markdown"),
-  doc_intel_features: v.optional(stringListSetting("doc_intel_features"), []),
-  extract_text: v.optional(boolSetting("extract_text"), true),
-  extract_tables: v.optional(boolSetting("extract_tables"), true),
-  extract_key_value_pairs: v.optional(boolSetting("extract_key_value_pairs"), false),
-  extract_figures: v.optional(boolSetting("extract_figures"), true),
-  pages: v.optional(v.pipe(stringSetting("pages"), v.trim(), v.regex(/^[\d,\s-]+$/, 'pages must look like "1-3,5"'))),
-  locale: v.optional(v.pipe(stringSetting("locale"), v.trim())),
-  content_field: v.optional(stringSetting("content_field")),
-  temp_file_path_field: v.optional(stringSetting("temp_file_path_field"), "temp_file_path"),
-  output_field: v.optional(stringSetting("output_field"), "doc_intell_output"),
-  include_full_result: v.optional(boolSetting("include_full_result"), false),
-  doc_intelligence_endpoint: endpointSetting("doc_intelligence_endpoint", "AZURE_DOCUMENT_INTELLIGENCE_ENDPOINT"),
-  doc_intelligence_credential_type: v.optional(
-    choiceSetting("doc_intelligence_credential_type", ["default_azure_credential", "azure_key_credential"]),
-    "default_azure_credential",
-  ),
-  doc_intelligence_credential_key: v.optional(stringSetting("doc_intelligence_credential_key")),
-  // Settings of this port (not in the ContentFlow catalog).
-  doc_intelligence_api_version: v.optional(
-    v.pipe(stringSetting("doc_intelligence_api_version"), v.trim()),
-    "2024-11-30",
-  ),
-  content_encoding: v.optional(choiceSetting("content_encoding", ["base64", "utf-8"]), "base64"),
-  max_document_mb: v.optional(intSetting("max_document_mb", { min: 1, max: 2000 }), 500),
-  max_response_mb: v.optional(intSetting("max_response_mb", { min: 1, max: 2000 }), 200),
-  request_timeout_secs: v.optional(intSetting("request_timeout_secs", { min: 1, max: 3600 }), 120),
-  max_retries: v.optional(intSetting("max_retries", { min: 0, max: 10 }), 3),
-  retry_backoff_secs: v.optional(numberSetting("retry_backoff_secs", { min: 0, max: 60 }), 1),
-  polling_interval_secs: v.optional(numberSetting("polling_interval_secs", { min: 0.01, max: 60 }), 1),
-});
+);
 type Settings = v.InferOutput<typeof settings>;
 
 // The parts of the 2024-11-30 AnalyzeResult that are read; everything else is kept as is for include_full_result.
