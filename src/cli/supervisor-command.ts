@@ -1,6 +1,7 @@
 // `contentflow-worker` / `contentflow-worker supervisor`: run the workers as child processes and serve the API.
 import process from "node:process";
-import { type Command, EXIT_OK } from "./command.ts";
+import type { Command } from "./command.ts";
+import { EXIT_OK } from "../model/exit-codes.ts";
 import { parseArgs } from "./args.ts";
 import { loadEffectiveConfig } from "./load-effective-config.ts";
 import { requireConnectionSettings } from "../config/load.ts";

@@ -2,7 +2,8 @@
 // or by hand). `--role=source --once [--vault ID]` crawls once and prints a summary.
 import process from "node:process";
 import { randomBytes } from "node:crypto";
-import { type Command, EXIT_FAILURE, EXIT_OK } from "./command.ts";
+import type { Command } from "./command.ts";
+import { EXIT_FAILURE, EXIT_OK } from "../model/exit-codes.ts";
 import { parseArgs, UsageError } from "./args.ts";
 import { loadEffectiveConfig } from "./load-effective-config.ts";
 import { requireConnectionSettings } from "../config/load.ts";

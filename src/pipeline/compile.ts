@@ -22,8 +22,10 @@ import {
   siblingPipelineNames,
   validatePipelineDefinition,
 } from "./definition.ts";
-import { substituteEnv } from "./env.ts";
-import { issuesText, PipelineError } from "./errors.ts";
+import { pipelineEnvPolicy, substituteEnv } from "./env.ts";
+import type { Config } from "../config/schema.ts";
+import { PipelineError } from "./errors.ts";
+import { issuesText } from "../util/valibot-issues.ts";
 import { definitionGraph, runGraph } from "./graph.ts";
 import { withoutEmptyValues } from "../executors/settings.ts";
 import type { CompiledNode, CompiledPipeline } from "./compiled.ts";
@@ -50,10 +52,17 @@ function where(cfg: ExecutorConfigLike): string {
   return `executor '${cfg.id}' (${cfg.type})`;
 }
 
-/** Settings with ${VAR} applied; a missing variable is a PipelineError naming the executor and the setting. */
-function resolvedSettings(cfg: ExecutorConfigLike): Record<string, unknown> {
+/**
+ * Settings with ${VAR} applied; a refused variable (see src/pipeline/env.ts) is a PipelineError naming the executor,
+ * the setting and the variable. Steps of for_each_content were resolved with their owner's settings already.
+ */
+function resolvedSettings(cfg: ExecutorConfigLike, config: Config | undefined): Record<string, unknown> {
   if (alreadyResolved.has(cfg)) return cfg.settings ?? {};
-  return substituteEnv(cfg.settings ?? {}, executorEnv(cfg), `${where(cfg)}: settings`) as Record<string, unknown>;
+  const env = executorEnv(cfg);
+  return substituteEnv(cfg.settings ?? {}, env, `${where(cfg)}: settings`, pipelineEnvPolicy(config, env)) as Record<
+    string,
+    unknown
+  >;
 }
 
 function commonSettings(
@@ -67,13 +76,14 @@ function commonSettings(
   return parsed.output;
 }
 
-/** Whether the executor is enabled; `enabled: "${FLAG}"` is resolved first. */
-export function executorEnabled(cfg: ExecutorConfigLike, registry: ExecutorRegistry): boolean {
+/** Whether the executor is enabled; `enabled: "${FLAG}"` is resolved first (under the same rules as other settings). */
+export function executorEnabled(cfg: ExecutorConfigLike, registry: ExecutorRegistry, config?: Config): boolean {
   const raw = cfg.settings?.enabled;
   if (raw === undefined || raw === null || raw === "") return true;
+  const env = executorEnv(cfg);
   const enabled = alreadyResolved.has(cfg)
     ? raw
-    : substituteEnv(raw, executorEnv(cfg), `${where(cfg)}: settings.enabled`);
+    : substituteEnv(raw, env, `${where(cfg)}: settings.enabled`, pipelineEnvPolicy(config, env));
   return commonSettings(cfg, { enabled }, registry).enabled;
 }
 
@@ -203,7 +213,7 @@ function prepare(
   const deps: ExecutorDeps = { ...baseDeps, pipelines: nestedPipelines(cfg, nesting, registry, baseDeps) };
   const def = registry.get(cfg.type);
   if (!def) throw unknownType(cfg, registry);
-  const settings = resolvedSettings(cfg);
+  const settings = resolvedSettings(cfg, deps.config);
   const common = commonSettings(cfg, settings, registry);
   const own = v.safeParse(def.settings, withoutEmptyValues(splitSettings(settings).own));
   if (!own.success) throw new PipelineError(`${where(cfg)}: invalid settings: ${issuesText(own.issues)}`);
@@ -227,12 +237,16 @@ function prepare(
 
 /**
  * The executor the source worker crawls: the first enabled one whose type is in the "input" category AND can crawl.
- * ContentFlow took the first "input" executor, even content retrievers that cannot crawl (its bug W11).
+ * ContentFlow took the first executor of the catalog's "input" category, even content retrievers that cannot crawl.
  */
-export function findInputExecutor(def: PipelineDefinition, registry: ExecutorRegistry): ExecutorConfig | undefined {
+export function findInputExecutor(
+  def: PipelineDefinition,
+  registry: ExecutorRegistry,
+  config?: Config,
+): ExecutorConfig | undefined {
   return def.executors.find((cfg) => {
     const type = registry.get(cfg.type);
-    return type?.category === "input" && type.crawls === true && executorEnabled(cfg, registry);
+    return type?.category === "input" && type.crawls === true && executorEnabled(cfg, registry, config);
   });
 }
 
@@ -260,7 +274,7 @@ export function compilePipeline(
   for (const cfg of def.executors) {
     if (cfg.id === exclude || !inGraph.has(cfg.id)) continue;
     if (!registry.get(cfg.type)) throw unknownType(cfg, registry);
-    if (!executorEnabled(cfg, registry)) {
+    if (!executorEnabled(cfg, registry, deps.config)) {
       disabled.add(cfg.id);
       warnings.push(`executor '${cfg.id}' is disabled; its predecessors feed its successors`);
     }

@@ -1,6 +1,6 @@
 // Safe evaluator for `settings.condition`, with ContentFlow's operator vocabulary, over a content item's JSON
 // (`id.…`, `data.…`, `summary_data.…`, `executor_logs…`). A tokenizer and a recursive-descent parser: no eval, no
-// property access beyond own data properties. Unlike ContentFlow's substring splitting (its bug L4), operators are
+// property access beyond own data properties. Unlike ContentFlow, which split conditions on operator substrings, operators are
 // whole tokens, quoted strings may hold spaces and the words and/or, `and` binds tighter than `or`, and parentheses
 // group. Grammar:
 //   expr    := and ("or" and)*

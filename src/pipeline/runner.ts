@@ -7,6 +7,8 @@ import { TASK_INPUT } from "./graph.ts";
 import type { ExecutorRunContext } from "../executors/types.ts";
 import type { Logger } from "../log/logger.ts";
 import { abortReason, linkedSignal, raceAbort } from "../util/abort.ts";
+import { errorText } from "../util/errors.ts";
+import { eachLimited } from "../util/each-limited.ts";
 
 export interface PipelineEvent {
   timestamp: string;
@@ -49,10 +51,6 @@ export interface PipelineResult {
   duration_seconds: number;
 }
 
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
 function logEntry(
   executorId: string,
   start: string,
@@ -88,23 +86,6 @@ interface NodeRun {
   firstError?: string;
 }
 
-/** Runs `fn` on each item with at most `limit` at once; stops starting new items once `stop` is aborted. */
-async function eachLimited<T>(
-  items: T[],
-  limit: number,
-  stop: AbortSignal,
-  fn: (item: T, index: number) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length && !stop.aborted) {
-      const i = next++;
-      await fn(items[i], i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
-
 async function runPerItem(
   node: CompiledNode,
   items: Content[],
@@ -120,7 +101,7 @@ async function runPerItem(
   let fatal: unknown;
   const indices = items.map((_, i) => i).filter((i) => selected[i]);
   try {
-    await eachLimited(indices, max_concurrent, stopItems.signal, async (i) => {
+    await eachLimited(indices, max_concurrent, async (i) => {
       const start = nowIso();
       const item = items[i];
       const timer = new AbortController();
@@ -142,7 +123,7 @@ async function runPerItem(
         );
       } catch (err) {
         if (ctx.signal.aborted) throw err;
-        const message = timer.signal.aborted ? abortReason(timer.signal) : errorMessage(err);
+        const message = timer.signal.aborted ? abortReason(timer.signal) : errorText(err);
         failed++;
         firstError ??= `${item.id.canonical_id}: ${message}`;
         results[i] = [withLog(item, logEntry(node.id, start, "failed", [message], { ...details }))];
@@ -154,7 +135,7 @@ async function runPerItem(
         clearTimeout(timeout);
         itemSignal.dispose();
       }
-    });
+    }, stopItems.signal);
   } finally {
     stopItems.dispose();
   }
@@ -183,7 +164,7 @@ function evaluateConditions(node: CompiledNode, items: Content[]): boolean[] {
       return node.condition!.test(item);
     } catch (err) {
       throw new Error(
-        `condition '${node.condition!.source}' failed on item ${item.id.canonical_id}: ${errorMessage(err)}`,
+        `condition '${node.condition!.source}' failed on item ${item.id.canonical_id}: ${errorText(err)}`,
       );
     }
   });
@@ -304,7 +285,7 @@ export async function runPipeline(
       return { ok: true };
     } catch (err) {
       const duration_ms = Date.now() - t0;
-      const message = run.signal.aborted ? abortReason(run.signal) : errorMessage(err);
+      const message = run.signal.aborted ? abortReason(run.signal) : errorText(err);
       outputs[id] = {
         status: "failed",
         duration_ms,

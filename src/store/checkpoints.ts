@@ -13,7 +13,7 @@ import * as v from "valibot";
 import { createHash } from "node:crypto";
 import type { Container } from "@azure/cosmos";
 import { cosmosStatus } from "./cosmos.ts";
-import { describeIssues } from "../model/documents.ts";
+import { readDoc } from "./read-doc.ts";
 
 const checkpointFields = {
   id: v.string(),
@@ -151,19 +151,9 @@ export class CheckpointStore {
 
   async read(key: CheckpointKey): Promise<Checkpoint | undefined> {
     const id = checkpointId(key);
-    let resource: unknown;
-    try {
-      const response = await this.container.item(id, id).read();
-      if (response.statusCode === 404) return undefined;
-      resource = response.resource;
-    } catch (err) {
-      if (cosmosStatus(err) === 404) return undefined;
-      throw err;
-    }
-    if (resource === undefined) return undefined;
-    const parsed = v.safeParse(CheckpointDocSchema, resource);
-    if (!parsed.success) throw new Error(`checkpoint document ${id} is malformed: ${describeIssues(parsed.issues)}`);
-    return toCheckpoint(parsed.output);
+    const read = await readDoc(this.container, id, CheckpointDocSchema);
+    if (read.kind === "malformed") throw new Error(`checkpoint document ${id} is malformed: ${read.problem}`);
+    return read.kind === "found" ? toCheckpoint(read.doc) : undefined;
   }
 
   /**

@@ -256,7 +256,7 @@ describe("recursive_text_chunker", () => {
     assert.equal(out.summary_data?.chunking_method, "recursive");
   });
 
-  test("separators as a comma string with escapes (ContentFlow's catalog default broke: L6)", async () => {
+  test("separators as a comma string with escapes (ContentFlow split its catalog default into single characters)", async () => {
     const text = "alpha beta\ngamma delta\nepsilon zeta";
     const [out] = await one("recursive_text_chunker", {
       separators: "\\n, ",
