@@ -84,6 +84,8 @@ describe("compiled binary: Azure AI document executors", () => {
       STORAGE_WORKER_QUEUE_NAME: "ai-docs-tasks",
       LOG_LEVEL: "warning",
       OUTBOUND_ALLOWED_PRIVATE_HOSTS: "127.0.0.1,localhost",
+      PIPELINE_ENV_ALLOWED_VARIABLES:
+        "*,AZURE_DOCUMENT_INTELLIGENCE_KEY,AZURE_CONTENT_UNDERSTANDING_API_KEY,AZURE_AI_SEARCH_API_KEY",
       AZURE_DOCUMENT_INTELLIGENCE_ENDPOINT: di.endpoint,
       AZURE_DOCUMENT_INTELLIGENCE_KEY: "di-key-for-the-binary",
       AZURE_CONTENT_UNDERSTANDING_ENDPOINT: cu.endpoint,

@@ -9,7 +9,12 @@ import type { Content } from "../../src/model/content.ts";
 import { type FakeAiSearch, startFakeAiSearch } from "../helpers/fake-ai-search.ts";
 
 configureLogging({ level: "error" });
-const { config } = await loadConfig({ env: {}, dotenvPath: false });
+/** The fakes listen on loopback, which the outbound policy refuses unless allowed; the key variable must be listed. */
+const LOOPBACK = {
+  OUTBOUND_ALLOWED_PRIVATE_HOSTS: "127.0.0.1,localhost",
+  PIPELINE_ENV_ALLOWED_VARIABLES: "*,AZURE_AI_SEARCH_API_KEY",
+};
+const { config } = await loadConfig({ env: LOOPBACK, dotenvPath: false });
 const logger = new Logger();
 const KEY = "fake-search-admin-key-0123";
 const GPT_RAG_FIELDS = [

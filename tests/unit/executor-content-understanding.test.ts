@@ -16,7 +16,12 @@ import {
 } from "../helpers/fake-content-understanding.ts";
 
 configureLogging({ level: "error" });
-const { config } = await loadConfig({ env: {}, dotenvPath: false });
+/** The fakes listen on loopback, which the outbound policy refuses unless allowed; the key variable must be listed. */
+const LOOPBACK = {
+  OUTBOUND_ALLOWED_PRIVATE_HOSTS: "127.0.0.1,localhost",
+  PIPELINE_ENV_ALLOWED_VARIABLES: "*,AZURE_CONTENT_UNDERSTANDING_API_KEY",
+};
+const { config } = await loadConfig({ env: LOOPBACK, dotenvPath: false });
 const logger = new Logger();
 const KEY = "fake-cu-key-0123456789";
 
@@ -275,6 +280,22 @@ describe("azure_content_understanding_extractor", () => {
     reset({ operationOrigin: "http://127.0.0.2:9" });
     assert.match(failure(await run([item({ temp_file_path: pdf })])), /Operation-Location points to another host/);
     assert.equal(fake.requests.filter((r) => r.route === "poll").length, 0);
+  });
+
+  test("the outbound policy refuses a loopback endpoint unless OUTBOUND_ALLOWED_PRIVATE_HOSTS allows it", async () => {
+    reset();
+    const closed = (await loadConfig({
+      env: { PIPELINE_ENV_ALLOWED_VARIABLES: LOOPBACK.PIPELINE_ENV_ALLOWED_VARIABLES },
+      dotenvPath: false,
+    })).config;
+    const def = parsePipelineYaml(pipelineYaml(), {
+      env: { AZURE_CONTENT_UNDERSTANDING_ENDPOINT: fake.endpoint, AZURE_CONTENT_UNDERSTANDING_API_KEY: KEY },
+    });
+    assert.throws(
+      () => compilePipeline(def, { registry: defaultRegistry(), deps: { config: closed, logger } }),
+      /content-understanding-1.*refused: loopback addresses need OUTBOUND_ALLOWED_PRIVATE_HOSTS/,
+    );
+    assert.equal(fake.requests.length, 0);
   });
 
   test("size limits and settings errors", async () => {

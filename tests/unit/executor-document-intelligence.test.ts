@@ -12,7 +12,12 @@ import type { Content } from "../../src/model/content.ts";
 import { type FakeDocumentIntelligence, startFakeDocumentIntelligence } from "../helpers/fake-document-intelligence.ts";
 
 configureLogging({ level: "error" });
-const { config } = await loadConfig({ env: {}, dotenvPath: false });
+/** The fakes listen on loopback, which the outbound policy refuses unless allowed; the key variable must be listed. */
+const LOOPBACK = {
+  OUTBOUND_ALLOWED_PRIVATE_HOSTS: "127.0.0.1,localhost",
+  PIPELINE_ENV_ALLOWED_VARIABLES: "*,AZURE_DOCUMENT_INTELLIGENCE_KEY",
+};
+const { config } = await loadConfig({ env: LOOPBACK, dotenvPath: false });
 const logger = new Logger();
 const KEY = "fake-di-key-0123456789";
 
@@ -263,7 +268,8 @@ describe("azure_document_intelligence_extractor", () => {
   test("AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT bounds the calls in flight to the endpoint", async () => {
     const items = [1, 2, 3].map((n) => item({ temp_file_path: pdf }, n));
     const slowAnalyses = () => fake.fault("analyze", ...items.map(() => ({ kind: "slow" as const, delayMs: 300 })));
-    const one = (await loadConfig({ env: { AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT: "1" }, dotenvPath: false })).config;
+    const one =
+      (await loadConfig({ env: { ...LOOPBACK, AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT: "1" }, dotenvPath: false })).config;
     reset();
     slowAnalyses();
     fake.maxInFlight = 0;
@@ -290,7 +296,29 @@ describe("azure_document_intelligence_extractor", () => {
 
     reset({ resultPaddingBytes: 1024 * 1024 + 10 });
     const message = failure(await run([item({ temp_file_path: pdf })], { max_response_mb: 1, max_retries: 0 }));
-    assert.match(message, /larger than the limit of 1048576 bytes/);
+    assert.match(
+      message,
+      /Document Intelligence answer is larger than 1048576 bytes \(the limit set by max_response_mb\)/,
+    );
+  });
+
+  test("the outbound policy: loopback endpoints need OUTBOUND_ALLOWED_PRIVATE_HOSTS, hosts OUTBOUND_ALLOWED_HOSTS", async () => {
+    reset();
+    const closed = (await loadConfig({
+      env: { PIPELINE_ENV_ALLOWED_VARIABLES: LOOPBACK.PIPELINE_ENV_ALLOWED_VARIABLES },
+      dotenvPath: false,
+    })).config;
+    await assert.rejects(
+      () => run([item({ temp_file_path: pdf })], {}, "", closed),
+      /refused: loopback addresses need OUTBOUND_ALLOWED_PRIVATE_HOSTS/,
+    );
+    const listed = (await loadConfig({
+      env: { ...LOOPBACK, OUTBOUND_ALLOWED_HOSTS: "*.cognitiveservices.azure.com" },
+      dotenvPath: false,
+    }))
+      .config;
+    await assert.rejects(() => run([item({ temp_file_path: pdf })], {}, "", listed), /not in OUTBOUND_ALLOWED_HOSTS/);
+    assert.equal(fake.requests.length, 0);
   });
 
   test("missing document, missing or placeholder endpoint", async () => {

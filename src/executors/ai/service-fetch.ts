@@ -1,10 +1,12 @@
-// One call to an Azure AI service REST API over fetch (for services without an SDK we can use, e.g. Content
-// Understanding): retries as in retry.ts, a slot of the endpoint's concurrency gate per try, a time limit for the
-// answer's headers, a size limit on the body, redirects refused (a redirect could carry the key to another host).
+// One call to an Azure AI service REST API (for services without an SDK we can use, e.g. Content Understanding):
+// through guardedFetch (the outbound policy, checked per try after DNS resolution), retries as in retry.ts, a slot of
+// the endpoint's concurrency gate per try, a time limit for the answer's headers, a size limit on the body, and
+// redirects refused (a redirect could carry the key to another host).
 import { isRetryableStatus, retryAfterMs, type RetryPolicy, withRetries } from "./retry.ts";
 import { endpointGate } from "./endpoint-limiter.ts";
 import { AiServiceError } from "./service-error.ts";
-import { readResponseLimited } from "./limited-read.ts";
+import { guardedFetch, OutboundBlockedError, type OutboundPolicy, readBodyLimited } from "../../net/outbound.ts";
+import { ResponseTooLargeError } from "../../util/read-limited.ts";
 import { linkedSignal } from "../../util/abort.ts";
 
 export interface ServiceCall {
@@ -22,6 +24,9 @@ export interface ServiceCall {
   callsPerEndpoint: number;
   requestTimeoutMs: number;
   maxResponseBytes: number;
+  /** The setting that raises maxResponseBytes, named in the error. */
+  maxResponseSetting?: string;
+  policy: OutboundPolicy;
 }
 
 export interface ServiceAnswer {
@@ -54,20 +59,21 @@ async function tryOnce(call: ServiceCall, attempts: number): Promise<ServiceAnsw
     const headers = { ...call.headers, ...(await call.authHeaders?.()) };
     let res: Response;
     try {
-      res = await fetch(call.url, {
+      res = await guardedFetch(call.url, {
         method: call.method,
         headers,
         body: call.body as BodyInit | undefined,
-        redirect: "manual",
         signal: linked.signal,
-      });
+      }, { policy: call.policy, maxRedirects: 0 });
     } finally {
       clearTimeout(timeout);
     }
-    const body = await readResponseLimited(res, call.maxResponseBytes, `${call.what} answer`);
+    const body = await readBodyLimited(res, call.maxResponseBytes, `${call.what} answer`, call.maxResponseSetting);
     return { status: res.status, headers: res.headers, body, attempts };
   } catch (err) {
     if (call.signal.aborted || err instanceof AiServiceError) throw err;
+    if (err instanceof ResponseTooLargeError) throw new AiServiceError(err.message);
+    if (err instanceof OutboundBlockedError) throw new AiServiceError(`${call.what}: ${err.message}`);
     const message = timer.signal.aborted
       ? `${call.what}: no answer within ${call.requestTimeoutMs / 1000} s`
       : `${call.what}: ${(err as Error)?.message ?? String(err)}`;

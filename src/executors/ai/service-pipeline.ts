@@ -9,7 +9,7 @@ import { RestError } from "@azure/core-rest-pipeline";
 import { isRetryableStatus, retryAfterMs, type RetryPolicy, withRetries } from "./retry.ts";
 import { endpointGate } from "./endpoint-limiter.ts";
 import { AiServiceError } from "./service-error.ts";
-import { readNodeStreamLimited } from "./limited-read.ts";
+import { readStreamLimited, ResponseTooLargeError } from "../../util/read-limited.ts";
 
 export interface ServicePolicyOptions {
   retry: RetryPolicy;
@@ -19,6 +19,8 @@ export interface ServicePolicyOptions {
   requestTimeoutMs: number;
   /** Largest response body read; larger ones fail the call. */
   maxResponseBytes: number;
+  /** The setting that raises maxResponseBytes, named in the error. */
+  maxResponseSetting?: string;
   /** Used in messages, e.g. "Document Intelligence". */
   service: string;
 }
@@ -60,6 +62,7 @@ function retryPolicy(options: ServicePolicyOptions): PipelinePolicy {
             response = await next(request);
           } catch (err) {
             if (signal?.aborted || err instanceof AiServiceError) throw err;
+            if (err instanceof ResponseTooLargeError) throw new AiServiceError(err.message);
             const timedOut = (err as Error)?.name === "AbortError";
             const message = timedOut
               ? `${options.service}: no answer within ${options.requestTimeoutMs / 1000} s`
@@ -102,11 +105,14 @@ function perTryPolicy(options: ServicePolicyOptions): PipelinePolicy {
         response.readableStreamBody = undefined;
         if (stream) {
           const declared = Number(response.headers.get("content-length") ?? NaN);
-          const bytes = await readNodeStreamLimited(
-            stream,
+          const bytes = await readStreamLimited(
+            stream as AsyncIterable<Uint8Array>,
             options.maxResponseBytes,
             `${options.service} answer`,
-            declared,
+            {
+              limitSetting: options.maxResponseSetting,
+              declaredBytes: Number.isFinite(declared) ? declared : undefined,
+            },
           );
           response.bodyAsText = new TextDecoder().decode(bytes);
         }

@@ -17,6 +17,7 @@ import { sdkCredential } from "../ai/credentials.ts";
 import { sleep } from "../../util/abort.ts";
 import { AiServiceError } from "../ai/service-error.ts";
 import { itemFailure } from "../ai/executor-errors.ts";
+import { assertOutboundUrl, checkOutboundUrl, outboundPolicy } from "../../net/outbound.ts";
 
 const TYPE = "ai_search_index_output";
 const SERVICE = "AI Search";
@@ -213,6 +214,8 @@ export const aiSearchIndexOutput: ExecutorDefinition<typeof settings> = {
   settings,
   create: (id, s, deps) => {
     const endpoint = s.ai_search_endpoint ?? `https://${s.ai_search_account}.search.windows.net`;
+    const policy = outboundPolicy(deps.config);
+    checkOutboundUrl(endpoint, policy);
     const client = new SearchClient<Doc>(endpoint, s.ai_search_index, sdkCredential(s.ai_search_api_key), {
       serviceVersion: s.ai_search_api_version,
       apiVersion: s.ai_search_api_version,
@@ -234,6 +237,7 @@ export const aiSearchIndexOutput: ExecutorDefinition<typeof settings> = {
     return perItemExecutor(id, TYPE, async (item, ctx) => {
       try {
         const docs = indexDocuments(item, s);
+        if (docs.length > 0) await assertOutboundUrl(endpoint, policy);
         if (docs.length === 0) {
           ctx.logger.warn("no chunks to index", { field: s.chunk_iterator_field, item: item.id.canonical_id });
         }

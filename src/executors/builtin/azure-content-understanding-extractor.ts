@@ -21,6 +21,7 @@ import { pollUntilDone } from "../ai/long-running.ts";
 import { retryAfterMs } from "../ai/retry.ts";
 import { AiServiceError, httpFailure } from "../ai/service-error.ts";
 import { itemFailure } from "../ai/executor-errors.ts";
+import { checkOutboundUrl, type OutboundPolicy, outboundPolicy } from "../../net/outbound.ts";
 
 const TYPE = "azure_content_understanding_extractor";
 const SERVICE = "Content Understanding";
@@ -145,12 +146,15 @@ export function pagesAnalyzed(op: Operation): number {
 class ContentUnderstanding {
   private defaultsSent?: Promise<void>;
   private readonly auth: () => Promise<Record<string, string>>;
+  private readonly policy: OutboundPolicy;
 
   constructor(
     private readonly s: Settings,
     private readonly logger: Logger,
-    private readonly limits: Pick<Config, "AI_MAX_RETRY_DELAY_SECONDS" | "AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT">,
+    private readonly limits: Config,
   ) {
+    this.policy = outboundPolicy(limits);
+    checkOutboundUrl(s.content_understanding_endpoint, this.policy);
     this.auth = restAuthHeaders(
       s.content_understanding_endpoint,
       s.content_understanding_subscription_key,
@@ -187,6 +191,8 @@ class ContentUnderstanding {
       callsPerEndpoint: this.limits.AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT,
       requestTimeoutMs: s.content_understanding_timeout * 1000,
       maxResponseBytes: s.max_response_mb * 1024 * 1024,
+      maxResponseSetting: "max_response_mb",
+      policy: this.policy,
       ...extra,
     });
   }

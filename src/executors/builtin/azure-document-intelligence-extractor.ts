@@ -28,6 +28,7 @@ import { pollUntilDone } from "../ai/long-running.ts";
 import { retryAfterMs } from "../ai/retry.ts";
 import { AiServiceError, httpFailure } from "../ai/service-error.ts";
 import { itemFailure } from "../ai/executor-errors.ts";
+import { assertOutboundUrl, checkOutboundUrl, type OutboundPolicy, outboundPolicy } from "../../net/outbound.ts";
 
 const TYPE = "azure_document_intelligence_extractor";
 const SERVICE = "Document Intelligence";
@@ -218,8 +219,10 @@ async function analyze(
   item: Content,
   s: Settings,
   ctx: ExecutorRunContext,
+  policy: OutboundPolicy,
 ): Promise<Content> {
   const input = await readDocumentInput(item, s);
+  await assertOutboundUrl(s.doc_intelligence_endpoint, policy);
   const signal = ctx.signal;
   const started = await sdkCall(
     `${SERVICE} analyze`,
@@ -302,6 +305,8 @@ export const azureDocumentIntelligenceExtractor: ExecutorDefinition<typeof setti
   description: "Extracts text, tables, key-value pairs, figures and pages with Azure AI Document Intelligence",
   settings,
   create: (id, s, deps) => {
+    const policy = outboundPolicy(deps.config);
+    checkOutboundUrl(s.doc_intelligence_endpoint, policy);
     const client = DocumentIntelligence(s.doc_intelligence_endpoint, sdkCredential(s.doc_intelligence_credential_key), {
       apiVersion: s.doc_intelligence_api_version,
       allowInsecureConnection: s.doc_intelligence_endpoint.startsWith("http:"),
@@ -316,11 +321,12 @@ export const azureDocumentIntelligenceExtractor: ExecutorDefinition<typeof setti
         callsPerEndpoint: deps.config.AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT,
         requestTimeoutMs: s.request_timeout_secs * 1000,
         maxResponseBytes: s.max_response_mb * 1024 * 1024,
+        maxResponseSetting: "max_response_mb",
       }),
     });
     return perItemExecutor(id, TYPE, async (item, ctx) => {
       try {
-        return await analyze(client, item, s, ctx);
+        return await analyze(client, item, s, ctx, policy);
       } catch (err) {
         if (ctx.signal.aborted) throw err;
         throw itemFailure(TYPE, id, item, err);
