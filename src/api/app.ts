@@ -1,7 +1,7 @@
 // The supervisor's HTTP API: /health (liveness), /ready, /status, /metrics (Prometheus text).
 import { Hono } from "hono";
 import type { Supervisor } from "../supervisor/supervisor.ts";
-import { splitLabelledCounter, type WorkerRole } from "../model/worker-context.ts";
+import { labelValue, splitLabelledCounter, type WorkerRole } from "../model/worker-context.ts";
 import { bearerAuth, requestLimits } from "./auth.ts";
 import type { ConnectionInfo } from "../runtime/index.ts";
 import { ipInRanges, type IpRange } from "../util/ip-ranges.ts";
@@ -58,11 +58,6 @@ export function contentflowStatus(supervisor: Supervisor, workerName: string): {
     processing_workers: role("processing"),
     source_workers: role("source"),
   };
-}
-
-/** Prometheus label value: backslash, quote and newline escaped. */
-function labelValue(value: string): string {
-  return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 }
 
 export function buildInfoMetric(build: BuildInfo): string {

@@ -27,6 +27,10 @@ import { piiDetector } from "./pii-detector.ts";
 import { keywordExtractor } from "./keyword-extractor.ts";
 import { languageDetector } from "./language-detector.ts";
 import { contentTranslator } from "./content-translator.ts";
+import { azureDocumentIntelligenceExtractor } from "./azure-document-intelligence-extractor.ts";
+import { azureContentUnderstandingExtractor } from "./azure-content-understanding-extractor.ts";
+import { gptragSearchIndexDocumentGenerator } from "./gptrag-search-index-document-generator.ts";
+import { aiSearchIndexOutput } from "./ai-search-index-output.ts";
 import { subpipeline } from "./subpipeline.ts";
 import { forEachContent } from "./for-each-content.ts";
 import { documentSetInitializer } from "./document-set-initializer.ts";
@@ -63,6 +67,10 @@ export function builtinExecutors(): ExecutorDefinition[] {
     anyDefinition(keywordExtractor),
     anyDefinition(languageDetector),
     anyDefinition(contentTranslator),
+    anyDefinition(azureDocumentIntelligenceExtractor),
+    anyDefinition(azureContentUnderstandingExtractor),
+    anyDefinition(gptragSearchIndexDocumentGenerator),
+    anyDefinition(aiSearchIndexOutput),
     anyDefinition(subpipeline),
     anyDefinition(forEachContent),
     anyDefinition(documentSetInitializer),
