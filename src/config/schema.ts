@@ -152,6 +152,7 @@ export const settingSchemas = {
   QUEUE_MIN_POLL_INTERVAL_MS: intSetting(10, 60000),
   QUEUE_VISIBILITY_TIMEOUT_SECONDS: intSetting(2, 604800),
   QUEUE_MAX_MESSAGES: intSetting(1, 32),
+  QUEUE_METRICS_INTERVAL_SECONDS: intSetting(0, 3600),
   // Processing
   PROCESSING_CONCURRENCY: intSetting(1, 256),
   MAX_TASK_RETRIES: intSetting(1, 100),
@@ -293,6 +294,12 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
     description: "Lease on a received message; renewed at half of it while the task runs",
   },
   QUEUE_MAX_MESSAGES: { group: "queue", default: "32", description: "Messages fetched per receive call (1-32)" },
+  QUEUE_METRICS_INTERVAL_SECONDS: {
+    group: "queue",
+    default: "30",
+    description:
+      "How often the supervisor reads the task and poison queue depth and the oldest task's age for /metrics and /status (3 storage calls; 0 = never)",
+  },
 
   PROCESSING_CONCURRENCY: {
     group: "processing",
