@@ -282,6 +282,15 @@ describe("azure_content_understanding_extractor", () => {
     assert.equal(fake.requests.filter((r) => r.route === "poll").length, 0);
   });
 
+  test("without a key, Microsoft Entra tokens are used, but never sent over plain http", async () => {
+    reset();
+    const result = await run([item({ temp_file_path: pdf })], { content_understanding_subscription_key: null });
+    const message = failure(result);
+    assert.match(message, /refusing to send a Microsoft Entra token over plain http to 127\.0\.0\.1/);
+    assert.ok(!message.includes("attempts"), "not retried");
+    assert.equal(fake.requests.length, 0);
+  });
+
   test("the outbound policy refuses a loopback endpoint unless OUTBOUND_ALLOWED_PRIVATE_HOSTS allows it", async () => {
     reset();
     const closed = (await loadConfig({

@@ -217,6 +217,13 @@ describe("azure_document_intelligence_extractor", () => {
     assert.equal(fake.requests.length, 1);
   });
 
+  test("without a key the SDK's bearer token policy is used, and it refuses plain http", async () => {
+    reset();
+    const message = failure(await run([item({ temp_file_path: pdf })], { doc_intelligence_credential_key: null }));
+    assert.match(message, /Bearer token authentication is not permitted for non-TLS/);
+    assert.equal(fake.requests.length, 0);
+  });
+
   test("a failed operation reports the service's error code and message", async () => {
     reset({
       outcome: "failed",
