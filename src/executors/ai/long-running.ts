@@ -2,7 +2,7 @@
 // wait between polls starts at the service's Retry-After (or `firstDelayMs`) and grows by half each time up to
 // `maxDelayMs`. Polling stops at once when the signal aborts (task timeout or drain): the services have no cancel
 // call for analyses, so the operation is left to finish or expire on the service.
-import { sleep } from "../../util/abort.ts";
+import { sleepOrAbort } from "../../util/sleep.ts";
 import { AiServiceError, errorDetail } from "./service-error.ts";
 
 export interface PollAnswer<T> {
@@ -47,7 +47,7 @@ export async function pollUntilDone<T>(options: PollOptions<T>): Promise<{ value
           `(limit ${options.timeoutMs / 1000} s)`,
       );
     }
-    await sleep(wait, options.signal);
+    await sleepOrAbort(wait, options.signal);
     delay = Math.min(delay * 1.5, options.maxDelayMs);
   }
 }

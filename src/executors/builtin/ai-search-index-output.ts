@@ -14,7 +14,7 @@ import { boolSetting, choiceSetting, intSetting, mapSetting, numberSetting, stri
 import { endpointSetting } from "../ai/endpoint-setting.ts";
 import { servicePipelineOptions } from "../ai/service-pipeline.ts";
 import { sdkCredential } from "../ai/credentials.ts";
-import { sleep } from "../../util/abort.ts";
+import { sleepOrAbort } from "../../util/sleep.ts";
 import { AiServiceError } from "../ai/service-error.ts";
 import { itemFailure } from "../ai/executor-errors.ts";
 import { assertOutboundUrl, checkOutboundUrl, outboundPolicy } from "../../net/outbound.ts";
@@ -198,7 +198,7 @@ async function indexBatch(
       rejected: failedKeys.size,
       attempt,
     });
-    await sleep(s.retry_delay * 1000, ctx.signal);
+    await sleepOrAbort(s.retry_delay * 1000, ctx.signal);
   }
 }
 
