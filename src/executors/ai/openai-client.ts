@@ -233,7 +233,11 @@ export class AzureOpenAIService {
         ...common,
         apiVersion: opts.apiVersion ?? DEFAULT_CHAT_API_VERSION,
         deployment: opts.deployment,
-        ...(opts.auth.kind === "key" ? { apiKey: opts.auth.apiKey } : { azureADTokenProvider: opts.auth.token }),
+        // null, not undefined: the SDK would otherwise take AZURE_OPENAI_API_KEY from the environment and refuse to
+        // combine it with the token provider.
+        ...(opts.auth.kind === "key"
+          ? { apiKey: opts.auth.apiKey }
+          : { azureADTokenProvider: opts.auth.token, apiKey: null as unknown as undefined }),
       });
     }
   }
