@@ -224,7 +224,18 @@ export class AzureOpenAIService {
         guardedFetch(input instanceof Request ? input.url : input, init ?? {}, { policy, maxRedirects: 0 })
       : undefined;
     const fetch = sizeLimitedFetch(opts.fetch ?? guarded ?? globalThis.fetch, opts.limits);
-    const common = { baseURL: this.endpoint.baseURL, fetch, maxRetries: 0, organization: null, project: null };
+    // Everything explicit, so that none of the SDK's OPENAI_* environment defaults (admin key, organization, log
+    // level that prints requests) applies to calls taken from pipeline settings.
+    const common = {
+      baseURL: this.endpoint.baseURL,
+      fetch,
+      maxRetries: 0,
+      organization: null,
+      project: null,
+      adminAPIKey: null,
+      webhookSecret: null,
+      logLevel: "off" as const,
+    };
     if (opts.auth.kind === "key") this.secret = opts.auth.apiKey;
     if (this.endpoint.style === "v1") {
       this.client = new OpenAI({ ...common, apiKey: opts.auth.kind === "key" ? opts.auth.apiKey : opts.auth.token });
