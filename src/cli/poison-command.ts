@@ -6,7 +6,8 @@
 import process from "node:process";
 import { createInterface } from "node:readline";
 import type { BlobServiceClient } from "@azure/storage-blob";
-import { type Command, EXIT_FAILURE, EXIT_OK } from "./command.ts";
+import type { Command } from "./command.ts";
+import { EXIT_FAILURE, EXIT_OK } from "../model/exit-codes.ts";
 import { parseArgs, UsageError } from "./args.ts";
 import { loadEffectiveConfig } from "./load-effective-config.ts";
 import { requireConnectionSettings } from "../config/load.ts";

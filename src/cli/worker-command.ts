@@ -2,7 +2,8 @@
 // or by hand). `--role=source --once [--vault ID]` crawls once and prints a summary.
 import process from "node:process";
 import { randomBytes } from "node:crypto";
-import { type Command, EXIT_FAILURE, EXIT_OK } from "./command.ts";
+import type { Command } from "./command.ts";
+import { EXIT_FAILURE, EXIT_OK } from "../model/exit-codes.ts";
 import { parseArgs, UsageError } from "./args.ts";
 import { loadEffectiveConfig } from "./load-effective-config.ts";
 import { requireConnectionSettings } from "../config/load.ts";
@@ -78,8 +79,10 @@ export const workerCommand: Command = {
       report.setReady(false, "draining");
       drain.abort(new Error(why));
     };
-    // Supervised children leave SIGINT (Ctrl-C hits the whole process group) to the supervisor.
-    onSignals(supervised ? ["SIGTERM"] : ["SIGTERM", "SIGINT"], (s) => stopOn(s));
+    // SIGINT drains as SIGTERM does, supervised or not: Ctrl-C in a terminal reaches the whole process group, so a
+    // supervised child gets it beside the supervisor (which asks for a drain too); left to its default, SIGINT
+    // would end the child at once, its tasks unfinished and its messages hidden until their leases ran out.
+    onSignals(["SIGTERM", "SIGINT"], (s) => stopOn(s));
     channel?.drainRequested.then(stopOn);
 
     if (flags.once) {

@@ -6,7 +6,7 @@ import type { BlobServiceClient } from "@azure/storage-blob";
 import * as v from "valibot";
 import { type PoisonRecord, PoisonRecordSchema } from "./poison.ts";
 import { type DecodedMessage, decodeMessage } from "./decode.ts";
-import { describeIssues } from "../model/documents.ts";
+import { issuesText } from "../util/valibot-issues.ts";
 
 /** A poison record as received, with what is needed to settle it. */
 export interface PoisonEntry {
@@ -55,7 +55,7 @@ function parseEntry(m: {
     return { ...base, unreadable: "not a JSON poison record" };
   }
   const parsed = v.safeParse(PoisonRecordSchema, json);
-  if (!parsed.success) return { ...base, unreadable: `not a poison record: ${describeIssues(parsed.issues)}` };
+  if (!parsed.success) return { ...base, unreadable: `not a poison record: ${issuesText(parsed.issues)}` };
   return { ...base, record: parsed.output };
 }
 

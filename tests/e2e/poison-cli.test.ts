@@ -11,14 +11,14 @@ import { join } from "node:path";
 import type { QueueClient } from "@azure/storage-queue";
 import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
 import {
-  benchQueue,
-  type BenchStore,
-  benchTask,
   createVault,
+  namedQueue,
+  passThroughTask,
   preloadTasks,
   queueLength,
   seedCosmos,
-} from "../../scripts/lib/bench-kit.ts";
+  type SeededStore,
+} from "../helpers/seeded-store.ts";
 import { ensureBinary } from "../helpers/binary.ts";
 import { finishedExecutions, Fleet, pipelineYaml, slowService, uniqueName, until } from "./e2e-kit.ts";
 
@@ -30,7 +30,7 @@ interface Finished {
 
 describe("poison command (compiled binary)", () => {
   let emu: Emulators;
-  let store: BenchStore;
+  let store: SeededStore;
   let fleet: Fleet;
   let binary: string;
   let slow: Awaited<ReturnType<typeof slowService>>;
@@ -70,13 +70,13 @@ describe("poison command (compiled binary)", () => {
   async function poisoned(
     n: number,
   ): Promise<{ queue: QueueClient; poison: QueueClient; vault: string; pipeline: string }> {
-    const queue = benchQueue(emu, uniqueName("poison-q"));
+    const queue = namedQueue(emu, uniqueName("poison-q"));
     await queue.create();
-    const poison = benchQueue(emu, `${queue.name}-poison`);
+    const poison = namedQueue(emu, `${queue.name}-poison`);
     const vault = uniqueName("poison-v");
     await createVault(store, vault);
     const pipeline = uniqueName("later-pipeline");
-    await preloadTasks(store, queue, Array.from({ length: n }, (_, i) => benchTask(vault, i, pipeline)));
+    await preloadTasks(store, queue, Array.from({ length: n }, (_, i) => passThroughTask(vault, i, pipeline)));
     const run = await fleet.start(queue.name, { NUM_PROCESSING_WORKERS: "1" });
     await until(
       `${n} poison records`,
@@ -196,5 +196,32 @@ describe("poison command (compiled binary)", () => {
     assert.equal(await queueLength(poison), 0);
     const bad = await cli(["poison", "purge", "--older-than", "soon"], queue.name);
     assert.equal(bad.code, 2);
+  });
+
+  test("/metrics and /status report the task and poison queue depth and the oldest task's age", {
+    timeout: 120_000,
+  }, async () => {
+    const { queue, vault } = await poisoned(2);
+    await preloadTasks(store, queue, Array.from({ length: 7 }, (_, i) => passThroughTask(vault, 100 + i)));
+    const run = await fleet.start(queue.name, {
+      NUM_PROCESSING_WORKERS: "0",
+      NUM_SOURCE_WORKERS: "0",
+      QUEUE_METRICS_INTERVAL_SECONDS: "1",
+    });
+    const metrics = await until("backlog in /metrics", async () => {
+      const text = await (await run.get("/metrics")).text();
+      return text.includes("contentflow_worker_queue_messages") ? text : undefined;
+    }, 30_000);
+    assert.match(metrics, new RegExp(`contentflow_worker_queue_messages\\{queue="${queue.name}",kind="tasks"\\} 7`));
+    assert.match(
+      metrics,
+      new RegExp(`contentflow_worker_queue_messages\\{queue="${queue.name}-poison",kind="poison"\\} 2`),
+    );
+    assert.match(metrics, /^contentflow_worker_queue_oldest_message_age_seconds\{queue="[^"]+"\} \d+$/m);
+    const status = await (await run.get("/status")).json();
+    assert.equal(status.backlog.task_queue.messages, 7);
+    assert.equal(status.backlog.poison_queue.messages, 2);
+    assert.ok(status.backlog.task_queue.oldest_message_age_seconds >= 0);
+    await run.stop();
   });
 });

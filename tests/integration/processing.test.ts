@@ -26,6 +26,9 @@ import {
   uniqueName,
   until,
 } from "./processing-kit.ts";
+import { quietLogs } from "../helpers/test-logging.ts";
+
+quietLogs();
 
 const INPUT =
   "    - {id: discover, type: azure_blob_input_discovery, settings: {blob_storage_account: devstoreaccount1, blob_container_name: c}}";
