@@ -6,7 +6,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
-import { benchQueue, type BenchStore, benchTask, preloadTasks, seedCosmos } from "../../scripts/lib/bench-kit.ts";
+import { namedQueue, passThroughTask, preloadTasks, seedCosmos, type SeededStore } from "../helpers/seeded-store.ts";
 import { ensureBinary } from "../helpers/binary.ts";
 import { type FakeAzureOpenAI, fakeVector, startFakeAzureOpenAI } from "../helpers/fake-azure-openai.ts";
 import { Fleet, pipelineYaml, sleep, uniqueName, until } from "./e2e-kit.ts";
@@ -24,7 +24,7 @@ interface ExecutionDoc {
 
 describe("Azure OpenAI executors in the compiled binary", () => {
   let emu: Emulators;
-  let store: BenchStore;
+  let store: SeededStore;
   let fleet: Fleet;
   let fake: FakeAzureOpenAI;
 
@@ -73,10 +73,10 @@ describe("Azure OpenAI executors in the compiled binary", () => {
         enabled: true,
         save_execution_output: true,
       });
-      const queue = benchQueue(emu, uniqueName("ai-q"));
+      const queue = namedQueue(emu, uniqueName("ai-q"));
       await queue.create();
       fake.enqueueFaults({ kind: "status", status: 429, retryAfter: "1" });
-      await preloadTasks(store, queue, [0, 1, 2].map((i) => benchTask(vault, i, PIPELINE)));
+      await preloadTasks(store, queue, [0, 1, 2].map((i) => passThroughTask(vault, i, PIPELINE)));
 
       const run = await fleet.start(queue.name, {
         NUM_PROCESSING_WORKERS: "1",
@@ -87,7 +87,7 @@ describe("Azure OpenAI executors in the compiled binary", () => {
       });
       const executions = store.db.container(store.config.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS);
       const docs = await until("three executions finished", async () => {
-        const { resources } = await executions.items.query<ExecutionDoc>({
+        const { resources }: { resources: ExecutionDoc[] } = await executions.items.query<ExecutionDoc>({
           query: "SELECT * FROM c WHERE c.vault_id = @v",
           parameters: [{ name: "@v", value: vault }],
         }).fetchAll();

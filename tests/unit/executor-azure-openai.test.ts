@@ -43,11 +43,12 @@ function item(id: string, data: Record<string, unknown>): Content {
   return { id: { canonical_id: id, unique_id: `u-${id}` }, data, summary_data: {}, executor_logs: [] };
 }
 
+/** One executor; `fail_pipeline_on_error: false` so that failed items pass on with their log entries to read. */
 function yamlFor(type: string, settings: Record<string, unknown>, common: Record<string, unknown> = {}): string {
   return JSON.stringify({
     pipeline: {
       name: `test-${type}`,
-      executors: [{ id: "ai", type, settings: { ...settings, ...common } }],
+      executors: [{ id: "ai", type, settings: { fail_pipeline_on_error: false, ...settings, ...common } }],
     },
   });
 }

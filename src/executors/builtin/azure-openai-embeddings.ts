@@ -1,7 +1,8 @@
 // azure_openai_embeddings: the embedding vector of data[input_field] (a dot path) in data[output_field], with
 // summary_data.embedding_dimensions / embedding_model / embedding_status as ContentFlow. A failed item passes on
-// (continue_on_error) with the error in its executor log entry; ContentFlow also wrote embedding_status "failed" and
-// embedding_error into its summary_data, which our executors cannot do (they never change the items they are given).
+// (fail_pipeline_on_error: false) with the error in its executor log entry; ContentFlow also wrote embedding_status
+// "failed" and embedding_error into its summary_data, which our executors cannot do (they never change the items
+// they are given).
 // Beyond ContentFlow: when the field holds a list (strings, or chunks with a `text`), each entry is embedded — in
 // requests of at most batch_size inputs — and data[output_field] holds the list of vectors in the same order
 // (ContentFlow embedded the list's Python text form as one string). Tokens are recorded like the chat executors'.
