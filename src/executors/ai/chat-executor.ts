@@ -17,6 +17,7 @@ import { getPath, splitPath } from "../paths.ts";
 import { credentialSettings, resolveAuth } from "./auth.ts";
 import { aiCallLimits, AzureOpenAIService, type ChatAnswer, DEFAULT_CHAT_API_VERSION } from "./openai-client.ts";
 import { recordUsage, type TokenUsage } from "./usage.ts";
+import { pythonStr } from "./prompt-text.ts";
 
 /** Defaults that differ between the chat executors (from ContentFlow's executor catalog). */
 export interface ChatDefaults {
@@ -82,14 +83,6 @@ export function parseJsonObject(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-/** Python's str() for the values a field may hold (objects and lists as JSON). */
-function asText(value: unknown): string {
-  if (typeof value === "string") return value;
-  if (typeof value === "boolean") return value ? "True" : "False";
-  if (typeof value === "number" || typeof value === "bigint") return String(value);
-  return JSON.stringify(value);
 }
 
 /** Python's len(): characters for text, keys for a mapping, entries for a list. */
@@ -176,7 +169,7 @@ export function createChatExecutor(
     let answer: ChatAnswer;
     try {
       answer = await service.chat({
-        messages: [{ role: "system", content: behaviour.instructions }, { role: "user", content: asText(value) }],
+        messages: [{ role: "system", content: behaviour.instructions }, { role: "user", content: pythonStr(value) }],
         temperature: s.temperature,
         max_tokens: s.max_tokens,
         response_format: responseFormat,
