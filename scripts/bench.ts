@@ -27,7 +27,7 @@ import {
   sdkWithRecordsCeiling,
   type ThroughputResult,
 } from "./lib/bench-measure.ts";
-import { VERSION } from "../src/cli/version-command.ts";
+import { buildInfo } from "../src/runtime/build-info.ts";
 
 const ROOT = resolve(import.meta.dirname ?? ".", "..");
 const args = process.argv.slice(2);
@@ -228,7 +228,7 @@ function renderReport(m: Measured): string {
 
 Measured by \`deno run -A scripts/bench.ts --tasks ${tasks} --repeat ${repeat}\` on ${
     started.toISOString().slice(0, 10)
-  }: contentflow-worker ${VERSION}
+  }: contentflow-worker ${buildInfo().version}
 (the \`bun build --compile\` binary), Azurite (queue on disk) and the Cosmos emulator (\`@vercel/cosmosdb-server\`) on
 the same machine: ${cpu.length} × ${cpu[0]?.model.trim() ?? "CPU"} (${arch()}), ${Math.round(totalmem() / 2 ** 30)} GiB.
 Every task is a real ContentFlow task: a pass-through pipeline, a pending execution record written first (as the

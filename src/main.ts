@@ -5,6 +5,7 @@ import { EXIT_CONFIG, EXIT_FAILURE, EXIT_USAGE } from "./model/exit-codes.ts";
 import { errorText } from "./util/errors.ts";
 import { UsageError } from "./cli/args.ts";
 import { ConfigError } from "./config/load.ts";
+import { redactText } from "./util/redact.ts";
 import { userArgs } from "./runtime/index.ts";
 import { configCommand } from "./cli/config-command.ts";
 import { versionCommand } from "./cli/version-command.ts";
@@ -12,12 +13,14 @@ import { supervisorCommand } from "./cli/supervisor-command.ts";
 import { workerCommand } from "./cli/worker-command.ts";
 import { enqueueCommand } from "./cli/enqueue-command.ts";
 import { statusCommand } from "./cli/status-command.ts";
+import { poisonCommand } from "./cli/poison-command.ts";
 
 const commands: Command[] = [
   supervisorCommand,
   workerCommand,
   enqueueCommand,
   statusCommand,
+  poisonCommand,
   configCommand,
   versionCommand,
 ];
@@ -74,12 +77,12 @@ if (import.meta.main) {
       process.stderr.write(`contentflow-worker: ${err.message} (see 'contentflow-worker --help')\n`);
       code = EXIT_USAGE;
     } else if (err instanceof ConfigError) {
-      process.stderr.write(`contentflow-worker: ${err.message}\n`);
+      process.stderr.write(`contentflow-worker: ${redactText(err.message)}\n`);
       code = EXIT_CONFIG;
     } else {
-      process.stderr.write(`contentflow-worker: ${errorText(err)}\n`);
+      process.stderr.write(`contentflow-worker: ${redactText(errorText(err))}\n`);
       const stack = (err as Error | undefined)?.stack;
-      if (process.env.CFW_DEBUG_STACK === "1" && stack) process.stderr.write(stack + "\n");
+      if (process.env.CFW_DEBUG_STACK === "1" && stack) process.stderr.write(redactText(stack) + "\n");
       code = EXIT_FAILURE;
     }
   }

@@ -3,13 +3,16 @@
 import * as v from "valibot";
 import { existsSync, readFileSync } from "node:fs";
 import { type Config, configSchema, SECRET_SETTINGS, SETTING_NAMES, settingMeta, type SettingName } from "./schema.ts";
-import { registerSecret } from "../log/logger.ts";
+import { redactText, registerSecret } from "../util/redact.ts";
+import { looksLikeSecretValue, WORKER_SECRET_NAMES } from "./secret-names.ts";
 
 export type ConfigSource = "default" | ".env" | "env" | "app-config";
 
 export interface LoadedConfig {
   config: Config;
   sources: Record<SettingName, ConfigSource>;
+  /** For settings whose source is "app-config": the App Configuration key the value was read from. */
+  appConfigKeys: Partial<Record<SettingName, string>>;
 }
 
 export class ConfigError extends Error {
@@ -57,8 +60,27 @@ export interface LoadOptions {
   env?: Record<string, string | undefined>;
   /** Path of the .env file; default ./.env when it exists. `false` disables it. */
   dotenvPath?: string | false;
-  /** Loads App Configuration values (already trimmed to setting names). Called only when configured. */
-  loadAppConfig?: (pre: Config) => Promise<Record<string, string>>;
+  /**
+   * Loads App Configuration values (already trimmed to setting names) and the key each came from. Called only
+   * when App Configuration is configured.
+   */
+  loadAppConfig?: (pre: Config) => Promise<{ values: Record<string, string>; keys: Record<string, string> }>;
+}
+
+/** A rejected value as the error shows it: never a key that was put in the wrong setting. */
+function shownValue(raw: string): string {
+  if (looksLikeSecretValue(raw)) return "(value not shown: it looks like a connection string or signature with a key)";
+  const text = redactText(raw);
+  return JSON.stringify(text.length > 200 ? `${text.slice(0, 200)}…` : text);
+}
+
+/**
+ * Registers this process's secrets for redaction (see src/util/redact.ts): every secret setting and the identity
+ * secrets in the environment. Called by loadConfig, and by workers that receive their configuration over the pipe.
+ */
+export function registerConfigSecrets(config: Config, env: Record<string, string | undefined> = process.env): void {
+  for (const name of SECRET_SETTINGS) registerSecret(String(config[name] ?? ""));
+  for (const name of WORKER_SECRET_NAMES) registerSecret(env[name]);
 }
 
 function validate(raw: Record<SettingName, string>): Config {
@@ -76,7 +98,7 @@ function validate(raw: Record<SettingName, string>): Config {
       problems.push(issue.message);
       continue;
     }
-    const shown = settingMeta[key]?.secret ? "(secret value)" : JSON.stringify(raw[key]);
+    const shown = settingMeta[key]?.secret ? "(secret value)" : shownValue(raw[key]);
     problems.push(`${key}=${shown}: ${issue.message}`);
   }
   throw new ConfigError(problems);
@@ -112,20 +134,22 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
   }
 
   let config = validate(raw);
+  const appConfigKeys: Partial<Record<SettingName, string>> = {};
   if (opts.loadAppConfig && (config.AZURE_APP_CONFIG_ENDPOINT || config.AZURE_APP_CONFIG_CONNECTION_STRING)) {
     const remote = await opts.loadAppConfig(config);
     let changed = false;
     for (const name of SETTING_NAMES) {
-      const value = remote[name];
+      const value = remote.values[name];
       if (value === undefined) continue;
       raw[name] = value;
       sources[name] = "app-config";
+      appConfigKeys[name] = remote.keys[name] ?? name;
       changed = true;
     }
     if (changed) config = validate(raw);
   }
-  for (const name of SECRET_SETTINGS) registerSecret(String(config[name] ?? ""));
-  return { config, sources };
+  registerConfigSecrets(config, env);
+  return { config, sources, appConfigKeys };
 }
 
 /** Settings every long-running role needs; checked at start of supervisor and workers. */

@@ -24,6 +24,8 @@ export const ContentProcessingTaskSchema = v.looseObject({
   max_retries: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 3),
   /** Set by our source worker: fencing epoch of the lease under which the task was created. */
   lease_epoch: v.optional(v.number()),
+  /** Set by `poison requeue`: the task runs only while its execution record names this re-drive. */
+  redrive_id: v.optional(v.string()),
 });
 
 export type ContentProcessingTask = v.InferOutput<typeof ContentProcessingTaskSchema>;
@@ -42,6 +44,8 @@ export const ClaimCheckMessageSchema = v.object({
     blob: v.string(),
     task_id: v.string(),
     execution_id: v.string(),
+    /** As payload.redrive_id, for a re-driven claim-check task. */
+    redrive_id: v.optional(v.string()),
   }),
 });
 export type ClaimCheckMessage = v.InferOutput<typeof ClaimCheckMessageSchema>;

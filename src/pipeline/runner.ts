@@ -2,7 +2,7 @@
 // (parallel branches run concurrently); each receives its own deep copy where outputs are shared. Never throws for
 // pipeline errors: the outcome is in the result (status completed | failed | cancelled).
 import { type Content, type ExecutorLogEntry, nowIso } from "../model/content.ts";
-import type { CompiledNode, CompiledPipeline } from "./compile.ts";
+import type { CompiledNode, CompiledPipeline } from "./compiled.ts";
 import { TASK_INPUT } from "./graph.ts";
 import type { ExecutorRunContext } from "../executors/types.ts";
 import type { Logger } from "../log/logger.ts";
@@ -34,6 +34,8 @@ export interface ExecutorOutput {
   items_failed?: number;
   /** Items that did not meet settings.condition and were passed through untouched. */
   items_skipped?: number;
+  /** Counts the executor reported through ctx.addUsage, summed over its items (e.g. prompt_tokens, calls). */
+  usage?: Record<string, number>;
   error?: string;
 }
 
@@ -54,8 +56,9 @@ function logEntry(
   start: string,
   status: "completed" | "failed",
   errors: string[] = [],
+  details: Record<string, unknown> = {},
 ): ExecutorLogEntry {
-  return { executor_id: executorId, start_time: start, end_time: nowIso(), status, details: {}, errors };
+  return { executor_id: executorId, start_time: start, end_time: nowIso(), status, details, errors };
 }
 
 function withLog(item: Content, entry: ExecutorLogEntry): Content {
@@ -107,15 +110,23 @@ async function runPerItem(
         () => timer.abort(new Error(`timed out after ${timeout_secs} s`)),
         timeout_secs * 1000,
       );
+      const details: Record<string, unknown> = {};
+      const itemCtx: ExecutorRunContext = {
+        ...ctx,
+        signal: itemSignal.signal,
+        addLogDetails: (more) => Object.assign(details, more),
+      };
       try {
-        const out = await raceAbort(processItem(item, { ...ctx, signal: itemSignal.signal }), itemSignal.signal);
-        results[i] = checkOutput(node.id, out).map((c) => withLog(c, logEntry(node.id, start, "completed")));
+        const out = await raceAbort(processItem(item, itemCtx), itemSignal.signal);
+        results[i] = checkOutput(node.id, out).map((c) =>
+          withLog(c, logEntry(node.id, start, "completed", [], { ...details }))
+        );
       } catch (err) {
         if (ctx.signal.aborted) throw err;
         const message = timer.signal.aborted ? abortReason(timer.signal) : errorText(err);
         failed++;
         firstError ??= `${item.id.canonical_id}: ${message}`;
-        results[i] = [withLog(item, logEntry(node.id, start, "failed", [message]))];
+        results[i] = [withLog(item, logEntry(node.id, start, "failed", [message], { ...details }))];
         if (!continue_on_error && fatal === undefined) {
           fatal = new Error(`item ${item.id.canonical_id}: ${message}`);
           stopItems.controller.abort(fatal);
@@ -225,6 +236,8 @@ export async function runPipeline(
       data: { items_in: items.length },
     });
     if (node.common.debug_mode) logger.info("executor invoked", { items_in: items.length });
+    const usage: Record<string, number> = {};
+    const usageIfAny = () => (Object.keys(usage).length > 0 ? { usage: { ...usage } } : {});
     const ctx: ExecutorRunContext = {
       executorId: id,
       pipelineName: p.name,
@@ -232,6 +245,9 @@ export async function runPipeline(
       logger,
       debug: node.common.debug_mode,
       deferCleanup: (fn) => cleanups.push(fn),
+      addUsage: (counts) => {
+        for (const [k, n] of Object.entries(counts)) if (Number.isFinite(n)) usage[k] = (usage[k] ?? 0) + n;
+      },
     };
     try {
       const selected = evaluateConditions(node, items);
@@ -247,6 +263,7 @@ export async function runPipeline(
         items_out: r.out.length,
         ...(r.failed ? { items_failed: r.failed, error: r.firstError } : {}),
         ...(r.skipped ? { items_skipped: r.skipped } : {}),
+        ...usageIfAny(),
       };
       events.push({
         timestamp: nowIso(),
@@ -269,7 +286,14 @@ export async function runPipeline(
     } catch (err) {
       const duration_ms = Date.now() - t0;
       const message = run.signal.aborted ? abortReason(run.signal) : errorText(err);
-      outputs[id] = { status: "failed", duration_ms, items_in: items.length, items_out: 0, error: message };
+      outputs[id] = {
+        status: "failed",
+        duration_ms,
+        items_in: items.length,
+        items_out: 0,
+        ...usageIfAny(),
+        error: message,
+      };
       events.push({ timestamp: nowIso(), event_type: "executor_failed", executor_id: id, duration_ms, error: message });
       if (run.signal.aborted) return { ok: false, error: message };
       logger.warn("executor failed", { error: message, fail_pipeline_on_error: node.common.fail_pipeline_on_error });

@@ -6,6 +6,7 @@ import type { Container } from "@azure/cosmos";
 import type { TaskMessage } from "../model/task-envelope.ts";
 import { nowIso } from "../model/content.ts";
 import { cosmosStatus } from "./cosmos.ts";
+import { redactText } from "../util/redact.ts";
 import { type ExecutionDoc, ExecutionDocSchema, newId } from "../model/documents.ts";
 import { readDoc } from "./read-doc.ts";
 
@@ -79,7 +80,7 @@ export async function markExecutionFailed(container: Container, ref: RecordRef, 
           ...stripSystem(rest),
           status: "failed",
           status_message: FAILED_STATUS_MESSAGE,
-          error,
+          error: redactText(error),
           updated_at: at,
           completed_at: at,
         },
@@ -125,7 +126,7 @@ export async function createFailedExecution(
     updated_at: at,
     started_at: at,
     completed_at: at,
-    error,
+    error: redactText(error),
     executor_outputs: {},
     events: [],
     executed_input_executor: origin.executorId ?? null,

@@ -16,6 +16,7 @@ import { cosmosStatus } from "./cosmos.ts";
 import type { ExecutionDoc } from "../model/documents.ts";
 import { readExecution } from "./execution-records.ts";
 import { sleep } from "../util/sleep.ts";
+import { redactDeep, redactText } from "../util/redact.ts";
 
 export const STATUS_MESSAGES = {
   running: "Execution is running",
@@ -101,6 +102,15 @@ export function boundedRunDetails(result: Pick<PipelineResult, "events" | "execu
   return { events: clipped, executor_outputs: outputs, ...(dropped ? { events_dropped: dropped } : {}) };
 }
 
+/** A content item with its executor log entries (our own messages, errors included) redacted; its data untouched. */
+function withRedactedExecutorLogs(item: unknown): unknown {
+  if (!item || typeof item !== "object" || !Array.isArray((item as { executor_logs?: unknown }).executor_logs)) {
+    return item;
+  }
+  const logs = (item as { executor_logs: unknown[] }).executor_logs;
+  return { ...item, executor_logs: redactDeep(logs) };
+}
+
 /**
  * The record reduced until it fits, in steps: 1 content → identifiers, 2 no events, 3 no content list and no
  * executor outputs. `minLevel` > 0 forces at least that step (after Cosmos answered 413).
@@ -112,7 +122,12 @@ export function fitExecutionDoc(
 ): { doc: ExecutionDoc; level: number } {
   const out = { ...doc } as ExecutionDoc & Record<string, unknown>;
   for (const field of SYSTEM_FIELDS) delete out[field];
-  if (typeof out.error === "string") out.error = clip(out.error, MAX_ERROR_CHARS);
+  // Errors and events quote executors' and services' messages, which may carry keys or signed URLs.
+  if (typeof out.error === "string") out.error = clip(redactText(out.error), MAX_ERROR_CHARS);
+  if (typeof out.status_message === "string") out.status_message = redactText(out.status_message);
+  if (out.events) out.events = redactDeep(out.events);
+  if (out.executor_outputs) out.executor_outputs = redactDeep(out.executor_outputs);
+  if (Array.isArray(out.content)) out.content = out.content.map(withRedactedExecutorLogs);
   let level = 0;
   const original = bytes(out);
   const note = (what: string) => {

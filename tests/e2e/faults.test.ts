@@ -273,7 +273,7 @@ describe("compiled binary under fire", () => {
       "http-host-not-allowed": {
         yaml: pipelineYaml("h", ["{id: call, type: http, settings: {url: 'http://evil.example.com/x'}}"]),
         reason:
-          /cannot be compiled: executor 'call' \(http\): host 'evil\.example\.com' is not in HTTP_EXECUTOR_ALLOWED_HOSTS/,
+          /cannot be compiled: executor 'call' \(http\): host 'evil\.example\.com' is not in OUTBOUND_ALLOWED_HOSTS/,
       },
       "yaml-not-a-string": {
         yaml: 42,

@@ -64,6 +64,11 @@ describe("registry", () => {
       azure_blob_output: "output",
       http: "transform",
       azure_blob_input_discovery: "input",
+      subpipeline: "utility",
+      for_each_content: "utility",
+      document_set_initializer: "utility",
+      document_set_collector: "utility",
+      cross_document_field_aggregator: "utility",
     });
     assert.deepEqual(registry.list().filter((d) => d.crawls).map((d) => d.type), ["azure_blob_input_discovery"]);
   });

@@ -84,6 +84,18 @@ describe("failure policy", () => {
 describe("delivery check", () => {
   const table: Array<[string, Parameters<typeof decideDelivery>[0], DeliveryAction]> = [
     ["no record yet → run", { delivery: 1, maxDeliveries: 3 }, { kind: "run" }],
+    ["re-drive replaced by a later one → acknowledge", {
+      recordStatus: "pending",
+      delivery: 1,
+      maxDeliveries: 3,
+      supersededByRedrive: true,
+    }, { kind: "acknowledge-superseded" }],
+    ["completed wins over a replaced re-drive", {
+      recordStatus: "completed",
+      delivery: 1,
+      maxDeliveries: 3,
+      supersededByRedrive: true,
+    }, { kind: "acknowledge-duplicate" }],
     ["running record → run", { recordStatus: "running", delivery: 2, maxDeliveries: 3 }, { kind: "run" }],
     ["failed earlier attempt (pending) → run", { recordStatus: "pending", delivery: 3, maxDeliveries: 3 }, {
       kind: "run",

@@ -10,17 +10,22 @@ export interface DeliveryCheck {
   delivery: number;
   /** MAX_TASK_RETRIES: the most deliveries a task gets. */
   maxDeliveries: number;
+  /** The message is a re-drive (poison requeue) that a later re-drive of the same execution replaced. */
+  supersededByRedrive?: boolean;
 }
 
 export type DeliveryAction =
   /** The execution already completed: delete the message without running the task again. */
   | { kind: "acknowledge-duplicate" }
+  /** A later re-drive of the execution replaced this message: delete it without running. */
+  | { kind: "acknowledge-superseded" }
   /** Delivered more often than allowed (a task that crashes its worker never reaches the failure path). */
   | { kind: "fail"; reason: string }
   | { kind: "run" };
 
 export function decideDelivery(check: DeliveryCheck): DeliveryAction {
   if (check.recordStatus === "completed") return { kind: "acknowledge-duplicate" };
+  if (check.supersededByRedrive) return { kind: "acknowledge-superseded" };
   if (check.delivery > check.maxDeliveries) {
     return {
       kind: "fail",

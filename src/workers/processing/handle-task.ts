@@ -30,6 +30,7 @@ import type { CompiledPipelineCache, PipelineLease, PipelineRead } from "../../s
 import { type PipelineResult, runPipeline } from "../../pipeline/index.ts";
 import { attemptSignal } from "./attempt-signal.ts";
 import { PermanentTaskError, StoreUnavailableError } from "./errors.ts";
+import { redriveSuperseded } from "../../store/redrive.ts";
 import { decideDelivery, decideFailure, type FailureAction } from "./failure-policy.ts";
 
 /** The settings a task attempt needs. */
@@ -138,8 +139,14 @@ export class TaskHandler {
         recordStatus: existing?.status,
         delivery: message.dequeueCount,
         maxDeliveries: deps.settings.maxDeliveries,
+        supersededByRedrive: redriveSuperseded(task?.redrive_id ?? claim?.claim_check.redrive_id, existing),
       });
       if (delivery.kind === "acknowledge-duplicate") return await this.acknowledgeDuplicate(message, claim, log);
+      if (delivery.kind === "acknowledge-superseded") {
+        await message.delete();
+        deps.report.count("tasks_skipped_duplicate_total");
+        return log.info("a later re-drive replaced this message; acknowledged without running");
+      }
       if (delivery.kind === "fail") {
         await this.markFailed({ executionId, task }, delivery.reason, log);
         return await this.toPoison(message, delivery.reason, { taskId, executionId }, log);
