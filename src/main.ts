@@ -1,4 +1,5 @@
-// contentflow-worker CLI: `contentflow-worker [supervisor]`, `worker --role=…`, `enqueue`, `status`, `config`, `version`.
+// contentflow-worker CLI: `contentflow-worker [supervisor]`, `worker --role=…`, `enqueue`, `status`, `pipeline check`,
+// `config`, `version`.
 import process from "node:process";
 import type { Command } from "./cli/command.ts";
 import { EXIT_CONFIG, EXIT_FAILURE, EXIT_USAGE } from "./model/exit-codes.ts";
@@ -14,6 +15,7 @@ import { workerCommand } from "./cli/worker-command.ts";
 import { enqueueCommand } from "./cli/enqueue-command.ts";
 import { statusCommand } from "./cli/status-command.ts";
 import { poisonCommand } from "./cli/poison-command.ts";
+import { pipelineCommand } from "./cli/pipeline-command.ts";
 
 const commands: Command[] = [
   supervisorCommand,
@@ -21,6 +23,7 @@ const commands: Command[] = [
   enqueueCommand,
   statusCommand,
   poisonCommand,
+  pipelineCommand,
   configCommand,
   versionCommand,
 ];

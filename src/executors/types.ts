@@ -15,6 +15,11 @@ export interface ExecutorRunContext {
   logger: Logger;
   /** settings.debug_mode of the executor. */
   debug?: boolean;
+  /**
+   * settings.fail_pipeline_on_error of the executor, for executors that record a failure on the item (as ContentFlow
+   * does) unless it should fail the executor.
+   */
+  failPipelineOnError?: boolean;
   /** Registers work to run when the pipeline run ends (whatever its outcome), e.g. deleting temp files. */
   deferCleanup?: (cleanup: () => Promise<void> | void) => void;
   /**
@@ -71,8 +76,8 @@ export interface ExecutorInstance {
   process(input: Content[], ctx: ExecutorRunContext): Promise<Content[]>;
   /**
    * Per-item executors (ContentFlow's ParallelExecutor) also implement this. The runner then applies the common
-   * settings max_concurrent, timeout_secs and continue_on_error, appends an executor log entry to every item and
-   * keeps the items' order; one item may become several (e.g. table_row_splitter) or none.
+   * settings max_concurrent, timeout_secs and fail_pipeline_on_error per item, appends an executor log entry to
+   * every item and keeps the items' order; one item may become several (e.g. table_row_splitter) or none.
    */
   processItem?(item: Content, ctx: ExecutorRunContext): Promise<Content | Content[]>;
   /** Release clients or temp files; called when the compiled pipeline is dropped. */

@@ -22,7 +22,7 @@ import {
   siblingPipelineNames,
   validatePipelineDefinition,
 } from "./definition.ts";
-import { pipelineEnvPolicy, substituteEnv } from "./env.ts";
+import { pipelineEnvPolicy, substituteEnv, unsetReferences } from "./env.ts";
 import type { Config } from "../config/schema.ts";
 import { PipelineError } from "./errors.ts";
 import { issuesText } from "../util/valibot-issues.ts";
@@ -53,8 +53,9 @@ function where(cfg: ExecutorConfigLike): string {
 }
 
 /**
- * Settings with ${VAR} applied; a refused variable (see src/pipeline/env.ts) is a PipelineError naming the executor,
- * the setting and the variable. Steps of for_each_content were resolved with their owner's settings already.
+ * Settings with ${VAR} applied (an unset variable stays literal, as in ContentFlow); a refused variable (see
+ * src/pipeline/env.ts) is a PipelineError naming the executor, the setting and the variable. Steps of
+ * for_each_content were resolved with their owner's settings already.
  */
 function resolvedSettings(cfg: ExecutorConfigLike, config: Config | undefined): Record<string, unknown> {
   if (alreadyResolved.has(cfg)) return cfg.settings ?? {};
@@ -130,6 +131,8 @@ function nestedPipeline(p: CompiledPipeline, label: string): NestedPipeline {
     executorIds: p.order,
     async run(input, ctx) {
       const result = await runPipeline(p, input, { signal: ctx.signal, logger: ctx.logger });
+      // Counts of the inner executors (e.g. AI tokens) are added to the executor that ran them.
+      for (const output of Object.values(result.executor_outputs)) if (output.usage) ctx.addUsage?.(output.usage);
       if (result.status === "completed") return result.content;
       if (result.status === "cancelled") throw ctx.signal.reason ?? new Error(`${label} was cancelled`);
       throw new Error(`${label} failed: ${result.error ?? "unknown error"}`);
@@ -284,7 +287,21 @@ export function compilePipeline(
   try {
     for (const id of graph.order) {
       const cfg = def.executors.find((e) => e.id === id)!;
-      nodes.set(id, prepare(cfg, registry, deps, nesting));
+      const node = prepare(cfg, registry, deps, nesting);
+      nodes.set(id, node);
+      for (const w of node.condition?.warnings ?? []) warnings.push(`executor '${id}' (${cfg.type}): ${w}`);
+      for (const ref of unsetReferences(cfg.settings ?? {}, executorEnv(cfg), "settings")) {
+        warnings.push(
+          `executor '${id}' (${cfg.type}): ${ref.where}: environment variable ${ref.name} is not set; the text ` +
+            `'\${${ref.name}}' is used as it is, as in ContentFlow`,
+        );
+      }
+      if (splitSettings(cfg.settings ?? {}).common.continue_on_error !== undefined) {
+        warnings.push(
+          `executor '${id}' (${cfg.type}): continue_on_error is ignored, as in ContentFlow: an item error fails the ` +
+            "pipeline unless fail_pipeline_on_error is false (then the item passes on with a failed log entry)",
+        );
+      }
       for (const name of unknownSettings(cfg, registry)) {
         warnings.push(`executor '${id}' (${cfg.type}): unknown setting '${name}' is ignored`);
       }

@@ -55,7 +55,11 @@ export const EdgeSchema = v.looseObject({
   from: idList("edge 'from'"),
   to: targetList,
   type: v.optional(
-    v.picklist(["sequential", "parallel", "join"], "edge type must be sequential, parallel or join"),
+    v.picklist(
+      ["sequential", "parallel", "join"],
+      "edge type must be sequential, parallel or join (ContentFlow ran any other type as sequential: write " +
+        "type: sequential, and put conditions in the target executor's settings.condition)",
+    ),
     "sequential",
   ),
 });

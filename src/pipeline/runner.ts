@@ -30,7 +30,7 @@ export interface ExecutorOutput {
   duration_ms: number;
   items_in: number;
   items_out: number;
-  /** Items the executor failed on that were passed through (continue_on_error). */
+  /** Items the executor failed on that were passed through (fail_pipeline_on_error false). */
   items_failed?: number;
   /** Items that did not meet settings.condition and were passed through untouched. */
   items_skipped?: number;
@@ -93,7 +93,10 @@ async function runPerItem(
   ctx: ExecutorRunContext,
 ): Promise<NodeRun> {
   const processItem = node.instance.processItem!.bind(node.instance);
-  const { max_concurrent, timeout_secs, continue_on_error } = node.common;
+  // As in ContentFlow's ParallelExecutor: an item error fails the executor (and so the pipeline) when
+  // fail_pipeline_on_error is set (the default); otherwise the item passes on unchanged with a failed log entry and
+  // the others are processed. continue_on_error is accepted and ignored, as ContentFlow ignores it.
+  const { max_concurrent, timeout_secs, fail_pipeline_on_error } = node.common;
   const results: Content[][] = items.map((item) => [item]);
   const stopItems = linkedSignal(ctx.signal);
   let failed = 0;
@@ -127,7 +130,7 @@ async function runPerItem(
         failed++;
         firstError ??= `${item.id.canonical_id}: ${message}`;
         results[i] = [withLog(item, logEntry(node.id, start, "failed", [message], { ...details }))];
-        if (!continue_on_error && fatal === undefined) {
+        if (fail_pipeline_on_error && fatal === undefined) {
           fatal = new Error(`item ${item.id.canonical_id}: ${message}`);
           stopItems.controller.abort(fatal);
         }
@@ -244,6 +247,7 @@ export async function runPipeline(
       signal: run.signal,
       logger,
       debug: node.common.debug_mode,
+      failPipelineOnError: node.common.fail_pipeline_on_error,
       deferCleanup: (fn) => cleanups.push(fn),
       addUsage: (counts) => {
         for (const [k, n] of Object.entries(counts)) if (Number.isFinite(n)) usage[k] = (usage[k] ?? 0) + n;

@@ -30,7 +30,8 @@ import { SendTaskError, sendTaskWithRecord } from "./send-task.ts";
 import { buildTaskMessage, type TaskMessage } from "../model/task-envelope.ts";
 import { type Content, nowIso } from "../model/content.ts";
 import type { InputExecutorInstance } from "../executors/types.ts";
-import { LeaseKeeper } from "./lease-keeper.ts";
+import { type CompanionLock, LeaseKeeper } from "./lease-keeper.ts";
+import type { PythonLock, PythonLockStore } from "../store/python-locks.ts";
 import type { SourceFailure } from "./failures.ts";
 import { type ExecutorRegistry, resolveInputExecutor } from "./input-executor.ts";
 
@@ -39,6 +40,11 @@ export interface SourceDeps {
   store: CosmosStore;
   leases: LeaseStore;
   checkpoints: CheckpointStore;
+  /**
+   * The Python worker's pipeline locks: honoured before crawling and held while crawling, so a Python worker in a
+   * mixed fleet never crawls the same pipeline at once (store/python-locks.ts). Absent = not checked.
+   */
+  pythonLocks?: PythonLockStore;
   sender: TaskSender;
   registry: ExecutorRegistry;
   /** Called with the vaults this process holds a lease on, whenever that changes. */
@@ -98,6 +104,20 @@ export async function crawlVault(deps: SourceDeps, vault: VaultDoc, drain: Abort
     return { status: "skipped", reason: `pipeline '${vault.pipeline_id}' is disabled` };
   }
 
+  if (deps.pythonLocks) {
+    // A live Python lock keeps us away from every vault of the pipeline; checked before our own lease is touched.
+    try {
+      const pythonLock = await deps.pythonLocks.read(vault.pipeline_id);
+      const held = deps.pythonLocks.liveHolder(pythonLock, ctx.workerId, vault.id);
+      if (held) {
+        ctx.report.count("lease_conflicts_total");
+        return { status: "lease_held", holder: held.holder, expiresAt: held.expiresAt };
+      }
+    } catch (err) {
+      return unavailable(`read the pipeline lock of '${vault.pipeline_id}'`, err);
+    }
+  }
+
   const sentAt = performance.now();
   let acquired: Awaited<ReturnType<LeaseStore["acquire"]>>;
   try {
@@ -110,7 +130,31 @@ export async function crawlVault(deps: SourceDeps, vault: VaultDoc, drain: Abort
     return { status: "lease_held", holder: acquired.holder, expiresAt: acquired.expiresAt };
   }
   const lease = acquired.lease;
+  let companion: CompanionLock | undefined;
+  if (deps.pythonLocks) {
+    const pythonLocks = deps.pythonLocks;
+    let py: Awaited<ReturnType<PythonLockStore["acquire"]>>;
+    try {
+      py = await pythonLocks.acquire(vault.pipeline_id, vault.id, ctx.workerId);
+    } catch (err) {
+      await deps.leases.release(lease).catch(() => false);
+      return unavailable(`take the pipeline lock of '${vault.pipeline_id}'`, err);
+    }
+    if (!py.acquired) {
+      await deps.leases.release(lease).catch(() => false);
+      ctx.report.count("lease_conflicts_total");
+      return { status: "lease_held", holder: py.holder, expiresAt: py.expiresAt };
+    }
+    let held: PythonLock = py.lock;
+    companion = {
+      refresh: async () => {
+        held = await pythonLocks.refresh(held);
+      },
+      release: () => pythonLocks.release(held),
+    };
+  }
   const keeper = new LeaseKeeper(deps.leases, lease, {
+    companion,
     logger: log,
     onLost: (err) => {
       ctx.report.count("lease_lost_total");
@@ -201,8 +245,12 @@ async function runCrawl(deps: SourceDeps, run: CrawlRun): Promise<CrawlOutcome> 
   };
   const started = performance.now();
   let checkpoint: Checkpoint | undefined;
+  let pythonFrom: Date | undefined;
   try {
     checkpoint = await deps.checkpoints.read(key);
+    // Where the Python worker left off, if it crawled this vault: the start without a checkpoint of ours, and a
+    // floor with one (in a mixed fleet it may have crawled since; it queued everything older than that).
+    pythonFrom = (await deps.checkpoints.readPython(key))?.timestamp;
   } catch (err) {
     return {
       status: "failed",
@@ -211,7 +259,13 @@ async function runCrawl(deps: SourceDeps, run: CrawlRun): Promise<CrawlOutcome> 
       tasksQueued: 0,
     };
   }
-  const from = crawlFrom(checkpoint);
+  // A Python checkpoint no newer than ours is the one we wrote ourselves (advancePython) and must not cut into our
+  // overlap window; a newer one means a Python worker crawled since.
+  const ours = crawlFrom(checkpoint);
+  const pythonNewer = pythonFrom && (!checkpoint?.timestamp || pythonFrom > checkpoint.timestamp)
+    ? pythonFrom
+    : undefined;
+  const from = pythonNewer && (!ours || pythonNewer > ours) ? pythonNewer : ours;
   const seen = checkpoint?.recentKeys ?? new Set<string>();
   const signal = AbortSignal.any([keeper.signal, drain]);
   const counts: CrawlCounts = { itemsDiscovered: 0, tasksQueued: 0 };
@@ -219,7 +273,12 @@ async function runCrawl(deps: SourceDeps, run: CrawlRun): Promise<CrawlOutcome> 
   let untimedNewest: Date | undefined;
   let enqueuedCount = 0;
   let stop: { failure?: SourceFailure; interrupted?: string } = {};
-  log.info("crawl started", { epoch, executor_id: run.executorId, from: from?.toISOString() ?? null });
+  log.info("crawl started", {
+    epoch,
+    executor_id: run.executorId,
+    from: from?.toISOString() ?? null,
+    ...(pythonNewer && from === pythonNewer ? { from_python_checkpoint: true } : {}),
+  });
 
   const build = (items: Content[]): TaskMessage =>
     buildTaskMessage({
@@ -290,6 +349,7 @@ async function runCrawl(deps: SourceDeps, run: CrawlRun): Promise<CrawlOutcome> 
     maxModified: untimedNewest,
     enqueuedCount,
     crawlSeconds: (performance.now() - started) / 1000,
+    floor: checkpoint ? undefined : pythonFrom,
   };
   const checkpointFailure = await saveCheckpoint(deps, key, epoch, progress, keeper, log);
   if (checkpointFailure === "lease_lost") {
@@ -360,6 +420,12 @@ async function saveCheckpoint(
       complete: progress.complete,
       epoch,
     });
+    if (progress.complete && saved?.timestamp) {
+      // Keep a Python worker's checkpoint for this vault in step, so it would not crawl these items again.
+      await deps.checkpoints.advancePython(key, saved.timestamp, deps.ctx.workerId).catch((err) =>
+        log.warn("could not move the Python worker's checkpoint forward", { err })
+      );
+    }
     return undefined;
   } catch (err) {
     if (err instanceof LeaseLostError) return "lease_lost";

@@ -19,6 +19,7 @@ import { openCosmosStore } from "../store/cosmos.ts";
 import type { VaultDoc } from "../model/documents.ts";
 import { listEnabledVaults, readVaultDoc } from "../store/vaults.ts";
 import { readPipelineDoc } from "../store/pipelines.ts";
+import { PythonLockStore } from "../store/python-locks.ts";
 import { isLeaseFree, LeaseStore } from "../store/leases.ts";
 import { CheckpointStore } from "../store/checkpoints.ts";
 import { TaskSender } from "../queue/sender.ts";
@@ -54,6 +55,7 @@ async function openSource(ctx: WorkerContext): Promise<SourceRuntime> {
     ctx,
     store,
     leases: new LeaseStore(store.locks, ctx.config.LOCK_TTL_SECONDS),
+    pythonLocks: new PythonLockStore(store.locks, ctx.config.LOCK_TTL_SECONDS),
     checkpoints: new CheckpointStore(store.checkpoints),
     sender: new TaskSender(ctx.config),
     registry: defaultRegistry(),
