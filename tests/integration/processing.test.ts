@@ -184,6 +184,8 @@ describe("processing worker", () => {
     assert.equal(doc.status, "completed");
     assert.equal(doc.attempt, 2, "completed on the second delivery");
     assert.equal(callsOf("test_flaky", key), 2);
+    // The record is written completed before the message is deleted and the task counted.
+    await until("task counted", () => worker.reporter.counters.tasks_processed_total === 1);
     assert.equal(worker.reporter.counters.tasks_retried_total, 1);
     assert.equal(worker.reporter.counters.tasks_failed_total, 1);
     assert.equal(worker.reporter.counters.tasks_processed_total, 1);

@@ -18,6 +18,7 @@ import { credentialSettings, resolveAuth } from "./auth.ts";
 import { aiCallLimits, AzureOpenAIService, type ChatAnswer, DEFAULT_CHAT_API_VERSION } from "./openai-client.ts";
 import { recordUsage, type TokenUsage } from "./usage.ts";
 import { pythonStr } from "./prompt-text.ts";
+import { errorText } from "../../util/errors.ts";
 
 /** Defaults that differ between the chat executors (from ContentFlow's executor catalog). */
 export interface ChatDefaults {
@@ -113,7 +114,7 @@ export function usageCounts(usage: TokenUsage): Record<string, number> {
 
 /** The error an executor throws for an item: executor, item and cause (the HTTP status is in the cause). */
 export function itemError(type: string, id: string, item: Content, err: unknown): Error {
-  const cause = err instanceof Error ? err.message : String(err);
+  const cause = errorText(err);
   const e = new Error(`${type} '${id}', item '${item.id.canonical_id}': ${cause}`);
   e.name = err instanceof Error ? err.name : "Error";
   return e;

@@ -8,6 +8,7 @@ import { AiServiceError } from "./service-error.ts";
 import { guardedFetch, OutboundBlockedError, type OutboundPolicy, readBodyLimited } from "../../net/outbound.ts";
 import { ResponseTooLargeError } from "../../util/read-limited.ts";
 import { linkedSignal } from "../../util/abort.ts";
+import { errorText } from "../../util/errors.ts";
 
 export interface ServiceCall {
   method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
@@ -87,7 +88,7 @@ async function tryOnce(call: ServiceCall, attempts: number): Promise<ServiceAnsw
     if (err instanceof OutboundBlockedError) throw new AiServiceError(`${call.what}: ${err.message}`);
     const message = timer.signal.aborted
       ? `${call.what}: no answer within ${call.requestTimeoutMs / 1000} s`
-      : `${call.what}: ${(err as Error)?.message ?? String(err)}`;
+      : `${call.what}: ${errorText(err)}`;
     throw new TransientFailure(message);
   } finally {
     linked.dispose();

@@ -30,6 +30,7 @@ import { AiServiceError, httpFailure } from "../ai/service-error.ts";
 import { itemFailure } from "../ai/executor-errors.ts";
 import { issuesText } from "../../util/valibot-issues.ts";
 import { assertOutboundUrl, checkOutboundUrl, type OutboundPolicy, outboundPolicy } from "../../net/outbound.ts";
+import { errorText } from "../../util/errors.ts";
 
 const TYPE = "azure_document_intelligence_extractor";
 const SERVICE = "Document Intelligence";
@@ -206,7 +207,7 @@ async function sdkCall<T>(what: string, call: () => PromiseLike<T>, signal: Abor
     if (e.code === "PARSE_ERROR" || /parsing the response body/i.test(e.message ?? "")) {
       throw new AiServiceError(`${what}: HTTP ${e.statusCode ?? "?"}: the answer is not valid JSON`, e.statusCode);
     }
-    throw new AiServiceError(`${what}: ${e.message ?? String(err)}`, e.statusCode);
+    throw new AiServiceError(`${what}: ${errorText(err)}`, e.statusCode);
   }
 }
 
