@@ -256,10 +256,13 @@ describe("compiled binary under fire", () => {
     await until("ready again", async () => (await run.get("/ready")).status === 200);
     const kids = await run.children();
     assert.deepEqual(kids.map((c) => c.restarts), [0, 0], "no worker crashed");
+    // A task that completed while its message could not be deleted is not a failed task.
+    await sleep(2500); // one heartbeat, so the counters are current
+    assert.equal((await run.processingCounters()).tasks_failed_total ?? 0, 0, "no task counted failed");
     await run.stop();
   });
 
-  test("(e) Cosmos DB unreachable for 10 s mid-run: intake pauses, work resumes, nothing lost, no restarts", {
+  test("(e) Cosmos DB unreachable for 10 s mid-run, every delivery the last allowed: nothing poisoned, all complete", {
     timeout: 150_000,
   }, async () => {
     // 160 tasks of 1 s over 16 slots: about 10 s of work, so tasks are in flight when Cosmos goes away (a run that
@@ -268,7 +271,11 @@ describe("compiled binary under fire", () => {
     const { queue, vault } = await scenario(160, pipeline);
     const proxy = await tcpProxy(Number(new URL(emu.cosmosEndpoint).port));
     try {
-      const run = await fleet.start(queue.name, { COSMOS_DB_ENDPOINT: `http://127.0.0.1:${proxy.port}/` });
+      // MAX_TASK_RETRIES=1: every delivery is a task's last; an outage must still not poison it.
+      const run = await fleet.start(queue.name, {
+        COSMOS_DB_ENDPOINT: `http://127.0.0.1:${proxy.port}/`,
+        MAX_TASK_RETRIES: "1",
+      });
       const doneAtCut = await until("some tasks done", async () => {
         const done = (await finishedExecutions(store, vault, 0)).filter((d) => d.status === "completed").length;
         return done >= 16 ? done : undefined;
@@ -290,6 +297,10 @@ describe("compiled binary under fire", () => {
       assert.equal(await poisonCount(queue), 0);
       await until("ready again", async () => (await run.get("/ready")).status === 200);
       assert.deepEqual((await run.children()).map((c) => c.restarts), [0, 0], "no worker crashed");
+      await sleep(2500); // one heartbeat, so the counters are current
+      const counters = await run.processingCounters();
+      assert.equal(counters.tasks_poisoned_total ?? 0, 0);
+      assert.equal(counters.tasks_failed_total ?? 0, 0, "an outage is not a failure of the task");
       await run.stop();
     } finally {
       await proxy.close();
@@ -579,4 +590,48 @@ describe("compiled binary under fire", () => {
     assertSideEffects(vault, 64, inFlightAtKill, "when the supervisor was killed");
     await next.stop();
   });
+
+  test(
+    "(j) lease lost while a task runs (its worker cannot reach the queue): it gives the task up in time; the next delivery's run is the one recorded",
+    {
+      timeout: 90_000,
+    },
+    async () => {
+      const pipeline = await slowPipeline(4000);
+      const { queue, vault } = await scenario(8, pipeline);
+      // Supervisor A reaches the queue through a proxy that is cut mid-task: its renewals fail from then on.
+      const queuePort = Number(/QueueEndpoint=http:\/\/127\.0\.0\.1:(\d+)/.exec(emu.queueConnectionString)![1]);
+      const proxy = await tcpProxy(queuePort);
+      try {
+        const viaProxy = emu.queueConnectionString.replace(`127.0.0.1:${queuePort}`, `127.0.0.1:${proxy.port}`);
+        const lease = { QUEUE_VISIBILITY_TIMEOUT_SECONDS: "3" };
+        const a = await fleet.start(queue.name, { ...lease, STORAGE_QUEUE_CONNECTION_STRING: viaProxy });
+        await until("A runs all 8 tasks", async () => (await inFlight(a)) === 8 && slow.callsOf(vault).size === 8);
+        const b = await fleet.start(queue.name, lease);
+        const bName = b.lines.map((l) => /"worker":"(fault-[^"]+)"/.exec(l)?.[1]).find(Boolean)!;
+        await b.waitReady();
+        const inFlightAtCut = await inFlight(a);
+        proxy.cut();
+        const docs = await finishedExecutions(store, vault, 8, 60_000);
+        assert.deepEqual(docs.filter((d) => d.status !== "completed").map((d) => d.id), []);
+        assert.deepEqual(
+          docs.filter((d) => !d.processing_worker_id?.startsWith(`${bName}-`)).map((d) => d.processing_worker_id),
+          [],
+          "every record was completed by B's run, none by A after its lease ran out",
+        );
+        assertSideEffects(vault, 8, inFlightAtCut, "when A lost the queue");
+        await proxy.restore();
+        await sleep(2500); // one heartbeat, so the counters are current
+        const countersA = await a.processingCounters();
+        assert.equal(countersA.leases_expired_total, 8, `A gave up its 8 leases: ${JSON.stringify(countersA)}`);
+        assert.equal(countersA.tasks_processed_total ?? 0, 0, "A completed nothing");
+        assert.equal(countersA.tasks_failed_total ?? 0, 0, "a lost lease is not a failure of the task");
+        await until("queue empty", async () => (await queueLength(queue)) === 0);
+        assert.equal(await poisonCount(queue), 0);
+        await Promise.all([a.stop(), b.stop()]);
+      } finally {
+        await proxy.close();
+      }
+    },
+  );
 });
