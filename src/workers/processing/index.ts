@@ -82,6 +82,7 @@ export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWo
       },
       renewalFailed: (message, err, lost) => {
         report.count("lease_renewal_failures_total");
+        if (lost) report.count("leases_lost_total");
         logger.warn(lost ? "lease on a message lost; its task is abandoned" : "lease renewal failed; retrying sooner", {
           message_id: message.id,
           error: storageErrorSummary(err),
