@@ -309,7 +309,9 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
   MAX_TASK_RETRIES: {
     group: "processing",
     default: "3",
-    description: "Deliveries of a message before it is moved to the poison queue and its execution marked failed",
+    description:
+      "Failed runs of a task (errors, timeouts, a worker dying while running it — not outages or shutdowns) before " +
+      "its message is moved to the poison queue and its execution marked failed",
   },
   TASK_TIMEOUT_SECONDS: {
     group: "processing",

@@ -74,8 +74,15 @@ export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWo
     leaseSeconds: config.QUEUE_VISIBILITY_TIMEOUT_SECONDS,
     listener: {
       renewed: () => report.count("lease_renewals_total"),
+      expired: (message) => {
+        report.count("leases_expired_total");
+        logger.warn("lease about to run out without a successful renewal; the task is abandoned", {
+          message_id: message.id,
+        });
+      },
       renewalFailed: (message, err, lost) => {
         report.count("lease_renewal_failures_total");
+        if (lost) report.count("leases_lost_total");
         logger.warn(lost ? "lease on a message lost; its task is abandoned" : "lease renewal failed; retrying sooner", {
           message_id: message.id,
           error: storageErrorSummary(err),
@@ -112,7 +119,7 @@ export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWo
 
   const handler = new TaskHandler({
     settings: {
-      maxDeliveries: config.MAX_TASK_RETRIES,
+      maxFailures: config.MAX_TASK_RETRIES,
       taskTimeoutSeconds: config.TASK_TIMEOUT_SECONDS,
       retryBaseDelaySeconds: config.RETRY_BASE_DELAY_SECONDS,
       retryMaxDelaySeconds: config.RETRY_MAX_DELAY_SECONDS,
