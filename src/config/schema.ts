@@ -388,9 +388,9 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
   API_ENABLED: { group: "api", default: "true", description: "Serve /health, /ready, /status and /metrics" },
   API_HOST: {
     group: "api",
-    default: "0.0.0.0",
+    default: "127.0.0.1",
     description:
-      "Address the API binds to (0.0.0.0 = all interfaces, as the Python worker; use 127.0.0.1 to keep it local)",
+      "Address the API binds to: loopback by default, so /status and /metrics are not open to the network; 0.0.0.0 (the Python worker's default) for a load balancer or the ContentFlow API on another host, then set API_TOKEN",
   },
   API_PORT: { group: "api", default: "8099", description: "API port (0 = pick a free port)" },
   API_TOKEN: {
