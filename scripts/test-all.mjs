@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // The README's test command (`npm test`): builds the binary, runs the whole suite under Deno and under Bun,
 // and prints one closing line "N passed, N failed" summed over both runtimes (from their JUnit reports).
-// A full run (no path filter) first runs the static checks: format, lint, type check of src/ tests/ scripts/, and
-// no import cycles (scripts/check-imports.ts); any failure stops the run before the tests.
+// A full run (no path filter) first runs the static checks: format, lint, type check of src/ tests/ scripts/, no
+// import cycles (scripts/check-imports.ts) and actionlint over .github/workflows; any failure stops the run before
+// the tests.
 // Usage: node scripts/test-all.mjs [--deno-only|--bun-only] [--skip-static] [path filter...]
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
@@ -58,6 +59,7 @@ if (filters.length === 0 && !args.includes("--skip-static")) {
     ["lint (deno lint)", deno, ["lint", ...dirs]],
     ["type check (deno check)", deno, ["check", ...dirs]],
     ["import cycles (scripts/check-imports.ts)", deno, ["run", "-A", "scripts/check-imports.ts"]],
+    ["workflow lint (scripts/lint-workflows.mjs)", "node", ["scripts/lint-workflows.mjs"]],
   ];
   const failedChecks = checks.filter(([, cmd, cmdArgs]) => run(cmd, cmdArgs) !== 0).map(([name]) => name);
   if (failedChecks.length > 0) {
@@ -70,16 +72,7 @@ if (filters.length === 0 && !args.includes("--skip-static")) {
     process.exit(1);
   }
 }
-const buildRc = run(join(bin, "bun"), [
-  "build",
-  "--compile",
-  "--minify",
-  "--bytecode",
-  "--format=esm",
-  "src/main.ts",
-  "--outfile",
-  "dist/contentflow-worker",
-]);
+const buildRc = run("node", [join(root, "scripts", "build.mjs")]);
 if (buildRc !== 0) {
   console.log("\nbuild of dist/contentflow-worker failed");
   console.log("0 passed, 1 failed");

@@ -1,6 +1,9 @@
-// contentflow-worker CLI: `contentflow-worker [supervisor]`, `worker --role=…`, `enqueue`, `status`, `config`, `version`.
+// contentflow-worker CLI: `contentflow-worker [supervisor]`, `worker --role=…`, `enqueue`, `status`, `pipeline check`,
+// `config`, `version`.
 import process from "node:process";
-import { type Command, EXIT_CONFIG, EXIT_FAILURE, EXIT_USAGE } from "./cli/command.ts";
+import type { Command } from "./cli/command.ts";
+import { EXIT_CONFIG, EXIT_FAILURE, EXIT_USAGE } from "./model/exit-codes.ts";
+import { errorText } from "./util/errors.ts";
 import { UsageError } from "./cli/args.ts";
 import { ConfigError } from "./config/load.ts";
 import { redactText } from "./util/redact.ts";
@@ -11,12 +14,16 @@ import { supervisorCommand } from "./cli/supervisor-command.ts";
 import { workerCommand } from "./cli/worker-command.ts";
 import { enqueueCommand } from "./cli/enqueue-command.ts";
 import { statusCommand } from "./cli/status-command.ts";
+import { poisonCommand } from "./cli/poison-command.ts";
+import { pipelineCommand } from "./cli/pipeline-command.ts";
 
 const commands: Command[] = [
   supervisorCommand,
   workerCommand,
   enqueueCommand,
   statusCommand,
+  poisonCommand,
+  pipelineCommand,
   configCommand,
   versionCommand,
 ];
@@ -76,9 +83,9 @@ if (import.meta.main) {
       process.stderr.write(`contentflow-worker: ${redactText(err.message)}\n`);
       code = EXIT_CONFIG;
     } else {
-      const e = err as Error;
-      process.stderr.write(`contentflow-worker: ${redactText(e?.message ?? String(err))}\n`);
-      if (process.env.CFW_DEBUG_STACK === "1" && e?.stack) process.stderr.write(redactText(e.stack) + "\n");
+      process.stderr.write(`contentflow-worker: ${redactText(errorText(err))}\n`);
+      const stack = (err as Error | undefined)?.stack;
+      if (process.env.CFW_DEBUG_STACK === "1" && stack) process.stderr.write(redactText(stack) + "\n");
       code = EXIT_FAILURE;
     }
   }

@@ -3,12 +3,75 @@ import { Hono } from "hono";
 import type { Supervisor } from "../supervisor/supervisor.ts";
 import type { WorkerRole } from "../model/worker-context.ts";
 import { bearerAuth, requestLimits } from "./auth.ts";
+import type { ConnectionInfo } from "../runtime/index.ts";
+import { ipInRanges, type IpRange } from "../util/ip-ranges.ts";
+import type { BuildInfo } from "../runtime/build-info.ts";
 
 export interface ApiOptions {
   supervisor: Supervisor;
   workerName: string;
   version: string;
+  /** Commit, build date, target and runtime of this executable (shown on /health and as a /metrics gauge). */
+  build?: BuildInfo;
   apiToken?: string;
+  /**
+   * Client addresses (API_OPEN_STATUS_FROM) that may read /status without the token while `apiToken` is set; they
+   * get `contentflowStatus` only, the part the ContentFlow API's health check reads.
+   */
+  openStatusFrom?: readonly IpRange[];
+}
+
+/** Hono `env` of a request: what the server knows about the connection (src/runtime serve()). */
+type ApiEnv = { Bindings: ConnectionInfo };
+
+/** One role in the Python worker's /status shape (contentflow-worker app/engine.py get_status). */
+export interface PythonRoleStatus {
+  configured: number;
+  active: number;
+  workers: Array<{ id: number; pid: number | null; alive: boolean }>;
+}
+
+/**
+ * The fields of the Python worker's /status that the ContentFlow API reads (contentflow-api
+ * app/services/health_service.py: running, worker_name, timestamp, processing_workers, source_workers).
+ */
+export function contentflowStatus(supervisor: Supervisor, workerName: string): {
+  worker_name: string;
+  running: boolean;
+  timestamp: string;
+  processing_workers: PythonRoleStatus;
+  source_workers: PythonRoleStatus;
+} {
+  const children = supervisor.snapshot();
+  const role = (r: WorkerRole): PythonRoleStatus => {
+    const mine = children.filter((w) => w.role === r);
+    return {
+      configured: supervisor.configured(r),
+      active: mine.filter((w) => w.alive).length,
+      workers: mine.map((w) => ({ id: w.index, pid: w.pid, alive: w.alive })),
+    };
+  };
+  return {
+    worker_name: workerName,
+    running: !supervisor.draining,
+    timestamp: new Date().toISOString(),
+    processing_workers: role("processing"),
+    source_workers: role("source"),
+  };
+}
+
+/** Prometheus label value: backslash, quote and newline escaped. */
+function labelValue(value: string): string {
+  return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+}
+
+export function buildInfoMetric(build: BuildInfo): string {
+  const labels = (["version", "commit", "target", "runtime"] as const)
+    .map((k) => `${k}="${labelValue(build[k])}"`)
+    .join(",");
+  return "# HELP contentflow_worker_build_info Version, git commit, target and runtime of this executable.\n" +
+    "# TYPE contentflow_worker_build_info gauge\n" +
+    `contentflow_worker_build_info{${labels}} 1\n`;
 }
 
 const ROLES: WorkerRole[] = ["processing", "source"];
@@ -75,6 +138,12 @@ export function prometheusText(supervisor: Supervisor): string {
     byRole((r) => children.filter((c) => c.role === r).reduce((a, c) => a + c.restarts, 0)),
   );
   family(
+    "contentflow_worker_hung_worker_kills_total",
+    "counter",
+    "Worker processes killed and replaced because their heartbeats stopped (WORKER_HEARTBEAT_TIMEOUT_SECONDS)",
+    byRole((r) => children.filter((c) => c.role === r).reduce((a, c) => a + c.heartbeat_kills, 0)),
+  );
+  family(
     "contentflow_worker_role_degraded",
     "gauge",
     "1 when a role's workers are crash-looping",
@@ -98,13 +167,23 @@ export function prometheusText(supervisor: Supervisor): string {
   return lines.join("\n") + "\n";
 }
 
-export function createApi(opts: ApiOptions): Hono {
+export function createApi(opts: ApiOptions): Hono<ApiEnv> {
   const { supervisor } = opts;
-  const app = new Hono();
+  const app = new Hono<ApiEnv>();
   app.use("*", requestLimits({ maxBodyBytes: 64 * 1024, timeoutMs: 10_000 }));
   if (opts.apiToken) {
-    app.use("/status", bearerAuth(opts.apiToken));
-    app.use("/metrics", bearerAuth(opts.apiToken));
+    const tokenRequired = bearerAuth(opts.apiToken);
+    const openFrom = opts.openStatusFrom ?? [];
+    app.use("/status", async (c, next) => {
+      // A request without credentials from an allowed address gets the ContentFlow API's summary; one that sends
+      // a token is always checked (a wrong token is refused even from an allowed address).
+      if (!c.req.header("authorization") && ipInRanges(c.env?.remoteAddress, openFrom)) {
+        c.header("Cache-Control", "no-store");
+        return c.json(contentflowStatus(supervisor, opts.workerName));
+      }
+      return await tokenRequired(c, next);
+    });
+    app.use("/metrics", tokenRequired);
   }
   app.get(
     "/",
@@ -122,6 +201,7 @@ export function createApi(opts: ApiOptions): Hono {
       timestamp: new Date().toISOString(),
       worker_name: opts.workerName,
       version: opts.version,
+      ...(opts.build ? { build: opts.build } : {}),
       uptime_seconds: Math.round((Date.now() - supervisor.startedAt) / 1000),
     }));
   app.get("/ready", (c) => {
@@ -143,14 +223,13 @@ export function createApi(opts: ApiOptions): Hono {
         configured: supervisor.configured(role),
         active: mine.filter((w) => w.alive).length,
         degraded: mine.some((w) => w.degraded),
+        hung_worker_kills: mine.reduce((a, w) => a + w.heartbeat_kills, 0),
         workers: mine,
       };
     }
     return c.json({
+      ...contentflowStatus(supervisor, opts.workerName),
       status: supervisor.draining ? "stopping" : r.degraded.length ? "degraded" : "running",
-      running: !supervisor.draining,
-      timestamp: new Date().toISOString(),
-      worker_name: opts.workerName,
       version: opts.version,
       uptime_seconds: Math.round((Date.now() - supervisor.startedAt) / 1000),
       ready: r.ready,
@@ -160,7 +239,10 @@ export function createApi(opts: ApiOptions): Hono {
   });
   app.get(
     "/metrics",
-    (c) => c.text(prometheusText(supervisor), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }),
+    (c) =>
+      c.text(prometheusText(supervisor) + (opts.build ? buildInfoMetric(opts.build) : ""), 200, {
+        "content-type": "text/plain; version=0.0.4; charset=utf-8",
+      }),
   );
   return app;
 }

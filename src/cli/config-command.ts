@@ -1,9 +1,10 @@
 // `contentflow-worker config`: the effective configuration as JSON, secrets redacted, with each value's source.
 import process from "node:process";
-import { type Command, EXIT_OK } from "./command.ts";
+import type { Command } from "./command.ts";
+import { EXIT_OK } from "../model/exit-codes.ts";
 import { parseArgs } from "./args.ts";
 import { loadEffectiveConfig } from "./load-effective-config.ts";
-import { describeConfig } from "../config/redact.ts";
+import { type ConfigEntry, describeConfig } from "../config/redact.ts";
 
 export const configCommand: Command = {
   name: "config",
@@ -12,15 +13,22 @@ export const configCommand: Command = {
 
 Prints the effective configuration as JSON: for every setting its value (secrets replaced by
 "***redacted***", SAS signatures stripped from URLs), its source (default, .env, env, app-config) and
-whether it is a secret. Values come from defaults < .env < environment < Azure App Configuration.
+whether it is a secret; values from Azure App Configuration also name the key they were read from ("key":
+"contentflow.common.COSMOS_DB_ENDPOINT", say). Values come from defaults < .env < environment < Azure App
+Configuration, where contentflow.common.* is read first and APP_CONFIG_KEY_FILTERS (default contentflow.worker.*)
+after it, so a worker key wins over a common one.
 
 Options:
   --env-file PATH   read this .env file instead of ./.env
   -h, --help        show this help`,
   async run(argv) {
     const { flags } = parseArgs(argv, { "env-file": "string" });
-    const { config, sources } = await loadEffectiveConfig(flags["env-file"] as string | undefined);
-    process.stdout.write(JSON.stringify(describeConfig(config, sources), null, 2) + "\n");
+    const { config, sources, appConfigKeys } = await loadEffectiveConfig(flags["env-file"] as string | undefined);
+    const described: Record<string, ConfigEntry & { key?: string }> = describeConfig(config, sources);
+    for (const [name, key] of Object.entries(appConfigKeys)) {
+      if (described[name]) described[name] = { ...described[name], key };
+    }
+    process.stdout.write(JSON.stringify(described, null, 2) + "\n");
     return EXIT_OK;
   },
 };

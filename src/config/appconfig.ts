@@ -1,5 +1,8 @@
-// Azure App Configuration source: list the keys matching APP_CONFIG_KEY_FILTERS (and APP_CONFIG_LABEL),
-// trim each filter's prefix (the part before '*') and return { SETTING_NAME: value }.
+// Azure App Configuration source. Like the Python worker, `contentflow.common.*` (the keys the reference
+// infrastructure shares between the ContentFlow API and the worker: Cosmos endpoint, queue URL and name, blob
+// account) is always read first, then the filters of APP_CONFIG_KEY_FILTERS (default `contentflow.worker.*`), so a
+// worker key overrides a common key of the same name. Each filter's prefix (the part before '*') is trimmed, and we
+// remember which App Configuration key every value came from (`contentflow-worker config` shows it).
 import { AppConfigurationClient } from "@azure/app-configuration";
 import type { Config } from "./schema.ts";
 import { azureCredential } from "./credential.ts";
@@ -9,15 +12,31 @@ export interface AppConfigOptions {
   allowInsecureConnection?: boolean;
 }
 
+/** Settings read from App Configuration: `values[NAME]` and the full key it came from in `keys[NAME]`. */
+export interface AppConfigValues {
+  values: Record<string, string>;
+  keys: Record<string, string>;
+}
+
+export const COMMON_KEY_FILTER = "contentflow.common.*";
+export const DEFAULT_WORKER_KEY_FILTER = "contentflow.worker.*";
+
 export function keyPrefix(filter: string): string {
   const star = filter.indexOf("*");
   return star >= 0 ? filter.slice(0, star) : filter;
 }
 
-export async function loadAppConfiguration(
-  config: Config,
-  opts: AppConfigOptions = {},
-): Promise<Record<string, string>> {
+/**
+ * The filters in the order they are applied (a later filter's value wins): `contentflow.common.*` first unless the
+ * operator placed it in APP_CONFIG_KEY_FILTERS themselves (then their order holds), then the configured filters.
+ */
+export function effectiveKeyFilters(configured: string[]): string[] {
+  const filters = configured.map((f) => f.trim()).filter((f) => f !== "");
+  const own = filters.length ? filters : [DEFAULT_WORKER_KEY_FILTER];
+  return own.includes(COMMON_KEY_FILTER) ? [...new Set(own)] : [COMMON_KEY_FILTER, ...new Set(own)];
+}
+
+export async function loadAppConfiguration(config: Config, opts: AppConfigOptions = {}): Promise<AppConfigValues> {
   const clientOptions = {
     allowInsecureConnection: opts.allowInsecureConnection ?? false,
     retryOptions: { maxRetries: 2 },
@@ -35,10 +54,9 @@ export async function loadAppConfiguration(
   }
 }
 
-async function listSettings(client: AppConfigurationClient, config: Config): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  const filters = config.APP_CONFIG_KEY_FILTERS.length ? config.APP_CONFIG_KEY_FILTERS : ["contentflow.worker.*"];
-  for (const filter of filters) {
+async function listSettings(client: AppConfigurationClient, config: Config): Promise<AppConfigValues> {
+  const out: AppConfigValues = { values: {}, keys: {} };
+  for (const filter of effectiveKeyFilters(config.APP_CONFIG_KEY_FILTERS)) {
     const prefix = keyPrefix(filter);
     const listing = client.listConfigurationSettings({
       keyFilter: filter,
@@ -47,7 +65,8 @@ async function listSettings(client: AppConfigurationClient, config: Config): Pro
     for await (const setting of listing) {
       if (setting.value === undefined || setting.value === null) continue;
       const name = setting.key.startsWith(prefix) ? setting.key.slice(prefix.length) : setting.key;
-      out[name] = setting.value;
+      out.values[name] = setting.value;
+      out.keys[name] = setting.key;
     }
   }
   return out;

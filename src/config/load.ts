@@ -11,6 +11,8 @@ export type ConfigSource = "default" | ".env" | "env" | "app-config";
 export interface LoadedConfig {
   config: Config;
   sources: Record<SettingName, ConfigSource>;
+  /** For settings whose source is "app-config": the App Configuration key the value was read from. */
+  appConfigKeys: Partial<Record<SettingName, string>>;
 }
 
 export class ConfigError extends Error {
@@ -58,8 +60,11 @@ export interface LoadOptions {
   env?: Record<string, string | undefined>;
   /** Path of the .env file; default ./.env when it exists. `false` disables it. */
   dotenvPath?: string | false;
-  /** Loads App Configuration values (already trimmed to setting names). Called only when configured. */
-  loadAppConfig?: (pre: Config) => Promise<Record<string, string>>;
+  /**
+   * Loads App Configuration values (already trimmed to setting names) and the key each came from. Called only
+   * when App Configuration is configured.
+   */
+  loadAppConfig?: (pre: Config) => Promise<{ values: Record<string, string>; keys: Record<string, string> }>;
 }
 
 /** A rejected value as the error shows it: never a key that was put in the wrong setting. */
@@ -129,20 +134,22 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
   }
 
   let config = validate(raw);
+  const appConfigKeys: Partial<Record<SettingName, string>> = {};
   if (opts.loadAppConfig && (config.AZURE_APP_CONFIG_ENDPOINT || config.AZURE_APP_CONFIG_CONNECTION_STRING)) {
     const remote = await opts.loadAppConfig(config);
     let changed = false;
     for (const name of SETTING_NAMES) {
-      const value = remote[name];
+      const value = remote.values[name];
       if (value === undefined) continue;
       raw[name] = value;
       sources[name] = "app-config";
+      appConfigKeys[name] = remote.keys[name] ?? name;
       changed = true;
     }
     if (changed) config = validate(raw);
   }
   registerConfigSecrets(config, env);
-  return { config, sources };
+  return { config, sources, appConfigKeys };
 }
 
 /** Settings every long-running role needs; checked at start of supervisor and workers. */

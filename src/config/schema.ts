@@ -1,6 +1,7 @@
 // Every setting the worker reads: name (the Python worker's env names where one exists), default, description,
 // whether it is a secret, and the valibot schema that turns the raw string into a typed value.
 import * as v from "valibot";
+import { parseIpRange } from "../util/ip-ranges.ts";
 import ipaddr from "ipaddr.js";
 
 function intSetting(min: number, max: number) {
@@ -71,6 +72,23 @@ function logLevelSetting() {
   );
 }
 
+/** A list of addresses or CIDR blocks, kept as text (the config travels to the workers as JSON). */
+function ipRangesSetting() {
+  return v.pipe(
+    listSetting(),
+    v.rawCheck(({ dataset, addIssue }) => {
+      if (!dataset.typed) return;
+      for (const item of dataset.value) {
+        try {
+          parseIpRange(item);
+        } catch (err) {
+          addIssue({ message: (err as Error).message });
+        }
+      }
+    }),
+  );
+}
+
 function listSetting() {
   return v.pipe(
     v.string(),
@@ -120,6 +138,10 @@ export const settingSchemas = {
   SHUTDOWN_DRAIN_TIMEOUT_SECONDS: intSetting(1, 3600),
   RESTART_BACKOFF_MAX_SECONDS: intSetting(1, 3600),
   RESTART_STABLE_SECONDS: intSetting(1, 86400),
+  WORKER_HEARTBEAT_TIMEOUT_SECONDS: v.pipe(
+    intSetting(0, 86400),
+    v.check((n) => n === 0 || n >= 5, "expected 0 (off) or at least 5 (workers report every 2 s)"),
+  ),
   // Queue
   STORAGE_ACCOUNT_WORKER_QUEUE_URL: urlOrEmpty("the storage account's queue endpoint"),
   STORAGE_QUEUE_CONNECTION_STRING: strSetting(),
@@ -146,6 +168,8 @@ export const settingSchemas = {
       "expected '*', variable names or NAME_PREFIX_* separated by commas",
     ),
   ),
+  AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT: intSetting(1, 1000),
+  AI_MAX_RETRY_DELAY_SECONDS: intSetting(0, 3600),
   // Cosmos
   COSMOS_DB_ENDPOINT: urlOrEmpty("the Cosmos DB account endpoint"),
   COSMOS_DB_KEY: strSetting(),
@@ -172,6 +196,7 @@ export const settingSchemas = {
   API_HOST: strSetting(),
   API_PORT: intSetting(0, 65535),
   API_TOKEN: strSetting(),
+  API_OPEN_STATUS_FROM: ipRangesSetting(),
   // Logging
   LOG_LEVEL: logLevelSetting(),
   LOG_FILE: strSetting(),
@@ -211,6 +236,13 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
     group: "supervisor",
     default: "30",
     description: "Uptime after which a child's crash count and backoff are reset",
+  },
+  WORKER_HEARTBEAT_TIMEOUT_SECONDS: {
+    group: "supervisor",
+    default: "60",
+    description:
+      "A child that sends no heartbeat (every 2 s) for this long is hung, e.g. its event loop is blocked by CPU-bound " +
+      "work: it is killed and replaced, and its tasks come back after their lease (0 = never)",
   },
 
   STORAGE_ACCOUNT_WORKER_QUEUE_URL: {
@@ -303,6 +335,18 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
     default: "",
     description:
       "Comma-separated host names, IPs or CIDR ranges that executors may call although they resolve to loopback, private, link-local, CGNAT, unique-local or metadata addresses (empty = none)",
+  },
+  AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT: {
+    group: "processing",
+    default: "8",
+    description:
+      "Azure AI calls (OpenAI, Document Intelligence, ...) one worker process makes at once to the same endpoint; " +
+      "further calls wait for a free slot",
+  },
+  AI_MAX_RETRY_DELAY_SECONDS: {
+    group: "processing",
+    default: "60",
+    description: "Longest wait before retrying an Azure AI call after 429/503 (Retry-After is honoured up to this cap)",
   },
 
   COSMOS_DB_ENDPOINT: {
@@ -399,6 +443,12 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
     secret: true,
     description: "When set, /status and /metrics require 'Authorization: Bearer <token>'",
   },
+  API_OPEN_STATUS_FROM: {
+    group: "api",
+    default: "",
+    description:
+      "Comma-separated addresses or CIDR blocks (e.g. 10.0.0.0/16) that may read /status without the token while API_TOKEN is set; they get the health summary the ContentFlow API reads (worker_name, running, processing_workers, source_workers), not the detailed status",
+  },
 
   LOG_LEVEL: { group: "logging", default: "INFO", description: "DEBUG, INFO, WARNING or ERROR" },
   LOG_FILE: { group: "logging", default: "", description: "Also append JSON log lines to this file" },
@@ -418,7 +468,8 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
   APP_CONFIG_KEY_FILTERS: {
     group: "appconfig",
     default: "contentflow.worker.*",
-    description: "Comma-separated key filters; the part before '*' is trimmed from each key",
+    description:
+      "Comma-separated key filters, read after contentflow.common.* (which is always read first, as in the Python worker; later keys win); the part before '*' is trimmed from each key",
   },
   APP_CONFIG_LABEL: {
     group: "appconfig",

@@ -1,6 +1,7 @@
 // ${VAR} substitution in executor settings. A whole value "${VAR}" and references inside longer strings are both
 // replaced; "$${VAR}" stays a literal "${VAR}". Applied when an executor is created, before its settings are
-// validated, so `chunk_size: "${CHUNK}"` works for a number setting.
+// validated, so `chunk_size: "${CHUNK}"` works for a number setting. An unset variable stays the literal text
+// "${VAR}", as in ContentFlow (executors/base.py keeps it with a warning); compiling warns about it.
 //
 // Pipeline documents are untrusted, so not every variable may be read (a `url: https://x/?k=${COSMOS_DB_KEY}` would
 // send the key away). The rules, in order:
@@ -75,7 +76,7 @@ export function substituteEnv(
     return value.replace(REFERENCE, (whole, escaped: string, name: string) => {
       if (escaped) return whole.slice(1);
       const found = env[name];
-      if (found === undefined) throw new PipelineError(`${where}: environment variable ${name} is not set`);
+      if (found === undefined) return whole;
       const refused = policy.refusal(name, found);
       if (refused) throw new PipelineError(`${where}: environment variable ${name} ${refused}`);
       return found;
@@ -88,4 +89,20 @@ export function substituteEnv(
     return out;
   }
   return value;
+}
+
+/** The settings paths and names of ${VAR} references whose variable is not set (they stay literal). */
+export function unsetReferences(value: unknown, env: Env, where: string): Array<{ where: string; name: string }> {
+  if (typeof value === "string") {
+    const out: Array<{ where: string; name: string }> = [];
+    for (const m of value.matchAll(REFERENCE)) {
+      if (!m[1] && env[m[2]] === undefined) out.push({ where, name: m[2] });
+    }
+    return out;
+  }
+  if (Array.isArray(value)) return value.flatMap((x, i) => unsetReferences(x, env, `${where}[${i}]`));
+  if (value !== null && typeof value === "object") {
+    return Object.entries(value).flatMap(([k, x]) => unsetReferences(x, env, `${where}.${k}`));
+  }
+  return [];
 }

@@ -49,7 +49,13 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export type FetchHandler = (req: Request) => Response | Promise<Response>;
+/** What the server knows about the connection besides the request (passed to Hono as its `env`). */
+export interface ConnectionInfo {
+  /** The peer's IP address (the TCP connection's, never a forwarded-for header). */
+  remoteAddress?: string;
+}
+
+export type FetchHandler = (req: Request, connection: ConnectionInfo) => Response | Promise<Response>;
 
 export interface ServeOptions {
   port: number;
@@ -64,7 +70,7 @@ export async function serve(fetch: FetchHandler, opts: ServeOptions): Promise<Ru
     const server = Bun.serve({
       port: opts.port,
       hostname: opts.hostname,
-      fetch,
+      fetch: (req: Request, server: any) => fetch(req, { remoteAddress: server?.requestIP?.(req)?.address }),
       maxRequestBodySize: opts.maxRequestBodySize,
       // Bun's default idle timeout (10 s) is fine for our tiny API.
     });
@@ -85,7 +91,7 @@ export async function serve(fetch: FetchHandler, opts: ServeOptions): Promise<Ru
         hostname: opts.hostname,
         onListen: (addr: { port: number }) => resolvePort(addr.port),
       },
-      fetch,
+      (req: Request, info: any) => fetch(req, { remoteAddress: info?.remoteAddr?.hostname }),
     );
     const port = await portReady;
     return {
@@ -108,6 +114,7 @@ export async function serve(fetch: FetchHandler, opts: ServeOptions): Promise<Ru
         headers: req.headers as Record<string, string>,
         body: req.method === "GET" || req.method === "HEAD" ? undefined : body,
       }),
+      { remoteAddress: req.socket.remoteAddress },
     );
     res.writeHead(response.status, Object.fromEntries(response.headers));
     res.end(Buffer.from(await response.arrayBuffer()));

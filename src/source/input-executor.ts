@@ -7,16 +7,13 @@ import { createExecutor, type ExecutorRegistry, findInputExecutor, parsePipeline
 import { executorEnv } from "../pipeline/definition.ts";
 import { pipelineEnvPolicy, substituteEnv } from "../pipeline/env.ts";
 import type { SourceFailure } from "./failures.ts";
+import { errorText } from "../util/errors.ts";
 
 export type { ExecutorRegistry };
 
 export type ResolvedInput =
   | { ok: true; executorId: string; instance: InputExecutorInstance }
   | { ok: false; failure: SourceFailure };
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 /** Raw `polling_interval_seconds` → whole seconds > 0 (ints and numeric strings; anything else: undefined). */
 export function parsePollingInterval(raw: unknown): number | undefined {

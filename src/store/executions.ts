@@ -2,10 +2,12 @@
 // pending → running → completed | failed, with "pending" again while a failed attempt waits for its retry.
 //
 // Every write is read → change → replace with If-Match on the _etag; on 412 the record is read again and the
-// change re-applied (bounded), so concurrent writers never lose each other's fields (the Python worker's bug P5).
+// change re-applied (bounded), so concurrent writers never lose each other's fields (the Python worker wrote without an etag check).
 // A completed record is final: nothing moves it back to running or failed (a late duplicate cannot undo it).
-// Status and output go in one write (P5/P6); output too large for a Cosmos item is reduced (identifiers only,
-// then fewer events, …) with a note, never at the cost of the status. `content` is always a list (P8).
+// Status and output go in one write (the Python worker wrote them separately, and a failed output write turned a
+// completed run into a failed one that was then run again); output too large for a Cosmos item is reduced (identifiers only, then fewer events,
+// …) with a note, never at the cost of the status. `content` is always a list (the Python worker stored a single
+// result as an object, which the ContentFlow API does not expect).
 import { Buffer } from "node:buffer";
 import type { Container } from "@azure/cosmos";
 import type { ContentProcessingTask } from "../model/task-envelope.ts";
@@ -14,6 +16,7 @@ import { cosmosStatus } from "./cosmos.ts";
 import type { ExecutionDoc } from "../model/documents.ts";
 import { readExecution } from "./execution-records.ts";
 import { redactDeep, redactText } from "../util/redact.ts";
+import { sleep } from "../util/sleep.ts";
 
 export const STATUS_MESSAGES = {
   running: "Execution is running",
@@ -24,7 +27,12 @@ export const STATUS_MESSAGES = {
 export { MalformedExecutionError } from "./execution-records.ts";
 
 /** Other writers kept changing the record; every round of read-change-replace lost the race. */
-export class ExecutionConflictError extends Error {}
+export class ExecutionConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ExecutionConflictError";
+  }
+}
 
 export interface ExecutionStoreOptions {
   /** Written to processing_worker_id. */
@@ -55,7 +63,6 @@ const MAX_ERROR_CHARS = 8000;
 const MAX_EVENT_ERROR_CHARS = 2000;
 const SYSTEM_FIELDS = ["_rid", "_self", "_etag", "_ts", "_attachments"];
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const now = () => new Date().toISOString();
 
 function clip(text: string, max: number): string {

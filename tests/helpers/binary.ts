@@ -1,4 +1,5 @@
-// The compiled binary for end-to-end tests: built with `bun build --compile` when missing or older than src/.
+// The compiled binary for end-to-end tests: built by scripts/build.mjs (the one build script) when missing or older
+// than src/.
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -17,20 +18,7 @@ function newestSource(dir: string): number {
 
 export function ensureBinary(): string {
   if (existsSync(BINARY) && statSync(BINARY).mtimeMs >= newestSource(join(ROOT, "src"))) return BINARY;
-  const bun = join(ROOT, "node_modules", ".bin", "bun");
-  const r = spawnSync(bun, [
-    "build",
-    "--compile",
-    "--minify",
-    "--bytecode",
-    "--format=esm",
-    "src/main.ts",
-    "--outfile",
-    BINARY,
-  ], {
-    cwd: ROOT,
-    encoding: "utf8",
-  });
-  if (r.status !== 0) throw new Error(`bun build --compile failed:\n${r.stdout}\n${r.stderr}`);
+  const r = spawnSync("node", [join(ROOT, "scripts", "build.mjs"), "--out", BINARY], { cwd: ROOT, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`scripts/build.mjs failed:\n${r.stdout}\n${r.stderr}`);
   return BINARY;
 }

@@ -62,7 +62,10 @@ export async function startFakeAppConfig(items: FakeKeyValue[], pageSize = 2): P
       })),
     };
     if (start + pageSize < selected.length) {
+      // `after` goes last: the SDK reads it with URLSearchParams over the whole link, where a first parameter
+      // would be taken as "/kv?after".
       const next = new URLSearchParams(url.searchParams);
+      next.delete("after");
       next.set("after", String(start + pageSize));
       body["@nextLink"] = `/kv?${next.toString()}`;
     }

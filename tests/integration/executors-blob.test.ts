@@ -193,9 +193,9 @@ describe("blob executors in a pipeline run (Azurite)", () => {
   name: csv-to-json
   executors:
     - {id: discover, type: azure_blob_input_discovery, settings: {blob_container_name: "${source.containerName}"}}
-    - {id: get, type: azure_blob_content_retriever, settings: {use_temp_file_for_content: true}}
+    - {id: get, type: azure_blob_content_retriever, settings: {use_temp_file_for_content: true, fail_pipeline_on_error: false}}
     - {id: check, type: http, settings: {url: "http://127.0.0.1:9/unused", enabled: false}}
-    - {id: csv, type: csv_extractor, settings: {infer_types: true}}
+    - {id: csv, type: csv_extractor, settings: {infer_types: true, fail_pipeline_on_error: false}}
     - {id: save, type: azure_blob_output, settings: {container_name: "\${OUT}", path_template: "pipeline/", filename_template: "{id.filename}.json"}}
   edges:
     - {from: discover, to: get, type: sequential}
@@ -226,7 +226,8 @@ describe("blob executors in a pipeline run (Azurite)", () => {
       "csv",
       "completed",
     ], ["save", "completed"]]);
-    // The missing blob failed in `get` and then in `csv` (no content); continue_on_error let the batch finish.
+    // The missing blob failed in `get` and then in `csv` (no content); fail_pipeline_on_error: false let the batch
+    // finish (as in ContentFlow: the failed item passes on with a failed log entry).
     assert.deepEqual(missing.executor_logs?.map((l) => [l.executor_id, l.status]), [["get", "failed"], [
       "csv",
       "failed",

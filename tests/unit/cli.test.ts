@@ -43,7 +43,14 @@ describe("cli", () => {
   test("version", () => {
     const r = cli(["version"]);
     assert.equal(r.code, 0);
-    assert.match(r.stdout, /^contentflow-worker \d+\.\d+\.\d+ \((deno|bun)\)/);
+    assert.match(r.stdout, /^contentflow-worker \d+\.\d+\.\d+\n/);
+    assert.match(r.stdout, /^commit: +unknown \(run from source\)$/m);
+    assert.match(r.stdout, /^runtime: +(deno|bun)$/m);
+    const json = cli(["version", "--json"]);
+    assert.equal(json.code, 0);
+    const info = JSON.parse(json.stdout);
+    assert.deepEqual(Object.keys(info).sort(), ["build_date", "commit", "runtime", "target", "version"]);
+    assert.match(info.runtime, /^(deno|bun)$/);
   });
 
   const usage: Array<[string[], RegExp]> = [

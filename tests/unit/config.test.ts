@@ -165,7 +165,7 @@ describe("config: sources", () => {
       dotenvPath: file,
       loadAppConfig: async (pre) => {
         assert.equal(pre.WORKER_NAME, "from-dotenv");
-        return { API_PORT: "9100", UNKNOWN_KEY: "ignored" };
+        return { values: { API_PORT: "9100", UNKNOWN_KEY: "ignored" }, keys: {} };
       },
     });
     assert.equal(config.WORKER_NAME, "from-dotenv");
@@ -182,7 +182,7 @@ describe("config: sources", () => {
       loadConfig({
         env: { ...base, AZURE_APP_CONFIG_ENDPOINT: "https://x.azconfig.io" },
         dotenvPath: false,
-        loadAppConfig: async () => ({ NUM_PROCESSING_WORKERS: "lots" }),
+        loadAppConfig: async () => ({ values: { NUM_PROCESSING_WORKERS: "lots" }, keys: {} }),
       }),
       /NUM_PROCESSING_WORKERS="lots"/,
     );
@@ -190,7 +190,11 @@ describe("config: sources", () => {
 
   test("App Configuration is not contacted unless configured", async () => {
     let called = false;
-    await loadConfig({ env: base, dotenvPath: false, loadAppConfig: async () => ((called = true), {}) });
+    await loadConfig({
+      env: base,
+      dotenvPath: false,
+      loadAppConfig: async () => ((called = true), { values: {}, keys: {} }),
+    });
     assert.equal(called, false);
   });
 

@@ -21,6 +21,7 @@ import { perItemExecutor } from "../per-item.ts";
 import { choiceSetting, intSetting, mapSetting, stringSetting } from "../settings.ts";
 import { registerSecret } from "../../util/redact.ts";
 import { linkedSignal } from "../../util/abort.ts";
+import { sleepOrAbort } from "../../util/sleep.ts";
 
 const settings = v.object({
   url: v.pipe(
@@ -56,22 +57,8 @@ interface CallLimits {
 class HttpError extends Error {
   constructor(message: string, readonly retryable: boolean) {
     super(message);
+    this.name = "HttpError";
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 async function attempt(s: Settings, limits: CallLimits, body: string, signal: AbortSignal): Promise<unknown> {
@@ -140,7 +127,7 @@ export async function callWithRetries(
         throw n > 0 && err instanceof Error ? new Error(`${err.message} (after ${n + 1} attempts)`) : err;
       }
       const delay = s.retry_backoff_ms * 2 ** n;
-      await sleep(delay / 2 + Math.random() * (delay / 2), signal);
+      await sleepOrAbort(delay / 2 + Math.random() * (delay / 2), signal);
     }
   }
 }
