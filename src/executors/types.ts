@@ -15,6 +15,11 @@ export interface ExecutorRunContext {
   logger: Logger;
   /** settings.debug_mode of the executor. */
   debug?: boolean;
+  /**
+   * settings.fail_pipeline_on_error of the executor, for executors that record a failure on the item (as ContentFlow
+   * does) unless it should fail the executor.
+   */
+  failPipelineOnError?: boolean;
   /** Registers work to run when the pipeline run ends (whatever its outcome), e.g. deleting temp files. */
   deferCleanup?: (cleanup: () => Promise<void> | void) => void;
   /**

@@ -131,6 +131,8 @@ function nestedPipeline(p: CompiledPipeline, label: string): NestedPipeline {
     executorIds: p.order,
     async run(input, ctx) {
       const result = await runPipeline(p, input, { signal: ctx.signal, logger: ctx.logger });
+      // Counts of the inner executors (e.g. AI tokens) are added to the executor that ran them.
+      for (const output of Object.values(result.executor_outputs)) if (output.usage) ctx.addUsage?.(output.usage);
       if (result.status === "completed") return result.content;
       if (result.status === "cancelled") throw ctx.signal.reason ?? new Error(`${label} was cancelled`);
       throw new Error(`${label} failed: ${result.error ?? "unknown error"}`);

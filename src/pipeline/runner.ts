@@ -247,6 +247,7 @@ export async function runPipeline(
       signal: run.signal,
       logger,
       debug: node.common.debug_mode,
+      failPipelineOnError: node.common.fail_pipeline_on_error,
       deferCleanup: (fn) => cleanups.push(fn),
       addUsage: (counts) => {
         for (const [k, n] of Object.entries(counts)) if (Number.isFinite(n)) usage[k] = (usage[k] ?? 0) + n;
