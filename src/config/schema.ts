@@ -161,6 +161,7 @@ export const settingSchemas = {
   OUTBOUND_ALLOWED_HOSTS: listSetting(),
   OUTBOUND_ALLOWED_PRIVATE_HOSTS: privateHostsSetting(),
   MAX_HTTP_RESPONSE_BYTES: intSetting(1024, 2 ** 40),
+  MAX_CLAIM_CHECK_BYTES: intSetting(65536, 2 ** 40),
   PIPELINE_ENV_ALLOWED_VARIABLES: v.pipe(
     listSetting(),
     v.check(
@@ -321,6 +322,12 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
     aliases: ["HTTP_EXECUTOR_ALLOWED_HOSTS"],
     description:
       "Comma-separated hosts that executors may call at URLs from pipelines or content ('*' = any, empty = none, '*.example.com' = subdomains); HTTP_EXECUTOR_ALLOWED_HOSTS is the deprecated old name",
+  },
+  MAX_CLAIM_CHECK_BYTES: {
+    group: "processing",
+    default: String(100 * 1024 * 1024),
+    description:
+      "Largest claim-check blob (a task too large for a queue message) a processing worker reads (bytes); a larger one sends the message to the poison queue",
   },
   MAX_HTTP_RESPONSE_BYTES: {
     group: "processing",

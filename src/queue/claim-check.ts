@@ -2,28 +2,45 @@
 // and delete the blob once the task is done.
 import type { BlobServiceClient } from "@azure/storage-blob";
 import type { ClaimCheckMessage } from "../model/task-envelope.ts";
+import { readStreamLimited, ResponseTooLargeError } from "../util/read-limited.ts";
 
-export type ClaimCheckRead = { found: true; text: string } | { found: false };
+/** `problem`: why the blob cannot be used although it may exist (too large); absent when it is missing. */
+export type ClaimCheckRead = { found: true; text: string } | { found: false; problem?: string };
+
+/** The default of MAX_CLAIM_CHECK_BYTES. */
+export const DEFAULT_MAX_CLAIM_CHECK_BYTES = 100 * 1024 * 1024;
 
 function isNotFound(err: unknown): boolean {
   const e = err as { statusCode?: number; code?: string };
   return e?.statusCode === 404 || e?.code === "BlobNotFound" || e?.code === "ContainerNotFound";
 }
 
-/** Downloads the blob's text; a missing blob is `found: false`, any other error is thrown (worth a retry). */
+/**
+ * Downloads the blob's text, at most `maxBytes` (MAX_CLAIM_CHECK_BYTES; the message is untrusted and the blob could
+ * be anything). A missing blob is `found: false`; a larger one `found: false` with the problem, without downloading
+ * it when its size is known up front. Any other error is thrown (worth a retry).
+ */
 export async function readClaimCheck(
   blobs: BlobServiceClient,
   pointer: ClaimCheckMessage,
   signal: AbortSignal,
+  maxBytes = DEFAULT_MAX_CLAIM_CHECK_BYTES,
 ): Promise<ClaimCheckRead> {
   const { container, blob } = pointer.claim_check;
+  const what = `claim-check blob ${container}/${blob}`;
   try {
-    const body = await blobs.getContainerClient(container).getBlobClient(blob).downloadToBuffer(0, undefined, {
+    const response = await blobs.getContainerClient(container).getBlobClient(blob).download(0, undefined, {
       abortSignal: signal,
     });
-    return { found: true, text: body.toString("utf8") };
+    if (!response.readableStreamBody) return { found: true, text: "" };
+    const body = await readStreamLimited(response.readableStreamBody, maxBytes, what, {
+      limitSetting: "MAX_CLAIM_CHECK_BYTES",
+      declaredBytes: response.contentLength,
+    });
+    return { found: true, text: new TextDecoder().decode(body) };
   } catch (err) {
     if (isNotFound(err)) return { found: false };
+    if (err instanceof ResponseTooLargeError) return { found: false, problem: err.message };
     throw err;
   }
 }

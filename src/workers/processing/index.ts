@@ -127,7 +127,7 @@ export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWo
     },
     pipelines,
     claimChecks: {
-      read: (claim, signal) => readClaimCheck(blobService(), claim, signal),
+      read: (claim, signal) => readClaimCheck(blobService(), claim, signal, config.MAX_CLAIM_CHECK_BYTES),
       delete: (claim, signal) => deleteClaimCheck(blobService(), claim, signal),
     },
     poisonQueue: queue,
