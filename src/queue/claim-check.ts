@@ -53,3 +53,34 @@ export async function deleteClaimCheck(
   const { container, blob } = pointer.claim_check;
   await blobs.getContainerClient(container).getBlobClient(blob).deleteIfExists({ abortSignal: signal });
 }
+
+/**
+ * Claim-check reads and deletes as a processing worker does them: only inside `container` (CLAIM_CHECK_CONTAINER_NAME).
+ * A queue message is untrusted; without this, a message naming any container the worker's identity can reach
+ * could make the worker read that blob, or delete it (a task whose execution is already completed has its
+ * claim-check blob deleted without being read).
+ */
+export function claimCheckAccess(
+  blobs: () => BlobServiceClient,
+  opts: { container: string; maxBytes: number },
+): {
+  read(claim: ClaimCheckMessage, signal: AbortSignal): Promise<ClaimCheckRead>;
+  delete(claim: ClaimCheckMessage, signal: AbortSignal): Promise<void>;
+} {
+  const foreign = (claim: ClaimCheckMessage) => claim.claim_check.container !== opts.container;
+  return {
+    read: async (claim, signal) => {
+      if (foreign(claim)) {
+        return {
+          found: false,
+          problem: `claim-check container '${claim.claim_check.container}' is not CLAIM_CHECK_CONTAINER_NAME ` +
+            `('${opts.container}'); refused`,
+        };
+      }
+      return await readClaimCheck(blobs(), claim, signal, opts.maxBytes);
+    },
+    delete: async (claim, signal) => {
+      if (!foreign(claim)) await deleteClaimCheck(blobs(), claim, signal);
+    },
+  };
+}

@@ -11,7 +11,7 @@ import type { Config } from "../../src/config/schema.ts";
 import { configureLogging, Logger } from "../../src/log/logger.ts";
 import type { Content } from "../../src/model/content.ts";
 import type { ExecutorRunContext } from "../../src/executors/types.ts";
-import { readClaimCheck } from "../../src/queue/claim-check.ts";
+import { claimCheckAccess, readClaimCheck } from "../../src/queue/claim-check.ts";
 import {
   compilePipeline,
   createExecutor,
@@ -163,6 +163,33 @@ describe("size limits on downloads (Azurite)", () => {
         found: false,
       },
     );
+  });
+
+  test("a queue message cannot make a worker read or delete a blob outside CLAIM_CHECK_CONTAINER_NAME", async () => {
+    const access = claimCheckAccess(() => service, { container: "contentflow-claim-checks", maxBytes: 1_000_000 });
+    const foreign = {
+      task_type: "content_processing" as const,
+      claim_check: { container: source.containerName, blob: "tables/orders.csv", task_id: "t", execution_id: "e" },
+    };
+    const signal = new AbortController().signal;
+    assert.deepEqual(await access.read(foreign, signal), {
+      found: false,
+      problem: `claim-check container '${source.containerName}' is not CLAIM_CHECK_CONTAINER_NAME ` +
+        "('contentflow-claim-checks'); refused",
+    });
+    await access.delete(foreign, signal);
+    assert.ok(await source.getBlobClient("tables/orders.csv").exists(), "the foreign blob is still there");
+    // Inside the container both work.
+    const own = service.getContainerClient("contentflow-claim-checks");
+    await own.createIfNotExists();
+    await own.getBlockBlobClient("mine.json").upload("{}", 2);
+    const mine = {
+      ...foreign,
+      claim_check: { ...foreign.claim_check, container: own.containerName, blob: "mine.json" },
+    };
+    assert.deepEqual(await access.read(mine, signal), { found: true, text: "{}" });
+    await access.delete(mine, signal);
+    assert.equal(await own.getBlobClient("mine.json").exists(), false);
   });
 });
 
