@@ -162,6 +162,7 @@ export const settingSchemas = {
   OUTBOUND_ALLOWED_HOSTS: listSetting(),
   OUTBOUND_ALLOWED_PRIVATE_HOSTS: privateHostsSetting(),
   MAX_HTTP_RESPONSE_BYTES: intSetting(1024, 2 ** 40),
+  MAX_CLAIM_CHECK_BYTES: intSetting(65536, 2 ** 40),
   PIPELINE_ENV_ALLOWED_VARIABLES: v.pipe(
     listSetting(),
     v.check(
@@ -331,6 +332,12 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
     description:
       "Comma-separated hosts that executors may call at URLs from pipelines or content ('*' = any, empty = none, '*.example.com' = subdomains); HTTP_EXECUTOR_ALLOWED_HOSTS is the deprecated old name",
   },
+  MAX_CLAIM_CHECK_BYTES: {
+    group: "processing",
+    default: String(100 * 1024 * 1024),
+    description:
+      "Largest claim-check blob (a task too large for a queue message) a processing worker reads (bytes); a larger one sends the message to the poison queue",
+  },
   MAX_HTTP_RESPONSE_BYTES: {
     group: "processing",
     default: String(32 * 1024 * 1024),
@@ -462,9 +469,9 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
   API_ENABLED: { group: "api", default: "true", description: "Serve /health, /ready, /status and /metrics" },
   API_HOST: {
     group: "api",
-    default: "0.0.0.0",
+    default: "127.0.0.1",
     description:
-      "Address the API binds to (0.0.0.0 = all interfaces, as the Python worker; use 127.0.0.1 to keep it local)",
+      "Address the API binds to: loopback by default, so /status and /metrics are not open to the network; 0.0.0.0 (the Python worker's default) for a load balancer or the ContentFlow API on another host, then set API_TOKEN",
   },
   API_PORT: { group: "api", default: "8099", description: "API port (0 = pick a free port)" },
   API_TOKEN: {

@@ -430,14 +430,14 @@ describe("compiled binary under fire", () => {
         text: JSON.stringify({
           task_type: "content_processing",
           claim_check: {
-            container: "claims",
+            container: "contentflow-claim-checks", // CLAIM_CHECK_CONTAINER_NAME: other containers are refused
             blob: "missing.json",
             task_id: "task_cc",
             execution_id: "exec_cc",
             bytes: 10,
           },
         }),
-        reason: /^claim-check blob claims\/missing\.json not found$/,
+        reason: /^claim-check blob contentflow-claim-checks\/missing\.json not found$/,
       },
     };
     for (const bad of Object.values(badMessages)) await queue.sendMessage(bad.text);

@@ -242,7 +242,7 @@ export class TaskHandler {
   private async resolveClaimCheck(claim: ClaimCheckMessage, signal: AbortSignal): Promise<ContentProcessingTask> {
     const read = await this.deps.claimChecks.read(claim, signal);
     const where = `${claim.claim_check.container}/${claim.claim_check.blob}`;
-    if (!read.found) throw new PermanentTaskError(`claim-check blob ${where} not found`);
+    if (!read.found) throw new PermanentTaskError(read.problem ?? `claim-check blob ${where} not found`);
     const decoded = decodeClaimCheckBlob(read.text, claim);
     if (!decoded.ok) throw new PermanentTaskError(decoded.reason);
     return decoded.message.payload;

@@ -13,7 +13,7 @@ import { sleep } from "../../util/sleep.ts";
 import { taskQueues } from "../../queue/clients.ts";
 import { TaskQueue } from "../../queue/task-queue.ts";
 import { consume } from "../../queue/consumer.ts";
-import { deleteClaimCheck, readClaimCheck } from "../../queue/claim-check.ts";
+import { claimCheckAccess } from "../../queue/claim-check.ts";
 import { storageErrorSummary } from "../../queue/errors.ts";
 import { type CosmosStore, openCosmosStore } from "../../store/cosmos.ts";
 import { ExecutionStore } from "../../store/executions.ts";
@@ -133,10 +133,10 @@ export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWo
       readSaveExecutionOutput: (vaultId, signal) => readSaveExecutionOutput(store.vaults, vaultId, signal),
     },
     pipelines,
-    claimChecks: {
-      read: (claim, signal) => readClaimCheck(blobService(), claim, signal),
-      delete: (claim, signal) => deleteClaimCheck(blobService(), claim, signal),
-    },
+    claimChecks: claimCheckAccess(blobService, {
+      container: config.CLAIM_CHECK_CONTAINER_NAME,
+      maxBytes: config.MAX_CLAIM_CHECK_BYTES,
+    }),
     poisonQueue: queue,
     cosmosGate,
   });
