@@ -4,19 +4,35 @@
 set -euo pipefail
 
 SERVICE=contentflow-worker
+# Where releases are downloaded from (GitHub's layout: <base>/download/v<version>/<asset>,
+# <base>/latest/download/<asset>). A mirror or an air-gapped repository serves the same layout: --base-url.
+DEFAULT_RELEASE_URL="${CONTENTFLOW_WORKER_RELEASE_URL:-https://github.com/contentflow/contentflow-worker/releases}"
 SCRIPT_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(dirname -- "$SCRIPT_DIR")"
 
 usage() {
   cat <<EOF
 Usage: sudo $0 [options]
+       sudo $0 --version X.Y.Z|latest [--base-url URL] [options]
+       sudo $0 --rollback [options]
        sudo $0 --uninstall [--purge] [options]
 
 Installs the contentflow-worker binary, a system user, /etc/contentflow-worker/env and the systemd unit,
 then enables and starts the service. Running it again upgrades the binary and the unit and restarts the
-service; an existing env file is always kept.
+service; an existing env file is always kept. The binary replaced by an upgrade is kept as
+<prefix>/bin/contentflow-worker.previous for --rollback.
+
+One-line install of a release (downloads the binary for this machine, verifies it against SHA256SUMS):
+  curl -fsSL <base-url>/latest/download/install.sh | sudo bash -s -- --version latest
 
 Options:
+  --version V       download release V (X.Y.Z, or latest) instead of using a local binary: the asset
+                    contentflow-worker-V-linux-<arch> and SHA256SUMS; nothing is replaced unless the checksum
+                    matches and the new binary answers \`version\` with V
+  --base-url URL    where releases are (default: $DEFAULT_RELEASE_URL, or
+                    \$CONTENTFLOW_WORKER_RELEASE_URL); files are read from URL/download/vV/ (URL/latest/download/)
+  --arch A          asset architecture: x64, arm64, x64-musl or arm64-musl (default: this machine's)
+  --rollback        put back the binary the last upgrade replaced (…/contentflow-worker.previous) and restart
   --binary PATH     binary to install (default: contentflow-worker next to this script or one directory up,
                     or dist/contentflow-worker in a source checkout)
   --prefix DIR      installation prefix; the binary goes to DIR/bin (default: /usr/local)
@@ -51,6 +67,10 @@ START=1
 UNINSTALL=0
 PURGE=0
 ROOT="${DESTDIR:-}"
+RELEASE_VERSION=""
+BASE_URL="$DEFAULT_RELEASE_URL"
+ARCH=""
+ROLLBACK=0
 
 need_value() { [[ $# -ge 2 && -n "$2" ]] || usage_error "$1 needs a value"; }
 while [[ $# -gt 0 ]]; do
@@ -65,6 +85,13 @@ while [[ $# -gt 0 ]]; do
     --env-file=*) INITIAL_ENV="${1#*=}"; shift ;;
     --root) need_value "$@"; ROOT="$2"; shift 2 ;;
     --root=*) ROOT="${1#*=}"; shift ;;
+    --version) need_value "$@"; RELEASE_VERSION="$2"; shift 2 ;;
+    --version=*) RELEASE_VERSION="${1#*=}"; shift ;;
+    --base-url) need_value "$@"; BASE_URL="$2"; shift 2 ;;
+    --base-url=*) BASE_URL="${1#*=}"; shift ;;
+    --arch) need_value "$@"; ARCH="$2"; shift 2 ;;
+    --arch=*) ARCH="${1#*=}"; shift ;;
+    --rollback) ROLLBACK=1; shift ;;
     --no-start) START=0; shift ;;
     --uninstall) UNINSTALL=1; shift ;;
     --purge) PURGE=1; shift ;;
@@ -77,6 +104,17 @@ done
 PREFIX="${PREFIX%/}"
 [[ "$SERVICE_USER" =~ ^[a-z_][a-z0-9_-]{0,30}$ ]] || usage_error "--user '$SERVICE_USER' is not a valid user name"
 [[ $PURGE -eq 0 || $UNINSTALL -eq 1 ]] || usage_error "--purge only goes with --uninstall"
+[[ -z "$RELEASE_VERSION" || -z "$BINARY" ]] || usage_error "--version and --binary exclude each other"
+[[ $ROLLBACK -eq 0 || ( -z "$RELEASE_VERSION" && -z "$BINARY" && $UNINSTALL -eq 0 ) ]] ||
+  usage_error "--rollback goes alone (no --version, --binary or --uninstall)"
+if [[ -n "$RELEASE_VERSION" && "$RELEASE_VERSION" != latest ]]; then
+  RELEASE_VERSION="${RELEASE_VERSION#v}"
+  [[ "$RELEASE_VERSION" =~ ^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?$ ]] ||
+    usage_error "--version '$RELEASE_VERSION' is not X.Y.Z or latest"
+fi
+[[ -z "$ARCH" || "$ARCH" =~ ^(x64|arm64)(-musl)?$ ]] || usage_error "--arch '$ARCH' is not x64, arm64, x64-musl or arm64-musl"
+[[ "$BASE_URL" =~ ^(https?|file)://.+ ]] || usage_error "--base-url '$BASE_URL' is not an http(s):// or file:// URL"
+BASE_URL="${BASE_URL%/}"
 if [[ -n "$ROOT" ]]; then
   mkdir -p -- "$ROOT"
   ROOT="$(cd -- "$ROOT" && pwd)"
@@ -147,6 +185,113 @@ uninstall() {
   say "uninstalled"
 }
 
+machine_arch() {
+  local a musl=""
+  case "$(uname -m)" in
+    x86_64 | amd64) a=x64 ;;
+    aarch64 | arm64) a=arm64 ;;
+    *) die "this machine's architecture $(uname -m) has no release binary (x64 and arm64 are built)" ;;
+  esac
+  if ls /lib/ld-musl-*.so.1 >/dev/null 2>&1 && ! ls /lib64/ld-linux-*.so.2 /lib/ld-linux-*.so.1 >/dev/null 2>&1; then
+    musl=-musl
+  fi
+  printf '%s' "$a$musl"
+}
+
+# fetch URL FILE: the whole file or an error (HTTP errors, refused connections and cut-off transfers all fail).
+fetch() {
+  local url="$1" out="$2"
+  if command -v curl >/dev/null 2>&1; then
+    curl --fail --silent --show-error --location --retry 2 --connect-timeout 20 --max-time 900 -o "$out" "$url"
+  elif command -v wget >/dev/null 2>&1; then
+    wget --quiet --tries=3 --timeout=20 -O "$out" "$url"
+  else
+    die "neither curl nor wget is installed; install one, or download the binary yourself and use --binary"
+  fi
+}
+
+sha256_of() {
+  if command -v sha256sum >/dev/null 2>&1; then
+    sha256sum -- "$1" | cut -d' ' -f1
+  else
+    shasum -a 256 -- "$1" | cut -d' ' -f1
+  fi
+}
+
+# Downloads the release asset for this machine into a temporary folder, verifies it, sets BINARY to it.
+download_release() {
+  local arch="${ARCH:-$(machine_arch)}" dir sums_url asset_url asset version="$RELEASE_VERSION" expected actual
+  dir="$(mktemp -d "${TMPDIR:-/tmp}/contentflow-worker-download.XXXXXX")"
+  DOWNLOAD_DIR="$dir"
+  if [[ "$version" == latest ]]; then
+    sums_url="$BASE_URL/latest/download/SHA256SUMS"
+  else
+    sums_url="$BASE_URL/download/v$version/SHA256SUMS"
+  fi
+  say "downloading $sums_url"
+  fetch "$sums_url" "$dir/SHA256SUMS" || die "could not download $sums_url (no such release, or the server is unreachable); nothing was changed"
+  # Lines: "<sha256>  contentflow-worker-<version>-linux-<arch>"
+  local line
+  line="$(grep -E "^[0-9a-f]{64}  contentflow-worker-[^ ]+-linux-$arch\$" "$dir/SHA256SUMS" | head -n 1 || true)"
+  if [[ -z "$line" ]]; then
+    local available
+    available="$(grep -oE 'linux-[a-z0-9-]+$' "$dir/SHA256SUMS" | sed 's/^linux-//' | tr '\n' ' ')"
+    die "release ${version} has no binary for linux-$arch (it has: ${available:-none}); nothing was changed"
+  fi
+  expected="${line%% *}"
+  asset="${line##* }"
+  if [[ "$version" == latest ]]; then
+    version="${asset#contentflow-worker-}"
+    version="${version%-linux-$arch}"
+    asset_url="$BASE_URL/latest/download/$asset"
+  else
+    [[ "$asset" == "contentflow-worker-$version-linux-$arch" ]] ||
+      die "SHA256SUMS of v$version names $asset, not contentflow-worker-$version-linux-$arch; nothing was changed"
+    asset_url="$BASE_URL/download/v$version/$asset"
+  fi
+  say "downloading $asset_url"
+  fetch "$asset_url" "$dir/$asset" || die "could not download $asset_url (missing asset or interrupted transfer); nothing was changed"
+  actual="$(sha256_of "$dir/$asset")"
+  if [[ "$actual" != "$expected" ]]; then
+    die "checksum mismatch for $asset: SHA256SUMS says $expected, the download is $actual (corrupt or tampered download); nothing was changed"
+  fi
+  say "checksum verified: $asset ($actual)"
+  chmod 0755 -- "$dir/$asset"
+  local answer
+  if ! answer="$("$dir/$asset" version --json 2>&1)"; then
+    die "the downloaded binary does not run on this machine ($(uname -m), asset linux-$arch): ${answer:0:200}; nothing was changed"
+  fi
+  if [[ "$answer" != *"\"version\":\"$version\""* ]]; then
+    die "the downloaded binary reports ${answer:0:200}, not version $version; nothing was changed"
+  fi
+  say "the new binary answers: $answer"
+  BINARY="$dir/$asset"
+  # Run as `curl … | bash`, this script has no unit or env template beside it: take the release's own, verified.
+  local file release_dir="${asset_url%/*}"
+  for file in "$SERVICE.service" "$SERVICE.env.template"; do
+    if [[ "$file" == *.service && -f "$UNIT_TEMPLATE" ]] || [[ "$file" == *.template && -f "$ENV_TEMPLATE" ]]; then
+      continue
+    fi
+    fetch "$release_dir/$file" "$dir/$file" || die "could not download $release_dir/$file; nothing was changed"
+    expected="$(grep -E "  $file\$" "$dir/SHA256SUMS" | cut -d' ' -f1 | head -n 1)"
+    [[ -n "$expected" && "$(sha256_of "$dir/$file")" == "$expected" ]] ||
+      die "checksum mismatch or missing SHA256SUMS line for $file; nothing was changed"
+    if [[ "$file" == *.service ]]; then UNIT_TEMPLATE="$dir/$file"; else ENV_TEMPLATE="$dir/$file"; fi
+  done
+}
+
+rollback() {
+  local dest="$ROOT$BIN_PATH" previous="$ROOT$BIN_PATH.previous"
+  [[ -f "$previous" ]] || die "no previous binary at $BIN_PATH.previous (nothing to roll back to)"
+  "$previous" version >/dev/null 2>&1 || die "$BIN_PATH.previous does not run; not rolling back"
+  local tmp="$dest.new.$$"
+  install -m 0755 -- "$previous" "$tmp"
+  if [[ -f "$dest" ]]; then mv -f -- "$dest" "$previous"; fi
+  mv -f -- "$tmp" "$dest"
+  say "rolled back: $BIN_PATH is the previous binary again (the replaced one is now $BIN_PATH.previous)"
+  BINARY_CHANGED=1
+}
+
 find_binary() {
   if [[ -n "$BINARY" ]]; then
     [[ -f "$BINARY" ]] || die "--binary $BINARY: no such file"
@@ -185,8 +330,13 @@ install_binary() {
     return
   fi
   # Copy next to the target, then rename: a running service keeps its old file, nothing sees a half-written one.
+  # The replaced binary stays as .previous for --rollback.
   local tmp="$dest.new.$$"
   install -m 0755 -- "$BINARY" "$tmp"
+  if [[ -f "$dest" ]]; then
+    cp -p -- "$dest" "$dest.previous"
+    say "kept the replaced binary as $BIN_PATH.previous (install.sh --rollback puts it back)"
+  fi
   mv -f -- "$tmp" "$dest"
   BINARY_CHANGED=1
   say "installed $BINARY as $BIN_PATH"
@@ -286,7 +436,20 @@ fi
 BINARY_CHANGED=0
 UNIT_CHANGED=0
 ENV_CREATED=0
-find_binary
+DOWNLOAD_DIR=""
+trap '[[ -z "$DOWNLOAD_DIR" ]] || rm -rf -- "$DOWNLOAD_DIR"' EXIT
+if [[ $ROLLBACK -eq 1 ]]; then
+  rollback
+  install_unit
+  start_service
+  say "done"
+  exit 0
+fi
+if [[ -n "$RELEASE_VERSION" ]]; then
+  download_release
+else
+  find_binary
+fi
 ensure_user
 install_binary
 install_env_file

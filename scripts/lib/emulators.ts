@@ -178,6 +178,8 @@ export async function startEmulators(opts: StartOptions = {}): Promise<Emulators
     COSMOS_DB_ENDPOINT_DISCOVERY: "false",
     COSMOS_DB_CREATE_CONTAINERS: "true",
     AZURE_TOKEN_CREDENTIALS: "dev",
+    // Tests run their fake services and emulators on loopback, which the outbound policy refuses by default.
+    OUTBOUND_ALLOWED_PRIVATE_HOSTS: "127.0.0.1,localhost",
   };
   return {
     dir,

@@ -138,6 +138,12 @@ export function prometheusText(supervisor: Supervisor): string {
     byRole((r) => children.filter((c) => c.role === r).reduce((a, c) => a + c.restarts, 0)),
   );
   family(
+    "contentflow_worker_hung_worker_kills_total",
+    "counter",
+    "Worker processes killed and replaced because their heartbeats stopped (WORKER_HEARTBEAT_TIMEOUT_SECONDS)",
+    byRole((r) => children.filter((c) => c.role === r).reduce((a, c) => a + c.heartbeat_kills, 0)),
+  );
+  family(
     "contentflow_worker_role_degraded",
     "gauge",
     "1 when a role's workers are crash-looping",
@@ -217,6 +223,7 @@ export function createApi(opts: ApiOptions): Hono<ApiEnv> {
         configured: supervisor.configured(role),
         active: mine.filter((w) => w.alive).length,
         degraded: mine.some((w) => w.degraded),
+        hung_worker_kills: mine.reduce((a, w) => a + w.heartbeat_kills, 0),
         workers: mine,
       };
     }

@@ -2,7 +2,8 @@
 // against the executor registry without running anything, and say what is wrong, per executor and setting.
 import process from "node:process";
 import { readFileSync, statSync } from "node:fs";
-import { type Command, EXIT_FAILURE, EXIT_OK } from "./command.ts";
+import type { Command } from "./command.ts";
+import { EXIT_FAILURE, EXIT_OK } from "../model/exit-codes.ts";
 import { parseArgs, UsageError } from "./args.ts";
 import { loadEffectiveConfig } from "./load-effective-config.ts";
 import { ConfigError } from "../config/load.ts";

@@ -1,6 +1,7 @@
 // `contentflow-worker` / `contentflow-worker supervisor`: run the workers as child processes and serve the API.
 import process from "node:process";
-import { type Command, EXIT_OK } from "./command.ts";
+import type { Command } from "./command.ts";
+import { EXIT_OK } from "../model/exit-codes.ts";
 import { parseArgs } from "./args.ts";
 import { loadEffectiveConfig } from "./load-effective-config.ts";
 import { requireConnectionSettings } from "../config/load.ts";
@@ -25,11 +26,13 @@ Runs NUM_PROCESSING_WORKERS processing workers and NUM_SOURCE_WORKERS source wor
 executable, restarts crashed ones (exponential backoff with jitter), and serves the HTTP API on API_HOST:API_PORT:
   GET /health    liveness
   GET /ready     200 when every worker is up and ready, 503 (with reasons) while starting, draining or crash-looping
-  GET /status    per role and per worker: pid, alive, ready, restarts, uptime, in-flight tasks (bearer token if API_TOKEN;
-                 addresses in API_OPEN_STATUS_FROM get the ContentFlow API's health summary without it)
+  GET /status    per role and per worker: pid, alive, ready, restarts, uptime, in-flight tasks, hung-worker kills
+                 (bearer token if API_TOKEN; addresses in API_OPEN_STATUS_FROM get the ContentFlow API's health
+                 summary without it)
   GET /metrics   Prometheus text (bearer token if API_TOKEN)
 SIGTERM or SIGINT drains the workers within SHUTDOWN_DRAIN_TIMEOUT_SECONDS, then exits 0; a second signal kills
-them at once. Under systemd (Type=notify) it sends READY=1, STATUS=, WATCHDOG=1 and STOPPING=1.
+them at once. A worker that sends no heartbeat for WORKER_HEARTBEAT_TIMEOUT_SECONDS (a blocked event loop) is
+killed and replaced. Under systemd (Type=notify) it sends READY=1, STATUS=, WATCHDOG=1 and STOPPING=1.
 
 Options:
   --env-file PATH   read this .env file instead of ./.env
@@ -54,6 +57,7 @@ export const supervisorCommand: Command = {
       drainTimeoutMs: config.SHUTDOWN_DRAIN_TIMEOUT_SECONDS * 1000,
       backoffMaxMs: config.RESTART_BACKOFF_MAX_SECONDS * 1000,
       stableMs: config.RESTART_STABLE_SECONDS * 1000,
+      heartbeatTimeoutMs: config.WORKER_HEARTBEAT_TIMEOUT_SECONDS * 1000,
     });
     let server: RunningServer | undefined;
     if (config.API_ENABLED) {

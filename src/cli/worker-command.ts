@@ -2,7 +2,8 @@
 // or by hand). `--role=source --once [--vault ID]` crawls once and prints a summary.
 import process from "node:process";
 import { randomBytes } from "node:crypto";
-import { type Command, EXIT_FAILURE, EXIT_OK } from "./command.ts";
+import type { Command } from "./command.ts";
+import { EXIT_FAILURE, EXIT_OK } from "../model/exit-codes.ts";
 import { parseArgs, UsageError } from "./args.ts";
 import { loadEffectiveConfig } from "./load-effective-config.ts";
 import { requireConnectionSettings } from "../config/load.ts";
@@ -11,7 +12,7 @@ import { configureLogging, parseLogLevel, rootLogger } from "../log/logger.ts";
 import { hostname, onSignals } from "../runtime/index.ts";
 import { IpcReporter, openSupervisedChannel } from "../supervisor/child-host.ts";
 import { MemoryReporter, type WorkerContext, type WorkerReporter, type WorkerRole } from "../model/worker-context.ts";
-import { runProcessingWorker } from "../workers/processing.ts";
+import { runProcessingWorker } from "../workers/processing/index.ts";
 import { runSourceOnce, runSourceWorker } from "../workers/source.ts";
 
 const HELP = `Usage: contentflow-worker worker --role=processing|source [--index N] [--env-file PATH]

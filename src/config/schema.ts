@@ -2,6 +2,7 @@
 // whether it is a secret, and the valibot schema that turns the raw string into a typed value.
 import * as v from "valibot";
 import { parseIpRange } from "../util/ip-ranges.ts";
+import ipaddr from "ipaddr.js";
 
 function intSetting(min: number, max: number) {
   return v.pipe(
@@ -95,6 +96,21 @@ function listSetting() {
   );
 }
 
+/** Host names ("*.suffix" allowed), IP addresses or CIDR ranges. */
+function privateHostsSetting() {
+  return v.pipe(
+    listSetting(),
+    v.check(
+      (entries) =>
+        entries.every((e) =>
+          e.includes("/") ? ipaddr.isValidCIDR(e) : ipaddr.isValid(e.replace(/^\[|\]$/g, "")) ||
+            /^(\*\.)?[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?$/.test(e)
+        ),
+      "expected host names, IP addresses or CIDR ranges separated by commas",
+    ),
+  );
+}
+
 export interface SettingMeta {
   default: string;
   description: string;
@@ -122,6 +138,10 @@ export const settingSchemas = {
   SHUTDOWN_DRAIN_TIMEOUT_SECONDS: intSetting(1, 3600),
   RESTART_BACKOFF_MAX_SECONDS: intSetting(1, 3600),
   RESTART_STABLE_SECONDS: intSetting(1, 86400),
+  WORKER_HEARTBEAT_TIMEOUT_SECONDS: v.pipe(
+    intSetting(0, 86400),
+    v.check((n) => n === 0 || n >= 5, "expected 0 (off) or at least 5 (workers report every 2 s)"),
+  ),
   // Queue
   STORAGE_ACCOUNT_WORKER_QUEUE_URL: urlOrEmpty("the storage account's queue endpoint"),
   STORAGE_QUEUE_CONNECTION_STRING: strSetting(),
@@ -138,7 +158,18 @@ export const settingSchemas = {
   TASK_TIMEOUT_SECONDS: intSetting(1, 86400),
   RETRY_BASE_DELAY_SECONDS: intSetting(0, 3600),
   RETRY_MAX_DELAY_SECONDS: intSetting(0, 604800),
-  HTTP_EXECUTOR_ALLOWED_HOSTS: listSetting(),
+  OUTBOUND_ALLOWED_HOSTS: listSetting(),
+  OUTBOUND_ALLOWED_PRIVATE_HOSTS: privateHostsSetting(),
+  MAX_HTTP_RESPONSE_BYTES: intSetting(1024, 2 ** 40),
+  PIPELINE_ENV_ALLOWED_VARIABLES: v.pipe(
+    listSetting(),
+    v.check(
+      (names) => names.every((n) => /^(\*|[A-Za-z_][A-Za-z0-9_]*\*?)$/.test(n)),
+      "expected '*', variable names or NAME_PREFIX_* separated by commas",
+    ),
+  ),
+  AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT: intSetting(1, 1000),
+  AI_MAX_RETRY_DELAY_SECONDS: intSetting(0, 3600),
   // Cosmos
   COSMOS_DB_ENDPOINT: urlOrEmpty("the Cosmos DB account endpoint"),
   COSMOS_DB_KEY: strSetting(),
@@ -205,6 +236,13 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
     group: "supervisor",
     default: "30",
     description: "Uptime after which a child's crash count and backoff are reset",
+  },
+  WORKER_HEARTBEAT_TIMEOUT_SECONDS: {
+    group: "supervisor",
+    default: "60",
+    description:
+      "A child that sends no heartbeat (every 2 s) for this long is hung, e.g. its event loop is blocked by CPU-bound " +
+      "work: it is killed and replaced, and its tasks come back after their lease (0 = never)",
   },
 
   STORAGE_ACCOUNT_WORKER_QUEUE_URL: {
@@ -274,10 +312,41 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
     description: "Delay before the first retry of a failed task; grows exponentially with jitter",
   },
   RETRY_MAX_DELAY_SECONDS: { group: "processing", default: "300", description: "Cap of the retry delay" },
-  HTTP_EXECUTOR_ALLOWED_HOSTS: {
+  OUTBOUND_ALLOWED_HOSTS: {
     group: "processing",
     default: "*",
-    description: "Comma-separated hosts the `http` executor may call ('*' = any, empty = none)",
+    aliases: ["HTTP_EXECUTOR_ALLOWED_HOSTS"],
+    description:
+      "Comma-separated hosts that executors may call at URLs from pipelines or content ('*' = any, empty = none, '*.example.com' = subdomains); HTTP_EXECUTOR_ALLOWED_HOSTS is the deprecated old name",
+  },
+  MAX_HTTP_RESPONSE_BYTES: {
+    group: "processing",
+    default: String(32 * 1024 * 1024),
+    description: "Largest response body an executor reads from an HTTP endpoint (bytes); a larger one fails the item",
+  },
+  PIPELINE_ENV_ALLOWED_VARIABLES: {
+    group: "processing",
+    default: "*",
+    description:
+      "Environment variables pipeline settings may read with ${VAR}: '*' = every variable whose name does not look like a secret, or names and PREFIX_* patterns; a secret-looking name (…_KEY, …_SECRET, …TOKEN, …) is readable only when listed exactly; the worker's own secrets never are",
+  },
+  OUTBOUND_ALLOWED_PRIVATE_HOSTS: {
+    group: "processing",
+    default: "",
+    description:
+      "Comma-separated host names, IPs or CIDR ranges that executors may call although they resolve to loopback, private, link-local, CGNAT, unique-local or metadata addresses (empty = none)",
+  },
+  AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT: {
+    group: "processing",
+    default: "8",
+    description:
+      "Azure AI calls (OpenAI, Document Intelligence, ...) one worker process makes at once to the same endpoint; " +
+      "further calls wait for a free slot",
+  },
+  AI_MAX_RETRY_DELAY_SECONDS: {
+    group: "processing",
+    default: "60",
+    description: "Longest wait before retrying an Azure AI call after 429/503 (Retry-After is honoured up to this cap)",
   },
 
   COSMOS_DB_ENDPOINT: {

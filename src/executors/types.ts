@@ -17,12 +17,52 @@ export interface ExecutorRunContext {
   debug?: boolean;
   /** Registers work to run when the pipeline run ends (whatever its outcome), e.g. deleting temp files. */
   deferCleanup?: (cleanup: () => Promise<void> | void) => void;
+  /**
+   * Adds entries to the `details` of the executor log entry the runner writes on the item being processed (per-item
+   * executors only), e.g. the tokens an AI call used.
+   */
+  addLogDetails?: (details: Record<string, unknown>) => void;
+  /** Adds counts to the executor's totals in the execution record (`executor_outputs[id].usage`), e.g. tokens. */
+  addUsage?: (counts: Record<string, number>) => void;
+}
+
+/** A pipeline compiled for an executor to run inside itself (subpipeline, for_each_content). */
+export interface NestedPipeline {
+  /** Executor ids of the nested pipeline, in run order. */
+  readonly executorIds: readonly string[];
+  /**
+   * Runs the pipeline on `input` under `ctx.signal` (so the task's cancellation and the caller's timeouts apply)
+   * and returns its output; throws when it fails or is cancelled, naming the failing executor.
+   */
+  run(input: Content[], ctx: ExecutorRunContext): Promise<Content[]>;
+  close(): Promise<void>;
+}
+
+/** An executor step of an inline pipeline: like an entry of `executors:` in the YAML. */
+export interface NestedStep {
+  id: string;
+  type: string;
+  settings?: Record<string, unknown> | null;
+}
+
+/**
+ * Lets an executor compile pipelines of its own while its pipeline is compiled, without importing the engine.
+ * Both methods throw (with a message for the YAML's author) on unknown names, invalid executors, cycles and nesting
+ * deeper than the engine allows.
+ */
+export interface NestedPipelines {
+  /** The pipeline called `name` in the same YAML document (`pipeline:` or an entry of `pipelines:`). */
+  named(name: string): NestedPipeline;
+  /** The steps run one after the other; each step's id becomes `<idPrefix>.<step id>`. */
+  sequence(idPrefix: string, steps: readonly NestedStep[]): NestedPipeline;
 }
 
 /** Process-wide dependencies executors may use (shared clients; nothing per task). */
 export interface ExecutorDeps {
   config: Config;
   logger: Logger;
+  /** Given by the pipeline compiler to the executors it creates; absent when an executor is created on its own. */
+  pipelines?: NestedPipelines;
 }
 
 export interface ExecutorInstance {
@@ -60,8 +100,11 @@ export interface ExecutorDefinition<TSchema extends v.GenericSchema = v.GenericS
   settings: TSchema;
   /** True when instances implement `crawl` (InputExecutorInstance); only those are picked as a pipeline's input. */
   crawls?: boolean;
-  /** Defaults of the common per-item settings when they differ from max_concurrent 3 / timeout_secs 300. */
-  commonDefaults?: { max_concurrent?: number; timeout_secs?: number };
+  /**
+   * Defaults of the common settings when the catalog gives this type others than max_concurrent 3, timeout_secs 300,
+   * fail_pipeline_on_error true.
+   */
+  commonDefaults?: { max_concurrent?: number; timeout_secs?: number; fail_pipeline_on_error?: boolean };
   create(id: string, settings: v.InferOutput<TSchema>, deps: ExecutorDeps): ExecutorInstance;
 }
 

@@ -53,12 +53,3 @@ export type ExecutionDoc = v.InferOutput<typeof ExecutionDocSchema>;
 export function newId(prefix: "exec" | "task"): string {
   return `${prefix}_${crypto.randomUUID().replace(/-/g, "").slice(0, 12)}`;
 }
-
-export function describeIssues(issues: v.BaseIssue<unknown>[]): string {
-  return issues
-    .map((i) => {
-      const path = i.path?.map((p) => String(p.key)).join(".");
-      return path ? `${path}: ${i.message}` : i.message;
-    })
-    .join("; ");
-}

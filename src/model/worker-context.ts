@@ -1,19 +1,20 @@
 // What a worker loop gets from the process that hosts it (a supervised child or `worker --role=…` by hand).
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
+import type { CounterName } from "./counters.ts";
 
 export type WorkerRole = "processing" | "source";
 
 /**
  * Numbers a worker reports; the supervisor sums counters per role for /metrics and shows gauges per worker
- * in /status. Counter names are snake_case without prefix, e.g. "tasks_processed_total".
+ * in /status. Counter names are listed in counters.ts.
  */
 export interface WorkerReporter {
   /** The worker is connected and taking work (false while starting, reconnecting or draining). */
   setReady(ready: boolean, reason?: string): void;
   /** Tasks (processing) or crawls (source) running right now. */
   setInFlight(count: number): void;
-  count(counter: string, by?: number): void;
+  count(counter: CounterName, by?: number): void;
   gauge(name: string, value: number): void;
   /** Free-form state shown in /status (e.g. current vault, lease epoch); no secrets. */
   info(key: string, value: unknown): void;
@@ -47,7 +48,7 @@ export class MemoryReporter implements WorkerReporter {
   setInFlight(count: number): void {
     this.inFlight = count;
   }
-  count(counter: string, by = 1): void {
+  count(counter: CounterName, by = 1): void {
     this.counters[counter] = (this.counters[counter] ?? 0) + by;
   }
   gauge(name: string, value: number): void {

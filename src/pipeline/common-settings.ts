@@ -13,11 +13,16 @@ export const COMMON_SETTING_NAMES = [
   "continue_on_error",
 ] as const;
 
-export function commonSettingsSchema(defaults: { max_concurrent?: number; timeout_secs?: number } = {}) {
+export function commonSettingsSchema(
+  defaults: { max_concurrent?: number; timeout_secs?: number; fail_pipeline_on_error?: boolean } = {},
+) {
   return v.object({
     enabled: v.optional(boolSetting("enabled"), true),
     condition: v.optional(stringSetting("condition")),
-    fail_pipeline_on_error: v.optional(boolSetting("fail_pipeline_on_error"), true),
+    fail_pipeline_on_error: v.optional(
+      boolSetting("fail_pipeline_on_error"),
+      defaults.fail_pipeline_on_error ?? true,
+    ),
     debug_mode: v.optional(boolSetting("debug_mode"), false),
     max_concurrent: v.optional(intSetting("max_concurrent", { min: 1, max: 100 }), defaults.max_concurrent ?? 3),
     timeout_secs: v.optional(intSetting("timeout_secs", { min: 1, max: 86_400 }), defaults.timeout_secs ?? 300),

@@ -1,46 +1,69 @@
 // Definition → executable pipeline: executor instances with validated settings (${VAR} applied first), compiled
 // conditions, and the run graph without the already-run input executor and with disabled executors bridged.
+// Executors that run pipelines of their own (subpipeline, for_each_content) get `deps.pipelines`, which compiles
+// them here, at compile time, refusing cycles and nesting deeper than MAX_NESTING_DEPTH.
 import * as v from "valibot";
-import type { ExecutorDeps, ExecutorInstance } from "../executors/types.ts";
+import type {
+  ExecutorDeps,
+  ExecutorInstance,
+  NestedPipeline,
+  NestedPipelines,
+  NestedStep,
+} from "../executors/types.ts";
 import type { ExecutorRegistry } from "../executors/registry.ts";
 import { type CommonSettings, commonSettingsSchema, splitSettings } from "./common-settings.ts";
 import { compileCondition, type CompiledCondition } from "./condition.ts";
-import { type ExecutorConfig, executorEnv, type PipelineDefinition } from "./definition.ts";
-import { substituteEnv, unsetReferences } from "./env.ts";
-import { issuesText, PipelineError } from "./errors.ts";
-import { definitionGraph, type RunGraph, runGraph } from "./graph.ts";
+import {
+  type ExecutorConfig,
+  executorEnv,
+  type PipelineDefinition,
+  shareDocument,
+  siblingPipeline,
+  siblingPipelineNames,
+  validatePipelineDefinition,
+} from "./definition.ts";
+import { pipelineEnvPolicy, substituteEnv, unsetReferences } from "./env.ts";
+import type { Config } from "../config/schema.ts";
+import { PipelineError } from "./errors.ts";
+import { issuesText } from "../util/valibot-issues.ts";
+import { definitionGraph, runGraph } from "./graph.ts";
 import { withoutEmptyValues } from "../executors/settings.ts";
+import type { CompiledNode, CompiledPipeline } from "./compiled.ts";
+import { runPipeline } from "./runner.ts";
+
+export type { CompiledNode, CompiledPipeline };
+
+/** Pipelines inside pipelines (subpipeline, for_each_content) may nest this many levels below the top pipeline. */
+export const MAX_NESTING_DEPTH = 5;
+
+/** One level of nesting, outermost first: a named pipeline, or an executor's inline steps. */
+interface NestingLevel {
+  label: string;
+  pipeline?: string;
+}
+
+/** Step configs of for_each_content: their settings had ${VAR} applied with the owner's, so not again. */
+const alreadyResolved = new WeakSet<object>();
 
 /** An executor entry as in the YAML; hand-built ones may omit settings. */
 export type ExecutorConfigLike = Pick<ExecutorConfig, "id" | "type"> & { settings?: Record<string, unknown> | null };
-
-export interface CompiledNode {
-  id: string;
-  type: string;
-  instance: ExecutorInstance;
-  common: CommonSettings;
-  condition?: CompiledCondition;
-}
-
-export interface CompiledPipeline {
-  name: string;
-  nodes: Map<string, CompiledNode>;
-  graph: RunGraph;
-  /** Executor ids in the order they may start (a topological order). */
-  order: string[];
-  /** Things worth logging once: executors that no edge reaches, disabled executors. */
-  warnings: string[];
-  /** Releases the executors' clients; the pipeline must not be run afterwards. */
-  close(): Promise<void>;
-}
 
 function where(cfg: ExecutorConfigLike): string {
   return `executor '${cfg.id}' (${cfg.type})`;
 }
 
-/** Settings with ${VAR} applied (an unset variable stays literal, as in ContentFlow). */
-function resolvedSettings(cfg: ExecutorConfigLike): Record<string, unknown> {
-  return substituteEnv(cfg.settings ?? {}, executorEnv(cfg), `${where(cfg)}: settings`) as Record<string, unknown>;
+/**
+ * Settings with ${VAR} applied; a refused variable (see src/pipeline/env.ts) is a PipelineError naming the executor,
+ * the setting and the variable; an unset one stays literal, as in ContentFlow (compilePipeline warns). Steps of
+ * for_each_content were resolved with their owner's settings already.
+ */
+function resolvedSettings(cfg: ExecutorConfigLike, config: Config | undefined): Record<string, unknown> {
+  if (alreadyResolved.has(cfg)) return cfg.settings ?? {};
+  const env = executorEnv(cfg);
+  return substituteEnv(cfg.settings ?? {}, env, `${where(cfg)}: settings`, pipelineEnvPolicy(config, env)) as Record<
+    string,
+    unknown
+  >;
 }
 
 function commonSettings(
@@ -54,11 +77,14 @@ function commonSettings(
   return parsed.output;
 }
 
-/** Whether the executor is enabled; `enabled: "${FLAG}"` is resolved first. */
-export function executorEnabled(cfg: ExecutorConfigLike, registry: ExecutorRegistry): boolean {
+/** Whether the executor is enabled; `enabled: "${FLAG}"` is resolved first (under the same rules as other settings). */
+export function executorEnabled(cfg: ExecutorConfigLike, registry: ExecutorRegistry, config?: Config): boolean {
   const raw = cfg.settings?.enabled;
   if (raw === undefined || raw === null || raw === "") return true;
-  const enabled = substituteEnv(raw, executorEnv(cfg), `${where(cfg)}: settings.enabled`);
+  const env = executorEnv(cfg);
+  const enabled = alreadyResolved.has(cfg)
+    ? raw
+    : substituteEnv(raw, env, `${where(cfg)}: settings.enabled`, pipelineEnvPolicy(config, env));
   return commonSettings(cfg, { enabled }, registry).enabled;
 }
 
@@ -90,10 +116,105 @@ export function unknownSettings(cfg: ExecutorConfigLike, registry: ExecutorRegis
   return Object.keys(splitSettings(cfg.settings ?? {}).own).filter((k) => !known.includes(k));
 }
 
-function prepare(cfg: ExecutorConfigLike, registry: ExecutorRegistry, deps: ExecutorDeps): CompiledNode {
+/** Where nested pipelines of the executors being compiled come from and how deep they already are. */
+interface NestingContext {
+  def: PipelineDefinition;
+  levels: NestingLevel[];
+}
+
+function chainText(levels: NestingLevel[], last: string): string {
+  return [...levels.map((l) => l.label), last].join(" → ");
+}
+
+function nestedPipeline(p: CompiledPipeline, label: string): NestedPipeline {
+  return {
+    executorIds: p.order,
+    async run(input, ctx) {
+      const result = await runPipeline(p, input, { signal: ctx.signal, logger: ctx.logger });
+      if (result.status === "completed") return result.content;
+      if (result.status === "cancelled") throw ctx.signal.reason ?? new Error(`${label} was cancelled`);
+      throw new Error(`${label} failed: ${result.error ?? "unknown error"}`);
+    },
+    close: () => p.close(),
+  };
+}
+
+/** deps.pipelines for the executor `owner` of a pipeline compiled in `nesting`. */
+function nestedPipelines(
+  owner: ExecutorConfigLike,
+  nesting: NestingContext | undefined,
+  registry: ExecutorRegistry,
+  deps: ExecutorDeps,
+): NestedPipelines {
+  const fail = (message: string) => new PipelineError(`${where(owner)}: ${message}`);
+  const compileNested = (def: PipelineDefinition, level: NestingLevel): CompiledPipeline => {
+    const levels = nesting?.levels ?? [];
+    if (levels.length > MAX_NESTING_DEPTH) {
+      throw fail(
+        `pipelines nest more than ${MAX_NESTING_DEPTH} levels deep (${chainText(levels, level.label)})`,
+      );
+    }
+    return compilePipeline(def, { registry, deps, nesting: { def, levels: [...levels, level] } });
+  };
+  return {
+    named(name) {
+      if (!nesting) throw fail(`sub-pipeline '${name}' can only be used inside a pipeline document`);
+      const level = { label: `pipeline '${name}'`, pipeline: name };
+      if (nesting.levels.some((l) => l.pipeline === name)) {
+        throw fail(`sub-pipeline cycle: ${chainText(nesting.levels, level.label)}`);
+      }
+      const def = siblingPipeline(nesting.def, name);
+      if (!def) {
+        const known = siblingPipelineNames(nesting.def);
+        throw fail(
+          `no pipeline named '${name}' in the same YAML document` +
+            (known.length ? ` (it has: ${known.join(", ")})` : ""),
+        );
+      }
+      try {
+        return nestedPipeline(compileNested(def, level), `sub-pipeline '${name}'`);
+      } catch (err) {
+        if (!(err instanceof PipelineError) || err.message.startsWith(where(owner))) throw err;
+        throw fail(`in sub-pipeline '${name}': ${err.message}`);
+      }
+    },
+    sequence(idPrefix, steps: readonly NestedStep[]) {
+      const raw = {
+        name: `${nesting?.def.name ?? "pipeline"}/${owner.id}`,
+        executors: steps.map((s) => ({ id: `${idPrefix}.${s.id}`, type: s.type, settings: s.settings ?? {} })),
+        execution_sequence: steps.map((s) => `${idPrefix}.${s.id}`),
+      };
+      let def: PipelineDefinition;
+      try {
+        def = validatePipelineDefinition(raw);
+      } catch (err) {
+        throw fail(`steps: ${(err as Error).message}`);
+      }
+      for (const cfg of def.executors) alreadyResolved.add(cfg);
+      if (nesting) shareDocument(def, nesting.def);
+      try {
+        return nestedPipeline(
+          compileNested(def, { label: `executor '${owner.id}' steps` }),
+          `executor '${owner.id}' steps`,
+        );
+      } catch (err) {
+        if (!(err instanceof PipelineError) || err.message.startsWith(where(owner))) throw err;
+        throw fail(`in steps: ${err.message}`);
+      }
+    },
+  };
+}
+
+function prepare(
+  cfg: ExecutorConfigLike,
+  registry: ExecutorRegistry,
+  baseDeps: ExecutorDeps,
+  nesting?: NestingContext,
+): CompiledNode {
+  const deps: ExecutorDeps = { ...baseDeps, pipelines: nestedPipelines(cfg, nesting, registry, baseDeps) };
   const def = registry.get(cfg.type);
   if (!def) throw unknownType(cfg, registry);
-  const settings = resolvedSettings(cfg);
+  const settings = resolvedSettings(cfg, deps.config);
   const common = commonSettings(cfg, settings, registry);
   const own = v.safeParse(def.settings, withoutEmptyValues(splitSettings(settings).own));
   if (!own.success) throw new PipelineError(`${where(cfg)}: invalid settings: ${issuesText(own.issues)}`);
@@ -117,20 +238,31 @@ function prepare(cfg: ExecutorConfigLike, registry: ExecutorRegistry, deps: Exec
 
 /**
  * The executor the source worker crawls: the first enabled one whose type is in the "input" category AND can crawl.
- * ContentFlow took the first "input" executor, even content retrievers that cannot crawl (its bug W11).
+ * ContentFlow took the first executor of the catalog's "input" category, even content retrievers that cannot crawl.
  */
-export function findInputExecutor(def: PipelineDefinition, registry: ExecutorRegistry): ExecutorConfig | undefined {
+export function findInputExecutor(
+  def: PipelineDefinition,
+  registry: ExecutorRegistry,
+  config?: Config,
+): ExecutorConfig | undefined {
   return def.executors.find((cfg) => {
     const type = registry.get(cfg.type);
-    return type?.category === "input" && type.crawls === true && executorEnabled(cfg, registry);
+    return type?.category === "input" && type.crawls === true && executorEnabled(cfg, registry, config);
   });
 }
 
 export function compilePipeline(
   def: PipelineDefinition,
-  opts: { registry: ExecutorRegistry; deps: ExecutorDeps; excludeExecutor?: string | null },
+  opts: {
+    registry: ExecutorRegistry;
+    deps: ExecutorDeps;
+    excludeExecutor?: string | null;
+    /** Set by deps.pipelines when compiling a nested pipeline. */
+    nesting?: NestingContext;
+  },
 ): CompiledPipeline {
   const { registry, deps } = opts;
+  const nesting = opts.nesting ?? { def, levels: [{ label: `pipeline '${def.name}'`, pipeline: def.name }] };
   const exclude = opts.excludeExecutor || null;
   const warnings: string[] = [];
   const inGraph = new Set(definitionGraph(def).nodes);
@@ -143,7 +275,7 @@ export function compilePipeline(
   for (const cfg of def.executors) {
     if (cfg.id === exclude || !inGraph.has(cfg.id)) continue;
     if (!registry.get(cfg.type)) throw unknownType(cfg, registry);
-    if (!executorEnabled(cfg, registry)) {
+    if (!executorEnabled(cfg, registry, deps.config)) {
       disabled.add(cfg.id);
       warnings.push(`executor '${cfg.id}' is disabled; its predecessors feed its successors`);
     }
@@ -153,10 +285,15 @@ export function compilePipeline(
   try {
     for (const id of graph.order) {
       const cfg = def.executors.find((e) => e.id === id)!;
-      const node = prepare(cfg, registry, deps);
+      const node = prepare(cfg, registry, deps, nesting);
       nodes.set(id, node);
+      for (const name of unknownSettings(cfg, registry)) {
+        warnings.push(`executor '${id}' (${cfg.type}): unknown setting '${name}' is ignored`);
+      }
       for (const w of node.condition?.warnings ?? []) warnings.push(`executor '${id}' (${cfg.type}): ${w}`);
-      for (const ref of unsetReferences(cfg.settings ?? {}, executorEnv(cfg), "settings")) {
+      for (
+        const ref of alreadyResolved.has(cfg) ? [] : unsetReferences(cfg.settings ?? {}, executorEnv(cfg), "settings")
+      ) {
         warnings.push(
           `executor '${id}' (${cfg.type}): ${ref.where}: environment variable ${ref.name} is not set; the text ` +
             `'\${${ref.name}}' is used as it is, as in ContentFlow`,
@@ -167,9 +304,6 @@ export function compilePipeline(
           `executor '${id}' (${cfg.type}): continue_on_error is ignored, as in ContentFlow: an item error fails the ` +
             "pipeline unless fail_pipeline_on_error is false (then the item passes on with a failed log entry)",
         );
-      }
-      for (const name of unknownSettings(cfg, registry)) {
-        warnings.push(`executor '${id}' (${cfg.type}): unknown setting '${name}' is ignored`);
       }
     }
   } catch (err) {

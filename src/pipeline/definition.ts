@@ -4,11 +4,12 @@
 import * as v from "valibot";
 import { parse as parseYaml } from "yaml";
 import process from "node:process";
-import { issuesText, PipelineError } from "./errors.ts";
+import { PipelineError } from "./errors.ts";
+import { issuesText } from "../util/valibot-issues.ts";
 import type { Env } from "./env.ts";
 import { definitionGraph } from "./graph.ts";
 
-export { issuesText, PipelineError };
+export { PipelineError };
 
 const plainObject = v.custom<Record<string, unknown>>(
   (x) => typeof x === "object" && x !== null && !Array.isArray(x),
@@ -116,7 +117,7 @@ function selectDefinition(doc: Record<string, unknown>, name: string | undefined
   return doc;
 }
 
-/** Edge conditions are rejected with a pointer to what works (ContentFlow crashed on them: its bug L3). */
+/** Edge conditions are rejected with a pointer to what works (ContentFlow crashed on them). */
 function rejectEdgeConditions(raw: unknown): void {
   if (typeof raw !== "object" || raw === null) return;
   const edges = (raw as Record<string, unknown>).edges;
@@ -135,6 +136,52 @@ function rejectEdgeConditions(raw: unknown): void {
   });
 }
 
+/** The pipelines of the YAML document a definition was read from (raw; validated when a `subpipeline` names one). */
+interface SourceDocument {
+  pipelines: unknown[];
+  env: Env;
+}
+const documentOf = new WeakMap<object, SourceDocument>();
+
+function documentPipelines(doc: Record<string, unknown>): unknown[] {
+  const list = Array.isArray(doc.pipelines) ? [...doc.pipelines] : [];
+  if (doc.pipeline !== undefined) list.push(doc.pipeline);
+  return list;
+}
+
+/**
+ * The pipeline called `name` in the same YAML document as `def` (`pipeline:` or an entry of `pipelines:`), validated;
+ * undefined when the document has none of that name or `def` was not read from a YAML document.
+ */
+export function siblingPipeline(def: PipelineDefinition, name: string): PipelineDefinition | undefined {
+  const source = documentOf.get(def);
+  const raw = source?.pipelines.find((p) =>
+    typeof p === "object" && p !== null && (p as Record<string, unknown>).name === name
+  );
+  if (!source || raw === undefined) return undefined;
+  let sibling: PipelineDefinition;
+  try {
+    sibling = validatePipelineDefinition(raw, { env: source.env });
+  } catch (err) {
+    throw new PipelineError(`pipeline '${name}': ${(err as Error).message}`);
+  }
+  documentOf.set(sibling, source);
+  return sibling;
+}
+
+/** Lets a pipeline built from parts of `parent` (for_each_content's steps) name the same document's pipelines. */
+export function shareDocument(child: PipelineDefinition, parent: PipelineDefinition): void {
+  const source = documentOf.get(parent);
+  if (source) documentOf.set(child, source);
+}
+
+/** Names of the pipelines in the YAML document `def` came from (for error messages). */
+export function siblingPipelineNames(def: PipelineDefinition): string[] {
+  return (documentOf.get(def)?.pipelines ?? []).map((p) =>
+    typeof p === "object" && p !== null ? String((p as Record<string, unknown>).name ?? "") : ""
+  ).filter((n) => n !== "");
+}
+
 export function parsePipelineYaml(text: string, opts: ParseOptions = {}): PipelineDefinition {
   let doc: unknown;
   try {
@@ -145,7 +192,12 @@ export function parsePipelineYaml(text: string, opts: ParseOptions = {}): Pipeli
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
     throw new PipelineError("pipeline YAML must be a mapping (with `pipeline:`, `pipelines:` or a definition)");
   }
-  return validatePipelineDefinition(selectDefinition(doc as Record<string, unknown>, opts.name), opts);
+  const def = validatePipelineDefinition(selectDefinition(doc as Record<string, unknown>, opts.name), opts);
+  documentOf.set(def, {
+    pipelines: documentPipelines(doc as Record<string, unknown>),
+    env: opts.env ?? (process.env as Env),
+  });
+  return def;
 }
 
 /** Validates an already-parsed definition object (for callers holding JSON). */

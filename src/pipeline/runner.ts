@@ -2,11 +2,13 @@
 // (parallel branches run concurrently); each receives its own deep copy where outputs are shared. Never throws for
 // pipeline errors: the outcome is in the result (status completed | failed | cancelled).
 import { type Content, type ExecutorLogEntry, nowIso } from "../model/content.ts";
-import type { CompiledNode, CompiledPipeline } from "./compile.ts";
+import type { CompiledNode, CompiledPipeline } from "./compiled.ts";
 import { TASK_INPUT } from "./graph.ts";
 import type { ExecutorRunContext } from "../executors/types.ts";
 import type { Logger } from "../log/logger.ts";
 import { abortReason, linkedSignal, raceAbort } from "../util/abort.ts";
+import { errorText } from "../util/errors.ts";
+import { eachLimited } from "../util/each-limited.ts";
 
 export interface PipelineEvent {
   timestamp: string;
@@ -32,6 +34,8 @@ export interface ExecutorOutput {
   items_failed?: number;
   /** Items that did not meet settings.condition and were passed through untouched. */
   items_skipped?: number;
+  /** Counts the executor reported through ctx.addUsage, summed over its items (e.g. prompt_tokens, calls). */
+  usage?: Record<string, number>;
   error?: string;
 }
 
@@ -47,17 +51,14 @@ export interface PipelineResult {
   duration_seconds: number;
 }
 
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
 function logEntry(
   executorId: string,
   start: string,
   status: "completed" | "failed",
   errors: string[] = [],
+  details: Record<string, unknown> = {},
 ): ExecutorLogEntry {
-  return { executor_id: executorId, start_time: start, end_time: nowIso(), status, details: {}, errors };
+  return { executor_id: executorId, start_time: start, end_time: nowIso(), status, details, errors };
 }
 
 function withLog(item: Content, entry: ExecutorLogEntry): Content {
@@ -85,23 +86,6 @@ interface NodeRun {
   firstError?: string;
 }
 
-/** Runs `fn` on each item with at most `limit` at once; stops starting new items once `stop` is aborted. */
-async function eachLimited<T>(
-  items: T[],
-  limit: number,
-  stop: AbortSignal,
-  fn: (item: T, index: number) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length && !stop.aborted) {
-      const i = next++;
-      await fn(items[i], i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
-
 async function runPerItem(
   node: CompiledNode,
   items: Content[],
@@ -120,7 +104,7 @@ async function runPerItem(
   let fatal: unknown;
   const indices = items.map((_, i) => i).filter((i) => selected[i]);
   try {
-    await eachLimited(indices, max_concurrent, stopItems.signal, async (i) => {
+    await eachLimited(indices, max_concurrent, async (i) => {
       const start = nowIso();
       const item = items[i];
       const timer = new AbortController();
@@ -129,15 +113,23 @@ async function runPerItem(
         () => timer.abort(new Error(`timed out after ${timeout_secs} s`)),
         timeout_secs * 1000,
       );
+      const details: Record<string, unknown> = {};
+      const itemCtx: ExecutorRunContext = {
+        ...ctx,
+        signal: itemSignal.signal,
+        addLogDetails: (more) => Object.assign(details, more),
+      };
       try {
-        const out = await raceAbort(processItem(item, { ...ctx, signal: itemSignal.signal }), itemSignal.signal);
-        results[i] = checkOutput(node.id, out).map((c) => withLog(c, logEntry(node.id, start, "completed")));
+        const out = await raceAbort(processItem(item, itemCtx), itemSignal.signal);
+        results[i] = checkOutput(node.id, out).map((c) =>
+          withLog(c, logEntry(node.id, start, "completed", [], { ...details }))
+        );
       } catch (err) {
         if (ctx.signal.aborted) throw err;
-        const message = timer.signal.aborted ? abortReason(timer.signal) : errorMessage(err);
+        const message = timer.signal.aborted ? abortReason(timer.signal) : errorText(err);
         failed++;
         firstError ??= `${item.id.canonical_id}: ${message}`;
-        results[i] = [withLog(item, logEntry(node.id, start, "failed", [message]))];
+        results[i] = [withLog(item, logEntry(node.id, start, "failed", [message], { ...details }))];
         if (fail_pipeline_on_error && fatal === undefined) {
           fatal = new Error(`item ${item.id.canonical_id}: ${message}`);
           stopItems.controller.abort(fatal);
@@ -146,7 +138,7 @@ async function runPerItem(
         clearTimeout(timeout);
         itemSignal.dispose();
       }
-    });
+    }, stopItems.signal);
   } finally {
     stopItems.dispose();
   }
@@ -175,7 +167,7 @@ function evaluateConditions(node: CompiledNode, items: Content[]): boolean[] {
       return node.condition!.test(item);
     } catch (err) {
       throw new Error(
-        `condition '${node.condition!.source}' failed on item ${item.id.canonical_id}: ${errorMessage(err)}`,
+        `condition '${node.condition!.source}' failed on item ${item.id.canonical_id}: ${errorText(err)}`,
       );
     }
   });
@@ -247,6 +239,8 @@ export async function runPipeline(
       data: { items_in: items.length },
     });
     if (node.common.debug_mode) logger.info("executor invoked", { items_in: items.length });
+    const usage: Record<string, number> = {};
+    const usageIfAny = () => (Object.keys(usage).length > 0 ? { usage: { ...usage } } : {});
     const ctx: ExecutorRunContext = {
       executorId: id,
       pipelineName: p.name,
@@ -254,6 +248,9 @@ export async function runPipeline(
       logger,
       debug: node.common.debug_mode,
       deferCleanup: (fn) => cleanups.push(fn),
+      addUsage: (counts) => {
+        for (const [k, n] of Object.entries(counts)) if (Number.isFinite(n)) usage[k] = (usage[k] ?? 0) + n;
+      },
     };
     try {
       const selected = evaluateConditions(node, items);
@@ -269,6 +266,7 @@ export async function runPipeline(
         items_out: r.out.length,
         ...(r.failed ? { items_failed: r.failed, error: r.firstError } : {}),
         ...(r.skipped ? { items_skipped: r.skipped } : {}),
+        ...usageIfAny(),
       };
       events.push({
         timestamp: nowIso(),
@@ -290,8 +288,15 @@ export async function runPipeline(
       return { ok: true };
     } catch (err) {
       const duration_ms = Date.now() - t0;
-      const message = run.signal.aborted ? abortReason(run.signal) : errorMessage(err);
-      outputs[id] = { status: "failed", duration_ms, items_in: items.length, items_out: 0, error: message };
+      const message = run.signal.aborted ? abortReason(run.signal) : errorText(err);
+      outputs[id] = {
+        status: "failed",
+        duration_ms,
+        items_in: items.length,
+        items_out: 0,
+        ...usageIfAny(),
+        error: message,
+      };
       events.push({ timestamp: nowIso(), event_type: "executor_failed", executor_id: id, duration_ms, error: message });
       if (run.signal.aborted) return { ok: false, error: message };
       logger.warn("executor failed", { error: message, fail_pipeline_on_error: node.common.fail_pipeline_on_error });

@@ -4,6 +4,7 @@
 // (the bug class of Azure/azure-functions-host#1600).
 import type { DequeuedMessageItem, QueueClient } from "@azure/storage-queue";
 import { isLeaseLost, isTransientStorageError } from "./errors.ts";
+import { sleep } from "../util/sleep.ts";
 
 export type SettleOutcome =
   /** Done now. */
@@ -27,7 +28,6 @@ export interface LeaseOptions {
 }
 
 const SETTLE_ATTEMPTS = 3;
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class LeasedMessage {
   readonly id: string;

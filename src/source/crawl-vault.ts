@@ -1,19 +1,19 @@
 // One crawl of one vault under its lease:
 //   pipeline → lease → checkpoint → input executor's crawl → per message: pending execution record, THEN the
 //   queue message → checkpoint merged with what was enqueued → lease released.
-// Ordering and stop rules (W4/W5/W10/W13 of the Python worker):
+// Ordering and stop rules (the Python worker advanced its checkpoint past failed sends, used its own clock as the
+// checkpoint, lost batches over the 64 KiB message limit, and could orphan a pending record between create and send):
 // - the record exists before its message, so a message never refers to a missing record; if the send fails the
 //   record is marked failed and the crawl stops;
 // - the checkpoint moves only for items that were enqueued, to their own last-modified times; a crawl that stops
 //   early (failure, shutdown, lost lease) never moves the timestamp, it only remembers what it sent;
 // - losing the lease aborts the listing at once and nothing more is written, not even the checkpoint. A record
 //   + send already in flight completes, so no execution is left ambiguous.
-import type { Container } from "@azure/cosmos";
 import type { WorkerContext } from "../model/worker-context.ts";
+import { errorSummary } from "../util/errors.ts";
 import type { CosmosStore } from "../store/cosmos.ts";
 import type { VaultDoc } from "../model/documents.ts";
-import { newId } from "../model/documents.ts";
-import { readPipeline } from "../store/vaults.ts";
+import { readPipelineDoc } from "../store/pipelines.ts";
 import { LeaseLostError, type LeaseStore } from "../store/leases.ts";
 import {
   type Checkpoint,
@@ -25,9 +25,9 @@ import {
   FencedError,
   itemVersionKey,
 } from "../store/checkpoints.ts";
-import { createPendingExecution, markExecutionFailed } from "../store/execution-records.ts";
-import { claimCheckBlobName, planTaskMessages, type TaskSender } from "../queue/sender.ts";
-import type { TaskMessage } from "../model/task-envelope.ts";
+import { type PlannedTask, planTaskMessages, type TaskSender } from "../queue/sender.ts";
+import { SendTaskError, sendTaskWithRecord } from "./send-task.ts";
+import { buildTaskMessage, type TaskMessage } from "../model/task-envelope.ts";
 import { type Content, nowIso } from "../model/content.ts";
 import type { InputExecutorInstance } from "../executors/types.ts";
 import { type CompanionLock, LeaseKeeper } from "./lease-keeper.ts";
@@ -65,12 +65,6 @@ export type CrawlOutcome =
   | { status: "lease_held"; holder: string | null; expiresAt?: Date }
   | { status: "skipped"; reason: string };
 
-function errorText(err: unknown): string {
-  const e = err as { message?: string; statusCode?: unknown; code?: unknown };
-  const status = typeof e?.statusCode === "number" ? ` (status ${e.statusCode})` : "";
-  return `${(e?.message ?? String(err)).split("\n")[0]}${status}`;
-}
-
 /** A content item's source time: id.metadata.last_modified, else the batch's newest time. */
 function itemTime(item: Content, fallback: Date | undefined): Date | undefined {
   const raw = item.id.metadata?.last_modified;
@@ -82,6 +76,7 @@ function itemTime(item: Content, fallback: Date | undefined): Date | undefined {
 class CrawlStop extends Error {
   constructor(readonly failure: SourceFailure) {
     super(failure.message);
+    this.name = "CrawlStop";
   }
 }
 
@@ -94,18 +89,18 @@ export async function crawlVault(deps: SourceDeps, vault: VaultDoc, drain: Abort
       pipelineId: vault.pipeline_id,
       pipelineName: vault.pipeline_name ?? null,
       kind: "store_unavailable",
-      message: `cannot ${what}: ${errorText(err)}`,
+      message: `cannot ${what}: ${errorSummary(err)}`,
     },
     itemsDiscovered: 0,
     tasksQueued: 0,
   });
-  let pipelineRead: Awaited<ReturnType<typeof readPipeline>>;
+  let pipelineRead: Awaited<ReturnType<typeof readPipelineDoc>>;
   try {
-    pipelineRead = await readPipeline(deps.store.pipelines, vault.pipeline_id);
+    pipelineRead = await readPipelineDoc(deps.store.pipelines, vault.pipeline_id);
   } catch (err) {
     return unavailable(`read pipeline '${vault.pipeline_id}'`, err);
   }
-  if (pipelineRead.found && pipelineRead.doc && pipelineRead.doc.enabled === false) {
+  if (pipelineRead.kind === "found" && pipelineRead.doc.enabled === false) {
     return { status: "skipped", reason: `pipeline '${vault.pipeline_id}' is disabled` };
   }
 
@@ -180,7 +175,7 @@ export async function crawlVault(deps: SourceDeps, vault: VaultDoc, drain: Abort
   let instance: InputExecutorInstance | undefined;
   try {
     const failureBase = { pipelineId: vault.pipeline_id, pipelineName: vault.pipeline_name ?? null };
-    if (!pipelineRead.found) {
+    if (pipelineRead.kind === "not-found") {
       return {
         status: "failed",
         failure: {
@@ -192,7 +187,7 @@ export async function crawlVault(deps: SourceDeps, vault: VaultDoc, drain: Abort
         tasksQueued: 0,
       };
     }
-    if (!pipelineRead.doc) {
+    if (pipelineRead.kind === "malformed") {
       return {
         status: "failed",
         failure: {
@@ -259,7 +254,7 @@ async function runCrawl(deps: SourceDeps, run: CrawlRun): Promise<CrawlOutcome> 
   } catch (err) {
     return {
       status: "failed",
-      failure: { ...failureBase, kind: "checkpoint_failed", message: `cannot read checkpoint: ${errorText(err)}` },
+      failure: { ...failureBase, kind: "checkpoint_failed", message: `cannot read checkpoint: ${errorSummary(err)}` },
       itemsDiscovered: 0,
       tasksQueued: 0,
     };
@@ -285,24 +280,16 @@ async function runCrawl(deps: SourceDeps, run: CrawlRun): Promise<CrawlOutcome> 
     ...(pythonNewer && from === pythonNewer ? { from_python_checkpoint: true } : {}),
   });
 
-  const build = (items: Content[]): TaskMessage => ({
-    task_type: "content_processing",
-    payload: {
-      task_id: newId("task"),
-      task_type: "content_processing",
-      priority: "normal",
-      pipeline_id: vault.pipeline_id,
-      pipeline_name: run.pipelineName,
-      execution_id: newId("exec"),
-      vault_id: vault.id,
-      content: items,
-      executed_input_executor: run.executorId,
-      created_at: nowIso(),
-      retry_count: 0,
-      max_retries: ctx.config.MAX_TASK_RETRIES,
-      lease_epoch: epoch,
-    },
-  });
+  const build = (items: Content[]): TaskMessage =>
+    buildTaskMessage({
+      pipelineId: vault.pipeline_id,
+      pipelineName: run.pipelineName,
+      vaultId: vault.id,
+      items,
+      executedInputExecutor: run.executorId,
+      maxRetries: ctx.config.MAX_TASK_RETRIES,
+      leaseEpoch: epoch,
+    });
 
   try {
     const runCtx = { executorId: run.executorId, pipelineName: run.pipelineName, signal, logger: log };
@@ -345,7 +332,7 @@ async function runCrawl(deps: SourceDeps, run: CrawlRun): Promise<CrawlOutcome> 
         failure: {
           ...failureBase,
           kind: "crawl_failed",
-          message: `crawl of executor '${run.executorId}' failed: ${errorText(err)}`,
+          message: `crawl of executor '${run.executorId}' failed: ${errorSummary(err)}`,
         },
       };
     }
@@ -384,27 +371,18 @@ async function runCrawl(deps: SourceDeps, run: CrawlRun): Promise<CrawlOutcome> 
 
 async function enqueue(
   deps: SourceDeps,
-  planned: ReturnType<typeof planTaskMessages>[number],
+  planned: PlannedTask,
   log: WorkerContext["logger"],
   failureBase: Omit<SourceFailure, "kind" | "message">,
 ): Promise<void> {
   const task = planned.message.payload;
-  const executions: Container = deps.store.executions;
-  const claimCheck = planned.claimCheck
-    ? { container: deps.ctx.config.CLAIM_CHECK_CONTAINER_NAME, blob: claimCheckBlobName(planned.message) }
-    : undefined;
-  let ref;
   try {
-    ref = await createPendingExecution(executions, planned.message, { workerId: deps.ctx.workerId, claimCheck });
-  } catch (err) {
-    throw new CrawlStop({
-      ...failureBase,
-      kind: "enqueue_failed",
-      message: `cannot create execution record '${task.execution_id}': ${errorText(err)}`,
-    });
-  }
-  try {
-    const sent = await deps.sender.send(planned);
+    const sent = await sendTaskWithRecord({
+      executions: deps.store.executions,
+      sender: deps.sender,
+      workerId: deps.ctx.workerId,
+      claimCheckContainer: deps.ctx.config.CLAIM_CHECK_CONTAINER_NAME,
+    }, planned);
     log.debug("task queued", {
       execution_id: task.execution_id,
       task_id: task.task_id,
@@ -413,20 +391,14 @@ async function enqueue(
       claim_check: sent.claimCheck?.blob,
     });
   } catch (err) {
-    const reason = `failed to send the task to queue '${deps.sender.queueName}': ${errorText(err)}`;
-    try {
-      await markExecutionFailed(executions, ref, reason);
-    } catch (markErr) {
+    if (!(err instanceof SendTaskError)) throw err;
+    if (err.marked?.error) {
       log.error("could not mark the execution failed after a failed send", {
         execution_id: task.execution_id,
-        err: markErr,
+        err: err.marked.error,
       });
     }
-    throw new CrawlStop({
-      ...failureBase,
-      kind: "enqueue_failed",
-      message: `${reason} (execution ${task.execution_id})`,
-    });
+    throw new CrawlStop({ ...failureBase, kind: "enqueue_failed", message: err.message });
   }
 }
 
@@ -462,6 +434,6 @@ async function saveCheckpoint(
       log.warn("checkpoint refused: a newer lease holder wrote it", { err, epoch });
       return "lease_lost";
     }
-    return { kind: "checkpoint_failed", message: `cannot record the checkpoint: ${errorText(err)}` };
+    return { kind: "checkpoint_failed", message: `cannot record the checkpoint: ${errorSummary(err)}` };
   }
 }

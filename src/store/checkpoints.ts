@@ -20,7 +20,7 @@ import * as v from "valibot";
 import { createHash } from "node:crypto";
 import type { Container } from "@azure/cosmos";
 import { cosmosStatus } from "./cosmos.ts";
-import { describeIssues } from "../model/documents.ts";
+import { readDoc } from "./read-doc.ts";
 import { parsePythonTime, pythonIsoTime } from "../util/python-time.ts";
 
 const checkpointFields = {
@@ -191,19 +191,9 @@ export class CheckpointStore {
 
   async read(key: CheckpointKey): Promise<Checkpoint | undefined> {
     const id = checkpointId(key);
-    let resource: unknown;
-    try {
-      const response = await this.container.item(id, id).read();
-      if (response.statusCode === 404) return undefined;
-      resource = response.resource;
-    } catch (err) {
-      if (cosmosStatus(err) === 404) return undefined;
-      throw err;
-    }
-    if (resource === undefined) return undefined;
-    const parsed = v.safeParse(CheckpointDocSchema, resource);
-    if (!parsed.success) throw new Error(`checkpoint document ${id} is malformed: ${describeIssues(parsed.issues)}`);
-    return toCheckpoint(parsed.output);
+    const read = await readDoc(this.container, id, CheckpointDocSchema);
+    if (read.kind === "malformed") throw new Error(`checkpoint document ${id} is malformed: ${read.problem}`);
+    return read.kind === "found" ? toCheckpoint(read.doc) : undefined;
   }
 
   /**
@@ -260,18 +250,9 @@ export class CheckpointStore {
    */
   async readPython(key: CheckpointKey): Promise<PythonCheckpoint | undefined> {
     const id = pythonCheckpointId(key.pipelineId, key.executorId);
-    let resource: unknown;
-    try {
-      const response = await this.container.item(id, id).read();
-      if (response.statusCode === 404) return undefined;
-      resource = response.resource;
-    } catch (err) {
-      if (cosmosStatus(err) === 404) return undefined;
-      throw err;
-    }
-    const parsed = v.safeParse(PythonCheckpointDocSchema, resource);
-    if (!parsed.success) return undefined;
-    const doc = parsed.output;
+    const read = await readDoc(this.container, id, PythonCheckpointDocSchema);
+    if (read.kind !== "found") return undefined;
+    const doc = read.doc;
     // One of ours whose id happens to look the same carries an epoch; the fields must name this pipeline/executor.
     if ((doc as Record<string, unknown>).epoch !== undefined) return undefined;
     if (doc.pipeline_id !== null && doc.pipeline_id !== key.pipelineId) return undefined;

@@ -2,10 +2,12 @@
 // pending → running → completed | failed, with "pending" again while a failed attempt waits for its retry.
 //
 // Every write is read → change → replace with If-Match on the _etag; on 412 the record is read again and the
-// change re-applied (bounded), so concurrent writers never lose each other's fields (the Python worker's bug P5).
+// change re-applied (bounded), so concurrent writers never lose each other's fields (the Python worker wrote without an etag check).
 // A completed record is final: nothing moves it back to running or failed (a late duplicate cannot undo it).
-// Status and output go in one write (P5/P6); output too large for a Cosmos item is reduced (identifiers only,
-// then fewer events, …) with a note, never at the cost of the status. `content` is always a list (P8).
+// Status and output go in one write (the Python worker wrote them separately, and a failed output write turned a
+// completed run into a failed one that was then run again); output too large for a Cosmos item is reduced (identifiers only, then fewer events,
+// …) with a note, never at the cost of the status. `content` is always a list (the Python worker stored a single
+// result as an object, which the ContentFlow API does not expect).
 import { Buffer } from "node:buffer";
 import type { Container } from "@azure/cosmos";
 import type { ContentProcessingTask } from "../model/task-envelope.ts";
@@ -13,6 +15,8 @@ import type { PipelineResult } from "../pipeline/index.ts";
 import { cosmosStatus } from "./cosmos.ts";
 import type { ExecutionDoc } from "../model/documents.ts";
 import { readExecution } from "./execution-records.ts";
+import { redactDeep, redactText } from "../util/redact.ts";
+import { sleep } from "../util/sleep.ts";
 
 export const STATUS_MESSAGES = {
   running: "Execution is running",
@@ -23,7 +27,12 @@ export const STATUS_MESSAGES = {
 export { MalformedExecutionError } from "./execution-records.ts";
 
 /** Other writers kept changing the record; every round of read-change-replace lost the race. */
-export class ExecutionConflictError extends Error {}
+export class ExecutionConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ExecutionConflictError";
+  }
+}
 
 export interface ExecutionStoreOptions {
   /** Written to processing_worker_id. */
@@ -54,7 +63,6 @@ const MAX_ERROR_CHARS = 8000;
 const MAX_EVENT_ERROR_CHARS = 2000;
 const SYSTEM_FIELDS = ["_rid", "_self", "_etag", "_ts", "_attachments"];
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const now = () => new Date().toISOString();
 
 function clip(text: string, max: number): string {
@@ -94,6 +102,15 @@ export function boundedRunDetails(result: Pick<PipelineResult, "events" | "execu
   return { events: clipped, executor_outputs: outputs, ...(dropped ? { events_dropped: dropped } : {}) };
 }
 
+/** A content item with its executor log entries (our own messages, errors included) redacted; its data untouched. */
+function withRedactedExecutorLogs(item: unknown): unknown {
+  if (!item || typeof item !== "object" || !Array.isArray((item as { executor_logs?: unknown }).executor_logs)) {
+    return item;
+  }
+  const logs = (item as { executor_logs: unknown[] }).executor_logs;
+  return { ...item, executor_logs: redactDeep(logs) };
+}
+
 /**
  * The record reduced until it fits, in steps: 1 content → identifiers, 2 no events, 3 no content list and no
  * executor outputs. `minLevel` > 0 forces at least that step (after Cosmos answered 413).
@@ -105,7 +122,12 @@ export function fitExecutionDoc(
 ): { doc: ExecutionDoc; level: number } {
   const out = { ...doc } as ExecutionDoc & Record<string, unknown>;
   for (const field of SYSTEM_FIELDS) delete out[field];
-  if (typeof out.error === "string") out.error = clip(out.error, MAX_ERROR_CHARS);
+  // Errors and events quote executors' and services' messages, which may carry keys or signed URLs.
+  if (typeof out.error === "string") out.error = clip(redactText(out.error), MAX_ERROR_CHARS);
+  if (typeof out.status_message === "string") out.status_message = redactText(out.status_message);
+  if (out.events) out.events = redactDeep(out.events);
+  if (out.executor_outputs) out.executor_outputs = redactDeep(out.executor_outputs);
+  if (Array.isArray(out.content)) out.content = out.content.map(withRedactedExecutorLogs);
   let level = 0;
   const original = bytes(out);
   const note = (what: string) => {

@@ -12,7 +12,7 @@
 import * as v from "valibot";
 import type { Container } from "@azure/cosmos";
 import { cosmosStatus } from "./cosmos.ts";
-import { describeIssues } from "../model/documents.ts";
+import { readDoc } from "./read-doc.ts";
 import { LeaseLostError } from "./leases.ts";
 import { parsePythonTime, pythonIsoTime } from "../util/python-time.ts";
 
@@ -59,19 +59,9 @@ export class PythonLockStore {
 
   async read(pipelineId: string): Promise<PythonLockDoc | undefined> {
     const id = pythonLockId(pipelineId);
-    let resource: unknown;
-    try {
-      const response = await this.container.item(id, id).read();
-      if (response.statusCode === 404) return undefined;
-      resource = response.resource;
-    } catch (err) {
-      if (cosmosStatus(err) === 404) return undefined;
-      throw err;
-    }
-    if (resource === undefined) return undefined;
-    const parsed = v.safeParse(PythonLockDocSchema, resource);
-    if (!parsed.success) throw new Error(`lock document ${id} is malformed: ${describeIssues(parsed.issues)}`);
-    return parsed.output;
+    const read = await readDoc(this.container, id, PythonLockDocSchema);
+    if (read.kind === "malformed") throw new Error(`lock document ${id} is malformed: ${read.problem}`);
+    return read.kind === "found" ? read.doc : undefined;
   }
 
   /**

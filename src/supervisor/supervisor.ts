@@ -7,8 +7,7 @@ import { classifyChildLine, type WorkerState } from "./ipc.ts";
 import type { Logger } from "../log/logger.ts";
 import { writeLine } from "../log/logger.ts";
 import type { WorkerRole } from "../model/worker-context.ts";
-
-const EXIT_CONFIG = 78;
+import { EXIT_CONFIG } from "../model/exit-codes.ts";
 
 export interface SupervisorOptions {
   roles: Record<WorkerRole, number>;
@@ -24,6 +23,13 @@ export interface SupervisorOptions {
   stableMs: number;
   /** Consecutive quick crashes after which a role counts as degraded. */
   degradedAfter?: number;
+  /**
+   * A child with no state report (heartbeat) for this long is taken as hung — its event loop is blocked, e.g. by
+   * CPU-bound work — and is killed and replaced. 0 or unset: never.
+   */
+  heartbeatTimeoutMs?: number;
+  /** Before its first report a child is still starting (loading code, waiting for its config): this long at least. */
+  startupGraceMs?: number;
 }
 
 export interface ChildSnapshot {
@@ -40,7 +46,9 @@ export interface ChildSnapshot {
   uptime_seconds: number;
   in_flight: number;
   last_heartbeat: string | null;
-  last_exit: { code: number | null; signal: string | null; at: string } | null;
+  last_exit: { code: number | null; signal: string | null; at: string; reason?: string } | null;
+  /** Times this slot's child was killed because its heartbeats stopped. */
+  heartbeat_kills: number;
   next_restart_in_ms: number | null;
   info: Record<string, unknown>;
 }
@@ -60,17 +68,22 @@ interface Slot {
   /** Counters of earlier incarnations, so totals never go backwards. */
   retired: Record<string, number>;
   exited?: Promise<void>;
+  heartbeatKills: number;
+  /** Why we killed the current child, if we did (shown in last_exit). */
+  killReason?: string;
 }
 
 export class Supervisor {
   private slots: Slot[] = [];
   private shuttingDown = false;
+  private heartbeatTimer?: ReturnType<typeof setInterval>;
+  private lastHeartbeatCheck = 0;
   readonly startedAt = Date.now();
 
   constructor(private readonly opts: SupervisorOptions) {
     for (const role of ["processing", "source"] as const) {
       for (let i = 0; i < opts.roles[role]; i++) {
-        this.slots.push({ role, index: i, startedAt: 0, restarts: 0, consecutive: 0, retired: {} });
+        this.slots.push({ role, index: i, startedAt: 0, restarts: 0, consecutive: 0, retired: {}, heartbeatKills: 0 });
       }
     }
   }
@@ -81,6 +94,46 @@ export class Supervisor {
 
   start(): void {
     for (const slot of this.slots) this.spawnChild(slot);
+    const timeout = this.opts.heartbeatTimeoutMs ?? 0;
+    if (timeout > 0) {
+      const every = Math.max(100, Math.min(1000, timeout / 4));
+      this.lastHeartbeatCheck = Date.now();
+      this.heartbeatTimer = setInterval(() => this.checkHeartbeats(timeout, every), every);
+      (this.heartbeatTimer as { unref?: () => void }).unref?.();
+    }
+  }
+
+  /**
+   * Kills (SIGKILL) every child whose last state report is older than `timeout`; the exit handler then restarts
+   * it as after a crash. A child that never reported is still starting and gets at least the startup grace. When this check itself ran late (the
+   * supervisor's own event loop was held up), the children's queued reports may not have been read yet: that
+   * round is skipped.
+   */
+  private checkHeartbeats(timeout: number, every: number): void {
+    const now = Date.now();
+    const late = now - this.lastHeartbeatCheck > every * 3;
+    this.lastHeartbeatCheck = now;
+    if (late || this.shuttingDown) return;
+    for (const slot of this.slots) {
+      const proc = slot.proc;
+      if (!proc?.pid || slot.killReason) continue;
+      const silentMs = now - (slot.lastHeartbeat ?? slot.startedAt);
+      const limit = slot.lastHeartbeat ? timeout : Math.max(timeout, this.opts.startupGraceMs ?? 30_000);
+      if (silentMs <= limit) continue;
+      slot.heartbeatKills++;
+      slot.killReason = `no heartbeat for ${Math.round(silentMs / 1000)} s (WORKER_HEARTBEAT_TIMEOUT_SECONDS)`;
+      this.opts.logger.error("worker stopped sending heartbeats (hung, e.g. a blocked event loop); killing it", {
+        role: slot.role,
+        index: slot.index,
+        child_pid: proc.pid,
+        silent_ms: silentMs,
+        heartbeat_timeout_ms: timeout,
+        in_flight: slot.state?.in_flight ?? 0,
+      });
+      try {
+        process.kill(proc.pid, "SIGKILL");
+      } catch { /* already gone */ }
+    }
   }
 
   private spawnChild(slot: Slot): void {
@@ -99,6 +152,7 @@ export class Supervisor {
     slot.startedAt = Date.now();
     slot.state = undefined;
     slot.lastHeartbeat = undefined;
+    slot.killReason = undefined;
     proc.stdin?.on("error", () => {/* child gone; exit handler deals with it */});
     proc.stdin?.write(this.opts.initMessage + "\n");
     const wrap = (text: string, stream: string) =>
@@ -137,13 +191,23 @@ export class Supervisor {
     for (const [k, val] of Object.entries(slot.state?.counters ?? {})) slot.retired[k] = (slot.retired[k] ?? 0) + val;
     slot.state = undefined;
     slot.proc = undefined;
-    slot.lastExit = { code, signal, at: new Date().toISOString() };
+    slot.lastExit = {
+      code,
+      signal,
+      at: new Date().toISOString(),
+      ...(slot.killReason ? { reason: slot.killReason } : {}),
+    };
     const log = this.opts.logger.child({ role: slot.role, index: slot.index });
     if (this.shuttingDown) {
       log.info("worker stopped", { exit_code: code, signal });
       return;
     }
-    log.warn("worker exited unexpectedly", { exit_code: code, signal, uptime_ms: Date.now() - slot.startedAt });
+    log.warn(slot.killReason ? "hung worker killed; restarting it" : "worker exited unexpectedly", {
+      exit_code: code,
+      signal,
+      uptime_ms: Date.now() - slot.startedAt,
+      ...(slot.killReason ? { reason: slot.killReason } : {}),
+    });
     this.scheduleRestart(slot, code, signal);
   }
 
@@ -174,6 +238,7 @@ export class Supervisor {
   async shutdown(reason: string): Promise<void> {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.opts.logger.info("draining workers", { reason, drain_timeout_ms: this.opts.drainTimeoutMs });
     for (const slot of this.slots) {
       if (slot.restartTimer) clearTimeout(slot.restartTimer);
@@ -196,8 +261,14 @@ export class Supervisor {
     await all;
   }
 
-  /** Immediate SIGKILL of every child (second signal, or drain timeout). */
+  /** Immediate SIGKILL of every child (second signal, or drain timeout); none is restarted after it. */
   killAll(reason: string): void {
+    this.shuttingDown = true;
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    for (const slot of this.slots) {
+      if (slot.restartTimer) clearTimeout(slot.restartTimer);
+      slot.restartTimer = undefined;
+    }
     for (const slot of this.slots) {
       if (slot.proc) {
         this.opts.logger.warn("killing worker", { role: slot.role, index: slot.index, reason });
@@ -243,6 +314,7 @@ export class Supervisor {
         last_heartbeat: s.lastHeartbeat ? new Date(s.lastHeartbeat).toISOString() : null,
         last_exit: s.lastExit ?? null,
         next_restart_in_ms: s.nextRestartAt ? Math.max(0, s.nextRestartAt - now) : null,
+        heartbeat_kills: s.heartbeatKills,
         info: s.state?.info ?? {},
       };
     });

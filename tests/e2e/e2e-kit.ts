@@ -1,11 +1,12 @@
-// Shared pieces of the end-to-end fault tests: the compiled binary as supervisors (scripts/lib/bench-kit.ts
-// BinaryRun), seeded Cosmos, a slow HTTP service for the `http` executor, and a TCP proxy that can cut a service
-// off (the Cosmos emulator keeps its data only in memory, so an outage is simulated between the binary and it).
+// Shared pieces of the end-to-end fault tests: the compiled binary as supervisors (tests/helpers/binary-run.ts),
+// seeded Cosmos, a slow HTTP service for the `http` executor, and a TCP proxy that can cut a service off (the Cosmos
+// emulator keeps its data only in memory, so an outage is simulated between the binary and it).
 import process from "node:process";
 import { createServer as createHttpServer, type Server } from "node:http";
 import { connect, createServer as createTcpServer, type Server as TcpServer, type Socket } from "node:net";
 import type { Emulators } from "../../scripts/lib/emulators.ts";
-import { type BenchStore, BinaryRun, executionsOfVault, type ExecutionTimes } from "../../scripts/lib/bench-kit.ts";
+import { BinaryRun } from "../helpers/binary-run.ts";
+import { executionsOfVault, type ExecutionTimes, type SeededStore } from "../helpers/seeded-store.ts";
 import { sleep, uniqueName, until } from "../helpers/wait.ts";
 
 export { sleep, uniqueName, until };
@@ -49,7 +50,7 @@ export class Fleet {
 
 /** Waits until `n` executions of `vault` are completed or failed; returns them all. */
 export async function finishedExecutions(
-  store: BenchStore,
+  store: SeededStore,
   vault: string,
   n: number,
   ms = 90_000,

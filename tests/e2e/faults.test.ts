@@ -6,14 +6,14 @@ import process from "node:process";
 import type { QueueClient } from "@azure/storage-queue";
 import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
 import {
-  benchQueue,
-  type BenchStore,
-  benchTask,
   createVault,
+  namedQueue,
+  passThroughTask,
   preloadTasks,
   queueLength,
   seedCosmos,
-} from "../../scripts/lib/bench-kit.ts";
+  type SeededStore,
+} from "../helpers/seeded-store.ts";
 import { ensureBinary } from "../helpers/binary.ts";
 import {
   alive,
@@ -30,7 +30,7 @@ import {
 // Each scenario has its own time limit (a normal run of the whole file takes about 1.5 min per runtime).
 describe("compiled binary under fire", () => {
   let emu: Emulators;
-  let store: BenchStore;
+  let store: SeededStore;
   let fleet: Fleet;
   let slow: Awaited<ReturnType<typeof slowService>>;
 
@@ -63,16 +63,22 @@ describe("compiled binary under fire", () => {
 
   /** A queue and vault of the scenario's own, with `n` tasks (pending records + messages) already queued. */
   async function scenario(n: number, pipelineId?: string): Promise<{ queue: QueueClient; vault: string }> {
-    const queue = benchQueue(emu, uniqueName("fault-q"));
+    const queue = namedQueue(emu, uniqueName("fault-q"));
     await queue.create();
     const vault = uniqueName("fault-v");
     await createVault(store, vault);
-    if (n > 0) await preloadTasks(store, queue, Array.from({ length: n }, (_, i) => benchTask(vault, i, pipelineId)));
+    if (n > 0) {
+      await preloadTasks(
+        store,
+        queue,
+        Array.from({ length: n }, (_, i) => passThroughTask(vault, i, pipelineId)),
+      );
+    }
     return { queue, vault };
   }
 
   async function poisonCount(queue: QueueClient): Promise<number> {
-    const poison = benchQueue(emu, `${queue.name}-poison`);
+    const poison = namedQueue(emu, `${queue.name}-poison`);
     return (await poison.exists()) ? await queueLength(poison) : 0;
   }
 
@@ -267,7 +273,7 @@ describe("compiled binary under fire", () => {
       "http-host-not-allowed": {
         yaml: pipelineYaml("h", ["{id: call, type: http, settings: {url: 'http://evil.example.com/x'}}"]),
         reason:
-          /cannot be compiled: executor 'call' \(http\): host 'evil\.example\.com' is not in HTTP_EXECUTOR_ALLOWED_HOSTS/,
+          /cannot be compiled: executor 'call' \(http\): host 'evil\.example\.com' is not in OUTBOUND_ALLOWED_HOSTS/,
       },
       "yaml-not-a-string": {
         yaml: 42,
@@ -277,10 +283,10 @@ describe("compiled binary under fire", () => {
     for (const [id, bad] of Object.entries(badYaml)) {
       await pipelines.items.upsert({ id: `bad-${id}`, name: id, yaml: bad.yaml });
     }
-    const pipelineTasks = Object.keys(badYaml).map((id, i) => benchTask(vault, i, `bad-${id}`));
+    const pipelineTasks = Object.keys(badYaml).map((id, i) => passThroughTask(vault, i, `bad-${id}`));
     await preloadTasks(store, queue, pipelineTasks);
 
-    const good = benchTask(vault, 100);
+    const good = passThroughTask(vault, 100);
     const payload = good.payload;
     const badMessages: Record<string, { text: string; reason: RegExp }> = {
       "not-json": { text: "hello {", reason: /^message is neither JSON nor base64-encoded JSON$/ },
@@ -307,7 +313,7 @@ describe("compiled binary under fire", () => {
         reason: /^invalid task message: payload\.retry_count: .*Expected number/,
       },
       "unknown-pipeline": {
-        text: JSON.stringify(benchTask(vault, 101, "no-such-pipeline")),
+        text: JSON.stringify(passThroughTask(vault, 101, "no-such-pipeline")),
         reason: /^pipeline no-such-pipeline not found$/,
       },
       "claim-check-missing-blob": {
@@ -328,7 +334,7 @@ describe("compiled binary under fire", () => {
     assert.equal(Object.keys(badYaml).length + Object.keys(badMessages).length, 20);
 
     const run = await fleet.start(queue.name, { HTTP_EXECUTOR_ALLOWED_HOSTS: "127.0.0.1" });
-    const poison = benchQueue(emu, `${queue.name}-poison`);
+    const poison = namedQueue(emu, `${queue.name}-poison`);
     const peekPoison = async () =>
       (await poison.exists())
         ? (await poison.peekMessages({ numberOfMessages: 32 })).peekedMessageItems.map((m) =>

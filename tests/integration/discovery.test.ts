@@ -14,6 +14,9 @@ import {
   AzureBlobInputDiscoverySettingsSchema,
 } from "../../src/executors/builtin/azure-blob-input-discovery.ts";
 import { blobService, sleep, testConfig, uniqueName, uploadBlobs, withTimeout } from "./source-test-kit.ts";
+import { quietLogs } from "../helpers/test-logging.ts";
+
+quietLogs();
 
 let emu: Emulators;
 let config: Config;

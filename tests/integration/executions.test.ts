@@ -22,6 +22,9 @@ import {
   uniqueName,
   withTimeout,
 } from "./processing-kit.ts";
+import { quietLogs } from "../helpers/test-logging.ts";
+
+quietLogs();
 
 function result(content = [contentItem("r1", { out: 1 })], extra: Partial<PipelineResult> = {}): PipelineResult {
   return {
@@ -299,7 +302,7 @@ describe("execution store on the Cosmos emulator", () => {
     const bad = await readPipelineDoc(pipelines, "bad-doc");
     assert.equal(bad.kind, "malformed");
 
-    // Cosmos down: the read fails (to be retried later), it does not claim the pipeline is missing (P7).
+    // Cosmos down: the read fails (to be retried later), it does not claim the pipeline is missing (the Python worker did).
     const client = testCosmos(emu);
     const offline = client.database(config.COSMOS_DB_NAME).container(config.COSMOS_DB_CONTAINER_PIPELINES);
     await emu.cosmos.stop();

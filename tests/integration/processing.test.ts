@@ -8,7 +8,7 @@ import { BlobServiceClient } from "@azure/storage-blob";
 import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { TaskSender } from "../../src/queue/sender.ts";
-import { taskDrainBudgetMs } from "../../src/workers/processing.ts";
+import { taskDrainBudgetMs } from "../../src/workers/processing/index.ts";
 import {
   callsOf,
   contentItem,
@@ -26,6 +26,9 @@ import {
   uniqueName,
   until,
 } from "./processing-kit.ts";
+import { quietLogs } from "../helpers/test-logging.ts";
+
+quietLogs();
 
 const INPUT =
   "    - {id: discover, type: azure_blob_input_discovery, settings: {blob_storage_account: devstoreaccount1, blob_container_name: c}}";

@@ -16,6 +16,9 @@ import { PoisonRecordSchema } from "../../src/queue/poison.ts";
 import type { LeasedMessage } from "../../src/queue/leased-message.ts";
 import * as v from "valibot";
 import { sleep, taskMessage, timeout, uniqueName, until, withTimeout } from "./processing-kit.ts";
+import { quietLogs } from "../helpers/test-logging.ts";
+
+quietLogs();
 
 describe("message decoding", () => {
   const good = taskMessage("d1", { pipelineId: "p" });

@@ -8,6 +8,9 @@ import { QUEUE_MESSAGE_LIMIT_BYTES, type TaskMessage, TaskMessageSchema } from "
 import { planTaskMessages, queueTextBytes, TaskSender } from "../../src/queue/sender.ts";
 import { newId } from "../../src/model/documents.ts";
 import { blobService, drainQueue, queuedPaths, testConfig, withTimeout } from "./source-test-kit.ts";
+import { quietLogs } from "../helpers/test-logging.ts";
+
+quietLogs();
 
 let emu: Emulators;
 

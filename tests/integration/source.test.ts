@@ -24,6 +24,9 @@ import {
   uploadBlobs,
   withTimeout,
 } from "./source-test-kit.ts";
+import { quietLogs } from "../helpers/test-logging.ts";
+
+quietLogs();
 
 let emu: Emulators;
 /** The store of the test running now: every test gets its own database, so workers see only its vaults. */

@@ -29,7 +29,7 @@ const doc = {
 
 describe("condition evaluator", () => {
   const cases: Array<[string, boolean]> = [
-    // ContentFlow's substring splitting got these wrong (spec §1.4 quirks)
+    // ContentFlow's substring splitting got these wrong (it split on the first operator substring it found)
     ["data.line_count > 5", true],
     ["data.contains_pii == true", true],
     ["data.title == 'Hello and world'", true],

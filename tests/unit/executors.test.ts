@@ -64,6 +64,11 @@ describe("registry", () => {
       azure_blob_output: "output",
       http: "transform",
       azure_blob_input_discovery: "input",
+      subpipeline: "utility",
+      for_each_content: "utility",
+      document_set_initializer: "utility",
+      document_set_collector: "utility",
+      cross_document_field_aggregator: "utility",
     });
     assert.deepEqual(registry.list().filter((d) => d.crawls).map((d) => d.type), ["azure_blob_input_discovery"]);
   });
@@ -247,7 +252,7 @@ describe("recursive_text_chunker", () => {
     assert.equal(out.summary_data?.chunking_method, "recursive");
   });
 
-  test("separators as a comma string with escapes (ContentFlow's catalog default broke: L6)", async () => {
+  test("separators as a comma string with escapes (ContentFlow split its catalog default into single characters)", async () => {
     const text = "alpha beta\ngamma delta\nepsilon zeta";
     const [out] = await one("recursive_text_chunker", {
       separators: "\\n, ",

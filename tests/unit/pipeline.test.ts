@@ -245,7 +245,7 @@ describe("pipeline: graph", () => {
     assert.ok(!("in" in r.executor_outputs));
   });
 
-  test("excluding the input executor named in a join's from list (ContentFlow P10)", async () => {
+  test("excluding the input executor named in a join's from list (ContentFlow left a dangling id in such joins)", async () => {
     const yaml = `pipeline:
   name: p
   executors:

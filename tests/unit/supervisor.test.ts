@@ -44,17 +44,24 @@ afterEach(async () => {
   }
 });
 
-function make(mode: string, roles = { processing: 2, source: 1 }, drainTimeoutMs = 5000) {
+function make(
+  mode: string,
+  roles = { processing: 2, source: 1 },
+  drainTimeoutMs = 5000,
+  heartbeatTimeoutMs?: number,
+  config: Record<string, unknown> = {},
+) {
   current = new Supervisor({
     roles,
     logger: new Logger({ role: "supervisor" }),
     command: () => fixtureCommand(),
     env: { ...(process.env as Record<string, string>), CFW_SUPERVISED: "1", FAKE_MODE: mode },
-    initMessage: JSON.stringify({ cmd: "config", config: {}, sources: {} }),
+    initMessage: JSON.stringify({ cmd: "config", config, sources: {} }),
     drainTimeoutMs,
     backoffFloorMs: 200,
     backoffMaxMs: 2000,
     stableMs: 60_000,
+    heartbeatTimeoutMs,
   });
   current.start();
   return current;
@@ -64,7 +71,14 @@ describe("supervisor", () => {
   test("starts every child, collects state, /ready and /status reflect it", async () => {
     const sup = make("ok");
     await until("all ready", () => readiness(sup).ready);
-    const api = createApi({ supervisor: sup, workerName: "w", version: "t" });
+    const build = {
+      version: "t",
+      commit: "c0ffee",
+      build_date: "2026-01-01T00:00:00Z",
+      target: "linux-x64",
+      runtime: "bun",
+    };
+    const api = createApi({ supervisor: sup, workerName: "w", version: "t", build });
     const ready = await api.request("/ready");
     assert.equal(ready.status, 200);
     const status = await (await api.request("/status")).json();
@@ -75,8 +89,13 @@ describe("supervisor", () => {
     const metrics = await (await api.request("/metrics")).text();
     assert.match(metrics, /contentflow_worker_tasks_processed_total\{role="processing"\} 6/);
     assert.match(metrics, /contentflow_worker_workers_up\{role="source"\} 1/);
+    assert.match(
+      metrics,
+      /^contentflow_worker_build_info\{version="t",commit="c0ffee",target="linux-x64",runtime="bun"\} 1$/m,
+    );
     const health = await (await api.request("/health")).json();
     assert.equal(health.status, "healthy");
+    assert.deepEqual(health.build, build);
     assert.ok(forwarded.some((l) => l.includes("fake worker up")), "child log lines are forwarded");
   });
 
@@ -128,6 +147,35 @@ describe("supervisor", () => {
     for (const pid of pids) assert.equal(alive(pid), false);
   });
 
+  test("a child whose event loop blocks is killed after the heartbeat timeout and replaced; /status and /metrics say so", async () => {
+    const sup = make("block", { processing: 1, source: 0 }, 5000, 3000);
+    await until("ready", () => readiness(sup).ready);
+    const [pid] = sup.childPids();
+    await until("the blocked child killed and a new one started", () => {
+      const pids = sup.childPids();
+      return !alive(pid) && pids.length === 1 && pids[0] !== pid;
+    }, 15_000);
+    const snap = sup.snapshot()[0];
+    assert.ok(snap.heartbeat_kills >= 1, `counted: ${JSON.stringify(snap)}`);
+    assert.equal(snap.last_exit?.signal, "SIGKILL");
+    assert.match(snap.last_exit?.reason ?? "", /no heartbeat for \d+ s \(WORKER_HEARTBEAT_TIMEOUT_SECONDS\)/);
+    const api = createApi({ supervisor: sup, workerName: "w", version: "t" });
+    const status = await (await api.request("/status")).json();
+    assert.ok(status.workers.processing.hung_worker_kills >= 1);
+    const metrics = await (await api.request("/metrics")).text();
+    assert.match(metrics, /contentflow_worker_hung_worker_kills_total\{role="processing"\} [1-9]/);
+    assert.ok(forwarded.some((l) => l.includes("worker stopped sending heartbeats")), "logged");
+  });
+
+  test("a child that keeps sending heartbeats is left alone", async () => {
+    const sup = make("ok", { processing: 1, source: 0 }, 5000, 3000);
+    await until("ready", () => readiness(sup).ready);
+    const [pid] = sup.childPids();
+    await new Promise((r) => setTimeout(r, 7000)); // two heartbeat timeouts, with a report every 2 s
+    assert.deepEqual(sup.childPids(), [pid]);
+    assert.equal(sup.snapshot()[0].heartbeat_kills, 0);
+  });
+
   test("bearer token protects /status and /metrics, not /health", async () => {
     const sup = make("ok", { processing: 1, source: 0 });
     const api = createApi({ supervisor: sup, workerName: "w", version: "t", apiToken: "s3cret-token" });
@@ -139,6 +187,24 @@ describe("supervisor", () => {
 });
 
 describe("ipc", () => {
+  test("secrets are redacted in the child's own log lines and in forwarded stderr and text lines", async () => {
+    // Only the child knows this key (it came over the pipe): the child's logger must redact it itself.
+    const pipedKey = "piped-cosmos-key-known-only-to-the-child==";
+    forwarded.length = 0;
+    const sup = make("leak", { processing: 1, source: 0 }, 5000, undefined, { COSMOS_DB_KEY: pipedKey });
+    await until("leak lines forwarded", () => forwarded.filter((l) => l.includes("leak")).length >= 3);
+    await until("ready", () => readiness(sup).ready);
+    const leaks = forwarded.filter((l) => l.includes("leak"));
+    const all = leaks.join("\n");
+    for (const secret of [pipedKey, "U3RkZXJyS2V5VmFsdWU=", "StdoutSigValue123", "abc.def.ghi"]) {
+      assert.ok(!all.includes(secret), `${secret} leaked:\n${all}`);
+    }
+    assert.match(all, /"detail":"key=\*\*\*"/);
+    assert.match(all, /AccountKey=\*\*\*;/);
+    assert.match(all, /sig=\*\*\* Bearer \*\*\*/);
+    for (const line of leaks) JSON.parse(line); // still valid JSON lines
+  });
+
   test("classifies state, log and text lines", () => {
     const state = classifyChildLine(
       JSON.stringify({ ipc: "state", ready: true, in_flight: 1, worker_id: "x", counters: {}, gauges: {}, info: {} }),

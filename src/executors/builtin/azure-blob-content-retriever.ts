@@ -1,7 +1,7 @@
 // azure_blob_content_retriever: downloads the blob an item points at (id.source_name = account, id.container,
 // id.path; source_type azure_blob) into a temp file (data.temp_file_path) and/or into data.content as text
 // (UTF-8, or base64 with content_encoding: base64). Temp files get unique names and are deleted when the pipeline
-// run ends (ContentFlow never deleted them and names could collide: its bug L8). Accounts resolve through
+// run ends (ContentFlow never deleted them and names could collide). Accounts resolve through
 // blob-clients.ts, so BLOB_STORAGE_CONNECTION_STRING (Azurite) and shared keys work, not only Azure AD.
 import * as v from "valibot";
 import { randomUUID } from "node:crypto";

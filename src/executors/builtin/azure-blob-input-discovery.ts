@@ -1,4 +1,5 @@
-// azure_blob_input_discovery: lists blobs of one container and emits one Content per blob (spec §5).
+// azure_blob_input_discovery: lists blobs of one container and emits one Content per blob, with the
+// same settings, filters and content fields as ContentFlow's executor of that name.
 // Differences from the Python executor, all deliberate: file_extensions may be a YAML list and is trimmed;
 // numbers and booleans may be strings (after ${ENV} substitution); the account may come from
 // BLOB_STORAGE_CONNECTION_STRING (Azurite) — see blob-clients.ts; `last_modified` is written as ISO UTC with Z.

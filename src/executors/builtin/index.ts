@@ -12,6 +12,11 @@ import { azureBlobContentRetriever } from "./azure-blob-content-retriever.ts";
 import { azureBlobOutput } from "./azure-blob-output.ts";
 import { httpExecutor } from "./http.ts";
 import { azureBlobInputDiscovery } from "./azure-blob-input-discovery.ts";
+import { subpipeline } from "./subpipeline.ts";
+import { forEachContent } from "./for-each-content.ts";
+import { documentSetInitializer } from "./document-set-initializer.ts";
+import { documentSetCollector } from "./document-set-collector.ts";
+import { crossDocumentFieldAggregator } from "./cross-document-field-aggregator.ts";
 
 export function builtinExecutors(): ExecutorDefinition[] {
   return [
@@ -26,5 +31,10 @@ export function builtinExecutors(): ExecutorDefinition[] {
     anyDefinition(azureBlobOutput),
     anyDefinition(httpExecutor),
     anyDefinition({ ...azureBlobInputDiscovery, crawls: true }),
+    anyDefinition(subpipeline),
+    anyDefinition(forEachContent),
+    anyDefinition(documentSetInitializer),
+    anyDefinition(documentSetCollector),
+    anyDefinition(crossDocumentFieldAggregator),
   ];
 }

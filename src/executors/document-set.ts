@@ -1,0 +1,74 @@
+// Shared by the document-set executors: the consolidated set that document_set_collector writes into
+// data[output_key] and cross_document_* executors read from data[set_data_key].
+import type { Content, ExecutorLogEntry } from "../model/content.ts";
+import { nowIso } from "../model/content.ts";
+
+export interface SetDocument {
+  role: string;
+  order: number;
+  canonical_id: string;
+  unique_id: string;
+  filename: string | null;
+  path: string | null;
+  data: Record<string, unknown>;
+  summary_data: Record<string, unknown>;
+}
+
+export interface DocumentSet {
+  set_id: string;
+  set_name: string;
+  total_documents: number;
+  collected_at?: string;
+  documents: SetDocument[];
+}
+
+export function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === "object" && x !== null && !Array.isArray(x);
+}
+
+/** Value at a dotted path through nested objects; undefined when any step is missing (ContentFlow's behaviour). */
+export function valueAtPath(data: unknown, path: string): unknown {
+  let current = data;
+  for (const key of path.split(".")) {
+    if (!isRecord(current) || !Object.hasOwn(current, key)) return undefined;
+    current = current[key];
+  }
+  return current;
+}
+
+/** The consolidated set of an item, or an error saying what is missing (names the executor and the item). */
+export function documentSetOf(item: Content, key: string, executorId: string): DocumentSet {
+  const set = item.data?.[key];
+  const where = `executor '${executorId}', item ${item.id.canonical_id}`;
+  if (set === undefined || set === null || set === "" || (isRecord(set) && Object.keys(set).length === 0)) {
+    throw new Error(
+      `${where}: no document set data at data.${key}; run document_set_collector before this executor`,
+    );
+  }
+  if (!isRecord(set) || !Array.isArray(set.documents)) {
+    throw new Error(`${where}: data.${key} is not a document set (an object with a 'documents' list)`);
+  }
+  return set as unknown as DocumentSet;
+}
+
+/** The set's documents by their `order` (stable for equal orders). */
+export function documentsInOrder(set: DocumentSet): SetDocument[] {
+  const order = (d: SetDocument) => (typeof d?.order === "number" ? d.order : 0);
+  return [...set.documents].filter(isRecord).sort((a, b) => order(a) - order(b));
+}
+
+/** [role, value] per document in order; a document without a role is called doc_<order>. */
+export function fieldAcrossDocuments(set: DocumentSet, path: string): Array<[string, unknown]> {
+  return documentsInOrder(set).map((d) => [
+    typeof d.role === "string" ? d.role : `doc_${d.order ?? 0}`,
+    valueAtPath(d, path),
+  ]);
+}
+
+export function logEntry(
+  executorId: string,
+  start: string,
+  details: Record<string, unknown>,
+): ExecutorLogEntry {
+  return { executor_id: executorId, start_time: start, end_time: nowIso(), status: "completed", details, errors: [] };
+}

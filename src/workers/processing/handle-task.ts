@@ -1,0 +1,346 @@
+// One queue message of the processing worker, from receipt to settlement:
+// decode (invalid → poison at once) → already completed? acknowledge without re-running → more deliveries than
+// MAX_TASK_RETRIES? poison → claim-check blob → pipeline document (404 → poison) and vault flag → execution running
+// → run under TASK_TIMEOUT_SECONDS → completed + output in one write, delete the message.
+// A failed attempt goes through the failure policy (failure-policy.ts) and its action is carried out here.
+//
+// Everything it talks to is injected (TaskHandlerDeps), so the worker wiring (index.ts) decides which store and
+// queue it uses.
+import type { Logger } from "../../log/logger.ts";
+import type { WorkerReporter } from "../../model/worker-context.ts";
+import type { ClaimCheckMessage, ContentProcessingTask } from "../../model/task-envelope.ts";
+import type { ExecutionDoc } from "../../model/documents.ts";
+import type { OutageGate } from "../../util/outage-gate.ts";
+import { sleep } from "../../util/sleep.ts";
+import { errorText } from "../../util/errors.ts";
+import type { LeasedMessage } from "../../queue/leased-message.ts";
+import type { PoisonMeta, PoisonResult } from "../../queue/task-queue.ts";
+import type { ClaimCheckRead } from "../../queue/claim-check.ts";
+import { retryDelaySeconds } from "../../queue/backoff.ts";
+import { decodeClaimCheckBlob, decodeMessage } from "../../queue/decode.ts";
+import { storageErrorSummary } from "../../queue/errors.ts";
+import { isTransientCosmosError } from "../../store/cosmos.ts";
+import {
+  ExecutionConflictError,
+  type ExecutionRef,
+  type ExecutionStore,
+  MalformedExecutionError,
+} from "../../store/executions.ts";
+import type { CompiledPipelineCache, PipelineLease, PipelineRead } from "../../store/pipelines.ts";
+import { type PipelineResult, runPipeline } from "../../pipeline/index.ts";
+import { attemptSignal } from "./attempt-signal.ts";
+import { PermanentTaskError, StoreUnavailableError } from "./errors.ts";
+import { redriveSuperseded } from "../../store/redrive.ts";
+import { decideDelivery, decideFailure, type FailureAction } from "./failure-policy.ts";
+
+/** The settings a task attempt needs. */
+export interface TaskSettings {
+  /** MAX_TASK_RETRIES: the most deliveries a task gets. */
+  maxDeliveries: number;
+  taskTimeoutSeconds: number;
+  retryBaseDelaySeconds: number;
+  retryMaxDelaySeconds: number;
+}
+
+/** The execution record writes of a task (ExecutionStore). */
+export type ExecutionRecords = Pick<
+  ExecutionStore,
+  "read" | "begin" | "complete" | "fail" | "retrying" | "interrupted"
+>;
+
+/** Cosmos reads a task needs besides its execution record. */
+export interface TaskDocuments {
+  readPipeline(pipelineId: string, signal: AbortSignal): Promise<PipelineRead>;
+  /** The vault's save_execution_output flag (false without a vault). */
+  readSaveExecutionOutput(vaultId: string | null | undefined, signal: AbortSignal): Promise<boolean>;
+}
+
+/** Claim-check blobs of oversized tasks. */
+export interface ClaimChecks {
+  read(claim: ClaimCheckMessage, signal: AbortSignal): Promise<ClaimCheckRead>;
+  delete(claim: ClaimCheckMessage, signal: AbortSignal): Promise<void>;
+}
+
+/** Where messages that cannot succeed go (TaskQueue). */
+export interface PoisonQueue {
+  readonly poisonName: string;
+  poison(message: LeasedMessage, reason: string, meta: PoisonMeta): Promise<PoisonResult>;
+}
+
+export interface TaskHandlerDeps {
+  settings: TaskSettings;
+  workerId: string;
+  logger: Logger;
+  report: WorkerReporter;
+  records: ExecutionRecords;
+  documents: TaskDocuments;
+  pipelines: CompiledPipelineCache;
+  claimChecks: ClaimChecks;
+  poisonQueue: PoisonQueue;
+  /** Noted on every Cosmos outage a task meets; the worker stops receiving while it is down. */
+  cosmosGate: OutageGate;
+}
+
+interface TaskIds extends ExecutionRef {
+  taskId?: string;
+}
+
+/** How long completing a record may keep retrying a passing Cosmos error before the attempt counts as failed. */
+const COMPLETION_RETRY_MS = 120_000;
+const CLAIM_CHECK_DELETE_TIMEOUT_MS = 30_000;
+
+/** A failure to reach Cosmos (not one of our own errors). */
+function isCosmosOutage(err: unknown): boolean {
+  if (err instanceof MalformedExecutionError || err instanceof ExecutionConflictError) return false;
+  return isTransientCosmosError(err);
+}
+
+export class TaskHandler {
+  constructor(private readonly deps: TaskHandlerDeps) {}
+
+  /** Visibility delay of a failed attempt, from its delivery number (exponential, with jitter). */
+  retryDelaySeconds(message: LeasedMessage): number {
+    const { retryBaseDelaySeconds, retryMaxDelaySeconds } = this.deps.settings;
+    return retryDelaySeconds(message.dequeueCount, retryBaseDelaySeconds, retryMaxDelaySeconds);
+  }
+
+  /** Runs one message and settles it. `stop` aborts when the worker must stop at once. */
+  async handle(message: LeasedMessage, stop: AbortSignal): Promise<void> {
+    const { deps } = this;
+    const started = Date.now();
+    let log = deps.logger.child({ message_id: message.id, dequeue_count: message.dequeueCount });
+    const decoded = decodeMessage(message.text);
+    if (decoded.kind === "invalid") {
+      const meta = { taskId: decoded.taskId, executionId: decoded.executionId };
+      log = log.child({ task_id: meta.taskId, execution_id: meta.executionId });
+      if (meta.executionId) await this.markFailed({ executionId: meta.executionId }, decoded.reason, log);
+      await this.toPoison(message, decoded.reason, meta, log);
+      return;
+    }
+    const claim = decoded.kind === "claim-check" ? decoded.message : undefined;
+    let task = decoded.kind === "task" ? decoded.message.payload : undefined;
+    const taskId = task?.task_id ?? claim!.claim_check.task_id;
+    const executionId = task?.execution_id ?? claim!.claim_check.execution_id;
+    log = log.child({ task_id: taskId, execution_id: executionId, pipeline_id: task?.pipeline_id });
+    const attempt = attemptSignal(stop, message.lost, deps.settings.taskTimeoutSeconds);
+    let pipeline: PipelineLease | undefined;
+    let result: PipelineResult | undefined;
+    // The pipeline and vault reads start together with the execution read (three round trips in one).
+    const early = task && {
+      pipeline: this.loadPipeline(task, attempt.signal),
+      saveFullOutput: this.readSaveFullOutput(task, attempt.signal),
+    };
+    // Settled later or, when the task ends before using them, only released (see finally).
+    early?.pipeline.catch(() => undefined);
+    early?.saveFullOutput.catch(() => undefined);
+    try {
+      const existing = await this.cosmos(() => deps.records.read(executionId));
+      const delivery = decideDelivery({
+        recordStatus: existing?.status,
+        delivery: message.dequeueCount,
+        maxDeliveries: deps.settings.maxDeliveries,
+        supersededByRedrive: redriveSuperseded(task?.redrive_id ?? claim?.claim_check.redrive_id, existing),
+      });
+      if (delivery.kind === "acknowledge-duplicate") return await this.acknowledgeDuplicate(message, claim, log);
+      if (delivery.kind === "acknowledge-superseded") {
+        await message.delete();
+        deps.report.count("tasks_skipped_duplicate_total");
+        return log.info("a later re-drive replaced this message; acknowledged without running");
+      }
+      if (delivery.kind === "fail") {
+        await this.markFailed({ executionId, task }, delivery.reason, log);
+        return await this.toPoison(message, delivery.reason, { taskId, executionId }, log);
+      }
+      if (claim) {
+        task = await this.resolveClaimCheck(claim, attempt.signal);
+        log = log.child({ pipeline_id: task.pipeline_id });
+      }
+      const t = task!;
+      pipeline = await (early ? early.pipeline : this.loadPipeline(t, attempt.signal));
+      const saveFullOutput = await (early ? early.saveFullOutput : this.readSaveFullOutput(t, attempt.signal));
+      const begun = await this.cosmos(() => deps.records.begin(t, message.dequeueCount, existing ?? null));
+      if (begun.completed) return await this.acknowledgeDuplicate(message, claim, log);
+      result = await runPipeline(pipeline.pipeline, t.content, { signal: attempt.signal, logger: log });
+      if (result.status !== "completed") {
+        const why = result.status === "cancelled" && attempt.timedOut
+          ? `timed out after ${deps.settings.taskTimeoutSeconds} s`
+          : result.error ?? `pipeline ${result.status}`;
+        throw new Error(why);
+      }
+      await this.recordCompletion(t, result, saveFullOutput, begun.doc, message, stop, log);
+      const outcome = await message.delete();
+      if (outcome !== "settled") log.warn("completed, but the message was not ours to delete any more", { outcome });
+      if (claim) {
+        await deps.claimChecks.delete(claim, AbortSignal.timeout(CLAIM_CHECK_DELETE_TIMEOUT_MS)).catch((err) =>
+          log.warn("could not delete the claim-check blob", { error: storageErrorSummary(err) })
+        );
+      }
+      deps.report.count("tasks_processed_total");
+      log.info("task completed", {
+        duration_ms: Date.now() - started,
+        items_in: t.content.length,
+        items_out: result.content.length,
+      });
+    } catch (err) {
+      await this.onFailure(message, err, { executionId, task, taskId }, stop, log, result);
+    } finally {
+      attempt.dispose();
+      if (pipeline) pipeline.release();
+      else early?.pipeline.then((unused) => unused.release(), () => undefined);
+    }
+  }
+
+  /** Runs a Cosmos call; an outage is noted on the gate and becomes a StoreUnavailableError. */
+  private async cosmos<T>(op: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    try {
+      return await op();
+    } catch (err) {
+      // An aborted task (timeout, shutdown, lost lease) is not an outage.
+      if (signal?.aborted || !isCosmosOutage(err)) throw err;
+      this.deps.cosmosGate.noteFailure(err);
+      throw new StoreUnavailableError(`cosmos db unreachable: ${errorText(err)}`, { cause: err });
+    }
+  }
+
+  private readSaveFullOutput(task: ContentProcessingTask, signal: AbortSignal): Promise<boolean> {
+    return this.cosmos(() => this.deps.documents.readSaveExecutionOutput(task.vault_id, signal), signal);
+  }
+
+  private async loadPipeline(task: ContentProcessingTask, signal: AbortSignal): Promise<PipelineLease> {
+    const read = await this.cosmos(() => this.deps.documents.readPipeline(task.pipeline_id, signal), signal);
+    if (read.kind === "not-found") throw new PermanentTaskError(`pipeline ${task.pipeline_id} not found`);
+    if (read.kind === "malformed") {
+      throw new PermanentTaskError(`pipeline ${task.pipeline_id} is malformed: ${read.problem}`);
+    }
+    try {
+      return this.deps.pipelines.acquire(read.doc, task.executed_input_executor ?? null);
+    } catch (err) {
+      throw new PermanentTaskError(`pipeline ${task.pipeline_id} cannot be compiled: ${errorText(err)}`);
+    }
+  }
+
+  private async resolveClaimCheck(claim: ClaimCheckMessage, signal: AbortSignal): Promise<ContentProcessingTask> {
+    const read = await this.deps.claimChecks.read(claim, signal);
+    const where = `${claim.claim_check.container}/${claim.claim_check.blob}`;
+    if (!read.found) throw new PermanentTaskError(`claim-check blob ${where} not found`);
+    const decoded = decodeClaimCheckBlob(read.text, claim);
+    if (!decoded.ok) throw new PermanentTaskError(decoded.reason);
+    return decoded.message.payload;
+  }
+
+  private async acknowledgeDuplicate(message: LeasedMessage, claim: ClaimCheckMessage | undefined, log: Logger) {
+    await message.delete();
+    if (claim) {
+      await this.deps.claimChecks.delete(claim, AbortSignal.timeout(CLAIM_CHECK_DELETE_TIMEOUT_MS)).catch(() =>
+        undefined
+      );
+    }
+    this.deps.report.count("tasks_skipped_duplicate_total");
+    log.info("execution already completed; message acknowledged without re-running");
+  }
+
+  /** Writes completed + output; keeps trying (the lease is renewed meanwhile) rather than re-running the work. */
+  private async recordCompletion(
+    task: ContentProcessingTask,
+    result: PipelineResult,
+    saveFullOutput: boolean,
+    running: ExecutionDoc | undefined,
+    message: LeasedMessage,
+    stop: AbortSignal,
+    log: Logger,
+  ): Promise<void> {
+    const deadline = Date.now() + COMPLETION_RETRY_MS;
+    let known = running;
+    for (let delayMs = 500;; delayMs = Math.min(delayMs * 2, 15_000)) {
+      try {
+        await this.deps.records.complete(task, result, saveFullOutput, known);
+        return;
+      } catch (err) {
+        if (!isTransientCosmosError(err) || Date.now() > deadline || stop.aborted || message.lost.aborted) throw err;
+        if (isCosmosOutage(err)) this.deps.cosmosGate.noteFailure(err);
+        known = undefined; // read the record again before the next try
+        log.warn("could not record the completed execution yet; retrying", { err, retry_in_ms: delayMs });
+        await sleep(delayMs, stop);
+      }
+    }
+  }
+
+  private async markFailed(ref: ExecutionRef, error: string, log: Logger, result?: PipelineResult): Promise<void> {
+    try {
+      await this.deps.records.fail(ref, error, result);
+    } catch (err) {
+      log.error("could not mark the execution failed", { err });
+    }
+  }
+
+  private async toPoison(message: LeasedMessage, reason: string, ids: Omit<PoisonMeta, "workerId">, log: Logger) {
+    const { deps } = this;
+    try {
+      const { outcome } = await deps.poisonQueue.poison(message, reason, { workerId: deps.workerId, ...ids });
+      deps.report.count("tasks_poisoned_total");
+      log.warn("message moved to the poison queue", { reason, poison_queue: deps.poisonQueue.poisonName, outcome });
+    } catch (err) {
+      log.error("could not move the message to the poison queue; it will come back", {
+        reason,
+        error: storageErrorSummary(err),
+      });
+      await message.retryAfter(this.retryDelaySeconds(message)).catch(() => undefined);
+    }
+  }
+
+  /** Decides what a failed attempt leads to (failure-policy.ts) and does it. */
+  private async onFailure(
+    message: LeasedMessage,
+    err: unknown,
+    ids: TaskIds,
+    stop: AbortSignal,
+    log: Logger,
+    result?: PipelineResult,
+  ): Promise<void> {
+    const { deps } = this;
+    const error = errorText(err);
+    deps.report.count("tasks_failed_total");
+    const action: FailureAction = decideFailure({
+      error,
+      leaseLost: message.lost.aborted,
+      stopping: stop.aborted,
+      permanent: err instanceof PermanentTaskError || err instanceof MalformedExecutionError,
+      storeUnavailable: err instanceof StoreUnavailableError,
+      taskKnown: ids.task !== undefined,
+      delivery: message.dequeueCount,
+      maxDeliveries: deps.settings.maxDeliveries,
+      retryDelaySeconds: this.retryDelaySeconds(message),
+    });
+    switch (action.kind) {
+      case "abandon":
+        log.warn("task attempt ended after its lease was lost; another delivery owns it", { error });
+        return;
+      case "interrupted":
+        if (action.recordInterruption && ids.task) {
+          await deps.records.interrupted(ids.task, "worker shutdown").catch(() => undefined);
+        }
+        log.warn("task interrupted by shutdown; message queued again", { error });
+        return;
+      case "fail":
+        await this.markFailed(ids, action.reason, log, result);
+        await this.toPoison(message, action.reason, { taskId: ids.taskId, executionId: ids.executionId }, log);
+        return;
+      case "retry": {
+        const { delaySeconds } = action;
+        if (action.recordAttempt && ids.task) {
+          const info = { attempt: message.dequeueCount, maxAttempts: deps.settings.maxDeliveries, delaySeconds };
+          await deps.records
+            .retrying(ids.task, error, info, result)
+            .catch((e) => log.warn("could not record the failed attempt", { err: e }));
+        }
+        const outcome = await message.retryAfter(delaySeconds).catch((e) => {
+          log.warn("could not set the retry delay; the lease will expire instead", { error: storageErrorSummary(e) });
+          return "failed";
+        });
+        deps.report.count("tasks_retried_total");
+        log.warn("task attempt failed; will retry", { error, retry_in_s: delaySeconds, outcome });
+        return;
+      }
+    }
+  }
+}

@@ -1,0 +1,162 @@
+// Processing worker: takes content_processing tasks from the queue (queue/consumer.ts: leases, concurrency,
+// polling, drain) and runs each task's pipeline without the input executor the source worker already ran.
+//
+// This file wires the parts together: Cosmos DB (opened with retries), the task queue, the Cosmos outage gate that
+// pauses receiving while Cosmos is unreachable, and the per-message handler (handle-task.ts), whose failed attempts
+// go through the failure policy (failure-policy.ts).
+import { Buffer } from "node:buffer";
+import type { BlobServiceClient } from "@azure/storage-blob";
+import type { WorkerContext } from "../../model/worker-context.ts";
+import type { Config } from "../../config/schema.ts";
+import { OutageGate } from "../../util/outage-gate.ts";
+import { sleep } from "../../util/sleep.ts";
+import { taskQueues } from "../../queue/clients.ts";
+import { TaskQueue } from "../../queue/task-queue.ts";
+import { consume } from "../../queue/consumer.ts";
+import { deleteClaimCheck, readClaimCheck } from "../../queue/claim-check.ts";
+import { storageErrorSummary } from "../../queue/errors.ts";
+import { type CosmosStore, openCosmosStore } from "../../store/cosmos.ts";
+import { ExecutionStore } from "../../store/executions.ts";
+import { CompiledPipelineCache, readPipelineDoc } from "../../store/pipelines.ts";
+import { readSaveExecutionOutput } from "../../store/vaults-read.ts";
+import { blobServiceClient } from "../../executors/blob-clients.ts";
+import { compilePipeline, defaultRegistry, type ExecutorRegistry, parsePipelineYaml } from "../../pipeline/index.ts";
+import { TaskHandler } from "./handle-task.ts";
+
+export interface ProcessingWorkerOptions {
+  /** Executor types pipelines may use; default: the built-ins. */
+  registry?: ExecutorRegistry;
+}
+
+/** Waits between looks at an unreachable Cosmos DB: from 1 s, doubling, at most 30 s. */
+const COSMOS_RETRY = { firstDelayMs: 1000, maxDelayMs: 30_000 };
+const COSMOS_PROBE_TIMEOUT_MS = 10_000;
+
+/** Time the worker gives in-flight tasks after drain starts: the supervisor's budget minus room to release. */
+export function taskDrainBudgetMs(config: Config): number {
+  const total = config.SHUTDOWN_DRAIN_TIMEOUT_SECONDS * 1000;
+  return Math.max(500, total - Math.min(5000, total / 4));
+}
+
+/** Opens Cosmos, retrying while it is unreachable (one log line per outage). Undefined if drained meanwhile. */
+async function openStore(ctx: WorkerContext): Promise<CosmosStore | undefined> {
+  const gate = new OutageGate({
+    ...COSMOS_RETRY,
+    listener: {
+      down: (err) => ctx.logger.error("cosmos db unreachable at start; retrying", { err }),
+      failed: () => ctx.report.setReady(false, "cosmos unreachable"),
+    },
+  });
+  while (!ctx.drain.aborted) {
+    try {
+      return await openCosmosStore(ctx.config);
+    } catch (err) {
+      gate.noteFailure(err);
+      await sleep(gate.nextDelayMs(), ctx.drain);
+    }
+  }
+  return undefined;
+}
+
+export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWorkerOptions = {}): Promise<void> {
+  const { config, logger, report, workerId } = ctx;
+  report.setReady(false, "starting");
+  const store = await openStore(ctx);
+  if (!store) return;
+  const registry = opts.registry ?? defaultRegistry();
+  const pipelines = new CompiledPipelineCache((doc, exclude) =>
+    compilePipeline(parsePipelineYaml(doc.yaml), { registry, deps: { config, logger }, excludeExecutor: exclude })
+  );
+  let blobs: BlobServiceClient | undefined;
+  const blobService = () => (blobs ??= blobServiceClient(config));
+
+  const queue = new TaskQueue(taskQueues(config), {
+    leaseSeconds: config.QUEUE_VISIBILITY_TIMEOUT_SECONDS,
+    listener: {
+      renewed: () => report.count("lease_renewals_total"),
+      renewalFailed: (message, err, lost) => {
+        report.count("lease_renewal_failures_total");
+        logger.warn(lost ? "lease on a message lost; its task is abandoned" : "lease renewal failed; retrying sooner", {
+          message_id: message.id,
+          error: storageErrorSummary(err),
+        });
+      },
+    },
+    storeOversized: async (name, text) => {
+      const container = blobService().getContainerClient(config.CLAIM_CHECK_CONTAINER_NAME);
+      await container.createIfNotExists();
+      await container.getBlockBlobClient(name).upload(text, Buffer.byteLength(text));
+      return { container: config.CLAIM_CHECK_CONTAINER_NAME, blob: name };
+    },
+  });
+
+  // After a task met an unreachable Cosmos, stop taking messages until it answers again, so an outage does not use
+  // up every task's deliveries. Not ready from the first failed call on, also when every slot is busy retrying its
+  // completion and no new task asks Cosmos.
+  const cosmosGate = new OutageGate({
+    ...COSMOS_RETRY,
+    listener: {
+      down: (err) => logger.error("cosmos db unreachable; pausing task intake", { err }),
+      failed: () => report.setReady(false, "cosmos unreachable"),
+      up: (downMs) => logger.info("cosmos db reachable again", { down_ms: downMs }),
+    },
+  });
+  const waitForCosmos = async (drain: AbortSignal) => {
+    if (!cosmosGate.isDown) return;
+    report.setReady(false, "cosmos unreachable");
+    await cosmosGate.waitUntilUp(
+      () => store.database.read({ abortSignal: AbortSignal.timeout(COSMOS_PROBE_TIMEOUT_MS) }),
+      drain,
+    );
+  };
+
+  const handler = new TaskHandler({
+    settings: {
+      maxDeliveries: config.MAX_TASK_RETRIES,
+      taskTimeoutSeconds: config.TASK_TIMEOUT_SECONDS,
+      retryBaseDelaySeconds: config.RETRY_BASE_DELAY_SECONDS,
+      retryMaxDelaySeconds: config.RETRY_MAX_DELAY_SECONDS,
+    },
+    workerId,
+    logger,
+    report,
+    records: new ExecutionStore(store.executions, { workerId }),
+    documents: {
+      readPipeline: (id, signal) => readPipelineDoc(store.pipelines, id, signal),
+      readSaveExecutionOutput: (vaultId, signal) => readSaveExecutionOutput(store.vaults, vaultId, signal),
+    },
+    pipelines,
+    claimChecks: {
+      read: (claim, signal) => readClaimCheck(blobService(), claim, signal),
+      delete: (claim, signal) => deleteClaimCheck(blobService(), claim, signal),
+    },
+    poisonQueue: queue,
+    cosmosGate,
+  });
+
+  const summary = await consume({
+    queue,
+    concurrency: config.PROCESSING_CONCURRENCY,
+    maxMessages: config.QUEUE_MAX_MESSAGES,
+    minPollMs: config.QUEUE_MIN_POLL_INTERVAL_MS,
+    maxPollMs: config.QUEUE_POLL_INTERVAL_SECONDS * 1000,
+    drain: ctx.drain,
+    drainBudgetMs: taskDrainBudgetMs(config),
+    logger,
+    handle: (message, stop) => handler.handle(message, stop),
+    beforeReceive: waitForCosmos,
+    retryDelaySeconds: (message) => handler.retryDelaySeconds(message),
+    hooks: {
+      polled: (received) => {
+        report.count("queue_polls_total");
+        if (received === 0) report.count("queue_empty_polls_total");
+        else report.count("messages_received_total", received);
+      },
+      ready: (ready, reason) => report.setReady(ready, reason),
+      inFlight: (count) => report.setInFlight(count),
+    },
+  });
+  logger.info("processing worker stopped", { received: summary.received, released_on_drain: summary.releasedOnDrain });
+  await pipelines.closeAll();
+  store.close();
+}
