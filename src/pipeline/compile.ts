@@ -233,7 +233,7 @@ function prepare(
     if (err instanceof PipelineError) throw err;
     throw new PipelineError(`${where(cfg)}: ${(err as Error).message}`);
   }
-  return { id: cfg.id, type: cfg.type, instance, common, condition };
+  return { id: cfg.id, type: cfg.type, instance, common, condition, itemErrors: def.itemErrors };
 }
 
 /**
@@ -299,7 +299,10 @@ export function compilePipeline(
             `'\${${ref.name}}' is used as it is, as in ContentFlow`,
         );
       }
-      if (splitSettings(cfg.settings ?? {}).common.continue_on_error !== undefined) {
+      if (
+        node.itemErrors !== "continue_on_error" &&
+        splitSettings(cfg.settings ?? {}).common.continue_on_error !== undefined
+      ) {
         warnings.push(
           `executor '${id}' (${cfg.type}): continue_on_error is ignored, as in ContentFlow: an item error fails the ` +
             "pipeline unless fail_pipeline_on_error is false (then the item passes on with a failed log entry)",
