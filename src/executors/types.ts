@@ -126,6 +126,13 @@ export interface ExecutorDefinition<TSchema extends v.GenericSchema = v.GenericS
    * fail_pipeline_on_error true.
    */
   commonDefaults?: { max_concurrent?: number; timeout_secs?: number; fail_pipeline_on_error?: boolean };
+  /**
+   * What a failed item does. By default as ContentFlow's ParallelExecutor: it fails the executor when
+   * fail_pipeline_on_error is set, else it passes on with a failed log entry (continue_on_error is ignored there).
+   * "continue_on_error": the executor honours continue_on_error as ContentFlow's for_each_content does (true: the
+   * item passes on; false: the executor fails, and then fail_pipeline_on_error applies).
+   */
+  itemErrors?: "continue_on_error";
   create(id: string, settings: v.InferOutput<TSchema>, deps: ExecutorDeps): ExecutorInstance;
 }
 

@@ -13,6 +13,11 @@ export const COUNTERS = [
   "tasks_retried_total",
   "tasks_poisoned_total",
   "tasks_skipped_duplicate_total",
+  "tasks_superseded_total",
+  "tasks_abandoned_total",
+  "message_delete_failures_total",
+  "leases_expired_total",
+  "leases_lost_total",
   // source worker
   "crawls_total",
   "empty_crawls_total",

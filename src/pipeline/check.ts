@@ -53,7 +53,7 @@ function checkDefinition(def: PipelineDefinition, opts: CheckOptions): PipelineC
       continue;
     }
     try {
-      if (!executorEnabled(cfg, opts.registry)) continue;
+      if (!executorEnabled(cfg, opts.registry, opts.deps.config)) continue;
       const instance = createExecutor(cfg, opts.registry, opts.deps);
       void instance.close?.()?.catch(() => undefined);
     } catch (err) {

@@ -53,8 +53,8 @@ function where(cfg: ExecutorConfigLike): string {
 }
 
 /**
- * Settings with ${VAR} applied (an unset variable stays literal, as in ContentFlow); a refused variable (see
- * src/pipeline/env.ts) is a PipelineError naming the executor, the setting and the variable. Steps of
+ * Settings with ${VAR} applied; a refused variable (see src/pipeline/env.ts) is a PipelineError naming the executor,
+ * the setting and the variable; an unset one stays literal, as in ContentFlow (compilePipeline warns). Steps of
  * for_each_content were resolved with their owner's settings already.
  */
 function resolvedSettings(cfg: ExecutorConfigLike, config: Config | undefined): Record<string, unknown> {
@@ -235,7 +235,7 @@ function prepare(
     if (err instanceof PipelineError) throw err;
     throw new PipelineError(`${where(cfg)}: ${(err as Error).message}`);
   }
-  return { id: cfg.id, type: cfg.type, instance, common, condition };
+  return { id: cfg.id, type: cfg.type, instance, common, condition, itemErrors: def.itemErrors };
 }
 
 /**
@@ -289,21 +289,26 @@ export function compilePipeline(
       const cfg = def.executors.find((e) => e.id === id)!;
       const node = prepare(cfg, registry, deps, nesting);
       nodes.set(id, node);
+      for (const name of unknownSettings(cfg, registry)) {
+        warnings.push(`executor '${id}' (${cfg.type}): unknown setting '${name}' is ignored`);
+      }
       for (const w of node.condition?.warnings ?? []) warnings.push(`executor '${id}' (${cfg.type}): ${w}`);
-      for (const ref of unsetReferences(cfg.settings ?? {}, executorEnv(cfg), "settings")) {
+      for (
+        const ref of alreadyResolved.has(cfg) ? [] : unsetReferences(cfg.settings ?? {}, executorEnv(cfg), "settings")
+      ) {
         warnings.push(
           `executor '${id}' (${cfg.type}): ${ref.where}: environment variable ${ref.name} is not set; the text ` +
             `'\${${ref.name}}' is used as it is, as in ContentFlow`,
         );
       }
-      if (splitSettings(cfg.settings ?? {}).common.continue_on_error !== undefined) {
+      if (
+        node.itemErrors !== "continue_on_error" &&
+        splitSettings(cfg.settings ?? {}).common.continue_on_error !== undefined
+      ) {
         warnings.push(
           `executor '${id}' (${cfg.type}): continue_on_error is ignored, as in ContentFlow: an item error fails the ` +
             "pipeline unless fail_pipeline_on_error is false (then the item passes on with a failed log entry)",
         );
-      }
-      for (const name of unknownSettings(cfg, registry)) {
-        warnings.push(`executor '${id}' (${cfg.type}): unknown setting '${name}' is ignored`);
       }
     }
   } catch (err) {

@@ -1,8 +1,8 @@
 // Safe evaluator for `settings.condition`, with ContentFlow's operator vocabulary, over a content item's JSON
 // (`id.…`, `data.…`, `summary_data.…`, `executor_logs…`, or any other top-level field). A tokenizer and a
-// recursive-descent parser: no eval, no property access beyond own data properties. Unlike ContentFlow's substring
-// splitting (which broke on values containing an operator), operators are whole tokens, quoted strings may hold spaces and the words and/or, and
-// parentheses group. Precedence follows ContentFlow, which splits on " and " first: `or` binds tighter than `and`, so
+// recursive-descent parser: no eval, no property access beyond own data properties. Unlike ContentFlow, which split
+// conditions on operator substrings, operators are whole tokens, quoted strings may hold spaces and the words
+// and/or, and parentheses group. Precedence follows ContentFlow, which splits on " and " first: `or` binds tighter than `and`, so
 // `a or b and c` means `(a or b) and c`; a condition that mixes them without parentheses compiles with a warning.
 // `regex_match` uses RE2 (re2js): matching time is linear in the input, so no pattern can block the worker.
 // Grammar:

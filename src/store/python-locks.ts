@@ -12,9 +12,9 @@
 import * as v from "valibot";
 import type { Container } from "@azure/cosmos";
 import { cosmosStatus } from "./cosmos.ts";
+import { readDoc } from "./read-doc.ts";
 import { LeaseLostError } from "./leases.ts";
 import { parsePythonTime, pythonIsoTime } from "../util/python-time.ts";
-import { readDoc } from "./read-doc.ts";
 
 export function pythonLockId(pipelineId: string): string {
   return `pipeline_${pipelineId}_lock`;

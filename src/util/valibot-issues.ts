@@ -2,8 +2,8 @@
 import type * as v from "valibot";
 
 /**
- * "path: message; path: message" (no path for issues at the top level); a missing required key reads
- * "path: is required".
+ * "path: message; path: message" (no path for issues at the top level). A missing required key reads
+ * "path: is required" instead of valibot's 'Invalid key: Expected "path" but received undefined'.
  */
 export function issuesText(issues: readonly v.BaseIssue<unknown>[]): string {
   return issues.map((i) => {

@@ -20,7 +20,7 @@ describe("ip ranges", () => {
     assert.equal(ipInRange("::ffff:127.0.0.1", parseIpRange("127.0.0.0/8")), true, "mapped address matches IPv4");
     assert.equal(ipInRange("::ffff:7f00:1", parseIpRange("127.0.0.0/8")), true);
     assert.equal(ipInRange("127.0.0.1", parseIpRange("::1/128")), false);
-    assert.equal(parseIp("fe80::1%eth0")?.family, 6);
+    assert.equal(parseIp("fe80::1%eth0")?.kind(), "ipv6");
   });
 
   test("refuses what is not an address or block, with the reason", () => {

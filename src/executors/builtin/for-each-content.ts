@@ -52,6 +52,7 @@ export const forEachContent: ExecutorDefinition<typeof settings> = {
   description: "Runs each item through an inline chain of executor steps, items in parallel",
   settings,
   commonDefaults: { max_concurrent: 5, fail_pipeline_on_error: false, timeout_secs: 86_400 },
+  itemErrors: "continue_on_error",
   create: (id, s, deps) => {
     if (!deps.pipelines) throw new Error("for_each_content can only run inside a compiled pipeline");
     const steps: NestedStep[] = s.steps.map((x) => ({ id: x.id, type: x.type, settings: x.settings ?? {} }));
