@@ -17,6 +17,7 @@ import { loadConfig } from "../../src/config/load.ts";
 import { configureLogging, Logger } from "../../src/log/logger.ts";
 import type { Content } from "../../src/model/content.ts";
 import type { ExecutorRunContext } from "../../src/executors/types.ts";
+import { XmlScanner } from "../../src/executors/documents/xml-scanner.ts";
 import {
   encryptedOffice,
   handMadePdf,
@@ -580,5 +581,45 @@ describe("content_retriever (local files)", () => {
     );
     mkdirSync(join(dir, "folder"));
     await assert.rejects(run("content_retriever", {}, localItem(join(dir, "folder"))), /not a regular file/);
+  });
+});
+
+describe("XML tokenizer (xml-scanner.ts)", () => {
+  const events = (xml: string, chunk = 3) => {
+    const out: string[] = [];
+    const scanner = new XmlScanner({
+      open: (name, attributes, selfClosing) =>
+        out.push(`<${name} ${JSON.stringify(attributes)}${selfClosing ? "/" : ""}>`),
+      close: (name) => out.push(`</${name}>`),
+      text: (text) => out.push(text),
+    });
+    for (let i = 0; i < xml.length; i += chunk) scanner.write(xml.slice(i, i + chunk));
+    scanner.end();
+    return out.join("");
+  };
+
+  test("tags, prefixes, attributes, entities, CDATA, comments and PIs, fed in tiny pieces", () => {
+    const xml = `<?xml version="1.0"?>\n<!-- c --><w:doc a='1' w:b="x &amp; &#65;&#x42;"><w:t>a &lt; b</w:t><e/>` +
+      `<![CDATA[<raw>&]]><?pi x?></w:doc>\n`;
+    assert.equal(
+      events(xml),
+      `<doc {"a":"1","w:b":"x & AB"}><t {}>a < b</t><e {}/></e><raw>&</doc>`,
+    );
+    assert.equal(events(xml, 1000), events(xml, 1));
+  });
+
+  test("malformed input is an error: mismatched, unclosed, DOCTYPE, unknown entity, unquoted, two roots", () => {
+    const bad: Array<[string, RegExp]> = [
+      ["<a><b></a>", /<\/a> closes <b>/],
+      ["<a><b>", /<b> is not closed/],
+      ['<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>', /DOCTYPE declarations are not allowed/],
+      ["<a>&nbsp;</a>", /undefined entity &nbsp;/],
+      ["<a>AT&T</a>", /a bare '&'/],
+      ["<a b=1/>", /not quoted/],
+      ["<a/><b/>", /a second root element/],
+      ["", /no root element/],
+      ["text<a/>", /text outside the root element/],
+    ];
+    for (const [xml, message] of bad) assert.throws(() => events(xml), message, xml);
   });
 });
