@@ -313,6 +313,12 @@ describe("excel_extractor", () => {
     assert.match(x.text, /Ann\t10\.5\tTrue\t2024-01-15 00:00:00\t=B2\*2/);
   });
 
+  test("data.content holding text (not base64) falls back to the temp file", async () => {
+    const item = fileItem("text-content.xlsx", await makeXlsx(), { content: "Quarterly" });
+    const x = out(await run("excel_extractor", {}, item), "excel_output");
+    assert.equal(x.sheets[0].sheet_name, "Sales");
+  });
+
   test("a sheet with a million empty rows: only the data counts", async () => {
     const bytes = await xlsxWithEmptyRows(1_000_000);
     const x = out(await run("excel_extractor", {}, fileItem("m.xlsx", bytes)), "excel_output");
