@@ -393,6 +393,16 @@ describe("pdf_extractor", () => {
   });
 });
 
+describe("pdf_extractor abort", () => {
+  test("the task's signal stops a long PDF extraction between pages", async () => {
+    const ac = new AbortController();
+    const item = fileItem("long.pdf", handMadePdf({ pages: 3000 }));
+    const extraction = run("pdf_extractor", { max_pages: 5000 }, item, ac.signal);
+    setTimeout(() => ac.abort(new Error("task timed out")), 0);
+    await assert.rejects(extraction, /task timed out/);
+  });
+});
+
 describe("hostile and broken documents: a per-item error naming the file and the cause", () => {
   const cases: Array<[string, string, () => Promise<Uint8Array> | Uint8Array, RegExp]> = [
     [
