@@ -8,7 +8,8 @@ import { boolSetting, stringSetting } from "../settings.ts";
 import { documentBytes } from "../documents/source.ts";
 import { maxDocumentBytes, Pacer } from "../documents/limits.ts";
 import { extractorSettings } from "../documents/settings.ts";
-import { extractDocx, imageData } from "../documents/docx.ts";
+import { extractDocx } from "../documents/docx.ts";
+import { imageData } from "../documents/ooxml.ts";
 
 const settings = v.object({
   ...extractorSettings("word_output"),
