@@ -11,19 +11,10 @@ import process from "node:process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { arch, cpus, totalmem } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
-import {
-  benchQueue,
-  benchTask,
-  BinaryRun,
-  createVault,
-  intFlag,
-  median,
-  preloadTasks,
-  progress,
-  queueLength,
-  rssMiB,
-  sleep,
-} from "./lib/bench-kit.ts";
+import { intFlag, median, progress, rssMiB } from "./lib/bench-kit.ts";
+import { BinaryRun } from "../tests/helpers/binary-run.ts";
+import { createVault, namedQueue, passThroughTask, preloadTasks, queueLength } from "../tests/helpers/seeded-store.ts";
+import { sleep } from "../src/util/sleep.ts";
 import {
   enqueueToStart,
   freshStore,
@@ -79,7 +70,7 @@ try {
   let idleRss: { supervisor?: number; worker?: number } = {};
   for (let i = 0; i < 3; i++) {
     const queue = `bench-start-${i}`;
-    await benchQueue(emu, queue).createIfNotExists();
+    await namedQueue(emu, queue).createIfNotExists();
     const run = await start(queue, 2);
     readyMs.push(await run.waitReady());
     if (i === 0) {
@@ -92,7 +83,7 @@ try {
 
   // An idle supervisor runs beside everything else; its polls are counted at the end.
   const idleQueue = "bench-idle";
-  await benchQueue(emu, idleQueue).createIfNotExists();
+  await namedQueue(emu, idleQueue).createIfNotExists();
   const idleStore = await freshStore(bench);
   const idleRun = await start(idleQueue, 2, { COSMOS_DB_NAME: idleStore.config.COSMOS_DB_NAME });
   await idleRun.waitReady();
@@ -142,8 +133,8 @@ try {
         restarts = await restartLatency(run, 3, 3000);
         progress("shutdown while busy: 1000 tasks queued, SIGTERM 1 s after they start flowing");
         await createVault(store, "bench-shutdown");
-        const queue = benchQueue(emu, queueName);
-        await preloadTasks(store, queue, Array.from({ length: 1000 }, (_, i) => benchTask("bench-shutdown", i)));
+        const queue = namedQueue(emu, queueName);
+        await preloadTasks(store, queue, Array.from({ length: 1000 }, (_, i) => passThroughTask("bench-shutdown", i)));
         await sleep(1000);
         busyShutdownMs = await run.stop();
         leftQueued = await queueLength(queue);

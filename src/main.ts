@@ -1,8 +1,12 @@
-// contentflow-worker CLI: `contentflow-worker [supervisor]`, `worker --role=…`, `enqueue`, `status`, `config`, `version`.
+// contentflow-worker CLI: `contentflow-worker [supervisor]`, `worker --role=…`, `enqueue`, `status`, `pipeline check`,
+// `config`, `version`.
 import process from "node:process";
-import { type Command, EXIT_CONFIG, EXIT_FAILURE, EXIT_USAGE } from "./cli/command.ts";
+import type { Command } from "./cli/command.ts";
+import { EXIT_CONFIG, EXIT_FAILURE, EXIT_USAGE } from "./model/exit-codes.ts";
+import { errorText } from "./util/errors.ts";
 import { UsageError } from "./cli/args.ts";
 import { ConfigError } from "./config/load.ts";
+import { redactText } from "./util/redact.ts";
 import { userArgs } from "./runtime/index.ts";
 import { configCommand } from "./cli/config-command.ts";
 import { versionCommand } from "./cli/version-command.ts";
@@ -10,12 +14,16 @@ import { supervisorCommand } from "./cli/supervisor-command.ts";
 import { workerCommand } from "./cli/worker-command.ts";
 import { enqueueCommand } from "./cli/enqueue-command.ts";
 import { statusCommand } from "./cli/status-command.ts";
+import { poisonCommand } from "./cli/poison-command.ts";
+import { pipelineCommand } from "./cli/pipeline-command.ts";
 
 const commands: Command[] = [
   supervisorCommand,
   workerCommand,
   enqueueCommand,
   statusCommand,
+  poisonCommand,
+  pipelineCommand,
   configCommand,
   versionCommand,
 ];
@@ -72,12 +80,12 @@ if (import.meta.main) {
       process.stderr.write(`contentflow-worker: ${err.message} (see 'contentflow-worker --help')\n`);
       code = EXIT_USAGE;
     } else if (err instanceof ConfigError) {
-      process.stderr.write(`contentflow-worker: ${err.message}\n`);
+      process.stderr.write(`contentflow-worker: ${redactText(err.message)}\n`);
       code = EXIT_CONFIG;
     } else {
-      const e = err as Error;
-      process.stderr.write(`contentflow-worker: ${e?.message ?? String(err)}\n`);
-      if (process.env.CFW_DEBUG_STACK === "1" && e?.stack) process.stderr.write(e.stack + "\n");
+      process.stderr.write(`contentflow-worker: ${redactText(errorText(err))}\n`);
+      const stack = (err as Error | undefined)?.stack;
+      if (process.env.CFW_DEBUG_STACK === "1" && stack) process.stderr.write(redactText(stack) + "\n");
       code = EXIT_FAILURE;
     }
   }

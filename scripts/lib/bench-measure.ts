@@ -6,29 +6,31 @@ import { ensureBinary } from "../../tests/helpers/binary.ts";
 import { uniqueName } from "../../tests/helpers/wait.ts";
 import {
   bareRecordCalls,
-  benchQueue,
-  type BenchStore,
-  benchTask,
-  BinaryRun,
   cpuSeconds,
-  createVault,
-  executionsOfVault,
-  type ExecutionTimes,
   median,
   percentile,
   preloadPlain,
-  preloadTasks,
   progress,
-  queueLength,
   rssMiB,
   sdkLoop,
-  seedCosmos,
-  sleep,
 } from "./bench-kit.ts";
+import { BinaryRun } from "../../tests/helpers/binary-run.ts";
+import {
+  createVault,
+  executionsOfVault,
+  type ExecutionTimes,
+  namedQueue,
+  passThroughTask,
+  preloadTasks,
+  queueLength,
+  seedCosmos,
+  type SeededStore,
+} from "../../tests/helpers/seeded-store.ts";
+import { sleep } from "../../src/util/sleep.ts";
 
 export interface Bench {
   emu: Emulators;
-  store: BenchStore;
+  store: SeededStore;
   binary: string;
 }
 
@@ -47,7 +49,7 @@ export async function openBench(dataDir: string): Promise<Bench> {
 }
 
 /** A database of its own for one measurement (seeded with the pipeline). */
-export async function freshStore(bench: Bench): Promise<BenchStore> {
+export async function freshStore(bench: Bench): Promise<SeededStore> {
   return await seedCosmos(bench.emu, uniqueName("benchdb"));
 }
 
@@ -65,7 +67,7 @@ export function processingEnv(bench: Bench, queue: string, workers: number, extr
 
 /** Messages per second of the bare SDK loop (receive 32 + delete in parallel) with `loops` loops. */
 export async function sdkCeiling(bench: Bench, loops: number, n: number): Promise<number> {
-  const queue = benchQueue(bench.emu, uniqueName("bench-sdk"));
+  const queue = namedQueue(bench.emu, uniqueName("bench-sdk"));
   await queue.create();
   progress(`SDK loop x${loops}: preloading ${n} messages`);
   await preloadPlain(queue, n, "sdk");
@@ -80,13 +82,13 @@ export async function sdkCeiling(bench: Bench, loops: number, n: number): Promis
  * ceiling for the work a task needs, without our worker around it. Messages per second.
  */
 export async function sdkWithRecordsCeiling(bench: Bench, loops: number, n: number): Promise<number> {
-  const queue = benchQueue(bench.emu, uniqueName("bench-sdk-records"));
+  const queue = namedQueue(bench.emu, uniqueName("bench-sdk-records"));
   const vault = uniqueName("bench-sdk-vault");
   const store = await freshStore(bench);
   await queue.create();
   await createVault(store, vault);
   progress(`SDK loop + records x${loops}: preloading ${n} tasks`);
-  await preloadTasks(store, queue, Array.from({ length: n }, (_, i) => benchTask(vault, i)));
+  await preloadTasks(store, queue, Array.from({ length: n }, (_, i) => passThroughTask(vault, i)));
   const rate = await sdkLoop(queue, loops, n, (text) => bareRecordCalls(store, text));
   await queue.delete();
   progress(`SDK loop + records x${loops}: ${rate.toFixed(1)} tasks/s`);
@@ -96,7 +98,7 @@ export async function sdkWithRecordsCeiling(bench: Bench, loops: number, n: numb
 const ms = (iso: string | null | undefined) => (iso ? Date.parse(iso) : NaN);
 
 async function waitCompleted(
-  store: BenchStore,
+  store: SeededStore,
   vault: string,
   n: number,
   timeoutMs: number,
@@ -136,15 +138,15 @@ export async function processingThroughput(
   workers: number,
   n: number,
   extraEnv: Record<string, string> = {},
-): Promise<{ result: ThroughputResult; run: BinaryRun; queueName: string; store: BenchStore }> {
+): Promise<{ result: ThroughputResult; run: BinaryRun; queueName: string; store: SeededStore }> {
   const queueName = uniqueName("bench-tasks");
   const vault = uniqueName("bench-vault");
-  const queue = benchQueue(bench.emu, queueName);
+  const queue = namedQueue(bench.emu, queueName);
   const store = await freshStore(bench);
   await queue.create();
   await createVault(store, vault);
   progress(`binary x${workers}: preloading ${n} tasks`);
-  await preloadTasks(store, queue, Array.from({ length: n }, (_, i) => benchTask(vault, i)));
+  await preloadTasks(store, queue, Array.from({ length: n }, (_, i) => passThroughTask(vault, i)));
   const run = await BinaryRun.start(
     bench.binary,
     processingEnv(bench, queueName, workers, { COSMOS_DB_NAME: store.config.COSMOS_DB_NAME, ...extraEnv }),
@@ -190,16 +192,16 @@ export async function processingThroughput(
  */
 export async function enqueueToStart(
   bench: Bench,
-  store: BenchStore,
+  store: SeededStore,
   queueName: string,
   count: number,
   everyMs: number,
 ) {
   const vault = uniqueName("bench-latency");
   await createVault(store, vault);
-  const queue = benchQueue(bench.emu, queueName);
+  const queue = namedQueue(bench.emu, queueName);
   for (let i = 0; i < count; i++) {
-    const task = benchTask(vault, i);
+    const task = passThroughTask(vault, i);
     await preloadTasks(store, queue, [task]);
     if (i < count - 1) await sleep(everyMs);
   }

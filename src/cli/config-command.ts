@@ -1,6 +1,7 @@
 // `contentflow-worker config`: the effective configuration as JSON, secrets redacted, with each value's source.
 import process from "node:process";
-import { type Command, EXIT_OK } from "./command.ts";
+import type { Command } from "./command.ts";
+import { EXIT_OK } from "../model/exit-codes.ts";
 import { parseArgs } from "./args.ts";
 import { loadEffectiveConfig } from "./load-effective-config.ts";
 import { type ConfigEntry, describeConfig } from "../config/redact.ts";

@@ -7,21 +7,30 @@ import { Buffer } from "node:buffer";
 import * as v from "valibot";
 import type { QueueClient } from "@azure/storage-queue";
 import type { BlobServiceClient } from "@azure/storage-blob";
-import { type Command, EXIT_OK } from "./command.ts";
+import type { Command } from "./command.ts";
+import { EXIT_OK } from "../model/exit-codes.ts";
 import { parseArgs, UsageError } from "./args.ts";
 import { loadEffectiveConfig } from "./load-effective-config.ts";
 import { JsonInputError, parseJsonInput } from "./json-input.ts";
 import { requireConnectionSettings } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { type Content, ContentSchema, nowIso } from "../model/content.ts";
-import { PRIORITIES, QUEUE_MESSAGE_LIMIT_BYTES, type TaskMessage, TaskMessageSchema } from "../model/task-envelope.ts";
+import {
+  buildTaskMessage,
+  PRIORITIES,
+  type Priority,
+  QUEUE_MESSAGE_LIMIT_BYTES,
+  type TaskMessage,
+  TaskMessageSchema,
+  type TaskSpec,
+} from "../model/task-envelope.ts";
 import { claimCheckBlobName, type PlannedTask, planTaskMessages, queueTextBytes, TaskSender } from "../queue/sender.ts";
 import { blobServiceClient } from "../executors/blob-clients.ts";
-import { cosmosStatus, type CosmosStore, openCosmosStore } from "../store/cosmos.ts";
-import { newId, type PipelineDoc, PipelineDocSchema, VaultDocSchema } from "../model/documents.ts";
-import { createPendingExecution, markExecutionFailed, type RecordRef } from "../store/execution-records.ts";
-
-type Priority = (typeof PRIORITIES)[number];
+import { type CosmosStore, openCosmosStore } from "../store/cosmos.ts";
+import { type DocRead, readDoc } from "../store/read-doc.ts";
+import { errorSummary } from "../util/errors.ts";
+import { type PipelineDoc, PipelineDocSchema, VaultDocSchema } from "../model/documents.ts";
+import { markedText, SendTaskError, sendTaskWithRecord } from "../source/send-task.ts";
 
 const HELP = `Usage: contentflow-worker enqueue --pipeline ID [--vault ID] (--file PATH | --json TEXT | --stdin)
                                  [--priority P] [--skip-executor ID] [--dry-run] [--output text|json]
@@ -92,35 +101,9 @@ export function parseContentItems(value: unknown): Content[] {
   return items;
 }
 
-export interface TaskSpec {
-  pipelineId: string;
-  pipelineName: string;
-  vaultId: string | null;
-  items: Content[];
-  priority: Priority;
-  maxRetries: number;
-  skipExecutor: string | null;
-}
-
 /** The queue message for `spec`, validated against the contract the processing worker reads. */
-export function buildTaskMessage(spec: TaskSpec, createdAt = nowIso()): TaskMessage {
-  const message = {
-    task_type: "content_processing" as const,
-    payload: {
-      task_id: newId("task"),
-      task_type: "content_processing" as const,
-      priority: spec.priority,
-      pipeline_id: spec.pipelineId,
-      pipeline_name: spec.pipelineName,
-      execution_id: newId("exec"),
-      vault_id: spec.vaultId,
-      content: spec.items,
-      executed_input_executor: spec.skipExecutor,
-      created_at: createdAt,
-      retry_count: 0,
-      max_retries: spec.maxRetries,
-    },
-  };
+function checkedTaskMessage(spec: TaskSpec): TaskMessage {
+  const message = buildTaskMessage(spec);
   const checked = v.safeParse(TaskMessageSchema, message);
   if (!checked.success) {
     throw new Error(`built an invalid task message: ${checked.issues.map((i) => issuePath(i, "")).join(", ")}`);
@@ -180,19 +163,17 @@ export class EnqueueError extends Error {
   }
 }
 
-function describeError(err: unknown): string {
-  const e = err as { message?: string; code?: unknown };
-  const status = cosmosStatus(err);
-  return `${e?.message?.split("\n")[0] ?? String(err)}${status !== undefined ? ` (status ${status})` : ""}`;
-}
-
-async function readDoc(store: CosmosStore, container: "pipelines" | "vaults", id: string): Promise<unknown> {
+/** The document, validated; a Cosmos error becomes an EnqueueError naming what was read. */
+async function readChecked<S extends v.GenericSchema>(
+  store: CosmosStore,
+  container: "pipelines" | "vaults",
+  id: string,
+  schema: S,
+): Promise<DocRead<v.InferOutput<S>>> {
   try {
-    const { resource } = await store[container].item(id, id).read();
-    return resource;
+    return await readDoc(store[container], id, schema);
   } catch (err) {
-    if (cosmosStatus(err) === 404) return undefined;
-    throw new EnqueueError(`cannot read ${container.slice(0, -1)} '${id}' from Cosmos: ${describeError(err)}`);
+    throw new EnqueueError(`cannot read ${container.slice(0, -1)} '${id}' from Cosmos: ${errorSummary(err)}`);
   }
 }
 
@@ -204,36 +185,32 @@ async function resolvePipeline(
   let pipelineId = req.pipelineId;
   let vaultId: string | null = null;
   if (req.vaultId) {
-    const raw = await readDoc(store, "vaults", req.vaultId);
-    if (raw === undefined) {
+    const vault = await readChecked(store, "vaults", req.vaultId, VaultDocSchema);
+    if (vault.kind === "not-found") {
       throw new EnqueueError(
         `vault '${req.vaultId}' not found in container '${config.COSMOS_DB_CONTAINER_VAULTS}' of database '${config.COSMOS_DB_NAME}'`,
       );
     }
-    const vault = v.safeParse(VaultDocSchema, raw);
-    if (!vault.success) throw new EnqueueError(`vault '${req.vaultId}' is malformed: ${vault.issues[0].message}`);
-    if (pipelineId && vault.output.pipeline_id !== pipelineId) {
+    if (vault.kind === "malformed") throw new EnqueueError(`vault '${req.vaultId}' is malformed: ${vault.problem}`);
+    if (pipelineId && vault.doc.pipeline_id !== pipelineId) {
       throw new EnqueueError(
-        `vault '${req.vaultId}' belongs to pipeline '${vault.output.pipeline_id}', not '${pipelineId}'`,
+        `vault '${req.vaultId}' belongs to pipeline '${vault.doc.pipeline_id}', not '${pipelineId}'`,
       );
     }
-    pipelineId = vault.output.pipeline_id;
-    vaultId = vault.output.id;
+    pipelineId = vault.doc.pipeline_id;
+    vaultId = vault.doc.id;
   }
   if (!pipelineId) throw new UsageError("--pipeline is required (or --vault, to use the vault's pipeline)");
-  const raw = await readDoc(store, "pipelines", pipelineId);
-  if (raw === undefined) {
+  const pipeline = await readChecked(store, "pipelines", pipelineId, PipelineDocSchema);
+  if (pipeline.kind === "not-found") {
     throw new EnqueueError(
       `pipeline '${pipelineId}' not found in container '${config.COSMOS_DB_CONTAINER_PIPELINES}' of database '${config.COSMOS_DB_NAME}'`,
     );
   }
-  const pipeline = v.safeParse(PipelineDocSchema, raw);
-  if (!pipeline.success) {
-    throw new EnqueueError(
-      `pipeline '${pipelineId}' is malformed: ${pipeline.issues.map((i) => i.message).join("; ")}`,
-    );
+  if (pipeline.kind === "malformed") {
+    throw new EnqueueError(`pipeline '${pipelineId}' is malformed: ${pipeline.problem}`);
   }
-  return { pipeline: pipeline.output, vaultId };
+  return { pipeline: pipeline.doc, vaultId };
 }
 
 export interface EnqueueDeps {
@@ -269,9 +246,10 @@ export async function enqueueTask(config: Config, req: EnqueueRequest, deps: Enq
       vaultId,
       priority: req.priority,
       maxRetries: config.MAX_TASK_RETRIES,
-      skipExecutor: req.skipExecutor ?? null,
+      executedInputExecutor: req.skipExecutor ?? null,
+      createdAt,
     };
-    const build = (items: Content[]) => buildTaskMessage({ ...spec, items }, createdAt);
+    const build = (items: Content[]) => checkedTaskMessage({ ...spec, items });
     const plan = planTaskMessages(req.items, build);
     const claimCheckOf = (p: PlannedTask) =>
       p.claimCheck ? { container: config.CLAIM_CHECK_CONTAINER_NAME, blob: claimCheckBlobName(p.message) } : undefined;
@@ -313,42 +291,24 @@ export async function enqueueTask(config: Config, req: EnqueueRequest, deps: Enq
     if (req.dryRun) return result;
 
     const done: EnqueuedTask[] = [];
+    const sendDeps = {
+      executions: store.executions,
+      sender,
+      workerId: CLI_WORKER_ID,
+      claimCheckContainer: config.CLAIM_CHECK_CONTAINER_NAME,
+    };
     for (const [i, planned] of plan.entries()) {
       const task = tasks[i];
-      let ref: RecordRef;
       try {
-        ref = await createPendingExecution(store.executions, planned.message, {
-          workerId: CLI_WORKER_ID,
-          claimCheck: task.claim_check,
-        });
+        task.message_id = (await sendTaskWithRecord(sendDeps, planned)).messageId;
       } catch (err) {
-        throw new EnqueueError(
-          `cannot create execution record '${task.execution_id}' in Cosmos: ${describeError(err)}` +
-            queuedSoFar(done, plan.length),
-        );
-      }
-      try {
-        task.message_id = (await sender.send(planned)).messageId;
-      } catch (err) {
-        const reason = describeError(err);
-        // Like the source worker: an execution whose task never reached the queue is marked failed, not left
-        // pending (etag-checked: a record a processing worker already took is left alone).
-        let marked: string;
-        try {
-          marked = (await markExecutionFailed(
-              store.executions,
-              ref,
-              `failed to send the task to queue '${sender.queueName}': ${reason}`,
-            ))
-            ? "marked failed"
-            : "not marked failed: it is no longer pending";
-        } catch (markErr) {
-          marked = `could not be marked failed: ${describeError(markErr)}`;
-        }
-        throw new EnqueueError(
-          `cannot send the task to queue '${sender.queueName}': ${reason} (execution ${ref.id} ${marked})` +
-            queuedSoFar(done, plan.length),
-        );
+        if (!(err instanceof SendTaskError)) throw err;
+        const what = err.step === "record"
+          ? `cannot create execution record '${task.execution_id}' in Cosmos: ${err.detail}`
+          : `cannot send the task to queue '${sender.queueName}': ${err.detail} (execution ${task.execution_id} ${
+            markedText(err.marked!)
+          })`;
+        throw new EnqueueError(what + queuedSoFar(done, plan.length));
       }
       done.push(task);
     }

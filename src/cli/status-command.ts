@@ -1,7 +1,8 @@
 // `contentflow-worker status`: asks a running supervisor's HTTP API for /status and prints a table per worker.
 import process from "node:process";
 import * as v from "valibot";
-import { type Command, EXIT_FAILURE, EXIT_OK } from "./command.ts";
+import type { Command } from "./command.ts";
+import { EXIT_FAILURE, EXIT_OK } from "../model/exit-codes.ts";
 import { parseArgs, UsageError } from "./args.ts";
 import { loadEffectiveConfig } from "./load-effective-config.ts";
 import type { Config } from "../config/schema.ts";

@@ -1,6 +1,7 @@
 // `contentflow-worker` / `contentflow-worker supervisor`: run the workers as child processes and serve the API.
 import process from "node:process";
-import { type Command, EXIT_OK } from "./command.ts";
+import type { Command } from "./command.ts";
+import { EXIT_OK } from "../model/exit-codes.ts";
 import { parseArgs } from "./args.ts";
 import { loadEffectiveConfig } from "./load-effective-config.ts";
 import { requireConnectionSettings } from "../config/load.ts";
@@ -10,6 +11,8 @@ import { Supervisor } from "../supervisor/supervisor.ts";
 import { createApi, readiness } from "../api/app.ts";
 import { parseIpRange } from "../util/ip-ranges.ts";
 import { buildInfo } from "../runtime/build-info.ts";
+import { BacklogSampler } from "../supervisor/backlog-sampler.ts";
+import { taskQueues } from "../queue/clients.ts";
 import {
   childEnvWithoutSystemd,
   notifyExtendTimeout,
@@ -59,9 +62,22 @@ export const supervisorCommand: Command = {
       heartbeatTimeoutMs: config.WORKER_HEARTBEAT_TIMEOUT_SECONDS * 1000,
     });
     let server: RunningServer | undefined;
+    let backlog: BacklogSampler | undefined;
     if (config.API_ENABLED) {
+      if (config.QUEUE_METRICS_INTERVAL_SECONDS > 0) {
+        const queues = taskQueues(config);
+        backlog = new BacklogSampler({
+          tasks: queues.tasks,
+          poison: queues.poison,
+          intervalMs: config.QUEUE_METRICS_INTERVAL_SECONDS * 1000,
+          logger,
+        });
+        backlog.start();
+      }
+      const sampler = backlog;
       const app = createApi({
         supervisor,
+        backlog: sampler ? () => sampler.latest() : undefined,
         workerName: config.WORKER_NAME,
         version: buildInfo().version,
         build: buildInfo(),
@@ -127,6 +143,7 @@ export const supervisorCommand: Command = {
     clearInterval(tick);
     watchdog?.stop();
     await server?.close();
+    await backlog?.stop();
     logger.info("supervisor stopped");
     return EXIT_OK;
   },

@@ -1,6 +1,7 @@
 // `contentflow-worker version`: version, git commit, build date, target and runtime of this executable.
 import process from "node:process";
-import { type Command, EXIT_OK } from "./command.ts";
+import type { Command } from "./command.ts";
+import { EXIT_OK } from "../model/exit-codes.ts";
 import { parseArgs } from "./args.ts";
 import { buildInfo } from "../runtime/build-info.ts";
 

@@ -3,7 +3,8 @@
 import * as v from "valibot";
 import { existsSync, readFileSync } from "node:fs";
 import { type Config, configSchema, SECRET_SETTINGS, SETTING_NAMES, settingMeta, type SettingName } from "./schema.ts";
-import { registerSecret } from "../log/logger.ts";
+import { redactText, registerSecret } from "../util/redact.ts";
+import { looksLikeSecretValue, WORKER_SECRET_NAMES } from "./secret-names.ts";
 
 export type ConfigSource = "default" | ".env" | "env" | "app-config";
 
@@ -66,6 +67,22 @@ export interface LoadOptions {
   loadAppConfig?: (pre: Config) => Promise<{ values: Record<string, string>; keys: Record<string, string> }>;
 }
 
+/** A rejected value as the error shows it: never a key that was put in the wrong setting. */
+function shownValue(raw: string): string {
+  if (looksLikeSecretValue(raw)) return "(value not shown: it looks like a connection string or signature with a key)";
+  const text = redactText(raw);
+  return JSON.stringify(text.length > 200 ? `${text.slice(0, 200)}…` : text);
+}
+
+/**
+ * Registers this process's secrets for redaction (see src/util/redact.ts): every secret setting and the identity
+ * secrets in the environment. Called by loadConfig, and by workers that receive their configuration over the pipe.
+ */
+export function registerConfigSecrets(config: Config, env: Record<string, string | undefined> = process.env): void {
+  for (const name of SECRET_SETTINGS) registerSecret(String(config[name] ?? ""));
+  for (const name of WORKER_SECRET_NAMES) registerSecret(env[name]);
+}
+
 function validate(raw: Record<SettingName, string>): Config {
   const result = v.safeParse(configSchema, raw);
   if (result.success) {
@@ -81,7 +98,7 @@ function validate(raw: Record<SettingName, string>): Config {
       problems.push(issue.message);
       continue;
     }
-    const shown = settingMeta[key]?.secret ? "(secret value)" : JSON.stringify(raw[key]);
+    const shown = settingMeta[key]?.secret ? "(secret value)" : shownValue(raw[key]);
     problems.push(`${key}=${shown}: ${issue.message}`);
   }
   throw new ConfigError(problems);
@@ -131,7 +148,7 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
     }
     if (changed) config = validate(raw);
   }
-  for (const name of SECRET_SETTINGS) registerSecret(String(config[name] ?? ""));
+  registerConfigSecrets(config, env);
   return { config, sources, appConfigKeys };
 }
 

@@ -1,7 +1,9 @@
-// Printable view of the effective configuration: every secret replaced, SAS signatures stripped from URLs.
+// Printable view of the effective configuration: every secret replaced, SAS signatures stripped from URLs, and
+// secret-shaped fragments of other values removed by the shared redaction (src/util/redact.ts).
 import type { Config, SettingName } from "./schema.ts";
 import { SETTING_NAMES, settingMeta } from "./schema.ts";
 import type { ConfigSource } from "./load.ts";
+import { redactText } from "../util/redact.ts";
 
 export const REDACTED = "***redacted***";
 
@@ -18,7 +20,8 @@ export function redactConnectionString(value: string): string {
 
 export function redactValue(name: SettingName, value: unknown): unknown {
   if (settingMeta[name].secret) return value === "" || value === undefined ? "" : REDACTED;
-  if (typeof value === "string" && /^https?:/i.test(value)) return redactUrl(value);
+  if (typeof value === "string" && /^https?:/i.test(value)) return redactUrl(redactText(value));
+  if (typeof value === "string") return redactText(value);
   return value;
 }
 

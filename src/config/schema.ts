@@ -2,6 +2,7 @@
 // whether it is a secret, and the valibot schema that turns the raw string into a typed value.
 import * as v from "valibot";
 import { parseIpRange } from "../util/ip-ranges.ts";
+import ipaddr from "ipaddr.js";
 
 function intSetting(min: number, max: number) {
   return v.pipe(
@@ -95,6 +96,21 @@ function listSetting() {
   );
 }
 
+/** Host names ("*.suffix" allowed), IP addresses or CIDR ranges. */
+function privateHostsSetting() {
+  return v.pipe(
+    listSetting(),
+    v.check(
+      (entries) =>
+        entries.every((e) =>
+          e.includes("/") ? ipaddr.isValidCIDR(e) : ipaddr.isValid(e.replace(/^\[|\]$/g, "")) ||
+            /^(\*\.)?[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?$/.test(e)
+        ),
+      "expected host names, IP addresses or CIDR ranges separated by commas",
+    ),
+  );
+}
+
 export interface SettingMeta {
   default: string;
   description: string;
@@ -136,17 +152,29 @@ export const settingSchemas = {
   QUEUE_MIN_POLL_INTERVAL_MS: intSetting(10, 60000),
   QUEUE_VISIBILITY_TIMEOUT_SECONDS: intSetting(2, 604800),
   QUEUE_MAX_MESSAGES: intSetting(1, 32),
+  QUEUE_METRICS_INTERVAL_SECONDS: intSetting(0, 3600),
   // Processing
   PROCESSING_CONCURRENCY: intSetting(1, 256),
   MAX_TASK_RETRIES: intSetting(1, 100),
   TASK_TIMEOUT_SECONDS: intSetting(1, 86400),
   RETRY_BASE_DELAY_SECONDS: intSetting(0, 3600),
   RETRY_MAX_DELAY_SECONDS: intSetting(0, 604800),
-  HTTP_EXECUTOR_ALLOWED_HOSTS: listSetting(),
+  OUTBOUND_ALLOWED_HOSTS: listSetting(),
+  OUTBOUND_ALLOWED_PRIVATE_HOSTS: privateHostsSetting(),
+  MAX_HTTP_RESPONSE_BYTES: intSetting(1024, 2 ** 40),
+  MAX_CLAIM_CHECK_BYTES: intSetting(65536, 2 ** 40),
+  PIPELINE_ENV_ALLOWED_VARIABLES: v.pipe(
+    listSetting(),
+    v.check(
+      (names) => names.every((n) => /^(\*|[A-Za-z_][A-Za-z0-9_]*\*?)$/.test(n)),
+      "expected '*', variable names or NAME_PREFIX_* separated by commas",
+    ),
+  ),
   MAX_DOCUMENT_MB: intSetting(1, 4096),
   LOCAL_FILE_ROOTS: listSetting(),
   AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT: intSetting(1, 1000),
   AI_MAX_RETRY_DELAY_SECONDS: intSetting(0, 3600),
+  AZURE_OPENAI_ENDPOINT: urlOrEmpty("the default Azure OpenAI endpoint"),
   // Cosmos
   COSMOS_DB_ENDPOINT: urlOrEmpty("the Cosmos DB account endpoint"),
   COSMOS_DB_KEY: strSetting(),
@@ -267,6 +295,12 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
     description: "Lease on a received message; renewed at half of it while the task runs",
   },
   QUEUE_MAX_MESSAGES: { group: "queue", default: "32", description: "Messages fetched per receive call (1-32)" },
+  QUEUE_METRICS_INTERVAL_SECONDS: {
+    group: "queue",
+    default: "30",
+    description:
+      "How often the supervisor reads the task and poison queue depth and the oldest task's age for /metrics and /status (3 storage calls; 0 = never)",
+  },
 
   PROCESSING_CONCURRENCY: {
     group: "processing",
@@ -276,7 +310,9 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
   MAX_TASK_RETRIES: {
     group: "processing",
     default: "3",
-    description: "Deliveries of a message before it is moved to the poison queue and its execution marked failed",
+    description:
+      "Failed runs of a task (errors, timeouts, a worker dying while running it — not outages or shutdowns) before " +
+      "its message is moved to the poison queue and its execution marked failed",
   },
   TASK_TIMEOUT_SECONDS: {
     group: "processing",
@@ -289,10 +325,35 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
     description: "Delay before the first retry of a failed task; grows exponentially with jitter",
   },
   RETRY_MAX_DELAY_SECONDS: { group: "processing", default: "300", description: "Cap of the retry delay" },
-  HTTP_EXECUTOR_ALLOWED_HOSTS: {
+  OUTBOUND_ALLOWED_HOSTS: {
     group: "processing",
     default: "*",
-    description: "Comma-separated hosts the `http` executor may call ('*' = any, empty = none)",
+    aliases: ["HTTP_EXECUTOR_ALLOWED_HOSTS"],
+    description:
+      "Comma-separated hosts that executors may call at URLs from pipelines or content ('*' = any, empty = none, '*.example.com' = subdomains); HTTP_EXECUTOR_ALLOWED_HOSTS is the deprecated old name",
+  },
+  MAX_CLAIM_CHECK_BYTES: {
+    group: "processing",
+    default: String(100 * 1024 * 1024),
+    description:
+      "Largest claim-check blob (a task too large for a queue message) a processing worker reads (bytes); a larger one sends the message to the poison queue",
+  },
+  MAX_HTTP_RESPONSE_BYTES: {
+    group: "processing",
+    default: String(32 * 1024 * 1024),
+    description: "Largest response body an executor reads from an HTTP endpoint (bytes); a larger one fails the item",
+  },
+  PIPELINE_ENV_ALLOWED_VARIABLES: {
+    group: "processing",
+    default: "*",
+    description:
+      "Environment variables pipeline settings may read with ${VAR}: '*' = every variable whose name does not look like a secret, or names and PREFIX_* patterns; a secret-looking name (…_KEY, …_SECRET, …TOKEN, …) is readable only when listed exactly; the worker's own secrets never are",
+  },
+  OUTBOUND_ALLOWED_PRIVATE_HOSTS: {
+    group: "processing",
+    default: "",
+    description:
+      "Comma-separated host names, IPs or CIDR ranges that executors may call although they resolve to loopback, private, link-local, CGNAT, unique-local or metadata addresses (empty = none)",
   },
   MAX_DOCUMENT_MB: {
     group: "processing",
@@ -317,6 +378,12 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
     group: "processing",
     default: "60",
     description: "Longest wait before retrying an Azure AI call after 429/503 (Retry-After is honoured up to this cap)",
+  },
+  AZURE_OPENAI_ENDPOINT: {
+    group: "processing",
+    default: "",
+    description:
+      "Azure OpenAI endpoint for AI executors whose pipeline sets no endpoint (ContentFlow's clients read the same variable)",
   },
 
   COSMOS_DB_ENDPOINT: {
@@ -402,9 +469,9 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
   API_ENABLED: { group: "api", default: "true", description: "Serve /health, /ready, /status and /metrics" },
   API_HOST: {
     group: "api",
-    default: "0.0.0.0",
+    default: "127.0.0.1",
     description:
-      "Address the API binds to (0.0.0.0 = all interfaces, as the Python worker; use 127.0.0.1 to keep it local)",
+      "Address the API binds to: loopback by default, so /status and /metrics are not open to the network; 0.0.0.0 (the Python worker's default) for a load balancer or the ContentFlow API on another host, then set API_TOKEN",
   },
   API_PORT: { group: "api", default: "8099", description: "API port (0 = pick a free port)" },
   API_TOKEN: {

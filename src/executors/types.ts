@@ -15,6 +15,11 @@ export interface ExecutorRunContext {
   logger: Logger;
   /** settings.debug_mode of the executor. */
   debug?: boolean;
+  /**
+   * settings.fail_pipeline_on_error of the executor, for executors that record a failure on the item (as ContentFlow
+   * does) unless it should fail the executor.
+   */
+  failPipelineOnError?: boolean;
   /** Registers work to run when the pipeline run ends (whatever its outcome), e.g. deleting temp files. */
   deferCleanup?: (cleanup: () => Promise<void> | void) => void;
   /**
@@ -71,8 +76,8 @@ export interface ExecutorInstance {
   process(input: Content[], ctx: ExecutorRunContext): Promise<Content[]>;
   /**
    * Per-item executors (ContentFlow's ParallelExecutor) also implement this. The runner then applies the common
-   * settings max_concurrent, timeout_secs and continue_on_error, appends an executor log entry to every item and
-   * keeps the items' order; one item may become several (e.g. table_row_splitter) or none.
+   * settings max_concurrent, timeout_secs and fail_pipeline_on_error per item, appends an executor log entry to
+   * every item and keeps the items' order; one item may become several (e.g. table_row_splitter) or none.
    */
   processItem?(item: Content, ctx: ExecutorRunContext): Promise<Content | Content[]>;
   /** Release clients or temp files; called when the compiled pipeline is dropped. */
@@ -85,11 +90,27 @@ export interface CrawlBatch {
   maxModified?: Date;
 }
 
+export interface CrawlOptions {
+  /**
+   * Whether the caller already enqueued this item (the checkpoint's recent keys). A crawl that yields only part of
+   * what it finds (max_results) must not spend its quota on such items, or it would yield them again and again.
+   */
+  isDone?: (item: Content) => boolean;
+}
+
 /** Input executors also crawl their source for the source worker. */
 export interface InputExecutorInstance extends ExecutorInstance {
   readonly pollingIntervalSeconds?: number;
-  /** Yields batches of items modified strictly after `checkpoint`; returns when the source is exhausted. */
-  crawl(checkpoint: Date | undefined, ctx: ExecutorRunContext): AsyncGenerator<CrawlBatch, void, void>;
+  /**
+   * Yields batches of items modified strictly after `checkpoint`; returns when the source is exhausted. A crawl
+   * that yields only part of the new items must yield the OLDEST ones (by last-modified time), so that the caller
+   * may move its checkpoint to the newest yielded item without skipping any item it never saw.
+   */
+  crawl(
+    checkpoint: Date | undefined,
+    ctx: ExecutorRunContext,
+    opts?: CrawlOptions,
+  ): AsyncGenerator<CrawlBatch, void, void>;
 }
 
 export interface ExecutorDefinition<TSchema extends v.GenericSchema = v.GenericSchema> {

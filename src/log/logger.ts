@@ -1,6 +1,9 @@
 // Structured JSON logs: one object per line on stdout (and optionally appended to a file).
 import process from "node:process";
 import { appendFileSync } from "node:fs";
+import { redactText } from "../util/redact.ts";
+
+export { registerSecret } from "../util/redact.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -21,24 +24,6 @@ interface Sink {
   level: LogLevel;
   file?: string;
   write: (line: string) => void;
-}
-
-const secrets = new Set<string>();
-
-/** Any registered value is replaced by "***" in every log line, wherever it appears. */
-export function registerSecret(value: string | undefined): void {
-  if (value && value.length >= 6) secrets.add(value);
-}
-
-function scrub(line: string): string {
-  if (secrets.size === 0) return line;
-  let out = line;
-  for (const s of secrets) {
-    if (out.includes(s)) out = out.split(s).join("***");
-    const escaped = JSON.stringify(s).slice(1, -1);
-    if (escaped !== s && out.includes(escaped)) out = out.split(escaped).join("***");
-  }
-  return out;
 }
 
 const sink: Sink = {
@@ -103,12 +88,16 @@ export class Logger {
     } catch {
       line = JSON.stringify({ time: record.time, level, ...this.base, pid: process.pid, msg });
     }
-    writeLine(scrub(line));
+    writeLine(line);
   }
 }
 
-/** Writes an already-formatted JSON line (used by the supervisor to forward children's logs). */
-export function writeLine(line: string): void {
+/**
+ * Writes an already-formatted JSON line (also used by the supervisor to forward children's logs and stderr), with
+ * secrets redacted: registered values and secret-shaped fragments (src/util/redact.ts).
+ */
+export function writeLine(raw: string): void {
+  const line = redactText(raw);
   sink.write(line);
   if (sink.file) {
     try {

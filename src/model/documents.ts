@@ -35,6 +35,11 @@ export const ExecutionDocSchema = v.looseObject({
   task_id: v.optional(v.nullable(v.string())),
   source_worker_id: v.optional(v.nullable(v.string())),
   processing_worker_id: v.optional(v.nullable(v.string())),
+  /** The delivery (the message's dequeue count) whose run the record describes; with processing_worker_id it names
+   * the one run allowed to finish the record. */
+  attempt: v.optional(v.nullable(v.number())),
+  /** Runs of the task that failed (an error, a timeout, or a worker that died running it): the retry budget. */
+  task_failures: v.optional(v.nullable(v.number())),
   content: v.optional(v.nullable(v.array(v.unknown()))),
   number_of_items: v.optional(v.nullable(v.number())),
   created_at: v.optional(v.nullable(v.string())),
@@ -52,13 +57,4 @@ export type ExecutionDoc = v.InferOutput<typeof ExecutionDocSchema>;
 /** `exec_<12 hex>` / `task_<12 hex>` as the Python source worker generates them. */
 export function newId(prefix: "exec" | "task"): string {
   return `${prefix}_${crypto.randomUUID().replace(/-/g, "").slice(0, 12)}`;
-}
-
-export function describeIssues(issues: v.BaseIssue<unknown>[]): string {
-  return issues
-    .map((i) => {
-      const path = i.path?.map((p) => String(p.key)).join(".");
-      return path ? `${path}: ${i.message}` : i.message;
-    })
-    .join("; ");
 }

@@ -3,9 +3,11 @@
 // Read: plain JSON or base64 JSON (Azure Functions writes base64). Write: plain JSON (what the Python source
 // worker writes), or a claim-check envelope when the payload would not fit in one message.
 import * as v from "valibot";
-import { ContentSchema } from "./content.ts";
+import { type Content, ContentSchema, nowIso } from "./content.ts";
+import { newId } from "./documents.ts";
 
 export const PRIORITIES = ["low", "normal", "high", "critical"] as const;
+export type Priority = (typeof PRIORITIES)[number];
 
 export const ContentProcessingTaskSchema = v.looseObject({
   task_id: v.pipe(v.string(), v.minLength(1, "payload.task_id must not be empty")),
@@ -22,6 +24,8 @@ export const ContentProcessingTaskSchema = v.looseObject({
   max_retries: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 3),
   /** Set by our source worker: fencing epoch of the lease under which the task was created. */
   lease_epoch: v.optional(v.number()),
+  /** Set by `poison requeue`: the task runs only while its execution record names this re-drive. */
+  redrive_id: v.optional(v.string()),
 });
 
 export type ContentProcessingTask = v.InferOutput<typeof ContentProcessingTaskSchema>;
@@ -40,9 +44,51 @@ export const ClaimCheckMessageSchema = v.object({
     blob: v.string(),
     task_id: v.string(),
     execution_id: v.string(),
+    /** As payload.redrive_id, for a re-driven claim-check task. */
+    redrive_id: v.optional(v.string()),
   }),
 });
 export type ClaimCheckMessage = v.InferOutput<typeof ClaimCheckMessageSchema>;
 
 /** Azure Storage Queue limit for a message body (UTF-8 bytes as sent). */
 export const QUEUE_MESSAGE_LIMIT_BYTES = 64 * 1024;
+
+/** What a new task is about; the ids and creation time are generated unless given. */
+export interface TaskSpec {
+  pipelineId: string;
+  pipelineName: string;
+  vaultId: string | null;
+  items: Content[];
+  /** The executor the processing worker leaves out (the source's input executor), or null to run them all. */
+  executedInputExecutor: string | null;
+  /** MAX_TASK_RETRIES of the writer, as the Python worker records it. */
+  maxRetries: number;
+  priority?: Priority;
+  /** Fencing epoch of the source's crawl lease (our source worker only). */
+  leaseEpoch?: number;
+  createdAt?: string;
+  taskId?: string;
+  executionId?: string;
+}
+
+/** The task message for `spec`, as the Python source worker writes it (the one builder of task messages). */
+export function buildTaskMessage(spec: TaskSpec): TaskMessage {
+  return {
+    task_type: "content_processing",
+    payload: {
+      task_id: spec.taskId ?? newId("task"),
+      task_type: "content_processing",
+      priority: spec.priority ?? "normal",
+      pipeline_id: spec.pipelineId,
+      pipeline_name: spec.pipelineName,
+      execution_id: spec.executionId ?? newId("exec"),
+      vault_id: spec.vaultId,
+      content: spec.items,
+      executed_input_executor: spec.executedInputExecutor,
+      created_at: spec.createdAt ?? nowIso(),
+      retry_count: 0,
+      max_retries: spec.maxRetries,
+      ...(spec.leaseEpoch !== undefined ? { lease_epoch: spec.leaseEpoch } : {}),
+    },
+  };
+}

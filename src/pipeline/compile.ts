@@ -22,8 +22,10 @@ import {
   siblingPipelineNames,
   validatePipelineDefinition,
 } from "./definition.ts";
-import { substituteEnv } from "./env.ts";
-import { issuesText, PipelineError } from "./errors.ts";
+import { pipelineEnvPolicy, substituteEnv, unsetReferences } from "./env.ts";
+import type { Config } from "../config/schema.ts";
+import { PipelineError } from "./errors.ts";
+import { issuesText } from "../util/valibot-issues.ts";
 import { definitionGraph, runGraph } from "./graph.ts";
 import { withoutEmptyValues } from "../executors/settings.ts";
 import type { CompiledNode, CompiledPipeline } from "./compiled.ts";
@@ -50,10 +52,18 @@ function where(cfg: ExecutorConfigLike): string {
   return `executor '${cfg.id}' (${cfg.type})`;
 }
 
-/** Settings with ${VAR} applied; a missing variable is a PipelineError naming the executor and the setting. */
-function resolvedSettings(cfg: ExecutorConfigLike): Record<string, unknown> {
+/**
+ * Settings with ${VAR} applied (an unset variable stays literal, as in ContentFlow); a refused variable (see
+ * src/pipeline/env.ts) is a PipelineError naming the executor, the setting and the variable. Steps of
+ * for_each_content were resolved with their owner's settings already.
+ */
+function resolvedSettings(cfg: ExecutorConfigLike, config: Config | undefined): Record<string, unknown> {
   if (alreadyResolved.has(cfg)) return cfg.settings ?? {};
-  return substituteEnv(cfg.settings ?? {}, executorEnv(cfg), `${where(cfg)}: settings`) as Record<string, unknown>;
+  const env = executorEnv(cfg);
+  return substituteEnv(cfg.settings ?? {}, env, `${where(cfg)}: settings`, pipelineEnvPolicy(config, env)) as Record<
+    string,
+    unknown
+  >;
 }
 
 function commonSettings(
@@ -67,13 +77,14 @@ function commonSettings(
   return parsed.output;
 }
 
-/** Whether the executor is enabled; `enabled: "${FLAG}"` is resolved first. */
-export function executorEnabled(cfg: ExecutorConfigLike, registry: ExecutorRegistry): boolean {
+/** Whether the executor is enabled; `enabled: "${FLAG}"` is resolved first (under the same rules as other settings). */
+export function executorEnabled(cfg: ExecutorConfigLike, registry: ExecutorRegistry, config?: Config): boolean {
   const raw = cfg.settings?.enabled;
   if (raw === undefined || raw === null || raw === "") return true;
+  const env = executorEnv(cfg);
   const enabled = alreadyResolved.has(cfg)
     ? raw
-    : substituteEnv(raw, executorEnv(cfg), `${where(cfg)}: settings.enabled`);
+    : substituteEnv(raw, env, `${where(cfg)}: settings.enabled`, pipelineEnvPolicy(config, env));
   return commonSettings(cfg, { enabled }, registry).enabled;
 }
 
@@ -120,6 +131,8 @@ function nestedPipeline(p: CompiledPipeline, label: string): NestedPipeline {
     executorIds: p.order,
     async run(input, ctx) {
       const result = await runPipeline(p, input, { signal: ctx.signal, logger: ctx.logger });
+      // Counts of the inner executors (e.g. AI tokens) are added to the executor that ran them.
+      for (const output of Object.values(result.executor_outputs)) if (output.usage) ctx.addUsage?.(output.usage);
       if (result.status === "completed") return result.content;
       if (result.status === "cancelled") throw ctx.signal.reason ?? new Error(`${label} was cancelled`);
       throw new Error(`${label} failed: ${result.error ?? "unknown error"}`);
@@ -203,7 +216,7 @@ function prepare(
   const deps: ExecutorDeps = { ...baseDeps, pipelines: nestedPipelines(cfg, nesting, registry, baseDeps) };
   const def = registry.get(cfg.type);
   if (!def) throw unknownType(cfg, registry);
-  const settings = resolvedSettings(cfg);
+  const settings = resolvedSettings(cfg, deps.config);
   const common = commonSettings(cfg, settings, registry);
   const own = v.safeParse(def.settings, withoutEmptyValues(splitSettings(settings).own));
   if (!own.success) throw new PipelineError(`${where(cfg)}: invalid settings: ${issuesText(own.issues)}`);
@@ -227,12 +240,16 @@ function prepare(
 
 /**
  * The executor the source worker crawls: the first enabled one whose type is in the "input" category AND can crawl.
- * ContentFlow took the first "input" executor, even content retrievers that cannot crawl (its bug W11).
+ * ContentFlow took the first executor of the catalog's "input" category, even content retrievers that cannot crawl.
  */
-export function findInputExecutor(def: PipelineDefinition, registry: ExecutorRegistry): ExecutorConfig | undefined {
+export function findInputExecutor(
+  def: PipelineDefinition,
+  registry: ExecutorRegistry,
+  config?: Config,
+): ExecutorConfig | undefined {
   return def.executors.find((cfg) => {
     const type = registry.get(cfg.type);
-    return type?.category === "input" && type.crawls === true && executorEnabled(cfg, registry);
+    return type?.category === "input" && type.crawls === true && executorEnabled(cfg, registry, config);
   });
 }
 
@@ -260,7 +277,7 @@ export function compilePipeline(
   for (const cfg of def.executors) {
     if (cfg.id === exclude || !inGraph.has(cfg.id)) continue;
     if (!registry.get(cfg.type)) throw unknownType(cfg, registry);
-    if (!executorEnabled(cfg, registry)) {
+    if (!executorEnabled(cfg, registry, deps.config)) {
       disabled.add(cfg.id);
       warnings.push(`executor '${cfg.id}' is disabled; its predecessors feed its successors`);
     }
@@ -270,7 +287,21 @@ export function compilePipeline(
   try {
     for (const id of graph.order) {
       const cfg = def.executors.find((e) => e.id === id)!;
-      nodes.set(id, prepare(cfg, registry, deps, nesting));
+      const node = prepare(cfg, registry, deps, nesting);
+      nodes.set(id, node);
+      for (const w of node.condition?.warnings ?? []) warnings.push(`executor '${id}' (${cfg.type}): ${w}`);
+      for (const ref of unsetReferences(cfg.settings ?? {}, executorEnv(cfg), "settings")) {
+        warnings.push(
+          `executor '${id}' (${cfg.type}): ${ref.where}: environment variable ${ref.name} is not set; the text ` +
+            `'\${${ref.name}}' is used as it is, as in ContentFlow`,
+        );
+      }
+      if (splitSettings(cfg.settings ?? {}).common.continue_on_error !== undefined) {
+        warnings.push(
+          `executor '${id}' (${cfg.type}): continue_on_error is ignored, as in ContentFlow: an item error fails the ` +
+            "pipeline unless fail_pipeline_on_error is false (then the item passes on with a failed log entry)",
+        );
+      }
       for (const name of unknownSettings(cfg, registry)) {
         warnings.push(`executor '${id}' (${cfg.type}): unknown setting '${name}' is ignored`);
       }

@@ -1,14 +1,19 @@
 // Safe evaluator for `settings.condition`, with ContentFlow's operator vocabulary, over a content item's JSON
-// (`id.…`, `data.…`, `summary_data.…`, `executor_logs…`). A tokenizer and a recursive-descent parser: no eval, no
-// property access beyond own data properties. Unlike ContentFlow's substring splitting (its bug L4), operators are
-// whole tokens, quoted strings may hold spaces and the words and/or, `and` binds tighter than `or`, and parentheses
-// group. Grammar:
-//   expr    := and ("or" and)*
-//   and     := unary ("and" unary)*
+// (`id.…`, `data.…`, `summary_data.…`, `executor_logs…`, or any other top-level field). A tokenizer and a
+// recursive-descent parser: no eval, no property access beyond own data properties. Unlike ContentFlow's substring
+// splitting (which broke on values containing an operator), operators are whole tokens, quoted strings may hold spaces and the words and/or, and
+// parentheses group. Precedence follows ContentFlow, which splits on " and " first: `or` binds tighter than `and`, so
+// `a or b and c` means `(a or b) and c`; a condition that mixes them without parentheses compiles with a warning.
+// `regex_match` uses RE2 (re2js): matching time is linear in the input, so no pattern can block the worker.
+// Grammar:
+//   expr    := any ("and" any)*
+//   any     := unary ("or" unary)*
 //   unary   := "not" unary | "(" expr ")" | compare
 //   compare := path (binop value | "is_empty" | "is_not_empty")
 //   path    := name ("." (name | index) | "[" (index | string) "]")*
 //   value   := string | number | true | false | null | none | bare-word | "[" value ("," value)* "]"
+import { RE2JS } from "re2js";
+
 export class ConditionError extends Error {
   constructor(message: string) {
     super(message);
@@ -20,7 +25,6 @@ const MAX_LENGTH = 4000;
 const MAX_NESTING = 32;
 const MAX_PATH_DEPTH = 10;
 const MAX_REGEX_LENGTH = 500;
-const ROOTS = new Set(["id", "data", "summary_data", "executor_logs"]);
 const FORBIDDEN = new Set(["__proto__", "prototype", "constructor"]);
 const SYMBOL_OPS = ["==", "!=", ">=", "<=", ">", "<"];
 const WORD_OPS = new Set([
@@ -96,16 +100,18 @@ type Segment = string | number;
 type Node =
   | { k: "or" | "and"; a: Node; b: Node }
   | { k: "not"; a: Node }
-  | { k: "cmp"; path: Segment[]; op: string; value?: unknown; regex?: RegExp };
+  | { k: "cmp"; path: Segment[]; op: string; value?: unknown; regex?: RE2JS };
 
 class Parser {
   private i = 0;
   private depth = 0;
+  /** Set when one level mixes `and` and `or` without parentheses (read the ContentFlow way, worth a warning). */
+  mixedAndOr = false;
   constructor(private readonly toks: Token[]) {}
 
   parse(): Node {
     if (this.toks.length === 0) throw new ConditionError("condition is empty");
-    const n = this.or();
+    const n = this.expr();
     const rest = this.toks[this.i];
     if (rest) throw new ConditionError(`unexpected '${String(rest.v)}' at position ${rest.at}`);
     return n;
@@ -149,22 +155,33 @@ class Parser {
     }
   }
 
-  private or(): Node {
-    let n = this.and();
-    while (this.isWord("or")) {
+  /** An `and` chain of `or` chains: ContentFlow splits on " and " first, so `or` binds tighter. */
+  private expr(): Node {
+    const first = this.orChain();
+    let n = first.node;
+    let sawOr = first.chained;
+    let sawAnd = false;
+    while (this.isWord("and")) {
       this.i++;
-      n = { k: "or", a: n, b: this.and() };
+      sawAnd = true;
+      const next = this.orChain();
+      sawOr ||= next.chained;
+      n = { k: "and", a: n, b: next.node };
     }
+    if (sawAnd && sawOr) this.mixedAndOr = true;
     return n;
   }
 
-  private and(): Node {
-    let n = this.unary();
-    while (this.isWord("and")) {
+  /** `chained`: this level has an `or` of its own (one inside parentheses does not count). */
+  private orChain(): { node: Node; chained: boolean } {
+    let node = this.unary();
+    let chained = false;
+    while (this.isWord("or")) {
       this.i++;
-      n = { k: "and", a: n, b: this.unary() };
+      chained = true;
+      node = { k: "or", a: node, b: this.unary() };
     }
-    return n;
+    return { node, chained };
   }
 
   private unary(): Node {
@@ -175,7 +192,7 @@ class Parser {
       }
       if (this.isPunct("(")) {
         this.i++;
-        const n = this.or();
+        const n = this.expr();
         this.expectPunct(")");
         return n;
       }
@@ -187,11 +204,6 @@ class Parser {
     const first = this.next("a field path");
     if (first.t !== "word") {
       throw new ConditionError(`expected a field path at position ${first.at}, got '${String(first.v)}'`);
-    }
-    if (!ROOTS.has(first.v)) {
-      throw new ConditionError(
-        `field path '${first.v}…' must start with id, data, summary_data or executor_logs (position ${first.at})`,
-      );
     }
     const path: Segment[] = [first.v];
     for (;;) {
@@ -262,9 +274,12 @@ class Parser {
         throw new ConditionError(`regular expression is longer than ${MAX_REGEX_LENGTH} characters`);
       }
       try {
-        return { k: "cmp", path, op, value, regex: new RegExp(value) };
+        return { k: "cmp", path, op, value, regex: RE2JS.compile(value) };
       } catch (err) {
-        throw new ConditionError(`invalid regular expression '${value}': ${(err as Error).message}`);
+        throw new ConditionError(
+          `invalid regular expression '${value}': ${(err as Error).message} (regex_match uses RE2 syntax, which has ` +
+            "no backreferences or lookaround, so that matching takes linear time)",
+        );
       }
     }
     if ((op === "in" || op === "not_in") && !Array.isArray(value) && typeof value !== "string") {
@@ -400,12 +415,21 @@ function evaluate(node: Node, root: unknown): boolean {
 
 export interface CompiledCondition {
   source: string;
+  /** Things to tell the pipeline's author once (a condition that mixes and/or without parentheses). */
+  warnings: string[];
   /** True when the item meets the condition; throws ConditionError when it cannot be evaluated. */
   test(item: unknown): boolean;
 }
 
 /** Parses once (syntax errors surface when the pipeline is compiled), evaluates per item. */
 export function compileCondition(source: string): CompiledCondition {
-  const ast = new Parser(tokenize(source)).parse();
-  return { source, test: (item) => evaluate(ast, item) };
+  const parser = new Parser(tokenize(source));
+  const ast = parser.parse();
+  const warnings = parser.mixedAndOr
+    ? [
+      `condition '${source}' mixes 'and' and 'or' without parentheses; as in ContentFlow, 'or' binds tighter ` +
+      "('a or b and c' means '(a or b) and c'); add parentheses to say which you mean",
+    ]
+    : [];
+  return { source, warnings, test: (item) => evaluate(ast, item) };
 }

@@ -4,11 +4,12 @@
 import * as v from "valibot";
 import { parse as parseYaml } from "yaml";
 import process from "node:process";
-import { issuesText, PipelineError } from "./errors.ts";
+import { PipelineError } from "./errors.ts";
+import { issuesText } from "../util/valibot-issues.ts";
 import type { Env } from "./env.ts";
 import { definitionGraph } from "./graph.ts";
 
-export { issuesText, PipelineError };
+export { PipelineError };
 
 const plainObject = v.custom<Record<string, unknown>>(
   (x) => typeof x === "object" && x !== null && !Array.isArray(x),
@@ -54,7 +55,11 @@ export const EdgeSchema = v.looseObject({
   from: idList("edge 'from'"),
   to: targetList,
   type: v.optional(
-    v.picklist(["sequential", "parallel", "join"], "edge type must be sequential, parallel or join"),
+    v.picklist(
+      ["sequential", "parallel", "join"],
+      "edge type must be sequential, parallel or join (ContentFlow ran any other type as sequential: write " +
+        "type: sequential, and put conditions in the target executor's settings.condition)",
+    ),
     "sequential",
   ),
 });
@@ -112,7 +117,7 @@ function selectDefinition(doc: Record<string, unknown>, name: string | undefined
   return doc;
 }
 
-/** Edge conditions are rejected with a pointer to what works (ContentFlow crashed on them: its bug L3). */
+/** Edge conditions are rejected with a pointer to what works (ContentFlow crashed on them). */
 function rejectEdgeConditions(raw: unknown): void {
   if (typeof raw !== "object" || raw === null) return;
   const edges = (raw as Record<string, unknown>).edges;

@@ -151,7 +151,8 @@ export function runGraph(
         `the task's input executor '${opts.exclude}' is not in the pipeline (was the pipeline changed after the task was queued?)`,
       );
     }
-    // Its successors receive the task's input in its place (joins that list it included: ContentFlow bug P10).
+    // Its successors receive the task's input in its place, joins that list it included (ContentFlow removed only
+    // single-id edges, so such a join kept a dangling id).
     if (nodes.includes(opts.exclude)) remove(opts.exclude, [TASK_INPUT]);
   }
   for (const id of [...nodes]) {

@@ -7,6 +7,8 @@ import { TASK_INPUT } from "./graph.ts";
 import type { ExecutorRunContext } from "../executors/types.ts";
 import type { Logger } from "../log/logger.ts";
 import { abortReason, linkedSignal, raceAbort } from "../util/abort.ts";
+import { errorText } from "../util/errors.ts";
+import { eachLimited } from "../util/each-limited.ts";
 
 export interface PipelineEvent {
   timestamp: string;
@@ -28,7 +30,7 @@ export interface ExecutorOutput {
   duration_ms: number;
   items_in: number;
   items_out: number;
-  /** Items the executor failed on that were passed through (continue_on_error). */
+  /** Items the executor failed on that were passed through (fail_pipeline_on_error false). */
   items_failed?: number;
   /** Items that did not meet settings.condition and were passed through untouched. */
   items_skipped?: number;
@@ -47,10 +49,6 @@ export interface PipelineResult {
   start_time: string;
   end_time: string;
   duration_seconds: number;
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 function logEntry(
@@ -88,23 +86,6 @@ interface NodeRun {
   firstError?: string;
 }
 
-/** Runs `fn` on each item with at most `limit` at once; stops starting new items once `stop` is aborted. */
-async function eachLimited<T>(
-  items: T[],
-  limit: number,
-  stop: AbortSignal,
-  fn: (item: T, index: number) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length && !stop.aborted) {
-      const i = next++;
-      await fn(items[i], i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
-
 async function runPerItem(
   node: CompiledNode,
   items: Content[],
@@ -112,7 +93,10 @@ async function runPerItem(
   ctx: ExecutorRunContext,
 ): Promise<NodeRun> {
   const processItem = node.instance.processItem!.bind(node.instance);
-  const { max_concurrent, timeout_secs, continue_on_error } = node.common;
+  // As in ContentFlow's ParallelExecutor: an item error fails the executor (and so the pipeline) when
+  // fail_pipeline_on_error is set (the default); otherwise the item passes on unchanged with a failed log entry and
+  // the others are processed. continue_on_error is accepted and ignored, as ContentFlow ignores it.
+  const { max_concurrent, timeout_secs, fail_pipeline_on_error } = node.common;
   const results: Content[][] = items.map((item) => [item]);
   const stopItems = linkedSignal(ctx.signal);
   let failed = 0;
@@ -120,7 +104,7 @@ async function runPerItem(
   let fatal: unknown;
   const indices = items.map((_, i) => i).filter((i) => selected[i]);
   try {
-    await eachLimited(indices, max_concurrent, stopItems.signal, async (i) => {
+    await eachLimited(indices, max_concurrent, async (i) => {
       const start = nowIso();
       const item = items[i];
       const timer = new AbortController();
@@ -142,11 +126,11 @@ async function runPerItem(
         );
       } catch (err) {
         if (ctx.signal.aborted) throw err;
-        const message = timer.signal.aborted ? abortReason(timer.signal) : errorMessage(err);
+        const message = timer.signal.aborted ? abortReason(timer.signal) : errorText(err);
         failed++;
         firstError ??= `${item.id.canonical_id}: ${message}`;
         results[i] = [withLog(item, logEntry(node.id, start, "failed", [message], { ...details }))];
-        if (!continue_on_error && fatal === undefined) {
+        if (fail_pipeline_on_error && fatal === undefined) {
           fatal = new Error(`item ${item.id.canonical_id}: ${message}`);
           stopItems.controller.abort(fatal);
         }
@@ -154,7 +138,7 @@ async function runPerItem(
         clearTimeout(timeout);
         itemSignal.dispose();
       }
-    });
+    }, stopItems.signal);
   } finally {
     stopItems.dispose();
   }
@@ -183,7 +167,7 @@ function evaluateConditions(node: CompiledNode, items: Content[]): boolean[] {
       return node.condition!.test(item);
     } catch (err) {
       throw new Error(
-        `condition '${node.condition!.source}' failed on item ${item.id.canonical_id}: ${errorMessage(err)}`,
+        `condition '${node.condition!.source}' failed on item ${item.id.canonical_id}: ${errorText(err)}`,
       );
     }
   });
@@ -263,6 +247,7 @@ export async function runPipeline(
       signal: run.signal,
       logger,
       debug: node.common.debug_mode,
+      failPipelineOnError: node.common.fail_pipeline_on_error,
       deferCleanup: (fn) => cleanups.push(fn),
       addUsage: (counts) => {
         for (const [k, n] of Object.entries(counts)) if (Number.isFinite(n)) usage[k] = (usage[k] ?? 0) + n;
@@ -304,7 +289,7 @@ export async function runPipeline(
       return { ok: true };
     } catch (err) {
       const duration_ms = Date.now() - t0;
-      const message = run.signal.aborted ? abortReason(run.signal) : errorMessage(err);
+      const message = run.signal.aborted ? abortReason(run.signal) : errorText(err);
       outputs[id] = {
         status: "failed",
         duration_ms,

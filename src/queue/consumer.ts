@@ -8,6 +8,8 @@ import { IdleBackoff } from "./backoff.ts";
 import { isQueueNotFound, storageErrorSummary } from "./errors.ts";
 import type { LeasedMessage } from "./leased-message.ts";
 import type { TaskQueue } from "./task-queue.ts";
+import { sleep } from "../util/sleep.ts";
+import { OutageGate } from "../util/outage-gate.ts";
 
 export interface ConsumerHooks {
   /** After every successful receive call, with the number of messages it returned. */
@@ -42,20 +44,6 @@ export interface ConsumeSummary {
   releasedOnDrain: number;
 }
 
-/** Resolves after `ms`, or early when `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
-}
-
 /** True when all settled within `ms`. */
 async function settledWithin(promises: Iterable<Promise<unknown>>, ms: number): Promise<boolean> {
   const all = Promise.allSettled([...promises]).then(() => true);
@@ -83,7 +71,16 @@ export async function consume(opts: ConsumerOptions): Promise<ConsumeSummary> {
     drain.aborted ? r() : drain.addEventListener("abort", () => r(), { once: true })
   );
   let queuesReady = false;
-  let outage: { since: number; delayMs: number } | undefined;
+  const outage = new OutageGate({
+    firstDelayMs: OUTAGE_FIRST_DELAY_MS,
+    maxDelayMs: OUTAGE_MAX_DELAY_MS,
+    listener: {
+      down: (err) =>
+        logger.error("task queue unreachable; backing off", { queue: queue.name, error: storageErrorSummary(err) }),
+      failed: () => hooks.ready?.(false, "queue unreachable"),
+      up: (downMs) => logger.info("task queue reachable again", { queue: queue.name, down_ms: downMs }),
+    },
+  });
   let received = 0;
 
   const run = async (message: LeasedMessage): Promise<void> => {
@@ -134,10 +131,7 @@ export async function consume(opts: ConsumerOptions): Promise<ConsumeSummary> {
       const free = opts.concurrency - active.size;
       const messages = await queue.receive(Math.min(free, opts.maxMessages));
       hooks.polled?.(messages.length);
-      if (outage) {
-        logger.info("task queue reachable again", { queue: queue.name, down_ms: Date.now() - outage.since });
-        outage = undefined;
-      }
+      outage.noteSuccess();
       hooks.ready?.(true);
       if (messages.length === 0) {
         await sleep(idle.next(), drain);
@@ -148,14 +142,8 @@ export async function consume(opts: ConsumerOptions): Promise<ConsumeSummary> {
       for (const message of messages) start(message);
     } catch (err) {
       if (isQueueNotFound(err)) queuesReady = false;
-      if (!outage) {
-        logger.error("task queue unreachable; backing off", { queue: queue.name, error: storageErrorSummary(err) });
-        outage = { since: Date.now(), delayMs: OUTAGE_FIRST_DELAY_MS };
-      } else {
-        outage.delayMs = Math.min(outage.delayMs * 2, OUTAGE_MAX_DELAY_MS);
-      }
-      hooks.ready?.(false, "queue unreachable");
-      await sleep(Math.round(outage.delayMs * (0.8 + Math.random() * 0.4)), drain);
+      outage.noteFailure(err);
+      await sleep(Math.round(outage.nextDelayMs() * (0.8 + Math.random() * 0.4)), drain);
     }
   }
 

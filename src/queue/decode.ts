@@ -2,13 +2,13 @@
 // Accepts plain JSON (what the Python source worker and our sender write) and base64 JSON (Azure Functions' default).
 import { Buffer } from "node:buffer";
 import * as v from "valibot";
-import { describeIssues } from "../model/documents.ts";
 import {
   type ClaimCheckMessage,
   ClaimCheckMessageSchema,
   type TaskMessage,
   TaskMessageSchema,
 } from "../model/task-envelope.ts";
+import { issuesText } from "../util/valibot-issues.ts";
 
 export type DecodedMessage =
   | { kind: "task"; message: TaskMessage }
@@ -75,7 +75,7 @@ export function decodeMessage(text: string): DecodedMessage {
     if (pointer.success) return { kind: "claim-check", message: pointer.output };
     return {
       kind: "invalid",
-      reason: `invalid claim-check message: ${describeIssues(pointer.issues)}`,
+      reason: `invalid claim-check message: ${issuesText(pointer.issues)}`,
       executionId: stringField(envelope.claim_check, "execution_id"),
       taskId: stringField(envelope.claim_check, "task_id"),
     };
@@ -84,7 +84,7 @@ export function decodeMessage(text: string): DecodedMessage {
   if (task.success) return { kind: "task", message: task.output };
   return {
     kind: "invalid",
-    reason: `invalid task message: ${describeIssues(task.issues.slice(0, 5))}`,
+    reason: `invalid task message: ${issuesText(task.issues.slice(0, 5))}`,
     executionId: stringField(envelope.payload, "execution_id"),
     taskId: stringField(envelope.payload, "task_id"),
   };
@@ -100,7 +100,7 @@ export function decodeClaimCheckBlob(
   if (!json.ok) return { ok: false, reason: `${where} is not valid JSON` };
   const task = v.safeParse(TaskMessageSchema, json.value);
   if (!task.success) {
-    return { ok: false, reason: `${where} holds an invalid task: ${describeIssues(task.issues.slice(0, 5))}` };
+    return { ok: false, reason: `${where} holds an invalid task: ${issuesText(task.issues.slice(0, 5))}` };
   }
   const { execution_id, task_id } = task.output.payload;
   if (execution_id !== pointer.claim_check.execution_id || task_id !== pointer.claim_check.task_id) {

@@ -4,6 +4,7 @@
 import * as v from "valibot";
 import { QUEUE_MESSAGE_LIMIT_BYTES } from "../model/task-envelope.ts";
 import { queueTextBytes } from "./sender.ts";
+import { redactText } from "../util/redact.ts";
 
 export const PoisonRecordSchema = v.object({
   /** The original message text, exactly as received (unless `message_blob` is set). */
@@ -39,9 +40,12 @@ export interface PoisonInput {
 const MAX_REASON_CHARS = 4000;
 
 export function poisonRecord(input: PoisonInput): PoisonRecord {
+  // The reason quotes errors, which may carry keys or signed URLs. The message is kept as it was queued (it is what
+  // an operator re-sends).
+  const reason = redactText(input.reason);
   return {
     message: input.text,
-    reason: input.reason.length > MAX_REASON_CHARS ? `${input.reason.slice(0, MAX_REASON_CHARS)}…` : input.reason,
+    reason: reason.length > MAX_REASON_CHARS ? `${reason.slice(0, MAX_REASON_CHARS)}…` : reason,
     dequeue_count: input.dequeueCount,
     worker_id: input.workerId,
     time: new Date().toISOString(),

@@ -6,6 +6,7 @@
 // Without $NOTIFY_SOCKET (not started by systemd) every call is a no-op that returns false.
 import process from "node:process";
 import { spawn } from "node:child_process";
+import { errorText } from "../util/errors.ts";
 
 declare const Bun: any;
 declare const Deno: any;
@@ -329,7 +330,7 @@ export function startWatchdog(opts: WatchdogOptions): WatchdogHandle | undefined
       try {
         alive = await opts.isAlive();
       } catch (err) {
-        opts.onMissed?.(`liveness check threw (${(err as Error)?.message ?? String(err)}); watchdog ping withheld`);
+        opts.onMissed?.(`liveness check threw (${errorText(err)}); watchdog ping withheld`);
         return;
       }
       if (!alive) {

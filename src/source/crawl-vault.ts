@@ -1,19 +1,19 @@
 // One crawl of one vault under its lease:
 //   pipeline → lease → checkpoint → input executor's crawl → per message: pending execution record, THEN the
 //   queue message → checkpoint merged with what was enqueued → lease released.
-// Ordering and stop rules (W4/W5/W10/W13 of the Python worker):
+// Ordering and stop rules (the Python worker advanced its checkpoint past failed sends, used its own clock as the
+// checkpoint, lost batches over the 64 KiB message limit, and could orphan a pending record between create and send):
 // - the record exists before its message, so a message never refers to a missing record; if the send fails the
 //   record is marked failed and the crawl stops;
 // - the checkpoint moves only for items that were enqueued, to their own last-modified times; a crawl that stops
 //   early (failure, shutdown, lost lease) never moves the timestamp, it only remembers what it sent;
 // - losing the lease aborts the listing at once and nothing more is written, not even the checkpoint. A record
 //   + send already in flight completes, so no execution is left ambiguous.
-import type { Container } from "@azure/cosmos";
 import type { WorkerContext } from "../model/worker-context.ts";
+import { errorSummary } from "../util/errors.ts";
 import type { CosmosStore } from "../store/cosmos.ts";
 import type { VaultDoc } from "../model/documents.ts";
-import { newId } from "../model/documents.ts";
-import { readPipeline } from "../store/vaults.ts";
+import { readPipelineDoc } from "../store/pipelines.ts";
 import { LeaseLostError, type LeaseStore } from "../store/leases.ts";
 import {
   type Checkpoint,
@@ -25,12 +25,13 @@ import {
   FencedError,
   itemVersionKey,
 } from "../store/checkpoints.ts";
-import { createPendingExecution, markExecutionFailed } from "../store/execution-records.ts";
-import { claimCheckBlobName, planTaskMessages, type TaskSender } from "../queue/sender.ts";
-import type { TaskMessage } from "../model/task-envelope.ts";
+import { type PlannedTask, planTaskMessages, type TaskSender } from "../queue/sender.ts";
+import { SendTaskError, sendTaskWithRecord } from "./send-task.ts";
+import { buildTaskMessage, type TaskMessage } from "../model/task-envelope.ts";
 import { type Content, nowIso } from "../model/content.ts";
 import type { InputExecutorInstance } from "../executors/types.ts";
-import { LeaseKeeper } from "./lease-keeper.ts";
+import { type CompanionLock, LeaseKeeper } from "./lease-keeper.ts";
+import type { PythonLock, PythonLockStore } from "../store/python-locks.ts";
 import type { SourceFailure } from "./failures.ts";
 import { type ExecutorRegistry, resolveInputExecutor } from "./input-executor.ts";
 
@@ -39,6 +40,11 @@ export interface SourceDeps {
   store: CosmosStore;
   leases: LeaseStore;
   checkpoints: CheckpointStore;
+  /**
+   * The Python worker's pipeline locks: honoured before crawling and held while crawling, so a Python worker in a
+   * mixed fleet never crawls the same pipeline at once (store/python-locks.ts). Absent = not checked.
+   */
+  pythonLocks?: PythonLockStore;
   sender: TaskSender;
   registry: ExecutorRegistry;
   /** Called with the vaults this process holds a lease on, whenever that changes. */
@@ -59,12 +65,6 @@ export type CrawlOutcome =
   | { status: "lease_held"; holder: string | null; expiresAt?: Date }
   | { status: "skipped"; reason: string };
 
-function errorText(err: unknown): string {
-  const e = err as { message?: string; statusCode?: unknown; code?: unknown };
-  const status = typeof e?.statusCode === "number" ? ` (status ${e.statusCode})` : "";
-  return `${(e?.message ?? String(err)).split("\n")[0]}${status}`;
-}
-
 /** A content item's source time: id.metadata.last_modified, else the batch's newest time. */
 function itemTime(item: Content, fallback: Date | undefined): Date | undefined {
   const raw = item.id.metadata?.last_modified;
@@ -76,6 +76,7 @@ function itemTime(item: Content, fallback: Date | undefined): Date | undefined {
 class CrawlStop extends Error {
   constructor(readonly failure: SourceFailure) {
     super(failure.message);
+    this.name = "CrawlStop";
   }
 }
 
@@ -88,19 +89,33 @@ export async function crawlVault(deps: SourceDeps, vault: VaultDoc, drain: Abort
       pipelineId: vault.pipeline_id,
       pipelineName: vault.pipeline_name ?? null,
       kind: "store_unavailable",
-      message: `cannot ${what}: ${errorText(err)}`,
+      message: `cannot ${what}: ${errorSummary(err)}`,
     },
     itemsDiscovered: 0,
     tasksQueued: 0,
   });
-  let pipelineRead: Awaited<ReturnType<typeof readPipeline>>;
+  let pipelineRead: Awaited<ReturnType<typeof readPipelineDoc>>;
   try {
-    pipelineRead = await readPipeline(deps.store.pipelines, vault.pipeline_id);
+    pipelineRead = await readPipelineDoc(deps.store.pipelines, vault.pipeline_id);
   } catch (err) {
     return unavailable(`read pipeline '${vault.pipeline_id}'`, err);
   }
-  if (pipelineRead.found && pipelineRead.doc && pipelineRead.doc.enabled === false) {
+  if (pipelineRead.kind === "found" && pipelineRead.doc.enabled === false) {
     return { status: "skipped", reason: `pipeline '${vault.pipeline_id}' is disabled` };
+  }
+
+  if (deps.pythonLocks) {
+    // A live Python lock keeps us away from every vault of the pipeline; checked before our own lease is touched.
+    try {
+      const pythonLock = await deps.pythonLocks.read(vault.pipeline_id);
+      const held = deps.pythonLocks.liveHolder(pythonLock, ctx.workerId, vault.id);
+      if (held) {
+        ctx.report.count("lease_conflicts_total");
+        return { status: "lease_held", holder: held.holder, expiresAt: held.expiresAt };
+      }
+    } catch (err) {
+      return unavailable(`read the pipeline lock of '${vault.pipeline_id}'`, err);
+    }
   }
 
   const sentAt = performance.now();
@@ -115,7 +130,31 @@ export async function crawlVault(deps: SourceDeps, vault: VaultDoc, drain: Abort
     return { status: "lease_held", holder: acquired.holder, expiresAt: acquired.expiresAt };
   }
   const lease = acquired.lease;
+  let companion: CompanionLock | undefined;
+  if (deps.pythonLocks) {
+    const pythonLocks = deps.pythonLocks;
+    let py: Awaited<ReturnType<PythonLockStore["acquire"]>>;
+    try {
+      py = await pythonLocks.acquire(vault.pipeline_id, vault.id, ctx.workerId);
+    } catch (err) {
+      await deps.leases.release(lease).catch(() => false);
+      return unavailable(`take the pipeline lock of '${vault.pipeline_id}'`, err);
+    }
+    if (!py.acquired) {
+      await deps.leases.release(lease).catch(() => false);
+      ctx.report.count("lease_conflicts_total");
+      return { status: "lease_held", holder: py.holder, expiresAt: py.expiresAt };
+    }
+    let held: PythonLock = py.lock;
+    companion = {
+      refresh: async () => {
+        held = await pythonLocks.refresh(held);
+      },
+      release: () => pythonLocks.release(held),
+    };
+  }
   const keeper = new LeaseKeeper(deps.leases, lease, {
+    companion,
     logger: log,
     onLost: (err) => {
       ctx.report.count("lease_lost_total");
@@ -136,7 +175,7 @@ export async function crawlVault(deps: SourceDeps, vault: VaultDoc, drain: Abort
   let instance: InputExecutorInstance | undefined;
   try {
     const failureBase = { pipelineId: vault.pipeline_id, pipelineName: vault.pipeline_name ?? null };
-    if (!pipelineRead.found) {
+    if (pipelineRead.kind === "not-found") {
       return {
         status: "failed",
         failure: {
@@ -148,7 +187,7 @@ export async function crawlVault(deps: SourceDeps, vault: VaultDoc, drain: Abort
         tasksQueued: 0,
       };
     }
-    if (!pipelineRead.doc) {
+    if (pipelineRead.kind === "malformed") {
       return {
         status: "failed",
         failure: {
@@ -206,17 +245,27 @@ async function runCrawl(deps: SourceDeps, run: CrawlRun): Promise<CrawlOutcome> 
   };
   const started = performance.now();
   let checkpoint: Checkpoint | undefined;
+  let pythonFrom: Date | undefined;
   try {
     checkpoint = await deps.checkpoints.read(key);
+    // Where the Python worker left off, if it crawled this vault: the start without a checkpoint of ours, and a
+    // floor with one (in a mixed fleet it may have crawled since; it queued everything older than that).
+    pythonFrom = (await deps.checkpoints.readPython(key))?.timestamp;
   } catch (err) {
     return {
       status: "failed",
-      failure: { ...failureBase, kind: "checkpoint_failed", message: `cannot read checkpoint: ${errorText(err)}` },
+      failure: { ...failureBase, kind: "checkpoint_failed", message: `cannot read checkpoint: ${errorSummary(err)}` },
       itemsDiscovered: 0,
       tasksQueued: 0,
     };
   }
-  const from = crawlFrom(checkpoint);
+  // A Python checkpoint no newer than ours is the one we wrote ourselves (advancePython) and must not cut into our
+  // overlap window; a newer one means a Python worker crawled since.
+  const ours = crawlFrom(checkpoint);
+  const pythonNewer = pythonFrom && (!checkpoint?.timestamp || pythonFrom > checkpoint.timestamp)
+    ? pythonFrom
+    : undefined;
+  const from = pythonNewer && (!ours || pythonNewer > ours) ? pythonNewer : ours;
   const seen = checkpoint?.recentKeys ?? new Set<string>();
   const signal = AbortSignal.any([keeper.signal, drain]);
   const counts: CrawlCounts = { itemsDiscovered: 0, tasksQueued: 0 };
@@ -224,30 +273,31 @@ async function runCrawl(deps: SourceDeps, run: CrawlRun): Promise<CrawlOutcome> 
   let untimedNewest: Date | undefined;
   let enqueuedCount = 0;
   let stop: { failure?: SourceFailure; interrupted?: string } = {};
-  log.info("crawl started", { epoch, executor_id: run.executorId, from: from?.toISOString() ?? null });
-
-  const build = (items: Content[]): TaskMessage => ({
-    task_type: "content_processing",
-    payload: {
-      task_id: newId("task"),
-      task_type: "content_processing",
-      priority: "normal",
-      pipeline_id: vault.pipeline_id,
-      pipeline_name: run.pipelineName,
-      execution_id: newId("exec"),
-      vault_id: vault.id,
-      content: items,
-      executed_input_executor: run.executorId,
-      created_at: nowIso(),
-      retry_count: 0,
-      max_retries: ctx.config.MAX_TASK_RETRIES,
-      lease_epoch: epoch,
-    },
+  log.info("crawl started", {
+    epoch,
+    executor_id: run.executorId,
+    from: from?.toISOString() ?? null,
+    ...(pythonNewer && from === pythonNewer ? { from_python_checkpoint: true } : {}),
   });
+
+  const build = (items: Content[]): TaskMessage =>
+    buildTaskMessage({
+      pipelineId: vault.pipeline_id,
+      pipelineName: run.pipelineName,
+      vaultId: vault.id,
+      items,
+      executedInputExecutor: run.executorId,
+      maxRetries: ctx.config.MAX_TASK_RETRIES,
+      leaseEpoch: epoch,
+    });
 
   try {
     const runCtx = { executorId: run.executorId, pipelineName: run.pipelineName, signal, logger: log };
-    for await (const batch of run.instance.crawl(from, runCtx)) {
+    const isDone = (item: Content) => {
+      const at = itemTime(item, undefined);
+      return at !== undefined && seen.has(itemVersionKey(item.id.unique_id, at));
+    };
+    for await (const batch of run.instance.crawl(from, runCtx, { isDone })) {
       const fresh: { item: Content; done?: DoneItem }[] = [];
       for (const item of batch.items) {
         const at = itemTime(item, batch.maxModified);
@@ -286,7 +336,7 @@ async function runCrawl(deps: SourceDeps, run: CrawlRun): Promise<CrawlOutcome> 
         failure: {
           ...failureBase,
           kind: "crawl_failed",
-          message: `crawl of executor '${run.executorId}' failed: ${errorText(err)}`,
+          message: `crawl of executor '${run.executorId}' failed: ${errorSummary(err)}`,
         },
       };
     }
@@ -303,6 +353,7 @@ async function runCrawl(deps: SourceDeps, run: CrawlRun): Promise<CrawlOutcome> 
     maxModified: untimedNewest,
     enqueuedCount,
     crawlSeconds: (performance.now() - started) / 1000,
+    floor: checkpoint ? undefined : pythonFrom,
   };
   const checkpointFailure = await saveCheckpoint(deps, key, epoch, progress, keeper, log);
   if (checkpointFailure === "lease_lost") {
@@ -324,27 +375,18 @@ async function runCrawl(deps: SourceDeps, run: CrawlRun): Promise<CrawlOutcome> 
 
 async function enqueue(
   deps: SourceDeps,
-  planned: ReturnType<typeof planTaskMessages>[number],
+  planned: PlannedTask,
   log: WorkerContext["logger"],
   failureBase: Omit<SourceFailure, "kind" | "message">,
 ): Promise<void> {
   const task = planned.message.payload;
-  const executions: Container = deps.store.executions;
-  const claimCheck = planned.claimCheck
-    ? { container: deps.ctx.config.CLAIM_CHECK_CONTAINER_NAME, blob: claimCheckBlobName(planned.message) }
-    : undefined;
-  let ref;
   try {
-    ref = await createPendingExecution(executions, planned.message, { workerId: deps.ctx.workerId, claimCheck });
-  } catch (err) {
-    throw new CrawlStop({
-      ...failureBase,
-      kind: "enqueue_failed",
-      message: `cannot create execution record '${task.execution_id}': ${errorText(err)}`,
-    });
-  }
-  try {
-    const sent = await deps.sender.send(planned);
+    const sent = await sendTaskWithRecord({
+      executions: deps.store.executions,
+      sender: deps.sender,
+      workerId: deps.ctx.workerId,
+      claimCheckContainer: deps.ctx.config.CLAIM_CHECK_CONTAINER_NAME,
+    }, planned);
     log.debug("task queued", {
       execution_id: task.execution_id,
       task_id: task.task_id,
@@ -353,20 +395,14 @@ async function enqueue(
       claim_check: sent.claimCheck?.blob,
     });
   } catch (err) {
-    const reason = `failed to send the task to queue '${deps.sender.queueName}': ${errorText(err)}`;
-    try {
-      await markExecutionFailed(executions, ref, reason);
-    } catch (markErr) {
+    if (!(err instanceof SendTaskError)) throw err;
+    if (err.marked?.error) {
       log.error("could not mark the execution failed after a failed send", {
         execution_id: task.execution_id,
-        err: markErr,
+        err: err.marked.error,
       });
     }
-    throw new CrawlStop({
-      ...failureBase,
-      kind: "enqueue_failed",
-      message: `${reason} (execution ${task.execution_id})`,
-    });
+    throw new CrawlStop({ ...failureBase, kind: "enqueue_failed", message: err.message });
   }
 }
 
@@ -388,6 +424,12 @@ async function saveCheckpoint(
       complete: progress.complete,
       epoch,
     });
+    if (progress.complete && saved?.timestamp) {
+      // Keep a Python worker's checkpoint for this vault in step, so it would not crawl these items again.
+      await deps.checkpoints.advancePython(key, saved.timestamp, deps.ctx.workerId).catch((err) =>
+        log.warn("could not move the Python worker's checkpoint forward", { err })
+      );
+    }
     return undefined;
   } catch (err) {
     if (err instanceof LeaseLostError) return "lease_lost";
@@ -396,6 +438,6 @@ async function saveCheckpoint(
       log.warn("checkpoint refused: a newer lease holder wrote it", { err, epoch });
       return "lease_lost";
     }
-    return { kind: "checkpoint_failed", message: `cannot record the checkpoint: ${errorText(err)}` };
+    return { kind: "checkpoint_failed", message: `cannot record the checkpoint: ${errorSummary(err)}` };
   }
 }

@@ -5,18 +5,15 @@ import type { ExecutorDeps, InputExecutorInstance } from "../executors/types.ts"
 import { isInputExecutor } from "../executors/types.ts";
 import { createExecutor, type ExecutorRegistry, findInputExecutor, parsePipelineYaml } from "../pipeline/index.ts";
 import { executorEnv } from "../pipeline/definition.ts";
-import { substituteEnv } from "../pipeline/env.ts";
+import { pipelineEnvPolicy, substituteEnv } from "../pipeline/env.ts";
 import type { SourceFailure } from "./failures.ts";
+import { errorText } from "../util/errors.ts";
 
 export type { ExecutorRegistry };
 
 export type ResolvedInput =
   | { ok: true; executorId: string; instance: InputExecutorInstance }
   | { ok: false; failure: SourceFailure };
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 /** Raw `polling_interval_seconds` → whole seconds > 0 (ints and numeric strings; anything else: undefined). */
 export function parsePollingInterval(raw: unknown): number | undefined {
@@ -34,7 +31,9 @@ export function pollingIntervalOf(pipeline: PipelineDoc, registry: ExecutorRegis
     const input = findInputExecutor(parsePipelineYaml(pipeline.yaml, { env: env() }), registry);
     const raw = input?.settings?.polling_interval_seconds;
     if (!input || raw === undefined) return undefined;
-    return parsePollingInterval(substituteEnv(raw, executorEnv(input), `executor '${input.id}'`));
+    const inputEnv = executorEnv(input);
+    const policy = pipelineEnvPolicy(undefined, inputEnv);
+    return parsePollingInterval(substituteEnv(raw, inputEnv, `executor '${input.id}'`, policy));
   } catch {
     return undefined;
   }
@@ -57,7 +56,7 @@ export function resolveInputExecutor(
   }
   let input: ReturnType<typeof findInputExecutor>;
   try {
-    input = findInputExecutor(definition, registry);
+    input = findInputExecutor(definition, registry, deps.config);
   } catch (err) {
     return {
       ok: false,

@@ -4,10 +4,19 @@
 import type { Logger } from "../log/logger.ts";
 import { type Lease, LeaseLostError, type LeaseStore } from "../store/leases.ts";
 
+/** A second lock held for the same crawl (the Python worker's pipeline lock), refreshed and released with ours. */
+export interface CompanionLock {
+  /** Throws LeaseLostError when it was taken or deleted. */
+  refresh(): Promise<void>;
+  release(): Promise<boolean>;
+}
+
 export interface LeaseKeeperOptions {
   logger: Logger;
   /** Called once when the lease is lost (after `signal` is aborted). */
   onLost?: (err: LeaseLostError) => void;
+  /** Refreshed after every renewal (the deadline counts only when both succeeded), released before ours. */
+  companion?: CompanionLock;
 }
 
 export class LeaseKeeper {
@@ -62,6 +71,11 @@ export class LeaseKeeper {
     await this.chain.catch(() => {});
     if (this.lostError) return false;
     try {
+      await this.opts.companion?.release();
+    } catch (err) {
+      this.opts.logger.warn("could not release the companion lock; it will expire", { err });
+    }
+    try {
       return await this.store.release(this.lease, opts);
     } catch (err) {
       // The lease then simply expires; nothing is lost, failover is only slower.
@@ -98,6 +112,7 @@ export class LeaseKeeper {
     const sentAt = performance.now();
     try {
       this.lease = await this.store.renew(this.lease);
+      await this.opts.companion?.refresh();
       this.armDeadline(sentAt);
       this.scheduleRenew(this.ttlMs / 3);
     } catch (err) {

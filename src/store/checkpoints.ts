@@ -9,11 +9,19 @@
 //
 // Writes are conditional: If-Match on the document's etag and the writer's lease epoch >= the stored epoch (a
 // fenced ex-holder is refused). Progress is merged, never replaced: the timestamp only moves forward.
+//
+// The Python worker's checkpoint (id `<pipeline_id>_<executor_id>`, `checkpoint_timestamp` = the start of its last
+// crawl, no vault in the id) lives in the same container. A vault without a checkpoint of ours starts from it (items
+// modified after it), so swapping the Python worker for this one does not process everything again; after each
+// complete crawl we move it forward to our own timestamp, so a Python worker (rollback, mixed fleet) does not
+// either. Only a Python checkpoint naming this vault (or no vault) counts: the Python worker crawled only the
+// first vault of a pipeline, so another vault of the same pipeline was never crawled.
 import * as v from "valibot";
 import { createHash } from "node:crypto";
 import type { Container } from "@azure/cosmos";
 import { cosmosStatus } from "./cosmos.ts";
-import { describeIssues } from "../model/documents.ts";
+import { readDoc } from "./read-doc.ts";
+import { parsePythonTime, pythonIsoTime } from "../util/python-time.ts";
 
 const checkpointFields = {
   id: v.string(),
@@ -27,6 +35,11 @@ const checkpointFields = {
   recent_keys: v.optional(v.array(v.string()), []),
   items_enqueued_total: v.optional(v.number(), 0),
   updated_at: v.optional(v.nullable(v.string()), null),
+  /**
+   * The Python worker's checkpoint this vault started from: crawls never reach back before it (the overlap window
+   * would otherwise list items the Python worker already queued, which recent_keys does not know).
+   */
+  crawl_floor: v.optional(v.nullable(v.string()), null),
 };
 export const CheckpointDocSchema = v.looseObject({ ...checkpointFields, _etag: v.string() });
 export type CheckpointDoc = v.InferOutput<typeof CheckpointDocSchema>;
@@ -69,6 +82,8 @@ export interface Checkpoint {
   timestamp: Date | undefined;
   overlapSeconds: number;
   recentKeys: Set<string>;
+  /** Crawls list items modified after max(timestamp − overlap, floor). */
+  floor?: Date;
 }
 
 function toCheckpoint(doc: CheckpointDoc): Checkpoint {
@@ -78,13 +93,15 @@ function toCheckpoint(doc: CheckpointDoc): Checkpoint {
     timestamp: Number.isNaN(t) || doc.checkpoint_timestamp === NO_CHECKPOINT ? undefined : new Date(t),
     overlapSeconds: doc.overlap_seconds,
     recentKeys: new Set(doc.recent_keys),
+    floor: parsePythonTime(doc.crawl_floor),
   };
 }
 
 /** The time a crawl lists from (items modified strictly after it); undefined = everything. */
 export function crawlFrom(checkpoint: Checkpoint | undefined): Date | undefined {
-  if (!checkpoint?.timestamp) return undefined;
-  return new Date(checkpoint.timestamp.getTime() - checkpoint.overlapSeconds * 1000);
+  if (!checkpoint?.timestamp) return checkpoint?.floor;
+  const from = checkpoint.timestamp.getTime() - checkpoint.overlapSeconds * 1000;
+  return new Date(checkpoint.floor ? Math.max(from, checkpoint.floor.getTime()) : from);
 }
 
 /** Items a crawl has dealt with: enqueued now, or skipped because recent_keys already had them. */
@@ -101,6 +118,8 @@ export interface CrawlProgress {
   maxModified?: Date;
   enqueuedCount: number;
   crawlSeconds: number;
+  /** The Python worker's checkpoint the crawl started from (kept as the checkpoint's crawl_floor). */
+  floor?: Date;
 }
 
 function newestKeys(keys: Iterable<string>): string[] {
@@ -139,6 +158,27 @@ export function mergeProgress(
   return { timestamp: new Date(newest).toISOString(), overlapSeconds, recentKeys: newestKeys(inWindow) };
 }
 
+/** The Python worker's checkpoint id for a pipeline's input executor. */
+export function pythonCheckpointId(pipelineId: string, executorId: string): string {
+  return `${pipelineId}_${executorId}`;
+}
+
+const PythonCheckpointDocSchema = v.looseObject({
+  id: v.string(),
+  pipeline_id: v.optional(v.nullable(v.string()), null),
+  vault_id: v.optional(v.nullable(v.string()), null),
+  executor_id: v.optional(v.nullable(v.string()), null),
+  checkpoint_timestamp: v.optional(v.nullable(v.string()), null),
+  worker_id: v.optional(v.nullable(v.string()), null),
+  _etag: v.string(),
+});
+type PythonCheckpointDoc = v.InferOutput<typeof PythonCheckpointDocSchema>;
+
+export interface PythonCheckpoint {
+  doc: PythonCheckpointDoc;
+  timestamp: Date;
+}
+
 export class FencedError extends Error {
   constructor(id: string, mine: number, stored: number) {
     super(`checkpoint ${id} was written under lease epoch ${stored}; this worker's epoch ${mine} is stale`);
@@ -151,19 +191,9 @@ export class CheckpointStore {
 
   async read(key: CheckpointKey): Promise<Checkpoint | undefined> {
     const id = checkpointId(key);
-    let resource: unknown;
-    try {
-      const response = await this.container.item(id, id).read();
-      if (response.statusCode === 404) return undefined;
-      resource = response.resource;
-    } catch (err) {
-      if (cosmosStatus(err) === 404) return undefined;
-      throw err;
-    }
-    if (resource === undefined) return undefined;
-    const parsed = v.safeParse(CheckpointDocSchema, resource);
-    if (!parsed.success) throw new Error(`checkpoint document ${id} is malformed: ${describeIssues(parsed.issues)}`);
-    return toCheckpoint(parsed.output);
+    const read = await readDoc(this.container, id, CheckpointDocSchema);
+    if (read.kind === "malformed") throw new Error(`checkpoint document ${id} is malformed: ${read.problem}`);
+    return read.kind === "found" ? toCheckpoint(read.doc) : undefined;
   }
 
   /**
@@ -195,6 +225,7 @@ export class CheckpointStore {
         recent_keys: next.recentKeys,
         items_enqueued_total: (current?.doc.items_enqueued_total ?? 0) + progress.enqueuedCount,
         updated_at: new Date().toISOString(),
+        crawl_floor: current?.doc.crawl_floor ?? progress.floor?.toISOString() ?? null,
       };
       try {
         const { resource } = current
@@ -211,6 +242,47 @@ export class CheckpointStore {
       }
     }
     throw new Error(`checkpoint ${id}: too many concurrent writers; progress not recorded`);
+  }
+
+  /**
+   * The Python worker's checkpoint for this vault's pipeline and executor, when there is one that applies to this
+   * vault (see the top of this file). A malformed one is ignored (the crawl then starts from the beginning).
+   */
+  async readPython(key: CheckpointKey): Promise<PythonCheckpoint | undefined> {
+    const id = pythonCheckpointId(key.pipelineId, key.executorId);
+    const read = await readDoc(this.container, id, PythonCheckpointDocSchema);
+    if (read.kind !== "found") return undefined;
+    const doc = read.doc;
+    // One of ours whose id happens to look the same carries an epoch; the fields must name this pipeline/executor.
+    if ((doc as Record<string, unknown>).epoch !== undefined) return undefined;
+    if (doc.pipeline_id !== null && doc.pipeline_id !== key.pipelineId) return undefined;
+    if (doc.executor_id !== null && doc.executor_id !== key.executorId) return undefined;
+    if (doc.vault_id !== null && doc.vault_id !== key.vaultId) return undefined;
+    const timestamp = parsePythonTime(doc.checkpoint_timestamp);
+    return timestamp ? { doc, timestamp } : undefined;
+  }
+
+  /**
+   * Moves an existing Python checkpoint that applies to this vault forward to `timestamp` (never back), If-Match.
+   * Returns whether it was written; a Python worker writing at the same moment wins (it upserts without an etag).
+   */
+  async advancePython(key: CheckpointKey, timestamp: Date, workerId: string): Promise<boolean> {
+    const current = await this.readPython(key);
+    if (!current || current.timestamp.getTime() >= timestamp.getTime()) return false;
+    const { _etag, _rid: _r, _self: _s, _ts: _t, _attachments: _a, ...fields } = current.doc as
+      & PythonCheckpointDoc
+      & Record<string, unknown>;
+    const body = { ...fields, checkpoint_timestamp: pythonIsoTime(timestamp), worker_id: workerId };
+    try {
+      await this.container.item(current.doc.id, current.doc.id).replace(body, {
+        accessCondition: { type: "IfMatch", condition: _etag },
+      });
+      return true;
+    } catch (err) {
+      const status = cosmosStatus(err);
+      if (status === 412 || status === 404) return false;
+      throw err;
+    }
   }
 }
 

@@ -2,6 +2,7 @@
 import { type Container, CosmosClient, type Database } from "@azure/cosmos";
 import type { Config } from "../config/schema.ts";
 import { azureCredential } from "../config/credential.ts";
+import { sleep } from "../util/sleep.ts";
 
 export interface CosmosStore {
   client: CosmosClient;
@@ -51,7 +52,7 @@ async function withConflictRetry<T>(op: () => Promise<T>): Promise<T> {
       return await op();
     } catch (err) {
       if (cosmosStatus(err) !== 409 || attempt >= 3) throw err;
-      await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
+      await sleep(50 + Math.random() * 100);
     }
   }
 }

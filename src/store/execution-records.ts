@@ -1,12 +1,14 @@
 // Execution records (vault_executions) written from the source side: `pending` for a queued batch (created
 // BEFORE its message is sent), `failed` when a crawl cannot run. Field names follow the ContentFlow API model
-// (spec §4.3); the processing worker later updates pending records with If-Match.
+// (the ContentFlow API's vault execution document); the processing worker later updates pending records with If-Match.
 import * as v from "valibot";
 import type { Container } from "@azure/cosmos";
 import type { TaskMessage } from "../model/task-envelope.ts";
 import { nowIso } from "../model/content.ts";
 import { cosmosStatus } from "./cosmos.ts";
-import { describeIssues, type ExecutionDoc, ExecutionDocSchema, newId } from "../model/documents.ts";
+import { redactText } from "../util/redact.ts";
+import { type ExecutionDoc, ExecutionDocSchema, newId } from "../model/documents.ts";
+import { readDoc } from "./read-doc.ts";
 
 export const FAILED_STATUS_MESSAGE = "Execution failed. View error for details.";
 
@@ -61,36 +63,32 @@ export async function createPendingExecution(
 }
 
 /**
- * Marks a pending record failed (its message never reached the queue). Conditional on the etag from creation;
- * if the record changed meanwhile (a processing worker picked the task up after all), it is left alone.
+ * Marks a pending record failed (its message never reached the queue). Conditional on the etag from creation: if
+ * the record changed in any way since (a processing worker took the task after all — the send may have succeeded
+ * without our hearing it — and perhaps set it back to pending for a retry), it is left alone and false returned.
  */
 export async function markExecutionFailed(container: Container, ref: RecordRef, error: string): Promise<boolean> {
-  let etag = ref.etag;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const current = await readExecution(container, ref.id);
-    if (!current || current.status !== "pending") return false;
-    etag = current._etag ?? etag;
-    const at = nowIso();
-    const { _etag: _e, ...rest } = current;
-    try {
-      await container.item(ref.id, ref.id).replace(
-        {
-          ...stripSystem(rest),
-          status: "failed",
-          status_message: FAILED_STATUS_MESSAGE,
-          error,
-          updated_at: at,
-          completed_at: at,
-        },
-        { accessCondition: { type: "IfMatch", condition: etag } },
-      );
-      return true;
-    } catch (err) {
-      if (cosmosStatus(err) === 412) continue;
-      throw err;
-    }
+  const current = await readExecution(container, ref.id);
+  if (!current || current.status !== "pending" || (current._etag && current._etag !== ref.etag)) return false;
+  const at = nowIso();
+  const { _etag: _e, ...rest } = current;
+  try {
+    await container.item(ref.id, ref.id).replace(
+      {
+        ...stripSystem(rest),
+        status: "failed",
+        status_message: FAILED_STATUS_MESSAGE,
+        error: redactText(error),
+        updated_at: at,
+        completed_at: at,
+      },
+      { accessCondition: { type: "IfMatch", condition: ref.etag } },
+    );
+    return true;
+  } catch (err) {
+    if (cosmosStatus(err) === 412) return false;
+    throw err;
   }
-  return false;
 }
 
 export interface FailureOrigin {
@@ -124,7 +122,7 @@ export async function createFailedExecution(
     updated_at: at,
     started_at: at,
     completed_at: at,
-    error,
+    error: redactText(error),
     executor_outputs: {},
     events: [],
     executed_input_executor: origin.executorId ?? null,
@@ -158,25 +156,18 @@ export async function countRepeatedFailure(
 }
 
 /** The record exists but does not follow the schema; retrying will not help. */
-export class MalformedExecutionError extends Error {}
+export class MalformedExecutionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "MalformedExecutionError";
+  }
+}
 
 /** The record, validated; undefined when there is none. */
 export async function readExecution(container: Container, id: string): Promise<ExecutionDoc | undefined> {
-  let resource: unknown;
-  try {
-    const response = await container.item(id, id).read();
-    if (response.statusCode === 404) return undefined;
-    resource = response.resource;
-  } catch (err) {
-    if (cosmosStatus(err) === 404) return undefined;
-    throw err;
-  }
-  if (resource === undefined) return undefined;
-  const parsed = v.safeParse(ExecutionDocSchema, resource);
-  if (!parsed.success) {
-    throw new MalformedExecutionError(`execution ${id} is malformed: ${describeIssues(parsed.issues)}`);
-  }
-  return parsed.output;
+  const read = await readDoc(container, id, ExecutionDocSchema);
+  if (read.kind === "malformed") throw new MalformedExecutionError(`execution ${id} is malformed: ${read.problem}`);
+  return read.kind === "found" ? read.doc : undefined;
 }
 
 function stripSystem<T extends Record<string, unknown>>(doc: T): T {

@@ -9,7 +9,7 @@
 import * as v from "valibot";
 import type { Container } from "@azure/cosmos";
 import { cosmosStatus } from "./cosmos.ts";
-import { describeIssues } from "../model/documents.ts";
+import { readDoc } from "./read-doc.ts";
 
 const leaseFields = {
   id: v.string(),
@@ -97,19 +97,9 @@ export class LeaseStore {
 
   async read(vaultId: string): Promise<LeaseDoc | undefined> {
     const id = leaseId(vaultId);
-    let resource: unknown;
-    try {
-      const response = await this.container.item(id, id).read();
-      if (response.statusCode === 404) return undefined;
-      resource = response.resource;
-    } catch (err) {
-      if (cosmosStatus(err) === 404) return undefined;
-      throw err;
-    }
-    if (resource === undefined) return undefined;
-    const parsed = v.safeParse(LeaseDocSchema, resource);
-    if (!parsed.success) throw new MalformedLeaseError(id, describeIssues(parsed.issues));
-    return parsed.output;
+    const read = await readDoc(this.container, id, LeaseDocSchema);
+    if (read.kind === "malformed") throw new MalformedLeaseError(id, read.problem);
+    return read.kind === "found" ? read.doc : undefined;
   }
 
   async acquire(vaultId: string, pipelineId: string, owner: string): Promise<AcquireOutcome> {

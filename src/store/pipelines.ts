@@ -1,34 +1,17 @@
 // Pipeline documents for the processing worker: a point read that tells "not found" (permanent) from errors worth
-// a retry (the Python worker turned every error into "Pipeline not found", its bug P7), and compiled pipelines
+// a retry (the Python worker turned every error into "Pipeline not found", failing tasks for good on a passing outage), and compiled pipelines
 // cached per (pipeline id, _etag, excluded input executor) so a task does not re-parse and re-create executors
-// (its bug P9). A pipeline replaced by a newer version is closed once no task uses it any more.
-import * as v from "valibot";
+// (the Python worker rebuilt the pipeline for every task and never closed it). A pipeline replaced by a newer version is closed once no task uses it any more.
 import type { Container } from "@azure/cosmos";
 import type { CompiledPipeline } from "../pipeline/index.ts";
-import { cosmosStatus } from "./cosmos.ts";
-import { describeIssues, type PipelineDoc, PipelineDocSchema } from "../model/documents.ts";
+import { type PipelineDoc, PipelineDocSchema } from "../model/documents.ts";
+import { type DocRead, readDoc } from "./read-doc.ts";
 
-export type PipelineRead =
-  | { kind: "found"; doc: PipelineDoc }
-  | { kind: "not-found" }
-  | { kind: "malformed"; problem: string };
+export type PipelineRead = DocRead<PipelineDoc>;
 
-/** 404 → not-found; an invalid document → malformed; every other error is thrown (the caller retries later). */
-export async function readPipelineDoc(container: Container, id: string, signal?: AbortSignal): Promise<PipelineRead> {
-  let raw: unknown;
-  try {
-    const response = await container.item(id, id).read({ abortSignal: signal });
-    if (response.statusCode === 404) return { kind: "not-found" };
-    raw = response.resource;
-  } catch (err) {
-    if (cosmosStatus(err) === 404) return { kind: "not-found" };
-    throw err;
-  }
-  if (raw === undefined) return { kind: "not-found" };
-  const parsed = v.safeParse(PipelineDocSchema, raw);
-  return parsed.success
-    ? { kind: "found", doc: parsed.output }
-    : { kind: "malformed", problem: describeIssues(parsed.issues) };
+/** The pipeline document: 404 → not-found; invalid → malformed; other errors are thrown (the caller retries later). */
+export function readPipelineDoc(container: Container, id: string, signal?: AbortSignal): Promise<PipelineRead> {
+  return readDoc(container, id, PipelineDocSchema, signal);
 }
 
 interface CacheEntry {

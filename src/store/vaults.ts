@@ -1,16 +1,11 @@
-// Reads of vaults and pipelines for the source worker. The Python worker's
+// Reads of vaults for the source worker. The Python worker's
 // `SELECT DISTINCT c.id, c.pipeline_id …` is not supported by the Cosmos emulator; a plain SELECT deduplicated
 // here gives the same result on both.
 import * as v from "valibot";
 import type { Container } from "@azure/cosmos";
-import { cosmosStatus } from "./cosmos.ts";
-import {
-  describeIssues,
-  type PipelineDoc,
-  PipelineDocSchema,
-  type VaultDoc,
-  VaultDocSchema,
-} from "../model/documents.ts";
+import { type VaultDoc, VaultDocSchema } from "../model/documents.ts";
+import { type DocRead, readDoc } from "./read-doc.ts";
+import { issuesText } from "../util/valibot-issues.ts";
 
 export interface EnabledVaults {
   vaults: VaultDoc[];
@@ -28,7 +23,7 @@ export async function listEnabledVaults(container: Container): Promise<EnabledVa
     const parsed = v.safeParse(VaultDocSchema, raw);
     if (!parsed.success) {
       const id = typeof (raw as { id?: unknown })?.id === "string" ? (raw as { id: string }).id : "(no id)";
-      malformed.push({ id, problem: describeIssues(parsed.issues) });
+      malformed.push({ id, problem: issuesText(parsed.issues) });
       continue;
     }
     if (parsed.output.enabled !== false) byId.set(parsed.output.id, parsed.output);
@@ -37,29 +32,7 @@ export async function listEnabledVaults(container: Container): Promise<EnabledVa
   return { vaults, malformed };
 }
 
-async function readRaw(container: Container, id: string): Promise<unknown> {
-  try {
-    const response = await container.item(id, id).read();
-    if (response.statusCode === 404) return undefined;
-    return response.resource;
-  } catch (err) {
-    if (cosmosStatus(err) === 404) return undefined;
-    throw err;
-  }
-}
-
-export type DocRead<T> = { found: true; doc: T } | { found: false } | { found: true; doc?: undefined; problem: string };
-
-export async function readVault(container: Container, id: string): Promise<DocRead<VaultDoc>> {
-  const raw = await readRaw(container, id);
-  if (raw === undefined) return { found: false };
-  const parsed = v.safeParse(VaultDocSchema, raw);
-  return parsed.success ? { found: true, doc: parsed.output } : { found: true, problem: describeIssues(parsed.issues) };
-}
-
-export async function readPipeline(container: Container, id: string): Promise<DocRead<PipelineDoc>> {
-  const raw = await readRaw(container, id);
-  if (raw === undefined) return { found: false };
-  const parsed = v.safeParse(PipelineDocSchema, raw);
-  return parsed.success ? { found: true, doc: parsed.output } : { found: true, problem: describeIssues(parsed.issues) };
+/** The vault document, validated (see read-doc.ts). */
+export function readVaultDoc(container: Container, id: string, signal?: AbortSignal): Promise<DocRead<VaultDoc>> {
+  return readDoc(container, id, VaultDocSchema, signal);
 }

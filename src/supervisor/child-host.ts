@@ -5,8 +5,9 @@ import { createInterface } from "node:readline";
 import * as v from "valibot";
 import { SupervisorCommandSchema, type WorkerState } from "./ipc.ts";
 import type { WorkerReporter } from "../model/worker-context.ts";
+import type { CounterName, LabelledCounterName } from "../model/counters.ts";
 import type { Config } from "../config/schema.ts";
-import type { ConfigSource } from "../config/load.ts";
+import { type ConfigSource, registerConfigSecrets } from "../config/load.ts";
 
 const HEARTBEAT_MS = 2000;
 
@@ -52,7 +53,7 @@ export class IpcReporter implements WorkerReporter {
     this.state.in_flight = count;
     this.changed();
   }
-  count(counter: string, by = 1): void {
+  count(counter: CounterName | LabelledCounterName, by = 1): void {
     this.state.counters[counter] = (this.state.counters[counter] ?? 0) + by;
     this.changed();
   }
@@ -97,6 +98,8 @@ export function openSupervisedChannel(timeoutMs = 15_000): Promise<SupervisedCha
         gotConfig = true;
         clearTimeout(timer);
         // Already validated by the supervisor (our own parent, over a private pipe): typed values, not raw strings.
+        // This process never ran loadConfig, so its secrets are registered for redaction here.
+        registerConfigSecrets(cmd.config as unknown as Config);
         resolve({
           config: cmd.config as unknown as Config,
           sources: cmd.sources as Record<string, ConfigSource>,

@@ -7,8 +7,7 @@ import { classifyChildLine, type WorkerState } from "./ipc.ts";
 import type { Logger } from "../log/logger.ts";
 import { writeLine } from "../log/logger.ts";
 import type { WorkerRole } from "../model/worker-context.ts";
-
-const EXIT_CONFIG = 78;
+import { EXIT_CONFIG } from "../model/exit-codes.ts";
 
 export interface SupervisorOptions {
   roles: Record<WorkerRole, number>;

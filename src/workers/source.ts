@@ -1,21 +1,25 @@
 // The source worker: schedules one crawl per enabled VAULT at its input executor's polling interval and runs it
 // under the vault's lease (src/source/crawl-vault.ts). `runSourceOnce` is the `--once` form.
 //
-// Deliberate differences from the Python worker (spec §6):
-// - W1/W2: scheduled per vault; the interval (int or numeric string) is re-read whenever the pipeline document
-//   changes (its etag), otherwise DEFAULT_POLLING_INTERVAL_SECONDS.
-// - W3: no "No content discovered" execution record is ever written; empty crawls are counted
-//   (empty_crawls_total) and the last result per vault is shown in the worker's status info.
-// - W8/W9: a held lease, a vault another process crawled less than an interval ago, or a failure reschedule the
-//   vault with a jittered delay (failures: exponential backoff) instead of retrying every scheduler tick.
-// - W11: a disabled pipeline (enabled: false) is skipped.
+// Deliberate differences from the Python worker:
+// - scheduled per vault (it keyed its schedule by pipeline, so a second vault of a pipeline was never crawled); the
+//   interval (int or numeric string) is re-read whenever the pipeline document changes (its etag; it cached the
+//   first value it saw), otherwise DEFAULT_POLLING_INTERVAL_SECONDS.
+// - no "No content discovered" execution record is ever written (it wrote one on every poll); empty crawls are
+//   counted (empty_crawls_total) and the last result per vault is shown in the worker's status info.
+// - a held lease, a vault another process crawled less than an interval ago, or a failure reschedule the vault with
+//   a jittered delay (failures: exponential backoff) instead of retrying every scheduler tick (it retried every 5 s,
+//   and each of its processes crawled every vault once per interval).
+// - a disabled pipeline (enabled: false) is skipped (it only looked at the vault's flag).
 // - Failures (missing pipeline, unknown executor, bad settings, storage errors) write ONE failed execution record
 //   per distinct failure; repeats increment its `occurrences`.
 import * as v from "valibot";
 import type { WorkerContext } from "../model/worker-context.ts";
 import { openCosmosStore } from "../store/cosmos.ts";
 import type { VaultDoc } from "../model/documents.ts";
-import { listEnabledVaults, readPipeline, readVault } from "../store/vaults.ts";
+import { listEnabledVaults, readVaultDoc } from "../store/vaults.ts";
+import { readPipelineDoc } from "../store/pipelines.ts";
+import { PythonLockStore } from "../store/python-locks.ts";
 import { isLeaseFree, LeaseStore } from "../store/leases.ts";
 import { CheckpointStore } from "../store/checkpoints.ts";
 import { TaskSender } from "../queue/sender.ts";
@@ -24,6 +28,9 @@ import { type CrawlOutcome, crawlVault, type SourceDeps } from "../source/crawl-
 import { FailureLog } from "../source/failures.ts";
 import { pollingIntervalOf } from "../source/input-executor.ts";
 import { type ScheduledVault, VaultSchedule } from "../source/schedule.ts";
+import { sleep } from "../util/sleep.ts";
+import { errorSummary } from "../util/errors.ts";
+import { OutageGate } from "../util/outage-gate.ts";
 
 export interface SourceOnceSummary {
   vaults: number;
@@ -48,6 +55,7 @@ async function openSource(ctx: WorkerContext): Promise<SourceRuntime> {
     ctx,
     store,
     leases: new LeaseStore(store.locks, ctx.config.LOCK_TTL_SECONDS),
+    pythonLocks: new PythonLockStore(store.locks, ctx.config.LOCK_TTL_SECONDS),
     checkpoints: new CheckpointStore(store.checkpoints),
     sender: new TaskSender(ctx.config),
     registry: defaultRegistry(),
@@ -56,10 +64,6 @@ async function openSource(ctx: WorkerContext): Promise<SourceRuntime> {
     failures: new FailureLog(store.executions, ctx.workerId, ctx.logger),
     close: () => store.close(),
   };
-}
-
-function errorText(err: unknown): string {
-  return ((err as Error)?.message ?? String(err)).split("\n")[0];
 }
 
 /** One line for the summary / status: what happened to a vault's crawl. */
@@ -116,7 +120,7 @@ async function crawlSafely(runtime: SourceRuntime, vault: VaultDoc): Promise<Cra
         kind: "crawl_failed",
         pipelineId: vault.pipeline_id,
         pipelineName: vault.pipeline_name ?? null,
-        message: `unexpected error while crawling vault '${vault.id}': ${errorText(err)}`,
+        message: `unexpected error while crawling vault '${vault.id}': ${errorSummary(err)}`,
       },
       itemsDiscovered: 0,
       tasksQueued: 0,
@@ -132,7 +136,7 @@ export async function runSourceOnce(ctx: WorkerContext, opts: { vaultId?: string
     try {
       vaults = await onceVaults(runtime, opts.vaultId, summary.errors);
     } catch (err) {
-      summary.errors.push(`cannot read vaults: ${errorText(err)}`);
+      summary.errors.push(`cannot read vaults: ${errorSummary(err)}`);
       return summary;
     }
     ctx.report.setReady(true);
@@ -167,14 +171,14 @@ export async function runSourceOnce(ctx: WorkerContext, opts: { vaultId?: string
 async function onceVaults(runtime: SourceRuntime, vaultId: string | undefined, errors: string[]): Promise<VaultDoc[]> {
   const { config } = runtime.ctx;
   if (vaultId) {
-    const read = await readVault(runtime.store.vaults, vaultId);
-    if (!read.found) {
+    const read = await readVaultDoc(runtime.store.vaults, vaultId);
+    if (read.kind === "not-found") {
       errors.push(
         `vault '${vaultId}' not found in container '${config.COSMOS_DB_CONTAINER_VAULTS}' of database '${config.COSMOS_DB_NAME}'`,
       );
       return [];
     }
-    if (!read.doc) {
+    if (read.kind === "malformed") {
       errors.push(`vault '${vaultId}' is malformed: ${read.problem}`);
       return [];
     }
@@ -222,8 +226,8 @@ async function refreshSchedule(runtime: SourceRuntime, schedule: VaultSchedule, 
       schedule.applyPipeline(id, { etag: undefined, enabled: true }, now);
       continue;
     }
-    const read = await readPipeline(runtime.store.pipelines, id);
-    const doc = read.found ? read.doc : undefined;
+    const read = await readPipelineDoc(runtime.store.pipelines, id);
+    const doc = read.kind === "found" ? read.doc : undefined;
     const intervalSeconds = doc ? pollingIntervalOf(doc, runtime.registry) : undefined;
     schedule.applyPipeline(id, { etag, enabled: doc?.enabled !== false, intervalSeconds }, now);
     runtime.ctx.logger.info("pipeline schedule read", {
@@ -235,19 +239,6 @@ async function refreshSchedule(runtime: SourceRuntime, schedule: VaultSchedule, 
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
-
 async function runScheduledCrawl(
   runtime: SourceRuntime,
   schedule: VaultSchedule,
@@ -256,7 +247,8 @@ async function runScheduledCrawl(
   const id = entry.vault.id;
   const tickMs = runtime.ctx.config.SCHEDULER_SLEEP_INTERVAL_SECONDS * 1000;
   try {
-    // Another process finished a crawl of this vault moments ago (W9): wait for the rest of its interval.
+    // Another process finished a crawl of this vault moments ago: wait for the rest of its interval
+    // (each worker process keeps its own schedule; this keeps them from crawling once each per interval).
     const lease = await runtime.leases.read(id).catch(() => undefined);
     const lastCrawled = lease?.last_crawled_at ? Date.parse(lease.last_crawled_at) : NaN;
     const dueAt = lastCrawled + entry.intervalSeconds * 1000;
@@ -289,7 +281,7 @@ async function runScheduledCrawl(
     }
   } catch (err) {
     runtime.ctx.logger.error("scheduled crawl failed unexpectedly", { vault_id: id, err });
-    schedule.failed(id, Date.now(), `error: ${errorText(err)}`);
+    schedule.failed(id, Date.now(), `error: ${errorSummary(err)}`);
   }
 }
 
@@ -321,7 +313,20 @@ export async function runSourceWorker(ctx: WorkerContext): Promise<void> {
   });
   const running = new Map<string, Promise<void>>();
   const reportedMalformed = new Set<string>();
-  let refreshFailures = 0;
+  // While vaults and pipelines cannot be read (Cosmos unreachable), look less often: the tick, doubling, up to 12.
+  const outage = new OutageGate({
+    firstDelayMs: tickMs,
+    maxDelayMs: 12 * tickMs,
+    listener: {
+      failed: (err, failures) => {
+        ctx.report.setReady(false, `cannot read vaults/pipelines: ${errorSummary(err)}`);
+        if (failures === 1 || failures % 10 === 0) {
+          logger.warn("cannot read vaults/pipelines; retrying", { err, attempts: failures });
+        }
+      },
+      up: () => logger.info("vaults readable again"),
+    },
+  });
   logger.info("source worker started", {
     worker_id: ctx.workerId,
     tick_seconds: config.SCHEDULER_SLEEP_INTERVAL_SECONDS,
@@ -330,15 +335,10 @@ export async function runSourceWorker(ctx: WorkerContext): Promise<void> {
     while (!ctx.drain.aborted) {
       try {
         await refreshSchedule(runtime, schedule, reportedMalformed);
-        if (refreshFailures > 0) logger.info("vaults readable again");
-        refreshFailures = 0;
+        outage.noteSuccess();
         ctx.report.setReady(true);
       } catch (err) {
-        refreshFailures++;
-        ctx.report.setReady(false, `cannot read vaults/pipelines: ${errorText(err)}`);
-        if (refreshFailures === 1 || refreshFailures % 10 === 0) {
-          logger.warn("cannot read vaults/pipelines; retrying", { err, attempts: refreshFailures });
-        }
+        outage.noteFailure(err);
       }
       for (const entry of schedule.due(Date.now())) {
         if (ctx.drain.aborted || running.size >= MAX_CONCURRENT_CRAWLS) break;
@@ -353,8 +353,7 @@ export async function runSourceWorker(ctx: WorkerContext): Promise<void> {
       }
       ctx.report.setInFlight(running.size);
       publishSchedule(runtime, schedule);
-      // While Cosmos is unreachable, look less often (up to 12 ticks).
-      await sleep(tickMs * Math.min(2 ** Math.max(0, refreshFailures - 1), 12), ctx.drain);
+      await sleep(outage.isDown ? outage.nextDelayMs() : tickMs, ctx.drain);
     }
   } finally {
     ctx.report.setReady(false, "draining");

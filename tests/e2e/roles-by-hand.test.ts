@@ -15,6 +15,9 @@ import { loadConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { ensureBinary } from "../helpers/binary.ts";
 import { uploadBlobs } from "../integration/source-test-kit.ts";
+import { quietLogs } from "../helpers/test-logging.ts";
+
+quietLogs();
 
 interface Finished {
   code: number | null;

@@ -100,7 +100,7 @@ describe("compiled binary: supervisor", () => {
     const after = await (await get("/status")).json();
     assert.equal(after.workers.processing.workers[0].restarts, 1, "the killed worker was restarted once");
 
-    // process.kill, not proc.kill: after ChildProcess.kill() Deno reports a null exit code (probe-report §5).
+    // process.kill, not proc.kill: after ChildProcess.kill() Deno reports a null exit code for the child.
     process.kill(proc!.pid!, "SIGTERM");
     const code = await exited;
     assert.equal(code, 0);

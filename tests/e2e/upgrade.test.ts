@@ -11,14 +11,14 @@ import { basename, join } from "node:path";
 import process from "node:process";
 import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
 import {
-  benchQueue,
-  type BenchStore,
-  benchTask,
   createVault,
+  namedQueue,
+  passThroughTask,
   preloadTasks,
   queueLength,
   seedCosmos,
-} from "../../scripts/lib/bench-kit.ts";
+  type SeededStore,
+} from "../helpers/seeded-store.ts";
 import { BINARY, ensureBinary, ROOT } from "../helpers/binary.ts";
 import { finishedExecutions, Fleet, pipelineYaml, slowService, uniqueName, until } from "./e2e-kit.ts";
 
@@ -69,7 +69,7 @@ test("a release build: SHA256SUMS names the asset with its checksum; the binary 
 
 describe("rolling upgrade", () => {
   let emu: Emulators;
-  let store: BenchStore;
+  let store: SeededStore;
   let slow: Awaited<ReturnType<typeof slowService>>;
   let oldFleet: Fleet;
   let newFleet: Fleet;
@@ -108,12 +108,12 @@ describe("rolling upgrade", () => {
       name: pipelineId,
       yaml: pipelineYaml(pipelineId, [step]),
     });
-    const queue = benchQueue(emu, uniqueName("upgrade-q"));
+    const queue = namedQueue(emu, uniqueName("upgrade-q"));
     await queue.create();
     const vault = uniqueName("upgrade-v");
     await createVault(store, vault);
     const n = 120;
-    await preloadTasks(store, queue, Array.from({ length: n }, (_, i) => benchTask(vault, i, pipelineId)));
+    await preloadTasks(store, queue, Array.from({ length: n }, (_, i) => passThroughTask(vault, i, pipelineId)));
     const env = { OUTBOUND_ALLOWED_PRIVATE_HOSTS: "127.0.0.1", HTTP_EXECUTOR_ALLOWED_HOSTS: "*" };
 
     const oldName = uniqueName("upgrade-old");

@@ -1,8 +1,9 @@
 // Waiting in tests: sleep, a time limit on a promise, polling until a condition holds, and names unique to the
 // test process (queues, containers, vaults) so tests sharing an emulator never see each other's data.
 import process from "node:process";
+import { sleep } from "../../src/util/sleep.ts";
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+export { sleep };
 
 export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;

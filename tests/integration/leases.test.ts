@@ -17,6 +17,9 @@ import {
 import { LeaseKeeper } from "../../src/source/lease-keeper.ts";
 import { Logger } from "../../src/log/logger.ts";
 import { sleep, testConfig, uniqueName, withTimeout } from "./source-test-kit.ts";
+import { quietLogs } from "../helpers/test-logging.ts";
+
+quietLogs();
 
 let emu: Emulators;
 let store: CosmosStore;

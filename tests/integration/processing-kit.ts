@@ -1,25 +1,22 @@
 // Shared helpers of the queue / executions / processing integration tests: configs against the emulators, worker
 // contexts, task messages, test-only executors, and reads with timeouts so a stuck emulator fails a test instead
 // of hanging it.
-import process from "node:process";
 import * as v from "valibot";
 import { QueueClient } from "@azure/storage-queue";
 import { CosmosClient, type Database } from "@azure/cosmos";
 import type { Emulators } from "../../scripts/lib/emulators.ts";
 import { loadConfig, poisonQueueName } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
-import { configureLogging, Logger } from "../../src/log/logger.ts";
+import { Logger } from "../../src/log/logger.ts";
 import { MemoryReporter, type WorkerContext } from "../../src/model/worker-context.ts";
 import { runProcessingWorker } from "../../src/workers/processing/index.ts";
 import { ensureCosmosContainers } from "../../src/store/cosmos.ts";
 import { defaultRegistry, type ExecutorRegistry } from "../../src/pipeline/index.ts";
 import type { ExecutorDefinition } from "../../src/executors/types.ts";
 import type { Content } from "../../src/model/content.ts";
+import { buildTaskMessage, type TaskMessage } from "../../src/model/task-envelope.ts";
 import { type PoisonRecord, PoisonRecordSchema } from "../../src/queue/poison.ts";
 import { sleep, uniqueName, until, withTimeout } from "../helpers/wait.ts";
-
-/** Test output stays readable: only errors from the code under test (TEST_LOG_LEVEL=debug for everything). */
-configureLogging({ level: process.env.TEST_LOG_LEVEL === "debug" ? "debug" : "error" });
 
 export { sleep, uniqueName, until, withTimeout };
 
@@ -112,27 +109,21 @@ export function contentItem(key: string, data: Record<string, unknown> = {}): Co
   };
 }
 
+/** A task message with ids derived from `key` (task_<key>, exec_<key>), as the source worker would send it. */
 export function taskMessage(
   key: string,
   opts: { pipelineId: string; vaultId?: string; content?: Content[]; inputExecutor?: string | null },
-) {
-  return {
-    task_type: "content_processing" as const,
-    payload: {
-      task_id: `task_${key}`,
-      task_type: "content_processing" as const,
-      priority: "normal" as const,
-      pipeline_id: opts.pipelineId,
-      pipeline_name: opts.pipelineId,
-      execution_id: `exec_${key}`,
-      vault_id: opts.vaultId ?? null,
-      content: opts.content ?? [contentItem(key, { title: "T", drop: 1 })],
-      executed_input_executor: opts.inputExecutor === undefined ? "discover" : opts.inputExecutor,
-      created_at: new Date().toISOString(),
-      retry_count: 0,
-      max_retries: 3,
-    },
-  };
+): TaskMessage {
+  return buildTaskMessage({
+    taskId: `task_${key}`,
+    executionId: `exec_${key}`,
+    pipelineId: opts.pipelineId,
+    pipelineName: opts.pipelineId,
+    vaultId: opts.vaultId ?? null,
+    items: opts.content ?? [contentItem(key, { title: "T", drop: 1 })],
+    executedInputExecutor: opts.inputExecutor === undefined ? "discover" : opts.inputExecutor,
+    maxRetries: 3,
+  });
 }
 
 /** Calls of the test executors, by executor type and item canonical id. */

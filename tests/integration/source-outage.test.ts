@@ -21,6 +21,9 @@ import {
   uploadBlobs,
   withTimeout,
 } from "./source-test-kit.ts";
+import { quietLogs } from "../helpers/test-logging.ts";
+
+quietLogs();
 
 let emu: Emulators;
 let store: CosmosStore;

@@ -24,6 +24,9 @@ import {
   uploadBlobs,
   withTimeout,
 } from "./source-test-kit.ts";
+import { quietLogs } from "../helpers/test-logging.ts";
+
+quietLogs();
 
 declare const Deno: { execPath(): string };
 

@@ -1,22 +1,18 @@
 // Shared helpers of the source-side integration tests (source, leases, sender, discovery): configs against
 // the emulators, worker contexts, blob uploads, queue reads — all with timeouts so a stuck emulator fails a test
 // instead of hanging it.
-import process from "node:process";
 import * as v from "valibot";
 import { BlobServiceClient } from "@azure/storage-blob";
 import type { QueueClient } from "@azure/storage-queue";
 import type { Emulators } from "../../scripts/lib/emulators.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
-import { configureLogging, Logger } from "../../src/log/logger.ts";
+import { Logger } from "../../src/log/logger.ts";
 import { MemoryReporter, type WorkerContext } from "../../src/model/worker-context.ts";
 import { ClaimCheckMessageSchema, type TaskMessage, TaskMessageSchema } from "../../src/model/task-envelope.ts";
 import { sleep, uniqueName, withTimeout } from "../helpers/wait.ts";
 
 export { sleep, uniqueName, withTimeout };
-
-/** Keep test output readable: only warnings and errors from the code under test. */
-configureLogging({ level: process.env.TEST_LOG_LEVEL === "debug" ? "debug" : "error" });
 
 export async function testConfig(emu: Emulators, overrides: Record<string, string> = {}): Promise<Config> {
   const env = {

@@ -62,8 +62,8 @@ function json(res: ServerResponse, status: number, value: unknown) {
   res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(value));
 }
 
-function withHosts(hosts: string[]): Config {
-  return { ...baseConfig, HTTP_EXECUTOR_ALLOWED_HOSTS: hosts };
+function withHosts(hosts: string[], privateHosts = ["127.0.0.1"]): Config {
+  return { ...baseConfig, OUTBOUND_ALLOWED_HOSTS: hosts, OUTBOUND_ALLOWED_PRIVATE_HOSTS: privateHosts };
 }
 
 function make(settings: Record<string, unknown>, config: Config = withHosts(["127.0.0.1"])) {
@@ -78,13 +78,14 @@ const ctx = (signal = new AbortController().signal): ExecutorRunContext => ({
 });
 
 describe("http executor", () => {
-  test("the host must be allowed by HTTP_EXECUTOR_ALLOWED_HOSTS, checked when the pipeline is compiled", () => {
+  test("the host must be allowed by OUTBOUND_ALLOWED_HOSTS, checked when the pipeline is compiled", () => {
     assert.doesNotThrow(() => make({ url: `${base}/x` }, withHosts(["*"])));
     assert.doesNotThrow(() => make({ url: "https://api.example.com/x" }, withHosts(["*.example.com"])));
     const cases: Array<[string, string[], RegExp]> = [
-      [`${base}/x`, ["example.com"], /host '127.0.0.1' is not in HTTP_EXECUTOR_ALLOWED_HOSTS \(example.com\)/],
-      [`${base}/x`, [], /the http executor is disabled: HTTP_EXECUTOR_ALLOWED_HOSTS is empty/],
-      ["https://example.com.evil.net/", ["example.com", "*.example.com"], /not in HTTP_EXECUTOR_ALLOWED_HOSTS/],
+      [`${base}/x`, ["example.com"], /host '127.0.0.1' is not in OUTBOUND_ALLOWED_HOSTS \(example.com\)/],
+      [`${base}/x`, [], /calls to '127.0.0.1' are refused: OUTBOUND_ALLOWED_HOSTS is empty/],
+      ["https://example.com.evil.net/", ["example.com", "*.example.com"], /not in OUTBOUND_ALLOWED_HOSTS/],
+      ["http://169.254.169.254/latest/meta-data", ["*"], /169\.254\.169\.254 are refused: cloud metadata/],
       ["ftp://127.0.0.1/x", ["*"], /url must be an http\(s\) URL/],
     ];
     for (const [url, hosts, message] of cases) {
@@ -112,11 +113,13 @@ describe("http executor", () => {
       type: http
       settings:
         url: "${base}/echo"
-        headers: {Authorization: "Bearer \${API_TOKEN}"}
+        headers: {Authorization: "Bearer \${SERVICE_TOKEN}"}
         output_field: enrichment
 `;
-    const def = parsePipelineYaml(yaml, { env: { API_TOKEN: "s3cret-token-value" } });
-    const p = compilePipeline(def, { registry, deps: { config: withHosts(["127.0.0.1"]), logger } });
+    const def = parsePipelineYaml(yaml, { env: { SERVICE_TOKEN: "s3cret-token-value" } });
+    // A secret-looking variable is readable only when the operator lists it.
+    const config = { ...withHosts(["127.0.0.1"]), PIPELINE_ENV_ALLOWED_VARIABLES: ["*", "SERVICE_TOKEN"] };
+    const p = compilePipeline(def, { registry, deps: { config, logger } });
     const r = await runPipeline(p, [item(1), item(2)], { signal: new AbortController().signal, logger });
     assert.equal(r.status, "completed", r.error);
     assert.deepEqual(r.content.map((c) => c.data?.enrichment), [
@@ -170,6 +173,36 @@ describe("http executor", () => {
   test("redirects are not followed", async () => {
     routes.set("/moved", (_req, _body, res) => res.writeHead(302, { location: "http://example.com/" }).end());
     await assert.rejects(make({ url: `${base}/moved` }).process([item(1)], ctx()), /HTTP 302 redirect not followed/);
+  });
+
+  test("a loopback URL is refused unless OUTBOUND_ALLOWED_PRIVATE_HOSTS allows it", () => {
+    assert.throws(
+      () => make({ url: `${base}/x` }, withHosts(["*"], [])),
+      /executor 'h' \(http\): calls to address 127\.0\.0\.1 are refused: loopback addresses need OUTBOUND_ALLOWED_PRIVATE_HOSTS/,
+    );
+    assert.throws(() => make({ url: "http://localhost:1/x" }, withHosts(["*"], ["127.0.0.1"])), /loopback/);
+    assert.doesNotThrow(() => make({ url: "http://localhost:1/x" }, withHosts(["*"], ["localhost"])));
+  });
+
+  test("a response larger than MAX_HTTP_RESPONSE_BYTES fails the item at once, without retries", async () => {
+    routes.set("/huge", (_req, _body, res) => {
+      res.writeHead(200, { "content-type": "application/json" }); // chunked: no Content-Length to refuse up front
+      const chunk = "x".repeat(64 * 1024);
+      let sent = 0;
+      const more = () => {
+        while (sent < 64 && res.write(chunk)) sent++;
+        if (sent < 64) res.once("drain", more);
+        else res.end();
+      };
+      more();
+    });
+    hits.delete("/huge");
+    const config = { ...withHosts(["127.0.0.1"]), MAX_HTTP_RESPONSE_BYTES: 100_000 };
+    await assert.rejects(
+      make({ url: `${base}/huge` }, config).process([item(1)], ctx()),
+      /the response is larger than 100000 bytes \(the limit set by MAX_HTTP_RESPONSE_BYTES\)/,
+    );
+    assert.equal(hits.get("/huge"), 1);
   });
 
   test("a response that is not JSON is an error; an empty one changes nothing", async () => {

@@ -52,6 +52,7 @@ function testRegistry() {
           await new Promise((_, reject) => runCtx.signal.addEventListener("abort", () => reject(runCtx.signal.reason)));
         }
         if (s.fail_on.includes(c.id.canonical_id)) throw new Error(`${id} refuses ${c.id.canonical_id}`);
+        runCtx.addUsage?.({ marks: 1 });
         return { ...c, data: { ...c.data, trail: `${(c.data?.trail as string) ?? ""}${s.tag || id}` } };
       }),
   };
@@ -115,6 +116,8 @@ ${extra}`;
     // The inner executors' log entries are on the items, between the outer ones.
     assert.deepEqual(r.content[0].executor_logs?.map((l) => l.executor_id), ["before", "e1", "e2", "after"]);
     assert.equal(r.executor_outputs.sub.items_out, 2);
+    // Counts reported inside (e.g. AI tokens) are added to the subpipeline executor.
+    assert.deepEqual(r.executor_outputs.sub.usage, { marks: 4 });
   });
 
   test("the sub-pipeline may change the number of items", async () => {
@@ -265,6 +268,7 @@ ${settings}
       ["each.two", "completed"],
       ["each", "completed"],
     ]);
+    assert.deepEqual(r.executor_outputs.each.usage, { marks: 6 });
   });
 
   test("steps may be the catalog's JSON string; a step may split an item", async () => {

@@ -62,6 +62,10 @@ describe("registry", () => {
       table_row_splitter: "transform",
       azure_blob_content_retriever: "input",
       azure_blob_output: "output",
+      azure_document_intelligence_extractor: "extract",
+      azure_content_understanding_extractor: "extract",
+      gptrag_search_index_document_generator: "transform",
+      ai_search_index_output: "output",
       http: "transform",
       azure_blob_input_discovery: "input",
       word_extractor: "extract",
@@ -69,11 +73,23 @@ describe("registry", () => {
       powerpoint_extractor: "extract",
       excel_extractor: "extract",
       content_retriever: "input",
+      azure_openai_agent: "transform",
+      azure_openai_embeddings: "transform",
+      text_summarizer: "transform",
+      entity_extractor: "transform",
+      sentiment_analyser: "transform",
+      content_classifier: "transform",
+      pii_detector: "transform",
+      keyword_extractor: "transform",
+      language_detector: "transform",
+      content_translator: "transform",
       subpipeline: "utility",
       for_each_content: "utility",
       document_set_initializer: "utility",
       document_set_collector: "utility",
       cross_document_field_aggregator: "utility",
+      cosmos_db_lookup: "transform",
+      web_scraper: "input",
     });
     assert.deepEqual(registry.list().filter((d) => d.crawls).map((d) => d.type), ["azure_blob_input_discovery"]);
   });
@@ -257,7 +273,7 @@ describe("recursive_text_chunker", () => {
     assert.equal(out.summary_data?.chunking_method, "recursive");
   });
 
-  test("separators as a comma string with escapes (ContentFlow's catalog default broke: L6)", async () => {
+  test("separators as a comma string with escapes (ContentFlow split its catalog default into single characters)", async () => {
     const text = "alpha beta\ngamma delta\nepsilon zeta";
     const [out] = await one("recursive_text_chunker", {
       separators: "\\n, ",

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import process from "node:process";
+import { sleep } from "../helpers/wait.ts";
 import {
   childEnvWithoutSystemd,
   notifyExtendTimeout,
@@ -84,8 +85,6 @@ class Receiver {
     await exited;
   }
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("sd-notify: pure helpers", () => {
   test("childEnvWithoutSystemd strips what only the main process may use and keeps the rest", () => {

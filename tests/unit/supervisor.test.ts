@@ -49,13 +49,14 @@ function make(
   roles = { processing: 2, source: 1 },
   drainTimeoutMs = 5000,
   heartbeatTimeoutMs?: number,
+  config: Record<string, unknown> = {},
 ) {
   current = new Supervisor({
     roles,
     logger: new Logger({ role: "supervisor" }),
     command: () => fixtureCommand(),
     env: { ...(process.env as Record<string, string>), CFW_SUPERVISED: "1", FAKE_MODE: mode },
-    initMessage: JSON.stringify({ cmd: "config", config: {}, sources: {} }),
+    initMessage: JSON.stringify({ cmd: "config", config, sources: {} }),
     drainTimeoutMs,
     backoffFloorMs: 200,
     backoffMaxMs: 2000,
@@ -88,6 +89,16 @@ describe("supervisor", () => {
     const metrics = await (await api.request("/metrics")).text();
     assert.match(metrics, /contentflow_worker_tasks_processed_total\{role="processing"\} 6/);
     assert.match(metrics, /contentflow_worker_workers_up\{role="source"\} 1/);
+    assert.match(metrics, /^# TYPE contentflow_worker_ai_tokens_total counter$/m);
+    assert.match(
+      metrics,
+      /^contentflow_worker_ai_tokens_total\{role="processing",executor_type="text_summarizer",kind="prompt"\} 10$/m,
+    );
+    assert.match(
+      metrics,
+      /^contentflow_worker_ai_tokens_total\{role="processing",executor_type="text_summarizer",kind="completion"\} 4$/m,
+    );
+    assert.equal(metrics.match(/^# TYPE contentflow_worker_ai_tokens_total/gm)?.length, 1, "one family for all labels");
     assert.match(
       metrics,
       /^contentflow_worker_build_info\{version="t",commit="c0ffee",target="linux-x64",runtime="bun"\} 1$/m,
@@ -186,6 +197,24 @@ describe("supervisor", () => {
 });
 
 describe("ipc", () => {
+  test("secrets are redacted in the child's own log lines and in forwarded stderr and text lines", async () => {
+    // Only the child knows this key (it came over the pipe): the child's logger must redact it itself.
+    const pipedKey = "piped-cosmos-key-known-only-to-the-child==";
+    forwarded.length = 0;
+    const sup = make("leak", { processing: 1, source: 0 }, 5000, undefined, { COSMOS_DB_KEY: pipedKey });
+    await until("leak lines forwarded", () => forwarded.filter((l) => l.includes("leak")).length >= 3);
+    await until("ready", () => readiness(sup).ready);
+    const leaks = forwarded.filter((l) => l.includes("leak"));
+    const all = leaks.join("\n");
+    for (const secret of [pipedKey, "U3RkZXJyS2V5VmFsdWU=", "StdoutSigValue123", "abc.def.ghi"]) {
+      assert.ok(!all.includes(secret), `${secret} leaked:\n${all}`);
+    }
+    assert.match(all, /"detail":"key=\*\*\*"/);
+    assert.match(all, /AccountKey=\*\*\*;/);
+    assert.match(all, /sig=\*\*\* Bearer \*\*\*/);
+    for (const line of leaks) JSON.parse(line); // still valid JSON lines
+  });
+
   test("classifies state, log and text lines", () => {
     const state = classifyChildLine(
       JSON.stringify({ ipc: "state", ready: true, in_flight: 1, worker_id: "x", counters: {}, gauges: {}, info: {} }),

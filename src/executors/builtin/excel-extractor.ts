@@ -1,6 +1,6 @@
 // excel_extractor: Excel (.xlsx/.xlsm) → data[output_field] (default excel_output) = {text, sheets, tables,
 // formulas?, comments?, images?, properties?} as ContentFlow's openpyxl executor; summary sheets_processed,
-// tables_extracted, images_extracted, extraction_status. Parsing: documents/xlsx.ts (fflate + saxes, streaming).
+// tables_extracted, images_extracted, extraction_status. Parsing: documents/xlsx.ts (fflate + the XML tokenizer of xml-scanner.ts, streaming).
 import * as v from "valibot";
 import type { ExecutorDefinition } from "../types.ts";
 import { perItemExecutor } from "../per-item.ts";

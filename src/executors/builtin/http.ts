@@ -1,17 +1,27 @@
 // http: POSTs each content item (send_mode item) or the whole batch as a JSON list (send_mode batch) to
-// settings.url and merges the JSON response into data[output_field]. The host must be allowed by
-// HTTP_EXECUTOR_ALLOWED_HOSTS ("*" any, empty none, "*.example.com" subdomains) — checked when the pipeline is
-// compiled. Retries with exponential backoff and jitter on network errors, timeouts, 429 and 5xx; never follows
-// redirects (they could lead to a host that is not allowed). Header values may use ${VAR} for secrets; they are
-// registered with the logger so they never appear in logs.
+// settings.url and merges the JSON response into data[output_field]. The call goes through the outbound policy
+// (src/net/outbound.ts): the host must be allowed by OUTBOUND_ALLOWED_HOSTS (checked when the pipeline is compiled)
+// and must not resolve to a private/loopback/metadata address unless OUTBOUND_ALLOWED_PRIVATE_HOSTS allows it
+// (checked on every call). Retries with exponential backoff and jitter on network errors, timeouts, 429 and 5xx;
+// never follows redirects (as the Python executor). The response body is read up to MAX_HTTP_RESPONSE_BYTES.
+// Header values may use ${VAR} for secrets; they are registered with the logger so they never appear in logs.
 import * as v from "valibot";
 import type { ExecutorDefinition, ExecutorInstance, ExecutorRunContext } from "../types.ts";
 import type { Content } from "../../model/content.ts";
-import type { Config } from "../../config/schema.ts";
+import {
+  checkOutboundUrl,
+  guardedFetch,
+  OutboundBlockedError,
+  type OutboundPolicy,
+  outboundPolicy,
+  readTextLimited,
+  ResponseTooLargeError,
+} from "../../net/outbound.ts";
 import { perItemExecutor } from "../per-item.ts";
 import { choiceSetting, intSetting, mapSetting, stringSetting } from "../settings.ts";
-import { registerSecret } from "../../log/logger.ts";
+import { registerSecret } from "../../util/redact.ts";
 import { linkedSignal } from "../../util/abort.ts";
+import { sleepOrAbort } from "../../util/sleep.ts";
 
 const settings = v.object({
   url: v.pipe(
@@ -38,41 +48,20 @@ const settings = v.object({
 });
 type Settings = v.InferOutput<typeof settings>;
 
-/** Throws unless HTTP_EXECUTOR_ALLOWED_HOSTS allows the URL's host. */
-export function checkAllowedHost(url: string, config: Config): void {
-  const allowed = config.HTTP_EXECUTOR_ALLOWED_HOSTS.map((h) => h.toLowerCase());
-  const { hostname, host } = new URL(url);
-  const name = hostname.toLowerCase().replace(/^\[|\]$/g, "");
-  if (allowed.includes("*")) return;
-  if (allowed.length === 0) throw new Error("the http executor is disabled: HTTP_EXECUTOR_ALLOWED_HOSTS is empty");
-  const ok = allowed.some((entry) =>
-    entry === name || entry === host.toLowerCase() || (entry.startsWith("*.") && name.endsWith(entry.slice(1)))
-  );
-  if (!ok) throw new Error(`host '${hostname}' is not in HTTP_EXECUTOR_ALLOWED_HOSTS (${allowed.join(", ")})`);
+/** What a call needs besides the settings: the outbound policy and the response size limit. */
+interface CallLimits {
+  policy: OutboundPolicy;
+  maxResponseBytes: number;
 }
 
 class HttpError extends Error {
   constructor(message: string, readonly retryable: boolean) {
     super(message);
+    this.name = "HttpError";
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
-async function attempt(s: Settings, body: string, signal: AbortSignal): Promise<unknown> {
+async function attempt(s: Settings, limits: CallLimits, body: string, signal: AbortSignal): Promise<unknown> {
   const timeout = new AbortController();
   const timer = setTimeout(
     () => timeout.abort(new Error(`no response within ${s.request_timeout_secs} s`)),
@@ -82,19 +71,25 @@ async function attempt(s: Settings, body: string, signal: AbortSignal): Promise<
   try {
     let res: Response;
     try {
-      res = await fetch(s.url, {
+      res = await guardedFetch(s.url, {
         method: s.method,
         headers: { "content-type": "application/json", accept: "application/json", ...s.headers },
         body,
-        redirect: "manual",
         signal: linked.signal,
-      });
+      }, { policy: limits.policy, maxRedirects: 0 });
     } catch (err) {
       if (signal.aborted) throw err;
+      if (err instanceof OutboundBlockedError) throw new HttpError(`${s.method} ${s.url}: ${err.message}`, false);
       const why = timeout.signal.aborted ? `no response within ${s.request_timeout_secs} s` : (err as Error).message;
       throw new HttpError(`${s.method} ${s.url}: ${why}`, true);
     }
-    const text = await res.text();
+    let text: string;
+    try {
+      text = await readTextLimited(res, limits.maxResponseBytes, "the response", "MAX_HTTP_RESPONSE_BYTES");
+    } catch (err) {
+      if (err instanceof ResponseTooLargeError) throw new HttpError(`${s.method} ${s.url}: ${err.message}`, false);
+      throw err;
+    }
     if (res.status >= 300 && res.status < 400) {
       throw new HttpError(`${s.method} ${s.url}: HTTP ${res.status} redirect not followed`, false);
     }
@@ -117,17 +112,22 @@ async function attempt(s: Settings, body: string, signal: AbortSignal): Promise<
   }
 }
 
-export async function callWithRetries(s: Settings, payload: unknown, signal: AbortSignal): Promise<unknown> {
+export async function callWithRetries(
+  s: Settings,
+  limits: CallLimits,
+  payload: unknown,
+  signal: AbortSignal,
+): Promise<unknown> {
   const body = JSON.stringify(payload);
   for (let n = 0;; n++) {
     try {
-      return await attempt(s, body, signal);
+      return await attempt(s, limits, body, signal);
     } catch (err) {
       if (!(err instanceof HttpError) || !err.retryable || n >= s.max_retries) {
         throw n > 0 && err instanceof Error ? new Error(`${err.message} (after ${n + 1} attempts)`) : err;
       }
       const delay = s.retry_backoff_ms * 2 ** n;
-      await sleep(delay / 2 + Math.random() * (delay / 2), signal);
+      await sleepOrAbort(delay / 2 + Math.random() * (delay / 2), signal);
     }
   }
 }
@@ -149,14 +149,20 @@ export const httpExecutor: ExecutorDefinition<typeof settings> = {
   description: "Sends content items as JSON to an allowed HTTP endpoint and stores the JSON response",
   settings,
   create: (id, s, deps): ExecutorInstance => {
-    checkAllowedHost(s.url, deps.config);
-    for (const value of Object.values(s.headers)) registerSecret(value);
+    const limits: CallLimits = {
+      policy: outboundPolicy(deps.config),
+      maxResponseBytes: deps.config.MAX_HTTP_RESPONSE_BYTES,
+    };
+    checkOutboundUrl(s.url, limits.policy);
+    for (const [name, value] of Object.entries(s.headers)) {
+      if (/auth|key|token|secret|cookie|signature|password/i.test(name)) registerSecret(value);
+    }
     if (s.send_mode === "item") {
       return perItemExecutor(
         id,
         "http",
         async (item, ctx: ExecutorRunContext) =>
-          merge(item, s.output_field, await callWithRetries(s, item, ctx.signal)),
+          merge(item, s.output_field, await callWithRetries(s, limits, item, ctx.signal)),
       );
     }
     return {
@@ -164,7 +170,7 @@ export const httpExecutor: ExecutorDefinition<typeof settings> = {
       type: "http",
       async process(input, ctx) {
         if (input.length === 0) return input;
-        const response = await callWithRetries(s, input, ctx.signal);
+        const response = await callWithRetries(s, limits, input, ctx.signal);
         if (response === undefined) return input;
         if (!Array.isArray(response) || response.length !== input.length) {
           throw new Error(

@@ -1,7 +1,7 @@
 // recursive_text_chunker: LangChain-style recursive splitting of data[input_field] into data[output_field] chunks
 // ({text, chunk_index, page_number, metadata}), with overlap and merging of small chunks, as ContentFlow does.
 // `separators` is a real list here: a YAML list or a comma-separated string, with \n \t \r escapes decoded
-// (ContentFlow iterated the catalog's string default character by character: its bug L6).
+// (ContentFlow iterated the catalog's string default character by character).
 import * as v from "valibot";
 import type { ExecutorDefinition } from "../types.ts";
 import type { Content } from "../../model/content.ts";

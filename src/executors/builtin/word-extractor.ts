@@ -1,6 +1,6 @@
 // word_extractor: Word (.docx) → data[output_field] (default word_output) = {text, paragraphs, tables,
 // properties?, images?} as ContentFlow's python-docx executor; summary paragraphs_processed, tables_extracted,
-// images_extracted, extraction_status. Parsing: documents/docx.ts (fflate + saxes, streaming).
+// images_extracted, extraction_status. Parsing: documents/docx.ts (fflate + the XML tokenizer of xml-scanner.ts, streaming).
 import * as v from "valibot";
 import type { ExecutorDefinition } from "../types.ts";
 import { perItemExecutor } from "../per-item.ts";

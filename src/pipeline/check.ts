@@ -1,0 +1,122 @@
+// Checks a pipeline document without running it: parse, validate the structure, and create every executor against
+// the registry (settings validated, conditions compiled, no I/O), collecting one problem per executor instead of
+// stopping at the first. Used by `contentflow-worker pipeline check`.
+import { parse as parseYaml } from "yaml";
+import type { ExecutorDeps } from "../executors/types.ts";
+import type { ExecutorRegistry } from "../executors/registry.ts";
+import { compilePipeline, createExecutor, executorEnabled, unknownSettings } from "./compile.ts";
+import { type ParseOptions, parsePipelineYaml, type PipelineDefinition } from "./definition.ts";
+import { definitionGraph } from "./graph.ts";
+
+export interface CheckProblem {
+  /** The executor at fault, when there is one. */
+  executor?: string;
+  /** The setting at fault, when the message names one. */
+  setting?: string;
+  message: string;
+}
+
+export interface PipelineCheck {
+  /** The pipeline's name (from the YAML). */
+  pipeline?: string;
+  valid: boolean;
+  problems: CheckProblem[];
+  /** Things that do not stop the pipeline from running (unknown settings, executors that never run, …). */
+  warnings: string[];
+}
+
+export interface CheckOptions {
+  registry: ExecutorRegistry;
+  deps: ExecutorDeps;
+  env?: ParseOptions["env"];
+}
+
+/** Strips the "executor 'x' (type): " prefix our errors carry, since the problem names the executor itself. */
+function withoutExecutorPrefix(message: string, id: string): string {
+  const prefix = new RegExp(`^executor '${id.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}'(?: \\([^)]*\\))?: `);
+  return message.replace(prefix, "");
+}
+
+/** The first setting path named by an "invalid settings: path: message" error. */
+function settingOf(message: string): string | undefined {
+  return /invalid settings: ([A-Za-z0-9_.[\]-]+): /.exec(message)?.[1];
+}
+
+function checkDefinition(def: PipelineDefinition, opts: CheckOptions): PipelineCheck {
+  const problems: CheckProblem[] = [];
+  const warnings: string[] = [];
+  const inGraph = new Set(definitionGraph(def).nodes);
+  for (const cfg of def.executors) {
+    if (!inGraph.has(cfg.id)) continue;
+    if (!opts.registry.get(cfg.type)) {
+      problems.push({ executor: cfg.id, message: `unknown executor type '${cfg.type}'` });
+      continue;
+    }
+    try {
+      if (!executorEnabled(cfg, opts.registry)) continue;
+      const instance = createExecutor(cfg, opts.registry, opts.deps);
+      void instance.close?.()?.catch(() => undefined);
+    } catch (err) {
+      const message = withoutExecutorPrefix((err as Error).message, cfg.id);
+      const setting = settingOf(message) ?? (/settings\.enabled/.test(message) ? "enabled" : undefined);
+      problems.push({ executor: cfg.id, ...(setting ? { setting } : {}), message });
+      continue;
+    }
+  }
+  if (problems.length === 0) {
+    // Everything the per-executor pass cannot see (the run graph with disabled executors bridged).
+    try {
+      const compiled = compilePipeline(def, opts);
+      warnings.push(...compiled.warnings);
+      void compiled.close().catch(() => undefined);
+    } catch (err) {
+      problems.push({ message: (err as Error).message });
+    }
+  } else {
+    for (const cfg of def.executors) {
+      if (!inGraph.has(cfg.id)) warnings.push(`executor '${cfg.id}' is not connected and never runs`);
+      else if (opts.registry.get(cfg.type)) {
+        for (const name of unknownSettings(cfg, opts.registry)) {
+          warnings.push(`executor '${cfg.id}' (${cfg.type}): unknown setting '${name}' is ignored`);
+        }
+      }
+    }
+  }
+  return { pipeline: def.name, valid: problems.length === 0, problems, warnings };
+}
+
+/** The names of the pipelines a document holds when it is a `pipelines:` list (checked one by one). */
+function listedPipelineNames(text: string): string[] | undefined {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { maxAliasCount: 100 });
+  } catch {
+    return undefined;
+  }
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) return undefined;
+  const record = doc as Record<string, unknown>;
+  if (record.pipeline !== undefined || !Array.isArray(record.pipelines) || record.pipelines.length < 2) {
+    return undefined;
+  }
+  const names = record.pipelines.map((p) => (p as Record<string, unknown> | null)?.name);
+  return names.every((n) => typeof n === "string") && new Set(names).size === names.length
+    ? names as string[]
+    : undefined;
+}
+
+/**
+ * Checks the pipeline YAML `text`. A `pipelines:` list with several named pipelines gives one result per pipeline;
+ * every other document gives one result (the pipeline the worker would run).
+ */
+export function checkPipelineYaml(text: string, opts: CheckOptions): PipelineCheck[] {
+  const names = listedPipelineNames(text) ?? [undefined];
+  return names.map((name) => {
+    let def: PipelineDefinition;
+    try {
+      def = parsePipelineYaml(text, { env: opts.env, name });
+    } catch (err) {
+      return { pipeline: name, valid: false, problems: [{ message: (err as Error).message }], warnings: [] };
+    }
+    return checkDefinition(def, opts);
+  });
+}

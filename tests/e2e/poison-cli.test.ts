@@ -1,0 +1,227 @@
+// `contentflow-worker poison …` through the compiled binary, on poison records made the real way: tasks of a
+// pipeline that does not exist yet are set aside by a processing worker; once the pipeline exists they are re-driven.
+// A requeue killed half way and run again neither loses nor doubles a task.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import process from "node:process";
+import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { QueueClient } from "@azure/storage-queue";
+import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
+import {
+  createVault,
+  namedQueue,
+  passThroughTask,
+  preloadTasks,
+  queueLength,
+  seedCosmos,
+  type SeededStore,
+} from "../helpers/seeded-store.ts";
+import { ensureBinary } from "../helpers/binary.ts";
+import { finishedExecutions, Fleet, pipelineYaml, slowService, uniqueName, until } from "./e2e-kit.ts";
+
+interface Finished {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+describe("poison command (compiled binary)", () => {
+  let emu: Emulators;
+  let store: SeededStore;
+  let fleet: Fleet;
+  let binary: string;
+  let slow: Awaited<ReturnType<typeof slowService>>;
+  const cwd = mkdtempSync(join(tmpdir(), "cfw-poison-"));
+
+  before(async () => {
+    binary = ensureBinary();
+    emu = await startEmulators();
+    store = await seedCosmos(emu);
+    fleet = new Fleet(binary, emu);
+    slow = await slowService();
+  });
+
+  after(async () => {
+    await fleet?.killAll();
+    await slow?.close();
+    await emu?.stop();
+  });
+
+  function cli(args: string[], queue: string, onStart?: (pid: number) => void): Promise<Finished> {
+    return new Promise((resolve) => {
+      const child = spawn(binary, args, {
+        cwd,
+        env: { PATH: process.env.PATH ?? "", ...emu.env, STORAGE_WORKER_QUEUE_NAME: queue, LOG_LEVEL: "warning" },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      onStart?.(child.pid!);
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      child.stderr.on("data", (d) => (stderr += d));
+      child.on("close", (code) => resolve({ code, stdout, stderr }));
+    });
+  }
+
+  /** `n` tasks of a pipeline that does not exist yet, all set aside by a processing worker. */
+  async function poisoned(
+    n: number,
+  ): Promise<{ queue: QueueClient; poison: QueueClient; vault: string; pipeline: string }> {
+    const queue = namedQueue(emu, uniqueName("poison-q"));
+    await queue.create();
+    const poison = namedQueue(emu, `${queue.name}-poison`);
+    const vault = uniqueName("poison-v");
+    await createVault(store, vault);
+    const pipeline = uniqueName("later-pipeline");
+    await preloadTasks(store, queue, Array.from({ length: n }, (_, i) => passThroughTask(vault, i, pipeline)));
+    const run = await fleet.start(queue.name, { NUM_PROCESSING_WORKERS: "1" });
+    await until(
+      `${n} poison records`,
+      async () => (await poison.exists()) && (await queueLength(poison)) === n,
+      60_000,
+    );
+    await run.stop();
+    return { queue, poison, vault, pipeline };
+  }
+
+  async function createPipeline(id: string): Promise<void> {
+    const step = `{id: call, type: http, settings: {url: "http://127.0.0.1:${slow.port}/slow?ms=5", max_retries: 0}}`;
+    await store.db.container(store.config.COSMOS_DB_CONTAINER_PIPELINES).items.upsert({
+      id,
+      name: id,
+      yaml: pipelineYaml(id, [step]),
+    });
+  }
+
+  test("list, show, requeue by pipeline, and the re-driven tasks complete", { timeout: 180_000 }, async () => {
+    const { queue, poison, vault, pipeline } = await poisoned(5);
+    const list = await cli(["poison", "list", "--json"], queue.name);
+    assert.equal(list.code, 0, list.stderr);
+    const rows = JSON.parse(list.stdout) as Array<Record<string, string | number | null>>;
+    assert.equal(rows.length, 5);
+    for (const r of rows) {
+      assert.equal(r.pipeline_id, pipeline);
+      assert.equal(r.vault_id, vault);
+      assert.match(String(r.reason), new RegExp(`pipeline ${pipeline} not found`));
+      assert.match(String(r.execution_id), /^exec_/);
+      assert.equal(r.deliveries, 1);
+    }
+    assert.equal(await queueLength(poison), 5, "list leaves every record in place");
+    const text = await cli(["poison", "list"], queue.name);
+    assert.match(text.stdout, /^ID +SET ASIDE +DELIVERIES +PIPELINE/m);
+    assert.match(text.stdout, /5 record\(s\) in /);
+
+    const show = await cli(["poison", "show", String(rows[0].id)], queue.name);
+    assert.equal(show.code, 0, show.stderr);
+    assert.match(show.stdout, new RegExp(`execution: +${rows[0].execution_id}`));
+    assert.match(show.stdout, /"task_type":"content_processing"/, "the original message is shown");
+    assert.equal((await cli(["poison", "show", "no-such-id"], queue.name)).code, 1);
+
+    const dry = await cli(["poison", "requeue", "--pipeline", pipeline, "--dry-run"], queue.name);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /dry run: 5 record\(s\) would be requeued/);
+    assert.equal(await queueLength(poison), 5);
+
+    await createPipeline(pipeline);
+    const other = await cli(["poison", "requeue", "--pipeline", "some-other-pipeline"], queue.name);
+    assert.match(other.stdout, /0 requeued/);
+    const requeue = await cli(["poison", "requeue", "--pipeline", pipeline, "--json"], queue.name);
+    assert.equal(requeue.code, 0, requeue.stderr);
+    const { outcomes } = JSON.parse(requeue.stdout);
+    assert.equal(outcomes.filter((o: { result: string }) => o.result === "requeued").length, 5);
+    assert.equal(await queueLength(poison), 0);
+    assert.equal(await queueLength(queue), 5);
+    const record = await store.db.container(store.config.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS)
+      .item(String(rows[0].execution_id), String(rows[0].execution_id)).read();
+    assert.equal(record.resource.status, "pending");
+    assert.equal(record.resource.redrive.state, "queued");
+    assert.equal(record.resource.redrive.poison_message_id, rows[0].id);
+
+    const before = slow.requests();
+    const run = await fleet.start(queue.name, { OUTBOUND_ALLOWED_PRIVATE_HOSTS: "127.0.0.1" });
+    const docs = await finishedExecutions(store, vault, 5);
+    assert.deepEqual(docs.filter((d) => d.status !== "completed").map((d) => `${d.id}: ${d.error}`), []);
+    assert.equal(slow.requests() - before, 5);
+    await run.stop();
+  });
+
+  test("a requeue killed half way and run again: nothing lost, nothing run twice", { timeout: 240_000 }, async () => {
+    const n = 40;
+    const { queue, poison, vault, pipeline } = await poisoned(n);
+    await createPipeline(pipeline);
+    let pid = 0;
+    const first = cli(["poison", "requeue", "--all", "--lease-seconds", "5"], queue.name, (p) => (pid = p));
+    await until("part of the records requeued", async () => (await queueLength(queue)) >= 8, 60_000);
+    process.kill(pid, "SIGKILL");
+    await first;
+    const queuedAtKill = await queueLength(queue);
+    assert.ok(queuedAtKill < n, `killed half way (${queuedAtKill} of ${n} queued)`);
+    // The killed command's leases run out, then the same command finishes the job.
+    await until("poison records visible again", async () => {
+      const r = await cli(["poison", "list", "--json"], queue.name);
+      // The queue's count includes leased records; the list sees only visible ones.
+      return JSON.parse(r.stdout).length === await queueLength(poison);
+    }, 60_000);
+    const second = await cli(["poison", "requeue", "--all", "--lease-seconds", "5"], queue.name);
+    assert.equal(second.code, 0, second.stdout + second.stderr);
+    assert.equal(await queueLength(poison), 0, "every poison record is gone");
+    const queued = await queueLength(queue);
+    assert.ok(queued >= n && queued <= n + 1, `${queued} task messages for ${n} tasks (at most one superseded copy)`);
+
+    const before = slow.requests();
+    const run = await fleet.start(queue.name, { OUTBOUND_ALLOWED_PRIVATE_HOSTS: "127.0.0.1" });
+    const docs = await finishedExecutions(store, vault, n, 120_000);
+    assert.equal(docs.length, n);
+    assert.deepEqual(docs.filter((d) => d.status !== "completed").map((d) => `${d.id}: ${d.error}`), []);
+    await until("queue empty", async () => (await queueLength(queue)) === 0, 60_000);
+    assert.equal(slow.requests() - before, n, "each task ran exactly once");
+    await run.stop();
+  });
+
+  test("purge asks for --yes without a terminal, then deletes old records", { timeout: 120_000 }, async () => {
+    const { queue, poison } = await poisoned(3);
+    const none = await cli(["poison", "purge", "--older-than", "1d", "--yes"], queue.name);
+    assert.equal(none.code, 0, none.stderr);
+    assert.match(none.stdout, /0 record\(s\) deleted/);
+    const ask = await cli(["poison", "purge", "--older-than", "1s"], queue.name);
+    assert.equal(ask.code, 2);
+    assert.match(ask.stderr, /Add --yes to confirm/);
+    assert.equal(await queueLength(poison), 3);
+    const purge = await cli(["poison", "purge", "--older-than", "1s", "--yes"], queue.name);
+    assert.equal(purge.code, 0, purge.stderr);
+    assert.match(purge.stdout, /3 record\(s\) deleted/);
+    assert.equal(await queueLength(poison), 0);
+    const bad = await cli(["poison", "purge", "--older-than", "soon"], queue.name);
+    assert.equal(bad.code, 2);
+  });
+
+  test("/metrics and /status report the task and poison queue depth and the oldest task's age", {
+    timeout: 120_000,
+  }, async () => {
+    const { queue, vault } = await poisoned(2);
+    await preloadTasks(store, queue, Array.from({ length: 7 }, (_, i) => passThroughTask(vault, 100 + i)));
+    const run = await fleet.start(queue.name, {
+      NUM_PROCESSING_WORKERS: "0",
+      NUM_SOURCE_WORKERS: "0",
+      QUEUE_METRICS_INTERVAL_SECONDS: "1",
+    });
+    const metrics = await until("backlog in /metrics", async () => {
+      const text = await (await run.get("/metrics")).text();
+      return text.includes("contentflow_worker_queue_messages") ? text : undefined;
+    }, 30_000);
+    assert.match(metrics, new RegExp(`contentflow_worker_queue_messages\\{queue="${queue.name}",kind="tasks"\\} 7`));
+    assert.match(
+      metrics,
+      new RegExp(`contentflow_worker_queue_messages\\{queue="${queue.name}-poison",kind="poison"\\} 2`),
+    );
+    assert.match(metrics, /^contentflow_worker_queue_oldest_message_age_seconds\{queue="[^"]+"\} \d+$/m);
+    const status = await (await run.get("/status")).json();
+    assert.equal(status.backlog.task_queue.messages, 7);
+    assert.equal(status.backlog.poison_queue.messages, 2);
+    assert.ok(status.backlog.task_queue.oldest_message_age_seconds >= 0);
+    await run.stop();
+  });
+});
