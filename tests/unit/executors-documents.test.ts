@@ -17,6 +17,7 @@ import { loadConfig } from "../../src/config/load.ts";
 import { configureLogging, Logger } from "../../src/log/logger.ts";
 import type { Content } from "../../src/model/content.ts";
 import type { ExecutorRunContext } from "../../src/executors/types.ts";
+import { XmlScanner } from "../../src/executors/documents/xml-scanner.ts";
 import {
   encryptedOffice,
   handMadePdf,
@@ -312,6 +313,12 @@ describe("excel_extractor", () => {
     assert.match(x.text, /Ann\t10\.5\tTrue\t2024-01-15 00:00:00\t=B2\*2/);
   });
 
+  test("data.content holding text (not base64) falls back to the temp file", async () => {
+    const item = fileItem("text-content.xlsx", await makeXlsx(), { content: "Quarterly" });
+    const x = out(await run("excel_extractor", {}, item), "excel_output");
+    assert.equal(x.sheets[0].sheet_name, "Sales");
+  });
+
   test("a sheet with a million empty rows: only the data counts", async () => {
     const bytes = await xlsxWithEmptyRows(1_000_000);
     const x = out(await run("excel_extractor", {}, fileItem("m.xlsx", bytes)), "excel_output");
@@ -383,6 +390,16 @@ describe("pdf_extractor", () => {
       fileItem("j.pdf", await makePdf({ pages: 1, image: true })),
     );
     assert.deepEqual(out(all, "pdf_output").images.map((i: any) => [i.image_index, i.width]), [[0, 120], [1, 4]]);
+  });
+});
+
+describe("pdf_extractor abort", () => {
+  test("the task's signal stops a long PDF extraction between pages", async () => {
+    const ac = new AbortController();
+    const item = fileItem("long.pdf", handMadePdf({ pages: 3000 }));
+    const extraction = run("pdf_extractor", { max_pages: 5000 }, item, ac.signal);
+    setTimeout(() => ac.abort(new Error("task timed out")), 0);
+    await assert.rejects(extraction, /task timed out/);
   });
 });
 
@@ -580,5 +597,45 @@ describe("content_retriever (local files)", () => {
     );
     mkdirSync(join(dir, "folder"));
     await assert.rejects(run("content_retriever", {}, localItem(join(dir, "folder"))), /not a regular file/);
+  });
+});
+
+describe("XML tokenizer (xml-scanner.ts)", () => {
+  const events = (xml: string, chunk = 3) => {
+    const out: string[] = [];
+    const scanner = new XmlScanner({
+      open: (name, attributes, selfClosing) =>
+        out.push(`<${name} ${JSON.stringify(attributes)}${selfClosing ? "/" : ""}>`),
+      close: (name) => out.push(`</${name}>`),
+      text: (text) => out.push(text),
+    });
+    for (let i = 0; i < xml.length; i += chunk) scanner.write(xml.slice(i, i + chunk));
+    scanner.end();
+    return out.join("");
+  };
+
+  test("tags, prefixes, attributes, entities, CDATA, comments and PIs, fed in tiny pieces", () => {
+    const xml = `<?xml version="1.0"?>\n<!-- c --><w:doc a='1' w:b="x &amp; &#65;&#x42;"><w:t>a &lt; b</w:t><e/>` +
+      `<![CDATA[<raw>&]]><?pi x?></w:doc>\n`;
+    assert.equal(
+      events(xml),
+      `<doc {"a":"1","w:b":"x & AB"}><t {}>a < b</t><e {}/></e><raw>&</doc>`,
+    );
+    assert.equal(events(xml, 1000), events(xml, 1));
+  });
+
+  test("malformed input is an error: mismatched, unclosed, DOCTYPE, unknown entity, unquoted, two roots", () => {
+    const bad: Array<[string, RegExp]> = [
+      ["<a><b></a>", /<\/a> closes <b>/],
+      ["<a><b>", /<b> is not closed/],
+      ['<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>', /DOCTYPE declarations are not allowed/],
+      ["<a>&nbsp;</a>", /undefined entity &nbsp;/],
+      ["<a>AT&T</a>", /a bare '&'/],
+      ["<a b=1/>", /not quoted/],
+      ["<a/><b/>", /a second root element/],
+      ["", /no root element/],
+      ["text<a/>", /text outside the root element/],
+    ];
+    for (const [xml, message] of bad) assert.throws(() => events(xml), message, xml);
   });
 });

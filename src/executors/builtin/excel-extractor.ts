@@ -1,6 +1,6 @@
 // excel_extractor: Excel (.xlsx/.xlsm) → data[output_field] (default excel_output) = {text, sheets, tables,
 // formulas?, comments?, images?, properties?} as ContentFlow's openpyxl executor; summary sheets_processed,
-// tables_extracted, images_extracted, extraction_status. Parsing: documents/xlsx.ts (fflate + saxes, streaming).
+// tables_extracted, images_extracted, extraction_status. Parsing: documents/xlsx.ts (fflate + the XML tokenizer of xml-scanner.ts, streaming).
 import * as v from "valibot";
 import type { ExecutorDefinition } from "../types.ts";
 import { perItemExecutor } from "../per-item.ts";
@@ -69,7 +69,7 @@ function truthy(value: CellValue): boolean {
 
 const KEY = (row: number, column: number) => row * 20_000 + column;
 
-function sheetData(sheet: Sheet, s: Settings, what: string) {
+async function sheetData(sheet: Sheet, byKey: Map<number, Cell>, s: Settings, what: string, pacer: Pacer) {
   const lines: string[] = [];
   const cells: Record<string, unknown>[] = [];
   let cellCount = 0;
@@ -92,8 +92,8 @@ function sheetData(sheet: Sheet, s: Settings, what: string) {
           `max_cells ${s.max_cells} (include_empty_cells lists every cell)`,
       );
     }
-    const byKey = new Map(sheet.cells.map((c) => [KEY(c.row, c.column), c]));
     for (let r = 1; r <= sheet.maxRow; r++) {
+      await pacer.tick();
       const values: string[] = [];
       for (let col = 1; col <= sheet.maxColumn; col++) {
         const c = byKey.get(KEY(r, col));
@@ -107,6 +107,7 @@ function sheetData(sheet: Sheet, s: Settings, what: string) {
     let values: string[] = [];
     for (const c of sheet.cells) {
       if (c.row !== row) {
+        await pacer.tick();
         if (values.length) lines.push(values.join("\t"));
         values = [];
         row = c.row;
@@ -129,7 +130,15 @@ function sheetData(sheet: Sheet, s: Settings, what: string) {
   return { text, info };
 }
 
-function tableRange(sheet: Sheet, ref: string, name: string, s: Settings, what: string) {
+async function tableRange(
+  sheet: Sheet,
+  byKey: Map<number, Cell>,
+  ref: string,
+  name: string,
+  s: Settings,
+  what: string,
+  pacer: Pacer,
+) {
   const [from, to = from] = ref.split(":");
   const a = parseRef(from);
   const b = parseRef(to);
@@ -148,11 +157,11 @@ function tableRange(sheet: Sheet, ref: string, name: string, s: Settings, what: 
         `max_cells ${s.max_cells} (lower max_rows_per_table / max_columns_per_table or raise max_cells)`,
     );
   }
-  const byKey = new Map(sheet.cells.map((c) => [KEY(c.row, c.column), c.value]));
   const data: unknown[][] = [];
   for (let r = 0; r < keptRows; r++) {
+    await pacer.tick();
     const row: unknown[] = [];
-    for (let col = 0; col < keptCols; col++) row.push(jsonValue(byKey.get(KEY(top + r, left + col))));
+    for (let col = 0; col < keptCols; col++) row.push(jsonValue(byKey.get(KEY(top + r, left + col))?.value));
     data.push(row);
   }
   const table: Record<string, unknown> = {
@@ -199,7 +208,12 @@ export const excelExtractor: ExecutorDefinition<typeof settings> = {
       const images: unknown[] = [];
       for (const sheet of wb.sheets) {
         await pacer.tick();
-        const { text, info } = sheetData(sheet, s, what);
+        const byKey = new Map<number, Cell>();
+        for (const [i, c] of sheet.cells.entries()) {
+          byKey.set(KEY(c.row, c.column), c);
+          if (i % 4096 === 0) await pacer.tick();
+        }
+        const { text, info } = await sheetData(sheet, byKey, s, what, pacer);
         if (s.extract_text && text) texts.push(`Sheet: ${sheet.name}\n${text}`);
         if (s.extract_sheets) sheets.push(info);
         if (s.extract_tables) {
@@ -207,13 +221,13 @@ export const excelExtractor: ExecutorDefinition<typeof settings> = {
           // openpyxl's read-only worksheets have no defined tables: ContentFlow saw them only with read_only off.
           if (!s.read_only) {
             for (const t of sheet.tables) {
-              const table = tableRange(sheet, t.ref, t.name, s, what);
+              const table = await tableRange(sheet, byKey, t.ref, t.name, s, what, pacer);
               if (table) found.push(table);
             }
           }
           if (!found.length && sheet.maxRow && sheet.maxColumn) {
             const ref = `A1:${columnLetter(sheet.maxColumn)}${sheet.maxRow}`;
-            const table = tableRange(sheet, ref, "full_sheet", s, what);
+            const table = await tableRange(sheet, byKey, ref, "full_sheet", s, what, pacer);
             if (table) found.push(table);
           }
           tables.push(...found);

@@ -1,6 +1,6 @@
 // powerpoint_extractor: PowerPoint (.pptx) → data[output_field] (default pptx_output) = {text, slides, tables,
 // notes?, images?, properties?} as ContentFlow's python-pptx executor; summary slides_processed, tables_extracted,
-// images_extracted, extraction_status. Parsing: documents/pptx.ts (fflate + saxes, streaming).
+// images_extracted, extraction_status. Parsing: documents/pptx.ts (fflate + the XML tokenizer of xml-scanner.ts, streaming).
 import * as v from "valibot";
 import type { ExecutorDefinition } from "../types.ts";
 import { perItemExecutor } from "../per-item.ts";

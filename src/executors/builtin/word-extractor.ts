@@ -1,6 +1,6 @@
 // word_extractor: Word (.docx) → data[output_field] (default word_output) = {text, paragraphs, tables,
 // properties?, images?} as ContentFlow's python-docx executor; summary paragraphs_processed, tables_extracted,
-// images_extracted, extraction_status. Parsing: documents/docx.ts (fflate + saxes, streaming).
+// images_extracted, extraction_status. Parsing: documents/docx.ts (fflate + the XML tokenizer of xml-scanner.ts, streaming).
 import * as v from "valibot";
 import type { ExecutorDefinition } from "../types.ts";
 import { perItemExecutor } from "../per-item.ts";
@@ -8,7 +8,8 @@ import { boolSetting, stringSetting } from "../settings.ts";
 import { documentBytes } from "../documents/source.ts";
 import { maxDocumentBytes, Pacer } from "../documents/limits.ts";
 import { extractorSettings } from "../documents/settings.ts";
-import { extractDocx, imageData } from "../documents/docx.ts";
+import { extractDocx } from "../documents/docx.ts";
+import { imageData } from "../documents/ooxml.ts";
 
 const settings = v.object({
   ...extractorSettings("word_output"),

@@ -5,7 +5,6 @@ import { DocumentError, type Pacer } from "./limits.ts";
 import {
   contentTypeOf,
   coreProperties,
-  imageData,
   mainPart,
   officeProperties,
   type OoxmlPackage,
@@ -213,5 +212,3 @@ export async function extractDocx(
   }
   return doc;
 }
-
-export { imageData };

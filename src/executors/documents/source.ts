@@ -32,7 +32,8 @@ function bytesOf(value: unknown): Uint8Array | undefined {
   if (value instanceof Uint8Array) return value;
   if (value instanceof ArrayBuffer) return new Uint8Array(value);
   if (typeof value === "string" && value.length > 0 && BASE64.test(value)) {
-    return new Uint8Array(Buffer.from(value, "base64"));
+    const compact = value.replace(/\s+/g, "");
+    if (compact.length % 4 === 0) return new Uint8Array(Buffer.from(compact, "base64"));
   }
   return undefined;
 }

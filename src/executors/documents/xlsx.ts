@@ -49,13 +49,31 @@ export function columnLetter(n: number): string {
   return s;
 }
 
-/** "B12" → {row: 12, column: 2}; undefined for anything else. */
+/** "B12" (or "$B$12") → {row: 12, column: 2}; undefined for anything else. Hand-written: it runs for every cell. */
 export function parseRef(ref: string): { row: number; column: number } | undefined {
-  const m = /^\$?([A-Za-z]{1,3})\$?(\d{1,7})$/.exec(ref.trim());
-  if (!m) return undefined;
+  let i = 0;
+  const n = ref.length;
+  if (ref.charCodeAt(i) === 36) i++; // $
   let column = 0;
-  for (const ch of m[1].toUpperCase()) column = column * 26 + ch.charCodeAt(0) - 64;
-  return { row: Number(m[2]), column };
+  let letters = 0;
+  for (; i < n; i++) {
+    const c = ref.charCodeAt(i) | 0x20; // lower case
+    if (c < 97 || c > 122) break;
+    column = column * 26 + c - 96;
+    letters++;
+  }
+  if (letters === 0 || letters > 3) return undefined;
+  if (ref.charCodeAt(i) === 36) i++;
+  let row = 0;
+  let digits = 0;
+  for (; i < n; i++) {
+    const c = ref.charCodeAt(i);
+    if (c < 48 || c > 57) return undefined;
+    row = row * 10 + c - 48;
+    digits++;
+  }
+  if (digits === 0 || digits > 7) return undefined;
+  return { row, column };
 }
 
 const BUILTIN_DATE_FORMATS = new Set([14, 15, 16, 17, 18, 19, 20, 21, 22, 27, 30, 36, 45, 46, 47, 50, 57]);
@@ -220,13 +238,15 @@ async function readCells(pkg: OoxmlPackage, part: string, name: string, ctx: She
           }
           formula ??= c.f;
         }
-        const value = cellValue(c, ctx);
-        const stored: Cell | undefined = !ctx.dataOnly && formula
-          ? { row: c.row, column: c.column, value: `=${formula}`, formula: `=${formula}` }
-          : value === undefined
-          ? undefined
-          : { row: c.row, column: c.column, ...value };
-        if (!stored) return;
+        let stored: Cell | undefined;
+        if (!ctx.dataOnly && formula) {
+          stored = { row: c.row, column: c.column, value: `=${formula}`, formula: `=${formula}` };
+        } else {
+          const value = cellValue(c, ctx);
+          if (value === undefined) return;
+          stored = { row: c.row, column: c.column, value };
+          if (typeof value === "number" && c.v !== undefined && /[.eE]/.test(c.v)) stored.isFloat = true;
+        }
         if (--ctx.cellBudget.left < 0) {
           throw new DocumentError(
             `${pkg.what}: more than max_cells ${ctx.cellBudget.max} cells with values (sheet '${name}')`,
@@ -250,29 +270,26 @@ async function readCells(pkg: OoxmlPackage, part: string, name: string, ctx: She
 function cellValue(
   c: { type: string; style: number; v?: string; inline?: string },
   ctx: SheetContext,
-): { value: CellValue; isFloat?: boolean } | undefined {
+): CellValue | undefined {
   switch (c.type) {
-    case "s": {
-      const s = ctx.strings[Number(c.v)];
-      return s === undefined ? undefined : { value: s };
-    }
+    case "s":
+      return ctx.strings[Number(c.v)];
     case "inlineStr":
-      return c.inline === undefined ? undefined : { value: c.inline };
+      return c.inline;
     case "str":
     case "e":
-      return c.v === undefined ? undefined : { value: c.v };
+      return c.v;
     case "b":
-      return c.v === undefined ? undefined : { value: c.v.trim() === "1" || c.v.trim() === "true" };
+      return c.v === undefined ? undefined : c.v.trim() === "1" || c.v.trim() === "true";
     case "d": {
       const d = c.v ? new Date(c.v.endsWith("Z") || /[+-]\d\d:\d\d$/.test(c.v) ? c.v : `${c.v}Z`) : undefined;
-      return d && !Number.isNaN(d.getTime()) ? { value: d } : undefined;
+      return d && !Number.isNaN(d.getTime()) ? d : undefined;
     }
     default: {
       if (c.v === undefined || c.v.trim() === "") return undefined;
       const n = Number(c.v);
-      if (!Number.isFinite(n)) return { value: c.v };
-      if (ctx.dates[c.style]) return { value: excelDate(n, ctx.date1904) };
-      return { value: n, isFloat: /[.eE]/.test(c.v) };
+      if (!Number.isFinite(n)) return c.v;
+      return ctx.dates[c.style] ? excelDate(n, ctx.date1904) : n;
     }
   }
 }

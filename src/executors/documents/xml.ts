@@ -1,8 +1,8 @@
-// Streaming XML for OOXML parts: the part is inflated step by step (zip.ts), decoded and fed to saxes, so a large
-// sheet or document body never exists as one string or one object tree. Element and attribute names are handled
-// by local name (the part after the prefix), because generators differ in prefixes ("x:row", "row").
-// saxes expands only the predefined XML entities and character references: no DTD or external entities.
-import { SaxesParser } from "saxes";
+// Streaming XML for OOXML parts: the part is inflated step by step (zip.ts), decoded and fed to the tokenizer of
+// xml-scanner.ts, so a large sheet or document body never exists as one string or one object tree. Element and
+// attribute names are handled by local name (the part after the prefix), because generators differ in prefixes
+// ("x:row", "row"). Only the predefined XML entities and character references are expanded; DOCTYPE is refused.
+import { XmlScanner } from "./xml-scanner.ts";
 import type { Pacer } from "./limits.ts";
 import type { ZipArchive } from "./zip.ts";
 import { DocumentError } from "./limits.ts";
@@ -27,9 +27,13 @@ export function localName(qualified: string): string {
 
 /** The attribute with this exact name, else one whose local name matches ("val" finds "w:val"). */
 export function attr(tag: XmlTag, name: string): string | undefined {
-  const exact = tag.attributes[name];
+  const attributes = tag.attributes;
+  const exact = attributes[name];
   if (exact !== undefined) return exact;
-  for (const [key, value] of Object.entries(tag.attributes)) if (localName(key) === name) return value;
+  for (const key in attributes) {
+    const colon = key.indexOf(":");
+    if (colon >= 0 && key.length - colon - 1 === name.length && key.endsWith(name)) return attributes[key];
+  }
   return undefined;
 }
 
@@ -48,23 +52,24 @@ export async function parseXmlPart(
   handlers: XmlHandlers,
   what: string,
 ): Promise<void> {
-  const parser = new SaxesParser({ xmlns: false, position: false });
-  parser.on("opentag", (tag) => {
-    handlers.open?.({ name: localName(tag.name), attributes: tag.attributes, selfClosing: tag.isSelfClosing });
+  // One tag object, refilled for every start tag: handlers read it and never keep it.
+  const tag: XmlTag = { name: "", attributes: {}, selfClosing: false };
+  const scanner = new XmlScanner({
+    open: (name, attributes, selfClosing) => {
+      if (!handlers.open) return;
+      tag.name = name;
+      tag.attributes = attributes;
+      tag.selfClosing = selfClosing;
+      handlers.open(tag);
+    },
+    close: (name) => handlers.close?.(name),
+    text: handlers.text,
   });
-  parser.on("closetag", (tag) => handlers.close?.(localName(tag.name)));
-  if (handlers.text) {
-    const onText = handlers.text;
-    parser.on("text", onText);
-    parser.on("cdata", onText);
-  }
   const decoder = new TextDecoder("utf-8");
   try {
-    await zip.stream(part, pacer, (chunk) => {
-      parser.write(decoder.decode(chunk, { stream: true }));
-    });
-    parser.write(decoder.decode());
-    parser.close();
+    await zip.stream(part, pacer, (chunk) => scanner.write(decoder.decode(chunk, { stream: true })));
+    scanner.write(decoder.decode());
+    scanner.end();
   } catch (err) {
     if (err instanceof DocumentError || pacer.signal.aborted) throw err;
     throw new DocumentError(`${what}: malformed XML in part '${part}' (${(err as Error).message})`);

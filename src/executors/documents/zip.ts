@@ -11,7 +11,7 @@ const CENTRAL_SIGNATURE = 0x02014b50;
 const LOCAL_SIGNATURE = 0x04034b50;
 const MAX_ENTRIES = 20_000;
 /** Compressed bytes handed to the inflater per step: at most ~1032x that comes out of one step. */
-const INFLATE_STEP = 16 * 1024;
+const INFLATE_STEP = 8 * 1024;
 
 export interface ZipEntry {
   name: string;
