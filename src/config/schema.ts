@@ -292,7 +292,9 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
   QUEUE_VISIBILITY_TIMEOUT_SECONDS: {
     group: "queue",
     default: "300",
-    description: "Lease on a received message; renewed at half of it while the task runs",
+    description:
+      "Lease on a received message; renewed every third of it while the task runs, given up a fifth of it (at most " +
+      "5 s) before it ends if renewals keep failing",
   },
   QUEUE_MAX_MESSAGES: { group: "queue", default: "32", description: "Messages fetched per receive call (1-32)" },
   QUEUE_METRICS_INTERVAL_SECONDS: {

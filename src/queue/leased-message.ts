@@ -1,5 +1,6 @@
 // A received message held under a lease (its visibility timeout) until it is settled: deleted, or made visible
-// again after a delay. The lease is renewed at half its length while the task runs. Every renewal returns a new pop
+// again after a delay. The lease is renewed every third of its length while the task runs (a renewal then has more
+// than a quarter of the lease to answer before the message is given up, below). Every renewal returns a new pop
 // receipt; renewals and settlements run one at a time, so a delete always uses the newest receipt
 // (the bug class of Azure/azure-functions-host#1600).
 // The lease is also tracked locally: when renewals keep failing, the message is given up (`lost` aborts, so the
@@ -95,7 +96,14 @@ export class LeasedMessage {
   }
 
   private get renewIntervalMs(): number {
-    return Math.max(250, (this.opts.leaseSeconds * 1000) / 2);
+    return Math.max(250, (this.opts.leaseSeconds * 1000) / 3);
+  }
+
+  /** Time until the next renewal is due: a third of the lease after the one in force began (as estimated), so a
+   * receive or renewal that was slow to answer is followed up sooner. */
+  private get renewDueInMs(): number {
+    const leaseMs = this.opts.leaseSeconds * 1000;
+    return Math.max(0, this.leaseUntil - leaseMs + this.renewIntervalMs - Date.now());
   }
 
   /** Runs storage operations on this message one at a time, in call order. */
@@ -137,7 +145,7 @@ export class LeasedMessage {
 
   startRenewal(): void {
     if (this.state !== "leased") return;
-    if (!this.timer) this.schedule(this.renewIntervalMs);
+    if (!this.timer) this.schedule(this.renewDueInMs);
     if (!this.deadlineTimer) this.armDeadline();
   }
 
@@ -156,7 +164,7 @@ export class LeasedMessage {
     this.timer = undefined;
     try {
       await this.renew();
-      if (this.state === "leased") this.schedule(this.renewIntervalMs);
+      if (this.state === "leased") this.schedule(this.renewDueInMs);
     } catch (err) {
       const lost = isLeaseLost(err);
       this.opts.listener?.renewalFailed?.(this, err, lost);
