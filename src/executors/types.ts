@@ -110,6 +110,11 @@ export interface ExecutorDefinition<TSchema extends v.GenericSchema = v.GenericS
    * fail_pipeline_on_error true.
    */
   commonDefaults?: { max_concurrent?: number; timeout_secs?: number; fail_pipeline_on_error?: boolean };
+  /**
+   * Common setting names this executor also reads itself (they are then in its own settings too, and the runner's
+   * note that they are ignored does not apply), e.g. for_each_content's max_concurrent and continue_on_error.
+   */
+  readsCommonSettings?: readonly string[];
   create(id: string, settings: v.InferOutput<TSchema>, deps: ExecutorDeps): ExecutorInstance;
 }
 

@@ -113,7 +113,8 @@ function knownSettingNames(schema: unknown): string[] | undefined {
 export function unknownSettings(cfg: ExecutorConfigLike, registry: ExecutorRegistry): string[] {
   const known = knownSettingNames(registry.get(cfg.type)?.settings);
   if (!known) return [];
-  return Object.keys(splitSettings(cfg.settings ?? {}).own).filter((k) => !known.includes(k));
+  const def = registry.get(cfg.type);
+  return Object.keys(splitSettings(cfg.settings ?? {}, def?.readsCommonSettings).own).filter((k) => !known.includes(k));
 }
 
 /** Where nested pipelines of the executors being compiled come from and how deep they already are. */
@@ -197,7 +198,7 @@ function nestedPipelines(
       try {
         return nestedPipeline(
           compileNested(def, { label: `executor '${owner.id}' steps` }),
-          `executor '${owner.id}' steps`,
+          "steps",
         );
       } catch (err) {
         if (!(err instanceof PipelineError) || err.message.startsWith(where(owner))) throw err;
@@ -218,7 +219,7 @@ function prepare(
   if (!def) throw unknownType(cfg, registry);
   const settings = resolvedSettings(cfg, deps.config);
   const common = commonSettings(cfg, settings, registry);
-  const own = v.safeParse(def.settings, withoutEmptyValues(splitSettings(settings).own));
+  const own = v.safeParse(def.settings, withoutEmptyValues(splitSettings(settings, def.readsCommonSettings).own));
   if (!own.success) throw new PipelineError(`${where(cfg)}: invalid settings: ${issuesText(own.issues)}`);
   let condition: CompiledCondition | undefined;
   if (common.condition !== undefined && common.condition.trim() !== "") {
@@ -290,13 +291,16 @@ export function compilePipeline(
       const node = prepare(cfg, registry, deps, nesting);
       nodes.set(id, node);
       for (const w of node.condition?.warnings ?? []) warnings.push(`executor '${id}' (${cfg.type}): ${w}`);
-      for (const ref of unsetReferences(cfg.settings ?? {}, executorEnv(cfg), "settings")) {
+      // Inline steps had ${VAR} applied with their owner (which warned already).
+      const refs = alreadyResolved.has(cfg) ? [] : unsetReferences(cfg.settings ?? {}, executorEnv(cfg), "settings");
+      for (const ref of refs) {
         warnings.push(
           `executor '${id}' (${cfg.type}): ${ref.where}: environment variable ${ref.name} is not set; the text ` +
             `'\${${ref.name}}' is used as it is, as in ContentFlow`,
         );
       }
-      if (splitSettings(cfg.settings ?? {}).common.continue_on_error !== undefined) {
+      const readsItself = registry.get(cfg.type)?.readsCommonSettings?.includes("continue_on_error");
+      if (splitSettings(cfg.settings ?? {}).common.continue_on_error !== undefined && !readsItself) {
         warnings.push(
           `executor '${id}' (${cfg.type}): continue_on_error is ignored, as in ContentFlow: an item error fails the ` +
             "pipeline unless fail_pipeline_on_error is false (then the item passes on with a failed log entry)",
