@@ -1,7 +1,7 @@
 // The supervisor's HTTP API: /health (liveness), /ready, /status, /metrics (Prometheus text).
 import { Hono } from "hono";
 import type { Supervisor } from "../supervisor/supervisor.ts";
-import type { WorkerRole } from "../model/worker-context.ts";
+import { labelValue, splitLabelledCounter, type WorkerRole } from "../model/worker-context.ts";
 import { bearerAuth, requestLimits } from "./auth.ts";
 import type { ConnectionInfo } from "../runtime/index.ts";
 import { ipInRanges, type IpRange } from "../util/ip-ranges.ts";
@@ -60,11 +60,6 @@ export function contentflowStatus(supervisor: Supervisor, workerName: string): {
   };
 }
 
-/** Prometheus label value: backslash, quote and newline escaped. */
-function labelValue(value: string): string {
-  return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
-}
-
 export function buildInfoMetric(build: BuildInfo): string {
   const labels = (["version", "commit", "target", "runtime"] as const)
     .map((k) => `${k}="${labelValue(build[k])}"`)
@@ -94,6 +89,12 @@ export function readiness(supervisor: Supervisor): { ready: boolean; reasons: st
   }
   return { ready: reasons.length === 0, reasons, degraded };
 }
+
+/** Help texts of counters whose meaning is not plain from the name. */
+const COUNTER_HELP: Record<string, string> = {
+  contentflow_worker_ai_tokens_total:
+    "Azure AI tokens used by executors, by executor type and kind (prompt, completion, embedding)",
+};
 
 function metricName(counter: string): string {
   return `contentflow_worker_${counter.replace(/[^a-zA-Z0-9_]/g, "_")}`;
@@ -150,15 +151,23 @@ export function prometheusText(supervisor: Supervisor): string {
     byRole((r) => children.some((c) => c.role === r && c.degraded) ? 1 : 0),
   );
   const totals = supervisor.counterTotals();
-  const names = new Set(ROLES.flatMap((r) => Object.keys(totals[r])));
-  for (const counter of [...names].sort()) {
-    const name = metricName(counter.endsWith("_total") ? counter : `${counter}_total`);
-    family(
-      name,
-      "counter",
-      `Worker counter ${counter}, summed over the role's processes`,
-      ROLES.filter((r) => totals[r][counter] !== undefined).map((r) => [`{role="${r}"}`, totals[r][counter]]),
-    );
+  // Counters may carry labels (labelledCounter); one family per name, the role label first.
+  const families = new Map<string, Array<[string, number]>>();
+  const baseNames = new Map<string, string>();
+  for (const role of ROLES) {
+    for (const [counter, value] of Object.entries(totals[role])) {
+      const { name: base, labels } = splitLabelledCounter(counter);
+      const name = metricName(base.endsWith("_total") ? base : `${base}_total`);
+      baseNames.set(name, base);
+      const samples = families.get(name) ?? [];
+      samples.push([`{role="${role}"${labels ? `,${labels}` : ""}}`, value]);
+      families.set(name, samples);
+    }
+  }
+  for (const name of [...families.keys()].sort()) {
+    const samples = families.get(name)!.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const help = COUNTER_HELP[name] ?? `Worker counter ${baseNames.get(name)}, summed over the role's processes`;
+    family(name, "counter", help, samples);
   }
   family("contentflow_worker_uptime_seconds", "gauge", "Supervisor uptime", [[
     "",

@@ -14,6 +14,7 @@ import { IpcReporter, openSupervisedChannel } from "../supervisor/child-host.ts"
 import { MemoryReporter, type WorkerContext, type WorkerReporter, type WorkerRole } from "../model/worker-context.ts";
 import { runProcessingWorker } from "../workers/processing/index.ts";
 import { runSourceOnce, runSourceWorker } from "../workers/source.ts";
+import { reportUsageTo } from "../executors/ai/usage.ts";
 
 const HELP = `Usage: contentflow-worker worker --role=processing|source [--index N] [--env-file PATH]
        contentflow-worker worker --role=source --once [--vault ID]
@@ -94,8 +95,11 @@ export const workerCommand: Command = {
       return summary.errors.length ? EXIT_FAILURE : EXIT_OK;
     }
     logger.info("worker starting");
+    // Tokens used by Azure AI executors go to /metrics as contentflow_worker_ai_tokens_total.
+    const stopUsageReports = reportUsageTo(report);
     if (role === "processing") await runProcessingWorker(ctx);
     else await runSourceWorker(ctx);
+    stopUsageReports();
     if (report instanceof IpcReporter) report.stop();
     logger.info("worker stopped");
     return EXIT_OK;

@@ -168,8 +168,11 @@ export const settingSchemas = {
       "expected '*', variable names or NAME_PREFIX_* separated by commas",
     ),
   ),
+  MAX_DOCUMENT_MB: intSetting(1, 4096),
+  LOCAL_FILE_ROOTS: listSetting(),
   AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT: intSetting(1, 1000),
   AI_MAX_RETRY_DELAY_SECONDS: intSetting(0, 3600),
+  AZURE_OPENAI_ENDPOINT: urlOrEmpty("the default Azure OpenAI endpoint"),
   // Cosmos
   COSMOS_DB_ENDPOINT: urlOrEmpty("the Cosmos DB account endpoint"),
   COSMOS_DB_KEY: strSetting(),
@@ -336,6 +339,18 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
     description:
       "Comma-separated host names, IPs or CIDR ranges that executors may call although they resolve to loopback, private, link-local, CGNAT, unique-local or metadata addresses (empty = none)",
   },
+  MAX_DOCUMENT_MB: {
+    group: "processing",
+    default: "100",
+    description:
+      "Largest document (MiB) content_retriever downloads or reads and the PDF/Office extractors open; an executor's max_file_size_mb can only lower it",
+  },
+  LOCAL_FILE_ROOTS: {
+    group: "processing",
+    default: "",
+    description:
+      "Comma-separated folders content_retriever may read local_file items from (besides the temp directory; empty = temp directory only)",
+  },
   AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT: {
     group: "processing",
     default: "8",
@@ -347,6 +362,12 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
     group: "processing",
     default: "60",
     description: "Longest wait before retrying an Azure AI call after 429/503 (Retry-After is honoured up to this cap)",
+  },
+  AZURE_OPENAI_ENDPOINT: {
+    group: "processing",
+    default: "",
+    description:
+      "Azure OpenAI endpoint for AI executors whose pipeline sets no endpoint (ContentFlow's clients read the same variable)",
   },
 
   COSMOS_DB_ENDPOINT: {

@@ -21,6 +21,11 @@ export const COUNTERS = [
   "tasks_enqueued_total",
   "lease_conflicts_total",
   "lease_lost_total",
+  // AI executors (labelled by executor_type and kind, see labelledCounter in worker-context.ts)
+  "ai_tokens_total",
 ] as const;
 
 export type CounterName = (typeof COUNTERS)[number];
+
+/** A counter of the list with labels: `name{key="value",…}`. */
+export type LabelledCounterName = `${CounterName}{${string}}`;

@@ -12,6 +12,25 @@ import { azureBlobContentRetriever } from "./azure-blob-content-retriever.ts";
 import { azureBlobOutput } from "./azure-blob-output.ts";
 import { httpExecutor } from "./http.ts";
 import { azureBlobInputDiscovery } from "./azure-blob-input-discovery.ts";
+import { wordExtractor } from "./word-extractor.ts";
+import { pdfExtractor } from "./pdf-extractor.ts";
+import { powerpointExtractor } from "./powerpoint-extractor.ts";
+import { excelExtractor } from "./excel-extractor.ts";
+import { contentRetriever } from "./content-retriever.ts";
+import { azureOpenAIAgent } from "./azure-openai-agent.ts";
+import { azureOpenAIEmbeddings } from "./azure-openai-embeddings.ts";
+import { textSummarizer } from "./text-summarizer.ts";
+import { entityExtractor } from "./entity-extractor.ts";
+import { sentimentAnalyser } from "./sentiment-analyser.ts";
+import { contentClassifier } from "./content-classifier.ts";
+import { piiDetector } from "./pii-detector.ts";
+import { keywordExtractor } from "./keyword-extractor.ts";
+import { languageDetector } from "./language-detector.ts";
+import { contentTranslator } from "./content-translator.ts";
+import { azureDocumentIntelligenceExtractor } from "./azure-document-intelligence-extractor.ts";
+import { azureContentUnderstandingExtractor } from "./azure-content-understanding-extractor.ts";
+import { gptragSearchIndexDocumentGenerator } from "./gptrag-search-index-document-generator.ts";
+import { aiSearchIndexOutput } from "./ai-search-index-output.ts";
 import { subpipeline } from "./subpipeline.ts";
 import { forEachContent } from "./for-each-content.ts";
 import { documentSetInitializer } from "./document-set-initializer.ts";
@@ -33,6 +52,25 @@ export function builtinExecutors(): ExecutorDefinition[] {
     anyDefinition(azureBlobOutput),
     anyDefinition(httpExecutor),
     anyDefinition({ ...azureBlobInputDiscovery, crawls: true }),
+    anyDefinition(wordExtractor),
+    anyDefinition(pdfExtractor),
+    anyDefinition(powerpointExtractor),
+    anyDefinition(excelExtractor),
+    anyDefinition(contentRetriever),
+    anyDefinition(azureOpenAIAgent),
+    anyDefinition(azureOpenAIEmbeddings),
+    anyDefinition(textSummarizer),
+    anyDefinition(entityExtractor),
+    anyDefinition(sentimentAnalyser),
+    anyDefinition(contentClassifier),
+    anyDefinition(piiDetector),
+    anyDefinition(keywordExtractor),
+    anyDefinition(languageDetector),
+    anyDefinition(contentTranslator),
+    anyDefinition(azureDocumentIntelligenceExtractor),
+    anyDefinition(azureContentUnderstandingExtractor),
+    anyDefinition(gptragSearchIndexDocumentGenerator),
+    anyDefinition(aiSearchIndexOutput),
     anyDefinition(subpipeline),
     anyDefinition(forEachContent),
     anyDefinition(documentSetInitializer),

@@ -24,7 +24,8 @@ import {
   outboundPolicy,
   readTextLimited,
 } from "../../net/outbound.ts";
-import { linkedSignal, sleep } from "../../util/abort.ts";
+import { linkedSignal } from "../../util/abort.ts";
+import { sleepOrAbort } from "../../util/sleep.ts";
 
 /** ContentFlow's default User-Agent (a desktop Chrome). */
 const DEFAULT_USER_AGENT =
@@ -206,7 +207,7 @@ export const webScraper: ExecutorDefinition<typeof settings> = {
           visited.add(url);
           const isStart = depth === 0;
           if (!isStart && !matches(url)) continue;
-          if (fetched > 0) await sleep(1000 / s.rate_limit, ctx.signal);
+          if (fetched > 0) await sleepOrAbort(1000 / s.rate_limit, ctx.signal);
           fetched++;
           let html: string, finalUrl: string;
           try {
