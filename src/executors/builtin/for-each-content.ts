@@ -9,6 +9,7 @@ import type { ExecutorDefinition, ExecutorRunContext, NestedStep } from "../type
 import { type Content, type ExecutorLogEntry, nowIso } from "../../model/content.ts";
 import { boolSetting, intSetting } from "../settings.ts";
 import { linkedSignal, raceAbort } from "../../util/abort.ts";
+import { eachLimited } from "../../util/each-limited.ts";
 
 const stepId = v.pipe(
   v.union([v.string(), v.pipe(v.number(), v.transform(String))], "a step's id must be a string"),
@@ -47,15 +48,6 @@ const settings = v.object({
   /** Items always keep their order here; accepted for compatibility. */
   preserve_order: v.optional(boolSetting("preserve_order"), true),
 });
-
-/** Runs `fn` on every index with at most `limit` at once; resolves when all are done. */
-async function eachLimited(count: number, limit: number, fn: (index: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < count) await fn(next++);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, count) }, worker));
-}
 
 function entry(
   id: string,
@@ -108,9 +100,9 @@ export const forEachContent: ExecutorDefinition<typeof settings> = {
       async process(input, ctx) {
         const results: Content[][] = input.map(() => []);
         let fatal: Error | undefined;
-        await eachLimited(input.length, s.max_concurrent, async (i) => {
-          if (fatal || ctx.signal.aborted) return;
-          const item = input[i];
+        // Stops starting items once one fails with continue_on_error false, or the task is cancelled.
+        const stop = linkedSignal(ctx.signal);
+        await eachLimited(input, s.max_concurrent, async (item, i) => {
           const start = nowIso();
           const t0 = Date.now();
           try {
@@ -132,6 +124,7 @@ export const forEachContent: ExecutorDefinition<typeof settings> = {
             const message = `item ${i} (${item.id.canonical_id}): ${(err as Error).message}`;
             if (!s.continue_on_error) {
               fatal ??= new Error(message);
+              stop.controller.abort(fatal);
               return;
             }
             ctx.logger.warn("for_each_content: an item failed and passes on unchanged", { error: message });
@@ -143,7 +136,7 @@ export const forEachContent: ExecutorDefinition<typeof settings> = {
               ],
             }];
           }
-        });
+        }, stop.signal).finally(() => stop.dispose());
         ctx.signal.throwIfAborted();
         if (fatal) throw fatal;
         return results.flat();
