@@ -54,7 +54,7 @@ function checkDefinition(def: PipelineDefinition, opts: CheckOptions): PipelineC
     }
     try {
       if (!executorEnabled(cfg, opts.registry)) continue;
-      const instance = createExecutor(cfg, opts.registry, opts.deps);
+      const instance = createExecutor(cfg, opts.registry, opts.deps, def);
       void instance.close?.()?.catch(() => undefined);
     } catch (err) {
       const message = withoutExecutorPrefix((err as Error).message, cfg.id);

@@ -93,8 +93,14 @@ export function createExecutor(
   cfg: ExecutorConfigLike,
   registry: ExecutorRegistry,
   deps: ExecutorDeps,
+  /** The pipeline `cfg` belongs to, so that a subpipeline can find the pipelines of the same document. */
+  pipeline?: PipelineDefinition,
 ): ExecutorInstance {
-  return prepare(cfg, registry, deps).instance;
+  return prepare(cfg, registry, deps, pipeline ? topNesting(pipeline) : undefined).instance;
+}
+
+function topNesting(def: PipelineDefinition): NestingContext {
+  return { def, levels: [{ label: `pipeline '${def.name}'`, pipeline: def.name }] };
 }
 
 function unknownType(cfg: ExecutorConfigLike, registry: ExecutorRegistry): PipelineError {
@@ -265,7 +271,7 @@ export function compilePipeline(
   },
 ): CompiledPipeline {
   const { registry, deps } = opts;
-  const nesting = opts.nesting ?? { def, levels: [{ label: `pipeline '${def.name}'`, pipeline: def.name }] };
+  const nesting = opts.nesting ?? topNesting(def);
   const exclude = opts.excludeExecutor || null;
   const warnings: string[] = [];
   const inGraph = new Set(definitionGraph(def).nodes);

@@ -13,6 +13,7 @@ import {
   runPipeline,
 } from "../../src/pipeline/index.ts";
 import { MAX_NESTING_DEPTH } from "../../src/pipeline/compile.ts";
+import { checkPipelineYaml } from "../../src/pipeline/check.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { configureLogging, Logger } from "../../src/log/logger.ts";
 import type { Content } from "../../src/model/content.ts";
@@ -238,6 +239,16 @@ ${extra}`;
     const r = await running;
     assert.equal(r.status, "cancelled");
     assert.match(r.error!, /shutting down/);
+  });
+
+  test("`pipeline check` sees the other pipelines of the document and reports a cycle on the executor", () => {
+    const check = (yaml: string) => checkPipelineYaml(yaml, { registry: testRegistry(), deps, env: {} });
+    const [ok] = check(doc(`    - {id: sub, type: subpipeline, settings: {pipeline: enrich}}`));
+    assert.deepEqual([ok.pipeline, ok.valid, ok.problems], ["main", true, []]);
+    const [cyclic] = check(doc(`    - {id: sub, type: subpipeline, settings: {pipeline: main}}`));
+    assert.equal(cyclic.valid, false);
+    assert.equal(cyclic.problems[0].executor, "sub");
+    assert.match(cyclic.problems[0].message, /^sub-pipeline cycle: pipeline 'main' → pipeline 'main'/);
   });
 
   test("created on its own (no pipeline document) it says why it cannot work", () => {
