@@ -6,6 +6,7 @@ import { bearerAuth, requestLimits } from "./auth.ts";
 import type { ConnectionInfo } from "../runtime/index.ts";
 import { ipInRanges, type IpRange } from "../util/ip-ranges.ts";
 import type { BuildInfo } from "../runtime/build-info.ts";
+import type { BacklogSample } from "../supervisor/backlog-sampler.ts";
 
 export interface ApiOptions {
   supervisor: Supervisor;
@@ -14,6 +15,8 @@ export interface ApiOptions {
   /** Commit, build date, target and runtime of this executable (shown on /health and as a /metrics gauge). */
   build?: BuildInfo;
   apiToken?: string;
+  /** The newest queue backlog sample (BacklogSampler), for /status and /metrics; none when sampling is off. */
+  backlog?: () => BacklogSample | undefined;
   /**
    * Client addresses (API_OPEN_STATUS_FROM) that may read /status without the token while `apiToken` is set; they
    * get `contentflowStatus` only, the part the ContentFlow API's health check reads.
@@ -58,6 +61,27 @@ export function contentflowStatus(supervisor: Supervisor, workerName: string): {
     processing_workers: role("processing"),
     source_workers: role("source"),
   };
+}
+
+/** Queue depth and age of the oldest task: the signal to scale VMs on (sampled, see BacklogSampler). */
+export function backlogMetrics(sample: BacklogSample | undefined): string {
+  if (!sample) return "";
+  const t = sample.taskQueue;
+  const lines = [
+    "# HELP contentflow_worker_queue_messages Approximate messages in the task and poison queues (sampled)",
+    "# TYPE contentflow_worker_queue_messages gauge",
+    `contentflow_worker_queue_messages{queue="${labelValue(t.name)}",kind="tasks"} ${t.messages}`,
+    `contentflow_worker_queue_messages{queue="${
+      labelValue(sample.poisonQueue.name)
+    }",kind="poison"} ${sample.poisonQueue.messages}`,
+    "# HELP contentflow_worker_queue_oldest_message_age_seconds Age of the oldest visible task message (sampled)",
+    "# TYPE contentflow_worker_queue_oldest_message_age_seconds gauge",
+    `contentflow_worker_queue_oldest_message_age_seconds{queue="${labelValue(t.name)}"} ${t.oldestAgeSeconds ?? 0}`,
+    "# HELP contentflow_worker_queue_sample_age_seconds Seconds since the queue numbers above were read",
+    "# TYPE contentflow_worker_queue_sample_age_seconds gauge",
+    `contentflow_worker_queue_sample_age_seconds ${Math.round((Date.now() - sample.at) / 1000)}`,
+  ];
+  return lines.join("\n") + "\n";
 }
 
 export function buildInfoMetric(build: BuildInfo): string {
@@ -133,6 +157,12 @@ export function prometheusText(supervisor: Supervisor): string {
     byRole((r) => children.filter((c) => c.role === r).reduce((a, c) => a + c.in_flight, 0)),
   );
   family(
+    "contentflow_worker_worker_in_flight",
+    "gauge",
+    "Tasks (processing) or crawls (source) running now in each worker process",
+    children.map((c) => [`{role="${c.role}",index="${c.index}"}`, c.in_flight] as [string, number]),
+  );
+  family(
     "contentflow_worker_child_restarts_total",
     "counter",
     "Worker process restarts per role",
@@ -174,6 +204,19 @@ export function prometheusText(supervisor: Supervisor): string {
     Math.round((Date.now() - supervisor.startedAt) / 1000),
   ]]);
   return lines.join("\n") + "\n";
+}
+
+function backlogStatus(sample: BacklogSample | undefined) {
+  if (!sample) return null;
+  return {
+    sampled_at: new Date(sample.at).toISOString(),
+    task_queue: {
+      name: sample.taskQueue.name,
+      messages: sample.taskQueue.messages,
+      oldest_message_age_seconds: sample.taskQueue.oldestAgeSeconds,
+    },
+    poison_queue: { name: sample.poisonQueue.name, messages: sample.poisonQueue.messages },
+  };
 }
 
 export function createApi(opts: ApiOptions): Hono<ApiEnv> {
@@ -244,14 +287,19 @@ export function createApi(opts: ApiOptions): Hono<ApiEnv> {
       ready: r.ready,
       workers,
       counters: supervisor.counterTotals(),
+      backlog: backlogStatus(opts.backlog?.()),
     });
   });
   app.get(
     "/metrics",
     (c) =>
-      c.text(prometheusText(supervisor) + (opts.build ? buildInfoMetric(opts.build) : ""), 200, {
-        "content-type": "text/plain; version=0.0.4; charset=utf-8",
-      }),
+      c.text(
+        prometheusText(supervisor) + backlogMetrics(opts.backlog?.()) + (opts.build ? buildInfoMetric(opts.build) : ""),
+        200,
+        {
+          "content-type": "text/plain; version=0.0.4; charset=utf-8",
+        },
+      ),
   );
   return app;
 }

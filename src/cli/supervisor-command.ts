@@ -11,6 +11,8 @@ import { Supervisor } from "../supervisor/supervisor.ts";
 import { createApi, readiness } from "../api/app.ts";
 import { parseIpRange } from "../util/ip-ranges.ts";
 import { buildInfo } from "../runtime/build-info.ts";
+import { BacklogSampler } from "../supervisor/backlog-sampler.ts";
+import { taskQueues } from "../queue/clients.ts";
 import {
   childEnvWithoutSystemd,
   notifyExtendTimeout,
@@ -60,9 +62,22 @@ export const supervisorCommand: Command = {
       heartbeatTimeoutMs: config.WORKER_HEARTBEAT_TIMEOUT_SECONDS * 1000,
     });
     let server: RunningServer | undefined;
+    let backlog: BacklogSampler | undefined;
     if (config.API_ENABLED) {
+      if (config.QUEUE_METRICS_INTERVAL_SECONDS > 0) {
+        const queues = taskQueues(config);
+        backlog = new BacklogSampler({
+          tasks: queues.tasks,
+          poison: queues.poison,
+          intervalMs: config.QUEUE_METRICS_INTERVAL_SECONDS * 1000,
+          logger,
+        });
+        backlog.start();
+      }
+      const sampler = backlog;
       const app = createApi({
         supervisor,
+        backlog: sampler ? () => sampler.latest() : undefined,
         workerName: config.WORKER_NAME,
         version: buildInfo().version,
         build: buildInfo(),
@@ -128,6 +143,7 @@ export const supervisorCommand: Command = {
     clearInterval(tick);
     watchdog?.stop();
     await server?.close();
+    await backlog?.stop();
     logger.info("supervisor stopped");
     return EXIT_OK;
   },

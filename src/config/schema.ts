@@ -152,6 +152,7 @@ export const settingSchemas = {
   QUEUE_MIN_POLL_INTERVAL_MS: intSetting(10, 60000),
   QUEUE_VISIBILITY_TIMEOUT_SECONDS: intSetting(2, 604800),
   QUEUE_MAX_MESSAGES: intSetting(1, 32),
+  QUEUE_METRICS_INTERVAL_SECONDS: intSetting(0, 3600),
   // Processing
   PROCESSING_CONCURRENCY: intSetting(1, 256),
   MAX_TASK_RETRIES: intSetting(1, 100),
@@ -161,6 +162,7 @@ export const settingSchemas = {
   OUTBOUND_ALLOWED_HOSTS: listSetting(),
   OUTBOUND_ALLOWED_PRIVATE_HOSTS: privateHostsSetting(),
   MAX_HTTP_RESPONSE_BYTES: intSetting(1024, 2 ** 40),
+  MAX_CLAIM_CHECK_BYTES: intSetting(65536, 2 ** 40),
   PIPELINE_ENV_ALLOWED_VARIABLES: v.pipe(
     listSetting(),
     v.check(
@@ -293,6 +295,12 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
     description: "Lease on a received message; renewed at half of it while the task runs",
   },
   QUEUE_MAX_MESSAGES: { group: "queue", default: "32", description: "Messages fetched per receive call (1-32)" },
+  QUEUE_METRICS_INTERVAL_SECONDS: {
+    group: "queue",
+    default: "30",
+    description:
+      "How often the supervisor reads the task and poison queue depth and the oldest task's age for /metrics and /status (3 storage calls; 0 = never)",
+  },
 
   PROCESSING_CONCURRENCY: {
     group: "processing",
@@ -302,7 +310,9 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
   MAX_TASK_RETRIES: {
     group: "processing",
     default: "3",
-    description: "Deliveries of a message before it is moved to the poison queue and its execution marked failed",
+    description:
+      "Failed runs of a task (errors, timeouts, a worker dying while running it — not outages or shutdowns) before " +
+      "its message is moved to the poison queue and its execution marked failed",
   },
   TASK_TIMEOUT_SECONDS: {
     group: "processing",
@@ -321,6 +331,12 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
     aliases: ["HTTP_EXECUTOR_ALLOWED_HOSTS"],
     description:
       "Comma-separated hosts that executors may call at URLs from pipelines or content ('*' = any, empty = none, '*.example.com' = subdomains); HTTP_EXECUTOR_ALLOWED_HOSTS is the deprecated old name",
+  },
+  MAX_CLAIM_CHECK_BYTES: {
+    group: "processing",
+    default: String(100 * 1024 * 1024),
+    description:
+      "Largest claim-check blob (a task too large for a queue message) a processing worker reads (bytes); a larger one sends the message to the poison queue",
   },
   MAX_HTTP_RESPONSE_BYTES: {
     group: "processing",
@@ -453,9 +469,9 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
   API_ENABLED: { group: "api", default: "true", description: "Serve /health, /ready, /status and /metrics" },
   API_HOST: {
     group: "api",
-    default: "0.0.0.0",
+    default: "127.0.0.1",
     description:
-      "Address the API binds to (0.0.0.0 = all interfaces, as the Python worker; use 127.0.0.1 to keep it local)",
+      "Address the API binds to: loopback by default, so /status and /metrics are not open to the network; 0.0.0.0 (the Python worker's default) for a load balancer or the ContentFlow API on another host, then set API_TOKEN",
   },
   API_PORT: { group: "api", default: "8099", description: "API port (0 = pick a free port)" },
   API_TOKEN: {

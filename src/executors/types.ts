@@ -90,11 +90,27 @@ export interface CrawlBatch {
   maxModified?: Date;
 }
 
+export interface CrawlOptions {
+  /**
+   * Whether the caller already enqueued this item (the checkpoint's recent keys). A crawl that yields only part of
+   * what it finds (max_results) must not spend its quota on such items, or it would yield them again and again.
+   */
+  isDone?: (item: Content) => boolean;
+}
+
 /** Input executors also crawl their source for the source worker. */
 export interface InputExecutorInstance extends ExecutorInstance {
   readonly pollingIntervalSeconds?: number;
-  /** Yields batches of items modified strictly after `checkpoint`; returns when the source is exhausted. */
-  crawl(checkpoint: Date | undefined, ctx: ExecutorRunContext): AsyncGenerator<CrawlBatch, void, void>;
+  /**
+   * Yields batches of items modified strictly after `checkpoint`; returns when the source is exhausted. A crawl
+   * that yields only part of the new items must yield the OLDEST ones (by last-modified time), so that the caller
+   * may move its checkpoint to the newest yielded item without skipping any item it never saw.
+   */
+  crawl(
+    checkpoint: Date | undefined,
+    ctx: ExecutorRunContext,
+    opts?: CrawlOptions,
+  ): AsyncGenerator<CrawlBatch, void, void>;
 }
 
 export interface ExecutorDefinition<TSchema extends v.GenericSchema = v.GenericSchema> {

@@ -250,18 +250,9 @@ export class CheckpointStore {
    */
   async readPython(key: CheckpointKey): Promise<PythonCheckpoint | undefined> {
     const id = pythonCheckpointId(key.pipelineId, key.executorId);
-    let resource: unknown;
-    try {
-      const response = await this.container.item(id, id).read();
-      if (response.statusCode === 404) return undefined;
-      resource = response.resource;
-    } catch (err) {
-      if (cosmosStatus(err) === 404) return undefined;
-      throw err;
-    }
-    const parsed = v.safeParse(PythonCheckpointDocSchema, resource);
-    if (!parsed.success) return undefined;
-    const doc = parsed.output;
+    const read = await readDoc(this.container, id, PythonCheckpointDocSchema);
+    if (read.kind !== "found") return undefined;
+    const doc = read.doc;
     // One of ours whose id happens to look the same carries an epoch; the fields must name this pipeline/executor.
     if ((doc as Record<string, unknown>).epoch !== undefined) return undefined;
     if (doc.pipeline_id !== null && doc.pipeline_id !== key.pipelineId) return undefined;

@@ -12,9 +12,9 @@
 import * as v from "valibot";
 import type { Container } from "@azure/cosmos";
 import { cosmosStatus } from "./cosmos.ts";
-import { issuesText } from "../util/valibot-issues.ts";
 import { LeaseLostError } from "./leases.ts";
 import { parsePythonTime, pythonIsoTime } from "../util/python-time.ts";
+import { readDoc } from "./read-doc.ts";
 
 export function pythonLockId(pipelineId: string): string {
   return `pipeline_${pipelineId}_lock`;
@@ -59,19 +59,9 @@ export class PythonLockStore {
 
   async read(pipelineId: string): Promise<PythonLockDoc | undefined> {
     const id = pythonLockId(pipelineId);
-    let resource: unknown;
-    try {
-      const response = await this.container.item(id, id).read();
-      if (response.statusCode === 404) return undefined;
-      resource = response.resource;
-    } catch (err) {
-      if (cosmosStatus(err) === 404) return undefined;
-      throw err;
-    }
-    if (resource === undefined) return undefined;
-    const parsed = v.safeParse(PythonLockDocSchema, resource);
-    if (!parsed.success) throw new Error(`lock document ${id} is malformed: ${issuesText(parsed.issues)}`);
-    return parsed.output;
+    const read = await readDoc(this.container, id, PythonLockDocSchema);
+    if (read.kind === "malformed") throw new Error(`lock document ${id} is malformed: ${read.problem}`);
+    return read.kind === "found" ? read.doc : undefined;
   }
 
   /**

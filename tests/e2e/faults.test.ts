@@ -102,6 +102,22 @@ describe("compiled binary under fire", () => {
   }
 
   /**
+   * Leases the run's workers gave up (renewals failing until the margin before expiry) or found lost: each one is a
+   * task interrupted like a killed one. Short test leases on a busy machine make these happen besides the faults a
+   * test injects. (Counters of a killed child since its last heartbeat are not included; its tasks count as in
+   * flight at the kill.)
+   */
+  async function leasesGivenUp(...runs: BinaryRun[]): Promise<number> {
+    await sleep(2500); // one heartbeat, so the counters are current
+    let n = 0;
+    for (const run of runs) {
+      const c = await run.processingCounters();
+      n += (c.leases_expired_total ?? 0) + (c.leases_lost_total ?? 0);
+    }
+    return n;
+  }
+
+  /**
    * The side effect (the slow service's call) of every one of `n` tasks happened, and repeats are no more than the
    * tasks in flight at the faults: only an interrupted task may run again, never one that had finished.
    */
@@ -109,7 +125,11 @@ describe("compiled binary under fire", () => {
     const calls = slow.callsOf(vault);
     assert.equal(calls.size, n, `every task called the service (${calls.size} of ${n})`);
     const repeated = duplicateCalls(calls);
-    console.log(`side effects: ${repeated} repeated call(s); ${inFlightAtFaults} task(s) in flight ${when}`);
+    const most = [...calls].filter(([, n]) => n > 2).map(([k, n]) => `${k}: ${n}`);
+    console.log(
+      `side effects: ${repeated} repeated call(s); ${inFlightAtFaults} task(s) in flight ${when}` +
+        (most.length ? `; called more than twice: ${most.join(", ")}` : ""),
+    );
     assert.ok(
       repeated <= inFlightAtFaults,
       `${repeated} repeated calls, more than the ${inFlightAtFaults} tasks in flight ${when}`,
@@ -173,7 +193,13 @@ describe("compiled binary under fire", () => {
       })
       .fetchAll()).resources as number[];
     assert.ok(attempts.some((a) => a >= 2), "tasks of killed children were delivered again after their lease");
-    assertSideEffects(vault, 200, inFlightAtKills, "at the 4 kills");
+    const givenUp = await leasesGivenUp(run);
+    assertSideEffects(
+      vault,
+      200,
+      inFlightAtKills + givenUp,
+      `at the 4 kills (${inFlightAtKills}) or in leases given up (${givenUp})`,
+    );
     await until("queue empty", async () => (await queueLength(queue)) === 0);
     assert.equal(await poisonCount(queue), 0);
     const kids = await run.children();
@@ -262,10 +288,13 @@ describe("compiled binary under fire", () => {
     await until("ready again", async () => (await run.get("/ready")).status === 200);
     const kids = await run.children();
     assert.deepEqual(kids.map((c) => c.restarts), [0, 0], "no worker crashed");
+    // A task that completed while its message could not be deleted is not a failed task.
+    await sleep(2500); // one heartbeat, so the counters are current
+    assert.equal((await run.processingCounters()).tasks_failed_total ?? 0, 0, "no task counted failed");
     await run.stop();
   });
 
-  test("(e) Cosmos DB unreachable for 10 s mid-run: intake pauses, work resumes, nothing lost, no restarts", {
+  test("(e) Cosmos DB unreachable for 10 s mid-run, every delivery the last allowed: nothing poisoned, all complete", {
     timeout: 150_000,
   }, async () => {
     // 160 tasks of 1 s over 16 slots: about 10 s of work, so tasks are in flight when Cosmos goes away (a run that
@@ -274,7 +303,11 @@ describe("compiled binary under fire", () => {
     const { queue, vault } = await scenario(160, pipeline);
     const proxy = await tcpProxy(Number(new URL(emu.cosmosEndpoint).port));
     try {
-      const run = await fleet.start(queue.name, { COSMOS_DB_ENDPOINT: `http://127.0.0.1:${proxy.port}/` });
+      // MAX_TASK_RETRIES=1: every delivery is a task's last; an outage must still not poison it.
+      const run = await fleet.start(queue.name, {
+        COSMOS_DB_ENDPOINT: `http://127.0.0.1:${proxy.port}/`,
+        MAX_TASK_RETRIES: "1",
+      });
       const doneAtCut = await until("some tasks done", async () => {
         const done = (await finishedExecutions(store, vault, 0)).filter((d) => d.status === "completed").length;
         return done >= 16 ? done : undefined;
@@ -296,6 +329,10 @@ describe("compiled binary under fire", () => {
       assert.equal(await poisonCount(queue), 0);
       await until("ready again", async () => (await run.get("/ready")).status === 200);
       assert.deepEqual((await run.children()).map((c) => c.restarts), [0, 0], "no worker crashed");
+      await sleep(2500); // one heartbeat, so the counters are current
+      const counters = await run.processingCounters();
+      assert.equal(counters.tasks_poisoned_total ?? 0, 0);
+      assert.equal(counters.tasks_failed_total ?? 0, 0, "an outage is not a failure of the task");
       await run.stop();
     } finally {
       await proxy.close();
@@ -393,14 +430,14 @@ describe("compiled binary under fire", () => {
         text: JSON.stringify({
           task_type: "content_processing",
           claim_check: {
-            container: "claims",
+            container: "contentflow-claim-checks", // CLAIM_CHECK_CONTAINER_NAME: other containers are refused
             blob: "missing.json",
             task_id: "task_cc",
             execution_id: "exec_cc",
             bytes: 10,
           },
         }),
-        reason: /^claim-check blob claims\/missing\.json not found$/,
+        reason: /^claim-check blob contentflow-claim-checks\/missing\.json not found$/,
       },
     };
     for (const bad of Object.values(badMessages)) await queue.sendMessage(bad.text);
@@ -550,7 +587,13 @@ describe("compiled binary under fire", () => {
     assert.ok(run.lines.some((l) => l.includes("worker stopped sending heartbeats")), "logged");
     const docs = await finishedExecutions(store, vault, 24, 60_000);
     assert.deepEqual(docs.filter((d) => d.status !== "completed").map((d) => d.id), []);
-    assertSideEffects(vault, 24, inFlightAtHang, "in the hung child");
+    const givenUp = await leasesGivenUp(run);
+    assertSideEffects(
+      vault,
+      24,
+      inFlightAtHang + givenUp,
+      `in the hung child (${inFlightAtHang}) or in leases given up (${givenUp})`,
+    );
     const sibling = (await run.children()).find((c) => c.role === "processing" && c.index === 1)!;
     assert.equal(sibling.heartbeat_kills + sibling.restarts, 0, "the healthy sibling was left alone");
     await run.stop();
@@ -585,4 +628,54 @@ describe("compiled binary under fire", () => {
     assertSideEffects(vault, 64, inFlightAtKill, "when the supervisor was killed");
     await next.stop();
   });
+
+  test(
+    "(j) lease lost while a task runs (its worker cannot reach the queue): it gives the task up in time; the next delivery's run is the one recorded",
+    {
+      timeout: 90_000,
+    },
+    async () => {
+      // Tasks of 8 s: A cannot finish one before it must give its leases up (at most 4 s after the cut).
+      const pipeline = await slowPipeline(8000);
+      const { queue, vault } = await scenario(8, pipeline);
+      // Supervisor A reaches the queue through a proxy that is cut mid-task: its renewals fail from then on.
+      const queuePort = Number(/QueueEndpoint=http:\/\/127\.0\.0\.1:(\d+)/.exec(emu.queueConnectionString)![1]);
+      const proxy = await tcpProxy(queuePort);
+      try {
+        const viaProxy = emu.queueConnectionString.replace(`127.0.0.1:${queuePort}`, `127.0.0.1:${proxy.port}`);
+        const lease = { QUEUE_VISIBILITY_TIMEOUT_SECONDS: "5" };
+        const a = await fleet.start(queue.name, { ...lease, STORAGE_QUEUE_CONNECTION_STRING: viaProxy });
+        await until("A runs all 8 tasks", async () => (await inFlight(a)) === 8 && slow.callsOf(vault).size === 8);
+        const inFlightAtCut = await inFlight(a);
+        proxy.cut();
+        // B takes the tasks once their leases have run out.
+        const b = await fleet.start(queue.name, lease);
+        const bName = b.lines.map((l) => /"worker":"(fault-[^"]+)"/.exec(l)?.[1]).find(Boolean)!;
+        const docs = await finishedExecutions(store, vault, 8, 60_000);
+        assert.deepEqual(docs.filter((d) => d.status !== "completed").map((d) => d.id), []);
+        assert.deepEqual(
+          docs.filter((d) => !d.processing_worker_id?.startsWith(`${bName}-`)).map((d) => d.processing_worker_id),
+          [],
+          "every record was completed by B's run, none by A after its lease ran out",
+        );
+        await proxy.restore();
+        const givenUpByB = await leasesGivenUp(b);
+        const countersA = await a.processingCounters();
+        assertSideEffects(
+          vault,
+          8,
+          inFlightAtCut + givenUpByB,
+          `when A lost the queue (${inFlightAtCut}) or in leases B gave up (${givenUpByB})`,
+        );
+        assert.equal(countersA.leases_expired_total, 8, `A gave up its 8 leases: ${JSON.stringify(countersA)}`);
+        assert.equal(countersA.tasks_processed_total ?? 0, 0, "A completed nothing");
+        assert.equal(countersA.tasks_failed_total ?? 0, 0, "a lost lease is not a failure of the task");
+        await until("queue empty", async () => (await queueLength(queue)) === 0);
+        assert.equal(await poisonCount(queue), 0);
+        await Promise.all([a.stop(), b.stop()]);
+      } finally {
+        await proxy.close();
+      }
+    },
+  );
 });

@@ -3,6 +3,7 @@
 // production behaviour (Retry-After, backoff, concurrency per endpoint, cancellation, size limits, error messages).
 import { after, before, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import process from "node:process";
 import { compilePipeline, defaultRegistry, parsePipelineYaml, runPipeline } from "../../src/pipeline/index.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { configureLogging, Logger } from "../../src/log/logger.ts";
@@ -42,11 +43,12 @@ function item(id: string, data: Record<string, unknown>): Content {
   return { id: { canonical_id: id, unique_id: `u-${id}` }, data, summary_data: {}, executor_logs: [] };
 }
 
+/** One executor; `fail_pipeline_on_error: false` so that failed items pass on with their log entries to read. */
 function yamlFor(type: string, settings: Record<string, unknown>, common: Record<string, unknown> = {}): string {
   return JSON.stringify({
     pipeline: {
       name: `test-${type}`,
-      executors: [{ id: "ai", type, settings: { ...settings, ...common } }],
+      executors: [{ id: "ai", type, settings: { fail_pipeline_on_error: false, ...settings, ...common } }],
     },
   });
 }
@@ -340,6 +342,24 @@ describe("Azure OpenAI call behaviour", () => {
       retry: { maxRetries: 3, initialDelayMs: 0, factor: 2 },
     });
     const signal = new AbortController().signal;
+    // The SDK's environment defaults must not leak in (AZURE_OPENAI_API_KEY next to a token provider is refused).
+    process.env.AZURE_OPENAI_API_KEY = "from-the-environment";
+    process.env.OPENAI_BASE_URL = "http://elsewhere.invalid/";
+    try {
+      const again = new AzureOpenAIService({
+        endpoint: fake.endpoint,
+        deployment: "gpt",
+        auth: { kind: "entra", token: async () => "entra-token-1" },
+        limits: { maxConcurrentPerEndpoint: 4, maxRetryDelayMs: 0, maxRequestBytes: 2000, maxResponseBytes: 1000 },
+        retry: { maxRetries: 0, initialDelayMs: 0, factor: 2 },
+      });
+      assert.equal((await again.chat({ messages: [{ role: "user", content: "hi" }] }, { signal })).text, "fine answer");
+      assert.equal(fake.requests.at(-1)?.headers["api-key"], undefined);
+      fake.reset();
+    } finally {
+      delete process.env.AZURE_OPENAI_API_KEY;
+      delete process.env.OPENAI_BASE_URL;
+    }
     const ok = await service.chat({ messages: [{ role: "user", content: "hi" }] }, { signal });
     assert.equal(ok.text, "fine answer");
     assert.equal(fake.requests[0].headers["authorization"], "Bearer entra-token-1");

@@ -66,6 +66,8 @@ function pipelineYaml(settings: Record<string, unknown> = {}, common = ""): stri
     content_understanding_endpoint: "${AZURE_CONTENT_UNDERSTANDING_ENDPOINT}",
     content_understanding_subscription_key: "${AZURE_CONTENT_UNDERSTANDING_API_KEY}",
     content_understanding_polling_interval: 0.02,
+    // Failed items pass on with a failed log entry instead of failing the run (the entry is what the tests read).
+    fail_pipeline_on_error: false,
     ...settings,
   };
   const lines = Object.entries(all).filter(([, v]) => v !== undefined)
@@ -280,6 +282,15 @@ describe("azure_content_understanding_extractor", () => {
     reset({ operationOrigin: "http://127.0.0.2:9" });
     assert.match(failure(await run([item({ temp_file_path: pdf })])), /Operation-Location points to another host/);
     assert.equal(fake.requests.filter((r) => r.route === "poll").length, 0);
+  });
+
+  test("without a key, Microsoft Entra tokens are used, but never sent over plain http", async () => {
+    reset();
+    const result = await run([item({ temp_file_path: pdf })], { content_understanding_subscription_key: null });
+    const message = failure(result);
+    assert.match(message, /refusing to send a Microsoft Entra token over plain http to 127\.0\.0\.1/);
+    assert.ok(!message.includes("attempts"), "not retried");
+    assert.equal(fake.requests.length, 0);
   });
 
   test("the outbound policy refuses a loopback endpoint unless OUTBOUND_ALLOWED_PRIVATE_HOSTS allows it", async () => {

@@ -61,6 +61,8 @@ function pipelineYaml(settings: Record<string, unknown> = {}, common = ""): stri
     doc_intelligence_credential_key: "${AZURE_DOCUMENT_INTELLIGENCE_KEY}",
     polling_interval_secs: 0.02,
     retry_backoff_secs: 0.02,
+    // Failed items pass on with a failed log entry instead of failing the run (the entry is what the tests read).
+    fail_pipeline_on_error: false,
     ...settings,
   };
   const lines = Object.entries(all).map(([k, v]) => `        ${k}: ${JSON.stringify(v)}`).join("\n");
@@ -215,6 +217,13 @@ describe("azure_document_intelligence_extractor", () => {
     assert.match(message, /Access denied/);
     assert.ok(!message.includes(KEY));
     assert.equal(fake.requests.length, 1);
+  });
+
+  test("without a key the SDK's bearer token policy is used, and it refuses plain http", async () => {
+    reset();
+    const message = failure(await run([item({ temp_file_path: pdf })], { doc_intelligence_credential_key: null }));
+    assert.match(message, /Bearer token authentication is not permitted for non-TLS/);
+    assert.equal(fake.requests.length, 0);
   });
 
   test("a failed operation reports the service's error code and message", async () => {

@@ -17,6 +17,8 @@ import { getPath, splitPath } from "../paths.ts";
 import { credentialSettings, resolveAuth } from "./auth.ts";
 import { aiCallLimits, AzureOpenAIService, type ChatAnswer, DEFAULT_CHAT_API_VERSION } from "./openai-client.ts";
 import { recordUsage, type TokenUsage } from "./usage.ts";
+import { pythonStr } from "./prompt-text.ts";
+import { errorText } from "../../util/errors.ts";
 
 /** Defaults that differ between the chat executors (from ContentFlow's executor catalog). */
 export interface ChatDefaults {
@@ -84,14 +86,6 @@ export function parseJsonObject(text: string): unknown {
   }
 }
 
-/** Python's str() for the values a field may hold (objects and lists as JSON). */
-function asText(value: unknown): string {
-  if (typeof value === "string") return value;
-  if (typeof value === "boolean") return value ? "True" : "False";
-  if (typeof value === "number" || typeof value === "bigint") return String(value);
-  return JSON.stringify(value);
-}
-
 /** Python's len(): characters for text, keys for a mapping, entries for a list. */
 function pythonLength(value: unknown): number {
   if (typeof value === "string") return [...value].length;
@@ -120,7 +114,7 @@ export function usageCounts(usage: TokenUsage): Record<string, number> {
 
 /** The error an executor throws for an item: executor, item and cause (the HTTP status is in the cause). */
 export function itemError(type: string, id: string, item: Content, err: unknown): Error {
-  const cause = err instanceof Error ? err.message : String(err);
+  const cause = errorText(err);
   const e = new Error(`${type} '${id}', item '${item.id.canonical_id}': ${cause}`);
   e.name = err instanceof Error ? err.name : "Error";
   return e;
@@ -176,7 +170,7 @@ export function createChatExecutor(
     let answer: ChatAnswer;
     try {
       answer = await service.chat({
-        messages: [{ role: "system", content: behaviour.instructions }, { role: "user", content: asText(value) }],
+        messages: [{ role: "system", content: behaviour.instructions }, { role: "user", content: pythonStr(value) }],
         temperature: s.temperature,
         max_tokens: s.max_tokens,
         response_format: responseFormat,

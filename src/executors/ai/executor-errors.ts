@@ -1,5 +1,6 @@
 // Errors of AI executors name the executor, the item and the cause (with the HTTP status when there is one).
 import type { Content } from "../../model/content.ts";
+import { errorText } from "../../util/errors.ts";
 
 export class AiExecutorError extends Error {
   override name = "AiExecutorError";
@@ -9,7 +10,7 @@ export class AiExecutorError extends Error {
 }
 
 export function itemFailure(executorType: string, executorId: string, item: Content, err: unknown): AiExecutorError {
-  const cause = err instanceof Error ? err.message : String(err);
+  const cause = errorText(err);
   const status = (err as { status?: number; statusCode?: number })?.status ??
     (err as { statusCode?: number })?.statusCode;
   return new AiExecutorError(`${executorType} '${executorId}', item ${item.id.canonical_id}: ${cause}`, status);

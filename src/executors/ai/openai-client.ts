@@ -224,7 +224,18 @@ export class AzureOpenAIService {
         guardedFetch(input instanceof Request ? input.url : input, init ?? {}, { policy, maxRedirects: 0 })
       : undefined;
     const fetch = sizeLimitedFetch(opts.fetch ?? guarded ?? globalThis.fetch, opts.limits);
-    const common = { baseURL: this.endpoint.baseURL, fetch, maxRetries: 0, organization: null, project: null };
+    // Everything explicit, so that none of the SDK's OPENAI_* environment defaults (admin key, organization, log
+    // level that prints requests) applies to calls taken from pipeline settings.
+    const common = {
+      baseURL: this.endpoint.baseURL,
+      fetch,
+      maxRetries: 0,
+      organization: null,
+      project: null,
+      adminAPIKey: null,
+      webhookSecret: null,
+      logLevel: "off" as const,
+    };
     if (opts.auth.kind === "key") this.secret = opts.auth.apiKey;
     if (this.endpoint.style === "v1") {
       this.client = new OpenAI({ ...common, apiKey: opts.auth.kind === "key" ? opts.auth.apiKey : opts.auth.token });
@@ -233,7 +244,11 @@ export class AzureOpenAIService {
         ...common,
         apiVersion: opts.apiVersion ?? DEFAULT_CHAT_API_VERSION,
         deployment: opts.deployment,
-        ...(opts.auth.kind === "key" ? { apiKey: opts.auth.apiKey } : { azureADTokenProvider: opts.auth.token }),
+        // null, not undefined: the SDK would otherwise take AZURE_OPENAI_API_KEY from the environment and refuse to
+        // combine it with the token provider.
+        ...(opts.auth.kind === "key"
+          ? { apiKey: opts.auth.apiKey }
+          : { azureADTokenProvider: opts.auth.token, apiKey: null as unknown as undefined }),
       });
     }
   }

@@ -4,3 +4,11 @@
 export function pythonFloat(n: number): string {
   return Number.isInteger(n) ? `${n}.0` : String(n);
 }
+
+/** Python's str() for the values a content field may hold; objects and lists as JSON (Python printed its repr). */
+export function pythonStr(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (typeof value === "boolean") return value ? "True" : "False";
+  if (typeof value === "number" || typeof value === "bigint") return String(value);
+  return JSON.stringify(value);
+}

@@ -8,6 +8,7 @@ import { AiServiceError } from "./service-error.ts";
 import { guardedFetch, OutboundBlockedError, type OutboundPolicy, readBodyLimited } from "../../net/outbound.ts";
 import { ResponseTooLargeError } from "../../util/read-limited.ts";
 import { linkedSignal } from "../../util/abort.ts";
+import { errorText } from "../../util/errors.ts";
 
 export interface ServiceCall {
   method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
@@ -50,13 +51,24 @@ class RetryableAnswer extends Error {
   }
 }
 
+/** The call's auth headers; a failure here (no token, plain http) is not worth a retry. */
+async function authHeaders(call: ServiceCall): Promise<Record<string, string>> {
+  try {
+    return (await call.authHeaders?.()) ?? {};
+  } catch (err) {
+    if (call.signal.aborted) throw err;
+    throw new AiServiceError(`${call.what}: ${(err as Error)?.message ?? String(err)}`);
+  }
+}
+
 async function tryOnce(call: ServiceCall, attempts: number): Promise<ServiceAnswer> {
+  const auth = await authHeaders(call);
   const release = await endpointGate(call.url, call.callsPerEndpoint).acquire(call.signal);
   const timer = new AbortController();
   const timeout = setTimeout(() => timer.abort(new Error("timeout")), call.requestTimeoutMs);
   const linked = linkedSignal(call.signal, timer.signal);
   try {
-    const headers = { ...call.headers, ...(await call.authHeaders?.()) };
+    const headers = { ...call.headers, ...auth };
     let res: Response;
     try {
       res = await guardedFetch(call.url, {
@@ -76,7 +88,7 @@ async function tryOnce(call: ServiceCall, attempts: number): Promise<ServiceAnsw
     if (err instanceof OutboundBlockedError) throw new AiServiceError(`${call.what}: ${err.message}`);
     const message = timer.signal.aborted
       ? `${call.what}: no answer within ${call.requestTimeoutMs / 1000} s`
-      : `${call.what}: ${(err as Error)?.message ?? String(err)}`;
+      : `${call.what}: ${errorText(err)}`;
     throw new TransientFailure(message);
   } finally {
     linked.dispose();

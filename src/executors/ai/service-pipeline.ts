@@ -10,6 +10,7 @@ import { isRetryableStatus, retryAfterMs, type RetryPolicy, withRetries } from "
 import { endpointGate } from "./endpoint-limiter.ts";
 import { AiServiceError } from "./service-error.ts";
 import { readStreamLimited, ResponseTooLargeError } from "../../util/read-limited.ts";
+import { errorText } from "../../util/errors.ts";
 
 export interface ServicePolicyOptions {
   retry: RetryPolicy;
@@ -66,7 +67,7 @@ function retryPolicy(options: ServicePolicyOptions): PipelinePolicy {
             const timedOut = (err as Error)?.name === "AbortError";
             const message = timedOut
               ? `${options.service}: no answer within ${options.requestTimeoutMs / 1000} s`
-              : `${options.service}: ${(err as Error)?.message ?? String(err)}`;
+              : `${options.service}: ${errorText(err)}`;
             throw timedOut || isTransient(err) ? new TransientFailure(message) : new AiServiceError(message);
           }
           if (response.status >= 400 && isRetryableStatus(response.status)) throw new RetryableAnswer(response);

@@ -21,6 +21,7 @@ import { pollUntilDone } from "../ai/long-running.ts";
 import { retryAfterMs } from "../ai/retry.ts";
 import { AiServiceError, httpFailure } from "../ai/service-error.ts";
 import { itemFailure } from "../ai/executor-errors.ts";
+import { issuesText } from "../../util/valibot-issues.ts";
 import { checkOutboundUrl, type OutboundPolicy, outboundPolicy } from "../../net/outbound.ts";
 
 const TYPE = "azure_content_understanding_extractor";
@@ -239,10 +240,7 @@ class ContentUnderstanding {
         const body = jsonBody(`${SERVICE} get analyze result`, answer.status, answer.body);
         const parsed = v.safeParse(OperationSchema, body);
         if (!parsed.success) {
-          const issue = parsed.issues[0];
-          throw new AiServiceError(
-            `${SERVICE} get analyze result: unexpected answer (${v.getDotPath(issue) ?? "(root)"}: ${issue.message})`,
-          );
+          throw new AiServiceError(`${SERVICE} get analyze result: unexpected answer (${issuesText(parsed.issues)})`);
         }
         return {
           status: parsed.output.status,

@@ -28,7 +28,9 @@ import { pollUntilDone } from "../ai/long-running.ts";
 import { retryAfterMs } from "../ai/retry.ts";
 import { AiServiceError, httpFailure } from "../ai/service-error.ts";
 import { itemFailure } from "../ai/executor-errors.ts";
+import { issuesText } from "../../util/valibot-issues.ts";
 import { assertOutboundUrl, checkOutboundUrl, type OutboundPolicy, outboundPolicy } from "../../net/outbound.ts";
+import { errorText } from "../../util/errors.ts";
 
 const TYPE = "azure_document_intelligence_extractor";
 const SERVICE = "Document Intelligence";
@@ -126,11 +128,6 @@ const OperationSchema = v.looseObject({
   error: v.optional(v.unknown()),
 });
 
-function issues(err: v.ValiError<v.GenericSchema> | v.BaseIssue<unknown>[]): string {
-  const list = Array.isArray(err) ? err : err.issues;
-  return list.slice(0, 3).map((i) => `${v.getDotPath(i) ?? "(root)"}: ${i.message}`).join("; ");
-}
-
 /** ContentFlow's extract_text: the content, else the paragraphs joined by blank lines. */
 function text(r: AnalyzeResult): string {
   if (r.content) return r.content;
@@ -210,7 +207,7 @@ async function sdkCall<T>(what: string, call: () => PromiseLike<T>, signal: Abor
     if (e.code === "PARSE_ERROR" || /parsing the response body/i.test(e.message ?? "")) {
       throw new AiServiceError(`${what}: HTTP ${e.statusCode ?? "?"}: the answer is not valid JSON`, e.statusCode);
     }
-    throw new AiServiceError(`${what}: ${e.message ?? String(err)}`, e.statusCode);
+    throw new AiServiceError(`${what}: ${errorText(err)}`, e.statusCode);
   }
 }
 
@@ -272,7 +269,7 @@ async function analyze(
       if (res.status !== "200") throw httpFailure(`${SERVICE} get analyze result`, Number(res.status), res.body);
       const parsed = v.safeParse(OperationSchema, res.body);
       if (!parsed.success) {
-        throw new AiServiceError(`${SERVICE} get analyze result: unexpected answer (${issues(parsed.issues)})`);
+        throw new AiServiceError(`${SERVICE} get analyze result: unexpected answer (${issuesText(parsed.issues)})`);
       }
       return {
         status: parsed.output.status,
@@ -284,7 +281,9 @@ async function analyze(
   });
   const parsed = v.safeParse(AnalyzeResultSchema, operation.analyzeResult);
   if (!parsed.success) {
-    throw new AiServiceError(`${SERVICE} analysis ${resultId}: unexpected analyzeResult (${issues(parsed.issues)})`);
+    throw new AiServiceError(
+      `${SERVICE} analysis ${resultId}: unexpected analyzeResult (${issuesText(parsed.issues)})`,
+    );
   }
   const result = parsed.output;
   const pagesAnalyzed = result.pages?.length ?? 0;

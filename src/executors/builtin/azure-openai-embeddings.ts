@@ -1,7 +1,8 @@
 // azure_openai_embeddings: the embedding vector of data[input_field] (a dot path) in data[output_field], with
 // summary_data.embedding_dimensions / embedding_model / embedding_status as ContentFlow. A failed item passes on
-// (continue_on_error) with the error in its executor log entry; ContentFlow also wrote embedding_status "failed" and
-// embedding_error into its summary_data, which our executors cannot do (they never change the items they are given).
+// (fail_pipeline_on_error: false) with the error in its executor log entry; ContentFlow also wrote embedding_status
+// "failed" and embedding_error into its summary_data, which our executors cannot do (they never change the items
+// they are given).
 // Beyond ContentFlow: when the field holds a list (strings, or chunks with a `text`), each entry is embedded — in
 // requests of at most batch_size inputs — and data[output_field] holds the list of vectors in the same order
 // (ContentFlow embedded the list's Python text form as one string). Tokens are recorded like the chat executors'.
@@ -15,6 +16,7 @@ import { credentialSettings, resolveAuth } from "../ai/auth.ts";
 import { aiCallLimits, AzureOpenAIService } from "../ai/openai-client.ts";
 import { aiEndpoint, itemError, usageCounts } from "../ai/chat-executor.ts";
 import { addUsage, recordUsage, type TokenUsage } from "../ai/usage.ts";
+import { pythonStr } from "../ai/prompt-text.ts";
 
 const TYPE = "azure_openai_embeddings";
 
@@ -36,22 +38,14 @@ const settings = v.object({
 });
 type Settings = v.InferOutput<typeof settings>;
 
-/** Python's str() of a scalar; objects and lists as JSON. */
-function asText(value: unknown): string {
-  if (typeof value === "string") return value;
-  if (typeof value === "boolean") return value ? "True" : "False";
-  if (typeof value === "number") return String(value);
-  return JSON.stringify(value);
-}
-
 /** The texts to embed: one for a scalar field, one per entry for a list (a chunk's `text` when it has one). */
 function inputsOf(value: unknown): { texts: string[]; list: boolean } {
-  if (!Array.isArray(value)) return { texts: [asText(value)], list: false };
+  if (!Array.isArray(value)) return { texts: [pythonStr(value)], list: false };
   const texts = value.map((entry) => {
     if (entry && typeof entry === "object" && !Array.isArray(entry) && "text" in entry) {
-      return asText((entry as { text: unknown }).text);
+      return pythonStr((entry as { text: unknown }).text);
     }
-    return asText(entry);
+    return pythonStr(entry);
   });
   return { texts, list: true };
 }

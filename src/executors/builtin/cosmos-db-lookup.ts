@@ -14,6 +14,7 @@ import { azureCredential } from "../../config/credential.ts";
 import { getPath } from "../paths.ts";
 import { raceAbort } from "../../util/abort.ts";
 import { assertOutboundUrl, checkOutboundUrl, outboundPolicy } from "../../net/outbound.ts";
+import { errorStatus, errorText } from "../../util/errors.ts";
 
 const required = (name: string) => v.pipe(stringSetting(name), v.trim(), v.minLength(1, `${name} is required`));
 
@@ -104,10 +105,10 @@ async function query(container: Container, s: Settings, item: Content, ctx: Exec
   return items;
 }
 
-function errorText(err: unknown): string {
-  const e = err as { message?: string; code?: unknown; statusCode?: unknown };
-  const status = typeof e?.code === "number" ? e.code : typeof e?.statusCode === "number" ? e.statusCode : undefined;
-  const message = (e?.message ?? String(err)).split("\n")[0];
+/** The cause in one line, led by the status Cosmos DB answered with. */
+function lookupError(err: unknown): string {
+  const status = errorStatus(err);
+  const message = errorText(err).split("\n")[0];
   return status !== undefined ? `Cosmos DB answered ${status}: ${message}` : message;
 }
 
@@ -143,7 +144,7 @@ export const cosmosDbLookup: ExecutorDefinition<typeof settings> = {
       } catch (err) {
         if (ctx.signal.aborted) throw err;
         const message = `executor '${id}', item ${item.id.canonical_id}: lookup in ${s.cosmos_database}/` +
-          `${s.cosmos_container} failed: ${errorText(err)}`;
+          `${s.cosmos_container} failed: ${lookupError(err)}`;
         if (ctx.failPipelineOnError) throw new Error(message);
         ctx.logger.warn("cosmos lookup failed; the item passes on with cosmos_lookup_status error", {
           error: message,
