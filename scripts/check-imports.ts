@@ -2,7 +2,8 @@
 // imports another folder that, through any of its files, imports it back). The module graph comes from
 // `deno info --json`, so it sees exactly what Deno resolves, type-only imports included.
 //
-// Usage: deno run -A scripts/check-imports.ts [--root src]
+// Usage: deno run -A scripts/check-imports.ts [--root src] [--folders]
+//   --folders  also print which folders each folder imports (the layer order in docs/architecture.md)
 import { readdirSync, statSync, writeFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { join, relative, resolve } from "node:path";
@@ -116,6 +117,11 @@ if (import.meta.main) {
     });
     console.error(`import cycle between folders of src/: ${c.join(", ")}`);
     for (const [edge, example] of edges) console.error(`  ${edge}: ${example}`);
+  }
+  if (process.argv.includes("--folders")) {
+    for (const [folder, targets] of [...folders].sort(([a], [b]) => a.localeCompare(b))) {
+      console.log(`${folder} -> ${[...targets].sort().join(", ") || "(nothing)"}`);
+    }
   }
   const problems = fileCycles.length + folderCycles.length;
   console.log(`import check: ${files.length} files, ${folders.size} folders, ${problems} cycle(s)`);

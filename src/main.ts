@@ -14,16 +14,16 @@ import { supervisorCommand } from "./cli/supervisor-command.ts";
 import { workerCommand } from "./cli/worker-command.ts";
 import { enqueueCommand } from "./cli/enqueue-command.ts";
 import { statusCommand } from "./cli/status-command.ts";
-import { pipelineCommand } from "./cli/pipeline-command.ts";
 import { poisonCommand } from "./cli/poison-command.ts";
+import { pipelineCommand } from "./cli/pipeline-command.ts";
 
 const commands: Command[] = [
   supervisorCommand,
   workerCommand,
   enqueueCommand,
   statusCommand,
-  pipelineCommand,
   poisonCommand,
+  pipelineCommand,
   configCommand,
   versionCommand,
 ];

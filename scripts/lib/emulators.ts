@@ -43,7 +43,7 @@ async function canConnect(port: number): Promise<boolean> {
   });
 }
 
-export async function waitForPort(port: number, timeoutMs = 20_000): Promise<void> {
+export async function waitForPort(port: number, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await canConnect(port)) return;
@@ -162,7 +162,14 @@ export async function startEmulators(opts: StartOptions = {}): Promise<Emulators
     opts.blob !== false ? blob : undefined,
     opts.cosmos !== false ? cosmos : undefined,
   ].filter((e): e is EmulatorProcess => !!e);
-  await Promise.all(wanted.map((e) => e.start()));
+  // If one does not come up, stop the others too: a failed start must not leave emulators running.
+  const started = await Promise.allSettled(wanted.map((e) => e.start()));
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) {
+    await Promise.allSettled(wanted.map((e) => e.stop()));
+    if (tempDir) rmSync(dir, { recursive: true, force: true });
+    throw failed.reason;
+  }
 
   const queueConnectionString =
     `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};QueueEndpoint=http://127.0.0.1:${qPort}/${AZURITE_ACCOUNT};`;

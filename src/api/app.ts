@@ -1,11 +1,14 @@
 // The supervisor's HTTP API: /health (liveness), /ready, /status, /metrics (Prometheus text).
 import { Hono } from "hono";
 import type { Supervisor } from "../supervisor/supervisor.ts";
-import type { WorkerRole } from "../model/worker-context.ts";
+import { labelValue, splitLabelledCounter, type WorkerRole } from "../model/worker-context.ts";
 import { bearerAuth, requestLimits } from "./auth.ts";
 import type { ConnectionInfo } from "../runtime/index.ts";
 import { ipInRanges, type IpRange } from "../util/ip-ranges.ts";
 import type { BuildInfo } from "../runtime/build-info.ts";
+import type { BacklogSample } from "../supervisor/backlog-sampler.ts";
+import type { Activity } from "../supervisor/activity.ts";
+import { renderStatusPage } from "./status-page.ts";
 
 export interface ApiOptions {
   supervisor: Supervisor;
@@ -14,6 +17,10 @@ export interface ApiOptions {
   /** Commit, build date, target and runtime of this executable (shown on /health and as a /metrics gauge). */
   build?: BuildInfo;
   apiToken?: string;
+  /** Counter history and recent failures for the status page at `/`. */
+  activity?: Activity;
+  /** The newest queue backlog sample (BacklogSampler), for /status and /metrics; none when sampling is off. */
+  backlog?: () => BacklogSample | undefined;
   /**
    * Client addresses (API_OPEN_STATUS_FROM) that may read /status without the token while `apiToken` is set; they
    * get `contentflowStatus` only, the part the ContentFlow API's health check reads.
@@ -60,9 +67,25 @@ export function contentflowStatus(supervisor: Supervisor, workerName: string): {
   };
 }
 
-/** Prometheus label value: backslash, quote and newline escaped. */
-function labelValue(value: string): string {
-  return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+/** Queue depth and age of the oldest task: the signal to scale VMs on (sampled, see BacklogSampler). */
+export function backlogMetrics(sample: BacklogSample | undefined): string {
+  if (!sample) return "";
+  const t = sample.taskQueue;
+  const lines = [
+    "# HELP contentflow_worker_queue_messages Approximate messages in the task and poison queues (sampled)",
+    "# TYPE contentflow_worker_queue_messages gauge",
+    `contentflow_worker_queue_messages{queue="${labelValue(t.name)}",kind="tasks"} ${t.messages}`,
+    `contentflow_worker_queue_messages{queue="${
+      labelValue(sample.poisonQueue.name)
+    }",kind="poison"} ${sample.poisonQueue.messages}`,
+    "# HELP contentflow_worker_queue_oldest_message_age_seconds Age of the oldest visible task message (sampled)",
+    "# TYPE contentflow_worker_queue_oldest_message_age_seconds gauge",
+    `contentflow_worker_queue_oldest_message_age_seconds{queue="${labelValue(t.name)}"} ${t.oldestAgeSeconds ?? 0}`,
+    "# HELP contentflow_worker_queue_sample_age_seconds Seconds since the queue numbers above were read",
+    "# TYPE contentflow_worker_queue_sample_age_seconds gauge",
+    `contentflow_worker_queue_sample_age_seconds ${Math.round((Date.now() - sample.at) / 1000)}`,
+  ];
+  return lines.join("\n") + "\n";
 }
 
 export function buildInfoMetric(build: BuildInfo): string {
@@ -94,6 +117,12 @@ export function readiness(supervisor: Supervisor): { ready: boolean; reasons: st
   }
   return { ready: reasons.length === 0, reasons, degraded };
 }
+
+/** Help texts of counters whose meaning is not plain from the name. */
+const COUNTER_HELP: Record<string, string> = {
+  contentflow_worker_ai_tokens_total:
+    "Azure AI tokens used by executors, by executor type and kind (prompt, completion, embedding)",
+};
 
 function metricName(counter: string): string {
   return `contentflow_worker_${counter.replace(/[^a-zA-Z0-9_]/g, "_")}`;
@@ -132,6 +161,12 @@ export function prometheusText(supervisor: Supervisor): string {
     byRole((r) => children.filter((c) => c.role === r).reduce((a, c) => a + c.in_flight, 0)),
   );
   family(
+    "contentflow_worker_worker_in_flight",
+    "gauge",
+    "Tasks (processing) or crawls (source) running now in each worker process",
+    children.map((c) => [`{role="${c.role}",index="${c.index}"}`, c.in_flight] as [string, number]),
+  );
+  family(
     "contentflow_worker_child_restarts_total",
     "counter",
     "Worker process restarts per role",
@@ -150,21 +185,67 @@ export function prometheusText(supervisor: Supervisor): string {
     byRole((r) => children.some((c) => c.role === r && c.degraded) ? 1 : 0),
   );
   const totals = supervisor.counterTotals();
-  const names = new Set(ROLES.flatMap((r) => Object.keys(totals[r])));
-  for (const counter of [...names].sort()) {
-    const name = metricName(counter.endsWith("_total") ? counter : `${counter}_total`);
-    family(
-      name,
-      "counter",
-      `Worker counter ${counter}, summed over the role's processes`,
-      ROLES.filter((r) => totals[r][counter] !== undefined).map((r) => [`{role="${r}"}`, totals[r][counter]]),
-    );
+  // Counters may carry labels (labelledCounter); one family per name, the role label first.
+  const families = new Map<string, Array<[string, number]>>();
+  const baseNames = new Map<string, string>();
+  for (const role of ROLES) {
+    for (const [counter, value] of Object.entries(totals[role])) {
+      const { name: base, labels } = splitLabelledCounter(counter);
+      const name = metricName(base.endsWith("_total") ? base : `${base}_total`);
+      baseNames.set(name, base);
+      const samples = families.get(name) ?? [];
+      samples.push([`{role="${role}"${labels ? `,${labels}` : ""}}`, value]);
+      families.set(name, samples);
+    }
+  }
+  for (const name of [...families.keys()].sort()) {
+    const samples = families.get(name)!.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const help = COUNTER_HELP[name] ?? `Worker counter ${baseNames.get(name)}, summed over the role's processes`;
+    family(name, "counter", help, samples);
   }
   family("contentflow_worker_uptime_seconds", "gauge", "Supervisor uptime", [[
     "",
     Math.round((Date.now() - supervisor.startedAt) / 1000),
   ]]);
   return lines.join("\n") + "\n";
+}
+
+/** The status page's numbers, from the same sources as /status and /metrics. */
+function statusPage(opts: ApiOptions): string {
+  const { supervisor } = opts;
+  const r = readiness(supervisor);
+  const children = supervisor.snapshot();
+  return renderStatusPage({
+    workerName: opts.workerName,
+    version: opts.version,
+    commit: opts.build?.commit,
+    uptimeSeconds: (Date.now() - supervisor.startedAt) / 1000,
+    state: supervisor.draining ? "stopping" : r.degraded.length ? "degraded" : "running",
+    ready: r.ready,
+    reasons: r.reasons,
+    roles: ROLES.map((role) => {
+      const workers = children.filter((w) => w.role === role);
+      return { role, configured: supervisor.configured(role), degraded: workers.some((w) => w.degraded), workers };
+    }),
+    counters: supervisor.counterTotals(),
+    backlog: opts.backlog?.(),
+    history: opts.activity?.history() ?? [],
+    failures: opts.activity?.recentFailures() ?? [],
+    refreshSeconds: 5,
+  });
+}
+
+function backlogStatus(sample: BacklogSample | undefined) {
+  if (!sample) return null;
+  return {
+    sampled_at: new Date(sample.at).toISOString(),
+    task_queue: {
+      name: sample.taskQueue.name,
+      messages: sample.taskQueue.messages,
+      oldest_message_age_seconds: sample.taskQueue.oldestAgeSeconds,
+    },
+    poison_queue: { name: sample.poisonQueue.name, messages: sample.poisonQueue.messages },
+  };
 }
 
 export function createApi(opts: ApiOptions): Hono<ApiEnv> {
@@ -185,16 +266,28 @@ export function createApi(opts: ApiOptions): Hono<ApiEnv> {
     });
     app.use("/metrics", tokenRequired);
   }
-  app.get(
-    "/",
-    (c) =>
-      c.json({
+  // `/`: the status page for browsers (same auth as /status), the service index as JSON for everything else.
+  app.get("/", async (c, next) => {
+    if (!(c.req.header("accept") ?? "").includes("text/html")) {
+      return c.json({
         service: "contentflow-worker",
         worker_name: opts.workerName,
         version: opts.version,
-        endpoints: ["/health", "/ready", "/status", "/metrics"],
-      }),
-  );
+        endpoints: ["/", "/health", "/ready", "/status", "/metrics"],
+      });
+    }
+    const page = () => {
+      c.header("Cache-Control", "no-store");
+      return c.html(statusPage(opts));
+    };
+    if (!opts.apiToken) return page();
+    let allowed = false;
+    const denied = await bearerAuth(opts.apiToken)(c, async () => {
+      allowed = true;
+      await next();
+    });
+    return allowed ? page() : denied;
+  });
   app.get("/health", (c) =>
     c.json({
       status: "healthy",
@@ -235,14 +328,19 @@ export function createApi(opts: ApiOptions): Hono<ApiEnv> {
       ready: r.ready,
       workers,
       counters: supervisor.counterTotals(),
+      backlog: backlogStatus(opts.backlog?.()),
     });
   });
   app.get(
     "/metrics",
     (c) =>
-      c.text(prometheusText(supervisor) + (opts.build ? buildInfoMetric(opts.build) : ""), 200, {
-        "content-type": "text/plain; version=0.0.4; charset=utf-8",
-      }),
+      c.text(
+        prometheusText(supervisor) + backlogMetrics(opts.backlog?.()) + (opts.build ? buildInfoMetric(opts.build) : ""),
+        200,
+        {
+          "content-type": "text/plain; version=0.0.4; charset=utf-8",
+        },
+      ),
   );
   return app;
 }

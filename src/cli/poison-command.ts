@@ -18,6 +18,7 @@ import { readClaimCheck } from "../queue/claim-check.ts";
 import { decodeClaimCheckBlob } from "../queue/decode.ts";
 import { blobServiceClient } from "../executors/blob-clients.ts";
 import { openCosmosStore } from "../store/cosmos.ts";
+import { readRawDoc } from "../store/read-doc.ts";
 import { beginRedrive, redriveQueued } from "../store/redrive.ts";
 import { QUEUE_MESSAGE_LIMIT_BYTES } from "../model/task-envelope.ts";
 import { queueTextBytes } from "../queue/sender.ts";
@@ -361,8 +362,8 @@ async function requeueOne(
   const executionId = base.execution_id!;
   const executions = ctx.store!.executions;
   // An earlier requeue of this record got as far as queuing the task: only the poison record is left to delete.
-  const existing = await executions.item(executionId, executionId).read().catch(() => undefined);
-  const redrive = (existing?.resource as { redrive?: { poison_message_id?: string; state?: string } } | undefined)
+  const existing = await readRawDoc(executions, executionId).catch(() => undefined);
+  const redrive = (existing as { redrive?: { poison_message_id?: string; state?: string } } | undefined)
     ?.redrive;
   if (redrive?.poison_message_id === d.entry.id && redrive.state === "queued") {
     await tool.queue.delete(d.entry);

@@ -14,6 +14,7 @@ import { IpcReporter, openSupervisedChannel } from "../supervisor/child-host.ts"
 import { MemoryReporter, type WorkerContext, type WorkerReporter, type WorkerRole } from "../model/worker-context.ts";
 import { runProcessingWorker } from "../workers/processing/index.ts";
 import { runSourceOnce, runSourceWorker } from "../workers/source.ts";
+import { reportUsageTo } from "../executors/ai/usage.ts";
 
 const HELP = `Usage: contentflow-worker worker --role=processing|source [--index N] [--env-file PATH]
        contentflow-worker worker --role=source --once [--vault ID]
@@ -78,8 +79,10 @@ export const workerCommand: Command = {
       report.setReady(false, "draining");
       drain.abort(new Error(why));
     };
-    // Supervised children leave SIGINT (Ctrl-C hits the whole process group) to the supervisor.
-    onSignals(supervised ? ["SIGTERM"] : ["SIGTERM", "SIGINT"], (s) => stopOn(s));
+    // SIGINT drains as SIGTERM does, supervised or not: Ctrl-C in a terminal reaches the whole process group, so a
+    // supervised child gets it beside the supervisor (which asks for a drain too); left to its default, SIGINT
+    // would end the child at once, its tasks unfinished and its messages hidden until their leases ran out.
+    onSignals(["SIGTERM", "SIGINT"], (s) => stopOn(s));
     channel?.drainRequested.then(stopOn);
 
     if (flags.once) {
@@ -92,8 +95,11 @@ export const workerCommand: Command = {
       return summary.errors.length ? EXIT_FAILURE : EXIT_OK;
     }
     logger.info("worker starting");
+    // Tokens used by Azure AI executors go to /metrics as contentflow_worker_ai_tokens_total.
+    const stopUsageReports = reportUsageTo(report);
     if (role === "processing") await runProcessingWorker(ctx);
     else await runSourceWorker(ctx);
+    stopUsageReports();
     if (report instanceof IpcReporter) report.stop();
     logger.info("worker stopped");
     return EXIT_OK;

@@ -152,6 +152,7 @@ export const settingSchemas = {
   QUEUE_MIN_POLL_INTERVAL_MS: intSetting(10, 60000),
   QUEUE_VISIBILITY_TIMEOUT_SECONDS: intSetting(2, 604800),
   QUEUE_MAX_MESSAGES: intSetting(1, 32),
+  QUEUE_METRICS_INTERVAL_SECONDS: intSetting(0, 3600),
   // Processing
   PROCESSING_CONCURRENCY: intSetting(1, 256),
   MAX_TASK_RETRIES: intSetting(1, 100),
@@ -161,6 +162,7 @@ export const settingSchemas = {
   OUTBOUND_ALLOWED_HOSTS: listSetting(),
   OUTBOUND_ALLOWED_PRIVATE_HOSTS: privateHostsSetting(),
   MAX_HTTP_RESPONSE_BYTES: intSetting(1024, 2 ** 40),
+  MAX_CLAIM_CHECK_BYTES: intSetting(65536, 2 ** 40),
   PIPELINE_ENV_ALLOWED_VARIABLES: v.pipe(
     listSetting(),
     v.check(
@@ -168,8 +170,11 @@ export const settingSchemas = {
       "expected '*', variable names or NAME_PREFIX_* separated by commas",
     ),
   ),
+  MAX_DOCUMENT_MB: intSetting(1, 4096),
+  LOCAL_FILE_ROOTS: listSetting(),
   AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT: intSetting(1, 1000),
   AI_MAX_RETRY_DELAY_SECONDS: intSetting(0, 3600),
+  AZURE_OPENAI_ENDPOINT: urlOrEmpty("the default Azure OpenAI endpoint"),
   // Cosmos
   COSMOS_DB_ENDPOINT: urlOrEmpty("the Cosmos DB account endpoint"),
   COSMOS_DB_KEY: strSetting(),
@@ -290,6 +295,12 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
     description: "Lease on a received message; renewed at half of it while the task runs",
   },
   QUEUE_MAX_MESSAGES: { group: "queue", default: "32", description: "Messages fetched per receive call (1-32)" },
+  QUEUE_METRICS_INTERVAL_SECONDS: {
+    group: "queue",
+    default: "30",
+    description:
+      "How often the supervisor reads the task and poison queue depth and the oldest task's age for /metrics and /status (3 storage calls; 0 = never)",
+  },
 
   PROCESSING_CONCURRENCY: {
     group: "processing",
@@ -299,7 +310,9 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
   MAX_TASK_RETRIES: {
     group: "processing",
     default: "3",
-    description: "Deliveries of a message before it is moved to the poison queue and its execution marked failed",
+    description:
+      "Failed runs of a task (errors, timeouts, a worker dying while running it — not outages or shutdowns) before " +
+      "its message is moved to the poison queue and its execution marked failed",
   },
   TASK_TIMEOUT_SECONDS: {
     group: "processing",
@@ -319,6 +332,12 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
     description:
       "Comma-separated hosts that executors may call at URLs from pipelines or content ('*' = any, empty = none, '*.example.com' = subdomains); HTTP_EXECUTOR_ALLOWED_HOSTS is the deprecated old name",
   },
+  MAX_CLAIM_CHECK_BYTES: {
+    group: "processing",
+    default: String(100 * 1024 * 1024),
+    description:
+      "Largest claim-check blob (a task too large for a queue message) a processing worker reads (bytes); a larger one sends the message to the poison queue",
+  },
   MAX_HTTP_RESPONSE_BYTES: {
     group: "processing",
     default: String(32 * 1024 * 1024),
@@ -336,6 +355,18 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
     description:
       "Comma-separated host names, IPs or CIDR ranges that executors may call although they resolve to loopback, private, link-local, CGNAT, unique-local or metadata addresses (empty = none)",
   },
+  MAX_DOCUMENT_MB: {
+    group: "processing",
+    default: "100",
+    description:
+      "Largest document (MiB) content_retriever downloads or reads and the PDF/Office extractors open; an executor's max_file_size_mb can only lower it",
+  },
+  LOCAL_FILE_ROOTS: {
+    group: "processing",
+    default: "",
+    description:
+      "Comma-separated folders content_retriever may read local_file items from (besides the temp directory; empty = temp directory only)",
+  },
   AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT: {
     group: "processing",
     default: "8",
@@ -347,6 +378,12 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
     group: "processing",
     default: "60",
     description: "Longest wait before retrying an Azure AI call after 429/503 (Retry-After is honoured up to this cap)",
+  },
+  AZURE_OPENAI_ENDPOINT: {
+    group: "processing",
+    default: "",
+    description:
+      "Azure OpenAI endpoint for AI executors whose pipeline sets no endpoint (ContentFlow's clients read the same variable)",
   },
 
   COSMOS_DB_ENDPOINT: {
@@ -432,9 +469,9 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
   API_ENABLED: { group: "api", default: "true", description: "Serve /health, /ready, /status and /metrics" },
   API_HOST: {
     group: "api",
-    default: "0.0.0.0",
+    default: "127.0.0.1",
     description:
-      "Address the API binds to (0.0.0.0 = all interfaces, as the Python worker; use 127.0.0.1 to keep it local)",
+      "Address the API binds to: loopback by default, so /status and /metrics are not open to the network; 0.0.0.0 (the Python worker's default) for a load balancer or the ContentFlow API on another host, then set API_TOKEN",
   },
   API_PORT: { group: "api", default: "8099", description: "API port (0 = pick a free port)" },
   API_TOKEN: {

@@ -2,6 +2,7 @@
 // data[output_key] and cross_document_* executors read from data[set_data_key].
 import type { Content, ExecutorLogEntry } from "../model/content.ts";
 import { nowIso } from "../model/content.ts";
+import { getPath } from "./paths.ts";
 
 export interface SetDocument {
   role: string;
@@ -26,14 +27,9 @@ export function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === "object" && x !== null && !Array.isArray(x);
 }
 
-/** Value at a dotted path through nested objects; undefined when any step is missing (ContentFlow's behaviour). */
+/** Value at a dotted path (numeric segments index lists); undefined when any step is missing. */
 export function valueAtPath(data: unknown, path: string): unknown {
-  let current = data;
-  for (const key of path.split(".")) {
-    if (!isRecord(current) || !Object.hasOwn(current, key)) return undefined;
-    current = current[key];
-  }
-  return current;
+  return getPath(data, path.split("."));
 }
 
 /** The consolidated set of an item, or an error saying what is missing (names the executor and the item). */

@@ -35,3 +35,20 @@ export async function readableTempFile(path: string): Promise<string> {
   if (!inside(root, real)) throw new Error(`refusing to read ${path}: temp files must be inside ${root}`);
   return real;
 }
+
+/**
+ * The real path of a local file named by a content item (content_retriever's local_file source), refusing anything
+ * outside the temp directory and the operator's LOCAL_FILE_ROOTS (symlinks resolved first).
+ */
+export async function readableLocalFile(path: string, roots: string[]): Promise<string> {
+  const real = await realpath(path);
+  const allowed = [tempRoot(), ...roots];
+  for (const root of allowed) {
+    const realRoot = await realpath(resolve(root)).catch(() => undefined);
+    if (realRoot && inside(realRoot, real)) return real;
+  }
+  throw new Error(
+    `refusing to read ${path}: local files must be inside the temp directory or a folder of LOCAL_FILE_ROOTS` +
+      (roots.length ? ` (${roots.join(", ")})` : " (not set)"),
+  );
+}

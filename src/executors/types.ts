@@ -15,6 +15,11 @@ export interface ExecutorRunContext {
   logger: Logger;
   /** settings.debug_mode of the executor. */
   debug?: boolean;
+  /**
+   * settings.fail_pipeline_on_error of the executor, for executors that record a failure on the item (as ContentFlow
+   * does) unless it should fail the executor.
+   */
+  failPipelineOnError?: boolean;
   /** Registers work to run when the pipeline run ends (whatever its outcome), e.g. deleting temp files. */
   deferCleanup?: (cleanup: () => Promise<void> | void) => void;
   /**
@@ -85,11 +90,27 @@ export interface CrawlBatch {
   maxModified?: Date;
 }
 
+export interface CrawlOptions {
+  /**
+   * Whether the caller already enqueued this item (the checkpoint's recent keys). A crawl that yields only part of
+   * what it finds (max_results) must not spend its quota on such items, or it would yield them again and again.
+   */
+  isDone?: (item: Content) => boolean;
+}
+
 /** Input executors also crawl their source for the source worker. */
 export interface InputExecutorInstance extends ExecutorInstance {
   readonly pollingIntervalSeconds?: number;
-  /** Yields batches of items modified strictly after `checkpoint`; returns when the source is exhausted. */
-  crawl(checkpoint: Date | undefined, ctx: ExecutorRunContext): AsyncGenerator<CrawlBatch, void, void>;
+  /**
+   * Yields batches of items modified strictly after `checkpoint`; returns when the source is exhausted. A crawl
+   * that yields only part of the new items must yield the OLDEST ones (by last-modified time), so that the caller
+   * may move its checkpoint to the newest yielded item without skipping any item it never saw.
+   */
+  crawl(
+    checkpoint: Date | undefined,
+    ctx: ExecutorRunContext,
+    opts?: CrawlOptions,
+  ): AsyncGenerator<CrawlBatch, void, void>;
 }
 
 export interface ExecutorDefinition<TSchema extends v.GenericSchema = v.GenericSchema> {
@@ -106,12 +127,10 @@ export interface ExecutorDefinition<TSchema extends v.GenericSchema = v.GenericS
    */
   commonDefaults?: { max_concurrent?: number; timeout_secs?: number; fail_pipeline_on_error?: boolean };
   /**
-   * What a failed item does. By default as ContentFlow's ParallelExecutor: it fails the executor when
-   * fail_pipeline_on_error is set, else it passes on with a failed log entry (continue_on_error is ignored there).
-   * "continue_on_error": the executor honours continue_on_error as ContentFlow's for_each_content does (true: the
-   * item passes on; false: the executor fails, and then fail_pipeline_on_error applies).
+   * Common setting names this executor also reads itself (they are then in its own settings too, and the runner's
+   * note that they are ignored does not apply), e.g. for_each_content's max_concurrent and continue_on_error.
    */
-  itemErrors?: "continue_on_error";
+  readsCommonSettings?: readonly string[];
   create(id: string, settings: v.InferOutput<TSchema>, deps: ExecutorDeps): ExecutorInstance;
 }
 

@@ -13,6 +13,11 @@ export const COUNTERS = [
   "tasks_retried_total",
   "tasks_poisoned_total",
   "tasks_skipped_duplicate_total",
+  "tasks_superseded_total",
+  "tasks_abandoned_total",
+  "message_delete_failures_total",
+  "leases_expired_total",
+  "leases_lost_total",
   // source worker
   "crawls_total",
   "empty_crawls_total",
@@ -21,6 +26,11 @@ export const COUNTERS = [
   "tasks_enqueued_total",
   "lease_conflicts_total",
   "lease_lost_total",
+  // AI executors (labelled by executor_type and kind, see labelledCounter in worker-context.ts)
+  "ai_tokens_total",
 ] as const;
 
 export type CounterName = (typeof COUNTERS)[number];
+
+/** A counter of the list with labels: `name{key="value",…}`. */
+export type LabelledCounterName = `${CounterName}{${string}}`;

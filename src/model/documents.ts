@@ -35,6 +35,11 @@ export const ExecutionDocSchema = v.looseObject({
   task_id: v.optional(v.nullable(v.string())),
   source_worker_id: v.optional(v.nullable(v.string())),
   processing_worker_id: v.optional(v.nullable(v.string())),
+  /** The delivery (the message's dequeue count) whose run the record describes; with processing_worker_id it names
+   * the one run allowed to finish the record. */
+  attempt: v.optional(v.nullable(v.number())),
+  /** Runs of the task that failed (an error, a timeout, or a worker that died running it): the retry budget. */
+  task_failures: v.optional(v.nullable(v.number())),
   content: v.optional(v.nullable(v.array(v.unknown()))),
   number_of_items: v.optional(v.nullable(v.number())),
   created_at: v.optional(v.nullable(v.string())),

@@ -1,7 +1,7 @@
 // What a worker loop gets from the process that hosts it (a supervised child or `worker --role=…` by hand).
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
-import type { CounterName } from "./counters.ts";
+import type { CounterName, LabelledCounterName } from "./counters.ts";
 
 export type WorkerRole = "processing" | "source";
 
@@ -14,7 +14,7 @@ export interface WorkerReporter {
   setReady(ready: boolean, reason?: string): void;
   /** Tasks (processing) or crawls (source) running right now. */
   setInFlight(count: number): void;
-  count(counter: CounterName, by?: number): void;
+  count(counter: CounterName | LabelledCounterName, by?: number): void;
   gauge(name: string, value: number): void;
   /** Free-form state shown in /status (e.g. current vault, lease epoch); no secrets. */
   info(key: string, value: unknown): void;
@@ -48,7 +48,7 @@ export class MemoryReporter implements WorkerReporter {
   setInFlight(count: number): void {
     this.inFlight = count;
   }
-  count(counter: CounterName, by = 1): void {
+  count(counter: CounterName | LabelledCounterName, by = 1): void {
     this.counters[counter] = (this.counters[counter] ?? 0) + by;
   }
   gauge(name: string, value: number): void {
@@ -57,4 +57,27 @@ export class MemoryReporter implements WorkerReporter {
   info(key: string, value: unknown): void {
     this.infos[key] = value;
   }
+}
+
+/** Prometheus label values: backslash, double quote and newline escaped. */
+export function labelValue(value: string): string {
+  return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+}
+
+/**
+ * A counter name with labels, e.g. `ai_tokens_total{executor_type="text_summarizer",kind="prompt"}`, for
+ * WorkerReporter.count. The supervisor sums each distinct name-and-labels and /metrics adds the `role` label.
+ */
+export function labelledCounter(name: CounterName, labels: Record<string, string>): LabelledCounterName {
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${labelValue(v)}"`);
+  return `${name}{${parts.join(",")}}`;
+}
+
+const LABELLED = /^([a-zA-Z_][a-zA-Z0-9_]*)\{((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\["\\n])*",?)+)\}$/;
+
+/** The name and the label text (inside the braces, without them) of a labelled counter; plain names have none. */
+export function splitLabelledCounter(counter: string): { name: string; labels?: string } {
+  const m = LABELLED.exec(counter);
+  if (!m) return { name: counter };
+  return { name: m[1], labels: m[2].replace(/,$/, "") };
 }

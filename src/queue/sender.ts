@@ -139,7 +139,23 @@ export class TaskSender {
       },
     };
     const text = JSON.stringify(pointer);
-    return { messageId: await this.sendText(text), bytes: queueTextBytes(text), claimCheck: { container, blob } };
+    let messageId: string;
+    try {
+      messageId = await this.sendText(text);
+    } catch (err) {
+      // No message points at the blob (its execution is marked failed by the caller): remove it again rather than
+      // leave an orphan behind. Best effort; the send error is what the caller needs to see.
+      await this.deleteClaimCheck(container, blob).catch(() => undefined);
+      throw err;
+    }
+    return { messageId, bytes: queueTextBytes(text), claimCheck: { container, blob } };
+  }
+
+  private async deleteClaimCheck(containerName: string, blobName: string): Promise<void> {
+    this.blobService ??= blobServiceClient(this.config);
+    await this.blobService.getContainerClient(containerName).getBlobClient(blobName).deleteIfExists({
+      abortSignal: AbortSignal.timeout(30_000),
+    });
   }
 
   private async sendText(text: string): Promise<string> {

@@ -62,6 +62,7 @@ export class TaskQueue {
   /** Receives up to `max` messages (1-32), each hidden from other consumers for the lease. */
   async receive(max: number): Promise<LeasedMessage[]> {
     const numberOfMessages = Math.min(MAX_RECEIVE_BATCH, Math.max(1, Math.floor(max)));
+    const leasedAt = Date.now();
     const response = await this.queues.tasks.receiveMessages({
       numberOfMessages,
       visibilityTimeout: this.opts.leaseSeconds,
@@ -72,6 +73,7 @@ export class TaskQueue {
         leaseSeconds: this.opts.leaseSeconds,
         requestTimeoutMs: this.requestTimeoutMs,
         listener: this.opts.listener,
+        leasedAt,
       })
     );
   }

@@ -293,7 +293,11 @@ async function runCrawl(deps: SourceDeps, run: CrawlRun): Promise<CrawlOutcome> 
 
   try {
     const runCtx = { executorId: run.executorId, pipelineName: run.pipelineName, signal, logger: log };
-    for await (const batch of run.instance.crawl(from, runCtx)) {
+    const isDone = (item: Content) => {
+      const at = itemTime(item, undefined);
+      return at !== undefined && seen.has(itemVersionKey(item.id.unique_id, at));
+    };
+    for await (const batch of run.instance.crawl(from, runCtx, { isDone })) {
       const fresh: { item: Content; done?: DoneItem }[] = [];
       for (const item of batch.items) {
         const at = itemTime(item, batch.maxModified);

@@ -15,7 +15,7 @@
 // modified after it), so swapping the Python worker for this one does not process everything again; after each
 // complete crawl we move it forward to our own timestamp, so a Python worker (rollback, mixed fleet) does not
 // either. Only a Python checkpoint naming this vault (or no vault) counts: the Python worker crawled only the
-// first vault of a pipeline (its bug W1), so another vault of the same pipeline was never crawled.
+// first vault of a pipeline, so another vault of the same pipeline was never crawled.
 import * as v from "valibot";
 import { createHash } from "node:crypto";
 import type { Container } from "@azure/cosmos";

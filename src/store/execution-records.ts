@@ -63,36 +63,32 @@ export async function createPendingExecution(
 }
 
 /**
- * Marks a pending record failed (its message never reached the queue). Conditional on the etag from creation;
- * if the record changed meanwhile (a processing worker picked the task up after all), it is left alone.
+ * Marks a pending record failed (its message never reached the queue). Conditional on the etag from creation: if
+ * the record changed in any way since (a processing worker took the task after all — the send may have succeeded
+ * without our hearing it — and perhaps set it back to pending for a retry), it is left alone and false returned.
  */
 export async function markExecutionFailed(container: Container, ref: RecordRef, error: string): Promise<boolean> {
-  let etag = ref.etag;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const current = await readExecution(container, ref.id);
-    if (!current || current.status !== "pending") return false;
-    etag = current._etag ?? etag;
-    const at = nowIso();
-    const { _etag: _e, ...rest } = current;
-    try {
-      await container.item(ref.id, ref.id).replace(
-        {
-          ...stripSystem(rest),
-          status: "failed",
-          status_message: FAILED_STATUS_MESSAGE,
-          error: redactText(error),
-          updated_at: at,
-          completed_at: at,
-        },
-        { accessCondition: { type: "IfMatch", condition: etag } },
-      );
-      return true;
-    } catch (err) {
-      if (cosmosStatus(err) === 412) continue;
-      throw err;
-    }
+  const current = await readExecution(container, ref.id);
+  if (!current || current.status !== "pending" || (current._etag && current._etag !== ref.etag)) return false;
+  const at = nowIso();
+  const { _etag: _e, ...rest } = current;
+  try {
+    await container.item(ref.id, ref.id).replace(
+      {
+        ...stripSystem(rest),
+        status: "failed",
+        status_message: FAILED_STATUS_MESSAGE,
+        error: redactText(error),
+        updated_at: at,
+        completed_at: at,
+      },
+      { accessCondition: { type: "IfMatch", condition: ref.etag } },
+    );
+    return true;
+  } catch (err) {
+    if (cosmosStatus(err) === 412) return false;
+    throw err;
   }
-  return false;
 }
 
 export interface FailureOrigin {

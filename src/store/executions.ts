@@ -4,10 +4,15 @@
 // Every write is read → change → replace with If-Match on the _etag; on 412 the record is read again and the
 // change re-applied (bounded), so concurrent writers never lose each other's fields (the Python worker wrote without an etag check).
 // A completed record is final: nothing moves it back to running or failed (a late duplicate cannot undo it).
+// A run is owned by one delivery: `begin` writes the worker id and the delivery's dequeue count (`attempt`), and
+// the run's own later writes (completed, failed attempt, released) are declined once the record names another
+// delivery — a worker whose lease ran out cannot overwrite the record of the delivery that took over.
+// `task_failures` is the retry budget: it counts failed runs (errors, timeouts, and runs whose worker died — found
+// `running` by the next delivery), never deliveries spent on outages or shutdowns.
 // Status and output go in one write (the Python worker wrote them separately, and a failed output write turned a
-// completed run into a failed one that was then run again); output too large for a Cosmos item is reduced (identifiers only, then fewer events,
-// …) with a note, never at the cost of the status. `content` is always a list (the Python worker stored a single
-// result as an object, which the ContentFlow API does not expect).
+// completed run into a failed one that was then run again); output too large for a Cosmos item is reduced
+// (identifiers only, then fewer events, …) with a note, never at the cost of the status. `content` is always a list
+// (the Python worker stored a single result as an object, which the ContentFlow API does not expect).
 import { Buffer } from "node:buffer";
 import type { Container } from "@azure/cosmos";
 import type { ContentProcessingTask } from "../model/task-envelope.ts";
@@ -244,19 +249,47 @@ export class ExecutionStore {
     return (await this.begin(task, attempt)).completed ? "completed" : "running";
   }
 
-  /** As start(), from the record as last read (see update's `known`); returns the record as written. */
+  /**
+   * As start(), from the record as last read (see update's `known`); returns the record as written. A record still
+   * `running` for an earlier delivery means that run never ended (its worker died, hung or lost the lease): it
+   * counts as a failed run. With `maxFailures`, a task whose failed runs reach it is not started again: the record
+   * becomes failed (final) and `exhausted` says why.
+   */
   async begin(
     task: ContentProcessingTask,
     attempt: number,
     known?: ExecutionDoc | null,
-  ): Promise<{ completed: boolean; doc?: ExecutionDoc }> {
+    opts: { maxFailures?: number } = {},
+  ): Promise<{ completed: boolean; doc?: ExecutionDoc; exhausted?: string }> {
     let completed = false;
+    let exhausted: string | undefined;
     const written = await this.update(
       task.execution_id,
       (doc) => {
+        completed = false;
+        exhausted = undefined;
         if (doc.status === "completed") {
           completed = true;
           return undefined;
+        }
+        const abandoned = doc.status === "running" && doc.attempt !== attempt;
+        const failures = (doc.task_failures ?? 0) + (abandoned ? 1 : 0);
+        if (opts.maxFailures && failures >= opts.maxFailures) {
+          exhausted = abandoned
+            ? `failed ${failures} time(s) (MAX_TASK_RETRIES=${opts.maxFailures}); the last run never ended: its ` +
+              `worker stopped while running it (crash, kill, hang or lost lease)`
+            : doc.status === "failed" && doc.error
+            ? doc.error
+            : `failed ${failures} time(s) (MAX_TASK_RETRIES=${opts.maxFailures})`;
+          if (doc.status === "failed" && !abandoned) return undefined;
+          return {
+            ...doc,
+            status: "failed",
+            status_message: STATUS_MESSAGES.failed,
+            error: exhausted,
+            completed_at: now(),
+            task_failures: failures,
+          };
         }
         return {
           ...doc,
@@ -266,12 +299,18 @@ export class ExecutionStore {
           completed_at: null,
           processing_worker_id: this.opts.workerId,
           attempt,
+          task_failures: failures,
         };
       },
       this.seedFor({ executionId: task.execution_id, task }),
       known,
     );
-    return { completed, doc: written.doc };
+    return { completed, doc: written.doc, ...(exhausted ? { exhausted } : {}) };
+  }
+
+  /** True when the record's current run is the one `attempt` of this worker began (and it is still running). */
+  private owns(doc: ExecutionDoc, attempt: number): boolean {
+    return doc.status === "running" && doc.processing_worker_id === this.opts.workerId && doc.attempt === attempt;
   }
 
   /**
@@ -283,13 +322,21 @@ export class ExecutionStore {
     result: PipelineResult,
     saveFullOutput: boolean,
     known?: ExecutionDoc | null,
-  ): Promise<UpdateResult> {
+    /** The delivery that began the run: the write is declined (`superseded`) once the record names another. */
+    attempt?: number,
+  ): Promise<UpdateResult & { superseded: boolean }> {
     const content = saveFullOutput ? result.content : result.content.map(identifierOf);
     const details = boundedRunDetails(result);
-    return await this.update(
+    let superseded = false;
+    const written = await this.update(
       task.execution_id,
       (doc) => {
+        superseded = false;
         if (doc.status === "completed") return undefined;
+        if (attempt !== undefined && !this.owns(doc, attempt)) {
+          superseded = true;
+          return undefined;
+        }
         return {
           ...doc,
           status: "completed",
@@ -306,6 +353,7 @@ export class ExecutionStore {
       this.seedFor({ executionId: task.execution_id, task }),
       known,
     );
+    return { ...written, superseded };
   }
 
   /** → failed (final). `result` adds the failed run's events and executor outputs. */
@@ -347,11 +395,63 @@ export class ExecutionStore {
     }, this.seedFor({ executionId: task.execution_id, task }));
   }
 
-  /** The worker stopped before the task finished and its message is queued again: running → pending. */
-  async interrupted(task: ContentProcessingTask, reason: string): Promise<UpdateResult> {
+  /**
+   * A run of this worker ended without a result and its message is (or will be) delivered again — shutdown, lost
+   * lease, an outage: running → pending, not counted as a failure. Only the run's own delivery (`attempt`, when
+   * given) may do it.
+   */
+  async interrupted(task: ContentProcessingTask, reason: string, attempt?: number): Promise<UpdateResult> {
     return await this.update(task.execution_id, (doc) => {
       if (doc.status !== "running" || doc.processing_worker_id !== this.opts.workerId) return undefined;
+      if (attempt !== undefined && doc.attempt !== attempt) return undefined;
       return { ...doc, status: "pending", status_message: `Interrupted (${reason}); the task is queued again` };
     });
+  }
+
+  /**
+   * A run of delivery `attempt` failed (pipeline error or timeout): counts it in `task_failures`. Below
+   * `maxFailures` the record waits as pending for the retry; at it the record is failed (final) and `final` is true.
+   * Declined (`superseded`) when the record names another delivery's run.
+   */
+  async runFailed(
+    task: ContentProcessingTask,
+    error: string,
+    info: { attempt: number; maxFailures: number; delaySeconds: number },
+    result?: PipelineResult,
+  ): Promise<{ failures: number; final: boolean; superseded: boolean; reason: string }> {
+    const details = result ? boundedRunDetails(result) : {};
+    let out = { failures: 0, final: false, superseded: false, reason: error };
+    await this.update(task.execution_id, (doc) => {
+      if (doc.status === "completed" || !this.owns(doc, info.attempt)) {
+        out = { failures: doc.task_failures ?? 0, final: false, superseded: true, reason: error };
+        return undefined;
+      }
+      const failures = (doc.task_failures ?? 0) + 1;
+      const final = failures >= info.maxFailures;
+      const reason = final ? `failed ${failures} time(s) (MAX_TASK_RETRIES=${info.maxFailures}): ${error}` : error;
+      out = { failures, final, superseded: false, reason };
+      return final
+        ? {
+          ...doc,
+          status: "failed",
+          status_message: STATUS_MESSAGES.failed,
+          error: reason,
+          completed_at: now(),
+          processing_worker_id: this.opts.workerId,
+          task_failures: failures,
+          ...details,
+        }
+        : {
+          ...doc,
+          status: "pending",
+          status_message: `Run ${failures} of at most ${info.maxFailures} failed; retrying in ${info.delaySeconds} s`,
+          error,
+          processing_worker_id: this.opts.workerId,
+          task_failures: failures,
+          next_attempt_at: new Date(Date.now() + info.delaySeconds * 1000).toISOString(),
+          ...details,
+        };
+    });
+    return out;
   }
 }

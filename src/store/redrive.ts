@@ -79,6 +79,8 @@ export async function beginRedrive(
         error: null,
         completed_at: null,
         updated_at: at,
+        // A fresh retry budget: the failed runs that poisoned it are not held against the re-driven task.
+        task_failures: 0,
         redrive: next,
       }, { accessCondition: { type: "IfMatch", condition: doc._etag ?? "" } });
       return { redriveId, recordFound: true };

@@ -5,7 +5,7 @@ import { createInterface } from "node:readline";
 import * as v from "valibot";
 import { SupervisorCommandSchema, type WorkerState } from "./ipc.ts";
 import type { WorkerReporter } from "../model/worker-context.ts";
-import type { CounterName } from "../model/counters.ts";
+import type { CounterName, LabelledCounterName } from "../model/counters.ts";
 import type { Config } from "../config/schema.ts";
 import { type ConfigSource, registerConfigSecrets } from "../config/load.ts";
 
@@ -53,7 +53,7 @@ export class IpcReporter implements WorkerReporter {
     this.state.in_flight = count;
     this.changed();
   }
-  count(counter: CounterName, by = 1): void {
+  count(counter: CounterName | LabelledCounterName, by = 1): void {
     this.state.counters[counter] = (this.state.counters[counter] ?? 0) + by;
     this.changed();
   }

@@ -28,6 +28,8 @@ export interface SupervisorOptions {
    * CPU-bound work — and is killed and replaced. 0 or unset: never.
    */
   heartbeatTimeoutMs?: number;
+  /** Sees every JSON log line a child writes (after it is forwarded), e.g. to keep recent failures. */
+  onChildLog?: (line: string) => void;
   /** Before its first report a child is still starting (loading code, waiting for its config): this long at least. */
   startupGraceMs?: number;
 }
@@ -170,8 +172,10 @@ export class Supervisor {
       if (c.kind === "state") {
         slot.state = c.state;
         slot.lastHeartbeat = Date.now();
-      } else if (c.kind === "log") writeLine(c.line);
-      else if (c.text.trim()) wrap(c.text, "stdout");
+      } else if (c.kind === "log") {
+        writeLine(c.line);
+        this.opts.onChildLog?.(c.line);
+      } else if (c.text.trim()) wrap(c.text, "stdout");
     });
     createInterface({ input: proc.stderr! }).on("line", (line) => {
       if (line.trim()) wrap(line, "stderr");

@@ -2,6 +2,7 @@
 // seeded Cosmos, a slow HTTP service for the `http` executor, and a TCP proxy that can cut a service off (the Cosmos
 // emulator keeps its data only in memory, so an outage is simulated between the binary and it).
 import process from "node:process";
+import { Buffer } from "node:buffer";
 import { createServer as createHttpServer, type Server } from "node:http";
 import { connect, createServer as createTcpServer, type Server as TcpServer, type Socket } from "node:net";
 import type { Emulators } from "../../scripts/lib/emulators.ts";
@@ -26,7 +27,7 @@ export class Fleet {
 
   constructor(private readonly binary: string, private readonly emu: Emulators) {}
 
-  async start(queue: string, env: Record<string, string> = {}): Promise<BinaryRun> {
+  async start(queue: string, env: Record<string, string> = {}, opts: { detached?: boolean } = {}): Promise<BinaryRun> {
     const run = await BinaryRun.start(this.binary, {
       ...this.emu.env,
       WORKER_NAME: uniqueName("fault"),
@@ -34,7 +35,7 @@ export class Fleet {
       NUM_PROCESSING_WORKERS: "2",
       NUM_SOURCE_WORKERS: "0",
       ...env,
-    });
+    }, opts);
     this.runs.push(run);
     return run;
   }
@@ -61,13 +62,26 @@ export async function finishedExecutions(
   }, ms);
 }
 
-/** An HTTP service that answers `POST /slow?ms=N` with `{"ok":true}` after N ms; counts requests. */
-export async function slowService(): Promise<{ port: number; requests: () => number; close(): Promise<void> }> {
+/**
+ * An HTTP service that answers `POST /slow?ms=N` with `{"ok":true}` after N ms. It is the side effect the fault
+ * tests count: every request is recorded under the content item it carries (the `http` executor posts one item per
+ * request; its `id.unique_id` is `<vault>-<n>`), so a task run twice shows up as two calls.
+ */
+export async function slowService() {
   let requests = 0;
+  const calls = new Map<string, number>();
   const server: Server = createHttpServer((req, res) => {
     requests++;
     const ms = Number(new URL(req.url ?? "/", "http://x").searchParams.get("ms") ?? 0);
-    req.resume();
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      let key = "(no item id)";
+      try {
+        key = String(JSON.parse(Buffer.concat(chunks).toString("utf8"))?.id?.unique_id ?? key);
+      } catch { /* not JSON: counted under the placeholder */ }
+      calls.set(key, (calls.get(key) ?? 0) + 1);
+    });
     const timer = setTimeout(() => {
       res.writeHead(200, { "content-type": "application/json" });
       res.end('{"ok":true}');
@@ -79,12 +93,21 @@ export async function slowService(): Promise<{ port: number; requests: () => num
   return {
     port,
     requests: () => requests,
+    /** Calls per task of `vault` (keyed by the item's unique id). */
+    callsOf: (vault: string): Map<string, number> => new Map([...calls].filter(([key]) => key.startsWith(`${vault}-`))),
     close: () =>
       new Promise<void>((r) => {
         server.closeAllConnections?.();
         server.close(() => r());
       }),
   };
+}
+
+/** Calls beyond the first, summed over the tasks: how many times side effects were repeated. */
+export function duplicateCalls(calls: Map<string, number>): number {
+  let extra = 0;
+  for (const n of calls.values()) extra += Math.max(0, n - 1);
+  return extra;
 }
 
 /**

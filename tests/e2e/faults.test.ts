@@ -7,6 +7,7 @@ import type { QueueClient } from "@azure/storage-queue";
 import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
 import {
   createVault,
+  executionsOfVault,
   namedQueue,
   passThroughTask,
   preloadTasks,
@@ -15,8 +16,10 @@ import {
   type SeededStore,
 } from "../helpers/seeded-store.ts";
 import { ensureBinary } from "../helpers/binary.ts";
+import type { BinaryRun } from "../helpers/binary-run.ts";
 import {
   alive,
+  duplicateCalls,
   finishedExecutions,
   Fleet,
   pipelineYaml,
@@ -82,6 +85,57 @@ describe("compiled binary under fire", () => {
     return (await poison.exists()) ? await queueLength(poison) : 0;
   }
 
+  /** Tasks in flight over the run's processing workers, as they last reported. */
+  async function inFlight(run: BinaryRun): Promise<number> {
+    return (await run.children()).reduce((a, c) => a + c.in_flight, 0);
+  }
+
+  /**
+   * Sends `signal` to one child and returns how many tasks it had in flight: its last report before the signal or,
+   * if it started another task in between, its final report (read before the supervisor sees the exit).
+   */
+  async function killCountingInFlight(run: BinaryRun, pid: number, signal: NodeJS.Signals): Promise<number> {
+    const before = (await run.children()).find((c) => c.pid === pid)?.in_flight ?? 0;
+    process.kill(pid, signal);
+    const after = (await run.children()).find((c) => c.pid === pid)?.in_flight ?? 0;
+    return Math.max(before, after);
+  }
+
+  /**
+   * Leases the run's workers gave up (renewals failing until the margin before expiry) or found lost: each one is a
+   * task interrupted like a killed one. Short test leases on a busy machine make these happen besides the faults a
+   * test injects. (Counters of a killed child since its last heartbeat are not included; its tasks count as in
+   * flight at the kill.)
+   */
+  async function leasesGivenUp(...runs: BinaryRun[]): Promise<number> {
+    await sleep(2500); // one heartbeat, so the counters are current
+    let n = 0;
+    for (const run of runs) {
+      const c = await run.processingCounters();
+      n += (c.leases_expired_total ?? 0) + (c.leases_lost_total ?? 0);
+    }
+    return n;
+  }
+
+  /**
+   * The side effect (the slow service's call) of every one of `n` tasks happened, and repeats are no more than the
+   * tasks in flight at the faults: only an interrupted task may run again, never one that had finished.
+   */
+  function assertSideEffects(vault: string, n: number, inFlightAtFaults: number, when: string): void {
+    const calls = slow.callsOf(vault);
+    assert.equal(calls.size, n, `every task called the service (${calls.size} of ${n})`);
+    const repeated = duplicateCalls(calls);
+    const most = [...calls].filter(([, n]) => n > 2).map(([k, n]) => `${k}: ${n}`);
+    console.log(
+      `side effects: ${repeated} repeated call(s); ${inFlightAtFaults} task(s) in flight ${when}` +
+        (most.length ? `; called more than twice: ${most.join(", ")}` : ""),
+    );
+    assert.ok(
+      repeated <= inFlightAtFaults,
+      `${repeated} repeated calls, more than the ${inFlightAtFaults} tasks in flight ${when}`,
+    );
+  }
+
   test("(a) 500 tasks through two supervisors: each completed exactly once, queue and poison empty", {
     timeout: 90_000,
   }, async () => {
@@ -117,6 +171,7 @@ describe("compiled binary under fire", () => {
     const run = await fleet.start(queue.name, { QUEUE_VISIBILITY_TIMEOUT_SECONDS: "3", RESTART_STABLE_SECONDS: "1" });
     await run.waitReady();
     const killed: number[] = [];
+    let inFlightAtKills = 0;
     for (let i = 0; i < 4; i++) {
       const victim = await until(
         "a busy processing child",
@@ -126,7 +181,7 @@ describe("compiled binary under fire", () => {
           ),
       );
       await sleep(1200);
-      process.kill(victim.pid!, "SIGKILL");
+      inFlightAtKills += await killCountingInFlight(run, victim.pid!, "SIGKILL");
       killed.push(victim.pid!);
     }
     const docs = await finishedExecutions(store, vault, 200, 120_000);
@@ -138,6 +193,13 @@ describe("compiled binary under fire", () => {
       })
       .fetchAll()).resources as number[];
     assert.ok(attempts.some((a) => a >= 2), "tasks of killed children were delivered again after their lease");
+    const givenUp = await leasesGivenUp(run);
+    assertSideEffects(
+      vault,
+      200,
+      inFlightAtKills + givenUp,
+      `at the 4 kills (${inFlightAtKills}) or in leases given up (${givenUp})`,
+    );
     await until("queue empty", async () => (await queueLength(queue)) === 0);
     assert.equal(await poisonCount(queue), 0);
     const kids = await run.children();
@@ -170,6 +232,37 @@ describe("compiled binary under fire", () => {
     for (const pid of pids) assert.equal(alive(pid), false, `process ${pid} is gone`);
   });
 
+  test("(c2) Ctrl-C (SIGINT to the process group) mid-run: the workers drain too, messages visible at once", {
+    timeout: 60_000,
+  }, async () => {
+    const pipeline = await slowPipeline(60_000);
+    const { queue } = await scenario(16, pipeline);
+    const run = await fleet.start(queue.name, {
+      SHUTDOWN_DRAIN_TIMEOUT_SECONDS: "3",
+      QUEUE_VISIBILITY_TIMEOUT_SECONDS: "300",
+    }, { detached: true });
+    await until(
+      "16 tasks in flight",
+      async () => (await inFlight(run)) === 16 && (await queue.peekMessages()).peekedMessageItems.length === 0,
+    );
+    const pids = [run.pid, ...(await run.children()).map((c) => c.pid!).filter(Boolean)];
+    const t0 = performance.now();
+    process.kill(-run.pid, "SIGINT"); // as a terminal does on Ctrl-C: supervisor and workers alike
+    await until("the supervisor exited", () => run.proc.exitCode !== null || run.proc.signalCode !== null, 10_000);
+    const elapsed = performance.now() - t0;
+    assert.ok(elapsed < 5000, `exited ${elapsed.toFixed(0)} ms after SIGINT (drain 3 s + 2 s)`);
+    assert.equal(run.proc.exitCode, 0, "clean exit");
+    // The workers drained (a worker ended by the SIGINT itself would show signal "SIGINT"; one that outlives the
+    // drain timeout is then SIGKILLed by the supervisor, after releasing its messages).
+    const stops = run.lines.filter((l) => l.includes('"msg":"worker stopped"') && l.includes('"exit_code"'))
+      .map((l) => JSON.parse(l) as { exit_code: number | null; signal: string | null });
+    assert.equal(stops.length, 2);
+    assert.ok(stops.every((w) => w.signal !== "SIGINT"), `no worker died of the SIGINT: ${JSON.stringify(stops)}`);
+    const visible = await queue.peekMessages({ numberOfMessages: 32 });
+    assert.equal(visible.peekedMessageItems.length, 16, "all 16 visible again now, not after the 300 s lease");
+    for (const pid of pids) assert.equal(alive(pid), false, `process ${pid} is gone`);
+  });
+
   test("(d) Azurite stopped for 10 s mid-run: workers back off and recover, nothing lost, no restarts", {
     timeout: 120_000,
   }, async () => {
@@ -182,20 +275,26 @@ describe("compiled binary under fire", () => {
       return done >= 16 ? done : undefined;
     });
     assert.ok(doneAtCut < 120, `the outage starts mid-run (${doneAtCut} of 160 done)`);
+    const inFlightBefore = await inFlight(run);
     await emu.queue.stop("SIGTERM"); // gracefully: a killed Azurite forgets recent messages (its own data loss)
+    const inFlightAtCut = Math.max(inFlightBefore, await inFlight(run));
     await sleep(10_000);
     await emu.queue.start();
     const docs = await finishedExecutions(store, vault, 160, 120_000);
     assert.deepEqual(docs.filter((d) => d.status !== "completed").map((d) => d.id), []);
+    assertSideEffects(vault, 160, inFlightAtCut, "when Azurite stopped");
     await until("queue empty", async () => (await queueLength(queue)) === 0, 60_000);
     assert.equal(await poisonCount(queue), 0);
     await until("ready again", async () => (await run.get("/ready")).status === 200);
     const kids = await run.children();
     assert.deepEqual(kids.map((c) => c.restarts), [0, 0], "no worker crashed");
+    // A task that completed while its message could not be deleted is not a failed task.
+    await sleep(2500); // one heartbeat, so the counters are current
+    assert.equal((await run.processingCounters()).tasks_failed_total ?? 0, 0, "no task counted failed");
     await run.stop();
   });
 
-  test("(e) Cosmos DB unreachable for 10 s mid-run: intake pauses, work resumes, nothing lost, no restarts", {
+  test("(e) Cosmos DB unreachable for 10 s mid-run, every delivery the last allowed: nothing poisoned, all complete", {
     timeout: 150_000,
   }, async () => {
     // 160 tasks of 1 s over 16 slots: about 10 s of work, so tasks are in flight when Cosmos goes away (a run that
@@ -204,12 +303,18 @@ describe("compiled binary under fire", () => {
     const { queue, vault } = await scenario(160, pipeline);
     const proxy = await tcpProxy(Number(new URL(emu.cosmosEndpoint).port));
     try {
-      const run = await fleet.start(queue.name, { COSMOS_DB_ENDPOINT: `http://127.0.0.1:${proxy.port}/` });
+      // MAX_TASK_RETRIES=1: every delivery is a task's last; an outage must still not poison it.
+      const run = await fleet.start(queue.name, {
+        COSMOS_DB_ENDPOINT: `http://127.0.0.1:${proxy.port}/`,
+        MAX_TASK_RETRIES: "1",
+      });
       const doneAtCut = await until("some tasks done", async () => {
         const done = (await finishedExecutions(store, vault, 0)).filter((d) => d.status === "completed").length;
         return done >= 16 ? done : undefined;
       });
+      const inFlightBefore = await inFlight(run);
       proxy.cut();
+      const inFlightAtCut = Math.max(inFlightBefore, await inFlight(run));
       assert.ok(doneAtCut < 120, `the outage starts mid-run (${doneAtCut} of 160 done)`);
       await until("workers report cosmos unreachable", async () => (await run.get("/ready")).status === 503, 30_000)
         .catch((err) => {
@@ -219,10 +324,15 @@ describe("compiled binary under fire", () => {
       await proxy.restore();
       const docs = await finishedExecutions(store, vault, 160, 120_000);
       assert.deepEqual(docs.filter((d) => d.status !== "completed").map((d) => `${d.id}: ${d.status}`), []);
+      assertSideEffects(vault, 160, inFlightAtCut, "when Cosmos was cut off");
       await until("queue empty", async () => (await queueLength(queue)) === 0, 60_000);
       assert.equal(await poisonCount(queue), 0);
       await until("ready again", async () => (await run.get("/ready")).status === 200);
       assert.deepEqual((await run.children()).map((c) => c.restarts), [0, 0], "no worker crashed");
+      await sleep(2500); // one heartbeat, so the counters are current
+      const counters = await run.processingCounters();
+      assert.equal(counters.tasks_poisoned_total ?? 0, 0);
+      assert.equal(counters.tasks_failed_total ?? 0, 0, "an outage is not a failure of the task");
       await run.stop();
     } finally {
       await proxy.close();
@@ -320,14 +430,14 @@ describe("compiled binary under fire", () => {
         text: JSON.stringify({
           task_type: "content_processing",
           claim_check: {
-            container: "claims",
+            container: "contentflow-claim-checks", // CLAIM_CHECK_CONTAINER_NAME: other containers are refused
             blob: "missing.json",
             task_id: "task_cc",
             execution_id: "exec_cc",
             bytes: 10,
           },
         }),
-        reason: /^claim-check blob claims\/missing\.json not found$/,
+        reason: /^claim-check blob contentflow-claim-checks\/missing\.json not found$/,
       },
     };
     for (const bad of Object.values(badMessages)) await queue.sendMessage(bad.text);
@@ -432,6 +542,140 @@ describe("compiled binary under fire", () => {
       const byOther = docs.filter((d) => d.processing_worker_id === other.id).length;
       assert.ok(byOther >= 8, `worker 1 completed ${byOther} tasks while worker 0 crash-looped`);
       await run.stop();
+    },
+  );
+
+  test("(h) a hung processing child (no heartbeats) is killed and replaced; its tasks complete elsewhere", {
+    timeout: 90_000,
+  }, async () => {
+    // SIGSTOP freezes the whole child, as a CPU-bound step blocking its event loop would (no timers, no heartbeats,
+    // no lease renewals) — from the compiled binary, with no test hook in it (the unit test uses a real busy loop).
+    const pipeline = await slowPipeline(1000);
+    const { queue, vault } = await scenario(24, pipeline);
+    const run = await fleet.start(queue.name, {
+      WORKER_HEARTBEAT_TIMEOUT_SECONDS: "6",
+      QUEUE_VISIBILITY_TIMEOUT_SECONDS: "3",
+    });
+    await run.waitReady();
+    // Once calls are going out, child 0's tasks are in their http step (their side effect happened).
+    await until("calls under way", () => slow.callsOf(vault).size >= 8);
+    const victim = await until(
+      "child 0 busy",
+      async () => (await run.children()).find((c) => c.role === "processing" && c.index === 0 && c.in_flight > 0),
+    );
+    const inFlightAtHang = await killCountingInFlight(run, victim.pid!, "SIGSTOP");
+    const hungAt = performance.now();
+    const replacement = await until(
+      "the hung child replaced",
+      async () =>
+        (await run.children()).find((c) =>
+          c.role === "processing" && c.index === 0 && c.alive && c.pid && c.pid !== victim.pid
+        ),
+      30_000,
+    );
+    const tookMs = performance.now() - hungAt;
+    assert.ok(tookMs >= 5000, `killed after the 6 s heartbeat timeout, not before (${tookMs.toFixed(0)} ms)`);
+    assert.ok(tookMs < 15_000, `replaced ${tookMs.toFixed(0)} ms after it hung`);
+    assert.equal(alive(victim.pid!), false, "the hung process is gone");
+    assert.equal(replacement.heartbeat_kills, 1);
+    assert.match(replacement.last_exit?.reason ?? "", /no heartbeat for \d+ s/);
+    assert.equal(replacement.last_exit?.signal, "SIGKILL");
+    assert.match(
+      await (await run.get("/metrics")).text(),
+      /contentflow_worker_hung_worker_kills_total\{role="processing"\} 1/,
+    );
+    assert.ok(run.lines.some((l) => l.includes("worker stopped sending heartbeats")), "logged");
+    const docs = await finishedExecutions(store, vault, 24, 60_000);
+    assert.deepEqual(docs.filter((d) => d.status !== "completed").map((d) => d.id), []);
+    const givenUp = await leasesGivenUp(run);
+    assertSideEffects(
+      vault,
+      24,
+      inFlightAtHang + givenUp,
+      `in the hung child (${inFlightAtHang}) or in leases given up (${givenUp})`,
+    );
+    const sibling = (await run.children()).find((c) => c.role === "processing" && c.index === 1)!;
+    assert.equal(sibling.heartbeat_kills + sibling.restarts, 0, "the healthy sibling was left alone");
+    await run.stop();
+  });
+
+  test("(i) supervisor SIGKILLed mid-run: its workers drain and exit by themselves, no orphan keeps processing", {
+    timeout: 90_000,
+  }, async () => {
+    const pipeline = await slowPipeline(500);
+    const { queue, vault } = await scenario(64, pipeline);
+    const run = await fleet.start(queue.name, { SHUTDOWN_DRAIN_TIMEOUT_SECONDS: "3" });
+    await until("some tasks done", async () => {
+      const done = (await finishedExecutions(store, vault, 0)).filter((d) => d.status === "completed").length;
+      return done >= 16 ? done : undefined;
+    });
+    const kids = (await run.children()).map((c) => c.pid!).filter(Boolean);
+    const inFlightAtKill = await inFlight(run);
+    await run.stop("SIGKILL");
+    const t0 = performance.now();
+    await until("every orphaned worker exited", () => kids.every((pid) => !alive(pid)), 15_000);
+    const goneMs = performance.now() - t0;
+    assert.ok(goneMs < 5000, `orphans gone ${goneMs.toFixed(0)} ms after the supervisor died (drain 3 s + 2 s)`);
+    const callsAtExit = slow.requests();
+    const doneAtExit = (await executionsOfVault(store, vault)).filter((d) => d.status === "completed").length;
+    assert.ok(doneAtExit < 64, `work was left to do (${doneAtExit} of 64 done)`);
+    await sleep(2000);
+    assert.equal(slow.requests(), callsAtExit, "nothing called the service after the workers exited");
+    // A new supervisor finishes the rest; what the orphans had started and released is done again at most once.
+    const next = await fleet.start(queue.name);
+    const docs = await finishedExecutions(store, vault, 64, 60_000);
+    assert.deepEqual(docs.filter((d) => d.status !== "completed").map((d) => d.id), []);
+    assertSideEffects(vault, 64, inFlightAtKill, "when the supervisor was killed");
+    await next.stop();
+  });
+
+  test(
+    "(j) lease lost while a task runs (its worker cannot reach the queue): it gives the task up in time; the next delivery's run is the one recorded",
+    {
+      timeout: 90_000,
+    },
+    async () => {
+      // Tasks of 8 s: A cannot finish one before it must give its leases up (at most 4 s after the cut).
+      const pipeline = await slowPipeline(8000);
+      const { queue, vault } = await scenario(8, pipeline);
+      // Supervisor A reaches the queue through a proxy that is cut mid-task: its renewals fail from then on.
+      const queuePort = Number(/QueueEndpoint=http:\/\/127\.0\.0\.1:(\d+)/.exec(emu.queueConnectionString)![1]);
+      const proxy = await tcpProxy(queuePort);
+      try {
+        const viaProxy = emu.queueConnectionString.replace(`127.0.0.1:${queuePort}`, `127.0.0.1:${proxy.port}`);
+        const lease = { QUEUE_VISIBILITY_TIMEOUT_SECONDS: "5" };
+        const a = await fleet.start(queue.name, { ...lease, STORAGE_QUEUE_CONNECTION_STRING: viaProxy });
+        await until("A runs all 8 tasks", async () => (await inFlight(a)) === 8 && slow.callsOf(vault).size === 8);
+        const inFlightAtCut = await inFlight(a);
+        proxy.cut();
+        // B takes the tasks once their leases have run out.
+        const b = await fleet.start(queue.name, lease);
+        const bName = b.lines.map((l) => /"worker":"(fault-[^"]+)"/.exec(l)?.[1]).find(Boolean)!;
+        const docs = await finishedExecutions(store, vault, 8, 60_000);
+        assert.deepEqual(docs.filter((d) => d.status !== "completed").map((d) => d.id), []);
+        assert.deepEqual(
+          docs.filter((d) => !d.processing_worker_id?.startsWith(`${bName}-`)).map((d) => d.processing_worker_id),
+          [],
+          "every record was completed by B's run, none by A after its lease ran out",
+        );
+        await proxy.restore();
+        const givenUpByB = await leasesGivenUp(b);
+        const countersA = await a.processingCounters();
+        assertSideEffects(
+          vault,
+          8,
+          inFlightAtCut + givenUpByB,
+          `when A lost the queue (${inFlightAtCut}) or in leases B gave up (${givenUpByB})`,
+        );
+        assert.equal(countersA.leases_expired_total, 8, `A gave up its 8 leases: ${JSON.stringify(countersA)}`);
+        assert.equal(countersA.tasks_processed_total ?? 0, 0, "A completed nothing");
+        assert.equal(countersA.tasks_failed_total ?? 0, 0, "a lost lease is not a failure of the task");
+        await until("queue empty", async () => (await queueLength(queue)) === 0);
+        assert.equal(await poisonCount(queue), 0);
+        await Promise.all([a.stop(), b.stop()]);
+      } finally {
+        await proxy.close();
+      }
     },
   );
 });

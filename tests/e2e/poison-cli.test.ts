@@ -197,4 +197,31 @@ describe("poison command (compiled binary)", () => {
     const bad = await cli(["poison", "purge", "--older-than", "soon"], queue.name);
     assert.equal(bad.code, 2);
   });
+
+  test("/metrics and /status report the task and poison queue depth and the oldest task's age", {
+    timeout: 120_000,
+  }, async () => {
+    const { queue, vault } = await poisoned(2);
+    await preloadTasks(store, queue, Array.from({ length: 7 }, (_, i) => passThroughTask(vault, 100 + i)));
+    const run = await fleet.start(queue.name, {
+      NUM_PROCESSING_WORKERS: "0",
+      NUM_SOURCE_WORKERS: "0",
+      QUEUE_METRICS_INTERVAL_SECONDS: "1",
+    });
+    const metrics = await until("backlog in /metrics", async () => {
+      const text = await (await run.get("/metrics")).text();
+      return text.includes("contentflow_worker_queue_messages") ? text : undefined;
+    }, 30_000);
+    assert.match(metrics, new RegExp(`contentflow_worker_queue_messages\\{queue="${queue.name}",kind="tasks"\\} 7`));
+    assert.match(
+      metrics,
+      new RegExp(`contentflow_worker_queue_messages\\{queue="${queue.name}-poison",kind="poison"\\} 2`),
+    );
+    assert.match(metrics, /^contentflow_worker_queue_oldest_message_age_seconds\{queue="[^"]+"\} \d+$/m);
+    const status = await (await run.get("/status")).json();
+    assert.equal(status.backlog.task_queue.messages, 7);
+    assert.equal(status.backlog.poison_queue.messages, 2);
+    assert.ok(status.backlog.task_queue.oldest_message_age_seconds >= 0);
+    await run.stop();
+  });
 });

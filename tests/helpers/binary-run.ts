@@ -31,11 +31,17 @@ export class BinaryRun {
     createInterface({ input: proc.stderr! }).on("line", keep);
   }
 
-  static async start(binary: string, env: Record<string, string>): Promise<BinaryRun> {
+  /** `detached`: in a process group of its own (its pid is the group id), as a shell runs a foreground command. */
+  static async start(
+    binary: string,
+    env: Record<string, string>,
+    opts: { detached?: boolean } = {},
+  ): Promise<BinaryRun> {
     const proc = spawn(binary, [], {
       cwd: mkdtempSync(join(tmpdir(), "cfw-binary-")),
       env: { PATH: process.env.PATH ?? "", API_HOST: "127.0.0.1", API_PORT: "0", LOG_LEVEL: "info", ...env },
       stdio: ["ignore", "pipe", "pipe"],
+      detached: opts.detached ?? false,
     });
     const run = new BinaryRun(proc);
     const deadline = Date.now() + 30_000;

@@ -6,7 +6,7 @@ import * as v from "valibot";
 import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { Logger } from "../../src/log/logger.ts";
-import { ContentSchema } from "../../src/model/content.ts";
+import { type Content, ContentSchema } from "../../src/model/content.ts";
 import type { CrawlBatch, ExecutorRunContext, InputExecutorInstance } from "../../src/executors/types.ts";
 import { isInputExecutor } from "../../src/executors/types.ts";
 import {
@@ -54,11 +54,15 @@ function discovery(settings: Record<string, unknown>): InputExecutorInstance {
   return instance;
 }
 
-async function crawlAll(e: InputExecutorInstance, checkpoint?: Date): Promise<CrawlBatch[]> {
+async function crawlAll(
+  e: InputExecutorInstance,
+  checkpoint?: Date,
+  isDone?: (c: Content) => boolean,
+): Promise<CrawlBatch[]> {
   const batches: CrawlBatch[] = [];
   await withTimeout(
     (async () => {
-      for await (const b of e.crawl(checkpoint, runCtx())) batches.push(b);
+      for await (const b of e.crawl(checkpoint, runCtx(), { isDone })) batches.push(b);
     })(),
     20_000,
     "crawl",
@@ -140,14 +144,30 @@ describe("azure_blob_input_discovery", () => {
     assert.deepEqual(await names({ modified_after: "2999-01-01T00:00:00+02:00" }), []);
   });
 
-  test("batch_size pages the listing; max_results caps the blobs listed", async () => {
+  test("batch_size pages the listing; in a pipeline (process) max_results caps the blobs listed, as in Python", async () => {
     const batches = await crawlAll(discovery({ batch_size: 2 }));
     assert.deepEqual(batches.map((b) => b.items.length), [2, 2, 2, 1]);
     for (const b of batches) {
       const newest = Math.max(...b.items.map((c) => Date.parse(String(c.id.metadata?.last_modified))));
       assert.equal(b.maxModified?.getTime(), newest);
     }
-    assert.deepEqual(await names({ batch_size: 2, max_results: 3 }), ["a.pdf", "b.DOCX", "c.txt"]);
+    const processed = await discovery({ batch_size: 2, max_results: 3 }).process([], runCtx());
+    assert.deepEqual(processed.map((c) => c.id.path), ["a.pdf", "b.DOCX", "c.txt"]);
+  });
+
+  test("crawl with max_results yields the oldest new blobs (not the first names), skipping those already done", async () => {
+    const own = uniqueName("cap");
+    await uploadBlobs(emu, own, [{ name: "y-old.txt" }, { name: "z-old.txt" }]);
+    await sleep(1100); // blob times have one-second resolution
+    await uploadBlobs(emu, own, [{ name: "a-new.txt" }, { name: "b-new.txt" }]);
+    const capped = (isDone?: (c: Content) => boolean) =>
+      crawlAll(discovery({ blob_container_name: own, max_results: 2, batch_size: 1 }), undefined, isDone);
+    const first = await capped();
+    assert.deepEqual(first.flatMap((b) => b.items.map((c) => c.id.path)), ["y-old.txt", "z-old.txt"]);
+    assert.deepEqual(first.map((b) => b.items.length), [1, 1], "yielded in batch_size chunks, oldest first");
+    const done = new Set(["y-old.txt", "a-new.txt"]);
+    const second = await capped((c) => done.has(String(c.id.path)));
+    assert.deepEqual(second.flatMap((b) => b.items.map((c) => c.id.path)), ["z-old.txt", "b-new.txt"]);
   });
 
   test("sort_by / sort_ascending apply within a batch", async () => {

@@ -6,6 +6,7 @@ import type { Database } from "@azure/cosmos";
 import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { ExecutionStore, fitExecutionDoc, MAX_EVENTS } from "../../src/store/executions.ts";
+import { createPendingExecution, markExecutionFailed } from "../../src/store/execution-records.ts";
 import { CompiledPipelineCache, readPipelineDoc } from "../../src/store/pipelines.ts";
 import { readSaveExecutionOutput } from "../../src/store/vaults-read.ts";
 import type { ExecutionDoc } from "../../src/model/documents.ts";
@@ -166,6 +167,89 @@ describe("execution store on the Cosmos emulator", () => {
     assert.equal(doc.error, "boom again");
     assert.ok(doc.completed_at);
     assert.deepEqual(Object.keys(doc.executor_outputs), ["a"], "the failed run's executor outputs are kept");
+  });
+
+  test("only the delivery that began the run may complete it: a worker whose lease ran out is superseded", async () => {
+    const task = await pending(uniqueName("owner"));
+    const first = new ExecutionStore(container(), { workerId: "w-first" });
+    const second = new ExecutionStore(container(), { workerId: "w-second" });
+    const begunFirst = await first.begin(task, 1);
+    // First's lease expires; the message goes to second (delivery 2), which begins and completes.
+    await second.begin(task, 2);
+    const late = await first.complete(task, result([contentItem("late", { by: "first" })]), false, begunFirst.doc, 1);
+    assert.equal(late.superseded, true);
+    assert.equal(late.written, false);
+    assert.equal((await execution(task.execution_id))?.status, "running", "second's run is untouched");
+    const done = await second.complete(task, result([contentItem("r", { by: "second" })]), true, undefined, 2);
+    assert.equal(done.superseded, false);
+    const doc = await execution(task.execution_id);
+    assert.equal(doc?.status, "completed");
+    assert.equal(doc?.processing_worker_id, "w-second");
+    assert.deepEqual((doc?.content as Array<{ data: unknown }>)[0].data, { by: "second" });
+    // Nor may the superseded run count a failure or release the record.
+    assert.equal((await first.runFailed(task, "x", { attempt: 1, maxFailures: 3, delaySeconds: 1 })).superseded, true);
+    await first.interrupted(task, "lease lost", 1);
+    assert.equal((await execution(task.execution_id))?.status, "completed");
+  });
+
+  test("the retry budget counts failed runs (and runs whose worker died), not deliveries", async () => {
+    const task = await pending(uniqueName("budget"));
+    const max = { maxFailures: 3 };
+    // Deliveries 1-3 are released by shutdowns or outages: no failure is counted.
+    for (const attempt of [1, 2, 3]) {
+      await store.begin(task, attempt, undefined, max);
+      await store.interrupted(task, "worker shutdown", attempt);
+    }
+    assert.equal((await execution(task.execution_id))?.task_failures ?? 0, 0);
+    // Delivery 4 fails: one failure, pending for the retry.
+    await store.begin(task, 4, undefined, max);
+    const f1 = await store.runFailed(task, "boom", { attempt: 4, maxFailures: 3, delaySeconds: 1 });
+    assert.deepEqual([f1.failures, f1.final], [1, false]);
+    assert.equal((await execution(task.execution_id))?.status, "pending");
+    // Delivery 5 dies with its worker (the record stays running); delivery 6 counts that as the second failure.
+    await store.begin(task, 5, undefined, max);
+    const b6 = await store.begin(task, 6, undefined, max);
+    assert.equal(b6.exhausted, undefined);
+    assert.equal((await execution(task.execution_id))?.task_failures, 2);
+    // Delivery 6 fails too: the third failure is final.
+    const f3 = await store.runFailed(task, "boom again", { attempt: 6, maxFailures: 3, delaySeconds: 1 });
+    assert.deepEqual([f3.failures, f3.final], [3, true]);
+    const doc = await execution(task.execution_id);
+    assert.equal(doc?.status, "failed");
+    assert.match(doc?.error ?? "", /^failed 3 time\(s\) \(MAX_TASK_RETRIES=3\): boom again$/);
+    // A later delivery (the poison move failed) does not run it again.
+    const b7 = await store.begin(task, 7, undefined, max);
+    assert.match(b7.exhausted ?? "", /boom again/);
+    assert.equal((await execution(task.execution_id))?.status, "failed");
+  });
+
+  test("a task whose worker keeps dying is failed once the budget is spent", async () => {
+    const task = await pending(uniqueName("crashes"));
+    const max = { maxFailures: 2 };
+    await store.begin(task, 1, undefined, max);
+    await store.begin(task, 2, undefined, max); // run 1 never ended: failure 1
+    const third = await store.begin(task, 3, undefined, max); // run 2 never ended: failure 2 = the budget
+    assert.match(third.exhausted ?? "", /failed 2 time\(s\) \(MAX_TASK_RETRIES=2\); the last run never ended/);
+    const doc = await execution(task.execution_id);
+    assert.equal(doc?.status, "failed");
+    assert.equal(doc?.task_failures, 2);
+  });
+
+  test("a failed send marks the record failed only if nobody changed it since its creation (creation etag)", async () => {
+    const untouched = taskMessage(uniqueName("mark-a"), { pipelineId: "p", vaultId: "v1" });
+    const refA = await createPendingExecution(container(), untouched, { workerId: "src" });
+    assert.equal(await markExecutionFailed(container(), refA, "send failed"), true);
+    assert.equal((await execution(refA.id))?.status, "failed");
+    // The send reached the queue after all: a worker took the task, its attempt failed and it waits as pending.
+    const taken = taskMessage(uniqueName("mark-b"), { pipelineId: "p", vaultId: "v1" });
+    const refB = await createPendingExecution(container(), taken, { workerId: "src" });
+    await store.begin(taken.payload, 1);
+    await store.retrying(taken.payload, "boom", { attempt: 1, maxAttempts: 3, delaySeconds: 5 });
+    assert.equal((await execution(refB.id))?.status, "pending");
+    assert.equal(await markExecutionFailed(container(), refB, "send failed"), false);
+    const doc = await execution(refB.id);
+    assert.equal(doc?.status, "pending", "the retrying task is not marked failed");
+    assert.equal(doc?.error, "boom");
   });
 
   test("a missing record is created from the task (findable by vault_id); without a task it is left missing", async () => {

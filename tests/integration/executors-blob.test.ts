@@ -11,6 +11,7 @@ import type { Config } from "../../src/config/schema.ts";
 import { configureLogging, Logger } from "../../src/log/logger.ts";
 import type { Content } from "../../src/model/content.ts";
 import type { ExecutorRunContext } from "../../src/executors/types.ts";
+import { claimCheckAccess, readClaimCheck } from "../../src/queue/claim-check.ts";
 import {
   compilePipeline,
   createExecutor,
@@ -117,6 +118,78 @@ describe("azure_blob_content_retriever (Azurite)", () => {
       get.process([blobItem("nope/missing.csv")], ctx()),
       /blob src-.*\/nope\/missing.csv not found/,
     );
+  });
+});
+
+describe("size limits on downloads (Azurite)", () => {
+  test("azure_blob_content_retriever reads at most MAX_DOCUMENT_MB: a larger blob fails its item, naming the limit", async () => {
+    const big = new Uint8Array(1024 * 1024 + 10).fill(65);
+    await source.getBlockBlobClient("big/large.bin").upload(big, big.length);
+    const small = { ...config, MAX_DOCUMENT_MB: 1 };
+    const get = createExecutor(
+      { id: "get", type: "azure_blob_content_retriever", settings: { use_temp_file_for_content: false } },
+      registry,
+      { config: small, logger },
+    );
+    await assert.rejects(
+      get.process([blobItem("big/large.bin")], ctx()),
+      /blob src-[^/]+\/big\/large\.bin is larger than 1048576 bytes \(the limit set by MAX_DOCUMENT_MB\); stopped reading/,
+    );
+    const [ok] = await get.process([blobItem("tables/orders.csv")], ctx());
+    assert.equal(ok.id.path, "tables/orders.csv");
+  });
+
+  test("a claim-check blob over MAX_CLAIM_CHECK_BYTES is refused as a problem (poison), not downloaded whole", async () => {
+    const claims = service.getContainerClient(`claims-${randomUUID().slice(0, 8)}`);
+    await claims.create();
+    const text = JSON.stringify({ task_type: "content_processing", payload: { pad: "x".repeat(200_000) } });
+    await claims.getBlockBlobClient("big.json").upload(text, text.length);
+    const pointer = {
+      task_type: "content_processing" as const,
+      claim_check: { container: claims.containerName, blob: "big.json", task_id: "t", execution_id: "e", bytes: 1 },
+    };
+    const signal = new AbortController().signal;
+    const refused = await readClaimCheck(service, pointer, signal, 100_000);
+    assert.deepEqual(refused, {
+      found: false,
+      problem: `claim-check blob ${claims.containerName}/big.json is larger than 100000 bytes ` +
+        "(the limit set by MAX_CLAIM_CHECK_BYTES); stopped reading",
+    });
+    const read = await readClaimCheck(service, pointer, signal, 1_000_000);
+    assert.equal(read.found && read.text.length, text.length);
+    assert.deepEqual(
+      await readClaimCheck(service, { ...pointer, claim_check: { ...pointer.claim_check, blob: "gone" } }, signal),
+      {
+        found: false,
+      },
+    );
+  });
+
+  test("a queue message cannot make a worker read or delete a blob outside CLAIM_CHECK_CONTAINER_NAME", async () => {
+    const access = claimCheckAccess(() => service, { container: "contentflow-claim-checks", maxBytes: 1_000_000 });
+    const foreign = {
+      task_type: "content_processing" as const,
+      claim_check: { container: source.containerName, blob: "tables/orders.csv", task_id: "t", execution_id: "e" },
+    };
+    const signal = new AbortController().signal;
+    assert.deepEqual(await access.read(foreign, signal), {
+      found: false,
+      problem: `claim-check container '${source.containerName}' is not CLAIM_CHECK_CONTAINER_NAME ` +
+        "('contentflow-claim-checks'); refused",
+    });
+    await access.delete(foreign, signal);
+    assert.ok(await source.getBlobClient("tables/orders.csv").exists(), "the foreign blob is still there");
+    // Inside the container both work.
+    const own = service.getContainerClient("contentflow-claim-checks");
+    await own.createIfNotExists();
+    await own.getBlockBlobClient("mine.json").upload("{}", 2);
+    const mine = {
+      ...foreign,
+      claim_check: { ...foreign.claim_check, container: own.containerName, blob: "mine.json" },
+    };
+    assert.deepEqual(await access.read(mine, signal), { found: true, text: "{}" });
+    await access.delete(mine, signal);
+    assert.equal(await own.getBlobClient("mine.json").exists(), false);
   });
 });
 

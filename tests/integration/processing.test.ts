@@ -184,6 +184,8 @@ describe("processing worker", () => {
     assert.equal(doc.status, "completed");
     assert.equal(doc.attempt, 2, "completed on the second delivery");
     assert.equal(callsOf("test_flaky", key), 2);
+    // The record is written completed before the message is deleted and the task counted.
+    await until("task counted", () => worker.reporter.counters.tasks_processed_total === 1);
     assert.equal(worker.reporter.counters.tasks_retried_total, 1);
     assert.equal(worker.reporter.counters.tasks_failed_total, 1);
     assert.equal(worker.reporter.counters.tasks_processed_total, 1);
@@ -191,7 +193,7 @@ describe("processing worker", () => {
     await worker.stop();
   });
 
-  test("poison after the last allowed delivery: execution failed, message in the poison queue with the reason", async () => {
+  test("poison after MAX_TASK_RETRIES failed runs: execution failed, message in the poison queue with the reason", async () => {
     const { queues, start } = await scenario({ MAX_TASK_RETRIES: "2", RETRY_BASE_DELAY_SECONDS: "0" });
     const worker = start();
     const key = uniqueName("poison");
@@ -201,7 +203,8 @@ describe("processing worker", () => {
     await queues.tasks.sendMessage(text, timeout());
     const doc = await executionIn(task.payload.execution_id, ["failed", "completed"]);
     assert.equal(doc.status, "failed");
-    assert.match(doc.error, /failed on delivery 2 of 2 \(MAX_TASK_RETRIES\): .*flaky failure 2/);
+    assert.match(doc.error, /failed 2 time\(s\) \(MAX_TASK_RETRIES=2\): .*flaky failure 2/);
+    assert.equal(doc.task_failures, 2);
     assert.ok(doc.executor_outputs.flaky, "the failed run's executor outputs are recorded");
     const records = await until("poison record", async () => {
       const r = await poisonRecords(queues.poison);
@@ -212,21 +215,22 @@ describe("processing worker", () => {
     assert.equal(records[0].dequeue_count, 2);
     assert.equal(records[0].execution_id, task.payload.execution_id);
     assert.equal(records[0].queue, queues.tasks.name);
-    assert.match(records[0].reason, /failed on delivery 2 of 2/);
+    assert.match(records[0].reason, /failed 2 time\(s\) \(MAX_TASK_RETRIES=2\)/);
     assert.equal(callsOf("test_flaky", key), 2, "ran exactly MAX_TASK_RETRIES times");
     assert.equal(await queued(queues.tasks), 0);
     assert.equal(worker.reporter.counters.tasks_poisoned_total, 1);
     await worker.stop();
   });
 
-  test("more deliveries than MAX_TASK_RETRIES already (e.g. crashing workers): poisoned before running", async () => {
+  test("deliveries spent elsewhere (outages, drains, restarts) do not count: a task delivered more often than MAX_TASK_RETRIES still runs", async () => {
     const { queues, start } = await scenario({ MAX_TASK_RETRIES: "2" });
-    const key = uniqueName("crashloop");
+    const key = uniqueName("redelivered");
     const task = taskMessage(key, { pipelineId: "pipe-count", vaultId: "vault-ids" });
     await pendingRecord(task);
     await queues.tasks.sendMessage(JSON.stringify(task), timeout());
-    for (let i = 0; i < 2; i++) {
-      // Received and never settled, as by a worker that died mid-task.
+    for (let i = 0; i < 3; i++) {
+      // Received and never settled, as by workers that released it or could not reach Cosmos (the record stays
+      // pending: no run of the task ever failed).
       await until("received", async () => {
         const r = await queues.tasks.receiveMessages({ visibilityTimeout: 1, ...timeout() });
         return r.receivedMessageItems.length ? true : undefined;
@@ -235,14 +239,45 @@ describe("processing worker", () => {
     await sleep(1200);
     const worker = start();
     const doc = await executionIn(task.payload.execution_id, ["failed", "completed"]);
+    assert.equal(doc.status, "completed", `on delivery 4 of a task allowed 2 failed runs: ${doc.error}`);
+    assert.equal(doc.attempt, 4);
+    assert.equal(callsOf("test_wait", key), 1);
+    assert.deepEqual(await poisonRecords(queues.poison), []);
+    await worker.stop();
+  });
+
+  test("a task whose workers keep dying while running it: each dead run counts; when they spend the budget it is poisoned without running", async () => {
+    const { queues, start } = await scenario({ MAX_TASK_RETRIES: "2" });
+    const key = uniqueName("crashloop");
+    const task = taskMessage(key, { pipelineId: "pipe-count", vaultId: "vault-ids" });
+    await pendingRecord(task);
+    // One earlier run already died (counted), and the run of delivery 1 died too: its record says running.
+    const executions = db.container(base.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS);
+    const { resource } = await executions.item(task.payload.execution_id, task.payload.execution_id).read();
+    await executions.item(task.payload.execution_id, task.payload.execution_id).replace({
+      ...resource,
+      status: "running",
+      attempt: 1,
+      task_failures: 1,
+      processing_worker_id: "a-worker-that-died",
+    }, timeout());
+    await queues.tasks.sendMessage(JSON.stringify(task), timeout());
+    await until("received", async () => {
+      const r = await queues.tasks.receiveMessages({ visibilityTimeout: 1, ...timeout() });
+      return r.receivedMessageItems.length ? true : undefined;
+    }, 10_000);
+    await sleep(1200);
+    const worker = start();
+    const doc = await executionIn(task.payload.execution_id, ["failed", "completed"]);
     assert.equal(doc.status, "failed");
-    assert.match(doc.error, /delivered 3 times, more than MAX_TASK_RETRIES=2/);
+    assert.match(doc.error, /failed 2 time\(s\) \(MAX_TASK_RETRIES=2\); the last run never ended/);
+    assert.equal(doc.task_failures, 2);
     assert.equal(callsOf("test_wait", key), 0, "never run");
     const records = await until(
       "poisoned",
       async () => ((await poisonRecords(queues.poison)).length ? poisonRecords(queues.poison) : undefined),
     );
-    assert.equal(records[0].dequeue_count, 3);
+    assert.equal(records[0].dequeue_count, 2);
     await worker.stop();
   });
 
@@ -413,7 +448,7 @@ describe("processing worker", () => {
       "poisoned",
       async () => ((await poisonRecords(queues.poison)).length ? poisonRecords(queues.poison) : undefined),
     );
-    assert.match(records[0].reason, /failed on delivery 1 of 1 .*timed out after 1 s/);
+    assert.match(records[0].reason, /failed 1 time\(s\) \(MAX_TASK_RETRIES=1\): timed out after 1 s/);
     await worker.stop();
   });
 });

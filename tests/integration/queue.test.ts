@@ -13,7 +13,7 @@ import { consume } from "../../src/queue/consumer.ts";
 import { decodeMessage } from "../../src/queue/decode.ts";
 import { IdleBackoff, retryDelaySeconds } from "../../src/queue/backoff.ts";
 import { PoisonRecordSchema } from "../../src/queue/poison.ts";
-import type { LeasedMessage } from "../../src/queue/leased-message.ts";
+import { LeasedMessage, LeaseExpiredError } from "../../src/queue/leased-message.ts";
 import * as v from "valibot";
 import { sleep, taskMessage, timeout, uniqueName, until, withTimeout } from "./processing-kit.ts";
 import { quietLogs } from "../helpers/test-logging.ts";
@@ -157,6 +157,54 @@ describe("task queue on Azurite", () => {
     await assert.rejects(message.renew());
     assert.ok(message.lost.aborted);
     assert.equal(await message.delete(), "lost");
+  });
+
+  test("renewals keep failing: the message is given up before its lease runs out, never after", async () => {
+    const qs = queues();
+    await qs.tasks.createIfNotExists(timeout());
+    await qs.tasks.sendMessage("doomed", timeout());
+    const leasedAt = Date.now();
+    const { receivedMessageItems: [item] } = await qs.tasks.receiveMessages({ visibilityTimeout: 2, ...timeout() });
+    // Renewals go to an endpoint nobody listens on (as during a storage outage).
+    const unreachable = new QueueClient(
+      emu.queueConnectionString.replace(/QueueEndpoint=http:\/\/127\.0\.0\.1:\d+/, "QueueEndpoint=http://127.0.0.1:9"),
+      qs.tasks.name,
+      { retryOptions: { maxTries: 1 } },
+    );
+    let expired = 0;
+    const message = new LeasedMessage(unreachable, item, {
+      leaseSeconds: 2,
+      requestTimeoutMs: 5000,
+      leasedAt,
+      listener: { expired: () => expired++ },
+    });
+    message.startRenewal();
+    assert.equal(message.held, true);
+    const givenUp = await withTimeout(
+      new Promise<number>((r) => message.lost.addEventListener("abort", () => r(Date.now()), { once: true })),
+      5000,
+      "the message given up",
+    );
+    assert.ok(message.lost.reason instanceof LeaseExpiredError, String(message.lost.reason));
+    assert.ok(givenUp < leasedAt + 2000, `given up ${givenUp - leasedAt} ms after the receive, within the 2 s lease`);
+    assert.equal(await visibleCount(qs.tasks), 0, "at that moment nobody else can have the message yet");
+    assert.equal(expired, 1);
+    assert.equal(message.held, false);
+    assert.equal(await message.delete(), "lost", "nothing is settled on a lease given up");
+  });
+
+  test("held turns false at the deadline even when the event loop was blocked past it (no timer ran)", async () => {
+    const qs = queues();
+    const queue = new TaskQueue(qs, { leaseSeconds: 2 });
+    await queue.ensureQueues();
+    await qs.tasks.sendMessage("blocked", timeout());
+    const [message] = await queue.receive(1);
+    message.startRenewal();
+    const until = Date.now() + 2000;
+    while (Date.now() < until) { /* CPU-bound work holding the event loop */ }
+    assert.equal(message.held, false, "a result must not be committed on this lease any more");
+    assert.equal(await message.retryAfter(0), "lost");
+    assert.ok(message.lost.aborted);
   });
 
   test("retryAfter hides the message for the delay; the next delivery counts one more", async () => {

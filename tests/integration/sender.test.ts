@@ -7,6 +7,7 @@ import type { Content } from "../../src/model/content.ts";
 import { QUEUE_MESSAGE_LIMIT_BYTES, type TaskMessage, TaskMessageSchema } from "../../src/model/task-envelope.ts";
 import { planTaskMessages, queueTextBytes, TaskSender } from "../../src/queue/sender.ts";
 import { newId } from "../../src/model/documents.ts";
+import { QueueClient } from "@azure/storage-queue";
 import { blobService, drainQueue, queuedPaths, testConfig, withTimeout } from "./source-test-kit.ts";
 import { quietLogs } from "../helpers/test-logging.ts";
 
@@ -181,5 +182,21 @@ describe("TaskSender on Azurite", () => {
     const message = v.parse(TaskMessageSchema, JSON.parse(stored.toString("utf8")));
     assert.deepEqual(message, planned.message);
     assert.equal((message.payload.content[0].data as { text: string }).text.length, 200_000);
+  });
+
+  test("a claim-check blob is deleted again when the pointer message cannot be sent", async () => {
+    const config = await testConfig(emu);
+    // A queue endpoint nobody listens on: the upload succeeds, the send fails.
+    const unreachable = new QueueClient(
+      emu.queueConnectionString.replace(/QueueEndpoint=http:\/\/127\.0\.0\.1:\d+/, "QueueEndpoint=http://127.0.0.1:9"),
+      "unreachable",
+      { retryOptions: { maxTries: 1 } },
+    );
+    const sender = new TaskSender(config, { queue: unreachable });
+    const [planned] = planTaskMessages([item("orphan.bin", 200_000)], build);
+    await assert.rejects(withTimeout(sender.send(planned), 20_000, "send to an unreachable queue"));
+    const blob = blobService(emu).getContainerClient(config.CLAIM_CHECK_CONTAINER_NAME)
+      .getBlobClient(`tasks/${planned.message.payload.task_id}.json`);
+    assert.equal(await blob.exists(), false, "no orphaned claim-check blob");
   });
 });

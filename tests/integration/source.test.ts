@@ -156,6 +156,26 @@ describe("source worker: discovery and checkpoints", () => {
     assert.equal(lease?.epoch, 1);
   });
 
+  test("max_results: the checkpoint never passes a blob that was not queued; every blob is queued once", async () => {
+    const s = await setup({ settings: { max_results: 2, batch_size: 2 } });
+    // Old blobs have late names, new blobs early ones: a listing capped in name order would see only the new ones,
+    // move the checkpoint past the old ones and lose them.
+    await uploadBlobs(emu, s.container, [{ name: "x-old.txt" }, { name: "y-old.txt" }, { name: "z-old.txt" }]);
+    await sleep(1100); // blob times have one-second resolution
+    await uploadBlobs(emu, s.container, [{ name: "a-new.txt" }, { name: "b-new.txt" }, { name: "c-new.txt" }]);
+    const rounds: string[][] = [];
+    for (let i = 0; i < 4; i++) {
+      await once(s, `worker-${i}`);
+      rounds.push(await queued(s));
+    }
+    assert.deepEqual(rounds, [
+      ["x-old.txt", "y-old.txt"],
+      ["a-new.txt", "z-old.txt"],
+      ["b-new.txt", "c-new.txt"],
+      [],
+    ]);
+  });
+
   test("a restarted worker queues only new and modified blobs; an empty crawl writes no record", async () => {
     const s = await setup();
     await uploadBlobs(emu, s.container, [{ name: "one.txt" }, { name: "two.txt" }, { name: "three.txt" }]);

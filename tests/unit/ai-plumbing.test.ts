@@ -182,16 +182,16 @@ describe("usage accumulator", () => {
 
 describe("AI authentication", () => {
   test("a key when given (explicitly or by api_key alone), Entra ID otherwise; a missing key is named", () => {
-    assert.deepEqual(resolveAuth({ api_key: "k-123456" }, "x"), { kind: "key", apiKey: "k-123456" });
-    assert.deepEqual(resolveAuth({ credential_type: "azure_key_credential", api_key: "k-123456" }, "x"), {
+    assert.deepEqual(resolveAuth({ api_key: "k-123456" }), { kind: "key", apiKey: "k-123456" });
+    assert.deepEqual(resolveAuth({ credential_type: "azure_key_credential", api_key: "k-123456" }), {
       kind: "key",
       apiKey: "k-123456",
     });
-    assert.equal(resolveAuth({}, "x").kind, "entra");
-    assert.equal(resolveAuth({ credential_type: "default_azure_credential", api_key: "k-123456" }, "x").kind, "entra");
+    assert.equal(resolveAuth({}).kind, "entra");
+    assert.equal(resolveAuth({ credential_type: "default_azure_credential", api_key: "k-123456" }).kind, "entra");
     assert.throws(
-      () => resolveAuth({ credential_type: "azure_key_credential" }, "executor 'ai' (azure_openai_agent)"),
-      /executor 'ai' \(azure_openai_agent\): api_key must be set/,
+      () => resolveAuth({ credential_type: "azure_key_credential" }),
+      /^Error: api_key must be set when credential_type is azure_key_credential$/,
     );
   });
 
@@ -207,7 +207,7 @@ describe("AI authentication", () => {
         return { token: `token-${n}`, expiresOnTimestamp: Date.now() + (n === 1 ? 60_000 : 3_600_000) } as AccessToken;
       },
     };
-    const auth = resolveAuth({}, "x", { credential });
+    const auth = resolveAuth({}, { credential });
     assert.equal(auth.kind, "entra");
     if (auth.kind !== "entra") return;
     const [a, b] = await Promise.all([auth.token(), auth.token()]);
@@ -221,5 +221,19 @@ describe("AI authentication", () => {
     ]);
     const failing = entraTokenProvider("scope-x", { getToken: () => Promise.reject(new Error("no identity")) });
     await assert.rejects(failing(), /could not get a Microsoft Entra token for scope-x.*no identity/);
+  });
+});
+
+describe("labelled counters", () => {
+  test("labelledCounter and splitLabelledCounter agree; odd names stay plain", async () => {
+    const { labelledCounter, splitLabelledCounter } = await import("../../src/model/worker-context.ts");
+    const name = labelledCounter("ai_tokens_total", { executor_type: 'we"ird\\', kind: "prompt" });
+    assert.equal(name, 'ai_tokens_total{executor_type="we\\"ird\\\\",kind="prompt"}');
+    assert.deepEqual(splitLabelledCounter(name), {
+      name: "ai_tokens_total",
+      labels: 'executor_type="we\\"ird\\\\",kind="prompt"',
+    });
+    assert.deepEqual(splitLabelledCounter("tasks_processed_total"), { name: "tasks_processed_total" });
+    assert.deepEqual(splitLabelledCounter('x{bad label="1"}'), { name: 'x{bad label="1"}' });
   });
 });

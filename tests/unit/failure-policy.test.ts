@@ -1,5 +1,5 @@
 // The processing worker's decisions, as tables: what happens to a delivery before its task runs, and what a failed
-// attempt leads to.
+// attempt leads to. The retry budget counts failed runs of the task, never deliveries spent on infrastructure.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
@@ -15,27 +15,38 @@ const attempt = (change: Partial<FailedAttempt>): FailedAttempt => ({
   leaseLost: false,
   stopping: false,
   permanent: false,
+  taskFailure: false,
   storeUnavailable: false,
-  taskKnown: true,
-  delivery: 1,
-  maxDeliveries: 3,
+  begun: true,
   retryDelaySeconds: 7,
   ...change,
 });
 
 describe("failure policy", () => {
   const table: Array<[string, Partial<FailedAttempt>, FailureAction]> = [
-    ["lease lost → abandon", { leaseLost: true }, { kind: "abandon" }],
-    ["lease lost wins over permanent and last delivery", { leaseLost: true, permanent: true, delivery: 3 }, {
+    ["lease lost → abandon, the record set back to pending", { leaseLost: true }, {
       kind: "abandon",
+      releaseRecord: true,
     }],
-    ["lease lost wins over stopping", { leaseLost: true, stopping: true }, { kind: "abandon" }],
+    ["lease lost wins over permanent and a task failure", { leaseLost: true, permanent: true, taskFailure: true }, {
+      kind: "abandon",
+      releaseRecord: true,
+    }],
+    ["lease lost wins over stopping", { leaseLost: true, stopping: true }, { kind: "abandon", releaseRecord: true }],
+    ["lease lost before the run began → nothing to release", { leaseLost: true, begun: false }, {
+      kind: "abandon",
+      releaseRecord: false,
+    }],
+    ["lease lost while Cosmos is down → the record cannot be released", { leaseLost: true, storeUnavailable: true }, {
+      kind: "abandon",
+      releaseRecord: false,
+    }],
     ["stopping → interrupted, record noted", { stopping: true }, { kind: "interrupted", recordInterruption: true }],
-    ["stopping without a known task → interrupted, no record", { stopping: true, taskKnown: false }, {
+    ["stopping before the run began → interrupted, no record", { stopping: true, begun: false }, {
       kind: "interrupted",
       recordInterruption: false,
     }],
-    ["stopping on the last delivery → still interrupted", { stopping: true, delivery: 3 }, {
+    ["stopping wins over a task failure", { stopping: true, taskFailure: true }, {
       kind: "interrupted",
       recordInterruption: true,
     }],
@@ -43,37 +54,30 @@ describe("failure policy", () => {
       kind: "fail",
       reason: "boom",
     }],
-    ["permanent on the first delivery → fail", { permanent: true }, { kind: "fail", reason: "boom" }],
-    ["last allowed delivery → fail naming the delivery", { delivery: 3 }, {
-      kind: "fail",
-      reason: "failed on delivery 3 of 3 (MAX_TASK_RETRIES): boom",
+    ["permanent → fail", { permanent: true }, { kind: "fail", reason: "boom" }],
+    ["the task's run failed → count it (the record decides whether it was the last)", { taskFailure: true }, {
+      kind: "count-failure",
+      delaySeconds: 7,
     }],
-    ["past the last delivery → fail", { delivery: 5 }, {
-      kind: "fail",
-      reason: "failed on delivery 5 of 3 (MAX_TASK_RETRIES): boom",
-    }],
-    ["Cosmos down on the last delivery → fail", { delivery: 3, storeUnavailable: true }, {
-      kind: "fail",
-      reason: "failed on delivery 3 of 3 (MAX_TASK_RETRIES): boom",
-    }],
-    ["an earlier delivery → retry after the delay, attempt recorded", { delivery: 2 }, {
+    ["Cosmos down → retry, not counted, record not written", { storeUnavailable: true }, {
       kind: "retry",
       delaySeconds: 7,
-      recordAttempt: true,
+      releaseRecord: false,
     }],
-    ["Cosmos down → retry without writing the record", { storeUnavailable: true }, {
+    ["Cosmos down before the run began → retry, not counted", { storeUnavailable: true, begun: false }, {
       kind: "retry",
       delaySeconds: 7,
-      recordAttempt: false,
+      releaseRecord: false,
     }],
-    ["task not known (claim-check unread) → retry without a record", { taskKnown: false }, {
+    ["another infrastructure error after the run began → retry, record back to pending", {}, {
       kind: "retry",
       delaySeconds: 7,
-      recordAttempt: false,
+      releaseRecord: true,
     }],
-    ["one delivery allowed → the first failure is final", { maxDeliveries: 1 }, {
-      kind: "fail",
-      reason: "failed on delivery 1 of 1 (MAX_TASK_RETRIES): boom",
+    ["claim-check blob unreadable (nothing begun) → retry without a record", { begun: false }, {
+      kind: "retry",
+      delaySeconds: 7,
+      releaseRecord: false,
     }],
   ];
   for (const [name, change, expected] of table) {
@@ -83,33 +87,58 @@ describe("failure policy", () => {
 
 describe("delivery check", () => {
   const table: Array<[string, Parameters<typeof decideDelivery>[0], DeliveryAction]> = [
-    ["no record yet → run", { delivery: 1, maxDeliveries: 3 }, { kind: "run" }],
+    ["no record yet → run", { delivery: 1, maxFailures: 3 }, { kind: "run" }],
     ["re-drive replaced by a later one → acknowledge", {
       recordStatus: "pending",
       delivery: 1,
-      maxDeliveries: 3,
+      maxFailures: 3,
       supersededByRedrive: true,
     }, { kind: "acknowledge-superseded" }],
     ["completed wins over a replaced re-drive", {
       recordStatus: "completed",
       delivery: 1,
-      maxDeliveries: 3,
+      maxFailures: 3,
       supersededByRedrive: true,
     }, { kind: "acknowledge-duplicate" }],
-    ["running record → run", { recordStatus: "running", delivery: 2, maxDeliveries: 3 }, { kind: "run" }],
-    ["failed earlier attempt (pending) → run", { recordStatus: "pending", delivery: 3, maxDeliveries: 3 }, {
-      kind: "run",
-    }],
-    ["completed → acknowledge without running", { recordStatus: "completed", delivery: 1, maxDeliveries: 3 }, {
+    ["running record → run (the record counts a dead run when it begins)", {
+      recordStatus: "running",
+      delivery: 2,
+      maxFailures: 3,
+    }, { kind: "run" }],
+    ["many deliveries but few failed runs (outages, rolling restarts) → run", {
+      recordStatus: "pending",
+      recordFailures: 1,
+      delivery: 9,
+      maxFailures: 3,
+    }, { kind: "run" }],
+    ["completed → acknowledge without running", { recordStatus: "completed", delivery: 1, maxFailures: 3 }, {
       kind: "acknowledge-duplicate",
     }],
-    ["completed wins over too many deliveries", { recordStatus: "completed", delivery: 9, maxDeliveries: 3 }, {
+    ["completed wins over any delivery count", { recordStatus: "completed", delivery: 99, maxFailures: 3 }, {
       kind: "acknowledge-duplicate",
     }],
-    ["one delivery more than allowed → fail", { recordStatus: "running", delivery: 4, maxDeliveries: 3 }, {
+    ["failed for good, poison move lost → poison again without running or rewriting the record", {
+      recordStatus: "failed",
+      recordFailures: 3,
+      delivery: 4,
+      maxFailures: 3,
+    }, {
       kind: "fail",
-      reason: "delivered 4 times, more than MAX_TASK_RETRIES=3",
+      reason: "failed 3 time(s) already (MAX_TASK_RETRIES=3); not run again",
+      markRecord: false,
     }],
+    ["failed but budget left (e.g. a send that reached the queue after all) → run", {
+      recordStatus: "failed",
+      recordFailures: 0,
+      delivery: 1,
+      maxFailures: 3,
+    }, { kind: "run" }],
+    ["past the safety limit of ten budgets → fail", { recordStatus: "pending", delivery: 31, maxFailures: 3 }, {
+      kind: "fail",
+      reason: "delivered 31 times without finishing (safety limit 30: 10 × MAX_TASK_RETRIES)",
+      markRecord: true,
+    }],
+    ["at the safety limit → still run", { recordStatus: "pending", delivery: 30, maxFailures: 3 }, { kind: "run" }],
   ];
   for (const [name, check, expected] of table) {
     test(name, () => assert.deepEqual(decideDelivery(check), expected));

@@ -89,6 +89,16 @@ describe("supervisor", () => {
     const metrics = await (await api.request("/metrics")).text();
     assert.match(metrics, /contentflow_worker_tasks_processed_total\{role="processing"\} 6/);
     assert.match(metrics, /contentflow_worker_workers_up\{role="source"\} 1/);
+    assert.match(metrics, /^# TYPE contentflow_worker_ai_tokens_total counter$/m);
+    assert.match(
+      metrics,
+      /^contentflow_worker_ai_tokens_total\{role="processing",executor_type="text_summarizer",kind="prompt"\} 10$/m,
+    );
+    assert.match(
+      metrics,
+      /^contentflow_worker_ai_tokens_total\{role="processing",executor_type="text_summarizer",kind="completion"\} 4$/m,
+    );
+    assert.equal(metrics.match(/^# TYPE contentflow_worker_ai_tokens_total/gm)?.length, 1, "one family for all labels");
     assert.match(
       metrics,
       /^contentflow_worker_build_info\{version="t",commit="c0ffee",target="linux-x64",runtime="bun"\} 1$/m,

@@ -5,7 +5,7 @@
 import * as v from "valibot";
 import type { TokenCredential } from "@azure/identity";
 import { azureCredential } from "../../config/credential.ts";
-import { registerSecret } from "../../log/logger.ts";
+import { registerSecret } from "../../util/redact.ts";
 import { choiceSetting, stringSetting } from "../settings.ts";
 
 /** The scope of Azure OpenAI, Document Intelligence, Content Understanding and the other Cognitive Services. */
@@ -25,17 +25,16 @@ export type AiAuth =
   | { kind: "entra"; token: () => Promise<string> };
 
 /**
- * Picks the authentication from the settings. `what` names the executor in the error when azure_key_credential is
- * chosen without a key.
+ * Picks the authentication from the settings. Throws when azure_key_credential is chosen without a key (the pipeline
+ * compiler adds the executor's id to the message).
  */
 export function resolveAuth(
   s: { credential_type?: CredentialType; api_key?: string },
-  what: string,
   opts: { scope?: string; credential?: TokenCredential } = {},
 ): AiAuth {
   const type = s.credential_type ?? (s.api_key ? "azure_key_credential" : "default_azure_credential");
   if (type === "azure_key_credential") {
-    if (!s.api_key) throw new Error(`${what}: api_key must be set when credential_type is azure_key_credential`);
+    if (!s.api_key) throw new Error("api_key must be set when credential_type is azure_key_credential");
     registerSecret(s.api_key);
     return { kind: "key", apiKey: s.api_key };
   }

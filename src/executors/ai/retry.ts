@@ -1,6 +1,6 @@
 // Retries of Azure AI calls: which answers are worth another try, how long to wait (the service's Retry-After when it
 // gives one, else capped exponential backoff with jitter), and a loop that stops at once when the task is cancelled.
-import { sleep } from "../../util/abort.ts";
+import { sleepOrAbort } from "../../util/sleep.ts";
 
 export interface RetryPolicy {
   /** Further attempts after the first one. */
@@ -89,7 +89,7 @@ export async function withRetries<T>(
       if (!verdict.retryable || retry >= opts.policy.maxRetries) throw error;
       const delayMs = retryDelayMs(opts.policy, retry, verdict.retryAfterMs);
       opts.onRetry?.({ retry: retry + 1, delayMs, error });
-      await sleep(delayMs, opts.signal);
+      await sleepOrAbort(delayMs, opts.signal);
     }
   }
 }

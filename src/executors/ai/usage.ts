@@ -1,5 +1,7 @@
 // Token usage of Azure AI calls: a per-call record that executors put in the item's executor log details, and a
-// process-wide accumulator the worker can sum into /metrics as contentflow_worker_ai_tokens_total{executor_type,kind}.
+// process-wide accumulator whose counts the worker reports (reportUsageTo) and /metrics shows as
+// contentflow_worker_ai_tokens_total{role,executor_type,kind}.
+import { labelledCounter, type WorkerReporter } from "../../model/worker-context.ts";
 
 /** Kinds of tokens counted: prompt and completion (chat), embedding (embeddings input), total (as the service says). */
 export type TokenKind = "prompt" | "completion" | "embedding";
@@ -67,6 +69,13 @@ export function usageTotals(): UsageTotals {
 export function onUsage(listener: UsageListener): () => void {
   listeners.add(listener);
   return () => listeners.delete(listener);
+}
+
+/** Reports every token count recorded from now on to a worker's reporter as ai_tokens_total{executor_type,kind}. */
+export function reportUsageTo(reporter: Pick<WorkerReporter, "count">): () => void {
+  return onUsage((executorType, kind, tokens) =>
+    reporter.count(labelledCounter("ai_tokens_total", { executor_type: executorType, kind }), tokens)
+  );
 }
 
 /** Forgets the totals (tests). */

@@ -13,6 +13,8 @@ import { perItemExecutor } from "../per-item.ts";
 import { boolSetting, choiceSetting, stringSetting } from "../settings.ts";
 import { blobErrorMessage, blobServiceClient } from "../blob-clients.ts";
 import { defaultTempFolder, resolveTempFolder } from "../temp-files.ts";
+import { maxDocumentBytes } from "../documents/limits.ts";
+import { readStreamLimited, ResponseTooLargeError } from "../../util/read-limited.ts";
 
 const settings = v.object({
   include_content_bytes_as_field: v.optional(boolSetting("include_content_bytes_as_field"), false),
@@ -56,12 +58,26 @@ async function retrieve(item: Content, s: Settings, deps: ExecutorDeps, ctx: Exe
   if (!item.id.container || !item.id.path) throw new Error("id.container and id.path are required to download a blob");
   const service = blobServiceClient(deps.config, { account: accountOf(item), accountKey: s.blob_storage_account_key });
   const blob = service.getContainerClient(item.id.container).getBlobClient(item.id.path);
+  const what = `blob ${item.id.container}/${item.id.path}`;
   let bytes: Buffer;
   try {
-    bytes = await blob.downloadToBuffer(0, undefined, { abortSignal: ctx.signal });
+    // At most MAX_DOCUMENT_MB: a larger blob fails this item instead of filling the memory.
+    const response = await blob.download(0, undefined, { abortSignal: ctx.signal });
+    const body = response.readableStreamBody
+      ? await readStreamLimited(
+        response.readableStreamBody,
+        maxDocumentBytes(undefined, deps.config.MAX_DOCUMENT_MB),
+        what,
+        {
+          limitSetting: "MAX_DOCUMENT_MB",
+          declaredBytes: response.contentLength,
+        },
+      )
+      : new Uint8Array();
+    bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   } catch (err) {
-    if (ctx.signal.aborted) throw err;
-    throw new Error(blobErrorMessage(err, `blob ${item.id.container}/${item.id.path}`));
+    if (ctx.signal.aborted || err instanceof ResponseTooLargeError) throw err;
+    throw new Error(blobErrorMessage(err, what));
   }
   const data: Record<string, unknown> = { ...item.data };
   if (s.use_temp_file_for_content) {

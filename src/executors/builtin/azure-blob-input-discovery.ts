@@ -9,6 +9,7 @@ import type { BlobItem } from "@azure/storage-blob";
 import type { Content } from "../../model/content.ts";
 import type {
   CrawlBatch,
+  CrawlOptions,
   ExecutorDefinition,
   ExecutorDeps,
   ExecutorRunContext,
@@ -238,17 +239,80 @@ class AzureBlobInputDiscovery implements InputExecutorInstance {
     this.account = account;
   }
 
-  /** In a pipeline: every matching blob, as one list (Python's process_input). */
+  /**
+   * In a pipeline: every matching blob, as one list (Python's process_input). max_results caps the blobs LISTED
+   * (before filtering), in listing (name) order, as in the Python executor.
+   */
   async process(_input: Content[], ctx: ExecutorRunContext): Promise<Content[]> {
     if (this.s.discover_mode === "virtual_folders") {
       throw new Error("azure_blob_input_discovery: discover_mode virtual_folders is not supported; use files");
     }
     const out: Content[] = [];
-    for await (const batch of this.crawl(undefined, ctx)) out.push(...batch.items);
+    for await (const batch of this.listed(undefined, ctx)) out.push(...batch.items);
     return out;
   }
 
-  async *crawl(checkpoint: Date | undefined, ctx: ExecutorRunContext): AsyncGenerator<CrawlBatch, void, void> {
+  private get where() {
+    return {
+      account: this.account,
+      container: this.s.blob_container_name,
+      executorId: this.id,
+      includeMetadata: this.s.include_metadata,
+    };
+  }
+
+  /**
+   * For the source worker. Without max_results: every matching blob modified after `checkpoint`, page by page.
+   * With max_results: the whole container is listed and only the max_results OLDEST new blobs (by last-modified
+   * time, then name; blobs `opts.isDone` says were enqueued already do not count) are yielded, oldest first. The
+   * caller's checkpoint may then move to the newest yielded blob: every new blob older than it was yielded, and
+   * the rest follow in the next crawls. (Capping the listing in name order, as process() does, would let the
+   * checkpoint jump over blobs that were never listed: they would be lost.)
+   */
+  async *crawl(
+    checkpoint: Date | undefined,
+    ctx: ExecutorRunContext,
+    opts: CrawlOptions = {},
+  ): AsyncGenerator<CrawlBatch, void, void> {
+    if (this.s.max_results <= 0) {
+      yield* this.listed(checkpoint, ctx, { uncapped: true });
+      return;
+    }
+    const cap = this.s.max_results;
+    const older = (a: ListedBlob, b: ListedBlob) =>
+      a.lastModified.getTime() - b.lastModified.getTime() || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+    let oldest: ListedBlob[] = [];
+    let found = 0;
+    for await (const page of this.pages(ctx, 5000)) {
+      for (const blob of page) {
+        if (!keepBlob(blob, this.s, checkpoint)) continue;
+        if (opts.isDone?.(blobContent(blob, this.where))) continue;
+        found++;
+        oldest.push(blob);
+        if (oldest.length >= 2 * cap) oldest = oldest.sort(older).slice(0, cap);
+      }
+    }
+    oldest = oldest.sort(older).slice(0, cap);
+    if (found > cap) {
+      ctx.logger.info("max_results reached: the oldest new blobs are queued now, the rest in the next crawls", {
+        executor_id: this.id,
+        max_results: cap,
+        new_blobs: found,
+      });
+    }
+    for (let i = 0; i < oldest.length; i += this.s.batch_size) {
+      const chunk = sortBlobs(oldest.slice(i, i + this.s.batch_size), this.s);
+      yield {
+        items: chunk.map((b) => blobContent(b, this.where)),
+        maxModified: new Date(Math.max(...chunk.map((b) => b.lastModified.getTime()))),
+      };
+    }
+  }
+
+  private async *pages(
+    ctx: ExecutorRunContext,
+    pageSize = this.s.batch_size,
+  ): AsyncGenerator<ListedBlob[], void, void> {
     const service = blobServiceClient(this.deps.config, {
       account: this.account,
       accountKey: this.s.blob_storage_credential_type === "azure_key_credential"
@@ -262,28 +326,32 @@ class AzureBlobInputDiscovery implements InputExecutorInstance {
         includeMetadata: this.s.include_metadata,
         abortSignal: ctx.signal,
       })
-      .byPage({ maxPageSize: this.s.batch_size });
-    let listed = 0;
+      .byPage({ maxPageSize: pageSize });
     for await (const page of pages) {
       ctx.signal.throwIfAborted();
-      let raw = page.segment.blobItems.map(toListed);
-      // max_results caps blobs LISTED (before filtering), as in the Python executor.
-      if (this.s.max_results > 0) raw = raw.slice(0, this.s.max_results - listed);
+      yield page.segment.blobItems.map(toListed);
+    }
+  }
+
+  /** Matching blobs page by page, in listing order; max_results caps the blobs listed unless `uncapped`. */
+  private async *listed(
+    checkpoint: Date | undefined,
+    ctx: ExecutorRunContext,
+    opts: { uncapped?: boolean } = {},
+  ): AsyncGenerator<CrawlBatch, void, void> {
+    const cap = opts.uncapped ? 0 : this.s.max_results;
+    let listed = 0;
+    for await (const page of this.pages(ctx)) {
+      const raw = cap > 0 ? page.slice(0, cap - listed) : page;
       listed += raw.length;
       const kept = sortBlobs(raw.filter((b) => keepBlob(b, this.s, checkpoint)), this.s);
       if (kept.length > 0) {
-        const where = {
-          account: this.account,
-          container: this.s.blob_container_name,
-          executorId: this.id,
-          includeMetadata: this.s.include_metadata,
-        };
         yield {
-          items: kept.map((b) => blobContent(b, where)),
+          items: kept.map((b) => blobContent(b, this.where)),
           maxModified: new Date(Math.max(...kept.map((b) => b.lastModified.getTime()))),
         };
       }
-      if (this.s.max_results > 0 && listed >= this.s.max_results) return;
+      if (cap > 0 && listed >= cap) return;
     }
   }
 }

@@ -12,11 +12,33 @@ import { azureBlobContentRetriever } from "./azure-blob-content-retriever.ts";
 import { azureBlobOutput } from "./azure-blob-output.ts";
 import { httpExecutor } from "./http.ts";
 import { azureBlobInputDiscovery } from "./azure-blob-input-discovery.ts";
+import { wordExtractor } from "./word-extractor.ts";
+import { pdfExtractor } from "./pdf-extractor.ts";
+import { powerpointExtractor } from "./powerpoint-extractor.ts";
+import { excelExtractor } from "./excel-extractor.ts";
+import { contentRetriever } from "./content-retriever.ts";
+import { azureOpenAIAgent } from "./azure-openai-agent.ts";
+import { azureOpenAIEmbeddings } from "./azure-openai-embeddings.ts";
+import { textSummarizer } from "./text-summarizer.ts";
+import { entityExtractor } from "./entity-extractor.ts";
+import { sentimentAnalyser } from "./sentiment-analyser.ts";
+import { contentClassifier } from "./content-classifier.ts";
+import { piiDetector } from "./pii-detector.ts";
+import { keywordExtractor } from "./keyword-extractor.ts";
+import { languageDetector } from "./language-detector.ts";
+import { contentTranslator } from "./content-translator.ts";
+import { azureDocumentIntelligenceExtractor } from "./azure-document-intelligence-extractor.ts";
+import { azureContentUnderstandingExtractor } from "./azure-content-understanding-extractor.ts";
+import { gptragSearchIndexDocumentGenerator } from "./gptrag-search-index-document-generator.ts";
+import { aiSearchIndexOutput } from "./ai-search-index-output.ts";
 import { subpipeline } from "./subpipeline.ts";
 import { forEachContent } from "./for-each-content.ts";
 import { documentSetInitializer } from "./document-set-initializer.ts";
 import { documentSetCollector } from "./document-set-collector.ts";
 import { crossDocumentFieldAggregator } from "./cross-document-field-aggregator.ts";
+import { cosmosDbLookup } from "./cosmos-db-lookup.ts";
+import { webScraper } from "./web-scraper.ts";
+import { crossDocumentComparison } from "./cross-document-comparison.ts";
 
 export function builtinExecutors(): ExecutorDefinition[] {
   return [
@@ -31,10 +53,32 @@ export function builtinExecutors(): ExecutorDefinition[] {
     anyDefinition(azureBlobOutput),
     anyDefinition(httpExecutor),
     anyDefinition({ ...azureBlobInputDiscovery, crawls: true }),
+    anyDefinition(wordExtractor),
+    anyDefinition(pdfExtractor),
+    anyDefinition(powerpointExtractor),
+    anyDefinition(excelExtractor),
+    anyDefinition(contentRetriever),
+    anyDefinition(azureOpenAIAgent),
+    anyDefinition(azureOpenAIEmbeddings),
+    anyDefinition(textSummarizer),
+    anyDefinition(entityExtractor),
+    anyDefinition(sentimentAnalyser),
+    anyDefinition(contentClassifier),
+    anyDefinition(piiDetector),
+    anyDefinition(keywordExtractor),
+    anyDefinition(languageDetector),
+    anyDefinition(contentTranslator),
+    anyDefinition(azureDocumentIntelligenceExtractor),
+    anyDefinition(azureContentUnderstandingExtractor),
+    anyDefinition(gptragSearchIndexDocumentGenerator),
+    anyDefinition(aiSearchIndexOutput),
     anyDefinition(subpipeline),
     anyDefinition(forEachContent),
     anyDefinition(documentSetInitializer),
     anyDefinition(documentSetCollector),
     anyDefinition(crossDocumentFieldAggregator),
+    anyDefinition(cosmosDbLookup),
+    anyDefinition(webScraper),
+    anyDefinition(crossDocumentComparison),
   ];
 }

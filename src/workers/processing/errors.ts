@@ -15,3 +15,19 @@ export class StoreUnavailableError extends Error {
     this.name = "StoreUnavailableError";
   }
 }
+
+/** The task's own run failed: its pipeline reported an error, or it timed out. Counts toward MAX_TASK_RETRIES. */
+export class TaskRunError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "TaskRunError";
+  }
+}
+
+/** The message's lease is no longer safely ours: nothing may be committed on its behalf. */
+export class LeaseGoneError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "LeaseGoneError";
+  }
+}

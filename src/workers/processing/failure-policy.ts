@@ -1,15 +1,28 @@
-// What the processing worker does with a message, as pure decisions: before running a task (already done? delivered
-// too often?) and after an attempt failed (abandon, interrupted, fail and poison, or retry later). No I/O here;
-// handle-task.ts carries the actions out.
+// What the processing worker does with a message, as pure decisions: before running a task (already done? budget
+// spent? delivered absurdly often?) and after an attempt failed (abandon, interrupted, fail and poison, count the
+// failed run, or retry later without counting). No I/O here; handle-task.ts carries the actions out.
+//
+// The retry budget (MAX_TASK_RETRIES) counts failed runs of the task, kept in its execution record
+// (`task_failures`, see store/executions.ts): a pipeline error or timeout, or a run whose worker died (the next
+// delivery finds the record still running). Deliveries spent on infrastructure — a Cosmos or storage outage, a
+// drain that released the message, a lost lease — are not failures of the task and never poison it. The queue's
+// dequeue count is only a safety net far above the budget, for a message that can never get as far as its record.
+
+/** Deliveries after which a task that never finishes is poisoned anyway: ten times its budget. */
+export function deliveryCap(maxFailures: number): number {
+  return 10 * maxFailures;
+}
 
 /** The state of a delivery before its task runs. */
 export interface DeliveryCheck {
   /** Status of the execution record, if there is one. */
   recordStatus?: string;
+  /** Failed runs the record counts (task_failures). */
+  recordFailures?: number;
   /** This delivery's number (the message's dequeue count, 1 on the first). */
   delivery: number;
-  /** MAX_TASK_RETRIES: the most deliveries a task gets. */
-  maxDeliveries: number;
+  /** MAX_TASK_RETRIES: the failed runs a task may have. */
+  maxFailures: number;
   /** The message is a re-drive (poison requeue) that a later re-drive of the same execution replaced. */
   supersededByRedrive?: boolean;
 }
@@ -19,17 +32,28 @@ export type DeliveryAction =
   | { kind: "acknowledge-duplicate" }
   /** A later re-drive of the execution replaced this message: delete it without running. */
   | { kind: "acknowledge-superseded" }
-  /** Delivered more often than allowed (a task that crashes its worker never reaches the failure path). */
-  | { kind: "fail"; reason: string }
+  /** Do not run: poison the message; `markRecord` false when the record already is failed for good. */
+  | { kind: "fail"; reason: string; markRecord: boolean }
   | { kind: "run" };
 
 export function decideDelivery(check: DeliveryCheck): DeliveryAction {
   if (check.recordStatus === "completed") return { kind: "acknowledge-duplicate" };
   if (check.supersededByRedrive) return { kind: "acknowledge-superseded" };
-  if (check.delivery > check.maxDeliveries) {
+  const failures = check.recordFailures ?? 0;
+  if (check.recordStatus === "failed" && failures >= check.maxFailures) {
+    // The final failure was recorded, but moving the message to the poison queue did not happen.
     return {
       kind: "fail",
-      reason: `delivered ${check.delivery} times, more than MAX_TASK_RETRIES=${check.maxDeliveries}`,
+      reason: `failed ${failures} time(s) already (MAX_TASK_RETRIES=${check.maxFailures}); not run again`,
+      markRecord: false,
+    };
+  }
+  const cap = deliveryCap(check.maxFailures);
+  if (check.delivery > cap) {
+    return {
+      kind: "fail",
+      reason: `delivered ${check.delivery} times without finishing (safety limit ${cap}: 10 × MAX_TASK_RETRIES)`,
+      markRecord: true,
     };
   }
   return { kind: "run" };
@@ -39,52 +63,46 @@ export function decideDelivery(check: DeliveryCheck): DeliveryAction {
 export interface FailedAttempt {
   /** The error as text (stored in the execution record and the poison record). */
   error: string;
-  /** The message's lease was lost: another delivery may own the task now. */
+  /** The message's lease was lost or given up: another delivery may own the task now. */
   leaseLost: boolean;
   /** The worker is being stopped (drain budget spent); the consumer already made the message visible again. */
   stopping: boolean;
   /** Retrying cannot help (missing pipeline, invalid claim-check blob, malformed execution record, …). */
   permanent: boolean;
+  /** The task's own run failed: its pipeline reported an error or it timed out. */
+  taskFailure: boolean;
   /** The attempt failed because Cosmos DB was unreachable (its record cannot be written either). */
   storeUnavailable: boolean;
-  /** The task itself is known (decoded, claim-check resolved), so its record can be updated. */
-  taskKnown: boolean;
-  /** This delivery's number (dequeue count). */
-  delivery: number;
-  /** MAX_TASK_RETRIES. */
-  maxDeliveries: number;
+  /** This delivery set the execution record running (so it is the one to move it on). */
+  begun: boolean;
   /** Visibility delay a retry would get (computed by the caller; it has jitter). */
   retryDelaySeconds: number;
 }
 
 export type FailureAction =
-  /** Leave the message and the record alone: the lease is gone and another delivery owns the task. */
-  | { kind: "abandon" }
-  /** Forced shutdown: mark the record interrupted (when the task is known); the message is already queued again. */
+  /** Leave the message alone: the lease is gone and another delivery owns the task. `releaseRecord`: set this
+   * delivery's running record back to pending (Cosmos permitting), so the next one does not count a dead run. */
+  | { kind: "abandon"; releaseRecord: boolean }
+  /** Forced shutdown: mark the record interrupted (when this delivery began it); the message is already queued. */
   | { kind: "interrupted"; recordInterruption: boolean }
   /** Final: mark the execution failed with `reason` and move the message to the poison queue. */
   | { kind: "fail"; reason: string }
-  /** Make the message visible again after `delaySeconds`; note the failed attempt in the record when asked. */
-  | { kind: "retry"; delaySeconds: number; recordAttempt: boolean };
+  /** The run failed: count it in the record (final once the budget is spent: then fail and poison), else retry. */
+  | { kind: "count-failure"; delaySeconds: number }
+  /** Not the task's fault: make the message visible again after the delay without counting anything; a running
+   * record of this delivery goes back to pending when Cosmos can be written. */
+  | { kind: "retry"; delaySeconds: number; releaseRecord: boolean };
 
 /**
  * The decision table, first match wins:
- * lease lost → abandon; stopping and not permanent → interrupted; permanent or last allowed delivery → fail and
- * poison; otherwise → retry after the delay (the record notes the attempt unless Cosmos is what failed).
+ * lease lost → abandon; stopping and not permanent → interrupted; permanent → fail and poison; the task's own run
+ * failed → count the failure; anything else (an outage, a storage error) → retry later, not counted.
  */
 export function decideFailure(attempt: FailedAttempt): FailureAction {
-  if (attempt.leaseLost) return { kind: "abandon" };
-  if (attempt.stopping && !attempt.permanent) return { kind: "interrupted", recordInterruption: attempt.taskKnown };
+  const releaseRecord = attempt.begun && !attempt.storeUnavailable;
+  if (attempt.leaseLost) return { kind: "abandon", releaseRecord };
+  if (attempt.stopping && !attempt.permanent) return { kind: "interrupted", recordInterruption: attempt.begun };
   if (attempt.permanent) return { kind: "fail", reason: attempt.error };
-  if (attempt.delivery >= attempt.maxDeliveries) {
-    return {
-      kind: "fail",
-      reason: `failed on delivery ${attempt.delivery} of ${attempt.maxDeliveries} (MAX_TASK_RETRIES): ${attempt.error}`,
-    };
-  }
-  return {
-    kind: "retry",
-    delaySeconds: attempt.retryDelaySeconds,
-    recordAttempt: attempt.taskKnown && !attempt.storeUnavailable,
-  };
+  if (attempt.taskFailure) return { kind: "count-failure", delaySeconds: attempt.retryDelaySeconds };
+  return { kind: "retry", delaySeconds: attempt.retryDelaySeconds, releaseRecord };
 }

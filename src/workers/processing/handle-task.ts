@@ -1,7 +1,8 @@
 // One queue message of the processing worker, from receipt to settlement:
-// decode (invalid → poison at once) → already completed? acknowledge without re-running → more deliveries than
-// MAX_TASK_RETRIES? poison → claim-check blob → pipeline document (404 → poison) and vault flag → execution running
-// → run under TASK_TIMEOUT_SECONDS → completed + output in one write, delete the message.
+// decode (invalid → poison at once) → already completed? acknowledge without re-running → retry budget spent?
+// poison → claim-check blob → pipeline document (404 → poison) and vault flag → execution running (a run of an
+// earlier delivery that never ended counts as a failure) → run under TASK_TIMEOUT_SECONDS → completed + output in
+// one write, only while this delivery still owns the record and its lease → delete the message.
 // A failed attempt goes through the failure policy (failure-policy.ts) and its action is carried out here.
 //
 // Everything it talks to is injected (TaskHandlerDeps), so the worker wiring (index.ts) decides which store and
@@ -13,7 +14,7 @@ import type { ExecutionDoc } from "../../model/documents.ts";
 import type { OutageGate } from "../../util/outage-gate.ts";
 import { sleep } from "../../util/sleep.ts";
 import { errorText } from "../../util/errors.ts";
-import type { LeasedMessage } from "../../queue/leased-message.ts";
+import type { LeasedMessage, SettleOutcome } from "../../queue/leased-message.ts";
 import type { PoisonMeta, PoisonResult } from "../../queue/task-queue.ts";
 import type { ClaimCheckRead } from "../../queue/claim-check.ts";
 import { retryDelaySeconds } from "../../queue/backoff.ts";
@@ -29,14 +30,14 @@ import {
 import type { CompiledPipelineCache, PipelineLease, PipelineRead } from "../../store/pipelines.ts";
 import { type PipelineResult, runPipeline } from "../../pipeline/index.ts";
 import { attemptSignal } from "./attempt-signal.ts";
-import { PermanentTaskError, StoreUnavailableError } from "./errors.ts";
+import { LeaseGoneError, PermanentTaskError, StoreUnavailableError, TaskRunError } from "./errors.ts";
 import { redriveSuperseded } from "../../store/redrive.ts";
 import { decideDelivery, decideFailure, type FailureAction } from "./failure-policy.ts";
 
 /** The settings a task attempt needs. */
 export interface TaskSettings {
-  /** MAX_TASK_RETRIES: the most deliveries a task gets. */
-  maxDeliveries: number;
+  /** MAX_TASK_RETRIES: the failed runs a task may have (its retry budget, counted in the execution record). */
+  maxFailures: number;
   taskTimeoutSeconds: number;
   retryBaseDelaySeconds: number;
   retryMaxDelaySeconds: number;
@@ -45,7 +46,7 @@ export interface TaskSettings {
 /** The execution record writes of a task (ExecutionStore). */
 export type ExecutionRecords = Pick<
   ExecutionStore,
-  "read" | "begin" | "complete" | "fail" | "retrying" | "interrupted"
+  "read" | "begin" | "complete" | "fail" | "runFailed" | "interrupted"
 >;
 
 /** Cosmos reads a task needs besides its execution record. */
@@ -83,9 +84,12 @@ export interface TaskHandlerDeps {
 
 interface TaskIds extends ExecutionRef {
   taskId?: string;
+  /** This delivery set the record running. */
+  begun: boolean;
 }
 
-/** How long completing a record may keep retrying a passing Cosmos error before the attempt counts as failed. */
+/** How long completing a record may keep retrying a passing Cosmos error (other than an outage: while Cosmos is
+ * unreachable it keeps trying as long as the lease is held) before the attempt ends. */
 const COMPLETION_RETRY_MS = 120_000;
 const CLAIM_CHECK_DELETE_TIMEOUT_MS = 30_000;
 
@@ -107,7 +111,7 @@ export class TaskHandler {
   /** Runs one message and settles it. `stop` aborts when the worker must stop at once. */
   async handle(message: LeasedMessage, stop: AbortSignal): Promise<void> {
     const { deps } = this;
-    const started = Date.now();
+    const startedAt = Date.now();
     let log = deps.logger.child({ message_id: message.id, dequeue_count: message.dequeueCount });
     const decoded = decodeMessage(message.text);
     if (decoded.kind === "invalid") {
@@ -125,6 +129,7 @@ export class TaskHandler {
     const attempt = attemptSignal(stop, message.lost, deps.settings.taskTimeoutSeconds);
     let pipeline: PipelineLease | undefined;
     let result: PipelineResult | undefined;
+    let begun = false;
     // The pipeline and vault reads start together with the execution read (three round trips in one).
     const early = task && {
       pipeline: this.loadPipeline(task, attempt.signal),
@@ -137,18 +142,19 @@ export class TaskHandler {
       const existing = await this.cosmos(() => deps.records.read(executionId));
       const delivery = decideDelivery({
         recordStatus: existing?.status,
+        recordFailures: existing?.task_failures ?? 0,
         delivery: message.dequeueCount,
-        maxDeliveries: deps.settings.maxDeliveries,
+        maxFailures: deps.settings.maxFailures,
         supersededByRedrive: redriveSuperseded(task?.redrive_id ?? claim?.claim_check.redrive_id, existing),
       });
       if (delivery.kind === "acknowledge-duplicate") return await this.acknowledgeDuplicate(message, claim, log);
       if (delivery.kind === "acknowledge-superseded") {
-        await message.delete();
+        await this.deleteMessage(message, log);
         deps.report.count("tasks_skipped_duplicate_total");
         return log.info("a later re-drive replaced this message; acknowledged without running");
       }
       if (delivery.kind === "fail") {
-        await this.markFailed({ executionId, task }, delivery.reason, log);
+        if (delivery.markRecord) await this.markFailed({ executionId, task }, delivery.reason, log);
         return await this.toPoison(message, delivery.reason, { taskId, executionId }, log);
       }
       if (claim) {
@@ -158,31 +164,45 @@ export class TaskHandler {
       const t = task!;
       pipeline = await (early ? early.pipeline : this.loadPipeline(t, attempt.signal));
       const saveFullOutput = await (early ? early.saveFullOutput : this.readSaveFullOutput(t, attempt.signal));
-      const begun = await this.cosmos(() => deps.records.begin(t, message.dequeueCount, existing ?? null));
-      if (begun.completed) return await this.acknowledgeDuplicate(message, claim, log);
+      const started = await this.cosmos(() =>
+        deps.records.begin(t, message.dequeueCount, existing ?? null, { maxFailures: deps.settings.maxFailures })
+      );
+      if (started.completed) return await this.acknowledgeDuplicate(message, claim, log);
+      if (started.exhausted) {
+        // Its earlier run died with its worker and that spent the budget; the record is failed already.
+        return await this.toPoison(message, started.exhausted, { taskId, executionId }, log);
+      }
+      begun = true;
       result = await runPipeline(pipeline.pipeline, t.content, { signal: attempt.signal, logger: log });
       if (result.status !== "completed") {
+        if (message.lost.aborted || stop.aborted) throw attempt.signal.reason ?? new Error(`pipeline ${result.status}`);
         const why = result.status === "cancelled" && attempt.timedOut
           ? `timed out after ${deps.settings.taskTimeoutSeconds} s`
           : result.error ?? `pipeline ${result.status}`;
-        throw new Error(why);
+        throw new TaskRunError(why);
       }
-      await this.recordCompletion(t, result, saveFullOutput, begun.doc, message, stop, log);
-      const outcome = await message.delete();
+      const recorded = await this.recordCompletion(t, result, saveFullOutput, started.doc, message, stop, log);
+      if (recorded === "superseded") {
+        deps.report.count("tasks_superseded_total");
+        return log.warn("task finished, but another delivery owns its execution now; result dropped", {
+          duration_ms: Date.now() - startedAt,
+        });
+      }
+      const outcome = await this.deleteMessage(message, log);
       if (outcome !== "settled") log.warn("completed, but the message was not ours to delete any more", { outcome });
-      if (claim) {
+      if (claim && outcome === "settled") {
         await deps.claimChecks.delete(claim, AbortSignal.timeout(CLAIM_CHECK_DELETE_TIMEOUT_MS)).catch((err) =>
           log.warn("could not delete the claim-check blob", { error: storageErrorSummary(err) })
         );
       }
       deps.report.count("tasks_processed_total");
       log.info("task completed", {
-        duration_ms: Date.now() - started,
+        duration_ms: Date.now() - startedAt,
         items_in: t.content.length,
         items_out: result.content.length,
       });
     } catch (err) {
-      await this.onFailure(message, err, { executionId, task, taskId }, stop, log, result);
+      await this.onFailure(message, err, { executionId, task, taskId, begun }, stop, log, result);
     } finally {
       attempt.dispose();
       if (pipeline) pipeline.release();
@@ -222,15 +242,31 @@ export class TaskHandler {
   private async resolveClaimCheck(claim: ClaimCheckMessage, signal: AbortSignal): Promise<ContentProcessingTask> {
     const read = await this.deps.claimChecks.read(claim, signal);
     const where = `${claim.claim_check.container}/${claim.claim_check.blob}`;
-    if (!read.found) throw new PermanentTaskError(`claim-check blob ${where} not found`);
+    if (!read.found) throw new PermanentTaskError(read.problem ?? `claim-check blob ${where} not found`);
     const decoded = decodeClaimCheckBlob(read.text, claim);
     if (!decoded.ok) throw new PermanentTaskError(decoded.reason);
     return decoded.message.payload;
   }
 
+  /**
+   * Deletes a message whose task needs nothing more. A delete that fails is only logged: the task is done, and the
+   * message comes back after its lease to be acknowledged as a duplicate — not a failure of the task.
+   */
+  private async deleteMessage(message: LeasedMessage, log: Logger): Promise<SettleOutcome | "failed"> {
+    try {
+      return await message.delete();
+    } catch (err) {
+      this.deps.report.count("message_delete_failures_total");
+      log.warn("could not delete the message of a finished task; it will come back and be acknowledged then", {
+        error: storageErrorSummary(err),
+      });
+      return "failed";
+    }
+  }
+
   private async acknowledgeDuplicate(message: LeasedMessage, claim: ClaimCheckMessage | undefined, log: Logger) {
-    await message.delete();
-    if (claim) {
+    const outcome = await this.deleteMessage(message, log);
+    if (claim && outcome === "settled") {
       await this.deps.claimChecks.delete(claim, AbortSignal.timeout(CLAIM_CHECK_DELETE_TIMEOUT_MS)).catch(() =>
         undefined
       );
@@ -239,7 +275,11 @@ export class TaskHandler {
     log.info("execution already completed; message acknowledged without re-running");
   }
 
-  /** Writes completed + output; keeps trying (the lease is renewed meanwhile) rather than re-running the work. */
+  /**
+   * Writes completed + output; keeps trying (the lease is renewed meanwhile) rather than re-running the work: while
+   * Cosmos is unreachable for as long as the lease is held, other passing errors for COMPLETION_RETRY_MS. Nothing is
+   * written once the lease is no longer safely ours, nor when the record names another delivery ("superseded").
+   */
   private async recordCompletion(
     task: ContentProcessingTask,
     result: PipelineResult,
@@ -248,16 +288,19 @@ export class TaskHandler {
     message: LeasedMessage,
     stop: AbortSignal,
     log: Logger,
-  ): Promise<void> {
+  ): Promise<"completed" | "superseded"> {
     const deadline = Date.now() + COMPLETION_RETRY_MS;
     let known = running;
     for (let delayMs = 500;; delayMs = Math.min(delayMs * 2, 15_000)) {
+      if (!message.held) throw new LeaseGoneError("the lease ran out before the result was recorded");
       try {
-        await this.deps.records.complete(task, result, saveFullOutput, known);
-        return;
+        const written = await this.deps.records.complete(task, result, saveFullOutput, known, message.dequeueCount);
+        return written.superseded ? "superseded" : "completed";
       } catch (err) {
-        if (!isTransientCosmosError(err) || Date.now() > deadline || stop.aborted || message.lost.aborted) throw err;
-        if (isCosmosOutage(err)) this.deps.cosmosGate.noteFailure(err);
+        const outage = isCosmosOutage(err);
+        if (!isTransientCosmosError(err) || stop.aborted || message.lost.aborted) throw err;
+        if (!outage && Date.now() > deadline) throw err;
+        if (outage) this.deps.cosmosGate.noteFailure(err);
         known = undefined; // read the record again before the next try
         log.warn("could not record the completed execution yet; retrying", { err, retry_in_ms: delayMs });
         await sleep(delayMs, stop);
@@ -299,48 +342,87 @@ export class TaskHandler {
   ): Promise<void> {
     const { deps } = this;
     const error = errorText(err);
-    deps.report.count("tasks_failed_total");
+    const attempt = message.dequeueCount;
     const action: FailureAction = decideFailure({
       error,
-      leaseLost: message.lost.aborted,
+      leaseLost: message.lost.aborted || err instanceof LeaseGoneError || (!message.settled && !message.held),
       stopping: stop.aborted,
       permanent: err instanceof PermanentTaskError || err instanceof MalformedExecutionError,
+      taskFailure: err instanceof TaskRunError,
       storeUnavailable: err instanceof StoreUnavailableError,
-      taskKnown: ids.task !== undefined,
-      delivery: message.dequeueCount,
-      maxDeliveries: deps.settings.maxDeliveries,
+      begun: ids.begun,
       retryDelaySeconds: this.retryDelaySeconds(message),
     });
+    const release = async (why: string) => {
+      if (!ids.task) return;
+      await deps.records.interrupted(ids.task, why, attempt).catch((e) =>
+        log.warn("could not set the execution back to pending", { err: e })
+      );
+    };
+    const retryLater = async (delaySeconds: number, what: string) => {
+      const outcome = await message.retryAfter(delaySeconds).catch((e) => {
+        log.warn("could not set the retry delay; the lease will expire instead", { error: storageErrorSummary(e) });
+        return "failed";
+      });
+      deps.report.count("tasks_retried_total");
+      log.warn(what, { error, retry_in_s: delaySeconds, outcome });
+    };
     switch (action.kind) {
       case "abandon":
+        deps.report.count("tasks_abandoned_total");
+        if (action.releaseRecord) await release("its lease ran out");
         log.warn("task attempt ended after its lease was lost; another delivery owns it", { error });
         return;
       case "interrupted":
-        if (action.recordInterruption && ids.task) {
-          await deps.records.interrupted(ids.task, "worker shutdown").catch(() => undefined);
-        }
+        if (action.recordInterruption) await release("worker shutdown");
         log.warn("task interrupted by shutdown; message queued again", { error });
         return;
       case "fail":
+        deps.report.count("tasks_failed_total");
         await this.markFailed(ids, action.reason, log, result);
         await this.toPoison(message, action.reason, { taskId: ids.taskId, executionId: ids.executionId }, log);
         return;
-      case "retry": {
+      case "count-failure": {
         const { delaySeconds } = action;
-        if (action.recordAttempt && ids.task) {
-          const info = { attempt: message.dequeueCount, maxAttempts: deps.settings.maxDeliveries, delaySeconds };
-          await deps.records
-            .retrying(ids.task, error, info, result)
-            .catch((e) => log.warn("could not record the failed attempt", { err: e }));
+        deps.report.count("tasks_failed_total");
+        let counted;
+        try {
+          counted = await this.cosmos(() =>
+            deps.records.runFailed(
+              ids.task!,
+              error,
+              { attempt, maxFailures: deps.settings.maxFailures, delaySeconds },
+              result,
+            )
+          );
+        } catch (e) {
+          // Not counted (Cosmos is down): the run is retried without spending the budget.
+          log.warn("could not record the failed run", { err: e });
+          return await retryLater(delaySeconds, "task run failed; will retry (the failure could not be recorded)");
         }
-        const outcome = await message.retryAfter(delaySeconds).catch((e) => {
-          log.warn("could not set the retry delay; the lease will expire instead", { error: storageErrorSummary(e) });
-          return "failed";
-        });
-        deps.report.count("tasks_retried_total");
-        log.warn("task attempt failed; will retry", { error, retry_in_s: delaySeconds, outcome });
-        return;
+        if (counted.superseded) {
+          log.warn("task run failed, but another delivery owns its execution now; left to it", { error });
+          return;
+        }
+        if (counted.final) {
+          return await this.toPoison(
+            message,
+            counted.reason,
+            { taskId: ids.taskId, executionId: ids.executionId },
+            log,
+          );
+        }
+        return await retryLater(
+          delaySeconds,
+          `task run failed (${counted.failures} of at most ${deps.settings.maxFailures}); will retry`,
+        );
       }
+      case "retry":
+        if (action.releaseRecord) await release(`attempt ended by: ${error.slice(0, 300)}`);
+        return await retryLater(
+          action.delaySeconds,
+          "task attempt could not finish (not counted as a failure); will retry",
+        );
     }
   }
 }

@@ -13,7 +13,7 @@ import { sleep } from "../../util/sleep.ts";
 import { taskQueues } from "../../queue/clients.ts";
 import { TaskQueue } from "../../queue/task-queue.ts";
 import { consume } from "../../queue/consumer.ts";
-import { deleteClaimCheck, readClaimCheck } from "../../queue/claim-check.ts";
+import { claimCheckAccess } from "../../queue/claim-check.ts";
 import { storageErrorSummary } from "../../queue/errors.ts";
 import { type CosmosStore, openCosmosStore } from "../../store/cosmos.ts";
 import { ExecutionStore } from "../../store/executions.ts";
@@ -74,8 +74,15 @@ export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWo
     leaseSeconds: config.QUEUE_VISIBILITY_TIMEOUT_SECONDS,
     listener: {
       renewed: () => report.count("lease_renewals_total"),
+      expired: (message) => {
+        report.count("leases_expired_total");
+        logger.warn("lease about to run out without a successful renewal; the task is abandoned", {
+          message_id: message.id,
+        });
+      },
       renewalFailed: (message, err, lost) => {
         report.count("lease_renewal_failures_total");
+        if (lost) report.count("leases_lost_total");
         logger.warn(lost ? "lease on a message lost; its task is abandoned" : "lease renewal failed; retrying sooner", {
           message_id: message.id,
           error: storageErrorSummary(err),
@@ -112,7 +119,7 @@ export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWo
 
   const handler = new TaskHandler({
     settings: {
-      maxDeliveries: config.MAX_TASK_RETRIES,
+      maxFailures: config.MAX_TASK_RETRIES,
       taskTimeoutSeconds: config.TASK_TIMEOUT_SECONDS,
       retryBaseDelaySeconds: config.RETRY_BASE_DELAY_SECONDS,
       retryMaxDelaySeconds: config.RETRY_MAX_DELAY_SECONDS,
@@ -126,10 +133,10 @@ export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWo
       readSaveExecutionOutput: (vaultId, signal) => readSaveExecutionOutput(store.vaults, vaultId, signal),
     },
     pipelines,
-    claimChecks: {
-      read: (claim, signal) => readClaimCheck(blobService(), claim, signal),
-      delete: (claim, signal) => deleteClaimCheck(blobService(), claim, signal),
-    },
+    claimChecks: claimCheckAccess(blobService, {
+      container: config.CLAIM_CHECK_CONTAINER_NAME,
+      maxBytes: config.MAX_CLAIM_CHECK_BYTES,
+    }),
     poisonQueue: queue,
     cosmosGate,
   });

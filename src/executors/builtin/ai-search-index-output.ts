@@ -1,0 +1,258 @@
+// ai_search_index_output: writes search documents to an Azure AI Search index through @azure/search-documents.
+// index_mode chunks (default): one document per entry of data[chunk_iterator_field]; otherwise one document per
+// item. Fields come from content_to_index_mappings (source path → index field), looked up first in the item (its id
+// {unique_id, canonical_id, filename}, data and summary_data merged) and then in the chunk ("chunk." prefixes are
+// dropped), as ContentFlow does. Batches of batch_size (and under the 16 MB request limit) are sent with
+// index_action_type; documents the service rejects with a retryable status (409, 422, 503) are sent again up to
+// max_retries times, others fail the item with their keys and messages. Summary: indexed_count, index_status.
+import * as v from "valibot";
+import { type IndexDocumentsAction, IndexDocumentsBatch, SearchClient } from "@azure/search-documents";
+import type { ExecutorDefinition, ExecutorRunContext } from "../types.ts";
+import type { Content } from "../../model/content.ts";
+import { perItemExecutor } from "../per-item.ts";
+import { boolSetting, choiceSetting, intSetting, mapSetting, numberSetting, stringSetting } from "../settings.ts";
+import { endpointSetting } from "../ai/endpoint-setting.ts";
+import { servicePipelineOptions } from "../ai/service-pipeline.ts";
+import { sdkCredential } from "../ai/credentials.ts";
+import { sleepOrAbort } from "../../util/sleep.ts";
+import { AiServiceError } from "../ai/service-error.ts";
+import { itemFailure } from "../ai/executor-errors.ts";
+import { assertOutboundUrl, checkOutboundUrl, outboundPolicy } from "../../net/outbound.ts";
+
+const TYPE = "ai_search_index_output";
+const SERVICE = "AI Search";
+/** AI Search refuses index requests over 16 MB; batches stay under this. */
+export const MAX_BATCH_BYTES = 15 * 1024 * 1024;
+/** Per-document statuses worth another try (the service's documentation: conflicts, throttling, unavailable). */
+const RETRYABLE_DOCUMENT_STATUSES = new Set([409, 422, 429, 503]);
+
+const settings = v.pipe(
+  v.object({
+    ai_search_account: v.optional(
+      v.pipe(
+        stringSetting("ai_search_account"),
+        v.trim(),
+        v.regex(/^[a-z0-9][a-z0-9-]{0,59}$/, "ai_search_account must be a search service name (a-z, 0-9, -)"),
+      ),
+    ),
+    ai_search_credential_type: v.optional(
+      choiceSetting("ai_search_credential_type", ["default_azure_credential", "azure_key_credential"]),
+      "default_azure_credential",
+    ),
+    ai_search_api_key: v.optional(stringSetting("ai_search_api_key")),
+    ai_search_api_version: v.optional(
+      v.pipe(stringSetting("ai_search_api_version"), v.trim(), v.regex(/^[\w.-]+$/, "not an API version")),
+      "2025-11-01-preview",
+    ),
+    ai_search_index: v.pipe(
+      stringSetting("ai_search_index"),
+      v.trim(),
+      v.regex(/^[a-z0-9][a-z0-9-]{0,127}$/, "ai_search_index must be an index name (a-z, 0-9, -)"),
+    ),
+    index_mode: v.optional(choiceSetting("index_mode", ["chunks", "document", "documents"]), "chunks"),
+    chunk_iterator_field: v.optional(stringSetting("chunk_iterator_field"), "chunks"),
+    content_to_index_mappings: mapSetting(
+      "content_to_index_mappings",
+      v.pipe(v.string("content_to_index_mappings values must be index field names"), v.minLength(1)),
+    ),
+    index_action_type: v.optional(
+      v.picklist(
+        ["upload", "merge", "mergeOrUpload", "delete"],
+        "index_action_type must be one of: upload, merge, mergeOrUpload, delete",
+      ),
+      "mergeOrUpload",
+    ),
+    batch_size: v.optional(intSetting("batch_size", { min: 1, max: 1000 }), 100),
+    add_timestamp: v.optional(boolSetting("add_timestamp"), true),
+    max_retries: v.optional(intSetting("max_retries", { min: 1, max: 10 }), 3),
+    retry_delay: v.optional(numberSetting("retry_delay", { min: 0, max: 300 }), 1.0),
+    // Settings of this port (not in the ContentFlow catalog).
+    ai_search_endpoint: v.optional(endpointSetting("ai_search_endpoint", "AZURE_AI_SEARCH_ENDPOINT")),
+    request_timeout_secs: v.optional(intSetting("request_timeout_secs", { min: 1, max: 3600 }), 60),
+  }),
+  v.check(
+    (s) => s.ai_search_account !== undefined || s.ai_search_endpoint !== undefined,
+    "ai_search_account (or ai_search_endpoint) is required",
+  ),
+  v.check(
+    (s) => s.ai_search_credential_type !== "azure_key_credential" || !!s.ai_search_api_key,
+    "ai_search_api_key must be set when ai_search_credential_type is azure_key_credential",
+  ),
+);
+type Settings = v.InferOutput<typeof settings>;
+type Doc = Record<string, unknown>;
+
+function isRecord(x: unknown): x is Doc {
+  return typeof x === "object" && x !== null && !Array.isArray(x);
+}
+
+/** ContentFlow's _get_nested_value: "chunk." is removed from the path, then a dotted walk through objects. */
+function nestedValue(data: unknown, path: string): unknown {
+  let current = data;
+  for (const key of path.replaceAll("chunk.", "").split(".")) {
+    if (!isRecord(current) || !Object.hasOwn(current, key)) return undefined;
+    current = current[key];
+  }
+  return current;
+}
+
+function applyMappings(source: unknown, mappings: Record<string, string>, target: Doc): void {
+  for (const [from, to] of Object.entries(mappings)) {
+    const value = nestedValue(source, from);
+    if (value !== undefined && value !== null) target[to] = value;
+  }
+}
+
+/** The item as the mappings see it: its id's names, then data, then summary_data (later keys win). */
+function itemSource(item: Content): Doc {
+  return {
+    id: { unique_id: item.id.unique_id, canonical_id: item.id.canonical_id, filename: item.id.filename ?? null },
+    ...item.data,
+    ...item.summary_data,
+  };
+}
+
+export function indexDocuments(item: Content, s: Settings): Doc[] {
+  const source = itemSource(item);
+  if (s.index_mode === "chunks") {
+    const chunks = nestedValue(item.data, s.chunk_iterator_field);
+    if (!Array.isArray(chunks)) return [];
+    return chunks.filter(isRecord).map((chunk) => {
+      const doc: Doc = {};
+      applyMappings(source, s.content_to_index_mappings, doc);
+      applyMappings(chunk, s.content_to_index_mappings, doc);
+      return doc;
+    });
+  }
+  const doc: Doc = {};
+  applyMappings(source, s.content_to_index_mappings, doc);
+  if (s.add_timestamp) doc.indexed_at = new Date().toISOString();
+  return [doc];
+}
+
+/** Splits documents into batches of at most `size` documents and MAX_BATCH_BYTES of JSON. */
+export function batches(docs: Doc[], size: number, maxBytes = MAX_BATCH_BYTES): Doc[][] {
+  const out: Doc[][] = [];
+  let current: Doc[] = [];
+  let bytes = 0;
+  for (const [i, doc] of docs.entries()) {
+    const docBytes = new TextEncoder().encode(JSON.stringify(doc)).byteLength + 40;
+    if (docBytes > maxBytes) {
+      throw new Error(`search document ${i} is ${docBytes} bytes of JSON, over the request limit`);
+    }
+    if (current.length >= size || bytes + docBytes > maxBytes) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(doc);
+    bytes += docBytes;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+function restErrorMessage(err: unknown): string {
+  const e = err as { statusCode?: number; message?: string; code?: string; details?: unknown };
+  const status = e.statusCode !== undefined ? `HTTP ${e.statusCode}: ` : "";
+  if (e.code === "PARSE_ERROR") return `${status}the answer is not valid JSON`;
+  const code = e.code && !/^\d+$/.test(e.code) && !(e.message ?? "").startsWith(e.code) ? `${e.code}: ` : "";
+  return `${status}${code}${(e.message ?? String(err)).replace(/\s+/g, " ").slice(0, 300)}`;
+}
+
+async function indexBatch(
+  client: SearchClient<Doc>,
+  docs: Doc[],
+  s: Settings,
+  keyField: string,
+  ctx: ExecutorRunContext,
+): Promise<number> {
+  let pending = docs;
+  for (let attempt = 1;; attempt++) {
+    const batch = new IndexDocumentsBatch<Doc>(
+      pending.map((doc) => ({ __actionType: s.index_action_type, ...doc }) as IndexDocumentsAction<Doc>),
+    );
+    let results;
+    try {
+      results = (await client.indexDocuments(batch, { abortSignal: ctx.signal })).results;
+    } catch (err) {
+      if (ctx.signal.aborted || err instanceof AiServiceError) throw err;
+      throw new AiServiceError(`${SERVICE} index ${s.ai_search_index}: ${restErrorMessage(err)}`);
+    }
+    const failedKeys = new Map(results.filter((r) => !r.succeeded).map((r) => [r.key, r]));
+    if (failedKeys.size === 0) return docs.length;
+    const retryable = [...failedKeys.values()].every((r) => RETRYABLE_DOCUMENT_STATUSES.has(r.statusCode));
+    if (!retryable || attempt >= s.max_retries) {
+      const sample = [...failedKeys.values()].slice(0, 3)
+        .map((r) => `${r.key} (${r.statusCode}${r.errorMessage ? `: ${r.errorMessage}` : ""})`).join(", ");
+      throw new AiServiceError(
+        `${SERVICE} index ${s.ai_search_index}: ${failedKeys.size} of ${pending.length} documents rejected: ${sample}` +
+          (attempt > 1 ? ` (after ${attempt} attempts)` : ""),
+      );
+    }
+    pending = pending.filter((doc) => failedKeys.has(String(doc[keyField])));
+    if (pending.length === 0) {
+      throw new AiServiceError(`${SERVICE} index ${s.ai_search_index}: rejected keys not found among the documents`);
+    }
+    ctx.logger.warn("some search documents were rejected; sending them again", {
+      rejected: failedKeys.size,
+      attempt,
+    });
+    await sleepOrAbort(s.retry_delay * 1000, ctx.signal);
+  }
+}
+
+/** The index's key field for matching per-document results: the target of a mapping named "id", else "id". */
+function keyFieldOf(s: Settings): string {
+  return s.content_to_index_mappings["id"] ?? s.content_to_index_mappings["chunk.id"] ?? "id";
+}
+
+export const aiSearchIndexOutput: ExecutorDefinition<typeof settings> = {
+  type: TYPE,
+  category: "output",
+  description: "Indexes documents or chunks into an Azure AI Search index",
+  settings,
+  create: (id, s, deps) => {
+    const endpoint = s.ai_search_endpoint ?? `https://${s.ai_search_account}.search.windows.net`;
+    const policy = outboundPolicy(deps.config);
+    checkOutboundUrl(endpoint, policy);
+    const client = new SearchClient<Doc>(endpoint, s.ai_search_index, sdkCredential(s.ai_search_api_key), {
+      serviceVersion: s.ai_search_api_version,
+      apiVersion: s.ai_search_api_version,
+      allowInsecureConnection: endpoint.startsWith("http:"),
+      ...servicePipelineOptions({
+        service: SERVICE,
+        retry: {
+          maxRetries: s.max_retries - 1,
+          initialDelayMs: s.retry_delay * 1000,
+          factor: 2,
+          maxDelayMs: deps.config.AI_MAX_RETRY_DELAY_SECONDS * 1000,
+        },
+        callsPerEndpoint: deps.config.AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT,
+        requestTimeoutMs: s.request_timeout_secs * 1000,
+        maxResponseBytes: 16 * 1024 * 1024,
+      }),
+    });
+    const keyField = keyFieldOf(s);
+    return perItemExecutor(id, TYPE, async (item, ctx) => {
+      try {
+        const docs = indexDocuments(item, s);
+        if (docs.length > 0) await assertOutboundUrl(endpoint, policy);
+        if (docs.length === 0) {
+          ctx.logger.warn("no chunks to index", { field: s.chunk_iterator_field, item: item.id.canonical_id });
+        }
+        let indexed = 0;
+        const parts = batches(docs, s.batch_size);
+        for (const part of parts) indexed += await indexBatch(client, part, s, keyField, ctx);
+        ctx.addLogDetails?.({ indexed_count: indexed, batches: parts.length });
+        return {
+          ...item,
+          summary_data: { ...item.summary_data, indexed_count: indexed, index_status: "success" },
+        };
+      } catch (err) {
+        if (ctx.signal.aborted) throw err;
+        throw itemFailure(TYPE, id, item, err);
+      }
+    });
+  },
+};
