@@ -492,24 +492,24 @@ describe("hostile and broken documents: a per-item error naming the file and the
     );
   });
 
-  test("in a pipeline: a bad file fails alone (continue_on_error), or fails the pipeline (continue_on_error false)", async () => {
+  test("in a pipeline: a bad file fails alone (fail_pipeline_on_error false), or fails the pipeline (default)", async () => {
     const good = fileItem("good.docx", await makeDocx());
     const bad = fileItem("bad.docx", encryptedOffice());
-    const yaml = (cont: boolean) =>
+    const yaml = (failPipeline: boolean) =>
       `pipeline:
   name: docs
   executors:
-    - {id: word, type: word_extractor, settings: {continue_on_error: ${cont}}}
+    - {id: word, type: word_extractor, settings: {fail_pipeline_on_error: ${failPipeline}}}
 `;
-    const ok = compilePipeline(parsePipelineYaml(yaml(true)), { registry, deps: { config, logger } });
-    const r = await runPipeline(ok, [good, bad], { signal: new AbortController().signal, logger });
+    const lenient = compilePipeline(parsePipelineYaml(yaml(false)), { registry, deps: { config, logger } });
+    const r = await runPipeline(lenient, [good, bad], { signal: new AbortController().signal, logger });
     assert.equal(r.status, "completed", r.error);
     assert.equal(out(r.content[0], "word_output").paragraphs.length, 4);
     assert.equal(r.content[1].data?.word_output, undefined);
     const log = r.content[1].executor_logs?.at(-1);
     assert.equal(log?.status, "failed");
     assert.match(log?.errors?.[0] ?? "", /Word document 'bad.docx': password-protected/);
-    const strict = compilePipeline(parsePipelineYaml(yaml(false)), { registry, deps: { config, logger } });
+    const strict = compilePipeline(parsePipelineYaml(yaml(true)), { registry, deps: { config, logger } });
     const r2 = await runPipeline(strict, [good, bad], { signal: new AbortController().signal, logger });
     assert.equal(r2.status, "failed");
     assert.match(r2.error ?? "", /bad.docx': password-protected/);
