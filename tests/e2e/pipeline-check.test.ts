@@ -106,11 +106,19 @@ describe("pipeline check: ContentFlow's own pipelines through the compiled binar
     const ok = await runBinary(["pipeline", "check", valid], WORKER_ENV);
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /10-table-row-splitter__csv_to_rows_config\.yaml \[csv_to_rows_basic\]: ok/);
-    const bad = join(FIXTURES, "library-samples", "06-ai-analysis__02-summarization__summarization_config.yaml");
+    const bad = join(mkdtempSync(join(tmpdir(), "cfw-check-bad-")), "bad.yaml");
+    writeFileSync(
+      bad,
+      "pipeline:\n  name: bad\n  executors:\n    - {id: summarizer, type: no_such_summarizer}\n" +
+        "    - {id: chunk, type: recursive_text_chunker, settings: {chunk_size: 0}}\n" +
+        "  execution_sequence: [summarizer, chunk]\n",
+    );
     const r = await runBinary(["pipeline", "check", valid, bad], WORKER_ENV);
     assert.equal(r.code, 1);
+    const lines = r.stdout.split("\n");
+    assert.ok(lines.includes(`${bad}: executor 'summarizer': unknown executor type 'no_such_summarizer'`), r.stdout);
     assert.ok(
-      r.stdout.split("\n").includes(`${bad}: executor 'summarizer': unknown executor type 'text_summarizer'`),
+      lines.some((l) => l.startsWith(`${bad}: executor 'chunk': invalid settings: chunk_size: `)),
       r.stdout,
     );
   });
@@ -173,7 +181,8 @@ describe("pipeline check --pipeline ID (Cosmos emulator)", () => {
     const env = { ...emulators.env, COSMOS_DB_NAME: uniqueName("check") };
     const { config } = await loadConfig({ env, dotenvPath: false });
     const store = await openCosmosStore(config);
-    const yaml = readFileSync(join(FIXTURES, "web-templates", "pdf-extraction.yaml"), "utf8");
+    const yaml = readFileSync(join(FIXTURES, "web-templates", "pdf-extraction.yaml"), "utf8")
+      .replace("type: azure_document_intelligence_extractor", "type: no_such_extractor");
     await store.pipelines.items.create({
       id: "pdf_document_extraction_1a2b3c4d",
       name: "PDF Document Extraction",
@@ -190,7 +199,7 @@ describe("pipeline check --pipeline ID (Cosmos emulator)", () => {
     assert.equal(bad.code, 1, bad.stderr);
     assert.ok(
       bad.stdout.includes(
-        "pipeline pdf_document_extraction_1a2b3c4d: executor 'doc-intel-1': unknown executor type 'azure_document_intelligence_extractor'",
+        "pipeline pdf_document_extraction_1a2b3c4d: executor 'doc-intel-1': unknown executor type 'no_such_extractor'",
       ),
       bad.stdout,
     );
