@@ -32,7 +32,7 @@ import {
 } from "./poison-command.ts";
 
 /** Executors that read an item's content from storage by its identifier: a task rebuilt from ids works with them. */
-const CONTENT_READERS = new Set(["content_retriever"]);
+const CONTENT_READERS = new Set(["content_retriever", "azure_blob_content_retriever"]);
 /** Retry budget of a rebuilt task (the record does not keep the original one). */
 const REBUILT_MAX_RETRIES = 3;
 const POISON_LEASE_SECONDS = 120;
