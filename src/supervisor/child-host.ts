@@ -12,6 +12,8 @@ import { type ConfigSource, registerConfigSecrets } from "../config/load.ts";
 const HEARTBEAT_MS = 2000;
 /** Counter, gauge and in-flight changes wait at most this long for the next report; readiness goes at once. */
 const COUNTER_REPORT_MS = 1000;
+/** Counters reported at once: the supervisor wakes idle processing workers when a source worker enqueued. */
+const URGENT_COUNTERS: ReadonlySet<string> = new Set(["tasks_enqueued_total"]);
 
 /**
  * Writes state reports as a heartbeat, at once when readiness changes (coalesced within a microtask), and at most
@@ -71,7 +73,8 @@ export class IpcReporter implements WorkerReporter {
   }
   count(counter: CounterName | LabelledCounterName, by = 1): void {
     this.state.counters[counter] = (this.state.counters[counter] ?? 0) + by;
-    this.counted();
+    if (URGENT_COUNTERS.has(counter)) this.changed();
+    else this.counted();
   }
   gauge(name: string, value: number): void {
     this.state.gauges[name] = value;
@@ -88,6 +91,8 @@ export interface SupervisedChannel {
   sources: Record<string, ConfigSource>;
   /** Resolves when the supervisor asks for a drain or its pipe closes. */
   drainRequested: Promise<string>;
+  /** Calls `listener` whenever the supervisor says tasks were just enqueued (look at the queue now). */
+  onWake(listener: () => void): void;
 }
 
 /** Reads the supervisor's commands from stdin; the first must be the config (within `timeoutMs`). */
@@ -96,6 +101,8 @@ export function openSupervisedChannel(timeoutMs = 15_000): Promise<SupervisedCha
     let resolveDrain: (why: string) => void;
     const drainRequested = new Promise<string>((r) => (resolveDrain = r));
     let gotConfig = false;
+    const wakeListeners: (() => void)[] = [];
+    const onWake = (listener: () => void) => void wakeListeners.push(listener);
     const timer = setTimeout(
       () => reject(new Error(`no configuration from the supervisor within ${timeoutMs} ms`)),
       timeoutMs,
@@ -120,9 +127,12 @@ export function openSupervisedChannel(timeoutMs = 15_000): Promise<SupervisedCha
           config: cmd.config as unknown as Config,
           sources: cmd.sources as Record<string, ConfigSource>,
           drainRequested,
+          onWake,
         });
       } else if (cmd.cmd === "drain") {
         resolveDrain("drain requested by the supervisor");
+      } else if (cmd.cmd === "wake") {
+        for (const listener of wakeListeners) listener();
       }
     });
     rl.on("close", () => {

@@ -1,5 +1,6 @@
 // The pipe protocol between the supervisor and its children, one JSON object per line.
-// supervisor → child (child's stdin):  {"cmd":"config","config":{…},"sources":{…}}  first, then {"cmd":"drain"}
+// supervisor → child (child's stdin):  {"cmd":"config","config":{…},"sources":{…}}  first, then {"cmd":"drain"}, and
+//   {"cmd":"wake"} to processing children when a source worker of the same supervisor has enqueued tasks
 // child → supervisor (child's stdout): {"ipc":"state", …WorkerState}; every other line is a log line.
 // Closing the child's stdin (the supervisor died) means: drain and exit.
 import * as v from "valibot";
@@ -23,6 +24,7 @@ export const SupervisorCommandSchema = v.variant("cmd", [
     sources: v.record(v.string(), v.string()),
   }),
   v.object({ cmd: v.literal("drain") }),
+  v.object({ cmd: v.literal("wake") }),
 ]);
 export type SupervisorCommand = v.InferOutput<typeof SupervisorCommandSchema>;
 

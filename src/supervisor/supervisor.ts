@@ -138,6 +138,16 @@ export class Supervisor {
     }
   }
 
+  /** A source worker here just enqueued: processing workers idling in their poll back-off look at the queue now. */
+  private wakeProcessing(): void {
+    for (const slot of this.slots) {
+      if (slot.role !== "processing" || !slot.proc) continue;
+      try {
+        slot.proc.stdin?.write('{"cmd":"wake"}\n');
+      } catch { /* pipe already closed; the exit handler deals with it */ }
+    }
+  }
+
   private spawnChild(slot: Slot): void {
     if (this.shuttingDown) return;
     const { command, args } = this.opts.command(slot.role, slot.index);
@@ -170,7 +180,11 @@ export class Supervisor {
     createInterface({ input: proc.stdout! }).on("line", (line) => {
       const c = classifyChildLine(line);
       if (c.kind === "state") {
+        const enqueuedBefore = slot.state?.counters.tasks_enqueued_total ?? 0;
         slot.state = c.state;
+        if (slot.role === "source" && (c.state.counters.tasks_enqueued_total ?? 0) > enqueuedBefore) {
+          this.wakeProcessing();
+        }
         slot.lastHeartbeat = Date.now();
       } else if (c.kind === "log") {
         writeLine(c.line);

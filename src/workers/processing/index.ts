@@ -164,6 +164,7 @@ export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWo
     handle: (message, stop) => handler.handle(message, stop),
     beforeReceive: waitForCosmos,
     retryDelaySeconds: (message) => handler.retryDelaySeconds(message),
+    onWake: ctx.onWake,
     hooks: {
       polled: (received) => {
         report.count("queue_polls_total");
