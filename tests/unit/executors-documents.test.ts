@@ -498,14 +498,14 @@ describe("hostile and broken documents: a per-item error naming the file and the
     );
   });
 
-  test("in a pipeline: a bad file fails alone (continue_on_error), or fails the pipeline (continue_on_error false)", async () => {
+  test("in a pipeline: a bad file fails alone (fail_pipeline_on_error false), or fails the pipeline (the default)", async () => {
     const good = fileItem("good.docx", await makeDocx());
     const bad = fileItem("bad.docx", encryptedOffice());
     const yaml = (cont: boolean) =>
       `pipeline:
   name: docs
   executors:
-    - {id: word, type: word_extractor, settings: {continue_on_error: ${cont}}}
+    - {id: word, type: word_extractor, settings: {fail_pipeline_on_error: ${!cont}}}
 `;
     const ok = compilePipeline(parsePipelineYaml(yaml(true)), { registry, deps: { config, logger } });
     const r = await runPipeline(ok, [good, bad], { signal: new AbortController().signal, logger });
