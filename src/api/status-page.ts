@@ -68,10 +68,10 @@ function workerRows(workers: ChildSnapshot[]): string {
       ? `${w.last_exit.signal ?? `exit ${w.last_exit.code}`}${w.last_exit.reason ? ` (${w.last_exit.reason})` : ""}`
       : "";
     return `<tr class="worker ${state.replace(" ", "-")}" data-role="${escapeHtml(w.role)}" data-index="${w.index}">
-  <td>${escapeHtml(w.role)}-${w.index}</td><td>${escapeHtml(w.pid ?? "-")}</td>
+  <td class="nowrap">${escapeHtml(w.role)}-${w.index}</td><td>${escapeHtml(w.pid ?? "-")}</td>
   <td class="state">${escapeHtml(state)}${w.reason ? `: ${escapeHtml(w.reason)}` : ""}</td>
   <td class="in-flight">${w.in_flight}</td><td class="restarts">${w.restarts}</td>
-  <td>${w.alive ? escapeHtml(duration(w.uptime_seconds)) : "-"}</td><td>${escapeHtml(lastExit)}</td>
+  <td class="nowrap">${w.alive ? escapeHtml(duration(w.uptime_seconds)) : "-"}</td><td>${escapeHtml(lastExit)}</td>
   <td>${w.next_restart_in_ms !== null ? `restart in ${Math.ceil(w.next_restart_in_ms / 1000)} s` : ""}</td></tr>`;
   }).join("\n");
 }
@@ -84,15 +84,20 @@ export function renderStatusPage(input: StatusPageInput): string {
   const recent = rates.slice(-6);
   const perSecond = recent.length ? recent.reduce((a, r) => a + r.processed, 0) / recent.length : 0;
   const b = input.backlog;
-  const roles = input.roles.map((r) =>
-    `<h3 class="role ${r.degraded ? "degraded" : ""}" data-role="${escapeHtml(r.role)}">${escapeHtml(r.role)}: ${
-      r.workers.filter((w) => w.alive).length
-    } of ${r.configured} running${r.degraded ? ` <span class="badge bad">degraded: crash-looping</span>` : ""}</h3>`
-  ).join("\n");
+  const roles = input.roles.map((r) => {
+    const running = r.configured === 0 && r.workers.length === 0
+      ? "not configured"
+      : `${r.workers.filter((w) => w.alive).length} of ${r.configured} running`;
+    return `<h3 class="role ${r.degraded ? "degraded" : ""}" data-role="${escapeHtml(r.role)}">${
+      escapeHtml(r.role)
+    }: ${running}${r.degraded ? ` <span class="badge bad">degraded: crash-looping</span>` : ""}</h3>`;
+  }).join("\n");
   const failures = input.failures.length
     ? input.failures.map((f) =>
-      `<tr class="failure"><td>${escapeHtml(f.time.replace("T", " ").replace(/\.\d+Z$/, "Z"))}</td>
-  <td>${escapeHtml(f.role)}${f.index !== null ? `-${f.index}` : ""}</td><td>${escapeHtml(f.message)}</td>
+      `<tr class="failure"><td class="nowrap">${escapeHtml(f.time.replace("T", " ").replace(/\.\d+Z$/, "Z"))}</td>
+  <td class="nowrap">${escapeHtml(f.role)}${f.index !== null ? `-${f.index}` : ""}</td><td class="message">${
+        escapeHtml(f.message)
+      }</td>
   <td>${escapeHtml(f.reason ?? "")}</td><td>${escapeHtml(f.pipeline_id ?? "")}</td><td>${
         escapeHtml(f.execution_id ?? "")
       }</td></tr>`
@@ -108,7 +113,7 @@ export function renderStatusPage(input: StatusPageInput): string {
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border-bottom:1px solid #ddd;padding:.3em .6em;text-align:left}
 .badge{padding:.1em .5em;border-radius:.6em;color:#fff;font-size:12px}.good{background:#2a7}.bad{background:#c33}
-.muted{color:#777}.numbers td{font-size:18px}h3.degraded{color:#c33}tr.down td.state,tr.not-ready td.state{color:#c33}
+.muted{color:#777}.numbers td{font-size:18px}td.nowrap{white-space:nowrap}#failures td.message{max-width:40em}h3.degraded{color:#c33}tr.down td.state,tr.not-ready td.state{color:#c33}
 </style></head>
 <body>
 <h1>${escapeHtml(input.workerName)} <span id="overall" class="badge ${stateClass}">${
