@@ -3,7 +3,7 @@
 // answers every call after a fixed latency. For each AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT setting it prints tasks/s
 // and the most calls the fake saw in flight at once (which the setting must bound). One run, no assertions.
 //
-//   deno run -A scripts/bench-templates.ts [--tasks N] [--latency-ms N] [--limits 2,8]
+//   deno run -A scripts/bench-templates.ts [--tasks N] [--latency-ms N] [--concurrency N] [--limits 2,8]
 //   bun scripts/bench-templates.ts …
 import process from "node:process";
 import { intFlag } from "./lib/bench-kit.ts";
@@ -20,11 +20,14 @@ import { sleep } from "../src/util/sleep.ts";
 
 const args = process.argv.slice(2);
 if (args.includes("--help") || args.includes("-h")) {
-  console.log("usage: deno run -A scripts/bench-templates.ts [--tasks N] [--latency-ms N] [--limits 2,8]");
+  console.log(
+    "usage: deno run -A scripts/bench-templates.ts [--tasks N] [--latency-ms N] [--concurrency N] [--limits 2,8]",
+  );
   process.exit(0);
 }
-const tasks = intFlag(args, "--tasks", 20);
+const tasks = intFlag(args, "--tasks", 32);
 const latencyMs = intFlag(args, "--latency-ms", 200);
+const concurrency = intFlag(args, "--concurrency", 16);
 const limitsAt = args.indexOf("--limits");
 const limits = (limitsAt >= 0 ? args[limitsAt + 1] : "2,8").split(",").map(Number);
 
@@ -76,7 +79,7 @@ try {
       STORAGE_WORKER_QUEUE_NAME: queueName,
       NUM_PROCESSING_WORKERS: "1",
       NUM_SOURCE_WORKERS: "0",
-      PROCESSING_CONCURRENCY: "4",
+      PROCESSING_CONCURRENCY: String(concurrency),
       QUEUE_MIN_POLL_INTERVAL_MS: "50",
       QUEUE_POLL_INTERVAL_SECONDS: "1",
       AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT: String(limit),
@@ -145,7 +148,7 @@ try {
 
 console.log(
   `Template "${TEMPLATE}" (pdf_extractor + ${AGENTS} azure_openai_agent calls per task), fake Azure OpenAI latency ` +
-    `${latencyMs} ms per call, 1 processing worker, PROCESSING_CONCURRENCY=4, ${
+    `${latencyMs} ms per call, 1 processing worker, PROCESSING_CONCURRENCY=${concurrency}, ${
       process.versions.bun ? "Bun" : "Deno"
     }\n`,
 );
