@@ -10,12 +10,19 @@ import type { Config } from "../config/schema.ts";
 import { type ConfigSource, registerConfigSecrets } from "../config/load.ts";
 
 const HEARTBEAT_MS = 2000;
+/** Counter, gauge and in-flight changes wait at most this long for the next report; readiness goes at once. */
+const COUNTER_REPORT_MS = 1000;
 
-/** Writes state reports on every change (coalesced) and as a heartbeat. */
+/**
+ * Writes state reports as a heartbeat, at once when readiness changes (coalesced within a microtask), and at most
+ * once per COUNTER_REPORT_MS for counters, gauges, info and the in-flight count: a busy worker changes those
+ * several times per task, and a full report per change cost more CPU than the task's own work.
+ */
 export class IpcReporter implements WorkerReporter {
   private state: WorkerState;
   private pending = false;
   private timer: ReturnType<typeof setInterval>;
+  private countersTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     workerId: string,
@@ -30,11 +37,20 @@ export class IpcReporter implements WorkerReporter {
   private changed(): void {
     if (this.pending) return;
     this.pending = true;
-    queueMicrotask(() => this.flush());
+    queueMicrotask(() => this.pending && this.flush());
+  }
+
+  /** A counter-like change: reported with the next report, which comes within COUNTER_REPORT_MS. */
+  private counted(): void {
+    if (this.countersTimer || this.pending) return;
+    this.countersTimer = setTimeout(() => this.flush(), COUNTER_REPORT_MS);
+    (this.countersTimer as { unref?: () => void }).unref?.();
   }
 
   flush(): void {
     this.pending = false;
+    if (this.countersTimer) clearTimeout(this.countersTimer);
+    this.countersTimer = undefined;
     this.write(JSON.stringify(this.state));
   }
 
@@ -51,19 +67,19 @@ export class IpcReporter implements WorkerReporter {
   }
   setInFlight(count: number): void {
     this.state.in_flight = count;
-    this.changed();
+    this.counted();
   }
   count(counter: CounterName | LabelledCounterName, by = 1): void {
     this.state.counters[counter] = (this.state.counters[counter] ?? 0) + by;
-    this.changed();
+    this.counted();
   }
   gauge(name: string, value: number): void {
     this.state.gauges[name] = value;
-    this.changed();
+    this.counted();
   }
   info(key: string, value: unknown): void {
     this.state.info[key] = value;
-    this.changed();
+    this.counted();
   }
 }
 

@@ -32,7 +32,12 @@ export type ChildLine =
   | { kind: "log"; line: string }
   | { kind: "text"; text: string };
 
+/** How our logger's lines begin (src/log/logger.ts writes `time` first): forwarded without parsing them. */
+const LOG_LINE_START = '{"time":"';
+
 export function classifyChildLine(line: string): ChildLine {
+  // The common case, a log line of our own logger: no JSON.parse per line (one per task while busy).
+  if (line.startsWith(LOG_LINE_START) && line.endsWith("}")) return { kind: "log", line };
   const trimmed = line.trim();
   if (trimmed.startsWith("{")) {
     try {

@@ -282,7 +282,13 @@ describe("compiled binary under fire", () => {
     await emu.queue.start();
     const docs = await finishedExecutions(store, vault, 160, 120_000);
     assert.deepEqual(docs.filter((d) => d.status !== "completed").map((d) => d.id), []);
-    assertSideEffects(vault, 160, inFlightAtCut, "when Azurite stopped");
+    const givenUp = await leasesGivenUp(run);
+    assertSideEffects(
+      vault,
+      160,
+      inFlightAtCut + givenUp,
+      `when Azurite stopped (${inFlightAtCut}) or in leases given up (${givenUp})`,
+    );
     await until("queue empty", async () => (await queueLength(queue)) === 0, 60_000);
     assert.equal(await poisonCount(queue), 0);
     await until("ready again", async () => (await run.get("/ready")).status === 200);
@@ -323,7 +329,10 @@ describe("compiled binary under fire", () => {
       await sleep(10_000);
       await proxy.restore();
       const docs = await finishedExecutions(store, vault, 160, 120_000);
-      assert.deepEqual(docs.filter((d) => d.status !== "completed").map((d) => `${d.id}: ${d.status}`), []);
+      assert.deepEqual(
+        docs.filter((d) => d.status !== "completed").map((d) => `${d.id}: ${d.status} (${d.error})`),
+        [],
+      );
       assertSideEffects(vault, 160, inFlightAtCut, "when Cosmos was cut off");
       await until("queue empty", async () => (await queueLength(queue)) === 0, 60_000);
       assert.equal(await poisonCount(queue), 0);
@@ -351,7 +360,7 @@ describe("compiled binary under fire", () => {
       },
       "no-pipeline-key": {
         yaml: "name: nothing\n",
-        reason: /cannot be compiled: invalid pipeline definition: executors: .*Expected "executors"/,
+        reason: /cannot be compiled: invalid pipeline definition: executors: (is required|.*Expected "executors")/,
       },
       "unknown-type": {
         yaml: pipelineYaml("u", ["{id: x, type: no_such_executor}"]),
@@ -408,7 +417,7 @@ describe("compiled binary under fire", () => {
       },
       "no-payload": {
         text: JSON.stringify({ task_type: "content_processing" }),
-        reason: /^invalid task message: payload: .*Expected "payload"/,
+        reason: /^invalid task message: payload: (is required|.*Expected "payload")/,
       },
       "no-pipeline-id": {
         text: JSON.stringify({ ...good, payload: { ...payload, pipeline_id: undefined, execution_id: "exec_np" } }),
@@ -615,7 +624,8 @@ describe("compiled binary under fire", () => {
     const t0 = performance.now();
     await until("every orphaned worker exited", () => kids.every((pid) => !alive(pid)), 15_000);
     const goneMs = performance.now() - t0;
-    assert.ok(goneMs < 5000, `orphans gone ${goneMs.toFixed(0)} ms after the supervisor died (drain 3 s + 2 s)`);
+    // Drain 3 s, then release and exit; a loaded CI machine needs some seconds more.
+    assert.ok(goneMs < 8000, `orphans gone ${goneMs.toFixed(0)} ms after the supervisor died (drain 3 s)`);
     const callsAtExit = slow.requests();
     const doneAtExit = (await executionsOfVault(store, vault)).filter((d) => d.status === "completed").length;
     assert.ok(doneAtExit < 64, `work was left to do (${doneAtExit} of 64 done)`);

@@ -14,10 +14,10 @@ import {
   stringSetting,
 } from "../settings.ts";
 import { type DocumentSet, documentSetOf, documentsInOrder, logEntry, valueAtPath } from "../document-set.ts";
-import { credentialSettings, resolveAuth } from "../ai/auth.ts";
-import { aiCallLimits, AzureOpenAIService, DEFAULT_CHAT_API_VERSION } from "../ai/openai-client.ts";
+import { credentialSettings } from "../ai/auth.ts";
+import { DEFAULT_CHAT_API_VERSION } from "../ai/openai-client.ts";
 import { recordUsage } from "../ai/usage.ts";
-import { aiEndpoint, parseJsonObject, usageCounts } from "../ai/chat-executor.ts";
+import { openAIServiceFor, parseJsonObject, usageCounts } from "../ai/chat-executor.ts";
 
 const settings = v.object({
   set_data_key: v.optional(v.pipe(stringSetting("set_data_key"), v.trim(), v.minLength(1)), "document_set"),
@@ -99,18 +99,7 @@ export const crossDocumentComparison: ExecutorDefinition<typeof settings> = {
   settings,
   create: (id, s, deps) => {
     // Errors thrown here fail the pipeline's compilation; the compiler names the executor.
-    const service = new AzureOpenAIService({
-      endpoint: aiEndpoint(s.endpoint, deps.config),
-      deployment: s.deployment_name,
-      apiVersion: s.api_version,
-      auth: resolveAuth(s),
-      limits: aiCallLimits(deps.config),
-      retry: {
-        maxRetries: s.max_retries,
-        initialDelayMs: s.retry_backoff_seconds * 1000,
-        factor: s.retry_backoff_factor,
-      },
-    });
+    const service = openAIServiceFor(s, deps);
     const instructions = comparisonInstructions(s);
     return {
       id,

@@ -225,7 +225,8 @@ export const excelExtractor: ExecutorDefinition<typeof settings> = {
               if (table) found.push(table);
             }
           }
-          if (!found.length && sheet.maxRow && sheet.maxColumn) {
+          // An empty sheet has no full_sheet table (openpyxl's read-only range of it is empty, so ContentFlow had none).
+          if (!found.length && sheet.cells.length) {
             const ref = `A1:${columnLetter(sheet.maxColumn)}${sheet.maxRow}`;
             const table = await tableRange(sheet, byKey, ref, "full_sheet", s, what, pacer);
             if (table) found.push(table);

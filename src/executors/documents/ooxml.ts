@@ -201,12 +201,15 @@ export async function coreProperties(pkg: OoxmlPackage): Promise<CoreProperties>
   return props;
 }
 
-/** W3CDTF date of core properties → Python's datetime.isoformat() of the UTC time ("2024-01-02T03:04:05+00:00"). */
+/**
+ * W3CDTF date of core properties → what python-docx, python-pptx and openpyxl report: the UTC time as a naive
+ * datetime, isoformat "2024-01-02T03:04:05".
+ */
 export function isoDate(value: string | undefined): string | null {
   if (!value) return null;
   const date = new Date(value.trim());
   if (Number.isNaN(date.getTime())) return null;
-  return date.toISOString().replace(/\.\d{3}Z$/, "+00:00");
+  return date.toISOString().replace(/\.\d{3}Z$/, "");
 }
 
 /** python-docx/python-pptx core properties as ContentFlow reports them (empty → null, revision an integer). */

@@ -164,8 +164,11 @@ export class TaskHandler {
       const t = task!;
       pipeline = await (early ? early.pipeline : this.loadPipeline(t, attempt.signal));
       const saveFullOutput = await (early ? early.saveFullOutput : this.readSaveFullOutput(t, attempt.signal));
-      const started = await this.cosmos(() =>
-        deps.records.begin(t, message.dequeueCount, existing ?? null, { maxFailures: deps.settings.maxFailures })
+      const started = await this.cosmosWhileHeld(
+        (known) => deps.records.begin(t, message.dequeueCount, known, { maxFailures: deps.settings.maxFailures }),
+        existing ?? null,
+        message,
+        stop,
       );
       if (started.completed) return await this.acknowledgeDuplicate(message, claim, log);
       if (started.exhausted) {
@@ -219,6 +222,33 @@ export class TaskHandler {
       if (signal?.aborted || !isCosmosOutage(err)) throw err;
       this.deps.cosmosGate.noteFailure(err);
       throw new StoreUnavailableError(`cosmos db unreachable: ${errorText(err)}`, { cause: err });
+    }
+  }
+
+  /**
+   * A record write that must not cost the delivery: while Cosmos is unreachable it is tried again (the record read
+   * afresh) for as long as this delivery holds its lease and the worker is not stopping. A write whose answer was
+   * lost in an outage is so retried by the same delivery, instead of looking like a dead run to the next one.
+   */
+  private async cosmosWhileHeld<T>(
+    op: (known: ExecutionDoc | null | undefined) => Promise<T>,
+    known: ExecutionDoc | null,
+    message: LeasedMessage,
+    stop: AbortSignal,
+  ): Promise<T> {
+    let first = true;
+    for (let delayMs = 1000;; delayMs = Math.min(delayMs * 2, 15_000)) {
+      try {
+        return await this.cosmos(() => op(first ? known : undefined));
+      } catch (err) {
+        if (!(err instanceof StoreUnavailableError) || stop.aborted || !message.held) throw err;
+        first = false;
+        this.deps.logger.warn("cosmos db unreachable while starting a task; trying again", {
+          message_id: message.id,
+          retry_in_ms: delayMs,
+        });
+        await sleep(delayMs, stop);
+      }
     }
   }
 
