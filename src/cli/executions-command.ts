@@ -33,8 +33,6 @@ import {
 
 /** Executors that read an item's content from storage by its identifier: a task rebuilt from ids works with them. */
 const CONTENT_READERS = new Set(["content_retriever", "azure_blob_content_retriever"]);
-/** Retry budget of a rebuilt task (the record does not keep the original one). */
-const REBUILT_MAX_RETRIES = 3;
 const POISON_LEASE_SECONDS = 120;
 
 const HELP =
@@ -174,7 +172,15 @@ async function retryCommand(argv: string[], io: ExecutionsIO): Promise<number> {
     for (const { id, doc } of docs) {
       let outcome: RetryOutcome;
       try {
-        outcome = await retryOne(id, doc, { byExecution, tool, store, tasks, dryRun, settled });
+        outcome = await retryOne(id, doc, {
+          byExecution,
+          tool,
+          store,
+          tasks,
+          dryRun,
+          settled,
+          maxRetries: config.MAX_TASK_RETRIES,
+        });
       } catch (err) {
         outcome = { execution_id: id, result: "not-retryable", detail: (err as Error).message };
       }
@@ -210,6 +216,7 @@ async function retryOne(
     tasks: ReturnType<typeof taskQueues>["tasks"];
     dryRun: boolean;
     settled: Set<string>;
+    maxRetries: number;
   },
 ): Promise<RetryOutcome> {
   const no = (detail: string): RetryOutcome => ({ execution_id: id, result: "not-retryable", detail });
@@ -264,7 +271,8 @@ async function retryOne(
     vaultId: doc.vault_id ?? null,
     items: items.output.map((cid) => ({ id: cid, data: {}, summary_data: {}, executor_logs: [] })),
     executedInputExecutor: record.executed_input_executor ?? null,
-    maxRetries: REBUILT_MAX_RETRIES,
+    // The record does not keep the original retry budget: the configured one.
+    maxRetries: ctx.maxRetries,
   });
   const text = JSON.stringify({ ...message, payload: { ...message.payload, redrive_id: redriveId } });
   if (queueTextBytes(text) > QUEUE_MESSAGE_LIMIT_BYTES) {
