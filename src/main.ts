@@ -15,6 +15,7 @@ import { workerCommand } from "./cli/worker-command.ts";
 import { enqueueCommand } from "./cli/enqueue-command.ts";
 import { statusCommand } from "./cli/status-command.ts";
 import { poisonCommand } from "./cli/poison-command.ts";
+import { executionsCommand } from "./cli/executions-command.ts";
 import { pipelineCommand } from "./cli/pipeline-command.ts";
 
 const commands: Command[] = [
@@ -23,6 +24,7 @@ const commands: Command[] = [
   enqueueCommand,
   statusCommand,
   poisonCommand,
+  executionsCommand,
   pipelineCommand,
   configCommand,
   versionCommand,

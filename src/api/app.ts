@@ -7,6 +7,8 @@ import type { ConnectionInfo } from "../runtime/index.ts";
 import { ipInRanges, type IpRange } from "../util/ip-ranges.ts";
 import type { BuildInfo } from "../runtime/build-info.ts";
 import type { BacklogSample } from "../supervisor/backlog-sampler.ts";
+import type { Activity } from "../supervisor/activity.ts";
+import { renderStatusPage } from "./status-page.ts";
 
 export interface ApiOptions {
   supervisor: Supervisor;
@@ -15,6 +17,8 @@ export interface ApiOptions {
   /** Commit, build date, target and runtime of this executable (shown on /health and as a /metrics gauge). */
   build?: BuildInfo;
   apiToken?: string;
+  /** Counter history and recent failures for the status page at `/`. */
+  activity?: Activity;
   /** The newest queue backlog sample (BacklogSampler), for /status and /metrics; none when sampling is off. */
   backlog?: () => BacklogSample | undefined;
   /**
@@ -206,6 +210,31 @@ export function prometheusText(supervisor: Supervisor): string {
   return lines.join("\n") + "\n";
 }
 
+/** The status page's numbers, from the same sources as /status and /metrics. */
+function statusPage(opts: ApiOptions): string {
+  const { supervisor } = opts;
+  const r = readiness(supervisor);
+  const children = supervisor.snapshot();
+  return renderStatusPage({
+    workerName: opts.workerName,
+    version: opts.version,
+    commit: opts.build?.commit,
+    uptimeSeconds: (Date.now() - supervisor.startedAt) / 1000,
+    state: supervisor.draining ? "stopping" : r.degraded.length ? "degraded" : "running",
+    ready: r.ready,
+    reasons: r.reasons,
+    roles: ROLES.map((role) => {
+      const workers = children.filter((w) => w.role === role);
+      return { role, configured: supervisor.configured(role), degraded: workers.some((w) => w.degraded), workers };
+    }),
+    counters: supervisor.counterTotals(),
+    backlog: opts.backlog?.(),
+    history: opts.activity?.history() ?? [],
+    failures: opts.activity?.recentFailures() ?? [],
+    refreshSeconds: 5,
+  });
+}
+
 function backlogStatus(sample: BacklogSample | undefined) {
   if (!sample) return null;
   return {
@@ -237,16 +266,28 @@ export function createApi(opts: ApiOptions): Hono<ApiEnv> {
     });
     app.use("/metrics", tokenRequired);
   }
-  app.get(
-    "/",
-    (c) =>
-      c.json({
+  // `/`: the status page for browsers (same auth as /status), the service index as JSON for everything else.
+  app.get("/", async (c, next) => {
+    if (!(c.req.header("accept") ?? "").includes("text/html")) {
+      return c.json({
         service: "contentflow-worker",
         worker_name: opts.workerName,
         version: opts.version,
-        endpoints: ["/health", "/ready", "/status", "/metrics"],
-      }),
-  );
+        endpoints: ["/", "/health", "/ready", "/status", "/metrics"],
+      });
+    }
+    const page = () => {
+      c.header("Cache-Control", "no-store");
+      return c.html(statusPage(opts));
+    };
+    if (!opts.apiToken) return page();
+    let allowed = false;
+    const denied = await bearerAuth(opts.apiToken)(c, async () => {
+      allowed = true;
+      await next();
+    });
+    return allowed ? page() : denied;
+  });
   app.get("/health", (c) =>
     c.json({
       status: "healthy",

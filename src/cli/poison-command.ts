@@ -110,7 +110,7 @@ interface Row {
   message_in_blob: boolean;
 }
 
-interface Described {
+export interface Described {
   entry: PoisonEntry;
   original?: OriginalTask;
   /** Why the original could not be read (blob gone, …). */
@@ -149,7 +149,7 @@ function table(rows: Row[]): string {
   return [line(cols.map(([h]) => h)), ...rows.map((r) => line(cols.map(([, f]) => f(r))))].join("\n") + "\n";
 }
 
-class PoisonTool {
+export class PoisonTool {
   private blobs?: BlobServiceClient;
   readonly queue: PoisonQueue;
 
@@ -260,7 +260,7 @@ async function showCommand(argv: string[], io: PoisonIO): Promise<number> {
   return EXIT_OK;
 }
 
-interface Outcome {
+export interface Outcome {
   id: string;
   execution_id: string | null;
   result: "requeued" | "finished-earlier-requeue" | "would-requeue" | "skipped";
@@ -338,7 +338,7 @@ async function requeueCommand(argv: string[], io: PoisonIO): Promise<number> {
   return failed.length ? EXIT_FAILURE : EXIT_OK;
 }
 
-async function requeueOne(
+export async function requeueOne(
   tool: PoisonTool,
   d: Described,
   ctx: {

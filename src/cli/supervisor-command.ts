@@ -12,6 +12,7 @@ import { createApi, readiness } from "../api/app.ts";
 import { parseIpRange } from "../util/ip-ranges.ts";
 import { buildInfo } from "../runtime/build-info.ts";
 import { BacklogSampler } from "../supervisor/backlog-sampler.ts";
+import { Activity } from "../supervisor/activity.ts";
 import { taskQueues } from "../queue/clients.ts";
 import {
   childEnvWithoutSystemd,
@@ -21,6 +22,9 @@ import {
   notifyStopping,
   startWatchdog,
 } from "../runtime/sd-notify.ts";
+
+/** Status page samples: every 5 s, 180 kept (the chart's last 15 minutes). */
+const ACTIVITY_SAMPLE_MS = 5000;
 
 const HELP = `Usage: contentflow-worker [supervisor] [--env-file PATH]
 
@@ -50,6 +54,8 @@ export const supervisorCommand: Command = {
     requireConnectionSettings(config);
     configureLogging({ level: parseLogLevel(config.LOG_LEVEL), file: config.LOG_FILE || undefined });
     const logger = rootLogger.child({ worker: config.WORKER_NAME, role: "supervisor" });
+    // Counter history and recent failures for the status page (only kept while the API serves it).
+    const activity = config.API_ENABLED ? new Activity() : undefined;
     const supervisor = new Supervisor({
       roles: { processing: config.NUM_PROCESSING_WORKERS, source: config.NUM_SOURCE_WORKERS },
       logger,
@@ -60,7 +66,11 @@ export const supervisorCommand: Command = {
       backoffMaxMs: config.RESTART_BACKOFF_MAX_SECONDS * 1000,
       stableMs: config.RESTART_STABLE_SECONDS * 1000,
       heartbeatTimeoutMs: config.WORKER_HEARTBEAT_TIMEOUT_SECONDS * 1000,
+      onChildLog: activity ? (line) => activity.observeLog(line) : undefined,
     });
+    const activityTimer = activity
+      ? setInterval(() => activity.sample(supervisor.counterTotals()), ACTIVITY_SAMPLE_MS)
+      : undefined;
     let server: RunningServer | undefined;
     let backlog: BacklogSampler | undefined;
     if (config.API_ENABLED) {
@@ -78,6 +88,7 @@ export const supervisorCommand: Command = {
       const app = createApi({
         supervisor,
         backlog: sampler ? () => sampler.latest() : undefined,
+        activity,
         workerName: config.WORKER_NAME,
         version: buildInfo().version,
         build: buildInfo(),
@@ -144,6 +155,7 @@ export const supervisorCommand: Command = {
     watchdog?.stop();
     await server?.close();
     await backlog?.stop();
+    clearInterval(activityTimer);
     logger.info("supervisor stopped");
     return EXIT_OK;
   },

@@ -72,7 +72,16 @@ export const workerCommand: Command = {
     const logger = rootLogger.child({ worker: config.WORKER_NAME, role, index, worker_id: id });
     const drain = new AbortController();
     const report: WorkerReporter = supervised ? new IpcReporter(id) : new MemoryReporter();
-    const ctx: WorkerContext = { config, logger, role, index, workerId: id, drain: drain.signal, report };
+    const ctx: WorkerContext = {
+      config,
+      logger,
+      role,
+      index,
+      workerId: id,
+      drain: drain.signal,
+      report,
+      onWake: channel?.onWake,
+    };
     const stopOn = (why: string) => {
       if (drain.signal.aborted) return;
       logger.info("draining", { reason: why });

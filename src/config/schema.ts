@@ -361,7 +361,7 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
     group: "processing",
     default: "100",
     description:
-      "Largest document (MiB) content_retriever downloads or reads and the PDF/Office extractors open; an executor's max_file_size_mb can only lower it",
+      "Largest document (MiB) content_retriever and azure_blob_content_retriever download or read and the PDF/Office extractors open; max_file_size_mb of an executor can only lower it",
   },
   LOCAL_FILE_ROOTS: {
     group: "processing",

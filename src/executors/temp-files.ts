@@ -4,6 +4,8 @@
 import { realpath } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
+import * as v from "valibot";
+import { stringSetting } from "./settings.ts";
 
 export function tempRoot(): string {
   return resolve(tmpdir());
@@ -50,5 +52,23 @@ export async function readableLocalFile(path: string, roots: string[]): Promise<
   throw new Error(
     `refusing to read ${path}: local files must be inside the temp directory or a folder of LOCAL_FILE_ROOTS` +
       (roots.length ? ` (${roots.join(", ")})` : " (not set)"),
+  );
+}
+
+/** The `temp_folder` setting of the retrievers: inside the temp directory (checked), default a folder of ours there. */
+export function tempFolderSetting() {
+  return v.optional(
+    v.pipe(
+      stringSetting("temp_folder"),
+      v.rawTransform(({ dataset, addIssue, NEVER }) => {
+        try {
+          return resolveTempFolder(dataset.value);
+        } catch (err) {
+          addIssue({ message: (err as Error).message });
+          return NEVER;
+        }
+      }),
+    ),
+    defaultTempFolder(),
   );
 }

@@ -127,12 +127,10 @@ export interface ExecutorDefinition<TSchema extends v.GenericSchema = v.GenericS
    */
   commonDefaults?: { max_concurrent?: number; timeout_secs?: number; fail_pipeline_on_error?: boolean };
   /**
-   * What a failed item does. By default as ContentFlow's ParallelExecutor: it fails the executor when
-   * fail_pipeline_on_error is set, else it passes on with a failed log entry (continue_on_error is ignored there).
-   * "continue_on_error": the executor honours continue_on_error as ContentFlow's for_each_content does (true: the
-   * item passes on; false: the executor fails, and then fail_pipeline_on_error applies).
+   * Common setting names this executor also reads itself (they are then in its own settings too, and the runner's
+   * note that they are ignored does not apply), e.g. for_each_content's max_concurrent and continue_on_error.
    */
-  itemErrors?: "continue_on_error";
+  readsCommonSettings?: readonly string[];
   create(id: string, settings: v.InferOutput<TSchema>, deps: ExecutorDeps): ExecutorInstance;
 }
 

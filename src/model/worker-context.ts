@@ -31,6 +31,11 @@ export interface WorkerContext {
   /** Aborted when the worker must stop taking new work, finish in-flight work and return. */
   drain: AbortSignal;
   report: WorkerReporter;
+  /**
+   * Registers a call for "tasks were just enqueued on this host" (the supervisor relays it from its source
+   * workers); absent when the worker runs without a supervisor.
+   */
+  onWake?(listener: () => void): void;
 }
 
 /** A reporter that only keeps numbers in memory (for `--once` runs, tests and hand-started workers). */

@@ -53,8 +53,8 @@ function checkDefinition(def: PipelineDefinition, opts: CheckOptions): PipelineC
       continue;
     }
     try {
-      if (!executorEnabled(cfg, opts.registry, opts.deps.config)) continue;
-      const instance = createExecutor(cfg, opts.registry, opts.deps);
+      if (!executorEnabled(cfg, opts.registry)) continue;
+      const instance = createExecutor(cfg, opts.registry, opts.deps, def);
       void instance.close?.()?.catch(() => undefined);
     } catch (err) {
       const message = withoutExecutorPrefix((err as Error).message, cfg.id);

@@ -39,14 +39,17 @@ export function isEnabledRaw(settings: Record<string, unknown> | undefined): boo
   return true;
 }
 
+/** Common settings go to `common`, the others to `own`; names in `alsoOwn` go to both. */
 export function splitSettings(
   settings: Record<string, unknown>,
+  alsoOwn: readonly string[] = [],
 ): { common: Record<string, unknown>; own: Record<string, unknown> } {
   const common: Record<string, unknown> = {};
   const own: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(settings)) {
-    if ((COMMON_SETTING_NAMES as readonly string[]).includes(key)) common[key] = value;
-    else own[key] = value;
+    const isCommon = (COMMON_SETTING_NAMES as readonly string[]).includes(key);
+    if (isCommon) common[key] = value;
+    if (!isCommon || alsoOwn.includes(key)) own[key] = value;
   }
   return { common, own };
 }

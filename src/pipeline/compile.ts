@@ -93,8 +93,14 @@ export function createExecutor(
   cfg: ExecutorConfigLike,
   registry: ExecutorRegistry,
   deps: ExecutorDeps,
+  /** The pipeline `cfg` belongs to, so that a subpipeline can find the pipelines of the same document. */
+  pipeline?: PipelineDefinition,
 ): ExecutorInstance {
-  return prepare(cfg, registry, deps).instance;
+  return prepare(cfg, registry, deps, pipeline ? topNesting(pipeline) : undefined).instance;
+}
+
+function topNesting(def: PipelineDefinition): NestingContext {
+  return { def, levels: [{ label: `pipeline '${def.name}'`, pipeline: def.name }] };
 }
 
 function unknownType(cfg: ExecutorConfigLike, registry: ExecutorRegistry): PipelineError {
@@ -113,7 +119,8 @@ function knownSettingNames(schema: unknown): string[] | undefined {
 export function unknownSettings(cfg: ExecutorConfigLike, registry: ExecutorRegistry): string[] {
   const known = knownSettingNames(registry.get(cfg.type)?.settings);
   if (!known) return [];
-  return Object.keys(splitSettings(cfg.settings ?? {}).own).filter((k) => !known.includes(k));
+  const def = registry.get(cfg.type);
+  return Object.keys(splitSettings(cfg.settings ?? {}, def?.readsCommonSettings).own).filter((k) => !known.includes(k));
 }
 
 /** Where nested pipelines of the executors being compiled come from and how deep they already are. */
@@ -197,7 +204,7 @@ function nestedPipelines(
       try {
         return nestedPipeline(
           compileNested(def, { label: `executor '${owner.id}' steps` }),
-          `executor '${owner.id}' steps`,
+          "steps",
         );
       } catch (err) {
         if (!(err instanceof PipelineError) || err.message.startsWith(where(owner))) throw err;
@@ -218,7 +225,7 @@ function prepare(
   if (!def) throw unknownType(cfg, registry);
   const settings = resolvedSettings(cfg, deps.config);
   const common = commonSettings(cfg, settings, registry);
-  const own = v.safeParse(def.settings, withoutEmptyValues(splitSettings(settings).own));
+  const own = v.safeParse(def.settings, withoutEmptyValues(splitSettings(settings, def.readsCommonSettings).own));
   if (!own.success) throw new PipelineError(`${where(cfg)}: invalid settings: ${issuesText(own.issues)}`);
   let condition: CompiledCondition | undefined;
   if (common.condition !== undefined && common.condition.trim() !== "") {
@@ -235,7 +242,7 @@ function prepare(
     if (err instanceof PipelineError) throw err;
     throw new PipelineError(`${where(cfg)}: ${(err as Error).message}`);
   }
-  return { id: cfg.id, type: cfg.type, instance, common, condition, itemErrors: def.itemErrors };
+  return { id: cfg.id, type: cfg.type, instance, common, condition };
 }
 
 /**
@@ -264,7 +271,7 @@ export function compilePipeline(
   },
 ): CompiledPipeline {
   const { registry, deps } = opts;
-  const nesting = opts.nesting ?? { def, levels: [{ label: `pipeline '${def.name}'`, pipeline: def.name }] };
+  const nesting = opts.nesting ?? topNesting(def);
   const exclude = opts.excludeExecutor || null;
   const warnings: string[] = [];
   const inGraph = new Set(definitionGraph(def).nodes);
@@ -293,18 +300,16 @@ export function compilePipeline(
         warnings.push(`executor '${id}' (${cfg.type}): unknown setting '${name}' is ignored`);
       }
       for (const w of node.condition?.warnings ?? []) warnings.push(`executor '${id}' (${cfg.type}): ${w}`);
-      for (
-        const ref of alreadyResolved.has(cfg) ? [] : unsetReferences(cfg.settings ?? {}, executorEnv(cfg), "settings")
-      ) {
+      // Inline steps had ${VAR} applied with their owner (which warned already).
+      const refs = alreadyResolved.has(cfg) ? [] : unsetReferences(cfg.settings ?? {}, executorEnv(cfg), "settings");
+      for (const ref of refs) {
         warnings.push(
           `executor '${id}' (${cfg.type}): ${ref.where}: environment variable ${ref.name} is not set; the text ` +
             `'\${${ref.name}}' is used as it is, as in ContentFlow`,
         );
       }
-      if (
-        node.itemErrors !== "continue_on_error" &&
-        splitSettings(cfg.settings ?? {}).common.continue_on_error !== undefined
-      ) {
+      const readsItself = registry.get(cfg.type)?.readsCommonSettings?.includes("continue_on_error");
+      if (splitSettings(cfg.settings ?? {}).common.continue_on_error !== undefined && !readsItself) {
         warnings.push(
           `executor '${id}' (${cfg.type}): continue_on_error is ignored, as in ContentFlow: an item error fails the ` +
             "pipeline unless fail_pipeline_on_error is false (then the item passes on with a failed log entry)",

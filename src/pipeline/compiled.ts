@@ -10,8 +10,6 @@ export interface CompiledNode {
   instance: ExecutorInstance;
   common: CommonSettings;
   condition?: CompiledCondition;
-  /** The executor type's failed-item policy (ExecutorDefinition.itemErrors). */
-  itemErrors?: "continue_on_error";
 }
 
 export interface CompiledPipeline {

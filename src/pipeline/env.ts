@@ -12,6 +12,7 @@
 //   3. other variables: those PIPELINE_ENV_ALLOWED_VARIABLES allows ("*" = all, the default; names; PREFIX_*).
 import process from "node:process";
 import { PipelineError } from "./errors.ts";
+import { registerSecret } from "../util/redact.ts";
 import type { Config } from "../config/schema.ts";
 import { SECRET_SETTINGS } from "../config/schema.ts";
 import { looksLikeSecretName, looksLikeSecretValue, WORKER_SECRET_NAMES } from "../config/secret-names.ts";
@@ -79,6 +80,8 @@ export function substituteEnv(
       if (found === undefined) return whole;
       const refused = policy.refusal(name, found);
       if (refused) throw new PipelineError(`${where}: environment variable ${name} ${refused}`);
+      // An allowed secret-looking variable (an AI key) is still a secret: keep it out of logs and records.
+      if (looksLikeSecretName(name)) registerSecret(found);
       return found;
     });
   }

@@ -95,10 +95,10 @@ async function runPerItem(
   const processItem = node.instance.processItem!.bind(node.instance);
   // As in ContentFlow's ParallelExecutor: an item error fails the executor (and so the pipeline) when
   // fail_pipeline_on_error is set (the default); otherwise the item passes on unchanged with a failed log entry and
-  // the others are processed; continue_on_error is accepted and ignored, as ContentFlow ignores it. Executors that
-  // honour continue_on_error (for_each_content) fail on an item error only when it is false.
-  const { max_concurrent, timeout_secs, fail_pipeline_on_error, continue_on_error } = node.common;
-  const stopOnItemError = node.itemErrors === "continue_on_error" ? !continue_on_error : fail_pipeline_on_error;
+  // the others are processed; continue_on_error is accepted and ignored here, as ContentFlow ignores it (batch
+  // executors that honour it, like for_each_content, read it themselves: ExecutorDefinition.readsCommonSettings).
+  const { max_concurrent, timeout_secs, fail_pipeline_on_error } = node.common;
+  const stopOnItemError = fail_pipeline_on_error;
   const results: Content[][] = items.map((item) => [item]);
   const stopItems = linkedSignal(ctx.signal);
   let failed = 0;

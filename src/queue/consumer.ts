@@ -36,6 +36,8 @@ export interface ConsumerOptions {
   beforeReceive?(drain: AbortSignal): Promise<void>;
   /** Visibility delay for a message whose handler threw without settling it. */
   retryDelaySeconds(message: LeasedMessage): number;
+  /** Registers a call that ends an idle wait at once (tasks were just enqueued): poll now, from the shortest delay. */
+  onWake?(listener: () => void): void;
 }
 
 export interface ConsumeSummary {
@@ -82,6 +84,11 @@ export async function consume(opts: ConsumerOptions): Promise<ConsumeSummary> {
     },
   });
   let received = 0;
+  let idleWait: AbortController | undefined;
+  opts.onWake?.(() => {
+    idle.reset();
+    idleWait?.abort();
+  });
 
   const run = async (message: LeasedMessage): Promise<void> => {
     try {
@@ -134,7 +141,9 @@ export async function consume(opts: ConsumerOptions): Promise<ConsumeSummary> {
       outage.noteSuccess();
       hooks.ready?.(true);
       if (messages.length === 0) {
-        await sleep(idle.next(), drain);
+        idleWait = new AbortController();
+        await sleep(idle.next(), AbortSignal.any([drain, idleWait.signal]));
+        idleWait = undefined;
         continue;
       }
       idle.reset();

@@ -134,13 +134,15 @@ export function fitExecutionDoc(
   if (out.executor_outputs) out.executor_outputs = redactDeep(out.executor_outputs);
   if (Array.isArray(out.content)) out.content = out.content.map(withRedactedExecutorLogs);
   let level = 0;
-  const original = bytes(out);
+  // Serialized once per state of the record (a pass-through task's two writes used to serialize it twice each).
+  let size = bytes(out);
+  const original = size;
   const note = (what: string) => {
     out.output_truncated = true;
     out.output_note = `Output too large for Cosmos DB (${original} bytes): ${what}. ` +
       "View the output saved by the pipeline's output executor(s).";
   };
-  while (level < 3 && (level < minLevel || bytes(out) > maxBytes)) {
+  while (level < 3 && (level < minLevel || size > maxBytes)) {
     level++;
     if (level === 1) {
       out.content = (out.content ?? []).map(identifierOf);
@@ -155,6 +157,7 @@ export function fitExecutionDoc(
       out.executor_outputs = {};
       note(`content identifiers (${out.number_of_items ?? "?"} items), events and executor outputs are dropped`);
     }
+    size = bytes(out);
   }
   return { doc: out, level };
 }

@@ -10,12 +10,21 @@ import type { Config } from "../config/schema.ts";
 import { type ConfigSource, registerConfigSecrets } from "../config/load.ts";
 
 const HEARTBEAT_MS = 2000;
+/** Counter, gauge and in-flight changes wait at most this long for the next report; readiness goes at once. */
+const COUNTER_REPORT_MS = 1000;
+/** Counters reported at once: the supervisor wakes idle processing workers when a source worker enqueued. */
+const URGENT_COUNTERS: ReadonlySet<string> = new Set(["tasks_enqueued_total"]);
 
-/** Writes state reports on every change (coalesced) and as a heartbeat. */
+/**
+ * Writes state reports as a heartbeat, at once when readiness changes (coalesced within a microtask), and at most
+ * once per COUNTER_REPORT_MS for counters, gauges, info and the in-flight count: a busy worker changes those
+ * several times per task, and a full report per change cost more CPU than the task's own work.
+ */
 export class IpcReporter implements WorkerReporter {
   private state: WorkerState;
   private pending = false;
   private timer: ReturnType<typeof setInterval>;
+  private countersTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     workerId: string,
@@ -30,11 +39,20 @@ export class IpcReporter implements WorkerReporter {
   private changed(): void {
     if (this.pending) return;
     this.pending = true;
-    queueMicrotask(() => this.flush());
+    queueMicrotask(() => this.pending && this.flush());
+  }
+
+  /** A counter-like change: reported with the next report, which comes within COUNTER_REPORT_MS. */
+  private counted(): void {
+    if (this.countersTimer || this.pending) return;
+    this.countersTimer = setTimeout(() => this.flush(), COUNTER_REPORT_MS);
+    (this.countersTimer as { unref?: () => void }).unref?.();
   }
 
   flush(): void {
     this.pending = false;
+    if (this.countersTimer) clearTimeout(this.countersTimer);
+    this.countersTimer = undefined;
     this.write(JSON.stringify(this.state));
   }
 
@@ -51,19 +69,20 @@ export class IpcReporter implements WorkerReporter {
   }
   setInFlight(count: number): void {
     this.state.in_flight = count;
-    this.changed();
+    this.counted();
   }
   count(counter: CounterName | LabelledCounterName, by = 1): void {
     this.state.counters[counter] = (this.state.counters[counter] ?? 0) + by;
-    this.changed();
+    if (URGENT_COUNTERS.has(counter)) this.changed();
+    else this.counted();
   }
   gauge(name: string, value: number): void {
     this.state.gauges[name] = value;
-    this.changed();
+    this.counted();
   }
   info(key: string, value: unknown): void {
     this.state.info[key] = value;
-    this.changed();
+    this.counted();
   }
 }
 
@@ -72,6 +91,8 @@ export interface SupervisedChannel {
   sources: Record<string, ConfigSource>;
   /** Resolves when the supervisor asks for a drain or its pipe closes. */
   drainRequested: Promise<string>;
+  /** Calls `listener` whenever the supervisor says tasks were just enqueued (look at the queue now). */
+  onWake(listener: () => void): void;
 }
 
 /** Reads the supervisor's commands from stdin; the first must be the config (within `timeoutMs`). */
@@ -80,6 +101,8 @@ export function openSupervisedChannel(timeoutMs = 15_000): Promise<SupervisedCha
     let resolveDrain: (why: string) => void;
     const drainRequested = new Promise<string>((r) => (resolveDrain = r));
     let gotConfig = false;
+    const wakeListeners: (() => void)[] = [];
+    const onWake = (listener: () => void) => void wakeListeners.push(listener);
     const timer = setTimeout(
       () => reject(new Error(`no configuration from the supervisor within ${timeoutMs} ms`)),
       timeoutMs,
@@ -104,9 +127,12 @@ export function openSupervisedChannel(timeoutMs = 15_000): Promise<SupervisedCha
           config: cmd.config as unknown as Config,
           sources: cmd.sources as Record<string, ConfigSource>,
           drainRequested,
+          onWake,
         });
       } else if (cmd.cmd === "drain") {
         resolveDrain("drain requested by the supervisor");
+      } else if (cmd.cmd === "wake") {
+        for (const listener of wakeListeners) listener();
       }
     });
     rl.on("close", () => {

@@ -1,5 +1,6 @@
 // The pipe protocol between the supervisor and its children, one JSON object per line.
-// supervisor → child (child's stdin):  {"cmd":"config","config":{…},"sources":{…}}  first, then {"cmd":"drain"}
+// supervisor → child (child's stdin):  {"cmd":"config","config":{…},"sources":{…}}  first, then {"cmd":"drain"}, and
+//   {"cmd":"wake"} to processing children when a source worker of the same supervisor has enqueued tasks
 // child → supervisor (child's stdout): {"ipc":"state", …WorkerState}; every other line is a log line.
 // Closing the child's stdin (the supervisor died) means: drain and exit.
 import * as v from "valibot";
@@ -23,6 +24,7 @@ export const SupervisorCommandSchema = v.variant("cmd", [
     sources: v.record(v.string(), v.string()),
   }),
   v.object({ cmd: v.literal("drain") }),
+  v.object({ cmd: v.literal("wake") }),
 ]);
 export type SupervisorCommand = v.InferOutput<typeof SupervisorCommandSchema>;
 
@@ -32,7 +34,12 @@ export type ChildLine =
   | { kind: "log"; line: string }
   | { kind: "text"; text: string };
 
+/** How our logger's lines begin (src/log/logger.ts writes `time` first): forwarded without parsing them. */
+const LOG_LINE_START = '{"time":"';
+
 export function classifyChildLine(line: string): ChildLine {
+  // The common case, a log line of our own logger: no JSON.parse per line (one per task while busy).
+  if (line.startsWith(LOG_LINE_START) && line.endsWith("}")) return { kind: "log", line };
   const trimmed = line.trim();
   if (trimmed.startsWith("{")) {
     try {

@@ -28,6 +28,8 @@ export interface SupervisorOptions {
    * CPU-bound work — and is killed and replaced. 0 or unset: never.
    */
   heartbeatTimeoutMs?: number;
+  /** Sees every JSON log line a child writes (after it is forwarded), e.g. to keep recent failures. */
+  onChildLog?: (line: string) => void;
   /** Before its first report a child is still starting (loading code, waiting for its config): this long at least. */
   startupGraceMs?: number;
 }
@@ -136,6 +138,16 @@ export class Supervisor {
     }
   }
 
+  /** A source worker here just enqueued: processing workers idling in their poll back-off look at the queue now. */
+  private wakeProcessing(): void {
+    for (const slot of this.slots) {
+      if (slot.role !== "processing" || !slot.proc) continue;
+      try {
+        slot.proc.stdin?.write('{"cmd":"wake"}\n');
+      } catch { /* pipe already closed; the exit handler deals with it */ }
+    }
+  }
+
   private spawnChild(slot: Slot): void {
     if (this.shuttingDown) return;
     const { command, args } = this.opts.command(slot.role, slot.index);
@@ -168,10 +180,16 @@ export class Supervisor {
     createInterface({ input: proc.stdout! }).on("line", (line) => {
       const c = classifyChildLine(line);
       if (c.kind === "state") {
+        const enqueuedBefore = slot.state?.counters.tasks_enqueued_total ?? 0;
         slot.state = c.state;
+        if (slot.role === "source" && (c.state.counters.tasks_enqueued_total ?? 0) > enqueuedBefore) {
+          this.wakeProcessing();
+        }
         slot.lastHeartbeat = Date.now();
-      } else if (c.kind === "log") writeLine(c.line);
-      else if (c.text.trim()) wrap(c.text, "stdout");
+      } else if (c.kind === "log") {
+        writeLine(c.line);
+        this.opts.onChildLog?.(c.line);
+      } else if (c.text.trim()) wrap(c.text, "stdout");
     });
     createInterface({ input: proc.stderr! }).on("line", (line) => {
       if (line.trim()) wrap(line, "stderr");

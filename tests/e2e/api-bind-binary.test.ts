@@ -20,7 +20,9 @@ test("compiled binary: without API_HOST the API binds 127.0.0.1 only", async () 
       NUM_SOURCE_WORKERS: "0",
       API_PORT: "0",
       COSMOS_DB_ENDPOINT: "http://127.0.0.1:1/",
-      STORAGE_ACCOUNT_WORKER_QUEUE_URL: "http://127.0.0.1:2/",
+      // Nothing listens there: the supervisor only reads the queue depth for its status page, and tolerates failure.
+      STORAGE_QUEUE_CONNECTION_STRING:
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;QueueEndpoint=http://127.0.0.1:2/devstoreaccount1;",
     },
     stdio: ["ignore", "pipe", "pipe"],
   });

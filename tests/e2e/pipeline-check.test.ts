@@ -16,12 +16,31 @@ import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { openCosmosStore } from "../../src/store/cosmos.ts";
 import { uniqueName } from "../helpers/wait.ts";
+import { completeTemplate, readWebTemplate, webTemplateNames } from "../helpers/web-templates.ts";
 
 const FIXTURES = join(ROOT, "tests", "fixtures", "contentflow-pipelines");
 const EXPECTATIONS = join(FIXTURES, "expectations.json");
 
-/** A worker's environment as the reference deployment gives it (the blob account from contentflow.common.*). */
-const WORKER_ENV = { BLOB_STORAGE_ACCOUNT_NAME: "contentflowcheck" };
+/**
+ * A worker's environment as the reference deployment gives it: the blob account from contentflow.common.*, and the
+ * service variables the samples' `${VAR}` references name (the Python library resolves them from its environment
+ * too). Nothing is called: the values only need to be well-formed.
+ */
+const WORKER_ENV = {
+  BLOB_STORAGE_ACCOUNT_NAME: "contentflowcheck",
+  AZURE_STORAGE_ACCOUNT_NAME: "contentflowcheck",
+  AZURE_OPENAI_ENDPOINT: "https://check-openai.openai.azure.com/",
+  AZURE_OPENAI_EMBEDDINGS_ENDPOINT: "https://check-openai.openai.azure.com/",
+  AZURE_OPENAI_DEPLOYMENT_NAME: "gpt-4.1-mini",
+  AZURE_OPENAI_EMBEDDINGS_DEPLOYMENT: "text-embedding-3-large",
+  AZURE_DOCUMENT_INTELLIGENCE_ENDPOINT: "https://check-di.cognitiveservices.azure.com/",
+  AZURE_CONTENT_UNDERSTANDING_ENDPOINT: "https://check-cu.services.ai.azure.com/",
+  AZURE_CONTENT_UNDERSTANDING_API_KEY: "check-key",
+  AZURE_AI_SEARCH_SERVICE_ACCOUNT_NAME: "check-search",
+  AZURE_AI_SEARCH_INDEX: "check-index",
+  // A key is resolved from the environment only when listed exactly.
+  PIPELINE_ENV_ALLOWED_VARIABLES: "*,AZURE_CONTENT_UNDERSTANDING_API_KEY",
+};
 
 interface Run {
   code: number | null;
@@ -101,16 +120,38 @@ describe("pipeline check: ContentFlow's own pipelines through the compiled binar
     }
   });
 
+  test("the 12 web UI templates, completed as the UI requires, are all valid in the worker's environment", async () => {
+    // The raw templates are refused above for what the web UI makes its user fill in (catalog-required settings,
+    // "<foundry-resource>" endpoints); completeTemplate fills them with ${VAR} references to WORKER_ENV.
+    const dir = mkdtempSync(join(tmpdir(), "cfw-check-templates-"));
+    const files = webTemplateNames().map((name) => {
+      const file = join(dir, `${name}.yaml`);
+      writeFileSync(file, completeTemplate(readWebTemplate(name)));
+      return file;
+    });
+    assert.equal(files.length, 12);
+    const r = await runBinary(["pipeline", "check", "--json", ...files], WORKER_ENV);
+    const out = JSON.parse(r.stdout) as CheckJson;
+    const problems = out.results.flatMap((x) => x.problems.map((p) => `${x.source}: ${p.executor} ${p.message}`));
+    assert.deepEqual(problems, []);
+    assert.equal(r.code, 0);
+    // Without the worker's environment the references stay unresolved, and the check says so.
+    const bare = await runBinary(["pipeline", "check", files[0]]);
+    assert.equal(bare.code, 1);
+  });
+
   test("text output: one line per problem naming the executor, 'ok' for a valid file; exit 0 when all valid", async () => {
     const valid = join(FIXTURES, "library-samples", "10-table-row-splitter__csv_to_rows_config.yaml");
     const ok = await runBinary(["pipeline", "check", valid], WORKER_ENV);
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /10-table-row-splitter__csv_to_rows_config\.yaml \[csv_to_rows_basic\]: ok/);
-    const bad = join(FIXTURES, "library-samples", "06-ai-analysis__02-summarization__summarization_config.yaml");
+    const bad = join(FIXTURES, "library-samples", "17-knowledge-graph__knowledge_graph_build.yaml");
     const r = await runBinary(["pipeline", "check", valid, bad], WORKER_ENV);
     assert.equal(r.code, 1);
     assert.ok(
-      r.stdout.split("\n").includes(`${bad}: executor 'summarizer': unknown executor type 'text_summarizer'`),
+      r.stdout.split("\n").includes(
+        `${bad}: the pipeline has 2 executors but neither \`edges\` nor \`execution_sequence\` to order them`,
+      ),
       r.stdout,
     );
   });
@@ -190,7 +231,7 @@ describe("pipeline check --pipeline ID (Cosmos emulator)", () => {
     assert.equal(bad.code, 1, bad.stderr);
     assert.ok(
       bad.stdout.includes(
-        "pipeline pdf_document_extraction_1a2b3c4d: executor 'doc-intel-1': unknown executor type 'azure_document_intelligence_extractor'",
+        "pipeline pdf_document_extraction_1a2b3c4d: executor 'doc-intel-1': invalid settings: doc_intelligence_endpoint: is required",
       ),
       bad.stdout,
     );

@@ -114,8 +114,8 @@ describe("content_retriever (Azurite)", () => {
     const yaml = `pipeline:
   name: documents
   executors:
-    - {id: get, type: content_retriever, settings: {max_file_size_mb: 1}}
-    - {id: pdf, type: pdf_extractor, settings: {condition: "id.filename ends_with '.pdf'"}}
+    - {id: get, type: content_retriever, settings: {max_file_size_mb: 1, fail_pipeline_on_error: false}}
+    - {id: pdf, type: pdf_extractor, settings: {condition: "id.filename ends_with '.pdf'", fail_pipeline_on_error: false}}
     - {id: word, type: word_extractor, settings: {condition: "id.filename ends_with '.docx'"}}
     - {id: excel, type: excel_extractor, settings: {condition: "id.filename ends_with '.xlsx'"}}
   execution_sequence: [get, pdf, word, excel]

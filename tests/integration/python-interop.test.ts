@@ -234,6 +234,65 @@ describe("mixed fleet: the Python worker's pipeline lock", () => {
     assert.match(held.errors.join("\n"), /lease held by InputSourceWorker-0/, "and now we stay out");
   });
 
+  test("a Python worker deleting our lock mid-crawl (judged stale) stops our crawl: lease lost, no checkpoint", async () => {
+    const s = await setup();
+    await s.store.pipelines.items.upsert({
+      id: s.pipelineId,
+      name: "Blob discovery",
+      yaml: `pipeline:
+  name: blob-discovery
+  executors:
+    - id: blob-discovery-1
+      type: azure_blob_input_discovery
+      settings: {blob_storage_account: devstoreaccount1, blob_container_name: ${s.container}, batch_size: 1}
+`,
+    });
+    await uploadBlobs(emu, s.container, [{ name: "a.pdf" }, { name: "b.pdf" }, { name: "c.pdf" }]);
+    const { ctx } = testContext(s.config, "cfw-host:4");
+    const real = new TaskSender(s.config);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let sending!: () => void;
+    const firstSend = new Promise<void>((r) => (sending = r));
+    const sender = Object.assign(Object.create(real), {
+      send: async (planned: Parameters<TaskSender["send"]>[0]) => {
+        sending();
+        await gate;
+        return await real.send(planned);
+      },
+    }) as TaskSender;
+    const deps: SourceDeps = {
+      ctx,
+      store: s.store,
+      leases: new LeaseStore(s.store.locks, 3),
+      pythonLocks: new PythonLockStore(s.store.locks, 3),
+      checkpoints: new CheckpointStore(s.store.checkpoints),
+      sender,
+      registry: defaultRegistry(),
+      heldLeases: new Map(),
+    };
+    const vault = { id: s.vaultId, name: s.vaultId, pipeline_id: s.pipelineId, enabled: true };
+    const crawl = crawlVault(deps, vault as never, new AbortController().signal);
+    await withTimeout(firstSend, T, "crawl reaches its first send");
+    // The Python worker's stale-lock path: delete_item without an etag.
+    await s.store.locks.item(pythonLockId(s.pipelineId), pythonLockId(s.pipelineId)).delete();
+    await sleep(1600); // past the next renewal (a third of the 3 s TTL)
+    release();
+    const outcome = await withTimeout(crawl, T, "crawl");
+    assert.equal(outcome.status, "lease_lost");
+    if (outcome.status === "lease_lost") assert.match(outcome.reason, /deleted \(a Python worker judged it stale\)/);
+    assert.ok(outcome.status === "lease_lost" && outcome.tasksQueued < 3, "the crawl stopped early");
+    const ours = await readDoc(
+      s.store.checkpoints,
+      checkpointId({
+        vaultId: s.vaultId,
+        pipelineId: s.pipelineId,
+        executorId: "blob-discovery-1",
+      }),
+    );
+    assert.equal(ours, undefined, "no checkpoint after a lost lease");
+  });
+
   test("our lock is refreshed (locked_at moves), released with its etag; a Python worker deleting it = lease lost", async () => {
     const s = await setup();
     const locks = new PythonLockStore(s.store.locks, 30);

@@ -13,6 +13,7 @@ import {
   runPipeline,
 } from "../../src/pipeline/index.ts";
 import { MAX_NESTING_DEPTH } from "../../src/pipeline/compile.ts";
+import { checkPipelineYaml } from "../../src/pipeline/check.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { configureLogging, Logger } from "../../src/log/logger.ts";
 import type { Content } from "../../src/model/content.ts";
@@ -34,12 +35,16 @@ const item = (n: number | string, data: Record<string, unknown> = {}, id: Record
   executor_logs: [],
 });
 
+/** Items inside a pausing `mark` step at once, and the most seen. */
+const flight = { active: 0, peak: 0 };
+
 /** Test executors: `mark` appends its tag to data.trail per item (fails on fail_on, hangs on hang_on). */
 function testRegistry() {
   const markSettings = v.object({
     tag: v.optional(v.string(), ""),
     fail_on: v.optional(stringListSetting("fail_on"), []),
     hang_on: v.optional(stringListSetting("hang_on"), []),
+    pause: v.optional(v.boolean(), false),
   });
   const mark: ExecutorDefinition<typeof markSettings> = {
     type: "mark",
@@ -50,6 +55,12 @@ function testRegistry() {
       perItemExecutor(id, "mark", async (c, runCtx) => {
         if (s.hang_on.includes(c.id.canonical_id)) {
           await new Promise((_, reject) => runCtx.signal.addEventListener("abort", () => reject(runCtx.signal.reason)));
+        }
+        if (s.pause) {
+          flight.active++;
+          flight.peak = Math.max(flight.peak, flight.active);
+          await new Promise((r) => setTimeout(r, 20));
+          flight.active--;
         }
         if (s.fail_on.includes(c.id.canonical_id)) throw new Error(`${id} refuses ${c.id.canonical_id}`);
         runCtx.addUsage?.({ marks: 1 });
@@ -138,7 +149,7 @@ ${extra}`;
       doc(
         `    - {id: sub, type: subpipeline, settings: {pipeline: strict}}`,
         `  - name: strict
-    executors: [{id: picky, type: mark, settings: {fail_on: [c2], continue_on_error: false}}]`,
+    executors: [{id: picky, type: mark, settings: {fail_on: [c2]}}]`,
       ),
       [item(1), item(2)],
     );
@@ -230,6 +241,16 @@ ${extra}`;
     assert.match(r.error!, /shutting down/);
   });
 
+  test("`pipeline check` sees the other pipelines of the document and reports a cycle on the executor", () => {
+    const check = (yaml: string) => checkPipelineYaml(yaml, { registry: testRegistry(), deps, env: {} });
+    const [ok] = check(doc(`    - {id: sub, type: subpipeline, settings: {pipeline: enrich}}`));
+    assert.deepEqual([ok.pipeline, ok.valid, ok.problems], ["main", true, []]);
+    const [cyclic] = check(doc(`    - {id: sub, type: subpipeline, settings: {pipeline: main}}`));
+    assert.equal(cyclic.valid, false);
+    assert.equal(cyclic.problems[0].executor, "sub");
+    assert.match(cyclic.problems[0].message, /^sub-pipeline cycle: pipeline 'main' → pipeline 'main'/);
+  });
+
   test("created on its own (no pipeline document) it says why it cannot work", () => {
     assert.throws(
       () => createExecutor({ id: "s", type: "subpipeline", settings: { pipeline: "x" } }, testRegistry(), deps),
@@ -268,6 +289,12 @@ ${settings}
       ["each.two", "completed"],
       ["each", "completed"],
     ]);
+    const last = r.content[1].executor_logs!.at(-1)!;
+    assert.deepEqual({ ...last.details, duration_seconds: typeof last.details?.duration_seconds }, {
+      item_index: 1,
+      steps_completed: 2,
+      duration_seconds: "number",
+    });
     assert.deepEqual(r.executor_outputs.each.usage, { marks: 6 });
   });
 
@@ -287,7 +314,7 @@ ${settings}
     const r = await runYaml(
       pipeline(`        steps:
           - {id: one, type: mark, settings: {tag: "1"}}
-          - {id: two, type: mark, settings: {tag: "2", fail_on: [c2], continue_on_error: false}}`),
+          - {id: two, type: mark, settings: {tag: "2", fail_on: [c2]}}`),
       [item(1), item(2)],
     );
     assert.equal(r.status, "completed", r.error);
@@ -296,23 +323,45 @@ ${settings}
     const failed = r.content[1].executor_logs!.at(-1)!;
     assert.equal(failed.executor_id, "each");
     assert.equal(failed.status, "failed");
-    assert.match(failed.errors![0], /executor 'each.two' failed: .*each.two refuses c2/);
-    assert.equal(r.executor_outputs.each.items_failed, 1);
-    assert.match(r.executor_outputs.each.error!, /^c2: /);
+    assert.deepEqual(failed.details, { item_index: 1, step_count: 2 });
+    assert.match(
+      failed.errors![0],
+      /^item 1 \(c2\): steps failed: executor 'each.two' failed: item c2: each.two refuses c2$/,
+    );
+    assert.equal(r.executor_outputs.each.status, "completed");
+  });
+
+  test("a step with fail_pipeline_on_error false lets the item go on with the step's failed log entry", async () => {
+    const r = await runYaml(
+      pipeline(`        steps:
+          - {id: one, type: mark, settings: {tag: "1", fail_on: [c1], fail_pipeline_on_error: false}}
+          - {id: two, type: mark, settings: {tag: "2"}}`),
+      [item(1)],
+    );
+    assert.equal(r.status, "completed", r.error);
+    assert.equal(r.content[0].data?.trail, "2");
+    assert.deepEqual(r.content[0].executor_logs?.map((l) => [l.executor_id, l.status]), [
+      ["each.one", "failed"],
+      ["each.two", "completed"],
+      ["each", "completed"],
+    ]);
   });
 
   test("continue_on_error false fails the executor; fail_pipeline_on_error (default false) passes the input on", async () => {
     const steps = `        continue_on_error: false
         steps:
-          - {id: two, type: mark, settings: {fail_on: [c2], continue_on_error: false}}`;
+          - {id: two, type: mark, settings: {fail_on: [c2]}}`;
     const lenient = await runYaml(pipeline(steps), [item(1), item(2)]);
     assert.equal(lenient.status, "completed", lenient.error);
     assert.equal(lenient.executor_outputs.each.status, "failed");
-    assert.match(lenient.executor_outputs.each.error!, /item c2: .*each.two refuses c2/);
+    assert.match(lenient.executor_outputs.each.error!, /^item 1 \(c2\): steps failed: .*each.two refuses c2/);
     assert.deepEqual(lenient.content.map((c) => c.data?.trail), [undefined, undefined]);
     const strict = await runYaml(pipeline(`        fail_pipeline_on_error: true\n${steps}`), [item(1), item(2)]);
     assert.equal(strict.status, "failed");
-    assert.match(strict.error!, /executor 'each' failed: item c2/);
+    assert.match(strict.error!, /executor 'each' failed: item 1 \(c2\)/);
+    // continue_on_error is this executor's own setting: no "ignored" warning.
+    const p = compileYaml(pipeline(steps));
+    assert.ok(!p.warnings.some((w) => w.includes("continue_on_error")), p.warnings.join("; "));
   });
 
   test("timeout_per_item_secs fails an item that takes too long, naming it", async () => {
@@ -324,7 +373,22 @@ ${settings}
     );
     assert.equal(r.status, "completed", r.error);
     assert.equal(r.content[0].data?.trail, "each.slow");
-    assert.match(r.content[1].executor_logs!.at(-1)!.errors![0], /item c2 took longer than 1 s through the steps/);
+    assert.match(
+      r.content[1].executor_logs!.at(-1)!.errors![0],
+      /item 1 \(c2\) took longer than 1 s through the steps/,
+    );
+  });
+
+  test("max_concurrent bounds the items in flight (default 5)", async () => {
+    for (const [extra, limit] of [["", 5], ["        max_concurrent: 2\n", 2]] as const) {
+      flight.active = 0;
+      flight.peak = 0;
+      const r = await runYaml(pipeline(`${extra}        steps: [{id: m, type: mark, settings: {pause: true}}]`), [
+        ...Array.from({ length: 12 }, (_, i) => item(i)),
+      ]);
+      assert.equal(r.status, "completed", r.error);
+      assert.equal(flight.peak, limit);
+    }
   });
 
   test("steps are compiled with the pipeline: bad type, bad settings, bad steps are refused", () => {

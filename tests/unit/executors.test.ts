@@ -90,6 +90,7 @@ describe("registry", () => {
       cross_document_field_aggregator: "utility",
       cosmos_db_lookup: "transform",
       web_scraper: "input",
+      cross_document_comparison: "utility",
     });
     assert.deepEqual(registry.list().filter((d) => d.crawls).map((d) => d.type), ["azure_blob_input_discovery"]);
   });

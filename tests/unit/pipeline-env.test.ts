@@ -5,6 +5,7 @@ import { compilePipeline, defaultRegistry, parsePipelineYaml, PipelineError } fr
 import { loadConfig } from "../../src/config/load.ts";
 import { configureLogging, Logger } from "../../src/log/logger.ts";
 import { pipelineEnvPolicy } from "../../src/pipeline/env.ts";
+import { redactText } from "../../src/util/redact.ts";
 import type { Config } from "../../src/config/schema.ts";
 
 configureLogging({ level: "error" });
@@ -91,7 +92,9 @@ describe("${VAR} in pipeline settings", () => {
     const prefixOnly = await config({ PIPELINE_ENV_ALLOWED_VARIABLES: "AZURE_OPENAI_*" });
     assert.throws(() => compile("${AZURE_OPENAI_API_KEY}", prefixOnly), refused(/looks like a secret/));
     const listed = await config({ PIPELINE_ENV_ALLOWED_VARIABLES: "*,AZURE_OPENAI_API_KEY" });
+    assert.equal(redactText("saw openai-key-value"), "saw openai-key-value");
     assert.doesNotThrow(() => compile("${AZURE_OPENAI_API_KEY}", listed));
+    assert.equal(redactText("saw openai-key-value"), "saw ***", "an allowed key is still redacted");
     assert.throws(() => compile("${COSMOS_GREMLIN_KEY}", listed), refused(/COSMOS_GREMLIN_KEY looks like a secret/));
   });
 

@@ -127,16 +127,24 @@ export function aiEndpoint(endpoint: string | undefined, config: ExecutorDeps["c
   return chosen;
 }
 
-/** An executor instance that runs `behaviour` against the deployment named in `s`. */
-export function createChatExecutor(
-  type: string,
-  id: string,
-  s: ChatSettings,
-  deps: ExecutorDeps,
-  behaviour: ChatBehaviour,
-): ExecutorInstance {
-  // Errors thrown here fail the pipeline's compilation; the compiler names the executor.
-  const service = new AzureOpenAIService({
+/** The connection and retry settings every Azure OpenAI executor has (catalog names). */
+export interface OpenAIConnectionSettings {
+  endpoint?: string;
+  deployment_name: string;
+  api_version: string;
+  credential_type?: Parameters<typeof resolveAuth>[0]["credential_type"];
+  api_key?: string;
+  max_retries: number;
+  retry_backoff_seconds: number;
+  retry_backoff_factor: number;
+}
+
+/**
+ * The service client for an executor's settings. Throws (failing the pipeline's compilation, where the compiler
+ * names the executor) when the endpoint is missing or refused.
+ */
+export function openAIServiceFor(s: OpenAIConnectionSettings, deps: ExecutorDeps): AzureOpenAIService {
+  return new AzureOpenAIService({
     endpoint: aiEndpoint(s.endpoint, deps.config),
     deployment: s.deployment_name,
     apiVersion: s.api_version,
@@ -148,6 +156,18 @@ export function createChatExecutor(
       factor: s.retry_backoff_factor,
     },
   });
+}
+
+/** An executor instance that runs `behaviour` against the deployment named in `s`. */
+export function createChatExecutor(
+  type: string,
+  id: string,
+  s: ChatSettings,
+  deps: ExecutorDeps,
+  behaviour: ChatBehaviour,
+): ExecutorInstance {
+  // Errors thrown here fail the pipeline's compilation; the compiler names the executor.
+  const service = openAIServiceFor(s, deps);
   const responseFormat = s.response_format === undefined
     ? undefined
     : typeof s.response_format === "string"

@@ -22,6 +22,7 @@ import {
   OutboundResolveError,
 } from "../../net/outbound.ts";
 import { readStreamLimited, ResponseTooLargeError } from "../../util/read-limited.ts";
+import { errorText } from "../../util/errors.ts";
 import type { AiAuth } from "./auth.ts";
 import { withEndpointSlot } from "./endpoint-limiter.ts";
 import { isRetryableStatus, retryAfterMs, type RetryPolicy, withRetries } from "./retry.ts";
@@ -379,7 +380,7 @@ export class AzureOpenAIService {
       text = `no answer from the service (${cause instanceof Error ? cause.message : err.message})`;
     } else if (err instanceof SyntaxError) {
       text = `the answer is not valid JSON (${err.message.slice(0, 200)})`;
-    } else text = err instanceof Error ? err.message : String(err);
+    } else text = errorText(err);
     return this.secret ? text.split(this.secret).join("***") : text;
   }
 }

@@ -57,7 +57,7 @@ async function authHeaders(call: ServiceCall): Promise<Record<string, string>> {
     return (await call.authHeaders?.()) ?? {};
   } catch (err) {
     if (call.signal.aborted) throw err;
-    throw new AiServiceError(`${call.what}: ${(err as Error)?.message ?? String(err)}`);
+    throw new AiServiceError(`${call.what}: ${errorText(err)}`);
   }
 }
 

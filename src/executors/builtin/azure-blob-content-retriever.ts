@@ -12,27 +12,14 @@ import type { Content } from "../../model/content.ts";
 import { perItemExecutor } from "../per-item.ts";
 import { boolSetting, choiceSetting, stringSetting } from "../settings.ts";
 import { blobErrorMessage, blobServiceClient } from "../blob-clients.ts";
-import { defaultTempFolder, resolveTempFolder } from "../temp-files.ts";
+import { tempFolderSetting } from "../temp-files.ts";
 import { maxDocumentBytes } from "../documents/limits.ts";
 import { readStreamLimited, ResponseTooLargeError } from "../../util/read-limited.ts";
 
 const settings = v.object({
   include_content_bytes_as_field: v.optional(boolSetting("include_content_bytes_as_field"), false),
   use_temp_file_for_content: v.optional(boolSetting("use_temp_file_for_content"), true),
-  temp_folder: v.optional(
-    v.pipe(
-      stringSetting("temp_folder"),
-      v.rawTransform(({ dataset, addIssue, NEVER }) => {
-        try {
-          return resolveTempFolder(dataset.value);
-        } catch (err) {
-          addIssue({ message: (err as Error).message });
-          return NEVER;
-        }
-      }),
-    ),
-    defaultTempFolder(),
-  ),
+  temp_folder: tempFolderSetting(),
   content_encoding: v.optional(choiceSetting("content_encoding", ["utf-8", "base64"]), "utf-8"),
   blob_storage_account_key: v.optional(stringSetting("blob_storage_account_key")),
 });

@@ -12,9 +12,9 @@ import type { Content } from "../../model/content.ts";
 import { intSetting, numberSetting, stringSetting } from "../settings.ts";
 import { perItemExecutor } from "../per-item.ts";
 import { getPath, splitPath } from "../paths.ts";
-import { credentialSettings, resolveAuth } from "../ai/auth.ts";
-import { aiCallLimits, AzureOpenAIService } from "../ai/openai-client.ts";
-import { aiEndpoint, itemError, usageCounts } from "../ai/chat-executor.ts";
+import { credentialSettings } from "../ai/auth.ts";
+import type { AzureOpenAIService } from "../ai/openai-client.ts";
+import { itemError, openAIServiceFor, usageCounts } from "../ai/chat-executor.ts";
 import { addUsage, recordUsage, type TokenUsage } from "../ai/usage.ts";
 import { pythonStr } from "../ai/prompt-text.ts";
 
@@ -109,18 +109,7 @@ export const azureOpenAIEmbeddings: ExecutorDefinition<typeof settings> = {
   settings,
   create: (id, s, deps) => {
     // Errors thrown here fail the pipeline's compilation; the compiler names the executor.
-    const service = new AzureOpenAIService({
-      endpoint: aiEndpoint(s.endpoint, deps.config),
-      deployment: s.deployment_name,
-      apiVersion: s.api_version,
-      auth: resolveAuth(s),
-      limits: aiCallLimits(deps.config),
-      retry: {
-        maxRetries: s.max_retries,
-        initialDelayMs: s.retry_backoff_seconds * 1000,
-        factor: s.retry_backoff_factor,
-      },
-    });
+    const service = openAIServiceFor(s, deps);
     return perItemExecutor(id, TYPE, async (item, ctx) => {
       try {
         return await embedItem(service, s, item, ctx);

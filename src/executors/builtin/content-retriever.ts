@@ -14,27 +14,14 @@ import type { Content, ContentIdentifier } from "../../model/content.ts";
 import { perItemExecutor } from "../per-item.ts";
 import { boolSetting, choiceSetting, intSetting, stringSetting } from "../settings.ts";
 import { blobErrorMessage, blobServiceClient } from "../blob-clients.ts";
-import { defaultTempFolder, readableLocalFile, resolveTempFolder } from "../temp-files.ts";
+import { readableLocalFile, tempFolderSetting } from "../temp-files.ts";
 import { DocumentError, formatBytes, maxDocumentBytes } from "../documents/limits.ts";
 
 const settings = v.pipe(
   v.object({
     include_content_bytes_as_field: v.optional(boolSetting("include_content_bytes_as_field"), false),
     use_temp_file_for_content: v.optional(boolSetting("use_temp_file_for_content"), true),
-    temp_folder: v.optional(
-      v.pipe(
-        stringSetting("temp_folder"),
-        v.rawTransform(({ dataset, addIssue, NEVER }) => {
-          try {
-            return resolveTempFolder(dataset.value);
-          } catch (err) {
-            addIssue({ message: (err as Error).message });
-            return NEVER;
-          }
-        }),
-      ),
-      defaultTempFolder(),
-    ),
+    temp_folder: tempFolderSetting(),
     content_encoding: v.optional(choiceSetting("content_encoding", ["utf-8", "base64"]), "utf-8"),
     blob_storage_account: v.optional(stringSetting("blob_storage_account")),
     blob_storage_account_credential_type: v.optional(

@@ -8,7 +8,7 @@ import { boolSetting, intSetting, stringSetting } from "../settings.ts";
 import { documentBytes } from "../documents/source.ts";
 import { DocumentError, maxDocumentBytes, Pacer } from "../documents/limits.ts";
 import { extractorSettings } from "../documents/settings.ts";
-import { imageData } from "../documents/ooxml.ts";
+import { imageData, unlessInvalidFile } from "../documents/ooxml.ts";
 import { type Cell, type CellValue, columnLetter, extractXlsx, parseRef, type Sheet } from "../documents/xlsx.ts";
 
 const settings = v.object({
@@ -183,112 +183,118 @@ export const excelExtractor: ExecutorDefinition<typeof settings> = {
   description: "Extracts text, sheets, tables, formulas, comments, properties and images from Excel (.xlsx) workbooks",
   settings,
   create: (id, s, deps) =>
-    perItemExecutor(id, "excel_extractor", async (item, ctx) => {
-      const maxBytes = maxDocumentBytes(s.max_file_size_mb, deps.config.MAX_DOCUMENT_MB);
-      const source = await documentBytes(item, {
-        contentField: s.content_field,
-        tempFileField: s.temp_file_path_field,
-        maxBytes,
-        kind: "Excel workbook",
-      });
-      const what = `Excel workbook '${source.name}'`;
-      const pacer = new Pacer(ctx.signal);
-      const wb = await extractXlsx(source.bytes, what, pacer, {
-        dataOnly: s.data_only,
-        comments: s.extract_comments,
-        images: s.extract_images,
-        properties: s.extract_properties,
-        maxCells: s.max_cells,
-      });
-      const texts: string[] = [];
-      const sheets: unknown[] = [];
-      const tables: Record<string, unknown>[] = [];
-      const formulas: unknown[] = [];
-      const comments: unknown[] = [];
-      const images: unknown[] = [];
-      for (const sheet of wb.sheets) {
-        await pacer.tick();
-        const byKey = new Map<number, Cell>();
-        for (const [i, c] of sheet.cells.entries()) {
-          byKey.set(KEY(c.row, c.column), c);
-          if (i % 4096 === 0) await pacer.tick();
-        }
-        const { text, info } = await sheetData(sheet, byKey, s, what, pacer);
-        if (s.extract_text && text) texts.push(`Sheet: ${sheet.name}\n${text}`);
-        if (s.extract_sheets) sheets.push(info);
-        if (s.extract_tables) {
-          const found: Record<string, unknown>[] = [];
-          // openpyxl's read-only worksheets have no defined tables: ContentFlow saw them only with read_only off.
-          if (!s.read_only) {
-            for (const t of sheet.tables) {
-              const table = await tableRange(sheet, byKey, t.ref, t.name, s, what, pacer);
-              if (table) found.push(table);
+    perItemExecutor(
+      id,
+      "excel_extractor",
+      (item, ctx) =>
+        unlessInvalidFile(item, "excel_extraction_status", async () => {
+          const maxBytes = maxDocumentBytes(s.max_file_size_mb, deps.config.MAX_DOCUMENT_MB);
+          const source = await documentBytes(item, {
+            contentField: s.content_field,
+            tempFileField: s.temp_file_path_field,
+            maxBytes,
+            kind: "Excel workbook",
+          });
+          const what = `Excel workbook '${source.name}'`;
+          const pacer = new Pacer(ctx.signal);
+          const wb = await extractXlsx(source.bytes, what, pacer, {
+            dataOnly: s.data_only,
+            comments: s.extract_comments,
+            images: s.extract_images,
+            properties: s.extract_properties,
+            maxCells: s.max_cells,
+          });
+          const texts: string[] = [];
+          const sheets: unknown[] = [];
+          const tables: Record<string, unknown>[] = [];
+          const formulas: unknown[] = [];
+          const comments: unknown[] = [];
+          const images: unknown[] = [];
+          for (const sheet of wb.sheets) {
+            await pacer.tick();
+            const byKey = new Map<number, Cell>();
+            for (const [i, c] of sheet.cells.entries()) {
+              byKey.set(KEY(c.row, c.column), c);
+              if (i % 4096 === 0) await pacer.tick();
+            }
+            const { text, info } = await sheetData(sheet, byKey, s, what, pacer);
+            if (s.extract_text && text) texts.push(`Sheet: ${sheet.name}\n${text}`);
+            if (s.extract_sheets) sheets.push(info);
+            if (s.extract_tables) {
+              const found: Record<string, unknown>[] = [];
+              // openpyxl's read-only worksheets have no defined tables: ContentFlow saw them only with read_only off.
+              if (!s.read_only) {
+                for (const t of sheet.tables) {
+                  const table = await tableRange(sheet, byKey, t.ref, t.name, s, what, pacer);
+                  if (table) found.push(table);
+                }
+              }
+              // An empty sheet has no full_sheet table (openpyxl's read-only range of it is empty, so ContentFlow had none).
+              if (!found.length && sheet.cells.length) {
+                const ref = `A1:${columnLetter(sheet.maxColumn)}${sheet.maxRow}`;
+                const table = await tableRange(sheet, byKey, ref, "full_sheet", s, what, pacer);
+                if (table) found.push(table);
+              }
+              tables.push(...found);
+            }
+            if (s.extract_formulas && !s.data_only) {
+              for (const c of sheet.cells) {
+                if (!c.formula) continue;
+                const cell = `${columnLetter(c.column)}${c.row}`;
+                formulas.push({ sheet_name: sheet.name, cell, formula: c.formula, row: c.row, column: c.column });
+              }
+            }
+            for (const c of sheet.comments) {
+              const at = parseRef(c.ref);
+              comments.push({
+                sheet_name: sheet.name,
+                cell: c.ref,
+                author: c.author,
+                text: c.text,
+                row: at?.row ?? null,
+                column: at?.column ?? null,
+              });
+            }
+            for (const img of sheet.images) {
+              const image: Record<string, unknown> = {
+                sheet_name: sheet.name,
+                image_index: images.length,
+                format: img.format,
+                size_bytes: img.bytes.length,
+                data: imageData(img.bytes),
+                encoding: "base64",
+              };
+              if (img.anchorCell) image.anchor_cell = img.anchorCell;
+              images.push(image);
             }
           }
-          if (!found.length && sheet.maxRow && sheet.maxColumn) {
-            const ref = `A1:${columnLetter(sheet.maxColumn)}${sheet.maxRow}`;
-            const table = await tableRange(sheet, byKey, ref, "full_sheet", s, what, pacer);
-            if (table) found.push(table);
+          const output: Record<string, unknown> = {};
+          if (s.extract_text) output.text = texts.join(s.sheet_separator);
+          if (s.extract_sheets) output.sheets = sheets;
+          if (s.extract_tables) output.tables = tables;
+          if (s.extract_formulas) output.formulas = formulas;
+          if (s.extract_comments) output.comments = comments;
+          if (s.extract_images) output.images = images;
+          if (s.extract_properties) {
+            const props: Record<string, unknown> = {
+              ...wb.properties,
+              sheet_count: wb.sheets.length,
+              sheet_names: wb.sheets.map((sh) => sh.name),
+            };
+            if (wb.definedNames.length) props.named_ranges = wb.definedNames;
+            output.properties = props;
           }
-          tables.push(...found);
-        }
-        if (s.extract_formulas && !s.data_only) {
-          for (const c of sheet.cells) {
-            if (!c.formula) continue;
-            const cell = `${columnLetter(c.column)}${c.row}`;
-            formulas.push({ sheet_name: sheet.name, cell, formula: c.formula, row: c.row, column: c.column });
-          }
-        }
-        for (const c of sheet.comments) {
-          const at = parseRef(c.ref);
-          comments.push({
-            sheet_name: sheet.name,
-            cell: c.ref,
-            author: c.author,
-            text: c.text,
-            row: at?.row ?? null,
-            column: at?.column ?? null,
-          });
-        }
-        for (const img of sheet.images) {
-          const image: Record<string, unknown> = {
-            sheet_name: sheet.name,
-            image_index: images.length,
-            format: img.format,
-            size_bytes: img.bytes.length,
-            data: imageData(img.bytes),
-            encoding: "base64",
+          return {
+            ...item,
+            data: { ...item.data, [s.output_field]: output },
+            summary_data: {
+              ...item.summary_data,
+              sheets_processed: wb.sheets.length,
+              tables_extracted: tables.length,
+              images_extracted: images.length,
+              extraction_status: "success",
+            },
           };
-          if (img.anchorCell) image.anchor_cell = img.anchorCell;
-          images.push(image);
-        }
-      }
-      const output: Record<string, unknown> = {};
-      if (s.extract_text) output.text = texts.join(s.sheet_separator);
-      if (s.extract_sheets) output.sheets = sheets;
-      if (s.extract_tables) output.tables = tables;
-      if (s.extract_formulas) output.formulas = formulas;
-      if (s.extract_comments) output.comments = comments;
-      if (s.extract_images) output.images = images;
-      if (s.extract_properties) {
-        const props: Record<string, unknown> = {
-          ...wb.properties,
-          sheet_count: wb.sheets.length,
-          sheet_names: wb.sheets.map((sh) => sh.name),
-        };
-        if (wb.definedNames.length) props.named_ranges = wb.definedNames;
-        output.properties = props;
-      }
-      return {
-        ...item,
-        data: { ...item.data, [s.output_field]: output },
-        summary_data: {
-          ...item.summary_data,
-          sheets_processed: wb.sheets.length,
-          tables_extracted: tables.length,
-          images_extracted: images.length,
-          extraction_status: "success",
-        },
-      };
-    }),
+        }),
+    ),
 };

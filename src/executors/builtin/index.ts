@@ -38,6 +38,7 @@ import { documentSetCollector } from "./document-set-collector.ts";
 import { crossDocumentFieldAggregator } from "./cross-document-field-aggregator.ts";
 import { cosmosDbLookup } from "./cosmos-db-lookup.ts";
 import { webScraper } from "./web-scraper.ts";
+import { crossDocumentComparison } from "./cross-document-comparison.ts";
 
 export function builtinExecutors(): ExecutorDefinition[] {
   return [
@@ -78,5 +79,6 @@ export function builtinExecutors(): ExecutorDefinition[] {
     anyDefinition(crossDocumentFieldAggregator),
     anyDefinition(cosmosDbLookup),
     anyDefinition(webScraper),
+    anyDefinition(crossDocumentComparison),
   ];
 }

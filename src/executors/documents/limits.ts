@@ -9,6 +9,18 @@ export class DocumentError extends Error {
   }
 }
 
+/**
+ * The file is not an Office Open XML package at all (another format, or not a ZIP archive). ContentFlow's Word,
+ * PowerPoint and Excel extractors pass such an item on with `<kind>_extraction_status: "invalid_file"`, which lets
+ * a template run every extractor on every file (see invalidFileItem in ooxml.ts).
+ */
+export class NotOoxmlError extends DocumentError {
+  constructor(message: string) {
+    super(message);
+    this.name = "NotOoxmlError";
+  }
+}
+
 export const MIB = 1024 * 1024;
 
 /** The smaller of the executor's max_file_size_mb and the worker-wide MAX_DOCUMENT_MB, in bytes. */

@@ -1,7 +1,8 @@
 // The Open Packaging Conventions parts shared by docx, pptx and xlsx: opening the package (with the checks of
 // zip.ts), content types, relationships and the core properties (docProps/core.xml).
 import { Buffer } from "node:buffer";
-import { DocumentError, MIB, type Pacer } from "./limits.ts";
+import type { Content } from "../../model/content.ts";
+import { DocumentError, MIB, NotOoxmlError, type Pacer } from "./limits.ts";
 import { isCompoundFile, ZipArchive } from "./zip.ts";
 import { attr, parseXmlPart } from "./xml.ts";
 
@@ -44,11 +45,11 @@ export async function openPackage(
     );
   }
   if (bytes.length >= 5 && new TextDecoder().decode(bytes.subarray(0, 5)) === "%PDF-") {
-    throw new DocumentError(`${what}: this is a PDF file, not an Office Open XML document`);
+    throw new NotOoxmlError(`${what}: this is a PDF file, not an Office Open XML document`);
   }
   const zip = new ZipArchive(bytes, packageLimits(bytes.length), what);
   if (!zip.has("[Content_Types].xml")) {
-    throw new DocumentError(`${what}: not an Office Open XML package (no [Content_Types].xml)`);
+    throw new NotOoxmlError(`${what}: not an Office Open XML package (no [Content_Types].xml)`);
   }
   const defaults = new Map<string, string>();
   const overrides = new Map<string, string>();
@@ -201,12 +202,15 @@ export async function coreProperties(pkg: OoxmlPackage): Promise<CoreProperties>
   return props;
 }
 
-/** W3CDTF date of core properties → Python's datetime.isoformat() of the UTC time ("2024-01-02T03:04:05+00:00"). */
+/**
+ * W3CDTF date of core properties → what python-docx, python-pptx and openpyxl report: the UTC time as a naive
+ * datetime, isoformat "2024-01-02T03:04:05".
+ */
 export function isoDate(value: string | undefined): string | null {
   if (!value) return null;
   const date = new Date(value.trim());
   if (Number.isNaN(date.getTime())) return null;
-  return date.toISOString().replace(/\.\d{3}Z$/, "+00:00");
+  return date.toISOString().replace(/\.\d{3}Z$/, "");
 }
 
 /** python-docx/python-pptx core properties as ContentFlow reports them (empty → null, revision an integer). */
@@ -229,4 +233,23 @@ export function officeProperties(core: CoreProperties): Record<string, unknown> 
 /** Base64 of image bytes. ContentFlow's image_output_mode "bytes" put raw bytes into the item; JSON has none. */
 export function imageData(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+}
+
+/**
+ * An Office extractor's work on one item; a file that is not an Office Open XML package at all (a PDF given to the
+ * Word extractor, say) gives the item back unchanged with `summary_data[statusKey] = "invalid_file"`, as ContentFlow's
+ * extractors did, so that a pipeline may run every extractor on every file. Encrypted, corrupt and oversized Office
+ * files still fail the item.
+ */
+export async function unlessInvalidFile(
+  item: Content,
+  statusKey: string,
+  extract: () => Promise<Content>,
+): Promise<Content> {
+  try {
+    return await extract();
+  } catch (err) {
+    if (!(err instanceof NotOoxmlError)) throw err;
+    return { ...item, summary_data: { ...item.summary_data, [statusKey]: "invalid_file" } };
+  }
 }

@@ -430,6 +430,8 @@ export async function extractXlsx(
       continue;
     }
     const sheet = await readCells(pkg, sheetPart, entry.name, ctx);
+    // openpyxl (read-only) takes the size from <dimension ref="A1"> of an empty sheet: 1 row, 1 column.
+    if (sheet.maxRow === 0) [sheet.maxRow, sheet.maxColumn] = [1, 1];
     await sheetExtras(pkg, sheetPart, sheet, opts);
     sheets.push(sheet);
   }

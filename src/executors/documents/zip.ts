@@ -4,7 +4,7 @@
 // budget (zip bombs) stops at once with a DocumentError. Encrypted entries, ZIP64 archives and absurd entry counts
 // are refused.
 import { Inflate } from "fflate";
-import { DocumentError, formatBytes, type Pacer } from "./limits.ts";
+import { DocumentError, formatBytes, NotOoxmlError, type Pacer } from "./limits.ts";
 
 const EOCD_SIGNATURE = 0x06054b50;
 const CENTRAL_SIGNATURE = 0x02014b50;
@@ -60,7 +60,9 @@ export class ZipArchive {
 
   private readCentralDirectory(): void {
     const n = this.bytes.length;
-    if (n < 22) this.fail("not a ZIP archive (file too small; truncated or not an Office Open XML file)");
+    if (n < 22) {
+      throw new NotOoxmlError(`${this.what}: not a ZIP archive (file too small; not an Office Open XML file)`);
+    }
     let eocd = -1;
     for (let i = n - 22; i >= Math.max(0, n - 22 - 65535); i--) {
       if (this.view.getUint32(i, true) === EOCD_SIGNATURE) {
@@ -69,7 +71,9 @@ export class ZipArchive {
       }
     }
     if (eocd < 0) {
-      this.fail("not a ZIP archive (no end of central directory; truncated or not an Office Open XML file)");
+      throw new NotOoxmlError(
+        `${this.what}: not a ZIP archive (no end of central directory; truncated or not an Office Open XML file)`,
+      );
     }
     const count = this.u16(eocd + 10);
     const cdSize = this.u32(eocd + 12);

@@ -19,6 +19,8 @@ import { type CosmosStore, openCosmosStore } from "../../store/cosmos.ts";
 import { ExecutionStore } from "../../store/executions.ts";
 import { CompiledPipelineCache, readPipelineDoc } from "../../store/pipelines.ts";
 import { readSaveExecutionOutput } from "../../store/vaults-read.ts";
+import { DocumentCache } from "../../store/doc-cache.ts";
+import type { PipelineDoc, VaultDoc } from "../../model/documents.ts";
 import { blobServiceClient } from "../../executors/blob-clients.ts";
 import { compilePipeline, defaultRegistry, type ExecutorRegistry, parsePipelineYaml } from "../../pipeline/index.ts";
 import { TaskHandler } from "./handle-task.ts";
@@ -31,6 +33,12 @@ export interface ProcessingWorkerOptions {
 /** Waits between looks at an unreachable Cosmos DB: from 1 s, doubling, at most 30 s. */
 const COSMOS_RETRY = { firstDelayMs: 1000, maxDelayMs: 30_000 };
 const COSMOS_PROBE_TIMEOUT_MS = 10_000;
+
+/**
+ * How long a pipeline or vault document read for one task is reused for the next ones: a change made in Cosmos
+ * reaches tasks that start at most this long after it (docs/pipelines.md).
+ */
+export const DOCUMENT_CACHE_MS = 10_000;
 
 /** Time the worker gives in-flight tasks after drain starts: the supervisor's budget minus room to release. */
 export function taskDrainBudgetMs(config: Config): number {
@@ -117,6 +125,8 @@ export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWo
     );
   };
 
+  const pipelineDocs = new DocumentCache<PipelineDoc>(DOCUMENT_CACHE_MS);
+  const vaultDocs = new DocumentCache<VaultDoc>(DOCUMENT_CACHE_MS);
   const handler = new TaskHandler({
     settings: {
       maxFailures: config.MAX_TASK_RETRIES,
@@ -129,8 +139,9 @@ export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWo
     report,
     records: new ExecutionStore(store.executions, { workerId }),
     documents: {
-      readPipeline: (id, signal) => readPipelineDoc(store.pipelines, id, signal),
-      readSaveExecutionOutput: (vaultId, signal) => readSaveExecutionOutput(store.vaults, vaultId, signal),
+      readPipeline: (id, signal) => pipelineDocs.read(id, () => readPipelineDoc(store.pipelines, id, signal)),
+      readSaveExecutionOutput: (vaultId, signal) =>
+        readSaveExecutionOutput(store.vaults, vaultId, signal, (id, load) => vaultDocs.read(id, load)),
     },
     pipelines,
     claimChecks: claimCheckAccess(blobService, {
@@ -153,6 +164,7 @@ export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWo
     handle: (message, stop) => handler.handle(message, stop),
     beforeReceive: waitForCosmos,
     retryDelaySeconds: (message) => handler.retryDelaySeconds(message),
+    onWake: ctx.onWake,
     hooks: {
       polled: (received) => {
         report.count("queue_polls_total");

@@ -1,0 +1,141 @@
+// CPU per task of one processing worker run from source, beside the bare SDK loop making the same queue and Cosmos
+// calls in the same run. CPU time (user + system, from /proc) is robust on a loaded machine where wall-clock
+// throughput is not. With --cpu-prof the worker runs under Deno's sampling profiler and a Markdown summary of the
+// profile (self time per function) is written to the profile directory.
+//
+//   deno run -A scripts/profile-processing.ts [--tasks N] [--cpu-prof] [--runtime deno|bun] [--log-level L]
+//     --tasks      pass-through tasks for each of the two runs (default 2000)
+//     --cpu-prof   profile the worker (Deno only); the files go to .data/profile-processing/prof
+//     --runtime    which runtime runs the worker from source (default deno)
+//     --log-level  LOG_LEVEL of the worker (default: the setting's default, info)
+import process from "node:process";
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { join, resolve } from "node:path";
+import { rmSync } from "node:fs";
+import { startEmulators } from "./lib/emulators.ts";
+import { bareRecordCalls, cpuSeconds, intFlag, progress, rssMiB, sdkLoop } from "./lib/bench-kit.ts";
+import {
+  createVault,
+  namedQueue,
+  passThroughTask,
+  preloadTasks,
+  seedCosmos,
+  seededConfig,
+} from "../tests/helpers/seeded-store.ts";
+import { uniqueName } from "../tests/helpers/wait.ts";
+
+const ROOT = resolve(import.meta.dirname ?? ".", "..");
+const args = process.argv.slice(2);
+const flag = (name: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : args.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
+};
+const tasks = intFlag(args, "--tasks", 2000);
+const profile = args.includes("--cpu-prof");
+const runtime = flag("--runtime") ?? "deno";
+const logLevel = flag("--log-level");
+const dataDir = join(ROOT, ".data", "profile-processing");
+const profDir = join(dataDir, "prof");
+
+rmSync(join(dataDir, "emu"), { recursive: true, force: true });
+const emu = await startEmulators({ dir: join(dataDir, "emu") });
+try {
+  // The bare loop: one loop, 32 in flight, CPU of this process while it runs.
+  const bareStore = await seedCosmos(emu, uniqueName("profdb"));
+  const bareQueue = namedQueue(emu, uniqueName("prof-sdk"));
+  await bareQueue.create();
+  const bareVault = uniqueName("prof-sdk-vault");
+  await createVault(bareStore, bareVault);
+  progress(`bare loop: preloading ${tasks} tasks`);
+  await preloadTasks(bareStore, bareQueue, Array.from({ length: tasks }, (_, i) => passThroughTask(bareVault, i)));
+  const c0 = process.cpuUsage();
+  const bareRate = await sdkLoop(bareQueue, 1, tasks, (text) => bareRecordCalls(bareStore, text));
+  const c1 = process.cpuUsage(c0);
+  const bareCpuMs = (c1.user + c1.system) / 1000 / tasks;
+  progress(`bare loop: ${bareRate.toFixed(1)} tasks/s, ${bareCpuMs.toFixed(2)} ms CPU per task`);
+
+  // Our worker, one process, run from source and fed its configuration the way the supervisor does.
+  const store = await seedCosmos(emu, uniqueName("profdb"));
+  const queueName = uniqueName("prof-tasks");
+  const queue = namedQueue(emu, queueName);
+  await queue.create();
+  const vault = uniqueName("prof-vault");
+  await createVault(store, vault);
+  progress(`worker: preloading ${tasks} tasks`);
+  await preloadTasks(store, queue, Array.from({ length: tasks }, (_, i) => passThroughTask(vault, i)));
+  const config = await seededConfig(emu, {
+    COSMOS_DB_NAME: store.config.COSMOS_DB_NAME,
+    STORAGE_WORKER_QUEUE_NAME: queueName,
+    WORKER_NAME: uniqueName("prof"),
+    ...(logLevel ? { LOG_LEVEL: logLevel } : {}),
+  });
+  const main = join(ROOT, "src", "main.ts");
+  const workerArgs = ["worker", "--role=processing", "--index=0"];
+  const cmd = runtime === "bun"
+    ? { command: join(ROOT, "node_modules", ".bin", "bun"), args: [main, ...workerArgs] }
+    : {
+      command: join(ROOT, "node_modules", ".bin", "deno"),
+      args: [
+        "run",
+        "-A",
+        "--no-check",
+        ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`, "--cpu-prof-md"] : []),
+        main,
+        ...workerArgs,
+      ],
+    };
+  const child = spawn(cmd.command, cmd.args, {
+    env: { ...process.env, ...emu.env, CFW_SUPERVISED: "1" },
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  child.stdin!.write(JSON.stringify({ cmd: "config", config, sources: {} }) + "\n");
+  let logLines = 0, logBytes = 0, stateLines = 0, stateBytes = 0, processed = 0, ready = false;
+  let startCpu = 0;
+  const done = Promise.withResolvers<void>();
+  const readyP = Promise.withResolvers<void>();
+  createInterface({ input: child.stdout! }).on("line", (line) => {
+    if (line.startsWith('{"ipc"')) {
+      stateLines++;
+      stateBytes += line.length;
+      const state = JSON.parse(line);
+      processed = state.counters.tasks_processed_total ?? 0;
+      if (state.ready && !ready) {
+        ready = true;
+        readyP.resolve();
+      }
+      if (processed >= tasks) done.resolve();
+    } else {
+      logLines++;
+      logBytes += line.length;
+    }
+  });
+  child.once("exit", () => done.resolve());
+  await readyP.promise;
+  // Start-up (module loading, compiling) is not per-task work: count from ready on.
+  startCpu = cpuSeconds(child.pid!) ?? 0;
+  const t0 = performance.now();
+  let rss: number | undefined;
+  const sampler = setTimeout(() => (rss = rssMiB(child.pid!)), 3000);
+  await done.promise;
+  const seconds = (performance.now() - t0) / 1000;
+  clearTimeout(sampler);
+  const workerCpuMs = ((cpuSeconds(child.pid!) ?? NaN) - startCpu) * 1000 / tasks;
+  child.stdin!.write(JSON.stringify({ cmd: "drain" }) + "\n");
+  child.stdin!.end();
+  await new Promise((r) => child.once("exit", r));
+  const f = (n: number, d = 2) => n.toFixed(d);
+  console.log(`\nprocessing worker from source (${runtime}), ${tasks} pass-through tasks, 1 worker, default settings`);
+  console.log(`  bare SDK loop, same calls, 32 in flight: ${f(bareCpuMs)} ms CPU per task (${f(bareRate, 1)} tasks/s)`);
+  console.log(`  our worker: ${f(workerCpuMs)} ms CPU per task after ready (${f(tasks / seconds, 1)} tasks/s)`);
+  console.log(`  ratio of CPU per task, ours / bare loop: ${f(workerCpuMs / bareCpuMs)}`);
+  console.log(
+    `  stdout to the supervisor: ${logLines} log lines (${
+      Math.round(logBytes / 1024)
+    } KiB), ${stateLines} state reports (${Math.round(stateBytes / 1024)} KiB)`,
+  );
+  console.log(`  RSS after 3 s busy: ${rss ?? "?"} MiB`);
+  if (profile) console.log(`  profile: ${profDir}`);
+} finally {
+  await emu.stop();
+}
