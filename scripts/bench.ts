@@ -8,7 +8,7 @@
 //     --repeat  throughput repetitions; the report shows medians (default 3)
 //     --out     report path (default BENCHMARKS.md; the plot goes to docs/benchmarks-throughput.svg)
 import process from "node:process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { arch, cpus, totalmem } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { intFlag, median, progress, rssMiB } from "./lib/bench-kit.ts";
@@ -183,7 +183,7 @@ try {
   });
   mkdirSync(dirname(plotFile), { recursive: true });
   writeFileSync(plotFile, renderPlot({ ceilings, recordCeilings, ours, oursWide }));
-  writeFileSync(outFile, report);
+  writeFileSync(outFile, report + handWrittenSection(outFile));
   console.log(report);
   progress(`wrote ${relative(ROOT, outFile)} and ${relative(ROOT, plotFile)}`);
 } finally {
@@ -299,6 +299,17 @@ Both start their own emulators on free loopback ports and build the binary first
 Numbers vary by machine and between runs (this shared VM swings by a factor of two at times, hence medians of
 interleaved repetitions); compare ratios measured in one run, not across runs.
 `;
+}
+
+/** Heading of the profile write-up in BENCHMARKS.md, measured by hand (scripts/profile-processing.ts); kept as is. */
+const HAND_WRITTEN_HEADING = "## Where a task's CPU goes";
+
+/** The hand-written section of the report being replaced (from its heading to the end), or "". */
+function handWrittenSection(file: string): string {
+  if (!existsSync(file)) return "";
+  const text = readFileSync(file, "utf8");
+  const at = text.indexOf(HAND_WRITTEN_HEADING);
+  return at >= 0 ? "\n" + text.slice(at) : "";
 }
 
 function renderPlot(t: Throughputs): string {

@@ -343,6 +343,44 @@ describe("task queue on Azurite", () => {
     assert.ok(Date.now() - t0 < 1500, "the idle wait is cut short by the drain");
   });
 
+  test("consumer wake: a wake call ends the idle back-off at once and the new message is handled", async () => {
+    const qs = queues();
+    const queue = new TaskQueue(qs, { leaseSeconds: 30 });
+    await queue.ensureQueues();
+    const drain = new AbortController();
+    const wakers: (() => void)[] = [];
+    let polls = 0;
+    let handled = 0;
+    const consumed = consume({
+      queue,
+      concurrency: 2,
+      maxMessages: 32,
+      // The first idle wait is already 60 s: without the wake the message would wait that long.
+      minPollMs: 60_000,
+      maxPollMs: 60_000,
+      drain: drain.signal,
+      drainBudgetMs: 1000,
+      logger,
+      retryDelaySeconds: () => 0,
+      handle: async (m) => {
+        handled++;
+        await m.delete();
+      },
+      hooks: { polled: () => polls++ },
+      onWake: (listener) => wakers.push(listener),
+    });
+    try {
+      await until("the first (empty) poll", async () => (polls >= 1 ? true : undefined), 20_000);
+      await qs.tasks.sendMessage("woken", timeout());
+      assert.equal(wakers.length, 1, "the consumer registered for wake calls");
+      wakers[0]();
+      await until("the message handled after the wake", async () => (handled === 1 ? true : undefined), 20_000);
+    } finally {
+      drain.abort();
+      await withTimeout(consumed, 5000, "consumer to return");
+    }
+  });
+
   test("consumer drain: unfinished messages are made visible again at once", async () => {
     const qs = queues();
     const queue = new TaskQueue(qs, { leaseSeconds: 60 });
