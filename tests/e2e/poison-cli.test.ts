@@ -20,7 +20,7 @@ import {
   type SeededStore,
 } from "../helpers/seeded-store.ts";
 import { ensureBinary } from "../helpers/binary.ts";
-import { finishedExecutions, Fleet, pipelineYaml, slowService, uniqueName, until } from "./e2e-kit.ts";
+import { finishedExecutions, Fleet, pipelineYaml, sleep, slowService, uniqueName, until } from "./e2e-kit.ts";
 
 interface Finished {
   code: number | null;
@@ -186,6 +186,7 @@ describe("poison command (compiled binary)", () => {
     const none = await cli(["poison", "purge", "--older-than", "1d", "--yes"], queue.name);
     assert.equal(none.code, 0, none.stderr);
     assert.match(none.stdout, /0 record\(s\) deleted/);
+    await sleep(1500); // every record is now more than 1 s old
     const ask = await cli(["poison", "purge", "--older-than", "1s"], queue.name);
     assert.equal(ask.code, 2);
     assert.match(ask.stderr, /Add --yes to confirm/);
