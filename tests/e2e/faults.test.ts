@@ -85,20 +85,27 @@ describe("compiled binary under fire", () => {
     return (await poison.exists()) ? await queueLength(poison) : 0;
   }
 
-  /** Tasks in flight over the run's processing workers, as they last reported. */
+  /** Tasks one processing child runs at once (the default `PROCESSING_CONCURRENCY`, which the fleet keeps). */
+  const CHILD_CONCURRENCY = 8;
+
+  /** Tasks in flight over the run's processing workers, as they last reported (at most a second old). */
   async function inFlight(run: BinaryRun): Promise<number> {
     return (await run.children()).reduce((a, c) => a + c.in_flight, 0);
   }
 
+  /** The most tasks the run's processing workers can hold at once: the bound on what a fault can interrupt. */
+  async function mostInFlight(run: BinaryRun): Promise<number> {
+    return (await run.children()).filter((c) => c.role === "processing" && c.alive).length * CHILD_CONCURRENCY;
+  }
+
   /**
-   * Sends `signal` to one child and returns how many tasks it had in flight: its last report before the signal or,
-   * if it started another task in between, its final report (read before the supervisor sees the exit).
+   * Sends `signal` to one child and returns how many of its tasks may have been interrupted: the most it can hold at
+   * once. Its reported in-flight count is not used, because a child reports it at most once a second (batched with
+   * its counters), so at the moment of the signal it may have started more tasks than it last said.
    */
-  async function killCountingInFlight(run: BinaryRun, pid: number, signal: NodeJS.Signals): Promise<number> {
-    const before = (await run.children()).find((c) => c.pid === pid)?.in_flight ?? 0;
+  function killCountingInFlight(pid: number, signal: NodeJS.Signals): number {
     process.kill(pid, signal);
-    const after = (await run.children()).find((c) => c.pid === pid)?.in_flight ?? 0;
-    return Math.max(before, after);
+    return CHILD_CONCURRENCY;
   }
 
   /**
@@ -181,7 +188,7 @@ describe("compiled binary under fire", () => {
           ),
       );
       await sleep(1200);
-      inFlightAtKills += await killCountingInFlight(run, victim.pid!, "SIGKILL");
+      inFlightAtKills += killCountingInFlight(victim.pid!, "SIGKILL");
       killed.push(victim.pid!);
     }
     const docs = await finishedExecutions(store, vault, 200, 120_000);
@@ -275,9 +282,8 @@ describe("compiled binary under fire", () => {
       return done >= 16 ? done : undefined;
     });
     assert.ok(doneAtCut < 120, `the outage starts mid-run (${doneAtCut} of 160 done)`);
-    const inFlightBefore = await inFlight(run);
+    const inFlightAtCut = await mostInFlight(run);
     await emu.queue.stop("SIGTERM"); // gracefully: a killed Azurite forgets recent messages (its own data loss)
-    const inFlightAtCut = Math.max(inFlightBefore, await inFlight(run));
     await sleep(10_000);
     await emu.queue.start();
     const docs = await finishedExecutions(store, vault, 160, 120_000);
@@ -318,9 +324,8 @@ describe("compiled binary under fire", () => {
         const done = (await finishedExecutions(store, vault, 0)).filter((d) => d.status === "completed").length;
         return done >= 16 ? done : undefined;
       });
-      const inFlightBefore = await inFlight(run);
+      const inFlightAtCut = await mostInFlight(run);
       proxy.cut();
-      const inFlightAtCut = Math.max(inFlightBefore, await inFlight(run));
       assert.ok(doneAtCut < 120, `the outage starts mid-run (${doneAtCut} of 160 done)`);
       await until("workers report cosmos unreachable", async () => (await run.get("/ready")).status === 503, 30_000)
         .catch((err) => {
@@ -572,7 +577,7 @@ describe("compiled binary under fire", () => {
       "child 0 busy",
       async () => (await run.children()).find((c) => c.role === "processing" && c.index === 0 && c.in_flight > 0),
     );
-    const inFlightAtHang = await killCountingInFlight(run, victim.pid!, "SIGSTOP");
+    const inFlightAtHang = killCountingInFlight(victim.pid!, "SIGSTOP");
     const hungAt = performance.now();
     const replacement = await until(
       "the hung child replaced",
@@ -619,7 +624,7 @@ describe("compiled binary under fire", () => {
       return done >= 16 ? done : undefined;
     });
     const kids = (await run.children()).map((c) => c.pid!).filter(Boolean);
-    const inFlightAtKill = await inFlight(run);
+    const inFlightAtKill = await mostInFlight(run);
     await run.stop("SIGKILL");
     const t0 = performance.now();
     await until("every orphaned worker exited", () => kids.every((pid) => !alive(pid)), 15_000);
