@@ -32,7 +32,8 @@ interface InfoModule {
 function importGraph(files: string[]): Map<string, Set<string>> {
   const entry = join(tmpdir(), `check-imports-${process.pid}.ts`);
   writeFileSync(entry, files.map((f) => `import ${JSON.stringify(pathToFileURL(f).href)};`).join("\n") + "\n");
-  const deno = process.env.DENO_BIN ?? "deno";
+  // The Deno running this script, unless DENO_BIN names another (a plain "deno" need not be on PATH).
+  const deno = process.env.DENO_BIN ?? Deno.execPath();
   const json = execFileSync(deno, ["info", "--json", entry], { maxBuffer: 256 * 1024 * 1024, encoding: "utf8" });
   const info = JSON.parse(json) as { modules: InfoModule[] };
   const inRoot = new Set(files.map((f) => pathToFileURL(f).href));
