@@ -18,8 +18,8 @@ import { readClaimCheck } from "../queue/claim-check.ts";
 import { decodeClaimCheckBlob } from "../queue/decode.ts";
 import { blobServiceClient } from "../executors/blob-clients.ts";
 import { openCosmosStore } from "../store/cosmos.ts";
-import { readRawDoc } from "../store/read-doc.ts";
-import { beginRedrive, redriveQueued } from "../store/redrive.ts";
+import { readExecution } from "../store/execution-records.ts";
+import { beginRedrive, currentRedrive, redriveQueued } from "../store/redrive.ts";
 import { QUEUE_MESSAGE_LIMIT_BYTES } from "../model/task-envelope.ts";
 import { queueTextBytes } from "../queue/sender.ts";
 
@@ -362,9 +362,7 @@ export async function requeueOne(
   const executionId = base.execution_id!;
   const executions = ctx.store!.executions;
   // An earlier requeue of this record got as far as queuing the task: only the poison record is left to delete.
-  const existing = await readRawDoc(executions, executionId).catch(() => undefined);
-  const redrive = (existing as { redrive?: { poison_message_id?: string; state?: string } } | undefined)
-    ?.redrive;
+  const redrive = currentRedrive(await readExecution(executions, executionId));
   if (redrive?.poison_message_id === d.entry.id && redrive.state === "queued") {
     await tool.queue.delete(d.entry);
     return { ...base, result: "finished-earlier-requeue" };
