@@ -62,17 +62,29 @@ try {
   );
   console.log(
     `  bare SDK loop, ${workers} loop(s) × 32 in flight, receive + the task's Cosmos calls + delete: ${
-      f(withRecords)
+      f(withRecords.perSecond)
     } tasks/s`,
   );
   console.log(
     `  contentflow-worker: ${f(result.tasksPerSecond)} tasks/s  (ratio ${
       f(result.tasksPerSecond / ceiling, 2)
-    } to the queue-only loop, ${f(result.tasksPerSecond / withRecords, 2)} to the loop with Cosmos calls)${
+    } to the queue-only loop, ${f(result.tasksPerSecond / withRecords.perSecond, 2)} to the loop with Cosmos calls)${
       result.failed ? `  ${result.failed} FAILED` : ""
     }`,
   );
-  console.log(`  worker CPU per task: ${f(result.workerCpuMsPerTask ?? NaN, 2)} ms (start-up included)`);
+  const perTask = (x: number | undefined) => f(x ?? NaN, 2);
+  console.log(
+    `  CPU per task: workers ${perTask(result.workerCpuMsPerTask)} ms, bare loop ${
+      perTask(withRecords.cpuMsPerMessage)
+    } ms (ratio ${f((result.workerCpuMsPerTask ?? NaN) / withRecords.cpuMsPerMessage, 2)}), supervisor ${
+      perTask(result.supervisorCpuMsPerTask)
+    } ms  (workers and supervisor from ready on; start-up of the workers ${f(result.workerStartCpuMs ?? NaN, 0)} ms)`,
+  );
+  console.log(
+    `  receive calls per task (calls that returned messages): workers ${
+      f(result.receivesPerTask ?? NaN, 3)
+    }, bare loop ${f(withRecords.receives / tasks, 3)}`,
+  );
   console.log(`  Python worker (measured, 2 workers, defaults): ${PYTHON.tasksPerSecond2Workers} tasks/s`);
   console.log(
     `  enqueue-to-start while busy: median ${f(busy.median, 2)} s, p95 ${f(busy.p95, 2)} s, max ${f(busy.max, 2)} s`,
@@ -82,7 +94,9 @@ try {
     console.log(`  enqueue-to-start when backed off: median ${f(idle.latency.median)} s, max ${f(idle.latency.max)} s`);
   }
   console.log(
-    `  RSS while busy: supervisor ${result.rssSupervisor ?? "?"} MiB, workers ${result.rssChildren.join(", ")} MiB`,
+    `  RSS while busy (most sampled): supervisor ${result.rssSupervisor ?? "?"} MiB, workers ${
+      result.rssChildren.join(", ")
+    } MiB`,
   );
   console.log(`  shutdown (SIGTERM to exit): ${Math.round(shutdownMs)} ms`);
   if (result.failed) process.exitCode = 1;

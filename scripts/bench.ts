@@ -115,7 +115,7 @@ try {
     const last = rep === repeat;
     for (const workers of WORKER_COUNTS) {
       push(samples.sdk, workers, await sdkCeiling(bench, workers, tasks));
-      push(samples.records, workers, await sdkWithRecordsCeiling(bench, workers, tasks));
+      push(samples.records, workers, (await sdkWithRecordsCeiling(bench, workers, tasks)).perSecond);
       const wide = await processingThroughput(bench, workers, tasks, { PROCESSING_CONCURRENCY: String(SDK_IN_FLIGHT) });
       push(samples.wide, workers, wide.result.tasksPerSecond);
       oursWide.set(workers, wide.result);

@@ -49,10 +49,9 @@ try {
   await createVault(bareStore, bareVault);
   progress(`bare loop: preloading ${tasks} tasks`);
   await preloadTasks(bareStore, bareQueue, Array.from({ length: tasks }, (_, i) => passThroughTask(bareVault, i)));
-  const c0 = process.cpuUsage();
-  const bareRate = await sdkLoop(bareQueue, 1, tasks, (text) => bareRecordCalls(bareStore, text));
-  const c1 = process.cpuUsage(c0);
-  const bareCpuMs = (c1.user + c1.system) / 1000 / tasks;
+  const bare = await sdkLoop(bareQueue, 1, tasks, (text) => bareRecordCalls(bareStore, text));
+  const bareRate = bare.perSecond;
+  const bareCpuMs = bare.cpuMsPerMessage;
   progress(`bare loop: ${bareRate.toFixed(1)} tasks/s, ${bareCpuMs.toFixed(2)} ms CPU per task`);
 
   // Our worker, one process, run from source and fed its configuration the way the supervisor does.

@@ -43,18 +43,31 @@ export async function preloadPlain(queue: QueueClient, n: number, vaultId: strin
   await eachLimited(texts, 16, (t) => queue.sendMessage(t));
 }
 
+/** What one run of the bare SDK loop measured. */
+export interface LoopRun {
+  /** Messages handled per second. */
+  perSecond: number;
+  /** Receive calls that returned messages (empty polls not counted). */
+  receives: number;
+  /** CPU milliseconds (user + system) this process used while the loop ran, per message. */
+  cpuMsPerMessage: number;
+}
+
 /**
  * The ceiling: `loops` loops, each receiving up to 32 messages and deleting them all in parallel, until `n` are
- * deleted; `work` (if given) runs for each message before its delete. Returns messages per second.
+ * deleted; `work` (if given) runs for each message before its delete. The loops run in this process, so its CPU
+ * while they run is theirs (the benchmark does nothing else meanwhile).
  */
 export async function sdkLoop(
   queue: QueueClient,
   loops: number,
   n: number,
   work?: (text: string) => Promise<unknown>,
-): Promise<number> {
+): Promise<LoopRun> {
   let deleted = 0;
+  let receives = 0;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   await Promise.all(Array.from({ length: loops }, async () => {
     while (deleted < n) {
       const { receivedMessageItems } = await queue.receiveMessages({ numberOfMessages: 32, visibilityTimeout: 60 });
@@ -62,6 +75,7 @@ export async function sdkLoop(
         await sleep(20);
         continue;
       }
+      receives++;
       await Promise.all(receivedMessageItems.map(async (m) => {
         if (work) await work(m.messageText);
         await queue.deleteMessage(m.messageId, m.popReceipt);
@@ -69,7 +83,12 @@ export async function sdkLoop(
       deleted += receivedMessageItems.length;
     }
   }));
-  return n / ((performance.now() - t0) / 1000);
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    perSecond: n / ((performance.now() - t0) / 1000),
+    receives,
+    cpuMsPerMessage: (cpu.user + cpu.system) / 1000 / n,
+  };
 }
 
 /**

@@ -7,6 +7,7 @@ import { uniqueName } from "../../tests/helpers/wait.ts";
 import {
   bareRecordCalls,
   cpuSeconds,
+  type LoopRun,
   median,
   percentile,
   preloadPlain,
@@ -71,17 +72,18 @@ export async function sdkCeiling(bench: Bench, loops: number, n: number): Promis
   await queue.create();
   progress(`SDK loop x${loops}: preloading ${n} messages`);
   await preloadPlain(queue, n, "sdk");
-  const rate = await sdkLoop(queue, loops, n);
+  const { perSecond } = await sdkLoop(queue, loops, n);
   await queue.delete();
-  progress(`SDK loop x${loops}: ${rate.toFixed(1)} msg/s`);
-  return rate;
+  progress(`SDK loop x${loops}: ${perSecond.toFixed(1)} msg/s`);
+  return perSecond;
 }
 
 /**
  * The same loop, doing by hand with the SDK the Cosmos calls of a task (bareRecordCalls) before each delete: the
- * ceiling for the work a task needs, without our worker around it. Messages per second.
+ * ceiling for the work a task needs, without our worker around it: tasks per second, receive calls, and the loop's
+ * own CPU per task (the loops run in this process, under the runtime running the benchmark).
  */
-export async function sdkWithRecordsCeiling(bench: Bench, loops: number, n: number): Promise<number> {
+export async function sdkWithRecordsCeiling(bench: Bench, loops: number, n: number): Promise<LoopRun> {
   const queue = namedQueue(bench.emu, uniqueName("bench-sdk-records"));
   const vault = uniqueName("bench-sdk-vault");
   const store = await freshStore(bench);
@@ -89,10 +91,14 @@ export async function sdkWithRecordsCeiling(bench: Bench, loops: number, n: numb
   await createVault(store, vault);
   progress(`SDK loop + records x${loops}: preloading ${n} tasks`);
   await preloadTasks(store, queue, Array.from({ length: n }, (_, i) => passThroughTask(vault, i)));
-  const rate = await sdkLoop(queue, loops, n, (text) => bareRecordCalls(store, text));
+  const run = await sdkLoop(queue, loops, n, (text) => bareRecordCalls(store, text));
   await queue.delete();
-  progress(`SDK loop + records x${loops}: ${rate.toFixed(1)} tasks/s`);
-  return rate;
+  progress(
+    `SDK loop + records x${loops}: ${run.perSecond.toFixed(1)} tasks/s, ${
+      run.cpuMsPerMessage.toFixed(2)
+    } ms CPU per task, ${(run.receives / n).toFixed(3)} receive calls per task`,
+  );
+  return run;
 }
 
 const ms = (iso: string | null | undefined) => (iso ? Date.parse(iso) : NaN);
@@ -122,12 +128,36 @@ export interface ThroughputResult {
   /** Tasks per second from the first task's start to the last task's completion (Cosmos timestamps). */
   tasksPerSecond: number;
   failed: number;
-  /** Resident memory in MiB: the supervisor, and each processing child, sampled while busy. */
+  /** Resident memory in MiB: the supervisor, and each processing child, the most sampled while busy. */
   rssSupervisor?: number;
   rssChildren: number[];
-  /** CPU milliseconds the processing workers used per task (their start-up included). */
+  /**
+   * CPU milliseconds the processing workers used per task, counted from the moment all of them were ready (their
+   * start-up is not per-task work), over the tasks completed from then on.
+   */
   workerCpuMsPerTask?: number;
+  /** The same for the supervisor (it forwards the workers' log lines and state reports). */
+  supervisorCpuMsPerTask?: number;
+  /** CPU milliseconds the processing workers used from spawn to ready (all of them together). */
+  workerStartCpuMs?: number;
+  /** Receive calls of the workers that returned messages, per task (empty polls not counted). */
+  receivesPerTask?: number;
 }
+
+/** Waits until every processing child of `run` reports ready; returns them (polled every 20 ms). */
+async function readyChildren(run: BinaryRun, workers: number) {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const kids = await run.children().catch(() => []);
+    const ready = kids.filter((c) => c.role === "processing" && c.ready && c.pid);
+    if (ready.length >= workers) return ready;
+    if (Date.now() > deadline) throw new Error(`the ${workers} processing workers were not ready within 60 s`);
+    await sleep(20);
+  }
+}
+
+const sum = (values: (number | undefined)[]) =>
+  values.every((v) => v !== undefined) ? (values as number[]).reduce((a, b) => a + b, 0) : undefined;
 
 /**
  * Preloads `n` pass-through tasks (pending records + messages), then starts the binary with `workers` processing
@@ -151,38 +181,72 @@ export async function processingThroughput(
     bench.binary,
     processingEnv(bench, queueName, workers, { COSMOS_DB_NAME: store.config.COSMOS_DB_NAME, ...extraEnv }),
   );
-  let rssChildren: number[] = [];
+  // CPU from the moment every worker is ready: a worker is ready after its first receive, so a few tasks may
+  // already be running then; only tasks completed after this moment are counted against it.
+  const kids = await readyChildren(run, workers);
+  const readyAt = Date.now();
+  const pids = kids.map((c) => c.pid!);
+  const workerCpu0 = sum(pids.map(cpuSeconds));
+  const supervisorCpu0 = cpuSeconds(run.pid);
+  const rssMax = new Map<number, number>();
   let rssSupervisor: number | undefined;
+  let sampling = true;
   const sampler = (async () => {
-    await sleep(3000);
-    rssSupervisor = rssMiB(run.pid);
-    const kids = (await run.children().catch(() => [])).filter((c) => c.pid);
-    rssChildren = kids.map((c) => rssMiB(c.pid!)).filter((x): x is number => x !== undefined);
+    // The most resident memory of each process while tasks flow, sampled every 250 ms.
+    while (sampling) {
+      for (const pid of pids) {
+        const rss = rssMiB(pid);
+        if (rss !== undefined) rssMax.set(pid, Math.max(rssMax.get(pid) ?? 0, rss));
+      }
+      const sup = rssMiB(run.pid);
+      if (sup !== undefined) rssSupervisor = Math.max(rssSupervisor ?? 0, sup);
+      await sleep(250);
+    }
   })();
   // Progress from the supervisor's counters (cheap); Cosmos is read once at the end, for the timestamps.
   const deadline = Date.now() + 15 * 60_000;
+  let counters: Record<string, number> = {};
   for (let shown = -1;;) {
-    const c = await run.processingCounters().catch(() => ({} as Record<string, number>));
-    const finished = (c.tasks_processed_total ?? 0) + (c.tasks_poisoned_total ?? 0);
+    counters = await run.processingCounters().catch(() => counters);
+    const finished = (counters.tasks_processed_total ?? 0) + (counters.tasks_poisoned_total ?? 0);
     if (finished >= n) break;
     if (finished !== shown) progress(`  ${finished}/${n} tasks finished`);
     shown = finished;
     if (Date.now() > deadline) throw new Error(`only ${finished} of ${n} tasks finished in 15 minutes`);
-    await sleep(1000);
+    await sleep(1000); // not more often: each look is a /status request the supervisor's CPU answers
   }
-  const docs = await waitCompleted(store, vault, n, 60_000);
+  const workerCpu1 = sum(pids.map(cpuSeconds));
+  const supervisorCpu1 = cpuSeconds(run.pid);
+  sampling = false;
   await sampler;
-  const cpu = (await run.children()).map((c) => (c.pid ? cpuSeconds(c.pid) : undefined));
-  const workerCpuMsPerTask = cpu.every((c) => c !== undefined)
-    ? (cpu as number[]).reduce((a, b) => a + b, 0) * 1000 / n
-    : undefined;
+  const docs = await waitCompleted(store, vault, n, 60_000);
+  const afterReady = docs.filter((d) => ms(d.completed_at) >= readyAt).length;
+  const perTask = (a?: number, b?: number) =>
+    a !== undefined && b !== undefined && afterReady > 0 ? (b - a) * 1000 / afterReady : undefined;
+  const workerCpuMsPerTask = perTask(workerCpu0, workerCpu1);
+  const supervisorCpuMsPerTask = perTask(supervisorCpu0, supervisorCpu1);
   const first = Math.min(...docs.map((d) => ms(d.started_at)).filter(Number.isFinite));
   const last = Math.max(...docs.map((d) => ms(d.completed_at)).filter(Number.isFinite));
   const tasksPerSecond = n / ((last - first) / 1000);
   const failed = docs.filter((d) => d.status !== "completed").length;
-  progress(`binary x${workers}: ${tasksPerSecond.toFixed(1)} tasks/s${failed ? `, ${failed} failed` : ""}`);
+  const receives = (counters.queue_polls_total ?? 0) - (counters.queue_empty_polls_total ?? 0);
+  progress(
+    `binary x${workers}: ${tasksPerSecond.toFixed(1)} tasks/s, ${workerCpuMsPerTask?.toFixed(2)} ms worker CPU ` +
+      `per task, ${(receives / n).toFixed(3)} receive calls per task${failed ? `, ${failed} failed` : ""}`,
+  );
   if (await queueLength(queue) !== 0) progress("  (the queue is not empty after all executions finished)");
-  const result = { workers, tasks: n, tasksPerSecond, failed, rssSupervisor, rssChildren, workerCpuMsPerTask };
+  const result: ThroughputResult = {
+    workers,
+    tasks: n,
+    tasksPerSecond,
+    failed,
+    rssSupervisor,
+    rssChildren: pids.map((pid) => rssMax.get(pid)).filter((x): x is number => x !== undefined),
+    workerCpuMsPerTask,
+    supervisorCpuMsPerTask,
+    workerStartCpuMs: workerCpu0 !== undefined ? workerCpu0 * 1000 : undefined,
+    receivesPerTask: receives / n,
+  };
   return { result, run, queueName, store };
 }
 
