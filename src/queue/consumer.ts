@@ -1,13 +1,15 @@
-// The receive loop of a processing worker: bounded concurrency (only as many messages as free slots are fetched,
-// once at least half the slots are free), adaptive polling (at once while messages flow, randomized exponential
-// backoff when the queue is empty), leases renewed while tasks run, storage outages survived with one log line
-// each, and drain: stop receiving, let in-flight tasks finish within a budget, then make unfinished messages
-// visible again at once.
+// The receive loop of a processing worker: bounded concurrency (at most `concurrency` tasks run at once), receive
+// batches (a receive call also fetches messages for the slots that free up soon, held leased in a prefetch buffer
+// bounded by the pace of recent tasks: prefetch.ts), adaptive polling (at once while messages flow, randomized
+// exponential backoff when the queue is empty), leases renewed from receipt until settled, storage outages survived
+// with one log line each, and drain: stop receiving, hand buffered messages back at once, let in-flight tasks finish
+// within a budget, then make unfinished messages visible again at once.
 import type { Logger } from "../log/logger.ts";
 import { IdleBackoff } from "./backoff.ts";
 import { isQueueNotFound, storageErrorSummary } from "./errors.ts";
 import type { LeasedMessage } from "./leased-message.ts";
 import type { TaskQueue } from "./task-queue.ts";
+import { PrefetchBuffer, prefetchLimit, TaskPace } from "./prefetch.ts";
 import { sleep } from "../util/sleep.ts";
 import { OutageGate } from "../util/outage-gate.ts";
 
@@ -34,6 +36,16 @@ export interface ConsumerOptions {
   handle(message: LeasedMessage, stop: AbortSignal): Promise<void>;
   /** Waits while something the tasks need is unavailable; resolves at once otherwise. */
   beforeReceive?(drain: AbortSignal): Promise<void>;
+  /** True while something the tasks need is unavailable: buffered messages do not start and are handed back. */
+  paused?(): boolean;
+  /**
+   * Messages received ahead of free slots should start within about this long at the pace of recent tasks; default
+   * PREFETCH_HORIZON_MS, at most a tenth of the lease; 0 = receive only for free slots.
+   */
+  prefetchHorizonMs?: number;
+  /** A buffered message still waiting after this long is made visible again; default PREFETCH_MAX_WAIT_MS, at most
+   * a quarter of the lease. */
+  prefetchMaxWaitMs?: number;
   /** Visibility delay for a message whose handler threw without settling it. */
   retryDelaySeconds(message: LeasedMessage): number;
   /** Registers a call that ends an idle wait at once (tasks were just enqueued): poll now, from the shortest delay. */
@@ -44,7 +56,14 @@ export interface ConsumeSummary {
   received: number;
   /** Messages made visible again because their tasks had not finished when the drain budget ran out. */
   releasedOnDrain: number;
+  /** Messages handed back without being started (waiting in the prefetch buffer at drain, pause or too long). */
+  releasedUnstarted: number;
 }
+
+/** How soon buffered messages should start, at the pace of recent tasks. */
+export const PREFETCH_HORIZON_MS = 1000;
+/** Longest wait of a buffered message before it is handed back to the queue. */
+export const PREFETCH_MAX_WAIT_MS = 10_000;
 
 /** True when all settled within `ms`. */
 async function settledWithin(promises: Iterable<Promise<unknown>>, ms: number): Promise<boolean> {
@@ -69,9 +88,6 @@ export async function consume(opts: ConsumerOptions): Promise<ConsumeSummary> {
   const active = new Map<LeasedMessage, Promise<void>>();
   const stop = new AbortController();
   const idle = new IdleBackoff(opts.minPollMs, Math.max(opts.minPollMs, opts.maxPollMs));
-  const drained = new Promise<void>((r) =>
-    drain.aborted ? r() : drain.addEventListener("abort", () => r(), { once: true })
-  );
   let queuesReady = false;
   const outage = new OutageGate({
     firstDelayMs: OUTAGE_FIRST_DELAY_MS,
@@ -84,11 +100,51 @@ export async function consume(opts: ConsumerOptions): Promise<ConsumeSummary> {
     },
   });
   let received = 0;
+  let releasedUnstarted = 0;
   let idleWait: AbortController | undefined;
   opts.onWake?.(() => {
     idle.reset();
     idleWait?.abort();
   });
+
+  // The loop sleeps until a slot frees, the buffer changes or drain starts.
+  let wakeLoop: (() => void) | undefined;
+  const poke = () => {
+    const wake = wakeLoop;
+    wakeLoop = undefined;
+    wake?.();
+  };
+  drain.addEventListener("abort", poke, { once: true });
+
+  const leaseMs = queue.leaseSeconds * 1000;
+  const horizonMs = Math.min(opts.prefetchHorizonMs ?? PREFETCH_HORIZON_MS, leaseMs / 10);
+  const maxBuffered = 2 * opts.maxMessages;
+  const pace = new TaskPace();
+
+  /** Hands messages back to the queue at once (visible to every consumer), without running them. */
+  const handBack = (messages: LeasedMessage[], why: string): Promise<unknown> => {
+    if (messages.length === 0) return Promise.resolve();
+    logger.info("handing back messages that were not started", { count: messages.length, why });
+    return Promise.all(messages.map(async (m) => {
+      const outcome = await m.retryAfter(0).catch((err) => {
+        logger.warn("could not hand back a message; its lease will expire", {
+          message_id: m.id,
+          error: storageErrorSummary(err),
+        });
+        return "failed" as const;
+      });
+      if (outcome === "settled") releasedUnstarted++;
+    }));
+  };
+  const buffer = new PrefetchBuffer(
+    Math.min(opts.prefetchMaxWaitMs ?? PREFETCH_MAX_WAIT_MS, leaseMs / 4),
+    (stale) => {
+      // The pace was wrong (tasks now take longer): buffer nothing more until a task finishes.
+      pace.reset();
+      void handBack(stale, "waited too long for a free slot");
+      poke();
+    },
+  );
 
   const run = async (message: LeasedMessage): Promise<void> => {
     try {
@@ -109,21 +165,41 @@ export async function consume(opts: ConsumerOptions): Promise<ConsumeSummary> {
   };
 
   const start = (message: LeasedMessage) => {
-    message.startRenewal();
+    const startedAt = Date.now();
     const task = run(message).finally(() => {
       active.delete(message);
+      pace.note(Date.now() - startedAt);
+      startFromBuffer();
       hooks.inFlight?.(active.size);
+      poke();
     });
     active.set(message, task);
-    hooks.inFlight?.(active.size);
   };
 
-  // As Azure Functions' NewBatchThreshold: while busy, fetch again once half the slots are free, not for each
-  // freed slot, so a receive call brings several messages (one receive per task would double the queue calls).
-  const refill = Math.max(1, Math.min(opts.maxMessages, Math.ceil(opts.concurrency / 2)));
+  /** Fills free slots from the buffer (not while draining or paused). */
+  function startFromBuffer(): void {
+    if (drain.aborted || opts.paused?.()) return;
+    const before = active.size;
+    while (active.size < opts.concurrency) {
+      const message = buffer.take();
+      if (!message) break;
+      start(message);
+    }
+    if (active.size !== before) hooks.inFlight?.(active.size);
+  }
+
+  /** Messages this worker may hold: its slots plus what the buffer may hold at the recent pace. */
+  const capacity = () => opts.concurrency + prefetchLimit(pace.averageMs, opts.concurrency, horizonMs, maxBuffered);
+
   while (!drain.aborted) {
-    if (opts.concurrency - active.size < refill) {
-      await Promise.race([...active.values(), drained]);
+    if (opts.paused?.() && buffer.size > 0) void handBack(buffer.takeAll(), "task intake paused");
+    startFromBuffer();
+    // As Azure Functions' NewBatchThreshold: receive once half of what the worker may hold is free (a full batch
+    // at most), not for each freed slot, so a receive call brings several messages.
+    const room = capacity() - active.size - buffer.size;
+    const refill = Math.max(1, Math.min(opts.maxMessages, Math.ceil(capacity() / 2)));
+    if (room < refill) {
+      await new Promise<void>((r) => (wakeLoop = r));
       continue;
     }
     if (opts.beforeReceive) {
@@ -135,8 +211,9 @@ export async function consume(opts: ConsumerOptions): Promise<ConsumeSummary> {
         await queue.ensureQueues();
         queuesReady = true;
       }
-      const free = opts.concurrency - active.size;
-      const messages = await queue.receive(Math.min(free, opts.maxMessages));
+      const ask = Math.min(opts.maxMessages, capacity() - active.size - buffer.size);
+      if (ask <= 0) continue;
+      const messages = await queue.receive(ask);
       hooks.polled?.(messages.length);
       outage.noteSuccess();
       hooks.ready?.(true);
@@ -148,7 +225,11 @@ export async function consume(opts: ConsumerOptions): Promise<ConsumeSummary> {
       }
       idle.reset();
       received += messages.length;
-      for (const message of messages) start(message);
+      for (const message of messages) {
+        // Leased from now on, waiting or running: renewed until settled.
+        message.startRenewal();
+        buffer.push(message);
+      }
     } catch (err) {
       if (isQueueNotFound(err)) queuesReady = false;
       outage.noteFailure(err);
@@ -157,6 +238,8 @@ export async function consume(opts: ConsumerOptions): Promise<ConsumeSummary> {
   }
 
   hooks.ready?.(false, "draining");
+  // Messages that never started go back at once, while the running ones get their budget.
+  const handedBack = handBack(buffer.takeAll(), "draining");
   let releasedOnDrain = 0;
   if (active.size > 0) {
     logger.info("draining: waiting for in-flight tasks", { in_flight: active.size, budget_ms: opts.drainBudgetMs });
@@ -177,5 +260,6 @@ export async function consume(opts: ConsumerOptions): Promise<ConsumeSummary> {
     stop.abort(new Error("worker is shutting down"));
     await settledWithin(active.values(), STOP_GRACE_MS);
   }
-  return { received, releasedOnDrain };
+  await handedBack;
+  return { received, releasedOnDrain, releasedUnstarted };
 }

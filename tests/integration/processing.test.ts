@@ -345,6 +345,8 @@ describe("processing worker", () => {
     assert.equal(doc.status, "completed");
     assert.equal(callsOf("test_wait", key), 1, "ran once");
     const total = (name: string) => (w1.reporter.counters[name] ?? 0) + (w2.reporter.counters[name] ?? 0);
+    // The record is completed before the message is deleted and the task counted: wait for the count.
+    await until("task counted", async () => (total("tasks_processed_total") >= 1 ? true : undefined), 10_000);
     assert.equal(total("messages_received_total"), 1, "delivered once");
     assert.equal(total("tasks_processed_total"), 1);
     assert.ok(total("lease_renewals_total") >= 4, `${total("lease_renewals_total")} renewals`);

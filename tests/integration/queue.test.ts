@@ -275,7 +275,7 @@ describe("task queue on Azurite", () => {
     assert.equal(body.toString("utf8"), original);
   });
 
-  test("consumer: never more tasks at once than the concurrency; fetches free slots once half are free", async () => {
+  test("consumer: never more tasks at once than the concurrency; never a receive for one freed slot", async () => {
     const qs = queues();
     const queue = new TaskQueue(qs, { leaseSeconds: 30 });
     await queue.ensureQueues();
@@ -313,7 +313,183 @@ describe("task queue on Azurite", () => {
     drain.abort();
     await withTimeout(consumed, 10_000, "consumer to return");
     assert.ok(peak <= 3, `peak ${peak} in flight`);
-    assert.ok(asked.every((n) => n >= 2 && n <= 3), `asked for ${asked.join(",")} (never for one freed slot of 3)`);
+    assert.ok(asked.every((n) => n >= 2 && n <= 32), `asked for ${asked.join(",")} (never for one freed slot of 3)`);
+    assert.equal(asked[0], 3, "before any task finished: only the free slots");
+  });
+
+  test("consumer batches: short tasks fill a receive beyond the free slots; buffered messages stay leased", async () => {
+    const qs = queues();
+    const queue = new TaskQueue(qs, { leaseSeconds: 30 });
+    await queue.ensureQueues();
+    await Promise.all(Array.from({ length: 30 }, (_, i) => qs.tasks.sendMessage(`b${i}`, timeout())));
+    const receive = queue.receive.bind(queue);
+    const got: number[] = [];
+    queue.receive = async (max: number) => {
+      const messages = await receive(max);
+      got.push(messages.length);
+      return messages;
+    };
+    let running = 0;
+    let peak = 0;
+    let done = 0;
+    let visibleWhileBuffered = -1;
+    let looked = false;
+    const drain = new AbortController();
+    const consumed = consume({
+      queue,
+      concurrency: 2,
+      maxMessages: 32,
+      minPollMs: 20,
+      maxPollMs: 200,
+      drain: drain.signal,
+      drainBudgetMs: 5000,
+      logger,
+      retryDelaySeconds: () => 0,
+      handle: async (m) => {
+        running++;
+        peak = Math.max(peak, running);
+        if (done >= 10 && !looked) {
+          looked = true;
+          visibleWhileBuffered = await visibleCount(qs.tasks);
+        }
+        await sleep(10);
+        running--;
+        done++;
+        await m.delete();
+      },
+    });
+    await until("all handled", async () => (done === 30 ? true : undefined), 30_000);
+    drain.abort();
+    const summary = await withTimeout(consumed, 10_000, "consumer to return");
+    assert.ok(peak <= 2, `peak ${peak} in flight`);
+    assert.equal(summary.received, 30, "each message received once");
+    assert.ok(Math.max(...got) > 2, `a receive brought more than the 2 slots (${got.join(",")})`);
+    assert.ok(got.filter((n) => n > 0).length < 15, `fewer receive calls than one per 2 tasks (${got.join(",")})`);
+    assert.equal(visibleWhileBuffered, 0, "messages waiting for a slot are hidden from other consumers");
+  });
+
+  test("consumer batches: drain hands buffered messages back at once; long tasks get no buffer", async () => {
+    const qs = queues();
+    const queue = new TaskQueue(qs, { leaseSeconds: 60 });
+    await queue.ensureQueues();
+    await Promise.all(Array.from({ length: 20 }, (_, i) => qs.tasks.sendMessage(`d${i}`, timeout())));
+    let handled = 0;
+    const release = Promise.withResolvers<void>();
+    const asked: number[] = [];
+    const receive = queue.receive.bind(queue);
+    queue.receive = (max: number) => {
+      asked.push(max);
+      return receive(max);
+    };
+    const drain = new AbortController();
+    const consumed = consume({
+      queue,
+      concurrency: 2,
+      maxMessages: 32,
+      minPollMs: 20,
+      maxPollMs: 200,
+      drain: drain.signal,
+      drainBudgetMs: 60_000,
+      logger,
+      retryDelaySeconds: () => 0,
+      handle: async (m, stop) => {
+        const n = ++handled;
+        // The first four are short, so the buffer fills; later ones wait until the test lets them finish.
+        if (n > 4) await Promise.race([release.promise, new Promise((r) => stop.addEventListener("abort", r))]);
+        await m.delete();
+      },
+    });
+    await until("two long tasks running", async () => (handled >= 6 ? true : undefined), 20_000);
+    await sleep(300);
+    const hidden = 20 - await visibleCount(qs.tasks);
+    assert.ok(hidden > 6, `more messages held than the 2 running (${hidden}): the buffer filled`);
+    drain.abort();
+    await until(
+      "buffered messages handed back",
+      async () => (await visibleCount(qs.tasks) >= 14 ? true : undefined),
+      5000,
+    );
+    assert.equal(handled, 6, "no buffered message started after drain began");
+    release.resolve();
+    const summary = await withTimeout(consumed, 10_000, "consumer to return");
+    assert.equal(summary.releasedUnstarted, 14, "the 14 that waited in the buffer were handed back");
+    assert.equal(await visibleCount(qs.tasks), 14);
+
+    // Tasks far longer than the prefetch horizon: receives ask only for the free slots.
+    asked.length = 0;
+    handled = 0;
+    const slow = new AbortController();
+    const slowConsumed = consume({
+      queue,
+      concurrency: 2,
+      maxMessages: 32,
+      minPollMs: 20,
+      maxPollMs: 200,
+      drain: slow.signal,
+      drainBudgetMs: 5000,
+      logger,
+      retryDelaySeconds: () => 0,
+      prefetchHorizonMs: 100,
+      handle: async (m) => {
+        handled++;
+        await sleep(400);
+        await m.delete();
+      },
+    });
+    await until("six slow tasks handled", async () => (handled >= 6 ? true : undefined), 20_000);
+    slow.abort();
+    await withTimeout(slowConsumed, 10_000, "consumer to return");
+    assert.ok(asked.every((n) => n <= 2), `asked for ${asked.join(",")}: never beyond the 2 slots`);
+  });
+
+  test("consumer batches: a buffered message that waits too long is handed back to the queue", async () => {
+    const qs = queues();
+    const queue = new TaskQueue(qs, { leaseSeconds: 60 });
+    await queue.ensureQueues();
+    await Promise.all(Array.from({ length: 12 }, (_, i) => qs.tasks.sendMessage(`w${i}`, timeout())));
+    let handled = 0;
+    const release = Promise.withResolvers<void>();
+    let most = 0;
+    const receive = queue.receive.bind(queue);
+    queue.receive = async (max: number) => {
+      const messages = await receive(max);
+      most = Math.max(most, messages.length);
+      return messages;
+    };
+    const drain = new AbortController();
+    const consumed = consume({
+      queue,
+      concurrency: 1,
+      maxMessages: 32,
+      minPollMs: 20,
+      maxPollMs: 200,
+      drain: drain.signal,
+      drainBudgetMs: 10_000,
+      logger,
+      retryDelaySeconds: () => 0,
+      prefetchMaxWaitMs: 1000,
+      handle: async (m) => {
+        // Two short tasks set a fast pace; the third never ends until released, so the buffer stops moving.
+        if (++handled > 2) await release.promise;
+        await m.delete();
+      },
+    });
+    try {
+      await until("the third task running", async () => (handled >= 3 ? true : undefined), 20_000);
+      assert.equal(most, 11, "after two short tasks one receive took the other 11 messages for the single slot");
+      await until(
+        "buffered messages handed back",
+        async () => (await visibleCount(qs.tasks) === 9 ? true : undefined),
+        10_000,
+      );
+      await sleep(500);
+      assert.equal(await visibleCount(qs.tasks), 9, "and not received again while the slot is stuck");
+      assert.equal(handled, 3, "the stuck slot did not start anything else");
+    } finally {
+      release.resolve();
+      drain.abort();
+      await withTimeout(consumed, 10_000, "consumer to return");
+    }
   });
 
   test("consumer: an idle queue is polled with growing waits (few polls), and drain returns at once", async () => {

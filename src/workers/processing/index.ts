@@ -163,6 +163,7 @@ export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWo
     logger,
     handle: (message, stop) => handler.handle(message, stop),
     beforeReceive: waitForCosmos,
+    paused: () => cosmosGate.isDown,
     retryDelaySeconds: (message) => handler.retryDelaySeconds(message),
     onWake: ctx.onWake,
     hooks: {
@@ -175,7 +176,11 @@ export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWo
       inFlight: (count) => report.setInFlight(count),
     },
   });
-  logger.info("processing worker stopped", { received: summary.received, released_on_drain: summary.releasedOnDrain });
+  logger.info("processing worker stopped", {
+    received: summary.received,
+    released_on_drain: summary.releasedOnDrain,
+    released_unstarted: summary.releasedUnstarted,
+  });
   await pipelines.closeAll();
   store.close();
 }
