@@ -8,6 +8,7 @@
 //     --workers       processing worker processes (default 2)
 //     --concurrency   PROCESSING_CONCURRENCY of each worker (default: the setting's default, 8)
 //     --idle-seconds  idle window counted for polls/min, after a 60 s back-off (default 120; 0 skips idle figures)
+//     --env K=V       an extra environment variable for the binary (repeatable), e.g. to compare a setting
 import process from "node:process";
 import { join, resolve } from "node:path";
 import { intFlag, progress } from "./lib/bench-kit.ts";
@@ -25,7 +26,7 @@ const ROOT = resolve(import.meta.dirname ?? ".", "..");
 const args = process.argv.slice(2);
 if (args.includes("--help") || args.includes("-h")) {
   console.log(
-    "usage: deno run -A scripts/bench-processing.ts [--tasks N] [--workers W] [--concurrency C] [--idle-seconds S]",
+    "usage: deno run -A scripts/bench-processing.ts [--tasks N] [--workers W] [--concurrency C] [--idle-seconds S] [--env K=V]",
   );
   process.exit(0);
 }
@@ -34,6 +35,15 @@ const workers = intFlag(args, "--workers", 2);
 const idleSeconds = intFlag(args, "--idle-seconds", 120);
 const concurrency = intFlag(args, "--concurrency", 0);
 const workerEnv: Record<string, string> = concurrency > 0 ? { PROCESSING_CONCURRENCY: String(concurrency) } : {};
+args.forEach((a, i) => {
+  if (a !== "--env") return;
+  const [key, ...value] = (args[i + 1] ?? "").split("=");
+  if (!key || value.length === 0) {
+    console.error(`--env needs KEY=VALUE, got "${args[i + 1] ?? ""}"`);
+    process.exit(2);
+  }
+  workerEnv[key] = value.join("=");
+});
 
 const bench = await openBench(join(ROOT, ".data", "bench-processing"));
 try {

@@ -1,11 +1,11 @@
 // CPU per task of one processing worker run from source, beside the bare SDK loop making the same queue and Cosmos
 // calls in the same run. CPU time (user + system, from /proc) is robust on a loaded machine where wall-clock
-// throughput is not. With --cpu-prof the worker runs under Deno's sampling profiler and a Markdown summary of the
+// throughput is not. With --cpu-prof the worker runs under its runtime's sampling profiler and a Markdown summary of the
 // profile (self time per function) is written to the profile directory.
 //
 //   deno run -A scripts/profile-processing.ts [--tasks N] [--cpu-prof] [--runtime deno|bun] [--log-level L]
 //     --tasks      pass-through tasks for each of the two runs (default 2000)
-//     --cpu-prof   profile the worker (Deno only); the files go to .data/profile-processing/prof
+//     --cpu-prof   profile the worker (Deno or Bun); the files go to .data/profile-processing/prof
 //     --runtime    which runtime runs the worker from source (default deno)
 //     --log-level  LOG_LEVEL of the worker (default: the setting's default, info)
 import process from "node:process";
@@ -72,7 +72,10 @@ try {
   const main = join(ROOT, "src", "main.ts");
   const workerArgs = ["worker", "--role=processing", "--index=0"];
   const cmd = runtime === "bun"
-    ? { command: join(ROOT, "node_modules", ".bin", "bun"), args: [main, ...workerArgs] }
+    ? {
+      command: join(ROOT, "node_modules", ".bin", "bun"),
+      args: [...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`, "--cpu-prof-md"] : []), main, ...workerArgs],
+    }
     : {
       command: join(ROOT, "node_modules", ".bin", "deno"),
       args: [

@@ -1,7 +1,17 @@
 // What web_scraper reads from a fetched HTML page, without a browser: the title, the fields named by CSS selectors
 // (text, or an attribute with "selector@attr"), and the http(s) links. Parsing uses linkedom (a standard DOM built by
-// htmlparser2, forgiving with broken HTML); nothing on the page is run.
-import { parseHTML } from "linkedom";
+// htmlparser2, forgiving with broken HTML); nothing on the page is run. linkedom is loaded at the first page, not
+// with the worker (it weighs several MiB); selectors are checked when the pipeline is compiled with css-select, the
+// selector engine linkedom itself uses.
+import { compile as compileSelector } from "css-select";
+import type { parseHTML as ParseHTML } from "linkedom";
+
+let linkedom: Promise<typeof import("linkedom")> | undefined;
+function loadLinkedom(): Promise<typeof import("linkedom")> {
+  linkedom ??= import("linkedom");
+  linkedom.catch(() => (linkedom = undefined)); // a failed load is tried again by the next page
+  return linkedom;
+}
 
 export interface FieldSelector {
   field: string;
@@ -18,7 +28,7 @@ export interface PageContent {
   links: string[];
 }
 
-type Doc = ReturnType<typeof parseHTML>["document"];
+type Doc = ReturnType<typeof ParseHTML>["document"];
 
 /**
  * "selector" or "selector@attribute", as ContentFlow's web_scraper reads them. XPath needs a browser engine and is
@@ -37,7 +47,7 @@ export function parseFieldSelector(field: string, text: string): FieldSelector |
     throw new Error(`selectors.${field}: XPath selectors are not supported (no browser engine); use a CSS selector`);
   }
   try {
-    parseHTML("<html><body></body></html>").document.querySelector(css);
+    compileSelector(css);
   } catch (err) {
     throw new Error(`selectors.${field}: '${css}' is not a valid CSS selector (${(err as Error).message})`);
   }
@@ -54,13 +64,13 @@ function baseOf(document: Doc, pageUrl: string): string {
   return pageUrl;
 }
 
-export function extractPage(
+export async function extractPage(
   html: string,
   pageUrl: string,
   selectors: readonly FieldSelector[],
   opts: { links: boolean },
-): PageContent {
-  const { document } = parseHTML(html);
+): Promise<PageContent> {
+  const { document } = (await loadLinkedom()).parseHTML(html);
   const fields: Record<string, string | null> = {};
   for (const s of selectors) {
     const element = document.querySelector(s.css);

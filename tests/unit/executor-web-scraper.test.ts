@@ -234,8 +234,8 @@ describe("web_scraper", () => {
 });
 
 describe("html-page extraction", () => {
-  test("broken HTML, <base href>, links resolved; selector@attr parsing", () => {
-    const page = extractPage(
+  test("broken HTML, <base href>, links resolved; selector@attr parsing", async () => {
+    const page = await extractPage(
       `<html><head><base href="https://ex.com/dir/"><title>t</title></head><body><p>a <b>b <i>c</p>
        <a href="x">x</a><a href="/y">y</a><a href="https://o.org/z?q=1">z</a><a href="javascript:void 0">j</a></body>`,
       "https://page.net/",

@@ -8,8 +8,8 @@
 // {endpoint}/openai/deployments/{deployment}/...?api-version=...; an endpoint ending in /openai/v1 (the form in
 // ContentFlow's web templates) is Azure's v1 API, called as {endpoint}/chat/completions with the deployment as
 // `model` and no api-version.
-import { AzureOpenAI, OpenAI } from "openai";
-import { APIConnectionError, APIError, APIUserAbortError } from "openai/error";
+import type { OpenAI } from "openai";
+import type { APIConnectionError, APIError, APIUserAbortError } from "openai/error";
 import type { ChatCompletionCreateParamsNonStreaming } from "openai/resources/chat/completions";
 import * as v from "valibot";
 import type { Config } from "../../config/schema.ts";
@@ -27,6 +27,42 @@ import type { AiAuth } from "./auth.ts";
 import { withEndpointSlot } from "./endpoint-limiter.ts";
 import { isRetryableStatus, retryAfterMs, type RetryPolicy, withRetries } from "./retry.ts";
 import type { TokenUsage } from "./usage.ts";
+
+/** The parts of the `openai` SDK we use. */
+interface OpenAISdk {
+  OpenAI: typeof import("openai").OpenAI;
+  AzureOpenAI: typeof import("openai").AzureOpenAI;
+  APIError: typeof APIError;
+  APIConnectionError: typeof APIConnectionError;
+  APIUserAbortError: typeof APIUserAbortError;
+}
+
+let sdk: OpenAISdk | undefined;
+let sdkLoading: Promise<OpenAISdk> | undefined;
+
+/**
+ * The SDK is loaded at the first AI call, not with the worker: a worker whose pipelines make no AI call does not
+ * carry it in memory. Settings are still checked when the pipeline is compiled (the constructor below).
+ */
+function loadSdk(): Promise<OpenAISdk> {
+  sdkLoading ??= Promise.all([import("openai"), import("openai/error")]).then(([main, errors]) =>
+    sdk = {
+      OpenAI: main.OpenAI,
+      AzureOpenAI: main.AzureOpenAI,
+      APIError: errors.APIError,
+      APIConnectionError: errors.APIConnectionError,
+      APIUserAbortError: errors.APIUserAbortError,
+    }
+  );
+  sdkLoading.catch(() => (sdkLoading = undefined)); // a failed load is tried again by the next call
+  return sdkLoading;
+}
+
+/** Errors of the SDK's kinds exist only once it is loaded. */
+const isApiError = (err: unknown): err is APIError => sdk !== undefined && err instanceof sdk.APIError;
+const isConnectionError = (err: unknown): err is APIConnectionError =>
+  sdk !== undefined && err instanceof sdk.APIConnectionError;
+const isUserAbort = (err: unknown): boolean => sdk !== undefined && err instanceof sdk.APIUserAbortError;
 
 /** The API version used when a pipeline gives none (GA, and the contract our tests' fake follows). */
 export const DEFAULT_CHAT_API_VERSION = "2024-10-21";
@@ -213,8 +249,9 @@ export interface AzureOpenAIServiceOptions {
 /** One Azure OpenAI deployment as used by an executor instance. */
 export class AzureOpenAIService {
   readonly endpoint: OpenAIEndpoint;
-  private readonly client: OpenAI;
+  private clientLoading?: Promise<OpenAI>;
   private readonly secret?: string;
+  private readonly fetch: FetchLike;
 
   constructor(private readonly opts: AzureOpenAIServiceOptions) {
     this.endpoint = parseOpenAIEndpoint(opts.endpoint);
@@ -224,12 +261,24 @@ export class AzureOpenAIService {
       ? (input, init) =>
         guardedFetch(input instanceof Request ? input.url : input, init ?? {}, { policy, maxRedirects: 0 })
       : undefined;
-    const fetch = sizeLimitedFetch(opts.fetch ?? guarded ?? globalThis.fetch, opts.limits);
+    this.fetch = sizeLimitedFetch(opts.fetch ?? guarded ?? globalThis.fetch, opts.limits);
+    if (opts.auth.kind === "key") this.secret = opts.auth.apiKey;
+  }
+
+  /** The SDK client, made at the first call. */
+  private client(): Promise<OpenAI> {
+    this.clientLoading ??= loadSdk().then((loaded) => this.makeClient(loaded));
+    this.clientLoading.catch(() => (this.clientLoading = undefined));
+    return this.clientLoading;
+  }
+
+  private makeClient(loaded: OpenAISdk): OpenAI {
+    const { opts } = this;
     // Everything explicit, so that none of the SDK's OPENAI_* environment defaults (admin key, organization, log
     // level that prints requests) applies to calls taken from pipeline settings.
     const common = {
       baseURL: this.endpoint.baseURL,
-      fetch,
+      fetch: this.fetch,
       maxRetries: 0,
       organization: null,
       project: null,
@@ -237,21 +286,19 @@ export class AzureOpenAIService {
       webhookSecret: null,
       logLevel: "off" as const,
     };
-    if (opts.auth.kind === "key") this.secret = opts.auth.apiKey;
     if (this.endpoint.style === "v1") {
-      this.client = new OpenAI({ ...common, apiKey: opts.auth.kind === "key" ? opts.auth.apiKey : opts.auth.token });
-    } else {
-      this.client = new AzureOpenAI({
-        ...common,
-        apiVersion: opts.apiVersion ?? DEFAULT_CHAT_API_VERSION,
-        deployment: opts.deployment,
-        // null, not undefined: the SDK would otherwise take AZURE_OPENAI_API_KEY from the environment and refuse to
-        // combine it with the token provider.
-        ...(opts.auth.kind === "key"
-          ? { apiKey: opts.auth.apiKey }
-          : { azureADTokenProvider: opts.auth.token, apiKey: null as unknown as undefined }),
-      });
+      return new loaded.OpenAI({ ...common, apiKey: opts.auth.kind === "key" ? opts.auth.apiKey : opts.auth.token });
     }
+    return new loaded.AzureOpenAI({
+      ...common,
+      apiVersion: opts.apiVersion ?? DEFAULT_CHAT_API_VERSION,
+      deployment: opts.deployment,
+      // null, not undefined: the SDK would otherwise take AZURE_OPENAI_API_KEY from the environment and refuse to
+      // combine it with the token provider.
+      ...(opts.auth.kind === "key"
+        ? { apiKey: opts.auth.apiKey }
+        : { azureADTokenProvider: opts.auth.token, apiKey: null as unknown as undefined }),
+    });
   }
 
   /** "deployment 'x' at host" for messages. */
@@ -274,7 +321,7 @@ export class AzureOpenAIService {
         : {}),
     };
     const { value, attempts } = await this.call("chat completion", ctx, async (signal) => {
-      const raw = await this.client.chat.completions.create(body, { signal });
+      const raw = await (await this.client()).chat.completions.create(body, { signal });
       const parsed = v.safeParse(ChatCompletionSchema, raw);
       if (!parsed.success) throw new AiMalformedResponseError(`unexpected answer: ${issues(parsed)}`);
       return { raw, parsed: parsed.output };
@@ -313,7 +360,7 @@ export class AzureOpenAIService {
       ...(opts.dimensions !== undefined ? { dimensions: opts.dimensions } : {}),
     };
     const { value, attempts } = await this.call("embeddings", ctx, async (signal) => {
-      const raw = await this.client.embeddings.create(body, { signal });
+      const raw = await (await this.client()).embeddings.create(body, { signal });
       const parsed = v.safeParse(EmbeddingsSchema, raw);
       if (!parsed.success) throw new AiMalformedResponseError(`unexpected answer: ${issues(parsed)}`);
       const byIndex = new Map(parsed.output.data.map((d) => [d.index, d.embedding]));
@@ -358,7 +405,7 @@ export class AzureOpenAIService {
       return { value, attempts };
     } catch (err) {
       if (ctx.signal.aborted) throw ctx.signal.reason ?? err;
-      const status = err instanceof APIError && typeof err.status === "number" ? err.status : undefined;
+      const status = isApiError(err) && typeof err.status === "number" ? err.status : undefined;
       const tries = attempts > 1 ? ` after ${attempts} attempts` : "";
       throw new AzureAiCallError(`${what} (${this.target}) failed${tries}: ${this.describe(err)}`, status, attempts);
     }
@@ -370,12 +417,12 @@ export class AzureOpenAIService {
     const limit = causeOf(err, AiRequestTooLargeError) ?? causeOf(err, ResponseTooLargeError) ??
       causeOf(err, OutboundBlockedError) ?? causeOf(err, OutboundResolveError);
     if (limit) text = limit.message;
-    else if (err instanceof APIError && typeof err.status === "number") {
+    else if (isApiError(err) && typeof err.status === "number") {
       const body = err.error as { code?: unknown; message?: unknown } | undefined;
       const code = typeof body?.code === "string" || typeof body?.code === "number" ? ` ${body.code}` : "";
       const message = typeof body?.message === "string" ? body.message : "";
       text = `HTTP ${err.status}${code}${message ? `: ${message.slice(0, 500)}` : ""}`;
-    } else if (err instanceof APIConnectionError) {
+    } else if (isConnectionError(err)) {
       const cause = (err as { cause?: unknown }).cause;
       text = `no answer from the service (${cause instanceof Error ? cause.message : err.message})`;
     } else if (err instanceof SyntaxError) {
@@ -397,11 +444,11 @@ export function classifyFailure(err: unknown): { retryable: boolean; retryAfterM
   if (causeOf(err, AiRequestTooLargeError) || causeOf(err, ResponseTooLargeError)) return { retryable: false };
   if (causeOf(err, OutboundBlockedError)) return { retryable: false };
   if (causeOf(err, OutboundResolveError)) return { retryable: true };
-  if (err instanceof APIUserAbortError) return { retryable: false };
-  if (err instanceof APIError && typeof err.status === "number") {
+  if (isUserAbort(err)) return { retryable: false };
+  if (isApiError(err) && typeof err.status === "number") {
     return { retryable: isRetryableStatus(err.status), retryAfterMs: retryAfterMs(err.headers) };
   }
-  if (err instanceof APIConnectionError) return { retryable: true };
+  if (isConnectionError(err)) return { retryable: true };
   if (err instanceof AiMalformedResponseError || err instanceof SyntaxError) return { retryable: true };
   return { retryable: false };
 }

@@ -16,7 +16,7 @@ import {
   stringListSetting,
   stringSetting,
 } from "../settings.ts";
-import { extractPage, type FieldSelector, parseFieldSelector } from "../html-page.ts";
+import { extractPage, type FieldSelector, type PageContent, parseFieldSelector } from "../html-page.ts";
 import {
   checkOutboundUrl,
   guardedFetch,
@@ -131,7 +131,7 @@ async function fetchPage(
   }
 }
 
-function pageItem(url: string, s: Settings, page: ReturnType<typeof extractPage>, html: string): Content {
+function pageItem(url: string, s: Settings, page: PageContent, html: string): Content {
   const timestamp = nowIso();
   const output: Record<string, unknown> = {
     url,
@@ -220,7 +220,7 @@ export const webScraper: ExecutorDefinition<typeof settings> = {
             continue;
           }
           const follow = s.follow_links && depth < s.max_depth;
-          const page = extractPage(html, finalUrl, selectors, { links: s.follow_links });
+          const page = await extractPage(html, finalUrl, selectors, { links: s.follow_links });
           pages.push(pageItem(url, s, page, html));
           if (follow) {
             for (const link of page.links) {
