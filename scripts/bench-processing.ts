@@ -3,6 +3,9 @@
 // on the same emulators in the same run; then enqueue-to-start latency while busy, idle polls per minute per
 // worker, and enqueue-to-start once backed off.
 //
+// The bare loops run in the process of this script, so run it with Bun (`bun scripts/bench-processing.ts`) to
+// compare their CPU per task with the binary's under the same runtime; under Deno the SDKs cost less CPU.
+//
 //   deno run -A scripts/bench-processing.ts [--tasks N] [--workers W] [--concurrency C] [--idle-seconds S]
 //     --tasks         tasks per throughput run (default 1000)
 //     --workers       processing worker processes (default 2)
@@ -61,6 +64,9 @@ try {
   const shutdownMs = await run.stop();
 
   const f = (n: number, d = 1) => n.toFixed(d);
+  // The bare loops run in this process: compare CPU per task under the binary's runtime (Bun) for like with like.
+  const versions = process.versions as Record<string, string | undefined>;
+  const loopRuntime = versions.bun ? `Bun ${versions.bun}` : versions.deno ? `Deno ${versions.deno}` : "Node.js";
   const conc = concurrency > 0 ? concurrency : 8;
   console.log(
     `\nprocessing benchmark: ${tasks} pass-through tasks, ${workers} worker process(es) × concurrency ${conc}, binary ${bench.binary}`,
@@ -84,7 +90,7 @@ try {
   );
   const perTask = (x: number | undefined) => f(x ?? NaN, 2);
   console.log(
-    `  CPU per task: workers ${perTask(result.workerCpuMsPerTask)} ms, bare loop ${
+    `  CPU per task: workers ${perTask(result.workerCpuMsPerTask)} ms, bare loop (${loopRuntime}) ${
       perTask(withRecords.cpuMsPerMessage)
     } ms (ratio ${f((result.workerCpuMsPerTask ?? NaN) / withRecords.cpuMsPerMessage, 2)}), supervisor ${
       perTask(result.supervisorCpuMsPerTask)

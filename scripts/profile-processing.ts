@@ -3,10 +3,10 @@
 // throughput is not. With --cpu-prof the worker runs under its runtime's sampling profiler and a Markdown summary of the
 // profile (self time per function) is written to the profile directory.
 //
-//   deno run -A scripts/profile-processing.ts [--tasks N] [--cpu-prof] [--runtime deno|bun] [--log-level L]
+//   deno run -A scripts/profile-processing.ts [--tasks N] [--cpu-prof] [--runtime deno|bun|binary] [--log-level L]
 //     --tasks      pass-through tasks for each of the two runs (default 2000)
 //     --cpu-prof   profile the worker (Deno or Bun); the files go to .data/profile-processing/prof
-//     --runtime    which runtime runs the worker from source (default deno)
+//     --runtime    what runs the worker: deno or bun from source, or the compiled binary (default deno)
 //     --log-level  LOG_LEVEL of the worker (default: the setting's default, info)
 import process from "node:process";
 import { spawn } from "node:child_process";
@@ -24,6 +24,7 @@ import {
   seededConfig,
 } from "../tests/helpers/seeded-store.ts";
 import { uniqueName } from "../tests/helpers/wait.ts";
+import { ensureBinary } from "../tests/helpers/binary.ts";
 
 const ROOT = resolve(import.meta.dirname ?? ".", "..");
 const args = process.argv.slice(2);
@@ -71,7 +72,7 @@ try {
   });
   const main = join(ROOT, "src", "main.ts");
   const workerArgs = ["worker", "--role=processing", "--index=0"];
-  const cmd = runtime === "bun"
+  const cmd = runtime === "binary" ? { command: ensureBinary(), args: workerArgs } : runtime === "bun"
     ? {
       command: join(ROOT, "node_modules", ".bin", "bun"),
       args: [...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`, "--cpu-prof-md"] : []), main, ...workerArgs],
@@ -127,7 +128,11 @@ try {
   child.stdin!.end();
   await new Promise((r) => child.once("exit", r));
   const f = (n: number, d = 2) => n.toFixed(d);
-  console.log(`\nprocessing worker from source (${runtime}), ${tasks} pass-through tasks, 1 worker, default settings`);
+  console.log(
+    `\nprocessing worker (${
+      runtime === "binary" ? "compiled binary" : `${runtime}, from source`
+    }), ${tasks} pass-through tasks, 1 worker, default settings`,
+  );
   console.log(`  bare SDK loop, same calls, 32 in flight: ${f(bareCpuMs)} ms CPU per task (${f(bareRate, 1)} tasks/s)`);
   console.log(`  our worker: ${f(workerCpuMs)} ms CPU per task after ready (${f(tasks / seconds, 1)} tasks/s)`);
   console.log(`  ratio of CPU per task, ours / bare loop: ${f(workerCpuMs / bareCpuMs)}`);

@@ -35,6 +35,11 @@ test("scripts/bench-processing.ts runs a small benchmark and prints every figure
         `contentflow-worker: ${number} tasks/s +\\(ratio ${number} to the queue-only loop, ${number} to the loop with Cosmos calls\\)$`,
         "m",
       ),
+      new RegExp(
+        `CPU per task: workers ${number} ms, bare loop \\((Bun|Deno) [^)]+\\) ${number} ms \\(ratio ${number}\\), supervisor ${number} ms`,
+      ),
+      new RegExp(`receive calls per task \\(calls that returned messages\\): workers ${number}, bare loop ${number}`),
+      new RegExp(`RSS while busy \\(most sampled\\): supervisor ${number} MiB, workers ${number} MiB`),
       new RegExp(`enqueue-to-start while busy: median ${number} s`),
       new RegExp(`shutdown \\(SIGTERM to exit\\): \\d+ ms`),
     ]
