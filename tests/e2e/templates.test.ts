@@ -290,7 +290,7 @@ describe("the web UI's 12 templates through the compiled binary, against the emu
 
   // content-classification, language-translation and pii-detection go from azure_blob_input straight to Content
   // Understanding, without a content retriever: the extractor reads the discovered blob itself (ContentFlow's fails
-  // with "document missing"), and the AI steps after it get its markdown.
+  // with "Document missing required content"), and the AI steps after it get its markdown.
 
   /** The markdown of the item's Content Understanding answer, after checking that it came from the blob. */
   function markdownReadFromBlob(item: Execution): string {
