@@ -7,7 +7,8 @@
 // deployments (PATCH …/defaults). Auth: content_understanding_subscription_key when set, else DefaultAzureCredential.
 // An item with neither field that points at a blob (azure_blob_input_discovery's id fields) has that blob read with
 // the worker's blob credentials and analysed (fetch_discovered_blob, on by default): three of the web UI's templates
-// go from discovery straight to this extractor, whose ContentFlow version fails them ("Document missing required content").
+// go from discovery straight to this extractor, whose ContentFlow version fails them ("Document missing required
+// content").
 import * as v from "valibot";
 import type { ExecutorDefinition, ExecutorRunContext } from "../types.ts";
 import type { Content } from "../../model/content.ts";
