@@ -333,6 +333,7 @@ describe("task queue on Azurite", () => {
     let peak = 0;
     let done = 0;
     let visibleWhileBuffered = -1;
+    let receivedBeforeLook = 0;
     let looked = false;
     const drain = new AbortController();
     const consumed = consume({
@@ -350,6 +351,7 @@ describe("task queue on Azurite", () => {
         peak = Math.max(peak, running);
         if (done >= 10 && !looked) {
           looked = true;
+          receivedBeforeLook = got.reduce((a, b) => a + b, 0);
           visibleWhileBuffered = await visibleCount(qs.tasks);
         }
         await sleep(10);
@@ -365,7 +367,14 @@ describe("task queue on Azurite", () => {
     assert.equal(summary.received, 30, "each message received once");
     assert.ok(Math.max(...got) > 2, `a receive brought more than the 2 slots (${got.join(",")})`);
     assert.ok(got.filter((n) => n > 0).length < 15, `fewer receive calls than one per 2 tasks (${got.join(",")})`);
-    assert.equal(visibleWhileBuffered, 0, "messages waiting for a slot are hidden from other consumers");
+    assert.ok(
+      receivedBeforeLook > 12,
+      `messages were waiting for a slot when looked at (${receivedBeforeLook} received)`,
+    );
+    assert.ok(
+      visibleWhileBuffered >= 0 && visibleWhileBuffered <= 30 - receivedBeforeLook,
+      `messages waiting for a slot are hidden from other consumers (${visibleWhileBuffered} visible)`,
+    );
   });
 
   test("consumer batches: drain hands buffered messages back at once; long tasks get no buffer", async () => {
@@ -412,7 +421,9 @@ describe("task queue on Azurite", () => {
     assert.equal(handled, 6, "no buffered message started after drain began");
     release.resolve();
     const summary = await withTimeout(consumed, 10_000, "consumer to return");
-    assert.equal(summary.releasedUnstarted, 14, "the 14 that waited in the buffer were handed back");
+    // A receive may bring fewer than all visible messages; every received one that had not started went back.
+    assert.ok(summary.releasedUnstarted > 0, "some waited in the buffer");
+    assert.equal(summary.releasedUnstarted, summary.received - 6, "each received message that never started");
     assert.equal(await visibleCount(qs.tasks), 14);
 
     // Tasks far longer than the prefetch horizon: receives ask only for the free slots.
