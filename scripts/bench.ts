@@ -294,6 +294,7 @@ floor (500 ms).
 npm install
 deno run -A scripts/bench.ts              # about 5 minutes; rewrites BENCHMARKS.md and the plot
 deno run -A scripts/bench-processing.ts   # the processing figures alone, printed (--tasks, --workers, --idle-seconds)
+bun scripts/bench-processing.ts           # the same, with the bare loops on the binary's runtime (compare CPU per task)
 \`\`\`
 Both start their own emulators on free loopback ports and build the binary first if it is older than \`src/\`.
 Numbers vary by machine and between runs (this shared VM swings by a factor of two at times, hence medians of
