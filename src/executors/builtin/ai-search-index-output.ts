@@ -6,7 +6,7 @@
 // index_action_type; documents the service rejects with a retryable status (409, 422, 503) are sent again up to
 // max_retries times, others fail the item with their keys and messages. Summary: indexed_count, index_status.
 import * as v from "valibot";
-import { type IndexDocumentsAction, IndexDocumentsBatch, SearchClient } from "@azure/search-documents";
+import type { IndexDocumentsAction, SearchClient } from "@azure/search-documents";
 import type { ExecutorDefinition, ExecutorRunContext } from "../types.ts";
 import type { Content } from "../../model/content.ts";
 import { perItemExecutor } from "../per-item.ts";
@@ -169,6 +169,7 @@ async function indexBatch(
 ): Promise<number> {
   let pending = docs;
   for (let attempt = 1;; attempt++) {
+    const { IndexDocumentsBatch } = await import("@azure/search-documents");
     const batch = new IndexDocumentsBatch<Doc>(
       pending.map((doc) => ({ __actionType: s.index_action_type, ...doc }) as IndexDocumentsAction<Doc>),
     );
@@ -216,23 +217,31 @@ export const aiSearchIndexOutput: ExecutorDefinition<typeof settings> = {
     const endpoint = s.ai_search_endpoint ?? `https://${s.ai_search_account}.search.windows.net`;
     const policy = outboundPolicy(deps.config);
     checkOutboundUrl(endpoint, policy);
-    const client = new SearchClient<Doc>(endpoint, s.ai_search_index, sdkCredential(s.ai_search_api_key), {
-      serviceVersion: s.ai_search_api_version,
-      apiVersion: s.ai_search_api_version,
-      allowInsecureConnection: endpoint.startsWith("http:"),
-      ...servicePipelineOptions({
-        service: SERVICE,
-        retry: {
-          maxRetries: s.max_retries - 1,
-          initialDelayMs: s.retry_delay * 1000,
-          factor: 2,
-          maxDelayMs: deps.config.AI_MAX_RETRY_DELAY_SECONDS * 1000,
-        },
-        callsPerEndpoint: deps.config.AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT,
-        requestTimeoutMs: s.request_timeout_secs * 1000,
-        maxResponseBytes: 16 * 1024 * 1024,
-      }),
-    });
+    // The SDK is loaded when the first document is indexed, not with every worker; the settings are checked now.
+    const makeClient = (sdk: typeof import("@azure/search-documents")) =>
+      new sdk.SearchClient<Doc>(endpoint, s.ai_search_index, sdkCredential(s.ai_search_api_key), {
+        serviceVersion: s.ai_search_api_version,
+        apiVersion: s.ai_search_api_version,
+        allowInsecureConnection: endpoint.startsWith("http:"),
+        ...servicePipelineOptions({
+          service: SERVICE,
+          retry: {
+            maxRetries: s.max_retries - 1,
+            initialDelayMs: s.retry_delay * 1000,
+            factor: 2,
+            maxDelayMs: deps.config.AI_MAX_RETRY_DELAY_SECONDS * 1000,
+          },
+          callsPerEndpoint: deps.config.AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT,
+          requestTimeoutMs: s.request_timeout_secs * 1000,
+          maxResponseBytes: 16 * 1024 * 1024,
+        }),
+      });
+    let clientLoading: Promise<SearchClient<Doc>> | undefined;
+    const searchClient = () => {
+      clientLoading ??= import("@azure/search-documents").then(makeClient);
+      clientLoading.catch(() => (clientLoading = undefined));
+      return clientLoading;
+    };
     const keyField = keyFieldOf(s);
     return perItemExecutor(id, TYPE, async (item, ctx) => {
       try {
@@ -243,7 +252,8 @@ export const aiSearchIndexOutput: ExecutorDefinition<typeof settings> = {
         }
         let indexed = 0;
         const parts = batches(docs, s.batch_size);
-        for (const part of parts) indexed += await indexBatch(client, part, s, keyField, ctx);
+        const client = parts.length > 0 ? await searchClient() : undefined;
+        for (const part of parts) indexed += await indexBatch(client!, part, s, keyField, ctx);
         ctx.addLogDetails?.({ indexed_count: indexed, batches: parts.length });
         return {
           ...item,

@@ -5,10 +5,7 @@
 // summary_data.pages_analyzed / extraction_status. Pages analysed also go into the item's executor log details.
 // Auth: doc_intelligence_credential_key when set, otherwise DefaultAzureCredential.
 import * as v from "valibot";
-import DocumentIntelligence, {
-  type DocumentAnalysisFeature,
-  type DocumentIntelligenceClient,
-} from "@azure-rest/ai-document-intelligence";
+import type { DocumentAnalysisFeature, DocumentIntelligenceClient } from "@azure-rest/ai-document-intelligence";
 import type { ExecutorDefinition, ExecutorRunContext } from "../types.ts";
 import type { Content } from "../../model/content.ts";
 import { perItemExecutor } from "../per-item.ts";
@@ -306,26 +303,34 @@ export const azureDocumentIntelligenceExtractor: ExecutorDefinition<typeof setti
   create: (id, s, deps) => {
     const policy = outboundPolicy(deps.config);
     checkOutboundUrl(s.doc_intelligence_endpoint, policy);
-    const client = DocumentIntelligence(s.doc_intelligence_endpoint, sdkCredential(s.doc_intelligence_credential_key), {
-      apiVersion: s.doc_intelligence_api_version,
-      allowInsecureConnection: s.doc_intelligence_endpoint.startsWith("http:"),
-      ...servicePipelineOptions({
-        service: SERVICE,
-        retry: {
-          maxRetries: s.max_retries,
-          initialDelayMs: s.retry_backoff_secs * 1000,
-          factor: 2,
-          maxDelayMs: deps.config.AI_MAX_RETRY_DELAY_SECONDS * 1000,
-        },
-        callsPerEndpoint: deps.config.AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT,
-        requestTimeoutMs: s.request_timeout_secs * 1000,
-        maxResponseBytes: s.max_response_mb * 1024 * 1024,
-        maxResponseSetting: "max_response_mb",
-      }),
-    });
+    // The SDK is loaded at the first document, not with every worker; the settings are checked now.
+    const makeClient = (sdk: typeof import("@azure-rest/ai-document-intelligence")) =>
+      sdk.default(s.doc_intelligence_endpoint, sdkCredential(s.doc_intelligence_credential_key), {
+        apiVersion: s.doc_intelligence_api_version,
+        allowInsecureConnection: s.doc_intelligence_endpoint.startsWith("http:"),
+        ...servicePipelineOptions({
+          service: SERVICE,
+          retry: {
+            maxRetries: s.max_retries,
+            initialDelayMs: s.retry_backoff_secs * 1000,
+            factor: 2,
+            maxDelayMs: deps.config.AI_MAX_RETRY_DELAY_SECONDS * 1000,
+          },
+          callsPerEndpoint: deps.config.AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT,
+          requestTimeoutMs: s.request_timeout_secs * 1000,
+          maxResponseBytes: s.max_response_mb * 1024 * 1024,
+          maxResponseSetting: "max_response_mb",
+        }),
+      });
+    let clientLoading: Promise<DocumentIntelligenceClient> | undefined;
+    const client = () => {
+      clientLoading ??= import("@azure-rest/ai-document-intelligence").then(makeClient);
+      clientLoading.catch(() => (clientLoading = undefined));
+      return clientLoading;
+    };
     return perItemExecutor(id, TYPE, async (item, ctx) => {
       try {
-        return await analyze(client, item, s, ctx, policy);
+        return await analyze(await client(), item, s, ctx, policy);
       } catch (err) {
         if (ctx.signal.aborted) throw err;
         throw itemFailure(TYPE, id, item, err);

@@ -2,7 +2,6 @@
 // compiled binary). Text per page (lines end with "\n" as PyMuPDF's get_text()), page sizes after rotation, and
 // optionally the page images as PNG. Page count is checked against a cap before any page is read; the task's
 // signal stops the extraction between and during pages.
-import { getResolvedPDFJS } from "unpdf";
 import { raceAbort } from "../../util/abort.ts";
 import { DocumentError, type Pacer } from "./limits.ts";
 import { encodePng } from "./png.ts";
@@ -46,7 +45,8 @@ export async function extractPdf(
 ): Promise<{ pageCount: number; pages: PdfPage[]; images: PdfImage[] }> {
   const head = new TextDecoder().decode(bytes.subarray(0, 1024));
   if (!head.includes("%PDF-")) throw new DocumentError(`${what}: not a PDF file (no %PDF- header)`);
-  const pdfjs = await getResolvedPDFJS();
+  // Loaded at the first PDF, not with every worker.
+  const pdfjs = await (await import("unpdf")).getResolvedPDFJS();
   const task = pdfjs.getDocument({
     data: bytes.slice(),
     isOffscreenCanvasSupported: false,
