@@ -150,10 +150,12 @@ describe("poison command (compiled binary)", () => {
 
   test("a requeue killed half way and run again: nothing lost, nothing run twice", { timeout: 240_000 }, async () => {
     const n = 40;
+    const concurrency = 8;
     const { queue, poison, vault, pipeline } = await poisoned(n);
     await createPipeline(pipeline);
     let pid = 0;
-    const first = cli(["poison", "requeue", "--all", "--lease-seconds", "5"], queue.name, (p) => (pid = p));
+    const requeue = ["poison", "requeue", "--all", "--lease-seconds", "5", "--concurrency", String(concurrency)];
+    const first = cli(requeue, queue.name, (p) => (pid = p));
     await until("part of the records requeued", async () => (await queueLength(queue)) >= 8, 60_000);
     process.kill(pid, "SIGKILL");
     await first;
@@ -165,11 +167,16 @@ describe("poison command (compiled binary)", () => {
       // The queue's count includes leased records; the list sees only visible ones.
       return JSON.parse(r.stdout).length === await queueLength(poison);
     }, 60_000);
-    const second = await cli(["poison", "requeue", "--all", "--lease-seconds", "5"], queue.name);
+    const second = await cli(requeue, queue.name);
     assert.equal(second.code, 0, second.stdout + second.stderr);
     assert.equal(await queueLength(poison), 0, "every poison record is gone");
+    // A record the killed command had sent but not yet marked queued is sent again, with a new re-drive id: the
+    // first copy is superseded (acknowledged without running). At most one such copy per record in flight.
     const queued = await queueLength(queue);
-    assert.ok(queued >= n && queued <= n + 1, `${queued} task messages for ${n} tasks (at most one superseded copy)`);
+    assert.ok(
+      queued >= n && queued <= n + concurrency,
+      `${queued} task messages for ${n} tasks (at most ${concurrency} superseded copies)`,
+    );
 
     const before = slow.requests();
     const run = await fleet.start(queue.name, { OUTBOUND_ALLOWED_PRIVATE_HOSTS: "127.0.0.1" });
@@ -179,6 +186,34 @@ describe("poison command (compiled binary)", () => {
     await until("queue empty", async () => (await queueLength(queue)) === 0, 60_000);
     assert.equal(slow.requests() - before, n, "each task ran exactly once");
     await run.stop();
+  });
+
+  test("a re-drive longer than --lease-seconds keeps the leases of the records still waiting", {
+    timeout: 240_000,
+  }, async () => {
+    const n = 200;
+    const { queue, poison, pipeline } = await poisoned(n);
+    await createPipeline(pipeline);
+    // One record at a time, so that the re-drive lasts well beyond the 5 s lease.
+    let finished = false;
+    const requeue = cli(["poison", "requeue", "--all", "--lease-seconds", "5", "--concurrency", "1"], queue.name)
+      .finally(() => (finished = true));
+    // Peeking sees the visible records without leasing them. Once the requeue has read them all, none may show
+    // again: one whose lease ran out before the requeue reached it would.
+    const visible = async () => (await poison.peekMessages({ numberOfMessages: 32 })).peekedMessageItems.length;
+    await until("the requeue has read every record", async () => finished || (await visible()) === 0, 60_000);
+    const readAt = Date.now();
+    let checkedAfterLease = 0;
+    while (!finished) {
+      assert.equal(await visible(), 0, `no poison record visible ${Date.now() - readAt} ms after the read`);
+      if (Date.now() - readAt > 6_000) checkedAfterLease++;
+      await sleep(250);
+    }
+    const r = await requeue;
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.ok(checkedAfterLease > 0, "the re-drive outlasted the leases it took first (else this test shows nothing)");
+    assert.equal(await queueLength(poison), 0);
+    assert.equal(await queueLength(queue), n);
   });
 
   test("purge asks for --yes without a terminal, then deletes old records", { timeout: 120_000 }, async () => {
