@@ -1,16 +1,63 @@
-// Shared pieces of the end-to-end fault tests: the compiled binary as supervisors (tests/helpers/binary-run.ts),
-// seeded Cosmos, a slow HTTP service for the `http` executor, and a TCP proxy that can cut a service off (the Cosmos
-// emulator keeps its data only in memory, so an outage is simulated between the binary and it).
+// Shared pieces of the end-to-end tests: the emulators, the compiled binary and its environment for one test file
+// (e2eEnv), the binary as supervisors (tests/helpers/binary-run.ts), seeded Cosmos, a slow HTTP service for the
+// `http` executor, and a TCP proxy that can cut a service off (the Cosmos emulator keeps its data only in memory, so
+// an outage is simulated between the binary and it).
 import process from "node:process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Buffer } from "node:buffer";
 import { createServer as createHttpServer, type Server } from "node:http";
 import { connect, createServer as createTcpServer, type Server as TcpServer, type Socket } from "node:net";
-import type { Emulators } from "../../scripts/lib/emulators.ts";
+import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
 import { BinaryRun } from "../helpers/binary-run.ts";
-import { executionsOfVault, type ExecutionTimes, type SeededStore } from "../helpers/seeded-store.ts";
+import { basicEnv, ensureBinary, type Finished, startBinary, type StartedBinary } from "../helpers/binary.ts";
+import { executionsOfVault, type ExecutionTimes, seedCosmos, type SeededStore } from "../helpers/seeded-store.ts";
 import { sleep, uniqueName, until } from "../helpers/wait.ts";
 
 export { sleep, uniqueName, until };
+export type { Finished };
+
+/** The emulators, the compiled binary and its environment for one end-to-end test file. */
+export interface E2eEnv {
+  emu: Emulators;
+  binary: string;
+  /** The Cosmos database the binary uses, seeded with the pass-through pipeline (tests/helpers/seeded-store.ts). */
+  store: SeededStore;
+  /** What the binary is started with: PATH, the emulators' settings, LOG_LEVEL=warning and the test file's extras. */
+  env: Record<string, string>;
+  /** Starts `binary args` in a directory of its own; `env` goes on top of the file's environment. */
+  start(args: string[], opts?: { env?: Record<string, string>; timeoutMs?: number }): StartedBinary;
+  /** start(…).finished */
+  run(args: string[], opts?: { env?: Record<string, string>; timeoutMs?: number }): Promise<Finished>;
+  /** Stops the emulators (call in `after`). */
+  stop(): Promise<void>;
+}
+
+/** Builds the binary if stale, starts the emulators and seeds Cosmos; `env` is added to the binary's environment. */
+export async function e2eEnv(env: Record<string, string> = {}): Promise<E2eEnv> {
+  const binary = ensureBinary();
+  const emu = await startEmulators();
+  try {
+    const store = await seedCosmos(emu);
+    const fullEnv = { ...basicEnv(), ...emu.env, LOG_LEVEL: "warning", ...env };
+    const cwd = mkdtempSync(join(tmpdir(), "cfw-e2e-"));
+    const start: E2eEnv["start"] = (args, opts = {}) =>
+      startBinary(binary, args, { cwd, env: { ...fullEnv, ...opts.env }, timeoutMs: opts.timeoutMs });
+    return {
+      emu,
+      binary,
+      store,
+      env: fullEnv,
+      start,
+      run: (args, opts) => start(args, opts).finished,
+      stop: () => emu.stop(),
+    };
+  } catch (err) {
+    await emu.stop();
+    throw err;
+  }
+}
 
 export const alive = (pid: number): boolean => {
   try {

@@ -4,79 +4,61 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
-import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { QueueClient } from "@azure/storage-queue";
-import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
 import {
   createVault,
   namedQueue,
   passThroughTask,
   preloadTasks,
   queueLength,
-  seedCosmos,
-  type SeededStore,
+  upsertPipeline,
 } from "../helpers/seeded-store.ts";
-import { ensureBinary } from "../helpers/binary.ts";
-import { finishedExecutions, Fleet, pipelineYaml, sleep, slowService, uniqueName, until } from "./e2e-kit.ts";
-
-interface Finished {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+import {
+  type E2eEnv,
+  e2eEnv,
+  type Finished,
+  finishedExecutions,
+  Fleet,
+  pipelineYaml,
+  sleep,
+  slowService,
+  uniqueName,
+  until,
+} from "./e2e-kit.ts";
 
 describe("poison command (compiled binary)", () => {
-  let emu: Emulators;
-  let store: SeededStore;
+  let e: E2eEnv;
   let fleet: Fleet;
-  let binary: string;
   let slow: Awaited<ReturnType<typeof slowService>>;
-  const cwd = mkdtempSync(join(tmpdir(), "cfw-poison-"));
 
   before(async () => {
-    binary = ensureBinary();
-    emu = await startEmulators();
-    store = await seedCosmos(emu);
-    fleet = new Fleet(binary, emu);
+    e = await e2eEnv();
+    fleet = new Fleet(e.binary, e.emu);
     slow = await slowService();
   });
 
   after(async () => {
     await fleet?.killAll();
     await slow?.close();
-    await emu?.stop();
+    await e?.stop();
   });
 
-  function cli(args: string[], queue: string, onStart?: (pid: number) => void): Promise<Finished> {
-    return new Promise((resolve) => {
-      const child = spawn(binary, args, {
-        cwd,
-        env: { PATH: process.env.PATH ?? "", ...emu.env, STORAGE_WORKER_QUEUE_NAME: queue, LOG_LEVEL: "warning" },
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      onStart?.(child.pid!);
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d) => (stdout += d));
-      child.stderr.on("data", (d) => (stderr += d));
-      child.on("close", (code) => resolve({ code, stdout, stderr }));
-    });
+  /** The binary as a command on `queue` (its poison queue is `<queue>-poison`). */
+  function cli(args: string[], queue: string): Promise<Finished> {
+    return e.run(args, { env: { STORAGE_WORKER_QUEUE_NAME: queue } });
   }
 
   /** `n` tasks of a pipeline that does not exist yet, all set aside by a processing worker. */
   async function poisoned(
     n: number,
   ): Promise<{ queue: QueueClient; poison: QueueClient; vault: string; pipeline: string }> {
-    const queue = namedQueue(emu, uniqueName("poison-q"));
+    const queue = namedQueue(e.emu, uniqueName("poison-q"));
     await queue.create();
-    const poison = namedQueue(emu, `${queue.name}-poison`);
+    const poison = namedQueue(e.emu, `${queue.name}-poison`);
     const vault = uniqueName("poison-v");
-    await createVault(store, vault);
+    await createVault(e.store, vault);
     const pipeline = uniqueName("later-pipeline");
-    await preloadTasks(store, queue, Array.from({ length: n }, (_, i) => passThroughTask(vault, i, pipeline)));
+    await preloadTasks(e.store, queue, Array.from({ length: n }, (_, i) => passThroughTask(vault, i, pipeline)));
     const run = await fleet.start(queue.name, { NUM_PROCESSING_WORKERS: "1" });
     await until(
       `${n} poison records`,
@@ -89,11 +71,7 @@ describe("poison command (compiled binary)", () => {
 
   async function createPipeline(id: string): Promise<void> {
     const step = `{id: call, type: http, settings: {url: "http://127.0.0.1:${slow.port}/slow?ms=5", max_retries: 0}}`;
-    await store.db.container(store.config.COSMOS_DB_CONTAINER_PIPELINES).items.upsert({
-      id,
-      name: id,
-      yaml: pipelineYaml(id, [step]),
-    });
+    await upsertPipeline(e.store, id, pipelineYaml(id, [step]));
   }
 
   test("list, show, requeue by pipeline, and the re-driven tasks complete", { timeout: 180_000 }, async () => {
@@ -134,7 +112,7 @@ describe("poison command (compiled binary)", () => {
     assert.equal(outcomes.filter((o: { result: string }) => o.result === "requeued").length, 5);
     assert.equal(await queueLength(poison), 0);
     assert.equal(await queueLength(queue), 5);
-    const record = await store.db.container(store.config.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS)
+    const record = await e.store.db.container(e.store.config.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS)
       .item(String(rows[0].execution_id), String(rows[0].execution_id)).read();
     assert.equal(record.resource.status, "pending");
     assert.equal(record.resource.redrive.state, "queued");
@@ -142,7 +120,7 @@ describe("poison command (compiled binary)", () => {
 
     const before = slow.requests();
     const run = await fleet.start(queue.name, { OUTBOUND_ALLOWED_PRIVATE_HOSTS: "127.0.0.1" });
-    const docs = await finishedExecutions(store, vault, 5);
+    const docs = await finishedExecutions(e.store, vault, 5);
     assert.deepEqual(docs.filter((d) => d.status !== "completed").map((d) => `${d.id}: ${d.error}`), []);
     assert.equal(slow.requests() - before, 5);
     await run.stop();
@@ -153,12 +131,11 @@ describe("poison command (compiled binary)", () => {
     const concurrency = 8;
     const { queue, poison, vault, pipeline } = await poisoned(n);
     await createPipeline(pipeline);
-    let pid = 0;
     const requeue = ["poison", "requeue", "--all", "--lease-seconds", "5", "--concurrency", String(concurrency)];
-    const first = cli(requeue, queue.name, (p) => (pid = p));
+    const first = e.start(requeue, { env: { STORAGE_WORKER_QUEUE_NAME: queue.name } });
     await until("part of the records requeued", async () => (await queueLength(queue)) >= 8, 60_000);
-    process.kill(pid, "SIGKILL");
-    await first;
+    process.kill(first.pid, "SIGKILL");
+    await first.finished;
     const queuedAtKill = await queueLength(queue);
     assert.ok(queuedAtKill < n, `killed half way (${queuedAtKill} of ${n} queued)`);
     // The killed command's leases run out, then the same command finishes the job.
@@ -180,7 +157,7 @@ describe("poison command (compiled binary)", () => {
 
     const before = slow.requests();
     const run = await fleet.start(queue.name, { OUTBOUND_ALLOWED_PRIVATE_HOSTS: "127.0.0.1" });
-    const docs = await finishedExecutions(store, vault, n, 120_000);
+    const docs = await finishedExecutions(e.store, vault, n, 120_000);
     assert.equal(docs.length, n);
     assert.deepEqual(docs.filter((d) => d.status !== "completed").map((d) => `${d.id}: ${d.error}`), []);
     await until("queue empty", async () => (await queueLength(queue)) === 0, 60_000);
@@ -238,7 +215,7 @@ describe("poison command (compiled binary)", () => {
     timeout: 120_000,
   }, async () => {
     const { queue, vault } = await poisoned(2);
-    await preloadTasks(store, queue, Array.from({ length: 7 }, (_, i) => passThroughTask(vault, 100 + i)));
+    await preloadTasks(e.store, queue, Array.from({ length: 7 }, (_, i) => passThroughTask(vault, 100 + i)));
     const run = await fleet.start(queue.name, {
       NUM_PROCESSING_WORKERS: "0",
       NUM_SOURCE_WORKERS: "0",
