@@ -438,15 +438,16 @@ export async function requeueOne(
   const executionId = base.execution_id!;
   const executions = ctx.store!.executions;
   // An earlier requeue of this record got as far as queuing the task: only the poison record is left to delete.
-  const redrive = currentRedrive(await readExecution(executions, executionId));
+  const current = await readExecution(executions, executionId);
+  const redrive = currentRedrive(current);
   if (redrive?.poison_message_id === d.entry.id && redrive.state === "queued") {
     await tool.queue.delete(d.entry);
     return { ...base, result: "finished-earlier-requeue" };
   }
-  const { redriveId } = await beginRedrive(executions, executionId, {
+  const { redriveId, record } = await beginRedrive(executions, executionId, {
     poisonMessageId: d.entry.id,
     reason: d.entry.record.reason,
-  });
+  }, current);
   let text: string;
   if (decoded.kind === "task") {
     const message = decoded.message;
@@ -465,7 +466,7 @@ export async function requeueOne(
   }
   await taskQueueCreated(ctx.tasks);
   await ctx.tasks.sendMessage(text, { abortSignal: AbortSignal.timeout(30_000) });
-  await redriveQueued(executions, executionId, redriveId);
+  await redriveQueued(executions, executionId, redriveId, record);
   await tool.queue.delete(d.entry);
   return { ...base, result: "requeued" };
 }

@@ -161,9 +161,10 @@ export function duplicateCalls(calls: Map<string, number>): number {
  * A TCP proxy on a free loopback port to `targetPort`. `cut()` drops every connection and closes the listening
  * socket, so new connections are refused by the kernel at once (no runtime-specific reset behaviour: under Deno a
  * connection accepted and destroyed by node:net could leave the client waiting for its request timeout);
- * `restore()` listens on the same port again.
+ * `restore()` listens on the same port again. `delayMs` holds back what the client sends by that long (the order
+ * kept), so every request to the service takes at least that much longer.
  */
-export async function tcpProxy(targetPort: number) {
+export async function tcpProxy(targetPort: number, opts: { delayMs?: number } = {}) {
   const sockets = new Set<Socket>();
   const handle = (client: Socket) => {
     const upstream = connect(targetPort, "127.0.0.1");
@@ -177,7 +178,10 @@ export async function tcpProxy(targetPort: number) {
     };
     client.on("error", drop).on("close", drop);
     upstream.on("error", drop).on("close", drop);
-    client.pipe(upstream).pipe(client);
+    if (opts.delayMs) {
+      client.on("data", (chunk: Buffer) => setTimeout(() => upstream.write(chunk), opts.delayMs));
+      upstream.pipe(client);
+    } else client.pipe(upstream).pipe(client);
   };
   const listen = async (port: number): Promise<TcpServer> => {
     const server = createTcpServer(handle);

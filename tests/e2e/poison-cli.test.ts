@@ -22,6 +22,7 @@ import {
   pipelineYaml,
   sleep,
   slowService,
+  tcpProxy,
   uniqueName,
   until,
 } from "./e2e-kit.ts";
@@ -168,27 +169,38 @@ describe("poison command (compiled binary)", () => {
   test("a re-drive longer than --lease-seconds keeps the leases of the records still waiting", {
     timeout: 240_000,
   }, async () => {
-    const n = 200;
+    const n = 50;
     const { queue, poison, pipeline } = await poisoned(n);
     await createPipeline(pipeline);
-    // One record at a time, so that the re-drive lasts well beyond the 5 s lease.
+    // One record at a time, and Cosmos behind a proxy that holds each request back 60 ms: with three Cosmos calls
+    // per record the re-drive lasts at least 9 s, well beyond its 5 s lease.
+    const slowCosmos = await tcpProxy(Number(new URL(e.emu.cosmosEndpoint).port), { delayMs: 60 });
     let finished = false;
-    const requeue = cli(["poison", "requeue", "--all", "--lease-seconds", "5", "--concurrency", "1"], queue.name)
-      .finally(() => (finished = true));
-    // Peeking sees the visible records without leasing them. Once the requeue has read them all, none may show
-    // again: one whose lease ran out before the requeue reached it would.
-    const visible = async () => (await poison.peekMessages({ numberOfMessages: 32 })).peekedMessageItems.length;
-    await until("the requeue has read every record", async () => finished || (await visible()) === 0, 60_000);
-    const readAt = Date.now();
-    let checkedAfterLease = 0;
-    while (!finished) {
-      assert.equal(await visible(), 0, `no poison record visible ${Date.now() - readAt} ms after the read`);
-      if (Date.now() - readAt > 6_000) checkedAfterLease++;
-      await sleep(250);
+    const requeue = e.run(["poison", "requeue", "--all", "--lease-seconds", "5", "--concurrency", "1"], {
+      env: { STORAGE_WORKER_QUEUE_NAME: queue.name, COSMOS_DB_ENDPOINT: `http://127.0.0.1:${slowCosmos.port}/` },
+    }).finally(() => (finished = true));
+    try {
+      // Peeking sees the visible records without leasing them. Once the requeue has read them all, none may show
+      // again: one whose lease ran out before the requeue reached it would.
+      const visible = async () => (await poison.peekMessages({ numberOfMessages: 32 })).peekedMessageItems.length;
+      await until("the requeue has read every record", async () => finished || (await visible()) === 0, 60_000);
+      const readAt = Date.now();
+      let checkedAfterLease = 0;
+      while (!finished) {
+        assert.equal(await visible(), 0, `no poison record visible ${Date.now() - readAt} ms after the read`);
+        if (Date.now() - readAt > 6_000) checkedAfterLease++;
+        await sleep(250);
+      }
+      const r = await requeue;
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.ok(
+        checkedAfterLease > 0,
+        "the re-drive outlasted the leases it took first (else this test shows nothing)",
+      );
+    } finally {
+      await requeue.catch(() => undefined);
+      await slowCosmos.close();
     }
-    const r = await requeue;
-    assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.ok(checkedAfterLease > 0, "the re-drive outlasted the leases it took first (else this test shows nothing)");
     assert.equal(await queueLength(poison), 0);
     assert.equal(await queueLength(queue), n);
   });
