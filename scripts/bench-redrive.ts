@@ -4,9 +4,10 @@
 // the execution record, a send to the task queue and a delete on the poison queue; the command handles
 // --concurrency records at once.
 //
-//   deno run -A scripts/bench-redrive.ts [--records N] [--concurrency N]
+//   deno run -A scripts/bench-redrive.ts [--records N] [--concurrency N] [--binary PATH]
 //     --records      poison records to re-drive (default 1000)
 //     --concurrency  passed to poison requeue (default: the command's own, 16)
+//     --binary       measure this build instead of dist/contentflow-worker (e.g. an older release, to compare)
 import process from "node:process";
 import { spawn } from "node:child_process";
 import { join, resolve } from "node:path";
@@ -21,13 +22,15 @@ import { pendingExecutionDoc } from "../src/store/execution-records.ts";
 const ROOT = resolve(import.meta.dirname ?? ".", "..");
 const args = process.argv.slice(2);
 if (args.includes("--help") || args.includes("-h")) {
-  console.log("usage: deno run -A scripts/bench-redrive.ts [--records N] [--concurrency N]");
+  console.log("usage: deno run -A scripts/bench-redrive.ts [--records N] [--concurrency N] [--binary PATH]");
   process.exit(0);
 }
 const n = intFlag(args, "--records", 1000);
 const concurrency = args.includes("--concurrency") ? intFlag(args, "--concurrency", 16) : undefined;
+const otherBinary = args.includes("--binary") ? args[args.indexOf("--binary") + 1] : undefined;
 
 const bench = await openBench(join(ROOT, ".data", "bench-redrive"));
+if (otherBinary) bench.binary = resolve(otherBinary);
 try {
   const queue = namedQueue(bench.emu, uniqueName("redrive-q"));
   const poison = namedQueue(bench.emu, `${queue.name}-poison`);
