@@ -44,8 +44,20 @@ async function acquire(signal: AbortSignal): Promise<Worker> {
     });
   }
   running++;
-  const worker = idle.pop() ?? new Worker(workerModule());
+  const worker = idle.pop() ?? startWorker();
   worker.ref();
+  return worker;
+}
+
+function startWorker(): Worker {
+  const worker = new Worker(workerModule());
+  // A thread that fails while idle leaves the pool (while busy, its job's listeners report it). Without an
+  // 'error' listener an error event of an idle thread would be thrown in the main thread.
+  worker.on("error", () => undefined);
+  worker.once("exit", () => {
+    const at = idle.indexOf(worker);
+    if (at >= 0) idle.splice(at, 1);
+  });
   return worker;
 }
 
