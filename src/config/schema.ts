@@ -361,7 +361,7 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
     group: "processing",
     default: "100",
     description:
-      "Largest document (MiB) content_retriever and azure_blob_content_retriever download or read and the PDF/Office extractors open; max_file_size_mb of an executor can only lower it",
+      "Largest document (MiB) content_retriever and azure_blob_content_retriever download or read, azure_content_understanding_extractor downloads from an item's blob, and the PDF/Office extractors open; max_file_size_mb / max_document_mb of an executor can only lower it",
   },
   LOCAL_FILE_ROOTS: {
     group: "processing",

@@ -2,8 +2,7 @@
 // (tests/helpers/web-templates.ts) with the worker's environment pointing at the local fakes of the Azure AI services
 // (loopback allowed by OUTBOUND_ALLOWED_PRIVATE_HOSTS), stored in the Cosmos emulator with a vault of its own, and one
 // task per template (a document in Azurite, as the source worker would have discovered it) queued together for one
-// supervisor. Each execution ends completed with the template's outputs in their fields, or failed with the exact
-// reason the template cannot run.
+// supervisor. Each execution ends completed with the template's outputs in their fields.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
@@ -61,6 +60,28 @@ function testSettings(): Record<string, Record<string, unknown>> {
       ai_search_api_key: "${AZURE_AI_SEARCH_API_KEY}",
     },
   };
+}
+
+/** Where the extracted text is once Content Understanding has answered (its default output field). */
+const CU_MARKDOWN = "content_understanding_output.result.contents.0.markdown";
+
+/**
+ * What the user of content-classification, language-translation and pii-detection must still set: their AI steps
+ * read `input_field` (default `text`, as in ContentFlow), which nothing in these templates writes; the other
+ * templates map the Content Understanding markdown with a field_mapper first. (The document itself needs no
+ * setting: the extractor reads the discovered blob, although these templates have no content retriever.)
+ */
+const INPUT_FIELD_FILL: Record<string, string[]> = {
+  "content-classification": ["content_classifier", "sentiment_analyser", "entity_extractor", "keyword_extractor"],
+  "language-translation": ["language_detector", "content_translator"],
+  "pii-detection": ["pii_detector"],
+};
+
+/** testSettings() plus the template's own fill. */
+function settingsFor(template: string): Record<string, Record<string, unknown>> {
+  const settings = testSettings();
+  for (const type of INPUT_FIELD_FILL[template] ?? []) settings[type] = { ...settings[type], input_field: CU_MARKDOWN };
+  return settings;
 }
 
 /** The document each template gets: an image for the image template, a PDF for the others. */
@@ -148,7 +169,7 @@ describe("the web UI's 12 templates through the compiled binary, against the emu
     const vaults = store.db.container(store.config.COSMOS_DB_CONTAINER_VAULTS);
     const tasks: TaskMessage[] = [];
     for (const template of webTemplateNames()) {
-      const yaml = completeTemplate(readWebTemplate(template), testSettings());
+      const yaml = completeTemplate(readWebTemplate(template), settingsFor(template));
       await pipelines.items.upsert({ id: `tpl-${template}`, name: template, yaml, enabled: true });
       await vaults.items.upsert({
         id: `vault-${template}`,
@@ -224,10 +245,12 @@ describe("the web UI's 12 templates through the compiled binary, against the emu
     ],
     "gpt-rag-ingestion": ["content_understanding_result", "markdown", "chunks", "search_documents"],
     "image-content-extraction": ["doc_intell_output", "content_understanding_result"],
+    "language-translation": ["content_understanding_output", "language", "translated_text"],
     "multi-format-processing-cu": ["content_understanding_result"],
     "multi-format-processing-doc-intell": ["doc_intell_output"],
     "multi-format-processing-python-libs": ["pdf_output", "text", "chunks"],
     "pdf-extraction": ["doc_intell_output", "chunks"],
+    "pii-detection": ["content_understanding_output", "pii_report"],
   };
 
   test("all 12 executions finished", () => {
@@ -265,28 +288,58 @@ describe("the web UI's 12 templates through the compiled binary, against the emu
     assert.equal(item.summary_data.excel_extraction_status, "invalid_file");
   });
 
-  // These three templates have no blob content retriever between azure_blob_input and Content Understanding, so the
-  // extractor gets no document (ContentFlow's extractor fails the same way: it needs temp_file_path or content_field).
-  for (const template of ["content-classification", "language-translation", "pii-detection"]) {
-    test(`${template}: fails because the template gives Content Understanding no document`, () => {
-      const e = executions.get(template);
-      assert.ok(e, "finished");
-      assert.equal(e.status, "failed");
-      const item = "https://devstoreaccount1.blob.core.windows.net/content/report.pdf";
-      assert.equal(
-        e.error,
-        "failed 1 time(s) (MAX_TASK_RETRIES=1): executor 'content-understanding-1' failed: item " + item +
-          ": azure_content_understanding_extractor 'content-understanding-1', item " + item +
-          ": document missing: data needs 'temp_file_path'",
-      );
-    });
+  // content-classification, language-translation and pii-detection go from azure_blob_input straight to Content
+  // Understanding, without a content retriever: the extractor reads the discovered blob itself (ContentFlow's fails
+  // with "Document missing required content"), and the AI steps after it get its markdown.
+
+  /** The markdown of the item's Content Understanding answer, after checking that it came from the blob. */
+  function markdownReadFromBlob(item: Execution): string {
+    const log = item.executor_logs.find((l: Execution) => l.executor_id === "content-understanding-1");
+    assert.equal(log.status, "completed");
+    assert.equal(log.details.document_read_from, `blob ${INPUT_CONTAINER}/report.pdf`);
+    const answer = item.data.content_understanding_output;
+    assert.equal(answer.status, "Succeeded");
+    assert.equal(item.summary_data.extraction_status, "success");
+    return answer.result.contents[0].markdown;
   }
+
+  test("content-classification: completed; each parallel branch's item has its analysis and keywords, and is saved", () => {
+    const e = executions.get("content-classification");
+    assert.ok(e, "finished");
+    assert.equal(e.status, "completed", e.error);
+    // No fan_in_aggregator at the join: keyword-1 gets one item per branch, in the order the edges name them.
+    assert.equal(e.content.length, 3);
+    const fields = ["classification", "sentiment", "entities"];
+    e.content.forEach((item: Execution, i: number) => {
+      const markdown = markdownReadFromBlob(item);
+      const own = fields[i];
+      assert.deepEqual(item.data[own], { answer: "fake", input_chars: markdown.length }, `data.${own}`);
+      for (const other of fields.filter((f) => f !== own)) assert.equal(item.data[other], undefined, other);
+      assert.deepEqual(item.data.keywords, { answer: "fake", input_chars: markdown.length });
+      assert.equal(item.summary_data.blob_output.write_status, "success");
+    });
+  });
+
+  test("language-translation: the language and the translation of the blob's markdown", () => {
+    const [item] = executions.get("language-translation")!.content;
+    const markdown = markdownReadFromBlob(item);
+    assert.deepEqual(item.data.language, { answer: "fake", input_chars: markdown.length });
+    // content_translator stores the answer's text as it is (ContentFlow does not parse it).
+    assert.equal(item.data.translated_text, JSON.stringify({ answer: "fake", input_chars: markdown.length }));
+  });
+
+  test("pii-detection: the PII found in the blob's markdown, mapped to pii_report by the Format Results step", () => {
+    const [item] = executions.get("pii-detection")!.content;
+    const markdown = markdownReadFromBlob(item);
+    assert.deepEqual(item.data.pii_detected, { answer: "fake", input_chars: markdown.length });
+    assert.deepEqual(item.data.pii_report, item.data.pii_detected);
+  });
 
   test("the services were called, and no key reached an execution record", () => {
     assert.ok(openai.requests.length >= 12 + 2, `${openai.requests.length} chat calls`);
     // The fakes refuse a call without their key, so every answer above was a call made with it.
     assert.ok(di.documents.length >= 3);
-    assert.ok(cu.documents.length >= 5);
+    assert.ok(cu.documents.length >= 8);
     const records = JSON.stringify([...executions.values()]);
     for (const key of Object.values(KEYS)) assert.ok(!records.includes(key), "no key in the records");
   });

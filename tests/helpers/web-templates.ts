@@ -43,8 +43,8 @@ const REQUIRED_FILL: Record<string, Record<string, unknown>> = {
   language_detector: { endpoint: SETTING_VARIABLES.endpoint, deployment_name: "${AZURE_OPENAI_DEPLOYMENT_NAME}" },
   content_translator: { endpoint: SETTING_VARIABLES.endpoint, deployment_name: "${AZURE_OPENAI_DEPLOYMENT_NAME}" },
   pii_detector: { endpoint: SETTING_VARIABLES.endpoint, deployment_name: "${AZURE_OPENAI_DEPLOYMENT_NAME}" },
-  // pii-detection's "Format Results" step names no mapping; the user maps the detector's output.
-  field_mapper: { mappings: { pii_detection: "pii_report" } },
+  // pii-detection's "Format Results" step names no mapping; the user maps the detector's output (pii_detected).
+  field_mapper: { mappings: { pii_detected: "pii_report" } },
 };
 
 const PLACEHOLDER = /<[a-z][a-z0-9-]*>/;

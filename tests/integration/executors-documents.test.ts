@@ -149,7 +149,7 @@ describe("content_retriever (Azurite)", () => {
     assert.equal(failure(big)?.status, "failed");
     assert.match(
       failure(big)?.errors?.[0] ?? "",
-      /blob docs-.*\/in\/big.bin is 1.0 MiB, more than the limit of 1.0 MiB/,
+      /blob docs-.*\/in\/big.bin is larger than 1048576 bytes \(the limit set by max_file_size_mb or MAX_DOCUMENT_MB\); stopped reading/,
     );
     assert.match(failure(missing)?.errors?.[0] ?? "", /in\/missing.pdf not found/);
     // The missing PDF then also fails in pdf_extractor (no temp file), naming what is missing.

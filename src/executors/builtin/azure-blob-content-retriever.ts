@@ -1,8 +1,9 @@
 // azure_blob_content_retriever: downloads the blob an item points at (id.source_name = account, id.container,
 // id.path; source_type azure_blob) into a temp file (data.temp_file_path) and/or into data.content as text
 // (UTF-8, or base64 with content_encoding: base64). Temp files get unique names and are deleted when the pipeline
-// run ends (ContentFlow never deleted them and names could collide). Accounts resolve through
-// blob-clients.ts, so BLOB_STORAGE_CONNECTION_STRING (Azurite) and shared keys work, not only Azure AD.
+// run ends (ContentFlow never deleted them and names could collide). The blob is read by item-blob.ts, at most
+// MAX_DOCUMENT_MB; accounts resolve through blob-clients.ts, so BLOB_STORAGE_CONNECTION_STRING (Azurite) and shared
+// keys work, not only Azure AD.
 import * as v from "valibot";
 import { randomUUID } from "node:crypto";
 import { mkdir, rm, writeFile } from "node:fs/promises";
@@ -11,10 +12,9 @@ import type { ExecutorDefinition, ExecutorDeps, ExecutorRunContext } from "../ty
 import type { Content } from "../../model/content.ts";
 import { perItemExecutor } from "../per-item.ts";
 import { boolSetting, choiceSetting, stringSetting } from "../settings.ts";
-import { blobErrorMessage, blobServiceClient } from "../blob-clients.ts";
+import { itemBlobAccount, readBlobBytes } from "../item-blob.ts";
 import { tempFolderSetting } from "../temp-files.ts";
 import { maxDocumentBytes } from "../documents/limits.ts";
-import { readStreamLimited, ResponseTooLargeError } from "../../util/read-limited.ts";
 
 const settings = v.object({
   include_content_bytes_as_field: v.optional(boolSetting("include_content_bytes_as_field"), false),
@@ -24,14 +24,6 @@ const settings = v.object({
   blob_storage_account_key: v.optional(stringSetting("blob_storage_account_key")),
 });
 type Settings = v.InferOutput<typeof settings>;
-
-/** Account name from id.source_name, else from a https://<account>.blob.… canonical id. */
-function accountOf(item: Content): string {
-  if (item.id.source_name) return item.id.source_name;
-  const m = /^https?:\/\/([^./]+)\.blob\./.exec(item.id.canonical_id);
-  if (m) return m[1];
-  throw new Error("cannot tell the storage account: id.source_name is empty and id.canonical_id is not a blob URL");
-}
 
 function safeName(path: string): string {
   const base = path.split(/[\\/]/).pop() || "blob";
@@ -43,29 +35,17 @@ async function retrieve(item: Content, s: Settings, deps: ExecutorDeps, ctx: Exe
     throw new Error(`unsupported source type '${item.id.source_type ?? ""}' (only azure_blob)`);
   }
   if (!item.id.container || !item.id.path) throw new Error("id.container and id.path are required to download a blob");
-  const service = blobServiceClient(deps.config, { account: accountOf(item), accountKey: s.blob_storage_account_key });
-  const blob = service.getContainerClient(item.id.container).getBlobClient(item.id.path);
-  const what = `blob ${item.id.container}/${item.id.path}`;
-  let bytes: Buffer;
-  try {
-    // At most MAX_DOCUMENT_MB: a larger blob fails this item instead of filling the memory.
-    const response = await blob.download(0, undefined, { abortSignal: ctx.signal });
-    const body = response.readableStreamBody
-      ? await readStreamLimited(
-        response.readableStreamBody,
-        maxDocumentBytes(undefined, deps.config.MAX_DOCUMENT_MB),
-        what,
-        {
-          limitSetting: "MAX_DOCUMENT_MB",
-          declaredBytes: response.contentLength,
-        },
-      )
-      : new Uint8Array();
-    bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  } catch (err) {
-    if (ctx.signal.aborted || err instanceof ResponseTooLargeError) throw err;
-    throw new Error(blobErrorMessage(err, what));
+  const account = itemBlobAccount(item);
+  if (!account) {
+    throw new Error("cannot tell the storage account: id.source_name is empty and id.canonical_id is not a blob URL");
   }
+  // At most MAX_DOCUMENT_MB: a larger blob fails this item instead of filling the memory.
+  const bytes = await readBlobBytes(deps.config, { account, container: item.id.container, path: item.id.path }, {
+    maxBytes: maxDocumentBytes(undefined, deps.config.MAX_DOCUMENT_MB),
+    limitSetting: "MAX_DOCUMENT_MB",
+    signal: ctx.signal,
+    accountKey: s.blob_storage_account_key,
+  });
   const data: Record<string, unknown> = { ...item.data };
   if (s.use_temp_file_for_content) {
     await mkdir(s.temp_folder, { recursive: true });

@@ -5,6 +5,10 @@
 // does; with retrieve_figures the figure images are fetched too (data[figures_output_field], bytes as base64).
 // content_understanding_model_mappings, when set, is sent once per executor as the resource's default model
 // deployments (PATCH …/defaults). Auth: content_understanding_subscription_key when set, else DefaultAzureCredential.
+// An item with neither field that points at a blob (azure_blob_input_discovery's id fields) has that blob read with
+// the worker's blob credentials and analysed (fetch_discovered_blob, on by default): three of the web UI's templates
+// go from discovery straight to this extractor, whose ContentFlow version fails them ("Document missing required
+// content").
 import * as v from "valibot";
 import type { ExecutorDefinition, ExecutorRunContext } from "../types.ts";
 import type { Content } from "../../model/content.ts";
@@ -78,6 +82,7 @@ const settings = v.pipe(
     content_encoding: v.optional(choiceSetting("content_encoding", ["base64", "utf-8"]), "base64"),
     max_document_mb: v.optional(intSetting("max_document_mb", { min: 1, max: 2000 }), 200),
     max_response_mb: v.optional(intSetting("max_response_mb", { min: 1, max: 2000 }), 200),
+    fetch_discovered_blob: v.optional(boolSetting("fetch_discovered_blob"), true),
   }),
   v.check(
     (s) =>
@@ -291,8 +296,10 @@ async function extract(
   item: Content,
   s: Settings,
   ctx: ExecutorRunContext,
+  config: Config,
 ): Promise<Content> {
-  const input = await readDocumentInput(item, s, "file");
+  const blobAccess = s.fetch_discovered_blob ? { config, signal: ctx.signal } : undefined;
+  const input = await readDocumentInput(item, s, "file", blobAccess);
   await cu.ensureDefaults(ctx.signal);
   const op = await cu.analyze(input.bytes, ctx.signal);
   const data: Record<string, unknown> = { ...item.data, [s.output_field]: op };
@@ -306,6 +313,7 @@ async function extract(
     pages_analyzed: pagesAnalyzed(op),
     analyzer_id: s.analyzer_id,
     operation_id: op.id ?? null,
+    ...(input.source === "blob" ? { document_read_from: input.from } : {}),
     ...(s.retrieve_figures ? { figures_retrieved: figures } : {}),
   });
   return {
@@ -324,7 +332,7 @@ export const azureContentUnderstandingExtractor: ExecutorDefinition<typeof setti
     const cu = new ContentUnderstanding(s, deps.logger.child({ executor_id: id, executor_type: TYPE }), deps.config);
     return perItemExecutor(id, TYPE, async (item, ctx) => {
       try {
-        return await extract(cu, item, s, ctx);
+        return await extract(cu, item, s, ctx, deps.config);
       } catch (err) {
         if (ctx.signal.aborted) throw err;
         throw itemFailure(TYPE, id, item, err);

@@ -13,7 +13,7 @@ import type { ExecutorDefinition, ExecutorDeps, ExecutorRunContext } from "../ty
 import type { Content, ContentIdentifier } from "../../model/content.ts";
 import { perItemExecutor } from "../per-item.ts";
 import { boolSetting, choiceSetting, intSetting, stringSetting } from "../settings.ts";
-import { blobErrorMessage, blobServiceClient } from "../blob-clients.ts";
+import { readBlobBytes } from "../item-blob.ts";
 import { readableLocalFile, tempFolderSetting } from "../temp-files.ts";
 import { DocumentError, formatBytes, maxDocumentBytes } from "../documents/limits.ts";
 
@@ -75,25 +75,18 @@ async function readLocal(id: ContentIdentifier, deps: ExecutorDeps, maxBytes: nu
 
 async function readBlob(id: ContentIdentifier, s: Settings, deps: ExecutorDeps, ctx: ExecutorRunContext, max: number) {
   if (!id.path) throw new Error("id.path is required for an azure_blob item");
-  const container = id.container || s.blob_container_name;
-  const service = blobServiceClient(deps.config, {
+  const bytes = await readBlobBytes(deps.config, {
     account: s.blob_storage_account || id.source_name || undefined,
+    container: id.container || s.blob_container_name,
+    path: id.path,
+  }, {
+    maxBytes: max,
+    limitSetting: "max_file_size_mb or MAX_DOCUMENT_MB",
+    signal: ctx.signal,
     accountKey: s.blob_storage_account_credential_type === "azure_key_credential"
       ? s.blob_storage_account_key
       : undefined,
   });
-  const blob = service.getContainerClient(container).getBlobClient(id.path);
-  const what = `blob ${container}/${id.path}`;
-  let bytes: Buffer;
-  try {
-    const props = await blob.getProperties({ abortSignal: ctx.signal });
-    const size = props.contentLength ?? 0;
-    if (size > max) throw tooLarge(what, size, max);
-    bytes = size === 0 ? Buffer.alloc(0) : await blob.downloadToBuffer(0, size, { abortSignal: ctx.signal });
-  } catch (err) {
-    if (ctx.signal.aborted || err instanceof DocumentError) throw err;
-    throw new Error(blobErrorMessage(err, what));
-  }
   return { bytes, metadata: { source: "blob", container: id.container ?? null, path: id.path, size: bytes.length } };
 }
 
