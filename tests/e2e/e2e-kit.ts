@@ -96,6 +96,34 @@ export class Fleet {
   }
 }
 
+export type SlowService = Awaited<ReturnType<typeof slowService>>;
+
+/** An e2eEnv with supervisors to start (`fleet`) and the slow HTTP service their pipelines call (`slow`). */
+export interface E2eFleetEnv extends E2eEnv {
+  fleet: Fleet;
+  slow: SlowService;
+}
+
+/** e2eEnv plus a Fleet and the slow service; `stop` kills the supervisors, closes the service, stops the emulators. */
+export async function e2eFleetEnv(env: Record<string, string> = {}): Promise<E2eFleetEnv> {
+  const e = await e2eEnv(env);
+  const fleet = new Fleet(e.binary, e.emu);
+  const slow = await slowService().catch(async (err) => {
+    await e.stop();
+    throw err;
+  });
+  return {
+    ...e,
+    fleet,
+    slow,
+    async stop() {
+      await fleet.killAll();
+      await slow.close();
+      await e.stop();
+    },
+  };
+}
+
 /** Waits until `n` executions of `vault` are completed or failed; returns them all. */
 export async function finishedExecutions(
   store: SeededStore,

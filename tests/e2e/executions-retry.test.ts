@@ -17,13 +17,11 @@ import {
 import { buildTaskMessage } from "../../src/model/task-envelope.ts";
 import { pendingExecutionDoc } from "../../src/store/execution-records.ts";
 import {
-  type E2eEnv,
-  e2eEnv,
+  type E2eFleetEnv,
+  e2eFleetEnv,
   type Finished,
   finishedExecutions,
-  Fleet,
   pipelineYaml,
-  slowService,
   uniqueName,
   until,
 } from "./e2e-kit.ts";
@@ -35,19 +33,13 @@ interface RetryOutcome {
 }
 
 describe("executions retry (compiled binary)", () => {
-  let e: E2eEnv;
-  let fleet: Fleet;
-  let slow: Awaited<ReturnType<typeof slowService>>;
+  let e: E2eFleetEnv;
 
   before(async () => {
-    e = await e2eEnv();
-    fleet = new Fleet(e.binary, e.emu);
-    slow = await slowService();
+    e = await e2eFleetEnv();
   });
 
   after(async () => {
-    await fleet?.killAll();
-    await slow?.close();
     await e?.stop();
   });
 
@@ -67,7 +59,7 @@ describe("executions retry (compiled binary)", () => {
   }
 
   const httpStep = () =>
-    `{id: call, type: http, settings: {url: "http://127.0.0.1:${slow.port}/slow?ms=5", max_retries: 0}}`;
+    `{id: call, type: http, settings: {url: "http://127.0.0.1:${e.slow.port}/slow?ms=5", max_retries: 0}}`;
 
   async function execution(id: string): Promise<Record<string, unknown>> {
     const { resource } = await e.store.db.container(e.store.config.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS).item(id, id)
@@ -83,7 +75,7 @@ describe("executions retry (compiled binary)", () => {
     await createVault(e.store, vault);
     const pipeline = uniqueName("later-pipeline");
     await preloadTasks(e.store, queue, [0, 1].map((i) => passThroughTask(vault, i, pipeline)));
-    const first = await fleet.start(queue.name, { NUM_PROCESSING_WORKERS: "1" });
+    const first = await e.fleet.start(queue.name, { NUM_PROCESSING_WORKERS: "1" });
     await until("2 poison records", async () => (await poison.exists()) && (await queueLength(poison)) === 2, 60_000);
     await first.stop();
     const ids = [`exec_${vault}-0`, `exec_${vault}-1`];
@@ -108,11 +100,11 @@ describe("executions retry (compiled binary)", () => {
     assert.deepEqual(again.outcomes.map((o) => o.result), ["already-queued", "already-queued"]);
     assert.equal(await queueLength(queue), 2, "nothing sent twice");
 
-    const before = slow.requests();
-    const run = await fleet.start(queue.name, { OUTBOUND_ALLOWED_PRIVATE_HOSTS: "127.0.0.1" });
+    const before = e.slow.requests();
+    const run = await e.fleet.start(queue.name, { OUTBOUND_ALLOWED_PRIVATE_HOSTS: "127.0.0.1" });
     const docs = await finishedExecutions(e.store, vault, 2);
     assert.deepEqual(docs.filter((d) => d.status !== "completed").map((d) => `${d.id}: ${d.error}`), []);
-    assert.equal(slow.requests() - before, 2);
+    assert.equal(e.slow.requests() - before, 2);
     await run.stop();
   });
 
@@ -195,12 +187,12 @@ describe("executions retry (compiled binary)", () => {
     assert.match(text.stdout, /already-queued +exec_/);
     assert.equal(await queueLength(queue), 2, "a second retry sends nothing");
 
-    const run = await fleet.start(queue.name, { OUTBOUND_ALLOWED_PRIVATE_HOSTS: "127.0.0.1" });
+    const run = await e.fleet.start(queue.name, { OUTBOUND_ALLOWED_PRIVATE_HOSTS: "127.0.0.1" });
     await until("the 2 retried executions completed", async () => {
       const [x, y] = [await execution(a), await execution(b)];
       return x.status === "completed" && y.status === "completed" ? true : undefined;
     }, 90_000);
-    const calls = slow.callsOf(vault);
+    const calls = e.slow.callsOf(vault);
     assert.equal(calls.get(`${vault}-0`), 1);
     assert.equal(calls.get(`${vault}-1`), 1);
     assert.equal(calls.get(`${vault}-2`), undefined, "the one not retried did not run");

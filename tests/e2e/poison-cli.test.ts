@@ -14,33 +14,25 @@ import {
   upsertPipeline,
 } from "../helpers/seeded-store.ts";
 import {
-  type E2eEnv,
-  e2eEnv,
+  type E2eFleetEnv,
+  e2eFleetEnv,
   type Finished,
   finishedExecutions,
-  Fleet,
   pipelineYaml,
   sleep,
-  slowService,
   tcpProxy,
   uniqueName,
   until,
 } from "./e2e-kit.ts";
 
 describe("poison command (compiled binary)", () => {
-  let e: E2eEnv;
-  let fleet: Fleet;
-  let slow: Awaited<ReturnType<typeof slowService>>;
+  let e: E2eFleetEnv;
 
   before(async () => {
-    e = await e2eEnv();
-    fleet = new Fleet(e.binary, e.emu);
-    slow = await slowService();
+    e = await e2eFleetEnv();
   });
 
   after(async () => {
-    await fleet?.killAll();
-    await slow?.close();
     await e?.stop();
   });
 
@@ -60,7 +52,7 @@ describe("poison command (compiled binary)", () => {
     await createVault(e.store, vault);
     const pipeline = uniqueName("later-pipeline");
     await preloadTasks(e.store, queue, Array.from({ length: n }, (_, i) => passThroughTask(vault, i, pipeline)));
-    const run = await fleet.start(queue.name, { NUM_PROCESSING_WORKERS: "1" });
+    const run = await e.fleet.start(queue.name, { NUM_PROCESSING_WORKERS: "1" });
     await until(
       `${n} poison records`,
       async () => (await poison.exists()) && (await queueLength(poison)) === n,
@@ -71,7 +63,7 @@ describe("poison command (compiled binary)", () => {
   }
 
   async function createPipeline(id: string): Promise<void> {
-    const step = `{id: call, type: http, settings: {url: "http://127.0.0.1:${slow.port}/slow?ms=5", max_retries: 0}}`;
+    const step = `{id: call, type: http, settings: {url: "http://127.0.0.1:${e.slow.port}/slow?ms=5", max_retries: 0}}`;
     await upsertPipeline(e.store, id, pipelineYaml(id, [step]));
   }
 
@@ -119,11 +111,11 @@ describe("poison command (compiled binary)", () => {
     assert.equal(record.resource.redrive.state, "queued");
     assert.equal(record.resource.redrive.poison_message_id, rows[0].id);
 
-    const before = slow.requests();
-    const run = await fleet.start(queue.name, { OUTBOUND_ALLOWED_PRIVATE_HOSTS: "127.0.0.1" });
+    const before = e.slow.requests();
+    const run = await e.fleet.start(queue.name, { OUTBOUND_ALLOWED_PRIVATE_HOSTS: "127.0.0.1" });
     const docs = await finishedExecutions(e.store, vault, 5);
     assert.deepEqual(docs.filter((d) => d.status !== "completed").map((d) => `${d.id}: ${d.error}`), []);
-    assert.equal(slow.requests() - before, 5);
+    assert.equal(e.slow.requests() - before, 5);
     await run.stop();
   });
 
@@ -156,13 +148,13 @@ describe("poison command (compiled binary)", () => {
       `${queued} task messages for ${n} tasks (at most ${concurrency} superseded copies)`,
     );
 
-    const before = slow.requests();
-    const run = await fleet.start(queue.name, { OUTBOUND_ALLOWED_PRIVATE_HOSTS: "127.0.0.1" });
+    const before = e.slow.requests();
+    const run = await e.fleet.start(queue.name, { OUTBOUND_ALLOWED_PRIVATE_HOSTS: "127.0.0.1" });
     const docs = await finishedExecutions(e.store, vault, n, 120_000);
     assert.equal(docs.length, n);
     assert.deepEqual(docs.filter((d) => d.status !== "completed").map((d) => `${d.id}: ${d.error}`), []);
     await until("queue empty", async () => (await queueLength(queue)) === 0, 60_000);
-    assert.equal(slow.requests() - before, n, "each task ran exactly once");
+    assert.equal(e.slow.requests() - before, n, "each task ran exactly once");
     await run.stop();
   });
 
@@ -228,7 +220,7 @@ describe("poison command (compiled binary)", () => {
   }, async () => {
     const { queue, vault } = await poisoned(2);
     await preloadTasks(e.store, queue, Array.from({ length: 7 }, (_, i) => passThroughTask(vault, 100 + i)));
-    const run = await fleet.start(queue.name, {
+    const run = await e.fleet.start(queue.name, {
       NUM_PROCESSING_WORKERS: "0",
       NUM_SOURCE_WORKERS: "0",
       QUEUE_METRICS_INTERVAL_SECONDS: "1",
