@@ -329,7 +329,12 @@ async function requeueCommand(argv: string[], io: PoisonIO): Promise<number> {
   const progress = new ProgressLine(io.progress, "poison requeue");
   try {
     // Every record is read (and leased) before any is handled: see queue/poison-leases.ts for why.
-    entries.push(...await tool.queue.scan({ leaseSeconds: lease, onPage: leases.keep }));
+    const onPage = (page: PoisonEntry[]) => {
+      leases.keep(page);
+      progress.update(`${entries.length + page.length} records read`);
+      entries.push(...page);
+    };
+    await tool.queue.scan({ leaseSeconds: lease, onPage });
     let handled = 0;
     let requeued = 0;
     await eachLimited(entries, concurrency, async (entry, index) => {
