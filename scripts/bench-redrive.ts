@@ -1,10 +1,13 @@
 // Re-drive benchmark: N poison records (written in the format processing workers write them, src/queue/poison.ts,
 // each with a failed execution record as a set-aside task leaves it), then `poison requeue --all` through the
 // compiled binary; prints records/s. Each record costs a lease read, a Cosmos read and two etag-checked writes of
-// the execution record, a send to the task queue and a delete on the poison queue.
+// the execution record, a send to the task queue and a delete on the poison queue; the command handles
+// --concurrency records at once.
 //
-//   deno run -A scripts/bench-redrive.ts [--records N]
-//     --records  poison records to re-drive (default 1000)
+//   deno run -A scripts/bench-redrive.ts [--records N] [--concurrency N] [--binary PATH]
+//     --records      poison records to re-drive (default 1000)
+//     --concurrency  passed to poison requeue (default: the command's own, 16)
+//     --binary       measure this build instead of dist/contentflow-worker (e.g. an older release, to compare)
 import process from "node:process";
 import { spawn } from "node:child_process";
 import { join, resolve } from "node:path";
@@ -19,12 +22,15 @@ import { pendingExecutionDoc } from "../src/store/execution-records.ts";
 const ROOT = resolve(import.meta.dirname ?? ".", "..");
 const args = process.argv.slice(2);
 if (args.includes("--help") || args.includes("-h")) {
-  console.log("usage: deno run -A scripts/bench-redrive.ts [--records N]");
+  console.log("usage: deno run -A scripts/bench-redrive.ts [--records N] [--concurrency N] [--binary PATH]");
   process.exit(0);
 }
 const n = intFlag(args, "--records", 1000);
+const concurrency = args.includes("--concurrency") ? intFlag(args, "--concurrency", 16) : undefined;
+const otherBinary = args.includes("--binary") ? args[args.indexOf("--binary") + 1] : undefined;
 
 const bench = await openBench(join(ROOT, ".data", "bench-redrive"));
+if (otherBinary) bench.binary = resolve(otherBinary);
 try {
   const queue = namedQueue(bench.emu, uniqueName("redrive-q"));
   const poison = namedQueue(bench.emu, `${queue.name}-poison`);
@@ -57,10 +63,11 @@ try {
     await poison.sendMessage(JSON.stringify(record));
   });
 
-  progress(`poison requeue --all of ${n} records through ${bench.binary}`);
+  const command = ["poison", "requeue", "--all", ...(concurrency ? ["--concurrency", String(concurrency)] : [])];
+  progress(`${command.join(" ")} of ${n} records through ${bench.binary}`);
   const t0 = performance.now();
   const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
-    const child = spawn(bench.binary, ["poison", "requeue", "--all", "--lease-seconds", "600"], {
+    const child = spawn(bench.binary, command, {
       env: {
         PATH: process.env.PATH ?? "",
         ...bench.emu.env,
@@ -84,9 +91,11 @@ try {
   if (queued !== n || left !== 0) {
     throw new Error(`expected ${n} tasks queued and 0 records left, got ${queued}, ${left}`);
   }
-  console.log(`\nre-drive benchmark: ${n} poison records, poison requeue --all, binary ${bench.binary}`);
+  console.log(`\nre-drive benchmark: ${n} poison records, ${command.join(" ")}, binary ${bench.binary}`);
   console.log(
-    `  ${seconds.toFixed(1)} s, ${(n / seconds).toFixed(1)} records/s (one command, records handled one by one)`,
+    `  ${seconds.toFixed(1)} s, ${(n / seconds).toFixed(1)} records/s (one command, ${
+      concurrency ?? "the default number of"
+    } records at once)`,
   );
 } finally {
   await bench.emu.stop();

@@ -110,6 +110,8 @@ export async function build(argv) {
       `--define=CONTENTFLOW_WORKER_BUILD=${JSON.stringify(info)}`,
       ...(target === host ? [] : [`--target=bun-${target}`]),
       "src/main.ts",
+      // A second entry point: the PDF thread (src/executors/documents/pdf-thread.ts starts it by this path).
+      "src/executors/documents/pdf-worker.ts",
       "--outfile",
       out,
     ];

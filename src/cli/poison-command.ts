@@ -6,6 +6,7 @@
 import process from "node:process";
 import { createInterface } from "node:readline";
 import type { BlobServiceClient } from "@azure/storage-blob";
+import type { QueueClient } from "@azure/storage-queue";
 import type { Command } from "./command.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../model/exit-codes.ts";
 import { parseArgs, UsageError } from "./args.ts";
@@ -22,13 +23,22 @@ import { readExecution } from "../store/execution-records.ts";
 import { beginRedrive, currentRedrive, redriveQueued } from "../store/redrive.ts";
 import { QUEUE_MESSAGE_LIMIT_BYTES } from "../model/task-envelope.ts";
 import { queueTextBytes } from "../queue/sender.ts";
+import { PoisonLeaseKeeper } from "../queue/poison-leases.ts";
+import { eachLimited } from "../util/each-limited.ts";
+import { ProgressLine, type ProgressSink } from "./progress-line.ts";
 
 /** How long requeue and purge hold the records they read (a few calls per record); --lease-seconds changes it. */
 const DEFAULT_LEASE_SECONDS = 120;
+/**
+ * Records a requeue handles at once. Each costs about six round trips that mostly wait on Cosmos and the queue, so
+ * a few in flight multiply the rate; more than this mostly adds contention on the emulators or the account.
+ */
+const DEFAULT_REQUEUE_CONCURRENCY = 16;
 
 const HELP = `Usage: contentflow-worker poison list [--json] [--limit N]
        contentflow-worker poison show ID [--json]
        contentflow-worker poison requeue (--id ID[,ID...] | --reason REGEX | --pipeline ID | --all) [--dry-run] [--json]
+                                         [--concurrency N] [--lease-seconds N]
        contentflow-worker poison purge --older-than DURATION [--yes] [--dry-run] [--json]
 
 The poison queue (STORAGE_POISON_QUEUE_NAME, default <STORAGE_WORKER_QUEUE_NAME>-poison) holds tasks the processing
@@ -40,6 +50,7 @@ workers set aside, each with the reason. ID is the poison record's message id (t
             execution records back to pending with a note of the re-drive, then deletes the poison records.
             Filters combine (all must match). A requeue that is killed and run again finishes the job without
             running any task twice. Claim-check payloads and spilled originals are kept for the re-driven task.
+            Records are handled --concurrency at a time; on a terminal, progress is shown as N of M.
   purge     deletes records set aside longer ago than DURATION (e.g. 90m, 12h, 7d) and their spilled blobs;
             asks for confirmation on a terminal, needs --yes otherwise
 
@@ -53,13 +64,22 @@ Options:
   --older-than D    purge records older than D
   --dry-run         show what requeue or purge would do; change nothing
   --yes             purge without asking
-  --lease-seconds N requeue/purge: how long the records read stay invisible to others while the command works
-                    (default ${DEFAULT_LEASE_SECONDS}); a command killed half way leaves them invisible that long
+  --concurrency N   requeue: records handled at once, 1 to 64 (default ${DEFAULT_REQUEUE_CONCURRENCY})
+  --lease-seconds N requeue/purge: how long the records read stay invisible to others at a time
+                    (default ${DEFAULT_LEASE_SECONDS}); requeue renews the leases of records still waiting, so a
+                    long re-drive keeps them all; a command killed half way leaves them invisible up to that long
   --env-file PATH   read this .env file instead of ./.env
   -h, --help        show this help
 
 Exit codes: 0 done (also when nothing matched), 1 a record could not be handled (the others were; see the output),
 2 usage error.`;
+
+function requeueConcurrency(flags: Record<string, unknown>): number {
+  if (flags.concurrency === undefined) return DEFAULT_REQUEUE_CONCURRENCY;
+  const n = Number(flags.concurrency);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError("--concurrency must be 1 to 64");
+  return n;
+}
 
 function leaseSeconds(flags: Record<string, unknown>): number {
   if (flags["lease-seconds"] === undefined) return DEFAULT_LEASE_SECONDS;
@@ -73,12 +93,15 @@ export interface PoisonIO {
   stdout(text: string): void;
   confirm(question: string): Promise<boolean>;
   interactive: boolean;
+  /** Where requeue shows its progress (only if a terminal). */
+  progress?: ProgressSink;
 }
 
 const defaultIO: PoisonIO = {
   loadConfig: async (envFile) => (await loadEffectiveConfig(envFile)).config,
   stdout: (t) => void process.stdout.write(t),
   interactive: Boolean(process.stdin.isTTY),
+  progress: { isTTY: Boolean(process.stderr.isTTY), write: (t) => void process.stderr.write(t) },
   confirm: (question) =>
     new Promise((resolve) => {
       const rl = createInterface({ input: process.stdin, output: process.stderr });
@@ -276,6 +299,7 @@ async function requeueCommand(argv: string[], io: PoisonIO): Promise<number> {
     "dry-run": "boolean",
     json: "boolean",
     "lease-seconds": "string",
+    concurrency: "string",
     "env-file": "string",
   });
   const lease = leaseSeconds(flags);
@@ -293,33 +317,48 @@ async function requeueCommand(argv: string[], io: PoisonIO): Promise<number> {
     throw new UsageError("say which records: --id, --reason, --pipeline or --all");
   }
   const dryRun = Boolean(flags["dry-run"]);
+  const concurrency = requeueConcurrency(flags);
   const tool = await openTool(flags, io);
   const store = dryRun ? undefined : await openCosmosStore(tool.config);
   const tasks = taskQueues(tool.config).tasks;
-  const entries = await tool.queue.scan({ leaseSeconds: lease });
+  const leases = new PoisonLeaseKeeper(tool.queue, { leaseSeconds: lease });
+  const entries: PoisonEntry[] = [];
   const settled = new Set<string>();
-  const outcomes: Outcome[] = [];
+  const released = new Set<string>();
+  const results: Array<Outcome | undefined> = [];
+  const progress = new ProgressLine(io.progress, "poison requeue");
   try {
-    for (const entry of entries) {
-      if (ids && !ids.has(entry.id)) continue;
-      let d = await tool.describe(entry);
-      if (pipeline) d = await tool.withClaimCheckIds(d);
-      const r = row(d);
-      if ((reason && !reason.test(r.reason)) || (pipeline && r.pipeline_id !== pipeline)) continue;
-      let outcome: Outcome;
-      try {
-        outcome = await requeueOne(tool, d, { dryRun, store, tasks });
-      } catch (err) {
-        outcome = { id: entry.id, execution_id: r.execution_id, result: "skipped", detail: (err as Error).message };
+    // Every record is read (and leased) before any is handled: see queue/poison-leases.ts for why.
+    const onPage = (page: PoisonEntry[]) => {
+      leases.keep(page);
+      progress.update(`${entries.length + page.length} records read`);
+      entries.push(...page);
+    };
+    await tool.queue.scan({ leaseSeconds: lease, onPage });
+    let handled = 0;
+    let requeued = 0;
+    await eachLimited(entries, concurrency, async (entry, index) => {
+      await leases.take(entry);
+      const outcome = await handleForRequeue(tool, entry, { ids, reason, pipeline, dryRun, store, tasks });
+      if (outcome) results[index] = outcome;
+      if (outcome?.result === "requeued" || outcome?.result === "finished-earlier-requeue") {
+        settled.add(entry.id);
+        requeued++;
+      } else if (await tool.queue.release([entry]) === 0) {
+        // Not chosen, a dry run or not handled: visible again at once (the read is over, so it is not read twice).
+        released.add(entry.id);
       }
-      outcomes.push(outcome);
-      if (outcome.result === "requeued" || outcome.result === "finished-earlier-requeue") settled.add(entry.id);
-    }
+      handled++;
+      progress.update(`${handled} of ${entries.length} records looked at, ${requeued} requeued`);
+    });
   } finally {
-    // Whatever was not settled (not chosen, dry run, failed, or left after an error) is visible again at once.
-    await tool.queue.release(entries.filter((e) => !settled.has(e.id)));
+    progress.done();
+    await leases.stop();
+    // Whatever was neither settled nor released yet (left after an error) is visible again at once.
+    await tool.queue.release(entries.filter((e) => !settled.has(e.id) && !released.has(e.id)));
     store?.close();
   }
+  const outcomes = results.filter((o): o is Outcome => o !== undefined);
   const failed = outcomes.filter((o) => o.result === "skipped");
   if (flags.json) io.stdout(JSON.stringify({ dry_run: dryRun, outcomes }, null, 2) + "\n");
   else {
@@ -336,6 +375,48 @@ async function requeueCommand(argv: string[], io: PoisonIO): Promise<number> {
     );
   }
   return failed.length ? EXIT_FAILURE : EXIT_OK;
+}
+
+/** One record of a requeue: undefined when the filters do not choose it; never throws. */
+async function handleForRequeue(
+  tool: PoisonTool,
+  entry: PoisonEntry,
+  opts: {
+    ids?: Set<string>;
+    reason?: RegExp;
+    pipeline?: string;
+    dryRun: boolean;
+    store?: Awaited<ReturnType<typeof openCosmosStore>>;
+    tasks: ReturnType<typeof taskQueues>["tasks"];
+  },
+): Promise<Outcome | undefined> {
+  if (opts.ids && !opts.ids.has(entry.id)) return undefined;
+  let r: Row | undefined;
+  try {
+    let d = await tool.describe(entry);
+    if (opts.pipeline) d = await tool.withClaimCheckIds(d);
+    r = row(d);
+    if ((opts.reason && !opts.reason.test(r.reason)) || (opts.pipeline && r.pipeline_id !== opts.pipeline)) {
+      return undefined;
+    }
+    return await requeueOne(tool, d, opts);
+  } catch (err) {
+    const executionId = r?.execution_id ?? entry.record?.execution_id ?? null;
+    return { id: entry.id, execution_id: executionId, result: "skipped", detail: (err as Error).message };
+  }
+}
+
+const createdQueues = new WeakMap<QueueClient, Promise<unknown>>();
+
+/** Creates the task queue if needed, once per command rather than once per record (asked again after a failure). */
+function taskQueueCreated(queue: QueueClient): Promise<unknown> {
+  let created = createdQueues.get(queue);
+  if (!created) {
+    created = queue.createIfNotExists({ abortSignal: AbortSignal.timeout(30_000) });
+    created.catch(() => createdQueues.delete(queue));
+    createdQueues.set(queue, created);
+  }
+  return created;
 }
 
 export async function requeueOne(
@@ -362,15 +443,16 @@ export async function requeueOne(
   const executionId = base.execution_id!;
   const executions = ctx.store!.executions;
   // An earlier requeue of this record got as far as queuing the task: only the poison record is left to delete.
-  const redrive = currentRedrive(await readExecution(executions, executionId));
+  const current = await readExecution(executions, executionId);
+  const redrive = currentRedrive(current);
   if (redrive?.poison_message_id === d.entry.id && redrive.state === "queued") {
     await tool.queue.delete(d.entry);
     return { ...base, result: "finished-earlier-requeue" };
   }
-  const { redriveId } = await beginRedrive(executions, executionId, {
+  const { redriveId, record } = await beginRedrive(executions, executionId, {
     poisonMessageId: d.entry.id,
     reason: d.entry.record.reason,
-  });
+  }, current);
   let text: string;
   if (decoded.kind === "task") {
     const message = decoded.message;
@@ -387,9 +469,9 @@ export async function requeueOne(
   if (queueTextBytes(text) > QUEUE_MESSAGE_LIMIT_BYTES) {
     return { ...base, result: "skipped", detail: "the task with its re-drive id no longer fits in one queue message" };
   }
-  await ctx.tasks.createIfNotExists();
+  await taskQueueCreated(ctx.tasks);
   await ctx.tasks.sendMessage(text, { abortSignal: AbortSignal.timeout(30_000) });
-  await redriveQueued(executions, executionId, redriveId);
+  await redriveQueued(executions, executionId, redriveId, record);
   await tool.queue.delete(d.entry);
   return { ...base, result: "requeued" };
 }

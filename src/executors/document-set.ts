@@ -3,6 +3,8 @@
 import type { Content, ExecutorLogEntry } from "../model/content.ts";
 import { nowIso } from "../model/content.ts";
 import { getPath } from "./paths.ts";
+import { stringSetting } from "./settings.ts";
+import * as v from "valibot";
 
 export interface SetDocument {
   role: string;
@@ -21,6 +23,17 @@ export interface DocumentSet {
   total_documents: number;
   collected_at?: string;
   documents: SetDocument[];
+}
+
+/**
+ * The settings every cross_document_* executor has: where the set is read (data.document_set by default) and where
+ * its result is written (`outputDefault` unless output_key is set).
+ */
+export function documentSetKeys(outputDefault: string) {
+  return {
+    set_data_key: v.optional(v.pipe(stringSetting("set_data_key"), v.trim(), v.minLength(1)), "document_set"),
+    output_key: v.optional(v.pipe(stringSetting("output_key"), v.trim(), v.minLength(1)), outputDefault),
+  };
 }
 
 export function isRecord(x: unknown): x is Record<string, unknown> {
@@ -67,4 +80,29 @@ export function logEntry(
   details: Record<string, unknown>,
 ): ExecutorLogEntry {
   return { executor_id: executorId, start_time: start, end_time: nowIso(), status: "completed", details, errors: [] };
+}
+
+/**
+ * `item` with `result` at data[outputKey] and a completed log entry naming the set and how long the executor took
+ * since `startedMs` (Date.now()) for it.
+ */
+export function withSetResult(
+  item: Content,
+  outputKey: string,
+  result: Record<string, unknown>,
+  log: { executorId: string; start: string; startedMs: number; set: DocumentSet },
+): Content {
+  return {
+    ...item,
+    data: { ...item.data, [outputKey]: result },
+    executor_logs: [
+      ...(item.executor_logs ?? []),
+      logEntry(log.executorId, log.start, {
+        set_id: log.set.set_id ?? "",
+        set_name: log.set.set_name ?? "unknown",
+        documents_analyzed: log.set.documents.length,
+        duration_seconds: (Date.now() - log.startedMs) / 1000,
+      }),
+    ],
+  };
 }

@@ -99,6 +99,21 @@ export function mapSetting<T extends v.GenericSchema>(name: string, valueSchema:
   );
 }
 
+/**
+ * A YAML list, or the catalog's JSON string of one, whose entries match `entry`. `notAList` is the message for
+ * anything else; `badList` for a list (or JSON text) whose entries do not match or that is not a list at all.
+ */
+export function listOrJsonSetting<T extends v.GenericSchema>(
+  entry: T,
+  messages: { notAList: string; badList: string },
+) {
+  return v.pipe(
+    v.union([v.array(v.unknown()), v.string()], messages.notAList),
+    v.transform((value): unknown => (typeof value === "string" ? jsonText(value) : value)),
+    v.array(entry, messages.badList),
+  );
+}
+
 /** Drops null and "" values, so that they fall back to the defaults as in ContentFlow. */
 export function withoutEmptyValues(settings: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== null && value !== ""));

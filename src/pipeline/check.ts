@@ -1,12 +1,12 @@
 // Checks a pipeline document without running it: parse, validate the structure, and create every executor against
 // the registry (settings validated, conditions compiled, no I/O), collecting one problem per executor instead of
 // stopping at the first. Used by `contentflow-worker pipeline check`.
-import { parse as parseYaml } from "yaml";
 import type { ExecutorDeps } from "../executors/types.ts";
 import type { ExecutorRegistry } from "../executors/registry.ts";
 import { compilePipeline, createExecutor, executorEnabled, unknownSettings } from "./compile.ts";
 import { type ParseOptions, parsePipelineYaml, type PipelineDefinition } from "./definition.ts";
 import { definitionGraph } from "./graph.ts";
+import { parseYamlDocument } from "./yaml.ts";
 
 export interface CheckProblem {
   /** The executor at fault, when there is one. */
@@ -89,7 +89,7 @@ function checkDefinition(def: PipelineDefinition, opts: CheckOptions): PipelineC
 function listedPipelineNames(text: string): string[] | undefined {
   let doc: unknown;
   try {
-    doc = parseYaml(text, { maxAliasCount: 100 });
+    doc = parseYamlDocument(text);
   } catch {
     return undefined;
   }

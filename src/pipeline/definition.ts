@@ -2,12 +2,12 @@
 // and a bare definition, like ContentFlow. Structure (ids, edges, cycles, entry point) is checked here; executor
 // types and settings are checked when the pipeline is compiled against a registry (compile.ts).
 import * as v from "valibot";
-import { parse as parseYaml } from "yaml";
 import process from "node:process";
 import { PipelineError } from "./errors.ts";
 import { issuesText } from "../util/valibot-issues.ts";
 import type { Env } from "./env.ts";
 import { definitionGraph } from "./graph.ts";
+import { parseYamlDocument } from "./yaml.ts";
 
 export { PipelineError };
 
@@ -185,9 +185,9 @@ export function siblingPipelineNames(def: PipelineDefinition): string[] {
 export function parsePipelineYaml(text: string, opts: ParseOptions = {}): PipelineDefinition {
   let doc: unknown;
   try {
-    doc = parseYaml(text, { maxAliasCount: 100 });
+    doc = parseYamlDocument(text);
   } catch (err) {
-    throw new PipelineError(`pipeline YAML does not parse: ${(err as Error).message.split("\n")[0]}`);
+    throw new PipelineError(`pipeline YAML does not parse: ${(err as Error).message}`);
   }
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
     throw new PipelineError("pipeline YAML must be a mapping (with `pipeline:`, `pipelines:` or a definition)");

@@ -17,6 +17,8 @@ export interface PoisonEntry {
   insertedOn?: Date;
   /** How often commands have leased this record (not the task's delivery count). */
   reads: number;
+  /** When this command's lease on the record ends (local clock, counted from before the request was sent). */
+  leaseEndsAt: number;
   /** The record, or why it cannot be read (written by something else, or not JSON). */
   record?: PoisonRecord;
   unreadable?: string;
@@ -35,9 +37,10 @@ export interface OriginalTask {
 export interface ScanOptions {
   /** At most this many records (default: all). */
   limit?: number;
-  /** How long records stay leased to this command; renewed by nothing, so keep the command shorter. */
+  /** How long records stay leased to this command (a PoisonLeaseKeeper can renew them; see poison-leases.ts). */
   leaseSeconds: number;
-  requestTimeoutMs?: number;
+  /** Called with each page as it is received, before the next is asked for (to start keeping its leases). */
+  onPage?: (entries: PoisonEntry[]) => void;
 }
 
 function parseEntry(m: {
@@ -46,8 +49,14 @@ function parseEntry(m: {
   messageText: string;
   insertedOn?: Date;
   dequeueCount: number;
-}): PoisonEntry {
-  const base = { id: m.messageId, popReceipt: m.popReceipt, insertedOn: m.insertedOn, reads: m.dequeueCount };
+}, leaseEndsAt: number): PoisonEntry {
+  const base = {
+    id: m.messageId,
+    popReceipt: m.popReceipt,
+    insertedOn: m.insertedOn,
+    reads: m.dequeueCount,
+    leaseEndsAt,
+  };
   let json: unknown;
   try {
     json = JSON.parse(m.messageText);
@@ -78,13 +87,16 @@ export class PoisonQueue {
     const out: PoisonEntry[] = [];
     const limit = opts.limit ?? Number.POSITIVE_INFINITY;
     while (out.length < limit) {
+      const leaseEndsAt = Date.now() + opts.leaseSeconds * 1000;
       const { receivedMessageItems } = await this.queue.receiveMessages({
         numberOfMessages: Math.min(32, limit - out.length),
         visibilityTimeout: opts.leaseSeconds,
         ...this.timeout(),
       });
       if (receivedMessageItems.length === 0) break;
-      for (const m of receivedMessageItems) out.push(parseEntry(m));
+      const page = receivedMessageItems.map((m) => parseEntry(m, leaseEndsAt));
+      out.push(...page);
+      opts.onPage?.(page);
     }
     return out;
   }
@@ -101,6 +113,14 @@ export class PoisonQueue {
       }
     }));
     return failed;
+  }
+
+  /** Leases a record this command holds for `leaseSeconds` more from now (a new pop receipt). */
+  async renew(entry: PoisonEntry, leaseSeconds: number): Promise<void> {
+    const leaseEndsAt = Date.now() + leaseSeconds * 1000;
+    const r = await this.queue.updateMessage(entry.id, entry.popReceipt, undefined, leaseSeconds, this.timeout());
+    if (r.popReceipt) entry.popReceipt = r.popReceipt;
+    entry.leaseEndsAt = leaseEndsAt;
   }
 
   /** Deletes a leased record; a record already gone counts as deleted. */

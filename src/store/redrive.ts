@@ -6,7 +6,7 @@
 import * as v from "valibot";
 import type { Container } from "@azure/cosmos";
 import { nowIso } from "../model/content.ts";
-import type { ExecutionDoc } from "../model/documents.ts";
+import { type ExecutionDoc, ExecutionDocSchema } from "../model/documents.ts";
 import { cosmosStatus } from "./cosmos.ts";
 import { readExecution } from "./execution-records.ts";
 
@@ -48,18 +48,27 @@ function withoutSystem(doc: ExecutionDoc): Record<string, unknown> {
   return rest;
 }
 
+/** The record as written by a replace (with its new etag), to start the next etag-checked write from. */
+function written(resource: unknown): ExecutionDoc | undefined {
+  const parsed = v.safeParse(ExecutionDocSchema, resource);
+  return parsed.success ? parsed.output : undefined;
+}
+
 /**
  * Sets the record back to pending with a new re-drive in state "sending" (etag-checked; re-read on a conflict).
- * A missing record is left missing: the processing worker creates it from the task. Returns the new re-drive id.
+ * A missing record is left missing: the processing worker creates it from the task. Returns the new re-drive id and
+ * the record as written (pass it to redriveQueued to save a read). `known`: the record as just read by the caller,
+ * tried first instead of reading it again (a stale one only costs a conflict and a re-read).
  */
 export async function beginRedrive(
   container: Container,
   executionId: string,
   info: { poisonMessageId: string; reason: string },
-): Promise<{ redriveId: string; recordFound: boolean }> {
+  known?: ExecutionDoc,
+): Promise<{ redriveId: string; recordFound: boolean; record?: ExecutionDoc }> {
   const redriveId = `redrive_${crypto.randomUUID().replace(/-/g, "").slice(0, 16)}`;
   for (let attempt = 0; attempt < 5; attempt++) {
-    const doc = await readExecution(container, executionId);
+    const doc = attempt === 0 && known ? known : await readExecution(container, executionId);
     if (!doc) return { redriveId, recordFound: false };
     const at = nowIso();
     const previous = currentRedrive(doc);
@@ -72,7 +81,7 @@ export async function beginRedrive(
       count: (previous?.count ?? 0) + (previous?.poison_message_id === info.poisonMessageId ? 0 : 1),
     };
     try {
-      await container.item(executionId, executionId).replace({
+      const { resource } = await container.item(executionId, executionId).replace({
         ...withoutSystem(doc),
         status: "pending",
         status_message: `Re-driven from the poison queue at ${at}`,
@@ -83,7 +92,7 @@ export async function beginRedrive(
         task_failures: 0,
         redrive: next,
       }, { accessCondition: { type: "IfMatch", condition: doc._etag ?? "" } });
-      return { redriveId, recordFound: true };
+      return { redriveId, recordFound: true, record: written(resource) };
     } catch (err) {
       if (cosmosStatus(err) === 412) continue;
       throw err;
@@ -92,10 +101,18 @@ export async function beginRedrive(
   throw new RedriveConflictError(`execution ${executionId} kept changing; re-drive not recorded`);
 }
 
-/** Marks the re-drive "queued" once its message is on the queue (only if the record still names it). */
-export async function redriveQueued(container: Container, executionId: string, redriveId: string): Promise<void> {
+/**
+ * Marks the re-drive "queued" once its message is on the queue (only if the record still names it). `known`: the
+ * record as beginRedrive wrote it, tried first instead of reading it again.
+ */
+export async function redriveQueued(
+  container: Container,
+  executionId: string,
+  redriveId: string,
+  known?: ExecutionDoc,
+): Promise<void> {
   for (let attempt = 0; attempt < 5; attempt++) {
-    const doc = await readExecution(container, executionId);
+    const doc = attempt === 0 && known ? known : await readExecution(container, executionId);
     const current = currentRedrive(doc);
     if (!doc || current?.id !== redriveId || current.state === "queued") return;
     try {

@@ -5,20 +5,12 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
-import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { CosmosClient, type Database } from "@azure/cosmos";
-import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
-import { ensureCosmosContainers } from "../../src/store/cosmos.ts";
-import { loadConfig } from "../../src/config/load.ts";
-import type { Config } from "../../src/config/schema.ts";
-import { ensureBinary } from "../helpers/binary.ts";
+import { createVault, executionRecordsOfVault, upsertPipeline } from "../helpers/seeded-store.ts";
 import { uploadBlobs } from "../integration/source-test-kit.ts";
 import { type FakeDocumentIntelligence, startFakeDocumentIntelligence } from "../helpers/fake-document-intelligence.ts";
 import { type FakeContentUnderstanding, startFakeContentUnderstanding } from "../helpers/fake-content-understanding.ts";
 import { type FakeAiSearch, startFakeAiSearch } from "../helpers/fake-ai-search.ts";
+import { type E2eEnv, e2eEnv, until } from "./e2e-kit.ts";
 
 const PDF = Buffer.from("%PDF-1.7\ninvoice for the binary\n%%EOF\n");
 
@@ -60,30 +52,19 @@ const PIPELINE = `pipeline:
 `;
 
 describe("compiled binary: Azure AI document executors", () => {
-  let emu: Emulators;
-  let binary: string;
-  let config: Config;
-  let db: Database;
-  let env: Record<string, string>;
+  let e: E2eEnv;
   let di: FakeDocumentIntelligence;
   let cu: FakeContentUnderstanding;
   let search: FakeAiSearch;
-  const cwd = mkdtempSync(join(tmpdir(), "cfw-ai-docs-"));
 
   before(async () => {
-    binary = ensureBinary();
     [di, cu, search] = await Promise.all([
       startFakeDocumentIntelligence({ key: "di-key-for-the-binary" }),
       startFakeContentUnderstanding({ key: "cu-key-for-the-binary" }),
       startFakeAiSearch({ key: "search-key-for-the-binary", index: "ai-docs-index" }),
     ]);
-    emu = await startEmulators();
-    env = {
-      PATH: process.env.PATH ?? "",
-      ...emu.env,
+    e = await e2eEnv({
       STORAGE_WORKER_QUEUE_NAME: "ai-docs-tasks",
-      LOG_LEVEL: "warning",
-      OUTBOUND_ALLOWED_PRIVATE_HOSTS: "127.0.0.1,localhost",
       PIPELINE_ENV_ALLOWED_VARIABLES:
         "*,AZURE_DOCUMENT_INTELLIGENCE_KEY,AZURE_CONTENT_UNDERSTANDING_API_KEY,AZURE_AI_SEARCH_API_KEY",
       AZURE_DOCUMENT_INTELLIGENCE_ENDPOINT: di.endpoint,
@@ -92,69 +73,25 @@ describe("compiled binary: Azure AI document executors", () => {
       AZURE_CONTENT_UNDERSTANDING_API_KEY: "cu-key-for-the-binary",
       AZURE_AI_SEARCH_ENDPOINT: search.endpoint,
       AZURE_AI_SEARCH_API_KEY: "search-key-for-the-binary",
-    };
-    config = (await loadConfig({ env, dotenvPath: false })).config;
-    const cosmos = new CosmosClient({
-      endpoint: emu.cosmosEndpoint,
-      key: emu.env.COSMOS_DB_KEY,
-      connectionPolicy: { enableEndpointDiscovery: false },
     });
-    await ensureCosmosContainers(cosmos, config);
-    db = cosmos.database(config.COSMOS_DB_NAME);
-    await db.container(config.COSMOS_DB_CONTAINER_PIPELINES).items.upsert({
-      id: "pipe-ai-docs",
-      name: "ai-documents",
-      yaml: PIPELINE,
-    });
-    await db.container(config.COSMOS_DB_CONTAINER_VAULTS).items.upsert({
-      id: "vault-ai-docs",
-      name: "v",
-      pipeline_id: "pipe-ai-docs",
-      enabled: true,
-      save_execution_output: true,
-    });
-    await uploadBlobs(emu, "ai-docs", [{ name: "invoice.pdf", body: PDF, contentType: "application/pdf" }]);
+    await upsertPipeline(e.store, "pipe-ai-docs", PIPELINE);
+    await createVault(e.store, "vault-ai-docs", { pipelineId: "pipe-ai-docs", saveExecutionOutput: true });
+    await uploadBlobs(e.emu, "ai-docs", [{ name: "invoice.pdf", body: PDF, contentType: "application/pdf" }]);
   });
 
   after(async () => {
-    await emu?.stop();
+    await e?.stop();
     await Promise.all([di?.close(), cu?.close(), search?.close()]);
   });
 
-  function start(args: string[], timeoutMs = 90_000) {
-    const child = spawn(binary, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    child.stdout!.on("data", (d) => (output += d));
-    child.stderr!.on("data", (d) => (output += d));
-    const finished = new Promise<{ code: number | null; output: string }>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        process.kill(child.pid!, "SIGKILL");
-        reject(new Error(`${args.join(" ")} did not finish in ${timeoutMs} ms:\n${output}`));
-      }, timeoutMs);
-      child.once("exit", (code) => {
-        clearTimeout(timer);
-        resolve({ code, output });
-      });
-    });
-    return { pid: child.pid!, finished };
-  }
-
-  const executions = async () =>
-    (await db.container(config.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS).items.query({
-      query: "SELECT * FROM c WHERE c.vault_id = @v",
-      parameters: [{ name: "@v", value: "vault-ai-docs" }],
-    }).fetchAll()).resources;
-
   test("a PDF blob goes through Document Intelligence, Content Understanding and into AI Search", async () => {
-    const source = await start(["worker", "--role=source", "--once"]).finished;
+    const source = await e.run(["worker", "--role=source", "--once"], { timeoutMs: 90_000 });
     assert.equal(source.code, 0, source.output);
-    const processing = start(["worker", "--role=processing"]);
-    let done: Record<string, any> | undefined;
-    for (let i = 0; i < 300 && !done; i++) {
-      const [doc] = await executions();
-      if (doc && (doc.status === "completed" || doc.status === "failed")) done = doc;
-      else await new Promise((r) => setTimeout(r, 200));
-    }
+    const processing = e.start(["worker", "--role=processing"], { timeoutMs: 90_000 });
+    const done = await until("the execution finished", async () => {
+      const [doc] = await executionRecordsOfVault(e.store, "vault-ai-docs");
+      return doc && (doc.status === "completed" || doc.status === "failed") ? doc : undefined;
+    }, 60_000).catch(() => undefined);
     process.kill(processing.pid, "SIGTERM");
     const stopped = await processing.finished;
     assert.ok(done, `the execution finished\n${stopped.output}`);

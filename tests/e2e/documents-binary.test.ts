@@ -4,18 +4,10 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
-import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { CosmosClient, type Database } from "@azure/cosmos";
-import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
-import { ensureCosmosContainers } from "../../src/store/cosmos.ts";
-import { loadConfig } from "../../src/config/load.ts";
-import type { Config } from "../../src/config/schema.ts";
-import { ensureBinary } from "../helpers/binary.ts";
+import { createVault, executionRecordsOfVault, upsertPipeline } from "../helpers/seeded-store.ts";
 import { uploadBlobs } from "../integration/source-test-kit.ts";
 import { makeDocx, makePdf, makePptx, makeXlsx } from "../helpers/documents.ts";
+import { type E2eEnv, e2eEnv, until } from "./e2e-kit.ts";
 
 const PIPELINE = `pipeline:
   name: documents-in-binary
@@ -32,38 +24,13 @@ const PIPELINE = `pipeline:
 `;
 
 describe("compiled binary: document extraction", () => {
-  let emu: Emulators;
-  let binary: string;
-  let config: Config;
-  let db: Database;
-  let env: Record<string, string>;
-  const cwd = mkdtempSync(join(tmpdir(), "cfw-docs-binary-"));
+  let e: E2eEnv;
 
   before(async () => {
-    binary = ensureBinary();
-    emu = await startEmulators();
-    env = { PATH: process.env.PATH ?? "", ...emu.env, STORAGE_WORKER_QUEUE_NAME: "docs-binary", LOG_LEVEL: "warning" };
-    config = (await loadConfig({ env, dotenvPath: false })).config;
-    const cosmos = new CosmosClient({
-      endpoint: emu.cosmosEndpoint,
-      key: emu.env.COSMOS_DB_KEY,
-      connectionPolicy: { enableEndpointDiscovery: false },
-    });
-    await ensureCosmosContainers(cosmos, config);
-    db = cosmos.database(config.COSMOS_DB_NAME);
-    await db.container(config.COSMOS_DB_CONTAINER_PIPELINES).items.upsert({
-      id: "pipe-docs",
-      name: "documents-in-binary",
-      yaml: PIPELINE,
-    });
-    await db.container(config.COSMOS_DB_CONTAINER_VAULTS).items.upsert({
-      id: "vault-docs",
-      name: "docs",
-      pipeline_id: "pipe-docs",
-      enabled: true,
-      save_execution_output: true,
-    });
-    await uploadBlobs(emu, "docs-binary", [
+    e = await e2eEnv({ STORAGE_WORKER_QUEUE_NAME: "docs-binary" });
+    await upsertPipeline(e.store, "pipe-docs", PIPELINE);
+    await createVault(e.store, "vault-docs", { pipelineId: "pipe-docs", saveExecutionOutput: true });
+    await uploadBlobs(e.emu, "docs-binary", [
       { name: "a.pdf", body: await makePdf() },
       { name: "b.docx", body: await makeDocx() },
       { name: "c.pptx", body: await makePptx() },
@@ -72,44 +39,18 @@ describe("compiled binary: document extraction", () => {
   });
 
   after(async () => {
-    await emu?.stop();
+    await e?.stop();
   });
 
-  function start(args: string[], timeoutMs: number) {
-    const child = spawn(binary, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    child.stdout!.on("data", (d) => (output += d));
-    child.stderr!.on("data", (d) => (output += d));
-    const finished = new Promise<{ code: number | null; output: string }>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        process.kill(child.pid!, "SIGKILL");
-        reject(new Error(`${args.join(" ")} did not finish in ${timeoutMs} ms:\n${output}`));
-      }, timeoutMs);
-      child.once("exit", (code) => {
-        clearTimeout(timer);
-        resolve({ code, output });
-      });
-    });
-    return { pid: child.pid!, finished };
-  }
-
-  const executions = async () =>
-    (await db.container(config.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS).items.query({
-      query: "SELECT * FROM c WHERE c.vault_id = @v",
-      parameters: [{ name: "@v", value: "vault-docs" }],
-    }).fetchAll()).resources;
-
   test("PDF, Word, PowerPoint and Excel blobs are extracted by the binary", async () => {
-    const crawl = await start(["worker", "--role=source", "--once"], 60_000).finished;
+    const crawl = await e.run(["worker", "--role=source", "--once"], { timeoutMs: 60_000 });
     assert.equal(crawl.code, 0, crawl.output);
     assert.match(crawl.output, /^items discovered: 4$/m);
-    const processing = start(["worker", "--role=processing"], 120_000);
-    let done: Record<string, any> | undefined;
-    for (let i = 0; i < 400 && !done; i++) {
-      const [record] = await executions();
-      if (record && (record.status === "completed" || record.status === "failed")) done = record;
-      else await new Promise((r) => setTimeout(r, 250));
-    }
+    const processing = e.start(["worker", "--role=processing"], { timeoutMs: 120_000 });
+    const done = await until("the execution finished", async () => {
+      const [record] = await executionRecordsOfVault(e.store, "vault-docs");
+      return record && (record.status === "completed" || record.status === "failed") ? record : undefined;
+    }, 100_000).catch(() => undefined);
     process.kill(processing.pid, "SIGTERM");
     const exit = await processing.finished;
     assert.ok(done, `the execution finished\n${exit.output}`);

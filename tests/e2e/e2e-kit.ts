@@ -1,16 +1,63 @@
-// Shared pieces of the end-to-end fault tests: the compiled binary as supervisors (tests/helpers/binary-run.ts),
-// seeded Cosmos, a slow HTTP service for the `http` executor, and a TCP proxy that can cut a service off (the Cosmos
-// emulator keeps its data only in memory, so an outage is simulated between the binary and it).
+// Shared pieces of the end-to-end tests: the emulators, the compiled binary and its environment for one test file
+// (e2eEnv), the binary as supervisors (tests/helpers/binary-run.ts), seeded Cosmos, a slow HTTP service for the
+// `http` executor, and a TCP proxy that can cut a service off (the Cosmos emulator keeps its data only in memory, so
+// an outage is simulated between the binary and it).
 import process from "node:process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Buffer } from "node:buffer";
 import { createServer as createHttpServer, type Server } from "node:http";
 import { connect, createServer as createTcpServer, type Server as TcpServer, type Socket } from "node:net";
-import type { Emulators } from "../../scripts/lib/emulators.ts";
+import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
 import { BinaryRun } from "../helpers/binary-run.ts";
-import { executionsOfVault, type ExecutionTimes, type SeededStore } from "../helpers/seeded-store.ts";
+import { basicEnv, ensureBinary, type Finished, startBinary, type StartedBinary } from "../helpers/binary.ts";
+import { executionsOfVault, type ExecutionTimes, seedCosmos, type SeededStore } from "../helpers/seeded-store.ts";
 import { sleep, uniqueName, until } from "../helpers/wait.ts";
 
 export { sleep, uniqueName, until };
+export type { Finished };
+
+/** The emulators, the compiled binary and its environment for one end-to-end test file. */
+export interface E2eEnv {
+  emu: Emulators;
+  binary: string;
+  /** The Cosmos database the binary uses, seeded with the pass-through pipeline (tests/helpers/seeded-store.ts). */
+  store: SeededStore;
+  /** What the binary is started with: PATH, the emulators' settings, LOG_LEVEL=warning and the test file's extras. */
+  env: Record<string, string>;
+  /** Starts `binary args` in a directory of its own; `env` goes on top of the file's environment. */
+  start(args: string[], opts?: { env?: Record<string, string>; timeoutMs?: number }): StartedBinary;
+  /** start(…).finished */
+  run(args: string[], opts?: { env?: Record<string, string>; timeoutMs?: number }): Promise<Finished>;
+  /** Stops the emulators (call in `after`). */
+  stop(): Promise<void>;
+}
+
+/** Builds the binary if stale, starts the emulators and seeds Cosmos; `env` is added to the binary's environment. */
+export async function e2eEnv(env: Record<string, string> = {}): Promise<E2eEnv> {
+  const binary = ensureBinary();
+  const emu = await startEmulators();
+  try {
+    const store = await seedCosmos(emu);
+    const fullEnv = { ...basicEnv(), ...emu.env, LOG_LEVEL: "warning", ...env };
+    const cwd = mkdtempSync(join(tmpdir(), "cfw-e2e-"));
+    const start: E2eEnv["start"] = (args, opts = {}) =>
+      startBinary(binary, args, { cwd, env: { ...fullEnv, ...opts.env }, timeoutMs: opts.timeoutMs });
+    return {
+      emu,
+      binary,
+      store,
+      env: fullEnv,
+      start,
+      run: (args, opts) => start(args, opts).finished,
+      stop: () => emu.stop(),
+    };
+  } catch (err) {
+    await emu.stop();
+    throw err;
+  }
+}
 
 export const alive = (pid: number): boolean => {
   try {
@@ -47,6 +94,34 @@ export class Fleet {
       for (const k of kids) if (k.pid && alive(k.pid)) process.kill(k.pid, "SIGKILL");
     }
   }
+}
+
+export type SlowService = Awaited<ReturnType<typeof slowService>>;
+
+/** An e2eEnv with supervisors to start (`fleet`) and the slow HTTP service their pipelines call (`slow`). */
+export interface E2eFleetEnv extends E2eEnv {
+  fleet: Fleet;
+  slow: SlowService;
+}
+
+/** e2eEnv plus a Fleet and the slow service; `stop` kills the supervisors, closes the service, stops the emulators. */
+export async function e2eFleetEnv(env: Record<string, string> = {}): Promise<E2eFleetEnv> {
+  const e = await e2eEnv(env);
+  const fleet = new Fleet(e.binary, e.emu);
+  const slow = await slowService().catch(async (err) => {
+    await e.stop();
+    throw err;
+  });
+  return {
+    ...e,
+    fleet,
+    slow,
+    async stop() {
+      await fleet.killAll();
+      await slow.close();
+      await e.stop();
+    },
+  };
 }
 
 /** Waits until `n` executions of `vault` are completed or failed; returns them all. */
@@ -114,9 +189,10 @@ export function duplicateCalls(calls: Map<string, number>): number {
  * A TCP proxy on a free loopback port to `targetPort`. `cut()` drops every connection and closes the listening
  * socket, so new connections are refused by the kernel at once (no runtime-specific reset behaviour: under Deno a
  * connection accepted and destroyed by node:net could leave the client waiting for its request timeout);
- * `restore()` listens on the same port again.
+ * `restore()` listens on the same port again. `delayMs` holds back what the client sends by that long (the order
+ * kept), so every request to the service takes at least that much longer.
  */
-export async function tcpProxy(targetPort: number) {
+export async function tcpProxy(targetPort: number, opts: { delayMs?: number } = {}) {
   const sockets = new Set<Socket>();
   const handle = (client: Socket) => {
     const upstream = connect(targetPort, "127.0.0.1");
@@ -130,7 +206,10 @@ export async function tcpProxy(targetPort: number) {
     };
     client.on("error", drop).on("close", drop);
     upstream.on("error", drop).on("close", drop);
-    client.pipe(upstream).pipe(client);
+    if (opts.delayMs) {
+      client.on("data", (chunk: Buffer) => setTimeout(() => upstream.write(chunk), opts.delayMs));
+      upstream.pipe(client);
+    } else client.pipe(upstream).pipe(client);
   };
   const listen = async (port: number): Promise<TcpServer> => {
     const server = createTcpServer(handle);

@@ -4,33 +4,27 @@
 // reported as not retryable with the reason. Running the same retry again sends nothing twice.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import process from "node:process";
-import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { BlobServiceClient } from "@azure/storage-blob";
 import type { QueueClient } from "@azure/storage-queue";
-import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
 import {
   createVault,
   namedQueue,
   passThroughTask,
   preloadTasks,
   queueLength,
-  seedCosmos,
-  type SeededStore,
+  upsertPipeline,
 } from "../helpers/seeded-store.ts";
-import { ensureBinary } from "../helpers/binary.ts";
 import { buildTaskMessage } from "../../src/model/task-envelope.ts";
 import { pendingExecutionDoc } from "../../src/store/execution-records.ts";
-import { finishedExecutions, Fleet, pipelineYaml, slowService, uniqueName, until } from "./e2e-kit.ts";
-
-interface Finished {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+import {
+  type E2eFleetEnv,
+  e2eFleetEnv,
+  type Finished,
+  finishedExecutions,
+  pipelineYaml,
+  uniqueName,
+  until,
+} from "./e2e-kit.ts";
 
 interface RetryOutcome {
   execution_id: string;
@@ -39,40 +33,19 @@ interface RetryOutcome {
 }
 
 describe("executions retry (compiled binary)", () => {
-  let emu: Emulators;
-  let store: SeededStore;
-  let fleet: Fleet;
-  let binary: string;
-  let slow: Awaited<ReturnType<typeof slowService>>;
-  const cwd = mkdtempSync(join(tmpdir(), "cfw-retry-"));
+  let e: E2eFleetEnv;
 
   before(async () => {
-    binary = ensureBinary();
-    emu = await startEmulators();
-    store = await seedCosmos(emu);
-    fleet = new Fleet(binary, emu);
-    slow = await slowService();
+    e = await e2eFleetEnv();
   });
 
   after(async () => {
-    await fleet?.killAll();
-    await slow?.close();
-    await emu?.stop();
+    await e?.stop();
   });
 
+  /** The binary as a command on `queue` (its poison queue is `<queue>-poison`). */
   function cli(args: string[], queue: string): Promise<Finished> {
-    return new Promise((resolve) => {
-      const child = spawn(binary, args, {
-        cwd,
-        env: { PATH: process.env.PATH ?? "", ...emu.env, STORAGE_WORKER_QUEUE_NAME: queue, LOG_LEVEL: "warning" },
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d) => (stdout += d));
-      child.stderr.on("data", (d) => (stderr += d));
-      child.on("close", (code) => resolve({ code, stdout, stderr }));
-    });
+    return e.run(args, { env: { STORAGE_WORKER_QUEUE_NAME: queue } });
   }
 
   async function retry(args: string[], queue: string): Promise<{ code: number | null; outcomes: RetryOutcome[] }> {
@@ -81,32 +54,28 @@ describe("executions retry (compiled binary)", () => {
     return { code: r.code, outcomes: JSON.parse(r.stdout).outcomes };
   }
 
-  async function upsertPipeline(id: string, steps: string[]): Promise<void> {
-    await store.db.container(store.config.COSMOS_DB_CONTAINER_PIPELINES).items.upsert({
-      id,
-      name: id,
-      yaml: pipelineYaml(id, steps),
-    });
+  async function pipelineOf(id: string, steps: string[]): Promise<void> {
+    await upsertPipeline(e.store, id, pipelineYaml(id, steps));
   }
 
   const httpStep = () =>
-    `{id: call, type: http, settings: {url: "http://127.0.0.1:${slow.port}/slow?ms=5", max_retries: 0}}`;
+    `{id: call, type: http, settings: {url: "http://127.0.0.1:${e.slow.port}/slow?ms=5", max_retries: 0}}`;
 
   async function execution(id: string): Promise<Record<string, unknown>> {
-    const { resource } = await store.db.container(store.config.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS).item(id, id)
+    const { resource } = await e.store.db.container(e.store.config.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS).item(id, id)
       .read();
     return resource;
   }
 
   test("failed executions with poison records are re-driven from there, once", { timeout: 240_000 }, async () => {
-    const queue = namedQueue(emu, uniqueName("retry-q"));
+    const queue = namedQueue(e.emu, uniqueName("retry-q"));
     await queue.create();
-    const poison: QueueClient = namedQueue(emu, `${queue.name}-poison`);
+    const poison: QueueClient = namedQueue(e.emu, `${queue.name}-poison`);
     const vault = uniqueName("retry-v");
-    await createVault(store, vault);
+    await createVault(e.store, vault);
     const pipeline = uniqueName("later-pipeline");
-    await preloadTasks(store, queue, [0, 1].map((i) => passThroughTask(vault, i, pipeline)));
-    const first = await fleet.start(queue.name, { NUM_PROCESSING_WORKERS: "1" });
+    await preloadTasks(e.store, queue, [0, 1].map((i) => passThroughTask(vault, i, pipeline)));
+    const first = await e.fleet.start(queue.name, { NUM_PROCESSING_WORKERS: "1" });
     await until("2 poison records", async () => (await poison.exists()) && (await queueLength(poison)) === 2, 60_000);
     await first.stop();
     const ids = [`exec_${vault}-0`, `exec_${vault}-1`];
@@ -117,7 +86,7 @@ describe("executions retry (compiled binary)", () => {
     assert.equal(await queueLength(poison), 2, "a dry run changes nothing");
     assert.equal(await queueLength(queue), 0);
 
-    await upsertPipeline(pipeline, [httpStep()]);
+    await pipelineOf(pipeline, [httpStep()]);
     const done = await retry(["--status", "failed", "--pipeline", pipeline, "--since", "1h"], queue.name);
     assert.equal(done.code, 0);
     assert.deepEqual(done.outcomes.map((o) => o.result).sort(), ["requeued-from-poison", "requeued-from-poison"]);
@@ -131,34 +100,34 @@ describe("executions retry (compiled binary)", () => {
     assert.deepEqual(again.outcomes.map((o) => o.result), ["already-queued", "already-queued"]);
     assert.equal(await queueLength(queue), 2, "nothing sent twice");
 
-    const before = slow.requests();
-    const run = await fleet.start(queue.name, { OUTBOUND_ALLOWED_PRIVATE_HOSTS: "127.0.0.1" });
-    const docs = await finishedExecutions(store, vault, 2);
+    const before = e.slow.requests();
+    const run = await e.fleet.start(queue.name, { OUTBOUND_ALLOWED_PRIVATE_HOSTS: "127.0.0.1" });
+    const docs = await finishedExecutions(e.store, vault, 2);
     assert.deepEqual(docs.filter((d) => d.status !== "completed").map((d) => `${d.id}: ${d.error}`), []);
-    assert.equal(slow.requests() - before, 2);
+    assert.equal(e.slow.requests() - before, 2);
     await run.stop();
   });
 
   test("rebuilt from the record when the pipeline reads the content; otherwise not retryable, with the reason", {
     timeout: 240_000,
   }, async () => {
-    const queue = namedQueue(emu, uniqueName("rebuild-q"));
+    const queue = namedQueue(e.emu, uniqueName("rebuild-q"));
     await queue.create();
     const vault = uniqueName("rebuild-v");
-    await createVault(store, vault);
+    await createVault(e.store, vault);
     // The items' content lives in blob storage; the execution records keep only the items' identifiers.
-    const blobs = BlobServiceClient.fromConnectionString(emu.env.BLOB_STORAGE_CONNECTION_STRING);
+    const blobs = BlobServiceClient.fromConnectionString(e.emu.env.BLOB_STORAGE_CONNECTION_STRING);
     const container = blobs.getContainerClient(uniqueName("docs"));
     await container.create();
-    const account = emu.env.BLOB_STORAGE_ACCOUNT_NAME;
+    const account = e.emu.env.BLOB_STORAGE_ACCOUNT_NAME;
     const reader = uniqueName("reads-content");
-    await upsertPipeline(reader, [
+    await pipelineOf(reader, [
       `{id: get, type: azure_blob_content_retriever, settings: {include_content_bytes_as_field: true, use_temp_file_for_content: false}}`,
       httpStep(),
     ]);
     const noReader = uniqueName("needs-data");
-    await upsertPipeline(noReader, [httpStep()]);
-    const executions = store.db.container(store.config.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS);
+    await pipelineOf(noReader, [httpStep()]);
+    const executions = e.store.db.container(e.store.config.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS);
     const failed = async (n: number, pipelineId: string): Promise<string> => {
       const key = `${vault}-${n}`;
       await container.getBlockBlobClient(`${key}.txt`).upload(`text of ${key}`, `text of ${key}`.length);
@@ -218,12 +187,12 @@ describe("executions retry (compiled binary)", () => {
     assert.match(text.stdout, /already-queued +exec_/);
     assert.equal(await queueLength(queue), 2, "a second retry sends nothing");
 
-    const run = await fleet.start(queue.name, { OUTBOUND_ALLOWED_PRIVATE_HOSTS: "127.0.0.1" });
+    const run = await e.fleet.start(queue.name, { OUTBOUND_ALLOWED_PRIVATE_HOSTS: "127.0.0.1" });
     await until("the 2 retried executions completed", async () => {
       const [x, y] = [await execution(a), await execution(b)];
       return x.status === "completed" && y.status === "completed" ? true : undefined;
     }, 90_000);
-    const calls = slow.callsOf(vault);
+    const calls = e.slow.callsOf(vault);
     assert.equal(calls.get(`${vault}-0`), 1);
     assert.equal(calls.get(`${vault}-1`), 1);
     assert.equal(calls.get(`${vault}-2`), undefined, "the one not retried did not run");

@@ -4,80 +4,55 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
-import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { QueueClient } from "@azure/storage-queue";
-import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
 import {
   createVault,
   namedQueue,
   passThroughTask,
   preloadTasks,
   queueLength,
-  seedCosmos,
-  type SeededStore,
+  upsertPipeline,
 } from "../helpers/seeded-store.ts";
-import { ensureBinary } from "../helpers/binary.ts";
-import { finishedExecutions, Fleet, pipelineYaml, sleep, slowService, uniqueName, until } from "./e2e-kit.ts";
-
-interface Finished {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+import {
+  type E2eFleetEnv,
+  e2eFleetEnv,
+  type Finished,
+  finishedExecutions,
+  pipelineYaml,
+  sleep,
+  tcpProxy,
+  uniqueName,
+  until,
+} from "./e2e-kit.ts";
 
 describe("poison command (compiled binary)", () => {
-  let emu: Emulators;
-  let store: SeededStore;
-  let fleet: Fleet;
-  let binary: string;
-  let slow: Awaited<ReturnType<typeof slowService>>;
-  const cwd = mkdtempSync(join(tmpdir(), "cfw-poison-"));
+  let e: E2eFleetEnv;
 
   before(async () => {
-    binary = ensureBinary();
-    emu = await startEmulators();
-    store = await seedCosmos(emu);
-    fleet = new Fleet(binary, emu);
-    slow = await slowService();
+    e = await e2eFleetEnv();
   });
 
   after(async () => {
-    await fleet?.killAll();
-    await slow?.close();
-    await emu?.stop();
+    await e?.stop();
   });
 
-  function cli(args: string[], queue: string, onStart?: (pid: number) => void): Promise<Finished> {
-    return new Promise((resolve) => {
-      const child = spawn(binary, args, {
-        cwd,
-        env: { PATH: process.env.PATH ?? "", ...emu.env, STORAGE_WORKER_QUEUE_NAME: queue, LOG_LEVEL: "warning" },
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      onStart?.(child.pid!);
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d) => (stdout += d));
-      child.stderr.on("data", (d) => (stderr += d));
-      child.on("close", (code) => resolve({ code, stdout, stderr }));
-    });
+  /** The binary as a command on `queue` (its poison queue is `<queue>-poison`). */
+  function cli(args: string[], queue: string): Promise<Finished> {
+    return e.run(args, { env: { STORAGE_WORKER_QUEUE_NAME: queue } });
   }
 
   /** `n` tasks of a pipeline that does not exist yet, all set aside by a processing worker. */
   async function poisoned(
     n: number,
   ): Promise<{ queue: QueueClient; poison: QueueClient; vault: string; pipeline: string }> {
-    const queue = namedQueue(emu, uniqueName("poison-q"));
+    const queue = namedQueue(e.emu, uniqueName("poison-q"));
     await queue.create();
-    const poison = namedQueue(emu, `${queue.name}-poison`);
+    const poison = namedQueue(e.emu, `${queue.name}-poison`);
     const vault = uniqueName("poison-v");
-    await createVault(store, vault);
+    await createVault(e.store, vault);
     const pipeline = uniqueName("later-pipeline");
-    await preloadTasks(store, queue, Array.from({ length: n }, (_, i) => passThroughTask(vault, i, pipeline)));
-    const run = await fleet.start(queue.name, { NUM_PROCESSING_WORKERS: "1" });
+    await preloadTasks(e.store, queue, Array.from({ length: n }, (_, i) => passThroughTask(vault, i, pipeline)));
+    const run = await e.fleet.start(queue.name, { NUM_PROCESSING_WORKERS: "1" });
     await until(
       `${n} poison records`,
       async () => (await poison.exists()) && (await queueLength(poison)) === n,
@@ -88,12 +63,8 @@ describe("poison command (compiled binary)", () => {
   }
 
   async function createPipeline(id: string): Promise<void> {
-    const step = `{id: call, type: http, settings: {url: "http://127.0.0.1:${slow.port}/slow?ms=5", max_retries: 0}}`;
-    await store.db.container(store.config.COSMOS_DB_CONTAINER_PIPELINES).items.upsert({
-      id,
-      name: id,
-      yaml: pipelineYaml(id, [step]),
-    });
+    const step = `{id: call, type: http, settings: {url: "http://127.0.0.1:${e.slow.port}/slow?ms=5", max_retries: 0}}`;
+    await upsertPipeline(e.store, id, pipelineYaml(id, [step]));
   }
 
   test("list, show, requeue by pipeline, and the re-driven tasks complete", { timeout: 180_000 }, async () => {
@@ -134,29 +105,30 @@ describe("poison command (compiled binary)", () => {
     assert.equal(outcomes.filter((o: { result: string }) => o.result === "requeued").length, 5);
     assert.equal(await queueLength(poison), 0);
     assert.equal(await queueLength(queue), 5);
-    const record = await store.db.container(store.config.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS)
+    const record = await e.store.db.container(e.store.config.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS)
       .item(String(rows[0].execution_id), String(rows[0].execution_id)).read();
     assert.equal(record.resource.status, "pending");
     assert.equal(record.resource.redrive.state, "queued");
     assert.equal(record.resource.redrive.poison_message_id, rows[0].id);
 
-    const before = slow.requests();
-    const run = await fleet.start(queue.name, { OUTBOUND_ALLOWED_PRIVATE_HOSTS: "127.0.0.1" });
-    const docs = await finishedExecutions(store, vault, 5);
+    const before = e.slow.requests();
+    const run = await e.fleet.start(queue.name, { OUTBOUND_ALLOWED_PRIVATE_HOSTS: "127.0.0.1" });
+    const docs = await finishedExecutions(e.store, vault, 5);
     assert.deepEqual(docs.filter((d) => d.status !== "completed").map((d) => `${d.id}: ${d.error}`), []);
-    assert.equal(slow.requests() - before, 5);
+    assert.equal(e.slow.requests() - before, 5);
     await run.stop();
   });
 
   test("a requeue killed half way and run again: nothing lost, nothing run twice", { timeout: 240_000 }, async () => {
     const n = 40;
+    const concurrency = 8;
     const { queue, poison, vault, pipeline } = await poisoned(n);
     await createPipeline(pipeline);
-    let pid = 0;
-    const first = cli(["poison", "requeue", "--all", "--lease-seconds", "5"], queue.name, (p) => (pid = p));
+    const requeue = ["poison", "requeue", "--all", "--lease-seconds", "5", "--concurrency", String(concurrency)];
+    const first = e.start(requeue, { env: { STORAGE_WORKER_QUEUE_NAME: queue.name } });
     await until("part of the records requeued", async () => (await queueLength(queue)) >= 8, 60_000);
-    process.kill(pid, "SIGKILL");
-    await first;
+    process.kill(first.pid, "SIGKILL");
+    await first.finished;
     const queuedAtKill = await queueLength(queue);
     assert.ok(queuedAtKill < n, `killed half way (${queuedAtKill} of ${n} queued)`);
     // The killed command's leases run out, then the same command finishes the job.
@@ -165,20 +137,64 @@ describe("poison command (compiled binary)", () => {
       // The queue's count includes leased records; the list sees only visible ones.
       return JSON.parse(r.stdout).length === await queueLength(poison);
     }, 60_000);
-    const second = await cli(["poison", "requeue", "--all", "--lease-seconds", "5"], queue.name);
+    const second = await cli(requeue, queue.name);
     assert.equal(second.code, 0, second.stdout + second.stderr);
     assert.equal(await queueLength(poison), 0, "every poison record is gone");
+    // A record the killed command had sent but not yet marked queued is sent again, with a new re-drive id: the
+    // first copy is superseded (acknowledged without running). At most one such copy per record in flight.
     const queued = await queueLength(queue);
-    assert.ok(queued >= n && queued <= n + 1, `${queued} task messages for ${n} tasks (at most one superseded copy)`);
+    assert.ok(
+      queued >= n && queued <= n + concurrency,
+      `${queued} task messages for ${n} tasks (at most ${concurrency} superseded copies)`,
+    );
 
-    const before = slow.requests();
-    const run = await fleet.start(queue.name, { OUTBOUND_ALLOWED_PRIVATE_HOSTS: "127.0.0.1" });
-    const docs = await finishedExecutions(store, vault, n, 120_000);
+    const before = e.slow.requests();
+    const run = await e.fleet.start(queue.name, { OUTBOUND_ALLOWED_PRIVATE_HOSTS: "127.0.0.1" });
+    const docs = await finishedExecutions(e.store, vault, n, 120_000);
     assert.equal(docs.length, n);
     assert.deepEqual(docs.filter((d) => d.status !== "completed").map((d) => `${d.id}: ${d.error}`), []);
     await until("queue empty", async () => (await queueLength(queue)) === 0, 60_000);
-    assert.equal(slow.requests() - before, n, "each task ran exactly once");
+    assert.equal(e.slow.requests() - before, n, "each task ran exactly once");
     await run.stop();
+  });
+
+  test("a re-drive longer than --lease-seconds keeps the leases of the records still waiting", {
+    timeout: 240_000,
+  }, async () => {
+    const n = 50;
+    const { queue, poison, pipeline } = await poisoned(n);
+    await createPipeline(pipeline);
+    // One record at a time, and Cosmos behind a proxy that holds each request back 60 ms: with three Cosmos calls
+    // per record the re-drive lasts at least 9 s, well beyond its 5 s lease.
+    const slowCosmos = await tcpProxy(Number(new URL(e.emu.cosmosEndpoint).port), { delayMs: 60 });
+    let finished = false;
+    const requeue = e.run(["poison", "requeue", "--all", "--lease-seconds", "5", "--concurrency", "1"], {
+      env: { STORAGE_WORKER_QUEUE_NAME: queue.name, COSMOS_DB_ENDPOINT: `http://127.0.0.1:${slowCosmos.port}/` },
+    }).finally(() => (finished = true));
+    try {
+      // Peeking sees the visible records without leasing them. Once the requeue has read them all, none may show
+      // again: one whose lease ran out before the requeue reached it would.
+      const visible = async () => (await poison.peekMessages({ numberOfMessages: 32 })).peekedMessageItems.length;
+      await until("the requeue has read every record", async () => finished || (await visible()) === 0, 60_000);
+      const readAt = Date.now();
+      let checkedAfterLease = 0;
+      while (!finished) {
+        assert.equal(await visible(), 0, `no poison record visible ${Date.now() - readAt} ms after the read`);
+        if (Date.now() - readAt > 6_000) checkedAfterLease++;
+        await sleep(250);
+      }
+      const r = await requeue;
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.ok(
+        checkedAfterLease > 0,
+        "the re-drive outlasted the leases it took first (else this test shows nothing)",
+      );
+    } finally {
+      await requeue.catch(() => undefined);
+      await slowCosmos.close();
+    }
+    assert.equal(await queueLength(poison), 0);
+    assert.equal(await queueLength(queue), n);
   });
 
   test("purge asks for --yes without a terminal, then deletes old records", { timeout: 120_000 }, async () => {
@@ -203,8 +219,8 @@ describe("poison command (compiled binary)", () => {
     timeout: 120_000,
   }, async () => {
     const { queue, vault } = await poisoned(2);
-    await preloadTasks(store, queue, Array.from({ length: 7 }, (_, i) => passThroughTask(vault, 100 + i)));
-    const run = await fleet.start(queue.name, {
+    await preloadTasks(e.store, queue, Array.from({ length: 7 }, (_, i) => passThroughTask(vault, 100 + i)));
+    const run = await e.fleet.start(queue.name, {
       NUM_PROCESSING_WORKERS: "0",
       NUM_SOURCE_WORKERS: "0",
       QUEUE_METRICS_INTERVAL_SECONDS: "1",

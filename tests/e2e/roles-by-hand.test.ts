@@ -4,26 +4,12 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
-import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { CosmosClient, type Database } from "@azure/cosmos";
-import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
-import { ensureCosmosContainers } from "../../src/store/cosmos.ts";
-import { loadConfig } from "../../src/config/load.ts";
-import type { Config } from "../../src/config/schema.ts";
-import { ensureBinary } from "../helpers/binary.ts";
+import { createVault, executionRecordsOfVault, upsertPipeline } from "../helpers/seeded-store.ts";
 import { uploadBlobs } from "../integration/source-test-kit.ts";
 import { quietLogs } from "../helpers/test-logging.ts";
+import { type E2eEnv, e2eEnv, until } from "./e2e-kit.ts";
 
 quietLogs();
-
-interface Finished {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 const PIPELINE = `pipeline:
   name: by-hand
@@ -40,42 +26,13 @@ const PIPELINE = `pipeline:
 `;
 
 describe("compiled binary: one role by hand", () => {
-  let emu: Emulators;
-  let binary: string;
-  let config: Config;
-  let db: Database;
-  let env: Record<string, string>;
-  const cwd = mkdtempSync(join(tmpdir(), "cfw-by-hand-"));
+  let e: E2eEnv;
 
   before(async () => {
-    binary = ensureBinary();
-    emu = await startEmulators();
-    env = {
-      PATH: process.env.PATH ?? "",
-      ...emu.env,
-      STORAGE_WORKER_QUEUE_NAME: "by-hand-tasks",
-      LOG_LEVEL: "warning",
-    };
-    config = (await loadConfig({ env, dotenvPath: false })).config;
-    const cosmos = new CosmosClient({
-      endpoint: emu.cosmosEndpoint,
-      key: emu.env.COSMOS_DB_KEY,
-      connectionPolicy: { enableEndpointDiscovery: false },
-    });
-    await ensureCosmosContainers(cosmos, config);
-    db = cosmos.database(config.COSMOS_DB_NAME);
-    await db.container(config.COSMOS_DB_CONTAINER_PIPELINES).items.upsert({
-      id: "pipe-by-hand",
-      name: "by-hand",
-      yaml: PIPELINE,
-    });
-    await db.container(config.COSMOS_DB_CONTAINER_VAULTS).items.upsert({
-      id: "vault-by-hand",
-      name: "v",
-      pipeline_id: "pipe-by-hand",
-      enabled: true,
-    });
-    await uploadBlobs(emu, "by-hand", [
+    e = await e2eEnv({ STORAGE_WORKER_QUEUE_NAME: "by-hand-tasks" });
+    await upsertPipeline(e.store, "pipe-by-hand", PIPELINE);
+    await createVault(e.store, "vault-by-hand", { pipelineId: "pipe-by-hand" });
+    await uploadBlobs(e.emu, "by-hand", [
       { name: "a.txt", body: "alpha" },
       { name: "b.txt", body: "beta" },
       { name: "c.txt", body: "gamma" },
@@ -84,35 +41,11 @@ describe("compiled binary: one role by hand", () => {
   });
 
   after(async () => {
-    await emu?.stop();
+    await e?.stop();
   });
 
-  /** Starts the binary with `args`; `finished` resolves on exit (SIGKILL after `timeoutMs`). */
-  function start(args: string[], timeoutMs = 60_000): { pid: number; finished: Promise<Finished> } {
-    const child = spawn(binary, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout!.on("data", (d) => (stdout += d));
-    child.stderr!.on("data", (d) => (stderr += d));
-    const finished = new Promise<Finished>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        process.kill(child.pid!, "SIGKILL");
-        reject(new Error(`${args.join(" ")} did not finish in ${timeoutMs} ms:\n${stdout}\n${stderr}`));
-      }, timeoutMs);
-      child.once("exit", (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    });
-    return { pid: child.pid!, finished };
-  }
-  const run = (args: string[]) => start(args).finished;
-
-  const executions = async () =>
-    (await db.container(config.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS).items.query({
-      query: "SELECT * FROM c WHERE c.vault_id = @v",
-      parameters: [{ name: "@v", value: "vault-by-hand" }],
-    }).fetchAll()).resources;
+  const run = (args: string[]) => e.run(args, { timeoutMs: 60_000 });
+  const executions = () => executionRecordsOfVault(e.store, "vault-by-hand");
 
   test("source --once prints its summary; a second run finds nothing new; processing by hand completes the tasks", async () => {
     const first = await run(["worker", "--role=source", "--once"]);
@@ -125,23 +58,21 @@ describe("compiled binary: one role by hand", () => {
     assert.equal(summary.tasks_queued, 2);
     const pending = await executions();
     assert.equal(pending.length, 2);
-    assert.ok(pending.every((e) => e.status === "pending"));
+    assert.ok(pending.every((d) => d.status === "pending"));
 
     const second = await run(["worker", "--role=source", "--once"]);
     assert.equal(second.code, 0, second.stdout + second.stderr);
     assert.match(second.stdout, /^items discovered: 0$/m, "the checkpoint remembers what was queued");
 
     // The processing role by hand runs until SIGTERM, sent once both executions completed.
-    const processing = start(["worker", "--role=processing"], 90_000);
-    let completed = false;
-    for (let i = 0; i < 300 && !completed; i++) {
+    const processing = e.start(["worker", "--role=processing"], { timeoutMs: 90_000 });
+    const completed = await until("both executions completed", async () => {
       const docs = await executions();
-      completed = docs.length === 2 && docs.every((e) => e.status === "completed");
-      if (!completed) await new Promise((r) => setTimeout(r, 200));
-    }
-    assert.ok(completed, "both executions completed");
+      return docs.length === 2 && docs.every((d) => d.status === "completed");
+    }, 60_000).catch(() => false);
     process.kill(processing.pid, "SIGTERM");
     const result = await processing.finished;
+    assert.ok(completed, `both executions completed\n${result.output}`);
     assert.equal(result.code, 0, `exit code on SIGTERM\n${result.stderr}`);
     const docs = await executions();
     assert.deepEqual(docs.map((d) => d.number_of_items).sort(), [1, 2]);

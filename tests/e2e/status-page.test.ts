@@ -6,20 +6,17 @@ import assert from "node:assert/strict";
 import process from "node:process";
 import { join } from "node:path";
 import { parseHTML } from "linkedom";
-import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
 import {
   createVault,
   namedQueue,
   passThroughTask,
   preloadTasks,
   queueLength,
-  seedCosmos,
-  type SeededStore,
+  upsertPipeline,
 } from "../helpers/seeded-store.ts";
-import { ensureBinary } from "../helpers/binary.ts";
 import { chromiumSkipReason, dumpDom } from "../helpers/chromium.ts";
 import type { BinaryRun } from "../helpers/binary-run.ts";
-import { finishedExecutions, Fleet, pipelineYaml, slowService, uniqueName, until } from "./e2e-kit.ts";
+import { type E2eFleetEnv, e2eFleetEnv, finishedExecutions, pipelineYaml, uniqueName, until } from "./e2e-kit.ts";
 
 const skip = chromiumSkipReason();
 
@@ -42,35 +39,21 @@ const text = (doc: Document, selector: string): string => {
 };
 
 describe("status page in a headless browser (compiled binary)", { skip }, () => {
-  let emu: Emulators;
-  let store: SeededStore;
-  let fleet: Fleet;
-  let binary: string;
-  let slow: Awaited<ReturnType<typeof slowService>>;
+  let e: E2eFleetEnv;
 
   before(async () => {
-    binary = ensureBinary();
-    emu = await startEmulators();
-    store = await seedCosmos(emu);
-    fleet = new Fleet(binary, emu);
-    slow = await slowService();
+    e = await e2eFleetEnv();
   });
 
   after(async () => {
-    await fleet?.killAll();
-    await slow?.close();
-    await emu?.stop();
+    await e?.stop();
   });
 
   async function httpPipeline(ms: number): Promise<string> {
     const id = uniqueName(`page-${ms}`);
     const step =
-      `{id: call, type: http, settings: {url: "http://127.0.0.1:${slow.port}/slow?ms=${ms}", max_retries: 0}}`;
-    await store.db.container(store.config.COSMOS_DB_CONTAINER_PIPELINES).items.upsert({
-      id,
-      name: id,
-      yaml: pipelineYaml(id, [step]),
-    });
+      `{id: call, type: http, settings: {url: "http://127.0.0.1:${e.slow.port}/slow?ms=${ms}", max_retries: 0}}`;
+    await upsertPipeline(e.store, id, pipelineYaml(id, [step]));
     return id;
   }
 
@@ -78,22 +61,22 @@ describe("status page in a headless browser (compiled binary)", { skip }, () => 
     timeout: 180_000,
   }, async () => {
     const pipeline = await httpPipeline(5);
-    const queue = namedQueue(emu, uniqueName("page-q"));
+    const queue = namedQueue(e.emu, uniqueName("page-q"));
     await queue.create();
     const vault = uniqueName("page-v");
-    await createVault(store, vault);
+    await createVault(e.store, vault);
     const n = 12;
     const missing = uniqueName("missing-pipeline");
-    await preloadTasks(store, queue, [
+    await preloadTasks(e.store, queue, [
       ...Array.from({ length: n }, (_, i) => passThroughTask(vault, i, pipeline)),
       passThroughTask(vault, 99, missing),
     ]);
-    const run = await fleet.start(queue.name, {
+    const run = await e.fleet.start(queue.name, {
       NUM_PROCESSING_WORKERS: "2",
       QUEUE_METRICS_INTERVAL_SECONDS: "1",
       OUTBOUND_ALLOWED_PRIVATE_HOSTS: "127.0.0.1",
     });
-    await finishedExecutions(store, vault, n);
+    await finishedExecutions(e.store, vault, n);
     // The supervisor's own numbers once everything settled: all tasks counted, the backlog sampled empty.
     const status = await until("counters and backlog settled", async () => {
       const s = await (await run.get("/status")).json();
@@ -126,11 +109,11 @@ describe("status page in a headless browser (compiled binary)", { skip }, () => 
   });
 
   test("a crash-looping processing role is shown as degraded", { timeout: 180_000 }, async () => {
-    const queue = namedQueue(emu, uniqueName("page-crash-q"));
+    const queue = namedQueue(e.emu, uniqueName("page-crash-q"));
     await queue.create();
     // A role stays degraded while its restarted child is younger than the stable time: long enough here for a
     // browser to load the page on a busy machine.
-    const run = await fleet.start(queue.name, { RESTART_STABLE_SECONDS: "120", NUM_PROCESSING_WORKERS: "2" });
+    const run = await e.fleet.start(queue.name, { RESTART_STABLE_SECONDS: "120", NUM_PROCESSING_WORKERS: "2" });
     await run.waitReady();
     let lastPid = 0;
     for (let i = 0; i < 4; i++) {

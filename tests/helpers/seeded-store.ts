@@ -50,15 +50,24 @@ export async function seedCosmos(emu: Emulators, databaseName?: string): Promise
   return { db, config };
 }
 
-/** A vault of its own per measurement, so its executions can be read back by vault_id. */
-export async function createVault({ db, config }: SeededStore, id: string): Promise<void> {
+/** A vault of its own per measurement or test, so its executions can be read back by vault_id. */
+export async function createVault(
+  { db, config }: SeededStore,
+  id: string,
+  opts: { pipelineId?: string; saveExecutionOutput?: boolean } = {},
+): Promise<void> {
   await db.container(config.COSMOS_DB_CONTAINER_VAULTS).items.upsert({
     id,
     name: id,
-    pipeline_id: PIPELINE_ID,
+    pipeline_id: opts.pipelineId ?? PIPELINE_ID,
     enabled: true,
-    save_execution_output: false,
+    save_execution_output: opts.saveExecutionOutput ?? false,
   });
+}
+
+/** Writes (or replaces) pipeline `id` with `yaml`. */
+export async function upsertPipeline({ db, config }: SeededStore, id: string, yaml: string): Promise<void> {
+  await db.container(config.COSMOS_DB_CONTAINER_PIPELINES).items.upsert({ id, name: id, yaml });
 }
 
 /** Task `n` of `vaultId`: one item of about 200 characters for the pass-through pipeline (ids from the key). */
@@ -110,6 +119,16 @@ export async function executionsOfVault({ db, config }: SeededStore, vaultId: st
   const { resources } = await db.container(config.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS).items.query<ExecutionTimes>({
     query:
       "SELECT c.id, c.status, c.error, c.created_at, c.started_at, c.completed_at, c.processing_worker_id FROM c WHERE c.vault_id = @v",
+    parameters: [{ name: "@v", value: vaultId }],
+  }).fetchAll();
+  return resources;
+}
+
+/** The execution records of `vaultId` as stored (all fields, output included when the vault saves it). */
+// deno-lint-ignore no-explicit-any
+export async function executionRecordsOfVault({ db, config }: SeededStore, vaultId: string): Promise<any[]> {
+  const { resources } = await db.container(config.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS).items.query({
+    query: "SELECT * FROM c WHERE c.vault_id = @v",
     parameters: [{ name: "@v", value: vaultId }],
   }).fetchAll();
   return resources;

@@ -4,9 +4,8 @@
 //   and after we finish the lock is gone; a Python worker deleting our lock stops our crawl.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
-import type { Config } from "../../src/config/schema.ts";
-import { type CosmosStore, openCosmosStore } from "../../src/store/cosmos.ts";
+import type { Emulators } from "../../scripts/lib/emulators.ts";
+import type { CosmosStore } from "../../src/store/cosmos.ts";
 import { checkpointId, CheckpointStore, pythonCheckpointId } from "../../src/store/checkpoints.ts";
 import { leaseId, LeaseLostError, LeaseStore } from "../../src/store/leases.ts";
 import { pythonLockId, PythonLockStore } from "../../src/store/python-locks.ts";
@@ -17,59 +16,38 @@ import { crawlVault, type SourceDeps } from "../../src/source/crawl-vault.ts";
 import { runSourceOnce } from "../../src/workers/source.ts";
 import { pythonAcquireLock, pythonLockDoc, pythonReleaseLock, pythonSaveCheckpoint } from "../helpers/python-worker.ts";
 import {
-  blobService,
   drainQueue,
   queuedPaths,
+  type SeededSource,
   sleep,
-  testConfig,
+  SourceTestBed,
   testContext,
-  uniqueName,
   uploadBlobs,
   withTimeout,
 } from "./source-test-kit.ts";
 
+const bed = new SourceTestBed();
 let emu: Emulators;
-const stores: CosmosStore[] = [];
 const T = 30_000;
 
 before(async () => {
-  emu = await startEmulators();
+  emu = await bed.start();
 });
 
 after(async () => {
-  for (const s of stores) s.close();
-  await emu?.stop();
+  await bed.stop();
 });
 
-interface Setup {
-  config: Config;
-  store: CosmosStore;
-  container: string;
-  pipelineId: string;
-  vaultId: string;
-}
+type Setup = SeededSource;
 
-async function setup(): Promise<Setup> {
-  const config = await testConfig(emu, { LOCK_TTL_SECONDS: "30", COSMOS_DB_NAME: uniqueName("db") });
-  const store = await withTimeout(openCosmosStore(config), T, "open Cosmos");
-  stores.push(store);
-  const container = uniqueName("py");
-  await blobService(emu).getContainerClient(container).createIfNotExists();
-  const pipelineId = uniqueName("pipeline");
-  const vaultId = uniqueName("vault");
-  await store.pipelines.items.upsert({
-    id: pipelineId,
-    name: "Blob discovery",
-    yaml: `pipeline:
-  name: blob-discovery
-  executors:
-    - id: blob-discovery-1
-      type: azure_blob_input_discovery
-      settings: {blob_storage_account: devstoreaccount1, blob_container_name: ${container}}
-`,
+/** A source whose discovery step has the id the Python worker's checkpoints and locks are written with here. */
+async function setup(settings: Record<string, unknown> = {}): Promise<Setup> {
+  return await bed.seed({
+    prefix: "py",
+    executorId: "blob-discovery-1",
+    settings,
+    overrides: { LOCK_TTL_SECONDS: "30" },
   });
-  await store.vaults.items.upsert({ id: vaultId, name: vaultId, pipeline_id: pipelineId, enabled: true });
-  return { config, store, container, pipelineId, vaultId };
 }
 
 async function once(s: Setup, workerId = "cfw-host:1") {
@@ -235,18 +213,7 @@ describe("mixed fleet: the Python worker's pipeline lock", () => {
   });
 
   test("a Python worker deleting our lock mid-crawl (judged stale) stops our crawl: lease lost, no checkpoint", async () => {
-    const s = await setup();
-    await s.store.pipelines.items.upsert({
-      id: s.pipelineId,
-      name: "Blob discovery",
-      yaml: `pipeline:
-  name: blob-discovery
-  executors:
-    - id: blob-discovery-1
-      type: azure_blob_input_discovery
-      settings: {blob_storage_account: devstoreaccount1, blob_container_name: ${s.container}, batch_size: 1}
-`,
-    });
+    const s = await setup({ batch_size: 1 });
     await uploadBlobs(emu, s.container, [{ name: "a.pdf" }, { name: "b.pdf" }, { name: "c.pdf" }]);
     const { ctx } = testContext(s.config, "cfw-host:4");
     const real = new TaskSender(s.config);

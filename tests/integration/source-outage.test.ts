@@ -3,9 +3,9 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as v from "valibot";
-import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
+import type { Emulators } from "../../scripts/lib/emulators.ts";
 import type { Config } from "../../src/config/schema.ts";
-import { type CosmosStore, openCosmosStore } from "../../src/store/cosmos.ts";
+import type { CosmosStore } from "../../src/store/cosmos.ts";
 import { ExecutionDocSchema } from "../../src/model/documents.ts";
 import { CheckpointStore, NO_CHECKPOINT } from "../../src/store/checkpoints.ts";
 import { LeaseStore } from "../../src/store/leases.ts";
@@ -14,63 +14,40 @@ import { runSourceOnce, runSourceWorker } from "../../src/workers/source.ts";
 import {
   drainQueue,
   queuedPaths,
+  type SeededSource,
   sleep,
-  testConfig,
+  SourceTestBed,
   testContext,
-  uniqueName,
-  uploadBlobs,
   withTimeout,
 } from "./source-test-kit.ts";
 import { quietLogs } from "../helpers/test-logging.ts";
 
 quietLogs();
 
+const bed = new SourceTestBed();
 let emu: Emulators;
 let store: CosmosStore;
-const stores: CosmosStore[] = [];
 
 before(async () => {
-  emu = await startEmulators();
+  emu = await bed.start();
 });
 
 after(async () => {
-  for (const s of stores) s.close();
-  await emu?.stop();
+  await bed.stop();
 });
 
-interface Setup {
-  config: Config;
-  pipelineId: string;
-  vaultId: string;
-  names: string[];
-}
+type Setup = SeededSource;
 
 async function setup(blobCount: number): Promise<Setup> {
-  const config = await testConfig(emu, {
-    LOCK_TTL_SECONDS: "5",
-    SCHEDULER_SLEEP_INTERVAL_SECONDS: "1",
-    COSMOS_DB_NAME: uniqueName("db"),
+  const s = await bed.seed({
+    prefix: "outage",
+    settings: { batch_size: 1 },
+    overrides: { LOCK_TTL_SECONDS: "5", SCHEDULER_SLEEP_INTERVAL_SECONDS: "1" },
+    blobs: blobCount,
+    blobPrefix: "doc",
   });
-  store = await withTimeout(openCosmosStore(config), 30_000, "open Cosmos");
-  stores.push(store);
-  const container = uniqueName("outage");
-  const pipelineId = uniqueName("pipeline");
-  const vaultId = uniqueName("vault");
-  await store.pipelines.items.upsert({
-    id: pipelineId,
-    name: "outage",
-    yaml: `pipeline:
-  name: outage
-  executors:
-    - id: discover
-      type: azure_blob_input_discovery
-      settings: {blob_container_name: ${container}, batch_size: 1}
-`,
-  });
-  await store.vaults.items.upsert({ id: vaultId, pipeline_id: pipelineId, enabled: true });
-  const names = Array.from({ length: blobCount }, (_, i) => `doc-${String(i).padStart(4, "0")}.txt`);
-  await uploadBlobs(emu, container, names.map((name) => ({ name })));
-  return { config, pipelineId, vaultId, names };
+  store = s.store;
+  return s;
 }
 
 async function queuedCount(config: Config): Promise<number> {

@@ -5,9 +5,9 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { resolve } from "node:path";
 import process from "node:process";
-import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
+import type { Emulators } from "../../scripts/lib/emulators.ts";
 import type { Config } from "../../src/config/schema.ts";
-import { type CosmosStore, openCosmosStore } from "../../src/store/cosmos.ts";
+import type { CosmosStore } from "../../src/store/cosmos.ts";
 import { CheckpointStore, FencedError, itemVersionKey } from "../../src/store/checkpoints.ts";
 import { leaseId, LeaseStore } from "../../src/store/leases.ts";
 import { taskQueues } from "../../src/queue/clients.ts";
@@ -17,11 +17,11 @@ import {
   blobService,
   drainQueue,
   queuedPaths,
+  type SeededSource,
   sleep,
+  SourceTestBed,
   testConfig,
   testContext,
-  uniqueName,
-  uploadBlobs,
   withTimeout,
 } from "./source-test-kit.ts";
 import { quietLogs } from "../helpers/test-logging.ts";
@@ -30,56 +30,31 @@ quietLogs();
 
 declare const Deno: { execPath(): string };
 
+const bed = new SourceTestBed();
 let emu: Emulators;
 /** The store of the test running now (each test has its own database). */
 let store: CosmosStore;
-const stores: CosmosStore[] = [];
 const HERE = resolve(import.meta.dirname ?? new URL(".", import.meta.url).pathname);
 
 before(async () => {
-  emu = await startEmulators();
+  emu = await bed.start();
 });
 
 after(async () => {
-  for (const s of stores) s.close();
-  await emu?.stop();
+  await bed.stop();
 });
 
-interface Setup {
-  config: Config;
-  overrides: Record<string, string>;
-  container: string;
-  pipelineId: string;
-  vaultId: string;
-  names: string[];
-}
+type Setup = SeededSource;
 
 async function setup(blobCount: number): Promise<Setup> {
-  const overrides = {
-    LOCK_TTL_SECONDS: "5",
-    STORAGE_WORKER_QUEUE_NAME: uniqueName("race-q"),
-    CLAIM_CHECK_CONTAINER_NAME: uniqueName("race-claims"),
-    COSMOS_DB_NAME: uniqueName("db"),
-  };
-  const config = await testConfig(emu, overrides);
-  store = await withTimeout(openCosmosStore(config), 30_000, "open Cosmos");
-  stores.push(store);
-  const container = uniqueName("race");
-  const pipelineId = uniqueName("pipeline");
-  const vaultId = uniqueName("vault");
-  const yaml = `pipeline:
-  name: race
-  executors:
-    - id: discover
-      type: azure_blob_input_discovery
-      settings: {blob_container_name: ${container}, batch_size: 1}
-  execution_sequence: [discover]
-`;
-  await store.pipelines.items.upsert({ id: pipelineId, name: "race", yaml });
-  await store.vaults.items.upsert({ id: vaultId, pipeline_id: pipelineId, enabled: true });
-  const names = Array.from({ length: blobCount }, (_, i) => `blob-${String(i).padStart(4, "0")}.txt`);
-  await uploadBlobs(emu, container, names.map((name) => ({ name })));
-  return { config, overrides, container, pipelineId, vaultId, names };
+  const s = await bed.seed({
+    prefix: "race",
+    settings: { batch_size: 1 },
+    overrides: { LOCK_TTL_SECONDS: "5" },
+    blobs: blobCount,
+  });
+  store = s.store;
+  return s;
 }
 
 async function approximateQueued(config: Config): Promise<number> {

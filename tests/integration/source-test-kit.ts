@@ -1,10 +1,11 @@
-// Shared helpers of the source-side integration tests (source, leases, sender, discovery): configs against
-// the emulators, worker contexts, blob uploads, queue reads — all with timeouts so a stuck emulator fails a test
-// instead of hanging it.
+// Shared helpers of the source-side integration tests (source, leases, sender, discovery, Python interop): configs
+// against the emulators, a seeded source (database, discovery pipeline, vault, blobs) per test, worker contexts, blob
+// uploads, queue reads — all with timeouts so a stuck emulator fails a test instead of hanging it.
 import * as v from "valibot";
 import { BlobServiceClient } from "@azure/storage-blob";
 import type { QueueClient } from "@azure/storage-queue";
-import type { Emulators } from "../../scripts/lib/emulators.ts";
+import { type Emulators, startEmulators, type StartOptions } from "../../scripts/lib/emulators.ts";
+import { type CosmosStore, openCosmosStore } from "../../src/store/cosmos.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { Logger } from "../../src/log/logger.ts";
@@ -22,6 +23,102 @@ export async function testConfig(emu: Emulators, overrides: Record<string, strin
     ...overrides,
   };
   return (await loadConfig({ env, dotenvPath: false })).config;
+}
+
+/** A pipeline of one azure_blob_input_discovery step (id `executorId`) over `container`, with extra `settings`. */
+export function discoveryPipelineYaml(
+  container: string,
+  opts: { executorId?: string; settings?: Record<string, unknown> } = {},
+): string {
+  const id = opts.executorId ?? "discover";
+  const extra = Object.entries(opts.settings ?? {}).map(([k, val]) => `        ${k}: ${JSON.stringify(val)}\n`).join(
+    "",
+  );
+  return `pipeline:
+  name: blob-discovery
+  executors:
+    - id: ${id}
+      type: azure_blob_input_discovery
+      settings:
+        blob_storage_account: devstoreaccount1
+        blob_container_name: ${container}
+${extra}  execution_sequence: [${id}]
+`;
+}
+
+/** One test's source: its own database, a discovery pipeline over its own container, an enabled vault of it. */
+export interface SeededSource {
+  config: Config;
+  /** The settings given on top of the emulators' (queue, claim-check container and database names included). */
+  overrides: Record<string, string>;
+  store: CosmosStore;
+  container: string;
+  pipelineId: string;
+  vaultId: string;
+  /** The blobs uploaded, in order. */
+  names: string[];
+}
+
+export interface SeedOptions {
+  /** Starts the names of the container, queue and claim-check container (default "src"). */
+  prefix?: string;
+  /** The discovery step's id (default "discover"). */
+  executorId?: string;
+  /** More settings of the discovery step. */
+  settings?: Record<string, unknown>;
+  /** Settings of the worker on top of the emulators'. */
+  overrides?: Record<string, string>;
+  /** How many blobs to upload: `<prefix>-0000.txt`, … (default none). */
+  blobs?: number;
+  /** The blobs' names start with this (default "blob"). */
+  blobPrefix?: string;
+}
+
+/**
+ * The emulators of one test file and the Cosmos stores its tests open: `start` in `before`, `stop` in `after`,
+ * `seed` in each test that needs a source of its own.
+ */
+export class SourceTestBed {
+  emu!: Emulators;
+  private readonly stores: CosmosStore[] = [];
+
+  async start(opts?: StartOptions): Promise<Emulators> {
+    this.emu = await startEmulators(opts);
+    return this.emu;
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.stores) s.close();
+    await this.emu?.stop();
+  }
+
+  async seed(opts: SeedOptions = {}): Promise<SeededSource> {
+    const prefix = opts.prefix ?? "src";
+    const overrides = {
+      STORAGE_WORKER_QUEUE_NAME: uniqueName(`${prefix}-q`),
+      CLAIM_CHECK_CONTAINER_NAME: uniqueName(`${prefix}-claims`),
+      COSMOS_DB_NAME: uniqueName("db"),
+      ...opts.overrides,
+    };
+    const config = await testConfig(this.emu, overrides);
+    const store = await withTimeout(openCosmosStore(config), 30_000, "open Cosmos");
+    this.stores.push(store);
+    const container = uniqueName(prefix);
+    await withTimeout(
+      blobService(this.emu).getContainerClient(container).createIfNotExists(),
+      15_000,
+      `create container ${container}`,
+    );
+    const pipelineId = uniqueName("pipeline");
+    const vaultId = uniqueName("vault");
+    const yaml = discoveryPipelineYaml(container, { executorId: opts.executorId, settings: opts.settings });
+    await store.pipelines.items.upsert({ id: pipelineId, name: "Blob discovery", yaml });
+    await store.vaults.items.upsert({ id: vaultId, name: vaultId, pipeline_id: pipelineId, enabled: true });
+    const blobPrefix = opts.blobPrefix ?? "blob";
+    const names = Array.from({ length: opts.blobs ?? 0 }, (_, i) => `${blobPrefix}-${String(i).padStart(4, "0")}.txt`);
+    if (names.length) await uploadBlobs(this.emu, container, names.map((name) => ({ name })));
+    return { config, overrides, store, container, pipelineId, vaultId, names };
+  }
 }
 
 export interface TestContext {

@@ -5,9 +5,8 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import process from "node:process";
 import * as v from "valibot";
-import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
-import type { Config } from "../../src/config/schema.ts";
-import { type CosmosStore, openCosmosStore } from "../../src/store/cosmos.ts";
+import type { Emulators } from "../../scripts/lib/emulators.ts";
+import type { CosmosStore } from "../../src/store/cosmos.ts";
 import { type ExecutionDoc, ExecutionDocSchema } from "../../src/model/documents.ts";
 import { CheckpointDocSchema, checkpointId } from "../../src/store/checkpoints.ts";
 import { leaseId, LeaseStore } from "../../src/store/leases.ts";
@@ -15,10 +14,12 @@ import { taskQueues } from "../../src/queue/clients.ts";
 import { runSourceOnce, runSourceWorker } from "../../src/workers/source.ts";
 import {
   blobService,
+  discoveryPipelineYaml,
   drainQueue,
   queuedPaths,
+  type SeededSource,
   sleep,
-  testConfig,
+  SourceTestBed,
   testContext,
   uniqueName,
   uploadBlobs,
@@ -28,59 +29,28 @@ import { quietLogs } from "../helpers/test-logging.ts";
 
 quietLogs();
 
+const bed = new SourceTestBed();
 let emu: Emulators;
 /** The store of the test running now: every test gets its own database, so workers see only its vaults. */
 let store: CosmosStore;
-const stores: CosmosStore[] = [];
 const T = 30_000;
 
 before(async () => {
-  emu = await startEmulators();
+  emu = await bed.start();
 });
 
 after(async () => {
-  for (const s of stores) s.close();
-  await emu?.stop();
+  await bed.stop();
 });
 
-interface Setup {
-  config: Config;
-  container: string;
-  pipelineId: string;
-  vaultId: string;
-}
-
-function pipelineYaml(container: string, settings: Record<string, unknown> = {}): string {
-  const extra = Object.entries(settings).map(([k, val]) => `        ${k}: ${JSON.stringify(val)}\n`).join("");
-  return `pipeline:
-  name: blob-discovery
-  executors:
-    - id: discover
-      type: azure_blob_input_discovery
-      settings:
-        blob_storage_account: devstoreaccount1
-        blob_container_name: ${container}
-${extra}  execution_sequence: [discover]
-`;
-}
+type Setup = SeededSource;
 
 async function setup(
   opts: { settings?: Record<string, unknown>; overrides?: Record<string, string> } = {},
 ): Promise<Setup> {
-  const config = await testConfig(emu, { LOCK_TTL_SECONDS: "5", COSMOS_DB_NAME: uniqueName("db"), ...opts.overrides });
-  store = await withTimeout(openCosmosStore(config), T, "open Cosmos");
-  stores.push(store);
-  const container = uniqueName("src");
-  await blobService(emu).getContainerClient(container).createIfNotExists();
-  const pipelineId = uniqueName("pipeline");
-  const vaultId = uniqueName("vault");
-  await store.pipelines.items.upsert({
-    id: pipelineId,
-    name: "Blob discovery",
-    yaml: pipelineYaml(container, opts.settings),
-  });
-  await store.vaults.items.upsert({ id: vaultId, name: vaultId, pipeline_id: pipelineId, enabled: true });
-  return { config, container, pipelineId, vaultId };
+  const s = await bed.seed({ settings: opts.settings, overrides: { LOCK_TTL_SECONDS: "5", ...opts.overrides } });
+  store = s.store;
+  return s;
 }
 
 async function executionsOf(vaultId: string): Promise<ExecutionDoc[]> {
@@ -335,7 +305,7 @@ describe("source worker: --once errors", () => {
     await store.pipelines.items.upsert({
       id: s.pipelineId,
       name: "x",
-      yaml: pipelineYaml(s.container),
+      yaml: discoveryPipelineYaml(s.container),
       enabled: false,
     });
     const { summary } = await once(s, "w");
@@ -382,7 +352,9 @@ describe("source worker: scheduler", () => {
       await store.pipelines.items.upsert({
         id: s.pipelineId,
         name: "Blob discovery",
-        yaml: pipelineYaml(s.container, { polling_interval_seconds: "${CFW_TEST_POLL_SECONDS}" }),
+        yaml: discoveryPipelineYaml(s.container, {
+          settings: { polling_interval_seconds: "${CFW_TEST_POLL_SECONDS}" },
+        }),
       });
       const until = Date.now() + 10_000;
       while (Date.now() < until && !mine().every((e) => e.interval_seconds === 7)) await sleep(200);

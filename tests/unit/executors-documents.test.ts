@@ -401,6 +401,25 @@ describe("pdf_extractor abort", () => {
     setTimeout(() => ac.abort(new Error("task timed out")), 0);
     await assert.rejects(extraction, /task timed out/);
   });
+
+  test("an abort while pdf.js opens a large PDF ends it (its thread is stopped); the next PDF gets a fresh thread", async () => {
+    const ac = new AbortController();
+    const extraction = run("pdf_extractor", {}, fileItem("big.pdf", handMadePdf({ pages: 20_000 })), ac.signal);
+    setTimeout(() => ac.abort(new Error("task timed out")), 0);
+    await assert.rejects(extraction, /task timed out/);
+    const next = await run("pdf_extractor", {}, fileItem("next.pdf", handMadePdf({ pages: 2, text: "After" })));
+    assert.equal(out(next, "pdf_output").text, "After\n\n\n---\n\nAfter\n");
+  });
+
+  test("more PDFs at once than there are PDF threads: each waits for one and gets its own text", async () => {
+    const names = Array.from({ length: 7 }, (_, i) => `p${i}`);
+    const items = await Promise.all(
+      names.map((n) => run("pdf_extractor", {}, fileItem(`${n}.pdf`, handMadePdf({ pages: 3, text: n })))),
+    );
+    assert.deepEqual(items.map((i) => out(i, "pdf_output").pages.map((p: { text: string }) => p.text)), [
+      ...names.map((n) => [`${n}\n`, `${n}\n`, `${n}\n`]),
+    ]);
+  });
 });
 
 describe("a file that is not an Office document at all: passed on with invalid_file, as in ContentFlow", () => {

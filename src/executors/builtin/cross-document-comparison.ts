@@ -13,15 +13,21 @@ import {
   stringListSetting,
   stringSetting,
 } from "../settings.ts";
-import { type DocumentSet, documentSetOf, documentsInOrder, logEntry, valueAtPath } from "../document-set.ts";
+import {
+  type DocumentSet,
+  documentSetKeys,
+  documentSetOf,
+  documentsInOrder,
+  valueAtPath,
+  withSetResult,
+} from "../document-set.ts";
 import { credentialSettings } from "../ai/auth.ts";
 import { DEFAULT_CHAT_API_VERSION } from "../ai/openai-client.ts";
 import { recordUsage } from "../ai/usage.ts";
 import { openAIServiceFor, parseJsonObject, usageCounts } from "../ai/chat-executor.ts";
 
 const settings = v.object({
-  set_data_key: v.optional(v.pipe(stringSetting("set_data_key"), v.trim(), v.minLength(1)), "document_set"),
-  output_key: v.optional(v.pipe(stringSetting("output_key"), v.trim(), v.minLength(1)), "cross_document_analysis"),
+  ...documentSetKeys("cross_document_analysis"),
   /** Unset: the worker's AZURE_OPENAI_ENDPOINT, as for the other Azure OpenAI executors. */
   endpoint: v.optional(v.pipe(stringSetting("endpoint"), v.trim())),
   deployment_name: v.pipe(stringSetting("deployment_name"), v.trim(), v.minLength(1, "deployment_name is required")),
@@ -135,30 +141,15 @@ export const crossDocumentComparison: ExecutorDefinition<typeof settings> = {
             throw new Error(`executor '${id}', item ${item.id.canonical_id}: ${(err as Error).message}`);
           }
           const parsed = s.output_format === "markdown" ? undefined : parseJsonObject(text);
-          out.push({
-            ...item,
-            data: {
-              ...item.data,
-              [s.output_key]: {
-                type: "cross_document_comparison",
-                set_id: set.set_id ?? "",
-                set_name: set.set_name ?? "",
-                documents_compared: set.total_documents ?? 0,
-                analysis: parsed ?? text,
-                output_format: s.output_format,
-                generated_at: nowIso(),
-              },
-            },
-            executor_logs: [
-              ...(item.executor_logs ?? []),
-              logEntry(id, start, {
-                set_id: set.set_id ?? "",
-                set_name: set.set_name ?? "unknown",
-                documents_analyzed: set.documents.length,
-                duration_seconds: (Date.now() - t0) / 1000,
-              }),
-            ],
-          });
+          out.push(withSetResult(item, s.output_key, {
+            type: "cross_document_comparison",
+            set_id: set.set_id ?? "",
+            set_name: set.set_name ?? "",
+            documents_compared: set.total_documents ?? 0,
+            analysis: parsed ?? text,
+            output_format: s.output_format,
+            generated_at: nowIso(),
+          }, { executorId: id, start, startedMs: t0, set }));
         }
         return out;
       },

@@ -4,8 +4,8 @@
 import * as v from "valibot";
 import type { ExecutorDefinition } from "../types.ts";
 import { type Content, nowIso } from "../../model/content.ts";
-import { stringSetting } from "../settings.ts";
-import { documentSetOf, fieldAcrossDocuments, logEntry } from "../document-set.ts";
+import { listOrJsonSetting } from "../settings.ts";
+import { documentSetKeys, documentSetOf, fieldAcrossDocuments, withSetResult } from "../document-set.ts";
 
 export const OPERATIONS = ["sum", "avg", "min", "max", "count", "delta", "pct_change", "trend", "values"] as const;
 type Operation = (typeof OPERATIONS)[number];
@@ -21,24 +21,13 @@ const aggregation = v.object({
   output_key: v.optional(v.pipe(v.string("output_key must be a string"), v.trim(), v.minLength(1))),
 });
 
-/** A YAML list or the catalog's JSON string of one. */
-const aggregations = v.pipe(
-  v.union([v.array(v.unknown()), v.string()], "aggregations must be a list of {field_path, operations, output_key}"),
-  v.transform((x): unknown => {
-    if (typeof x !== "string") return x;
-    try {
-      return JSON.parse(x);
-    } catch {
-      return undefined;
-    }
-  }),
-  v.array(aggregation, "aggregations must be a list of {field_path, operations, output_key} (or a JSON string)"),
-);
-
 const settings = v.object({
-  set_data_key: v.optional(v.pipe(stringSetting("set_data_key"), v.trim(), v.minLength(1)), "document_set"),
-  output_key: v.optional(v.pipe(stringSetting("output_key"), v.trim(), v.minLength(1)), "field_aggregations"),
-  aggregations,
+  ...documentSetKeys("field_aggregations"),
+  /** A YAML list or the catalog's JSON string of one. */
+  aggregations: listOrJsonSetting(aggregation, {
+    notAList: "aggregations must be a list of {field_path, operations, output_key}",
+    badList: "aggregations must be a list of {field_path, operations, output_key} (or a JSON string)",
+  }),
 });
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
@@ -134,29 +123,14 @@ export const crossDocumentFieldAggregator: ExecutorDefinition<typeof settings> =
           const key = agg.output_key ?? agg.field_path.split(".").at(-1)!;
           results[key] = aggregate(fieldAcrossDocuments(set, agg.field_path), agg.operations, agg.field_path);
         }
-        return {
-          ...item,
-          data: {
-            ...item.data,
-            [s.output_key]: {
-              type: "field_aggregations",
-              set_id: set.set_id ?? "",
-              set_name: set.set_name ?? "",
-              total_documents: set.total_documents ?? 0,
-              aggregations: results,
-              computed_at: nowIso(),
-            },
-          },
-          executor_logs: [
-            ...(item.executor_logs ?? []),
-            logEntry(id, start, {
-              set_id: set.set_id ?? "",
-              set_name: set.set_name ?? "unknown",
-              documents_analyzed: set.documents.length,
-              duration_seconds: (Date.now() - t0) / 1000,
-            }),
-          ],
-        };
+        return withSetResult(item, s.output_key, {
+          type: "field_aggregations",
+          set_id: set.set_id ?? "",
+          set_name: set.set_name ?? "",
+          total_documents: set.total_documents ?? 0,
+          aggregations: results,
+          computed_at: nowIso(),
+        }, { executorId: id, start, startedMs: t0, set });
       });
     },
   }),

@@ -7,7 +7,7 @@
 import * as v from "valibot";
 import type { ExecutorDefinition, ExecutorRunContext, NestedStep } from "../types.ts";
 import { type Content, type ExecutorLogEntry, nowIso } from "../../model/content.ts";
-import { boolSetting, intSetting } from "../settings.ts";
+import { boolSetting, intSetting, listOrJsonSetting } from "../settings.ts";
 import { linkedSignal, raceAbort } from "../../util/abort.ts";
 import { eachLimited } from "../../util/each-limited.ts";
 
@@ -26,16 +26,10 @@ const step = v.looseObject({
 
 /** A YAML list of steps, or the catalog's JSON string of one. */
 const stepList = v.pipe(
-  v.union([v.array(v.unknown()), v.string()], "steps must be a list of {id, type, settings}"),
-  v.transform((x): unknown => {
-    if (typeof x !== "string") return x;
-    try {
-      return JSON.parse(x);
-    } catch {
-      return undefined;
-    }
+  listOrJsonSetting(step, {
+    notAList: "steps must be a list of {id, type, settings}",
+    badList: "steps must be a list of {id, type, settings} (or a JSON string of one)",
   }),
-  v.array(step, "steps must be a list of {id, type, settings} (or a JSON string of one)"),
   v.minLength(1, "steps must name at least one executor step"),
   v.check((list) => new Set(list.map((s) => s.id)).size === list.length, "step ids must be unique"),
 );

@@ -1,14 +1,15 @@
 // pdf_extractor: PDF → data[output_field] (default pdf_output) = {text, pages[{page_number, width, height, text,
 // char_count}], images?} as ContentFlow's PyMuPDF executor; summary pages_processed, images_extracted,
-// extraction_status. Parsing: documents/pdf.ts (pdf.js from unpdf). New: max_pages and max_file_size_mb caps.
+// extraction_status. Parsing: documents/pdf.ts (pdf.js from unpdf), on a thread of its own (documents/pdf-thread.ts).
+// New: max_pages and max_file_size_mb caps.
 import * as v from "valibot";
 import type { ExecutorDefinition } from "../types.ts";
 import { perItemExecutor } from "../per-item.ts";
 import { boolSetting, choiceSetting, intSetting, stringSetting } from "../settings.ts";
 import { documentBytes } from "../documents/source.ts";
-import { maxDocumentBytes, Pacer } from "../documents/limits.ts";
+import { maxDocumentBytes } from "../documents/limits.ts";
 import { extractorSettings } from "../documents/settings.ts";
-import { extractPdf } from "../documents/pdf.ts";
+import { extractPdfInThread } from "../documents/pdf-thread.ts";
 import { imageData } from "../documents/ooxml.ts";
 
 const settings = v.object({
@@ -39,7 +40,7 @@ export const pdfExtractor: ExecutorDefinition<typeof settings> = {
         maxBytes,
         kind: "PDF",
       });
-      const pdf = await extractPdf(source.bytes, `PDF '${source.name}'`, new Pacer(ctx.signal), {
+      const pdf = await extractPdfInThread(source.bytes, `PDF '${source.name}'`, ctx.signal, {
         maxPages: s.max_pages,
         images: s.extract_images ? { minSize: s.min_image_size, maxImages: s.max_images } : undefined,
       });

@@ -1,7 +1,11 @@
-// PDF extraction with pdf.js (the serverless build bundled in unpdf: no worker file, no native canvas, works in the
-// compiled binary). Text per page (lines end with "\n" as PyMuPDF's get_text()), page sizes after rotation, and
-// optionally the page images as PNG. Page count is checked against a cap before any page is read; the task's
-// signal stops the extraction between and during pages.
+// PDF extraction with pdf.js (the serverless build bundled in unpdf: no pdf.js worker file, no native canvas, works
+// in the compiled binary). Text per page (lines end with "\n" as PyMuPDF's get_text()), page sizes after rotation,
+// and optionally the page images as PNG. Page count is checked against a cap before any page is read.
+//
+// This runs on a thread of its own (pdf-worker.ts, started by pdf-thread.ts): opening a document is one synchronous
+// stretch inside pdf.js that grows with the page count (about 2 s for 10,000 pages), which yields between pages
+// cannot break up, and the worker's event loop must keep renewing queue leases meanwhile.
+import { getResolvedPDFJS } from "unpdf";
 import { raceAbort } from "../../util/abort.ts";
 import { DocumentError, type Pacer } from "./limits.ts";
 import { encodePng } from "./png.ts";
@@ -27,6 +31,23 @@ export interface PdfOptions {
   images?: { minSize: number; maxImages: number };
 }
 
+export interface PdfResult {
+  pageCount: number;
+  pages: PdfPage[];
+  images: PdfImage[];
+}
+
+/** A PDF to extract, sent to the PDF thread (`bytes` is transferred). */
+export interface PdfJob {
+  bytes: Uint8Array;
+  /** Names the document in error messages ("PDF 'a.pdf'"). */
+  what: string;
+  opts: PdfOptions;
+}
+
+/** The PDF thread's answer; `document` tells a DocumentError (bad file) from a failure of ours. */
+export type PdfReply = { ok: true; result: PdfResult } | { ok: false; document: boolean; message: string };
+
 /** Largest image pdf.js decodes (pixels); larger ones are skipped instead of exhausting memory. */
 const MAX_IMAGE_PIXELS = 40_000_000;
 
@@ -42,11 +63,10 @@ export async function extractPdf(
   what: string,
   pacer: Pacer,
   opts: PdfOptions,
-): Promise<{ pageCount: number; pages: PdfPage[]; images: PdfImage[] }> {
+): Promise<PdfResult> {
   const head = new TextDecoder().decode(bytes.subarray(0, 1024));
   if (!head.includes("%PDF-")) throw new DocumentError(`${what}: not a PDF file (no %PDF- header)`);
-  // Loaded at the first PDF, not with every worker.
-  const pdfjs = await (await import("unpdf")).getResolvedPDFJS();
+  const pdfjs = await getResolvedPDFJS();
   const task = pdfjs.getDocument({
     data: bytes.slice(),
     isOffscreenCanvasSupported: false,

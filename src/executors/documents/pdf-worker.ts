@@ -1,0 +1,26 @@
+// Entry point of the PDF thread (started by pdf-thread.ts; a second entry point of the compiled binary, see
+// scripts/build.mjs): extracts one PDF per message with pdf.ts and answers with the result or the error's message.
+// Stopping a running extraction is the parent's business: it terminates the thread.
+import { parentPort } from "node:worker_threads";
+import { extractPdf, type PdfJob, type PdfReply } from "./pdf.ts";
+import { DocumentError, Pacer } from "./limits.ts";
+
+const port = parentPort;
+if (port === null) throw new Error("pdf-worker.ts runs as a worker thread (see pdf-thread.ts)");
+
+port.on("message", async (job: PdfJob) => {
+  let reply: PdfReply;
+  try {
+    reply = {
+      ok: true,
+      result: await extractPdf(job.bytes, job.what, new Pacer(new AbortController().signal), job.opts),
+    };
+  } catch (err) {
+    reply = {
+      ok: false,
+      document: err instanceof DocumentError,
+      message: err instanceof Error ? err.message : String(err),
+    };
+  }
+  port.postMessage(reply);
+});

@@ -1,0 +1,77 @@
+// The leases a `poison requeue` holds on the records it has read, against Azurite: kept past their length while the
+// records wait, renewed on take when short, and the records' text unchanged by the renewals.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { QueueClient } from "@azure/storage-queue";
+import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
+import { PoisonQueue } from "../../src/queue/poison-queue.ts";
+import { PoisonLeaseKeeper } from "../../src/queue/poison-leases.ts";
+import { sleep, uniqueName } from "../helpers/wait.ts";
+
+const LEASE_SECONDS = 4;
+
+let emu: Emulators;
+
+before(async () => {
+  emu = await startEmulators({ blob: false, cosmos: false });
+});
+
+after(async () => {
+  await emu?.stop();
+});
+
+async function queueWith(texts: string[]): Promise<QueueClient> {
+  const queue = new QueueClient(emu.queueConnectionString, uniqueName("poison-leases"));
+  await queue.create();
+  for (const t of texts) await queue.sendMessage(t);
+  return queue;
+}
+
+/** What another reader (a second command, a processing worker) can receive now; made visible again at once. */
+async function visibleToOthers(queue: QueueClient): Promise<string[]> {
+  const { receivedMessageItems } = await queue.receiveMessages({ numberOfMessages: 32, visibilityTimeout: 1 });
+  for (const m of receivedMessageItems) await queue.updateMessage(m.messageId, m.popReceipt, undefined, 0);
+  return receivedMessageItems.map((m) => m.messageText);
+}
+
+describe("poison record leases", () => {
+  test("records waiting stay leased past the lease length; released, their text is unchanged", async () => {
+    const texts = Array.from({ length: 5 }, (_, i) => `record ${i}`);
+    const queue = await queueWith(texts);
+    const poison = new PoisonQueue(queue);
+    const keeper = new PoisonLeaseKeeper(poison, { leaseSeconds: LEASE_SECONDS });
+    try {
+      const entries = await poison.scan({ leaseSeconds: LEASE_SECONDS, onPage: keeper.keep });
+      assert.equal(entries.length, 5);
+      await sleep(LEASE_SECONDS * 1000 * 2);
+      assert.deepEqual(await visibleToOthers(queue), [], "no lease ran out while the records waited");
+      assert.ok(keeper.renewed >= 5, `every lease was renewed (${keeper.renewed})`);
+      assert.equal(keeper.failed, 0);
+      for (const e of entries) await keeper.take(e);
+      assert.equal(await poison.release(entries), 0);
+    } finally {
+      await keeper.stop();
+    }
+    assert.deepEqual((await visibleToOthers(queue)).sort(), texts);
+  });
+
+  test("a record taken with less than half its lease left gets a fresh lease before it is handled", async () => {
+    const queue = await queueWith(["only record"]);
+    const poison = new PoisonQueue(queue);
+    const keeper = new PoisonLeaseKeeper(poison, { leaseSeconds: LEASE_SECONDS });
+    try {
+      // Read without handing the records to the keeper: nothing renews them in the background.
+      const [entry] = await poison.scan({ leaseSeconds: LEASE_SECONDS });
+      await sleep(LEASE_SECONDS * 1000 * 0.6);
+      await keeper.take(entry);
+      assert.equal(keeper.renewed, 1);
+      await sleep(LEASE_SECONDS * 1000 * 0.6);
+      assert.deepEqual(await visibleToOthers(queue), [], "still leased after the first lease's end");
+      await poison.delete(entry);
+    } finally {
+      await keeper.stop();
+    }
+    await sleep(LEASE_SECONDS * 1000);
+    assert.deepEqual(await visibleToOthers(queue), [], "deleted with the renewed pop receipt");
+  });
+});
