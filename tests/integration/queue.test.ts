@@ -88,6 +88,15 @@ describe("task queue on Azurite", () => {
   let emu: Emulators;
   const logger = new Logger({ test: "queue" });
 
+  /** The consumer with this file's test timings (fast polls, no retry delay) unless a test says otherwise. */
+  function consumeForTest(
+    opts:
+      & Omit<Parameters<typeof consume>[0], "maxMessages" | "minPollMs" | "maxPollMs" | "logger" | "retryDelaySeconds">
+      & Partial<Parameters<typeof consume>[0]>,
+  ): ReturnType<typeof consume> {
+    return consume({ maxMessages: 32, minPollMs: 20, maxPollMs: 200, logger, retryDelaySeconds: () => 0, ...opts });
+  }
+
   before(async () => {
     emu = await startEmulators({ cosmos: false });
   });
@@ -290,16 +299,11 @@ describe("task queue on Azurite", () => {
     let peak = 0;
     let done = 0;
     const drain = new AbortController();
-    const consumed = consume({
+    const consumed = consumeForTest({
       queue,
       concurrency: 3,
-      maxMessages: 32,
-      minPollMs: 20,
-      maxPollMs: 200,
       drain: drain.signal,
       drainBudgetMs: 5000,
-      logger,
-      retryDelaySeconds: () => 0,
       handle: async (m) => {
         running++;
         peak = Math.max(peak, running);
@@ -336,16 +340,11 @@ describe("task queue on Azurite", () => {
     let receivedBeforeLook = 0;
     let looked = false;
     const drain = new AbortController();
-    const consumed = consume({
+    const consumed = consumeForTest({
       queue,
       concurrency: 2,
-      maxMessages: 32,
-      minPollMs: 20,
-      maxPollMs: 200,
       drain: drain.signal,
       drainBudgetMs: 5000,
-      logger,
-      retryDelaySeconds: () => 0,
       handle: async (m) => {
         running++;
         peak = Math.max(peak, running);
@@ -391,16 +390,11 @@ describe("task queue on Azurite", () => {
       return receive(max);
     };
     const drain = new AbortController();
-    const consumed = consume({
+    const consumed = consumeForTest({
       queue,
       concurrency: 2,
-      maxMessages: 32,
-      minPollMs: 20,
-      maxPollMs: 200,
       drain: drain.signal,
       drainBudgetMs: 60_000,
-      logger,
-      retryDelaySeconds: () => 0,
       handle: async (m, stop) => {
         const n = ++handled;
         // The first four are short, so the buffer fills; later ones wait until the test lets them finish.
@@ -430,16 +424,11 @@ describe("task queue on Azurite", () => {
     asked.length = 0;
     handled = 0;
     const slow = new AbortController();
-    const slowConsumed = consume({
+    const slowConsumed = consumeForTest({
       queue,
       concurrency: 2,
-      maxMessages: 32,
-      minPollMs: 20,
-      maxPollMs: 200,
       drain: slow.signal,
       drainBudgetMs: 5000,
-      logger,
-      retryDelaySeconds: () => 0,
       prefetchHorizonMs: 100,
       handle: async (m) => {
         handled++;
@@ -468,16 +457,11 @@ describe("task queue on Azurite", () => {
       return messages;
     };
     const drain = new AbortController();
-    const consumed = consume({
+    const consumed = consumeForTest({
       queue,
       concurrency: 1,
-      maxMessages: 32,
-      minPollMs: 20,
-      maxPollMs: 200,
       drain: drain.signal,
       drainBudgetMs: 10_000,
-      logger,
-      retryDelaySeconds: () => 0,
       prefetchMaxWaitMs: 1000,
       handle: async (m) => {
         // Two short tasks set a fast pace; the third never ends until released, so the buffer stops moving.
@@ -508,16 +492,13 @@ describe("task queue on Azurite", () => {
     const queue = new TaskQueue(qs, { leaseSeconds: 30 });
     let polls = 0;
     const drain = new AbortController();
-    const consumed = consume({
+    const consumed = consumeForTest({
       queue,
       concurrency: 4,
-      maxMessages: 32,
       minPollMs: 50,
       maxPollMs: 800,
       drain: drain.signal,
       drainBudgetMs: 1000,
-      logger,
-      retryDelaySeconds: () => 0,
       handle: async (m) => void (await m.delete()),
       hooks: { polled: () => polls++ },
     });
@@ -538,17 +519,14 @@ describe("task queue on Azurite", () => {
     const wakers: (() => void)[] = [];
     let polls = 0;
     let handled = 0;
-    const consumed = consume({
+    const consumed = consumeForTest({
       queue,
       concurrency: 2,
-      maxMessages: 32,
       // The first idle wait is already 60 s: without the wake the message would wait that long.
       minPollMs: 60_000,
       maxPollMs: 60_000,
       drain: drain.signal,
       drainBudgetMs: 1000,
-      logger,
-      retryDelaySeconds: () => 0,
       handle: async (m) => {
         handled++;
         await m.delete();
@@ -576,16 +554,11 @@ describe("task queue on Azurite", () => {
     let started = false;
     let stopSeen = false;
     const drain = new AbortController();
-    const consumed = consume({
+    const consumed = consumeForTest({
       queue,
       concurrency: 2,
-      maxMessages: 32,
-      minPollMs: 20,
-      maxPollMs: 200,
       drain: drain.signal,
       drainBudgetMs: 500,
-      logger,
-      retryDelaySeconds: () => 0,
       handle: async (_m: LeasedMessage, stop: AbortSignal) => {
         started = true;
         await new Promise<void>((r) => stop.addEventListener("abort", () => r(), { once: true }));
@@ -611,16 +584,11 @@ describe("task queue on Azurite", () => {
     const readiness: boolean[] = [];
     const handled: string[] = [];
     const drain = new AbortController();
-    const consumed = consume({
+    const consumed = consumeForTest({
       queue,
       concurrency: 2,
-      maxMessages: 32,
-      minPollMs: 20,
-      maxPollMs: 200,
       drain: drain.signal,
       drainBudgetMs: 2000,
-      logger,
-      retryDelaySeconds: () => 0,
       handle: async (m) => {
         handled.push(m.text);
         await m.delete();
