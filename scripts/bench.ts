@@ -295,6 +295,7 @@ npm install
 deno run -A scripts/bench.ts              # about 5 minutes; rewrites BENCHMARKS.md and the plot
 deno run -A scripts/bench-processing.ts   # the processing figures alone, printed (--tasks, --workers, --idle-seconds)
 bun scripts/bench-processing.ts           # the same, with the bare loops on the binary's runtime (compare CPU per task)
+deno run -A scripts/bench-redrive.ts      # poison requeue --all of 1,000 records, printed (--records, --concurrency, --binary)
 \`\`\`
 Both start their own emulators on free loopback ports and build the binary first if it is older than \`src/\`.
 Numbers vary by machine and between runs (this shared VM swings by a factor of two at times, hence medians of
@@ -302,15 +303,20 @@ interleaved repetitions); compare ratios measured in one run, not across runs.
 `;
 }
 
-/** Heading of the profile write-up in BENCHMARKS.md, measured by hand (scripts/profile-processing.ts); kept as is. */
-const HAND_WRITTEN_HEADING = "## Where a task's CPU goes";
-
-/** The hand-written section of the report being replaced (from its heading to the end), or "". */
+/**
+ * The sections of the report being replaced that this script does not write (added by hand: re-drive, documents,
+ * templates, the CPU profile write-up), in their order, or "". A function declaration, so it is ready when the
+ * top-level code above calls it.
+ */
 function handWrittenSection(file: string): string {
   if (!existsSync(file)) return "";
-  const text = readFileSync(file, "utf8");
-  const at = text.indexOf(HAND_WRITTEN_HEADING);
-  return at >= 0 ? "\n" + text.slice(at) : "";
+  const generated = new Set(["Throughput", "Latency, polling, restarts, shutdown, memory", "Reproduce"]);
+  const sections = readFileSync(file, "utf8").split(/^(?=## )/m).slice(1);
+  const kept = sections.filter((section) => {
+    const heading = /^## ([^\n(]*)/.exec(section)?.[1].trim() ?? "";
+    return !generated.has(heading);
+  });
+  return kept.length ? "\n" + kept.join("") : "";
 }
 
 function renderPlot(t: Throughputs): string {
