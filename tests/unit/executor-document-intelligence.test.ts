@@ -245,8 +245,11 @@ describe("azure_document_intelligence_extractor", () => {
     assert.match(failure(result), /timed out after 1 s/);
     const polls = fake.requests.filter((r) => r.route === "poll").length;
     assert.ok(polls >= 2);
+    // Polling on (every 20 ms) would send about 15 more polls in this wait; one poll already on its way when the
+    // timeout fired may still reach the fake (a loaded machine delivers it late).
     await new Promise((r) => setTimeout(r, 300));
-    assert.equal(fake.requests.filter((r) => r.route === "poll").length, polls, "no polls after the timeout");
+    const later = fake.requests.filter((r) => r.route === "poll").length - polls;
+    assert.ok(later <= 1, `${later} polls after the timeout`);
   });
 
   test("a cut-off answer is retried; a non-JSON answer fails clearly", async () => {
