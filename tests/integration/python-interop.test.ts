@@ -163,16 +163,17 @@ describe("mixed fleet: the Python worker's pipeline lock", () => {
     assert.equal(await readDoc(s.store.locks, pythonLockId(s.pipelineId)), undefined, "released by deleting it");
   });
 
-  test("while ours crawls, a Python worker finds a fresh lock and stays out; afterwards it gets the lock", async () => {
-    const s = await setup();
-    await uploadBlobs(emu, s.container, [{ name: "a.pdf" }, { name: "b.pdf" }]);
-    const { ctx } = testContext(s.config, "cfw-host:2");
+  /**
+   * Starts a crawl of the set-up vault by worker `workerId` with locks of `ttlSeconds`, through the real sender held
+   * at its first message (until `release`), so a test can act on the locks mid-crawl.
+   */
+  function crawlHeldAtFirstSend(s: Awaited<ReturnType<typeof setup>>, workerId: string, ttlSeconds: number) {
+    const { ctx } = testContext(s.config, workerId);
     const real = new TaskSender(s.config);
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     let sending!: () => void;
     const firstSend = new Promise<void>((r) => (sending = r));
-    // The real sender, held at its first message so the test can look at the locks mid-crawl.
     const sender = Object.assign(Object.create(real), {
       send: async (planned: Parameters<TaskSender["send"]>[0]) => {
         sending();
@@ -183,15 +184,21 @@ describe("mixed fleet: the Python worker's pipeline lock", () => {
     const deps: SourceDeps = {
       ctx,
       store: s.store,
-      leases: new LeaseStore(s.store.locks, 30),
-      pythonLocks: new PythonLockStore(s.store.locks, 30),
+      leases: new LeaseStore(s.store.locks, ttlSeconds),
+      pythonLocks: new PythonLockStore(s.store.locks, ttlSeconds),
       checkpoints: new CheckpointStore(s.store.checkpoints),
       sender,
       registry: defaultRegistry(),
       heldLeases: new Map(),
     };
     const vault = { id: s.vaultId, name: s.vaultId, pipeline_id: s.pipelineId, enabled: true };
-    const crawl = crawlVault(deps, vault as never, new AbortController().signal);
+    return { crawl: crawlVault(deps, vault as never, new AbortController().signal), firstSend, release };
+  }
+
+  test("while ours crawls, a Python worker finds a fresh lock and stays out; afterwards it gets the lock", async () => {
+    const s = await setup();
+    await uploadBlobs(emu, s.container, [{ name: "a.pdf" }, { name: "b.pdf" }]);
+    const { crawl, firstSend, release } = crawlHeldAtFirstSend(s, "cfw-host:2", 30);
     await withTimeout(firstSend, T, "crawl reaches its first send");
 
     const lock = await readDoc(s.store.locks, pythonLockId(s.pipelineId));
@@ -215,31 +222,7 @@ describe("mixed fleet: the Python worker's pipeline lock", () => {
   test("a Python worker deleting our lock mid-crawl (judged stale) stops our crawl: lease lost, no checkpoint", async () => {
     const s = await setup({ batch_size: 1 });
     await uploadBlobs(emu, s.container, [{ name: "a.pdf" }, { name: "b.pdf" }, { name: "c.pdf" }]);
-    const { ctx } = testContext(s.config, "cfw-host:4");
-    const real = new TaskSender(s.config);
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    let sending!: () => void;
-    const firstSend = new Promise<void>((r) => (sending = r));
-    const sender = Object.assign(Object.create(real), {
-      send: async (planned: Parameters<TaskSender["send"]>[0]) => {
-        sending();
-        await gate;
-        return await real.send(planned);
-      },
-    }) as TaskSender;
-    const deps: SourceDeps = {
-      ctx,
-      store: s.store,
-      leases: new LeaseStore(s.store.locks, 3),
-      pythonLocks: new PythonLockStore(s.store.locks, 3),
-      checkpoints: new CheckpointStore(s.store.checkpoints),
-      sender,
-      registry: defaultRegistry(),
-      heldLeases: new Map(),
-    };
-    const vault = { id: s.vaultId, name: s.vaultId, pipeline_id: s.pipelineId, enabled: true };
-    const crawl = crawlVault(deps, vault as never, new AbortController().signal);
+    const { crawl, firstSend, release } = crawlHeldAtFirstSend(s, "cfw-host:4", 3);
     await withTimeout(firstSend, T, "crawl reaches its first send");
     // The Python worker's stale-lock path: delete_item without an etag.
     await s.store.locks.item(pythonLockId(s.pipelineId), pythonLockId(s.pipelineId)).delete();
