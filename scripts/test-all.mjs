@@ -55,18 +55,38 @@ function countJunit(file) {
   const cases = [];
   const re = /<testcase\b([^>]*?)(\/>|>([\s\S]*?)<\/testcase>)/g;
   for (let m; (m = re.exec(xml));) {
-    const name = /\bname="([^"]*)"/.exec(m[1])?.[1] ?? "";
-    cases.push({ name, body: m[3] ?? "" });
+    const attr = (key) => new RegExp(`\\b${key}="([^"]*)"`).exec(m[1])?.[1] ?? "";
+    cases.push({ name: attr("name"), file: attr("file"), classname: attr("classname"), body: m[3] ?? "" });
   }
   const names = cases.map((c) => c.name);
-  let passed = 0, failed = 0, skipped = 0;
+  let passed = 0, skipped = 0;
+  const failures = [];
   for (const c of cases) {
     if (names.some((n) => n.startsWith(`${c.name} &gt; `))) continue;
-    if (/<(failure|error)\b/.test(c.body)) failed++;
-    else if (/<skipped\b/.test(c.body)) skipped++;
+    const failure = /<(failure|error)\b([^>]*?)(\/>|>([\s\S]*?)<\/(failure|error)>)/.exec(c.body);
+    if (failure) {
+      // Bun names the file and the describe() group apart; Deno's classname is the file and the name has the group.
+      const where = c.file && c.classname ? `${c.file}: ${c.classname} > ` : `${c.classname}: `;
+      const message = /\bmessage="([^"]*)"/.exec(failure[2])?.[1] ?? "";
+      const detail = (failure[4] ?? "").trim() !== "" ? failure[4] : message;
+      failures.push({ name: unescapeXml(`${where}${c.name}`), detail: unescapeXml(detail) });
+    } else if (/<skipped\b/.test(c.body)) skipped++;
     else passed++;
   }
-  return { passed, failed, skipped };
+  return { passed, failed: failures.length, skipped, failures };
+}
+
+function unescapeXml(text) {
+  return text.replace(/<!\[CDATA\[|\]\]>/g, "").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'").replace(/&#(\d+);/g, (_, n) => String.fromCharCode(Number(n))).replace(/&amp;/g, "&");
+}
+
+/** The first lines of a failure, so that the end of a long CI log names what failed and why. */
+function failureSummary(detail, maxLines = 12) {
+  const lines = detail.split("\n").map((l) => l.trimEnd()).filter((l) => l.trim() !== "");
+  const shown = lines.slice(0, maxLines).map((l) => `      ${l.slice(0, 300)}`);
+  if (lines.length > maxLines) shown.push(`      … ${lines.length - maxLines} more line(s) in the JUnit report`);
+  return shown.join("\n");
 }
 
 const t0 = Date.now();
@@ -169,6 +189,7 @@ for (const r of results) {
   // A runner that exits non-zero with no failing test case still failed (e.g. a file that did not load).
   if (r.rc !== 0 && c.failed === 0) c.failed = 1;
   console.log(`${r.runtime}: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped (exit ${r.rc})`);
+  for (const f of c.failures ?? []) console.log(`  failed: ${f.name}\n${failureSummary(f.detail)}`);
   passed += c.passed;
   failed += c.failed;
   skipped += c.skipped;
