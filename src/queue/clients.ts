@@ -4,20 +4,23 @@ import { QueueClient, QueueServiceClient, StorageSharedKeyCredential } from "@az
 import type { Config } from "../config/schema.ts";
 import { azureCredential } from "../config/credential.ts";
 import { poisonQueueName } from "../config/load.ts";
+import { storageFetchHttpClient } from "../net/sdk-http-client.ts";
 
 export function queueServiceClient(config: Config): QueueServiceClient {
   const retryOptions = { maxTries: 4, tryTimeoutInMs: 30_000, retryDelayInMs: 500, maxRetryDelayInMs: 5_000 };
+  const options = {
+    retryOptions,
+    ...(config.SDK_HTTP_CLIENT === "fetch" ? { httpClient: storageFetchHttpClient() } : {}),
+  };
   if (config.STORAGE_QUEUE_CONNECTION_STRING) {
-    return QueueServiceClient.fromConnectionString(config.STORAGE_QUEUE_CONNECTION_STRING, { retryOptions });
+    return QueueServiceClient.fromConnectionString(config.STORAGE_QUEUE_CONNECTION_STRING, options);
   }
   const url = config.STORAGE_ACCOUNT_WORKER_QUEUE_URL.replace(/\/+$/, "");
   if (config.STORAGE_ACCOUNT_KEY) {
     const account = /^https?:\/\/([^.]+)\./.exec(url)?.[1] ?? "";
-    return new QueueServiceClient(url, new StorageSharedKeyCredential(account, config.STORAGE_ACCOUNT_KEY), {
-      retryOptions,
-    });
+    return new QueueServiceClient(url, new StorageSharedKeyCredential(account, config.STORAGE_ACCOUNT_KEY), options);
   }
-  return new QueueServiceClient(url, azureCredential(), { retryOptions });
+  return new QueueServiceClient(url, azureCredential(), options);
 }
 
 export interface TaskQueues {

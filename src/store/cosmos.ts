@@ -3,6 +3,7 @@ import { type Container, CosmosClient, type Database } from "@azure/cosmos";
 import type { Config } from "../config/schema.ts";
 import { azureCredential } from "../config/credential.ts";
 import { sleep } from "../util/sleep.ts";
+import { fetchHttpClient } from "../net/sdk-http-client.ts";
 
 export interface CosmosStore {
   client: CosmosClient;
@@ -21,10 +22,13 @@ export function createCosmosClient(config: Config): CosmosClient {
     requestTimeout: 30_000,
     retryOptions: { maxRetryAttemptCount: 9, fixedRetryIntervalInMilliseconds: 0, maxWaitTimeInSeconds: 30 },
   };
-  if (config.COSMOS_DB_KEY) {
-    return new CosmosClient({ endpoint: config.COSMOS_DB_ENDPOINT, key: config.COSMOS_DB_KEY, connectionPolicy });
-  }
-  return new CosmosClient({ endpoint: config.COSMOS_DB_ENDPOINT, aadCredentials: azureCredential(), connectionPolicy });
+  const common = {
+    endpoint: config.COSMOS_DB_ENDPOINT,
+    connectionPolicy,
+    ...(config.SDK_HTTP_CLIENT === "fetch" ? { httpClient: fetchHttpClient() } : {}),
+  };
+  if (config.COSMOS_DB_KEY) return new CosmosClient({ ...common, key: config.COSMOS_DB_KEY });
+  return new CosmosClient({ ...common, aadCredentials: azureCredential() });
 }
 
 export const CONTAINER_SETTINGS = [

@@ -1,0 +1,134 @@
+// The HTTP transport of the Azure SDK clients a worker uses on every task (Cosmos DB and the storage queues): the
+// runtime's own fetch instead of the SDKs' default client, which is built on node:http.
+//
+// Why: under Bun (the compiled binary's runtime) node:http is an emulation layer over Bun's native HTTP client,
+// and a Cosmos or queue call through it costs about twice the CPU of the same call through fetch (BENCHMARKS.md,
+// "Where a task's CPU goes"). Under Deno the difference is smaller but goes the same way.
+//
+// What fetch does not cover is handed to the SDK's default client unchanged: streamed request or response bodies,
+// upload/download progress callbacks, proxy and TLS settings given in code, multipart bodies. Those are not on the
+// per-task path (blob downloads stream and keep the default client). SDK_HTTP_CLIENT=node puts every call back on
+// the default client (for a proxy setup that only node:http honours, say).
+import {
+  createDefaultHttpClient,
+  createHttpHeaders,
+  type HttpClient,
+  type PipelineRequest,
+  type PipelineResponse,
+  RestError,
+} from "@azure/core-rest-pipeline";
+import { type CompatResponse, toHttpHeadersLike, type WebResourceLike } from "@azure/core-http-compat";
+import type { RequestPolicy } from "@azure/storage-queue";
+
+let defaultClient: HttpClient | undefined;
+const fetchClient: HttpClient = { sendRequest: sendWithFetch };
+
+/** The SDK's own client, created once per process (it pools its connections). */
+function sdkDefaultClient(): HttpClient {
+  defaultClient ??= createDefaultHttpClient();
+  return defaultClient;
+}
+
+/** The fetch transport for core-rest-pipeline based SDKs (Cosmos DB). */
+export function fetchHttpClient(): HttpClient {
+  return fetchClient;
+}
+
+/**
+ * The same transport in the older request-policy shape that the storage SDKs take as `httpClient` (they convert
+ * it back to a core-rest-pipeline client internally).
+ */
+export function storageFetchHttpClient(): RequestPolicy {
+  const client = fetchClient;
+  return {
+    async sendRequest(web: WebResourceLike): Promise<CompatResponse> {
+      const request: PipelineRequest = {
+        url: web.url,
+        method: web.method,
+        headers: createHttpHeaders(web.headers.rawHeaders()),
+        body: web.body,
+        timeout: web.timeout,
+        withCredentials: web.withCredentials,
+        requestId: web.requestId,
+        abortSignal: web.abortSignal as AbortSignal | undefined,
+        streamResponseStatusCodes: web.streamResponseStatusCodes,
+        onUploadProgress: web.onUploadProgress,
+        onDownloadProgress: web.onDownloadProgress,
+        proxySettings: web.proxySettings,
+        agent: web.agent,
+        formData: web.formData,
+        allowInsecureConnection: true, // the storage pipeline has checked the scheme before this point
+      };
+      const response = await client.sendRequest(request);
+      // `request: web` matters: the storage SDK finds its own original request (and with it how to parse the
+      // answer) through the object it handed us.
+      return {
+        request: web,
+        status: response.status,
+        headers: toHttpHeadersLike(response.headers),
+        bodyAsText: response.bodyAsText,
+        readableStreamBody: response.readableStreamBody,
+        blobBody: response.blobBody,
+        browserStreamBody: response.browserStreamBody,
+      } as CompatResponse;
+    },
+  };
+}
+
+/** True when fetch can send this request and read its answer as text without losing anything the SDK asked for. */
+export function fetchCanSend(request: PipelineRequest): boolean {
+  if (request.streamResponseStatusCodes && request.streamResponseStatusCodes.size > 0) return false;
+  if (request.onUploadProgress || request.onDownloadProgress) return false;
+  if (request.proxySettings || request.tlsSettings || request.formData || request.multipartBody) return false;
+  if (request.requestOverrides) return false;
+  const body = request.body;
+  if (body === undefined || body === null || typeof body === "string") return true;
+  return body instanceof Uint8Array || body instanceof ArrayBuffer || body instanceof Blob;
+}
+
+async function sendWithFetch(request: PipelineRequest): Promise<PipelineResponse> {
+  if (!fetchCanSend(request)) return await sdkDefaultClient().sendRequest(request);
+  if (request.abortSignal?.aborted) throw abortError("The operation was aborted before the request was sent.");
+  const controller = new AbortController();
+  const onAbort = () => controller.abort();
+  request.abortSignal?.addEventListener("abort", onAbort, { once: true });
+  const timer = request.timeout > 0 ? setTimeout(onAbort, request.timeout) : undefined;
+  try {
+    const headers: [string, string][] = [];
+    for (const header of request.headers) headers.push(header);
+    const res = await fetch(request.url, {
+      method: request.method,
+      headers,
+      body: request.body as BodyInit | undefined,
+      signal: controller.signal,
+      redirect: "manual", // the SDK pipelines follow redirects themselves
+    });
+    const responseHeaders = createHttpHeaders();
+    res.headers.forEach((value, name) => responseHeaders.set(name, value));
+    const response: PipelineResponse = { request, status: res.status, headers: responseHeaders };
+    if (request.method === "HEAD") await res.body?.cancel();
+    else response.bodyAsText = await res.text();
+    return response;
+  } catch (err) {
+    if (controller.signal.aborted) {
+      throw abortError(
+        request.abortSignal?.aborted
+          ? "The operation was aborted."
+          : `The request timed out after ${request.timeout} ms.`,
+      );
+    }
+    // Network failures: the code the SDKs' retry policies look for (their default client uses it too).
+    const message = err instanceof Error ? err.message : String(err);
+    throw new RestError(`Error sending request: ${message}`, { code: RestError.REQUEST_SEND_ERROR, request });
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+    request.abortSignal?.removeEventListener("abort", onAbort);
+  }
+}
+
+/** An error named AbortError, which is what the SDKs' retry and timeout handling recognise. */
+function abortError(message: string): Error {
+  const err = new Error(message);
+  err.name = "AbortError";
+  return err;
+}
