@@ -1,6 +1,6 @@
-// Processing benchmark: N pass-through tasks through the compiled binary with W processing workers, next to two
-// bare SDK loops (W loops receiving 32 at a time: delete only; and the same Cosmos calls a task needs, then delete)
-// on the same emulators in the same run; then enqueue-to-start latency while busy, idle polls per minute per
+// Processing benchmark: N pass-through tasks through the compiled binary with W processing workers, next to bare
+// SDK loops (W loops receiving 32 at a time: delete only; the same Cosmos calls a task needs, then delete, once with
+// the SDKs' own HTTP client and once over the fetch transport our worker uses) on the same emulators in the same run; then enqueue-to-start latency while busy, idle polls per minute per
 // worker, and enqueue-to-start once backed off.
 //
 // The bare loops run in the process of this script, so run it with Bun (`bun scripts/bench-processing.ts`) to
@@ -52,6 +52,7 @@ const bench = await openBench(join(ROOT, ".data", "bench-processing"));
 try {
   const ceiling = await sdkCeiling(bench, workers, tasks);
   const withRecords = await sdkWithRecordsCeiling(bench, workers, tasks);
+  const withRecordsFetch = await sdkWithRecordsCeiling(bench, workers, tasks, "fetch");
   const { result, run, queueName, store } = await processingThroughput(bench, workers, tasks, workerEnv);
   progress("enqueue-to-start while busy: 50 tasks, one every 100 ms");
   const busy = await enqueueToStart(bench, store, queueName, 50, 100);
@@ -79,7 +80,7 @@ try {
   console.log(
     `  bare SDK loop, ${workers} loop(s) × 32 in flight, receive + the task's Cosmos calls + delete: ${
       f(withRecords.perSecond)
-    } tasks/s`,
+    } tasks/s (the SDKs' own HTTP client), ${f(withRecordsFetch.perSecond)} tasks/s over fetch as ours`,
   );
   console.log(
     `  contentflow-worker: ${f(result.tasksPerSecond)} tasks/s  (ratio ${
@@ -89,10 +90,13 @@ try {
     }`,
   );
   const perTask = (x: number | undefined) => f(x ?? NaN, 2);
+  const ours = result.workerCpuMsPerTask ?? NaN;
   console.log(
-    `  CPU per task: workers ${perTask(result.workerCpuMsPerTask)} ms, bare loop (${loopRuntime}) ${
+    `  CPU per task: workers ${perTask(ours)} ms, bare loop (${loopRuntime}) ${
       perTask(withRecords.cpuMsPerMessage)
-    } ms (ratio ${f((result.workerCpuMsPerTask ?? NaN) / withRecords.cpuMsPerMessage, 2)}), supervisor ${
+    } ms with the SDKs' HTTP client (ratio ${f(ours / withRecords.cpuMsPerMessage, 2)}), ${
+      perTask(withRecordsFetch.cpuMsPerMessage)
+    } ms over fetch as ours (ratio ${f(ours / withRecordsFetch.cpuMsPerMessage, 2)}); supervisor ${
       perTask(result.supervisorCpuMsPerTask)
     } ms  (workers and supervisor from ready on; start-up of the workers ${f(result.workerStartCpuMs ?? NaN, 0)} ms)`,
   );

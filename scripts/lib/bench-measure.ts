@@ -28,6 +28,9 @@ import {
   type SeededStore,
 } from "../../tests/helpers/seeded-store.ts";
 import { sleep } from "../../src/util/sleep.ts";
+import { fetchHttpClient, storageFetchHttpClient } from "../../src/net/sdk-http-client.ts";
+import { CosmosClient } from "@azure/cosmos";
+import { QueueClient } from "@azure/storage-queue";
 
 export interface Bench {
   emu: Emulators;
@@ -81,22 +84,43 @@ export async function sdkCeiling(bench: Bench, loops: number, n: number): Promis
 /**
  * The same loop, doing by hand with the SDK the Cosmos calls of a task (bareRecordCalls) before each delete: the
  * ceiling for the work a task needs, without our worker around it: tasks per second, receive calls, and the loop's
- * own CPU per task (the loops run in this process, under the runtime running the benchmark).
+ * own CPU per task (the loops run in this process, under the runtime running the benchmark). `transport` "sdk"
+ * leaves the SDKs' own HTTP client (node:http); "fetch" gives the loop the transport our worker uses by default
+ * (src/net/sdk-http-client.ts), which tells the transport's share of the CPU from our code's.
  */
-export async function sdkWithRecordsCeiling(bench: Bench, loops: number, n: number): Promise<LoopRun> {
-  const queue = namedQueue(bench.emu, uniqueName("bench-sdk-records"));
+export async function sdkWithRecordsCeiling(
+  bench: Bench,
+  loops: number,
+  n: number,
+  transport: "sdk" | "fetch" = "sdk",
+): Promise<LoopRun> {
+  const label = `SDK loop + records${transport === "fetch" ? " over fetch" : ""} x${loops}`;
+  const name = uniqueName("bench-sdk-records");
+  const queue = transport === "fetch"
+    ? new QueueClient(bench.emu.queueConnectionString, name, { httpClient: storageFetchHttpClient() })
+    : namedQueue(bench.emu, name);
   const vault = uniqueName("bench-sdk-vault");
   const store = await freshStore(bench);
   await queue.create();
   await createVault(store, vault);
-  progress(`SDK loop + records x${loops}: preloading ${n} tasks`);
+  progress(`${label}: preloading ${n} tasks`);
   await preloadTasks(store, queue, Array.from({ length: n }, (_, i) => passThroughTask(vault, i)));
-  const run = await sdkLoop(queue, loops, n, (text) => bareRecordCalls(store, text));
+  let calls = store;
+  if (transport === "fetch") {
+    const client = new CosmosClient({
+      endpoint: bench.emu.cosmosEndpoint,
+      key: bench.emu.env.COSMOS_DB_KEY,
+      connectionPolicy: { enableEndpointDiscovery: false },
+      httpClient: fetchHttpClient(),
+    });
+    calls = { db: client.database(store.config.COSMOS_DB_NAME), config: store.config };
+  }
+  const run = await sdkLoop(queue, loops, n, (text) => bareRecordCalls(calls, text));
   await queue.delete();
   progress(
-    `SDK loop + records x${loops}: ${run.perSecond.toFixed(1)} tasks/s, ${
-      run.cpuMsPerMessage.toFixed(2)
-    } ms CPU per task, ${(run.receives / n).toFixed(3)} receive calls per task`,
+    `${label}: ${run.perSecond.toFixed(1)} tasks/s, ${run.cpuMsPerMessage.toFixed(2)} ms CPU per task, ${
+      (run.receives / n).toFixed(3)
+    } receive calls per task`,
   );
   return run;
 }

@@ -30,13 +30,15 @@ test("scripts/bench-processing.ts runs a small benchmark and prints every figure
   for (
     const line of [
       new RegExp(`receive \\+ delete: +${number} msg/s`),
-      new RegExp(`the task's Cosmos calls \\+ delete: ${number} tasks/s`),
+      new RegExp(
+        `the task's Cosmos calls \\+ delete: ${number} tasks/s \\(the SDKs' own HTTP client\\), ${number} tasks/s over fetch as ours`,
+      ),
       new RegExp(
         `contentflow-worker: ${number} tasks/s +\\(ratio ${number} to the queue-only loop, ${number} to the loop with Cosmos calls\\)$`,
         "m",
       ),
       new RegExp(
-        `CPU per task: workers ${number} ms, bare loop \\((Bun|Deno) [^)]+\\) ${number} ms \\(ratio ${number}\\), supervisor ${number} ms`,
+        `CPU per task: workers ${number} ms, bare loop \\((Bun|Deno) [^)]+\\) ${number} ms with the SDKs' HTTP client \\(ratio ${number}\\), ${number} ms over fetch as ours \\(ratio ${number}\\); supervisor ${number} ms`,
       ),
       new RegExp(`receive calls per task \\(calls that returned messages\\): workers ${number}, bare loop ${number}`),
       new RegExp(`RSS while busy \\(most sampled\\): supervisor ${number} MiB, workers ${number} MiB`),
