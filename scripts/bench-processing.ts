@@ -14,7 +14,7 @@
 //     --env K=V       an extra environment variable for the binary (repeatable), e.g. to compare a setting
 import process from "node:process";
 import { join, resolve } from "node:path";
-import { intFlag, progress } from "./lib/bench-kit.ts";
+import { envFlags, intFlag, progress } from "./lib/bench-kit.ts";
 import {
   enqueueToStart,
   idlePolls,
@@ -37,16 +37,10 @@ const tasks = intFlag(args, "--tasks", 1000);
 const workers = intFlag(args, "--workers", 2);
 const idleSeconds = intFlag(args, "--idle-seconds", 120);
 const concurrency = intFlag(args, "--concurrency", 0);
-const workerEnv: Record<string, string> = concurrency > 0 ? { PROCESSING_CONCURRENCY: String(concurrency) } : {};
-args.forEach((a, i) => {
-  if (a !== "--env") return;
-  const [key, ...value] = (args[i + 1] ?? "").split("=");
-  if (!key || value.length === 0) {
-    console.error(`--env needs KEY=VALUE, got "${args[i + 1] ?? ""}"`);
-    process.exit(2);
-  }
-  workerEnv[key] = value.join("=");
-});
+const workerEnv: Record<string, string> = {
+  ...(concurrency > 0 ? { PROCESSING_CONCURRENCY: String(concurrency) } : {}),
+  ...envFlags(args),
+};
 
 const bench = await openBench(join(ROOT, ".data", "bench-processing"));
 try {
@@ -116,6 +110,8 @@ try {
   console.log(
     `  RSS while busy (most sampled): supervisor ${result.rssSupervisor ?? "?"} MiB, workers ${
       result.rssChildren.join(", ")
+    } MiB; this script's process while its bare loops ran (the SDKs and the loop, nothing of ours) ${
+      Math.max(withRecords.peakRssMiB, withRecordsFetch.peakRssMiB)
     } MiB`,
   );
   console.log(`  shutdown (SIGTERM to exit): ${Math.round(shutdownMs)} ms`);

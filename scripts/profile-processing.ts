@@ -8,13 +8,14 @@
 //     --cpu-prof   profile the worker (Deno or Bun); the files go to .data/profile-processing/prof
 //     --runtime    what runs the worker: deno or bun from source, or the compiled binary (default deno)
 //     --log-level  LOG_LEVEL of the worker (default: the setting's default, info)
+//     --env K=V    another setting of the worker (repeatable), e.g. PROCESSING_CONCURRENCY=32 or SDK_HTTP_CLIENT=node
 import process from "node:process";
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { join, resolve } from "node:path";
 import { rmSync } from "node:fs";
 import { startEmulators } from "./lib/emulators.ts";
-import { bareRecordCalls, cpuSeconds, intFlag, progress, rssMiB, sdkLoop } from "./lib/bench-kit.ts";
+import { bareRecordCalls, cpuSeconds, envFlags, intFlag, progress, rssMiB, sdkLoop } from "./lib/bench-kit.ts";
 import {
   createVault,
   namedQueue,
@@ -24,6 +25,9 @@ import {
   seededConfig,
 } from "../tests/helpers/seeded-store.ts";
 import { uniqueName } from "../tests/helpers/wait.ts";
+import { fetchHttpClient, storageFetchHttpClient } from "../src/net/sdk-http-client.ts";
+import { CosmosClient } from "@azure/cosmos";
+import { QueueClient } from "@azure/storage-queue";
 import { ensureBinary } from "../tests/helpers/binary.ts";
 
 const ROOT = resolve(import.meta.dirname ?? ".", "..");
@@ -36,6 +40,7 @@ const tasks = intFlag(args, "--tasks", 2000);
 const profile = args.includes("--cpu-prof");
 const runtime = flag("--runtime") ?? "deno";
 const logLevel = flag("--log-level");
+const workerSettings = envFlags(args);
 const dataDir = join(ROOT, ".data", "profile-processing");
 const profDir = join(dataDir, "prof");
 
@@ -55,6 +60,29 @@ try {
   const bareCpuMs = bare.cpuMsPerMessage;
   progress(`bare loop: ${bareRate.toFixed(1)} tasks/s, ${bareCpuMs.toFixed(2)} ms CPU per task`);
 
+  // The same loop over the fetch transport our worker uses by default (src/net/sdk-http-client.ts).
+  const fetchQueue = new QueueClient(emu.queueConnectionString, uniqueName("prof-sdk-fetch"), {
+    httpClient: storageFetchHttpClient(),
+  });
+  await fetchQueue.create();
+  const fetchVault = uniqueName("prof-sdk-fetch-vault");
+  await createVault(bareStore, fetchVault);
+  progress(`bare loop over fetch: preloading ${tasks} tasks`);
+  await preloadTasks(bareStore, fetchQueue, Array.from({ length: tasks }, (_, i) => passThroughTask(fetchVault, i)));
+  const fetchCosmos = new CosmosClient({
+    endpoint: emu.cosmosEndpoint,
+    key: emu.env.COSMOS_DB_KEY,
+    connectionPolicy: { enableEndpointDiscovery: false },
+    httpClient: fetchHttpClient(),
+  });
+  const fetchStore = { db: fetchCosmos.database(bareStore.config.COSMOS_DB_NAME), config: bareStore.config };
+  const bareFetch = await sdkLoop(fetchQueue, 1, tasks, (text) => bareRecordCalls(fetchStore, text));
+  progress(
+    `bare loop over fetch: ${bareFetch.perSecond.toFixed(1)} tasks/s, ${
+      bareFetch.cpuMsPerMessage.toFixed(2)
+    } ms CPU per task`,
+  );
+
   // Our worker, one process, run from source and fed its configuration the way the supervisor does.
   const store = await seedCosmos(emu, uniqueName("profdb"));
   const queueName = uniqueName("prof-tasks");
@@ -69,6 +97,7 @@ try {
     STORAGE_WORKER_QUEUE_NAME: queueName,
     WORKER_NAME: uniqueName("prof"),
     ...(logLevel ? { LOG_LEVEL: logLevel } : {}),
+    ...workerSettings,
   });
   const main = join(ROOT, "src", "main.ts");
   const workerArgs = ["worker", "--role=processing", "--index=0"];
@@ -131,11 +160,25 @@ try {
   console.log(
     `\nprocessing worker (${
       runtime === "binary" ? "compiled binary" : `${runtime}, from source`
-    }), ${tasks} pass-through tasks, 1 worker, default settings`,
+    }), ${tasks} pass-through tasks, 1 worker, ${
+      Object.keys(workerSettings).length
+        ? Object.entries(workerSettings).map(([k, v]) => `${k}=${v}`).join(" ")
+        : "default settings"
+    }`,
   );
-  console.log(`  bare SDK loop, same calls, 32 in flight: ${f(bareCpuMs)} ms CPU per task (${f(bareRate, 1)} tasks/s)`);
+  console.log(
+    `  bare SDK loop, same calls, 32 in flight: ${f(bareCpuMs)} ms CPU per task (${
+      f(bareRate, 1)
+    } tasks/s) with the SDKs' HTTP client, ${f(bareFetch.cpuMsPerMessage)} ms (${
+      f(bareFetch.perSecond, 1)
+    } tasks/s) over fetch as ours`,
+  );
   console.log(`  our worker: ${f(workerCpuMs)} ms CPU per task after ready (${f(tasks / seconds, 1)} tasks/s)`);
-  console.log(`  ratio of CPU per task, ours / bare loop: ${f(workerCpuMs / bareCpuMs)}`);
+  console.log(
+    `  ratio of CPU per task, ours / bare loop: ${f(workerCpuMs / bareCpuMs)} (over fetch: ${
+      f(workerCpuMs / bareFetch.cpuMsPerMessage)
+    })`,
+  );
   console.log(
     `  stdout to the supervisor: ${logLines} log lines (${
       Math.round(logBytes / 1024)

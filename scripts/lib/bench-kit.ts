@@ -22,6 +22,21 @@ export function intFlag(args: string[], name: string, fallback: number): number 
   return n;
 }
 
+/** Every `--env KEY=VALUE` flag (repeatable) as settings; exits 2 with a message on one without "=". */
+export function envFlags(args: string[]): Record<string, string> {
+  const settings: Record<string, string> = {};
+  args.forEach((a, i) => {
+    if (a !== "--env") return;
+    const [key, ...value] = (args[i + 1] ?? "").split("=");
+    if (!key || value.length === 0) {
+      console.error(`--env needs KEY=VALUE, got "${args[i + 1] ?? ""}"`);
+      process.exit(2);
+    }
+    settings[key] = value.join("=");
+  });
+  return settings;
+}
+
 /** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
 export function cpuSeconds(pid: number): number | undefined {
   try {
@@ -51,6 +66,8 @@ export interface LoopRun {
   receives: number;
   /** CPU milliseconds (user + system) this process used while the loop ran, per message. */
   cpuMsPerMessage: number;
+  /** The most resident memory of this process sampled while the loop ran (MiB). */
+  peakRssMiB: number;
 }
 
 /**
@@ -68,6 +85,8 @@ export async function sdkLoop(
   let receives = 0;
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
+  let peakRss = process.memoryUsage().rss;
+  const sampler = setInterval(() => peakRss = Math.max(peakRss, process.memoryUsage().rss), 200);
   await Promise.all(Array.from({ length: loops }, async () => {
     while (deleted < n) {
       const { receivedMessageItems } = await queue.receiveMessages({ numberOfMessages: 32, visibilityTimeout: 60 });
@@ -84,10 +103,12 @@ export async function sdkLoop(
     }
   }));
   const cpu = process.cpuUsage(cpu0);
+  clearInterval(sampler);
   return {
     perSecond: n / ((performance.now() - t0) / 1000),
     receives,
     cpuMsPerMessage: (cpu.user + cpu.system) / 1000 / n,
+    peakRssMiB: Math.round(Math.max(peakRss, process.memoryUsage().rss) / 1048576 * 10) / 10,
   };
 }
 
