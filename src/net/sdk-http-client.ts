@@ -57,7 +57,9 @@ export function storageFetchHttpClient(): RequestPolicy {
         proxySettings: web.proxySettings,
         agent: web.agent,
         formData: web.formData,
-        allowInsecureConnection: true, // the storage pipeline has checked the scheme before this point
+        // As the storage SDK sets for its own pipeline (Azurite is plain http); bearer tokens are still refused over
+        // http by the SDK's authentication policy before a request gets here.
+        allowInsecureConnection: true,
       };
       const response = await client.sendRequest(request);
       // `request: web` matters: the storage SDK finds its own original request (and with it how to parse the
