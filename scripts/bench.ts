@@ -3,7 +3,8 @@
 // workers, idle polls per minute, enqueue-to-start latency (busy and backed off), child restart latency, shutdown
 // time, resident memory, and binary start-to-ready time, next to the figures measured for the Python worker.
 //
-//   deno run -A scripts/bench.ts [--tasks N] [--repeat R] [--out FILE]      (also: deno task bench, npm run bench)
+//   bun scripts/bench.ts [--tasks N] [--repeat R] [--out FILE]      (also: npm run bench; deno run -A works too, the
+//   bare SDK loops then run on Deno instead of the binary's runtime)
 //     --tasks   tasks per throughput run (default 1000)
 //     --repeat  throughput repetitions; the report shows medians (default 3)
 //     --out     report path (default BENCHMARKS.md; the plot goes to docs/benchmarks-throughput.svg)
@@ -16,6 +17,7 @@ import { BinaryRun } from "../tests/helpers/binary-run.ts";
 import { createVault, namedQueue, passThroughTask, preloadTasks, queueLength } from "../tests/helpers/seeded-store.ts";
 import { sleep } from "../src/util/sleep.ts";
 import {
+  bareLoopProcesses,
   enqueueToStart,
   freshStore,
   openBench,
@@ -32,7 +34,9 @@ import { buildInfo } from "../src/runtime/build-info.ts";
 const ROOT = resolve(import.meta.dirname ?? ".", "..");
 const args = process.argv.slice(2);
 if (args.includes("--help") || args.includes("-h")) {
-  console.log("usage: deno run -A scripts/bench.ts [--tasks N] [--repeat R] [--out FILE]");
+  console.log(
+    "usage: bun scripts/bench.ts [--tasks N] [--repeat R] [--out FILE]   (or deno run -A scripts/bench.ts ...)",
+  );
   process.exit(0);
 }
 const tasks = intFlag(args, "--tasks", 1000);
@@ -49,6 +53,11 @@ const IDLE_WARM_S = 60;
 const IDLE_WINDOW_S = 120;
 /** Messages one SDK loop has in flight (a receive of 32, handled in parallel). */
 const SDK_IN_FLIGHT = 32;
+
+/** The runtime running this script, and with it the bare SDK loops (the binary's is Bun). */
+const versions = process.versions as Record<string, string | undefined>;
+const RUNTIME = versions.bun ? `Bun ${versions.bun}` : versions.deno ? `Deno ${versions.deno}` : "Node.js";
+const COMMAND = versions.bun ? "bun scripts/bench.ts" : "deno run -A scripts/bench.ts";
 
 const f = (n: number | undefined, d = 1) => (n === undefined || !Number.isFinite(n) ? "n/a" : n.toFixed(d));
 const started = new Date();
@@ -95,6 +104,7 @@ try {
 
   const ceilings = new Map<number, number>();
   const recordCeilings = new Map<number, number>();
+  const bareProcessCpu = new Map<number, number>();
   const ours = new Map<number, ThroughputResult>();
   const oursWide = new Map<number, ThroughputResult>();
   let busy: Awaited<ReturnType<typeof enqueueToStart>> | undefined;
@@ -106,6 +116,7 @@ try {
   const samples = {
     sdk: new Map<number, number[]>(),
     records: new Map<number, number[]>(),
+    bareCpu: new Map<number, number[]>(),
     wide: new Map<number, number[]>(),
     ours: new Map<number, number[]>(),
   };
@@ -116,6 +127,8 @@ try {
     for (const workers of WORKER_COUNTS) {
       push(samples.sdk, workers, await sdkCeiling(bench, workers, tasks));
       push(samples.records, workers, (await sdkWithRecordsCeiling(bench, workers, tasks)).perSecond);
+      const own = await bareLoopProcesses(emu, await freshStore(bench), workers, tasks, "fetch");
+      push(samples.bareCpu, workers, own.cpuMsPerMessage);
       const wide = await processingThroughput(bench, workers, tasks, { PROCESSING_CONCURRENCY: String(SDK_IN_FLIGHT) });
       push(samples.wide, workers, wide.result.tasksPerSecond);
       oursWide.set(workers, wide.result);
@@ -146,6 +159,7 @@ try {
   for (const workers of WORKER_COUNTS) {
     ceilings.set(workers, median(samples.sdk.get(workers)!));
     recordCeilings.set(workers, median(samples.records.get(workers)!));
+    bareProcessCpu.set(workers, median(samples.bareCpu.get(workers)!));
     oursWide.set(workers, { ...oursWide.get(workers)!, tasksPerSecond: median(samples.wide.get(workers)!) });
     ours.set(workers, { ...ours.get(workers)!, tasksPerSecond: median(samples.ours.get(workers)!) });
   }
@@ -169,6 +183,7 @@ try {
   const report = renderReport({
     ceilings,
     recordCeilings,
+    bareProcessCpu,
     ours,
     oursWide,
     leftQueued,
@@ -199,6 +214,8 @@ interface Throughputs {
 }
 
 interface Measured extends Throughputs {
+  /** CPU ms per task of the bare loop over fetch, one loop per process of its own (median). */
+  bareProcessCpu: Map<number, number>;
   leftQueued: number;
   busy: { median: number; p95: number; max: number };
   idleLatency: { median: number; p95: number; max: number };
@@ -219,14 +236,14 @@ function renderReport(m: Measured): string {
     const records = m.recordCeilings.get(w)!;
     const python = w === 2 ? `${PYTHON.tasksPerSecond2Workers}` : "";
     return `| ${w} | ${f(sdk)} | ${f(records)} | ${f(r.tasksPerSecond)} | ${f(wide.tasksPerSecond)} | ` +
-      `${f(wide.tasksPerSecond / sdk, 2)} | ${f(wide.tasksPerSecond / records, 2)} | ${
-        f(r.workerCpuMsPerTask, 2)
-      } | ${python} |`;
+      `${f(wide.tasksPerSecond / sdk, 2)} | ${f(r.tasksPerSecond / records, 2)} / ${
+        f(wide.tasksPerSecond / records, 2)
+      } | ${f(r.workerCpuMsPerTask, 2)} | ${f(m.bareProcessCpu.get(w), 2)} | ${python} |`;
   });
   const cpu = cpus();
   return `# Benchmarks
 
-Measured by \`deno run -A scripts/bench.ts --tasks ${tasks} --repeat ${repeat}\` on ${
+Measured by \`${COMMAND} --tasks ${tasks} --repeat ${repeat}\` (the bare SDK loops on ${RUNTIME}) on ${
     started.toISOString().slice(0, 10)
   }: contentflow-worker ${buildInfo().version}
 (the \`bun build --compile\` binary), Azurite (queue on disk) and the Cosmos emulator (\`@vercel/cosmosdb-server\`) on
@@ -239,8 +256,8 @@ measured on this class of machine against the same emulators (issue 5); they are
 
 ## Throughput (${tasks} tasks per run, median of ${repeat} runs)
 
-| processing workers | SDK loop: queue only, msg/s | SDK loop: queue + the same Cosmos calls, tasks/s | ours, default concurrency (8), tasks/s | ours, concurrency ${SDK_IN_FLIGHT}, tasks/s | ratio to queue-only loop | ratio to loop with Cosmos calls | worker CPU ms/task (default) | Python worker, tasks/s |
-|---|---|---|---|---|---|---|---|---|
+| processing workers | SDK loop: queue only, msg/s | SDK loop: queue + the same Cosmos calls, tasks/s | ours, default concurrency (8), tasks/s | ours, concurrency ${SDK_IN_FLIGHT}, tasks/s | ratio to queue-only loop | ratio to loop with Cosmos calls (default / concurrency ${SDK_IN_FLIGHT}) | worker CPU ms/task (default) | bare loop CPU ms/task, one process per loop | Python worker, tasks/s |
+|---|---|---|---|---|---|---|---|---|---|
 ${rows.join("\n")}
 
 The SDK loops are ceilings written with the bare SDKs and nothing else: N loops (N = workers), each receiving 32
@@ -248,7 +265,11 @@ messages and handling them in parallel (${SDK_IN_FLIGHT} in flight per loop, so 
 like-for-like comparison). "Queue only" deletes each message — the ceiling of the queue. "Queue + the same Cosmos
 calls" first makes, by hand, the Cosmos calls a task needs for its execution record (read the execution, pipeline
 and vault together; replace running; replace completed, with If-Match) — the ceiling for the work our worker must
-do. A task of ours costs those calls plus the pipeline run, logs and status reporting. The emulators share the
+do. A task of ours costs those calls plus the pipeline run, logs and status reporting. "Bare loop CPU, one process
+per loop" is the same loop with the Cosmos calls run the way our workers run: one loop in each of N processes of its
+own (scripts/bare-loop-process.ts), over the fetch transport our worker uses, each process paying its own start,
+JIT warm-up and runtime, with its CPU counted from the moment it is ready, as the workers' is; it is the CPU the SDKs
+and the runtime need for a task without any of our code. The emulators share the
 machine's ${cpus().length} cores with the workers, so CPU is the limit here (worker CPU per task in the table; Azurite and the
 Cosmos emulator spend more); against remote Azure services the limit is latency × concurrency instead. The Cosmos
 emulator also answers every request with \`Connection: close\`, so each Cosmos call opens a new TCP connection here
@@ -292,7 +313,8 @@ floor (500 ms).
 
 \`\`\`sh
 npm install
-deno run -A scripts/bench.ts              # about 5 minutes; rewrites BENCHMARKS.md and the plot
+bun scripts/bench.ts                      # about 7 minutes; rewrites BENCHMARKS.md and the plot (bare loops on Bun,
+                                          # the binary's runtime; \`deno run -A scripts/bench.ts\` runs them on Deno)
 deno run -A scripts/bench-processing.ts   # the processing figures alone, printed (--tasks, --workers, --idle-seconds)
 bun scripts/bench-processing.ts           # the same, with the bare loops on the binary's runtime (compare CPU per task)
 deno run -A scripts/bench-redrive.ts      # poison requeue --all of 1,000 records, printed (--records, --concurrency, --binary)

@@ -15,7 +15,8 @@ import { createInterface } from "node:readline";
 import { join, resolve } from "node:path";
 import { rmSync } from "node:fs";
 import { startEmulators } from "./lib/emulators.ts";
-import { bareRecordCalls, cpuSeconds, envFlags, intFlag, progress, rssMiB, sdkLoop } from "./lib/bench-kit.ts";
+import { cpuSeconds, envFlags, intFlag, progress, rssMiB } from "./lib/bench-kit.ts";
+import { bareRecordCalls, sdkLoop } from "./lib/bare-loop.ts";
 import {
   createVault,
   namedQueue,
@@ -25,9 +26,7 @@ import {
   seededConfig,
 } from "../tests/helpers/seeded-store.ts";
 import { uniqueName } from "../tests/helpers/wait.ts";
-import { fetchHttpClient, storageFetchHttpClient } from "../src/net/sdk-http-client.ts";
-import { CosmosClient } from "@azure/cosmos";
-import { QueueClient } from "@azure/storage-queue";
+import { bareLoopProcesses } from "./lib/bench-measure.ts";
 import { ensureBinary } from "../tests/helpers/binary.ts";
 
 const ROOT = resolve(import.meta.dirname ?? ".", "..");
@@ -60,28 +59,8 @@ try {
   const bareCpuMs = bare.cpuMsPerMessage;
   progress(`bare loop: ${bareRate.toFixed(1)} tasks/s, ${bareCpuMs.toFixed(2)} ms CPU per task`);
 
-  // The same loop over the fetch transport our worker uses by default (src/net/sdk-http-client.ts).
-  const fetchQueue = new QueueClient(emu.queueConnectionString, uniqueName("prof-sdk-fetch"), {
-    httpClient: storageFetchHttpClient(),
-  });
-  await fetchQueue.create();
-  const fetchVault = uniqueName("prof-sdk-fetch-vault");
-  await createVault(bareStore, fetchVault);
-  progress(`bare loop over fetch: preloading ${tasks} tasks`);
-  await preloadTasks(bareStore, fetchQueue, Array.from({ length: tasks }, (_, i) => passThroughTask(fetchVault, i)));
-  const fetchCosmos = new CosmosClient({
-    endpoint: emu.cosmosEndpoint,
-    key: emu.env.COSMOS_DB_KEY,
-    connectionPolicy: { enableEndpointDiscovery: false },
-    httpClient: fetchHttpClient(),
-  });
-  const fetchStore = { db: fetchCosmos.database(bareStore.config.COSMOS_DB_NAME), config: bareStore.config };
-  const bareFetch = await sdkLoop(fetchQueue, 1, tasks, (text) => bareRecordCalls(fetchStore, text));
-  progress(
-    `bare loop over fetch: ${bareFetch.perSecond.toFixed(1)} tasks/s, ${
-      bareFetch.cpuMsPerMessage.toFixed(2)
-    } ms CPU per task`,
-  );
+  // The same loop over the fetch transport our worker uses by default, in a process of its own as the worker is.
+  const bareFetch = await bareLoopProcesses(emu, bareStore, 1, tasks, "fetch");
 
   // Our worker, one process, run from source and fed its configuration the way the supervisor does.
   const store = await seedCosmos(emu, uniqueName("profdb"));
@@ -171,7 +150,7 @@ try {
       f(bareRate, 1)
     } tasks/s) with the SDKs' HTTP client, ${f(bareFetch.cpuMsPerMessage)} ms (${
       f(bareFetch.perSecond, 1)
-    } tasks/s) over fetch as ours`,
+    } tasks/s) over fetch in a process of its own`,
   );
   console.log(`  our worker: ${f(workerCpuMs)} ms CPU per task after ready (${f(tasks / seconds, 1)} tasks/s)`);
   console.log(

@@ -4,17 +4,8 @@ import { rmSync } from "node:fs";
 import { type Emulators, startEmulators } from "./emulators.ts";
 import { ensureBinary } from "../../tests/helpers/binary.ts";
 import { uniqueName } from "../../tests/helpers/wait.ts";
-import {
-  bareRecordCalls,
-  cpuSeconds,
-  type LoopRun,
-  median,
-  percentile,
-  preloadPlain,
-  progress,
-  rssMiB,
-  sdkLoop,
-} from "./bench-kit.ts";
+import { cpuSeconds, median, percentile, preloadPlain, progress, rssMiB } from "./bench-kit.ts";
+import { bareRecordCalls, type LoopRun, sdkLoop } from "./bare-loop.ts";
 import { BinaryRun } from "../../tests/helpers/binary-run.ts";
 import {
   createVault,
@@ -28,9 +19,9 @@ import {
   type SeededStore,
 } from "../../tests/helpers/seeded-store.ts";
 import { sleep } from "../../src/util/sleep.ts";
-import { fetchHttpClient, storageFetchHttpClient } from "../../src/net/sdk-http-client.ts";
-import { CosmosClient } from "@azure/cosmos";
-import { QueueClient } from "@azure/storage-queue";
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { join } from "node:path";
 
 export interface Bench {
   emu: Emulators;
@@ -84,45 +75,110 @@ export async function sdkCeiling(bench: Bench, loops: number, n: number): Promis
 /**
  * The same loop, doing by hand with the SDK the Cosmos calls of a task (bareRecordCalls) before each delete: the
  * ceiling for the work a task needs, without our worker around it: tasks per second, receive calls, and the loop's
- * own CPU per task (the loops run in this process, under the runtime running the benchmark). `transport` "sdk"
- * leaves the SDKs' own HTTP client (node:http); "fetch" gives the loop the transport our worker uses by default
- * (src/net/sdk-http-client.ts), which tells the transport's share of the CPU from our code's.
+ * own CPU per task (the loops run in this process, under the runtime running the benchmark).
  */
-export async function sdkWithRecordsCeiling(
-  bench: Bench,
-  loops: number,
-  n: number,
-  transport: "sdk" | "fetch" = "sdk",
-): Promise<LoopRun> {
-  const label = `SDK loop + records${transport === "fetch" ? " over fetch" : ""} x${loops}`;
-  const name = uniqueName("bench-sdk-records");
-  const queue = transport === "fetch"
-    ? new QueueClient(bench.emu.queueConnectionString, name, { httpClient: storageFetchHttpClient() })
-    : namedQueue(bench.emu, name);
+export async function sdkWithRecordsCeiling(bench: Bench, loops: number, n: number): Promise<LoopRun> {
+  const queue = namedQueue(bench.emu, uniqueName("bench-sdk-records"));
   const vault = uniqueName("bench-sdk-vault");
   const store = await freshStore(bench);
   await queue.create();
   await createVault(store, vault);
-  progress(`${label}: preloading ${n} tasks`);
+  progress(`SDK loop + records x${loops}: preloading ${n} tasks`);
   await preloadTasks(store, queue, Array.from({ length: n }, (_, i) => passThroughTask(vault, i)));
-  let calls = store;
-  if (transport === "fetch") {
-    const client = new CosmosClient({
-      endpoint: bench.emu.cosmosEndpoint,
-      key: bench.emu.env.COSMOS_DB_KEY,
-      connectionPolicy: { enableEndpointDiscovery: false },
-      httpClient: fetchHttpClient(),
-    });
-    calls = { db: client.database(store.config.COSMOS_DB_NAME), config: store.config };
-  }
-  const run = await sdkLoop(queue, loops, n, (text) => bareRecordCalls(calls, text));
+  const run = await sdkLoop(queue, loops, n, (text) => bareRecordCalls(store, text));
   await queue.delete();
   progress(
-    `${label}: ${run.perSecond.toFixed(1)} tasks/s, ${run.cpuMsPerMessage.toFixed(2)} ms CPU per task, ${
-      (run.receives / n).toFixed(3)
-    } receive calls per task`,
+    `SDK loop + records x${loops}: ${run.perSecond.toFixed(1)} tasks/s, ${
+      run.cpuMsPerMessage.toFixed(2)
+    } ms CPU per task, ${(run.receives / n).toFixed(3)} receive calls per task`,
   );
   return run;
+}
+
+/**
+ * The same loop with the task's Cosmos calls, one loop per process as our workers run one worker per process
+ * (scripts/bare-loop-process.ts, started under the runtime running the benchmark, each with a queue of its own and
+ * its share of the `n` tasks): each process pays its own start, JIT warm-up and runtime overhead, as each worker
+ * does. The clock and the CPU count start when every process is ready. `transport` "fetch" is the HTTP transport
+ * our worker uses by default; "sdk" the SDKs' own client.
+ */
+export async function bareLoopProcesses(
+  emu: Emulators,
+  store: SeededStore,
+  processes: number,
+  n: number,
+  transport: "sdk" | "fetch",
+): Promise<LoopRun> {
+  const label = `bare loop over ${transport} in ${processes} process(es)`;
+  const shares = Array.from({ length: processes }, (_, i) => Math.floor(n / processes) + (i < n % processes ? 1 : 0));
+  progress(`${label}: preloading ${n} tasks`);
+  const queues = await Promise.all(shares.map(async (share) => {
+    const queue = namedQueue(emu, uniqueName("bench-bare-process"));
+    const vault = uniqueName("bench-bare-vault");
+    await queue.create();
+    await createVault(store, vault);
+    await preloadTasks(store, queue, Array.from({ length: share }, (_, i) => passThroughTask(vault, i)));
+    return queue;
+  }));
+  const script = join(import.meta.dirname ?? ".", "..", "bare-loop-process.ts");
+  const runtimeArgs = (process.versions as Record<string, string | undefined>).bun
+    ? [script]
+    : ["run", "-A", "--no-check", script];
+  const children = shares.map((share, i) => {
+    const spec = {
+      queueConnectionString: emu.queueConnectionString,
+      queueName: queues[i].name,
+      cosmosEndpoint: emu.cosmosEndpoint,
+      cosmosKey: emu.env.COSMOS_DB_KEY,
+      databaseName: store.config.COSMOS_DB_NAME,
+      containers: {
+        executions: store.config.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS,
+        pipelines: store.config.COSMOS_DB_CONTAINER_PIPELINES,
+        vaults: store.config.COSMOS_DB_CONTAINER_VAULTS,
+      },
+      tasks: share,
+      transport,
+    };
+    const child = spawn(process.execPath, runtimeArgs, {
+      env: { ...process.env, BARE_LOOP_SPEC: JSON.stringify(spec), NO_COLOR: "1" },
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    const lines = createInterface({ input: child.stdout! });
+    const ready = new Promise<void>((resolve, reject) => {
+      lines.on("line", (line) => line === "ready" && resolve());
+      child.once("exit", (code) => reject(new Error(`${label}: a loop process exited with ${code} before ready`)));
+    });
+    const result = new Promise<LoopRun>((resolve, reject) => {
+      lines.on("line", (line) => line.startsWith("{") && resolve(JSON.parse(line) as LoopRun));
+      child.once("exit", (code) => reject(new Error(`${label}: a loop process exited with ${code} without a result`)));
+    });
+    // Awaited below once every process is ready; until then an early exit must not count as unhandled.
+    result.catch(() => {});
+    ready.catch(() => {});
+    return { child, ready, result, share };
+  });
+  try {
+    await Promise.all(children.map((c) => c.ready));
+    const t0 = performance.now();
+    for (const c of children) c.child.stdin!.write("go\n");
+    const runs = await Promise.all(children.map((c) => c.result));
+    const seconds = (performance.now() - t0) / 1000;
+    const run: LoopRun = {
+      perSecond: n / seconds,
+      receives: runs.reduce((sum, r) => sum + r.receives, 0),
+      cpuMsPerMessage: runs.reduce((sum, r, i) => sum + r.cpuMsPerMessage * children[i].share, 0) / n,
+      peakRssMiB: Math.max(...runs.map((r) => r.peakRssMiB)),
+    };
+    progress(
+      `${label}: ${run.perSecond.toFixed(1)} tasks/s, ${
+        run.cpuMsPerMessage.toFixed(2)
+      } ms CPU per task, most RSS ${run.peakRssMiB} MiB`,
+    );
+    return run;
+  } finally {
+    for (const c of children) if (c.child.exitCode === null) c.child.kill("SIGKILL");
+    await Promise.all(queues.map((q) => q.delete().catch(() => {})));
+  }
 }
 
 const ms = (iso: string | null | undefined) => (iso ? Date.parse(iso) : NaN);

@@ -31,18 +31,18 @@ test("scripts/bench-processing.ts runs a small benchmark and prints every figure
     const line of [
       new RegExp(`receive \\+ delete: +${number} msg/s`),
       new RegExp(
-        `the task's Cosmos calls \\+ delete: ${number} tasks/s \\(the SDKs' own HTTP client\\), ${number} tasks/s over fetch as ours`,
+        `the task's Cosmos calls \\+ delete: ${number} tasks/s \\(the SDKs' own HTTP client\\)\\n.*the same over fetch, one loop per process in 1 process\\(es\\) of their own \\(as our workers run\\): ${number} tasks/s`,
       ),
       new RegExp(
         `contentflow-worker: ${number} tasks/s +\\(ratio ${number} to the queue-only loop, ${number} to the loop with Cosmos calls\\)$`,
         "m",
       ),
       new RegExp(
-        `CPU per task: workers ${number} ms, bare loop \\((Bun|Deno) [^)]+\\) ${number} ms with the SDKs' HTTP client \\(ratio ${number}\\), ${number} ms over fetch as ours \\(ratio ${number}\\); supervisor ${number} ms`,
+        `CPU per task: workers ${number} ms, bare loop \\((Bun|Deno) [^)]+\\) ${number} ms with the SDKs' HTTP client \\(ratio ${number}\\), ${number} ms over fetch in processes of their own \\(ratio ${number}\\); supervisor ${number} ms`,
       ),
       new RegExp(`receive calls per task \\(calls that returned messages\\): workers ${number}, bare loop ${number}`),
       new RegExp(
-        `RSS while busy \\(most sampled\\): supervisor ${number} MiB, workers ${number} MiB; this script's process while its bare loops ran \\(the SDKs and the loop, nothing of ours\\) ${number} MiB`,
+        `RSS while busy \\(most sampled\\): supervisor ${number} MiB, workers ${number} MiB; a bare loop's own process \\(the SDKs, the fetch transport and the loop, nothing else\\) ${number} MiB`,
       ),
       new RegExp(`enqueue-to-start while busy: median ${number} s`),
       new RegExp(`shutdown \\(SIGTERM to exit\\): \\d+ ms`),
