@@ -105,6 +105,7 @@ try {
   const ceilings = new Map<number, number>();
   const recordCeilings = new Map<number, number>();
   const bareProcessCpu = new Map<number, number>();
+  const bareProcessRate = new Map<number, number>();
   const ours = new Map<number, ThroughputResult>();
   const oursWide = new Map<number, ThroughputResult>();
   let busy: Awaited<ReturnType<typeof enqueueToStart>> | undefined;
@@ -117,6 +118,7 @@ try {
     sdk: new Map<number, number[]>(),
     records: new Map<number, number[]>(),
     bareCpu: new Map<number, number[]>(),
+    bareRate: new Map<number, number[]>(),
     wide: new Map<number, number[]>(),
     ours: new Map<number, number[]>(),
   };
@@ -129,6 +131,7 @@ try {
       push(samples.records, workers, (await sdkWithRecordsCeiling(bench, workers, tasks)).perSecond);
       const own = await bareLoopProcesses(emu, await freshStore(bench), workers, tasks, "fetch");
       push(samples.bareCpu, workers, own.cpuMsPerMessage);
+      push(samples.bareRate, workers, own.perSecond);
       const wide = await processingThroughput(bench, workers, tasks, { PROCESSING_CONCURRENCY: String(SDK_IN_FLIGHT) });
       push(samples.wide, workers, wide.result.tasksPerSecond);
       oursWide.set(workers, wide.result);
@@ -160,6 +163,7 @@ try {
     ceilings.set(workers, median(samples.sdk.get(workers)!));
     recordCeilings.set(workers, median(samples.records.get(workers)!));
     bareProcessCpu.set(workers, median(samples.bareCpu.get(workers)!));
+    bareProcessRate.set(workers, median(samples.bareRate.get(workers)!));
     oursWide.set(workers, { ...oursWide.get(workers)!, tasksPerSecond: median(samples.wide.get(workers)!) });
     ours.set(workers, { ...ours.get(workers)!, tasksPerSecond: median(samples.ours.get(workers)!) });
   }
@@ -184,6 +188,7 @@ try {
     ceilings,
     recordCeilings,
     bareProcessCpu,
+    bareProcessRate,
     ours,
     oursWide,
     leftQueued,
@@ -216,6 +221,8 @@ interface Throughputs {
 interface Measured extends Throughputs {
   /** CPU ms per task of the bare loop over fetch, one loop per process of its own (median). */
   bareProcessCpu: Map<number, number>;
+  /** Tasks per second of the same (median). */
+  bareProcessRate: Map<number, number>;
   leftQueued: number;
   busy: { median: number; p95: number; max: number };
   idleLatency: { median: number; p95: number; max: number };
@@ -238,7 +245,9 @@ function renderReport(m: Measured): string {
     return `| ${w} | ${f(sdk)} | ${f(records)} | ${f(r.tasksPerSecond)} | ${f(wide.tasksPerSecond)} | ` +
       `${f(wide.tasksPerSecond / sdk, 2)} | ${f(r.tasksPerSecond / records, 2)} / ${
         f(wide.tasksPerSecond / records, 2)
-      } | ${f(r.workerCpuMsPerTask, 2)} | ${f(m.bareProcessCpu.get(w), 2)} | ${python} |`;
+      } | ${f(r.workerCpuMsPerTask, 2)} | ${f(m.bareProcessRate.get(w))} tasks/s, ${
+        f(m.bareProcessCpu.get(w), 2)
+      } ms/task | ${python} |`;
   });
   const cpu = cpus();
   return `# Benchmarks
@@ -256,7 +265,7 @@ measured on this class of machine against the same emulators (issue 5); they are
 
 ## Throughput (${tasks} tasks per run, median of ${repeat} runs)
 
-| processing workers | SDK loop: queue only, msg/s | SDK loop: queue + the same Cosmos calls, tasks/s | ours, default concurrency (8), tasks/s | ours, concurrency ${SDK_IN_FLIGHT}, tasks/s | ratio to queue-only loop | ratio to loop with Cosmos calls (default / concurrency ${SDK_IN_FLIGHT}) | worker CPU ms/task (default) | bare loop CPU ms/task, one process per loop | Python worker, tasks/s |
+| processing workers | SDK loop: queue only, msg/s | SDK loop: queue + the same Cosmos calls, tasks/s | ours, default concurrency (8), tasks/s | ours, concurrency ${SDK_IN_FLIGHT}, tasks/s | ratio to queue-only loop | ratio to loop with Cosmos calls (default / concurrency ${SDK_IN_FLIGHT}) | worker CPU ms/task (default) | SDK loop with the Cosmos calls, one process per loop (as our workers): throughput, CPU | Python worker, tasks/s |
 |---|---|---|---|---|---|---|---|---|---|
 ${rows.join("\n")}
 
@@ -265,11 +274,11 @@ messages and handling them in parallel (${SDK_IN_FLIGHT} in flight per loop, so 
 like-for-like comparison). "Queue only" deletes each message — the ceiling of the queue. "Queue + the same Cosmos
 calls" first makes, by hand, the Cosmos calls a task needs for its execution record (read the execution, pipeline
 and vault together; replace running; replace completed, with If-Match) — the ceiling for the work our worker must
-do. A task of ours costs those calls plus the pipeline run, logs and status reporting. "Bare loop CPU, one process
-per loop" is the same loop with the Cosmos calls run the way our workers run: one loop in each of N processes of its
-own (scripts/bare-loop-process.ts), over the fetch transport our worker uses, each process paying its own start,
-JIT warm-up and runtime, with its CPU counted from the moment it is ready, as the workers' is; it is the CPU the SDKs
-and the runtime need for a task without any of our code. The emulators share the
+do. A task of ours costs those calls plus the pipeline run, logs and status reporting. "One process per loop" is the
+same loop with the Cosmos calls run the way our workers run: one loop in each of N processes of its own
+(scripts/bare-loop-process.ts), over the fetch transport our worker uses, each process paying its own start, JIT
+warm-up and runtime, with its clock and CPU counted from the moment every process is ready, as the workers' are: the
+throughput and CPU per task the SDKs and the runtime reach in our workers' layout without any of our code. The emulators share the
 machine's ${cpus().length} cores with the workers, so CPU is the limit here (worker CPU per task in the table; Azurite and the
 Cosmos emulator spend more); against remote Azure services the limit is latency × concurrency instead. The Cosmos
 emulator also answers every request with \`Connection: close\`, so each Cosmos call opens a new TCP connection here

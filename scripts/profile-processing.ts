@@ -1,7 +1,8 @@
 // CPU per task of one processing worker run from source, beside the bare SDK loop making the same queue and Cosmos
 // calls in the same run. CPU time (user + system, from /proc) is robust on a loaded machine where wall-clock
-// throughput is not. With --cpu-prof the worker runs under its runtime's sampling profiler and a Markdown summary of the
-// profile (self time per function) is written to the profile directory.
+// throughput is not. With --cpu-prof the worker runs under its runtime's sampling profiler; the profile, the runtime's
+// Markdown summary (self time per function, Bun) and a summary by origin (our code, Azure SDKs, other libraries,
+// runtime; scripts/lib/profile-summary.ts, also printed) go to the profile directory.
 //
 //   deno run -A scripts/profile-processing.ts [--tasks N] [--cpu-prof] [--runtime deno|bun|binary] [--log-level L]
 //     --tasks      pass-through tasks for each of the two runs (default 2000)
@@ -13,7 +14,7 @@ import process from "node:process";
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { join, resolve } from "node:path";
-import { rmSync } from "node:fs";
+import { readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { startEmulators } from "./lib/emulators.ts";
 import { cpuSeconds, envFlags, intFlag, progress, rssMiB } from "./lib/bench-kit.ts";
 import { bareRecordCalls, sdkLoop } from "./lib/bare-loop.ts";
@@ -27,6 +28,7 @@ import {
 } from "../tests/helpers/seeded-store.ts";
 import { uniqueName } from "../tests/helpers/wait.ts";
 import { bareLoopProcesses } from "./lib/bench-measure.ts";
+import { renderProfileSummary, summarizeProfile } from "./lib/profile-summary.ts";
 import { ensureBinary } from "../tests/helpers/binary.ts";
 
 const ROOT = resolve(import.meta.dirname ?? ".", "..");
@@ -60,7 +62,7 @@ try {
   progress(`bare loop: ${bareRate.toFixed(1)} tasks/s, ${bareCpuMs.toFixed(2)} ms CPU per task`);
 
   // The same loop over the fetch transport our worker uses by default, in a process of its own as the worker is.
-  const bareFetch = await bareLoopProcesses(emu, bareStore, 1, tasks, "fetch");
+  const bareFetch = await bareLoopProcesses(emu, bareStore, 1, tasks, "fetch", runtime === "deno" ? "deno" : "bun");
 
   // Our worker, one process, run from source and fed its configuration the way the supervisor does.
   const store = await seedCosmos(emu, uniqueName("profdb"));
@@ -150,7 +152,7 @@ try {
       f(bareRate, 1)
     } tasks/s) with the SDKs' HTTP client, ${f(bareFetch.cpuMsPerMessage)} ms (${
       f(bareFetch.perSecond, 1)
-    } tasks/s) over fetch in a process of its own`,
+    } tasks/s) over fetch in a ${runtime === "deno" ? "Deno" : "Bun"} process of its own`,
   );
   console.log(`  our worker: ${f(workerCpuMs)} ms CPU per task after ready (${f(tasks / seconds, 1)} tasks/s)`);
   console.log(
@@ -164,7 +166,17 @@ try {
     } KiB), ${stateLines} state reports (${Math.round(stateBytes / 1024)} KiB)`,
   );
   console.log(`  RSS after 3 s busy: ${rss ?? "?"} MiB`);
-  if (profile) console.log(`  profile: ${profDir}`);
+  if (profile) {
+    // The profile is written when the worker exits; summarize the newest one by origin (our code, SDKs, runtime).
+    const newest = readdirSync(profDir).filter((name) => name.endsWith(".cpuprofile"))
+      .map((name) => join(profDir, name)).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+    console.log(`  profile: ${newest ?? `none found in ${profDir}`}`);
+    if (newest) {
+      const summary = renderProfileSummary(summarizeProfile(newest));
+      writeFileSync(newest.replace(/\.cpuprofile$/, ".by-origin.md"), `${summary}\n`);
+      console.log(`\n${summary}`);
+    }
+  }
 } finally {
   await emu.stop();
 }

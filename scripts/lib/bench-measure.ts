@@ -100,7 +100,8 @@ export async function sdkWithRecordsCeiling(bench: Bench, loops: number, n: numb
  * (scripts/bare-loop-process.ts, started under the runtime running the benchmark, each with a queue of its own and
  * its share of the `n` tasks): each process pays its own start, JIT warm-up and runtime overhead, as each worker
  * does. The clock and the CPU count start when every process is ready. `transport` "fetch" is the HTTP transport
- * our worker uses by default; "sdk" the SDKs' own client.
+ * our worker uses by default; "sdk" the SDKs' own client. `runtime`: what runs the loop processes (default: the
+ * runtime running this script; the compiled binary's is Bun).
  */
 export async function bareLoopProcesses(
   emu: Emulators,
@@ -108,8 +109,9 @@ export async function bareLoopProcesses(
   processes: number,
   n: number,
   transport: "sdk" | "fetch",
+  runtime: "bun" | "deno" = (process.versions as Record<string, string | undefined>).bun ? "bun" : "deno",
 ): Promise<LoopRun> {
-  const label = `bare loop over ${transport} in ${processes} process(es)`;
+  const label = `bare loop over ${transport} in ${processes} ${runtime} process(es)`;
   const shares = Array.from({ length: processes }, (_, i) => Math.floor(n / processes) + (i < n % processes ? 1 : 0));
   progress(`${label}: preloading ${n} tasks`);
   const queues = await Promise.all(shares.map(async (share) => {
@@ -121,9 +123,10 @@ export async function bareLoopProcesses(
     return queue;
   }));
   const script = join(import.meta.dirname ?? ".", "..", "bare-loop-process.ts");
-  const runtimeArgs = (process.versions as Record<string, string | undefined>).bun
-    ? [script]
-    : ["run", "-A", "--no-check", script];
+  const bin = join(import.meta.dirname ?? ".", "..", "..", "node_modules", ".bin");
+  const [command, runtimeArgs] = runtime === "bun"
+    ? [join(bin, "bun"), [script]]
+    : [join(bin, "deno"), ["run", "-A", "--no-check", script]];
   const children = shares.map((share, i) => {
     const spec = {
       queueConnectionString: emu.queueConnectionString,
@@ -139,7 +142,7 @@ export async function bareLoopProcesses(
       tasks: share,
       transport,
     };
-    const child = spawn(process.execPath, runtimeArgs, {
+    const child = spawn(command, runtimeArgs, {
       env: { ...process.env, BARE_LOOP_SPEC: JSON.stringify(spec), NO_COLOR: "1" },
       stdio: ["pipe", "pipe", "inherit"],
     });
