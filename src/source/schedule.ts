@@ -110,10 +110,24 @@ export class VaultSchedule {
     }
   }
 
+  /**
+   * The vaults to crawl now, longest waiting first, at most one per pipeline and none of a pipeline with a crawl
+   * running: crawls of one pipeline take turns (the pipeline lock a Python worker also honours allows one at a
+   * time), so a vault whose sibling is crawling waits for it to finish and then goes first, instead of being refused
+   * and retried on a timer that can keep meeting the sibling's next crawl.
+   */
   due(now: number): ScheduledVault[] {
-    return [...this.entries.values()]
+    const busy = new Set([...this.entries.values()].filter((e) => e.running).map((e) => e.vault.pipeline_id));
+    const picked: ScheduledVault[] = [];
+    const candidates = [...this.entries.values()]
       .filter((e) => !e.running && !e.removed && e.pipelineEnabled && e.nextRunAt <= now)
       .sort((a, b) => a.nextRunAt - b.nextRunAt);
+    for (const entry of candidates) {
+      if (busy.has(entry.vault.pipeline_id)) continue;
+      busy.add(entry.vault.pipeline_id);
+      picked.push(entry);
+    }
+    return picked;
   }
 
   started(id: string, now: number): void {
