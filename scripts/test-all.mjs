@@ -65,8 +65,13 @@ function countJunit(file) {
     if (names.some((n) => n.startsWith(`${c.name} &gt; `))) continue;
     const failure = /<(failure|error)\b([^>]*?)(\/>|>([\s\S]*?)<\/(failure|error)>)/.exec(c.body);
     if (failure) {
-      // Bun names the file and the describe() group apart; Deno's classname is the file and the name has the group.
-      const where = c.file && c.classname ? `${c.file}: ${c.classname} > ` : `${c.classname}: `;
+      // Bun names the file and the describe() group apart; Deno's classname is the file and the name has the group
+      // (for node:test suites Deno gives its own shim, ext:deno_node/testing.ts, as the classname: left out).
+      const where = c.file && c.classname
+        ? `${c.file}: ${c.classname} > `
+        : c.classname.startsWith("ext:")
+        ? ""
+        : `${c.classname}: `;
       const message = /\bmessage="([^"]*)"/.exec(failure[2])?.[1] ?? "";
       const detail = (failure[4] ?? "").trim() !== "" ? failure[4] : message;
       failures.push({ name: unescapeXml(`${where}${c.name}`), detail: unescapeXml(detail) });
