@@ -5,8 +5,8 @@
 // ours, so its CPU and memory are what the SDKs and the runtime need for this work.
 //
 // The spec comes as JSON in BARE_LOOP_SPEC: queueConnectionString, queueName, cosmosEndpoint, cosmosKey,
-// databaseName, containers (executions, pipelines, vaults), tasks, transport ("sdk": the SDKs' own HTTP client;
-// "fetch": src/net/sdk-http-client.ts, as our worker uses by default).
+// databaseName, containers (executions, pipelines, vaults), tasks. The clients send over the fetch transport
+// (src/net/sdk-http-client.ts), as our worker does by default.
 import process from "node:process";
 import { createInterface } from "node:readline";
 import { CosmosClient } from "@azure/cosmos";
@@ -22,7 +22,6 @@ interface BareLoopSpec {
   databaseName: string;
   containers: { executions: string; pipelines: string; vaults: string };
   tasks: number;
-  transport: "sdk" | "fetch";
 }
 
 const spec = JSON.parse(process.env.BARE_LOOP_SPEC ?? "null") as BareLoopSpec | null;
@@ -30,17 +29,12 @@ if (!spec) {
   console.error("bare-loop-process.ts is started by the benchmarks with BARE_LOOP_SPEC set");
   process.exit(2);
 }
-const overFetch = spec.transport === "fetch";
-const queue = new QueueClient(
-  spec.queueConnectionString,
-  spec.queueName,
-  overFetch ? { httpClient: storageFetchHttpClient() } : {},
-);
+const queue = new QueueClient(spec.queueConnectionString, spec.queueName, { httpClient: storageFetchHttpClient() });
 const cosmos = new CosmosClient({
   endpoint: spec.cosmosEndpoint,
   key: spec.cosmosKey,
   connectionPolicy: { enableEndpointDiscovery: false },
-  ...(overFetch ? { httpClient: fetchHttpClient() } : {}),
+  httpClient: fetchHttpClient(),
 });
 const store = {
   db: cosmos.database(spec.databaseName),

@@ -1,11 +1,12 @@
 // Processing benchmark: N pass-through tasks through the compiled binary with W processing workers, next to bare
-// SDK loops (W loops receiving 32 at a time: delete only; the same Cosmos calls a task needs, then delete, with the
-// SDKs' own HTTP client in this process; and once more over the fetch transport our worker uses, one loop in each of W
-// processes of their own, scripts/bare-loop-process.ts) on the same emulators in the same run; then enqueue-to-start latency while busy, idle polls per minute per
-// worker, and enqueue-to-start once backed off.
+// SDK loops on the same emulators in the same run: W loops receiving 32 at a time in this process (delete only; and
+// the same Cosmos calls a task needs, then delete, with the SDKs' own HTTP client), and W loops making those calls
+// over the fetch transport our worker uses, one in each of W processes of their own (scripts/bare-loop-process.ts).
+// Then enqueue-to-start latency while busy, idle polls per minute per worker, and enqueue-to-start once backed off.
 //
-// The bare loops run in the process of this script, so run it with Bun (`bun scripts/bench-processing.ts`) to
-// compare their CPU per task with the binary's under the same runtime; under Deno the SDKs cost less CPU.
+// The in-process loops and the loop processes run on the runtime running this script, so run it with Bun
+// (`bun scripts/bench-processing.ts`) to compare their CPU per task with the binary's under the same runtime; under
+// Deno the SDKs cost less CPU.
 //
 //   deno run -A scripts/bench-processing.ts [--tasks N] [--workers W] [--concurrency C] [--idle-seconds S]
 //     --tasks         tasks per throughput run (default 1000)
@@ -49,7 +50,7 @@ const bench = await openBench(join(ROOT, ".data", "bench-processing"));
 try {
   const ceiling = await sdkCeiling(bench, workers, tasks);
   const withRecords = await sdkWithRecordsCeiling(bench, workers, tasks);
-  const withRecordsFetch = await bareLoopProcesses(bench.emu, await freshStore(bench), workers, tasks, "fetch");
+  const withRecordsFetch = await bareLoopProcesses(bench.emu, await freshStore(bench), workers, tasks);
   const { result, run, queueName, store } = await processingThroughput(bench, workers, tasks, workerEnv);
   progress("enqueue-to-start while busy: 50 tasks, one every 100 ms");
   const busy = await enqueueToStart(bench, store, queueName, 50, 100);

@@ -129,7 +129,7 @@ try {
     for (const workers of WORKER_COUNTS) {
       push(samples.sdk, workers, await sdkCeiling(bench, workers, tasks));
       push(samples.records, workers, (await sdkWithRecordsCeiling(bench, workers, tasks)).perSecond);
-      const own = await bareLoopProcesses(emu, await freshStore(bench), workers, tasks, "fetch");
+      const own = await bareLoopProcesses(emu, await freshStore(bench), workers, tasks);
       push(samples.bareCpu, workers, own.cpuMsPerMessage);
       push(samples.bareRate, workers, own.perSecond);
       const wide = await processingThroughput(bench, workers, tasks, { PROCESSING_CONCURRENCY: String(SDK_IN_FLIGHT) });

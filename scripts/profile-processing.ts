@@ -62,7 +62,7 @@ try {
   progress(`bare loop: ${bareRate.toFixed(1)} tasks/s, ${bareCpuMs.toFixed(2)} ms CPU per task`);
 
   // The same loop over the fetch transport our worker uses by default, in a process of its own as the worker is.
-  const bareFetch = await bareLoopProcesses(emu, bareStore, 1, tasks, "fetch", runtime === "deno" ? "deno" : "bun");
+  const bareFetch = await bareLoopProcesses(emu, bareStore, 1, tasks, runtime === "deno" ? "deno" : "bun");
 
   // Our worker, one process, run from source and fed its configuration the way the supervisor does.
   const store = await seedCosmos(emu, uniqueName("profdb"));

@@ -1,6 +1,6 @@
 // Pieces of the benchmark scripts only: flags, progress lines, process figures from /proc and statistics (the bare
-// SDK loop that sets the throughput ceiling is in bare-loop.ts). What the tests share with the benchmarks (the compiled binary as a
-// supervisor, the seeded Cosmos database, task preloading) lives in tests/helpers/.
+// SDK loop that sets the throughput ceiling is in bare-loop.ts). What the tests share with the benchmarks (the
+// compiled binary as a supervisor, the seeded Cosmos database, task preloading) lives in tests/helpers/.
 import { readFileSync } from "node:fs";
 import process from "node:process";
 import type { QueueClient } from "@azure/storage-queue";

@@ -2,7 +2,7 @@
 import process from "node:process";
 import { rmSync } from "node:fs";
 import { type Emulators, startEmulators } from "./emulators.ts";
-import { ensureBinary } from "../../tests/helpers/binary.ts";
+import { ensureBinary, ROOT } from "../../tests/helpers/binary.ts";
 import { uniqueName } from "../../tests/helpers/wait.ts";
 import { cpuSeconds, median, percentile, preloadPlain, progress, rssMiB } from "./bench-kit.ts";
 import { bareRecordCalls, type LoopRun, sdkLoop } from "./bare-loop.ts";
@@ -99,19 +99,18 @@ export async function sdkWithRecordsCeiling(bench: Bench, loops: number, n: numb
  * The same loop with the task's Cosmos calls, one loop per process as our workers run one worker per process
  * (scripts/bare-loop-process.ts, started under the runtime running the benchmark, each with a queue of its own and
  * its share of the `n` tasks): each process pays its own start, JIT warm-up and runtime overhead, as each worker
- * does. The clock and the CPU count start when every process is ready. `transport` "fetch" is the HTTP transport
- * our worker uses by default; "sdk" the SDKs' own client. `runtime`: what runs the loop processes (default: the
- * runtime running this script; the compiled binary's is Bun).
+ * does, and each sends over the fetch transport our worker uses by default. The clock and the CPU count start when
+ * every process is ready. `runtime`: what runs the loop processes (default: the runtime running this script; the
+ * compiled binary's is Bun).
  */
 export async function bareLoopProcesses(
   emu: Emulators,
   store: SeededStore,
   processes: number,
   n: number,
-  transport: "sdk" | "fetch",
   runtime: "bun" | "deno" = (process.versions as Record<string, string | undefined>).bun ? "bun" : "deno",
 ): Promise<LoopRun> {
-  const label = `bare loop over ${transport} in ${processes} ${runtime} process(es)`;
+  const label = `bare loop over fetch in ${processes} ${runtime} process(es)`;
   const shares = Array.from({ length: processes }, (_, i) => Math.floor(n / processes) + (i < n % processes ? 1 : 0));
   progress(`${label}: preloading ${n} tasks`);
   const queues = await Promise.all(shares.map(async (share) => {
@@ -122,8 +121,8 @@ export async function bareLoopProcesses(
     await preloadTasks(store, queue, Array.from({ length: share }, (_, i) => passThroughTask(vault, i)));
     return queue;
   }));
-  const script = join(import.meta.dirname ?? ".", "..", "bare-loop-process.ts");
-  const bin = join(import.meta.dirname ?? ".", "..", "..", "node_modules", ".bin");
+  const script = join(ROOT, "scripts", "bare-loop-process.ts");
+  const bin = join(ROOT, "node_modules", ".bin");
   const [command, runtimeArgs] = runtime === "bun"
     ? [join(bin, "bun"), [script]]
     : [join(bin, "deno"), ["run", "-A", "--no-check", script]];
@@ -140,7 +139,6 @@ export async function bareLoopProcesses(
         vaults: store.config.COSMOS_DB_CONTAINER_VAULTS,
       },
       tasks: share,
-      transport,
     };
     const child = spawn(command, runtimeArgs, {
       env: { ...process.env, BARE_LOOP_SPEC: JSON.stringify(spec), NO_COLOR: "1" },

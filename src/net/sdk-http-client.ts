@@ -39,43 +39,44 @@ export function fetchHttpClient(): HttpClient {
  * it back to a core-rest-pipeline client internally).
  */
 export function storageFetchHttpClient(): RequestPolicy {
-  const client = fetchClient;
-  return {
-    async sendRequest(web: WebResourceLike): Promise<CompatResponse> {
-      const request: PipelineRequest = {
-        url: web.url,
-        method: web.method,
-        headers: createHttpHeaders(web.headers.rawHeaders()),
-        body: web.body,
-        timeout: web.timeout,
-        withCredentials: web.withCredentials,
-        requestId: web.requestId,
-        abortSignal: web.abortSignal as AbortSignal | undefined,
-        streamResponseStatusCodes: web.streamResponseStatusCodes,
-        onUploadProgress: web.onUploadProgress,
-        onDownloadProgress: web.onDownloadProgress,
-        proxySettings: web.proxySettings,
-        agent: web.agent,
-        formData: web.formData,
-        // As the storage SDK sets for its own pipeline (Azurite is plain http); bearer tokens are still refused over
-        // http by the SDK's authentication policy before a request gets here.
-        allowInsecureConnection: true,
-      };
-      const response = await client.sendRequest(request);
-      // `request: web` matters: the storage SDK finds its own original request (and with it how to parse the
-      // answer) through the object it handed us.
-      return {
-        request: web,
-        status: response.status,
-        headers: toHttpHeadersLike(response.headers),
-        bodyAsText: response.bodyAsText,
-        readableStreamBody: response.readableStreamBody,
-        blobBody: response.blobBody,
-        browserStreamBody: response.browserStreamBody,
-      } as CompatResponse;
-    },
-  };
+  return storageFetchClient;
 }
+
+const storageFetchClient: RequestPolicy = {
+  async sendRequest(web: WebResourceLike): Promise<CompatResponse> {
+    const request: PipelineRequest = {
+      url: web.url,
+      method: web.method,
+      headers: createHttpHeaders(web.headers.rawHeaders()),
+      body: web.body,
+      timeout: web.timeout,
+      withCredentials: web.withCredentials,
+      requestId: web.requestId,
+      abortSignal: web.abortSignal as AbortSignal | undefined,
+      streamResponseStatusCodes: web.streamResponseStatusCodes,
+      onUploadProgress: web.onUploadProgress,
+      onDownloadProgress: web.onDownloadProgress,
+      proxySettings: web.proxySettings,
+      agent: web.agent,
+      formData: web.formData,
+      // As the storage SDK sets for its own pipeline (Azurite is plain http); bearer tokens are still refused over
+      // http by the SDK's authentication policy before a request gets here.
+      allowInsecureConnection: true,
+    };
+    const response = await sendWithFetch(request);
+    // `request: web` matters: the storage SDK finds its own original request (and with it how to parse the
+    // answer) through the object it handed us.
+    return {
+      request: web,
+      status: response.status,
+      headers: toHttpHeadersLike(response.headers),
+      bodyAsText: response.bodyAsText,
+      readableStreamBody: response.readableStreamBody,
+      blobBody: response.blobBody,
+      browserStreamBody: response.browserStreamBody,
+    } as CompatResponse;
+  },
+};
 
 /** True when fetch can send this request and read its answer as text without losing anything the SDK asked for. */
 export function fetchCanSend(request: PipelineRequest): boolean {
@@ -96,11 +97,9 @@ async function sendWithFetch(request: PipelineRequest): Promise<PipelineResponse
   request.abortSignal?.addEventListener("abort", onAbort, { once: true });
   const timer = request.timeout > 0 ? setTimeout(onAbort, request.timeout) : undefined;
   try {
-    const headers: [string, string][] = [];
-    for (const header of request.headers) headers.push(header);
     const res = await fetch(request.url, {
       method: request.method,
-      headers,
+      headers: [...request.headers],
       body: request.body as BodyInit | undefined,
       signal: controller.signal,
       redirect: "manual", // the SDK pipelines follow redirects themselves
