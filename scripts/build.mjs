@@ -6,7 +6,9 @@
 //   node scripts/build.mjs                                  dist/contentflow-worker for this machine
 //   node scripts/build.mjs --target linux-arm64 --out F      another target (bun downloads that runtime once)
 //   node scripts/build.mjs --release --version 1.2.3 --target linux-x64 --target linux-arm64
-//        → dist/release/contentflow-worker-1.2.3-linux-x64, …-linux-arm64 and dist/release/SHA256SUMS
+//        → dist/release/contentflow-worker-1.2.3-linux-x64, …-linux-arm64, the installer assets (install.sh with
+//          the release URL from package.json `repository` stamped in, the systemd unit, the env template) and
+//          dist/release/SHA256SUMS over all of them
 //
 // Options: --target T (repeatable; linux-x64, linux-arm64, linux-x64-musl, linux-arm64-musl; default: this
 // machine), --version V (default: package.json; a leading "v" is dropped), --commit SHA (default: GITHUB_SHA or
@@ -14,7 +16,7 @@
 // --dir DIR (default dist/release).
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, createReadStream, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { arch as hostArch } from "node:os";
 import { basename, join, resolve } from "node:path";
 
@@ -53,6 +55,46 @@ function parse(argv) {
   for (const t of opts.targets) if (!TARGETS.includes(t)) usage(`unknown target ${t}`);
   if (opts.out && (opts.release || opts.targets.length > 1)) usage("--out takes one target and no --release");
   return opts;
+}
+
+/**
+ * The releases address of the project named by package.json `repository` (a GitHub URL, `github:owner/name` or
+ * `owner/name`, as a string or `{ url }`): `https://github.com/<owner>/<name>/releases`.
+ */
+export function releaseUrlFromPackage(pkg) {
+  const raw = typeof pkg.repository === "string" ? pkg.repository : pkg.repository?.url;
+  if (typeof raw !== "string" || raw === "") {
+    throw new Error("package.json has no `repository` to take the release URL from");
+  }
+  const url = raw.replace(/^git\+/, "").replace(/\.git$/, "").replace(/\/+$/, "");
+  const m = /^(?:https:\/\/github\.com\/|github:)?([A-Za-z0-9][A-Za-z0-9-]*)\/([A-Za-z0-9._-]+)$/.exec(url);
+  if (!m) {
+    throw new Error(`package.json repository '${raw}' is not a GitHub repository (https://github.com/owner/name)`);
+  }
+  return `https://github.com/${m[1]}/${m[2]}/releases`;
+}
+
+/** install.sh with its DEFAULT_RELEASE_URL line set to `url` (the line must be there exactly once). */
+export function stampInstaller(text, url) {
+  if (!/^https:\/\/[A-Za-z0-9.-]+(\/[A-Za-z0-9._~\/-]*)?$/.test(url)) {
+    throw new Error(`release URL '${url}' is not a plain https URL`);
+  }
+  const line = /^DEFAULT_RELEASE_URL="[^"\n]*"$/gm;
+  const found = text.match(line)?.length ?? 0;
+  if (found !== 1) throw new Error(`install.sh has ${found} DEFAULT_RELEASE_URL="…" lines, expected exactly 1`);
+  return text.replace(line, `DEFAULT_RELEASE_URL="${url}"`);
+}
+
+export const INSTALLER_ASSETS = ["install.sh", "contentflow-worker.service", "contentflow-worker.env.template"];
+
+/** Writes the installer assets of a release into `dir`: install.sh stamped with `url`, the unit and env template. */
+export function writeInstallerAssets(dir, url) {
+  mkdirSync(dir, { recursive: true });
+  const script = join(dir, "install.sh");
+  writeFileSync(script, stampInstaller(readFileSync(join(ROOT, "scripts", "install.sh"), "utf8"), url));
+  chmodSync(script, 0o755);
+  for (const name of INSTALLER_ASSETS.slice(1)) copyFileSync(join(ROOT, "deploy", name), join(dir, name));
+  return INSTALLER_ASSETS.map((name) => join(dir, name));
 }
 
 function hostTarget() {
@@ -125,8 +167,11 @@ export async function build(argv) {
     built.push(out);
   }
   if (opts.release) {
+    const releaseUrl = releaseUrlFromPackage(pkg);
+    const assets = [...built, ...writeInstallerAssets(opts.dir, releaseUrl)];
+    process.stdout.write(`build: installer assets in ${opts.dir} (release URL ${releaseUrl})\n`);
     const lines = [];
-    for (const file of built) lines.push(`${await sha256(file)}  ${basename(file)}`);
+    for (const file of assets) lines.push(`${await sha256(file)}  ${basename(file)}`);
     const sums = join(opts.dir, "SHA256SUMS");
     // Merge with sums of assets built by an earlier call into the same folder (one line per file name).
     const previous = existsSync(sums) ? readFileSync(sums, "utf8").split("\n").filter(Boolean) : [];

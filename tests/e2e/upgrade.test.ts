@@ -20,6 +20,7 @@ import {
   type SeededStore,
 } from "../helpers/seeded-store.ts";
 import { BINARY, ensureBinary, ROOT } from "../helpers/binary.ts";
+import { INSTALLER_ASSETS } from "../../scripts/build.mjs";
 import { finishedExecutions, Fleet, pipelineYaml, slowService, uniqueName, until } from "./e2e-kit.ts";
 
 const NEW_VERSION = "0.0.0-upgrade-test";
@@ -54,11 +55,13 @@ function versionOf(binary: string): { version: string; commit: string; target: s
   return JSON.parse(r.stdout);
 }
 
-test("a release build: SHA256SUMS names the asset with its checksum; the binary reports what it was built from", () => {
+test("a release build: SHA256SUMS names the asset and the installer files with their checksums; the binary reports what it was built from", () => {
   const binary = newerBinary();
   const sums = readFileSync(join(RELEASE_DIR, "SHA256SUMS"), "utf8");
-  const digest = createHash("sha256").update(readFileSync(binary)).digest("hex");
-  assert.equal(sums, `${digest}  ${basename(binary)}\n`);
+  const digest = (file: string) => createHash("sha256").update(readFileSync(file)).digest("hex");
+  const files = [basename(binary), ...INSTALLER_ASSETS].sort((a, b) => a.localeCompare(b));
+  assert.equal(sums, files.map((name) => `${digest(join(RELEASE_DIR, name))}  ${name}\n`).join(""));
+  assert.match(readFileSync(join(RELEASE_DIR, "install.sh"), "utf8"), /^DEFAULT_RELEASE_URL="https:\/\/github\.com\//m);
   const info = versionOf(binary);
   const head = spawnSync("git", ["rev-parse", "HEAD"], { cwd: ROOT, encoding: "utf8" }).stdout.trim();
   assert.equal(info.version, NEW_VERSION, "the leading v of a tag is dropped");
