@@ -370,7 +370,7 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
     group: "processing",
     default: "*",
     description:
-      "Environment variables pipeline settings may read with ${VAR}: '*' = every variable whose name does not look like a secret, or names and PREFIX_* patterns; a secret-looking name (…_KEY, …_SECRET, …TOKEN, …) is readable only when listed exactly; the worker's own secrets never are",
+      "Environment variables pipeline settings may read with ${VAR}: '*' = every variable whose name does not look like a secret, or names and PREFIX_* patterns; a secret-looking name (…_KEY, …_SECRET, …TOKEN, …_PASS, DATABASE_URL, …) or a value carrying a credential (URL user info, AccountKey=, SharedAccessSignature, sig=) is readable only when listed exactly; the worker's own secrets never are",
   },
   OUTBOUND_ALLOWED_PRIVATE_HOSTS: {
     group: "processing",
