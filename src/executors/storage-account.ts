@@ -15,7 +15,7 @@ export function isStorageAccountName(name: string): boolean {
   return ACCOUNT_NAME.test(name);
 }
 
-const RULE = "3 to 24 lower-case letters and digits; a pipeline names an account, never a host";
+const RULE = "3 to 24 lower-case letters and digits: an account is named, never a host";
 
 /** The message for a refused value: "'<value>' is not a storage account name (…)". */
 export function notAnAccountName(value: string): string {
