@@ -161,6 +161,14 @@ export const settingSchemas = {
   RETRY_MAX_DELAY_SECONDS: intSetting(0, 604800),
   OUTBOUND_ALLOWED_HOSTS: listSetting(),
   OUTBOUND_ALLOWED_PRIVATE_HOSTS: privateHostsSetting(),
+  MANAGED_IDENTITY_ALLOWED_HOSTS: v.pipe(
+    listSetting(),
+    v.check(
+      (hosts) =>
+        hosts.every((h) => /^(\*\.)?[A-Za-z0-9.-]+(:\d{1,5})?$/.test(h) || /^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(h)),
+      "expected host names, *.suffix patterns or host:port separated by commas ('*' is not accepted: list the hosts)",
+    ),
+  ),
   MAX_HTTP_RESPONSE_BYTES: intSetting(1024, 2 ** 40),
   MAX_CLAIM_CHECK_BYTES: intSetting(65536, 2 ** 40),
   PIPELINE_ENV_ALLOWED_VARIABLES: v.pipe(
@@ -362,13 +370,19 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
     group: "processing",
     default: "*",
     description:
-      "Environment variables pipeline settings may read with ${VAR}: '*' = every variable whose name does not look like a secret, or names and PREFIX_* patterns; a secret-looking name (…_KEY, …_SECRET, …TOKEN, …) is readable only when listed exactly; the worker's own secrets never are",
+      "Environment variables pipeline settings may read with ${VAR}: '*' = every variable whose name does not look like a secret, or names and PREFIX_* patterns; a secret-looking name (…_KEY, …_SECRET, …TOKEN, …_PASS, DATABASE_URL, …) or a value carrying a credential (URL user info, AccountKey=, SharedAccessSignature, sig=) is readable only when listed exactly; the worker's own secrets never are",
   },
   OUTBOUND_ALLOWED_PRIVATE_HOSTS: {
     group: "processing",
     default: "",
     description:
       "Comma-separated host names, IPs or CIDR ranges that executors may call although they resolve to loopback, private, link-local, CGNAT, unique-local or metadata addresses (empty = none)",
+  },
+  MANAGED_IDENTITY_ALLOWED_HOSTS: {
+    group: "processing",
+    default: "",
+    description:
+      "Comma-separated hosts ('*.example.com' = subdomains, host:port) that AI executors without a key may send the worker's managed-identity token to, besides their Azure service's own domains (*.cognitiveservices.azure.com, *.openai.azure.com, *.services.ai.azure.com, *.search.windows.net, *.documents.azure.com and the sovereign clouds') and the host of AZURE_OPENAI_ENDPOINT; listed hosts may be plain http (empty = none)",
   },
   MAX_DOCUMENT_MB: {
     group: "processing",

@@ -1,9 +1,12 @@
 // Blob service clients for executors, shared per process. An account named in a pipeline resolves to:
 // BLOB_STORAGE_CONNECTION_STRING when its AccountName matches (or no account is named; needed for Azurite),
 // otherwise https://<account>.blob.core.windows.net with a shared key (when given) or DefaultAzureCredential.
+// Endpoints come only from the operator's connection string or from a checked account name (storage-account.ts):
+// a pipeline can name an account, never a host.
 import { BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-blob";
 import type { Config } from "../config/schema.ts";
 import { azureCredential } from "../config/credential.ts";
+import { blobEndpoint } from "./storage-account.ts";
 
 const clients = new Map<string, BlobServiceClient>();
 
@@ -16,15 +19,12 @@ export interface BlobAccountOptions {
   account?: string;
   /** Shared key from the executor's settings (azure_key_credential). */
   accountKey?: string;
-  /** Explicit connection string from the executor's settings. */
-  connectionString?: string;
 }
 
 export function blobServiceClient(config: Config, opts: BlobAccountOptions = {}): BlobServiceClient {
   // Everything that decides the endpoint and credential is part of the key (tests run several Azurites in one process).
   const key = JSON.stringify([
     opts.account ?? "",
-    opts.connectionString ?? "",
     opts.accountKey ?? "",
     config.BLOB_STORAGE_CONNECTION_STRING,
     config.BLOB_STORAGE_ACCOUNT_NAME,
@@ -34,12 +34,11 @@ export function blobServiceClient(config: Config, opts: BlobAccountOptions = {})
   let client: BlobServiceClient;
   const shared = config.BLOB_STORAGE_CONNECTION_STRING;
   const account = opts.account || config.BLOB_STORAGE_ACCOUNT_NAME;
-  if (opts.connectionString) {
-    client = BlobServiceClient.fromConnectionString(opts.connectionString);
-  } else if (shared && (!account || connectionStringAccount(shared) === account)) {
+  if (shared && (!account || connectionStringAccount(shared) === account)) {
     client = BlobServiceClient.fromConnectionString(shared);
   } else if (account) {
-    const url = `https://${account}.blob.core.windows.net`;
+    // Throws for anything but an account name, BLOB_STORAGE_ACCOUNT_NAME included.
+    const url = blobEndpoint(account);
     client = opts.accountKey
       ? new BlobServiceClient(url, new StorageSharedKeyCredential(account, opts.accountKey))
       : new BlobServiceClient(url, azureCredential());

@@ -7,6 +7,7 @@ import type { Content } from "../model/content.ts";
 import type { Config } from "../config/schema.ts";
 import { blobErrorMessage, blobServiceClient } from "./blob-clients.ts";
 import { readStreamLimited, ResponseTooLargeError } from "../util/read-limited.ts";
+import { isStorageAccountName, notAnAccountName } from "./storage-account.ts";
 
 export interface BlobLocation {
   /** Storage account; undefined means the worker's own (BLOB_STORAGE_ACCOUNT_NAME / BLOB_STORAGE_CONNECTION_STRING). */
@@ -23,12 +24,6 @@ export interface ReadBlobOptions {
   /** Shared key from the executor's settings; without it the worker's credentials are used. */
   accountKey?: string;
 }
-
-/**
- * Storage account names are 3 to 24 letters and digits. Anything else is refused: the name becomes the host of the
- * blob endpoint, and an item (from a queue message) must not be able to send the worker's token elsewhere.
- */
-const ACCOUNT_NAME = /^[A-Za-z0-9]{3,24}$/;
 
 /** Account name from id.source_name, else from a https://<account>.blob.… canonical id; undefined when neither. */
 export function itemBlobAccount(item: Content): string | undefined {
@@ -55,8 +50,10 @@ export function blobName(at: BlobLocation): string {
  */
 export async function readBlobBytes(config: Config, at: BlobLocation, opts: ReadBlobOptions): Promise<Buffer> {
   const what = blobName(at);
-  if (at.account !== undefined && !ACCOUNT_NAME.test(at.account)) {
-    throw new Error(`${what}: '${at.account}' is not a storage account name (3 to 24 letters and digits)`);
+  // The account comes from the item (a queue message) or a setting: it must not be able to send the worker's token
+  // to another host (see storage-account.ts).
+  if (at.account !== undefined && !isStorageAccountName(at.account)) {
+    throw new Error(`${what}: ${notAnAccountName(at.account)}`);
   }
   const service = blobServiceClient(config, { account: at.account, accountKey: opts.accountKey });
   const blob = service.getContainerClient(at.container).getBlobClient(at.path);

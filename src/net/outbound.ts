@@ -62,6 +62,19 @@ function nameMatches(pattern: string, name: string): boolean {
 }
 
 /**
+ * Whether the URL's host is one of `patterns`: host names, "*.suffix" (subdomains only) or "host:port", compared
+ * in lower case without a trailing dot. "*" matches nothing here: callers that mean "any host" say so themselves.
+ */
+export function hostListed(url: URL, patterns: readonly string[]): boolean {
+  const name = normalizeHost(url.hostname);
+  const hostPort = url.host.toLowerCase();
+  return patterns.some((raw) => {
+    const p = normalizeHost(raw.trim());
+    return p !== "" && p !== "*" && (nameMatches(p, name) || p === hostPort);
+  });
+}
+
+/**
  * Builds a policy. `allowedPrivate` entries are host names (or "*.suffix"), IP addresses or CIDR ranges.
  * Throws on an entry that looks like an address but does not parse.
  */

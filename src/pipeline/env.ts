@@ -6,16 +6,25 @@
 // Pipeline documents are untrusted, so not every variable may be read (a `url: https://x/?k=${COSMOS_DB_KEY}` would
 // send the key away). The rules, in order:
 //   1. the worker's own secrets (its secret settings, AZURE_CLIENT_SECRET and the other identity secrets), and any
-//      variable whose value is one of them or looks like a connection string / SAS with a key: never;
-//   2. names that look like secrets (…_KEY, …_SECRET, …_PASSWORD, …_CONNECTION_STRING, …TOKEN): only when
-//      PIPELINE_ENV_ALLOWED_VARIABLES names them exactly (e.g. AZURE_OPENAI_API_KEY for an AI executor);
+//      variable whose value contains one of them: never;
+//   2. values that carry a credential (a URL with user info such as HTTPS_PROXY=http://user:pw@proxy, a connection
+//      string with AccountKey= / SharedAccessKey= / Password=, a SharedAccessSignature or sig=) and names that look
+//      like secrets (…_KEY, …_SECRET, …_PASSWORD, …_PASS, …_PASSPHRASE, …_CONNECTION_STRING, …TOKEN, DATABASE_URL,
+//      …INSTRUMENTATIONKEY, see src/config/secret-names.ts): only when PIPELINE_ENV_ALLOWED_VARIABLES names the
+//      variable exactly (e.g. AZURE_OPENAI_API_KEY for an AI executor); a pattern or "*" is not enough;
 //   3. other variables: those PIPELINE_ENV_ALLOWED_VARIABLES allows ("*" = all, the default; names; PREFIX_*).
+// Messages name the variable and the rule, never the value.
 import process from "node:process";
 import { PipelineError } from "./errors.ts";
 import { registerSecret } from "../util/redact.ts";
 import type { Config } from "../config/schema.ts";
 import { SECRET_SETTINGS } from "../config/schema.ts";
-import { looksLikeSecretName, looksLikeSecretValue, WORKER_SECRET_NAMES } from "../config/secret-names.ts";
+import {
+  credentialInValue,
+  looksLikeSecretName,
+  looksLikeSecretValue,
+  WORKER_SECRET_NAMES,
+} from "../config/secret-names.ts";
 
 export type Env = Record<string, string | undefined>;
 
@@ -52,8 +61,11 @@ export function pipelineEnvPolicy(config: Config | undefined, env: Env = process
       for (const s of secretValues) {
         if (value.includes(s)) return `holds a secret of the worker and can never be used in pipeline settings`;
       }
-      if (looksLikeSecretValue(value)) {
-        return "holds a connection string or signature with a key and can never be used in pipeline settings";
+      const credential = credentialInValue(value);
+      if (credential) {
+        return exact.has(upper)
+          ? undefined
+          : `holds ${credential}; name it exactly in PIPELINE_ENV_ALLOWED_VARIABLES to let pipelines read it`;
       }
       if (looksLikeSecretName(name)) {
         return exact.has(upper)
@@ -80,8 +92,9 @@ export function substituteEnv(
       if (found === undefined) return whole;
       const refused = policy.refusal(name, found);
       if (refused) throw new PipelineError(`${where}: environment variable ${name} ${refused}`);
-      // An allowed secret-looking variable (an AI key) is still a secret: keep it out of logs and records.
-      if (looksLikeSecretName(name)) registerSecret(found);
+      // An allowed secret-looking variable (an AI key, a listed URL with a password) is still a secret: keep it out
+      // of logs and records.
+      if (looksLikeSecretName(name) || looksLikeSecretValue(found)) registerSecret(found);
       return found;
     });
   }

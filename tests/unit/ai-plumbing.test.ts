@@ -9,6 +9,7 @@ import {
 import { isRetryableStatus, retryAfterMs, retryDelayMs, withRetries } from "../../src/executors/ai/retry.ts";
 import { addUsage, onUsage, recordUsage, resetUsage, usageTotals } from "../../src/executors/ai/usage.ts";
 import { entraTokenProvider, resolveAuth } from "../../src/executors/ai/auth.ts";
+import type { TokenTarget } from "../../src/executors/ai/token-target.ts";
 import type { AccessToken, TokenCredential } from "@azure/identity";
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
@@ -181,18 +182,47 @@ describe("usage accumulator", () => {
 });
 
 describe("AI authentication", () => {
+  /** An Azure OpenAI resource: a host the worker's managed-identity token may go to. */
+  const azure: { target: TokenTarget } = {
+    target: {
+      endpoint: "https://res.openai.azure.com",
+      service: "cognitive_services",
+      setting: "endpoint",
+      config: { MANAGED_IDENTITY_ALLOWED_HOSTS: [], AZURE_OPENAI_ENDPOINT: "" },
+    },
+  };
+
   test("a key when given (explicitly or by api_key alone), Entra ID otherwise; a missing key is named", () => {
-    assert.deepEqual(resolveAuth({ api_key: "k-123456" }), { kind: "key", apiKey: "k-123456" });
-    assert.deepEqual(resolveAuth({ credential_type: "azure_key_credential", api_key: "k-123456" }), {
+    assert.deepEqual(resolveAuth({ api_key: "k-123456" }, azure), { kind: "key", apiKey: "k-123456" });
+    assert.deepEqual(resolveAuth({ credential_type: "azure_key_credential", api_key: "k-123456" }, azure), {
       kind: "key",
       apiKey: "k-123456",
     });
-    assert.equal(resolveAuth({}).kind, "entra");
-    assert.equal(resolveAuth({ credential_type: "default_azure_credential", api_key: "k-123456" }).kind, "entra");
+    assert.equal(resolveAuth({}, azure).kind, "entra");
+    assert.equal(
+      resolveAuth({ credential_type: "default_azure_credential", api_key: "k-123456" }, azure).kind,
+      "entra",
+    );
     assert.throws(
-      () => resolveAuth({ credential_type: "azure_key_credential" }),
+      () => resolveAuth({ credential_type: "azure_key_credential" }, azure),
       /^Error: api_key must be set when credential_type is azure_key_credential$/,
     );
+  });
+
+  test("Entra ID only for an endpoint the token may go to; a key goes wherever the author sends it", () => {
+    const elsewhere = { target: { ...azure.target, endpoint: "https://attacker.example" } };
+    assert.throws(
+      () => resolveAuth({}, elsewhere),
+      /^Error: invalid settings: endpoint: a managed-identity token goes only to Azure AI .* not to 'attacker\.example'/,
+    );
+    assert.deepEqual(resolveAuth({ api_key: "k-123456" }, elsewhere), { kind: "key", apiKey: "k-123456" });
+    const listed = {
+      target: {
+        ...elsewhere.target,
+        config: { ...azure.target.config, MANAGED_IDENTITY_ALLOWED_HOSTS: ["attacker.example"] },
+      },
+    };
+    assert.equal(resolveAuth({}, listed).kind, "entra");
   });
 
   test("Entra tokens: the Cognitive Services scope, cached until near expiry, one refresh at a time", async () => {
@@ -207,7 +237,7 @@ describe("AI authentication", () => {
         return { token: `token-${n}`, expiresOnTimestamp: Date.now() + (n === 1 ? 60_000 : 3_600_000) } as AccessToken;
       },
     };
-    const auth = resolveAuth({}, { credential });
+    const auth = resolveAuth({}, { ...azure, credential });
     assert.equal(auth.kind, "entra");
     if (auth.kind !== "entra") return;
     const [a, b] = await Promise.all([auth.token(), auth.token()]);

@@ -100,11 +100,11 @@ ${lines}
 `;
 }
 
-async function run(input: Content[], settings: Record<string, unknown> = {}, common = "") {
+async function run(input: Content[], settings: Record<string, unknown> = {}, common = "", cfg = config) {
   const def = parsePipelineYaml(pipelineYaml(settings, common), {
     env: { AZURE_CONTENT_UNDERSTANDING_ENDPOINT: fake.endpoint + "/", AZURE_CONTENT_UNDERSTANDING_API_KEY: KEY },
   });
-  const compiled = compilePipeline(def, { registry: defaultRegistry(), deps: { config, logger } });
+  const compiled = compilePipeline(def, { registry: defaultRegistry(), deps: { config: cfg, logger } });
   return await runPipeline(compiled, input, { signal: new AbortController().signal, logger });
 }
 
@@ -287,9 +287,28 @@ describe("azure_content_understanding_extractor", () => {
     assert.equal(fake.requests.filter((r) => r.route === "poll").length, 0);
   });
 
+  test("without a key, an endpoint outside Azure AI's domains is refused when the pipeline compiles", async () => {
+    reset();
+    await assert.rejects(
+      run([item({ temp_file_path: pdf })], { content_understanding_subscription_key: null }),
+      /^PipelineError: executor 'content-understanding-1' \(azure_content_understanding_extractor\): invalid settings: content_understanding_endpoint: a managed-identity token goes only to Azure AI .*not to '127\.0\.0\.1'/,
+    );
+    assert.equal(fake.requests.length, 0);
+  });
+
   test("without a key, Microsoft Entra tokens are used, but never sent over plain http", async () => {
     reset();
-    const result = await run([item({ temp_file_path: pdf })], { content_understanding_subscription_key: null });
+    // The fake's host must be listed for the worker's managed-identity token (as an operator would list a gateway).
+    const listed = (await loadConfig({
+      env: { ...LOOPBACK, MANAGED_IDENTITY_ALLOWED_HOSTS: "127.0.0.1" },
+      dotenvPath: false,
+    })).config;
+    const result = await run(
+      [item({ temp_file_path: pdf })],
+      { content_understanding_subscription_key: null },
+      "",
+      listed,
+    );
     const message = failure(result);
     assert.match(message, /refusing to send a Microsoft Entra token over plain http to 127\.0\.0\.1/);
     assert.ok(!message.includes("attempts"), "not retried");

@@ -221,8 +221,24 @@ describe("azure_document_intelligence_extractor", () => {
 
   test("without a key the SDK's bearer token policy is used, and it refuses plain http", async () => {
     reset();
-    const message = failure(await run([item({ temp_file_path: pdf })], { doc_intelligence_credential_key: null }));
+    // The fake's host must be listed for the worker's managed-identity token (as an operator would list a gateway).
+    const listed = (await loadConfig({
+      env: { ...LOOPBACK, MANAGED_IDENTITY_ALLOWED_HOSTS: "127.0.0.1" },
+      dotenvPath: false,
+    })).config;
+    const message = failure(
+      await run([item({ temp_file_path: pdf })], { doc_intelligence_credential_key: null }, "", listed),
+    );
     assert.match(message, /Bearer token authentication is not permitted for non-TLS/);
+    assert.equal(fake.requests.length, 0);
+  });
+
+  test("without a key, an endpoint outside Azure AI's domains is refused when the pipeline compiles", async () => {
+    reset();
+    await assert.rejects(
+      run([item({ temp_file_path: pdf })], { doc_intelligence_credential_key: null }),
+      /^PipelineError: executor 'doc-intel-1' \(azure_document_intelligence_extractor\): invalid settings: doc_intelligence_endpoint: a managed-identity token goes only to Azure AI .*not to '127\.0\.0\.1'/,
+    );
     assert.equal(fake.requests.length, 0);
   });
 

@@ -135,4 +135,85 @@ describe("${VAR} in pipeline settings", () => {
       assert.equal(policy.refusal(n, "v"), undefined, n);
     }
   });
+
+  test("names that hold secrets without saying KEY, SECRET, PASSWORD or TOKEN", () => {
+    const policy = pipelineEnvPolicy(undefined, {});
+    const secretNames = [
+      "DB_PASS",
+      "MYSQL_ROOT_PASS",
+      "SMTP_PASS2",
+      "GPG_PASSPHRASE",
+      "SSH_KEY_PASSPHRASE",
+      "GITHUB_PAT",
+      "APPINSIGHTS_INSTRUMENTATIONKEY",
+      "STORAGE_ACCESSKEY",
+      "ACCOUNTKEY",
+      "DATABASE_URL",
+      "REDIS_URL",
+      "MONGODB_URI",
+      "ORDERS_DB_URL",
+      "SENTRY_DSN",
+      "REQUEST_SIGNATURE",
+      "BACKUP_SAS_URL",
+      "SLACK_WEBHOOK_URL",
+      "TEAMS_WEBHOOK",
+      "SESSION_COOKIE",
+      "NPM_AUTH",
+    ];
+    for (const n of secretNames) assert.match(policy.refusal(n, "v") ?? "", /looks like a secret/, n);
+    const ordinary = [
+      "HTTPS_PROXY",
+      "PASSTHROUGH_MODE",
+      "COMPASS",
+      "BYPASS_CACHE",
+      "PATH",
+      "SITE_URL",
+      "OAUTH",
+      "AZURE_OPENAI_ENDPOINT",
+      "MONKEYS",
+      "KEYVAULT_NAME",
+    ];
+    for (const n of ordinary) assert.equal(policy.refusal(n, "v"), undefined, n);
+  });
+
+  test("values that carry a credential need their variable listed exactly; the message never shows the value", async () => {
+    const values: Array<[string, RegExp]> = [
+      ["http://proxyuser:Pr0xyPassw0rd@proxy.corp:3128", /holds a URL with a user name or password/],
+      ["https://ghp_tokenvalue123@github.com/org/repo.git", /holds a URL with a user name or password/],
+      ["postgres://app:DbPassw0rd@db.corp:5432/app", /holds a URL with a user name or password/],
+      ["Server=db;Database=app;User Id=app;Password=DbPassw0rd;", /holds a connection string with a password/],
+      ["InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://x", /with a key/],
+      ["Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=r;SharedAccessKey=abc", /with a key/],
+      ["SharedAccessSignature sr=ns&sig=abc&se=1&skn=r", /holds a shared access signature/],
+      ["https://acct.blob.core.windows.net/c?sv=2024&sig=AbCdEfGh1234%3D", /holds a shared access signature/],
+    ];
+    const byDefault = await config();
+    for (const [value, reason] of values) {
+      const run = (cfg: Config) =>
+        compilePipeline(
+          parsePipelineYaml(
+            `pipeline:\n  name: p\n  executors:\n    - {id: call, type: http, settings: {url: "https://x.example/", headers: {X: "\${PLAIN_LOOKING}"}}}\n`,
+            { env: { PLAIN_LOOKING: value } },
+          ),
+          { registry, deps: { config: cfg, logger } },
+        );
+      assert.throws(
+        () => run(byDefault),
+        (err: unknown) =>
+          err instanceof PipelineError && reason.test(err.message) && !err.message.includes(value) &&
+          /settings\.headers\.X: environment variable PLAIN_LOOKING holds .*; name it exactly in PIPELINE_ENV_ALLOWED_VARIABLES/
+            .test(err.message),
+        value,
+      );
+      // A prefix pattern is not enough; the exact name is.
+      assert.throws(() => run({ ...byDefault, PIPELINE_ENV_ALLOWED_VARIABLES: ["PLAIN_*"] }), PipelineError, value);
+      run({ ...byDefault, PIPELINE_ENV_ALLOWED_VARIABLES: ["*", "PLAIN_LOOKING"] }).close();
+      assert.equal(redactText(`saw ${value}`).includes(value), false, "an allowed credential is still redacted");
+    }
+    // Ordinary URLs and e-mail addresses are no credentials.
+    const policy = pipelineEnvPolicy(undefined, {});
+    for (const v of ["https://proxy.corp:3128", "ops@example.com", "https://x.example/a@b", "mailto:ops@example.com"]) {
+      assert.equal(policy.refusal("PLAIN_LOOKING", v), undefined, v);
+    }
+  });
 });

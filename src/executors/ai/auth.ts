@@ -7,6 +7,7 @@ import type { TokenCredential } from "@azure/identity";
 import { azureCredential } from "../../config/credential.ts";
 import { registerSecret } from "../../util/redact.ts";
 import { choiceSetting, stringSetting } from "../settings.ts";
+import { checkTokenTarget, type TokenTarget } from "./token-target.ts";
 
 /** The scope of Azure OpenAI, Document Intelligence, Content Understanding and the other Cognitive Services. */
 export const COGNITIVE_SERVICES_SCOPE = "https://cognitiveservices.azure.com/.default";
@@ -25,12 +26,13 @@ export type AiAuth =
   | { kind: "entra"; token: () => Promise<string> };
 
 /**
- * Picks the authentication from the settings. Throws when azure_key_credential is chosen without a key (the pipeline
- * compiler adds the executor's id to the message).
+ * Picks the authentication from the settings. Throws when azure_key_credential is chosen without a key, and when
+ * a token would go to an endpoint that may not get one (src/net/token-hosts.ts); the pipeline compiler adds the
+ * executor's id to the message.
  */
 export function resolveAuth(
   s: { credential_type?: CredentialType; api_key?: string },
-  opts: { scope?: string; credential?: TokenCredential } = {},
+  opts: { target: TokenTarget; scope?: string; credential?: TokenCredential },
 ): AiAuth {
   const type = s.credential_type ?? (s.api_key ? "azure_key_credential" : "default_azure_credential");
   if (type === "azure_key_credential") {
@@ -38,6 +40,7 @@ export function resolveAuth(
     registerSecret(s.api_key);
     return { kind: "key", apiKey: s.api_key };
   }
+  checkTokenTarget(opts.target);
   return { kind: "entra", token: entraTokenProvider(opts.scope ?? COGNITIVE_SERVICES_SCOPE, opts.credential) };
 }
 

@@ -15,7 +15,13 @@ import { perItemExecutor } from "../per-item.ts";
 import { boolSetting, intSetting, mapSetting, numberSetting, stringSetting } from "../settings.ts";
 import { getPath, splitPath } from "../paths.ts";
 import { credentialSettings, resolveAuth } from "./auth.ts";
-import { aiCallLimits, AzureOpenAIService, type ChatAnswer, DEFAULT_CHAT_API_VERSION } from "./openai-client.ts";
+import {
+  aiCallLimits,
+  AzureOpenAIService,
+  type ChatAnswer,
+  DEFAULT_CHAT_API_VERSION,
+  parseOpenAIEndpoint,
+} from "./openai-client.ts";
 import { recordUsage, type TokenUsage } from "./usage.ts";
 import { pythonStr } from "./prompt-text.ts";
 import { errorText } from "../../util/errors.ts";
@@ -144,11 +150,20 @@ export interface OpenAIConnectionSettings {
  * names the executor) when the endpoint is missing or refused.
  */
 export function openAIServiceFor(s: OpenAIConnectionSettings, deps: ExecutorDeps): AzureOpenAIService {
+  const endpoint = aiEndpoint(s.endpoint, deps.config);
+  parseOpenAIEndpoint(endpoint); // a malformed endpoint is named as such before the token rule looks at it
   return new AzureOpenAIService({
-    endpoint: aiEndpoint(s.endpoint, deps.config),
+    endpoint,
     deployment: s.deployment_name,
     apiVersion: s.api_version,
-    auth: resolveAuth(s),
+    auth: resolveAuth(s, {
+      target: {
+        endpoint,
+        service: "cognitive_services",
+        setting: s.endpoint ? "endpoint" : "AZURE_OPENAI_ENDPOINT",
+        config: deps.config,
+      },
+    }),
     limits: aiCallLimits(deps.config),
     retry: {
       maxRetries: s.max_retries,

@@ -13,7 +13,7 @@ import { perItemExecutor } from "../per-item.ts";
 import { boolSetting, choiceSetting, intSetting, mapSetting, numberSetting, stringSetting } from "../settings.ts";
 import { endpointSetting } from "../ai/endpoint-setting.ts";
 import { servicePipelineOptions } from "../ai/service-pipeline.ts";
-import { sdkCredential } from "../ai/credentials.ts";
+import { checkTokenTarget, sdkCredential, type TokenTarget } from "../ai/credentials.ts";
 import { sleepOrAbort } from "../../util/sleep.ts";
 import { AiServiceError } from "../ai/service-error.ts";
 import { itemFailure } from "../ai/executor-errors.ts";
@@ -217,9 +217,16 @@ export const aiSearchIndexOutput: ExecutorDefinition<typeof settings> = {
     const endpoint = s.ai_search_endpoint ?? `https://${s.ai_search_account}.search.windows.net`;
     const policy = outboundPolicy(deps.config);
     checkOutboundUrl(endpoint, policy);
+    const tokenTarget: TokenTarget = {
+      endpoint,
+      service: "ai_search",
+      setting: s.ai_search_endpoint !== undefined ? "ai_search_endpoint" : "ai_search_account",
+      config: deps.config,
+    };
+    if (!s.ai_search_api_key) checkTokenTarget(tokenTarget);
     // The SDK is loaded when the first document is indexed, not with every worker; the settings are checked now.
     const makeClient = (sdk: typeof import("@azure/search-documents")) =>
-      new sdk.SearchClient<Doc>(endpoint, s.ai_search_index, sdkCredential(s.ai_search_api_key), {
+      new sdk.SearchClient<Doc>(endpoint, s.ai_search_index, sdkCredential(s.ai_search_api_key, tokenTarget), {
         serviceVersion: s.ai_search_api_version,
         apiVersion: s.ai_search_api_version,
         allowInsecureConnection: endpoint.startsWith("http:"),

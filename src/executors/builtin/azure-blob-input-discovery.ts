@@ -16,6 +16,7 @@ import type {
   InputExecutorInstance,
 } from "../types.ts";
 import { blobServiceClient, connectionStringAccount } from "../blob-clients.ts";
+import { isStorageAccountName, notAnAccountName } from "../storage-account.ts";
 
 export const AZURE_BLOB_INPUT_DISCOVERY = "azure_blob_input_discovery";
 
@@ -86,7 +87,11 @@ function parseInstant(s: string): number {
 
 export const AzureBlobInputDiscoverySettingsSchema = v.pipe(
   v.object({
-    blob_storage_account: optionalText("blob_storage_account"),
+    blob_storage_account: v.pipe(
+      v.nullish(v.string("blob_storage_account must be a string"), ""),
+      v.trim(),
+      v.check((a) => a === "" || isStorageAccountName(a), (issue) => notAnAccountName(String(issue.input))),
+    ),
     blob_storage_credential_type: v.optional(
       v.picklist(
         ["default_azure_credential", "azure_key_credential"],

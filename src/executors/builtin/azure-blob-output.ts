@@ -10,9 +10,10 @@ import type { Content } from "../../model/content.ts";
 import { perItemExecutor } from "../per-item.ts";
 import { boolSetting, choiceSetting, stringListSetting, stringSetting } from "../settings.ts";
 import { blobErrorMessage, blobServiceClient, connectionStringAccount } from "../blob-clients.ts";
+import { storageAccountSetting } from "../storage-account.ts";
 
 const fields = v.object({
-  storage_account_name: v.optional(stringSetting("storage_account_name")),
+  storage_account_name: v.optional(storageAccountSetting("storage_account_name")),
   credential_type: v.optional(
     choiceSetting("credential_type", ["default_azure_credential", "azure_key_credential"]),
     "default_azure_credential",

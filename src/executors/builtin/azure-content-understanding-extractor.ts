@@ -162,10 +162,15 @@ class ContentUnderstanding {
     this.policy = outboundPolicy(limits);
     checkOutboundUrl(s.content_understanding_endpoint, this.policy);
     this.auth = restAuthHeaders(
-      s.content_understanding_endpoint,
       s.content_understanding_subscription_key,
       "Ocp-Apim-Subscription-Key",
       COGNITIVE_SERVICES_SCOPE,
+      {
+        endpoint: s.content_understanding_endpoint,
+        service: "cognitive_services",
+        setting: "content_understanding_endpoint",
+        config: limits,
+      },
     );
   }
 

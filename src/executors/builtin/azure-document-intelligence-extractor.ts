@@ -19,7 +19,7 @@ import {
 } from "../settings.ts";
 import { endpointSetting } from "../ai/endpoint-setting.ts";
 import { servicePipelineOptions } from "../ai/service-pipeline.ts";
-import { sdkCredential } from "../ai/credentials.ts";
+import { checkTokenTarget, sdkCredential, type TokenTarget } from "../ai/credentials.ts";
 import { readDocumentInput } from "../ai/document-input.ts";
 import { pollUntilDone } from "../ai/long-running.ts";
 import { retryAfterMs } from "../ai/retry.ts";
@@ -303,9 +303,16 @@ export const azureDocumentIntelligenceExtractor: ExecutorDefinition<typeof setti
   create: (id, s, deps) => {
     const policy = outboundPolicy(deps.config);
     checkOutboundUrl(s.doc_intelligence_endpoint, policy);
+    const tokenTarget: TokenTarget = {
+      endpoint: s.doc_intelligence_endpoint,
+      service: "cognitive_services",
+      setting: "doc_intelligence_endpoint",
+      config: deps.config,
+    };
+    if (!s.doc_intelligence_credential_key) checkTokenTarget(tokenTarget);
     // The SDK is loaded at the first document, not with every worker; the settings are checked now.
     const makeClient = (sdk: typeof import("@azure-rest/ai-document-intelligence")) =>
-      sdk.default(s.doc_intelligence_endpoint, sdkCredential(s.doc_intelligence_credential_key), {
+      sdk.default(s.doc_intelligence_endpoint, sdkCredential(s.doc_intelligence_credential_key, tokenTarget), {
         apiVersion: s.doc_intelligence_api_version,
         allowInsecureConnection: s.doc_intelligence_endpoint.startsWith("http:"),
         ...servicePipelineOptions({

@@ -14,6 +14,7 @@ import type { Content, ContentIdentifier } from "../../model/content.ts";
 import { perItemExecutor } from "../per-item.ts";
 import { boolSetting, choiceSetting, intSetting, stringSetting } from "../settings.ts";
 import { readBlobBytes } from "../item-blob.ts";
+import { storageAccountSetting } from "../storage-account.ts";
 import { readableLocalFile, tempFolderSetting } from "../temp-files.ts";
 import { DocumentError, formatBytes, maxDocumentBytes } from "../documents/limits.ts";
 
@@ -23,7 +24,7 @@ const settings = v.pipe(
     use_temp_file_for_content: v.optional(boolSetting("use_temp_file_for_content"), true),
     temp_folder: tempFolderSetting(),
     content_encoding: v.optional(choiceSetting("content_encoding", ["utf-8", "base64"]), "utf-8"),
-    blob_storage_account: v.optional(stringSetting("blob_storage_account")),
+    blob_storage_account: v.optional(storageAccountSetting("blob_storage_account")),
     blob_storage_account_credential_type: v.optional(
       choiceSetting("blob_storage_account_credential_type", ["default_azure_credential", "azure_key_credential"]),
       "default_azure_credential",

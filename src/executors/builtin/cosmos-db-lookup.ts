@@ -10,7 +10,7 @@ import type { Content } from "../../model/content.ts";
 import { perItemExecutor } from "../per-item.ts";
 import { boolSetting, choiceSetting, intSetting, mapSetting, stringSetting } from "../settings.ts";
 import { registerSecret } from "../../log/logger.ts";
-import { azureCredential } from "../../config/credential.ts";
+import { managedIdentityCredential } from "../ai/credentials.ts";
 import { getPath } from "../paths.ts";
 import { raceAbort } from "../../util/abort.ts";
 import { assertOutboundUrl, checkOutboundUrl, outboundPolicy } from "../../net/outbound.ts";
@@ -133,7 +133,16 @@ export const cosmosDbLookup: ExecutorDefinition<typeof settings> = {
     const connectionPolicy = { enableEndpointDiscovery: false, requestTimeout: 30_000 };
     const client = s.credential_type === "key"
       ? new CosmosClient({ endpoint: s.cosmos_endpoint, key: s.cosmos_key!, connectionPolicy })
-      : new CosmosClient({ endpoint: s.cosmos_endpoint, aadCredentials: azureCredential(), connectionPolicy });
+      : new CosmosClient({
+        endpoint: s.cosmos_endpoint,
+        aadCredentials: managedIdentityCredential({
+          endpoint: s.cosmos_endpoint,
+          service: "cosmos_db",
+          setting: "cosmos_endpoint",
+          config: deps.config,
+        }),
+        connectionPolicy,
+      });
     const container = client.database(s.cosmos_database).container(s.cosmos_container);
     return perItemExecutor(id, "cosmos_db_lookup", async (item, ctx) => {
       let result: unknown;
