@@ -1,9 +1,6 @@
-// `contentflow-worker executions retry`: argument parsing and output. A task still in the poison queue is re-driven
-// from its poison record (the original message, exactly as `poison requeue` does). Otherwise the task is rebuilt from
-// the execution record, which keeps only the items' identifiers (`content`), not their data: that works when the
-// pipeline reads the items' content itself (a content_retriever step after the input executor); other executions are
-// listed as not retryable, with the reason. The re-drive itself is src/redrive/ (a retry killed at any step and run
-// again neither loses nor doubles a task, see redrive-task.ts).
+// `contentflow-worker executions retry`: argument parsing and output. What it does (from the poison record when the
+// task is still there, else rebuilt from the execution record; a retry killed at any step and run again neither loses
+// nor doubles a task) is src/redrive/retry-executions.ts.
 import process from "node:process";
 import type { Command } from "./command.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../model/exit-codes.ts";
@@ -11,16 +8,9 @@ import { parseArgs, UsageError } from "./args.ts";
 import { loadEffectiveConfig } from "./load-effective-config.ts";
 import { requireConnectionSettings } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
-import { PoisonLeaseKeeper } from "../queue/poison-leases.ts";
-import { readExecution } from "../store/execution-records.ts";
-import { currentRedrive } from "../store/redrive.ts";
-import { readPipelineDoc } from "../store/pipelines.ts";
-import { parsePipelineYaml } from "../pipeline/index.ts";
-import type { ExecutionDoc } from "../model/documents.ts";
-import { CONTENT_READERS, type Described, RedriveAdmin } from "../redrive/admin.ts";
+import { RedriveAdmin } from "../redrive/admin.ts";
+import { retryExecutions, type RetryOutcome } from "../redrive/retry-executions.ts";
 import { parseDuration } from "./poison-command.ts";
-
-const POISON_LEASE_SECONDS = 120;
 
 const HELP =
   `Usage: contentflow-worker executions retry (--execution ID[,ID...] | --status failed --pipeline ID [--since TIME])
@@ -52,19 +42,6 @@ Options:
 Exit codes: 0 done (also when nothing matched), 1 an execution could not be retried (the others were; see the
 output), 2 usage error.`;
 
-export interface RetryOutcome {
-  execution_id: string;
-  result:
-    | "requeued-from-poison"
-    | "rebuilt-from-record"
-    | "would-requeue-from-poison"
-    | "would-rebuild-from-record"
-    | "already-queued"
-    | "already-completed"
-    | "not-retryable";
-  detail?: string;
-}
-
 export interface ExecutionsIO {
   loadConfig(envFile?: string): Promise<Config>;
   stdout(text: string): void;
@@ -81,27 +58,6 @@ function parseSince(text: string): string {
   const at = Date.parse(text);
   if (!Number.isFinite(at)) throw new UsageError(`--since '${text}' is neither an ISO 8601 time nor a duration`);
   return new Date(at).toISOString();
-}
-
-/** Whether the pipeline reads its items' content by identifier, so a task rebuilt from ids can run. */
-async function pipelineReadsContent(
-  pipelines: Parameters<typeof readPipelineDoc>[0],
-  pipelineId: string,
-  inputExecutor: string | null,
-): Promise<true | string> {
-  const read = await readPipelineDoc(pipelines, pipelineId, AbortSignal.timeout(30_000));
-  if (read.kind === "not-found") return `pipeline ${pipelineId} no longer exists`;
-  if (read.kind === "malformed") return `pipeline ${pipelineId} is malformed: ${read.problem}`;
-  let executors;
-  try {
-    executors = parsePipelineYaml(read.doc.yaml).executors;
-  } catch (err) {
-    return `pipeline ${pipelineId} does not parse: ${(err as Error).message}`;
-  }
-  if (executors.some((e) => CONTENT_READERS.has(e.type) && e.id !== inputExecutor)) return true;
-  return `the record keeps only the items' identifiers, not their data, and pipeline ${pipelineId} does not read ` +
-    `the content itself (no ${[...CONTENT_READERS].join("/")} step); re-send it from its source (the source worker ` +
-    `or 'contentflow-worker enqueue')`;
 }
 
 async function retryCommand(argv: string[], io: ExecutionsIO): Promise<number> {
@@ -130,54 +86,10 @@ async function retryCommand(argv: string[], io: ExecutionsIO): Promise<number> {
   const config = await io.loadConfig(flags["env-file"] as string | undefined);
   requireConnectionSettings(config);
   const tool = new RedriveAdmin(config);
-  const outcomes: RetryOutcome[] = [];
-  // Poison records are leased for the whole command (renewed while they wait, see queue/poison-leases.ts); the ones
-  // not re-driven are made visible again at the end.
-  const leases = new PoisonLeaseKeeper(tool.poison, { leaseSeconds: POISON_LEASE_SECONDS });
-  const poisonEntries = await tool.poison.scan({ leaseSeconds: POISON_LEASE_SECONDS, onPage: leases.keep });
-  const settled = new Set<string>();
+  let outcomes: RetryOutcome[];
   try {
-    const store = await tool.cosmos();
-    const byExecution = new Map<string, Described>();
-    for (const entry of poisonEntries) {
-      const d = await tool.describe(entry);
-      const id = d.original?.executionId ?? entry.record?.execution_id;
-      if (id && !byExecution.has(id)) byExecution.set(id, d);
-    }
-    const docs: Array<{ id: string; doc?: ExecutionDoc }> = [];
-    if (ids) {
-      for (const id of ids) docs.push({ id, doc: await readExecution(store.executions, id) });
-    } else {
-      const { resources } = await store.executions.items.query<ExecutionDoc>({
-        query: `SELECT * FROM c WHERE c.status = 'failed' AND c.pipeline_id = @p${
-          since ? " AND c.created_at >= @since" : ""
-        }`,
-        parameters: [
-          { name: "@p", value: String(flags.pipeline) },
-          ...(since ? [{ name: "@since", value: since }] : []),
-        ],
-      }).fetchAll();
-      for (const doc of resources) docs.push({ id: doc.id, doc });
-    }
-    for (const { id, doc } of docs) {
-      let outcome: RetryOutcome;
-      try {
-        outcome = await retryOne(id, doc, {
-          byExecution,
-          leases,
-          tool,
-          dryRun,
-          settled,
-          maxRetries: config.MAX_TASK_RETRIES,
-        });
-      } catch (err) {
-        outcome = { execution_id: id, result: "not-retryable", detail: (err as Error).message };
-      }
-      outcomes.push(outcome);
-    }
+    outcomes = await retryExecutions(tool, ids ? { ids } : { pipeline: String(flags.pipeline), since }, { dryRun });
   } finally {
-    await leases.stop();
-    await tool.poison.release(poisonEntries.filter((e) => !settled.has(e.id)));
     await tool.close();
   }
   const failed = outcomes.filter((o) => o.result === "not-retryable");
@@ -194,72 +106,6 @@ async function retryCommand(argv: string[], io: ExecutionsIO): Promise<number> {
     );
   }
   return failed.length ? EXIT_FAILURE : EXIT_OK;
-}
-
-async function retryOne(
-  id: string,
-  doc: ExecutionDoc | undefined,
-  ctx: {
-    byExecution: Map<string, Described>;
-    leases: PoisonLeaseKeeper;
-    tool: RedriveAdmin;
-    dryRun: boolean;
-    settled: Set<string>;
-    maxRetries: number;
-  },
-): Promise<RetryOutcome> {
-  const no = (detail: string): RetryOutcome => ({ execution_id: id, result: "not-retryable", detail });
-  if (!doc) return no("no such execution record");
-  const redrive = currentRedrive(doc);
-  if (doc.status === "pending" && redrive?.state === "queued") {
-    return { execution_id: id, result: "already-queued", detail: `re-drive ${redrive.id} at ${redrive.at}` };
-  }
-  if (doc.status === "completed") return { execution_id: id, result: "already-completed" };
-
-  const poisoned = ctx.byExecution.get(id);
-  if (poisoned && (doc.status === "failed" || redrive?.poison_message_id === poisoned.entry.id)) {
-    await ctx.leases.take(poisoned.entry);
-    const r = await ctx.tool.requeue(poisoned, { dryRun: ctx.dryRun });
-    const detail = `poison record ${r.id}`;
-    switch (r.result) {
-      case "requeued":
-      case "finished-earlier-requeue":
-        ctx.settled.add(r.id);
-        return { execution_id: id, result: "requeued-from-poison", detail };
-      case "already-completed":
-        ctx.settled.add(r.id);
-        return { execution_id: id, result: "already-completed", detail };
-      case "would-requeue":
-        return { execution_id: id, result: "would-requeue-from-poison", detail };
-      default:
-        return no(`its poison record ${r.id} cannot be re-driven: ${r.detail ?? "unknown reason"}`);
-    }
-  }
-
-  const store = await ctx.tool.cosmos();
-  const result = await ctx.tool.retryFromRecord(doc, {
-    dryRun: ctx.dryRun,
-    maxRetries: ctx.maxRetries,
-    readable: () =>
-      pipelineReadsContent(
-        store.pipelines,
-        doc.pipeline_id ?? "",
-        (doc as { executed_input_executor?: string | null })
-          .executed_input_executor ?? null,
-      ),
-  });
-  switch (result.kind) {
-    case "would-rebuild":
-      return { execution_id: id, result: "would-rebuild-from-record" };
-    case "queued":
-      return { execution_id: id, result: "rebuilt-from-record", detail: `${doc.content?.length ?? 0} item(s)` };
-    case "already-queued":
-      return { execution_id: id, result: "already-queued", detail: `re-drive ${result.redriveId}` };
-    case "completed":
-      return { execution_id: id, result: "already-completed" };
-    case "refused":
-      return no(result.reason);
-  }
 }
 
 export async function runExecutions(argv: string[], io: ExecutionsIO = defaultIO): Promise<number> {

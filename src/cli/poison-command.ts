@@ -11,9 +11,8 @@ import { loadEffectiveConfig } from "./load-effective-config.ts";
 import { requireConnectionSettings } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import type { PoisonEntry } from "../queue/poison-queue.ts";
-import { PoisonLeaseKeeper } from "../queue/poison-leases.ts";
 import { type Described, type PoisonOutcome, RedriveAdmin } from "../redrive/admin.ts";
-import { eachLimited } from "../util/each-limited.ts";
+import { requeuePoison } from "../redrive/requeue-poison.ts";
 import { ProgressLine, type ProgressSink } from "./progress-line.ts";
 
 /** How long requeue and purge hold the records they read (a few calls per record); --lease-seconds changes it. */
@@ -257,44 +256,24 @@ async function requeueCommand(argv: string[], io: PoisonIO): Promise<number> {
   const dryRun = Boolean(flags["dry-run"]);
   const concurrency = requeueConcurrency(flags);
   const tool = await openTool(flags, io);
-  const leases = new PoisonLeaseKeeper(tool.poison, { leaseSeconds: lease });
-  const entries: PoisonEntry[] = [];
-  const settled = new Set<string>();
-  const released = new Set<string>();
-  const results: Array<PoisonOutcome | undefined> = [];
   const progress = new ProgressLine(io.progress, "poison requeue");
+  let outcomes: PoisonOutcome[];
   try {
-    // Every record is read (and leased) before any is handled: see queue/poison-leases.ts for why.
-    const onPage = (page: PoisonEntry[]) => {
-      leases.keep(page);
-      progress.update(`${entries.length + page.length} records read`);
-      entries.push(...page);
-    };
-    await tool.poison.scan({ leaseSeconds: lease, onPage });
-    let handled = 0;
-    let requeued = 0;
-    await eachLimited(entries, concurrency, async (entry, index) => {
-      await leases.take(entry);
-      const outcome = await handleForRequeue(tool, entry, { ids, reason, pipeline, dryRun });
-      if (outcome) results[index] = outcome;
-      if (outcome && settledBy(outcome)) {
-        settled.add(entry.id);
-        requeued++;
-      } else if (await tool.poison.release([entry]) === 0) {
-        // Not chosen, a dry run or not handled: visible again at once (the read is over, so it is not read twice).
-        released.add(entry.id);
-      }
-      handled++;
-      progress.update(`${handled} of ${entries.length} records looked at, ${requeued} requeued`);
+    outcomes = await requeuePoison(tool, { ids, reason, pipeline }, {
+      dryRun,
+      leaseSeconds: lease,
+      concurrency,
+      progress: (p) =>
+        progress.update(
+          p.handled === undefined
+            ? `${p.read} records read`
+            : `${p.handled} of ${p.total} records looked at, ${p.requeued} requeued`,
+        ),
     });
   } finally {
     progress.done();
-    await leases.stop();
-    // Whatever was neither settled nor released yet (left after an error) is visible again at once.
-    await tool.poison.release(entries.filter((e) => !settled.has(e.id) && !released.has(e.id)));
     await tool.close();
   }
-  const outcomes = results.filter((o): o is PoisonOutcome => o !== undefined);
   const failed = outcomes.filter((o) => o.result === "skipped");
   if (flags.json) io.stdout(JSON.stringify({ dry_run: dryRun, outcomes }, null, 2) + "\n");
   else {
@@ -303,42 +282,16 @@ async function requeueCommand(argv: string[], io: PoisonIO): Promise<number> {
         `${o.result.padEnd(24)} ${o.id}  execution ${o.execution_id ?? "-"}${o.detail ? `  (${o.detail})` : ""}\n`,
       );
     }
-    const done = outcomes.filter(settledBy).length;
+    const requeued = outcomes.filter((o) => o.result === "requeued" || o.result === "finished-earlier-requeue").length;
+    const completed = outcomes.filter((o) => o.result === "already-completed").length;
     io.stdout(
       dryRun
         ? `dry run: ${outcomes.length - failed.length} record(s) would be requeued, ${failed.length} could not be\n`
-        : `${done} requeued to ${tool.tasks.queueName} or done already, ${failed.length} could not be ` +
-          `(kept in ${tool.poison.queue.name})\n`,
+        : `${requeued} requeued to ${tool.tasks.queueName}, ${completed} already completed (record deleted), ` +
+          `${failed.length} could not be (kept in ${tool.poison.queue.name})\n`,
     );
   }
   return failed.length ? EXIT_FAILURE : EXIT_OK;
-}
-
-/** Whether the requeue settled the record (deleted it): its task is on the queue or its execution done. */
-function settledBy(o: PoisonOutcome): boolean {
-  return o.result === "requeued" || o.result === "finished-earlier-requeue" || o.result === "already-completed";
-}
-
-/** One record of a requeue: undefined when the filters do not choose it; never throws. */
-async function handleForRequeue(
-  tool: RedriveAdmin,
-  entry: PoisonEntry,
-  opts: { ids?: Set<string>; reason?: RegExp; pipeline?: string; dryRun: boolean },
-): Promise<PoisonOutcome | undefined> {
-  if (opts.ids && !opts.ids.has(entry.id)) return undefined;
-  let r: Row | undefined;
-  try {
-    let d = await tool.describe(entry);
-    if (opts.pipeline) d = await tool.withClaimCheckIds(d);
-    r = row(d);
-    if ((opts.reason && !opts.reason.test(r.reason)) || (opts.pipeline && r.pipeline_id !== opts.pipeline)) {
-      return undefined;
-    }
-    return await tool.requeue(d, { dryRun: opts.dryRun });
-  } catch (err) {
-    const executionId = r?.execution_id ?? entry.record?.execution_id ?? null;
-    return { id: entry.id, execution_id: executionId, result: "skipped", detail: (err as Error).message };
-  }
 }
 
 async function purgeCommand(argv: string[], io: PoisonIO): Promise<number> {

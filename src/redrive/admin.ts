@@ -34,9 +34,6 @@ export interface PoisonOutcome {
   detail?: string;
 }
 
-/** Executors that read an item's content from storage by its identifier: a task rebuilt from ids works with them. */
-export const CONTENT_READERS = new Set(["content_retriever", "azure_blob_content_retriever"]);
-
 const BLOB_TIMEOUT_MS = 60_000;
 const WORKER_ID = "contentflow-worker-cli";
 
@@ -173,7 +170,7 @@ export class RedriveAdmin {
    */
   async retryFromRecord(
     doc: ExecutionDoc,
-    opts: { dryRun: boolean; maxRetries: number; readable: () => Promise<true | string> },
+    opts: { dryRun: boolean; readable: () => Promise<true | string> },
   ): Promise<RedriveResult | { kind: "would-rebuild" }> {
     const refused = (reason: string): RedriveResult => ({ kind: "refused", reason });
     // Killed between marking the record pending and queuing its message, a retry is finished by the next run.
@@ -200,7 +197,7 @@ export class RedriveAdmin {
       items: items.output.map((cid) => ({ id: cid, data: {}, summary_data: {}, executor_logs: [] })),
       executedInputExecutor: record.executed_input_executor ?? null,
       // The record does not keep the original retry budget: the configured one.
-      maxRetries: opts.maxRetries,
+      maxRetries: this.config.MAX_TASK_RETRIES,
     });
     return await redriveTask(await this.redriveDeps(), {
       executionId: doc.id,
