@@ -6,7 +6,8 @@
 // The record carries a durable re-drive marker (store/redrive.ts): `redrive = {id, state, poison_message_id (the
 // key: which poison record or which failure is re-driven), …}`. The task message carries the marker's id, and the
 // processing worker runs a re-driven message only while the record names that id (an older one is acknowledged
-// without running), and never runs an execution that is completed.
+// without running; checked when it reads the record and again in the write that starts the run, ExecutionStore.begin),
+// and never runs an execution that is completed.
 //
 // The steps, each one write:
 //   1. begin    record → pending, redrive {id: R, state: "sending", key}   (If-Match on the record whose status was
