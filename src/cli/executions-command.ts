@@ -1,11 +1,6 @@
-// `contentflow-worker executions retry`: sends failed executions' tasks back to the task queue, from what is
-// recorded. A task still in the poison queue is re-driven from its poison record (the original message, exactly as
-// `poison requeue` does). Otherwise the task is rebuilt from the execution record, which keeps only the items'
-// identifiers (`content`), not their data: that works when the pipeline reads the items' content itself (a
-// content_retriever step after the input executor); other executions are listed as not retryable, with the reason.
-// Either way the record is set back to pending with a re-drive id (store/redrive.ts), so a retry killed half way
-// and run again never runs a task twice.
-import * as v from "valibot";
+// `contentflow-worker executions retry`: argument parsing and output. What it does (from the poison record when the
+// task is still there, else rebuilt from the execution record; a retry killed at any step and run again neither loses
+// nor doubles a task) is src/redrive/retry-executions.ts.
 import process from "node:process";
 import type { Command } from "./command.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../model/exit-codes.ts";
@@ -13,28 +8,9 @@ import { parseArgs, UsageError } from "./args.ts";
 import { loadEffectiveConfig } from "./load-effective-config.ts";
 import { requireConnectionSettings } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
-import { taskQueues } from "../queue/clients.ts";
-import { openCosmosStore } from "../store/cosmos.ts";
-import { PoisonLeaseKeeper } from "../queue/poison-leases.ts";
-import { readExecution } from "../store/execution-records.ts";
-import { beginRedrive, currentRedrive, redriveQueued } from "../store/redrive.ts";
-import { readPipelineDoc } from "../store/pipelines.ts";
-import { parsePipelineYaml } from "../pipeline/index.ts";
-import { buildTaskMessage, QUEUE_MESSAGE_LIMIT_BYTES } from "../model/task-envelope.ts";
-import { ContentIdentifierSchema } from "../model/content.ts";
-import type { ExecutionDoc } from "../model/documents.ts";
-import { queueTextBytes } from "../queue/sender.ts";
-import {
-  type Described,
-  type Outcome as PoisonOutcome,
-  parseDuration,
-  PoisonTool,
-  requeueOne,
-} from "./poison-command.ts";
-
-/** Executors that read an item's content from storage by its identifier: a task rebuilt from ids works with them. */
-const CONTENT_READERS = new Set(["content_retriever", "azure_blob_content_retriever"]);
-const POISON_LEASE_SECONDS = 120;
+import { RedriveAdmin } from "../redrive/admin.ts";
+import { retryExecutions, type RetryOutcome } from "../redrive/retry-executions.ts";
+import { parseDuration } from "./poison-command.ts";
 
 const HELP =
   `Usage: contentflow-worker executions retry (--execution ID[,ID...] | --status failed --pipeline ID [--since TIME])
@@ -48,8 +24,9 @@ Sends failed executions' tasks back to the task queue and sets their execution r
     their data, so this works only when the pipeline reads the content itself (a content_retriever step);
     executions of other pipelines are reported as not retryable, with the reason.
 
-A retry killed half way and run again does not run a task twice (each retry carries a re-drive id; only the one
-the execution record names runs). An execution already re-queued and still pending is reported, not sent again.
+A retry killed at any step and run again neither loses a task nor runs it twice (each retry carries a re-drive
+id; only the one the execution record names runs, and a retry left half done is finished by the next run). An
+execution already re-queued and still pending is reported, not sent again; a completed one is never sent again.
 
 Options:
   --execution IDS   these executions (comma-separated, or repeated as arguments after the flag)
@@ -64,18 +41,6 @@ Options:
 
 Exit codes: 0 done (also when nothing matched), 1 an execution could not be retried (the others were; see the
 output), 2 usage error.`;
-
-export interface RetryOutcome {
-  execution_id: string;
-  result:
-    | "requeued-from-poison"
-    | "rebuilt-from-record"
-    | "would-requeue-from-poison"
-    | "would-rebuild-from-record"
-    | "already-queued"
-    | "not-retryable";
-  detail?: string;
-}
 
 export interface ExecutionsIO {
   loadConfig(envFile?: string): Promise<Config>;
@@ -93,27 +58,6 @@ function parseSince(text: string): string {
   const at = Date.parse(text);
   if (!Number.isFinite(at)) throw new UsageError(`--since '${text}' is neither an ISO 8601 time nor a duration`);
   return new Date(at).toISOString();
-}
-
-/** Whether the pipeline reads its items' content by identifier, so a task rebuilt from ids can run. */
-async function pipelineReadsContent(
-  pipelines: Parameters<typeof readPipelineDoc>[0],
-  pipelineId: string,
-  inputExecutor: string | null,
-): Promise<true | string> {
-  const read = await readPipelineDoc(pipelines, pipelineId, AbortSignal.timeout(30_000));
-  if (read.kind === "not-found") return `pipeline ${pipelineId} no longer exists`;
-  if (read.kind === "malformed") return `pipeline ${pipelineId} is malformed: ${read.problem}`;
-  let executors;
-  try {
-    executors = parsePipelineYaml(read.doc.yaml).executors;
-  } catch (err) {
-    return `pipeline ${pipelineId} does not parse: ${(err as Error).message}`;
-  }
-  if (executors.some((e) => CONTENT_READERS.has(e.type) && e.id !== inputExecutor)) return true;
-  return `the record keeps only the items' identifiers, not their data, and pipeline ${pipelineId} does not read ` +
-    `the content itself (no ${[...CONTENT_READERS].join("/")} step); re-send it from its source (the source worker ` +
-    `or 'contentflow-worker enqueue')`;
 }
 
 async function retryCommand(argv: string[], io: ExecutionsIO): Promise<number> {
@@ -141,59 +85,12 @@ async function retryCommand(argv: string[], io: ExecutionsIO): Promise<number> {
   const dryRun = Boolean(flags["dry-run"]);
   const config = await io.loadConfig(flags["env-file"] as string | undefined);
   requireConnectionSettings(config);
-  const store = await openCosmosStore(config);
-  const tool = new PoisonTool(config);
-  const tasks = taskQueues(config).tasks;
-  const outcomes: RetryOutcome[] = [];
-  // Poison records are leased for the whole command (renewed while they wait, see queue/poison-leases.ts); the ones
-  // not re-driven are made visible again at the end.
-  const leases = new PoisonLeaseKeeper(tool.queue, { leaseSeconds: POISON_LEASE_SECONDS });
-  const poisonEntries = await tool.queue.scan({ leaseSeconds: POISON_LEASE_SECONDS, onPage: leases.keep });
-  const settled = new Set<string>();
+  const tool = new RedriveAdmin(config);
+  let outcomes: RetryOutcome[];
   try {
-    const byExecution = new Map<string, Described>();
-    for (const entry of poisonEntries) {
-      const d = await tool.describe(entry);
-      const id = d.original?.executionId ?? entry.record?.execution_id;
-      if (id && !byExecution.has(id)) byExecution.set(id, d);
-    }
-    const docs: Array<{ id: string; doc?: ExecutionDoc }> = [];
-    if (ids) {
-      for (const id of ids) docs.push({ id, doc: await readExecution(store.executions, id) });
-    } else {
-      const { resources } = await store.executions.items.query<ExecutionDoc>({
-        query: `SELECT * FROM c WHERE c.status = 'failed' AND c.pipeline_id = @p${
-          since ? " AND c.created_at >= @since" : ""
-        }`,
-        parameters: [
-          { name: "@p", value: String(flags.pipeline) },
-          ...(since ? [{ name: "@since", value: since }] : []),
-        ],
-      }).fetchAll();
-      for (const doc of resources) docs.push({ id: doc.id, doc });
-    }
-    for (const { id, doc } of docs) {
-      let outcome: RetryOutcome;
-      try {
-        outcome = await retryOne(id, doc, {
-          byExecution,
-          leases,
-          tool,
-          store,
-          tasks,
-          dryRun,
-          settled,
-          maxRetries: config.MAX_TASK_RETRIES,
-        });
-      } catch (err) {
-        outcome = { execution_id: id, result: "not-retryable", detail: (err as Error).message };
-      }
-      outcomes.push(outcome);
-    }
+    outcomes = await retryExecutions(tool, ids ? { ids } : { pipeline: String(flags.pipeline), since }, { dryRun });
   } finally {
-    await leases.stop();
-    await tool.queue.release(poisonEntries.filter((e) => !settled.has(e.id)));
-    store.close();
+    await tool.close();
   }
   const failed = outcomes.filter((o) => o.result === "not-retryable");
   if (flags.json) io.stdout(JSON.stringify({ dry_run: dryRun, outcomes }, null, 2) + "\n");
@@ -204,91 +101,11 @@ async function retryCommand(argv: string[], io: ExecutionsIO): Promise<number> {
     io.stdout(
       dryRun
         ? `dry run: ${outcomes.length - failed.length} execution(s) would be retried, ${failed.length} cannot be\n`
-        : `${outcomes.length - failed.length} execution(s) retried or already queued on ${tasks.name}, ` +
+        : `${outcomes.length - failed.length} execution(s) retried or already queued on ${tool.tasks.queueName}, ` +
           `${failed.length} cannot be\n`,
     );
   }
   return failed.length ? EXIT_FAILURE : EXIT_OK;
-}
-
-async function retryOne(
-  id: string,
-  doc: ExecutionDoc | undefined,
-  ctx: {
-    byExecution: Map<string, Described>;
-    leases: PoisonLeaseKeeper;
-    tool: PoisonTool;
-    store: Awaited<ReturnType<typeof openCosmosStore>>;
-    tasks: ReturnType<typeof taskQueues>["tasks"];
-    dryRun: boolean;
-    settled: Set<string>;
-    maxRetries: number;
-  },
-): Promise<RetryOutcome> {
-  const no = (detail: string): RetryOutcome => ({ execution_id: id, result: "not-retryable", detail });
-  if (!doc) return no("no such execution record");
-  const redrive = currentRedrive(doc);
-  if (doc.status === "pending" && redrive?.state === "queued") {
-    return { execution_id: id, result: "already-queued", detail: `re-drive ${redrive.id} at ${redrive.at}` };
-  }
-  if (doc.status !== "failed") return no(`its status is ${doc.status}; only failed executions are retried`);
-
-  const poisoned = ctx.byExecution.get(id);
-  if (poisoned) {
-    await ctx.leases.take(poisoned.entry);
-    const r: PoisonOutcome = await requeueOne(ctx.tool, poisoned, {
-      dryRun: ctx.dryRun,
-      store: ctx.store,
-      tasks: ctx.tasks,
-    });
-    if (r.result === "requeued" || r.result === "finished-earlier-requeue") {
-      ctx.settled.add(r.id);
-      return { execution_id: id, result: "requeued-from-poison", detail: `poison record ${r.id}` };
-    }
-    if (r.result === "would-requeue") {
-      return { execution_id: id, result: "would-requeue-from-poison", detail: `poison record ${r.id}` };
-    }
-    return no(`its poison record ${r.id} cannot be re-driven: ${r.detail ?? "unknown reason"}`);
-  }
-
-  const record = doc as ExecutionDoc & { executed_input_executor?: string | null; claim_check?: unknown };
-  if (!doc.pipeline_id) return no("the record names no pipeline");
-  const items = v.safeParse(v.array(ContentIdentifierSchema), doc.content ?? []);
-  if (!items.success || items.output.length === 0) {
-    return no("the record holds no item identifiers to rebuild the task from");
-  }
-  const readable = await pipelineReadsContent(
-    ctx.store.pipelines,
-    doc.pipeline_id,
-    record.executed_input_executor ?? null,
-  );
-  if (readable !== true) return no(readable);
-  if (ctx.dryRun) return { execution_id: id, result: "would-rebuild-from-record" };
-
-  // The re-drive is keyed by the failure it retries: running the same retry again does not count it twice.
-  const { redriveId } = await beginRedrive(ctx.store.executions, id, {
-    poisonMessageId: `execution-retry:${doc.completed_at ?? doc.updated_at ?? ""}`,
-    reason: doc.error ?? doc.status_message ?? "failed",
-  });
-  const message = buildTaskMessage({
-    taskId: doc.task_id ?? undefined,
-    executionId: id,
-    pipelineId: doc.pipeline_id,
-    pipelineName: doc.pipeline_name ?? doc.pipeline_id,
-    vaultId: doc.vault_id ?? null,
-    items: items.output.map((cid) => ({ id: cid, data: {}, summary_data: {}, executor_logs: [] })),
-    executedInputExecutor: record.executed_input_executor ?? null,
-    // The record does not keep the original retry budget: the configured one.
-    maxRetries: ctx.maxRetries,
-  });
-  const text = JSON.stringify({ ...message, payload: { ...message.payload, redrive_id: redriveId } });
-  if (queueTextBytes(text) > QUEUE_MESSAGE_LIMIT_BYTES) {
-    return no("the rebuilt task does not fit in one queue message");
-  }
-  await ctx.tasks.createIfNotExists();
-  await ctx.tasks.sendMessage(text, { abortSignal: AbortSignal.timeout(30_000) });
-  await redriveQueued(ctx.store.executions, id, redriveId);
-  return { execution_id: id, result: "rebuilt-from-record", detail: `${items.output.length} item(s)` };
 }
 
 export async function runExecutions(argv: string[], io: ExecutionsIO = defaultIO): Promise<number> {

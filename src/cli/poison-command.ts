@@ -1,30 +1,18 @@
-// `contentflow-worker poison list|show|requeue|purge`: the poison queue for operators. Records are leased while the
-// command reads them and made visible again unless the command settles them. A requeue sends the original task back
-// to the task queue with a fresh retry budget and sets its execution record back to pending (store/redrive.ts says
-// why a requeue killed half way and run again neither loses nor doubles a task); the poison record is deleted only
-// after its task is on the queue.
+// `contentflow-worker poison list|show|requeue|purge`: argument parsing and output. What the commands do to the
+// poison queue, the task queue and the execution records is src/redrive/ (admin.ts; a requeue killed half way and run
+// again neither loses nor doubles a task, see redrive-task.ts). Records are leased while the command reads them and
+// made visible again unless the command settles them.
 import process from "node:process";
 import { createInterface } from "node:readline";
-import type { BlobServiceClient } from "@azure/storage-blob";
-import type { QueueClient } from "@azure/storage-queue";
 import type { Command } from "./command.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../model/exit-codes.ts";
 import { parseArgs, UsageError } from "./args.ts";
 import { loadEffectiveConfig } from "./load-effective-config.ts";
 import { requireConnectionSettings } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
-import { taskQueues } from "../queue/clients.ts";
-import { describeOriginal, type OriginalTask, type PoisonEntry, PoisonQueue } from "../queue/poison-queue.ts";
-import { readClaimCheck } from "../queue/claim-check.ts";
-import { decodeClaimCheckBlob } from "../queue/decode.ts";
-import { blobServiceClient } from "../executors/blob-clients.ts";
-import { openCosmosStore } from "../store/cosmos.ts";
-import { readExecution } from "../store/execution-records.ts";
-import { beginRedrive, currentRedrive, redriveQueued } from "../store/redrive.ts";
-import { QUEUE_MESSAGE_LIMIT_BYTES } from "../model/task-envelope.ts";
-import { queueTextBytes } from "../queue/sender.ts";
-import { PoisonLeaseKeeper } from "../queue/poison-leases.ts";
-import { eachLimited } from "../util/each-limited.ts";
+import type { PoisonEntry } from "../queue/poison-queue.ts";
+import { type Described, type PoisonOutcome, RedriveAdmin } from "../redrive/admin.ts";
+import { requeuePoison } from "../redrive/requeue-poison.ts";
 import { ProgressLine, type ProgressSink } from "./progress-line.ts";
 
 /** How long requeue and purge hold the records they read (a few calls per record); --lease-seconds changes it. */
@@ -49,7 +37,9 @@ workers set aside, each with the reason. ID is the poison record's message id (t
   requeue   sends the selected records' tasks back to the task queue with a fresh retry budget, sets their
             execution records back to pending with a note of the re-drive, then deletes the poison records.
             Filters combine (all must match). A requeue that is killed and run again finishes the job without
-            running any task twice. Claim-check payloads and spilled originals are kept for the re-driven task.
+            running any task twice; a task whose execution is completed is never sent again (its record is
+            deleted, shown as already-completed). Claim-check payloads and spilled originals are kept for the
+            re-driven task.
             Records are handled --concurrency at a time; on a terminal, progress is shown as N of M.
   purge     deletes records set aside longer ago than DURATION (e.g. 90m, 12h, 7d) and their spilled blobs;
             asks for confirmation on a terminal, needs --yes otherwise
@@ -133,13 +123,6 @@ interface Row {
   message_in_blob: boolean;
 }
 
-export interface Described {
-  entry: PoisonEntry;
-  original?: OriginalTask;
-  /** Why the original could not be read (blob gone, …). */
-  problem?: string;
-}
-
 function row(d: Described): Row {
   const r = d.entry.record;
   return {
@@ -172,49 +155,10 @@ function table(rows: Row[]): string {
   return [line(cols.map(([h]) => h)), ...rows.map((r) => line(cols.map(([, f]) => f(r))))].join("\n") + "\n";
 }
 
-export class PoisonTool {
-  private blobs?: BlobServiceClient;
-  readonly queue: PoisonQueue;
-
-  constructor(readonly config: Config) {
-    this.queue = new PoisonQueue(taskQueues(config).poison);
-  }
-
-  blobService = (): BlobServiceClient => (this.blobs ??= blobServiceClient(this.config));
-
-  async describe(entry: PoisonEntry): Promise<Described> {
-    if (!entry.record) return { entry };
-    try {
-      const text = await this.queue.originalText(entry.record, this.blobService);
-      return { entry, original: describeOriginal(text, entry.record) };
-    } catch (err) {
-      return { entry, problem: `the original message could not be read: ${(err as Error).message}` };
-    }
-  }
-
-  /** Pipeline and vault of a claim-check task live in its blob. */
-  async withClaimCheckIds(d: Described): Promise<Described> {
-    if (d.original?.decoded.kind !== "claim-check") return d;
-    const claim = d.original.decoded.message;
-    const read = await readClaimCheck(this.blobService(), claim, AbortSignal.timeout(60_000)).catch(() => undefined);
-    if (!read?.found) return { ...d, problem: `claim-check blob ${claim.claim_check.blob} is gone` };
-    const decoded = decodeClaimCheckBlob(read.text, claim);
-    if (!decoded.ok) return { ...d, problem: decoded.reason };
-    return {
-      ...d,
-      original: {
-        ...d.original,
-        pipelineId: decoded.message.payload.pipeline_id,
-        vaultId: decoded.message.payload.vault_id ?? undefined,
-      },
-    };
-  }
-}
-
-async function openTool(flags: Record<string, unknown>, io: PoisonIO): Promise<PoisonTool> {
+async function openTool(flags: Record<string, unknown>, io: PoisonIO): Promise<RedriveAdmin> {
   const config = await io.loadConfig(flags["env-file"] as string | undefined);
   requireConnectionSettings(config);
-  return new PoisonTool(config);
+  return new RedriveAdmin(config);
 }
 
 async function listCommand(argv: string[], io: PoisonIO): Promise<number> {
@@ -222,7 +166,7 @@ async function listCommand(argv: string[], io: PoisonIO): Promise<number> {
   const limit = flags.limit === undefined ? undefined : Number(flags.limit);
   if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new UsageError("--limit must be >= 1");
   const tool = await openTool(flags, io);
-  const entries = await tool.queue.scan({ leaseSeconds: 60, limit });
+  const entries = await tool.poison.scan({ leaseSeconds: 60, limit });
   try {
     const rows = [];
     for (const e of entries) rows.push(row(await tool.withClaimCheckIds(await tool.describe(e))));
@@ -230,10 +174,10 @@ async function listCommand(argv: string[], io: PoisonIO): Promise<number> {
     if (flags.json) io.stdout(JSON.stringify(rows, null, 2) + "\n");
     else {
       io.stdout(rows.length ? table(rows) : "");
-      io.stdout(`${rows.length} record(s) in ${tool.queue.queue.name}\n`);
+      io.stdout(`${rows.length} record(s) in ${tool.poison.queue.name}\n`);
     }
   } finally {
-    await tool.queue.release(entries);
+    await tool.poison.release(entries);
   }
   return EXIT_OK;
 }
@@ -243,11 +187,11 @@ async function showCommand(argv: string[], io: PoisonIO): Promise<number> {
   const id = positionals[0];
   if (!id) throw new UsageError("poison show needs the record's ID (see poison list)");
   const tool = await openTool(flags, io);
-  const entries = await tool.queue.scan({ leaseSeconds: 60 });
+  const entries = await tool.poison.scan({ leaseSeconds: 60 });
   try {
     const entry = entries.find((e) => e.id === id);
     if (!entry) {
-      io.stdout(`no poison record ${id} in ${tool.queue.queue.name}\n`);
+      io.stdout(`no poison record ${id} in ${tool.poison.queue.name}\n`);
       return EXIT_FAILURE;
     }
     const d = await tool.withClaimCheckIds(await tool.describe(entry));
@@ -278,16 +222,9 @@ async function showCommand(argv: string[], io: PoisonIO): Promise<number> {
       );
     }
   } finally {
-    await tool.queue.release(entries);
+    await tool.poison.release(entries);
   }
   return EXIT_OK;
-}
-
-export interface Outcome {
-  id: string;
-  execution_id: string | null;
-  result: "requeued" | "finished-earlier-requeue" | "would-requeue" | "skipped";
-  detail?: string;
 }
 
 async function requeueCommand(argv: string[], io: PoisonIO): Promise<number> {
@@ -319,46 +256,24 @@ async function requeueCommand(argv: string[], io: PoisonIO): Promise<number> {
   const dryRun = Boolean(flags["dry-run"]);
   const concurrency = requeueConcurrency(flags);
   const tool = await openTool(flags, io);
-  const store = dryRun ? undefined : await openCosmosStore(tool.config);
-  const tasks = taskQueues(tool.config).tasks;
-  const leases = new PoisonLeaseKeeper(tool.queue, { leaseSeconds: lease });
-  const entries: PoisonEntry[] = [];
-  const settled = new Set<string>();
-  const released = new Set<string>();
-  const results: Array<Outcome | undefined> = [];
   const progress = new ProgressLine(io.progress, "poison requeue");
+  let outcomes: PoisonOutcome[];
   try {
-    // Every record is read (and leased) before any is handled: see queue/poison-leases.ts for why.
-    const onPage = (page: PoisonEntry[]) => {
-      leases.keep(page);
-      progress.update(`${entries.length + page.length} records read`);
-      entries.push(...page);
-    };
-    await tool.queue.scan({ leaseSeconds: lease, onPage });
-    let handled = 0;
-    let requeued = 0;
-    await eachLimited(entries, concurrency, async (entry, index) => {
-      await leases.take(entry);
-      const outcome = await handleForRequeue(tool, entry, { ids, reason, pipeline, dryRun, store, tasks });
-      if (outcome) results[index] = outcome;
-      if (outcome?.result === "requeued" || outcome?.result === "finished-earlier-requeue") {
-        settled.add(entry.id);
-        requeued++;
-      } else if (await tool.queue.release([entry]) === 0) {
-        // Not chosen, a dry run or not handled: visible again at once (the read is over, so it is not read twice).
-        released.add(entry.id);
-      }
-      handled++;
-      progress.update(`${handled} of ${entries.length} records looked at, ${requeued} requeued`);
+    outcomes = await requeuePoison(tool, { ids, reason, pipeline }, {
+      dryRun,
+      leaseSeconds: lease,
+      concurrency,
+      progress: (p) =>
+        progress.update(
+          p.handled === undefined
+            ? `${p.read} records read`
+            : `${p.handled} of ${p.total} records looked at, ${p.requeued} requeued`,
+        ),
     });
   } finally {
     progress.done();
-    await leases.stop();
-    // Whatever was neither settled nor released yet (left after an error) is visible again at once.
-    await tool.queue.release(entries.filter((e) => !settled.has(e.id) && !released.has(e.id)));
-    store?.close();
+    await tool.close();
   }
-  const outcomes = results.filter((o): o is Outcome => o !== undefined);
   const failed = outcomes.filter((o) => o.result === "skipped");
   if (flags.json) io.stdout(JSON.stringify({ dry_run: dryRun, outcomes }, null, 2) + "\n");
   else {
@@ -367,113 +282,16 @@ async function requeueCommand(argv: string[], io: PoisonIO): Promise<number> {
         `${o.result.padEnd(24)} ${o.id}  execution ${o.execution_id ?? "-"}${o.detail ? `  (${o.detail})` : ""}\n`,
       );
     }
-    const done = outcomes.filter((o) => o.result === "requeued" || o.result === "finished-earlier-requeue").length;
+    const requeued = outcomes.filter((o) => o.result === "requeued" || o.result === "finished-earlier-requeue").length;
+    const completed = outcomes.filter((o) => o.result === "already-completed").length;
     io.stdout(
       dryRun
         ? `dry run: ${outcomes.length - failed.length} record(s) would be requeued, ${failed.length} could not be\n`
-        : `${done} requeued to ${tasks.name}, ${failed.length} could not be (kept in ${tool.queue.queue.name})\n`,
+        : `${requeued} requeued to ${tool.tasks.queueName}, ${completed} already completed (record deleted), ` +
+          `${failed.length} could not be (kept in ${tool.poison.queue.name})\n`,
     );
   }
   return failed.length ? EXIT_FAILURE : EXIT_OK;
-}
-
-/** One record of a requeue: undefined when the filters do not choose it; never throws. */
-async function handleForRequeue(
-  tool: PoisonTool,
-  entry: PoisonEntry,
-  opts: {
-    ids?: Set<string>;
-    reason?: RegExp;
-    pipeline?: string;
-    dryRun: boolean;
-    store?: Awaited<ReturnType<typeof openCosmosStore>>;
-    tasks: ReturnType<typeof taskQueues>["tasks"];
-  },
-): Promise<Outcome | undefined> {
-  if (opts.ids && !opts.ids.has(entry.id)) return undefined;
-  let r: Row | undefined;
-  try {
-    let d = await tool.describe(entry);
-    if (opts.pipeline) d = await tool.withClaimCheckIds(d);
-    r = row(d);
-    if ((opts.reason && !opts.reason.test(r.reason)) || (opts.pipeline && r.pipeline_id !== opts.pipeline)) {
-      return undefined;
-    }
-    return await requeueOne(tool, d, opts);
-  } catch (err) {
-    const executionId = r?.execution_id ?? entry.record?.execution_id ?? null;
-    return { id: entry.id, execution_id: executionId, result: "skipped", detail: (err as Error).message };
-  }
-}
-
-const createdQueues = new WeakMap<QueueClient, Promise<unknown>>();
-
-/** Creates the task queue if needed, once per command rather than once per record (asked again after a failure). */
-function taskQueueCreated(queue: QueueClient): Promise<unknown> {
-  let created = createdQueues.get(queue);
-  if (!created) {
-    created = queue.createIfNotExists({ abortSignal: AbortSignal.timeout(30_000) });
-    created.catch(() => createdQueues.delete(queue));
-    createdQueues.set(queue, created);
-  }
-  return created;
-}
-
-export async function requeueOne(
-  tool: PoisonTool,
-  d: Described,
-  ctx: {
-    dryRun: boolean;
-    store?: Awaited<ReturnType<typeof openCosmosStore>>;
-    tasks: ReturnType<typeof taskQueues>["tasks"];
-  },
-): Promise<Outcome> {
-  const base = { id: d.entry.id, execution_id: d.original?.executionId ?? d.entry.record?.execution_id ?? null };
-  if (!d.entry.record) return { ...base, result: "skipped", detail: d.entry.unreadable };
-  if (d.problem || !d.original) return { ...base, result: "skipped", detail: d.problem };
-  const decoded = d.original.decoded;
-  if (decoded.kind === "invalid") {
-    return { ...base, result: "skipped", detail: `the original message is not a valid task: ${decoded.reason}` };
-  }
-  if (decoded.kind === "claim-check") {
-    const read = await readClaimCheck(tool.blobService(), decoded.message, AbortSignal.timeout(60_000));
-    if (!read.found) return { ...base, result: "skipped", detail: "its claim-check blob is gone" };
-  }
-  if (ctx.dryRun) return { ...base, result: "would-requeue" };
-  const executionId = base.execution_id!;
-  const executions = ctx.store!.executions;
-  // An earlier requeue of this record got as far as queuing the task: only the poison record is left to delete.
-  const current = await readExecution(executions, executionId);
-  const redrive = currentRedrive(current);
-  if (redrive?.poison_message_id === d.entry.id && redrive.state === "queued") {
-    await tool.queue.delete(d.entry);
-    return { ...base, result: "finished-earlier-requeue" };
-  }
-  const { redriveId, record } = await beginRedrive(executions, executionId, {
-    poisonMessageId: d.entry.id,
-    reason: d.entry.record.reason,
-  }, current);
-  let text: string;
-  if (decoded.kind === "task") {
-    const message = decoded.message;
-    text = JSON.stringify({
-      ...message,
-      payload: { ...message.payload, retry_count: 0, redrive_id: redriveId },
-    });
-  } else {
-    text = JSON.stringify({
-      ...decoded.message,
-      claim_check: { ...decoded.message.claim_check, redrive_id: redriveId },
-    });
-  }
-  if (queueTextBytes(text) > QUEUE_MESSAGE_LIMIT_BYTES) {
-    return { ...base, result: "skipped", detail: "the task with its re-drive id no longer fits in one queue message" };
-  }
-  await taskQueueCreated(ctx.tasks);
-  await ctx.tasks.sendMessage(text, { abortSignal: AbortSignal.timeout(30_000) });
-  await redriveQueued(executions, executionId, redriveId, record);
-  await tool.queue.delete(d.entry);
-  return { ...base, result: "requeued" };
 }
 
 async function purgeCommand(argv: string[], io: PoisonIO): Promise<number> {
@@ -488,7 +306,7 @@ async function purgeCommand(argv: string[], io: PoisonIO): Promise<number> {
   if (!flags["older-than"]) throw new UsageError("poison purge needs --older-than DURATION (e.g. 7d)");
   const cutoff = Date.now() - parseDuration(String(flags["older-than"]));
   const tool = await openTool(flags, io);
-  const entries = await tool.queue.scan({ leaseSeconds: leaseSeconds(flags) });
+  const entries = await tool.poison.scan({ leaseSeconds: leaseSeconds(flags) });
   const chosen: Described[] = [];
   const keep: PoisonEntry[] = [];
   for (const entry of entries) {
@@ -510,32 +328,19 @@ async function purgeCommand(argv: string[], io: PoisonIO): Promise<number> {
       return EXIT_OK;
     } else {
       for (const c of chosen) {
-        await removeSpilledBlobs(tool, c);
-        await tool.queue.delete(c.entry);
+        await tool.purge(c);
         deleted++;
       }
     }
   } finally {
-    await tool.queue.release(keep);
+    await tool.poison.release(keep);
   }
   const rows = chosen.map(row);
   if (flags.json) {
     io.stdout(JSON.stringify({ dry_run: Boolean(flags["dry-run"]), deleted, records: rows }, null, 2) + "\n");
   } else if (flags["dry-run"]) io.stdout(`dry run: ${rows.length} record(s) would be deleted\n`);
-  else io.stdout(`${deleted} record(s) deleted from ${tool.queue.queue.name}\n`);
+  else io.stdout(`${deleted} record(s) deleted from ${tool.poison.queue.name}\n`);
   return EXIT_OK;
-}
-
-/** The spilled original and the claim-check payload of a purged record: nothing can re-drive them any more. */
-async function removeSpilledBlobs(tool: PoisonTool, d: Described): Promise<void> {
-  const blobs: Array<{ container: string; blob: string }> = [];
-  if (d.entry.record?.message_blob) blobs.push(d.entry.record.message_blob);
-  if (d.original?.decoded.kind === "claim-check") blobs.push(d.original.decoded.message.claim_check);
-  for (const b of blobs) {
-    await tool.blobService().getContainerClient(b.container).getBlockBlobClient(b.blob).deleteIfExists({
-      abortSignal: AbortSignal.timeout(30_000),
-    });
-  }
 }
 
 export async function runPoison(argv: string[], io: PoisonIO = defaultIO): Promise<number> {

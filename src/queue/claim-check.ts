@@ -1,8 +1,55 @@
-// The processing side of claim-check messages: fetch the task a pointer names (see sender.ts for the writing side),
-// and delete the blob once the task is done.
+// Claim-check blobs: the one rule for their names (written by sender.ts, checked here for every pointer read from a
+// queue), and the processing side: fetch the task a pointer names, and delete the blob once the task is done.
+//
+// A pointer comes from a queue message, which is untrusted. The SDK normalises a blob name as a URL path, so
+// `../documents/contract.pdf`, `x/../../other/y`, `%2e%2e/…` or `..\…` would address a blob in another container. A
+// pointer is therefore honoured only when its blob name is exactly what the writer makes of its task id
+// (`tasks/<task_id>.json`, the task id of letters, digits, `_` and `-`), and its container is
+// CLAIM_CHECK_CONTAINER_NAME. decodeMessage (decode.ts) refuses any other name, so the worker poisons such a message
+// with the reason; claimCheckAccess, which the worker and every CLI command read and delete through, checks both.
 import type { BlobServiceClient } from "@azure/storage-blob";
 import type { ClaimCheckMessage } from "../model/task-envelope.ts";
 import { readStreamLimited, ResponseTooLargeError } from "../util/read-limited.ts";
+
+/** Task ids a claim-check blob may be named after (ours are `task_` + 12 hex digits). */
+const CLAIM_CHECK_TASK_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+/** The blob a task's claim check is stored in; throws for a task id that cannot name one safely. */
+export function claimCheckBlobName(taskId: string): string {
+  if (!CLAIM_CHECK_TASK_ID.test(taskId)) {
+    throw new Error(
+      `task id ${JSON.stringify(taskId.slice(0, 200))} cannot name a claim-check blob (letters, digits, _ and - only)`,
+    );
+  }
+  return `tasks/${taskId}.json`;
+}
+
+/**
+ * Why a pointer's blob name is not one the worker writes (undefined when it is): the name must be exactly
+ * `tasks/<task_id>.json` for the pointer's own task id. Checked before anything is read or deleted.
+ */
+export function claimCheckNameProblem(claim: ClaimCheckMessage["claim_check"]): string | undefined {
+  const taskId = claim.task_id;
+  if (CLAIM_CHECK_TASK_ID.test(taskId) && claim.blob === `tasks/${taskId}.json`) return undefined;
+  return `claim-check blob name ${JSON.stringify(claim.blob.slice(0, 300))} is not tasks/<task_id>.json for its ` +
+    `task ${JSON.stringify(taskId.slice(0, 200))}; refused (never read or deleted)`;
+}
+
+/**
+ * Where a poison record's spilled original may live (task-queue.ts writes `poison/<queue>/<message id>.txt` in
+ * CLAIM_CHECK_CONTAINER_NAME); undefined when `where` is such a blob. The poison queue can be written by anyone who
+ * can write the task queue's account, so `poison show|purge` check this before reading or deleting.
+ */
+export function spilledOriginalProblem(
+  where: { container: string; blob: string },
+  container: string,
+): string | undefined {
+  if (where.container === container && /^poison\/[a-z0-9-]{1,63}\/[A-Za-z0-9-]{1,128}\.txt$/.test(where.blob)) {
+    return undefined;
+  }
+  return `spilled original ${JSON.stringify(`${where.container}/${where.blob}`.slice(0, 300))} is not ` +
+    `poison/<queue>/<message id>.txt in CLAIM_CHECK_CONTAINER_NAME ('${container}'); refused`;
+}
 
 /** `problem`: why the blob cannot be used although it may exist (too large); absent when it is missing. */
 export type ClaimCheckRead = { found: true; text: string } | { found: false; problem?: string };
@@ -54,11 +101,21 @@ export async function deleteClaimCheck(
   await blobs.getContainerClient(container).getBlobClient(blob).deleteIfExists({ abortSignal: signal });
 }
 
+/** Why a pointer may not be followed: a container other than `container`, or a name the worker never writes. */
+export function claimCheckPointerProblem(claim: ClaimCheckMessage, container: string): string | undefined {
+  if (claim.claim_check.container !== container) {
+    return `claim-check container '${claim.claim_check.container}' is not CLAIM_CHECK_CONTAINER_NAME ` +
+      `('${container}'); refused`;
+  }
+  return claimCheckNameProblem(claim.claim_check);
+}
+
 /**
- * Claim-check reads and deletes as a processing worker does them: only inside `container` (CLAIM_CHECK_CONTAINER_NAME).
- * A queue message is untrusted; without this, a message naming any container the worker's identity can reach
- * could make the worker read that blob, or delete it (a task whose execution is already completed has its
- * claim-check blob deleted without being read).
+ * Claim-check reads and deletes as a processing worker and the CLI commands do them: only blobs named as the
+ * worker names them, inside `container` (CLAIM_CHECK_CONTAINER_NAME). A queue message is untrusted; without this,
+ * a message naming another container, or a name that climbs out of this one, could make the worker read that
+ * blob, or delete it (a task whose execution is already completed has its claim-check blob deleted without being
+ * read).
  */
 export function claimCheckAccess(
   blobs: () => BlobServiceClient,
@@ -67,20 +124,14 @@ export function claimCheckAccess(
   read(claim: ClaimCheckMessage, signal: AbortSignal): Promise<ClaimCheckRead>;
   delete(claim: ClaimCheckMessage, signal: AbortSignal): Promise<void>;
 } {
-  const foreign = (claim: ClaimCheckMessage) => claim.claim_check.container !== opts.container;
   return {
     read: async (claim, signal) => {
-      if (foreign(claim)) {
-        return {
-          found: false,
-          problem: `claim-check container '${claim.claim_check.container}' is not CLAIM_CHECK_CONTAINER_NAME ` +
-            `('${opts.container}'); refused`,
-        };
-      }
+      const problem = claimCheckPointerProblem(claim, opts.container);
+      if (problem) return { found: false, problem };
       return await readClaimCheck(blobs(), claim, signal, opts.maxBytes);
     },
     delete: async (claim, signal) => {
-      if (!foreign(claim)) await deleteClaimCheck(blobs(), claim, signal);
+      if (!claimCheckPointerProblem(claim, opts.container)) await deleteClaimCheck(blobs(), claim, signal);
     },
   };
 }

@@ -1,5 +1,7 @@
 // Queue message text → a validated task, a claim-check pointer, or the reason it must go to the poison queue.
 // Accepts plain JSON (what the Python source worker and our sender write) and base64 JSON (Azure Functions' default).
+// A claim-check pointer whose blob name is not one the worker writes is invalid here (claim-check.ts has the rule),
+// so nothing downstream ever follows it.
 import { Buffer } from "node:buffer";
 import * as v from "valibot";
 import {
@@ -9,6 +11,7 @@ import {
   TaskMessageSchema,
 } from "../model/task-envelope.ts";
 import { issuesText } from "../util/valibot-issues.ts";
+import { claimCheckNameProblem } from "./claim-check.ts";
 
 export type DecodedMessage =
   | { kind: "task"; message: TaskMessage }
@@ -72,10 +75,11 @@ export function decodeMessage(text: string): DecodedMessage {
   const envelope = json.value as Record<string, unknown>;
   if (envelope.claim_check !== undefined) {
     const pointer = v.safeParse(ClaimCheckMessageSchema, envelope);
-    if (pointer.success) return { kind: "claim-check", message: pointer.output };
+    const problem = pointer.success ? claimCheckNameProblem(pointer.output.claim_check) : issuesText(pointer.issues);
+    if (pointer.success && !problem) return { kind: "claim-check", message: pointer.output };
     return {
       kind: "invalid",
-      reason: `invalid claim-check message: ${issuesText(pointer.issues)}`,
+      reason: `invalid claim-check message: ${problem}`,
       executionId: stringField(envelope.claim_check, "execution_id"),
       taskId: stringField(envelope.claim_check, "task_id"),
     };

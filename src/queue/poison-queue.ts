@@ -7,6 +7,7 @@ import * as v from "valibot";
 import { type PoisonRecord, PoisonRecordSchema } from "./poison.ts";
 import { type DecodedMessage, decodeMessage } from "./decode.ts";
 import { issuesText } from "../util/valibot-issues.ts";
+import { spilledOriginalProblem } from "./claim-check.ts";
 
 /** A poison record as received, with what is needed to settle it. */
 export interface PoisonEntry {
@@ -132,10 +133,15 @@ export class PoisonQueue {
     }
   }
 
-  /** The original message text: in the record, or in the blob it was spilled to when it did not fit. */
-  async originalText(record: PoisonRecord, blobs: () => BlobServiceClient): Promise<string> {
+  /**
+   * The original message text: in the record, or in the blob it was spilled to when it did not fit. That blob is
+   * read only when its name is one the worker writes in `container` (CLAIM_CHECK_CONTAINER_NAME; claim-check.ts).
+   */
+  async originalText(record: PoisonRecord, blobs: () => BlobServiceClient, container: string): Promise<string> {
     if (!record.message_blob) return record.message;
-    const { container, blob } = record.message_blob;
+    const problem = spilledOriginalProblem(record.message_blob, container);
+    if (problem) throw new Error(problem);
+    const { blob } = record.message_blob;
     const client = blobs().getContainerClient(container).getBlockBlobClient(blob);
     const buffer = await client.downloadToBuffer(0, undefined, { abortSignal: AbortSignal.timeout(60_000) });
     return buffer.toString("utf8");

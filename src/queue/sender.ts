@@ -12,6 +12,7 @@ import type { Content } from "../model/content.ts";
 import type { Config } from "../config/schema.ts";
 import { blobServiceClient } from "../executors/blob-clients.ts";
 import { taskQueues } from "./clients.ts";
+import { claimCheckBlobName as claimCheckBlobNameOf } from "./claim-check.ts";
 import { type ClaimCheckMessage, QUEUE_MESSAGE_LIMIT_BYTES, type TaskMessage } from "../model/task-envelope.ts";
 
 /**
@@ -83,8 +84,9 @@ export function planTaskMessages(
   return out;
 }
 
+/** The claim-check blob of a task message (the name rule lives in claim-check.ts). */
 export function claimCheckBlobName(message: TaskMessage): string {
-  return `tasks/${message.payload.task_id}.json`;
+  return claimCheckBlobNameOf(message.payload.task_id);
 }
 
 export interface SendResult {
@@ -158,7 +160,8 @@ export class TaskSender {
     });
   }
 
-  private async sendText(text: string): Promise<string> {
+  /** Sends a message text as it is (creating the queue if it is missing); returns the message id. */
+  async sendText(text: string): Promise<string> {
     try {
       return (await this.queue.sendMessage(text)).messageId;
     } catch (err) {

@@ -20,6 +20,7 @@ import type { PipelineResult } from "../pipeline/index.ts";
 import { cosmosStatus } from "./cosmos.ts";
 import type { ExecutionDoc } from "../model/documents.ts";
 import { readExecution } from "./execution-records.ts";
+import { redriveSuperseded } from "./redrive.ts";
 import { redactDeep, redactText } from "../util/redact.ts";
 import { sleep } from "../util/sleep.ts";
 
@@ -277,6 +278,11 @@ export class ExecutionStore {
         if (doc.status === "completed") {
           completed = true;
           return undefined;
+        }
+        // Checked again on every round: a re-drive may have replaced this message since the worker read the record
+        // (store/redrive.ts). Thrown, the attempt is retried later, and that delivery acknowledges it unrun.
+        if (redriveSuperseded(task.redrive_id, doc)) {
+          throw new ExecutionConflictError(`execution ${task.execution_id}: a later re-drive replaced this message`);
         }
         const abandoned = doc.status === "running" && doc.attempt !== attempt;
         const failures = (doc.task_failures ?? 0) + (abandoned ? 1 : 0);

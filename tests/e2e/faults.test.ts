@@ -445,13 +445,13 @@ describe("compiled binary under fire", () => {
           task_type: "content_processing",
           claim_check: {
             container: "contentflow-claim-checks", // CLAIM_CHECK_CONTAINER_NAME: other containers are refused
-            blob: "missing.json",
+            blob: "tasks/task_cc.json",
             task_id: "task_cc",
             execution_id: "exec_cc",
             bytes: 10,
           },
         }),
-        reason: /^claim-check blob contentflow-claim-checks\/missing\.json not found$/,
+        reason: /^claim-check blob contentflow-claim-checks\/tasks\/task_cc\.json not found$/,
       },
     };
     for (const bad of Object.values(badMessages)) await queue.sendMessage(bad.text);

@@ -1,10 +1,12 @@
 // `contentflow-worker poison …` through the compiled binary, on poison records made the real way: tasks of a
 // pipeline that does not exist yet are set aside by a processing worker; once the pipeline exists they are re-driven.
-// A requeue killed half way and run again neither loses nor doubles a task.
+// A requeue killed half way and run again neither loses nor doubles a task. Claim-check pointers and spilled
+// originals that name blobs outside the claim-check container are never followed, by the worker or the command.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
 import type { QueueClient } from "@azure/storage-queue";
+import { BlobServiceClient } from "@azure/storage-blob";
 import {
   createVault,
   namedQueue,
@@ -24,6 +26,9 @@ import {
   uniqueName,
   until,
 } from "./e2e-kit.ts";
+
+/** CLAIM_CHECK_CONTAINER_NAME's default (the binary runs with it). */
+const CLAIM_CHECKS = "contentflow-claim-checks";
 
 describe("poison command (compiled binary)", () => {
   let e: E2eFleetEnv;
@@ -213,6 +218,98 @@ describe("poison command (compiled binary)", () => {
     assert.equal(await queueLength(poison), 0);
     const bad = await cli(["poison", "purge", "--older-than", "soon"], queue.name);
     assert.equal(bad.code, 2);
+  });
+
+  test("blobs in another container survive the worker and a poison purge, whatever a message or record names", {
+    timeout: 120_000,
+  }, async () => {
+    const queue = namedQueue(e.emu, uniqueName("climb-q"));
+    await queue.create();
+    const poison = namedQueue(e.emu, `${queue.name}-poison`);
+    const blobs = BlobServiceClient.fromConnectionString(e.emu.env.BLOB_STORAGE_CONNECTION_STRING);
+    const claims = blobs.getContainerClient(CLAIM_CHECKS);
+    await claims.createIfNotExists();
+    const other = blobs.getContainerClient(uniqueName("documents"));
+    await other.create();
+    const vault = uniqueName("climb-v");
+    await createVault(e.store, vault);
+    // Each blob holds a valid task of an execution that is completed: a pointer that was followed would have its
+    // blob deleted without being read (the acknowledge-duplicate path), or read and run.
+    const executions = e.store.db.container(e.store.config.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS);
+    const pointers: string[] = [];
+    for (const [i, name] of ["climb", "foreign", "encoded"].entries()) {
+      const task = passThroughTask(vault, i);
+      await other.getBlockBlobClient(`${name}.json`).upload(JSON.stringify(task), JSON.stringify(task).length);
+      // (The foreign one has no record: the worker tries to read it, is refused, and poisons it.)
+      if (name !== "foreign") {
+        await executions.items.create({ id: task.payload.execution_id, status: "completed", vault_id: vault });
+      }
+      const blob = {
+        climb: `../${other.containerName}/${name}.json`,
+        foreign: `tasks/${task.payload.task_id}.json`,
+        encoded: `tasks/%2e%2e/%2e%2e/${other.containerName}/${name}.json`,
+      }[name]!;
+      const container = name === "foreign" ? other.containerName : CLAIM_CHECKS;
+      if (name === "foreign") {
+        await other.getBlockBlobClient(blob).upload(JSON.stringify(task), JSON.stringify(task).length);
+      }
+      pointers.push(JSON.stringify({
+        task_type: "content_processing",
+        claim_check: { container, blob, task_id: task.payload.task_id, execution_id: task.payload.execution_id },
+      }));
+    }
+    for (const p of pointers) await queue.sendMessage(p);
+    // A poison record written by hand, whose spilled original climbs into the other container.
+    await other.getBlockBlobClient("spilled.txt").upload("x", 1);
+    await poison.createIfNotExists();
+    await poison.sendMessage(JSON.stringify({
+      message: "{",
+      reason: "by hand",
+      dequeue_count: 1,
+      worker_id: "w",
+      time: new Date(Date.now() - 60_000).toISOString(),
+      queue: queue.name,
+      message_id: "m1",
+      message_blob: { container: CLAIM_CHECKS, blob: `poison/${queue.name}/../../${other.containerName}/spilled.txt` },
+      message_truncated: true,
+    }));
+    const names = async () => {
+      const out: string[] = [];
+      for await (const b of other.listBlobsFlat()) out.push(b.name);
+      return out.sort();
+    };
+    const before = await names();
+    assert.equal(before.length, 5);
+
+    const run = await e.fleet.start(queue.name, { NUM_PROCESSING_WORKERS: "1" });
+    await until("4 poison records", async () => (await queueLength(poison)) === 4, 60_000);
+    await run.stop();
+    assert.deepEqual(await names(), before, "the worker read or deleted nothing in the other container");
+    const list = await cli(["poison", "list", "--json"], queue.name);
+    const reasons = (JSON.parse(list.stdout) as Array<{ reason: string }>).map((r) => r.reason).sort();
+    assert.equal(
+      reasons.filter((r) => /is not tasks\/<task_id>\.json .*refused/.test(r)).length,
+      2,
+      reasons.join("\n"),
+    );
+    assert.equal(reasons.filter((r) => /is not CLAIM_CHECK_CONTAINER_NAME/.test(r)).length, 1, reasons.join("\n"));
+
+    const show = await cli([
+      "poison",
+      "show",
+      "--json",
+      JSON.parse(list.stdout).find((r: { reason: string }) => r.reason === "by hand").id,
+    ], queue.name);
+    assert.match(JSON.parse(show.stdout).problem, /spilled original .* refused/);
+    const requeue = await cli(["poison", "requeue", "--all", "--json"], queue.name);
+    assert.equal(requeue.code, 1, "none of them can be re-driven");
+    assert.deepEqual(await names(), before, "show and requeue read or deleted nothing in the other container");
+
+    await sleep(1500);
+    const purge = await cli(["poison", "purge", "--older-than", "1s", "--yes"], queue.name);
+    assert.equal(purge.code, 0, purge.stderr);
+    assert.match(purge.stdout, /4 record\(s\) deleted/);
+    assert.deepEqual(await names(), before, "purge deleted nothing in the other container");
   });
 
   test("/metrics and /status report the task and poison queue depth and the oldest task's age", {

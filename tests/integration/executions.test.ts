@@ -192,6 +192,31 @@ describe("execution store on the Cosmos emulator", () => {
     assert.equal((await execution(task.execution_id))?.status, "completed");
   });
 
+  test("a re-drive that replaced the message after the worker read the record keeps that message from starting", async () => {
+    const task = await pending(uniqueName("redrive"));
+    const read = await store.read(task.execution_id);
+    // The worker read the record while it named re-drive r1 (its message carries r1)...
+    const withR1 = await container().item(task.execution_id, task.execution_id).replace({
+      ...read,
+      redrive: { id: "r1", state: "queued", poison_message_id: "p1", at: new Date().toISOString() },
+    }, timeout());
+    const seen = withR1.resource as unknown as ExecutionDoc;
+    // ...then a rerun of the requeue wrote r2 before the worker's begin.
+    await container().item(task.execution_id, task.execution_id).replace({
+      ...seen,
+      redrive: { id: "r2", state: "sending", poison_message_id: "p1", at: new Date().toISOString() },
+    }, timeout());
+    await assert.rejects(
+      store.begin({ ...task, redrive_id: "r1" }, 1, seen),
+      /a later re-drive replaced this message/,
+    );
+    const doc = await execution(task.execution_id);
+    assert.equal(doc.status, "pending", "the superseded message did not start the run");
+    // The message the record names starts it.
+    const started = await store.begin({ ...task, redrive_id: "r2" }, 2);
+    assert.equal(started.doc?.status, "running");
+  });
+
   test("the retry budget counts failed runs (and runs whose worker died), not deliveries", async () => {
     const task = await pending(uniqueName("budget"));
     const max = { maxFailures: 3 };

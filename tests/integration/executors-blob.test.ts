@@ -143,16 +143,16 @@ describe("size limits on downloads (Azurite)", () => {
     const claims = service.getContainerClient(`claims-${randomUUID().slice(0, 8)}`);
     await claims.create();
     const text = JSON.stringify({ task_type: "content_processing", payload: { pad: "x".repeat(200_000) } });
-    await claims.getBlockBlobClient("big.json").upload(text, text.length);
+    await claims.getBlockBlobClient("tasks/t.json").upload(text, text.length);
     const pointer = {
       task_type: "content_processing" as const,
-      claim_check: { container: claims.containerName, blob: "big.json", task_id: "t", execution_id: "e", bytes: 1 },
+      claim_check: { container: claims.containerName, blob: "tasks/t.json", task_id: "t", execution_id: "e", bytes: 1 },
     };
     const signal = new AbortController().signal;
     const refused = await readClaimCheck(service, pointer, signal, 100_000);
     assert.deepEqual(refused, {
       found: false,
-      problem: `claim-check blob ${claims.containerName}/big.json is larger than 100000 bytes ` +
+      problem: `claim-check blob ${claims.containerName}/tasks/t.json is larger than 100000 bytes ` +
         "(the limit set by MAX_CLAIM_CHECK_BYTES); stopped reading",
     });
     const read = await readClaimCheck(service, pointer, signal, 1_000_000);
@@ -182,14 +182,38 @@ describe("size limits on downloads (Azurite)", () => {
     // Inside the container both work.
     const own = service.getContainerClient("contentflow-claim-checks");
     await own.createIfNotExists();
-    await own.getBlockBlobClient("mine.json").upload("{}", 2);
+    await own.getBlockBlobClient("tasks/t.json").upload("{}", 2);
     const mine = {
       ...foreign,
-      claim_check: { ...foreign.claim_check, container: own.containerName, blob: "mine.json" },
+      claim_check: { ...foreign.claim_check, container: own.containerName, blob: "tasks/t.json" },
     };
     assert.deepEqual(await access.read(mine, signal), { found: true, text: "{}" });
     await access.delete(mine, signal);
-    assert.equal(await own.getBlobClient("mine.json").exists(), false);
+    assert.equal(await own.getBlobClient("tasks/t.json").exists(), false);
+  });
+
+  test("a blob name that climbs out of CLAIM_CHECK_CONTAINER_NAME is neither read nor deleted", async () => {
+    const access = claimCheckAccess(() => service, { container: "contentflow-claim-checks", maxBytes: 1_000_000 });
+    await service.getContainerClient("contentflow-claim-checks").createIfNotExists();
+    const signal = new AbortController().signal;
+    for (
+      const blob of [
+        `../${source.containerName}/tables/orders.csv`,
+        `tasks/../../${source.containerName}/tables/orders.csv`,
+        `%2e%2e/${source.containerName}/tables/orders.csv`,
+        `..\\${source.containerName}\\tables\\orders.csv`,
+      ]
+    ) {
+      const climbing = {
+        task_type: "content_processing" as const,
+        claim_check: { container: "contentflow-claim-checks", blob, task_id: "t", execution_id: "e" },
+      };
+      const read = await access.read(climbing, signal);
+      assert.equal(read.found, false, blob);
+      assert.match(read.found ? "" : read.problem ?? "", /is not tasks\/<task_id>\.json .*refused/, blob);
+      await access.delete(climbing, signal);
+      assert.ok(await source.getBlobClient("tables/orders.csv").exists(), `the foreign blob is still there (${blob})`);
+    }
   });
 });
 

@@ -437,6 +437,43 @@ describe("processing worker", () => {
     await worker.stop();
   });
 
+  test("a claim-check pointer that climbs out of its container is poisoned; the other container's blob survives", async () => {
+    const { config, queues, start } = await scenario();
+    const other = BlobServiceClient.fromConnectionString(emu.blobConnectionString).getContainerClient(
+      uniqueName("other"),
+    );
+    await other.create(timeout());
+    const task = taskMessage(uniqueName("climb"), { pipelineId: "pipe-basic", vaultId: "vault-ids" });
+    await other.getBlockBlobClient("x").upload(JSON.stringify(task), JSON.stringify(task).length, timeout());
+    // The execution is completed: a pointer that was followed would have its blob deleted without being read.
+    await db.container(base.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS).items.create({
+      id: task.payload.execution_id,
+      status: "completed",
+      task_id: task.payload.task_id,
+    }, timeout());
+    const pointer = {
+      task_type: "content_processing",
+      claim_check: {
+        container: config.CLAIM_CHECK_CONTAINER_NAME,
+        blob: `../${other.containerName}/x`,
+        task_id: task.payload.task_id,
+        execution_id: task.payload.execution_id,
+      },
+    };
+    await queues.tasks.sendMessage(JSON.stringify(pointer), timeout());
+    const worker = start();
+    const records = await until(
+      "poisoned",
+      async () => ((await poisonRecords(queues.poison)).length ? poisonRecords(queues.poison) : undefined),
+    );
+    assert.match(
+      records[0].reason,
+      /^invalid claim-check message: claim-check blob name "\.\.\/other-[^"]+\/x" is not tasks\/<task_id>\.json/,
+    );
+    assert.ok(await other.getBlobClient("x").exists(timeout()), "the other container's blob is still there");
+    await worker.stop();
+  });
+
   test("task timeout: the run is cancelled and recorded as 'timed out after N s'", async () => {
     const { queues, start } = await scenario({ TASK_TIMEOUT_SECONDS: "1", MAX_TASK_RETRIES: "1" });
     const worker = start();

@@ -275,7 +275,9 @@ export class TaskHandler {
     if (!read.found) throw new PermanentTaskError(read.problem ?? `claim-check blob ${where} not found`);
     const decoded = decodeClaimCheckBlob(read.text, claim);
     if (!decoded.ok) throw new PermanentTaskError(decoded.reason);
-    return decoded.message.payload;
+    // A re-driven claim-check task carries its re-drive id in the pointer (the blob is the original task).
+    const redriveId = claim.claim_check.redrive_id ?? decoded.message.payload.redrive_id;
+    return { ...decoded.message.payload, ...(redriveId ? { redrive_id: redriveId } : {}) };
   }
 
   /**
