@@ -1,7 +1,8 @@
 // valibot building blocks for executor settings. Settings come from YAML written by people and from ${VAR}
 // substitution (always a string), so numbers and booleans also accept their string forms, lists accept a YAML list,
 // a JSON list or a comma-separated string, and maps accept a YAML mapping or a JSON object string (the catalog's
-// form). Null and "" mean "not set" (ContentFlow's get_setting), see withoutEmptyValues.
+// form). Null and blank strings mean "not set", and strings are stripped (ContentFlow's get_setting), see
+// withoutEmptyValues.
 import * as v from "valibot";
 
 export function intSetting(name: string, bounds: { min?: number; max?: number } = {}) {
@@ -56,6 +57,20 @@ export function boolSetting(name: string) {
 export function stringSetting(name: string) {
   return v.pipe(
     v.union([v.string(), v.pipe(v.number(), v.transform(String))], `${name} must be a string`),
+  );
+}
+
+/**
+ * One character of CSV syntax (delimiter, quote character). Surrounding spaces are stripped as ContentFlow strips
+ * them (" | " is "|"), but a value that is only whitespace stays (a tab delimiter: ContentFlow turned it into ","),
+ * and the two characters \\t mean a tab.
+ */
+export function csvCharSetting(name: string) {
+  return v.pipe(
+    v.string(`${name} must be one character`),
+    v.transform((c) => (c.trim() === "" ? c : c.trim())),
+    v.transform((c) => (c === "\\t" ? "\t" : c)),
+    v.length(1, `${name} must be one character`),
   );
 }
 
@@ -114,7 +129,28 @@ export function listOrJsonSetting<T extends v.GenericSchema>(
   );
 }
 
-/** Drops null and "" values, so that they fall back to the defaults as in ContentFlow. */
+/**
+ * Setting names whose surrounding whitespace is part of the value: separators (ContentFlow's default page separator
+ * is "\n\n---\n\n") and CSV delimiters and quote characters (a tab delimiter).
+ */
+export function keepsWhitespace(name: string): boolean {
+  return /separator|delimiter|quotechar/.test(name);
+}
+
+/**
+ * ContentFlow's get_setting: every string setting is stripped of surrounding whitespace, and null or a blank string
+ * means "not set", so the default applies. Settings named by keepsWhitespace are not stripped: there ContentFlow
+ * loses what the setting says (its default separators lose their newlines, a tab delimiter becomes ","); those
+ * drop only null and "". Nested values (inside maps and lists) are left as they are, as in ContentFlow.
+ */
 export function withoutEmptyValues(settings: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== null && value !== ""));
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(settings)) {
+    if (value === null || value === "") continue;
+    if (typeof value === "string" && !keepsWhitespace(key)) {
+      const stripped = value.trim();
+      if (stripped !== "") out[key] = stripped;
+    } else out[key] = value;
+  }
+  return out;
 }
