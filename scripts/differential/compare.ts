@@ -5,9 +5,11 @@
 // - key order of every object (the comparison sorts keys);
 // - timestamps: executor log `start_time`/`end_time` are dropped, and any string that is an ISO date-time becomes
 //   "<timestamp>";
-// - generated ids (UUIDs) become "<uuid>";
+// - generated ids (UUIDs) become "<uuid>", and their first 8 characters inside other text "<uuid8>";
 // - the documents' temp paths become "<doc:NAME>" again;
-// - a content id field that one side leaves out and the other writes as null (pydantic writes every optional field);
+// - a content id field that one side leaves out and the other writes as null (pydantic writes every optional field),
+//   also in items nested in data (document_set_collector's raw_content_list);
+// - ids made from the clock: document_set_collector's unique_id (sha1 of the set id and the time);
 // - error texts: a refusal, a failed run and a failed log entry are compared by kind and count, not by message.
 // Nothing else is touched: lengths, separators, log entries, counts and types are compared as they are.
 import * as v from "valibot";
@@ -30,7 +32,21 @@ const ID_FIELDS = ["source_name", "source_type", "container", "path", "filename"
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/;
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 
-function normaliseValue(value: unknown, docPaths: Record<string, string>): unknown {
+/** A content id: optional fields one side leaves out are null; a unique_id made from the clock is a placeholder. */
+function normaliseId(id: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...id };
+  for (const key of ID_FIELDS) if (out[key] === undefined) out[key] = null;
+  if (out.metadata !== null && typeof out.metadata === "object" && Object.keys(out.metadata).length === 0) {
+    out.metadata = null;
+  }
+  // document_set_collector: sha1 of the set id and the current time.
+  if (typeof out.canonical_id === "string" && out.canonical_id.startsWith("document_set://")) {
+    out.unique_id = "<clock-derived>";
+  }
+  return out;
+}
+
+function normaliseValue(value: unknown, docPaths: Record<string, string>, key = ""): unknown {
   if (typeof value === "string") {
     for (const [name, path] of Object.entries(docPaths)) if (value === path) return `<doc:${name}>`;
     if (ISO_TIME.test(value)) return "<timestamp>";
@@ -38,9 +54,18 @@ function normaliseValue(value: unknown, docPaths: Record<string, string>): unkno
   }
   if (Array.isArray(value)) return value.map((x) => normaliseValue(x, docPaths));
   if (value !== null && typeof value === "object") {
+    let object = value as Record<string, unknown>;
+    if (key === "id" && typeof object.canonical_id === "string") object = normaliseId(object);
+    if (key === "executor_logs_entry") {
+      const { start_time: _s, end_time: _e, errors, ...rest } = object;
+      object = { ...rest, errors: Array.isArray(errors) ? errors.length : errors };
+    }
     const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value).sort()) {
-      out[key] = normaliseValue((value as Record<string, unknown>)[key], docPaths);
+    for (const k of Object.keys(object).sort()) {
+      const child = object[k];
+      out[k] = k === "executor_logs" && Array.isArray(child)
+        ? child.map((entry) => normaliseValue(entry, docPaths, "executor_logs_entry"))
+        : normaliseValue(child, docPaths, k);
     }
     return out;
   }
@@ -48,29 +73,27 @@ function normaliseValue(value: unknown, docPaths: Record<string, string>): unkno
 }
 
 function normaliseItem(raw: unknown, docPaths: Record<string, string>): unknown {
-  if (raw === null || typeof raw !== "object") return normaliseValue(raw, docPaths);
-  const item = { ...(raw as Record<string, unknown>) };
-  if (item.id && typeof item.id === "object") {
-    const id = { ...(item.id as Record<string, unknown>) };
-    for (const key of ID_FIELDS) if (id[key] === undefined) id[key] = null;
-    if (id.metadata !== null && typeof id.metadata === "object" && Object.keys(id.metadata).length === 0) {
-      id.metadata = null;
-    }
-    item.id = id;
-  }
-  if (Array.isArray(item.executor_logs)) {
-    item.executor_logs = item.executor_logs.map((entry) => {
-      const { start_time: _s, end_time: _e, errors, ...rest } = entry as Record<string, unknown>;
-      return { ...rest, errors: Array.isArray(errors) ? errors.length : errors };
-    });
-  }
-  return normaliseValue(item, docPaths);
+  return normaliseValue(raw, docPaths);
+}
+
+/**
+ * Text derived from a generated id: its first 8 characters, as in document_set_initializer's default set name
+ * `document_set_<first 8 of the set id>`.
+ */
+function withoutIdPrefixes(output: unknown[]): unknown[] {
+  const prefixes = new Set((JSON.stringify(output).match(UUID) ?? []).map((id) => id.slice(0, 8)));
+  if (prefixes.size === 0) return output;
+  const re = new RegExp([...prefixes].join("|"), "g");
+  return JSON.parse(
+    JSON.stringify(output),
+    (_key, v) => (typeof v === "string" ? v.replace(UUID, "<uuid>").replace(re, "<uuid8>") : v),
+  );
 }
 
 /** The normalised form of one side's outcome (see the header for what is normalised). */
 export function normaliseOutcome(o: Outcome, docPaths: Record<string, string>): Outcome {
   if (o.outcome !== "ok") return { outcome: o.outcome };
-  return { outcome: "ok", output: (o.output ?? []).map((x) => normaliseItem(x, docPaths)) };
+  return { outcome: "ok", output: withoutIdPrefixes(o.output ?? []).map((x) => normaliseItem(x, docPaths)) };
 }
 
 /** Runs a case through our engine: a one-executor pipeline on the case's items, read as the worker reads a task. */

@@ -501,6 +501,132 @@ function extractors(): DifferentialCase[] {
   return out;
 }
 
+function documentSets(): DifferentialCase[] {
+  const files = ["report-10.pdf", "report-2.pdf", "Annex.docx", "summary-1.txt"];
+  const items = (extra: (i: number) => Record<string, unknown> = () => ({})) =>
+    files.map((f, i) => {
+      const it = item(i + 1, { role: ["main", "annex", "extra", "summary"][i], ...extra(i) });
+      return { ...it, id: { ...it.id, filename: f, path: `set/${f}` } };
+    });
+  const cases: [string, Record<string, unknown>, Record<string, unknown>[]][] = [
+    ["alpha", { set_id: "set-1", set_name: "Quarter" }, items()],
+    ["numeric", { set_id: "set-1", ordering_strategy: "filename_numeric" }, items()],
+    ["input-order", { set_id: "set-1", ordering_strategy: "input_order" }, items()],
+    ["role-field", { set_id: "set-1", role_field: "role" }, items()],
+    ["role-mapping", {
+      set_id: "set-1",
+      ordering_strategy: "explicit_mapping",
+      role_mapping: { "report-10.pdf": "first", "Annex.docx": "second" },
+    }, items()],
+    ["size-ok", { set_id: "set-1", validate_set_size: 4 }, items()],
+    ["size-wrong", { set_id: "set-1", validate_set_size: 3 }, items()],
+    ["generated-id", {}, items()],
+    ["spaced-name", { set_id: " set-2 ", set_name: "  Spaced  " }, items()],
+    ["bad-strategy", { ordering_strategy: "random" }, items()],
+    ["single", { set_id: "s" }, items().slice(0, 1)],
+  ];
+  return cases.map(([name, settings, input]) => ({
+    name: `document_set_initializer/${name}`,
+    type: "document_set_initializer",
+    settings,
+    input,
+  }));
+}
+
+/** Items as document_set_initializer leaves them (summary_data document_set_*), for the collector. */
+function stampedSet(setId: string, n: number, values: (i: number) => Record<string, unknown>) {
+  return Array.from({ length: n }, (_, i) => {
+    const it = item(`${setId}-${i}`, values(i));
+    return {
+      ...it,
+      summary_data: {
+        document_set_id: setId,
+        document_set_name: `Set ${setId}`,
+        document_set_role: ["q1", "q2", "q3", "q4"][i] ?? `r${i}`,
+        document_set_order: n - 1 - i,
+        document_set_total: n,
+        pages: i + 1,
+      },
+    };
+  });
+}
+
+function documentSetCollectors(): DifferentialCase[] {
+  const values = (i: number) => ({ revenue: [100, 120, 90, 150][i], title: `Q${i + 1}`, text: `quarter ${i}` });
+  const cases: [string, Record<string, unknown>, Record<string, unknown>[]][] = [
+    ["defaults", {}, stampedSet("a", 3, values)],
+    ["fields", { fields_to_collect: ["revenue", "title"] }, stampedSet("a", 3, values)],
+    ["summary-fields", { summary_fields_to_collect: ["pages"] }, stampedSet("a", 3, values)],
+    ["raw-list", { include_raw_content_list: true }, stampedSet("a", 2, values)],
+    ["output-key", { output_key: "the_set" }, stampedSet("a", 2, values)],
+    ["two-sets", {}, [...stampedSet("a", 2, values), ...stampedSet("b", 2, values)]],
+    ["incomplete", {}, stampedSet("a", 3, values).slice(0, 2)],
+    ["incomplete-allowed", { require_complete_set: false }, stampedSet("a", 3, values).slice(0, 2)],
+    ["unstamped", {}, [item(1, { a: 1 }), item(2, { a: 2 })]],
+  ];
+  return cases.map(([name, settings, input]) => ({
+    name: `document_set_collector/${name}`,
+    type: "document_set_collector",
+    settings,
+    input,
+  }));
+}
+
+function stringSettings(): DifferentialCase[] {
+  // ContentFlow strips every string setting and reads a blank one as unset.
+  const csv = "a,b\n1,2\n";
+  return [
+    {
+      name: "settings/spaced-output-field",
+      type: "csv_extractor",
+      settings: { output_field: "  out  " },
+      input: [item(1, { content: csv })],
+    },
+    {
+      name: "settings/blank-content-field",
+      type: "csv_extractor",
+      settings: { content_field: "   " },
+      input: [item(1, { content: csv })],
+    },
+    {
+      name: "settings/spaced-choice",
+      type: "field_mapper",
+      settings: { mappings: '{"a": "b"}', copy_mode: " move " },
+      input: [item(1, { a: 1 })],
+    },
+    {
+      name: "settings/spaced-prefix",
+      type: "table_row_splitter",
+      settings: { row_id_prefix: " line " },
+      input: [item(1, { table: [{ a: 1 }] })],
+    },
+    {
+      name: "settings/spaced-json-mappings",
+      type: "field_mapper",
+      settings: { mappings: '  {"a": "b"}  ' },
+      input: [item(1, { a: 1 })],
+    },
+    {
+      name: "settings/number-as-text",
+      type: "table_row_splitter",
+      settings: { max_rows: "1" },
+      input: [item(1, { table: [{ a: 1 }, { a: 2 }] })],
+    },
+    {
+      name: "settings/spaced-table-field",
+      type: "table_row_splitter",
+      settings: { table_field: " rows " },
+      input: [item(1, { rows: [{ a: 1 }] })],
+    },
+    {
+      name: "settings/spaced-selector-field",
+      type: "field_selector",
+      settings: { fields: '[" a "]' },
+      input: [item(1, { a: 1, " a ": 2 })],
+    },
+  ];
+}
+
 /** Every case, in a stable order; names are unique. */
 export function buildCorpus(): DifferentialCase[] {
   const cases = [
@@ -512,6 +638,9 @@ export function buildCorpus(): DifferentialCase[] {
     ...csvExtractor(),
     ...tableRowSplitter(),
     ...extractors(),
+    ...documentSets(),
+    ...documentSetCollectors(),
+    ...stringSettings(),
   ];
   const seen = new Set<string>();
   for (const c of cases) {

@@ -87,19 +87,20 @@ function jsonText(text: string): unknown {
   }
 }
 
-/** A YAML list, a JSON list string ('["a","b"]') or a comma-separated string ("a, b"); entries trimmed. */
+/** A YAML list, a JSON list string ('["a","b"]') or a comma-separated string ("a, b", entries trimmed). */
 export function stringListSetting(name: string) {
   const message = `${name} must be a list of strings, a JSON list or a comma-separated string`;
   return v.pipe(
     v.union([v.array(v.union([v.string(), v.number()]), message), v.string(message)], message),
     v.transform((value): unknown => {
-      if (Array.isArray(value)) return value.map(String);
+      if (Array.isArray(value)) return value;
       const trimmed = value.trim();
       if (trimmed.startsWith("[")) return jsonText(trimmed);
-      return trimmed.split(",");
+      return trimmed.split(",").map((s) => s.trim());
     }),
     v.array(v.union([v.string(), v.number()]), `${name}: a JSON list must hold strings`),
-    v.transform((list) => list.map((s) => String(s).trim()).filter((s) => s.length > 0)),
+    // Entries of a list are taken as written (ContentFlow does not strip them either); empty ones are dropped.
+    v.transform((list) => list.map(String).filter((s) => s.length > 0)),
   );
 }
 

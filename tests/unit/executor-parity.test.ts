@@ -16,7 +16,12 @@ import { configureLogging, Logger } from "../../src/log/logger.ts";
 import type { Content } from "../../src/model/content.ts";
 import type { ExecutorRunContext } from "../../src/executors/types.ts";
 import { codePointLength, lastCodePoints } from "../../src/util/code-points.ts";
-import { csvCharSetting, keepsWhitespace, withoutEmptyValues } from "../../src/executors/settings.ts";
+import {
+  csvCharSetting,
+  keepsWhitespace,
+  stringListSetting,
+  withoutEmptyValues,
+} from "../../src/executors/settings.ts";
 import { inferType } from "../../src/executors/csv.ts";
 
 configureLogging({ level: "error" });
@@ -121,6 +126,13 @@ describe("string settings are stripped, blank means unset (ContentFlow's get_set
     ]);
     assert.equal(r.status, "completed", r.error);
     assert.ok(Array.isArray(r.content[0].data.pieces));
+  });
+
+  test("entries of a list are taken as written; comma-separated text is split and trimmed", () => {
+    const schema = stringListSetting("fields");
+    assert.deepEqual(v.parse(schema, [" a ", "b", ""]), [" a ", "b"]);
+    assert.deepEqual(v.parse(schema, '[" a ", "b"]'), [" a ", "b"]);
+    assert.deepEqual(v.parse(schema, " a , b ,"), ["a", "b"]);
   });
 
   test("CSV characters: spaces around one character are stripped, whitespace alone stays, \\t is a tab", () => {
