@@ -3,8 +3,8 @@
 //
 // Normalised, because it is irrelevant to what a pipeline produces:
 // - key order of every object (the comparison sorts keys);
-// - timestamps: executor log `start_time`/`end_time` are dropped, and any string that is an ISO date-time becomes
-//   "<timestamp>";
+// - timestamps: executor log `start_time`/`end_time` are dropped, any string that is an ISO date-time becomes
+//   "<timestamp>", and measured durations (`duration_seconds`, `duration_ms`, `elapsed_seconds`) "<duration>";
 // - generated ids (UUIDs) become "<uuid>", and their first 8 characters inside other text "<uuid8>";
 // - the documents' temp paths become "<doc:NAME>" again;
 // - a content id field that one side leaves out and the other writes as null (pydantic writes every optional field),
@@ -29,6 +29,8 @@ export interface Outcome {
 }
 
 const ID_FIELDS = ["source_name", "source_type", "container", "path", "filename", "metadata"];
+/** Measured times (log entry details such as for_each_content's duration_seconds). */
+const DURATION_KEYS = new Set(["duration_seconds", "duration_ms", "elapsed_seconds"]);
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/;
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 
@@ -63,9 +65,10 @@ function normaliseValue(value: unknown, docPaths: Record<string, string>, key = 
     const out: Record<string, unknown> = {};
     for (const k of Object.keys(object).sort()) {
       const child = object[k];
-      out[k] = k === "executor_logs" && Array.isArray(child)
-        ? child.map((entry) => normaliseValue(entry, docPaths, "executor_logs_entry"))
-        : normaliseValue(child, docPaths, k);
+      if (k === "executor_logs" && Array.isArray(child)) {
+        out[k] = child.map((entry) => normaliseValue(entry, docPaths, "executor_logs_entry"));
+      } else if (DURATION_KEYS.has(k) && typeof child === "number") out[k] = "<duration>";
+      else out[k] = normaliseValue(child, docPaths, k);
     }
     return out;
   }
