@@ -476,6 +476,27 @@ function extractors(): DifferentialCase[] {
     add("word_extractor", doc, "no-tables", { extract_tables: false, extract_paragraphs: false });
     add("word_extractor", doc, "empty-paragraphs", { include_empty_paragraphs: true });
   }
+  for (const doc of ["report.docx"]) {
+    add("word_extractor", doc, "properties", { extract_properties: true });
+    add("word_extractor", doc, "no-text", { extract_text: false });
+    add("word_extractor", doc, "output-field", { output_field: "doc" });
+  }
+  // A separator without whitespace (ContentFlow strips it, A2) lets these cases compare the rest of the output.
+  for (const doc of ["sales.xlsx"]) {
+    const sep = { sheet_separator: "#" };
+    add("excel_extractor", doc, "properties", { ...sep, extract_properties: true });
+    add("excel_extractor", doc, "formulas", { ...sep, extract_formulas: true });
+    add("excel_extractor", doc, "comments", { ...sep, extract_comments: true });
+    add("excel_extractor", doc, "no-sheets", { ...sep, extract_sheets: false, extract_tables: false });
+    add("excel_extractor", doc, "max-columns", { ...sep, max_columns_per_table: 2 });
+  }
+  for (const doc of ["deck.pptx"]) {
+    const sep = { slide_separator: "|" };
+    add("powerpoint_extractor", doc, "properties", { ...sep, extract_properties: true });
+    add("powerpoint_extractor", doc, "layouts", { ...sep, include_slide_layouts: true });
+    add("powerpoint_extractor", doc, "no-tables", { ...sep, extract_tables: false, extract_slides: false });
+  }
+  add("pdf_extractor", "three.pdf", "no-text", { extract_text: false });
   for (const doc of ["sales.xlsx", "table.xlsx"]) {
     add("excel_extractor", doc, "defaults", {});
     add("excel_extractor", doc, "separator", { sheet_separator: "#" });
