@@ -1,5 +1,6 @@
 // Our side of the differential suite, and the normalisation both sides go through before they are compared
-// (docs/pipelines.md, "Differential suite"). Used by scripts/differential/record.ts and tests/unit/differential.test.ts.
+// (docs/pipelines.md, "Differential suite"). Used by scripts/differential/record.ts and
+// tests/unit/differential.test.ts.
 //
 // Normalised, because it is irrelevant to what a pipeline produces:
 // - key order of every object (the comparison sorts keys);

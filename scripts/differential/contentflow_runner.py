@@ -59,7 +59,8 @@ def build_tree(checkout, tmp):
     with open(os.path.join(pkg, "executors", "__init__.py"), "w") as f:
         f.write(EXECUTORS_INIT)
     # for_each_content loads the catalog from three levels above its module: here, the temp dir.
-    os.symlink(os.path.join(checkout, "contentflow-lib", "executor_catalog.yaml"), os.path.join(tmp, "executor_catalog.yaml"))
+    catalog = os.path.join(checkout, "contentflow-lib", "executor_catalog.yaml")
+    os.symlink(catalog, os.path.join(tmp, "executor_catalog.yaml"))
     with open(os.path.join(tmp, "agent_framework.py"), "w") as f:
         f.write(AGENT_FRAMEWORK_STUB)
     # Debian's python3-fitz names the module `fitz` only; the extractor imports `pymupdf`.

@@ -118,7 +118,8 @@ try {
   }
   const total = cases.length - counts.skipped;
   console.log(
-    `differential: ${cases.length} cases against contentflow ${commit} (Python ${py.python}, pydantic ${py.pydantic}):` +
+    `differential: ${cases.length} cases against contentflow ${commit}` +
+      ` (Python ${py.python}, pydantic ${py.pydantic}):` +
       ` ${counts.equal} equal, ${counts.accepted} accepted differences, ${counts.differing} differing` +
       (counts.skipped ? `, ${counts.skipped} skipped` : "") +
       ` (agreement ${((100 * (counts.equal + counts.accepted)) / Math.max(total, 1)).toFixed(1)} %,` +
