@@ -696,6 +696,12 @@ function stringSettings(): DifferentialCase[] {
       input: [item(1, { rows: [{ a: 1 }] })],
     },
     {
+      name: "settings/spaced-nested-delimiter",
+      type: "field_selector",
+      settings: { fields: '["meta.year"]', nested_delimiter: " . " },
+      input: [item(1, { meta: { year: 1, month: 2 }, other: 3 })],
+    },
+    {
       name: "settings/spaced-selector-field",
       type: "field_selector",
       settings: { fields: '[" a "]' },

@@ -131,27 +131,37 @@ export function listOrJsonSetting<T extends v.GenericSchema>(
 }
 
 /**
- * Setting names whose surrounding whitespace is part of the value: separators (ContentFlow's default page separator
- * is "\n\n---\n\n") and CSV delimiters and quote characters (a tab delimiter).
+ * How ContentFlow's stripping applies to a setting, by name, where it would lose what the setting says:
+ * - "as-written": separators, whose whitespace is part of the value (the default page separator "\n\n---\n\n",
+ *   " | ");
+ * - "unless-blank": delimiters and quote characters, one character that may itself be whitespace (a tab
+ *   delimiter); spaces around another character are stripped (" ; " is ";");
+ * - "strip": every other setting.
  */
-export function keepsWhitespace(name: string): boolean {
-  return /separator|delimiter|quotechar/.test(name);
+export function whitespaceRule(name: string): "as-written" | "unless-blank" | "strip" {
+  if (/separator/.test(name)) return "as-written";
+  if (/delimiter|quotechar/.test(name)) return "unless-blank";
+  return "strip";
 }
 
 /**
  * ContentFlow's get_setting: every string setting is stripped of surrounding whitespace, and null or a blank string
- * means "not set", so the default applies. Settings named by keepsWhitespace are not stripped: there ContentFlow
- * loses what the setting says (its default separators lose their newlines, a tab delimiter becomes ","); those
- * drop only null and "". Nested values (inside maps and lists) are left as they are, as in ContentFlow.
+ * means "not set", so the default applies. Where that loses what the setting says (its default separators lose
+ * their newlines, a tab delimiter becomes ","), whitespaceRule keeps it. Nested values (inside maps and lists) are
+ * left as they are, as in ContentFlow.
  */
 export function withoutEmptyValues(settings: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(settings)) {
     if (value === null || value === "") continue;
-    if (typeof value === "string" && !keepsWhitespace(key)) {
-      const stripped = value.trim();
-      if (stripped !== "") out[key] = stripped;
-    } else out[key] = value;
+    if (typeof value !== "string") {
+      out[key] = value;
+      continue;
+    }
+    const stripped = value.trim();
+    const rule = whitespaceRule(key);
+    if (rule === "as-written" || (rule === "unless-blank" && stripped === "")) out[key] = value;
+    else if (stripped !== "") out[key] = stripped;
   }
   return out;
 }

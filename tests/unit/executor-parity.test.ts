@@ -16,12 +16,7 @@ import { configureLogging, Logger } from "../../src/log/logger.ts";
 import type { Content } from "../../src/model/content.ts";
 import type { ExecutorRunContext } from "../../src/executors/types.ts";
 import { codePointLength, lastCodePoints } from "../../src/util/code-points.ts";
-import {
-  csvCharSetting,
-  keepsWhitespace,
-  stringListSetting,
-  withoutEmptyValues,
-} from "../../src/executors/settings.ts";
+import { csvCharSetting, stringListSetting, whitespaceRule, withoutEmptyValues } from "../../src/executors/settings.ts";
 import { inferType } from "../../src/executors/csv.ts";
 
 configureLogging({ level: "error" });
@@ -110,14 +105,17 @@ describe("string settings are stripped, blank means unset (ContentFlow's get_set
     });
   });
 
-  test("separators, delimiters and quote characters keep their whitespace", () => {
-    for (const key of ["separators", "page_separator", "concatenate_separator", "delimiter", "csv_quotechar"]) {
-      assert.ok(keepsWhitespace(key), key);
+  test("separators keep their whitespace; delimiters and quote characters unless they are only whitespace", () => {
+    for (const key of ["separators", "page_separator", "concatenate_separator"]) {
+      assert.equal(whitespaceRule(key), "as-written", key);
     }
-    assert.deepEqual(withoutEmptyValues({ page_separator: "\n\n---\n\n", delimiter: "\t", sep: " " }), {
-      page_separator: "\n\n---\n\n",
-      delimiter: "\t",
-    });
+    for (const key of ["delimiter", "csv_delimiter", "nested_delimiter", "csv_quotechar"]) {
+      assert.equal(whitespaceRule(key), "unless-blank", key);
+    }
+    assert.deepEqual(
+      withoutEmptyValues({ page_separator: "\n\n---\n\n", delimiter: "\t", nested_delimiter: " . ", sep: " " }),
+      { page_separator: "\n\n---\n\n", delimiter: "\t", nested_delimiter: "." },
+    );
   });
 
   test("an output field written with spaces is the stripped name", async () => {
