@@ -10,7 +10,8 @@
 // - the documents' temp paths become "<doc:NAME>" again;
 // - a content id field that one side leaves out and the other writes as null (pydantic writes every optional field),
 //   also in items nested in data (document_set_collector's raw_content_list);
-// - ids made from the clock: document_set_collector's unique_id (sha1 of the set id and the time);
+// - ids made from the clock: document_set_collector's unique_id (sha1 of the set id and the time) and the
+//   `ungrouped_<12 hex>` set id of items without one;
 // - error texts: a refusal, a failed run and a failed log entry are compared by kind and count, not by message.
 // Nothing else is touched: lengths, separators, log entries, counts and types are compared as they are.
 import * as v from "valibot";
@@ -33,6 +34,8 @@ const ID_FIELDS = ["source_name", "source_type", "container", "path", "filename"
 /** Measured times (log entry details such as for_each_content's duration_seconds). */
 const DURATION_KEYS = new Set(["duration_seconds", "duration_ms", "elapsed_seconds"]);
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/;
+/** document_set_collector's set of items without a set id (ContentFlow names it from the clock). */
+const UNGROUPED = /ungrouped_[0-9a-f]{12}/g;
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 
 /** A content id: optional fields one side leaves out are null; a unique_id made from the clock is a placeholder. */
@@ -53,7 +56,7 @@ function normaliseValue(value: unknown, docPaths: Record<string, string>, key = 
   if (typeof value === "string") {
     for (const [name, path] of Object.entries(docPaths)) if (value === path) return `<doc:${name}>`;
     if (ISO_TIME.test(value)) return "<timestamp>";
-    return value.replace(UUID, "<uuid>");
+    return value.replace(UUID, "<uuid>").replace(UNGROUPED, "ungrouped_<generated>");
   }
   if (Array.isArray(value)) return value.map((x) => normaliseValue(x, docPaths));
   if (value !== null && typeof value === "object") {
