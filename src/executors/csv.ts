@@ -62,13 +62,18 @@ export function parseCsv(text: string, opts: { delimiter?: string; quote?: strin
   return rows;
 }
 
+/** Digits with single underscores between them, as Python's int() and float() accept them ("1_000"). */
+const DIGITS = String.raw`\d+(?:_\d+)*`;
+const INT = new RegExp(`^[-+]?${DIGITS}$`);
+const FLOAT = new RegExp(`^[-+]?(?:${DIGITS}(?:\\.(?:${DIGITS})?)?|\\.${DIGITS})(?:[eE][-+]?${DIGITS})?$`);
+
 /** int, then float, else the text (ContentFlow's infer_types); inf/nan and unsafe integers stay text. */
 export function inferType(value: string): string | number {
   const t = value.trim();
-  if (/^[-+]?\d+$/.test(t)) {
-    const n = Number(t);
+  if (INT.test(t)) {
+    const n = Number(t.replaceAll("_", ""));
     return Number.isSafeInteger(n) ? n : value;
   }
-  if (/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(t)) return Number(t);
+  if (FLOAT.test(t)) return Number(t.replaceAll("_", ""));
   return value;
 }

@@ -6,7 +6,7 @@ import { readFile } from "node:fs/promises";
 import type { ExecutorDefinition } from "../types.ts";
 import type { Content } from "../../model/content.ts";
 import { perItemExecutor } from "../per-item.ts";
-import { boolSetting, choiceSetting, intSetting, stringSetting } from "../settings.ts";
+import { boolSetting, choiceSetting, csvCharSetting, intSetting, stringSetting } from "../settings.ts";
 import { inferType, parseCsv } from "../csv.ts";
 import { readableTempFile } from "../temp-files.ts";
 
@@ -16,11 +16,8 @@ const settings = v.object({
   content_field: v.optional(stringSetting("content_field"), "content"),
   temp_file_path_field: v.optional(stringSetting("temp_file_path_field"), "temp_file_path"),
   output_field: v.optional(stringSetting("output_field"), "csv_output"),
-  delimiter: v.optional(
-    v.pipe(v.string(), v.transform((d) => (d === "\\t" ? "\t" : d)), v.length(1, "delimiter must be one character")),
-    ",",
-  ),
-  quotechar: v.optional(v.pipe(v.string(), v.length(1, "quotechar must be one character")), '"'),
+  delimiter: v.optional(csvCharSetting("delimiter"), ","),
+  quotechar: v.optional(csvCharSetting("quotechar"), '"'),
   has_header: v.optional(boolSetting("has_header"), true),
   encoding: v.optional(choiceSetting("encoding", ENCODINGS), "utf-8"),
   max_rows: v.optional(intSetting("max_rows", { min: 0 }), 0),

@@ -1,6 +1,6 @@
 // field_selector: keep (include) or drop (exclude) fields of content.data by dotted path or shell-style wildcard
 // ("metadata.*"). Exclusion removes exactly the matching fields (ContentFlow kept a parent whole, so nested
-// exclusions did nothing).
+// exclusions did nothing). Selected fields whose value is null are left out, as in ContentFlow.
 import * as v from "valibot";
 import type { ExecutorDefinition } from "../types.ts";
 import { perItemExecutor } from "../per-item.ts";
@@ -107,12 +107,16 @@ export function selectFields(
     out = {};
     for (const p of keep) {
       const value = getPath(data, splitPath(p, d));
+      // ContentFlow writes only the selected fields that hold a value: a null one is left out.
+      if (value === null || value === undefined) continue;
       if (s.preserve_structure) setPath(out, splitPath(p, d), structuredClone(value));
       else out[p] = structuredClone(value);
     }
   } else {
     out = structuredClone(data);
     for (const p of matched) if (!isKeptId(p)) deletePath(out, splitPath(p, d));
+    // As when including: a kept top-level field that is null is left out (a null inside a kept object stays).
+    for (const [key, value] of Object.entries(out)) if (value === null) delete out[key];
     if (!s.preserve_structure) {
       const flat: Record<string, unknown> = {};
       for (const p of allPaths(out, d)) {

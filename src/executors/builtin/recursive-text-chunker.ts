@@ -1,13 +1,15 @@
 // recursive_text_chunker: LangChain-style recursive splitting of data[input_field] into data[output_field] chunks
 // ({text, chunk_index, page_number, metadata}), with overlap and merging of small chunks, as ContentFlow does.
 // `separators` is a real list here: a YAML list or a comma-separated string, with \n \t \r escapes decoded
-// (ContentFlow iterated the catalog's string default character by character).
+// (ContentFlow iterated the catalog's string default character by character). Lengths are code points, as Python's
+// len() counts them.
 import * as v from "valibot";
 import type { ExecutorDefinition } from "../types.ts";
 import type { Content } from "../../model/content.ts";
 import { perItemExecutor } from "../per-item.ts";
 import { boolSetting, choiceSetting, intSetting, stringSetting } from "../settings.ts";
 import { getPath, splitPath } from "../paths.ts";
+import { codePointLength, lastCodePoints } from "../../util/code-points.ts";
 
 export const DEFAULT_SEPARATORS = ["\n\n", "\n", ". ", " ", ""];
 
@@ -58,8 +60,8 @@ export class RecursiveChunker {
 
   measure(text: string): number {
     if (this.s.length_function === "words") return text.split(/\s+/).filter(Boolean).length;
-    if (this.s.length_function === "tokens") return Math.floor(text.length / 4);
-    return text.length;
+    if (this.s.length_function === "tokens") return Math.floor(codePointLength(text) / 4);
+    return codePointLength(text);
   }
 
   private tidy(text: string): string {
@@ -120,7 +122,7 @@ export class RecursiveChunker {
     const n = this.s.chunk_overlap;
     if (this.measure(text) <= n) return text;
     if (this.s.length_function === "words") return text.split(/\s+/).filter(Boolean).slice(-n).join(" ") + " ";
-    let tail = text.slice(-(this.s.length_function === "tokens" ? n * 4 : n));
+    let tail = lastCodePoints(text, this.s.length_function === "tokens" ? n * 4 : n);
     const space = tail.indexOf(" ");
     if (space > 0) tail = tail.slice(space + 1);
     return tail + " ";
@@ -234,7 +236,7 @@ export function chunkContent(item: Content, s: ChunkerSettings): Content {
     ...(s.add_metadata
       ? {
         metadata: {
-          char_count: p.text.length,
+          char_count: codePointLength(p.text),
           word_count: p.text.split(/\s+/).filter(Boolean).length,
           split_level: p.split_level,
           separator_used: p.separator_used,
@@ -243,7 +245,7 @@ export function chunkContent(item: Content, s: ChunkerSettings): Content {
       }
       : {}),
   }));
-  const avg = chunks.length ? Math.floor(chunks.reduce((n, c) => n + c.text.length, 0) / chunks.length) : 0;
+  const avg = chunks.length ? Math.floor(chunks.reduce((n, c) => n + codePointLength(c.text), 0) / chunks.length) : 0;
   return {
     ...item,
     data: { ...data, [s.output_field]: chunks },

@@ -1,12 +1,20 @@
 // table_row_splitter: one new content item per row of the table at data[table_field] (list of dicts, list of lists,
 // CSV text, Word tables, Excel rows). Row ids: `<parent canonical_id>_<row_id_prefix>_<row index or row_id_field>`.
-// A missing table field is an error for that item (ContentFlow silently dropped the item).
+// A missing table field is an error for that item (ContentFlow silently dropped the item). Rows get no executor log
+// entry, as in ContentFlow.
 import * as v from "valibot";
 import { createHash } from "node:crypto";
-import type { ExecutorDefinition } from "../types.ts";
-import type { Content } from "../../model/content.ts";
-import { perItemExecutor } from "../per-item.ts";
-import { boolSetting, choiceSetting, intSetting, stringListSetting, stringSetting } from "../settings.ts";
+import type { ExecutorDefinition, ExecutorRunContext } from "../types.ts";
+import { type Content, nowIso } from "../../model/content.ts";
+import { errorText } from "../../util/errors.ts";
+import {
+  boolSetting,
+  choiceSetting,
+  csvCharSetting,
+  intSetting,
+  stringListSetting,
+  stringSetting,
+} from "../settings.ts";
 import { parseCsv } from "../csv.ts";
 import { getPath, splitPath } from "../paths.ts";
 
@@ -26,8 +34,8 @@ const settings = v.object({
   preserve_parent_data: v.optional(boolSetting("preserve_parent_data"), false),
   parent_data_fields: v.optional(stringListSetting("parent_data_fields")),
   output_format: v.optional(choiceSetting("output_format", ["dict", "list", "both"]), "dict"),
-  csv_delimiter: v.optional(v.pipe(v.string(), v.length(1, "csv_delimiter must be one character")), ","),
-  csv_quotechar: v.optional(v.pipe(v.string(), v.length(1, "csv_quotechar must be one character")), '"'),
+  csv_delimiter: v.optional(csvCharSetting("csv_delimiter"), ","),
+  csv_quotechar: v.optional(csvCharSetting("csv_quotechar"), '"'),
   max_rows: v.optional(intSetting("max_rows", { min: 1 })),
   start_row: v.optional(intSetting("start_row", { min: 0 }), 0),
 });
@@ -156,10 +164,38 @@ export function splitRows(parent: Content, s: Settings): Content[] {
   return out;
 }
 
+/**
+ * The rows of every item, in order. Like ContentFlow's (a plain executor there, not a per-item one), the row items
+ * get no executor log entry. An item whose table cannot be read fails the executor, or with fail_pipeline_on_error
+ * false passes on unchanged with a failed log entry (ContentFlow dropped it silently).
+ */
+async function splitAll(id: string, s: Settings, input: Content[], ctx: ExecutorRunContext): Promise<Content[]> {
+  const out: Content[] = [];
+  for (const item of input) {
+    ctx.signal.throwIfAborted();
+    const start = nowIso();
+    try {
+      out.push(...splitRows(item, s));
+    } catch (err) {
+      if (ctx.failPipelineOnError !== false) throw new Error(`item ${item.id.canonical_id}: ${errorText(err)}`);
+      const entry = {
+        executor_id: id,
+        start_time: start,
+        end_time: nowIso(),
+        status: "failed",
+        details: {},
+        errors: [errorText(err)],
+      };
+      out.push({ ...item, executor_logs: [...(item.executor_logs ?? []), entry] });
+    }
+  }
+  return out;
+}
+
 export const tableRowSplitter: ExecutorDefinition<typeof settings> = {
   type: "table_row_splitter",
   category: "transform",
   description: "Turns each row of a table in content.data into its own content item",
   settings,
-  create: (id, s) => perItemExecutor(id, "table_row_splitter", async (item) => splitRows(item, s)),
+  create: (id, s) => ({ id, type: "table_row_splitter", process: (input, ctx) => splitAll(id, s, input, ctx) }),
 };
