@@ -69,6 +69,7 @@ export function inferType(value: string): string | number {
     const n = Number(t);
     return Number.isSafeInteger(n) ? n : value;
   }
-  if (/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(t)) return Number(t);
+  // Unambiguous (\d+(?:\.\d*)? rather than \d+\.?\d*), so a long cell of digits is matched in linear time.
+  if (/^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$/.test(t)) return Number(t);
   return value;
 }

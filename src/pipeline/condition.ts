@@ -322,7 +322,8 @@ function equal(a: unknown, b: unknown): boolean {
 }
 
 function isNumericString(x: unknown): x is string {
-  return typeof x === "string" && /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(x);
+  // Unambiguous (\d+(?:\.\d*)? rather than \d+\.?\d*), so a long run of digits is matched in linear time.
+  return typeof x === "string" && /^\s*[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?\s*$/.test(x);
 }
 
 function order(field: unknown, op: string, value: unknown): boolean {

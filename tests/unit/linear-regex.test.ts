@@ -3,6 +3,7 @@
 // engine would take hours over (a test that hangs instead of passing means a backtracking engine came back).
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import {
   globPattern,
   linearRegex,
@@ -11,6 +12,10 @@ import {
   starPattern,
 } from "../../src/util/linear-regex.ts";
 import { selectFields } from "../../src/executors/builtin/field-selector.ts";
+import { compileCondition } from "../../src/pipeline/condition.ts";
+import { inferType } from "../../src/executors/csv.ts";
+import { documentBytes } from "../../src/executors/documents/source.ts";
+import type { Content } from "../../src/model/content.ts";
 
 describe("globPattern (Python's fnmatch.fnmatchcase)", () => {
   // Expected values from CPython 3.11's fnmatch.fnmatchcase(text, pattern).
@@ -134,5 +139,34 @@ describe("field_selector patterns", () => {
     const name = "a".repeat(20_000);
     const r = selectFields({ ...base, fields: ["*a*a*a*a*a*a*a*a*b"] }, { [name]: 1, ok: 2 });
     assert.deepEqual(r.data, {});
+  });
+});
+
+describe("fixed patterns over content refuse long near-misses in linear time", () => {
+  // 1 MB: with the ambiguous patterns these took about 20 minutes each (quadratic), far past any test timeout.
+  const digits = "1".repeat(1_000_000) + "x";
+
+  test("a condition comparing a long digit string with a number", () => {
+    assert.throws(() => compileCondition("data.v > 5").test({ data: { v: digits } }), /cannot compare string/);
+    assert.equal(compileCondition("data.v > 5").test({ data: { v: " 12.5e0 " } }), true);
+  });
+
+  test("a CSV cell of digits", () => {
+    assert.equal(inferType(digits), digits);
+    assert.equal(inferType("1."), 1);
+    assert.equal(inferType("-.5e3"), -500);
+  });
+
+  test("document content of line breaks is not base64", async () => {
+    const item = (content: string): Content => ({
+      id: { canonical_id: "d", unique_id: "d" },
+      data: { content },
+      summary_data: {},
+      executor_logs: [],
+    });
+    const opts = { contentField: "content", tempFileField: "temp_file_path", maxBytes: 1 << 20, kind: "PDF" };
+    await assert.rejects(documentBytes(item("\n".repeat(1_000_000) + "!"), opts), /missing required content/);
+    const ok = await documentBytes(item("QUJD\r\nREVGRw==\n  \n"), opts);
+    assert.equal(Buffer.from(ok.bytes).toString("latin1"), "ABCDEFG");
   });
 });
