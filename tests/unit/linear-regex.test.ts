@@ -15,6 +15,7 @@ import { selectFields } from "../../src/executors/builtin/field-selector.ts";
 import { compileCondition } from "../../src/pipeline/condition.ts";
 import { inferType } from "../../src/executors/csv.ts";
 import { documentBytes } from "../../src/executors/documents/source.ts";
+import { truncateUtf8 } from "../../src/executors/builtin/gptrag-search-index-document-generator.ts";
 import type { Content } from "../../src/model/content.ts";
 
 describe("globPattern (Python's fnmatch.fnmatchcase)", () => {
@@ -168,5 +169,12 @@ describe("fixed patterns over content refuse long near-misses in linear time", (
     await assert.rejects(documentBytes(item("\n".repeat(1_000_000) + "!"), opts), /missing required content/);
     const ok = await documentBytes(item("QUJD\r\nREVGRw==\n  \n"), opts);
     assert.equal(Buffer.from(ok.bytes).toString("latin1"), "ABCDEFG");
+  });
+
+  test("text cut to a byte limit over a long run of replacement characters", () => {
+    const run = "\uFFFD".repeat(1_000_000);
+    assert.equal(truncateUtf8(run + "ab", 3_000_001), run + "a");
+    assert.equal(truncateUtf8("ab€", 3), "ab");
+    assert.equal(truncateUtf8("a\uFFFD€", 5), "a");
   });
 });
