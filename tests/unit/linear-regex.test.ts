@@ -17,6 +17,7 @@ import { inferType } from "../../src/executors/csv.ts";
 import { documentBytes } from "../../src/executors/documents/source.ts";
 import { truncateUtf8 } from "../../src/executors/builtin/gptrag-search-index-document-generator.ts";
 import type { Content } from "../../src/model/content.ts";
+import { runPoison } from "../../src/cli/poison-command.ts";
 
 describe("globPattern (Python's fnmatch.fnmatchcase)", () => {
   // Expected values from CPython 3.11's fnmatch.fnmatchcase(text, pattern).
@@ -109,6 +110,22 @@ describe("linearRegex", () => {
     assert.throws(() => linearRegex("(?=a)"), RegexSyntaxError);
     assert.throws(() => linearRegex("a".repeat(MAX_PATTERN_LENGTH + 1)), /at most 8192/);
     assert.throws(() => globPattern("*".repeat(MAX_PATTERN_LENGTH + 1)), RegexSyntaxError);
+  });
+});
+
+describe("poison requeue --reason", () => {
+  test("is an RE2 pattern: lookahead is refused before anything is opened", async () => {
+    const io = {
+      loadConfig: () => Promise.reject(new Error("the configuration was loaded")),
+      stdout: () => {},
+      confirm: () => Promise.resolve(false),
+      interactive: false,
+    };
+    await assert.rejects(
+      runPoison(["requeue", "--reason", "(?=timed out)"], io),
+      /--reason is not a valid regular expression/,
+    );
+    await assert.rejects(runPoison(["requeue", "--reason", "timed? out"], io), /the configuration was loaded/);
   });
 });
 
