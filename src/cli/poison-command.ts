@@ -13,6 +13,7 @@ import type { Config } from "../config/schema.ts";
 import type { PoisonEntry } from "../queue/poison-queue.ts";
 import { type Described, type PoisonOutcome, RedriveAdmin } from "../redrive/admin.ts";
 import { requeuePoison } from "../redrive/requeue-poison.ts";
+import { type LinearRegex, linearRegex } from "../util/linear-regex.ts";
 import { ProgressLine, type ProgressSink } from "./progress-line.ts";
 
 /** How long requeue and purge hold the records they read (a few calls per record); --lease-seconds changes it. */
@@ -48,7 +49,7 @@ Options:
   --json            machine-readable output
   --limit N         list at most N records
   --id IDS          requeue these records (comma-separated)
-  --reason REGEX    requeue records whose reason matches (JavaScript regular expression, case-insensitive)
+  --reason REGEX    requeue records whose reason matches (RE2 regular expression, case-insensitive)
   --pipeline ID     requeue records of this pipeline
   --all             requeue every record
   --older-than D    purge records older than D
@@ -241,10 +242,10 @@ async function requeueCommand(argv: string[], io: PoisonIO): Promise<number> {
   });
   const lease = leaseSeconds(flags);
   const ids = flags.id ? new Set(String(flags.id).split(",").map((s) => s.trim()).filter(Boolean)) : undefined;
-  let reason: RegExp | undefined;
+  let reason: LinearRegex | undefined;
   if (flags.reason) {
     try {
-      reason = new RegExp(String(flags.reason), "i");
+      reason = linearRegex(String(flags.reason), { caseInsensitive: true });
     } catch (err) {
       throw new UsageError(`--reason is not a valid regular expression: ${(err as Error).message}`);
     }

@@ -3,30 +3,15 @@
 import * as v from "valibot";
 import { parseIpRange } from "../util/ip-ranges.ts";
 import ipaddr from "ipaddr.js";
+import { booleanText, integerText } from "../util/setting-text.ts";
 
 function intSetting(min: number, max: number) {
-  return v.pipe(
-    v.string(),
-    v.trim(),
-    v.regex(/^-?\d+$/, `expected a whole number from ${min} to ${max}`),
-    v.transform((s) => Number(s)),
-    v.number(),
-    v.minValue(min, `expected a whole number from ${min} to ${max}`),
-    v.maxValue(max, `expected a whole number from ${min} to ${max}`),
-  );
+  const message = `expected a whole number from ${min} to ${max}`;
+  return v.pipe(integerText(message), v.minValue(min, message), v.maxValue(max, message));
 }
 
 function boolSetting() {
-  return v.pipe(
-    v.string(),
-    v.trim(),
-    v.toLowerCase(),
-    v.picklist(
-      ["true", "false", "1", "0", "yes", "no", "on", "off"],
-      "expected true or false (also 1/0, yes/no, on/off)",
-    ),
-    v.transform((s) => s === "true" || s === "1" || s === "yes" || s === "on"),
-  );
+  return booleanText("expected true or false (also 1/0, yes/no, on/off)");
 }
 
 function strSetting() {

@@ -7,6 +7,7 @@ import { BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-bl
 import type { Config } from "../config/schema.ts";
 import { azureCredential } from "../config/credential.ts";
 import { blobEndpoint } from "./storage-account.ts";
+import { serviceErrorText } from "../util/errors.ts";
 
 const clients = new Map<string, BlobServiceClient>();
 
@@ -51,10 +52,7 @@ export function blobServiceClient(config: Config, opts: BlobAccountOptions = {})
   return client;
 }
 
-/** A readable message for a storage error (a 404 on download carries no message of its own). */
+/** A readable message for a blob storage error: util/errors.ts serviceErrorText with what was being done. */
 export function blobErrorMessage(err: unknown, what: string): string {
-  const e = err as { statusCode?: number; code?: string; message?: string; name?: string };
-  if (e?.statusCode === 404) return `${what} not found${e.code ? ` (${e.code})` : ""}`;
-  const detail = e?.message || e?.code || e?.name || String(err);
-  return e?.statusCode ? `${what}: HTTP ${e.statusCode} ${detail}` : `${what}: ${detail}`;
+  return serviceErrorText(err, what);
 }

@@ -62,7 +62,11 @@ export function parseCsv(text: string, opts: { delimiter?: string; quote?: strin
   return rows;
 }
 
-/** Digits with single underscores between them, as Python's int() and float() accept them ("1_000"). */
+/**
+ * Digits with single underscores between them, as Python's int() and float() accept them ("1_000"). Unambiguous
+ * (only `_` starts a further group of digits, and nothing else takes digits), so a long cell of digits is matched in
+ * linear time.
+ */
 const DIGITS = String.raw`\d+(?:_\d+)*`;
 const INT = new RegExp(`^[-+]?${DIGITS}$`);
 const FLOAT = new RegExp(`^[-+]?(?:${DIGITS}(?:\\.(?:${DIGITS})?)?|\\.${DIGITS})(?:[eE][-+]?${DIGITS})?$`);

@@ -4,6 +4,7 @@
 // form). Null and blank strings mean "not set", and strings are stripped (ContentFlow's get_setting), see
 // withoutEmptyValues.
 import * as v from "valibot";
+import { booleanText, integerText } from "../util/setting-text.ts";
 
 export function intSetting(name: string, bounds: { min?: number; max?: number } = {}) {
   const { min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER } = bounds;
@@ -12,7 +13,7 @@ export function intSetting(name: string, bounds: { min?: number; max?: number } 
   return v.pipe(
     v.union([
       v.number(message),
-      v.pipe(v.string(message), v.trim(), v.regex(/^[+-]?\d+$/, message), v.transform(Number)),
+      integerText(message),
     ], message),
     v.integer(message),
     v.minValue(min, message),
@@ -42,16 +43,7 @@ export function numberSetting(name: string, bounds: { min?: number; max?: number
 
 export function boolSetting(name: string) {
   const message = `${name} must be true or false`;
-  return v.union([
-    v.boolean(message),
-    v.pipe(
-      v.string(message),
-      v.trim(),
-      v.toLowerCase(),
-      v.picklist(["true", "false", "1", "0", "yes", "no", "on", "off"], message),
-      v.transform((s) => s === "true" || s === "1" || s === "yes" || s === "on"),
-    ),
-  ], message);
+  return v.union([v.boolean(message), booleanText(message)], message);
 }
 
 export function stringSetting(name: string) {

@@ -33,8 +33,12 @@ export interface CheckOptions {
 
 /** Strips the "executor 'x' (type): " prefix our errors carry, since the problem names the executor itself. */
 function withoutExecutorPrefix(message: string, id: string): string {
-  const prefix = new RegExp(`^executor '${id.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}'(?: \\([^)]*\\))?: `);
-  return message.replace(prefix, "");
+  const head = `executor '${id}'`;
+  if (!message.startsWith(head)) return message;
+  let rest = message.slice(head.length);
+  const type = /^ \([^)]*\)/.exec(rest);
+  if (type) rest = rest.slice(type[0].length);
+  return rest.startsWith(": ") ? rest.slice(2) : message;
 }
 
 /** The first setting path named by an "invalid settings: path: message" error. */

@@ -12,7 +12,7 @@
 //   compare := path (binop value | "is_empty" | "is_not_empty")
 //   path    := name ("." (name | index) | "[" (index | string) "]")*
 //   value   := string | number | true | false | null | none | bare-word | "[" value ("," value)* "]"
-import { RE2JS } from "re2js";
+import { type LinearRegex, linearRegex } from "../util/linear-regex.ts";
 
 export class ConditionError extends Error {
   constructor(message: string) {
@@ -100,7 +100,7 @@ type Segment = string | number;
 type Node =
   | { k: "or" | "and"; a: Node; b: Node }
   | { k: "not"; a: Node }
-  | { k: "cmp"; path: Segment[]; op: string; value?: unknown; regex?: RE2JS };
+  | { k: "cmp"; path: Segment[]; op: string; value?: unknown; regex?: LinearRegex };
 
 class Parser {
   private i = 0;
@@ -274,7 +274,7 @@ class Parser {
         throw new ConditionError(`regular expression is longer than ${MAX_REGEX_LENGTH} characters`);
       }
       try {
-        return { k: "cmp", path, op, value, regex: RE2JS.compile(value) };
+        return { k: "cmp", path, op, value, regex: linearRegex(value) };
       } catch (err) {
         throw new ConditionError(
           `invalid regular expression '${value}': ${(err as Error).message} (regex_match uses RE2 syntax, which has ` +
@@ -322,7 +322,8 @@ function equal(a: unknown, b: unknown): boolean {
 }
 
 function isNumericString(x: unknown): x is string {
-  return typeof x === "string" && /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(x);
+  // Unambiguous (\d+(?:\.\d*)? rather than \d+\.?\d*), so a long run of digits is matched in linear time.
+  return typeof x === "string" && /^\s*[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?\s*$/.test(x);
 }
 
 function order(field: unknown, op: string, value: unknown): boolean {

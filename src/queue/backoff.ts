@@ -1,10 +1,9 @@
 // Delays of the task queue: the retry delay of a failed task (from its dequeue count) and the wait between polls
 // of an empty queue (Azure Functions' randomized exponential strategy: fast while messages flow, up to a cap).
+import { exponentialDelay, withJitter } from "../util/backoff.ts";
 
-/** Jitter factor in [0.8, 1.2), as in Azure Functions' RandomizedExponentialBackoffStrategy. */
-function jitter(random: () => number): number {
-  return 0.8 + random() * 0.4;
-}
+/** Jitter in [0.8, 1.2), as in Azure Functions' RandomizedExponentialBackoffStrategy. */
+const JITTER_LOW = 0.8, JITTER_WIDTH = 0.4;
 
 /**
  * Seconds before a failed task is visible again: base × 2^(deliveries − 1) with ±20 % jitter, at most `maxSeconds`.
@@ -17,9 +16,8 @@ export function retryDelaySeconds(
   random: () => number = Math.random,
 ): number {
   if (baseSeconds <= 0 || maxSeconds <= 0) return 0;
-  const exponent = Math.min(Math.max(0, dequeueCount - 1), 30);
-  const raw = Math.min(maxSeconds, baseSeconds * 2 ** exponent);
-  return Math.max(0, Math.min(maxSeconds, Math.round(raw * jitter(random))));
+  const raw = exponentialDelay(baseSeconds, dequeueCount - 1, maxSeconds);
+  return Math.max(0, Math.min(maxSeconds, Math.round(withJitter(raw, JITTER_LOW, JITTER_WIDTH, random))));
 }
 
 /**
@@ -42,8 +40,8 @@ export class IdleBackoff {
 
   /** The poll came back empty: how long to wait before the next one. */
   next(): number {
-    const growth = 2 ** Math.min(this.exponent, 30) * this.minMs;
-    const wait = Math.min(this.maxMs, this.minMs + jitter(this.random) * growth);
+    const growth = exponentialDelay(this.minMs, this.exponent, Infinity);
+    const wait = Math.min(this.maxMs, this.minMs + withJitter(growth, JITTER_LOW, JITTER_WIDTH, this.random));
     if (wait < this.maxMs) this.exponent++;
     return Math.round(wait);
   }

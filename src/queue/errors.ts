@@ -1,4 +1,5 @@
 // How storage queue errors are told apart: lost message ownership, a missing queue, or a passing outage.
+import { serviceErrorText } from "../util/errors.ts";
 
 interface StorageErrorLike {
   statusCode?: number;
@@ -35,12 +36,5 @@ export function isTransientStorageError(err: unknown): boolean {
 
 /** A short description without request details (URLs carry SAS tokens; headers may carry keys). */
 export function storageErrorSummary(err: unknown): string {
-  const e = fields(err);
-  const parts = [
-    e.statusCode ? `HTTP ${e.statusCode}` : undefined,
-    e.code,
-    e.name === "RestError" ? undefined : e.name,
-  ];
-  const message = err instanceof Error ? err.message.split("\n")[0].slice(0, 200) : String(err).slice(0, 200);
-  return [...parts.filter(Boolean), message].join(" ");
+  return serviceErrorText(err);
 }

@@ -4,13 +4,14 @@
 import type { PoisonEntry } from "../queue/poison-queue.ts";
 import { PoisonLeaseKeeper } from "../queue/poison-leases.ts";
 import { eachLimited } from "../util/each-limited.ts";
+import type { LinearRegex } from "../util/linear-regex.ts";
 import type { Described, PoisonOutcome, RedriveAdmin } from "./admin.ts";
 
 /** Which records: all filters given must match. */
 export interface PoisonFilter {
   ids?: Set<string>;
   /** Matched against the record's reason. */
-  reason?: RegExp;
+  reason?: LinearRegex;
   /** The task's pipeline (for a claim-check task, read from its blob). */
   pipeline?: string;
 }

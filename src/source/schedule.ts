@@ -1,6 +1,7 @@
 // Per-VAULT crawl schedule (the Python worker keyed it by pipeline, so a second vault on a pipeline was never
 // crawled). Pure bookkeeping: the source loop feeds it vault lists, intervals and crawl outcomes.
 import type { VaultDoc } from "../model/documents.ts";
+import { exponentialDelay, withJitter } from "../util/backoff.ts";
 
 export interface ScheduledVault {
   vault: VaultDoc;
@@ -29,11 +30,11 @@ export interface ScheduleOptions {
 
 /** ±fraction around `ms`. */
 export function jittered(ms: number, fraction: number, random: () => number = Math.random): number {
-  return Math.max(0, Math.round(ms * (1 - fraction + 2 * fraction * random())));
+  return Math.max(0, Math.round(withJitter(ms, 1 - fraction, 2 * fraction, random)));
 }
 
 export function backoffSeconds(streak: number, base: number, max: number): number {
-  return Math.min(max, base * 2 ** Math.max(0, streak - 1));
+  return exponentialDelay(base, streak - 1, max);
 }
 
 export class VaultSchedule {

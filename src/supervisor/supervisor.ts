@@ -8,6 +8,7 @@ import type { Logger } from "../log/logger.ts";
 import { writeLine } from "../log/logger.ts";
 import type { WorkerRole } from "../model/worker-context.ts";
 import { EXIT_CONFIG } from "../model/exit-codes.ts";
+import { exponentialDelay, withJitter } from "../util/backoff.ts";
 
 export interface SupervisorOptions {
   roles: Record<WorkerRole, number>;
@@ -234,7 +235,7 @@ export class Supervisor {
     if (uptime >= this.opts.stableMs) slot.consecutive = 0;
     slot.consecutive++;
     const floor = this.opts.backoffFloorMs ?? 500;
-    let delay = Math.min(this.opts.backoffMaxMs, floor * 2 ** (slot.consecutive - 1));
+    let delay = exponentialDelay(floor, slot.consecutive - 1, this.opts.backoffMaxMs);
     if (code === EXIT_CONFIG) {
       delay = this.opts.backoffMaxMs;
       this.opts.logger.error("worker rejected its configuration (exit 78); retrying at the slowest rate", {
@@ -242,7 +243,7 @@ export class Supervisor {
         index: slot.index,
       });
     }
-    delay = Math.round(delay * (0.8 + Math.random() * 0.4));
+    delay = Math.round(withJitter(delay, 0.8, 0.4));
     slot.nextRestartAt = Date.now() + delay;
     slot.restartTimer = setTimeout(() => {
       slot.restartTimer = undefined;

@@ -65,6 +65,11 @@ before(async () => {
   });
   routes.set("/redirect", (_req, res) => res.writeHead(302, { location: "/article" }).end());
   routes.set("/to-metadata", (_req, res) => res.writeHead(302, { location: "http://169.254.169.254/" }).end());
+  routes.set(
+    "/hostile",
+    html(`<a href="/docs/v1/a/b/page.html">ok</a> <a href="/docs/${"/".repeat(2000)}x">hostile</a>`),
+  );
+  routes.set("/docs/v1/a/b/page.html", html(`<p>doc</p>`, "Doc"));
   routes.set("/ua", (req, res) => html(`<p id="ua">${req.headers["user-agent"]}</p>`)(req, res));
 });
 
@@ -159,6 +164,19 @@ describe("web_scraper", () => {
     const capped = await make({ start_urls: `${base}/`, follow_links: true, max_pages: 2, selectors: {} })
       .process([], ctx());
     assert.equal(capped.length, 2);
+  });
+
+  test("link_patterns are matched in linear time: a 2 KB link of slashes against nested stars does not stall", async () => {
+    // On a backtracking engine this link takes far longer than any test timeout (O(n^4) steps for four stars).
+    hits.length = 0;
+    const pages = await make({
+      start_urls: [`${base}/hostile`],
+      follow_links: true,
+      link_patterns: [`${base}/docs/*/*/*/*.html`],
+      selectors: {},
+    }).process([], ctx());
+    assert.deepEqual(pages.map((p) => p.id.canonical_id), [`${base}/hostile`, `${base}/docs/v1/a/b/page.html`]);
+    assert.equal(hits.filter((h) => h.endsWith("x")).length, 0, "the hostile link does not match and is not fetched");
   });
 
   test("user_agent; ContentFlow's Chrome user agent by default", async () => {

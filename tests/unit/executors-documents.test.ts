@@ -662,5 +662,33 @@ describe("XML tokenizer (xml-scanner.ts)", () => {
       ["text<a/>", /text outside the root element/],
     ];
     for (const [xml, message] of bad) assert.throws(() => events(xml), message, xml);
+    assert.throws(() => events('<a b="1" <c/></a>', 1), /'<' inside a tag/, "a '<' arriving in a later chunk");
+  });
+
+  test("same events however the input is cut: quotes, comments, CDATA and PIs split at every point", () => {
+    const xml = `<?xml version="1.0"?><!-- a -- b --><r x='a>b' y="c'd>"><![CDATA[x]]y]]><?p ?>?>t &amp; u</r>`;
+    const whole = events(xml, xml.length);
+    assert.equal(whole, `<r {"x":"a>b","y":"c'd>"}>x]]y?>t & u</r>`);
+    for (let chunk = 1; chunk <= 12; chunk++) assert.equal(events(xml, chunk), whole, `chunks of ${chunk}`);
+  });
+
+  test("linear however the input is cut: a 1 MiB attribute, comment, CDATA, PI or text in 1 KiB chunks", () => {
+    const big = "v".repeat(1024 * 1024);
+    const docs = [
+      `<r a="${big}"/>`,
+      `<r><!--${big}--></r>`,
+      `<r><![CDATA[${big}]]></r>`,
+      `<r><?pi ${big}?></r>`,
+      `<r>${big}</r>`,
+    ];
+    for (const xml of docs) {
+      let opened = 0;
+      const scanner = new XmlScanner({ open: () => opened++, close: () => {} });
+      for (let i = 0; i < xml.length; i += 1024) scanner.write(xml.slice(i, i + 1024));
+      scanner.end();
+      assert.equal(opened, 1);
+      // Rescanning the unfinished construct on every chunk looks at ~1024 × 0.5 MiB characters.
+      assert.ok(scanner.scannedChars <= 3 * xml.length, `${xml.slice(0, 12)}…: ${scanner.scannedChars} characters`);
+    }
   });
 });

@@ -1,6 +1,7 @@
 // Retries of Azure AI calls: which answers are worth another try, how long to wait (the service's Retry-After when it
 // gives one, else capped exponential backoff with jitter), and a loop that stops at once when the task is cancelled.
 import { sleepOrAbort } from "../../util/sleep.ts";
+import { exponentialDelay, withJitter } from "../../util/backoff.ts";
 
 export interface RetryPolicy {
   /** Further attempts after the first one. */
@@ -47,9 +48,8 @@ export function retryDelayMs(
   random: () => number = Math.random,
 ): number {
   if (serviceAskedMs !== undefined) return Math.min(serviceAskedMs, policy.maxDelayMs);
-  const base = policy.initialDelayMs * policy.factor ** retry;
-  const jittered = base * (0.8 + 0.2 * random());
-  return Math.min(Math.round(jittered), policy.maxDelayMs);
+  const base = exponentialDelay(policy.initialDelayMs, retry, Infinity, policy.factor);
+  return Math.min(Math.round(withJitter(base, 0.8, 0.2, random)), policy.maxDelayMs);
 }
 
 /** What the retry loop needs to know about a failure. */

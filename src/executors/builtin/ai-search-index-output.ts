@@ -18,6 +18,7 @@ import { sleepOrAbort } from "../../util/sleep.ts";
 import { AiServiceError } from "../ai/service-error.ts";
 import { itemFailure } from "../ai/executor-errors.ts";
 import { assertOutboundUrl, checkOutboundUrl, outboundPolicy } from "../../net/outbound.ts";
+import { serviceErrorText } from "../../util/errors.ts";
 
 const TYPE = "ai_search_index_output";
 const SERVICE = "AI Search";
@@ -152,14 +153,6 @@ export function batches(docs: Doc[], size: number, maxBytes = MAX_BATCH_BYTES): 
   return out;
 }
 
-function restErrorMessage(err: unknown): string {
-  const e = err as { statusCode?: number; message?: string; code?: string; details?: unknown };
-  const status = e.statusCode !== undefined ? `HTTP ${e.statusCode}: ` : "";
-  if (e.code === "PARSE_ERROR") return `${status}the answer is not valid JSON`;
-  const code = e.code && !/^\d+$/.test(e.code) && !(e.message ?? "").startsWith(e.code) ? `${e.code}: ` : "";
-  return `${status}${code}${(e.message ?? String(err)).replace(/\s+/g, " ").slice(0, 300)}`;
-}
-
 async function indexBatch(
   client: SearchClient<Doc>,
   docs: Doc[],
@@ -178,7 +171,7 @@ async function indexBatch(
       results = (await client.indexDocuments(batch, { abortSignal: ctx.signal })).results;
     } catch (err) {
       if (ctx.signal.aborted || err instanceof AiServiceError) throw err;
-      throw new AiServiceError(`${SERVICE} index ${s.ai_search_index}: ${restErrorMessage(err)}`);
+      throw new AiServiceError(`${SERVICE} index ${s.ai_search_index}: ${serviceErrorText(err)}`);
     }
     const failedKeys = new Map(results.filter((r) => !r.succeeded).map((r) => [r.key, r]));
     if (failedKeys.size === 0) return docs.length;

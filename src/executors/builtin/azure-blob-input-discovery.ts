@@ -17,34 +17,9 @@ import type {
 } from "../types.ts";
 import { blobServiceClient, connectionStringAccount } from "../blob-clients.ts";
 import { isStorageAccountName, notAnAccountName } from "../storage-account.ts";
+import { boolSetting, intSetting } from "../settings.ts";
 
 export const AZURE_BLOB_INPUT_DISCOVERY = "azure_blob_input_discovery";
-
-function intLike(name: string, min: number) {
-  const message = `${name} must be a whole number >= ${min}`;
-  return v.pipe(
-    v.union([
-      v.number(message),
-      v.pipe(v.string(message), v.trim(), v.regex(/^-?\d+$/, message), v.transform(Number)),
-    ], message),
-    v.integer(message),
-    v.minValue(min, message),
-  );
-}
-
-function boolLike(name: string) {
-  const message = `${name} must be true or false`;
-  return v.union([
-    v.boolean(message),
-    v.pipe(
-      v.string(message),
-      v.trim(),
-      v.toLowerCase(),
-      v.picklist(["true", "false", "1", "0", "yes", "no"], message),
-      v.transform((s) => s === "true" || s === "1" || s === "yes"),
-    ),
-  ], message);
-}
 
 /** Missing and null (an empty YAML value) both become "". */
 function optionalText(name: string) {
@@ -107,20 +82,23 @@ export const AzureBlobInputDiscoverySettingsSchema = v.pipe(
     ),
     prefix: optionalText("prefix"),
     file_extensions: fileExtensions,
-    max_depth: v.optional(intLike("max_depth", 0), 0),
-    max_results: v.optional(intLike("max_results", 0), 0),
-    batch_size: v.optional(v.pipe(intLike("batch_size", 1), v.maxValue(5000, "batch_size must be at most 5000")), 100),
-    include_metadata: v.optional(boolLike("include_metadata"), true),
+    max_depth: v.optional(intSetting("max_depth", { min: 0 }), 0),
+    max_results: v.optional(intSetting("max_results", { min: 0 }), 0),
+    batch_size: v.optional(
+      v.pipe(intSetting("batch_size", { min: 1 }), v.maxValue(5000, "batch_size must be at most 5000")),
+      100,
+    ),
+    include_metadata: v.optional(boolSetting("include_metadata"), true),
     sort_by: v.optional(
       v.picklist(["name", "last_modified", "size"], "sort_by must be name, last_modified or size"),
       "name",
     ),
-    sort_ascending: v.optional(boolLike("sort_ascending"), true),
-    min_size_bytes: v.optional(intLike("min_size_bytes", 0), 0),
-    max_size_bytes: v.optional(intLike("max_size_bytes", 0), 0),
+    sort_ascending: v.optional(boolSetting("sort_ascending"), true),
+    min_size_bytes: v.optional(intSetting("min_size_bytes", { min: 0 }), 0),
+    max_size_bytes: v.optional(intSetting("max_size_bytes", { min: 0 }), 0),
     modified_after: isoInstant("modified_after"),
     modified_before: isoInstant("modified_before"),
-    polling_interval_seconds: v.optional(intLike("polling_interval_seconds", 1)),
+    polling_interval_seconds: v.optional(intSetting("polling_interval_seconds", { min: 1 })),
     /** Only `files` is crawled (the Python worker's crawl ignores virtual_folders too). */
     discover_mode: v.optional(
       v.picklist(["files", "virtual_folders"], "discover_mode must be files or virtual_folders"),

@@ -36,7 +36,10 @@ const round2 = (x: number) => Math.round(x * 100) / 100;
 function asNumber(value: unknown): number | undefined {
   if (typeof value === "number") return Number.isFinite(value) ? value : undefined;
   if (typeof value === "boolean") return value ? 1 : 0;
-  if (typeof value === "string" && /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/.test(value)) return Number(value);
+  // Unambiguous (\d+(?:\.\d*)? rather than \d+\.?\d*), so a long run of digits is matched in linear time.
+  if (typeof value === "string" && /^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*$/.test(value)) {
+    return Number(value);
+  }
   return undefined;
 }
 

@@ -6,6 +6,7 @@ import type { ExecutorDefinition } from "../types.ts";
 import { perItemExecutor } from "../per-item.ts";
 import { boolSetting, choiceSetting, stringListSetting, stringSetting } from "../settings.ts";
 import { deletePath, getPath, setPath, splitPath } from "../paths.ts";
+import { globPattern } from "../../util/linear-regex.ts";
 
 const fields = v.object({
   mode: v.optional(choiceSetting("mode", ["include", "exclude"]), "include"),
@@ -34,26 +35,6 @@ type Settings = v.InferOutput<typeof settings>;
 
 /** Keys ContentFlow always keeps in data when keep_id_fields is on. */
 const ID_FIELDS = ["id", "canonical_id", "source_id"];
-
-function wildcard(pattern: string): RegExp {
-  let out = "";
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i];
-    if (c === "*") out += ".*";
-    else if (c === "?") out += ".";
-    else if (c === "[") {
-      const end = pattern.indexOf("]", i + 2);
-      if (end < 0) out += "\\[";
-      else {
-        let body = pattern.slice(i + 1, end).replace(/\\/g, "\\\\");
-        if (body.startsWith("!")) body = "^" + body.slice(1);
-        out += `[${body}]`;
-        i = end;
-      }
-    } else out += c.replace(/[.+^${}()|\\\]]/g, "\\$&");
-  }
-  return new RegExp(`^${out}$`, "s");
-}
 
 function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === "object" && x !== null && !Array.isArray(x);
@@ -91,9 +72,10 @@ export function selectFields(
   const paths = allPaths(data, d);
   const matched = new Set<string>();
   for (const pattern of s.fields) {
-    if (/[*?[]/.test(pattern)) {
-      const re = wildcard(pattern);
-      for (const p of paths) if (re.test(p)) matched.add(p);
+    // A wildcard pattern (ContentFlow: one with * or ?) matches as Python's fnmatch does, in linear time.
+    if (/[*?]/.test(pattern)) {
+      const glob = globPattern(pattern);
+      for (const p of paths) if (glob.matchesWhole(p)) matched.add(p);
     } else if (paths.includes(pattern)) {
       matched.add(pattern);
     } else if (s.fail_on_missing_field) {

@@ -68,7 +68,11 @@ function text(x: unknown): string {
 export function truncateUtf8(value: string, maxBytes: number): string {
   const bytes = new TextEncoder().encode(value);
   if (bytes.byteLength <= maxBytes) return value;
-  return new TextDecoder().decode(bytes.subarray(0, maxBytes)).replace(/\uFFFD+$/, "");
+  const cut = new TextDecoder().decode(bytes.subarray(0, maxBytes));
+  // Trailing replacement characters dropped by a loop: /\uFFFD+$/ was quadratic on a long run of them.
+  let end = cut.length;
+  while (end > 0 && cut.charCodeAt(end - 1) === 0xfffd) end--;
+  return cut.slice(0, end);
 }
 
 /** Python's str[:n] (code points, not UTF-16 units). */

@@ -22,6 +22,7 @@ import { choiceSetting, intSetting, mapSetting, stringSetting } from "../setting
 import { registerSecret } from "../../util/redact.ts";
 import { linkedSignal } from "../../util/abort.ts";
 import { sleepOrAbort } from "../../util/sleep.ts";
+import { exponentialDelay, withJitter } from "../../util/backoff.ts";
 
 const settings = v.object({
   url: v.pipe(
@@ -126,8 +127,8 @@ export async function callWithRetries(
       if (!(err instanceof HttpError) || !err.retryable || n >= s.max_retries) {
         throw n > 0 && err instanceof Error ? new Error(`${err.message} (after ${n + 1} attempts)`) : err;
       }
-      const delay = s.retry_backoff_ms * 2 ** n;
-      await sleepOrAbort(delay / 2 + Math.random() * (delay / 2), signal);
+      // Half the exponential delay plus a random part of the other half.
+      await sleepOrAbort(withJitter(exponentialDelay(s.retry_backoff_ms, n, Infinity), 0.5, 0.5), signal);
     }
   }
 }

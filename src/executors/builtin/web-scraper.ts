@@ -26,6 +26,7 @@ import {
 } from "../../net/outbound.ts";
 import { linkedSignal } from "../../util/abort.ts";
 import { sleepOrAbort } from "../../util/sleep.ts";
+import { starPattern } from "../../util/linear-regex.ts";
 
 /** ContentFlow's default User-Agent (a desktop Chrome). */
 const DEFAULT_USER_AGENT =
@@ -63,12 +64,13 @@ const settings = v.object({
 });
 type Settings = v.InferOutput<typeof settings>;
 
-/** link_patterns: "*" matches anything; a pattern without "*" must equal the URL. */
+/**
+ * link_patterns: "*" matches anything; a pattern without "*" must equal the URL. Matched in linear time: the links
+ * come from untrusted pages.
+ */
 function linkMatcher(patterns: string[]): (url: string) => boolean {
-  const regexes = patterns.map((p) =>
-    new RegExp(`^${p.split("*").map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`)
-  );
-  return (url) => regexes.length === 0 || regexes.some((r) => r.test(url));
+  const regexes = patterns.map((p) => starPattern(p));
+  return (url) => regexes.length === 0 || regexes.some((r) => r.matchesWhole(url));
 }
 
 function withoutFragment(url: string): string {

@@ -26,12 +26,14 @@ export function documentName(item: Content): string {
   return item.id.filename || item.id.path || item.id.canonical_id;
 }
 
-const BASE64 = /^[A-Za-z0-9+/\r\n]*={0,2}\s*$/;
+/** Base64 with line breaks and up to two "=", tested on the text without its trailing whitespace: with the
+ * whitespace in the pattern (`={0,2}\s*$`) a long run of line breaks took quadratic time to refuse. */
+const BASE64 = /^[A-Za-z0-9+/\r\n]*={0,2}$/;
 
 function bytesOf(value: unknown): Uint8Array | undefined {
   if (value instanceof Uint8Array) return value;
   if (value instanceof ArrayBuffer) return new Uint8Array(value);
-  if (typeof value === "string" && value.length > 0 && BASE64.test(value)) {
+  if (typeof value === "string" && value.length > 0 && BASE64.test(value.trimEnd())) {
     const compact = value.replace(/\s+/g, "");
     if (compact.length % 4 === 0) return new Uint8Array(Buffer.from(compact, "base64"));
   }

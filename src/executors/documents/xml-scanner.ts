@@ -4,6 +4,9 @@
 // and close, that attributes are quoted, and that only the five predefined entities and character references
 // occur. DOCTYPE declarations are refused, so no entity can be declared or expanded (no XXE, no billion laughs).
 // Comments and processing instructions are skipped. Text and attribute values are decoded.
+// Linear in the input however it is cut into chunks: when a construct (tag, comment, text run, …) is not complete
+// at the end of a chunk, the scanner remembers what ends it and looks only at the new chunks for that end, joining
+// them once it arrives (before, every chunk rescanned the whole unfinished tag: an 8 MiB attribute took seconds).
 
 export class XmlSyntaxError extends Error {
   constructor(message: string) {
@@ -40,24 +43,63 @@ function isSpace(c: number): boolean {
   return c === 32 || c === 10 || c === 13 || c === 9;
 }
 
+/**
+ * What ends the construct left unfinished at the end of the buffer: a fixed text (`-->`, `]]>`, `?>`, or `<` after
+ * a text run), or the `>` of a tag (a `<` outside quotes too, which is an error scan() reports).
+ */
+type Awaiting = { kind: "text"; end: string; tail: string } | { kind: "tag"; quote: number };
+
 export class XmlScanner {
   private buffer = "";
+  /** Chunks received while awaiting the end of an unfinished construct, not yet joined to the buffer. */
+  private parts: string[] = [];
+  private awaiting: Awaiting | undefined;
   private readonly stack: string[] = [];
   private rootSeen = false;
+  private examined = 0;
 
   constructor(private readonly handlers: ScanHandlers) {}
 
+  /** Characters looked at so far (for tests: stays proportional to the input, however it is chunked). */
+  get scannedChars(): number {
+    return this.examined;
+  }
+
   write(chunk: string): void {
-    this.buffer = this.buffer.length ? this.buffer + chunk : chunk;
+    if (this.awaiting && !this.ends(chunk, this.awaiting)) {
+      this.parts.push(chunk);
+      return;
+    }
+    this.buffer = this.buffer + this.parts.join("") + chunk;
+    this.parts = [];
+    this.awaiting = undefined;
     this.scan(false);
   }
 
   end(): void {
+    this.buffer += this.parts.join("");
+    this.parts = [];
+    this.awaiting = undefined;
     this.scan(true);
     if (this.stack.length) {
       throw new XmlSyntaxError(`unexpected end: <${this.stack[this.stack.length - 1]}> is not closed`);
     }
     if (!this.rootSeen) throw new XmlSyntaxError("no root element");
+  }
+
+  /** Whether `chunk` holds the end the unfinished construct awaits (updating the quote state of a tag). */
+  private ends(chunk: string, awaiting: Awaiting): boolean {
+    this.examined += chunk.length;
+    if (awaiting.kind === "text") {
+      const text = awaiting.tail + chunk;
+      if (text.includes(awaiting.end)) return true;
+      awaiting.tail = text.slice(text.length - (awaiting.end.length - 1));
+      return false;
+    }
+    const at = tagEnd(chunk, 0, awaiting.quote);
+    if (at.end >= 0) return true;
+    awaiting.quote = at.quote;
+    return false;
   }
 
   private textOut(raw: string): void {
@@ -71,9 +113,11 @@ export class XmlScanner {
     this.handlers.text?.(decode(raw));
   }
 
+  /** Handles every complete construct in the buffer and keeps the unfinished rest, noting what it awaits. */
   private scan(final: boolean): void {
     const s = this.buffer;
     const n = s.length;
+    this.examined += n;
     let i = 0;
     while (i < n) {
       const lt = s.indexOf("<", i);
@@ -81,7 +125,7 @@ export class XmlScanner {
         if (final) {
           this.textOut(s.slice(i));
           i = n;
-        }
+        } else this.awaiting = awaitText(s, "<");
         break;
       }
       if (lt > i) this.textOut(s.slice(i, lt));
@@ -92,11 +136,17 @@ export class XmlScanner {
         if (n - lt < 9 && !final) break;
         if (s.startsWith("<!--", lt)) {
           const end = s.indexOf("-->", lt + 4);
-          if (end < 0) break;
+          if (end < 0) {
+            this.awaiting = awaitText(s, "-->");
+            break;
+          }
           i = end + 3;
         } else if (s.startsWith("<![CDATA[", lt)) {
           const end = s.indexOf("]]>", lt + 9);
-          if (end < 0) break;
+          if (end < 0) {
+            this.awaiting = awaitText(s, "]]>");
+            break;
+          }
           if (!this.stack.length) throw new XmlSyntaxError("CDATA outside the root element");
           this.handlers.text?.(s.slice(lt + 9, end));
           i = end + 3;
@@ -109,24 +159,20 @@ export class XmlScanner {
       }
       if (next === 63 /* ? */) {
         const end = s.indexOf("?>", lt + 2);
-        if (end < 0) break;
+        if (end < 0) {
+          this.awaiting = awaitText(s, "?>");
+          break;
+        }
         i = end + 2;
         continue;
       }
-      // A tag: find its '>' outside quoted attribute values.
-      let end = -1;
-      let quote = 0;
-      for (let j = lt + 1; j < n; j++) {
-        const c = s.charCodeAt(j);
-        if (quote) {
-          if (c === quote) quote = 0;
-        } else if (c === 34 || c === 39) quote = c;
-        else if (c === 62) {
-          end = j;
-          break;
-        } else if (c === 60) throw new XmlSyntaxError("'<' inside a tag");
+      const tag = tagEnd(s, lt + 1, 0);
+      if (tag.end < 0) {
+        this.awaiting = { kind: "tag", quote: tag.quote };
+        break;
       }
-      if (end < 0) break;
+      const end = tag.end;
+      if (s.charCodeAt(end) === 60) throw new XmlSyntaxError("'<' inside a tag");
       if (next === 47 /* / */) this.endTag(s.slice(lt + 2, end));
       else this.startTag(s, lt + 1, end);
       i = end + 1;
@@ -176,6 +222,26 @@ export class XmlScanner {
     if (selfClosing) this.handlers.close(local);
     else this.stack.push(name);
   }
+}
+
+/** Awaiting `end` after the buffer `s` (whose last characters may begin it). */
+function awaitText(s: string, end: string): Awaiting {
+  return { kind: "text", end, tail: s.slice(s.length - (end.length - 1)) };
+}
+
+/**
+ * The first '>' (the tag's end) or '<' (an error) outside quoted attribute values in `s` from `from`, starting
+ * inside the quote `quote` (0: none); -1 and the quote state at the end when there is none.
+ */
+function tagEnd(s: string, from: number, quote: number): { end: number; quote: number } {
+  for (let j = from; j < s.length; j++) {
+    const c = s.charCodeAt(j);
+    if (quote) {
+      if (c === quote) quote = 0;
+    } else if (c === 34 || c === 39) quote = c;
+    else if (c === 62 || c === 60) return { end: j, quote };
+  }
+  return { end: -1, quote };
 }
 
 function localOf(qualified: string): string {
