@@ -3,6 +3,12 @@
 // account) is always read first, then the filters of APP_CONFIG_KEY_FILTERS (default `contentflow.worker.*`), so a
 // worker key overrides a common key of the same name. Each filter's prefix (the part before '*') is trimmed, and we
 // remember which App Configuration key every value came from (`contentflow-worker config` shows it).
+//
+// Labels: like the Python worker (whose provider selects the empty label by default), the unlabelled keys are read
+// first. Then, for each label of APP_CONFIG_LABEL in order, the same filters again with that label, so a VM or a
+// group of VMs can get its own values (`contentflow.worker.NUM_SOURCE_WORKERS` labelled `vm-group-a`) while the
+// unlabelled keys stay exactly as the reference deployment wrote them. Each label is its own request: the service
+// does not promise an order between labels within one answer.
 import { AppConfigurationClient } from "@azure/app-configuration";
 import type { Config } from "./schema.ts";
 import { azureCredential } from "./credential.ts";
@@ -12,10 +18,22 @@ export interface AppConfigOptions {
   allowInsecureConnection?: boolean;
 }
 
-/** Settings read from App Configuration: `values[NAME]` and the full key it came from in `keys[NAME]`. */
+/**
+ * Settings read from App Configuration: `values[NAME]`, the full key it came from in `keys[NAME]`, and the label
+ * of that key in `labels[NAME]` (absent for an unlabelled key).
+ */
 export interface AppConfigValues {
   values: Record<string, string>;
   keys: Record<string, string>;
+  labels?: Record<string, string>;
+}
+
+/** The label filter the REST API reads as "no label". */
+export const NO_LABEL = "\0";
+
+/** Label filters in the order they are read (a later one wins): no label, then APP_CONFIG_LABEL's labels. */
+export function effectiveLabelFilters(labels: readonly string[]): string[] {
+  return [NO_LABEL, ...new Set(labels.map((l) => l.trim()).filter((l) => l !== ""))];
 }
 
 export const COMMON_KEY_FILTER = "contentflow.common.*";
@@ -55,18 +73,18 @@ export async function loadAppConfiguration(config: Config, opts: AppConfigOption
 }
 
 async function listSettings(client: AppConfigurationClient, config: Config): Promise<AppConfigValues> {
-  const out: AppConfigValues = { values: {}, keys: {} };
-  for (const filter of effectiveKeyFilters(config.APP_CONFIG_KEY_FILTERS)) {
-    const prefix = keyPrefix(filter);
-    const listing = client.listConfigurationSettings({
-      keyFilter: filter,
-      ...(config.APP_CONFIG_LABEL ? { labelFilter: config.APP_CONFIG_LABEL } : {}),
-    });
-    for await (const setting of listing) {
-      if (setting.value === undefined || setting.value === null) continue;
-      const name = setting.key.startsWith(prefix) ? setting.key.slice(prefix.length) : setting.key;
-      out.values[name] = setting.value;
-      out.keys[name] = setting.key;
+  const out: AppConfigValues = { values: {}, keys: {}, labels: {} };
+  for (const label of effectiveLabelFilters(config.APP_CONFIG_LABEL)) {
+    for (const filter of effectiveKeyFilters(config.APP_CONFIG_KEY_FILTERS)) {
+      const prefix = keyPrefix(filter);
+      for await (const setting of client.listConfigurationSettings({ keyFilter: filter, labelFilter: label })) {
+        if (setting.value === undefined || setting.value === null) continue;
+        const name = setting.key.startsWith(prefix) ? setting.key.slice(prefix.length) : setting.key;
+        out.values[name] = setting.value;
+        out.keys[name] = setting.key;
+        if (setting.label) out.labels![name] = setting.label;
+        else delete out.labels![name];
+      }
     }
   }
   return out;
