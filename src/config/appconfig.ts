@@ -12,6 +12,7 @@
 import { AppConfigurationClient } from "@azure/app-configuration";
 import type { Config } from "./schema.ts";
 import { azureCredential } from "./credential.ts";
+import { type DependencyFailure, describeDependencyError } from "../util/dependency-error.ts";
 
 export interface AppConfigOptions {
   /** Only for tests against a local fake server over plain HTTP. */
@@ -54,6 +55,29 @@ export function effectiveKeyFilters(configured: string[]): string[] {
   return own.includes(COMMON_KEY_FILTER) ? [...new Set(own)] : [COMMON_KEY_FILTER, ...new Set(own)];
 }
 
+/** The store could not be read: unreachable, refused, throttled… (`failure` says which, for /ready and the log). */
+export class AppConfigUnavailableError extends Error {
+  constructor(readonly failure: DependencyFailure, options?: { cause?: unknown }) {
+    super(`could not read Azure App Configuration: ${failure.text}`, options);
+    this.name = "AppConfigUnavailableError";
+  }
+}
+
+/** The store's endpoint: AZURE_APP_CONFIG_ENDPOINT, or the connection string's Endpoint= part. */
+export function appConfigEndpoint(config: Config): string {
+  return config.AZURE_APP_CONFIG_ENDPOINT ||
+    /Endpoint=([^;]+)/i.exec(config.AZURE_APP_CONFIG_CONNECTION_STRING)?.[1] || "";
+}
+
+/**
+ * Wait before attempt `attempt + 1` after `attempt` failed reads at start: 1 s, doubling, at most 30 s; `random`
+ * (0..1) spreads a fleet that lost the store at the same moment over ±20 %.
+ */
+export function appConfigRetryDelayMs(attempt: number, random = 0.5): number {
+  const base = Math.min(30_000, 1000 * 2 ** Math.max(0, attempt - 1));
+  return Math.round(base * (0.8 + 0.4 * random));
+}
+
 export async function loadAppConfiguration(config: Config, opts: AppConfigOptions = {}): Promise<AppConfigValues> {
   const clientOptions = {
     allowInsecureConnection: opts.allowInsecureConnection ?? false,
@@ -66,9 +90,11 @@ export async function loadAppConfiguration(config: Config, opts: AppConfigOption
   try {
     return await listSettings(client, config);
   } catch (err) {
-    const where = config.AZURE_APP_CONFIG_ENDPOINT ||
-      /Endpoint=([^;]+)/i.exec(config.AZURE_APP_CONFIG_CONNECTION_STRING)?.[1] || "App Configuration";
-    throw new Error(`could not read Azure App Configuration at ${where}: ${(err as Error).message}`);
+    const failure = describeDependencyError(err, {
+      service: "App Configuration",
+      endpoint: appConfigEndpoint(config) || undefined,
+    });
+    throw new AppConfigUnavailableError(failure, { cause: err });
   }
 }
 
