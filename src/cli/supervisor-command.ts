@@ -114,6 +114,8 @@ export const supervisorCommand: Command = {
     const offWaitSignals = onSignals(["SIGTERM", "SIGINT"], (signal) => stopWaiting.abort(new WaitStopped(signal)));
     let server: RunningServer | undefined;
     let handler: FetchHandler | undefined;
+    /** The address the waiting API was asked to bind (API_PORT=0 binds any free port: compare the setting). */
+    let waitingAddress: { host: string; port: number } | undefined;
     let loaded: LoadedConfig;
     try {
       loaded = await loadEffectiveConfig(flags["env-file"] as string | undefined, {
@@ -138,6 +140,7 @@ export const supervisorCommand: Command = {
               reason: () => `not started: App Configuration cannot be read yet: ${waitingFor ?? ""}`,
             });
             handler = starting.fetch;
+            waitingAddress = { host: pre.API_HOST, port: pre.API_PORT };
             server = await serve((req, info) => handler!(req, info), {
               port: pre.API_PORT,
               hostname: pre.API_HOST,
@@ -191,7 +194,10 @@ export const supervisorCommand: Command = {
       : undefined;
     let backlog: BacklogSampler | undefined;
     // The waiting API keeps its socket when the store left the address alone; otherwise it makes way.
-    if (server && (!config.API_ENABLED || server.hostname !== config.API_HOST || server.port !== config.API_PORT)) {
+    if (
+      server &&
+      (!config.API_ENABLED || waitingAddress?.host !== config.API_HOST || waitingAddress.port !== config.API_PORT)
+    ) {
       await server.close();
       server = undefined;
     }
