@@ -26,7 +26,8 @@ Configuration key …)"). Warnings (an API open to the network without API_TOKEN
 Configuration replaces) go to stderr, and the API_HOST entry carries the first as "warning".
 
 Options:
-  --env-file PATH   read this .env file instead of ./.env
+  --env-file PATH   read this env file instead of ./.env, as systemd's EnvironmentFile= reads it (comments only
+                    on lines starting with # or ;), e.g. /etc/contentflow-worker/env
   -h, --help        show this help`,
   async run(argv) {
     const { flags } = parseArgs(argv, { "env-file": "string" });

@@ -77,6 +77,9 @@ export async function loadEffectiveConfig(envFile?: string, wait?: AppConfigWait
     });
   const loaded = await loadConfig({
     dotenvPath: envFile ?? undefined,
+    // A file named with --env-file is the unit's EnvironmentFile= (/etc/contentflow-worker/env): read it as systemd
+    // does, so what `config` shows is what the service gets. ./.env stays dotenv.
+    dotenvFormat: envFile ? "systemd" : "dotenv",
     loadAppConfig: wait ? waitingForAppConfig(read, wait) : read,
   });
   registerConfiguredEndpoints(loaded.config);

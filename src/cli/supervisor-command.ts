@@ -61,7 +61,7 @@ failure, and the workers start once the store answers. If the environment alone 
 on the environment instead, as the Python worker does.
 
 Options:
-  --env-file PATH   read this .env file instead of ./.env
+  --env-file PATH   read this env file instead of ./.env, as systemd's EnvironmentFile= reads it
   -h, --help        show this help`;
 
 export const supervisorCommand: Command = {

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { type Config, configSchema, SECRET_SETTINGS, SETTING_NAMES, settingMeta, type SettingName } from "./schema.ts";
 import { redactText, registerSecret } from "../util/redact.ts";
 import { looksLikeSecretValue, WORKER_SECRET_NAMES } from "./secret-names.ts";
+import { parseSystemdEnvironmentFile } from "./systemd-env-file.ts";
 
 export type ConfigSource = "default" | ".env" | "env" | "app-config";
 
@@ -89,6 +90,11 @@ export interface LoadOptions {
   /** Path of the .env file; default ./.env when it exists. `false` disables it. */
   dotenvPath?: string | false;
   /**
+   * How the file is read: "dotenv" (default; `export`, ` #` comments after values, as python-dotenv) or "systemd"
+   * (as EnvironmentFile= reads it: src/config/systemd-env-file.ts), for a file the systemd unit also reads.
+   */
+  dotenvFormat?: "dotenv" | "systemd";
+  /**
    * Loads App Configuration values (already trimmed to setting names) and the key each came from. Called only
    * when App Configuration is configured.
    */
@@ -140,7 +146,8 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
   const dotenvPath = opts.dotenvPath === undefined ? ".env" : opts.dotenvPath;
   if (dotenvPath) {
     if (existsSync(dotenvPath)) {
-      dotenv = parseDotenv(readFileSync(dotenvPath, "utf8"));
+      const text = readFileSync(dotenvPath, "utf8");
+      dotenv = opts.dotenvFormat === "systemd" ? parseSystemdEnvironmentFile(text) : parseDotenv(text);
     } else if (opts.dotenvPath) {
       throw new ConfigError([`the .env file ${dotenvPath} does not exist`]);
     }
