@@ -170,6 +170,14 @@ export const supervisorCommand: Command = {
     } finally {
       offWaitSignals();
     }
+    if (stopWaiting.signal.aborted) {
+      // The signal came while the store was being read and it answered: stop before starting anything.
+      clearInterval(tick);
+      watchdog?.stop();
+      await server?.close();
+      logger.info("stopped while waiting for App Configuration", { signal: stopWaiting.signal.reason?.signal });
+      return EXIT_OK;
+    }
     const { config, sources } = loaded;
     requireConnectionSettings(config);
     configureLogging({ level: parseLogLevel(config.LOG_LEVEL), file: config.LOG_FILE || undefined });

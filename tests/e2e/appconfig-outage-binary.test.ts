@@ -119,3 +119,29 @@ describe("compiled binary: App Configuration down at start", () => {
     assert.equal(await exited, 0);
   });
 });
+
+test("compiled binary: SIGTERM while waiting for App Configuration exits 0", async () => {
+  const port = await freePort();
+  const proc = spawn(ensureBinary(), [], {
+    cwd: mkdtempSync(join(tmpdir(), "cfw-e2e-appconfig-stop-")),
+    env: {
+      PATH: process.env.PATH ?? "",
+      AZURE_APP_CONFIG_CONNECTION_STRING: fakeAppConfigConnectionString(port),
+      CFW_APP_CONFIG_ALLOW_INSECURE: "1",
+      API_HOST: "127.0.0.1",
+      API_PORT: "0",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
+  const lines: string[] = [];
+  createInterface({ input: proc.stdout! }).on("line", (l) => lines.push(l));
+  try {
+    await until("the waiting API", () => lines.some((l) => l.includes("api listening while waiting")) || undefined);
+    proc.kill("SIGTERM");
+    assert.equal(await exited, 0);
+    assert.ok(lines.some((l) => l.includes("stopped while waiting for App Configuration")), lines.join("\n"));
+  } finally {
+    if (proc.exitCode === null) proc.kill("SIGKILL");
+  }
+});
