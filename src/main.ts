@@ -6,6 +6,7 @@ import { EXIT_CONFIG, EXIT_FAILURE, EXIT_USAGE } from "./model/exit-codes.ts";
 import { errorText } from "./util/errors.ts";
 import { UsageError } from "./cli/args.ts";
 import { ConfigError } from "./config/load.ts";
+import { AppConfigUnavailableError } from "./config/appconfig.ts";
 import { redactText } from "./util/redact.ts";
 import { describeDependencyError, isDependencyError } from "./util/dependency-error.ts";
 import { userArgs } from "./runtime/index.ts";
@@ -97,6 +98,8 @@ export function topLevelErrorMessage(err: unknown): string {
   }
   if (err instanceof UsageError) return `${err.message} (see 'contentflow-worker --help')`;
   if (err instanceof ConfigError) return redactText(err.message);
+  // Already described (service, endpoint, kind) where it was thrown.
+  if (err instanceof AppConfigUnavailableError) return redactText(err.message);
   if (isDependencyError(err)) return redactText(describeDependencyError(err).text);
   return redactText(errorText(err));
 }

@@ -90,5 +90,6 @@ describe("cli: errors that name what failed", () => {
       ),
     );
     assert.doesNotMatch(r.stderr, new RegExp(secret));
+    assert.equal(r.stderr.split("unreachable").length, 2, `described once: ${r.stderr}`);
   });
 });
