@@ -188,7 +188,8 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
         localOverrides[name] = key;
         continue;
       }
-      if (local) shadowed[name] = sources[name];
+      // A local value the store replaces with another one (the same value is no surprise).
+      if (local && raw[name].trim() !== value.trim()) shadowed[name] = sources[name];
       raw[name] = value;
       sources[name] = "app-config";
       appConfigKeys[name] = key;

@@ -107,6 +107,13 @@ describe("App Configuration: per-VM settings", () => {
     assert.equal(loaded.config.NUM_PROCESSING_WORKERS, 8, "not set locally: the store's value");
   });
 
+  test("a local value equal to the store's is not reported as replaced", async () => {
+    const loaded = await load({ NUM_SOURCE_WORKERS: "2", API_PORT: "9000" });
+    assert.equal(loaded.shadowed?.NUM_SOURCE_WORKERS, undefined);
+    assert.equal(loaded.shadowed?.API_PORT, "env");
+    assert.match(configWarnings(loaded).join("\n"), /for API_PORT;/);
+  });
+
   test("the store cannot set how it is read", async () => {
     const loaded = await load({ NUM_SOURCE_WORKERS: "0" });
     assert.deepEqual(loaded.config.APP_CONFIG_LOCAL_OVERRIDES, []);
