@@ -6,7 +6,9 @@ import { EXIT_CONFIG, EXIT_FAILURE, EXIT_USAGE } from "./model/exit-codes.ts";
 import { errorText } from "./util/errors.ts";
 import { UsageError } from "./cli/args.ts";
 import { ConfigError } from "./config/load.ts";
+import { AppConfigUnavailableError } from "./config/appconfig.ts";
 import { redactText } from "./util/redact.ts";
+import { describeDependencyError, isDependencyError } from "./util/dependency-error.ts";
 import { userArgs } from "./runtime/index.ts";
 import { configCommand } from "./cli/config-command.ts";
 import { versionCommand } from "./cli/version-command.ts";
@@ -70,7 +72,36 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(command.help + "\n");
     return 0;
   }
-  return await command.run(commandArgs);
+  try {
+    return await command.run(commandArgs);
+  } catch (err) {
+    if (err instanceof UsageError) throw new CommandUsageError(err, command.name);
+    throw err;
+  }
+}
+
+/** A usage error of one command: the message points at that command's --help. */
+class CommandUsageError extends UsageError {
+  constructor(err: UsageError, readonly command: string) {
+    super(err.message);
+  }
+}
+
+/**
+ * The message for an error no command handled: usage errors point at the right --help; a failure to reach Cosmos
+ * DB, a storage queue, blob storage or App Configuration names the service, the endpoint and the kind of failure
+ * (src/util/dependency-error.ts); anything else is its message. Always redacted.
+ */
+export function topLevelErrorMessage(err: unknown): string {
+  if (err instanceof CommandUsageError) {
+    return `${err.message} (see 'contentflow-worker ${err.command} --help')`;
+  }
+  if (err instanceof UsageError) return `${err.message} (see 'contentflow-worker --help')`;
+  if (err instanceof ConfigError) return redactText(err.message);
+  // Already described (service, endpoint, kind) where it was thrown.
+  if (err instanceof AppConfigUnavailableError) return redactText(err.message);
+  if (isDependencyError(err)) return redactText(describeDependencyError(err).text);
+  return redactText(errorText(err));
 }
 
 if (import.meta.main) {
@@ -78,14 +109,12 @@ if (import.meta.main) {
   try {
     code = await main(userArgs());
   } catch (err) {
+    process.stderr.write(`contentflow-worker: ${topLevelErrorMessage(err)}\n`);
     if (err instanceof UsageError) {
-      process.stderr.write(`contentflow-worker: ${err.message} (see 'contentflow-worker --help')\n`);
       code = EXIT_USAGE;
     } else if (err instanceof ConfigError) {
-      process.stderr.write(`contentflow-worker: ${redactText(err.message)}\n`);
       code = EXIT_CONFIG;
     } else {
-      process.stderr.write(`contentflow-worker: ${redactText(errorText(err))}\n`);
       const stack = (err as Error | undefined)?.stack;
       if (process.env.CFW_DEBUG_STACK === "1" && stack) process.stderr.write(redactText(stack) + "\n");
       code = EXIT_FAILURE;

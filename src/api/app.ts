@@ -248,6 +248,63 @@ function backlogStatus(sample: BacklogSample | undefined) {
   };
 }
 
+export interface StartingApiOptions {
+  workerName: string;
+  version: string;
+  build?: BuildInfo;
+  startedAt: number;
+  /** Why the workers have not started yet (App Configuration cannot be read: which store, what failed). */
+  reason: () => string;
+}
+
+/**
+ * The API while the supervisor waits for its configuration (App Configuration unreachable at start): /health
+ * answers 200 (the process is alive and retrying), /ready and /status answer 503 with the reason, /metrics 503.
+ * Nothing here depends on settings the store may still change, so no token is involved: only the reason is shown,
+ * as /ready always shows its reasons.
+ */
+export function createStartingApi(opts: StartingApiOptions): Hono<ApiEnv> {
+  const app = new Hono<ApiEnv>();
+  app.use("*", requestLimits({ maxBodyBytes: 64 * 1024, timeoutMs: 10_000 }));
+  const uptime = () => Math.round((Date.now() - opts.startedAt) / 1000);
+  app.get("/", (c) =>
+    c.json({
+      service: "contentflow-worker",
+      worker_name: opts.workerName,
+      version: opts.version,
+      status: "starting",
+      reasons: [opts.reason()],
+      endpoints: ["/", "/health", "/ready", "/status", "/metrics"],
+    }, 503));
+  app.get("/health", (c) =>
+    c.json({
+      status: "healthy",
+      timestamp: new Date().toISOString(),
+      worker_name: opts.workerName,
+      version: opts.version,
+      ...(opts.build ? { build: opts.build } : {}),
+      uptime_seconds: uptime(),
+      starting: true,
+    }));
+  const notReady = { ready: false, status: "starting", degraded_roles: [] };
+  app.get("/ready", (c) => c.json({ ...notReady, reasons: [opts.reason()] }, 503));
+  app.get("/status", (c) =>
+    c.json({
+      running: false,
+      worker_name: opts.workerName,
+      timestamp: new Date().toISOString(),
+      processing_workers: { configured: 0, active: 0, workers: [] },
+      source_workers: { configured: 0, active: 0, workers: [] },
+      status: "starting",
+      version: opts.version,
+      uptime_seconds: uptime(),
+      ready: false,
+      reasons: [opts.reason()],
+    }, 503));
+  app.get("/metrics", (c) => c.text(`# starting: ${opts.reason().replace(/\s+/g, " ")}\n`, 503));
+  return app;
+}
+
 export function createApi(opts: ApiOptions): Hono<ApiEnv> {
   const { supervisor } = opts;
   const app = new Hono<ApiEnv>();

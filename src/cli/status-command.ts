@@ -18,10 +18,16 @@ Options:
                     --env-file, since command-line arguments are visible to other users in ps)
   --json            print the API's JSON as it is
   --timeout SEC     how long to wait for the API (default 5)
-  --env-file PATH   read this .env file instead of ./.env (e.g. sudo ... --env-file /etc/contentflow-worker/env)
+  --env-file PATH   read this env file instead of ./.env, as systemd's EnvironmentFile= reads it
+                    (e.g. sudo ... --env-file /etc/contentflow-worker/env)
   -h, --help        show this help
 
-Exit codes: 0 the status was read, 1 the API is unreachable, refused the token or answered something else.`;
+Exit codes: 0 running and every worker alive and ready; 3 the status was read but the supervisor is degraded,
+starting or stopping, or a worker is not alive or not ready (the reason goes to stderr); 1 the API is
+unreachable, refused the token or answered something else.`;
+
+/** Exit code of `status` when the answer says not every worker is up and ready (as `systemctl status`'s 3). */
+export const EXIT_NOT_READY = 3;
 
 // Tolerant on purpose: the API may add fields, and the Python worker's shape is accepted too.
 const optionalNumber = v.optional(v.fallback(v.nullable(v.number()), null), null);
@@ -120,6 +126,24 @@ export function summarizeStatus(body: unknown): StatusSummary {
     roles,
     workers,
   };
+}
+
+/**
+ * Why the status is not healthy: a supervisor state other than running (degraded, starting, stopping, stopped), a
+ * worker not alive or not ready, or fewer workers reported than configured. Undefined when all is well. Workers of
+ * the Python worker's shape have no `ready`: there only `alive` counts.
+ */
+export function unhealthyReason(summary: StatusSummary): string | undefined {
+  const problems: string[] = [];
+  if (summary.status !== null && summary.status !== "running" && summary.status !== "ready") {
+    problems.push(`status ${summary.status}`);
+  }
+  const total = summary.workers.length;
+  const up = summary.workers.filter((w) => w.alive !== false && w.ready !== false).length;
+  if (up < total) problems.push(`${up} of ${total} worker(s) alive and ready`);
+  const configured = summary.roles.reduce((a, r) => a + (r.configured ?? 0), 0);
+  if (configured > total) problems.push(`${total} of ${configured} configured worker(s) reported`);
+  return problems.length ? problems.join("; ") : undefined;
 }
 
 /** 75 → "1m15s", 3725 → "1h02m", 90000 → "1d01h". */
@@ -265,7 +289,12 @@ export async function runStatus(argv: string[], io: StatusIO = processIO): Promi
   }
   if (flags.json) {
     io.stdout(JSON.stringify(body, null, 2) + "\n");
-    return response.ok ? EXIT_OK : EXIT_FAILURE;
+    if (!response.ok) return EXIT_FAILURE;
+    let unhealthy: string | undefined;
+    try {
+      unhealthy = unhealthyReason(summarizeStatus(body));
+    } catch { /* printed as it is; not our shape */ }
+    return unhealthy ? EXIT_NOT_READY : EXIT_OK;
   }
   let summary: StatusSummary;
   try {
@@ -278,8 +307,16 @@ export async function runStatus(argv: string[], io: StatusIO = processIO): Promi
     return fail(`the API at ${url} answered HTTP ${response.status}${typeof error === "string" ? `: ${error}` : ""}`);
   }
   io.stdout(renderStatusTable(summary, base));
-  if (!response.ok) io.stderr(`contentflow-worker status: the API answered HTTP ${response.status}\n`);
-  return response.ok ? EXIT_OK : EXIT_FAILURE;
+  if (!response.ok) {
+    io.stderr(`contentflow-worker status: the API answered HTTP ${response.status}\n`);
+    return EXIT_FAILURE;
+  }
+  const unhealthy = unhealthyReason(summary);
+  if (unhealthy) {
+    io.stderr(`contentflow-worker status: not healthy: ${unhealthy}\n`);
+    return EXIT_NOT_READY;
+  }
+  return EXIT_OK;
 }
 
 export const statusCommand: Command = {

@@ -6,9 +6,11 @@ import { parseArgs } from "./args.ts";
 import { loadEffectiveConfig } from "./load-effective-config.ts";
 import { requireConnectionSettings } from "../config/load.ts";
 import { configureLogging, parseLogLevel, rootLogger } from "../log/logger.ts";
-import { onSignals, type RunningServer, selfCommand, serve } from "../runtime/index.ts";
+import { type FetchHandler, onSignals, type RunningServer, selfCommand, serve } from "../runtime/index.ts";
 import { Supervisor } from "../supervisor/supervisor.ts";
-import { createApi, readiness } from "../api/app.ts";
+import { createApi, createStartingApi, readiness } from "../api/app.ts";
+import type { LoadedConfig } from "../config/load.ts";
+import { configWarnings } from "../config/explain.ts";
 import { parseIpRange } from "../util/ip-ranges.ts";
 import { buildInfo } from "../runtime/build-info.ts";
 import { BacklogSampler } from "../supervisor/backlog-sampler.ts";
@@ -26,6 +28,16 @@ import {
 /** Status page samples: every 5 s, 180 kept (the chart's last 15 minutes). */
 const ACTIVITY_SAMPLE_MS = 5000;
 
+/** READY=1 goes to systemd at the latest this long after start, even when not every worker is ready. */
+const READY_GRACE_MS = 60_000;
+
+/** A signal arrived while the configuration was still awaited. */
+class WaitStopped extends Error {
+  constructor(readonly signal: string) {
+    super(`stopped by ${signal} while waiting for App Configuration`);
+  }
+}
+
 const HELP = `Usage: contentflow-worker [supervisor] [--env-file PATH]
 
 Runs NUM_PROCESSING_WORKERS processing workers and NUM_SOURCE_WORKERS source workers as child processes of this
@@ -38,10 +50,18 @@ executable, restarts crashed ones (exponential backoff with jitter), and serves 
   GET /metrics   Prometheus text (bearer token if API_TOKEN)
 SIGTERM or SIGINT drains the workers within SHUTDOWN_DRAIN_TIMEOUT_SECONDS, then exits 0; a second signal kills
 them at once. A worker that sends no heartbeat for WORKER_HEARTBEAT_TIMEOUT_SECONDS (a blocked event loop) is
-killed and replaced. Under systemd (Type=notify) it sends READY=1, STATUS=, WATCHDOG=1 and STOPPING=1.
+killed and replaced. Under systemd (Type=notify) it sends READY=1 (once every worker is ready, or after 60 s
+whatever their state), STATUS=, WATCHDOG=1 and STOPPING=1.
+
+When Azure App Configuration is set but cannot be read at start (unreachable, DNS, 403 while a role assignment
+propagates…), it keeps trying (1 s, doubling, at most 30 s between attempts) instead of exiting: meanwhile the
+API on the environment's API_HOST:API_PORT answers /health with 200 and /ready with 503 naming the store and the
+failure, and the workers start once the store answers. If the environment alone holds every required setting
+(STORAGE_ACCOUNT_WORKER_QUEUE_URL or STORAGE_QUEUE_CONNECTION_STRING, and COSMOS_DB_ENDPOINT) it warns and runs
+on the environment instead, as the Python worker does.
 
 Options:
-  --env-file PATH   read this .env file instead of ./.env
+  --env-file PATH   read this env file instead of ./.env, as systemd's EnvironmentFile= reads it
   -h, --help        show this help`;
 
 export const supervisorCommand: Command = {
@@ -50,13 +70,122 @@ export const supervisorCommand: Command = {
   help: HELP,
   async run(argv) {
     const { flags } = parseArgs(argv, { "env-file": "string" });
-    const { config, sources } = await loadEffectiveConfig(flags["env-file"] as string | undefined);
+    const startedAt = Date.now();
+    // systemd integration from the first moment: READY=1 once every worker is ready (or after a 60 s grace,
+    // degraded: also while App Configuration cannot be read yet, so a long outage does not fail the unit's start),
+    // STATUS lines, and watchdog pings only while this event loop keeps ticking.
+    let logger = rootLogger.child({ role: "supervisor" });
+    // The running supervisor, once the configuration is known.
+    const started: { supervisor?: Supervisor } = {};
+    let waitingFor: string | undefined;
+    let lastTick = Date.now();
+    let readySent = false;
+    let lastStatus = "";
+    const tick = setInterval(() => {
+      lastTick = Date.now();
+      let status: string;
+      let ready = false;
+      const supervisor = started.supervisor;
+      if (supervisor) {
+        const r = readiness(supervisor);
+        const snap = supervisor.snapshot();
+        ready = r.ready;
+        status = ["processing", "source"].map((role) => {
+          const mine = snap.filter((c) => c.role === role);
+          return `${mine.filter((c) => c.ready).length}/${mine.length} ${role} ready`;
+        }).join(", ") + `; ${snap.reduce((a, c) => a + c.in_flight, 0)} in flight` +
+          (r.degraded.length ? `; degraded: ${r.degraded.join(",")}` : "");
+      } else {
+        status = `waiting for configuration${waitingFor ? `: ${waitingFor}` : ""}`;
+      }
+      if (!readySent && (ready || Date.now() - startedAt > READY_GRACE_MS)) {
+        readySent = true;
+        notifyReady(status);
+        if (ready) logger.info("all workers ready", { status });
+        else logger.warn("not ready after 60 s; reporting started to systemd anyway", { status });
+      } else if (status !== lastStatus) notifyStatus(status);
+      lastStatus = status;
+    }, 1000);
+    const watchdog = startWatchdog({ isAlive: () => Date.now() - lastTick < 10_000 });
+
+    // While App Configuration cannot be read: the API on the environment's address answers /health, and /ready
+    // says why nothing runs yet. A signal ends the wait (and the process, with 0).
+    const stopWaiting = new AbortController();
+    const offWaitSignals = onSignals(["SIGTERM", "SIGINT"], (signal) => stopWaiting.abort(new WaitStopped(signal)));
+    let server: RunningServer | undefined;
+    let handler: FetchHandler | undefined;
+    /** The address the waiting API was asked to bind (API_PORT=0 binds any free port: compare the setting). */
+    let waitingAddress: { host: string; port: number } | undefined;
+    let loaded: LoadedConfig;
+    try {
+      loaded = await loadEffectiveConfig(flags["env-file"] as string | undefined, {
+        signal: stopWaiting.signal,
+        async onRetry(pre, err, delayMs, attempt) {
+          if (attempt === 1) {
+            configureLogging({ level: parseLogLevel(pre.LOG_LEVEL), file: pre.LOG_FILE || undefined });
+            logger = rootLogger.child({ worker: pre.WORKER_NAME, role: "supervisor" });
+          }
+          waitingFor = `${err.failure.text}; retrying (attempt ${attempt + 1} in ${Math.round(delayMs / 1000)} s)`;
+          logger.error("App Configuration cannot be read; the workers start once it answers", {
+            error: err.failure.text,
+            attempt,
+            retry_in_ms: delayMs,
+          });
+          if (pre.API_ENABLED && !server) {
+            const starting = createStartingApi({
+              workerName: pre.WORKER_NAME,
+              version: buildInfo().version,
+              build: buildInfo(),
+              startedAt,
+              reason: () => `not started: App Configuration cannot be read yet: ${waitingFor ?? ""}`,
+            });
+            handler = starting.fetch;
+            waitingAddress = { host: pre.API_HOST, port: pre.API_PORT };
+            server = await serve((req, info) => handler!(req, info), {
+              port: pre.API_PORT,
+              hostname: pre.API_HOST,
+              maxRequestBodySize: 64 * 1024,
+            });
+            logger.info("api listening while waiting for App Configuration", { host: pre.API_HOST, port: server.port });
+          }
+        },
+        onEnvironmentOnly(pre, err) {
+          configureLogging({ level: parseLogLevel(pre.LOG_LEVEL), file: pre.LOG_FILE || undefined });
+          rootLogger.child({ worker: pre.WORKER_NAME, role: "supervisor" }).warn(
+            "App Configuration cannot be read; running on the environment alone, which holds every required " +
+              "setting (its App Configuration values are not applied: restart the service once the store answers)",
+            { error: err.failure.text },
+          );
+        },
+      });
+    } catch (err) {
+      clearInterval(tick);
+      watchdog?.stop();
+      await server?.close();
+      if (err instanceof WaitStopped) {
+        logger.info("stopped while waiting for App Configuration", { signal: err.signal });
+        return EXIT_OK;
+      }
+      throw err;
+    } finally {
+      offWaitSignals();
+    }
+    if (stopWaiting.signal.aborted) {
+      // The signal came while the store was being read and it answered: stop before starting anything.
+      clearInterval(tick);
+      watchdog?.stop();
+      await server?.close();
+      logger.info("stopped while waiting for App Configuration", { signal: stopWaiting.signal.reason?.signal });
+      return EXIT_OK;
+    }
+    const { config, sources } = loaded;
     requireConnectionSettings(config);
     configureLogging({ level: parseLogLevel(config.LOG_LEVEL), file: config.LOG_FILE || undefined });
-    const logger = rootLogger.child({ worker: config.WORKER_NAME, role: "supervisor" });
+    logger = rootLogger.child({ worker: config.WORKER_NAME, role: "supervisor" });
+    for (const warning of configWarnings(loaded)) logger.warn(warning);
     // Counter history and recent failures for the status page (only kept while the API serves it).
     const activity = config.API_ENABLED ? new Activity() : undefined;
-    const supervisor = new Supervisor({
+    const running = new Supervisor({
       roles: { processing: config.NUM_PROCESSING_WORKERS, source: config.NUM_SOURCE_WORKERS },
       logger,
       command: (role, index) => selfCommand(["worker", `--role=${role}`, `--index=${index}`]),
@@ -69,10 +198,17 @@ export const supervisorCommand: Command = {
       onChildLog: activity ? (line) => activity.observeLog(line) : undefined,
     });
     const activityTimer = activity
-      ? setInterval(() => activity.sample(supervisor.counterTotals()), ACTIVITY_SAMPLE_MS)
+      ? setInterval(() => activity.sample(running.counterTotals()), ACTIVITY_SAMPLE_MS)
       : undefined;
-    let server: RunningServer | undefined;
     let backlog: BacklogSampler | undefined;
+    // The waiting API keeps its socket when the store left the address alone; otherwise it makes way.
+    if (
+      server &&
+      (!config.API_ENABLED || waitingAddress?.host !== config.API_HOST || waitingAddress.port !== config.API_PORT)
+    ) {
+      await server.close();
+      server = undefined;
+    }
     if (config.API_ENABLED) {
       if (config.QUEUE_METRICS_INTERVAL_SECONDS > 0) {
         const queues = taskQueues(config);
@@ -86,7 +222,7 @@ export const supervisorCommand: Command = {
       }
       const sampler = backlog;
       const app = createApi({
-        supervisor,
+        supervisor: running,
         backlog: sampler ? () => sampler.latest() : undefined,
         activity,
         workerName: config.WORKER_NAME,
@@ -95,14 +231,16 @@ export const supervisorCommand: Command = {
         apiToken: config.API_TOKEN || undefined,
         openStatusFrom: config.API_OPEN_STATUS_FROM.map(parseIpRange),
       });
-      server = await serve(app.fetch, {
+      handler = app.fetch;
+      server ??= await serve((req, info) => handler!(req, info), {
         port: config.API_PORT,
         hostname: config.API_HOST,
         maxRequestBodySize: 64 * 1024,
       });
       logger.info("api listening", { host: config.API_HOST, port: server.port });
     }
-    supervisor.start();
+    running.start();
+    started.supervisor = running;
     logger.info("supervisor started", {
       version: buildInfo().version,
       commit: buildInfo().commit,
@@ -110,44 +248,18 @@ export const supervisorCommand: Command = {
       source_workers: config.NUM_SOURCE_WORKERS,
     });
 
-    // systemd integration: READY=1 once every worker is ready (or after a grace period, degraded), STATUS lines,
-    // and watchdog pings only while this event loop keeps ticking.
-    let lastTick = Date.now();
-    let readySent = false;
-    let lastStatus = "";
-    const startedAt = Date.now();
-    const tick = setInterval(() => {
-      lastTick = Date.now();
-      const r = readiness(supervisor);
-      const snap = supervisor.snapshot();
-      const status = ["processing", "source"].map((role) => {
-        const mine = snap.filter((c) => c.role === role);
-        return `${mine.filter((c) => c.ready).length}/${mine.length} ${role} ready`;
-      }).join(", ") + `; ${snap.reduce((a, c) => a + c.in_flight, 0)} in flight` +
-        (r.degraded.length ? `; degraded: ${r.degraded.join(",")}` : "");
-      if (!readySent && (r.ready || Date.now() - startedAt > 60_000)) {
-        readySent = true;
-        notifyReady(status);
-        logger.info(r.ready ? "all workers ready" : "workers not all ready after 60 s; reporting started anyway", {
-          status,
-        });
-      } else if (status !== lastStatus) notifyStatus(status);
-      lastStatus = status;
-    }, 1000);
-    const watchdog = startWatchdog({ isAlive: () => Date.now() - lastTick < 10_000 });
-
     const done = new Promise<void>((resolve) => {
       let signals = 0;
       onSignals(["SIGTERM", "SIGINT"], (signal) => {
         signals++;
         if (signals > 1) {
-          supervisor.killAll(`second ${signal}`);
+          running.killAll(`second ${signal}`);
           return;
         }
         logger.info("shutdown requested", { signal });
         notifyStopping("draining workers");
         notifyExtendTimeout((config.SHUTDOWN_DRAIN_TIMEOUT_SECONDS + 10) * 1000);
-        supervisor.shutdown(signal).then(resolve);
+        running.shutdown(signal).then(resolve);
       });
     });
     await done;

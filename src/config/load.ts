@@ -1,10 +1,14 @@
 // Effective configuration = defaults < .env file < process environment < Azure App Configuration
-// (App Configuration overrides the environment, as in the Python worker).
+// (App Configuration overrides the environment, as in the Python worker), except for the settings named in
+// APP_CONFIG_LOCAL_OVERRIDES: there a value set in the environment or the env file wins, so one VM can differ from
+// the shared store. The App Configuration settings themselves (group "appconfig") are never read from the store:
+// they say how it is read.
 import * as v from "valibot";
 import { existsSync, readFileSync } from "node:fs";
 import { type Config, configSchema, SECRET_SETTINGS, SETTING_NAMES, settingMeta, type SettingName } from "./schema.ts";
 import { redactText, registerSecret } from "../util/redact.ts";
 import { looksLikeSecretValue, WORKER_SECRET_NAMES } from "./secret-names.ts";
+import { parseSystemdEnvironmentFile } from "./systemd-env-file.ts";
 
 export type ConfigSource = "default" | ".env" | "env" | "app-config";
 
@@ -13,6 +17,31 @@ export interface LoadedConfig {
   sources: Record<SettingName, ConfigSource>;
   /** For settings whose source is "app-config": the App Configuration key the value was read from. */
   appConfigKeys: Partial<Record<SettingName, string>>;
+  /** For settings whose source is "app-config" and whose key has a label: that label. */
+  appConfigLabels?: Partial<Record<SettingName, string>>;
+  /** Settings whose local value won through APP_CONFIG_LOCAL_OVERRIDES: the App Configuration key it won over. */
+  localOverrides?: Partial<Record<SettingName, string>>;
+  /** Settings set locally (env or env file) whose value App Configuration replaced: where the lost value was. */
+  shadowed?: Partial<Record<SettingName, ConfigSource>>;
+}
+
+/** Settings the store may not set: they decide where and how it is read. */
+function isBootstrapSetting(name: SettingName): boolean {
+  return settingMeta[name].group === "appconfig";
+}
+
+/** The names in APP_CONFIG_LOCAL_OVERRIDES, checked: each must be a setting (or `*` for every setting). */
+export function localOverrideNames(names: readonly string[]): Set<SettingName> {
+  if (names.includes("*")) return new Set(SETTING_NAMES);
+  const unknown = names.filter((n) => !(SETTING_NAMES as readonly string[]).includes(n));
+  if (unknown.length) {
+    throw new ConfigError([
+      `APP_CONFIG_LOCAL_OVERRIDES names ${unknown.join(", ")}: not ${
+        unknown.length > 1 ? "settings" : "a setting"
+      } (expected setting names such as NUM_SOURCE_WORKERS,API_HOST, or *)`,
+    ]);
+  }
+  return new Set(names as SettingName[]);
 }
 
 export class ConfigError extends Error {
@@ -61,10 +90,17 @@ export interface LoadOptions {
   /** Path of the .env file; default ./.env when it exists. `false` disables it. */
   dotenvPath?: string | false;
   /**
+   * How the file is read: "dotenv" (default; `export`, ` #` comments after values, as python-dotenv) or "systemd"
+   * (as EnvironmentFile= reads it: src/config/systemd-env-file.ts), for a file the systemd unit also reads.
+   */
+  dotenvFormat?: "dotenv" | "systemd";
+  /**
    * Loads App Configuration values (already trimmed to setting names) and the key each came from. Called only
    * when App Configuration is configured.
    */
-  loadAppConfig?: (pre: Config) => Promise<{ values: Record<string, string>; keys: Record<string, string> }>;
+  loadAppConfig?: (
+    pre: Config,
+  ) => Promise<{ values: Record<string, string>; keys: Record<string, string>; labels?: Record<string, string> }>;
 }
 
 /** A rejected value as the error shows it: never a key that was put in the wrong setting. */
@@ -110,7 +146,8 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
   const dotenvPath = opts.dotenvPath === undefined ? ".env" : opts.dotenvPath;
   if (dotenvPath) {
     if (existsSync(dotenvPath)) {
-      dotenv = parseDotenv(readFileSync(dotenvPath, "utf8"));
+      const text = readFileSync(dotenvPath, "utf8");
+      dotenv = opts.dotenvFormat === "systemd" ? parseSystemdEnvironmentFile(text) : parseDotenv(text);
     } else if (opts.dotenvPath) {
       throw new ConfigError([`the .env file ${dotenvPath} does not exist`]);
     }
@@ -134,22 +171,36 @@ export async function loadConfig(opts: LoadOptions = {}): Promise<LoadedConfig> 
   }
 
   let config = validate(raw);
+  const overridable = localOverrideNames(config.APP_CONFIG_LOCAL_OVERRIDES);
   const appConfigKeys: Partial<Record<SettingName, string>> = {};
+  const appConfigLabels: Partial<Record<SettingName, string>> = {};
+  const localOverrides: Partial<Record<SettingName, string>> = {};
+  const shadowed: Partial<Record<SettingName, ConfigSource>> = {};
   if (opts.loadAppConfig && (config.AZURE_APP_CONFIG_ENDPOINT || config.AZURE_APP_CONFIG_CONNECTION_STRING)) {
     const remote = await opts.loadAppConfig(config);
     let changed = false;
     for (const name of SETTING_NAMES) {
       const value = remote.values[name];
-      if (value === undefined) continue;
+      if (value === undefined || isBootstrapSetting(name)) continue;
+      const key = remote.keys[name] ?? name;
+      const local = sources[name] === "env" || sources[name] === ".env";
+      if (local && overridable.has(name)) {
+        localOverrides[name] = key;
+        continue;
+      }
+      // A local value the store replaces with another one (the same value is no surprise).
+      if (local && raw[name].trim() !== value.trim()) shadowed[name] = sources[name];
       raw[name] = value;
       sources[name] = "app-config";
-      appConfigKeys[name] = remote.keys[name] ?? name;
+      appConfigKeys[name] = key;
+      const label = remote.labels?.[name];
+      if (label) appConfigLabels[name] = label;
       changed = true;
     }
     if (changed) config = validate(raw);
   }
   registerConfigSecrets(config, env);
-  return { config, sources, appConfigKeys };
+  return { config, sources, appConfigKeys, appConfigLabels, localOverrides, shadowed };
 }
 
 /** Settings every long-running role needs; checked at start of supervisor and workers. */

@@ -209,7 +209,14 @@ export const settingSchemas = {
   AZURE_APP_CONFIG_ENDPOINT: urlOrEmpty("the App Configuration endpoint"),
   AZURE_APP_CONFIG_CONNECTION_STRING: strSetting(),
   APP_CONFIG_KEY_FILTERS: listSetting(),
-  APP_CONFIG_LABEL: strSetting(),
+  APP_CONFIG_LABEL: v.pipe(
+    listSetting(),
+    v.check(
+      (labels) => labels.every((l) => !/[*\\\0]/.test(l)),
+      "expected label names separated by commas (no '*', '\\' or NUL: each label is read on its own, in order)",
+    ),
+  ),
+  APP_CONFIG_LOCAL_OVERRIDES: listSetting(),
 };
 
 export type SettingName = keyof typeof settingSchemas;
@@ -508,7 +515,8 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
   AZURE_APP_CONFIG_ENDPOINT: {
     group: "appconfig",
     default: "",
-    description: "App Configuration endpoint; its values override the environment",
+    description:
+      "App Configuration endpoint; its values override the environment, except settings named in APP_CONFIG_LOCAL_OVERRIDES",
   },
   AZURE_APP_CONFIG_CONNECTION_STRING: {
     group: "appconfig",
@@ -525,7 +533,14 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
   APP_CONFIG_LABEL: {
     group: "appconfig",
     default: "",
-    description: "Label filter for App Configuration (empty = any label)",
+    description:
+      "Labels to read after the unlabelled keys, comma-separated, in order (a later label wins): per-VM or per-group values beside the shared store, e.g. vm-group-a. Empty: only unlabelled keys, as the Python worker reads",
+  },
+  APP_CONFIG_LOCAL_OVERRIDES: {
+    group: "appconfig",
+    default: "",
+    description:
+      "Settings whose value from the environment or env file wins over App Configuration on this VM (comma-separated names, or * for every setting set locally), e.g. NUM_SOURCE_WORKERS,API_HOST. Only read from the environment and env file",
   },
 };
 

@@ -119,8 +119,17 @@ async function sendWithFetch(request: PipelineRequest): Promise<PipelineResponse
       );
     }
     // Network failures: the code the SDKs' retry policies look for (their default client uses it too).
+    // Deno's fetch says only "fetch failed" and keeps the reason (refused, DNS, TLS) in `cause`: both go into the
+    // message, and the original error stays the cause (src/util/dependency-error.ts reads it).
     const message = err instanceof Error ? err.message : String(err);
-    throw new RestError(`Error sending request: ${message}`, { code: RestError.REQUEST_SEND_ERROR, request });
+    const cause = (err as { cause?: { message?: unknown } } | null)?.cause;
+    const detail = typeof cause?.message === "string" && cause.message ? `: ${cause.message}` : "";
+    const sendError = new RestError(`Error sending request: ${message}${detail}`, {
+      code: RestError.REQUEST_SEND_ERROR,
+      request,
+    });
+    Object.defineProperty(sendError, "cause", { value: err, enumerable: false, configurable: true });
+    throw sendError;
   } finally {
     if (timer !== undefined) clearTimeout(timer);
     request.abortSignal?.removeEventListener("abort", onAbort);

@@ -7,6 +7,7 @@
 import type { Logger } from "../log/logger.ts";
 import { IdleBackoff } from "./backoff.ts";
 import { isQueueNotFound, storageErrorSummary } from "./errors.ts";
+import { describeDependencyError } from "../util/dependency-error.ts";
 import type { LeasedMessage } from "./leased-message.ts";
 import type { TaskQueue } from "./task-queue.ts";
 import { PrefetchBuffer, prefetchLimit, TaskPace } from "./prefetch.ts";
@@ -95,7 +96,16 @@ export async function consume(opts: ConsumerOptions): Promise<ConsumeSummary> {
     listener: {
       down: (err) =>
         logger.error("task queue unreachable; backing off", { queue: queue.name, error: storageErrorSummary(err) }),
-      failed: () => hooks.ready?.(false, "queue unreachable"),
+      // The reason names the service, endpoint and kind of failure (refused, DNS, 403 with the missing role…).
+      failed: (err) =>
+        hooks.ready?.(
+          false,
+          describeDependencyError(err, {
+            service: "Storage queue",
+            endpoint: queue.queues.tasks.url,
+            what: `queue ${queue.name}`,
+          }).text,
+        ),
       up: (downMs) => logger.info("task queue reachable again", { queue: queue.name, down_ms: downMs }),
     },
   });

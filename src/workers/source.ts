@@ -30,6 +30,7 @@ import { pollingIntervalOf } from "../source/input-executor.ts";
 import { type ScheduledVault, VaultSchedule } from "../source/schedule.ts";
 import { sleep } from "../util/sleep.ts";
 import { errorSummary } from "../util/errors.ts";
+import { describeDependencyError } from "../util/dependency-error.ts";
 import { OutageGate } from "../util/outage-gate.ts";
 
 export interface SourceOnceSummary {
@@ -319,7 +320,11 @@ export async function runSourceWorker(ctx: WorkerContext): Promise<void> {
     maxDelayMs: 12 * tickMs,
     listener: {
       failed: (err, failures) => {
-        ctx.report.setReady(false, `cannot read vaults/pipelines: ${errorSummary(err)}`);
+        const what = describeDependencyError(err, {
+          service: "Cosmos DB",
+          endpoint: ctx.config.COSMOS_DB_ENDPOINT || undefined,
+        });
+        ctx.report.setReady(false, `cannot read vaults/pipelines: ${what.text}`);
         if (failures === 1 || failures % 10 === 0) {
           logger.warn("cannot read vaults/pipelines; retrying", { err, attempts: failures });
         }

@@ -331,6 +331,13 @@ describe("compiled binary under fire", () => {
         .catch((err) => {
           throw new Error(`${err.message}\n${run.lines.slice(-25).join("\n")}`);
         });
+      // The reason names the service, its endpoint and the kind of failure (src/util/dependency-error.ts).
+      const cosmosAt = `Cosmos DB at http://127.0.0.1:${proxy.port}: `;
+      const reasons = await until("a reason naming Cosmos DB", async () => {
+        const r = (await (await run.get("/ready")).json()).reasons as string[] | undefined;
+        return r?.some((x) => x.includes(cosmosAt)) ? r : undefined;
+      }, 30_000);
+      assert.ok(reasons.some((x) => /: (unreachable|no answer in time)/.test(x)), reasons.join("\n"));
       await sleep(10_000);
       await proxy.restore();
       const docs = await finishedExecutions(store, vault, 160, 120_000);

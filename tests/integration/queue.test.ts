@@ -576,6 +576,7 @@ describe("task queue on Azurite", () => {
   });
 
   test("consumer: an Azurite outage is survived (ready false, one log line), then work resumes", async () => {
+    const reasons: string[] = [];
     const qs = queues();
     const queue = new TaskQueue(qs, { leaseSeconds: 30, requestTimeoutMs: 2000 });
     await queue.ensureQueues();
@@ -593,12 +594,22 @@ describe("task queue on Azurite", () => {
         handled.push(m.text);
         await m.delete();
       },
-      hooks: { ready: (r) => readiness.push(r) },
+      hooks: {
+        ready: (r, reason) => {
+          readiness.push(r);
+          if (reason) reasons.push(reason);
+        },
+      },
     });
     try {
       await until("ready", async () => (readiness.at(-1) === true ? true : undefined), 10_000);
       await emu.queue.stop();
       await until("not ready", async () => (readiness.at(-1) === false ? true : undefined), 15_000);
+      // The reason names the service, its endpoint and the kind of failure, not just "queue unreachable".
+      assert.match(
+        reasons.at(-1) ?? "",
+        /^Storage queue at http:\/\/127\.0\.0\.1:\d+: (unreachable|no answer in time)/,
+      );
       await sleep(3000); // several failed polls
       const before = readiness.length;
       await emu.queue.start();

@@ -130,10 +130,34 @@ describe("App Configuration: the reference deployment's layout", () => {
       value: "https://cosmos-abc.documents.azure.com:443/",
       source: "app-config",
       secret: false,
+      origin: "App Configuration key contentflow.common.COSMOS_DB_ENDPOINT",
       key: "contentflow.common.COSMOS_DB_ENDPOINT",
     });
     assert.equal(view.NUM_SOURCE_WORKERS.key, "contentflow.worker.NUM_SOURCE_WORKERS");
     assert.equal(view.WORKER_NAME.source, "default");
     assert.equal(view.WORKER_NAME.key, undefined);
+  });
+
+  test("`config` says when a local override wins, and warns of the open API the reference store asks for", async () => {
+    const r = await cliAsync(["config"], {
+      AZURE_APP_CONFIG_CONNECTION_STRING: fake.connectionString,
+      CFW_APP_CONFIG_ALLOW_INSECURE: "1",
+      APP_CONFIG_LOCAL_OVERRIDES: "NUM_SOURCE_WORKERS",
+      NUM_SOURCE_WORKERS: "0",
+      NUM_PROCESSING_WORKERS: "1",
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const view = JSON.parse(r.stdout);
+    assert.equal(view.NUM_SOURCE_WORKERS.value, 0);
+    assert.equal(view.NUM_SOURCE_WORKERS.source, "env");
+    assert.match(
+      view.NUM_SOURCE_WORKERS.origin,
+      /^environment \(local override over App Configuration key contentflow\.worker\.NUM_SOURCE_WORKERS/,
+    );
+    assert.equal(view.NUM_PROCESSING_WORKERS.value, 4);
+    assert.match(view.NUM_PROCESSING_WORKERS.origin, /replaces the value from the environment/);
+    assert.match(view.API_HOST.warning, /API_HOST=0\.0\.0\.0 is not a loopback address and API_TOKEN is not set/);
+    assert.match(r.stderr, /warning: API_HOST=0\.0\.0\.0/);
+    assert.match(r.stderr, /warning: App Configuration replaces the value .* for NUM_PROCESSING_WORKERS/);
   });
 });

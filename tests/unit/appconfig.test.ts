@@ -39,14 +39,26 @@ describe("App Configuration source", () => {
     assert.ok(fake.requests.some((r) => r.includes("after=2")), "second page was requested");
   });
 
-  test("several filters and a label", async () => {
-    const { config } = await loadConfig({
+  test("several filters and a label: the labelled key wins over the unlabelled one", async () => {
+    const { config, appConfigLabels } = await loadConfig({
       env: env({ APP_CONFIG_KEY_FILTERS: "contentflow.common.*,contentflow.worker.*", APP_CONFIG_LABEL: "prod" }),
       dotenvPath: false,
       loadAppConfig: (pre) => loadAppConfiguration(pre, { allowInsecureConnection: true }),
     });
     assert.equal(config.COSMOS_DB_NAME, "prod-db");
-    assert.equal(config.NUM_PROCESSING_WORKERS, 1, "unlabelled worker keys are not selected by label=prod");
+    assert.equal(appConfigLabels?.COSMOS_DB_NAME, "prod");
+    assert.equal(config.NUM_PROCESSING_WORKERS, 6, "unlabelled keys are still read under APP_CONFIG_LABEL");
+    assert.equal(appConfigLabels?.NUM_PROCESSING_WORKERS, undefined);
+  });
+
+  test("without APP_CONFIG_LABEL only unlabelled keys are read (as the Python worker's provider)", async () => {
+    const { config } = await loadConfig({
+      env: env({}),
+      dotenvPath: false,
+      loadAppConfig: (pre) => loadAppConfiguration(pre, { allowInsecureConnection: true }),
+    });
+    assert.equal(config.COSMOS_DB_NAME, "shared-db");
+    assert.ok(fake.requests.some((r) => r.includes("label=%00")), "asked for no label explicitly");
   });
 
   test("a wrong secret fails clearly", async () => {

@@ -13,6 +13,7 @@ import {
   runStatus,
   type StatusIO,
   summarizeStatus,
+  unhealthyReason,
 } from "../../src/cli/status-command.ts";
 import { UsageError } from "../../src/cli/args.ts";
 
@@ -74,6 +75,21 @@ const PYTHON_STATUS = {
   source_workers: { configured: 1, active: 1, workers: [{ id: 0, pid: 4243, alive: true }] },
 };
 
+/** Our shape, status "running", one processing worker per entry, alive, ready as given. */
+function runningWith(ready: boolean[]) {
+  return {
+    status: "running",
+    worker_name: "w",
+    workers: {
+      processing: {
+        configured: ready.length,
+        active: ready.length,
+        workers: ready.map((r, i) => ({ id: `p-${i}`, pid: 100 + i, alive: true, ready: r })),
+      },
+    },
+  };
+}
+
 let server: RunningServer;
 let base: string;
 
@@ -81,6 +97,8 @@ before(async () => {
   const app = new Hono();
   app.get("/ours/status", (c) => c.json(OUR_STATUS));
   app.get("/python/status", (c) => c.json(PYTHON_STATUS));
+  app.get("/notready/status", (c) => c.json(runningWith([false, false])));
+  app.get("/allready/status", (c) => c.json(runningWith([true, true])));
   app.use("/secure/*", bearerAuth(TOKEN));
   app.get("/secure/status", (c) => c.json(OUR_STATUS));
   app.get("/html/status", (c) => c.html("<html>proxy error</html>", 502));
@@ -118,7 +136,11 @@ async function run(argv: string[], env: Record<string, string> = {}) {
 describe("status: table", () => {
   test("our /status shape: one row per worker, then totals", async () => {
     const r = await run(["--url", `${base}/ours`, "--token", "unused"]);
-    assert.equal(r.code, 0, r.err);
+    assert.equal(r.code, 3, "degraded, and not every worker ready");
+    assert.equal(
+      r.err,
+      "contentflow-worker status: not healthy: status degraded; 1 of 3 worker(s) alive and ready\n",
+    );
     assert.equal(r.configLoads, 0, "no configuration needed when --url and --token are given");
     const lines = r.out.trimEnd().split("\n");
     assert.match(
@@ -168,8 +190,46 @@ describe("status: table", () => {
 
   test("--json prints the API's JSON unchanged", async () => {
     const r = await run(["--url", `${base}/ours/`, "--json", "--token", "x"]);
-    assert.equal(r.code, 0, r.err);
+    assert.equal(r.code, 3, "the same exit code as the table");
     assert.deepEqual(JSON.parse(r.out), OUR_STATUS);
+  });
+});
+
+describe("status: exit code", () => {
+  test("'running' with 0 of 2 workers ready exits 3 and says why; all ready exits 0", async () => {
+    const r = await run(["--url", `${base}/notready`, "--token", "x"]);
+    assert.equal(r.code, 3);
+    assert.match(r.out, /^status: running/);
+    assert.equal(r.err, "contentflow-worker status: not healthy: 0 of 2 worker(s) alive and ready\n");
+    const json = await run(["--url", `${base}/notready`, "--token", "x", "--json"]);
+    assert.equal(json.code, 3);
+    const ok = await run(["--url", `${base}/allready`, "--token", "x"]);
+    assert.equal(ok.code, 0, ok.err);
+    assert.equal(ok.err, "");
+  });
+
+  test("unhealthyReason", () => {
+    const summary = (status: string | null, workers: Array<[boolean | null, boolean | null]>, configured?: number) => ({
+      status,
+      workerName: null,
+      timestamp: null,
+      roles: [{ role: "processing", configured: configured ?? workers.length, active: null }],
+      workers: workers.map(([alive, ready], i) => ({
+        role: "processing",
+        id: String(i),
+        pid: null,
+        alive,
+        ready,
+        restarts: null,
+        uptimeSeconds: null,
+        inFlight: null,
+      })),
+    });
+    assert.equal(unhealthyReason(summary("running", [[true, true]])), undefined);
+    assert.equal(unhealthyReason(summary("running", [[true, null]])), undefined, "Python shape: no ready field");
+    assert.equal(unhealthyReason(summary("stopping", [[true, true]])), "status stopping");
+    assert.equal(unhealthyReason(summary("running", [[false, null]])), "0 of 1 worker(s) alive and ready");
+    assert.equal(unhealthyReason(summary("running", [], 2)), "0 of 2 configured worker(s) reported");
   });
 });
 
@@ -186,11 +246,11 @@ describe("status: token", () => {
     assert.ok(!wrong.err.includes("nope"), "the token is never printed");
 
     const flag = await run(["--url", `${base}/secure`, "--token", TOKEN]);
-    assert.equal(flag.code, 0, flag.err);
+    assert.equal(flag.code, 3, flag.err);
     assert.match(flag.out, /status: degraded/);
 
     const fromConfig = await run(["--url", `${base}/secure`], { API_TOKEN: TOKEN });
-    assert.equal(fromConfig.code, 0, fromConfig.err);
+    assert.equal(fromConfig.code, 3, fromConfig.err);
     assert.equal(fromConfig.configLoads, 1);
     assert.ok(!fromConfig.out.includes(TOKEN) && !fromConfig.err.includes(TOKEN));
   });

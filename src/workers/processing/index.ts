@@ -9,6 +9,7 @@ import type { BlobServiceClient } from "@azure/storage-blob";
 import type { WorkerContext } from "../../model/worker-context.ts";
 import type { Config } from "../../config/schema.ts";
 import { OutageGate } from "../../util/outage-gate.ts";
+import { describeDependencyError } from "../../util/dependency-error.ts";
 import { sleep } from "../../util/sleep.ts";
 import { taskQueues } from "../../queue/clients.ts";
 import { TaskQueue } from "../../queue/task-queue.ts";
@@ -50,13 +51,18 @@ export function taskDrainBudgetMs(config: Config): number {
   return Math.max(500, total - Math.min(5000, Math.max(1000, total / 4)));
 }
 
+/** The readiness reason for a failed Cosmos DB call: service, endpoint and kind (src/util/dependency-error.ts). */
+function cosmosReason(config: Config, err: unknown): string {
+  return describeDependencyError(err, { service: "Cosmos DB", endpoint: config.COSMOS_DB_ENDPOINT || undefined }).text;
+}
+
 /** Opens Cosmos, retrying while it is unreachable (one log line per outage). Undefined if drained meanwhile. */
 async function openStore(ctx: WorkerContext): Promise<CosmosStore | undefined> {
   const gate = new OutageGate({
     ...COSMOS_RETRY,
     listener: {
       down: (err) => ctx.logger.error("cosmos db unreachable at start; retrying", { err }),
-      failed: () => ctx.report.setReady(false, "cosmos unreachable"),
+      failed: (err) => ctx.report.setReady(false, cosmosReason(ctx.config, err)),
     },
   });
   while (!ctx.drain.aborted) {
@@ -112,17 +118,18 @@ export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWo
   // After a task met an unreachable Cosmos, stop taking messages until it answers again, so an outage does not use
   // up every task's deliveries. Not ready from the first failed call on, also when every slot is busy retrying its
   // completion and no new task asks Cosmos.
+  let cosmosDown = "Cosmos DB unreachable";
   const cosmosGate = new OutageGate({
     ...COSMOS_RETRY,
     listener: {
       down: (err) => logger.error("cosmos db unreachable; pausing task intake", { err }),
-      failed: () => report.setReady(false, "cosmos unreachable"),
+      failed: (err) => report.setReady(false, cosmosDown = cosmosReason(config, err)),
       up: (downMs) => logger.info("cosmos db reachable again", { down_ms: downMs }),
     },
   });
   const waitForCosmos = async (drain: AbortSignal) => {
     if (!cosmosGate.isDown) return;
-    report.setReady(false, "cosmos unreachable");
+    report.setReady(false, cosmosDown);
     await cosmosGate.waitUntilUp(
       () => store.database.read({ abortSignal: AbortSignal.timeout(COSMOS_PROBE_TIMEOUT_MS) }),
       drain,
