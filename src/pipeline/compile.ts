@@ -21,6 +21,7 @@ import {
   siblingPipeline,
   siblingPipelineNames,
   validatePipelineDefinition,
+  yamlNotes,
 } from "./definition.ts";
 import { pipelineEnvPolicy, substituteEnv, unsetReferences } from "./env.ts";
 import type { Config } from "../config/schema.ts";
@@ -274,7 +275,10 @@ export function compilePipeline(
   const nesting = opts.nesting ?? topNesting(def);
   const exclude = opts.excludeExecutor || null;
   const warnings: string[] = [];
-  const inGraph = new Set(definitionGraph(def).nodes);
+  if (!opts.nesting) warnings.push(...yamlNotes(def).map((n) => `YAML ${n}`));
+  const shape = definitionGraph(def);
+  warnings.push(...shape.warnings);
+  const inGraph = new Set(shape.nodes);
   for (const cfg of def.executors) {
     if (!inGraph.has(cfg.id) && cfg.id !== exclude) {
       warnings.push(`executor '${cfg.id}' is not connected and never runs`);
