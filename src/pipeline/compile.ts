@@ -31,6 +31,7 @@ import { definitionGraph, runGraph } from "./graph.ts";
 import { withoutEmptyValues } from "../executors/settings.ts";
 import type { CompiledNode, CompiledPipeline } from "./compiled.ts";
 import { runPipeline } from "./runner.ts";
+import { withChoiceFallbacks } from "./choice-fallbacks.ts";
 
 export type { CompiledNode, CompiledPipeline };
 
@@ -226,7 +227,12 @@ function prepare(
   if (!def) throw unknownType(cfg, registry);
   const settings = resolvedSettings(cfg, deps.config);
   const common = commonSettings(cfg, settings, registry);
-  const own = v.safeParse(def.settings, withoutEmptyValues(splitSettings(settings, def.readsCommonSettings).own));
+  const read = withChoiceFallbacks(
+    cfg.type,
+    def.settings as v.GenericSchema,
+    withoutEmptyValues(splitSettings(settings, def.readsCommonSettings).own),
+  );
+  const own = v.safeParse(def.settings, read.settings);
   if (!own.success) throw new PipelineError(`${where(cfg)}: invalid settings: ${issuesText(own.issues)}`);
   let condition: CompiledCondition | undefined;
   if (common.condition !== undefined && common.condition.trim() !== "") {
@@ -243,7 +249,7 @@ function prepare(
     if (err instanceof PipelineError) throw err;
     throw new PipelineError(`${where(cfg)}: ${(err as Error).message}`);
   }
-  return { id: cfg.id, type: cfg.type, instance, common, condition };
+  return { id: cfg.id, type: cfg.type, instance, common, condition, warnings: read.warnings };
 }
 
 /**
@@ -303,7 +309,9 @@ export function compilePipeline(
       for (const name of unknownSettings(cfg, registry)) {
         warnings.push(`executor '${id}' (${cfg.type}): unknown setting '${name}' is ignored`);
       }
-      for (const w of node.condition?.warnings ?? []) warnings.push(`executor '${id}' (${cfg.type}): ${w}`);
+      for (const w of [...(node.warnings ?? []), ...(node.condition?.warnings ?? [])]) {
+        warnings.push(`executor '${id}' (${cfg.type}): ${w}`);
+      }
       // Inline steps had ${VAR} applied with their owner (which warned already).
       const refs = alreadyResolved.has(cfg) ? [] : unsetReferences(cfg.settings ?? {}, executorEnv(cfg), "settings");
       for (const ref of refs) {

@@ -1,6 +1,7 @@
 // Documents ContentFlow's Python worker loads (PyYAML 6 safe_load, YAML 1.1) load here with the same data: YAML 1.1
 // scalars, merge keys, duplicate keys; edges with unknown types or undefined executor ids run as ContentFlow runs
-// them. Each reading an author may not expect is a `pipeline check` warning. Every expected value in the tables
+// them; a choice setting outside its options that ContentFlow's executor reads as one option is read so. Each reading
+// an author may not expect is a `pipeline check` warning. Every expected value in the tables
 // below is what PyYAML 6.0.3's yaml.safe_load gave for the same text (Python is not needed to run this test).
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -8,6 +9,7 @@ import { MAX_ALIAS_EXPANSION, readYamlDocument, YamlSyntaxError } from "../../sr
 import { pyYamlPlainScalar } from "../../src/pipeline/yaml-scalars.ts";
 import { compilePipeline, defaultRegistry, parsePipelineYaml, runPipeline } from "../../src/pipeline/index.ts";
 import { checkPipelineYaml } from "../../src/pipeline/check.ts";
+import { CHOICE_FALLBACKS, withChoiceFallbacks } from "../../src/pipeline/choice-fallbacks.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { configureLogging, Logger } from "../../src/log/logger.ts";
 
@@ -320,5 +322,52 @@ describe("pipeline documents PyYAML loads", () => {
       seq.warnings[0],
       /^execution_sequence\[0\] names executor 'ghost', which the pipeline does not define/,
     );
+  });
+});
+
+describe("choice settings outside their options", () => {
+  const registry = defaultRegistry();
+
+  test("where ContentFlow's executor reads an unknown value as one option, so do we (every table entry)", () => {
+    for (const [type, fallbacks] of Object.entries(CHOICE_FALLBACKS)) {
+      const def = registry.get(type);
+      assert.ok(def, `${type} is a known executor type`);
+      for (const [key, option] of Object.entries(fallbacks)) {
+        const schema = def.settings as Parameters<typeof withChoiceFallbacks>[1];
+        const read = withChoiceFallbacks(type, schema, { [key]: "surely-not-an-option" });
+        assert.deepEqual(read.settings, { [key]: option }, `${type}.${key}`);
+        assert.equal(read.warnings.length, 1);
+        assert.match(read.warnings[0], new RegExp(`^setting ${key}: 'surely-not-an-option' is not one of its options`));
+        // A listed option is kept as written, without a warning.
+        assert.deepEqual(withChoiceFallbacks(type, schema, { [key]: option }), {
+          settings: { [key]: option },
+          warnings: [],
+        });
+      }
+    }
+  });
+
+  test("through pipeline check: the unknown value is a warning, and one ContentFlow's executor refuses stays a problem", () => {
+    const yaml = `pipeline:
+  name: choices
+  executors:
+    - id: sum
+      type: text_summarizer
+      settings: {endpoint: "https://x.openai.azure.com/", deployment_name: d, summary_length: epic}
+    - {id: chunk, type: recursive_text_chunker, settings: {length_function: bytes}}
+  execution_sequence: [sum, chunk]
+`;
+    const [r] = checkPipelineYaml(yaml, { registry, deps, env: {} });
+    assert.deepEqual(r.problems.map((p) => [p.executor, p.setting]), [["chunk", "length_function"]]);
+    const fixed = checkPipelineYaml(yaml.replace("length_function: bytes", "length_function: words"), {
+      registry,
+      deps,
+      env: {},
+    })[0];
+    assert.equal(fixed.valid, true, JSON.stringify(fixed.problems));
+    assert.deepEqual(fixed.warnings, [
+      "executor 'sum' (text_summarizer): setting summary_length: 'epic' is not one of its options; ContentFlow's " +
+      "executor uses short for it, and so does this one (write summary_length: short to say so)",
+    ]);
   });
 });
