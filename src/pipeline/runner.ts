@@ -18,7 +18,9 @@ export interface PipelineEvent {
     | "executor_failed"
     | "pipeline_completed"
     | "pipeline_failed"
-    | "pipeline_cancelled";
+    | "pipeline_cancelled"
+    /** One per compile warning (an edge to an undefined executor, a YAML reading, …), first in the record. */
+    | "pipeline_warning";
   executor_id?: string;
   duration_ms?: number;
   data?: Record<string, unknown>;
@@ -215,7 +217,12 @@ export async function runPipeline(
 ): Promise<PipelineResult> {
   const startMs = Date.now();
   const startIso = new Date(startMs).toISOString();
-  const events: PipelineEvent[] = [];
+  // The compile warnings go into every execution's record, so that whoever reads it learns what was skipped.
+  const events: PipelineEvent[] = p.warnings.map((warning) => ({
+    timestamp: startIso,
+    event_type: "pipeline_warning",
+    data: { warning },
+  }));
   const outputs: Record<string, ExecutorOutput> = {};
   const cleanups: Array<() => Promise<void> | void> = [];
   const run = linkedSignal(opts.signal);

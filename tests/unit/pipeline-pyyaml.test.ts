@@ -312,6 +312,11 @@ describe("pipeline documents PyYAML loads", () => {
     const item = { id: { canonical_id: "c1", unique_id: "u1" }, data: {}, summary_data: {}, executor_logs: [] };
     const run = await runPipeline(p, [item], { signal: new AbortController().signal, logger: deps.logger });
     assert.equal(run.status, "completed", run.error);
+    assert.deepEqual(
+      run.events.filter((e) => e.event_type === "pipeline_warning").map((e) => e.data?.warning),
+      result.warnings,
+      "each warning is in the execution's events",
+    );
 
     const sequence = edges.replace(/ {2}edges:[\s\S]*/, "  execution_sequence: [ghost, a, spook, c]\n");
     const seq = compilePipeline(parsePipelineYaml(sequence, { env: {} }), { registry: defaultRegistry(), deps });
