@@ -73,8 +73,12 @@ export const EdgeSchema = v.looseObject({
   /** sequential, parallel or join; ContentFlow runs any other type as sequential (a compile warning says so). */
   type: v.optional(
     v.pipe(
-      v.union([v.string(), v.number(), v.boolean()], "edge type must be sequential, parallel or join"),
-      v.transform(String),
+      v.union(
+        [v.string(), v.number(), v.boolean(), v.null()],
+        "edge type must be sequential, parallel or join",
+      ),
+      // As Python names it in its warning (`type:` with no value is None).
+      v.transform((t) => (t === null ? "None" : typeof t === "string" ? t : pythonText(t))),
     ),
     "sequential",
   ),

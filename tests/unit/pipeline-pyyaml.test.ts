@@ -278,6 +278,14 @@ describe("pipeline documents PyYAML loads", () => {
     ]);
     const p = compilePipeline(parsePipelineYaml(yaml, { env: {} }), { registry: defaultRegistry(), deps });
     assert.deepEqual(p.order, ["a", "b"]);
+    // `type:` without a value is None for Python, and named so.
+    const none = checkPipelineYaml(yaml.replace("type: conditional", "type: "), {
+      registry: defaultRegistry(),
+      deps,
+      env: {},
+    })[0];
+    assert.equal(none.valid, true, JSON.stringify(none.problems));
+    assert.match(none.warnings[0], /^edges\[0\]: unknown edge type 'None' runs as sequential/);
   });
 
   test("edges and sequence entries naming undefined executors are skipped with a warning; their neighbours connect", async () => {
