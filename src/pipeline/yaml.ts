@@ -25,9 +25,11 @@ import {
   type Document,
   isAlias,
   isMap,
+  isPair,
   isScalar,
   isSeq,
   type Node,
+  type Pair,
   parseDocument,
   Parser,
   type Scalar,
@@ -137,7 +139,13 @@ class Constructor {
       }
       result = { value: list, size };
     } else if (isMap(node)) result = this.mapping(node);
-    else throw new YamlSyntaxError(`unsupported YAML node${this.where(node)}`);
+    else if (isPair(node as unknown)) {
+      // An entry of an `!!omap` or `!!pairs` list: a (key, value) tuple in PyYAML.
+      const pair = node as unknown as Pair<Node | null, Node | null>;
+      const key = pair.key === null ? null : this.node(pair.key);
+      const value = pair.value === null ? null : this.node(pair.value);
+      result = { value: [key?.value ?? null, value?.value ?? null], size: 1 + (key?.size ?? 1) + (value?.size ?? 1) };
+    } else throw new YamlSyntaxError(`unsupported YAML node${this.where(node)}`);
     this.inProgress.delete(node);
     this.values.set(node, result.value);
     this.sizes.set(node, result.size);
@@ -206,6 +214,7 @@ class Constructor {
     if (!isScalar(target)) {
       throw new YamlSyntaxError(`a mapping key${this.where(node ?? pairAt)} must be a scalar, not a collection`);
     }
+    if (target.anchor && target === node) this.anchors.set(target.anchor, target);
     const text = String(target.value);
     if (target.type !== "PLAIN" || target.tag) {
       const value = this.scalar(target);

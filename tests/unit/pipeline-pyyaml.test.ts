@@ -166,6 +166,9 @@ describe("merge keys and duplicate keys as PyYAML reads them", () => {
       e: { b: 2, a: 1, c: 3 },
     }],
     ["a duplicate key: the last wins", "a: 1\nb: 2\na: 3\n", { a: 3, b: 2 }],
+    // PyYAML: [('x', 1), ('y', 2)] (tuples), and {'x': 'x'} for an anchored key.
+    ["!!omap and !!pairs are lists of (key, value)", "a: !!omap [{x: 1}, {y: 2}]\n", { a: [["x", 1], ["y", 2]] }],
+    ["an alias of an anchored key", "&a x: *a\n", { x: "x" }],
   ];
   for (const [what, text, expected] of DOCS) {
     test(what, () => assert.deepEqual(readYamlDocument(text).value, expected));
