@@ -1,5 +1,6 @@
 // The queue message contract shared with the Python worker and the ContentFlow API:
-// {"task_type":"content_processing","payload":{ContentProcessingTask}}.
+// {"task_type":"content_processing","payload":{ContentProcessingTask}}; the payload may also take the README's shape
+// (`content_id` + `content_data`, one content item), and decode.ts reads a bare task (the payload alone) too.
 // Read: plain JSON or base64 JSON (Azure Functions writes base64). Write: plain JSON (what the Python source
 // worker writes), or a claim-check envelope when the payload would not fit in one message.
 import * as v from "valibot";
@@ -30,9 +31,59 @@ export const ContentProcessingTaskSchema = v.looseObject({
 
 export type ContentProcessingTask = v.InferOutput<typeof ContentProcessingTaskSchema>;
 
+function isPlainObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === "object" && x !== null && !Array.isArray(x);
+}
+
+/**
+ * The task shape both versions of the ContentFlow worker README document (and a client written from them sends):
+ * `content_id` and `content_data` instead of `content`. The Python worker's model refuses it ("content: Field
+ * required"); we read it as one content item.
+ */
+function isReadmeTaskShape(payload: unknown): payload is Record<string, unknown> {
+  return isPlainObject(payload) && payload.content === undefined && payload.content_id !== undefined;
+}
+
+function readmeShapeValid(payload: unknown): boolean {
+  if (!isReadmeTaskShape(payload)) return true;
+  const { content_id, content_data } = payload;
+  const idOk = (typeof content_id === "string" && content_id.trim() !== "") || typeof content_id === "number";
+  return idOk && (content_data === undefined || content_data === null || isPlainObject(content_data));
+}
+
+/**
+ * A README-shaped task as the task with one content item: `content_id` → its id (canonical and unique), and
+ * `content_data` → its data. Any other payload is returned as it is.
+ */
+export function fromReadmeTaskShape(payload: unknown): unknown {
+  if (!isReadmeTaskShape(payload)) return payload;
+  const { content_id, content_data, ...rest } = payload;
+  const id = String(content_id);
+  return {
+    ...rest,
+    content: [{
+      id: { canonical_id: id, unique_id: id },
+      data: content_data ?? {},
+      summary_data: {},
+      executor_logs: [],
+    }],
+  };
+}
+
+/** A task payload as written by the Python worker, by us, or in the README's `content_id` shape. */
+export const TaskPayloadSchema = v.pipe(
+  v.unknown(),
+  v.check(
+    readmeShapeValid,
+    "payload.content_id must be a non-empty string and payload.content_data an object (the README task shape)",
+  ),
+  v.transform(fromReadmeTaskShape),
+  ContentProcessingTaskSchema,
+);
+
 export const TaskMessageSchema = v.object({
   task_type: v.literal("content_processing"),
-  payload: ContentProcessingTaskSchema,
+  payload: TaskPayloadSchema,
 });
 export type TaskMessage = v.InferOutput<typeof TaskMessageSchema>;
 

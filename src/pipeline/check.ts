@@ -4,7 +4,7 @@
 import type { ExecutorDeps } from "../executors/types.ts";
 import type { ExecutorRegistry } from "../executors/registry.ts";
 import { compilePipeline, createExecutor, executorEnabled, unknownSettings } from "./compile.ts";
-import { type ParseOptions, parsePipelineYaml, type PipelineDefinition } from "./definition.ts";
+import { type ParseOptions, parsePipelineYaml, type PipelineDefinition, yamlNotes } from "./definition.ts";
 import { definitionGraph } from "./graph.ts";
 import { parseYamlDocument } from "./yaml.ts";
 
@@ -49,7 +49,8 @@ function settingOf(message: string): string | undefined {
 function checkDefinition(def: PipelineDefinition, opts: CheckOptions): PipelineCheck {
   const problems: CheckProblem[] = [];
   const warnings: string[] = [];
-  const inGraph = new Set(definitionGraph(def).nodes);
+  const shape = definitionGraph(def);
+  const inGraph = new Set(shape.nodes);
   for (const cfg of def.executors) {
     if (!inGraph.has(cfg.id)) continue;
     if (!opts.registry.get(cfg.type)) {
@@ -77,6 +78,7 @@ function checkDefinition(def: PipelineDefinition, opts: CheckOptions): PipelineC
       problems.push({ message: (err as Error).message });
     }
   } else {
+    warnings.push(...yamlNotes(def).map((n) => `YAML ${n}`), ...shape.warnings);
     for (const cfg of def.executors) {
       if (!inGraph.has(cfg.id)) warnings.push(`executor '${cfg.id}' is not connected and never runs`);
       else if (opts.registry.get(cfg.type)) {

@@ -21,6 +21,7 @@ import {
   siblingPipeline,
   siblingPipelineNames,
   validatePipelineDefinition,
+  yamlNotes,
 } from "./definition.ts";
 import { pipelineEnvPolicy, substituteEnv, unsetReferences } from "./env.ts";
 import type { Config } from "../config/schema.ts";
@@ -30,6 +31,7 @@ import { definitionGraph, runGraph } from "./graph.ts";
 import { withoutEmptyValues } from "../executors/settings.ts";
 import type { CompiledNode, CompiledPipeline } from "./compiled.ts";
 import { runPipeline } from "./runner.ts";
+import { withChoiceFallbacks } from "./choice-fallbacks.ts";
 
 export type { CompiledNode, CompiledPipeline };
 
@@ -225,7 +227,12 @@ function prepare(
   if (!def) throw unknownType(cfg, registry);
   const settings = resolvedSettings(cfg, deps.config);
   const common = commonSettings(cfg, settings, registry);
-  const own = v.safeParse(def.settings, withoutEmptyValues(splitSettings(settings, def.readsCommonSettings).own));
+  const read = withChoiceFallbacks(
+    cfg.type,
+    def.settings as v.GenericSchema,
+    withoutEmptyValues(splitSettings(settings, def.readsCommonSettings).own),
+  );
+  const own = v.safeParse(def.settings, read.settings);
   if (!own.success) throw new PipelineError(`${where(cfg)}: invalid settings: ${issuesText(own.issues)}`);
   let condition: CompiledCondition | undefined;
   if (common.condition !== undefined && common.condition.trim() !== "") {
@@ -242,7 +249,7 @@ function prepare(
     if (err instanceof PipelineError) throw err;
     throw new PipelineError(`${where(cfg)}: ${(err as Error).message}`);
   }
-  return { id: cfg.id, type: cfg.type, instance, common, condition };
+  return { id: cfg.id, type: cfg.type, instance, common, condition, warnings: read.warnings };
 }
 
 /**
@@ -274,7 +281,10 @@ export function compilePipeline(
   const nesting = opts.nesting ?? topNesting(def);
   const exclude = opts.excludeExecutor || null;
   const warnings: string[] = [];
-  const inGraph = new Set(definitionGraph(def).nodes);
+  if (!opts.nesting) warnings.push(...yamlNotes(def).map((n) => `YAML ${n}`));
+  const shape = definitionGraph(def);
+  warnings.push(...shape.warnings);
+  const inGraph = new Set(shape.nodes);
   for (const cfg of def.executors) {
     if (!inGraph.has(cfg.id) && cfg.id !== exclude) {
       warnings.push(`executor '${cfg.id}' is not connected and never runs`);
@@ -299,7 +309,9 @@ export function compilePipeline(
       for (const name of unknownSettings(cfg, registry)) {
         warnings.push(`executor '${id}' (${cfg.type}): unknown setting '${name}' is ignored`);
       }
-      for (const w of node.condition?.warnings ?? []) warnings.push(`executor '${id}' (${cfg.type}): ${w}`);
+      for (const w of [...(node.warnings ?? []), ...(node.condition?.warnings ?? [])]) {
+        warnings.push(`executor '${id}' (${cfg.type}): ${w}`);
+      }
       // Inline steps had ${VAR} applied with their owner (which warned already).
       const refs = alreadyResolved.has(cfg) ? [] : unsetReferences(cfg.settings ?? {}, executorEnv(cfg), "settings");
       for (const ref of refs) {

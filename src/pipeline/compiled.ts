@@ -10,6 +10,8 @@ export interface CompiledNode {
   instance: ExecutorInstance;
   common: CommonSettings;
   condition?: CompiledCondition;
+  /** Settings read another way than written (a choice outside its options that ContentFlow reads as an option). */
+  warnings?: string[];
 }
 
 export interface CompiledPipeline {

@@ -13,13 +13,22 @@
 //   path    := name ("." (name | index) | "[" (index | string) "]")*
 //   value   := string | number | true | false | null | none | bare-word | "[" value ("," value)* "]"
 import { type LinearRegex, linearRegex } from "../util/linear-regex.ts";
+import { type PyReading, pythonReading, readingText } from "./condition-python.ts";
 
 export class ConditionError extends Error {
-  constructor(message: string) {
+  /**
+   * A limit we set on purpose (length, depth, names, RE2 patterns), not a syntax error: the condition is refused
+   * even where ContentFlow would read it.
+   */
+  readonly refusal: boolean;
+  constructor(message: string, opts: { refusal?: boolean } = {}) {
     super(message);
     this.name = "ConditionError";
+    this.refusal = opts.refusal ?? false;
   }
 }
+
+const REFUSAL = { refusal: true };
 
 const MAX_LENGTH = 4000;
 const MAX_NESTING = 32;
@@ -49,7 +58,7 @@ type Token =
 const ESCAPES: Record<string, string> = { n: "\n", t: "\t", r: "\r", "\\": "\\", "'": "'", '"': '"' };
 
 function tokenize(src: string): Token[] {
-  if (src.length > MAX_LENGTH) throw new ConditionError(`condition is longer than ${MAX_LENGTH} characters`);
+  if (src.length > MAX_LENGTH) throw new ConditionError(`condition is longer than ${MAX_LENGTH} characters`, REFUSAL);
   const out: Token[] = [];
   let i = 0;
   while (i < src.length) {
@@ -146,7 +155,7 @@ class Parser {
 
   private nested<T>(fn: () => T): T {
     if (++this.depth > MAX_NESTING) {
-      throw new ConditionError(`condition is nested more than ${MAX_NESTING} levels deep`);
+      throw new ConditionError(`condition is nested more than ${MAX_NESTING} levels deep`, REFUSAL);
     }
     try {
       return fn();
@@ -221,10 +230,14 @@ class Parser {
         else throw new ConditionError(`expected an index or a quoted key in [...] at position ${key.at}`);
         this.expectPunct("]");
       } else break;
-      if (path.length > MAX_PATH_DEPTH) throw new ConditionError(`field path is deeper than ${MAX_PATH_DEPTH}`);
+      if (path.length > MAX_PATH_DEPTH) {
+        throw new ConditionError(`field path is deeper than ${MAX_PATH_DEPTH}`, REFUSAL);
+      }
     }
     for (const seg of path) {
-      if (typeof seg === "string" && FORBIDDEN.has(seg)) throw new ConditionError(`field name '${seg}' is not allowed`);
+      if (typeof seg === "string" && FORBIDDEN.has(seg)) {
+        throw new ConditionError(`field name '${seg}' is not allowed`, REFUSAL);
+      }
     }
     return path;
   }
@@ -271,7 +284,7 @@ class Parser {
     if (op === "regex_match") {
       if (typeof value !== "string") throw new ConditionError("regex_match needs a quoted pattern");
       if (value.length > MAX_REGEX_LENGTH) {
-        throw new ConditionError(`regular expression is longer than ${MAX_REGEX_LENGTH} characters`);
+        throw new ConditionError(`regular expression is longer than ${MAX_REGEX_LENGTH} characters`, REFUSAL);
       }
       try {
         return { k: "cmp", path, op, value, regex: linearRegex(value) };
@@ -279,6 +292,7 @@ class Parser {
         throw new ConditionError(
           `invalid regular expression '${value}': ${(err as Error).message} (regex_match uses RE2 syntax, which has ` +
             "no backreferences or lookaround, so that matching takes linear time)",
+          REFUSAL,
         );
       }
     }
@@ -347,14 +361,48 @@ function contains(field: unknown, value: unknown): boolean {
   return false;
 }
 
+/** ContentFlow's test: None, "" or [] (an empty mapping is not empty). */
 function isEmpty(field: unknown): boolean {
-  return field === undefined || field === null || field === "" || (Array.isArray(field) && field.length === 0) ||
-    (isRecord(field) && Object.keys(field).length === 0);
+  return field === undefined || field === null || field === "" || (Array.isArray(field) && field.length === 0);
 }
 
-function text(field: unknown): string | undefined {
-  if (field === undefined || field === null) return undefined;
-  return typeof field === "string" ? field : typeof field === "object" ? JSON.stringify(field) : String(field);
+/** Python's repr() of a float: shortest digits, exponent form below 1e-4 and from 1e16, "e-05" style exponents. */
+function pyFloat(x: number): string {
+  if (Number.isNaN(x)) return "nan";
+  if (!Number.isFinite(x)) return x > 0 ? "inf" : "-inf";
+  const [digits, exp] = x.toExponential().split("e");
+  const e = Number(exp);
+  if (e < -4 || e >= 16) {
+    return `${digits}e${e < 0 ? "-" : "+"}${String(Math.abs(e)).padStart(2, "0")}`;
+  }
+  return String(x);
+}
+
+/** Python's repr() of a JSON value (strings quoted as Python quotes them). */
+function pyRepr(x: unknown): string {
+  if (typeof x === "string") {
+    const q = x.includes("'") && !x.includes('"') ? '"' : "'";
+    const body = x.replaceAll("\\", "\\\\").replaceAll("\n", "\\n").replaceAll("\r", "\\r").replaceAll("\t", "\\t");
+    return q + (q === "'" ? body.replaceAll("'", "\\'") : body) + q;
+  }
+  return text(x);
+}
+
+/**
+ * Python's str() of a field, which ContentFlow's starts_with, ends_with and regex_match compare: a missing field is
+ * "None", true is "True", a list is "['a', 1]", a mapping "{'k': None}". Numbers as json.loads gives them (a whole
+ * number is an int: 5, not 5.0).
+ */
+function text(field: unknown): string {
+  if (field === undefined || field === null) return "None";
+  if (typeof field === "boolean") return field ? "True" : "False";
+  if (typeof field === "number") {
+    return Number.isInteger(field) && Math.abs(field) < 1e16 ? String(field) : pyFloat(field);
+  }
+  if (typeof field === "string") return field;
+  if (Array.isArray(field)) return `[${field.map(pyRepr).join(", ")}]`;
+  if (isRecord(field)) return `{${Object.entries(field).map(([k, v]) => `${pyRepr(k)}: ${pyRepr(v)}`).join(", ")}}`;
+  return String(field);
 }
 
 function compare(node: Extract<Node, { k: "cmp" }>, field: unknown): boolean {
@@ -381,18 +429,12 @@ function compare(node: Extract<Node, { k: "cmp" }>, field: unknown): boolean {
       return contains(field, value);
     case "not_contains":
       return !contains(field, value);
-    case "starts_with": {
-      const s = text(field);
-      return s !== undefined && s.startsWith(String(value));
-    }
-    case "ends_with": {
-      const s = text(field);
-      return s !== undefined && s.endsWith(String(value));
-    }
-    case "regex_match": {
-      const s = text(field);
-      return s !== undefined && node.regex!.test(s);
-    }
+    case "starts_with":
+      return text(field).startsWith(text(value));
+    case "ends_with":
+      return text(field).endsWith(text(value));
+    case "regex_match":
+      return node.regex!.test(text(field));
     case "is_empty":
       return isEmpty(field);
     case "is_not_empty":
@@ -422,10 +464,52 @@ export interface CompiledCondition {
   test(item: unknown): boolean;
 }
 
-/** Parses once (syntax errors surface when the pipeline is compiled), evaluates per item. */
+/** A comparison of ContentFlow's reading, checked as our parser checks its own (undefined: refused). */
+function readingNode(r: PyReading): Node | undefined {
+  if (r.k !== "cmp") {
+    const parts = r.parts.map(readingNode);
+    if (parts.some((p) => p === undefined)) return undefined;
+    return (parts as Node[]).reduce((a, b) => ({ k: r.k as "and" | "or", a, b }));
+  }
+  const { path, op, value } = r;
+  if (path.length > MAX_PATH_DEPTH || path.some((seg) => typeof seg === "string" && FORBIDDEN.has(seg))) {
+    return undefined;
+  }
+  if ((op === "in" || op === "not_in") && !Array.isArray(value) && typeof value !== "string") return undefined;
+  if (op !== "regex_match") return { k: "cmp", path, op, value };
+  if (typeof value !== "string" || value.length > MAX_REGEX_LENGTH) return undefined;
+  try {
+    return { k: "cmp", path, op, value, regex: linearRegex(value) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Parses once (syntax errors surface when the pipeline is compiled), evaluates per item. A condition our grammar
+ * refuses but ContentFlow reads (condition-python.ts: `data.lang == 'en' and`, an unclosed quote) is evaluated as
+ * ContentFlow reads it, with a warning; one ContentFlow fails on too is refused.
+ */
 export function compileCondition(source: string): CompiledCondition {
-  const parser = new Parser(tokenize(source));
-  const ast = parser.parse();
+  let parser: Parser;
+  let ast: Node;
+  try {
+    parser = new Parser(tokenize(source));
+    ast = parser.parse();
+  } catch (err) {
+    if (!(err instanceof ConditionError) || err.refusal) throw err;
+    const reading = pythonReading(source);
+    const node = reading && readingNode(reading);
+    if (!reading || !node) throw err;
+    return {
+      source,
+      warnings: [
+        `condition '${source}' is malformed (${err.message}); it is evaluated as ContentFlow reads it, ` +
+        `${readingText(reading)}, which is probably not what you mean: fix the condition`,
+      ],
+      test: (item) => evaluate(node, item),
+    };
+  }
   const warnings = parser.mixedAndOr
     ? [
       `condition '${source}' mixes 'and' and 'or' without parentheses; as in ContentFlow, 'or' binds tighter ` +

@@ -7,7 +7,7 @@ import { PipelineError } from "./errors.ts";
 import { issuesText } from "../util/valibot-issues.ts";
 import type { Env } from "./env.ts";
 import { definitionGraph } from "./graph.ts";
-import { parseYamlDocument } from "./yaml.ts";
+import { readYamlDocument } from "./yaml.ts";
 
 export { PipelineError };
 
@@ -16,8 +16,24 @@ const plainObject = v.custom<Record<string, unknown>>(
   "must be a mapping",
 );
 
+/**
+ * Python's str() of a YAML scalar PyYAML did not read as text (`id: 1`, `id: off`): ContentFlow keys executors by
+ * whatever PyYAML gave, and names them by str() of it.
+ */
+function pythonText(x: number | boolean): string {
+  if (typeof x === "boolean") return x ? "True" : "False";
+  return String(x);
+}
+
 const nonEmptyId = (what: string) =>
-  v.pipe(v.string(`${what} must be a string`), v.trim(), v.minLength(1, `${what} must not be empty`));
+  v.pipe(
+    v.union(
+      [v.string(), v.pipe(v.union([v.number(), v.boolean()]), v.transform(pythonText))],
+      `${what} must be a string`,
+    ),
+    v.trim(),
+    v.minLength(1, `${what} must not be empty`),
+  );
 
 export const ExecutorConfigSchema = v.looseObject({
   id: nonEmptyId("executor id"),
@@ -54,11 +70,15 @@ const targetList = v.pipe(
 export const EdgeSchema = v.looseObject({
   from: idList("edge 'from'"),
   to: targetList,
+  /** sequential, parallel or join; ContentFlow runs any other type as sequential (a compile warning says so). */
   type: v.optional(
-    v.picklist(
-      ["sequential", "parallel", "join"],
-      "edge type must be sequential, parallel or join (ContentFlow ran any other type as sequential: write " +
-        "type: sequential, and put conditions in the target executor's settings.condition)",
+    v.pipe(
+      v.union(
+        [v.string(), v.number(), v.boolean(), v.null()],
+        "edge type must be sequential, parallel or join",
+      ),
+      // As Python names it in its warning (`type:` with no value is None).
+      v.transform((t) => (t === null ? "None" : typeof t === "string" ? t : pythonText(t))),
     ),
     "sequential",
   ),
@@ -182,10 +202,19 @@ export function siblingPipelineNames(def: PipelineDefinition): string[] {
   ).filter((n) => n !== "");
 }
 
+/** Notes on how the YAML of a definition was read (yaml.ts), for `pipeline check` and the compile warnings. */
+const yamlNotesOf = new WeakMap<object, string[]>();
+
+/** What the YAML reader noted about the document `def` was read from (empty for definitions not read from YAML). */
+export function yamlNotes(def: PipelineDefinition): string[] {
+  return yamlNotesOf.get(def) ?? [];
+}
+
 export function parsePipelineYaml(text: string, opts: ParseOptions = {}): PipelineDefinition {
   let doc: unknown;
+  let notes: string[];
   try {
-    doc = parseYamlDocument(text);
+    ({ value: doc, notes } = readYamlDocument(text));
   } catch (err) {
     throw new PipelineError(`pipeline YAML does not parse: ${(err as Error).message}`);
   }
@@ -197,6 +226,7 @@ export function parsePipelineYaml(text: string, opts: ParseOptions = {}): Pipeli
     pipelines: documentPipelines(doc as Record<string, unknown>),
     env: opts.env ?? (process.env as Env),
   });
+  yamlNotesOf.set(def, notes);
   return def;
 }
 

@@ -10,8 +10,11 @@ export const TASK_INPUT = "\u0000task-input";
 export interface GraphSource {
   executors: readonly { id: string }[];
   execution_sequence?: readonly string[] | null;
-  edges?: readonly { from: readonly string[]; to: readonly string[] }[] | null;
+  edges?: readonly { from: readonly string[]; to: readonly string[]; type?: string }[] | null;
 }
+
+/** Edge types ContentFlow knows; it runs any other as sequential, and so do we (every edge joins here). */
+const EDGE_TYPES = new Set(["sequential", "parallel", "join"]);
 
 export interface DefinitionGraph {
   /** Executor ids in the graph, in definition order. */
@@ -20,6 +23,8 @@ export interface DefinitionGraph {
   preds: Map<string, string[]>;
   /** Executors no edge or sequence mentions; ContentFlow never runs them either. */
   unreferenced: string[];
+  /** What the document says that ContentFlow (and we) read another way: unknown edge types, undefined ids. */
+  warnings: string[];
 }
 
 function pushUnique(list: string[], id: string): void {
@@ -31,15 +36,15 @@ export function definitionGraph(def: GraphSource): DefinitionGraph {
   const known = new Set(ids);
   const preds = new Map<string, string[]>();
   const referenced = new Set<string>();
+  const warnings: string[] = [];
+  /** Ids that edges name but the pipeline does not define, with where each was first named. */
+  const missing = new Map<string, string>();
   const connect = (from: string, to: string, where: string) => {
     for (const id of [from, to]) {
-      if (!known.has(id)) {
-        throw new PipelineError(`${where} names executor '${id}', which the pipeline does not define`);
-      }
+      if (!known.has(id) && !missing.has(id)) missing.set(id, where);
     }
     if (from === to) throw new PipelineError(`${where} connects executor '${from}' to itself`);
-    referenced.add(from);
-    referenced.add(to);
+    for (const id of [from, to]) if (known.has(id)) referenced.add(id);
     const list = preds.get(to) ?? [];
     pushUnique(list, from);
     preds.set(to, list);
@@ -47,6 +52,12 @@ export function definitionGraph(def: GraphSource): DefinitionGraph {
 
   if (def.edges) {
     def.edges.forEach((edge, i) => {
+      if (edge.type !== undefined && !EDGE_TYPES.has(edge.type)) {
+        warnings.push(
+          `edges[${i}]: unknown edge type '${edge.type}' runs as sequential, as in ContentFlow (write type: ` +
+            "sequential, parallel or join; conditions go in the target executor's settings.condition)",
+        );
+      }
       for (const a of edge.from) for (const b of edge.to) connect(a, b, `edges[${i}]`);
     });
     if (def.edges.length === 0) {
@@ -56,16 +67,22 @@ export function definitionGraph(def: GraphSource): DefinitionGraph {
       referenced.add(ids[0]);
     }
   } else if (def.execution_sequence && def.execution_sequence.length > 0) {
-    const seq = def.execution_sequence;
+    // Ids the pipeline does not define are left out (ContentFlow skips their edges, so what follows never ran).
+    const seq = def.execution_sequence.filter((id, i) => {
+      if (known.has(id)) return true;
+      warnings.push(
+        `execution_sequence[${i}] names executor '${id}', which the pipeline does not define; it is left out and ` +
+          "its neighbours are connected (ContentFlow skipped its edges, so the executors after it never ran)",
+      );
+      return false;
+    });
+    if (seq.length === 0) throw new PipelineError("execution_sequence names no executor the pipeline defines");
     const inSeq = new Set<string>();
     seq.forEach((id, i) => {
-      if (!known.has(id)) {
-        throw new PipelineError(`execution_sequence[${i}] names executor '${id}', which the pipeline does not define`);
-      }
       if (inSeq.has(id)) throw new PipelineError(`execution_sequence lists executor '${id}' more than once`);
       inSeq.add(id);
       referenced.add(id);
-      if (i > 0) connect(seq[i - 1], id, `execution_sequence[${i}]`);
+      if (i > 0) connect(seq[i - 1], id, `execution_sequence[${def.execution_sequence!.indexOf(id)}]`);
     });
   } else if (ids.length === 1) {
     referenced.add(ids[0]);
@@ -74,6 +91,25 @@ export function definitionGraph(def: GraphSource): DefinitionGraph {
       `the pipeline has ${ids.length} executors but neither \`edges\` nor \`execution_sequence\` to order them`,
     );
   }
+
+  // An undefined id is bridged like a disabled executor: its predecessors feed its successors.
+  for (const [id, where] of missing) {
+    warnings.push(
+      `${where} names executor '${id}', which the pipeline does not define; its edges are skipped, as in ` +
+        "ContentFlow, and the executors before it feed the ones after it (ContentFlow never ran those)",
+    );
+  }
+  for (
+    let round = 0;
+    round <= missing.size && [...preds.values()].some((l) => l.some((p) => missing.has(p)));
+    round++
+  ) {
+    for (const id of missing.keys()) {
+      replacePred(preds, id, (preds.get(id) ?? []).filter((p) => p !== id));
+    }
+  }
+  for (const id of missing.keys()) preds.delete(id);
+  for (const [id, list] of preds) preds.set(id, list.filter((p) => !missing.has(p) && p !== id));
 
   const nodes = ids.filter((id) => referenced.has(id));
   for (const id of nodes) if (!preds.has(id)) preds.set(id, []);
@@ -85,7 +121,7 @@ export function definitionGraph(def: GraphSource): DefinitionGraph {
         `arbitrarily — connect them so that exactly one executor has no incoming edge`,
     );
   }
-  return { nodes, preds, unreferenced: ids.filter((id) => !referenced.has(id)) };
+  return { nodes, preds, unreferenced: ids.filter((id) => !referenced.has(id)), warnings };
 }
 
 /** Kahn's algorithm, ties broken by definition order; throws on a cycle. */

@@ -18,7 +18,9 @@ export interface PipelineEvent {
     | "executor_failed"
     | "pipeline_completed"
     | "pipeline_failed"
-    | "pipeline_cancelled";
+    | "pipeline_cancelled"
+    /** One per compile warning (an edge to an undefined executor, a YAML reading, …), first in the record. */
+    | "pipeline_warning";
   executor_id?: string;
   duration_ms?: number;
   data?: Record<string, unknown>;
@@ -162,17 +164,50 @@ async function runBatch(
   return { out: [...out, ...skipped], failed: 0, skipped: skipped.length };
 }
 
-function evaluateConditions(node: CompiledNode, items: Content[]): boolean[] {
-  if (!node.condition) return items.map(() => true);
-  return items.map((item) => {
+/** Which items meet the executor's condition, and the evaluation error of each item it could not be evaluated on. */
+function evaluateConditions(
+  node: CompiledNode,
+  items: Content[],
+): { selected: boolean[]; errors: Map<Content, string>; firstError?: string } {
+  const errors = new Map<Content, string>();
+  if (!node.condition) return { selected: items.map(() => true), errors };
+  let firstError: string | undefined;
+  const selected = items.map((item) => {
     try {
       return node.condition!.test(item);
     } catch (err) {
-      throw new Error(
-        `condition '${node.condition!.source}' failed on item ${item.id.canonical_id}: ${errorText(err)}`,
-      );
+      const message = `condition '${node.condition!.source}' failed on item ${item.id.canonical_id}: ${errorText(err)}`;
+      errors.set(item, message);
+      firstError ??= message;
+      return false;
     }
   });
+  return { selected, errors, firstError };
+}
+
+/**
+ * With fail_pipeline_on_error false, an item whose condition could not be evaluated passes on unprocessed with a
+ * failed log entry naming its own error (ContentFlow passed the whole input on, unprocessed and without a record).
+ * Those items left the executor untouched, as the same objects, so they are found by identity.
+ */
+function markConditionErrors(
+  id: string,
+  start: string,
+  r: NodeRun,
+  errors: Map<Content, string>,
+  firstError: string | undefined,
+): NodeRun {
+  if (errors.size === 0) return r;
+  const out = r.out.map((item) => {
+    const message = errors.get(item);
+    return message === undefined ? item : withLog(item, logEntry(id, start, "failed", [message]));
+  });
+  return {
+    out,
+    failed: r.failed + errors.size,
+    skipped: r.skipped - errors.size,
+    firstError: firstError ?? r.firstError,
+  };
 }
 
 export async function runPipeline(
@@ -182,7 +217,12 @@ export async function runPipeline(
 ): Promise<PipelineResult> {
   const startMs = Date.now();
   const startIso = new Date(startMs).toISOString();
-  const events: PipelineEvent[] = [];
+  // The compile warnings go into every execution's record, so that whoever reads it learns what was skipped.
+  const events: PipelineEvent[] = p.warnings.map((warning) => ({
+    timestamp: startIso,
+    event_type: "pipeline_warning",
+    data: { warning },
+  }));
   const outputs: Record<string, ExecutorOutput> = {};
   const cleanups: Array<() => Promise<void> | void> = [];
   const run = linkedSignal(opts.signal);
@@ -256,10 +296,20 @@ export async function runPipeline(
       },
     };
     try {
-      const selected = evaluateConditions(node, items);
-      const r = node.instance.processItem
-        ? await runPerItem(node, items, selected, ctx)
-        : await runBatch(node, items, selected, ctx);
+      const conditions = evaluateConditions(node, items);
+      if (conditions.firstError !== undefined && node.common.fail_pipeline_on_error) {
+        throw new Error(conditions.firstError);
+      }
+      const { selected } = conditions;
+      const r = markConditionErrors(
+        id,
+        start,
+        node.instance.processItem
+          ? await runPerItem(node, items, selected, ctx)
+          : await runBatch(node, items, selected, ctx),
+        conditions.errors,
+        conditions.firstError,
+      );
       results.set(id, r.out);
       const duration_ms = Date.now() - t0;
       outputs[id] = {

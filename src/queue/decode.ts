@@ -1,5 +1,6 @@
 // Queue message text → a validated task, a claim-check pointer, or the reason it must go to the poison queue.
-// Accepts plain JSON (what the Python source worker and our sender write) and base64 JSON (Azure Functions' default).
+// Accepts plain JSON (what the Python source worker and our sender write) and base64 JSON (Azure Functions' default),
+// the envelope or a bare task, and the README's `content_id` + `content_data` task shape (model/task-envelope.ts).
 // A claim-check pointer whose blob name is not one the worker writes is invalid here (claim-check.ts has the rule),
 // so nothing downstream ever follows it.
 import { Buffer } from "node:buffer";
@@ -84,13 +85,18 @@ export function decodeMessage(text: string): DecodedMessage {
       taskId: stringField(envelope.claim_check, "task_id"),
     };
   }
-  const task = v.safeParse(TaskMessageSchema, envelope);
+  // A bare task (the payload alone, with its task_type), as a client written from the ContentFlow worker README
+  // may send it: read as if wrapped.
+  const wrapped = envelope.payload === undefined && envelope.pipeline_id !== undefined
+    ? { task_type: "content_processing", payload: envelope }
+    : envelope;
+  const task = v.safeParse(TaskMessageSchema, wrapped);
   if (task.success) return { kind: "task", message: task.output };
   return {
     kind: "invalid",
     reason: `invalid task message: ${issuesText(task.issues.slice(0, 5))}`,
-    executionId: stringField(envelope.payload, "execution_id"),
-    taskId: stringField(envelope.payload, "task_id"),
+    executionId: stringField(wrapped.payload, "execution_id"),
+    taskId: stringField(wrapped.payload, "task_id"),
   };
 }
 

@@ -383,10 +383,10 @@ describe("compiled binary under fire", () => {
           "pipeline:\n  name: c\n  executors:\n    - {id: a, type: pass_through}\n    - {id: b, type: pass_through}\n  edges:\n    - {from: a, to: b}\n    - {from: b, to: a}\n",
         reason: /cannot be compiled: the pipeline has a cycle through: a, b/,
       },
-      "dangling-edge": {
+      "self-edge": {
         yaml:
-          "pipeline:\n  name: d\n  executors:\n    - {id: a, type: pass_through}\n  edges:\n    - {from: a, to: ghost}\n",
-        reason: /cannot be compiled: edges\[0\] names executor 'ghost', which the pipeline does not define/,
+          "pipeline:\n  name: d\n  executors:\n    - {id: a, type: pass_through}\n  edges:\n    - {from: a, to: a}\n",
+        reason: /cannot be compiled: edges\[0\] connects executor 'a' to itself/,
       },
       "bad-settings": {
         yaml: pipelineYaml("s", ["{id: chunk, type: recursive_text_chunker, settings: {chunk_size: big}}"]),

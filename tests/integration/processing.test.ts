@@ -169,6 +169,46 @@ describe("processing worker", () => {
     assert.equal(worker.reporter.inFlight, 0);
   });
 
+  test("the README task shape (content_id + content_data), wrapped or bare, runs as one content item", async () => {
+    const { queues, start } = await scenario();
+    const worker = start();
+    // As both ContentFlow worker READMEs document the task; the second is sent bare, as a client may send it.
+    const readmeTask = (key: string, extra: Record<string, unknown> = {}) => ({
+      task_id: `task_${key}`,
+      task_type: "content_processing",
+      pipeline_id: "pipe-basic",
+      pipeline_name: "Document Processing",
+      execution_id: `exec_${key}`,
+      content_id: `content_${key}`,
+      content_data: { title: "README", drop: 1 },
+      executed_input_executor: "discover",
+      priority: "normal",
+      max_retries: 3,
+      ...extra,
+    });
+    const wrapped = readmeTask(uniqueName("readme"), { vault_id: "vault-save" });
+    const bare = readmeTask(uniqueName("bare"));
+    await queues.tasks.sendMessage(JSON.stringify({ task_type: "content_processing", payload: wrapped }), timeout());
+    await queues.tasks.sendMessage(JSON.stringify(bare), timeout());
+
+    const a = await executionIn(wrapped.execution_id, ["completed", "failed"]);
+    assert.equal(a.status, "completed", a.error);
+    assert.equal(a.number_of_items, 1);
+    assert.deepEqual(a.content.map((c: { id: unknown }) => c.id), [{
+      canonical_id: wrapped.content_id,
+      unique_id: wrapped.content_id,
+    }]);
+    assert.deepEqual(a.content[0].data, { title: "README" }, "content_data is the item's data, through the pipeline");
+    assert.deepEqual(Object.keys(a.executor_outputs), ["keep", "done"], "executed_input_executor is left out");
+    const b = await executionIn(bare.execution_id, ["completed", "failed"]);
+    assert.equal(b.status, "completed", b.error);
+    assert.equal(b.number_of_items, 1);
+    assert.equal(b.task_id, bare.task_id);
+    await until("queue empty", async () => ((await queued(queues.tasks)) === 0 ? true : undefined));
+    assert.deepEqual(await poisonRecords(queues.poison), []);
+    await worker.stop();
+  });
+
   test("retry then success: a failed attempt comes back after a delay and completes", async () => {
     const { queues, start } = await scenario({
       MAX_TASK_RETRIES: "3",

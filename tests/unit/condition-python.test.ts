@@ -1,6 +1,8 @@
 // Conditions give ContentFlow's result on every condition ContentFlow evaluates (contentflow-lib
 // utils/secure_condition_evaluator.py): it splits on " and " before " or ", so `or` binds tighter; it reads any
-// top-level field of the item. regex_match runs on RE2, so a catastrophic pattern cannot block the worker.
+// top-level field of the item. regex_match runs on RE2, so a catastrophic pattern cannot block the worker. A condition
+// our grammar refuses but ContentFlow reads is evaluated as ContentFlow reads it, with a warning; text comparisons
+// of non-strings use Python's str(); is_empty is ContentFlow's test.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { compileCondition, ConditionError } from "../../src/pipeline/condition.ts";
@@ -80,4 +82,90 @@ describe("regex_match on a linear-time engine", () => {
       });
     }
   });
+});
+
+describe("malformed conditions ContentFlow reads are evaluated as it reads them, with a warning", () => {
+  // Each row: the condition, ContentFlow's reading of it (its split on operator substrings; a value it cannot read
+  // is text), and the result on `item` (data.lang is 'en'), as contentflow-lib's SecureConditionEvaluator gave it.
+  const malformed: Array<[string, string, boolean]> = [
+    ["data.lang == 'en' and", `data.lang == "'en' and"`, false],
+    ["data.lang == 'en", `data.lang == "'en"`, false],
+    ["data.lang ===", `data.lang == "="`, false],
+    ["data.lang == en data.pages == 3", `data.lang == "en data.pages == 3"`, false],
+    ["data.lang == `en`", 'data.lang == "`en`"', false],
+    // The value is the text "['en', 'fr'" and `in` a substring test: 'en' is in it.
+    ["data.lang in ['en', 'fr'", `data.lang in "['en', 'fr'"`, true],
+    ["data.pages == 3 and data.lang == 'en", `data.pages == 3 and data.lang == "'en"`, false],
+    ["data.pages == 3 or data.lang == 'en", `data.pages == 3 or data.lang == "'en"`, true],
+  ];
+  for (const [expr, reading, expected] of malformed) {
+    test(expr, () => {
+      const c = compileCondition(expr);
+      assert.equal(c.test(item), expected);
+      assert.equal(c.warnings.length, 1);
+      assert.match(c.warnings[0], /^condition '.*' is malformed \(.*\); it is evaluated as ContentFlow reads it, /);
+      assert.ok(c.warnings[0].includes(`reads it, ${reading}, which is probably not what you mean`), c.warnings[0]);
+    });
+  }
+
+  test("what ContentFlow fails on is still refused at compile time", () => {
+    for (
+      const expr of [
+        "data.lang = 'en'", // no operator
+        "(data.lang == 'en'", // '(data' is not a field name
+        "data.x in 5", // `in` an int: a TypeError on every item
+        "data.x; rm", // semicolons
+        "data.text regex_match '(a)\\1' and", // our RE2 limit holds in ContentFlow's reading too
+      ]
+    ) {
+      assert.throws(() => compileCondition(expr), ConditionError, expr);
+    }
+  });
+
+  test("a pipeline with a malformed condition compiles, and pipeline check says so", async () => {
+    const { checkPipelineYaml } = await import("../../src/pipeline/check.ts");
+    const { defaultRegistry } = await import("../../src/pipeline/index.ts");
+    const { loadConfig } = await import("../../src/config/load.ts");
+    const { Logger } = await import("../../src/log/logger.ts");
+    const { config } = await loadConfig({ env: {}, dotenvPath: false });
+    const yaml = `pipeline:
+  name: m
+  executors:
+    - {id: a, type: pass_through, settings: {condition: "data.lang == 'en' and"}}
+`;
+    const [r] = checkPipelineYaml(yaml, {
+      registry: defaultRegistry(),
+      deps: { config, logger: new Logger() },
+      env: {},
+    });
+    assert.equal(r.valid, true, JSON.stringify(r.problems));
+    assert.equal(r.warnings.length, 1);
+    assert.match(r.warnings[0], /^executor 'a' \(pass_through\): condition 'data.lang == 'en' and' is malformed/);
+  });
+});
+
+describe("Python's semantics in comparisons", () => {
+  const doc = {
+    data: { flag: true, tags: ["urgent", "x"], meta: { k: null, n: 1.5 }, count: 7, empty_obj: {}, empty_list: [] },
+  };
+  // ContentFlow's results (from its SecureConditionEvaluator): str(None) = 'None', str(True) = 'True', str(['urgent', 'x']) = "['urgent', 'x']",
+  // str({'k': None, 'n': 1.5}) = "{'k': None, 'n': 1.5}"; is_empty is `is None or == "" or == []`.
+  const cases: Array<[string, boolean]> = [
+    ["data.missing starts_with 'No'", true],
+    ["data.missing ends_with 'one'", true],
+    ["data.missing regex_match '^None$'", true],
+    ["data.flag starts_with 'Tr'", true],
+    ["data.flag == true", true],
+    ["data.tags starts_with \"['urgent', \"", true],
+    ["data.meta ends_with \"'n': 1.5}\"", true],
+    ["data.meta regex_match \"^\\{'k': None\"", true],
+    ["data.count ends_with '7'", true],
+    ["data.empty_obj is_empty", false],
+    ["data.empty_obj is_not_empty", true],
+    ["data.empty_list is_empty", true],
+    ["data.missing is_empty", true],
+  ];
+  for (const [expr, expected] of cases) {
+    test(expr, () => assert.equal(compileCondition(expr).test(doc), expected));
+  }
 });

@@ -59,14 +59,14 @@ describe("condition evaluator", () => {
     ["data.title contains 'and'", true],
     ["data.meta contains 'nested'", true],
     ["data.title starts_with 'Hello'", true],
-    ["data.missing starts_with 'None'", false],
+    ["data.missing starts_with 'None'", true], // Python's str(None), as ContentFlow compares it
     ["id.path regex_match '^invoices/'", true],
     ["id.path regex_match '\\.docx$'", false],
     // emptiness
     ["data.x is_empty", true],
     ["data.missing is_empty", true],
     ["data.empty_list is_empty", true],
-    ["data.empty_obj is_empty", true],
+    ["data.empty_obj is_empty", false], // ContentFlow: None, "" or [] only
     ["data.title is_not_empty", true],
     ["data.tags is_empty", false],
     // paths
@@ -93,21 +93,17 @@ describe("condition evaluator", () => {
     test(expr, () => assert.equal(compileCondition(expr).test(doc), expected));
   }
 
+  // Syntax errors ContentFlow fails on too (malformed conditions it reads: condition-python.test.ts).
   const syntaxErrors: Array<[string, RegExp]> = [
     ["", /empty/],
-    ["data.x ===", /unexpected '='/],
     ["data.x = 1", /unexpected '='/],
-    ["data.x == 'open", /unterminated string/],
     ["data.x", /ends where an operator after data.x was expected/],
     ["data.x equals 1", /expected an operator after data.x/],
-    ["data.x == 1 and", /ends where a field path was expected/],
     ["(data.x == 1", /ends where '\)' was expected/],
     ["data.x in 5", /in needs a list or a string/],
     ["data.x regex_match '('", /invalid regular expression/],
-    ["data.x == 1 data.y == 2", /unexpected 'data'/],
     ["data.x; process.exit()", /unexpected ';'/],
     ["eval('1') == 1", /expected an operator after eval/],
-    ["data.x == `rm -rf /`", /unexpected '`'/],
   ];
   for (const [expr, message] of syntaxErrors) {
     test(`syntax error: ${JSON.stringify(expr)}`, () => {

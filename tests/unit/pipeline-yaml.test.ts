@@ -101,8 +101,8 @@ describe("pipeline YAML: quoted values as PyYAML reads them", () => {
     assert.throws(() => parseYamlDocument("m: 'a\n---\nb'\n"), YamlSyntaxError);
   });
 
-  test("other syntax errors keep the strict parser's message (duplicate keys)", () => {
-    assert.throws(() => parseYamlDocument("a: 1\na: 2\n"), /^YamlSyntaxError: Map keys must be unique at line 2/);
+  test("other syntax errors keep the strict parser's message", () => {
+    assert.throws(() => parseYamlDocument("a: [1\nb: 2\n"), /^YamlSyntaxError: .* at line \d+, column \d+/);
   });
 
   test("the alias limit still holds after a repair", () => {

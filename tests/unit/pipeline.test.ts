@@ -338,6 +338,38 @@ describe("pipeline: conditions, errors, concurrency", () => {
     );
   });
 
+  test("fail_pipeline_on_error false: each item whose condition cannot be evaluated gets its own failed entry", async () => {
+    for (const type of ["ptag", "tag"]) {
+      const r = await run(
+        seq(
+          `    - {id: a, type: ${type}, settings: {tag: A, condition: "data.n > 5", fail_pipeline_on_error: false}}\n`,
+          "a",
+        ),
+        [item(1, { n: [1] }), item(2, { n: 9 }), item(3, { n: "x" }), item(4, { n: 1 })],
+      );
+      assert.equal(r.status, "completed", type);
+      const byId = new Map(r.content.map((c) => [c.id.canonical_id, c]));
+      assert.deepEqual([...byId.keys()].sort(), ["c1", "c2", "c3", "c4"], type);
+      assert.equal(byId.get("c2")!.data?.path, "A", `${type}: the item meeting the condition is processed`);
+      assert.equal(byId.get("c4")!.data?.path, undefined, `${type}: the item not meeting it passes untouched`);
+      for (const [id, what] of [["c1", "list"], ["c3", "string"]]) {
+        const c = byId.get(id)!;
+        assert.equal(c.data?.path, undefined, `${type}: ${id} is not processed`);
+        assert.deepEqual(c.executor_logs?.map((l) => [l.executor_id, l.status]), [["a", "failed"]], `${type} ${id}`);
+        assert.match(
+          c.executor_logs![0].errors[0],
+          new RegExp(`^condition 'data.n > 5' failed on item ${id}: cannot compare ${what} with number`),
+          `${type}: ${id} names its own error`,
+        );
+      }
+      assert.deepEqual(byId.get("c4")!.executor_logs?.filter((l) => l.status === "failed"), [], type);
+      const out = r.executor_outputs.a;
+      assert.equal(out.items_failed, 2, type);
+      assert.equal(out.items_skipped, 1, type);
+      assert.match(out.error!, /failed on item c1/, type);
+    }
+  });
+
   test("fail_pipeline_on_error (default true) fails the pipeline; false passes the input on with a failed log", async () => {
     const hard = await run(
       seq(
@@ -565,16 +597,6 @@ describe("pipeline: invalid documents", () => {
       /executor id 'a' is used more than once/,
     ],
     [
-      "dangling edge",
-      `${P}    - {id: a, type: pass_through}\n  edges:\n    - {from: a, to: ghost}\n`,
-      /edges\[0\] names executor 'ghost', which the pipeline does not define/,
-    ],
-    [
-      "dangling sequence entry",
-      `${P}    - {id: a, type: pass_through}\n  execution_sequence: [a, ghost]\n`,
-      /execution_sequence\[1\] names executor 'ghost'/,
-    ],
-    [
       "self edge",
       `${P}    - {id: a, type: pass_through}\n  edges:\n    - {from: a, to: a}\n`,
       /connects executor 'a' to itself/,
@@ -600,11 +622,6 @@ describe("pipeline: invalid documents", () => {
       /`edges` is empty/,
     ],
     [
-      "unknown edge type",
-      `${P}    - {id: a, type: pass_through}\n    - {id: b, type: pass_through}\n  edges:\n    - {from: a, to: b, type: conditional}\n`,
-      /edge type must be sequential, parallel or join/,
-    ],
-    [
       "edge condition",
       `${P}    - {id: a, type: pass_through}\n    - {id: b, type: pass_through}\n  edges:\n    - {from: a, to: [{target: b, condition: "data.x == 1"}]}\n`,
       /edges\[0\]: edge conditions are not supported; use settings.condition on the target executor \('b'\)/,
@@ -626,7 +643,7 @@ describe("pipeline: invalid documents", () => {
     ],
     [
       "invalid condition",
-      `${P}    - {id: a, type: pass_through, settings: {condition: "data.x ==="}}\n`,
+      `${P}    - {id: a, type: pass_through, settings: {condition: "data.x = 1"}}\n`,
       /executor 'a' \(pass_through\): invalid condition: unexpected '='/,
     ],
     [
