@@ -78,7 +78,13 @@ async function retryCommand(argv: string[], io: ExecutionsIO): Promise<number> {
     throw new UsageError("--execution cannot be combined with --status, --pipeline or --since");
   }
   if (!ids) {
-    if (flags.status !== "failed") throw new UsageError("say which executions: --execution ID or --status failed");
+    if (flags.status === undefined) throw new UsageError("say which executions: --execution ID or --status failed");
+    if (flags.status !== "failed") {
+      throw new UsageError(
+        `--status ${String(flags.status)}: only failed executions can be retried (use --status failed; a pending or ` +
+          "running execution is still on its way, a completed one is done)",
+      );
+    }
     if (!flags.pipeline) throw new UsageError("--status failed needs --pipeline ID");
   }
   const since = flags.since ? parseSince(String(flags.since)) : undefined;

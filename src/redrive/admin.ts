@@ -19,6 +19,7 @@ import { buildTaskMessage, QUEUE_MESSAGE_LIMIT_BYTES, type TaskMessage } from ".
 import { ContentIdentifierSchema } from "../model/content.ts";
 import type { ExecutionDoc } from "../model/documents.ts";
 import { type RedriveDeps, type RedriveResult, redriveTask, retryKeyFor } from "./redrive-task.ts";
+import { describeDependencyError } from "../util/dependency-error.ts";
 
 export interface Described {
   entry: PoisonEntry;
@@ -83,7 +84,7 @@ export class RedriveAdmin {
       );
       return { entry, original: describeOriginal(text, entry.record) };
     } catch (err) {
-      return { entry, problem: `the original message could not be read: ${(err as Error).message}` };
+      return { entry, problem: `the original message could not be read: ${describeDependencyError(err).text}` };
     }
   }
 

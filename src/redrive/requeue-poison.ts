@@ -5,6 +5,7 @@ import type { PoisonEntry } from "../queue/poison-queue.ts";
 import { PoisonLeaseKeeper } from "../queue/poison-leases.ts";
 import { eachLimited } from "../util/each-limited.ts";
 import type { LinearRegex } from "../util/linear-regex.ts";
+import { describeDependencyError } from "../util/dependency-error.ts";
 import type { Described, PoisonOutcome, RedriveAdmin } from "./admin.ts";
 
 /** Which records: all filters given must match. */
@@ -52,7 +53,7 @@ async function requeueChosen(
     return await admin.requeue(d, { dryRun });
   } catch (err) {
     const executionId = d?.original?.executionId ?? entry.record?.execution_id ?? null;
-    return { id: entry.id, execution_id: executionId, result: "skipped", detail: (err as Error).message };
+    return { id: entry.id, execution_id: executionId, result: "skipped", detail: describeDependencyError(err).text };
   }
 }
 

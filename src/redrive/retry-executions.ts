@@ -9,6 +9,7 @@ import { readPipelineDoc } from "../store/pipelines.ts";
 import { currentRedrive } from "../store/redrive.ts";
 import { parsePipelineYaml } from "../pipeline/index.ts";
 import type { Described, RedriveAdmin } from "./admin.ts";
+import { describeDependencyError } from "../util/dependency-error.ts";
 
 /** Executors that read an item's content from storage by its identifier: a task rebuilt from ids works with them. */
 export const CONTENT_READERS = new Set(["content_retriever", "azure_blob_content_retriever"]);
@@ -92,7 +93,7 @@ export async function retryExecutions(
       try {
         outcomes.push(await retryOne(id, doc, ctx));
       } catch (err) {
-        outcomes.push({ execution_id: id, result: "not-retryable", detail: (err as Error).message });
+        outcomes.push({ execution_id: id, result: "not-retryable", detail: describeDependencyError(err).text });
       }
     }
   } finally {

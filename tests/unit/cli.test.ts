@@ -85,6 +85,14 @@ describe("cli", () => {
     assert.match(r.stderr, /STORAGE_ACCOUNT_WORKER_QUEUE_URL is missing/);
   });
 
+  test("executions retry --status other than failed says that only failed executions can be retried", () => {
+    for (const status of ["completed", "pending"]) {
+      const r = cli(["executions", "retry", "--status", status, "--pipeline", "p"]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, new RegExp(`--status ${status}: only failed executions can be retried`));
+    }
+  });
+
   test("config prints sources and never a secret", () => {
     const r = cli(["config"], { COSMOS_DB_KEY: "c2VjcmV0LWtleQ==", API_PORT: "9001" });
     assert.equal(r.code, 0, r.stderr);
