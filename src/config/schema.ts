@@ -326,8 +326,8 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
     group: "processing",
     default: "3",
     description:
-      "Failed runs of a task (errors, timeouts, a worker dying while running it — not outages or shutdowns) before " +
-      "its message is moved to the poison queue and its execution marked failed",
+      "Failed runs of a task (errors, timeouts — not outages, shutdowns, nor a worker killed or crashed while " +
+      "running it) before its message is moved to the poison queue and its execution marked failed",
   },
   TASK_TIMEOUT_SECONDS: {
     group: "processing",

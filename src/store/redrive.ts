@@ -90,6 +90,7 @@ export async function beginRedrive(
         updated_at: at,
         // A fresh retry budget: the failed runs that poisoned it are not held against the re-driven task.
         task_failures: 0,
+        interruptions: 0,
         redrive: next,
       }, { accessCondition: { type: "IfMatch", condition: doc._etag ?? "" } });
       return { redriveId, recordFound: true, record: written(resource) };
