@@ -1,5 +1,6 @@
 // Child side of the supervisor protocol: receive the config, report state, and turn "drain", SIGTERM or a closed
-// stdin (supervisor gone) into ctx.drain.
+// stdin (supervisor gone) into ctx.drain. A child also asks the kernel to kill it when the supervisor dies
+// (runtime/parent-death.ts), which works even while its event loop is blocked.
 import process from "node:process";
 import { createInterface } from "node:readline";
 import * as v from "valibot";
@@ -8,6 +9,7 @@ import type { WorkerReporter } from "../model/worker-context.ts";
 import type { CounterName, LabelledCounterName } from "../model/counters.ts";
 import type { Config } from "../config/schema.ts";
 import { type ConfigSource, registerConfigSecrets } from "../config/load.ts";
+import { dieWithParent, type ParentDeathOutcome } from "../runtime/parent-death.ts";
 
 const HEARTBEAT_MS = 2000;
 /** Counter, gauge and in-flight changes wait at most this long for the next report; readiness goes at once. */
@@ -93,11 +95,17 @@ export interface SupervisedChannel {
   drainRequested: Promise<string>;
   /** Calls `listener` whenever the supervisor says tasks were just enqueued (look at the queue now). */
   onWake(listener: () => void): void;
+  /** Whether this process is killed by the kernel when the supervisor dies (else only its stdin tells it). */
+  parentDeath: ParentDeathOutcome;
 }
 
-/** Reads the supervisor's commands from stdin; the first must be the config (within `timeoutMs`). */
-export function openSupervisedChannel(timeoutMs = 15_000): Promise<SupervisedChannel> {
-  return new Promise((resolve, reject) => {
+/**
+ * Asks to die with the supervisor, then reads the supervisor's commands from stdin; the first must be the config
+ * (within `timeoutMs`).
+ */
+export async function openSupervisedChannel(timeoutMs = 15_000): Promise<SupervisedChannel> {
+  const parentDeath = await dieWithParent();
+  return await new Promise((resolve, reject) => {
     let resolveDrain: (why: string) => void;
     const drainRequested = new Promise<string>((r) => (resolveDrain = r));
     let gotConfig = false;
@@ -128,6 +136,7 @@ export function openSupervisedChannel(timeoutMs = 15_000): Promise<SupervisedCha
           sources: cmd.sources as Record<string, ConfigSource>,
           drainRequested,
           onWake,
+          parentDeath,
         });
       } else if (cmd.cmd === "drain") {
         resolveDrain("drain requested by the supervisor");
