@@ -38,7 +38,7 @@ describe("hung-worker kills and the retry budget", () => {
   });
 
   /** The processing child, once one other than `not` runs and a task of it has called the slow service. */
-  async function busyChild(run: BinaryRun, callsBefore: number, not?: number) {
+  async function busyChild(run: BinaryRun, callsBefore: number, not?: number | null) {
     return await until("a processing child with a task in its http step", async () => {
       const child = (await run.children()).find((c) => c.role === "processing" && c.alive && c.pid !== not);
       return child?.pid && env.slow.requests() > callsBefore ? child : undefined;
