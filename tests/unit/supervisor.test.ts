@@ -241,7 +241,7 @@ describe("a child dies with its supervisor", () => {
     }
   }
 
-  test("a child whose event loop is blocked is killed when its parent is SIGKILLed (parent-death signal)", {
+  test("a child whose event loop is blocked is killed once its parent is SIGKILLed and the drain time has passed", {
     skip: process.platform !== "linux",
   }, async () => {
     const parentCommand = typeof Deno !== "undefined"
