@@ -70,6 +70,9 @@ export const workerCommand: Command = {
     });
     const id = workerId(config, role, index);
     const logger = rootLogger.child({ worker: config.WORKER_NAME, role, index, worker_id: id });
+    if (channel && !channel.parentDeath.watching) {
+      logger.warn("this worker may outlive a killed supervisor while blocked", { reason: channel.parentDeath.reason });
+    }
     const drain = new AbortController();
     const report: WorkerReporter = supervised ? new IpcReporter(id) : new MemoryReporter();
     const ctx: WorkerContext = {

@@ -164,6 +164,7 @@ export const settingSchemas = {
     ),
   ),
   MAX_DOCUMENT_MB: intSetting(1, 4096),
+  PDF_THREAD_MAX_MEMORY_MB: intSetting(16, 65536),
   LOCAL_FILE_ROOTS: listSetting(),
   AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT: intSetting(1, 1000),
   AI_MAX_RETRY_DELAY_SECONDS: intSetting(0, 3600),
@@ -326,8 +327,8 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
     group: "processing",
     default: "3",
     description:
-      "Failed runs of a task (errors, timeouts, a worker dying while running it — not outages or shutdowns) before " +
-      "its message is moved to the poison queue and its execution marked failed",
+      "Failed runs of a task (errors, timeouts — not outages, shutdowns, nor a worker killed or crashed while " +
+      "running it) before its message is moved to the poison queue and its execution marked failed",
   },
   TASK_TIMEOUT_SECONDS: {
     group: "processing",
@@ -381,6 +382,14 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
     default: "100",
     description:
       "Largest document (MiB) content_retriever and azure_blob_content_retriever download or read, azure_content_understanding_extractor downloads from an item's blob, and the PDF/Office extractors open; max_file_size_mb / max_document_mb of an executor can only lower it",
+  },
+  PDF_THREAD_MAX_MEMORY_MB: {
+    group: "processing",
+    default: "1024",
+    description:
+      "Memory (MiB) the worker process may gain while pdf_extractor extracts one PDF on its thread; beyond it the " +
+      "thread is stopped and the item fails with a message saying so (the worker goes on). Measured as the " +
+      "process's resident memory, because Bun ignores worker resourceLimits and Deno stops such a thread silently",
   },
   LOCAL_FILE_ROOTS: {
     group: "processing",

@@ -38,8 +38,11 @@ export const ExecutionDocSchema = v.looseObject({
   /** The delivery (the message's dequeue count) whose run the record describes; with processing_worker_id it names
    * the one run allowed to finish the record. */
   attempt: v.optional(v.nullable(v.number())),
-  /** Runs of the task that failed (an error, a timeout, or a worker that died running it): the retry budget. */
+  /** Runs of the task that failed (an error or a timeout): the retry budget. */
   task_failures: v.optional(v.nullable(v.number())),
+  /** Runs in a row that never ended because their worker stopped (killed as hung, crashed, lost): not failures;
+   * the task is set aside after a few (workers/processing/failure-policy.ts). Ours; the Python worker has none. */
+  interruptions: v.optional(v.nullable(v.number())),
   content: v.optional(v.nullable(v.array(v.unknown()))),
   number_of_items: v.optional(v.nullable(v.number())),
   created_at: v.optional(v.nullable(v.string())),

@@ -159,8 +159,9 @@ function begun(doc: ExecutionDoc, req: RedriveRequest, redriveId: string, previo
     error: null,
     completed_at: null,
     updated_at: at,
-    // A fresh retry budget: the failed runs that poisoned it are not held against the re-driven task.
+    // A fresh retry budget: the failed and interrupted runs that poisoned it are not held against the re-driven task.
     task_failures: 0,
+    interruptions: 0,
     redrive: marker,
   } as ExecutionDoc;
 }

@@ -7,8 +7,9 @@
 // A run is owned by one delivery: `begin` writes the worker id and the delivery's dequeue count (`attempt`), and
 // the run's own later writes (completed, failed attempt, released) are declined once the record names another
 // delivery — a worker whose lease ran out cannot overwrite the record of the delivery that took over.
-// `task_failures` is the retry budget: it counts failed runs (errors, timeouts, and runs whose worker died — found
-// `running` by the next delivery), never deliveries spent on outages or shutdowns.
+// `task_failures` is the retry budget: it counts failed runs (errors, timeouts), never deliveries spent on outages
+// or shutdowns. A run whose worker died (found `running` by the next delivery) counts in `interruptions` instead,
+// runs in a row that never ended; a run that ends by itself resets it.
 // Status and output go in one write (the Python worker wrote them separately, and a failed output write turned a
 // completed run into a failed one that was then run again); output too large for a Cosmos item is reduced
 // (identifiers only, then fewer events, …) with a note, never at the cost of the status. `content` is always a list
@@ -163,6 +164,31 @@ export function fitExecutionDoc(
   return { doc: out, level };
 }
 
+/** What a delivery does with a record that is not completed, before it runs the task. */
+export type StartVerdict =
+  /** Run it; the record's counts become these. */
+  | { kind: "start"; failures: number; interruptions: number }
+  /** Do not run it: set aside for `reason`; `write`: mark the record failed with these counts (false when it
+   * already is failed for that reason). */
+  | { kind: "exhausted"; reason: string; failures: number; interruptions: number; write: boolean };
+
+/** Decides a delivery's start from the record (not completed) and the delivery's number. */
+export type StartPolicy = (doc: ExecutionDoc, attempt: number) => StartVerdict;
+
+/** A record still running for another delivery: that run never ended. */
+export function unfinishedRun(doc: Pick<ExecutionDoc, "status" | "attempt">, attempt: number): boolean {
+  return doc.status === "running" && doc.attempt !== attempt;
+}
+
+/** The policy without limits: an unfinished run counts as an interruption, the task starts. */
+function countInterruption(doc: ExecutionDoc, attempt: number): StartVerdict {
+  return {
+    kind: "start",
+    failures: doc.task_failures ?? 0,
+    interruptions: (doc.interruptions ?? 0) + (unfinishedRun(doc, attempt) ? 1 : 0),
+  };
+}
+
 export class ExecutionStore {
   private readonly maxDocBytes: number;
   private readonly maxAttempts: number;
@@ -258,15 +284,16 @@ export class ExecutionStore {
 
   /**
    * As start(), from the record as last read (see update's `known`); returns the record as written. A record still
-   * `running` for an earlier delivery means that run never ended (its worker died, hung or lost the lease): it
-   * counts as a failed run. With `maxFailures`, a task whose failed runs reach it is not started again: the record
-   * becomes failed (final) and `exhausted` says why.
+   * `running` for an earlier delivery means that run never ended (its worker died, hung or lost the lease): `policy`
+   * (workers/processing/failure-policy.ts) decides what that and the record's counts mean — start with the counts
+   * it returns, or set the task aside (`exhausted` says why; the record becomes failed when `write`). Without a
+   * policy an unfinished run counts as an interruption and the task always starts.
    */
   async begin(
     task: ContentProcessingTask,
     attempt: number,
     known?: ExecutionDoc | null,
-    opts: { maxFailures?: number } = {},
+    policy: StartPolicy = countInterruption,
   ): Promise<{ completed: boolean; doc?: ExecutionDoc; exhausted?: string }> {
     let completed = false;
     let exhausted: string | undefined;
@@ -284,23 +311,18 @@ export class ExecutionStore {
         if (redriveSuperseded(task.redrive_id, doc)) {
           throw new ExecutionConflictError(`execution ${task.execution_id}: a later re-drive replaced this message`);
         }
-        const abandoned = doc.status === "running" && doc.attempt !== attempt;
-        const failures = (doc.task_failures ?? 0) + (abandoned ? 1 : 0);
-        if (opts.maxFailures && failures >= opts.maxFailures) {
-          exhausted = abandoned
-            ? `failed ${failures} time(s) (MAX_TASK_RETRIES=${opts.maxFailures}); the last run never ended: its ` +
-              `worker stopped while running it (crash, kill, hang or lost lease)`
-            : doc.status === "failed" && doc.error
-            ? doc.error
-            : `failed ${failures} time(s) (MAX_TASK_RETRIES=${opts.maxFailures})`;
-          if (doc.status === "failed" && !abandoned) return undefined;
+        const verdict = policy(doc, attempt);
+        if (verdict.kind === "exhausted") {
+          exhausted = verdict.reason;
+          if (!verdict.write) return undefined;
           return {
             ...doc,
             status: "failed",
             status_message: STATUS_MESSAGES.failed,
-            error: exhausted,
+            error: verdict.reason,
             completed_at: now(),
-            task_failures: failures,
+            task_failures: verdict.failures,
+            interruptions: verdict.interruptions,
           };
         }
         return {
@@ -311,7 +333,8 @@ export class ExecutionStore {
           completed_at: null,
           processing_worker_id: this.opts.workerId,
           attempt,
-          task_failures: failures,
+          task_failures: verdict.failures,
+          interruptions: verdict.interruptions,
         };
       },
       this.seedFor({ executionId: task.execution_id, task }),
@@ -451,6 +474,7 @@ export class ExecutionStore {
           completed_at: now(),
           processing_worker_id: this.opts.workerId,
           task_failures: failures,
+          interruptions: 0,
           ...details,
         }
         : {
@@ -460,6 +484,7 @@ export class ExecutionStore {
           error,
           processing_worker_id: this.opts.workerId,
           task_failures: failures,
+          interruptions: 0,
           next_attempt_at: new Date(Date.now() + info.delaySeconds * 1000).toISOString(),
           ...details,
         };

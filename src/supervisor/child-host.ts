@@ -1,5 +1,6 @@
 // Child side of the supervisor protocol: receive the config, report state, and turn "drain", SIGTERM or a closed
-// stdin (supervisor gone) into ctx.drain.
+// stdin (supervisor gone) into ctx.drain. A child whose supervisor is gone is also killed once the drain time has
+// passed (runtime/parent-death.ts), which works even while its event loop is blocked.
 import process from "node:process";
 import { createInterface } from "node:readline";
 import * as v from "valibot";
@@ -8,8 +9,11 @@ import type { WorkerReporter } from "../model/worker-context.ts";
 import type { CounterName, LabelledCounterName } from "../model/counters.ts";
 import type { Config } from "../config/schema.ts";
 import { type ConfigSource, registerConfigSecrets } from "../config/load.ts";
+import { dieWithParent, type ParentWatch } from "../runtime/parent-death.ts";
 
 const HEARTBEAT_MS = 2000;
+/** Beyond the drain time, how long an orphaned child may take to exit before it is killed. */
+const ORPHAN_MARGIN_MS = 2000;
 /** Counter, gauge and in-flight changes wait at most this long for the next report; readiness goes at once. */
 const COUNTER_REPORT_MS = 1000;
 /** Counters reported at once: the supervisor wakes idle processing workers when a source worker enqueued. */
@@ -93,10 +97,17 @@ export interface SupervisedChannel {
   drainRequested: Promise<string>;
   /** Calls `listener` whenever the supervisor says tasks were just enqueued (look at the queue now). */
   onWake(listener: () => void): void;
+  /** Whether this process is killed when the supervisor is gone and the drain time has passed (else only its stdin
+   * tells it, which a blocked event loop never reads). */
+  parentDeath: ParentWatch;
 }
 
-/** Reads the supervisor's commands from stdin; the first must be the config (within `timeoutMs`). */
+/**
+ * Reads the supervisor's commands from stdin; the first must be the config (within `timeoutMs`). From then on the
+ * process dies with the supervisor: SHUTDOWN_DRAIN_TIMEOUT_SECONDS (and a margin) after it is gone at the latest.
+ */
 export function openSupervisedChannel(timeoutMs = 15_000): Promise<SupervisedChannel> {
+  const supervisorPid = process.ppid;
   return new Promise((resolve, reject) => {
     let resolveDrain: (why: string) => void;
     const drainRequested = new Promise<string>((r) => (resolveDrain = r));
@@ -123,11 +134,19 @@ export function openSupervisedChannel(timeoutMs = 15_000): Promise<SupervisedCha
         // Already validated by the supervisor (our own parent, over a private pipe): typed values, not raw strings.
         // This process never ran loadConfig, so its secrets are registered for redaction here.
         registerConfigSecrets(cmd.config as unknown as Config);
+        const drainSeconds = Number(
+          (cmd.config as { SHUTDOWN_DRAIN_TIMEOUT_SECONDS?: unknown }).SHUTDOWN_DRAIN_TIMEOUT_SECONDS,
+        );
+        const parentDeath = dieWithParent(
+          supervisorPid,
+          (Number.isFinite(drainSeconds) ? drainSeconds : 30) * 1000 + ORPHAN_MARGIN_MS,
+        );
         resolve({
           config: cmd.config as unknown as Config,
           sources: cmd.sources as Record<string, ConfigSource>,
           drainRequested,
           onWake,
+          parentDeath,
         });
       } else if (cmd.cmd === "drain") {
         resolveDrain("drain requested by the supervisor");

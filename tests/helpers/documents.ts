@@ -6,7 +6,7 @@ import * as docx from "docx";
 import * as pptxgen from "pptxgenjs";
 import ExcelJS from "exceljs";
 import { PDFDocument, StandardFonts } from "pdf-lib";
-import { strToU8, unzipSync, zipSync } from "fflate";
+import { strToU8, unzipSync, zipSync, zlibSync } from "fflate";
 
 /** A 4x4 red PNG (for image extraction). */
 export const RED_PNG = Buffer.from(
@@ -239,4 +239,44 @@ export async function xlsxWithEmptyRows(emptyRows: number, farCell?: string): Pr
       3 + emptyRows
     }"/><sheetData>${rows.join("")}</sheetData></worksheet>`;
   return withParts(base, { "xl/worksheets/sheet1.xml": sheet });
+}
+
+/**
+ * A one-page PDF whose content stream is `inflatedMb` MiB of spaces, deflated to a few hundred KiB: pdf.js decodes the
+ * whole stream into memory to read the page's text (a decompression bomb).
+ */
+export function inflatingPdf(inflatedMb: number): Uint8Array {
+  const stream = zlibSync(new Uint8Array(inflatedMb * 1024 * 1024).fill(0x20), { level: 9 });
+  const objects: Array<string | [string, Uint8Array, string]> = [
+    "<< /Type /Catalog /Pages 2 0 R >>",
+    "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+    "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+    [`<< /Length ${stream.length} /Filter /FlateDecode >>\nstream\n`, stream, "\nendstream"],
+  ];
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  const push = (part: string | Uint8Array) => {
+    const bytes = typeof part === "string" ? strToU8(part) : part;
+    parts.push(bytes);
+    length += bytes.length;
+  };
+  push("%PDF-1.4\n");
+  const offsets: number[] = [];
+  objects.forEach((body, i) => {
+    offsets.push(length);
+    push(`${i + 1} 0 obj\n`);
+    for (const part of typeof body === "string" ? [body] : body) push(part);
+    push("\nendobj\n");
+  });
+  const xref = length;
+  push(`xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`);
+  for (const off of offsets) push(`${String(off).padStart(10, "0")} 00000 n \n`);
+  push(`trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`);
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
 }

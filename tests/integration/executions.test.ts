@@ -23,6 +23,7 @@ import {
   uniqueName,
   withTimeout,
 } from "./processing-kit.ts";
+import { decideStart, MAX_INTERRUPTIONS } from "../../src/workers/processing/failure-policy.ts";
 import { quietLogs } from "../helpers/test-logging.ts";
 
 quietLogs();
@@ -217,47 +218,56 @@ describe("execution store on the Cosmos emulator", () => {
     assert.equal(started.doc?.status, "running");
   });
 
-  test("the retry budget counts failed runs (and runs whose worker died), not deliveries", async () => {
+  test("the retry budget counts failed runs, not deliveries nor runs whose worker died (those are interruptions)", async () => {
     const task = await pending(uniqueName("budget"));
-    const max = { maxFailures: 3 };
-    // Deliveries 1-3 are released by shutdowns or outages: no failure is counted.
+    const policy = (doc: ExecutionDoc, attempt: number) => decideStart(doc, attempt, 3);
+    // Deliveries 1-3 are released by shutdowns or outages: nothing is counted.
     for (const attempt of [1, 2, 3]) {
-      await store.begin(task, attempt, undefined, max);
+      await store.begin(task, attempt, undefined, policy);
       await store.interrupted(task, "worker shutdown", attempt);
     }
     assert.equal((await execution(task.execution_id))?.task_failures ?? 0, 0);
+    assert.equal((await execution(task.execution_id))?.interruptions ?? 0, 0);
     // Delivery 4 fails: one failure, pending for the retry.
-    await store.begin(task, 4, undefined, max);
+    await store.begin(task, 4, undefined, policy);
     const f1 = await store.runFailed(task, "boom", { attempt: 4, maxFailures: 3, delaySeconds: 1 });
     assert.deepEqual([f1.failures, f1.final], [1, false]);
     assert.equal((await execution(task.execution_id))?.status, "pending");
-    // Delivery 5 dies with its worker (the record stays running); delivery 6 counts that as the second failure.
-    await store.begin(task, 5, undefined, max);
-    const b6 = await store.begin(task, 6, undefined, max);
+    // Delivery 5 dies with its worker (the record stays running); delivery 6 counts an interruption, no failure.
+    await store.begin(task, 5, undefined, policy);
+    const b6 = await store.begin(task, 6, undefined, policy);
     assert.equal(b6.exhausted, undefined);
-    assert.equal((await execution(task.execution_id))?.task_failures, 2);
-    // Delivery 6 fails too: the third failure is final.
-    const f3 = await store.runFailed(task, "boom again", { attempt: 6, maxFailures: 3, delaySeconds: 1 });
+    assert.equal((await execution(task.execution_id))?.task_failures, 1);
+    assert.equal((await execution(task.execution_id))?.interruptions, 1);
+    // Delivery 6 fails: the second failure, and the run ended by itself, so the interruptions in a row start again.
+    const f2 = await store.runFailed(task, "boom", { attempt: 6, maxFailures: 3, delaySeconds: 1 });
+    assert.deepEqual([f2.failures, f2.final], [2, false]);
+    assert.equal((await execution(task.execution_id))?.interruptions, 0);
+    await store.begin(task, 7, undefined, policy);
+    const f3 = await store.runFailed(task, "boom again", { attempt: 7, maxFailures: 3, delaySeconds: 1 });
     assert.deepEqual([f3.failures, f3.final], [3, true]);
     const doc = await execution(task.execution_id);
     assert.equal(doc?.status, "failed");
     assert.match(doc?.error ?? "", /^failed 3 time\(s\) \(MAX_TASK_RETRIES=3\): boom again$/);
     // A later delivery (the poison move failed) does not run it again.
-    const b7 = await store.begin(task, 7, undefined, max);
-    assert.match(b7.exhausted ?? "", /boom again/);
+    const b8 = await store.begin(task, 8, undefined, policy);
+    assert.match(b8.exhausted ?? "", /boom again/);
     assert.equal((await execution(task.execution_id))?.status, "failed");
   });
 
-  test("a task whose worker keeps dying is failed once the budget is spent", async () => {
+  test("a task whose worker keeps stopping under it is set aside after MAX_INTERRUPTIONS in a row, its budget untouched", async () => {
     const task = await pending(uniqueName("crashes"));
-    const max = { maxFailures: 2 };
-    await store.begin(task, 1, undefined, max);
-    await store.begin(task, 2, undefined, max); // run 1 never ended: failure 1
-    const third = await store.begin(task, 3, undefined, max); // run 2 never ended: failure 2 = the budget
-    assert.match(third.exhausted ?? "", /failed 2 time\(s\) \(MAX_TASK_RETRIES=2\); the last run never ended/);
+    const policy = (doc: ExecutionDoc, attempt: number) => decideStart(doc, attempt, 1);
+    for (let attempt = 1; attempt <= MAX_INTERRUPTIONS; attempt++) {
+      assert.equal((await store.begin(task, attempt, undefined, policy)).exhausted, undefined, `delivery ${attempt}`);
+    }
+    // Run MAX_INTERRUPTIONS never ended either: that makes MAX_INTERRUPTIONS in a row.
+    const last = await store.begin(task, MAX_INTERRUPTIONS + 1, undefined, policy);
+    assert.match(last.exhausted ?? "", new RegExp(`stopped under it ${MAX_INTERRUPTIONS} times in a row`));
     const doc = await execution(task.execution_id);
     assert.equal(doc?.status, "failed");
-    assert.equal(doc?.task_failures, 2);
+    assert.equal(doc?.task_failures ?? 0, 0, "no failed run was counted (MAX_TASK_RETRIES=1 would have poisoned it)");
+    assert.equal(doc?.interruptions, MAX_INTERRUPTIONS);
   });
 
   test("a failed send marks the record failed only if nobody changed it since its creation (creation etag)", async () => {

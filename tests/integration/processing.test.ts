@@ -26,6 +26,8 @@ import {
   uniqueName,
   until,
 } from "./processing-kit.ts";
+import { ExecutionStore } from "../../src/store/executions.ts";
+import { decideStart, MAX_INTERRUPTIONS } from "../../src/workers/processing/failure-policy.ts";
 import { quietLogs } from "../helpers/test-logging.ts";
 
 quietLogs();
@@ -286,19 +288,50 @@ describe("processing worker", () => {
     await worker.stop();
   });
 
-  test("a task whose workers keep dying while running it: each dead run counts; when they spend the budget it is poisoned without running", async () => {
-    const { queues, start } = await scenario({ MAX_TASK_RETRIES: "2" });
+  test("a healthy task whose workers were killed under it several times is charged no failure and completes", async () => {
+    // MAX_TASK_RETRIES=1: had a kill counted as a failed run, the first kill alone would have poisoned the task.
+    const { queues, start } = await scenario({ MAX_TASK_RETRIES: "1" });
+    const key = uniqueName("killed");
+    const task = taskMessage(key, { pipelineId: "pipe-count", vaultId: "vault-ids" });
+    await pendingRecord(task);
+    await queues.tasks.sendMessage(JSON.stringify(task), timeout());
+    const executions = db.container(base.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS);
+    // Deliveries 1 and 2 go to workers that begin the run (with the worker's own start policy) and are then killed
+    // with it in flight, as the supervisor kills a worker hung by another task: the record stays running.
+    for (let delivery = 1; delivery <= MAX_INTERRUPTIONS - 1; delivery++) {
+      await until("received", async () => {
+        const r = await queues.tasks.receiveMessages({ visibilityTimeout: 1, ...timeout() });
+        return r.receivedMessageItems.length ? true : undefined;
+      }, 10_000);
+      const killed = new ExecutionStore(executions, { workerId: `worker-killed-${delivery}` });
+      const begun = await killed.begin(task.payload, delivery, undefined, (doc, n) => decideStart(doc, n, 1));
+      assert.equal(begun.exhausted, undefined, `delivery ${delivery} starts`);
+    }
+    await sleep(1200);
+    const worker = start();
+    const doc = await executionIn(task.payload.execution_id, ["failed", "completed"]);
+    assert.equal(doc.status, "completed", `after ${MAX_INTERRUPTIONS - 1} kills: ${doc.error}`);
+    assert.equal(doc.task_failures ?? 0, 0, "no failed run counted");
+    assert.equal(doc.interruptions, MAX_INTERRUPTIONS - 1, "the kills are counted as interruptions");
+    assert.equal(callsOf("test_wait", key), 1);
+    assert.deepEqual(await poisonRecords(queues.poison), []);
+    await worker.stop();
+  });
+
+  test("a task whose workers keep stopping under it is set aside after MAX_INTERRUPTIONS in a row, without running", async () => {
+    const { queues, start } = await scenario({ MAX_TASK_RETRIES: "3" });
     const key = uniqueName("crashloop");
     const task = taskMessage(key, { pipelineId: "pipe-count", vaultId: "vault-ids" });
     await pendingRecord(task);
-    // One earlier run already died (counted), and the run of delivery 1 died too: its record says running.
+    // Earlier runs never ended, and the run of delivery 1 did not either: its record says running.
     const executions = db.container(base.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS);
     const { resource } = await executions.item(task.payload.execution_id, task.payload.execution_id).read();
     await executions.item(task.payload.execution_id, task.payload.execution_id).replace({
       ...resource,
       status: "running",
       attempt: 1,
-      task_failures: 1,
+      task_failures: 0,
+      interruptions: MAX_INTERRUPTIONS - 1,
       processing_worker_id: "a-worker-that-died",
     }, timeout());
     await queues.tasks.sendMessage(JSON.stringify(task), timeout());
@@ -310,14 +343,14 @@ describe("processing worker", () => {
     const worker = start();
     const doc = await executionIn(task.payload.execution_id, ["failed", "completed"]);
     assert.equal(doc.status, "failed");
-    assert.match(doc.error, /failed 2 time\(s\) \(MAX_TASK_RETRIES=2\); the last run never ended/);
-    assert.equal(doc.task_failures, 2);
+    assert.match(doc.error, new RegExp(`stopped under it ${MAX_INTERRUPTIONS} times in a row`));
+    assert.equal(doc.task_failures, 0);
     assert.equal(callsOf("test_wait", key), 0, "never run");
     const records = await until(
       "poisoned",
       async () => ((await poisonRecords(queues.poison)).length ? poisonRecords(queues.poison) : undefined),
     );
-    assert.equal(records[0].dequeue_count, 2);
+    assert.match(records[0].reason, /times in a row/);
     await worker.stop();
   });
 

@@ -18,9 +18,11 @@ import { configureLogging, Logger } from "../../src/log/logger.ts";
 import type { Content } from "../../src/model/content.ts";
 import type { ExecutorRunContext } from "../../src/executors/types.ts";
 import { XmlScanner } from "../../src/executors/documents/xml-scanner.ts";
+import { DocumentError } from "../../src/executors/documents/limits.ts";
 import {
   encryptedOffice,
   handMadePdf,
+  inflatingPdf,
   makeDocx,
   makePdf,
   makePptx,
@@ -419,6 +421,25 @@ describe("pdf_extractor abort", () => {
     assert.deepEqual(items.map((i) => out(i, "pdf_output").pages.map((p: { text: string }) => p.text)), [
       ...names.map((n) => [`${n}\n`, `${n}\n`, `${n}\n`]),
     ]);
+  });
+});
+
+describe("pdf_extractor memory limit (PDF_THREAD_MAX_MEMORY_MB)", () => {
+  test("a PDF whose extraction needs more memory than allowed fails as an item; the next PDF is extracted", async () => {
+    const limited = { ...config, PDF_THREAD_MAX_MEMORY_MB: 64 };
+    const ex = createExecutor({ id: "x", type: "pdf_extractor", settings: {} }, registry, { config: limited, logger });
+    // 300 KiB that pdf.js inflates to 400 MiB while it reads the page's text.
+    const bomb = fileItem("bomb.pdf", inflatingPdf(400));
+    await assert.rejects(ex.process([bomb], ctx()), (err: Error) => {
+      assert.ok(err instanceof DocumentError, `a document error (the item fails), not ${err.name}`);
+      assert.match(
+        err.message,
+        /^PDF 'bomb\.pdf': extraction stopped, it needed more than 64 MiB of memory \(PDF_THREAD_MAX_MEMORY_MB\)$/,
+      );
+      return true;
+    });
+    const [next] = await ex.process([fileItem("after.pdf", handMadePdf({ pages: 1, text: "Still here" }))], ctx());
+    assert.equal(out(next, "pdf_output").text, "Still here\n");
   });
 });
 

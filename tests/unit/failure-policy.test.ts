@@ -5,10 +5,15 @@ import assert from "node:assert/strict";
 import {
   decideDelivery,
   decideFailure,
+  decideStart,
   type DeliveryAction,
   type FailedAttempt,
   type FailureAction,
+  MAX_INTERRUPTIONS,
+  runsAlone,
+  type StartRecord,
 } from "../../src/workers/processing/failure-policy.ts";
+import type { StartVerdict } from "../../src/store/executions.ts";
 
 const attempt = (change: Partial<FailedAttempt>): FailedAttempt => ({
   error: "boom",
@@ -143,4 +148,98 @@ describe("delivery check", () => {
   for (const [name, check, expected] of table) {
     test(name, () => assert.deepEqual(decideDelivery(check), expected));
   }
+});
+
+describe("start policy: a run whose worker stopped under it is an interruption, not a failure", () => {
+  const MAX = 2;
+  const table: Array<[string, StartRecord, number, StartVerdict]> = [
+    ["a pending record starts with its counts", { status: "pending", task_failures: 1, interruptions: 0 }, 3, {
+      kind: "start",
+      failures: 1,
+      interruptions: 0,
+    }],
+    [
+      "running for an earlier delivery (its worker was killed or crashed) → one interruption, no failure",
+      { status: "running", attempt: 1, task_failures: 1 },
+      2,
+      { kind: "start", failures: 1, interruptions: 1 },
+    ],
+    [
+      "killed with others in flight again and again below the limit: the budget is untouched",
+      { status: "running", attempt: 4, task_failures: 1, interruptions: MAX_INTERRUPTIONS - 2 },
+      5,
+      { kind: "start", failures: 1, interruptions: MAX_INTERRUPTIONS - 1 },
+    ],
+    [
+      "running for this same delivery (a write whose answer was lost) is not an interruption",
+      { status: "running", attempt: 3, interruptions: 1 },
+      3,
+      { kind: "start", failures: 0, interruptions: 1 },
+    ],
+    [
+      `the ${MAX_INTERRUPTIONS}th run in a row that never ended → set aside with that reason`,
+      { status: "running", attempt: 6, task_failures: 0, interruptions: MAX_INTERRUPTIONS - 1 },
+      7,
+      {
+        kind: "exhausted",
+        reason: `its worker stopped under it ${MAX_INTERRUPTIONS} times in a row (killed as hung, crashed or lost; ` +
+          "from the second on it ran alone in its worker), so it is likely the cause; set aside",
+        failures: 0,
+        interruptions: MAX_INTERRUPTIONS,
+        write: true,
+      },
+    ],
+    [
+      "failed runs at the budget → set aside",
+      { status: "pending", task_failures: MAX, interruptions: 0 },
+      4,
+      {
+        kind: "exhausted",
+        reason: "failed 2 time(s) (MAX_TASK_RETRIES=2)",
+        failures: 2,
+        interruptions: 0,
+        write: true,
+      },
+    ],
+    [
+      "already failed for good (the poison move did not happen): its reason, no second write",
+      { status: "failed", task_failures: MAX, error: "failed 2 time(s) (MAX_TASK_RETRIES=2): boom" },
+      5,
+      {
+        kind: "exhausted",
+        reason: "failed 2 time(s) (MAX_TASK_RETRIES=2): boom",
+        failures: 2,
+        interruptions: 0,
+        write: false,
+      },
+    ],
+    [
+      "already set aside for interruptions: its reason, no second write",
+      { status: "failed", task_failures: 0, interruptions: MAX_INTERRUPTIONS, error: "stopped under it" },
+      9,
+      { kind: "exhausted", reason: "stopped under it", failures: 0, interruptions: MAX_INTERRUPTIONS, write: false },
+    ],
+  ];
+  for (const [name, record, attempt, expected] of table) {
+    test(name, () => assert.deepEqual(decideStart(record, attempt, MAX), expected));
+  }
+
+  test("a task runs alone when its last run never ended or its record counts interruptions", () => {
+    assert.equal(runsAlone(undefined, 1), false);
+    assert.equal(runsAlone({ status: "pending" }, 2), false);
+    assert.equal(runsAlone({ status: "running", attempt: 2 }, 2), false);
+    assert.equal(runsAlone({ status: "running", attempt: 1 }, 2), true);
+    assert.equal(runsAlone({ status: "pending", interruptions: 1 }, 3), true);
+  });
+
+  test("a delivery of a record set aside for interruptions is poisoned without a second write", () => {
+    assert.deepEqual(
+      decideDelivery({ recordStatus: "failed", recordInterruptions: MAX_INTERRUPTIONS, delivery: 8, maxFailures: 3 }),
+      {
+        kind: "fail",
+        reason: `its worker stopped under it ${MAX_INTERRUPTIONS} times in a row; not run again`,
+        markRecord: false,
+      },
+    );
+  });
 });

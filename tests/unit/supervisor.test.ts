@@ -6,9 +6,13 @@ import { Supervisor } from "../../src/supervisor/supervisor.ts";
 import { createApi, readiness } from "../../src/api/app.ts";
 import { configureLogging, Logger } from "../../src/log/logger.ts";
 import { classifyChildLine } from "../../src/supervisor/ipc.ts";
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createInterface } from "node:readline";
 
 declare const Deno: any;
 const FIXTURE = resolve(import.meta.dirname ?? ".", "../fixtures/fake-worker.ts");
+const FAKE_PARENT = resolve(import.meta.dirname ?? ".", "../fixtures/fake-parent.ts");
 const forwarded: string[] = [];
 configureLogging({ level: "error", write: (l) => forwarded.push(l) });
 
@@ -223,5 +227,44 @@ describe("ipc", () => {
     assert.equal(classifyChildLine('{"level":"info","msg":"hi"}').kind, "log");
     assert.equal(classifyChildLine("plain text").kind, "text");
     assert.equal(classifyChildLine('{"ipc":"state"}').kind, "text", "a malformed report is not trusted");
+  });
+});
+
+describe("a child dies with its supervisor", () => {
+  /** Gone: no such process, or a zombie waiting to be reaped. */
+  function gone(pid: number): boolean {
+    if (!alive(pid)) return true;
+    try {
+      return /^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
+    } catch {
+      return true;
+    }
+  }
+
+  test("a child whose event loop is blocked is killed once its parent is SIGKILLed and the drain time has passed", {
+    skip: process.platform !== "linux",
+  }, async () => {
+    const parentCommand = typeof Deno !== "undefined"
+      ? { command: Deno.execPath(), args: ["run", "-A", FAKE_PARENT] }
+      : { command: process.execPath, args: [FAKE_PARENT] };
+    const parent = spawn(parentCommand.command, parentCommand.args, {
+      env: { ...(process.env as Record<string, string>), FAKE_MODE: "block" },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let childPid = 0;
+    let blocking = false;
+    createInterface({ input: parent.stdout! }).on("line", (line) => {
+      const pid = /"child_pid":(\d+)/.exec(line)?.[1];
+      if (pid) childPid = Number(pid);
+      if (line.includes("fake worker blocking its event loop")) blocking = true;
+    });
+    try {
+      await until("the child blocks its event loop", () => blocking && childPid > 0);
+      process.kill(parent.pid!, "SIGKILL");
+      await until("the blocked child is gone", () => gone(childPid), 10_000);
+    } finally {
+      if (childPid && alive(childPid)) process.kill(childPid, "SIGKILL");
+      if (parent.exitCode === null && parent.signalCode === null) parent.kill("SIGKILL");
+    }
   });
 });

@@ -43,7 +43,7 @@ export const pdfExtractor: ExecutorDefinition<typeof settings> = {
       const pdf = await extractPdfInThread(source.bytes, `PDF '${source.name}'`, ctx.signal, {
         maxPages: s.max_pages,
         images: s.extract_images ? { minSize: s.min_image_size, maxImages: s.max_images } : undefined,
-      });
+      }, deps.config.PDF_THREAD_MAX_MEMORY_MB);
       const output: Record<string, unknown> = {};
       if (s.extract_text) output.text = pdf.pages.map((p) => p.text).join(s.page_separator);
       if (s.extract_pages) {

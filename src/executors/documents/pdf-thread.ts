@@ -3,7 +3,18 @@
 // page can take longer still. Each extraction has a thread to itself; an abort (the task's timeout or shutdown)
 // terminates that thread, which stops the extraction wherever it is. One idle thread is kept for the next PDF, so
 // pdf.js is loaded once per thread rather than once per document; it does not keep the process alive.
+//
+// Memory: a small hostile PDF can make pdf.js allocate without bound (a 300 KB content stream that inflates to
+// 300 MB, say). Node stops a thread at its `resourceLimits`, but Bun ignores that option and Deno 2.9 parks the
+// thread at the limit without an error or exit event, so a limit of the runtime alone would either not hold or leave
+// the item waiting for its task's timeout. What works on both: while an extraction runs, the process's resident
+// memory is sampled, and once it has grown by more than PDF_THREAD_MAX_MEMORY_MB since the extraction began, its
+// thread is terminated and the item fails with a message that says so (other extractions running at the same time
+// count towards that growth too; the check errs on the side of stopping). `resourceLimits` at twice the limit is
+// set as well, a backstop where a runtime honours it (Deno: heap only).
+import process from "node:process";
 import { Worker } from "node:worker_threads";
+import { raceAbort } from "../../util/abort.ts";
 import { DocumentError } from "./limits.ts";
 import type { PdfJob, PdfOptions, PdfReply, PdfResult } from "./pdf.ts";
 
@@ -11,8 +22,18 @@ import type { PdfJob, PdfOptions, PdfReply, PdfResult } from "./pdf.ts";
 const MAX_THREADS = 4;
 /** Threads kept idle for the next PDF. */
 const MAX_IDLE = 1;
+/** How often the process's memory is sampled while an extraction runs. */
+const MEMORY_SAMPLE_MS = 100;
 
-const idle: Worker[] = [];
+/** A thread of the pool and the memory limit it was started with. */
+interface PdfThread {
+  worker: Worker;
+  maxMemoryMb: number;
+  /** Resolves once the thread has loaded pdf.js (its first message). */
+  ready: Promise<void>;
+}
+
+const idle: PdfThread[] = [];
 let running = 0;
 const waiting: Array<() => void> = [];
 
@@ -27,7 +48,7 @@ function workerModule(): URL | string {
     : new URL("./pdf-worker.ts", import.meta.url);
 }
 
-async function acquire(signal: AbortSignal): Promise<Worker> {
+async function acquire(signal: AbortSignal, maxMemoryMb: number): Promise<PdfThread> {
   while (running >= MAX_THREADS) {
     await new Promise<void>((resolve, reject) => {
       const onAbort = () => {
@@ -44,48 +65,86 @@ async function acquire(signal: AbortSignal): Promise<Worker> {
     });
   }
   running++;
-  const worker = idle.pop() ?? startWorker();
-  worker.ref();
-  return worker;
+  const at = idle.findIndex((t) => t.maxMemoryMb === maxMemoryMb);
+  const thread = at >= 0 ? idle.splice(at, 1)[0] : startThread(maxMemoryMb);
+  thread.worker.ref();
+  return thread;
 }
 
-function startWorker(): Worker {
-  const worker = new Worker(workerModule());
+function startThread(maxMemoryMb: number): PdfThread {
+  const worker = new Worker(workerModule(), { resourceLimits: { maxOldGenerationSizeMb: 2 * maxMemoryMb } });
+  const ready = new Promise<void>((resolve, reject) => {
+    worker.once("message", () => resolve());
+    worker.once("error", (err) => reject(new Error(`the PDF thread failed to start: ${err?.message ?? String(err)}`)));
+    worker.once("exit", (code) => reject(new Error(`the PDF thread stopped while starting (exit code ${code})`)));
+  });
+  ready.catch(() => undefined); // awaited by the job that starts the thread
+  const thread = { worker, maxMemoryMb, ready };
   // A thread that fails while idle leaves the pool (while busy, its job's listeners report it). Without an
   // 'error' listener an error event of an idle thread would be thrown in the main thread.
   worker.on("error", () => undefined);
   worker.once("exit", () => {
-    const at = idle.indexOf(worker);
+    const at = idle.indexOf(thread);
     if (at >= 0) idle.splice(at, 1);
   });
-  return worker;
+  return thread;
 }
 
-function release(worker: Worker, reusable: boolean): void {
+function release(thread: PdfThread, reusable: boolean): void {
   running--;
   if (reusable && idle.length < MAX_IDLE) {
-    worker.unref();
-    idle.push(worker);
+    thread.worker.unref();
+    idle.push(thread);
   } else {
-    void worker.terminate();
+    void thread.worker.terminate();
   }
   waiting.shift()?.();
 }
 
+/** The error of an extraction stopped for its memory: the item fails with it, the worker goes on. */
+function memoryError(what: string, maxMemoryMb: number): DocumentError {
+  return new DocumentError(
+    `${what}: extraction stopped, it needed more than ${maxMemoryMb} MiB of memory (PDF_THREAD_MAX_MEMORY_MB)`,
+  );
+}
+
+/**
+ * Calls `exceeded` (once) when the process's resident memory has grown by more than `maxMemoryMb` since the call;
+ * returns the function that stops watching.
+ */
+function watchMemory(maxMemoryMb: number, exceeded: () => void): () => void {
+  const limit = maxMemoryMb * 1024 * 1024;
+  const baseline = process.memoryUsage.rss();
+  const timer = setInterval(() => {
+    if (process.memoryUsage.rss() - baseline <= limit) return;
+    clearInterval(timer);
+    exceeded();
+  }, MEMORY_SAMPLE_MS);
+  return () => clearInterval(timer);
+}
+
+/** PDF_THREAD_MAX_MEMORY_MB's default, for callers without a configuration. */
+export const DEFAULT_PDF_THREAD_MAX_MEMORY_MB = 1024;
+
 /**
  * Extracts the PDF `bytes` on a thread of its own (the bytes are copied). `what` names the document in errors.
- * Rejects with a DocumentError for a bad file, with the signal's reason on abort.
+ * Rejects with a DocumentError for a bad file or one whose extraction needs more than `maxMemoryMb` (the thread is
+ * then terminated), with the signal's reason on abort.
  */
 export async function extractPdfInThread(
   bytes: Uint8Array,
   what: string,
   signal: AbortSignal,
   opts: PdfOptions,
+  maxMemoryMb = DEFAULT_PDF_THREAD_MAX_MEMORY_MB,
 ): Promise<PdfResult> {
   signal.throwIfAborted();
-  const worker = await acquire(signal);
+  const thread = await acquire(signal, maxMemoryMb);
+  const { worker } = thread;
   let reusable = false;
+  let unwatch = () => {};
   try {
+    await raceAbort(thread.ready, signal);
     const reply = await new Promise<PdfReply>((resolve, reject) => {
       const done = () => {
         worker.off("message", onMessage);
@@ -97,9 +156,11 @@ export async function extractPdfInThread(
         done();
         resolve(reply);
       };
-      const onError = (err: Error) => {
+      const onError = (err: Error & { code?: string }) => {
         done();
-        reject(new Error(`${what}: the PDF thread failed: ${err?.message ?? String(err)}`));
+        // Where a runtime enforces resourceLimits (the backstop), it reports the thread out of memory like this.
+        if (err?.code === "ERR_WORKER_OUT_OF_MEMORY") reject(memoryError(what, maxMemoryMb));
+        else reject(new Error(`${what}: the PDF thread failed: ${err?.message ?? String(err)}`));
       };
       const onExit = (code: number) => {
         done();
@@ -114,12 +175,17 @@ export async function extractPdfInThread(
       worker.on("exit", onExit);
       signal.addEventListener("abort", onAbort, { once: true });
       const job: PdfJob = { bytes: bytes.slice(), what, opts };
+      unwatch = watchMemory(maxMemoryMb, () => {
+        done();
+        reject(memoryError(what, maxMemoryMb));
+      });
       worker.postMessage(job, [job.bytes.buffer as ArrayBuffer]);
     });
     reusable = true;
     if (!reply.ok) throw reply.document ? new DocumentError(reply.message) : new Error(reply.message);
     return reply.result;
   } finally {
-    release(worker, reusable);
+    unwatch();
+    release(thread, reusable);
   }
 }

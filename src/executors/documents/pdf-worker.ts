@@ -1,7 +1,9 @@
 // Entry point of the PDF thread (started by pdf-thread.ts; a second entry point of the compiled binary, see
-// scripts/build.mjs): extracts one PDF per message with pdf.ts and answers with the result or the error's message.
+// scripts/build.mjs): loads pdf.js and says it is ready, then extracts one PDF per message with pdf.ts and answers
+// with the result or the error's message.
 // Stopping a running extraction is the parent's business: it terminates the thread.
 import { parentPort } from "node:worker_threads";
+import { getResolvedPDFJS } from "unpdf";
 import { extractPdf, type PdfJob, type PdfReply } from "./pdf.ts";
 import { DocumentError, Pacer } from "./limits.ts";
 
@@ -24,3 +26,8 @@ port.on("message", async (job: PdfJob) => {
   }
   port.postMessage(reply);
 });
+
+// pdf.js is loaded before the first job and the parent told so: it measures an extraction's memory from then on,
+// without the thread's own start-up.
+await getResolvedPDFJS();
+port.postMessage({ ready: true });

@@ -3,10 +3,20 @@
 // failed run, or retry later without counting). No I/O here; handle-task.ts carries the actions out.
 //
 // The retry budget (MAX_TASK_RETRIES) counts failed runs of the task, kept in its execution record
-// (`task_failures`, see store/executions.ts): a pipeline error or timeout, or a run whose worker died (the next
-// delivery finds the record still running). Deliveries spent on infrastructure — a Cosmos or storage outage, a
-// drain that released the message, a lost lease — are not failures of the task and never poison it. The queue's
-// dequeue count is only a safety net far above the budget, for a message that can never get as far as its record.
+// (`task_failures`, see store/executions.ts): a pipeline error or timeout. Deliveries spent on infrastructure — a
+// Cosmos or storage outage, a drain that released the message, a lost lease — are not failures of the task and
+// never poison it. Nor is a run whose worker stopped under it (the next delivery finds the record still running):
+// the supervisor kills a hung worker with every task in it, and a crash takes them all, so such a run is counted
+// apart (`interruptions`, runs in a row that never ended). A task with an interruption runs alone in its worker
+// (run-gate.ts), so a further kill while it runs is its own doing; after MAX_INTERRUPTIONS in a row it is set
+// aside. The queue's dequeue count is only a safety net far above the budget, for a message that can never get as
+// far as its record.
+import type { ExecutionDoc } from "../../model/documents.ts";
+import { type StartVerdict, unfinishedRun } from "../../store/executions.ts";
+
+/** Runs in a row whose worker stopped under them (killed as hung, crashed) before a task is set aside. The first
+ * may be any task's fault; from then on the task runs alone in its worker, so the others are its own. */
+export const MAX_INTERRUPTIONS = 3;
 
 /** Deliveries after which a task that never finishes is poisoned anyway: ten times its budget. */
 export function deliveryCap(maxFailures: number): number {
@@ -19,6 +29,8 @@ export interface DeliveryCheck {
   recordStatus?: string;
   /** Failed runs the record counts (task_failures). */
   recordFailures?: number;
+  /** Runs in a row the record counts as never ended (interruptions). */
+  recordInterruptions?: number;
   /** This delivery's number (the message's dequeue count, 1 on the first). */
   delivery: number;
   /** MAX_TASK_RETRIES: the failed runs a task may have. */
@@ -45,6 +57,13 @@ export function decideDelivery(check: DeliveryCheck): DeliveryAction {
     return {
       kind: "fail",
       reason: `failed ${failures} time(s) already (MAX_TASK_RETRIES=${check.maxFailures}); not run again`,
+      markRecord: false,
+    };
+  }
+  if (check.recordStatus === "failed" && (check.recordInterruptions ?? 0) >= MAX_INTERRUPTIONS) {
+    return {
+      kind: "fail",
+      reason: `its worker stopped under it ${check.recordInterruptions} times in a row; not run again`,
       markRecord: false,
     };
   }
@@ -105,4 +124,43 @@ export function decideFailure(attempt: FailedAttempt): FailureAction {
   if (attempt.permanent) return { kind: "fail", reason: attempt.error };
   if (attempt.taskFailure) return { kind: "count-failure", delaySeconds: attempt.retryDelaySeconds };
   return { kind: "retry", delaySeconds: attempt.retryDelaySeconds, releaseRecord };
+}
+
+/** The record as far as a start decision reads it. */
+export type StartRecord = Pick<ExecutionDoc, "status" | "attempt" | "task_failures" | "interruptions" | "error">;
+
+/**
+ * Before a delivery runs its task (the record is not completed): a record still running for another delivery is a
+ * run that never ended — an interruption, not a failure. Set aside once the failed runs reach `maxFailures`
+ * (MAX_TASK_RETRIES) or the interruptions in a row reach MAX_INTERRUPTIONS; else start with the new counts.
+ */
+export function decideStart(record: StartRecord, attempt: number, maxFailures: number): StartVerdict {
+  const unfinished = unfinishedRun(record, attempt);
+  const failures = record.task_failures ?? 0;
+  const interruptions = (record.interruptions ?? 0) + (unfinished ? 1 : 0);
+  // A record already failed for good needs no second write (the poison move after it did not happen).
+  const write = !(record.status === "failed" && !unfinished);
+  if (failures >= maxFailures) {
+    const reason = record.status === "failed" && record.error && !unfinished
+      ? record.error
+      : `failed ${failures} time(s) (MAX_TASK_RETRIES=${maxFailures})`;
+    return { kind: "exhausted", reason, failures, interruptions, write };
+  }
+  if (interruptions >= MAX_INTERRUPTIONS) {
+    const reason = record.status === "failed" && record.error && !unfinished
+      ? record.error
+      : `its worker stopped under it ${interruptions} times in a row (killed as hung, crashed or lost; ` +
+        `from the second on it ran alone in its worker), so it is likely the cause; set aside`;
+    return { kind: "exhausted", reason, failures, interruptions, write };
+  }
+  return { kind: "start", failures, interruptions };
+}
+
+/** A task whose last run never ended (or whose record counts such runs) runs alone in its worker: see run-gate.ts. */
+export function runsAlone(
+  record: Pick<ExecutionDoc, "status" | "attempt" | "interruptions"> | undefined,
+  attempt: number,
+): boolean {
+  if (!record) return false;
+  return (record.interruptions ?? 0) > 0 || unfinishedRun(record, attempt);
 }

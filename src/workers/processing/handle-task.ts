@@ -1,8 +1,9 @@
 // One queue message of the processing worker, from receipt to settlement:
 // decode (invalid → poison at once) → already completed? acknowledge without re-running → retry budget spent?
-// poison → claim-check blob → pipeline document (404 → poison) and vault flag → execution running (a run of an
-// earlier delivery that never ended counts as a failure) → run under TASK_TIMEOUT_SECONDS → completed + output in
-// one write, only while this delivery still owns the record and its lease → delete the message.
+// poison → claim-check blob → pipeline document (404 → poison) and vault flag → its turn to run (alone, when an
+// earlier run never ended: run-gate.ts) → execution running (a run of an earlier delivery that never ended counts
+// as an interruption, not a failure) → run under TASK_TIMEOUT_SECONDS → completed + output in one write, only while
+// this delivery still owns the record and its lease → delete the message.
 // A failed attempt goes through the failure policy (failure-policy.ts) and its action is carried out here.
 //
 // Everything it talks to is injected (TaskHandlerDeps), so the worker wiring (index.ts) decides which store and
@@ -32,7 +33,8 @@ import { type PipelineResult, runPipeline } from "../../pipeline/index.ts";
 import { attemptSignal } from "./attempt-signal.ts";
 import { LeaseGoneError, PermanentTaskError, StoreUnavailableError, TaskRunError } from "./errors.ts";
 import { redriveSuperseded } from "../../store/redrive.ts";
-import { decideDelivery, decideFailure, type FailureAction } from "./failure-policy.ts";
+import { decideDelivery, decideFailure, decideStart, type FailureAction, runsAlone } from "./failure-policy.ts";
+import { RunGate } from "./run-gate.ts";
 
 /** The settings a task attempt needs. */
 export interface TaskSettings {
@@ -100,6 +102,9 @@ function isCosmosOutage(err: unknown): boolean {
 }
 
 export class TaskHandler {
+  /** Tasks run side by side, except one whose earlier run never ended: it runs alone. */
+  readonly runGate = new RunGate();
+
   constructor(private readonly deps: TaskHandlerDeps) {}
 
   /** Visibility delay of a failed attempt, from its delivery number (exponential, with jitter). */
@@ -126,7 +131,8 @@ export class TaskHandler {
     const taskId = task?.task_id ?? claim!.claim_check.task_id;
     const executionId = task?.execution_id ?? claim!.claim_check.execution_id;
     log = log.child({ task_id: taskId, execution_id: executionId, pipeline_id: task?.pipeline_id });
-    const attempt = attemptSignal(stop, message.lost, deps.settings.taskTimeoutSeconds);
+    let attempt = attemptSignal(stop, message.lost, deps.settings.taskTimeoutSeconds);
+    let releaseTurn: (() => void) | undefined;
     let pipeline: PipelineLease | undefined;
     let result: PipelineResult | undefined;
     let begun = false;
@@ -143,6 +149,7 @@ export class TaskHandler {
       const delivery = decideDelivery({
         recordStatus: existing?.status,
         recordFailures: existing?.task_failures ?? 0,
+        recordInterruptions: existing?.interruptions ?? 0,
         delivery: message.dequeueCount,
         maxFailures: deps.settings.maxFailures,
         supersededByRedrive: redriveSuperseded(task?.redrive_id ?? claim?.claim_check.redrive_id, existing),
@@ -164,19 +171,27 @@ export class TaskHandler {
       const t = task!;
       pipeline = await (early ? early.pipeline : this.loadPipeline(t, attempt.signal));
       const saveFullOutput = await (early ? early.saveFullOutput : this.readSaveFullOutput(t, attempt.signal));
+      const alone = runsAlone(existing, message.dequeueCount);
+      if (alone) log.warn("an earlier run of this task never ended (its worker stopped); it runs alone in this worker");
+      releaseTurn = await this.runGate.acquire(alone, AbortSignal.any([stop, message.lost]));
+      // The task's time starts with its turn: waiting for others to finish is not its run.
+      attempt.dispose();
+      attempt = attemptSignal(stop, message.lost, deps.settings.taskTimeoutSeconds);
+      const { maxFailures } = deps.settings;
       const started = await this.cosmosWhileHeld(
-        (known) => deps.records.begin(t, message.dequeueCount, known, { maxFailures: deps.settings.maxFailures }),
+        (known) => deps.records.begin(t, message.dequeueCount, known, (doc, n) => decideStart(doc, n, maxFailures)),
         existing ?? null,
         message,
         stop,
       );
       if (started.completed) return await this.acknowledgeDuplicate(message, claim, log);
       if (started.exhausted) {
-        // Its earlier run died with its worker and that spent the budget; the record is failed already.
+        // Its budget is spent, or its worker stopped under it too often in a row; the record is failed already.
         return await this.toPoison(message, started.exhausted, { taskId, executionId }, log);
       }
       begun = true;
       result = await runPipeline(pipeline.pipeline, t.content, { signal: attempt.signal, logger: log });
+      releaseTurn();
       if (result.status !== "completed") {
         if (message.lost.aborted || stop.aborted) throw attempt.signal.reason ?? new Error(`pipeline ${result.status}`);
         const why = result.status === "cancelled" && attempt.timedOut
@@ -207,6 +222,7 @@ export class TaskHandler {
     } catch (err) {
       await this.onFailure(message, err, { executionId, task, taskId, begun }, stop, log, result);
     } finally {
+      releaseTurn?.();
       attempt.dispose();
       if (pipeline) pipeline.release();
       else early?.pipeline.then((unused) => unused.release(), () => undefined);
