@@ -178,14 +178,17 @@ for (const s of scenarios) {
       assert.equal(world.record?.status, "completed");
     });
 
-    test("the re-driven task starts with a fresh budget: no failed runs, no interruptions", async () => {
-      const world = s.start();
-      world.write({ ...world.record!, interruptions: 2 });
-      await s.command(world, new Kill());
-      assert.equal(world.record?.status, "pending");
-      assert.equal(world.record?.task_failures, 0);
-      assert.equal(world.record?.interruptions, 0);
-    });
+    // (Where the scenario starts with a record: without one, the worker creates it from the task.)
+    if (s.start().record) {
+      test("the re-driven task starts with a fresh budget: no failed runs, no interruptions", async () => {
+        const world = s.start();
+        world.write({ ...world.record!, interruptions: 2 });
+        await s.command(world, new Kill());
+        assert.equal(world.record?.status, "pending");
+        assert.equal(world.record?.task_failures, 0);
+        assert.equal(world.record?.interruptions, 0);
+      });
+    }
 
     test("every step, killed before and after it, with the worker before the rerun or not", async () => {
       const steps = await stepsOf(s.command, s.start);
