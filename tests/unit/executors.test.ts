@@ -402,6 +402,29 @@ describe("csv_extractor", () => {
       writeFileSync(join(dir, "l.csv"), Uint8Array.from([0x6b, 0x0a, 0xe9, 0x0a]));
       const [l] = await one("csv_extractor", { encoding: "latin-1" }, item(1, { temp_file_path: join(dir, "l.csv") }));
       assert.deepEqual((l.data?.csv_output as { rows: unknown[] }).rows, [{ k: "é" }]);
+      // Any codec Python knows and the runtime decodes, by Python's name: utf-16 by its byte-order mark (as Python),
+      // cp1251 and shift_jis by the runtime's WHATWG decoders.
+      const utf16 = (text: string, bigEndian: boolean) => {
+        const out = [bigEndian ? 0xfe : 0xff, bigEndian ? 0xff : 0xfe];
+        for (const ch of text) {
+          const c = ch.charCodeAt(0);
+          out.push(...(bigEndian ? [c >> 8, c & 0xff] : [c & 0xff, c >> 8]));
+        }
+        return Uint8Array.from(out);
+      };
+      for (
+        const [file, bytes, encoding] of [
+          ["le.csv", utf16("k\nд\n", false), "utf-16"],
+          ["be.csv", utf16("k\nд\n", true), "UTF_16"],
+          ["w.csv", Uint8Array.from([0x6b, 0x0a, 0xe4, 0x0a]), "cp1251"],
+          ["sj.csv", Uint8Array.from([0x6b, 0x0a, 0x83, 0x66, 0x0a]), "shift_jis"],
+        ] as const
+      ) {
+        writeFileSync(join(dir, file), bytes);
+        const [out] = await one("csv_extractor", { encoding }, item(1, { temp_file_path: join(dir, file) }));
+        const expected = file === "sj.csv" ? "デ" : "д";
+        assert.deepEqual((out.data?.csv_output as { rows: unknown[] }).rows, [{ k: expected }], encoding);
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -418,7 +441,7 @@ describe("csv_extractor", () => {
   test("no content and no file fails the item; bad settings", async () => {
     await assert.rejects(one("csv_extractor", {}, item(1, {})), /CSV content missing/);
     rejects("csv_extractor", { delimiter: ";;" }, /delimiter must be one character/);
-    rejects("csv_extractor", { encoding: "utf-16" }, /encoding must be one of/);
+    rejects("csv_extractor", { encoding: "klingon-8" }, /encoding 'klingon-8' is not a text encoding/);
   });
 });
 

@@ -6,11 +6,30 @@ import { readFile } from "node:fs/promises";
 import type { ExecutorDefinition } from "../types.ts";
 import type { Content } from "../../model/content.ts";
 import { perItemExecutor } from "../per-item.ts";
-import { boolSetting, choiceSetting, csvCharSetting, intSetting, stringSetting } from "../settings.ts";
+import { boolSetting, csvCharSetting, intSetting, stringSetting } from "../settings.ts";
 import { inferType, parseCsv } from "../csv.ts";
 import { readableTempFile } from "../temp-files.ts";
 
-const ENCODINGS = ["utf-8", "utf-8-sig", "latin-1", "iso-8859-1", "ascii", "cp1252"] as const;
+/**
+ * The decoder for an encoding named as Python names codecs ("utf-8", "latin_1", "cp1252", "utf-16", "shift_jis"…),
+ * or undefined when the runtime has none. Python's latin-1 and ascii decode as windows-1252 (a superset of both);
+ * "utf-16" follows the byte-order mark as Python's codec does (little-endian without one, as on the machines that
+ * write such files); other names go to the runtime's WHATWG decoders, which know most of Python's codecs by the same
+ * name once `_` is written `-`.
+ */
+export function csvDecoderLabel(encoding: string, bytes?: Uint8Array): string | undefined {
+  const name = encoding.trim().toLowerCase().replaceAll("_", "-");
+  if (name === "utf-8" || name === "utf8" || name === "utf-8-sig" || name === "u8") return "utf-8";
+  if (["latin-1", "latin1", "l1", "iso-8859-1", "iso8859-1", "8859", "ascii", "us-ascii"].includes(name)) {
+    return "windows-1252";
+  }
+  if (name === "utf-16" || name === "utf16") return bytes?.[0] === 0xfe && bytes[1] === 0xff ? "utf-16be" : "utf-16le";
+  try {
+    return new TextDecoder(name).encoding;
+  } catch {
+    return undefined;
+  }
+}
 
 const settings = v.object({
   content_field: v.optional(stringSetting("content_field"), "content"),
@@ -19,7 +38,16 @@ const settings = v.object({
   delimiter: v.optional(csvCharSetting("delimiter"), ","),
   quotechar: v.optional(csvCharSetting("quotechar"), '"'),
   has_header: v.optional(boolSetting("has_header"), true),
-  encoding: v.optional(choiceSetting("encoding", ENCODINGS), "utf-8"),
+  encoding: v.optional(
+    v.pipe(
+      stringSetting("encoding"),
+      v.check(
+        (e) => csvDecoderLabel(e) !== undefined,
+        (issue) => `encoding '${String(issue.input)}' is not a text encoding this runtime can decode`,
+      ),
+    ),
+    "utf-8",
+  ),
   max_rows: v.optional(intSetting("max_rows", { min: 0 }), 0),
   skip_empty_rows: v.optional(boolSetting("skip_empty_rows"), true),
   strip_whitespace: v.optional(boolSetting("strip_whitespace"), true),
@@ -28,11 +56,6 @@ const settings = v.object({
 });
 type Settings = v.InferOutput<typeof settings>;
 
-/** WHATWG TextDecoder labels; latin-1 and ascii decode as windows-1252 there (a superset). */
-function decoderLabel(encoding: Settings["encoding"]): string {
-  return encoding === "utf-8" || encoding === "utf-8-sig" ? "utf-8" : "windows-1252";
-}
-
 async function csvText(item: Content, s: Settings): Promise<string> {
   const data = item.data ?? {};
   const inline = data[s.content_field];
@@ -40,7 +63,7 @@ async function csvText(item: Content, s: Settings): Promise<string> {
   const path = data[s.temp_file_path_field];
   if (typeof path === "string" && path !== "") {
     const bytes = await readFile(await readableTempFile(path));
-    return new TextDecoder(decoderLabel(s.encoding)).decode(bytes);
+    return new TextDecoder(csvDecoderLabel(s.encoding, bytes)).decode(bytes);
   }
   throw new Error(
     `CSV content missing: data needs '${s.content_field}' (text) or '${s.temp_file_path_field}' (a file path)`,
