@@ -45,6 +45,12 @@ export interface FakeAzureOpenAIOptions {
   tokens?: string[];
   /** Known deployments (others get 404 DeploymentNotFound); default any. */
   deployments?: string[];
+  /**
+   * Deployments of a reasoning model (o-series, gpt-5): as Azure answers them, `max_tokens` is refused (400
+   * unsupported_parameter: they take `max_completion_tokens`) and so is any `temperature` but the default 1 (400
+   * unsupported_value).
+   */
+  reasoningDeployments?: string[];
   /** The chat answer for a request; default: a short echo of the last user message. */
   chat?: (req: ReceivedRequest) => ChatReply | string;
   /** Embedding length when the request has no `dimensions`. */
@@ -110,6 +116,31 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
   res.end(text);
 }
 
+/**
+ * What Azure refuses in a chat request to a reasoning deployment, in its own words (the texts and codes Azure OpenAI
+ * returns for o-series and gpt-5 deployments).
+ */
+function reasoningRefusal(body: Record<string, unknown>): { code: string; param: string; message: string } | undefined {
+  if (body.max_tokens !== undefined && body.max_tokens !== null) {
+    return {
+      code: "unsupported_parameter",
+      param: "max_tokens",
+      message:
+        "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+    };
+  }
+  if (body.temperature !== undefined && body.temperature !== null && body.temperature !== 1) {
+    return {
+      code: "unsupported_value",
+      param: "temperature",
+      message: `Unsupported value: 'temperature' does not support ${
+        String(body.temperature)
+      } with this model. Only the default (1) value is supported.`,
+    };
+  }
+  return undefined;
+}
+
 function error(res: ServerResponse, status: number, code: string, message: string, param?: string) {
   send(res, status, {
     error: { code, message, param: param ?? null, type: status < 500 ? "invalid_request_error" : null },
@@ -138,8 +169,10 @@ function validateChat(body: Record<string, unknown>): string | undefined {
     const t = body.temperature;
     if (typeof t !== "number" || t < 0 || t > 2) return "'temperature' must be a number from 0 to 2";
   }
-  if (body.max_tokens !== undefined && body.max_tokens !== null && !Number.isInteger(body.max_tokens)) {
-    return "'max_tokens' must be an integer";
+  for (const field of ["max_tokens", "max_completion_tokens"]) {
+    if (body[field] !== undefined && body[field] !== null && !Number.isInteger(body[field])) {
+      return `'${field}' must be an integer`;
+    }
   }
   const format = body.response_format as
     | { type?: unknown; json_schema?: { name?: unknown; schema?: unknown } }
@@ -279,6 +312,10 @@ export async function startFakeAzureOpenAI(opts: FakeAzureOpenAIOptions = {}): P
     if (where.operation === "chat") {
       const problem = validateChat(body);
       if (problem) return error(res, 400, "BadRequest", problem);
+      const refusal = deployment !== undefined && (opts.reasoningDeployments ?? []).includes(deployment)
+        ? reasoningRefusal(body)
+        : undefined;
+      if (refusal) return error(res, 400, refusal.code, refusal.message, refusal.param);
       const answer = chat(received);
       const reply: ChatReply = typeof answer === "string" ? { content: answer } : answer;
       const prompt = approxTokens(messageText(body));

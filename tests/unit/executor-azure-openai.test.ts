@@ -10,7 +10,12 @@ import { configureLogging, Logger } from "../../src/log/logger.ts";
 import type { Content } from "../../src/model/content.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { resetUsage, usageTotals } from "../../src/executors/ai/usage.ts";
-import { AzureOpenAIService, parseOpenAIEndpoint } from "../../src/executors/ai/openai-client.ts";
+import {
+  AzureOpenAIService,
+  chatLimitFields,
+  parseOpenAIEndpoint,
+  refusesChatForm,
+} from "../../src/executors/ai/openai-client.ts";
 import { type FakeAzureOpenAI, fakeVector, startFakeAzureOpenAI } from "../helpers/fake-azure-openai.ts";
 
 configureLogging({ level: "error" });
@@ -593,5 +598,115 @@ describe("azure_openai_embeddings", () => {
     ]);
     assert.equal(out.summary_data?.embedding_status, undefined);
     assert.equal(fake.requests.length, 0);
+  });
+});
+
+describe("reasoning deployments (o-series, gpt-5): max_completion_tokens and no temperature", () => {
+  let reasoningFake: FakeAzureOpenAI;
+  const chatExecutors: Array<[string, Record<string, unknown>]> = [
+    ["azure_openai_agent", {}],
+    ["text_summarizer", {}],
+    ["entity_extractor", {}],
+    ["sentiment_analyser", {}],
+    ["content_classifier", { categories: ["contract", "invoice"] }],
+    ["pii_detector", {}],
+    ["keyword_extractor", {}],
+    ["language_detector", {}],
+    ["content_translator", { target_language: "en" }],
+  ];
+  before(async () => {
+    reasoningFake = await startFakeAzureOpenAI({
+      apiKeys: [KEY],
+      reasoningDeployments: [...chatExecutors.map(([type]) => `o4-mini-${type}`), "gpt-5-mini", "o3"],
+      chat: () => "a reasoned answer",
+    });
+  });
+  after(async () => await reasoningFake.close());
+  beforeEach(() => reasoningFake.reset());
+
+  const runOn = (type: string, settings: Record<string, unknown>, items: Content[]) =>
+    run(type, { ...settings, endpoint: reasoningFake.endpoint, api_key: "${AOAI_KEY}" }, items);
+  const limits = (r: { body: Record<string, unknown> }) => ({
+    max_tokens: r.body.max_tokens,
+    max_completion_tokens: r.body.max_completion_tokens,
+    temperature: r.body.temperature,
+  });
+
+  for (const [type, extra] of chatExecutors) {
+    test(`${type}: auto meets the deployment's refusal once, then sends the reasoning form`, async () => {
+      const settings = { deployment_name: `o4-mini-${type}`, max_tokens: 321, ...extra };
+      const first = await runOn(type, settings, [item("a", { text: "first" })]);
+      assert.equal(first.status, "completed", first.error);
+      assert.equal(first.content[0].executor_logs?.at(-1)?.status, "completed");
+      // The chat form is refused (max_tokens); the same request goes again in the reasoning form.
+      assert.equal(reasoningFake.requests.length, 2);
+      assert.equal(reasoningFake.requests[0].body.max_tokens, 321);
+      assert.deepEqual(limits(reasoningFake.requests[1]), {
+        max_tokens: undefined,
+        max_completion_tokens: 321,
+        temperature: undefined,
+      });
+      // Remembered for the deployment: the next item goes in the reasoning form at once.
+      reasoningFake.reset();
+      const second = await runOn(type, settings, [item("b", { text: "second" })]);
+      assert.equal(second.status, "completed", second.error);
+      assert.equal(reasoningFake.requests.length, 1);
+      assert.equal(reasoningFake.requests[0].body.max_completion_tokens, 321);
+    });
+  }
+
+  test("model_kind: reasoning sends max_completion_tokens and no temperature from the first call", async () => {
+    const result = await runOn("text_summarizer", { deployment_name: "gpt-5-mini", model_kind: "reasoning" }, [
+      item("a", { text: "t" }),
+    ]);
+    assert.equal(result.status, "completed", result.error);
+    assert.equal(reasoningFake.requests.length, 1);
+    // text_summarizer's catalog defaults: max_tokens 500, temperature 0.3 (not sent to a reasoning model).
+    assert.deepEqual(limits(reasoningFake.requests[0]), {
+      max_tokens: undefined,
+      max_completion_tokens: 500,
+      temperature: undefined,
+    });
+  });
+
+  test("which refusals mean a reasoning model, and the fields each form sends", () => {
+    assert.equal(refusesChatForm(400, { code: "unsupported_parameter", param: "max_tokens" }), true);
+    assert.equal(refusesChatForm(400, { code: "unsupported_value", param: "temperature" }), true);
+    assert.equal(refusesChatForm(400, { code: "unsupported_parameter", param: "top_p" }), false);
+    assert.equal(refusesChatForm(400, { code: "BadRequest", param: "max_tokens" }), false);
+    assert.equal(refusesChatForm(404, { code: "unsupported_parameter", param: "max_tokens" }), false);
+    assert.deepEqual(chatLimitFields({ temperature: 0.2, max_tokens: 9 }, false), { temperature: 0.2, max_tokens: 9 });
+    assert.deepEqual(chatLimitFields({ temperature: 0.2, max_tokens: 9 }, true), { max_completion_tokens: 9 });
+    assert.deepEqual(chatLimitFields({ temperature: 0.2 }, true), {});
+  });
+
+  test("model_kind: chat keeps the chat form: the deployment's refusal fails the item with Azure's reason", async () => {
+    const result = await runOn("azure_openai_agent", { deployment_name: "gpt-5-mini", model_kind: "chat" }, [
+      item("a", { text: "t" }),
+    ]);
+    assert.equal(reasoningFake.requests.length, 1);
+    const log = result.content[0].executor_logs?.at(-1);
+    assert.equal(log?.status, "failed");
+    assert.match(log?.errors?.[0] ?? "", /HTTP 400 unsupported_parameter: Unsupported parameter: 'max_tokens'/);
+  });
+
+  test("a chat deployment is never sent the reasoning form in auto mode", async () => {
+    const result = await runOn("azure_openai_agent", { deployment_name: "gpt-4.1-mini", temperature: 0.4 }, [
+      item("a", { text: "t" }),
+    ]);
+    assert.equal(result.status, "completed", result.error);
+    assert.equal(reasoningFake.requests.length, 1);
+    assert.deepEqual(limits(reasoningFake.requests[0]), {
+      max_tokens: 400,
+      max_completion_tokens: undefined,
+      temperature: 0.4,
+    });
+  });
+
+  test("an unknown model_kind is refused when the pipeline compiles", async () => {
+    await assert.rejects(
+      () => runOn("azure_openai_agent", { deployment_name: "o3", model_kind: "thinking" }, [item("a", {})]),
+      /model_kind must be one of auto, chat, reasoning/,
+    );
   });
 });

@@ -210,3 +210,22 @@ describe("cross_document_comparison", () => {
     }
   });
 });
+
+describe("cross_document_comparison on a reasoning deployment", () => {
+  test("sends max_completion_tokens and no temperature once the deployment refuses the chat form", async () => {
+    const reasoning = await startFakeAzureOpenAI({ apiKeys: [KEY], reasoningDeployments: ["o4-mini"] });
+    try {
+      reasoning.setChat(() => '{"summary": "flat"}');
+      const instance = make({ endpoint: reasoning.endpoint, deployment_name: "o4-mini" });
+      const [out] = await instance.process([setItem()], ctx());
+      assert.deepEqual((out.data?.cross_document_analysis as Record<string, unknown>).analysis, { summary: "flat" });
+      assert.equal(reasoning.requests.length, 2);
+      const second = reasoning.requests[1].body;
+      assert.equal(second.max_completion_tokens, 2000);
+      assert.equal(second.max_tokens, undefined);
+      assert.equal(second.temperature, undefined);
+    } finally {
+      await reasoning.close();
+    }
+  });
+});

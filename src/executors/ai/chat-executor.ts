@@ -20,6 +20,8 @@ import {
   AzureOpenAIService,
   type ChatAnswer,
   DEFAULT_CHAT_API_VERSION,
+  MODEL_KINDS,
+  type ModelKind,
   parseOpenAIEndpoint,
 } from "./openai-client.ts";
 import { recordUsage, type TokenUsage } from "./usage.ts";
@@ -33,6 +35,16 @@ export interface ChatDefaults {
   temperature?: number;
   deployment_name?: string;
 }
+
+/**
+ * Not in ContentFlow's catalog: what the deployment serves — chat (max_tokens and temperature sent as set), reasoning
+ * (max_tokens sent as max_completion_tokens, temperature not sent) or auto (the chat form until the deployment refuses
+ * it, then the reasoning form). See ModelKind.
+ */
+export const modelKindSetting = v.optional(
+  v.picklist(MODEL_KINDS, `model_kind must be one of ${MODEL_KINDS.join(", ")}`),
+  "auto",
+);
 
 /** Settings every chat executor has, with the catalog's names. */
 export function chatSettingEntries(defaults: ChatDefaults) {
@@ -52,6 +64,7 @@ export function chatSettingEntries(defaults: ChatDefaults) {
       ? v.optional(numberSetting("temperature", { min: 0, max: 2 }))
       : v.optional(numberSetting("temperature", { min: 0, max: 2 }), defaults.temperature),
     max_tokens: v.optional(intSetting("max_tokens", { min: 1, max: 1_000_000 }), defaults.max_tokens),
+    model_kind: modelKindSetting,
     max_retries: v.optional(intSetting("max_retries", { min: 0, max: 10 }), 3),
     retry_backoff_seconds: v.optional(numberSetting("retry_backoff_seconds", { min: 0, max: 600 }), 1),
     retry_backoff_factor: v.optional(numberSetting("retry_backoff_factor", { min: 1, max: 10 }), 2),
@@ -143,6 +156,8 @@ export interface OpenAIConnectionSettings {
   max_retries: number;
   retry_backoff_seconds: number;
   retry_backoff_factor: number;
+  /** Chat executors only (embeddings have no such choice). */
+  model_kind?: ModelKind;
 }
 
 /**
@@ -164,6 +179,7 @@ export function openAIServiceFor(s: OpenAIConnectionSettings, deps: ExecutorDeps
         config: deps.config,
       },
     }),
+    modelKind: s.model_kind,
     limits: aiCallLimits(deps.config),
     retry: {
       maxRetries: s.max_retries,

@@ -207,6 +207,7 @@ export interface ChatMessage {
 export interface ChatRequest {
   messages: ChatMessage[];
   temperature?: number;
+  /** The answer's length limit: `max_tokens` to a chat model, `max_completion_tokens` to a reasoning model. */
   max_tokens?: number;
   /** Sent as is: {type: "text"}, {type: "json_object"} or {type: "json_schema", json_schema: {...}}. */
   response_format?: Record<string, unknown>;
@@ -244,6 +245,42 @@ export interface AzureOpenAIServiceOptions {
   retry: Omit<RetryPolicy, "maxDelayMs">;
   /** The fetch the SDK uses (tests and the outbound guard pass theirs); size limits are added around it. */
   fetch?: FetchLike;
+  /** What the deployment serves (see ModelKind); default auto. */
+  modelKind?: ModelKind;
+}
+
+/**
+ * What a deployment serves. A chat model (gpt-4o, gpt-4.1, …) takes `max_tokens` and any temperature; a reasoning
+ * model (o1, o3, o4-mini, gpt-5, …) refuses both: it takes `max_completion_tokens` and only the default temperature.
+ * `auto` sends the chat form until the deployment refuses it for one of those two reasons, then sends the reasoning
+ * form from then on (remembered per endpoint and deployment for the life of the process).
+ */
+export const MODEL_KINDS = ["auto", "chat", "reasoning"] as const;
+export type ModelKind = typeof MODEL_KINDS[number];
+
+/** The endpoint + deployment pairs that refused the chat form in this process (see ModelKind's auto). */
+const knownReasoningDeployments = new Set<string>();
+
+/** The length and sampling fields of a chat completion body, in the form the deployment accepts. */
+export function chatLimitFields(
+  request: Pick<ChatRequest, "temperature" | "max_tokens">,
+  reasoning: boolean,
+): { temperature?: number; max_tokens?: number; max_completion_tokens?: number } {
+  if (reasoning) return request.max_tokens !== undefined ? { max_completion_tokens: request.max_tokens } : {};
+  return {
+    ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+    ...(request.max_tokens !== undefined ? { max_tokens: request.max_tokens } : {}),
+  };
+}
+
+/**
+ * Whether an error answer says that the deployment is a reasoning model: Azure's 400 `unsupported_parameter` for
+ * `max_tokens` or `unsupported_value` for `temperature` (error.code and error.param of its error body).
+ */
+export function refusesChatForm(status: number | undefined, error: { code?: unknown; param?: unknown }): boolean {
+  if (status !== 400) return false;
+  return (error.code === "unsupported_parameter" && error.param === "max_tokens") ||
+    (error.code === "unsupported_value" && error.param === "temperature");
 }
 
 /** One Azure OpenAI deployment as used by an executor instance. */
@@ -307,11 +344,10 @@ export class AzureOpenAIService {
   }
 
   async chat(request: ChatRequest, ctx: CallContext): Promise<ChatAnswer> {
-    const body: ChatCompletionCreateParamsNonStreaming = {
+    const body = (reasoning: boolean): ChatCompletionCreateParamsNonStreaming => ({
       model: this.opts.deployment,
       messages: request.messages,
-      ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
-      ...(request.max_tokens !== undefined ? { max_tokens: request.max_tokens } : {}),
+      ...chatLimitFields(request, reasoning),
       // Passed through as the pipeline wrote it; the service validates it.
       ...(request.response_format
         ? {
@@ -319,9 +355,23 @@ export class AzureOpenAIService {
             .response_format as unknown as ChatCompletionCreateParamsNonStreaming["response_format"],
         }
         : {}),
-    };
+    });
+    const kind = this.opts.modelKind ?? "auto";
+    const known = `${this.endpoint.baseURL}\n${this.opts.deployment}`;
     const { value, attempts } = await this.call("chat completion", ctx, async (signal) => {
-      const raw = await (await this.client()).chat.completions.create(body, { signal });
+      const client = await this.client();
+      const reasoning = kind === "reasoning" || (kind === "auto" && knownReasoningDeployments.has(known));
+      let raw: unknown;
+      try {
+        raw = await client.chat.completions.create(body(reasoning), { signal });
+      } catch (err) {
+        // A reasoning deployment met in auto mode: send the same request in its form, at once and only once.
+        if (kind !== "auto" || reasoning || !isApiError(err) || !refusesChatForm(err.status, apiErrorBody(err))) {
+          throw err;
+        }
+        knownReasoningDeployments.add(known);
+        raw = await client.chat.completions.create(body(true), { signal });
+      }
       const parsed = v.safeParse(ChatCompletionSchema, raw);
       if (!parsed.success) throw new AiMalformedResponseError(`unexpected answer: ${issues(parsed)}`);
       return { raw, parsed: parsed.output };
@@ -430,6 +480,12 @@ export class AzureOpenAIService {
     } else text = errorText(err);
     return this.secret ? text.split(this.secret).join("***") : text;
   }
+}
+
+/** The `error` object of an API error's body (the SDK also copies code and param onto the error itself). */
+function apiErrorBody(err: APIError): { code?: unknown; param?: unknown } {
+  const body = err.error as { code?: unknown; param?: unknown } | undefined;
+  return { code: body?.code ?? err.code, param: body?.param ?? err.param };
 }
 
 function causeOf<T extends Error>(err: unknown, type: new (...args: never[]) => T): T | undefined {

@@ -24,7 +24,7 @@ import {
 import { credentialSettings } from "../ai/auth.ts";
 import { DEFAULT_CHAT_API_VERSION } from "../ai/openai-client.ts";
 import { recordUsage } from "../ai/usage.ts";
-import { openAIServiceFor, parseJsonObject, usageCounts } from "../ai/chat-executor.ts";
+import { modelKindSetting, openAIServiceFor, parseJsonObject, usageCounts } from "../ai/chat-executor.ts";
 
 const settings = v.object({
   ...documentSetKeys("cross_document_analysis"),
@@ -41,6 +41,7 @@ const settings = v.object({
   variance_threshold_pct: v.optional(numberSetting("variance_threshold_pct", { min: 0 }), 10.0),
   temperature: v.optional(numberSetting("temperature", { min: 0, max: 2 }), 0.2),
   max_tokens: v.optional(intSetting("max_tokens", { min: 1, max: 1_000_000 }), 2000),
+  model_kind: modelKindSetting,
   max_retries: v.optional(intSetting("max_retries", { min: 0, max: 10 }), 3),
   retry_backoff_seconds: v.optional(numberSetting("retry_backoff_seconds", { min: 0, max: 600 }), 1),
   retry_backoff_factor: v.optional(numberSetting("retry_backoff_factor", { min: 1, max: 10 }), 2),
