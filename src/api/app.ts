@@ -248,6 +248,18 @@ function backlogStatus(sample: BacklogSample | undefined) {
   };
 }
 
+/** /health's answer (liveness: the process is up), the same while starting and once the workers run. */
+function healthBody(opts: { workerName: string; version: string; build?: BuildInfo }, startedAt: number) {
+  return {
+    status: "healthy",
+    timestamp: new Date().toISOString(),
+    worker_name: opts.workerName,
+    version: opts.version,
+    ...(opts.build ? { build: opts.build } : {}),
+    uptime_seconds: Math.round((Date.now() - startedAt) / 1000),
+  };
+}
+
 export interface StartingApiOptions {
   workerName: string;
   version: string;
@@ -276,16 +288,7 @@ export function createStartingApi(opts: StartingApiOptions): Hono<ApiEnv> {
       reasons: [opts.reason()],
       endpoints: ["/", "/health", "/ready", "/status", "/metrics"],
     }, 503));
-  app.get("/health", (c) =>
-    c.json({
-      status: "healthy",
-      timestamp: new Date().toISOString(),
-      worker_name: opts.workerName,
-      version: opts.version,
-      ...(opts.build ? { build: opts.build } : {}),
-      uptime_seconds: uptime(),
-      starting: true,
-    }));
+  app.get("/health", (c) => c.json({ ...healthBody(opts, opts.startedAt), starting: true }));
   const notReady = { ready: false, status: "starting", degraded_roles: [] };
   app.get("/ready", (c) => c.json({ ...notReady, reasons: [opts.reason()] }, 503));
   app.get("/status", (c) =>
@@ -345,15 +348,7 @@ export function createApi(opts: ApiOptions): Hono<ApiEnv> {
     });
     return allowed ? page() : denied;
   });
-  app.get("/health", (c) =>
-    c.json({
-      status: "healthy",
-      timestamp: new Date().toISOString(),
-      worker_name: opts.workerName,
-      version: opts.version,
-      ...(opts.build ? { build: opts.build } : {}),
-      uptime_seconds: Math.round((Date.now() - supervisor.startedAt) / 1000),
-    }));
+  app.get("/health", (c) => c.json(healthBody(opts, supervisor.startedAt)));
   app.get("/ready", (c) => {
     const r = readiness(supervisor);
     return c.json({
