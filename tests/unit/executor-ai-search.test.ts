@@ -298,12 +298,13 @@ describe("ai_search_index_output", () => {
       { name: "doc_json", type: "Edm.String" },
       { name: "tags", type: "Collection(Edm.String)" },
       { name: "pages", type: "Edm.Int32" },
+      { name: "modified", type: "Edm.DateTimeOffset" },
     ];
     const mappings =
-      `'{"id.canonical_id": "id", "summary": "content", "extra.doc": "doc_json", "extra.tags": "tags", "extra.pages": "pages"}'`;
+      `'{"id.canonical_id": "id", "summary": "content", "extra.doc": "doc_json", "extra.tags": "tags", "extra.pages": "pages", "extra.modified": "modified"}'`;
     const input = () => {
       const it = item(3);
-      it.data.extra = { doc: { text: "a", tables: [] }, tags: ["x", { y: 1 }], pages: 2 };
+      it.data.extra = { doc: { text: "a", tables: [] }, tags: ["x", { y: 1 }], pages: 2, modified: "" };
       return [it];
     };
     const settings = { index_mode: "document", ai_search_api_version: "", content_to_index_mappings: mappings };
@@ -320,6 +321,7 @@ describe("ai_search_index_output", () => {
       doc_json: '{"text":"a","tables":[]}',
       tags: ["x", '{"y":1}'],
       pages: 2,
+      modified: null,
     });
     assert.ok(fake.documents.has(key));
 
