@@ -267,18 +267,38 @@ describe("azure_content_understanding_extractor", () => {
     assert.ok(later <= 1, `${later} polls after the timeout`);
   });
 
-  test("cut-off answers are retried, non-JSON answers fail, slow first bytes time out and are retried", async () => {
+  test("cut-off answers are retried, non-JSON answers fail", async () => {
     reset();
     fake.fault("poll", { kind: "truncated" });
     assert.equal(extractorLog(await run([item({ temp_file_path: pdf })])).status, "completed");
     reset();
     fake.fault("poll", { kind: "not-json" });
     assert.match(failure(await run([item({ temp_file_path: pdf })])), /HTTP 200: the answer is not valid JSON/);
+  });
+
+  test("an analyze POST is not sent again once the service may have accepted it (no double billing)", async () => {
     reset();
+    // The fake takes the document and starts the analysis, but answers after the request timeout.
     fake.fault("analyze", { kind: "slow", delayMs: 2500 });
-    const slow = await run([item({ temp_file_path: pdf })], { content_understanding_timeout: 1 });
-    assert.equal(extractorLog(slow).status, "completed", extractorLog(slow).errors[0]);
-    assert.ok(fake.requests.filter((r) => r.route === "analyze").length >= 2);
+    const slow = failure(await run([item({ temp_file_path: pdf })], { content_understanding_timeout: 1 }));
+    assert.match(
+      slow,
+      /analyze \(prebuilt-documentSearch\): no answer within 1 s; not sent again: the service may have accepted it/,
+    );
+    assert.equal(fake.requests.filter((r) => r.route === "analyze").length, 1);
+    // The fake's late answer still starts the analysis: wait for it, so it is counted here and not in a later test.
+    while (fake.documents.length === 0) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(fake.documents.length, 1);
+
+    reset();
+    fake.fault("analyze", { kind: "truncated" });
+    failure(await run([item({ temp_file_path: pdf })]));
+    assert.equal(fake.requests.filter((r) => r.route === "analyze" || r.route === "fault").length, 1);
+
+    reset();
+    fake.fault("analyze", { kind: "status", status: 504, retryAfter: "0" });
+    assert.match(failure(await run([item({ temp_file_path: pdf })])), /HTTP 504/);
+    assert.equal(fake.requests.filter((r) => r.route !== "defaults").length, 1);
   });
 
   test("an Operation-Location on another host is not followed (the key would go with it)", async () => {

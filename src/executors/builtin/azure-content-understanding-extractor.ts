@@ -224,9 +224,11 @@ class ContentUnderstanding {
   async analyze(bytes: Uint8Array, signal: AbortSignal): Promise<Operation & Record<string, unknown>> {
     const s = this.s;
     const what = `analyze (${s.analyzer_id})`;
+    // An analysis is billed once accepted: after a timeout or a cut answer the POST is not sent again.
     const started = await this.call("POST", this.url(`/analyzers/${s.analyzer_id}:analyzeBinary`), what, signal, {
       headers: { "content-type": "application/octet-stream" },
       body: bytes,
+      idempotent: false,
     });
     if (started.status !== 202 && started.status !== 200) throw failed(`${SERVICE} ${what}`, started);
     const location = started.headers.get("operation-location");
