@@ -7,15 +7,40 @@
 // - GET …/analyzerResults/{id}/files/{path} → the file's bytes (figures: figures/{figureId}, image/png)
 // - PATCH …/defaults (application/merge-patch+json {modelDeployments}) → 200 {modelDeployments}
 // Keys go in Ocp-Apim-Subscription-Key (401 otherwise). Faults: see fake-service.ts, plus operations that stay
-// running or fail with an error body.
+// running or fail with an error body. Errors have the spec's shape (Azure.Core Error: code, message, target,
+// details[], innererror {code, innererror} — an inner error has no message).
+// Analyzers other than the content-extraction ones (prebuilt-read, prebuilt-layout) use generative models: without
+// the resource's default model deployments (PATCH /defaults) or `defaultsPreset`, analyze answers 400 with the reason
+// in details[] (the wording is this fake's; the service refuses such a request, its exact words are not in the spec).
 import { randomUUID } from "node:crypto";
 import { type FakeService, type Fault, json, type ReceivedRequest, startFakeService } from "./fake-service.ts";
 
+/** Azure.Core Error as the spec defines it. */
+export interface FakeError {
+  code: string;
+  message: string;
+  target?: string;
+  details?: FakeError[];
+  innererror?: FakeInnerError;
+}
+
+/** Azure.Core InnerError: a code and a nested inner error, no message. */
+export interface FakeInnerError {
+  code?: string;
+  innererror?: FakeInnerError;
+}
+
+/** Analyzers that only extract content and need no model deployment. */
+const EXTRACTION_ONLY = new Set(["prebuilt-read", "prebuilt-layout"]);
+
 export interface FakeContentUnderstandingOptions {
+  /** Default model deployments the resource already has (as if set in the portal), before any PATCH. */
+  defaultsPreset?: Record<string, string>;
   key?: string;
   runningPolls?: number;
   outcome?: "succeeded" | "failed" | "forever";
-  failure?: { code: string; message: string; innererror?: { code: string; message: string } };
+  /** The error of a failed operation (Azure.Core Error). */
+  failure?: FakeError;
   retryAfter?: string;
   /** Answer Operation-Location on this origin instead of the fake's own. */
   operationOrigin?: string;
@@ -110,7 +135,7 @@ export async function startFakeContentUnderstanding(
 ): Promise<FakeContentUnderstanding> {
   const operations = new Map<string, Operation>();
   const documents: Buffer[] = [];
-  const modelDeployments: Record<string, string> = {};
+  const modelDeployments: Record<string, string> = { ...options.defaultsPreset };
   let endpoint = "";
   const state = { options };
   const route = (method: string, path: string) => {
@@ -151,6 +176,21 @@ export async function startFakeContentUnderstanding(
       }
       if (req.body.length === 0) {
         return json(400, { error: { code: "InvalidRequest", message: "The request body is empty." } });
+      }
+      if (!EXTRACTION_ONLY.has(analyzerId) && Object.keys(modelDeployments).length === 0) {
+        return json(400, {
+          error: {
+            code: "InvalidRequest",
+            message: "Invalid request.",
+            innererror: { code: "ModelDeploymentNotConfigured" },
+            details: [{
+              code: "ModelDeploymentNotConfigured",
+              target: "modelDeployments",
+              message: `Analyzer '${analyzerId}' needs model deployments: none is set for the resource ` +
+                "(PATCH /contentunderstanding/defaults).",
+            }],
+          },
+        });
       }
       documents.push(req.body);
       const id = randomUUID();

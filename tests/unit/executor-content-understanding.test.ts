@@ -66,6 +66,8 @@ function pipelineYaml(settings: Record<string, unknown> = {}, common = ""): stri
     content_understanding_endpoint: "${AZURE_CONTENT_UNDERSTANDING_ENDPOINT}",
     content_understanding_subscription_key: "${AZURE_CONTENT_UNDERSTANDING_API_KEY}",
     content_understanding_polling_interval: 0.02,
+    content_understanding_model_mappings:
+      '{"gpt-4.1":"gpt-4.1","gpt-4.1-mini":"gpt-4.1-mini","text-embedding-3-large":"text-embedding-3-large"}',
     // Failed items pass on with a failed log entry instead of failing the run (the entry is what the tests read).
     fail_pipeline_on_error: false,
     ...settings,
@@ -80,9 +82,7 @@ pipeline:
       name: "Content Extraction"
       type: azure_content_understanding_extractor
       settings:
-${lines}
-        content_understanding_model_mappings: |
-          {"gpt-4.1":"gpt-4.1","gpt-4.1-mini":"gpt-4.1-mini","text-embedding-3-large":"text-embedding-3-large"}${common}
+${lines}${common}
     - id: field_mapper-1
       type: field_mapper
       settings:
@@ -248,6 +248,48 @@ describe("azure_content_understanding_extractor", () => {
     const wrongKey = failure(await run([item({ temp_file_path: pdf })]));
     assert.match(wrongKey, /update defaults: HTTP 401/);
     assert.ok(!wrongKey.includes(KEY));
+  });
+
+  test("without default model deployments a prebuilt analyzer is refused, explained; with the mappings it runs", async () => {
+    reset();
+    const none = failure(await run([item({ temp_file_path: pdf })], { content_understanding_model_mappings: undefined }));
+    assert.match(
+      none,
+      /analyze \(prebuilt-documentSearch\): HTTP 400: InvalidRequest: Invalid request\. \(ModelDeploymentNotConfigured\) \[modelDeployments ModelDeploymentNotConfigured: Analyzer 'prebuilt-documentSearch' needs model deployments/,
+    );
+    assert.match(none, /content_understanding_model_mappings is not set/);
+    assert.equal(fake.documents.length, 0);
+    // prebuilt-layout only extracts content: no deployment needed.
+    reset();
+    const layout = await run([item({ temp_file_path: pdf })], {
+      content_understanding_model_mappings: undefined,
+      analyzer_id: "prebuilt-layout",
+    });
+    assert.equal(extractorLog(layout).status, "completed", extractorLog(layout).errors[0]);
+    // The mappings are sent as the resource's defaults before the first analysis.
+    reset();
+    const ok = await run([item({ temp_file_path: pdf })]);
+    assert.equal(extractorLog(ok).status, "completed", extractorLog(ok).errors[0]);
+    assert.deepEqual(fake.requests.map((r) => r.route).slice(0, 2), ["defaults", "analyze"]);
+  });
+
+  test("a failed operation's error details and inner error codes are in the message (Azure.Core Error)", async () => {
+    reset({
+      outcome: "failed",
+      failure: {
+        code: "InvalidRequest",
+        message: "Invalid request.",
+        innererror: { code: "InvalidContent", innererror: { code: "CorruptedPdf" } },
+        details: [
+          { code: "InvalidParameter", target: "pages", message: "Page 9 is out of range." },
+          { code: "UnsupportedContent", message: "Encrypted documents are not supported." },
+        ],
+      },
+    });
+    assert.match(
+      failure(await run([item({ temp_file_path: pdf })])),
+      /analysis failed: InvalidRequest: Invalid request\. \(InvalidContent > CorruptedPdf\) \[pages InvalidParameter: Page 9 is out of range\.; UnsupportedContent: Encrypted documents are not supported\.\]/,
+    );
   });
 
   test("content_understanding_timeout ends an analysis that stays running; so does the item's timeout", async () => {
