@@ -61,6 +61,16 @@ export function figurePng(id: string): Buffer {
   return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from(`figure ${id}`)]);
 }
 
+/** The parts of the prebuilt analyzers' configs (ContentAnalyzerConfig) that shape the fake's answer. */
+const PREBUILT_CONFIG: Record<
+  string,
+  { enableLayout: boolean; enableFigureAnalysis: boolean; enableFigureDescription: boolean }
+> = {
+  "prebuilt-read": { enableLayout: false, enableFigureAnalysis: false, enableFigureDescription: false },
+  "prebuilt-layout": { enableLayout: true, enableFigureAnalysis: false, enableFigureDescription: false },
+  "prebuilt-documentSearch": { enableLayout: true, enableFigureAnalysis: true, enableFigureDescription: true },
+};
+
 /** The `result` of a succeeded analysis of a two-page invoice. */
 export function analyzeResult(analyzerId: string, apiVersion: string, mimeType: string): Record<string, unknown> {
   const markdown = "# Contoso Invoice\n\nInvoice number: INV-100\n\n<!-- PageBreak -->\n\n" +
@@ -96,8 +106,14 @@ export function analyzeResult(analyzerId: string, apiVersion: string, mimeType: 
         }],
       },
     ],
-    figures: [{
+  };
+  // Figures come with layout analysis (enableLayout: not prebuilt-read); their kind and description with figure
+  // analysis and description (enableFigureAnalysis / enableFigureDescription: prebuilt-documentSearch).
+  const config = PREBUILT_CONFIG[analyzerId] ?? PREBUILT_CONFIG["prebuilt-layout"];
+  if (config.enableLayout) {
+    content.figures = [{
       id: "2.1",
+      ...(config.enableFigureAnalysis ? { kind: "chart" } : {}),
       source: "D(2,1,1,5,1,5,4,1,4)",
       span: { offset: figureAt, length: 27 },
       elements: [],
@@ -106,9 +122,9 @@ export function analyzeResult(analyzerId: string, apiVersion: string, mimeType: 
         source: "D(2,1,4,3,4,3,4.3,1,4.3)",
         span: { offset: figureAt + 2, length: 11 },
       },
-      description: "A bar chart of sales by quarter.",
-    }],
-  };
+      ...(config.enableFigureDescription ? { description: "A bar chart of sales by quarter." } : {}),
+    }];
+  }
   if (analyzerId === "prebuilt-documentSearch") {
     content.fields = {
       Summary: { type: "string", valueString: "An invoice from Contoso for consulting services." },

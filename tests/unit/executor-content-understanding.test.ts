@@ -163,7 +163,7 @@ describe("azure_content_understanding_extractor", () => {
   test("retrieve_figures downloads each figure (base64) with its metadata; a missing one is skipped", async () => {
     reset();
     const result = await run([item({ temp_file_path: pdf })], {
-      analyzer_id: "prebuilt-layout",
+      analyzer_id: "prebuilt-documentSearch",
       retrieve_figures: true,
     });
     assert.equal(result.status, "completed", result.error);
@@ -187,6 +187,21 @@ describe("azure_content_understanding_extractor", () => {
     }]);
     assert.equal(extractorLog(result).details?.figures_retrieved, 1);
 
+    // prebuilt-read does no layout analysis: no figures, nothing to download.
+    reset();
+    const read = await run([item({ temp_file_path: pdf })], { analyzer_id: "prebuilt-read", retrieve_figures: true });
+    assert.equal(extractorLog(read).status, "completed", extractorLog(read).errors[0]);
+    assert.equal(fake.requests.filter((r) => r.route === "file").length, 0);
+    assert.equal(extractorLog(read).details?.figures_retrieved, 0);
+    // prebuilt-layout finds the figure but neither analyses (kind) nor describes it.
+    reset();
+    const layout = await run([item({ temp_file_path: pdf })], {
+      analyzer_id: "prebuilt-layout",
+      retrieve_figures: true,
+    });
+    const layoutFigure = (layout.content[0].data.figures as Record<string, unknown>[])[0];
+    assert.equal(layoutFigure.id, "2.1");
+    assert.equal("description" in layoutFigure, false);
     reset({ missingFigures: ["2.1"] });
     const none = await run([item({ temp_file_path: pdf })], {
       retrieve_figures: true,
@@ -252,7 +267,9 @@ describe("azure_content_understanding_extractor", () => {
 
   test("without default model deployments a prebuilt analyzer is refused, explained; with the mappings it runs", async () => {
     reset();
-    const none = failure(await run([item({ temp_file_path: pdf })], { content_understanding_model_mappings: undefined }));
+    const none = failure(
+      await run([item({ temp_file_path: pdf })], { content_understanding_model_mappings: undefined }),
+    );
     assert.match(
       none,
       /analyze \(prebuilt-documentSearch\): HTTP 400: InvalidRequest: Invalid request\. \(ModelDeploymentNotConfigured\) \[modelDeployments ModelDeploymentNotConfigured: Analyzer 'prebuilt-documentSearch' needs model deployments/,
