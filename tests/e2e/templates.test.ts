@@ -154,7 +154,9 @@ describe("the web UI's 12 templates through the compiled binary, against the emu
     [openai, di, cu, search] = await Promise.all([
       startFakeAzureOpenAI({ apiKeys: [KEYS.openai] }),
       startFakeDocumentIntelligence({ key: KEYS.di }),
-      startFakeContentUnderstanding({ key: KEYS.cu }),
+      // The resource's default model deployments are set (content-classification's template sets none, and the
+      // fake, as the service, refuses prebuilt-documentSearch without them).
+      startFakeContentUnderstanding({ key: KEYS.cu, defaultsPreset: { "gpt-4.1": "gpt-4.1" } }),
       startFakeAiSearch({ key: KEYS.search, index: SEARCH_INDEX }),
     ]);
     // Every chat answer is a JSON object, so that the templates' parse_response_as_json steps get one.

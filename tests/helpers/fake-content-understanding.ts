@@ -7,15 +7,40 @@
 // - GET …/analyzerResults/{id}/files/{path} → the file's bytes (figures: figures/{figureId}, image/png)
 // - PATCH …/defaults (application/merge-patch+json {modelDeployments}) → 200 {modelDeployments}
 // Keys go in Ocp-Apim-Subscription-Key (401 otherwise). Faults: see fake-service.ts, plus operations that stay
-// running or fail with an error body.
+// running or fail with an error body. Errors have the spec's shape (Azure.Core Error: code, message, target,
+// details[], innererror {code, innererror} — an inner error has no message).
+// Analyzers other than the content-extraction ones (prebuilt-read, prebuilt-layout) use generative models: without
+// the resource's default model deployments (PATCH /defaults) or `defaultsPreset`, analyze answers 400 with the reason
+// in details[] (the wording is this fake's; the service refuses such a request, its exact words are not in the spec).
 import { randomUUID } from "node:crypto";
 import { type FakeService, type Fault, json, type ReceivedRequest, startFakeService } from "./fake-service.ts";
 
+/** Azure.Core Error as the spec defines it. */
+export interface FakeError {
+  code: string;
+  message: string;
+  target?: string;
+  details?: FakeError[];
+  innererror?: FakeInnerError;
+}
+
+/** Azure.Core InnerError: a code and a nested inner error, no message. */
+export interface FakeInnerError {
+  code?: string;
+  innererror?: FakeInnerError;
+}
+
+/** Analyzers that only extract content and need no model deployment. */
+const EXTRACTION_ONLY = new Set(["prebuilt-read", "prebuilt-layout"]);
+
 export interface FakeContentUnderstandingOptions {
+  /** Default model deployments the resource already has (as if set in the portal), before any PATCH. */
+  defaultsPreset?: Record<string, string>;
   key?: string;
   runningPolls?: number;
   outcome?: "succeeded" | "failed" | "forever";
-  failure?: { code: string; message: string; innererror?: { code: string; message: string } };
+  /** The error of a failed operation (Azure.Core Error). */
+  failure?: FakeError;
   retryAfter?: string;
   /** Answer Operation-Location on this origin instead of the fake's own. */
   operationOrigin?: string;
@@ -35,6 +60,16 @@ export interface FakeContentUnderstanding extends FakeService {
 export function figurePng(id: string): Buffer {
   return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from(`figure ${id}`)]);
 }
+
+/** The parts of the prebuilt analyzers' configs (ContentAnalyzerConfig) that shape the fake's answer. */
+const PREBUILT_CONFIG: Record<
+  string,
+  { enableLayout: boolean; enableFigureAnalysis: boolean; enableFigureDescription: boolean }
+> = {
+  "prebuilt-read": { enableLayout: false, enableFigureAnalysis: false, enableFigureDescription: false },
+  "prebuilt-layout": { enableLayout: true, enableFigureAnalysis: false, enableFigureDescription: false },
+  "prebuilt-documentSearch": { enableLayout: true, enableFigureAnalysis: true, enableFigureDescription: true },
+};
 
 /** The `result` of a succeeded analysis of a two-page invoice. */
 export function analyzeResult(analyzerId: string, apiVersion: string, mimeType: string): Record<string, unknown> {
@@ -71,8 +106,14 @@ export function analyzeResult(analyzerId: string, apiVersion: string, mimeType: 
         }],
       },
     ],
-    figures: [{
+  };
+  // Figures come with layout analysis (enableLayout: not prebuilt-read); their kind and description with figure
+  // analysis and description (enableFigureAnalysis / enableFigureDescription: prebuilt-documentSearch).
+  const config = PREBUILT_CONFIG[analyzerId] ?? PREBUILT_CONFIG["prebuilt-layout"];
+  if (config.enableLayout) {
+    content.figures = [{
       id: "2.1",
+      ...(config.enableFigureAnalysis ? { kind: "chart" } : {}),
       source: "D(2,1,1,5,1,5,4,1,4)",
       span: { offset: figureAt, length: 27 },
       elements: [],
@@ -81,9 +122,9 @@ export function analyzeResult(analyzerId: string, apiVersion: string, mimeType: 
         source: "D(2,1,4,3,4,3,4.3,1,4.3)",
         span: { offset: figureAt + 2, length: 11 },
       },
-      description: "A bar chart of sales by quarter.",
-    }],
-  };
+      ...(config.enableFigureDescription ? { description: "A bar chart of sales by quarter." } : {}),
+    }];
+  }
   if (analyzerId === "prebuilt-documentSearch") {
     content.fields = {
       Summary: { type: "string", valueString: "An invoice from Contoso for consulting services." },
@@ -110,7 +151,7 @@ export async function startFakeContentUnderstanding(
 ): Promise<FakeContentUnderstanding> {
   const operations = new Map<string, Operation>();
   const documents: Buffer[] = [];
-  const modelDeployments: Record<string, string> = {};
+  const modelDeployments: Record<string, string> = { ...options.defaultsPreset };
   let endpoint = "";
   const state = { options };
   const route = (method: string, path: string) => {
@@ -151,6 +192,21 @@ export async function startFakeContentUnderstanding(
       }
       if (req.body.length === 0) {
         return json(400, { error: { code: "InvalidRequest", message: "The request body is empty." } });
+      }
+      if (!EXTRACTION_ONLY.has(analyzerId) && Object.keys(modelDeployments).length === 0) {
+        return json(400, {
+          error: {
+            code: "InvalidRequest",
+            message: "Invalid request.",
+            innererror: { code: "ModelDeploymentNotConfigured" },
+            details: [{
+              code: "ModelDeploymentNotConfigured",
+              target: "modelDeployments",
+              message: `Analyzer '${analyzerId}' needs model deployments: none is set for the resource ` +
+                "(PATCH /contentunderstanding/defaults).",
+            }],
+          },
+        });
       }
       documents.push(req.body);
       const id = randomUUID();

@@ -6,7 +6,11 @@
 // - GET …/documentModels/{modelId}/analyzeResults/{resultId} → 200 {status: notStarted|running|succeeded|failed,
 //   createdDateTime, lastUpdatedDateTime, analyzeResult | error}.
 // Keys go in Ocp-Apim-Subscription-Key (401 otherwise). prebuilt-layout answers pages with lines, paragraphs, a
-// table, key-value pairs and a figure; prebuilt-read only pages, lines and paragraphs. Faults: see fake-service.ts,
+// table and a figure, plus key-value pairs only when the request asks for the optional feature
+// (features=keyValuePairs: since v4 no prebuilt model answers them by default, prebuilt-document is gone);
+// prebuilt-read only pages, lines and paragraphs. As the spec's parameter patterns say, a modelId that does not match
+// ^[a-zA-Z0-9][a-zA-Z0-9._~-]{1,63}$, a pages that does not match ^(\d+(-\d+)?)(,\s*(\d+(-\d+)?))*$ (so "1-" and
+// "-3" too) and a feature outside DocumentAnalysisFeature are a 400 InvalidArgument. Faults: see fake-service.ts,
 // plus operations that stay running or fail with an error body.
 import { randomUUID } from "node:crypto";
 import { type FakeService, type Fault, json, type ReceivedRequest, startFakeService } from "./fake-service.ts";
@@ -38,7 +42,31 @@ interface Operation {
   created: string;
   format: string;
   pages?: Set<number>;
+  features: string[];
   apiVersion: string;
+}
+
+// The spec's patterns (DocumentIntelligence.json 2024-11-30, parameters DocumentModelAnalyzeRequestParams.*).
+const MODEL_ID = /^[a-zA-Z0-9][a-zA-Z0-9._~-]{1,63}$/;
+const PAGES = /^(\d+(-\d+)?)(,\s*(\d+(-\d+)?))*$/;
+const FEATURES = [
+  "ocrHighResolution",
+  "languages",
+  "barcodes",
+  "formulas",
+  "keyValuePairs",
+  "styleFont",
+  "queryFields",
+];
+
+function invalidArgument(message: string) {
+  return json(400, {
+    error: {
+      code: "InvalidArgument",
+      message: "Invalid argument.",
+      innererror: { code: "InvalidParameter", message },
+    },
+  });
 }
 
 const PAGE_LINES = [
@@ -64,6 +92,7 @@ export function layoutResult(
   format: string,
   apiVersion: string,
   pages?: Set<number>,
+  features: string[] = [],
 ): Record<string, unknown> {
   const layout = modelId !== "prebuilt-read";
   const markdown = layout && format === "markdown";
@@ -135,10 +164,12 @@ export function layoutResult(
       boundingRegions: [{ pageNumber: 1, polygon: box(1, 5) }],
       spans: [],
     }];
-    result.keyValuePairs = [
-      { key: { content: "Invoice number:", spans: [] }, value: { content: "INV-100", spans: [] }, confidence: 0.9 },
-      { key: { content: "Notes:", spans: [] }, confidence: 0.4 },
-    ];
+    if (features.includes("keyValuePairs")) {
+      result.keyValuePairs = [
+        { key: { content: "Invoice number:", spans: [] }, value: { content: "INV-100", spans: [] }, confidence: 0.9 },
+        { key: { content: "Notes:", spans: [] }, confidence: 0.4 },
+      ];
+    }
     if (figureSpan) {
       result.figures = [{
         id: "2.1",
@@ -182,6 +213,12 @@ export async function startFakeDocumentIntelligence(
     }
     if (name === "analyze") {
       const modelId = decodeURIComponent(/documentModels\/([^/]+):analyze$/.exec(req.path)![1]);
+      if (!MODEL_ID.test(modelId)) return invalidArgument(`The parameter modelId is invalid: ${modelId}`);
+      const pages = req.query.get("pages");
+      if (pages !== null && !PAGES.test(pages)) return invalidArgument(`The parameter pages is invalid: ${pages}`);
+      const features = (req.query.get("features") ?? "").split(",").map((f) => f.trim()).filter((f) => f);
+      const unknown = features.find((f) => !FEATURES.includes(f));
+      if (unknown) return invalidArgument(`The parameter features is invalid: ${unknown}`);
       let document = req.body;
       if (String(req.headers["content-type"]).startsWith("application/json")) {
         const parsed = JSON.parse(req.body.toString() || "{}");
@@ -203,7 +240,8 @@ export async function startFakeDocumentIntelligence(
         polls: 0,
         created: new Date().toISOString(),
         format: req.query.get("outputContentFormat") ?? "text",
-        pages: pageSet(req.query.get("pages")),
+        pages: pageSet(pages),
+        features,
         apiVersion,
       });
       const headers: Record<string, string> = {
@@ -234,7 +272,7 @@ export async function startFakeDocumentIntelligence(
       status: "succeeded",
       ...base,
       analyzeResult: {
-        ...layoutResult(op.modelId, op.format, op.apiVersion, op.pages),
+        ...layoutResult(op.modelId, op.format, op.apiVersion, op.pages, op.features),
         ...(o.resultPaddingBytes ? { padding: "x".repeat(o.resultPaddingBytes) } : {}),
       },
     });

@@ -54,7 +54,12 @@ function reset(options: Partial<FakeAiSearch["options"]> = {}) {
   fake.requests.length = 0;
   fake.batches.length = 0;
   fake.documents.clear();
-  Object.assign(fake.options, { rejectKeys: undefined, fields: GPT_RAG_FIELDS }, options);
+  Object.assign(fake.options, {
+    rejectKeys: undefined,
+    fields: GPT_RAG_FIELDS,
+    schema: undefined,
+    denyIndexRead: undefined,
+  }, options);
 }
 
 const MAPPINGS = `|-
@@ -166,7 +171,9 @@ describe("ai_search_index_output", () => {
     const result = await run([item(1), item(2, 3)]);
     assert.equal(result.status, "completed", result.error);
     assert.equal(fake.batches.length, 2);
-    const request = fake.requests[0];
+    // The index definition is read once (403 here: the index has no schema in this fake, as for a data-only role).
+    assert.deepEqual(fake.requests.map((r) => r.route), ["definition", "index", "index"]);
+    const request = fake.requests[1];
     assert.equal(request.path, "/indexes('gpt-rag-index')/docs/search.index");
     assert.equal(request.query.get("api-version"), "2025-11-01-preview");
     assert.equal(request.headers["api-key"], KEY);
@@ -257,7 +264,7 @@ describe("ai_search_index_output", () => {
     fake.fault("index", { kind: "status", status: 429, retryAfter: "0" }, { kind: "status", status: 503 });
     const ok = await run([item(1)]);
     assert.equal(indexLog(ok).status, "completed", indexLog(ok).errors[0]);
-    assert.equal(fake.requests.length, 3);
+    assert.equal(fake.requests.filter((r) => r.route !== "definition").length, 3);
 
     reset();
     fake.fault("index", ...Array.from({ length: 3 }, () => ({ kind: "status" as const, status: 503 })));
@@ -265,7 +272,7 @@ describe("ai_search_index_output", () => {
     assert.equal(failed.status, "failed");
     assert.match(failed.errors[0], /AI Search index gpt-rag-index: HTTP 503/);
     assert.ok(!failed.errors[0].includes(KEY));
-    assert.equal(fake.requests.length, 3);
+    assert.equal(fake.requests.filter((r) => r.route !== "definition").length, 3);
   });
 
   test("the service's own errors: unknown fields, wrong key, non-JSON answers", async () => {
@@ -282,6 +289,92 @@ describe("ai_search_index_output", () => {
     const notJson = indexLog(await run([item(1)]));
     assert.equal(notJson.status, "failed");
     assert.match(notJson.errors[0], /AI Search index gpt-rag-index: HTTP 200: the answer is not valid JSON$/);
+  });
+
+  test("ContentFlow's own example mapping (id.canonical_id → id): URL keys go base64url, objects to Edm.String as JSON text, indexed_at only where the index has it", async () => {
+    const schema = [
+      { name: "id", type: "Edm.String", key: true },
+      { name: "content", type: "Edm.String" },
+      { name: "doc_json", type: "Edm.String" },
+      { name: "tags", type: "Collection(Edm.String)" },
+      { name: "pages", type: "Edm.Int32" },
+      { name: "modified", type: "Edm.DateTimeOffset" },
+    ];
+    const mappings =
+      `'{"id.canonical_id": "id", "summary": "content", "extra.doc": "doc_json", "extra.tags": "tags", "extra.pages": "pages", "extra.modified": "modified"}'`;
+    const input = () => {
+      const it = item(3);
+      it.data.extra = { doc: { text: "a", tables: [] }, tags: ["x", { y: 1 }], pages: 2, modified: "" };
+      return [it];
+    };
+    const settings = { index_mode: "document", ai_search_api_version: "", content_to_index_mappings: mappings };
+    reset({ fields: undefined, schema });
+    const ok = await run(input(), settings);
+    assert.equal(indexLog(ok).status, "completed", indexLog(ok).errors[0]);
+    assert.equal(fake.requests.find((r) => r.route === "index")!.query.get("api-version"), "2024-07-01");
+    const [doc] = fake.batches[0];
+    const key = Buffer.from("https://acct.blob.core.windows.net/content/doc3.pdf").toString("base64url");
+    assert.deepEqual(doc, {
+      "@search.action": "mergeOrUpload",
+      id: key,
+      content: "short",
+      doc_json: '{"text":"a","tables":[]}',
+      tags: ["x", '{"y":1}'],
+      pages: 2,
+      modified: null,
+    });
+    assert.ok(fake.documents.has(key));
+
+    reset({ fields: undefined, schema: [...schema, { name: "indexed_at", type: "Edm.DateTimeOffset" }] });
+    const stamped = await run(input(), settings);
+    assert.equal(indexLog(stamped).status, "completed", indexLog(stamped).errors[0]);
+    assert.ok(!Number.isNaN(Date.parse(fake.batches[0][0].indexed_at as string)));
+
+    // A value that cannot fit its field fails the item naming document and field, before anything is sent.
+    reset({ fields: undefined, schema: schema.map((f) => (f.name === "pages" ? { ...f, type: "Edm.Boolean" } : f)) });
+    const wrong = indexLog(await run(input(), settings));
+    assert.equal(wrong.status, "failed");
+    assert.match(
+      wrong.errors[0],
+      new RegExp(`document "${key}": field 'pages' is Edm.Boolean in the index, the mapped value is a number`),
+    );
+    assert.equal(fake.batches.length, 0);
+
+    // Without the right to read the index definition the documents go as mapped (as ContentFlow sends them), keys
+    // still encoded; Azure's 400 names the field it refused.
+    reset({ fields: undefined, schema, denyIndexRead: true });
+    const blind = indexLog(await run(input(), settings));
+    assert.equal(blind.status, "failed");
+    assert.match(blind.errors[0], /HTTP 400: .*property named 'doc_json'/);
+    assert.equal(fake.batches[0][0].id, key);
+  });
+
+  test("the fake refuses what Azure refuses: bad keys and values of the wrong type fail the whole batch", async () => {
+    reset({
+      fields: undefined,
+      schema: [{ name: "id", type: "Edm.String", key: true }, { name: "n", type: "Edm.Int32" }],
+    });
+    const send = (value: Record<string, unknown>[]) =>
+      fetch(`${fake.endpoint}/indexes('gpt-rag-index')/docs/search.index?api-version=2024-07-01`, {
+        method: "POST",
+        headers: { "api-key": KEY, "content-type": "application/json" },
+        body: JSON.stringify({ value }),
+      });
+    for (
+      const bad of [{ id: "https://a/b" }, { id: "_x" }, { id: "a".repeat(1025) }, { id: "ok", n: "1" }, {
+        id: "ok",
+        n: { v: 1 },
+      }]
+    ) {
+      const res = await send([{ "@search.action": "upload", ...bad }]);
+      assert.equal(res.status, 400, JSON.stringify(bad).slice(0, 40));
+    }
+    assert.equal((await send([{ "@search.action": "upload", id: "a-b_c=", n: 3 }])).status, 200);
+    const definition = await fetch(`${fake.endpoint}/indexes('gpt-rag-index')?api-version=2024-07-01`, {
+      headers: { "api-key": KEY },
+    });
+    assert.equal(definition.status, 200);
+    assert.equal(((await definition.json()) as { fields: { key: boolean }[] }).fields[0].key, true);
   });
 
   test("settings: the template's placeholder account and missing mappings are refused at compile time", () => {

@@ -66,6 +66,8 @@ function pipelineYaml(settings: Record<string, unknown> = {}, common = ""): stri
     content_understanding_endpoint: "${AZURE_CONTENT_UNDERSTANDING_ENDPOINT}",
     content_understanding_subscription_key: "${AZURE_CONTENT_UNDERSTANDING_API_KEY}",
     content_understanding_polling_interval: 0.02,
+    content_understanding_model_mappings:
+      '{"gpt-4.1":"gpt-4.1","gpt-4.1-mini":"gpt-4.1-mini","text-embedding-3-large":"text-embedding-3-large"}',
     // Failed items pass on with a failed log entry instead of failing the run (the entry is what the tests read).
     fail_pipeline_on_error: false,
     ...settings,
@@ -80,9 +82,7 @@ pipeline:
       name: "Content Extraction"
       type: azure_content_understanding_extractor
       settings:
-${lines}
-        content_understanding_model_mappings: |
-          {"gpt-4.1":"gpt-4.1","gpt-4.1-mini":"gpt-4.1-mini","text-embedding-3-large":"text-embedding-3-large"}${common}
+${lines}${common}
     - id: field_mapper-1
       type: field_mapper
       settings:
@@ -163,7 +163,7 @@ describe("azure_content_understanding_extractor", () => {
   test("retrieve_figures downloads each figure (base64) with its metadata; a missing one is skipped", async () => {
     reset();
     const result = await run([item({ temp_file_path: pdf })], {
-      analyzer_id: "prebuilt-layout",
+      analyzer_id: "prebuilt-documentSearch",
       retrieve_figures: true,
     });
     assert.equal(result.status, "completed", result.error);
@@ -187,6 +187,21 @@ describe("azure_content_understanding_extractor", () => {
     }]);
     assert.equal(extractorLog(result).details?.figures_retrieved, 1);
 
+    // prebuilt-read does no layout analysis: no figures, nothing to download.
+    reset();
+    const read = await run([item({ temp_file_path: pdf })], { analyzer_id: "prebuilt-read", retrieve_figures: true });
+    assert.equal(extractorLog(read).status, "completed", extractorLog(read).errors[0]);
+    assert.equal(fake.requests.filter((r) => r.route === "file").length, 0);
+    assert.equal(extractorLog(read).details?.figures_retrieved, 0);
+    // prebuilt-layout finds the figure but neither analyses (kind) nor describes it.
+    reset();
+    const layout = await run([item({ temp_file_path: pdf })], {
+      analyzer_id: "prebuilt-layout",
+      retrieve_figures: true,
+    });
+    const layoutFigure = (layout.content[0].data.figures as Record<string, unknown>[])[0];
+    assert.equal(layoutFigure.id, "2.1");
+    assert.equal("description" in layoutFigure, false);
     reset({ missingFigures: ["2.1"] });
     const none = await run([item({ temp_file_path: pdf })], {
       retrieve_figures: true,
@@ -250,6 +265,50 @@ describe("azure_content_understanding_extractor", () => {
     assert.ok(!wrongKey.includes(KEY));
   });
 
+  test("without default model deployments a prebuilt analyzer is refused, explained; with the mappings it runs", async () => {
+    reset();
+    const none = failure(
+      await run([item({ temp_file_path: pdf })], { content_understanding_model_mappings: undefined }),
+    );
+    assert.match(
+      none,
+      /analyze \(prebuilt-documentSearch\): HTTP 400: InvalidRequest: Invalid request\. \(ModelDeploymentNotConfigured\) \[modelDeployments ModelDeploymentNotConfigured: Analyzer 'prebuilt-documentSearch' needs model deployments/,
+    );
+    assert.match(none, /content_understanding_model_mappings is not set/);
+    assert.equal(fake.documents.length, 0);
+    // prebuilt-layout only extracts content: no deployment needed.
+    reset();
+    const layout = await run([item({ temp_file_path: pdf })], {
+      content_understanding_model_mappings: undefined,
+      analyzer_id: "prebuilt-layout",
+    });
+    assert.equal(extractorLog(layout).status, "completed", extractorLog(layout).errors[0]);
+    // The mappings are sent as the resource's defaults before the first analysis.
+    reset();
+    const ok = await run([item({ temp_file_path: pdf })]);
+    assert.equal(extractorLog(ok).status, "completed", extractorLog(ok).errors[0]);
+    assert.deepEqual(fake.requests.map((r) => r.route).slice(0, 2), ["defaults", "analyze"]);
+  });
+
+  test("a failed operation's error details and inner error codes are in the message (Azure.Core Error)", async () => {
+    reset({
+      outcome: "failed",
+      failure: {
+        code: "InvalidRequest",
+        message: "Invalid request.",
+        innererror: { code: "InvalidContent", innererror: { code: "CorruptedPdf" } },
+        details: [
+          { code: "InvalidParameter", target: "pages", message: "Page 9 is out of range." },
+          { code: "UnsupportedContent", message: "Encrypted documents are not supported." },
+        ],
+      },
+    });
+    assert.match(
+      failure(await run([item({ temp_file_path: pdf })])),
+      /analysis failed: InvalidRequest: Invalid request\. \(InvalidContent > CorruptedPdf\) \[pages InvalidParameter: Page 9 is out of range\.; UnsupportedContent: Encrypted documents are not supported\.\]/,
+    );
+  });
+
   test("content_understanding_timeout ends an analysis that stays running; so does the item's timeout", async () => {
     reset({ outcome: "forever" });
     assert.match(
@@ -267,18 +326,38 @@ describe("azure_content_understanding_extractor", () => {
     assert.ok(later <= 1, `${later} polls after the timeout`);
   });
 
-  test("cut-off answers are retried, non-JSON answers fail, slow first bytes time out and are retried", async () => {
+  test("cut-off answers are retried, non-JSON answers fail", async () => {
     reset();
     fake.fault("poll", { kind: "truncated" });
     assert.equal(extractorLog(await run([item({ temp_file_path: pdf })])).status, "completed");
     reset();
     fake.fault("poll", { kind: "not-json" });
     assert.match(failure(await run([item({ temp_file_path: pdf })])), /HTTP 200: the answer is not valid JSON/);
+  });
+
+  test("an analyze POST is not sent again once the service may have accepted it (no double billing)", async () => {
     reset();
+    // The fake takes the document and starts the analysis, but answers after the request timeout.
     fake.fault("analyze", { kind: "slow", delayMs: 2500 });
-    const slow = await run([item({ temp_file_path: pdf })], { content_understanding_timeout: 1 });
-    assert.equal(extractorLog(slow).status, "completed", extractorLog(slow).errors[0]);
-    assert.ok(fake.requests.filter((r) => r.route === "analyze").length >= 2);
+    const slow = failure(await run([item({ temp_file_path: pdf })], { content_understanding_timeout: 1 }));
+    assert.match(
+      slow,
+      /analyze \(prebuilt-documentSearch\): no answer within 1 s; not sent again: the service may have accepted it/,
+    );
+    assert.equal(fake.requests.filter((r) => r.route === "analyze").length, 1);
+    // The fake's late answer still starts the analysis: wait for it, so it is counted here and not in a later test.
+    while (fake.documents.length === 0) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(fake.documents.length, 1);
+
+    reset();
+    fake.fault("analyze", { kind: "truncated" });
+    failure(await run([item({ temp_file_path: pdf })]));
+    assert.equal(fake.requests.filter((r) => r.route === "analyze" || r.route === "fault").length, 1);
+
+    reset();
+    fake.fault("analyze", { kind: "status", status: 504, retryAfter: "0" });
+    assert.match(failure(await run([item({ temp_file_path: pdf })])), /HTTP 504/);
+    assert.equal(fake.requests.filter((r) => r.route !== "defaults").length, 1);
   });
 
   test("an Operation-Location on another host is not followed (the key would go with it)", async () => {

@@ -97,6 +97,7 @@ describe("azure_document_intelligence_extractor", () => {
   test("sends the temp file to prebuilt-layout and maps the result into ContentFlow's fields", async () => {
     reset();
     const result = await run([item({ temp_file_path: pdf })], { extract_key_value_pairs: true });
+    assert.equal(fake.requests.find((r) => r.route === "analyze")!.query.get("features"), "keyValuePairs");
     assert.equal(result.status, "completed", result.error);
     const out = result.content[0];
     const analyze = fake.requests.filter((r) => r.route === "analyze");
@@ -176,6 +177,86 @@ describe("azure_document_intelligence_extractor", () => {
     assert.equal((ocr.pages as unknown[]).length, 1);
     assert.equal((out.data.ocr_full_result as Record<string, unknown>).modelId, "prebuilt-read");
     assert.equal(out.summary_data.pages_analyzed, 1);
+  });
+
+  test("extract_key_value_pairs asks for the optional keyValuePairs feature; without it none come back", async () => {
+    reset();
+    const asked = await run([item({ temp_file_path: pdf })], {
+      extract_key_value_pairs: true,
+      doc_intel_features: "ocrHighResolution",
+    });
+    assert.equal(asked.status, "completed", asked.error);
+    const analyze = fake.requests.find((r) => r.route === "analyze")!;
+    assert.equal(analyze.query.get("features"), "ocrHighResolution,keyValuePairs");
+    const doc = asked.content[0].data.doc_intell_output as Record<string, unknown>;
+    assert.deepEqual(doc.key_value_pairs, { "Invoice number:": "INV-100" });
+
+    reset();
+    const listed = await run([item({ temp_file_path: pdf })], {
+      extract_key_value_pairs: true,
+      doc_intel_features: "keyValuePairs",
+    });
+    assert.equal(fake.requests.find((r) => r.route === "analyze")!.query.get("features"), "keyValuePairs");
+    assert.deepEqual((listed.content[0].data.doc_intell_output as Record<string, unknown>).key_value_pairs, {
+      "Invoice number:": "INV-100",
+    });
+
+    reset();
+    const plain = await run([item({ temp_file_path: pdf })]);
+    assert.equal(fake.requests.find((r) => r.route === "analyze")!.query.get("features"), null);
+    const full = await run([item({ temp_file_path: pdf })], { include_full_result: true });
+    assert.equal(
+      (full.content[0].data.doc_intell_output_full_result as Record<string, unknown>).keyValuePairs,
+      undefined,
+    );
+    assert.deepEqual(Object.keys(plain.content[0].data.doc_intell_output as object), [
+      "text",
+      "tables",
+      "figures",
+      "pages",
+    ]);
+  });
+
+  test("model_id, pages and doc_intel_features the service would refuse are refused when the pipeline compiles", () => {
+    const compile = (settings: Record<string, unknown>) =>
+      compilePipeline(
+        parsePipelineYaml(pipelineYaml(settings), {
+          env: { AZURE_DOCUMENT_INTELLIGENCE_ENDPOINT: fake.endpoint, AZURE_DOCUMENT_INTELLIGENCE_KEY: KEY },
+        }),
+        { registry: defaultRegistry(), deps: { config, logger } },
+      );
+    for (const pages of ["1-", "-3", "1,,2", "1-2-3", "a"]) {
+      assert.throws(() => compile({ pages }), /pages must be 1-based page numbers and ranges like "1-3,5,7-9"/, pages);
+    }
+    for (const model_id of ["_layout", "x", "prebuilt layout", "a".repeat(65)]) {
+      assert.throws(() => compile({ model_id }), /model_id is not a Document Intelligence model id/, model_id);
+    }
+    assert.throws(
+      () => compile({ doc_intel_features: "keyValuePair" }),
+      /doc_intel_features: unknown feature 'keyValuePair'/,
+    );
+    compile({ pages: "1-3, 5,7-9", model_id: "my.custom~model-1", doc_intel_features: "formulas,styleFont" });
+  });
+
+  test("the fake refuses malformed pages, model ids and features as Azure does (400 InvalidArgument)", async () => {
+    reset();
+    const post = (path: string, query: string) =>
+      fetch(`${fake.endpoint}/documentintelligence/documentModels/${path}:analyze?api-version=2024-11-30${query}`, {
+        method: "POST",
+        headers: { "ocp-apim-subscription-key": KEY, "content-type": "application/octet-stream" },
+        body: PDF_BYTES,
+      });
+    for (
+      const [path, query] of [["prebuilt-layout", "&pages=1-"], ["prebuilt-layout", "&pages=-3"], [
+        "_layout",
+        "",
+      ], ["prebuilt-layout", "&features=keyValuePair"]]
+    ) {
+      const res = await post(path, query);
+      assert.equal(res.status, 400, `${path}${query}`);
+      assert.equal(((await res.json()) as { error: { code: string } }).error.code, "InvalidArgument");
+    }
+    assert.equal((await post("prebuilt-layout", "&pages=1-2,%202&features=keyValuePairs")).status, 202);
   });
 
   test("content_field: base64 document bytes from data", async () => {

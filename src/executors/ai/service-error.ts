@@ -8,7 +8,7 @@ export class AiServiceError extends Error {
   }
 }
 
-const MAX_DETAIL = 300;
+const MAX_DETAIL = 600;
 
 function trim(text: string): string {
   const flat = text.replace(/\s+/g, " ").trim();
@@ -19,7 +19,36 @@ function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === "object" && x !== null && !Array.isArray(x);
 }
 
-/** "code: message" from an Azure error body ({error: {code, message, innererror}}), else the text itself (trimmed). */
+/** The inner errors' words: their messages where they have one (Document Intelligence), else their codes (Azure.Core
+ * InnerError has only code and a nested innererror: Content Understanding). */
+function innerText(inner: unknown): string {
+  const parts: string[] = [];
+  for (let e = inner, depth = 0; isRecord(e) && depth < 5; e = e.innererror, depth++) {
+    if (typeof e.message === "string" && e.message) parts.push(e.message);
+    else if (typeof e.code === "string" && e.code) parts.push(e.code);
+  }
+  return parts.join(" > ");
+}
+
+const MAX_DETAILS = 3;
+
+/** "[target ]code: message" of an error's details[] entries (Azure.Core Error.details), the first few. */
+function detailsText(details: unknown): string {
+  if (!Array.isArray(details)) return "";
+  const parts = details.filter(isRecord).slice(0, MAX_DETAILS).map((d) => {
+    const head = [d.target, d.code].filter((x): x is string => typeof x === "string" && x !== "").join(" ");
+    const message = typeof d.message === "string" ? d.message : "";
+    const inner = innerText(d.innererror);
+    return [head, message].filter(Boolean).join(": ") + (inner ? ` (${inner})` : "");
+  }).filter(Boolean);
+  const more = details.length > MAX_DETAILS ? `; and ${details.length - MAX_DETAILS} more` : "";
+  return parts.length > 0 ? ` [${parts.join("; ")}${more}]` : "";
+}
+
+/**
+ * "code: message (inner) [details]" from an Azure error body ({error: {code, message, target, details[],
+ * innererror}}), else the text itself (trimmed).
+ */
 export function errorDetail(body: unknown): { code?: string; detail: string } {
   let value = body;
   if (typeof body === "string") {
@@ -33,10 +62,9 @@ export function errorDetail(body: unknown): { code?: string; detail: string } {
   if (!error) return { detail: typeof body === "string" ? trim(body) : "" };
   const code = typeof error.code === "string" ? error.code : undefined;
   const message = typeof error.message === "string" ? error.message : "";
-  const inner = isRecord(error.innererror) && typeof error.innererror.message === "string"
-    ? ` (${error.innererror.message})`
-    : "";
-  return { code, detail: trim([code, message + inner].filter(Boolean).join(": ")) };
+  const innerWords = innerText(error.innererror);
+  const inner = innerWords ? ` (${innerWords})` : "";
+  return { code, detail: trim([code, message + inner].filter(Boolean).join(": ") + detailsText(error.details)) };
 }
 
 /** "<what>: HTTP <status>[: <code>: <message>]" */

@@ -28,6 +28,12 @@ export interface ServiceCall {
   /** The setting that raises maxResponseBytes, named in the error. */
   maxResponseSetting?: string;
   policy: OutboundPolicy;
+  /**
+   * false for calls that start billed work (an analyze POST): after the request may have reached the service (no
+   * answer in time, a cut answer, 408/502/504 from a gateway) it is not sent again, so a document is not analysed
+   * and billed twice. The service's own refusals (429, 500, 503) and connections refused are retried. Default true.
+   */
+  idempotent?: boolean;
 }
 
 export interface ServiceAnswer {
@@ -41,7 +47,28 @@ export interface ServiceAnswer {
 /** A failure without an answer (connection error, no answer in time) that another try may get past. */
 class TransientFailure extends AiServiceError {
   override name = "AiServiceError";
+  /** Whether the request may have reached the service (anything but a connection that never opened). */
+  constructor(message: string, readonly maybeSent: boolean) {
+    super(message);
+  }
 }
+
+/** Error codes of a connection that never opened: the request cannot have reached the service. */
+const NOT_SENT_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
+
+function errorCode(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string") return code;
+  }
+  return undefined;
+}
+
+/**
+ * Answers of a gateway or a timeout, where the service behind may have accepted the request: a billed call is not
+ * sent again after them. The service's own refusals (409, 429, 500, 503: no operation was started) are retried.
+ */
+const MAYBE_ACCEPTED = new Set([408, 502, 504]);
 
 /** A retryable answer, thrown inside the retry loop and returned as is when the retries are spent. */
 class RetryableAnswer extends Error {
@@ -89,7 +116,8 @@ async function tryOnce(call: ServiceCall, attempts: number): Promise<ServiceAnsw
     const message = timer.signal.aborted
       ? `${call.what}: no answer within ${call.requestTimeoutMs / 1000} s`
       : `${call.what}: ${errorText(err)}`;
-    throw new TransientFailure(message);
+    const code = errorCode(err);
+    throw new TransientFailure(message, timer.signal.aborted || code === undefined || !NOT_SENT_CODES.has(code));
   } finally {
     linked.dispose();
     release();
@@ -110,10 +138,19 @@ export async function callService(call: ServiceCall): Promise<ServiceAnswer> {
     }, {
       policy: call.retry,
       signal: call.signal,
-      classify: (err) =>
-        err instanceof RetryableAnswer
-          ? { retryable: true, retryAfterMs: retryAfterMs(err.answer.headers) }
-          : { retryable: err instanceof TransientFailure },
+      classify: (err) => {
+        const once = call.idempotent === false;
+        if (err instanceof RetryableAnswer) {
+          if (once && MAYBE_ACCEPTED.has(err.answer.status)) return { retryable: false };
+          return { retryable: true, retryAfterMs: retryAfterMs(err.answer.headers) };
+        }
+        if (!(err instanceof TransientFailure)) return { retryable: false };
+        if (once && err.maybeSent) {
+          err.message += "; not sent again: the service may have accepted it, and a resend could bill it twice";
+          return { retryable: false };
+        }
+        return { retryable: true };
+      },
     });
   } catch (err) {
     if (err instanceof RetryableAnswer) return err.answer;

@@ -5,7 +5,14 @@
 // dropped), as ContentFlow does. Batches of batch_size (and under the 16 MB request limit) are sent with
 // index_action_type; documents the service rejects with a retryable status (409, 422, 503) are sent again up to
 // max_retries times, others fail the item with their keys and messages. Summary: indexed_count, index_status.
+// Before the first batch the index definition is read once (GET /indexes('{index}'); a role that may only write
+// documents gets 403, and then the documents go as mapped): with it, the key field is the index's, objects and lists
+// bound for Edm.String fields are sent as JSON text, values that cannot fit their field's type fail the item naming
+// document and field, and indexed_at is added only when the index has it. Keys the service refuses (anything but
+// letters, digits, -, _ and =, or a leading _) are sent URL-safe base64 encoded (ContentFlow sends them raw, which
+// Azure refuses for the whole batch).
 import * as v from "valibot";
+import { Buffer } from "node:buffer";
 import type { IndexDocumentsAction, SearchClient } from "@azure/search-documents";
 import type { ExecutorDefinition, ExecutorRunContext } from "../types.ts";
 import type { Content } from "../../model/content.ts";
@@ -43,7 +50,7 @@ const settings = v.pipe(
     ai_search_api_key: v.optional(stringSetting("ai_search_api_key")),
     ai_search_api_version: v.optional(
       v.pipe(stringSetting("ai_search_api_version"), v.trim(), v.regex(/^[\w.-]+$/, "not an API version")),
-      "2025-11-01-preview",
+      "2024-07-01",
     ),
     ai_search_index: v.pipe(
       stringSetting("ai_search_index"),
@@ -113,7 +120,100 @@ function itemSource(item: Content): Doc {
   };
 }
 
-export function indexDocuments(item: Content, s: Settings): Doc[] {
+/** The parts of an index definition this executor uses (SearchField: name, type, key). */
+export interface IndexDefinition {
+  keyField: string;
+  types: Map<string, string>;
+}
+
+const KEY_CHARS = /^[A-Za-z0-9_=-]+$/;
+const MAX_KEY_CHARS = 1024;
+
+/**
+ * A document key the service accepts: a valid key as it is, anything else (a blob URL, a path) as URL-safe base64
+ * without padding, which keeps it unique and reversible. Keys still too long or starting with "_" are refused.
+ */
+export function searchKey(value: unknown): string {
+  const raw = typeof value === "number" || typeof value === "bigint" ? String(value) : value;
+  if (typeof raw !== "string" || raw === "") throw new AiServiceError("the document key is missing or not a string");
+  const key = KEY_CHARS.test(raw) && !raw.startsWith("_") ? raw : Buffer.from(raw, "utf8").toString("base64url");
+  if (key.startsWith("_") || key.length > MAX_KEY_CHARS) {
+    throw new AiServiceError(
+      `the document key ${JSON.stringify(raw.slice(0, 80))} cannot be made a search key ` +
+        `(at most ${MAX_KEY_CHARS} letters, digits, -, _ or =, not starting with _)`,
+    );
+  }
+  return key;
+}
+
+/** Whether a JSON value fits an EDM type as the service reads it (null fits any field). */
+function fitsType(value: unknown, type: string): boolean {
+  if (value === null) return true;
+  const collection = /^Collection\((.+)\)$/.exec(type);
+  if (collection) return Array.isArray(value) && value.every((x) => x !== null && fitsType(x, collection[1]));
+  switch (type) {
+    case "Edm.String":
+      return typeof value === "string";
+    case "Edm.Int32":
+    case "Edm.Int64":
+    case "Edm.Int16":
+    case "Edm.SByte":
+    case "Edm.Byte":
+      return typeof value === "number" && Number.isInteger(value);
+    case "Edm.Double":
+    case "Edm.Single":
+    case "Edm.Half":
+      return typeof value === "number";
+    case "Edm.Boolean":
+      return typeof value === "boolean";
+    case "Edm.DateTimeOffset":
+      return typeof value === "string" && !Number.isNaN(Date.parse(value));
+    case "Edm.ComplexType":
+      return isRecord(value);
+    default:
+      return true;
+  }
+}
+
+const jsonText = (x: unknown) => (typeof x === "object" && x !== null ? JSON.stringify(x) : x);
+
+/**
+ * A mapped document made to fit the index: the key made a valid search key, objects and lists bound for Edm.String
+ * (or items bound for Collection(Edm.String)) turned into JSON text, "" bound for other scalar types sent as null. A value that still cannot fit its field is an
+ * error naming the field, the type and what the value is.
+ */
+export function fitDocument(doc: Doc, keyField: string, index?: IndexDefinition): Doc {
+  const out: Doc = { ...doc };
+  if (Object.hasOwn(out, keyField)) out[keyField] = searchKey(out[keyField]);
+  if (!index) return out;
+  for (const [field, value] of Object.entries(out)) {
+    const type = index.types.get(field);
+    if (!type) continue;
+    let fitted = value;
+    if (type === "Edm.String") fitted = jsonText(value);
+    if (type === "Collection(Edm.String)" && Array.isArray(value)) fitted = value.map(jsonText);
+    // "" is no value for a date or number field (the generator's unknown metadata_storage_last_modified, as in
+    // ContentFlow); Azure refuses it for the whole batch, so it goes as null.
+    if (value === "" && type !== "Edm.String" && !type.startsWith("Collection(")) fitted = null;
+    if (!fitsType(fitted, type)) {
+      const kind = Array.isArray(value)
+        ? "a list"
+        : value === null
+        ? "null"
+        : typeof value === "object"
+        ? "an object"
+        : `a ${typeof value}`;
+      throw new AiServiceError(
+        `document ${JSON.stringify(String(out[keyField] ?? "?"))}: field '${field}' is ${type} in the index, ` +
+          `the mapped value is ${kind}`,
+      );
+    }
+    out[field] = fitted;
+  }
+  return out;
+}
+
+export function indexDocuments(item: Content, s: Settings, index?: IndexDefinition): Doc[] {
   const source = itemSource(item);
   if (s.index_mode === "chunks") {
     const chunks = nestedValue(item.data, s.chunk_iterator_field);
@@ -127,7 +227,7 @@ export function indexDocuments(item: Content, s: Settings): Doc[] {
   }
   const doc: Doc = {};
   applyMappings(source, s.content_to_index_mappings, doc);
-  if (s.add_timestamp) doc.indexed_at = new Date().toISOString();
+  if (s.add_timestamp && (!index || index.types.has("indexed_at"))) doc.indexed_at = new Date().toISOString();
   return [doc];
 }
 
@@ -218,35 +318,70 @@ export const aiSearchIndexOutput: ExecutorDefinition<typeof settings> = {
     };
     if (!s.ai_search_api_key) checkTokenTarget(tokenTarget);
     // The SDK is loaded when the first document is indexed, not with every worker; the settings are checked now.
+    const clientOptions = (endpoint: string) => ({
+      serviceVersion: s.ai_search_api_version,
+      apiVersion: s.ai_search_api_version,
+      allowInsecureConnection: endpoint.startsWith("http:"),
+      ...servicePipelineOptions({
+        service: SERVICE,
+        retry: {
+          maxRetries: s.max_retries - 1,
+          initialDelayMs: s.retry_delay * 1000,
+          factor: 2,
+          maxDelayMs: deps.config.AI_MAX_RETRY_DELAY_SECONDS * 1000,
+        },
+        callsPerEndpoint: deps.config.AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT,
+        requestTimeoutMs: s.request_timeout_secs * 1000,
+        maxResponseBytes: 16 * 1024 * 1024,
+      }),
+    });
     const makeClient = (sdk: typeof import("@azure/search-documents")) =>
-      new sdk.SearchClient<Doc>(endpoint, s.ai_search_index, sdkCredential(s.ai_search_api_key, tokenTarget), {
-        serviceVersion: s.ai_search_api_version,
-        apiVersion: s.ai_search_api_version,
-        allowInsecureConnection: endpoint.startsWith("http:"),
-        ...servicePipelineOptions({
-          service: SERVICE,
-          retry: {
-            maxRetries: s.max_retries - 1,
-            initialDelayMs: s.retry_delay * 1000,
-            factor: 2,
-            maxDelayMs: deps.config.AI_MAX_RETRY_DELAY_SECONDS * 1000,
-          },
-          callsPerEndpoint: deps.config.AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT,
-          requestTimeoutMs: s.request_timeout_secs * 1000,
-          maxResponseBytes: 16 * 1024 * 1024,
-        }),
+      new sdk.SearchClient<Doc>(
+        endpoint,
+        s.ai_search_index,
+        sdkCredential(s.ai_search_api_key, tokenTarget),
+        clientOptions(endpoint),
+      );
+    // The index definition, read once: a refusal (401/403: a role that may write documents only, 404) is remembered
+    // and the documents go as mapped; other failures are tried again with the next item.
+    let definition: Promise<IndexDefinition | undefined> | undefined;
+    const indexDefinition = (ctx: ExecutorRunContext) => {
+      definition ??= import("@azure/search-documents").then(async (sdk) => {
+        const client = new sdk.SearchIndexClient(
+          endpoint,
+          sdkCredential(s.ai_search_api_key, tokenTarget),
+          clientOptions(endpoint),
+        );
+        try {
+          const index = await client.getIndex(s.ai_search_index, { abortSignal: ctx.signal });
+          const types = new Map(index.fields.map((f) => [f.name, String(f.type)]));
+          const key = index.fields.find((f) => "key" in f && f.key)?.name;
+          return { keyField: key ?? keyFieldOf(s), types };
+        } catch (err) {
+          const status = (err as { statusCode?: number }).statusCode;
+          ctx.logger.warn("the search index definition could not be read; documents go as mapped", {
+            index: s.ai_search_index,
+            error: serviceErrorText(err),
+          });
+          if (status === undefined || ![401, 403, 404].includes(status)) definition = undefined;
+          return undefined;
+        }
       });
+      return definition;
+    };
     let clientLoading: Promise<SearchClient<Doc>> | undefined;
     const searchClient = () => {
       clientLoading ??= import("@azure/search-documents").then(makeClient);
       clientLoading.catch(() => (clientLoading = undefined));
       return clientLoading;
     };
-    const keyField = keyFieldOf(s);
     return perItemExecutor(id, TYPE, async (item, ctx) => {
       try {
-        const docs = indexDocuments(item, s);
-        if (docs.length > 0) await assertOutboundUrl(endpoint, policy);
+        const mapped = indexDocuments(item, s);
+        if (mapped.length > 0) await assertOutboundUrl(endpoint, policy);
+        const index = mapped.length > 0 ? await indexDefinition(ctx) : undefined;
+        const keyField = index?.keyField ?? keyFieldOf(s);
+        const docs = (index ? indexDocuments(item, s, index) : mapped).map((doc) => fitDocument(doc, keyField, index));
         if (docs.length === 0) {
           ctx.logger.warn("no chunks to index", { field: s.chunk_iterator_field, item: item.id.canonical_id });
         }

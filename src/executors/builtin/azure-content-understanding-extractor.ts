@@ -4,7 +4,8 @@
 // and stores the whole final answer ({id, status, result: {contents: […]}}) in data[output_field] as ContentFlow
 // does; with retrieve_figures the figure images are fetched too (data[figures_output_field], bytes as base64).
 // content_understanding_model_mappings, when set, is sent once per executor as the resource's default model
-// deployments (PATCH …/defaults). Auth: content_understanding_subscription_key when set, else DefaultAzureCredential.
+// deployments (PATCH …/defaults); ContentFlow requires it, this port lets it out for resources whose defaults were
+// set elsewhere and, when the service then refuses the analysis, says so. Auth: content_understanding_subscription_key when set, else DefaultAzureCredential.
 // An item with neither field that points at a blob (azure_blob_input_discovery's id fields) has that blob read with
 // the worker's blob credentials and analysed (fetch_discovered_blob, on by default): three of the web UI's templates
 // go from discovery straight to this extractor, whose ContentFlow version fails them ("Document missing required
@@ -229,11 +230,22 @@ class ContentUnderstanding {
   async analyze(bytes: Uint8Array, signal: AbortSignal): Promise<Operation & Record<string, unknown>> {
     const s = this.s;
     const what = `analyze (${s.analyzer_id})`;
+    // An analysis is billed once accepted: after a timeout or a cut answer the POST is not sent again.
     const started = await this.call("POST", this.url(`/analyzers/${s.analyzer_id}:analyzeBinary`), what, signal, {
       headers: { "content-type": "application/octet-stream" },
       body: bytes,
+      idempotent: false,
     });
-    if (started.status !== 202 && started.status !== 200) throw failed(`${SERVICE} ${what}`, started);
+    if (started.status !== 202 && started.status !== 200) {
+      const err = failed(`${SERVICE} ${what}`, started);
+      const mappings = s.content_understanding_model_mappings;
+      if (started.status === 400 && (!mappings || Object.keys(mappings).length === 0)) {
+        // ContentFlow requires the setting; here it may be left out when the resource's defaults were set elsewhere.
+        err.message += "; content_understanding_model_mappings is not set: analyzers that use generative models need " +
+          "the resource's default model deployments (set them there, or once with PATCH /contentunderstanding/defaults)";
+      }
+      throw err;
+    }
     const location = started.headers.get("operation-location");
     if (!location) throw new AiServiceError(`${SERVICE} ${what}: HTTP ${started.status} without Operation-Location`);
     const pollUrl = sameOrigin(location, s.content_understanding_endpoint, `${SERVICE} ${what}`);

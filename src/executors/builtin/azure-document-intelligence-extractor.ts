@@ -1,7 +1,8 @@
 // azure_document_intelligence_extractor: sends each item's document (data[content_field], else the file at
 // data[temp_file_path_field]) to Azure AI Document Intelligence (model_id, default prebuilt-layout) through the
 // official REST SDK, polls the analysis and writes data[output_field] (default doc_intell_output) = {text, tables,
-// key_value_pairs (extract_key_value_pairs), figures, pages} as ContentFlow does, plus
+// key_value_pairs (extract_key_value_pairs, which also asks for the keyValuePairs feature), figures, pages} as
+// ContentFlow does, plus
 // summary_data.pages_analyzed / extraction_status. Pages analysed also go into the item's executor log details.
 // Auth: doc_intelligence_credential_key when set, otherwise DefaultAzureCredential.
 import * as v from "valibot";
@@ -32,19 +33,55 @@ import { errorText } from "../../util/errors.ts";
 const TYPE = "azure_document_intelligence_extractor";
 const SERVICE = "Document Intelligence";
 
+// The spec's patterns and feature names (DocumentIntelligence.json 2024-11-30, DocumentModelAnalyzeRequestParams):
+// the service answers 400 InvalidArgument to anything else, so such settings are refused when the pipeline compiles.
+const MODEL_ID = /^[a-zA-Z0-9][a-zA-Z0-9._~-]{1,63}$/;
+const PAGES = /^(\d+(-\d+)?)(,\s*(\d+(-\d+)?))*$/;
+const FEATURES = [
+  "ocrHighResolution",
+  "languages",
+  "barcodes",
+  "formulas",
+  "keyValuePairs",
+  "styleFont",
+  "queryFields",
+];
+
 const settings = v.pipe(
   v.object({
     model_id: v.optional(
-      v.pipe(stringSetting("model_id"), v.trim(), v.regex(/^[\w.~-]{1,64}$/, "model_id is not a model id")),
+      v.pipe(
+        stringSetting("model_id"),
+        v.trim(),
+        v.regex(MODEL_ID, "model_id is not a Document Intelligence model id (2-64 of letters, digits, . _ ~ -)"),
+      ),
       "prebuilt-layout",
     ),
     output_format: v.optional(choiceSetting("output_format", ["markdown", "text"]), "markdown"),
-    doc_intel_features: v.optional(stringListSetting("doc_intel_features"), []),
+    doc_intel_features: v.optional(
+      v.pipe(
+        stringListSetting("doc_intel_features"),
+        v.check(
+          (list) => list.every((f) => FEATURES.includes(f)),
+          (issue) =>
+            `doc_intel_features: unknown feature '${
+              (issue.input as string[]).find((f) => !FEATURES.includes(f))
+            }' (known: ${FEATURES.join(", ")})`,
+        ),
+      ),
+      [],
+    ),
     extract_text: v.optional(boolSetting("extract_text"), true),
     extract_tables: v.optional(boolSetting("extract_tables"), true),
     extract_key_value_pairs: v.optional(boolSetting("extract_key_value_pairs"), false),
     extract_figures: v.optional(boolSetting("extract_figures"), true),
-    pages: v.optional(v.pipe(stringSetting("pages"), v.trim(), v.regex(/^[\d,\s-]+$/, 'pages must look like "1-3,5"'))),
+    pages: v.optional(
+      v.pipe(
+        stringSetting("pages"),
+        v.trim(),
+        v.regex(PAGES, 'pages must be 1-based page numbers and ranges like "1-3,5,7-9"'),
+      ),
+    ),
     locale: v.optional(v.pipe(stringSetting("locale"), v.trim())),
     content_field: v.optional(stringSetting("content_field")),
     temp_file_path_field: v.optional(stringSetting("temp_file_path_field"), "temp_file_path"),
@@ -172,6 +209,17 @@ function pages(r: AnalyzeResult) {
   }));
 }
 
+/**
+ * The optional analysis features to request: doc_intel_features, plus keyValuePairs when extract_key_value_pairs is
+ * on. Since v4 (2024-11-30) no prebuilt model returns key-value pairs unless asked (prebuilt-document, which did, is
+ * gone); ContentFlow passes only doc_intel_features, so its key_value_pairs stay empty unless the list names it.
+ */
+export function analysisFeatures(s: Pick<Settings, "doc_intel_features" | "extract_key_value_pairs">): string[] {
+  const out = [...new Set(s.doc_intel_features)];
+  if (s.extract_key_value_pairs && !out.includes("keyValuePairs")) out.push("keyValuePairs");
+  return out;
+}
+
 /** The extracted fields in ContentFlow's shape and order. */
 export function documentIntelligenceOutput(r: AnalyzeResult, s: Settings): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -218,6 +266,7 @@ async function analyze(
   const input = await readDocumentInput(item, s);
   await assertOutboundUrl(s.doc_intelligence_endpoint, policy);
   const signal = ctx.signal;
+  const features = analysisFeatures(s);
   const started = await sdkCall(
     `${SERVICE} analyze`,
     () =>
@@ -227,10 +276,10 @@ async function analyze(
         queryParameters: {
           ...(s.pages ? { pages: s.pages } : {}),
           ...(s.locale ? { locale: s.locale } : {}),
-          ...(s.doc_intel_features.length > 0
+          ...(features.length > 0
             ? {
               features: {
-                value: s.doc_intel_features as DocumentAnalysisFeature[],
+                value: features as DocumentAnalysisFeature[],
                 explode: false as const,
                 style: "form" as const,
               },
