@@ -25,6 +25,8 @@ import { redactText } from "../util/redact.ts";
 import { errorText } from "../util/errors.ts";
 import { stringify as yamlStringify } from "yaml";
 import * as v from "valibot";
+import { RedriveAdmin } from "../redrive/admin.ts";
+import { replayInput } from "../redrive/replay-input.ts";
 
 /** Pipeline files larger than this are refused (a pipeline document is a few KiB; Cosmos caps items at 2 MB). */
 const MAX_FILE_BYTES = 2 * 1024 * 1024;
@@ -36,6 +38,8 @@ const HELP = `Usage: contentflow-worker pipeline check FILE... [--json] [--env-f
        contentflow-worker pipeline check --pipeline ID [--json] [--env-file PATH]
        contentflow-worker pipeline run FILE|--pipeline ID (--input PATH... | --items FILE|-) [--json|--yaml]
                                        [--executor-outputs] [--only EXECUTOR] [--env-file PATH]
+       contentflow-worker pipeline run --execution ID [FILE|--pipeline ID] [--json|--yaml] [--executor-outputs]
+                                       [--only EXECUTOR] [--env-file PATH]
 
 Checks pipeline YAML without running anything: parses it, validates its structure (ids, edges, cycles, entry
 point) and creates every executor against this build's executors (type known, settings valid, conditions
@@ -65,6 +69,9 @@ settings (services, OUTBOUND_ALLOWED_HOSTS, PIPELINE_ENV_ALLOWED_VARIABLES), so 
                      name, size and content type, with its bytes where azure_blob_content_retriever puts them; the
                      pipeline's input executor and blob retrievers do not run
   --items FILE|-     content items as JSON (an item or a list), run as a task's input
+  --execution ID     replay: the input of this stored execution (its task from the poison record when there is one,
+                     else the item identifiers its execution record keeps), run through its pipeline as stored now
+                     (or FILE / --pipeline ID); the record and the queues are left as they are
   --json | --yaml    print the whole result as JSON or YAML (default: a summary, then the output items as JSON)
   --executor-outputs also print the items after every executor
   --only EXECUTOR    run only this executor and those it depends on; its output is the output
@@ -340,6 +347,7 @@ async function runCommand(argv: string[]): Promise<number> {
       yaml: "boolean",
       pipeline: "string",
       items: "string",
+      execution: "string",
       "executor-outputs": "boolean",
       only: "string",
       "env-file": "string",
@@ -348,11 +356,15 @@ async function runCommand(argv: string[]): Promise<number> {
   );
   const pipelineId = flags.pipeline as string | undefined;
   const itemsFrom = flags.items as string | undefined;
-  if ((pipelineId === undefined) === (positionals.length === 0)) {
+  const executionId = flags.execution as string | undefined;
+  if (pipelineId !== undefined && positionals.length > 0) {
+    throw new UsageError("give either a FILE or --pipeline ID, not both");
+  }
+  if (pipelineId === undefined && positionals.length === 0 && executionId === undefined) {
     throw new UsageError("pipeline run needs one pipeline: a FILE or --pipeline ID");
   }
-  if ((inputs.length > 0) === (itemsFrom !== undefined)) {
-    throw new UsageError("pipeline run needs its input: --input PATH... or --items FILE|-");
+  if ([inputs.length > 0, itemsFrom !== undefined, executionId !== undefined].filter(Boolean).length !== 1) {
+    throw new UsageError("pipeline run needs one input: --input PATH..., --items FILE|- or --execution ID");
   }
   if (flags.json && flags.yaml) throw new UsageError("give --json or --yaml, not both");
   const envFile = flags["env-file"] as string | undefined;
@@ -366,9 +378,28 @@ async function runCommand(argv: string[]): Promise<number> {
   );
   let run: LocalRunResult;
   try {
-    const text = await pipelineText(config, positionals[0], pipelineId);
+    let items = itemsFrom !== undefined ? readItems(itemsFrom) : undefined;
+    let storedPipeline: string | undefined;
+    if (executionId !== undefined) {
+      const admin = new RedriveAdmin(config);
+      try {
+        const replay = await replayInput(admin, executionId);
+        items = replay.items;
+        storedPipeline = replay.pipelineId;
+        process.stderr.write(
+          `execution ${executionId}: ${replay.items.length} item(s) from its ${replay.from}, pipeline ` +
+            `${pipelineId ?? positionals[0] ?? replay.pipelineId}\n`,
+        );
+      } finally {
+        await admin.close();
+      }
+    }
+    const text = await pipelineText(
+      config,
+      positionals[0],
+      pipelineId ?? (positionals[0] === undefined ? storedPipeline : undefined),
+    );
     const def = parsePipelineYaml(text, { env: pipelineEnv(envFile) });
-    const items = itemsFrom !== undefined ? readItems(itemsFrom) : undefined;
     const abort = new AbortController();
     const stop = () => abort.abort(new Error("interrupted"));
     process.once("SIGINT", stop);
