@@ -370,7 +370,7 @@ async function runCommand(argv: string[]): Promise<number> {
   const envFile = flags["env-file"] as string | undefined;
   const { config } = await loadEffectiveConfig(envFile);
   // Executors' log lines go to stderr as on the worker (warnings and errors); the report goes to stdout.
-  configureLogging({ level: "warn" });
+  configureLogging({ level: "warn", write: (line) => void process.stderr.write(line + "\n") });
   const logger = rootLogger.child({ role: "cli" });
   const progress = new ProgressLine(
     { isTTY: Boolean(process.stderr.isTTY), write: (t) => void process.stderr.write(t) },

@@ -121,8 +121,14 @@ describe("pipeline run: command line", () => {
     assert.throws(() => takeInputs(["p.yaml", "--input"]), /--input needs a value/);
   });
 
-  test("runs a file on a PDF and prints JSON; exit 0", () => {
-    const r = cli(["pipeline", "run", PIPELINE, "--input", PDF, "--json"]);
+  test("runs a file on a PDF and prints JSON (log lines on stderr only); exit 0", () => {
+    // An unknown setting makes the compiler log a warning: it must not land in the JSON on stdout.
+    const withWarning = join(DIR, "warning.yaml");
+    writeFileSync(
+      withWarning,
+      YAML.replace("type: pdf_extractor", "type: pdf_extractor\n      settings: {extract_tables: true}"),
+    );
+    const r = cli(["pipeline", "run", withWarning, "--input", PDF, "--json"]);
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout);
     assert.equal(out.status, "completed");
