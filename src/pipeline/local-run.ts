@@ -20,6 +20,7 @@ import type { PipelineDefinition } from "./definition.ts";
 import { runGraph, TASK_INPUT } from "./graph.ts";
 import type { CompiledPipeline } from "./compiled.ts";
 import { type PipelineResult, runPipeline } from "./runner.ts";
+import { unwrittenInputWarnings } from "./check.ts";
 import { Buffer } from "node:buffer";
 
 /** The executor type whose downloads local files replace. */
@@ -53,7 +54,9 @@ export interface LocalFile {
 
 /** Reads a local file, refusing one larger than `maxBytes` (MAX_DOCUMENT_MB, as for a blob) before reading it. */
 export async function readLocalFile(path: string, maxBytes: number): Promise<LocalFile> {
-  const handle = await open(path, "r");
+  const handle = await open(path, "r").catch((err: NodeJS.ErrnoException) => {
+    throw new LocalRunError(`${path}: ${err.code === "ENOENT" ? "no such file" : `cannot read: ${err.message}`}`);
+  });
   try {
     const stat = await handle.stat();
     if (!stat.isFile()) throw new Error(`${path} is not a file`);
@@ -191,7 +194,8 @@ export async function runLocally(def: PipelineDefinition, opts: LocalRunOptions)
   const { registry, deps } = opts;
   const input = findInputExecutor(def, registry, deps.config);
   const compiled = compilePipeline(def, { registry, deps, excludeExecutor: input?.id ?? null });
-  const warnings = [...compiled.warnings];
+  // As pipeline check would say them: compile warnings, then inputs no executor before writes.
+  const warnings = [...compiled.warnings, ...unwrittenInputWarnings(def, { registry, deps })];
   const replaced: string[] = [];
   let folder: string | undefined;
   try {

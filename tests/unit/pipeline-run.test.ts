@@ -144,6 +144,24 @@ describe("pipeline run: command line", () => {
     assert.match(r.stdout, /executor 'fetch': failed in \d+ ms, 1 → 0 item\(s\): .*unsupported source type/);
   });
 
+  test("a missing input file and an unwritten input field are named", async () => {
+    const r = cli(["pipeline", "run", PIPELINE, "--input", join(DIR, "missing.pdf")]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /missing\.pdf: no such file/);
+    const unread = parsePipelineYaml(YAML.replace("input_field: pdf_output.text", "input_field: markdown"));
+    const { warnings } = await runLocally(unread, {
+      registry: defaultRegistry(),
+      deps: { config, logger: rootLogger },
+      files: [PDF],
+      only: "pdf",
+      signal: new AbortController().signal,
+    });
+    assert.ok(
+      warnings.some((w) => /'chunk' \(recursive_text_chunker\): reads data\.markdown/.test(w)),
+      warnings.join("\n"),
+    );
+  });
+
   test("usage errors exit 2", () => {
     assert.equal(cli(["pipeline", "run", PIPELINE]).code, 2);
     assert.equal(cli(["pipeline", "run", "--input", PDF]).code, 2);
