@@ -113,6 +113,25 @@ export interface InputExecutorInstance extends ExecutorInstance {
   ): AsyncGenerator<CrawlBatch, void, void>;
 }
 
+/**
+ * A field of an item's data, as a dot path: the value of the setting `setting` (`fallback` when it is unset), plus
+ * `suffix` when given; or a fixed `path`.
+ */
+export type DataFieldRef =
+  | { setting: string; fallback: string; suffix?: string }
+  | { path: string };
+
+/** The fields of an item's data an executor reads and writes, for `pipeline check` (see pipeline/check.ts). */
+export interface DataFields {
+  /** Fields the executor needs on each item (without them it fails the item or finds nothing). */
+  reads?: readonly DataFieldRef[];
+  /**
+   * Every field it adds to an item's data, keeping the others; undefined when not known (then no check trusts it).
+   * An empty list: it writes none.
+   */
+  writes?: readonly DataFieldRef[];
+}
+
 export interface ExecutorDefinition<TSchema extends v.GenericSchema = v.GenericSchema> {
   type: string;
   category: ExecutorCategory;
@@ -131,6 +150,8 @@ export interface ExecutorDefinition<TSchema extends v.GenericSchema = v.GenericS
    * note that they are ignored does not apply), e.g. for_each_content's max_concurrent and continue_on_error.
    */
   readsCommonSettings?: readonly string[];
+  /** What it reads from and writes to items' data, where known (pipeline check warns about unwritten inputs). */
+  dataFields?: DataFields;
   create(id: string, settings: v.InferOutput<TSchema>, deps: ExecutorDeps): ExecutorInstance;
 }
 

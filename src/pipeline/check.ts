@@ -1,9 +1,9 @@
 // Checks a pipeline document without running it: parse, validate the structure, and create every executor against
 // the registry (settings validated, conditions compiled, no I/O), collecting one problem per executor instead of
 // stopping at the first. Used by `contentflow-worker pipeline check`.
-import type { ExecutorDeps } from "../executors/types.ts";
+import type { DataFieldRef, ExecutorDeps } from "../executors/types.ts";
 import type { ExecutorRegistry } from "../executors/registry.ts";
-import { compilePipeline, createExecutor, executorEnabled, unknownSettings } from "./compile.ts";
+import { compilePipeline, createExecutor, executorEnabled, findInputExecutor, unknownSettings } from "./compile.ts";
 import { type ParseOptions, parsePipelineYaml, type PipelineDefinition, yamlNotes } from "./definition.ts";
 import { definitionGraph } from "./graph.ts";
 import { parseYamlDocument } from "./yaml.ts";
@@ -73,6 +73,7 @@ function checkDefinition(def: PipelineDefinition, opts: CheckOptions): PipelineC
     try {
       const compiled = compilePipeline(def, opts);
       warnings.push(...compiled.warnings);
+      warnings.push(...unwrittenInputWarnings(def, opts));
       void compiled.close().catch(() => undefined);
     } catch (err) {
       problems.push({ message: (err as Error).message });
@@ -89,6 +90,75 @@ function checkDefinition(def: PipelineDefinition, opts: CheckOptions): PipelineC
     }
   }
   return { pipeline: def.name, valid: problems.length === 0, problems, warnings };
+}
+
+/** The data path a field reference names in `settings`; undefined when it is not a plain text (e.g. `${VAR}`). */
+function fieldPath(ref: DataFieldRef, settings: Record<string, unknown>): string | undefined {
+  if ("path" in ref) return ref.path;
+  const raw = settings[ref.setting];
+  const value = raw === undefined || raw === null || raw === "" ? ref.fallback : raw;
+  if (typeof value !== "string" || value.includes("${")) return undefined;
+  return value.trim() + (ref.suffix ?? "");
+}
+
+/** Whether writing `written` gives an item the field `read` (the same path, one inside it, or one it contains). */
+function provides(written: string, read: string): boolean {
+  return written === read || read.startsWith(`${written}.`) || written.startsWith(`${read}.`);
+}
+
+/**
+ * Warnings for executors that read a data field no executor before them writes (a step reading data.markdown after
+ * an extractor that writes pdf_output). Conservative: only where the items come from the pipeline's crawling input
+ * executor (so they start with no data) and every executor before the reader declares all it writes
+ * (ExecutorDefinition.dataFields.writes); field names set through ${VAR} are not judged.
+ */
+export function unwrittenInputWarnings(def: PipelineDefinition, opts: CheckOptions): string[] {
+  const input = findInputExecutor(def, opts.registry, opts.deps.config);
+  if (!input) return [];
+  const graph = definitionGraph(def);
+  const byId = new Map(def.executors.map((e) => [e.id, e]));
+  const warnings: string[] = [];
+  for (const cfg of def.executors) {
+    const reads = opts.registry.get(cfg.type)?.dataFields?.reads ?? [];
+    if (reads.length === 0 || cfg.id === input.id || !graph.nodes.includes(cfg.id)) continue;
+    // Every executor before this one, and whether they all start at the input executor.
+    const before = new Set<string>();
+    const stack = [...(graph.preds.get(cfg.id) ?? [])];
+    let rootsOk = stack.length > 0;
+    while (stack.length > 0) {
+      const id = stack.pop()!;
+      if (before.has(id)) continue;
+      before.add(id);
+      const preds = graph.preds.get(id) ?? [];
+      if (preds.length === 0 && id !== input.id) rootsOk = false;
+      stack.push(...preds);
+    }
+    if (!rootsOk) continue;
+    const written: string[] = [];
+    let known = true;
+    for (const id of before) {
+      const w = byId.get(id)!;
+      const writes = opts.registry.get(w.type)?.dataFields?.writes;
+      const paths = writes?.map((ref) => fieldPath(ref, w.settings ?? {}));
+      if (!paths || paths.some((p) => p === undefined)) {
+        known = false;
+        break;
+      }
+      written.push(...(paths as string[]));
+    }
+    if (!known) continue;
+    for (const ref of reads) {
+      const path = fieldPath(ref, cfg.settings ?? {});
+      if (path === undefined || written.some((w) => provides(w, path))) continue;
+      const setting = "setting" in ref ? ` (${ref.setting})` : "";
+      const have = [...new Set(written)];
+      warnings.push(
+        `executor '${cfg.id}' (${cfg.type}): reads data.${path}${setting}, which no executor before it writes ` +
+          `(they write: ${have.length ? have.map((w) => `data.${w}`).join(", ") : "nothing"})`,
+      );
+    }
+  }
+  return warnings;
 }
 
 /** The names of the pipelines a document holds when it is a `pipelines:` list (checked one by one). */

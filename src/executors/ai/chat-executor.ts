@@ -10,7 +10,7 @@
 // holds the chat completion as the service sent it instead of agent-framework's AgentResponse.
 import * as v from "valibot";
 import type { Content } from "../../model/content.ts";
-import type { ExecutorDeps, ExecutorInstance, ExecutorRunContext } from "../types.ts";
+import type { DataFields, ExecutorDeps, ExecutorInstance, ExecutorRunContext } from "../types.ts";
 import { perItemExecutor } from "../per-item.ts";
 import { boolSetting, intSetting, mapSetting, numberSetting, stringSetting } from "../settings.ts";
 import { getPath, splitPath } from "../paths.ts";
@@ -187,6 +187,22 @@ export function openAIServiceFor(s: OpenAIConnectionSettings, deps: ExecutorDeps
       factor: s.retry_backoff_factor,
     },
   });
+}
+
+/**
+ * What a chat executor reads and writes in items' data: data[input_field] in, data[output_field] (and its
+ * `_agent_full_response` with include_full_response) out.
+ */
+export function chatDataFields(outputField: string, opts: { writesKnown?: boolean } = {}): DataFields {
+  return {
+    reads: [{ setting: "input_field", fallback: "text" }],
+    ...(opts.writesKnown === false ? {} : {
+      writes: [
+        { setting: "output_field", fallback: outputField },
+        { setting: "output_field", fallback: outputField, suffix: "_agent_full_response" },
+      ],
+    }),
+  };
 }
 
 /** An executor instance that runs `behaviour` against the deployment named in `s`. */

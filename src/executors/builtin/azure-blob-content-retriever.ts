@@ -65,6 +65,7 @@ export const azureBlobContentRetriever: ExecutorDefinition<typeof settings> = {
   category: "input",
   description: "Downloads each item's blob into a temp file and/or data.content",
   settings,
+  dataFields: { writes: [{ path: "temp_file_path" }, { path: "content" }] },
   create: (id, s, deps) =>
     perItemExecutor(id, "azure_blob_content_retriever", (item, ctx) => retrieve(item, s, deps, ctx)),
 };

@@ -345,5 +345,6 @@ export const azureBlobInputDiscovery: ExecutorDefinition<typeof AzureBlobInputDi
   crawls: true,
   description: "Lists blobs of a container (prefix, extensions, depth, size and date filters) as content items",
   settings: AzureBlobInputDiscoverySettingsSchema,
+  dataFields: { writes: [] },
   create: (id, settings, deps) => new AzureBlobInputDiscovery(id, settings, deps),
 };

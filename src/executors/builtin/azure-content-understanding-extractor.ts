@@ -345,6 +345,12 @@ export const azureContentUnderstandingExtractor: ExecutorDefinition<typeof setti
   category: "extract",
   description: "Analyzes documents with Azure AI Content Understanding analyzers (prebuilt-documentSearch, …)",
   settings,
+  dataFields: {
+    writes: [
+      { setting: "output_field", fallback: "content_understanding_output" },
+      { setting: "figures_output_field", fallback: "figures" },
+    ],
+  },
   create: (id, s, deps) => {
     const cu = new ContentUnderstanding(s, deps.logger.child({ executor_id: id, executor_type: TYPE }), deps.config);
     return perItemExecutor(id, TYPE, async (item, ctx) => {

@@ -349,6 +349,12 @@ export const azureDocumentIntelligenceExtractor: ExecutorDefinition<typeof setti
   category: "extract",
   description: "Extracts text, tables, key-value pairs, figures and pages with Azure AI Document Intelligence",
   settings,
+  dataFields: {
+    writes: [
+      { setting: "output_field", fallback: "doc_intell_output" },
+      { setting: "output_field", fallback: "doc_intell_output", suffix: "_full_result" },
+    ],
+  },
   create: (id, s, deps) => {
     const policy = outboundPolicy(deps.config);
     checkOutboundUrl(s.doc_intelligence_endpoint, policy);

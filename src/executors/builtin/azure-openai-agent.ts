@@ -3,7 +3,7 @@
 import * as v from "valibot";
 import type { ExecutorDefinition } from "../types.ts";
 import { boolSetting, stringSetting } from "../settings.ts";
-import { chatSettingEntries, createChatExecutor } from "../ai/chat-executor.ts";
+import { chatDataFields, chatSettingEntries, createChatExecutor } from "../ai/chat-executor.ts";
 
 const settings = v.object({
   ...chatSettingEntries({ output_field: "agent_response", max_tokens: 400 }),
@@ -16,6 +16,7 @@ export const azureOpenAIAgent: ExecutorDefinition<typeof settings> = {
   category: "transform",
   description: "Runs instructions over each item's text with an Azure OpenAI deployment and stores the answer",
   settings,
+  dataFields: chatDataFields("agent_response"),
   create: (id, s, deps) =>
     createChatExecutor("azure_openai_agent", id, s, deps, {
       instructions: s.instructions,

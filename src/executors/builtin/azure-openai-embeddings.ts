@@ -107,6 +107,10 @@ export const azureOpenAIEmbeddings: ExecutorDefinition<typeof settings> = {
   category: "transform",
   description: "Stores the Azure OpenAI embedding vector of each item's text",
   settings,
+  dataFields: {
+    reads: [{ setting: "input_field", fallback: "text" }],
+    writes: [{ setting: "output_field", fallback: "embedding" }],
+  },
   create: (id, s, deps) => {
     // Errors thrown here fail the pipeline's compilation; the compiler names the executor.
     const service = openAIServiceFor(s, deps);

@@ -3,7 +3,7 @@
 import * as v from "valibot";
 import type { ExecutorDefinition } from "../types.ts";
 import { boolSetting, mapSetting, numberSetting, stringListSetting, stringSetting } from "../settings.ts";
-import { chatSettingEntries, createChatExecutor } from "../ai/chat-executor.ts";
+import { chatDataFields, chatSettingEntries, createChatExecutor } from "../ai/chat-executor.ts";
 import { pythonFloat } from "../ai/prompt-text.ts";
 
 const settings = v.object({
@@ -54,6 +54,7 @@ export const contentClassifier: ExecutorDefinition<typeof settings> = {
   category: "transform",
   description: "Classifies each item's text into the given categories with Azure OpenAI (JSON result)",
   settings,
+  dataFields: chatDataFields("classification"),
   create: (id, s, deps) =>
     createChatExecutor("content_classifier", id, s, deps, {
       instructions: classifierInstructions(s),

@@ -4,7 +4,7 @@
 import * as v from "valibot";
 import type { ExecutorDefinition } from "../types.ts";
 import { boolSetting, choiceSetting, mapSetting, stringListSetting, stringSetting } from "../settings.ts";
-import { chatSettingEntries, createChatExecutor } from "../ai/chat-executor.ts";
+import { chatDataFields, chatSettingEntries, createChatExecutor } from "../ai/chat-executor.ts";
 
 const STYLES = {
   formal: "Use formal language and professional tone.",
@@ -59,6 +59,7 @@ export const contentTranslator: ExecutorDefinition<typeof settings> = {
   category: "transform",
   description: "Translates each item's text into the target language with Azure OpenAI",
   settings,
+  dataFields: chatDataFields("translated_text"),
   create: (id, s, deps) =>
     createChatExecutor("content_translator", id, s, deps, {
       instructions: translatorInstructions(s),

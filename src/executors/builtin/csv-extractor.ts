@@ -115,6 +115,7 @@ export const csvExtractor: ExecutorDefinition<typeof settings> = {
   category: "extract",
   description: "Parses CSV text or a downloaded CSV file into header-keyed rows",
   settings,
+  dataFields: { writes: [{ setting: "output_field", fallback: "csv_output" }] },
   create: (id, s) =>
     perItemExecutor(id, "csv_extractor", async (item) => {
       const output = extractCsv(await csvText(item, s), s);

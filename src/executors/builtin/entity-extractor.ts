@@ -3,7 +3,7 @@
 import * as v from "valibot";
 import type { ExecutorDefinition } from "../types.ts";
 import { boolSetting, choiceSetting, stringListSetting } from "../settings.ts";
-import { chatSettingEntries, createChatExecutor } from "../ai/chat-executor.ts";
+import { chatDataFields, chatSettingEntries, createChatExecutor } from "../ai/chat-executor.ts";
 
 export const DEFAULT_ENTITY_TYPES =
   "person,organization,location,date,money,email,phone,url,product,event,quantity,skill,ip-address";
@@ -48,6 +48,7 @@ export const entityExtractor: ExecutorDefinition<typeof settings> = {
   category: "transform",
   description: "Extracts named entities (people, organisations, places, ...) from each item's text with Azure OpenAI",
   settings,
+  dataFields: chatDataFields("entities"),
   create: (id, s, deps) =>
     createChatExecutor("entity_extractor", id, s, deps, { instructions: entityInstructions(s), parseJson: true }),
 };

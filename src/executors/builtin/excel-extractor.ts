@@ -182,6 +182,7 @@ export const excelExtractor: ExecutorDefinition<typeof settings> = {
   category: "extract",
   description: "Extracts text, sheets, tables, formulas, comments, properties and images from Excel (.xlsx) workbooks",
   settings,
+  dataFields: { writes: [{ setting: "output_field", fallback: "excel_output" }] },
   create: (id, s, deps) =>
     perItemExecutor(
       id,

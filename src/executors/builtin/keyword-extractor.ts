@@ -3,7 +3,7 @@
 import * as v from "valibot";
 import type { ExecutorDefinition } from "../types.ts";
 import { boolSetting, choiceSetting, intSetting } from "../settings.ts";
-import { chatSettingEntries, createChatExecutor } from "../ai/chat-executor.ts";
+import { chatDataFields, chatSettingEntries, createChatExecutor } from "../ai/chat-executor.ts";
 
 const RANKING = {
   relevance: "based on their relevance to the main topics",
@@ -62,6 +62,7 @@ export const keywordExtractor: ExecutorDefinition<typeof settings> = {
   category: "transform",
   description: "Extracts ranked keywords (and optionally topics) from each item's text with Azure OpenAI",
   settings,
+  dataFields: chatDataFields("keywords"),
   create: (id, s, deps) =>
     createChatExecutor("keyword_extractor", id, s, deps, { instructions: keywordInstructions(s), parseJson: true }),
 };

@@ -4,7 +4,7 @@
 import * as v from "valibot";
 import type { ExecutorDefinition } from "../types.ts";
 import { boolSetting, choiceSetting, numberSetting } from "../settings.ts";
-import { chatSettingEntries, createChatExecutor } from "../ai/chat-executor.ts";
+import { chatDataFields, chatSettingEntries, createChatExecutor } from "../ai/chat-executor.ts";
 import { pythonFloat } from "../ai/prompt-text.ts";
 
 const settings = v.object({
@@ -61,6 +61,7 @@ export const languageDetector: ExecutorDefinition<typeof settings> = {
   category: "transform",
   description: "Detects the language(s) of each item's text with Azure OpenAI (JSON result)",
   settings,
+  dataFields: chatDataFields("language"),
   create: (id, s, deps) =>
     createChatExecutor("language_detector", id, s, deps, {
       instructions: languageInstructions(s),

@@ -31,6 +31,7 @@ export const pdfExtractor: ExecutorDefinition<typeof settings> = {
   category: "extract",
   description: "Extracts text, page chunks and images from PDF documents",
   settings,
+  dataFields: { writes: [{ setting: "output_field", fallback: "pdf_output" }] },
   create: (id, s, deps) =>
     perItemExecutor(id, "pdf_extractor", async (item, ctx) => {
       const maxBytes = maxDocumentBytes(s.max_file_size_mb, deps.config.MAX_DOCUMENT_MB);

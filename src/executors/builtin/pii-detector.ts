@@ -7,7 +7,7 @@ import * as v from "valibot";
 import type { ExecutorDefinition } from "../types.ts";
 import type { Content } from "../../model/content.ts";
 import { boolSetting, choiceSetting, numberSetting, stringListSetting, stringSetting } from "../settings.ts";
-import { chatSettingEntries, createChatExecutor, parseJsonObject } from "../ai/chat-executor.ts";
+import { chatDataFields, chatSettingEntries, createChatExecutor, parseJsonObject } from "../ai/chat-executor.ts";
 import { pythonFloat } from "../ai/prompt-text.ts";
 
 const DESCRIPTIONS: Record<string, string> = {
@@ -89,6 +89,8 @@ export const piiDetector: ExecutorDefinition<typeof settings> = {
   category: "transform",
   description: "Detects (and optionally redacts, masks or labels) personal data in each item's text with Azure OpenAI",
   settings,
+  // Its writes depend on the action (<action>ed_text too): only what it reads is declared.
+  dataFields: chatDataFields("pii_detected", { writesKnown: false }),
   create: (id, s, deps) =>
     createChatExecutor("pii_detector", id, s, deps, {
       instructions: piiInstructions(s),

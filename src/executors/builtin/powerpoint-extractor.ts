@@ -30,6 +30,7 @@ export const powerpointExtractor: ExecutorDefinition<typeof settings> = {
   category: "extract",
   description: "Extracts text, slides, tables, notes, properties and images from PowerPoint (.pptx) presentations",
   settings,
+  dataFields: { writes: [{ setting: "output_field", fallback: "pptx_output" }] },
   create: (id, s, deps) =>
     perItemExecutor(
       id,

@@ -263,5 +263,9 @@ export const recursiveTextChunker: ExecutorDefinition<typeof settings> = {
   category: "transform",
   description: "Splits text into overlapping chunks along paragraph, line, sentence and word boundaries",
   settings,
+  dataFields: {
+    reads: [{ setting: "input_field", fallback: "text" }],
+    writes: [{ setting: "output_field", fallback: "chunks" }],
+  },
   create: (id, s) => perItemExecutor(id, "recursive_text_chunker", async (item) => chunkContent(item, s)),
 };

@@ -3,7 +3,7 @@
 import * as v from "valibot";
 import type { ExecutorDefinition } from "../types.ts";
 import { boolSetting, choiceSetting, stringListSetting } from "../settings.ts";
-import { chatSettingEntries, createChatExecutor } from "../ai/chat-executor.ts";
+import { chatDataFields, chatSettingEntries, createChatExecutor } from "../ai/chat-executor.ts";
 
 const settings = v.object({
   ...chatSettingEntries({ output_field: "sentiment", max_tokens: 600, temperature: 0.2 }),
@@ -50,6 +50,7 @@ export const sentimentAnalyser: ExecutorDefinition<typeof settings> = {
   category: "transform",
   description: "Classifies the sentiment of each item's text with Azure OpenAI (JSON result)",
   settings,
+  dataFields: chatDataFields("sentiment"),
   create: (id, s, deps) =>
     createChatExecutor("sentiment_analyser", id, s, deps, { instructions: sentimentInstructions(s), parseJson: true }),
 };

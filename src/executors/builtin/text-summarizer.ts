@@ -3,7 +3,7 @@
 import * as v from "valibot";
 import type { ExecutorDefinition } from "../types.ts";
 import { boolSetting, choiceSetting, stringSetting } from "../settings.ts";
-import { chatSettingEntries, createChatExecutor } from "../ai/chat-executor.ts";
+import { chatDataFields, chatSettingEntries, createChatExecutor } from "../ai/chat-executor.ts";
 
 const LENGTHS = {
   brief: "Provide a very brief summary in 1-2 sentences.",
@@ -41,6 +41,7 @@ export const textSummarizer: ExecutorDefinition<typeof settings> = {
   category: "transform",
   description: "Summarises each item's text with Azure OpenAI (length and style configurable)",
   settings,
+  dataFields: chatDataFields("summary"),
   create: (id, s, deps) =>
     createChatExecutor("text_summarizer", id, s, deps, { instructions: summarizerInstructions(s), parseJson: false }),
 };

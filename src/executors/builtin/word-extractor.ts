@@ -27,6 +27,7 @@ export const wordExtractor: ExecutorDefinition<typeof settings> = {
   category: "extract",
   description: "Extracts text, paragraphs, tables, properties and images from Word (.docx) documents",
   settings,
+  dataFields: { writes: [{ setting: "output_field", fallback: "word_output" }] },
   create: (id, s, deps) =>
     perItemExecutor(id, "word_extractor", (item, ctx) =>
       unlessInvalidFile(item, "word_extraction_status", async () => {
