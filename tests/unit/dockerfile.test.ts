@@ -4,7 +4,12 @@
 // HEALTHCHECK on /health. tests/e2e/container-like-binary.test.ts runs the HEALTHCHECK command itself.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import process from "node:process";
+import { parse } from "yaml";
 import { settingMeta } from "../../src/config/schema.ts";
 import { DOCKERFILE, healthcheckArgv, parseDockerfile } from "../helpers/dockerfile.ts";
 
@@ -64,4 +69,34 @@ test("the HEALTHCHECK asks /health on the API port", () => {
   assert.equal(argv[0], "bash");
   assert.match(argv.at(-1)!, /GET \/health HTTP\/1\.0/);
   assert.match(argv.at(-1)!, /\$\{API_PORT:-8099\}/);
+});
+
+test("release.yml's image job stages the release binaries under the names the Dockerfile COPYs", () => {
+  const root = resolve(import.meta.dirname ?? ".", "../..");
+  // deno-lint-ignore no-explicit-any
+  const workflow = parse(readFileSync(join(root, ".github", "workflows", "release.yml"), "utf8")) as any;
+  const job = workflow.jobs.image;
+  assert.ok(job, "an image job");
+  assert.deepEqual(job.needs, "build");
+  const stage = job.steps.find((s: { name?: string }) => s.name?.startsWith("Build context"));
+  const build = job.steps.find((s: { uses?: string }) => s.uses?.startsWith("docker/build-push-action"));
+  assert.equal(build.with.file, "deploy/Dockerfile");
+  // The assets as scripts/build.mjs --release names them, then the step's script as written.
+  const dir = mkdtempSync(join(tmpdir(), "cfw-image-context-"));
+  mkdirSync(join(dir, "assets"));
+  for (const target of ["linux-x64", "linux-arm64"]) {
+    writeFileSync(join(dir, "assets", `contentflow-worker-1.2.3-${target}`), target);
+  }
+  const r = spawnSync("bash", ["-eo", "pipefail", "-c", stage.run], {
+    cwd: dir,
+    env: { PATH: process.env.PATH ?? "", TAG: "v1.2.3" },
+    encoding: "utf8",
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const copy = parseDockerfile(readFileSync(DOCKERFILE, "utf8")).find((i) => i.op === "COPY")!;
+  const source = copy.args.split(/\s+/).filter((w) => !w.startsWith("--"))[0];
+  for (const arch of build.with.platforms.split(",").map((p: string) => p.split("/")[1])) {
+    const name = source.replace("${TARGETARCH}", arch);
+    assert.ok(existsSync(join(dir, build.with.context, name)), `${name} in the build context for ${arch}`);
+  }
 });
