@@ -327,7 +327,7 @@ export function createApi(opts: ApiOptions): Hono<ApiEnv> {
     app.use("/metrics", tokenRequired);
   }
   // `/`: the status page for browsers (same auth as /status), the service index as JSON for everything else.
-  app.get("/", async (c, next) => {
+  app.get("/", async (c) => {
     if (!(c.req.header("accept") ?? "").includes("text/html")) {
       return c.json({
         service: "contentflow-worker",
@@ -341,10 +341,11 @@ export function createApi(opts: ApiOptions): Hono<ApiEnv> {
       return c.html(statusPage(opts));
     };
     if (!opts.apiToken) return page();
+    // The token check alone: calling `next` here would hand the request on to no handler (a 404).
     let allowed = false;
-    const denied = await bearerAuth(opts.apiToken)(c, async () => {
+    const denied = await bearerAuth(opts.apiToken)(c, () => {
       allowed = true;
-      await next();
+      return Promise.resolve();
     });
     return allowed ? page() : denied;
   });

@@ -198,6 +198,20 @@ describe("supervisor", () => {
     assert.equal((await api.request("/health")).status, 200);
     assert.equal((await api.request("/status", { headers: { authorization: "Bearer s3cret-token" } })).status, 200);
   });
+
+  test("`/`: open service JSON for probes (no Accept: text/html), the status page behind the token for browsers", async () => {
+    const sup = make("ok", { processing: 1, source: 0 });
+    const api = createApi({ supervisor: sup, workerName: "w", version: "t", apiToken: "s3cret-token" });
+    const probe = await api.request("/");
+    assert.equal(probe.status, 200);
+    const body = await probe.json();
+    assert.deepEqual([body.service, body.version, body.worker_name], ["contentflow-worker", "t", "w"]);
+    const html = { accept: "text/html,application/xhtml+xml" };
+    assert.equal((await api.request("/", { headers: html })).status, 401);
+    const page = await api.request("/", { headers: { ...html, authorization: "Bearer s3cret-token" } });
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<html/i);
+  });
 });
 
 describe("ipc", () => {
