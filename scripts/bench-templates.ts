@@ -7,7 +7,7 @@
 //   bun scripts/bench-templates.ts …
 import process from "node:process";
 import { intFlag } from "./lib/bench-kit.ts";
-import { startEmulators } from "./lib/emulators.ts";
+import { startEmulators } from "../tests/helpers/emulators.ts";
 import { ensureBinary } from "../tests/helpers/binary.ts";
 import { BinaryRun } from "../tests/helpers/binary-run.ts";
 import { executionsOfVault, namedQueue, preloadTasks, seedCosmos } from "../tests/helpers/seeded-store.ts";

@@ -3,7 +3,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Database } from "@azure/cosmos";
-import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
+import { type Emulators, startEmulators } from "../helpers/emulators.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { ExecutionStore, fitExecutionDoc, MAX_EVENTS } from "../../src/store/executions.ts";
 import { createPendingExecution, markExecutionFailed } from "../../src/store/execution-records.ts";

@@ -4,7 +4,7 @@
 import * as v from "valibot";
 import { QueueClient } from "@azure/storage-queue";
 import { CosmosClient, type Database } from "@azure/cosmos";
-import type { Emulators } from "../../scripts/lib/emulators.ts";
+import type { Emulators } from "../helpers/emulators.ts";
 import { loadConfig, poisonQueueName } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { Logger } from "../../src/log/logger.ts";

@@ -4,7 +4,7 @@
 //   and after we finish the lock is gone; a Python worker deleting our lock stops our crawl.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import type { Emulators } from "../../scripts/lib/emulators.ts";
+import type { Emulators } from "../helpers/emulators.ts";
 import type { CosmosStore } from "../../src/store/cosmos.ts";
 import { checkpointId, CheckpointStore, pythonCheckpointId } from "../../src/store/checkpoints.ts";
 import { leaseId, LeaseLostError, LeaseStore } from "../../src/store/leases.ts";

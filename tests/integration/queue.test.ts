@@ -6,7 +6,7 @@ import { Buffer } from "node:buffer";
 import process from "node:process";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { QueueClient } from "@azure/storage-queue";
-import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
+import { type Emulators, startEmulators } from "../helpers/emulators.ts";
 import { configureLogging, Logger } from "../../src/log/logger.ts";
 import { TaskQueue } from "../../src/queue/task-queue.ts";
 import { consume } from "../../src/queue/consumer.ts";

@@ -3,7 +3,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as v from "valibot";
-import type { Emulators } from "../../scripts/lib/emulators.ts";
+import type { Emulators } from "../helpers/emulators.ts";
 import type { Config } from "../../src/config/schema.ts";
 import type { CosmosStore } from "../../src/store/cosmos.ts";
 import { ExecutionDocSchema } from "../../src/model/documents.ts";

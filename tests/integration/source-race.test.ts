@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { resolve } from "node:path";
 import process from "node:process";
-import type { Emulators } from "../../scripts/lib/emulators.ts";
+import type { Emulators } from "../helpers/emulators.ts";
 import type { Config } from "../../src/config/schema.ts";
 import type { CosmosStore } from "../../src/store/cosmos.ts";
 import { CheckpointStore, FencedError, itemVersionKey } from "../../src/store/checkpoints.ts";

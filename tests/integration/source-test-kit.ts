@@ -4,7 +4,7 @@
 import * as v from "valibot";
 import { BlobServiceClient } from "@azure/storage-blob";
 import type { QueueClient } from "@azure/storage-queue";
-import { type Emulators, startEmulators, type StartOptions } from "../../scripts/lib/emulators.ts";
+import { type Emulators, startEmulators, type StartOptions } from "../helpers/emulators.ts";
 import { type CosmosStore, openCosmosStore } from "../../src/store/cosmos.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import process from "node:process";
 import * as v from "valibot";
-import type { Emulators } from "../../scripts/lib/emulators.ts";
+import type { Emulators } from "../helpers/emulators.ts";
 import type { CosmosStore } from "../../src/store/cosmos.ts";
 import { type ExecutionDoc, ExecutionDocSchema } from "../../src/model/documents.ts";
 import { CheckpointDocSchema, checkpointId } from "../../src/store/checkpoints.ts";

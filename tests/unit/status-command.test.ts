@@ -6,7 +6,7 @@ import { type RunningServer, serve } from "../../src/runtime/index.ts";
 import { bearerAuth } from "../../src/api/auth.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
-import { freePort } from "../../scripts/lib/emulators.ts";
+import { freePort } from "../helpers/emulators.ts";
 import {
   defaultStatusUrl,
   formatDuration,
