@@ -24,6 +24,7 @@ import {
   withTimeout,
 } from "./processing-kit.ts";
 import { quietLogs } from "../helpers/test-logging.ts";
+import { sleep } from "../helpers/wait.ts";
 
 quietLogs();
 
@@ -372,7 +373,7 @@ describe("execution store on the Cosmos emulator", () => {
     assert.equal(cache.size, 1, "the old version is dropped");
     assert.deepEqual(closed, [], "not closed while a task still uses it");
     again.release();
-    await new Promise((r) => setTimeout(r, 10));
+    await sleep(10);
     assert.deepEqual(closed, ["one"], "closed once its last user is done");
     second.release();
     await cache.closeAll();

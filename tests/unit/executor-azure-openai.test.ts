@@ -12,6 +12,7 @@ import type { Config } from "../../src/config/schema.ts";
 import { resetUsage, usageTotals } from "../../src/executors/ai/usage.ts";
 import { AzureOpenAIService, parseOpenAIEndpoint } from "../../src/executors/ai/openai-client.ts";
 import { type FakeAzureOpenAI, fakeVector, startFakeAzureOpenAI } from "../helpers/fake-azure-openai.ts";
+import { sleep } from "../helpers/wait.ts";
 
 configureLogging({ level: "error" });
 const logger = new Logger();
@@ -321,7 +322,7 @@ describe("Azure OpenAI call behaviour", () => {
       signal: controller.signal,
       config: { AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT: 1 },
     });
-    while (fake.requests.length === 0) await new Promise((r) => setTimeout(r, 5));
+    while (fake.requests.length === 0) await sleep(5);
     controller.abort(new Error("task timed out"));
     const result = await running;
     assert.equal(result.status, "cancelled");

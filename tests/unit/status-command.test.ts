@@ -15,6 +15,7 @@ import {
   summarizeStatus,
 } from "../../src/cli/status-command.ts";
 import { UsageError } from "../../src/cli/args.ts";
+import { sleep } from "../helpers/wait.ts";
 
 const TOKEN = "status-token-123456";
 
@@ -86,7 +87,7 @@ before(async () => {
   app.get("/html/status", (c) => c.html("<html>proxy error</html>", 502));
   app.get("/starting/status", (c) => c.json({ error: "Worker engine not initialized" }, 503));
   app.get("/slow/status", async (c) => {
-    await new Promise((r) => setTimeout(r, 1500));
+    await sleep(1500);
     return c.json(OUR_STATUS);
   });
   server = await serve(app.fetch, { port: 0, hostname: "127.0.0.1" });
@@ -222,7 +223,7 @@ describe("status: failures", () => {
     const slow = await run(["--url", `${base}/slow`, "--token", "x", "--timeout", "0.3"]);
     assert.equal(slow.code, 1);
     assert.match(slow.err, /cannot reach the API at .*\/slow\/status: no answer in time/);
-    await new Promise((r) => setTimeout(r, 1300)); // let the slow handler finish before the server closes
+    await sleep(1300); // let the slow handler finish before the server closes
   });
 
   test("bad options are usage errors", async () => {
