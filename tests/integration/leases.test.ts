@@ -14,7 +14,7 @@ import {
   mergeProgress,
   NO_CHECKPOINT,
 } from "../../src/store/checkpoints.ts";
-import { LeaseKeeper } from "../../src/source/lease-keeper.ts";
+import { LeaseKeeper } from "../../src/workers/source/lease-keeper.ts";
 import { Logger } from "../../src/log/logger.ts";
 import { sleep, testConfig, uniqueName, withTimeout } from "./source-test-kit.ts";
 import { quietLogs } from "../helpers/test-logging.ts";

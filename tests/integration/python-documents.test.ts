@@ -27,7 +27,7 @@ import {
   withTimeout,
 } from "./processing-kit.ts";
 import { blobService, testContext, uploadBlobs } from "./source-test-kit.ts";
-import { runSourceOnce } from "../../src/workers/source.ts";
+import { runSourceOnce } from "../../src/workers/source/index.ts";
 
 let emu: Emulators;
 before(async () => {

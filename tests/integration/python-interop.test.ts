@@ -12,8 +12,8 @@ import { pythonLockId, PythonLockStore } from "../../src/store/python-locks.ts";
 import { taskQueues } from "../../src/queue/clients.ts";
 import { TaskSender } from "../../src/queue/sender.ts";
 import { defaultRegistry } from "../../src/executors/registry.ts";
-import { crawlVault, type SourceDeps } from "../../src/source/crawl-vault.ts";
-import { runSourceOnce } from "../../src/workers/source.ts";
+import { crawlVault, type SourceDeps } from "../../src/workers/source/crawl-vault.ts";
+import { runSourceOnce } from "../../src/workers/source/index.ts";
 import { pythonAcquireLock, pythonLockDoc, pythonReleaseLock, pythonSaveCheckpoint } from "../helpers/python-worker.ts";
 import {
   drainQueue,

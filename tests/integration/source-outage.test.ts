@@ -10,7 +10,7 @@ import { ExecutionDocSchema } from "../../src/model/documents.ts";
 import { CheckpointStore, NO_CHECKPOINT } from "../../src/store/checkpoints.ts";
 import { LeaseStore } from "../../src/store/leases.ts";
 import { taskQueues } from "../../src/queue/clients.ts";
-import { runSourceOnce, runSourceWorker } from "../../src/workers/source.ts";
+import { runSourceOnce, runSourceWorker } from "../../src/workers/source/index.ts";
 import {
   drainQueue,
   queuedPaths,

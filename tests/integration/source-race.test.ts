@@ -12,7 +12,7 @@ import { CheckpointStore, FencedError, itemVersionKey } from "../../src/store/ch
 import { leaseId, LeaseStore } from "../../src/store/leases.ts";
 import { taskQueues } from "../../src/queue/clients.ts";
 import { runtimeName } from "../../src/runtime/index.ts";
-import { runSourceOnce, runSourceWorker } from "../../src/workers/source.ts";
+import { runSourceOnce, runSourceWorker } from "../../src/workers/source/index.ts";
 import {
   blobService,
   drainQueue,

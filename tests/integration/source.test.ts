@@ -11,7 +11,7 @@ import { type ExecutionDoc, ExecutionDocSchema } from "../../src/model/documents
 import { CheckpointDocSchema, checkpointId } from "../../src/store/checkpoints.ts";
 import { leaseId, LeaseStore } from "../../src/store/leases.ts";
 import { taskQueues } from "../../src/queue/clients.ts";
-import { runSourceOnce, runSourceWorker } from "../../src/workers/source.ts";
+import { runSourceOnce, runSourceWorker } from "../../src/workers/source/index.ts";
 import {
   blobService,
   discoveryPipelineYaml,

@@ -9,12 +9,12 @@
 //   early (failure, shutdown, lost lease) never moves the timestamp, it only remembers what it sent;
 // - losing the lease aborts the listing at once and nothing more is written, not even the checkpoint. A record
 //   + send already in flight completes, so no execution is left ambiguous.
-import type { WorkerContext } from "../model/worker-context.ts";
-import { errorSummary } from "../util/errors.ts";
-import type { CosmosStore } from "../store/cosmos.ts";
-import type { VaultDoc } from "../model/documents.ts";
-import { readPipelineDoc } from "../store/pipelines.ts";
-import { LeaseLostError, type LeaseStore } from "../store/leases.ts";
+import type { WorkerContext } from "../../model/worker-context.ts";
+import { errorSummary } from "../../util/errors.ts";
+import type { CosmosStore } from "../../store/cosmos.ts";
+import type { VaultDoc } from "../../model/documents.ts";
+import { readPipelineDoc } from "../../store/pipelines.ts";
+import { LeaseLostError, type LeaseStore } from "../../store/leases.ts";
 import {
   type Checkpoint,
   type CheckpointKey,
@@ -24,14 +24,14 @@ import {
   type DoneItem,
   FencedError,
   itemVersionKey,
-} from "../store/checkpoints.ts";
-import { type PlannedTask, planTaskMessages, type TaskSender } from "../queue/sender.ts";
+} from "../../store/checkpoints.ts";
+import { type PlannedTask, planTaskMessages, type TaskSender } from "../../queue/sender.ts";
 import { SendTaskError, sendTaskWithRecord } from "./send-task.ts";
-import { buildTaskMessage, type TaskMessage } from "../model/task-envelope.ts";
-import { type Content, nowIso } from "../model/content.ts";
-import type { InputExecutorInstance } from "../executors/types.ts";
+import { buildTaskMessage, type TaskMessage } from "../../model/task-envelope.ts";
+import { type Content, nowIso } from "../../model/content.ts";
+import type { InputExecutorInstance } from "../../executors/types.ts";
 import { type CompanionLock, LeaseKeeper } from "./lease-keeper.ts";
-import type { PythonLock, PythonLockStore } from "../store/python-locks.ts";
+import type { PythonLock, PythonLockStore } from "../../store/python-locks.ts";
 import type { SourceFailure } from "./failures.ts";
 import { type ExecutorRegistry, resolveInputExecutor } from "./input-executor.ts";
 

@@ -1,6 +1,6 @@
 // Per-VAULT crawl schedule (the Python worker keyed it by pipeline, so a second vault on a pipeline was never
 // crawled). Pure bookkeeping: the source loop feeds it vault lists, intervals and crawl outcomes.
-import type { VaultDoc } from "../model/documents.ts";
+import type { VaultDoc } from "../../model/documents.ts";
 
 export interface ScheduledVault {
   vault: VaultDoc;
