@@ -28,7 +28,7 @@ import {
   tcpProxy,
   uniqueName,
   until,
-} from "./e2e-kit.ts";
+} from "../helpers/e2e-kit.ts";
 
 // Each scenario has its own time limit (a normal run of the whole file takes about 1.5 min per runtime).
 describe("compiled binary under fire", () => {

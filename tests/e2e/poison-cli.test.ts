@@ -23,7 +23,7 @@ import {
   tcpProxy,
   uniqueName,
   until,
-} from "./e2e-kit.ts";
+} from "../helpers/e2e-kit.ts";
 
 describe("poison command (compiled binary)", () => {
   let e: E2eFleetEnv;

@@ -13,7 +13,7 @@ import {
   azureBlobInputDiscovery,
   AzureBlobInputDiscoverySettingsSchema,
 } from "../../src/executors/builtin/azure-blob-input-discovery.ts";
-import { blobService, sleep, testConfig, uniqueName, uploadBlobs, withTimeout } from "./source-test-kit.ts";
+import { blobService, sleep, testConfig, uniqueName, uploadBlobs, withTimeout } from "../helpers/source-kit.ts";
 import { quietLogs } from "../helpers/test-logging.ts";
 
 quietLogs();

@@ -22,7 +22,7 @@ import {
   timeout,
   uniqueName,
   withTimeout,
-} from "./processing-kit.ts";
+} from "../helpers/processing-kit.ts";
 import { quietLogs } from "../helpers/test-logging.ts";
 import { sleep } from "../helpers/wait.ts";
 

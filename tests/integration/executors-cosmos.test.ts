@@ -17,7 +17,7 @@ import {
 } from "../../src/pipeline/index.ts";
 import type { Content } from "../../src/model/content.ts";
 import type { ExecutorInstance, ExecutorRunContext } from "../../src/executors/types.ts";
-import { SDK_TIMEOUT_MS, testCosmos, uniqueName, withTimeout } from "./processing-kit.ts";
+import { SDK_TIMEOUT_MS, testCosmos, uniqueName, withTimeout } from "../helpers/processing-kit.ts";
 
 const logger = new Logger();
 const registry = defaultRegistry();

@@ -19,7 +19,7 @@ import {
   timeout,
   uniqueName,
   until,
-} from "./processing-kit.ts";
+} from "../helpers/processing-kit.ts";
 import { quietLogs } from "../helpers/test-logging.ts";
 
 quietLogs();

@@ -16,7 +16,7 @@ import {
 } from "../../src/store/checkpoints.ts";
 import { LeaseKeeper } from "../../src/workers/source/lease-keeper.ts";
 import { Logger } from "../../src/log/logger.ts";
-import { sleep, testConfig, uniqueName, withTimeout } from "./source-test-kit.ts";
+import { sleep, testConfig, uniqueName, withTimeout } from "../helpers/source-kit.ts";
 import { quietLogs } from "../helpers/test-logging.ts";
 
 quietLogs();

@@ -25,8 +25,8 @@ import {
   uniqueName,
   until,
   withTimeout,
-} from "./processing-kit.ts";
-import { blobService, testContext, uploadBlobs } from "./source-test-kit.ts";
+} from "../helpers/processing-kit.ts";
+import { blobService, testContext, uploadBlobs } from "../helpers/source-kit.ts";
 import { runSourceOnce } from "../../src/workers/source/index.ts";
 
 let emu: Emulators;

@@ -24,7 +24,7 @@ import {
   testContext,
   uploadBlobs,
   withTimeout,
-} from "./source-test-kit.ts";
+} from "../helpers/source-kit.ts";
 
 const bed = new SourceTestBed();
 let emu: Emulators;

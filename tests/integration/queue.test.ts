@@ -15,7 +15,7 @@ import { IdleBackoff, retryDelaySeconds } from "../../src/queue/backoff.ts";
 import { PoisonRecordSchema } from "../../src/queue/poison.ts";
 import { LeasedMessage, LeaseExpiredError } from "../../src/queue/leased-message.ts";
 import * as v from "valibot";
-import { sleep, taskMessage, timeout, uniqueName, until, withTimeout } from "./processing-kit.ts";
+import { sleep, taskMessage, timeout, uniqueName, until, withTimeout } from "../helpers/processing-kit.ts";
 import { quietLogs } from "../helpers/test-logging.ts";
 
 quietLogs();

@@ -9,7 +9,7 @@ import { createCosmosClient, ensureCosmosContainers } from "../../src/store/cosm
 import { queueServiceClient } from "../../src/queue/clients.ts";
 import { isLeaseLost } from "../../src/queue/errors.ts";
 import { cosmosStatus } from "../../src/store/cosmos.ts";
-import { uniqueName } from "./processing-kit.ts";
+import { uniqueName } from "../helpers/processing-kit.ts";
 
 describe("the SDK clients over fetch and over node:http (emulators)", () => {
   let emu: Emulators;

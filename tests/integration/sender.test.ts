@@ -8,7 +8,7 @@ import { QUEUE_MESSAGE_LIMIT_BYTES, type TaskMessage, TaskMessageSchema } from "
 import { planTaskMessages, queueTextBytes, TaskSender } from "../../src/queue/sender.ts";
 import { newId } from "../../src/model/documents.ts";
 import { QueueClient } from "@azure/storage-queue";
-import { blobService, drainQueue, queuedPaths, testConfig, withTimeout } from "./source-test-kit.ts";
+import { blobService, drainQueue, queuedPaths, testConfig, withTimeout } from "../helpers/source-kit.ts";
 import { quietLogs } from "../helpers/test-logging.ts";
 
 quietLogs();

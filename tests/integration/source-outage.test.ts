@@ -19,7 +19,7 @@ import {
   SourceTestBed,
   testContext,
   withTimeout,
-} from "./source-test-kit.ts";
+} from "../helpers/source-kit.ts";
 import { quietLogs } from "../helpers/test-logging.ts";
 
 quietLogs();

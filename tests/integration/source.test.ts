@@ -24,7 +24,7 @@ import {
   uniqueName,
   uploadBlobs,
   withTimeout,
-} from "./source-test-kit.ts";
+} from "../helpers/source-kit.ts";
 import { quietLogs } from "../helpers/test-logging.ts";
 
 quietLogs();
