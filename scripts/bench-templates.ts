@@ -7,11 +7,11 @@
 //   bun scripts/bench-templates.ts …
 import process from "node:process";
 import { intFlag } from "./lib/bench-kit.ts";
-import { startEmulators } from "./lib/emulators.ts";
+import { startEmulators } from "../tests/helpers/emulators.ts";
 import { ensureBinary } from "../tests/helpers/binary.ts";
 import { BinaryRun } from "../tests/helpers/binary-run.ts";
 import { executionsOfVault, namedQueue, preloadTasks, seedCosmos } from "../tests/helpers/seeded-store.ts";
-import { blobService, uploadBlobs } from "../tests/integration/source-test-kit.ts";
+import { blobService, uploadBlobs } from "../tests/helpers/source-kit.ts";
 import { startFakeAzureOpenAI } from "../tests/helpers/fake-azure-openai.ts";
 import { completeTemplate, readWebTemplate } from "../tests/helpers/web-templates.ts";
 import { makePdf } from "../tests/helpers/documents.ts";

@@ -1,9 +1,13 @@
-// Fails when files under src/ import each other in a circle, or when the top-level folders of src/ do (a folder
-// imports another folder that, through any of its files, imports it back). The module graph comes from
-// `deno info --json`, so it sees exactly what Deno resolves, type-only imports included.
+// Fails when files import each other in a circle (anywhere under src/, tests/ and scripts/), when the top-level
+// folders of src/ do (a folder imports another folder that, through any of its files, imports it back), when src/
+// imports anything under tests/ or scripts/, or when a file under tests/ imports a script that itself reaches tests/
+// (scripts may use the test helpers; tests import a script only to test that script, which stands on its own — see
+// "Dev code" in docs/architecture.md). The module graph comes from `deno info --json`, so it sees exactly what Deno
+// resolves, type-only imports included.
 //
 // Usage: deno run -A scripts/check-imports.ts [--root src] [--folders]
-//   --folders  also print which folders each folder imports (the layer order in docs/architecture.md)
+//   --root     check only the cycles under this folder (the rules between src/, tests/ and scripts/ need all three)
+//   --folders  also print which folders each folder of src/ imports (the layer order in docs/architecture.md)
 import { readdirSync, statSync, writeFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { join, relative, resolve } from "node:path";
@@ -12,13 +16,14 @@ import { tmpdir } from "node:os";
 
 const rootArg = process.argv.indexOf("--root");
 const root = resolve(rootArg > 0 ? process.argv[rootArg + 1] : "src");
+const checkAll = rootArg < 0;
 
 function sourceFiles(dir: string): string[] {
   const out: string[] = [];
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
     if (statSync(path).isDirectory()) out.push(...sourceFiles(path));
-    else if (name.endsWith(".ts") && !name.endsWith(".d.ts")) out.push(path);
+    else if ((name.endsWith(".ts") && !name.endsWith(".d.ts")) || name.endsWith(".mjs")) out.push(path);
   }
   return out.sort();
 }
@@ -28,7 +33,7 @@ interface InfoModule {
   dependencies?: { code?: { specifier: string }; type?: { specifier: string } }[];
 }
 
-/** File → files it imports (both under `root`), from one `deno info` over an entry that imports every file. */
+/** File → files it imports (both among `files`), from one `deno info` over an entry that imports every file. */
 function importGraph(files: string[]): Map<string, Set<string>> {
   const entry = join(tmpdir(), `check-imports-${process.pid}.ts`);
   writeFileSync(entry, files.map((f) => `import ${JSON.stringify(pathToFileURL(f).href)};`).join("\n") + "\n");
@@ -87,11 +92,68 @@ export function cycles<T>(graph: Map<T, Set<T>>): T[][] {
   return found;
 }
 
+/** Which top-level folder of the repository a path (relative to it) is in: "src", "tests", "scripts" or undefined. */
+function area(path: string): "src" | "tests" | "scripts" | undefined {
+  const top = path.split("/")[0];
+  return top === "src" || top === "tests" || top === "scripts" ? top : undefined;
+}
+
+/**
+ * The rules between src/, tests/ and scripts/ over a graph of repository-relative paths: src/ imports neither tests/
+ * nor scripts/; scripts/ may import tests/ (the emulators, seeded stores, fakes and binary runs that benchmarks
+ * share with tests); a file under tests/ never imports scripts/lib/ (shared code lives in tests/helpers/) and
+ * imports a script only when nothing that script reaches is under tests/ (a test of build.mjs or
+ * gen-config-docs.ts), so tests and scripts never meet in a circle through each other.
+ * Returns one message per broken rule.
+ */
+export function layerProblems(graph: Map<string, Set<string>>): string[] {
+  const problems: string[] = [];
+  const reachesTests = new Map<string, string | undefined>(); // script → a file under tests/ it reaches, if any
+  const testReachedFrom = (start: string): string | undefined => {
+    if (reachesTests.has(start)) return reachesTests.get(start);
+    reachesTests.set(start, undefined); // cut circles while searching
+    let found: string | undefined;
+    for (const next of graph.get(start) ?? []) {
+      if (area(next) === "tests") found = next;
+      else if (area(next) === "scripts") found = testReachedFrom(next);
+      if (found) break;
+    }
+    reachesTests.set(start, found);
+    return found;
+  };
+  for (const [from, targets] of graph) {
+    for (const to of targets) {
+      const a = area(from);
+      const b = area(to);
+      if (a === "src" && (b === "tests" || b === "scripts")) {
+        problems.push(`${from} imports ${to}: src/ imports neither tests/ nor scripts/`);
+      }
+      if (a === "tests" && b === "scripts" && to.startsWith("scripts/lib/")) {
+        problems.push(`${from} imports ${to}: code that tests and scripts share lives in tests/helpers/`);
+      } else if (a === "tests" && b === "scripts") {
+        const reached = testReachedFrom(to);
+        if (reached) {
+          problems.push(
+            `${from} imports ${to}, which reaches ${reached}: tests import only scripts that stand apart from tests/ ` +
+              `(move what both share into tests/helpers/)`,
+          );
+        }
+      }
+    }
+  }
+  return problems;
+}
+
 if (import.meta.main) {
-  const files = sourceFiles(root);
+  const repo = resolve(import.meta.dirname ?? ".", "..");
+  const roots = checkAll ? ["src", "tests", "scripts"].map((d) => join(repo, d)) : [root];
+  const files = roots.flatMap(sourceFiles);
   const graph = importGraph(files);
   const name = (href: string) => relative(root, new URL(href).pathname);
+  const repoPath = (href: string) => relative(repo, new URL(href).pathname);
   const folderOf = (href: string) => {
+    const path = new URL(href).pathname;
+    if (!path.startsWith(root + "/")) return undefined; // only the folders of src/ (or --root) are layered
     const parts = name(href).split("/");
     return parts.length > 1 ? parts[0] : undefined; // files directly under src/ (main.ts) sit above every folder
   };
@@ -109,8 +171,12 @@ if (import.meta.main) {
     }
   }
   const fileCycles = cycles(graph);
+  const layers = checkAll
+    ? layerProblems(new Map([...graph].map(([f, ts]) => [repoPath(f), new Set([...ts].map(repoPath))])))
+    : [];
+  for (const p of layers) console.error(`import rule broken: ${p}`);
   const folderCycles = cycles(folders);
-  for (const c of fileCycles) console.error(`import cycle between files: ${c.map(name).join(", ")}`);
+  for (const c of fileCycles) console.error(`import cycle between files: ${c.map(repoPath).join(", ")}`);
   for (const c of folderCycles) {
     const edges = [...why.entries()].filter(([k]) => {
       const [a, b] = k.split(" -> ");
@@ -124,7 +190,10 @@ if (import.meta.main) {
       console.log(`${folder} -> ${[...targets].sort().join(", ") || "(nothing)"}`);
     }
   }
-  const problems = fileCycles.length + folderCycles.length;
-  console.log(`import check: ${files.length} files, ${folders.size} folders, ${problems} cycle(s)`);
+  const problems = fileCycles.length + folderCycles.length + layers.length;
+  console.log(
+    `import check: ${files.length} files, ${folders.size} folders of ${relative(repo, root) || "."}, ` +
+      `${fileCycles.length + folderCycles.length} cycle(s), ${layers.length} broken rule(s)`,
+  );
   process.exit(problems === 0 ? 0 : 1);
 }

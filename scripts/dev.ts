@@ -13,7 +13,7 @@ import { resolve } from "node:path";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { QueueClient } from "@azure/storage-queue";
 import { CosmosClient } from "@azure/cosmos";
-import { freePort, startEmulators } from "./lib/emulators.ts";
+import { freePort, startEmulators } from "../tests/helpers/emulators.ts";
 import { selfCommand } from "../src/runtime/index.ts";
 
 const ROOT = resolve(import.meta.dirname ?? ".", "..");

@@ -6,7 +6,7 @@
 import process from "node:process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { startEmulators } from "./lib/emulators.ts";
+import { startEmulators } from "../tests/helpers/emulators.ts";
 
 const USAGE = `Usage:
   emulators start [--dir DIR] [--env-file PATH]   run Azurite queue+blob and cosmosdb-server until Ctrl-C

@@ -15,7 +15,7 @@ import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { join, resolve } from "node:path";
 import { readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { startEmulators } from "./lib/emulators.ts";
+import { startEmulators } from "../tests/helpers/emulators.ts";
 import { cpuSeconds, envFlags, intFlag, progress, rssMiB } from "./lib/bench-kit.ts";
 import { bareRecordCalls, sdkLoop } from "./lib/bare-loop.ts";
 import {

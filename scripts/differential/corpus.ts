@@ -2,7 +2,7 @@
 // type with settings and input items, run by ContentFlow's Python executors (scripts/differential/record.ts) and by
 // ours (tests/unit/differential.test.ts). Deterministic: the same code gives the same cases, so the committed goldens
 // stay valid; record.ts writes them to tests/fixtures/differential/corpus.json for the Python side.
-// A data value "<doc:NAME>" stands for the path of a document that scripts/differential/documents.ts writes (with
+// A data value "<doc:NAME>" stands for the path of a document that tests/helpers/differential-documents.ts writes (with
 // the generators of tests/helpers/documents.ts) into a temp dir at run time.
 
 export interface DifferentialCase {

@@ -22,7 +22,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
 import { buildCorpus } from "./corpus.ts";
-import { withDocumentPaths, writeDocuments } from "./documents.ts";
+import { withDocumentPaths, writeDocuments } from "../../tests/helpers/differential-documents.ts";
 import { canonicalJson, normaliseOutcome, type Outcome, runOurs } from "./compare.ts";
 import { acceptedDifference } from "./accepted.ts";
 import { loadConfig } from "../../src/config/load.ts";

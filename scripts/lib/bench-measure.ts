@@ -1,7 +1,7 @@
 // The measurements of the benchmark scripts, each against the emulators and the compiled binary of one session.
 import process from "node:process";
 import { rmSync } from "node:fs";
-import { type Emulators, startEmulators } from "./emulators.ts";
+import { type Emulators, startEmulators } from "../../tests/helpers/emulators.ts";
 import { ensureBinary, ROOT } from "../../tests/helpers/binary.ts";
 import { uniqueName } from "../../tests/helpers/wait.ts";
 import { cpuSeconds, median, percentile, preloadPlain, progress, rssMiB } from "./bench-kit.ts";

@@ -30,7 +30,7 @@ import { type CosmosStore, openCosmosStore } from "../store/cosmos.ts";
 import { type DocRead, readDoc } from "../store/read-doc.ts";
 import { errorSummary } from "../util/errors.ts";
 import { type PipelineDoc, PipelineDocSchema, VaultDocSchema } from "../model/documents.ts";
-import { markedText, SendTaskError, sendTaskWithRecord } from "../source/send-task.ts";
+import { markedText, SendTaskError, sendTaskWithRecord } from "../workers/source/send-task.ts";
 
 const HELP = `Usage: contentflow-worker enqueue --pipeline ID [--vault ID] (--file PATH | --json TEXT | --stdin)
                                  [--priority P] [--skip-executor ID] [--dry-run] [--output text|json]

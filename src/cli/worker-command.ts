@@ -13,7 +13,7 @@ import { hostname, onSignals } from "../runtime/index.ts";
 import { IpcReporter, openSupervisedChannel } from "../supervisor/child-host.ts";
 import { MemoryReporter, type WorkerContext, type WorkerReporter, type WorkerRole } from "../model/worker-context.ts";
 import { runProcessingWorker } from "../workers/processing/index.ts";
-import { runSourceOnce, runSourceWorker } from "../workers/source.ts";
+import { runSourceOnce, runSourceWorker } from "../workers/source/index.ts";
 import { reportUsageTo } from "../executors/ai/usage.ts";
 
 const HELP = `Usage: contentflow-worker worker --role=processing|source [--index N] [--env-file PATH]

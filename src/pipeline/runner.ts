@@ -266,100 +266,8 @@ export async function runPipeline(
   };
   const cancelled = () => finish("cancelled", [], `pipeline cancelled: ${abortReason(opts.signal)}`);
 
-  type Outcome = { ok: true } | { ok: false; error: string };
-
-  const runNode = async (id: string): Promise<Outcome> => {
-    const node = p.nodes.get(id)!;
-    const items = graph.preds.get(id)!.flatMap(take);
-    const t0 = Date.now();
-    const start = nowIso();
-    const logger = opts.logger.child({ executor_id: id, executor_type: node.type });
-    events.push({
-      timestamp: start,
-      event_type: "executor_invoked",
-      executor_id: id,
-      data: { items_in: items.length },
-    });
-    if (node.common.debug_mode) logger.info("executor invoked", { items_in: items.length });
-    const usage: Record<string, number> = {};
-    const usageIfAny = () => (Object.keys(usage).length > 0 ? { usage: { ...usage } } : {});
-    const ctx: ExecutorRunContext = {
-      executorId: id,
-      pipelineName: p.name,
-      signal: run.signal,
-      logger,
-      debug: node.common.debug_mode,
-      failPipelineOnError: node.common.fail_pipeline_on_error,
-      deferCleanup: (fn) => cleanups.push(fn),
-      addUsage: (counts) => {
-        for (const [k, n] of Object.entries(counts)) if (Number.isFinite(n)) usage[k] = (usage[k] ?? 0) + n;
-      },
-    };
-    try {
-      const conditions = evaluateConditions(node, items);
-      if (conditions.firstError !== undefined && node.common.fail_pipeline_on_error) {
-        throw new Error(conditions.firstError);
-      }
-      const { selected } = conditions;
-      const r = markConditionErrors(
-        id,
-        start,
-        node.instance.processItem
-          ? await runPerItem(node, items, selected, ctx)
-          : await runBatch(node, items, selected, ctx),
-        conditions.errors,
-        conditions.firstError,
-      );
-      results.set(id, r.out);
-      const duration_ms = Date.now() - t0;
-      outputs[id] = {
-        status: "completed",
-        duration_ms,
-        items_in: items.length,
-        items_out: r.out.length,
-        ...(r.failed ? { items_failed: r.failed, error: r.firstError } : {}),
-        ...(r.skipped ? { items_skipped: r.skipped } : {}),
-        ...usageIfAny(),
-      };
-      events.push({
-        timestamp: nowIso(),
-        event_type: "executor_completed",
-        executor_id: id,
-        duration_ms,
-        data: { items_in: items.length, items_out: r.out.length, items_failed: r.failed, items_skipped: r.skipped },
-        ...(r.firstError ? { error: r.firstError } : {}),
-      });
-      if (node.common.debug_mode) {
-        logger.info("executor completed", { duration_ms, items_out: r.out.length, items_skipped: r.skipped });
-      }
-      if (r.failed) {
-        logger.warn("executor failed on some items; they pass through", {
-          items_failed: r.failed,
-          error: r.firstError,
-        });
-      }
-      return { ok: true };
-    } catch (err) {
-      const duration_ms = Date.now() - t0;
-      const message = run.signal.aborted ? abortReason(run.signal) : errorText(err);
-      outputs[id] = {
-        status: "failed",
-        duration_ms,
-        items_in: items.length,
-        items_out: 0,
-        ...usageIfAny(),
-        error: message,
-      };
-      events.push({ timestamp: nowIso(), event_type: "executor_failed", executor_id: id, duration_ms, error: message });
-      if (run.signal.aborted) return { ok: false, error: message };
-      logger.warn("executor failed", { error: message, fail_pipeline_on_error: node.common.fail_pipeline_on_error });
-      if (node.common.fail_pipeline_on_error) return { ok: false, error: `executor '${id}' failed: ${message}` };
-      // ContentFlow passes the input on unchanged; we also record the failure on each item.
-      results.set(id, items.map((item) => withLog(item, logEntry(id, start, "failed", [message]))));
-      outputs[id].items_out = items.length;
-      return { ok: true };
-    }
-  };
+  const runNode = (id: string): Promise<Outcome> =>
+    runNodeOf({ p, logger: opts.logger, signal: run.signal, events, outputs, cleanups, results, take }, id);
 
   try {
     if (opts.signal.aborted) return cancelled();
@@ -401,5 +309,116 @@ export async function runPipeline(
         opts.logger.warn("pipeline cleanup failed", { err });
       }
     }
+  }
+}
+
+type Outcome = { ok: true } | { ok: false; error: string };
+
+/** What the executors of one pipeline run share: where each records its events, output and result. */
+interface RunShared {
+  p: CompiledPipeline;
+  logger: Logger;
+  /** The run's signal: aborted on cancellation or when an executor fails the pipeline. */
+  signal: AbortSignal;
+  events: PipelineEvent[];
+  outputs: Record<string, ExecutorOutput>;
+  cleanups: Array<() => Promise<void> | void>;
+  results: Map<string, Content[]>;
+  /** The input items of a consumer of `source` (the last consumer gets them as is, others copies). */
+  take: (source: string) => Content[];
+}
+
+/** Runs executor `id` on its predecessors' items, recording its events, output and result in `parent`. */
+async function runNodeOf(parent: RunShared, id: string): Promise<Outcome> {
+  const { p, signal, events, outputs, cleanups, results, take } = parent;
+  const node = p.nodes.get(id)!;
+  const items = p.graph.preds.get(id)!.flatMap(take);
+  const t0 = Date.now();
+  const start = nowIso();
+  const logger = parent.logger.child({ executor_id: id, executor_type: node.type });
+  events.push({
+    timestamp: start,
+    event_type: "executor_invoked",
+    executor_id: id,
+    data: { items_in: items.length },
+  });
+  if (node.common.debug_mode) logger.info("executor invoked", { items_in: items.length });
+  const usage: Record<string, number> = {};
+  const usageIfAny = () => (Object.keys(usage).length > 0 ? { usage: { ...usage } } : {});
+  const ctx: ExecutorRunContext = {
+    executorId: id,
+    pipelineName: p.name,
+    signal: signal,
+    logger,
+    debug: node.common.debug_mode,
+    failPipelineOnError: node.common.fail_pipeline_on_error,
+    deferCleanup: (fn) => cleanups.push(fn),
+    addUsage: (counts) => {
+      for (const [k, n] of Object.entries(counts)) if (Number.isFinite(n)) usage[k] = (usage[k] ?? 0) + n;
+    },
+  };
+  try {
+    const conditions = evaluateConditions(node, items);
+    if (conditions.firstError !== undefined && node.common.fail_pipeline_on_error) {
+      throw new Error(conditions.firstError);
+    }
+    const { selected } = conditions;
+    const r = markConditionErrors(
+      id,
+      start,
+      node.instance.processItem
+        ? await runPerItem(node, items, selected, ctx)
+        : await runBatch(node, items, selected, ctx),
+      conditions.errors,
+      conditions.firstError,
+    );
+    results.set(id, r.out);
+    const duration_ms = Date.now() - t0;
+    outputs[id] = {
+      status: "completed",
+      duration_ms,
+      items_in: items.length,
+      items_out: r.out.length,
+      ...(r.failed ? { items_failed: r.failed, error: r.firstError } : {}),
+      ...(r.skipped ? { items_skipped: r.skipped } : {}),
+      ...usageIfAny(),
+    };
+    events.push({
+      timestamp: nowIso(),
+      event_type: "executor_completed",
+      executor_id: id,
+      duration_ms,
+      data: { items_in: items.length, items_out: r.out.length, items_failed: r.failed, items_skipped: r.skipped },
+      ...(r.firstError ? { error: r.firstError } : {}),
+    });
+    if (node.common.debug_mode) {
+      logger.info("executor completed", { duration_ms, items_out: r.out.length, items_skipped: r.skipped });
+    }
+    if (r.failed) {
+      logger.warn("executor failed on some items; they pass through", {
+        items_failed: r.failed,
+        error: r.firstError,
+      });
+    }
+    return { ok: true };
+  } catch (err) {
+    const duration_ms = Date.now() - t0;
+    const message = signal.aborted ? abortReason(signal) : errorText(err);
+    outputs[id] = {
+      status: "failed",
+      duration_ms,
+      items_in: items.length,
+      items_out: 0,
+      ...usageIfAny(),
+      error: message,
+    };
+    events.push({ timestamp: nowIso(), event_type: "executor_failed", executor_id: id, duration_ms, error: message });
+    if (signal.aborted) return { ok: false, error: message };
+    logger.warn("executor failed", { error: message, fail_pipeline_on_error: node.common.fail_pipeline_on_error });
+    if (node.common.fail_pipeline_on_error) return { ok: false, error: `executor '${id}' failed: ${message}` };
+    // ContentFlow passes the input on unchanged; we also record the failure on each item.
+    results.set(id, items.map((item) => withLog(item, logEntry(id, start, "failed", [message]))));
+    outputs[id].items_out = items.length;
+    return { ok: true };
   }
 }

@@ -90,25 +90,7 @@ export async function consume(opts: ConsumerOptions): Promise<ConsumeSummary> {
   const stop = new AbortController();
   const idle = new IdleBackoff(opts.minPollMs, Math.max(opts.minPollMs, opts.maxPollMs));
   let queuesReady = false;
-  const outage = new OutageGate({
-    firstDelayMs: OUTAGE_FIRST_DELAY_MS,
-    maxDelayMs: OUTAGE_MAX_DELAY_MS,
-    listener: {
-      down: (err) =>
-        logger.error("task queue unreachable; backing off", { queue: queue.name, error: storageErrorSummary(err) }),
-      // The reason names the service, endpoint and kind of failure (refused, DNS, 403 with the missing role…).
-      failed: (err) =>
-        hooks.ready?.(
-          false,
-          describeDependencyError(err, {
-            service: "Storage queue",
-            endpoint: queue.queues.tasks.url,
-            what: `queue ${queue.name}`,
-          }).text,
-        ),
-      up: (downMs) => logger.info("task queue reachable again", { queue: queue.name, down_ms: downMs }),
-    },
-  });
+  const outage = queueOutageGate(opts);
   let received = 0;
   let releasedUnstarted = 0;
   let idleWait: AbortController | undefined;
@@ -131,21 +113,8 @@ export async function consume(opts: ConsumerOptions): Promise<ConsumeSummary> {
   const maxBuffered = 2 * opts.maxMessages;
   const pace = new TaskPace();
 
-  /** Hands messages back to the queue at once (visible to every consumer), without running them. */
-  const handBack = (messages: LeasedMessage[], why: string): Promise<unknown> => {
-    if (messages.length === 0) return Promise.resolve();
-    logger.info("handing back messages that were not started", { count: messages.length, why });
-    return Promise.all(messages.map(async (m) => {
-      const outcome = await m.retryAfter(0).catch((err) => {
-        logger.warn("could not hand back a message; its lease will expire", {
-          message_id: m.id,
-          error: storageErrorSummary(err),
-        });
-        return "failed" as const;
-      });
-      if (outcome === "settled") releasedUnstarted++;
-    }));
-  };
+  const handBack = (messages: LeasedMessage[], why: string): Promise<unknown> =>
+    handBackUnstarted(messages, why, logger, () => releasedUnstarted++);
   const buffer = new PrefetchBuffer(
     Math.min(opts.prefetchMaxWaitMs ?? PREFETCH_MAX_WAIT_MS, leaseMs / 4),
     (stale) => {
@@ -156,27 +125,9 @@ export async function consume(opts: ConsumerOptions): Promise<ConsumeSummary> {
     },
   );
 
-  const run = async (message: LeasedMessage): Promise<void> => {
-    try {
-      await opts.handle(message, stop.signal);
-    } catch (err) {
-      logger.error("task handler failed", { message_id: message.id, err });
-    } finally {
-      message.stopRenewal();
-    }
-    if (message.settled || message.lost.aborted || stop.signal.aborted) return;
-    // Safety net: a handler must settle its message; if it did not, retry it later instead of waiting for the lease.
-    await message.retryAfter(opts.retryDelaySeconds(message)).catch((err) =>
-      logger.warn("could not release an unsettled message; its lease will expire", {
-        message_id: message.id,
-        error: storageErrorSummary(err),
-      })
-    );
-  };
-
   const start = (message: LeasedMessage) => {
     const startedAt = Date.now();
-    const task = run(message).finally(() => {
+    const task = runHandler(message, opts, stop.signal).finally(() => {
       active.delete(message);
       pace.note(Date.now() - startedAt);
       startFromBuffer();
@@ -250,26 +201,105 @@ export async function consume(opts: ConsumerOptions): Promise<ConsumeSummary> {
   hooks.ready?.(false, "draining");
   // Messages that never started go back at once, while the running ones get their budget.
   const handedBack = handBack(buffer.takeAll(), "draining");
-  let releasedOnDrain = 0;
+  const releasedOnDrain = await drainRunning(active, stop, opts);
+  await handedBack;
+  return { received, releasedOnDrain, releasedUnstarted };
+}
+
+/** The gate that backs the receive loop off while the queue is unreachable, and says so once. */
+function queueOutageGate(opts: ConsumerOptions): OutageGate {
+  const { queue, logger } = opts;
+  return new OutageGate({
+    firstDelayMs: OUTAGE_FIRST_DELAY_MS,
+    maxDelayMs: OUTAGE_MAX_DELAY_MS,
+    listener: {
+      down: (err) =>
+        logger.error("task queue unreachable; backing off", { queue: queue.name, error: storageErrorSummary(err) }),
+      // The reason names the service, endpoint and kind of failure (refused, DNS, 403 with the missing role…).
+      failed: (err) =>
+        opts.hooks?.ready?.(
+          false,
+          describeDependencyError(err, {
+            service: "Storage queue",
+            endpoint: queue.queues.tasks.url,
+            what: `queue ${queue.name}`,
+          }).text,
+        ),
+      up: (downMs) => logger.info("task queue reachable again", { queue: queue.name, down_ms: downMs }),
+    },
+  });
+}
+
+/**
+ * Hands messages back to the queue at once (visible to every consumer), without running them; `onSettled` is
+ * called for each one the queue took back.
+ */
+function handBackUnstarted(
+  messages: LeasedMessage[],
+  why: string,
+  logger: Logger,
+  onSettled: () => void,
+): Promise<unknown> {
+  if (messages.length === 0) return Promise.resolve();
+  logger.info("handing back messages that were not started", { count: messages.length, why });
+  return Promise.all(messages.map(async (m) => {
+    const outcome = await m.retryAfter(0).catch((err) => {
+      logger.warn("could not hand back a message; its lease will expire", {
+        message_id: m.id,
+        error: storageErrorSummary(err),
+      });
+      return "failed" as const;
+    });
+    if (outcome === "settled") onSettled();
+  }));
+}
+
+/** Runs the handler on one message; a message the handler left unsettled is retried later (the safety net). */
+async function runHandler(message: LeasedMessage, opts: ConsumerOptions, stop: AbortSignal): Promise<void> {
+  const { logger } = opts;
+  try {
+    await opts.handle(message, stop);
+  } catch (err) {
+    logger.error("task handler failed", { message_id: message.id, err });
+  } finally {
+    message.stopRenewal();
+  }
+  if (message.settled || message.lost.aborted || stop.aborted) return;
+  // Safety net: a handler must settle its message; if it did not, retry it later instead of waiting for the lease.
+  await message.retryAfter(opts.retryDelaySeconds(message)).catch((err) =>
+    logger.warn("could not release an unsettled message; its lease will expire", {
+      message_id: message.id,
+      error: storageErrorSummary(err),
+    })
+  );
+}
+
+/**
+ * Drain: gives the running tasks the drain budget, then makes the unfinished ones visible again and stops their
+ * handlers (with a short grace). Returns how many messages went back that way.
+ */
+async function drainRunning(
+  active: Map<LeasedMessage, Promise<void>>,
+  stop: AbortController,
+  opts: ConsumerOptions,
+): Promise<number> {
+  const { logger } = opts;
   if (active.size > 0) {
     logger.info("draining: waiting for in-flight tasks", { in_flight: active.size, budget_ms: opts.drainBudgetMs });
   }
-  if (!(await settledWithin(active.values(), opts.drainBudgetMs))) {
-    const unfinished = [...active.keys()];
-    logger.warn("drain budget spent; making unfinished messages visible again", { unfinished: unfinished.length });
-    const outcomes = await Promise.all(unfinished.map((m) =>
-      m.retryAfter(0).catch((err) => {
-        logger.warn("could not release a message; its lease will expire", {
-          message_id: m.id,
-          error: storageErrorSummary(err),
-        });
-        return "failed" as const;
-      })
-    ));
-    releasedOnDrain = outcomes.filter((o) => o === "settled").length;
-    stop.abort(new Error("worker is shutting down"));
-    await settledWithin(active.values(), STOP_GRACE_MS);
-  }
-  await handedBack;
-  return { received, releasedOnDrain, releasedUnstarted };
+  if (await settledWithin(active.values(), opts.drainBudgetMs)) return 0;
+  const unfinished = [...active.keys()];
+  logger.warn("drain budget spent; making unfinished messages visible again", { unfinished: unfinished.length });
+  const outcomes = await Promise.all(unfinished.map((m) =>
+    m.retryAfter(0).catch((err) => {
+      logger.warn("could not release a message; its lease will expire", {
+        message_id: m.id,
+        error: storageErrorSummary(err),
+      });
+      return "failed" as const;
+    })
+  ));
+  stop.abort(new Error("worker is shutting down"));
+  await settledWithin(active.values(), STOP_GRACE_MS);
+  return outcomes.filter((o) => o === "settled").length;
 }

@@ -22,7 +22,11 @@ interface CacheEntry {
   stale: boolean;
 }
 
-export interface PipelineLease {
+/**
+ * A counted reference to a compiled pipeline in the cache (not a lease: nothing expires); the pipeline is closed
+ * when the last holder of a replaced version calls release().
+ */
+export interface PipelineHandle {
   pipeline: CompiledPipeline;
   /** Whether this call compiled it (false = cache hit). */
   compiled: boolean;
@@ -41,7 +45,7 @@ export class CompiledPipelineCache {
   }
 
   /** The compiled pipeline for this document version; compile errors are thrown. Call release() when done. */
-  acquire(doc: PipelineDoc, excludeExecutor: string | null): PipelineLease {
+  acquire(doc: PipelineDoc, excludeExecutor: string | null): PipelineHandle {
     const version = doc._etag ?? doc.yaml;
     const key = JSON.stringify([doc.id, version, excludeExecutor]);
     let entry = this.entries.get(key);

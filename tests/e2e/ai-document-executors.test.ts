@@ -6,11 +6,11 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
 import { createVault, executionRecordsOfVault, upsertPipeline } from "../helpers/seeded-store.ts";
-import { uploadBlobs } from "../integration/source-test-kit.ts";
+import { uploadBlobs } from "../helpers/source-kit.ts";
 import { type FakeDocumentIntelligence, startFakeDocumentIntelligence } from "../helpers/fake-document-intelligence.ts";
 import { type FakeContentUnderstanding, startFakeContentUnderstanding } from "../helpers/fake-content-understanding.ts";
 import { type FakeAiSearch, startFakeAiSearch } from "../helpers/fake-ai-search.ts";
-import { type E2eEnv, e2eEnv, until } from "./e2e-kit.ts";
+import { type E2eEnv, e2eEnv, until } from "../helpers/e2e-kit.ts";
 
 const PDF = Buffer.from("%PDF-1.7\ninvoice for the binary\n%%EOF\n");
 

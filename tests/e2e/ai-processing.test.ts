@@ -5,11 +5,11 @@
 // throttled (429 + Retry-After) call that is retried.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
+import { type Emulators, startEmulators } from "../helpers/emulators.ts";
 import { namedQueue, passThroughTask, preloadTasks, seedCosmos, type SeededStore } from "../helpers/seeded-store.ts";
 import { ensureBinary } from "../helpers/binary.ts";
 import { type FakeAzureOpenAI, fakeVector, startFakeAzureOpenAI } from "../helpers/fake-azure-openai.ts";
-import { Fleet, pipelineYaml, sleep, uniqueName, until } from "./e2e-kit.ts";
+import { Fleet, pipelineYaml, sleep, uniqueName, until } from "../helpers/e2e-kit.ts";
 
 const KEY = "e2e-openai-key-0123456789";
 const PIPELINE = "ai-analysis";

@@ -11,9 +11,9 @@ import { createServer } from "node:net";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
+import { type Emulators, startEmulators } from "../helpers/emulators.ts";
 import { ensureBinary } from "../helpers/binary.ts";
-import { until } from "./e2e-kit.ts";
+import { until } from "../helpers/e2e-kit.ts";
 import { type FakeAppConfig, fakeAppConfigConnectionString, startFakeAppConfig } from "../helpers/fake-appconfig.ts";
 
 async function freePort(): Promise<number> {

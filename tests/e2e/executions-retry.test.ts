@@ -24,7 +24,7 @@ import {
   pipelineYaml,
   uniqueName,
   until,
-} from "./e2e-kit.ts";
+} from "../helpers/e2e-kit.ts";
 
 interface RetryOutcome {
   execution_id: string;

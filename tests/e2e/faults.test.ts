@@ -4,7 +4,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
 import type { QueueClient } from "@azure/storage-queue";
-import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
+import { type Emulators, startEmulators } from "../helpers/emulators.ts";
 import {
   createVault,
   executionsOfVault,
@@ -28,7 +28,7 @@ import {
   tcpProxy,
   uniqueName,
   until,
-} from "./e2e-kit.ts";
+} from "../helpers/e2e-kit.ts";
 
 // Each scenario has its own time limit (a normal run of the whole file takes about 1.5 min per runtime).
 describe("compiled binary under fire", () => {

@@ -4,7 +4,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
-import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
+import { type Emulators, startEmulators } from "../helpers/emulators.ts";
 import {
   createVault,
   executionsOfVault,
@@ -16,7 +16,7 @@ import {
   upsertPipeline,
 } from "../helpers/seeded-store.ts";
 import { ensureBinary } from "../helpers/binary.ts";
-import { finishedExecutions, Fleet, pipelineYaml, uniqueName } from "./e2e-kit.ts";
+import { finishedExecutions, Fleet, pipelineYaml, uniqueName } from "../helpers/e2e-kit.ts";
 
 describe("hostile content in the compiled binary", () => {
   let emu: Emulators;

@@ -22,7 +22,7 @@ import {
   pipelineYaml,
   uniqueName,
   until,
-} from "./e2e-kit.ts";
+} from "../helpers/e2e-kit.ts";
 
 describe("hung-worker kills and the retry budget", () => {
   let env: E2eFleetEnv;

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import process from "node:process";
 import { readFileSync } from "node:fs";
 import { namedQueue } from "../helpers/seeded-store.ts";
-import { alive, type E2eFleetEnv, e2eFleetEnv, uniqueName, until } from "./e2e-kit.ts";
+import { alive, type E2eFleetEnv, e2eFleetEnv, uniqueName, until } from "../helpers/e2e-kit.ts";
 
 declare const Bun: unknown;
 declare const Deno: {

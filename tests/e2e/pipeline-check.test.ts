@@ -12,7 +12,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { ensureBinary, ROOT } from "../helpers/binary.ts";
-import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
+import { type Emulators, startEmulators } from "../helpers/emulators.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { openCosmosStore } from "../../src/store/cosmos.ts";
 import { uniqueName } from "../helpers/wait.ts";

@@ -25,7 +25,7 @@ import {
   tcpProxy,
   uniqueName,
   until,
-} from "./e2e-kit.ts";
+} from "../helpers/e2e-kit.ts";
 
 /** CLAIM_CHECK_CONTAINER_NAME's default (the binary runs with it). */
 const CLAIM_CHECKS = "contentflow-claim-checks";

@@ -13,11 +13,12 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CosmosClient, type Database } from "@azure/cosmos";
-import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
+import { type Emulators, startEmulators } from "../helpers/emulators.ts";
 import { ensureCosmosContainers } from "../../src/store/cosmos.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { ensureBinary } from "../helpers/binary.ts";
+import { sleep } from "../helpers/wait.ts";
 
 const ACCOUNT_KEY = "TGVha2VkQWNjb3VudEtleQ==";
 const SAS_SIG = "LeakedSasSignature123";
@@ -28,7 +29,7 @@ async function until<T>(what: string, fn: () => Promise<T | undefined> | T | und
   while (Date.now() < deadline) {
     const v = await fn();
     if (v !== undefined && v !== false) return v as T;
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
   assert.fail(`timed out waiting for: ${what}`);
 }

@@ -5,9 +5,9 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
 import { createVault, executionRecordsOfVault, upsertPipeline } from "../helpers/seeded-store.ts";
-import { uploadBlobs } from "../integration/source-test-kit.ts";
+import { uploadBlobs } from "../helpers/source-kit.ts";
 import { quietLogs } from "../helpers/test-logging.ts";
-import { type E2eEnv, e2eEnv, until } from "./e2e-kit.ts";
+import { type E2eEnv, e2eEnv, until } from "../helpers/e2e-kit.ts";
 
 quietLogs();
 

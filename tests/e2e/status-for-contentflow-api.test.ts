@@ -7,7 +7,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { networkInterfaces } from "node:os";
 import * as v from "valibot";
-import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
+import { type Emulators, startEmulators } from "../helpers/emulators.ts";
 import { BinaryRun } from "../helpers/binary-run.ts";
 import { ensureBinary } from "../helpers/binary.ts";
 import { WorkerStatusResponseModel } from "../helpers/contentflow-api-models.ts";

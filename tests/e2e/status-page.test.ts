@@ -16,7 +16,14 @@ import {
 } from "../helpers/seeded-store.ts";
 import { chromiumSkipReason, dumpDom } from "../helpers/chromium.ts";
 import type { BinaryRun } from "../helpers/binary-run.ts";
-import { type E2eFleetEnv, e2eFleetEnv, finishedExecutions, pipelineYaml, uniqueName, until } from "./e2e-kit.ts";
+import {
+  type E2eFleetEnv,
+  e2eFleetEnv,
+  finishedExecutions,
+  pipelineYaml,
+  uniqueName,
+  until,
+} from "../helpers/e2e-kit.ts";
 
 const skip = chromiumSkipReason();
 

@@ -7,8 +7,9 @@ import { createInterface } from "node:readline";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
+import { type Emulators, startEmulators } from "../helpers/emulators.ts";
 import { ensureBinary } from "../helpers/binary.ts";
+import { sleep } from "../helpers/wait.ts";
 
 function alive(pid: number): boolean {
   try {
@@ -24,7 +25,7 @@ async function until<T>(what: string, fn: () => Promise<T | undefined> | T | und
   while (Date.now() < deadline) {
     const v = await fn();
     if (v !== undefined && v !== false) return v as T;
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   assert.fail(`timed out waiting for: ${what}`);
 }

@@ -5,11 +5,11 @@
 // supervisor. Each execution ends completed with the template's outputs in their fields.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
+import { type Emulators, startEmulators } from "../helpers/emulators.ts";
 import { ensureBinary } from "../helpers/binary.ts";
 import { BinaryRun } from "../helpers/binary-run.ts";
 import { namedQueue, preloadTasks, seedCosmos, type SeededStore } from "../helpers/seeded-store.ts";
-import { blobService, uploadBlobs } from "../integration/source-test-kit.ts";
+import { blobService, uploadBlobs } from "../helpers/source-kit.ts";
 import { type FakeAzureOpenAI, startFakeAzureOpenAI } from "../helpers/fake-azure-openai.ts";
 import { type FakeDocumentIntelligence, startFakeDocumentIntelligence } from "../helpers/fake-document-intelligence.ts";
 import { type FakeContentUnderstanding, startFakeContentUnderstanding } from "../helpers/fake-content-understanding.ts";

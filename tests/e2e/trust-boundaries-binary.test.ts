@@ -17,7 +17,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { upsertPipeline } from "../helpers/seeded-store.ts";
-import { type E2eEnv, e2eEnv, uniqueName, until } from "./e2e-kit.ts";
+import { type E2eEnv, e2eEnv, uniqueName, until } from "../helpers/e2e-kit.ts";
 
 const TOKEN = "fake-managed-identity-token-4711";
 

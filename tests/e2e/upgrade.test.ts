@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import process from "node:process";
-import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
+import { type Emulators, startEmulators } from "../helpers/emulators.ts";
 import {
   createVault,
   namedQueue,
@@ -21,7 +21,7 @@ import {
 } from "../helpers/seeded-store.ts";
 import { BINARY, ensureBinary, ROOT } from "../helpers/binary.ts";
 import { INSTALLER_ASSETS } from "../../scripts/build.mjs";
-import { finishedExecutions, Fleet, pipelineYaml, slowService, uniqueName, until } from "./e2e-kit.ts";
+import { finishedExecutions, Fleet, pipelineYaml, slowService, uniqueName, until } from "../helpers/e2e-kit.ts";
 
 const NEW_VERSION = "0.0.0-upgrade-test";
 

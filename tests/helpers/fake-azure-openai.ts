@@ -11,6 +11,7 @@
 // is kept so tests can assert prompts, fields and batch sizes.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { sleep } from "./wait.ts";
 
 export interface ReceivedRequest {
   method: string;
@@ -301,7 +302,7 @@ export async function startFakeAzureOpenAI(opts: FakeAzureOpenAIOptions = {}): P
       return res.end(fault.body ?? '{"id":"chatcmpl-1","choices":[{"index":0,"message":{"role":"assist');
     }
     if (fault?.kind === "hang") return; // never answers; the client must give up on its own
-    if (fault?.kind === "slow") await new Promise((r) => setTimeout(r, fault.delayMs));
+    if (fault?.kind === "slow") await sleep(fault.delayMs);
     if (fault?.kind === "huge") {
       res.writeHead(200, { "content-type": "application/json" });
       return res.end(`{"pad":"${"x".repeat(fault.bytes)}"}`);

@@ -3,7 +3,7 @@
 // the end-to-end tests and the benchmark scripts.
 import { QueueClient } from "@azure/storage-queue";
 import { CosmosClient, type Database } from "@azure/cosmos";
-import type { Emulators } from "../../scripts/lib/emulators.ts";
+import type { Emulators } from "./emulators.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { ensureCosmosContainers } from "../../src/store/cosmos.ts";

@@ -3,7 +3,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import * as v from "valibot";
-import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
+import { type Emulators, startEmulators } from "../helpers/emulators.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { Logger } from "../../src/log/logger.ts";
 import { type Content, ContentSchema } from "../../src/model/content.ts";
@@ -13,7 +13,7 @@ import {
   azureBlobInputDiscovery,
   AzureBlobInputDiscoverySettingsSchema,
 } from "../../src/executors/builtin/azure-blob-input-discovery.ts";
-import { blobService, sleep, testConfig, uniqueName, uploadBlobs, withTimeout } from "./source-test-kit.ts";
+import { blobService, sleep, testConfig, uniqueName, uploadBlobs, withTimeout } from "../helpers/source-kit.ts";
 import { quietLogs } from "../helpers/test-logging.ts";
 
 quietLogs();

@@ -9,7 +9,7 @@ import process from "node:process";
 import * as v from "valibot";
 import { QueueClient } from "@azure/storage-queue";
 import { BlobServiceClient } from "@azure/storage-blob";
-import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
+import { type Emulators, startEmulators } from "../helpers/emulators.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { type CosmosStore, openCosmosStore } from "../../src/store/cosmos.ts";

@@ -3,7 +3,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Database } from "@azure/cosmos";
-import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
+import { type Emulators, startEmulators } from "../helpers/emulators.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { ExecutionStore, fitExecutionDoc, MAX_EVENTS } from "../../src/store/executions.ts";
 import { createPendingExecution, markExecutionFailed } from "../../src/store/execution-records.ts";
@@ -22,9 +22,10 @@ import {
   timeout,
   uniqueName,
   withTimeout,
-} from "./processing-kit.ts";
+} from "../helpers/processing-kit.ts";
 import { decideStart, MAX_INTERRUPTIONS } from "../../src/workers/processing/failure-policy.ts";
 import { quietLogs } from "../helpers/test-logging.ts";
+import { sleep } from "../helpers/wait.ts";
 
 quietLogs();
 
@@ -407,7 +408,7 @@ describe("execution store on the Cosmos emulator", () => {
     assert.equal(cache.size, 1, "the old version is dropped");
     assert.deepEqual(closed, [], "not closed while a task still uses it");
     again.release();
-    await new Promise((r) => setTimeout(r, 10));
+    await sleep(10);
     assert.deepEqual(closed, ["one"], "closed once its last user is done");
     second.release();
     await cache.closeAll();

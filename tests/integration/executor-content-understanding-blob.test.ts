@@ -5,7 +5,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
-import { AZURITE_ACCOUNT, type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
+import { AZURITE_ACCOUNT, type Emulators, startEmulators } from "../helpers/emulators.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { configureLogging, Logger } from "../../src/log/logger.ts";

@@ -3,7 +3,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Container } from "@azure/cosmos";
-import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
+import { type Emulators, startEmulators } from "../helpers/emulators.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { Logger } from "../../src/log/logger.ts";
@@ -17,7 +17,7 @@ import {
 } from "../../src/pipeline/index.ts";
 import type { Content } from "../../src/model/content.ts";
 import type { ExecutorInstance, ExecutorRunContext } from "../../src/executors/types.ts";
-import { SDK_TIMEOUT_MS, testCosmos, uniqueName, withTimeout } from "./processing-kit.ts";
+import { SDK_TIMEOUT_MS, testCosmos, uniqueName, withTimeout } from "../helpers/processing-kit.ts";
 
 const logger = new Logger();
 const registry = defaultRegistry();

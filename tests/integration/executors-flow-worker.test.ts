@@ -4,7 +4,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Database } from "@azure/cosmos";
-import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
+import { type Emulators, startEmulators } from "../helpers/emulators.ts";
 import type { Config } from "../../src/config/schema.ts";
 import {
   contentItem,
@@ -19,7 +19,7 @@ import {
   timeout,
   uniqueName,
   until,
-} from "./processing-kit.ts";
+} from "../helpers/processing-kit.ts";
 import { quietLogs } from "../helpers/test-logging.ts";
 
 quietLogs();

@@ -1,7 +1,7 @@
 // Crawl leases and checkpoint fencing against the Cosmos emulator (real SDK, real 409/412 behaviour).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
+import { type Emulators, startEmulators } from "../helpers/emulators.ts";
 import { type CosmosStore, openCosmosStore } from "../../src/store/cosmos.ts";
 import { leaseId, LeaseLostError, LeaseStore } from "../../src/store/leases.ts";
 import {
@@ -14,9 +14,9 @@ import {
   mergeProgress,
   NO_CHECKPOINT,
 } from "../../src/store/checkpoints.ts";
-import { LeaseKeeper } from "../../src/source/lease-keeper.ts";
+import { LeaseKeeper } from "../../src/workers/source/lease-keeper.ts";
 import { Logger } from "../../src/log/logger.ts";
-import { sleep, testConfig, uniqueName, withTimeout } from "./source-test-kit.ts";
+import { sleep, testConfig, uniqueName, withTimeout } from "../helpers/source-kit.ts";
 import { quietLogs } from "../helpers/test-logging.ts";
 
 quietLogs();

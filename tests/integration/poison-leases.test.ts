@@ -3,7 +3,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { QueueClient } from "@azure/storage-queue";
-import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
+import { type Emulators, startEmulators } from "../helpers/emulators.ts";
 import { PoisonQueue } from "../../src/queue/poison-queue.ts";
 import { PoisonLeaseKeeper } from "../../src/queue/poison-leases.ts";
 import { sleep, uniqueName } from "../helpers/wait.ts";

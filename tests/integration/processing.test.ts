@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import type { Database } from "@azure/cosmos";
 import { BlobServiceClient } from "@azure/storage-blob";
-import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
+import { type Emulators, startEmulators } from "../helpers/emulators.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { TaskSender } from "../../src/queue/sender.ts";
 import { taskDrainBudgetMs } from "../../src/workers/processing/index.ts";
@@ -25,7 +25,7 @@ import {
   timeout,
   uniqueName,
   until,
-} from "./processing-kit.ts";
+} from "../helpers/processing-kit.ts";
 import { ExecutionStore } from "../../src/store/executions.ts";
 import { decideStart, MAX_INTERRUPTIONS } from "../../src/workers/processing/failure-policy.ts";
 import { quietLogs } from "../helpers/test-logging.ts";

@@ -7,7 +7,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as v from "valibot";
 import type { Database } from "@azure/cosmos";
-import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
+import { type Emulators, startEmulators } from "../helpers/emulators.ts";
 import type { Config } from "../../src/config/schema.ts";
 import {
   PipelineModel,
@@ -25,9 +25,9 @@ import {
   uniqueName,
   until,
   withTimeout,
-} from "./processing-kit.ts";
-import { blobService, testContext, uploadBlobs } from "./source-test-kit.ts";
-import { runSourceOnce } from "../../src/workers/source.ts";
+} from "../helpers/processing-kit.ts";
+import { blobService, testContext, uploadBlobs } from "../helpers/source-kit.ts";
+import { runSourceOnce } from "../../src/workers/source/index.ts";
 
 let emu: Emulators;
 before(async () => {

@@ -4,7 +4,7 @@
 //   and after we finish the lock is gone; a Python worker deleting our lock stops our crawl.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import type { Emulators } from "../../scripts/lib/emulators.ts";
+import type { Emulators } from "../helpers/emulators.ts";
 import type { CosmosStore } from "../../src/store/cosmos.ts";
 import { checkpointId, CheckpointStore, pythonCheckpointId } from "../../src/store/checkpoints.ts";
 import { leaseId, LeaseLostError, LeaseStore } from "../../src/store/leases.ts";
@@ -12,8 +12,8 @@ import { pythonLockId, PythonLockStore } from "../../src/store/python-locks.ts";
 import { taskQueues } from "../../src/queue/clients.ts";
 import { TaskSender } from "../../src/queue/sender.ts";
 import { defaultRegistry } from "../../src/executors/registry.ts";
-import { crawlVault, type SourceDeps } from "../../src/source/crawl-vault.ts";
-import { runSourceOnce } from "../../src/workers/source.ts";
+import { crawlVault, type SourceDeps } from "../../src/workers/source/crawl-vault.ts";
+import { runSourceOnce } from "../../src/workers/source/index.ts";
 import { pythonAcquireLock, pythonLockDoc, pythonReleaseLock, pythonSaveCheckpoint } from "../helpers/python-worker.ts";
 import {
   drainQueue,
@@ -24,7 +24,7 @@ import {
   testContext,
   uploadBlobs,
   withTimeout,
-} from "./source-test-kit.ts";
+} from "../helpers/source-kit.ts";
 
 const bed = new SourceTestBed();
 let emu: Emulators;

@@ -6,7 +6,7 @@ import { Buffer } from "node:buffer";
 import process from "node:process";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { QueueClient } from "@azure/storage-queue";
-import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
+import { type Emulators, startEmulators } from "../helpers/emulators.ts";
 import { configureLogging, Logger } from "../../src/log/logger.ts";
 import { TaskQueue } from "../../src/queue/task-queue.ts";
 import { consume } from "../../src/queue/consumer.ts";
@@ -15,7 +15,7 @@ import { IdleBackoff, retryDelaySeconds } from "../../src/queue/backoff.ts";
 import { PoisonRecordSchema } from "../../src/queue/poison.ts";
 import { LeasedMessage, LeaseExpiredError } from "../../src/queue/leased-message.ts";
 import * as v from "valibot";
-import { sleep, taskMessage, timeout, uniqueName, until, withTimeout } from "./processing-kit.ts";
+import { sleep, taskMessage, timeout, uniqueName, until, withTimeout } from "../helpers/processing-kit.ts";
 import { quietLogs } from "../helpers/test-logging.ts";
 
 quietLogs();

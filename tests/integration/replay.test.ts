@@ -7,7 +7,7 @@ import process from "node:process";
 import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
 import type { Database } from "@azure/cosmos";
-import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
+import { type Emulators, startEmulators } from "../helpers/emulators.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { poisonRecord } from "../../src/queue/poison.ts";
 import { RedriveAdmin } from "../../src/redrive/admin.ts";
@@ -20,7 +20,7 @@ import {
   testDatabase,
   timeout,
   uniqueName,
-} from "./processing-kit.ts";
+} from "../helpers/processing-kit.ts";
 import { quietLogs } from "../helpers/test-logging.ts";
 
 declare const Deno: any;

@@ -3,13 +3,13 @@
 // the same whichever carries the calls.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
+import { type Emulators, startEmulators } from "../helpers/emulators.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { createCosmosClient, ensureCosmosContainers } from "../../src/store/cosmos.ts";
 import { queueServiceClient } from "../../src/queue/clients.ts";
 import { isLeaseLost } from "../../src/queue/errors.ts";
 import { cosmosStatus } from "../../src/store/cosmos.ts";
-import { uniqueName } from "./processing-kit.ts";
+import { uniqueName } from "../helpers/processing-kit.ts";
 
 describe("the SDK clients over fetch and over node:http (emulators)", () => {
   let emu: Emulators;

@@ -2,13 +2,13 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as v from "valibot";
-import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
+import { type Emulators, startEmulators } from "../helpers/emulators.ts";
 import type { Content } from "../../src/model/content.ts";
 import { QUEUE_MESSAGE_LIMIT_BYTES, type TaskMessage, TaskMessageSchema } from "../../src/model/task-envelope.ts";
 import { planTaskMessages, queueTextBytes, TaskSender } from "../../src/queue/sender.ts";
 import { newId } from "../../src/model/documents.ts";
 import { QueueClient } from "@azure/storage-queue";
-import { blobService, drainQueue, queuedPaths, testConfig, withTimeout } from "./source-test-kit.ts";
+import { blobService, drainQueue, queuedPaths, testConfig, withTimeout } from "../helpers/source-kit.ts";
 import { quietLogs } from "../helpers/test-logging.ts";
 
 quietLogs();

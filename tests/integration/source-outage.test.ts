@@ -3,14 +3,14 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as v from "valibot";
-import type { Emulators } from "../../scripts/lib/emulators.ts";
+import type { Emulators } from "../helpers/emulators.ts";
 import type { Config } from "../../src/config/schema.ts";
 import type { CosmosStore } from "../../src/store/cosmos.ts";
 import { ExecutionDocSchema } from "../../src/model/documents.ts";
 import { CheckpointStore, NO_CHECKPOINT } from "../../src/store/checkpoints.ts";
 import { LeaseStore } from "../../src/store/leases.ts";
 import { taskQueues } from "../../src/queue/clients.ts";
-import { runSourceOnce, runSourceWorker } from "../../src/workers/source.ts";
+import { runSourceOnce, runSourceWorker } from "../../src/workers/source/index.ts";
 import {
   drainQueue,
   queuedPaths,
@@ -19,7 +19,7 @@ import {
   SourceTestBed,
   testContext,
   withTimeout,
-} from "./source-test-kit.ts";
+} from "../helpers/source-kit.ts";
 import { quietLogs } from "../helpers/test-logging.ts";
 
 quietLogs();

@@ -5,14 +5,14 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { resolve } from "node:path";
 import process from "node:process";
-import type { Emulators } from "../../scripts/lib/emulators.ts";
+import type { Emulators } from "../helpers/emulators.ts";
 import type { Config } from "../../src/config/schema.ts";
 import type { CosmosStore } from "../../src/store/cosmos.ts";
 import { CheckpointStore, FencedError, itemVersionKey } from "../../src/store/checkpoints.ts";
 import { leaseId, LeaseStore } from "../../src/store/leases.ts";
 import { taskQueues } from "../../src/queue/clients.ts";
 import { runtimeName } from "../../src/runtime/index.ts";
-import { runSourceOnce, runSourceWorker } from "../../src/workers/source.ts";
+import { runSourceOnce, runSourceWorker } from "../../src/workers/source/index.ts";
 import {
   blobService,
   drainQueue,
@@ -23,7 +23,7 @@ import {
   testConfig,
   testContext,
   withTimeout,
-} from "./source-test-kit.ts";
+} from "../helpers/source-kit.ts";
 import { quietLogs } from "../helpers/test-logging.ts";
 
 quietLogs();

@@ -4,7 +4,7 @@ import process from "node:process";
 import { loadConfig } from "../../src/config/load.ts";
 import { configureLogging, Logger } from "../../src/log/logger.ts";
 import { MemoryReporter } from "../../src/model/worker-context.ts";
-import { runSourceOnce } from "../../src/workers/source.ts";
+import { runSourceOnce } from "../../src/workers/source/index.ts";
 
 configureLogging({ level: "error" });
 const { config } = await loadConfig({ env: process.env as Record<string, string | undefined>, dotenvPath: false });

@@ -5,13 +5,13 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import process from "node:process";
 import * as v from "valibot";
-import type { Emulators } from "../../scripts/lib/emulators.ts";
+import type { Emulators } from "../helpers/emulators.ts";
 import type { CosmosStore } from "../../src/store/cosmos.ts";
 import { type ExecutionDoc, ExecutionDocSchema } from "../../src/model/documents.ts";
 import { CheckpointDocSchema, checkpointId } from "../../src/store/checkpoints.ts";
 import { leaseId, LeaseStore } from "../../src/store/leases.ts";
 import { taskQueues } from "../../src/queue/clients.ts";
-import { runSourceOnce, runSourceWorker } from "../../src/workers/source.ts";
+import { runSourceOnce, runSourceWorker } from "../../src/workers/source/index.ts";
 import {
   blobService,
   discoveryPipelineYaml,
@@ -24,7 +24,7 @@ import {
   uniqueName,
   uploadBlobs,
   withTimeout,
-} from "./source-test-kit.ts";
+} from "../helpers/source-kit.ts";
 import { quietLogs } from "../helpers/test-logging.ts";
 
 quietLogs();

@@ -11,8 +11,9 @@ import { addUsage, onUsage, recordUsage, resetUsage, usageTotals } from "../../s
 import { entraTokenProvider, resolveAuth } from "../../src/executors/ai/auth.ts";
 import type { TokenTarget } from "../../src/executors/ai/token-target.ts";
 import type { AccessToken, TokenCredential } from "@azure/identity";
+import { sleep } from "../helpers/wait.ts";
 
-const tick = () => new Promise((r) => setTimeout(r, 0));
+const tick = () => sleep(0);
 
 describe("endpoint limiter", () => {
   test("at most `limit` holders; waiters are served in order as slots free up", async () => {

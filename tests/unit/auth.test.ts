@@ -2,6 +2,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { bearerAuth, constantTimeEqual, requestLimits, tokenComparison } from "../../src/api/auth.ts";
+import { sleep } from "../helpers/wait.ts";
 
 const TOKEN = "s3cret-token-for-tests";
 
@@ -82,7 +83,7 @@ function limitedApp(): Hono {
   app.use("*", requestLimits({ maxBodyBytes: 1024, timeoutMs: 200 }));
   app.post("/echo", async (c) => c.json({ length: (await c.req.text()).length }));
   app.get("/slow", async (c) => {
-    await new Promise((r) => setTimeout(r, 600));
+    await sleep(600);
     return c.json({ late: true });
   });
   app.get("/fast", (c) => c.json({ ok: true }));
@@ -141,6 +142,6 @@ describe("requestLimits", () => {
     const fast = await app.request("/fast");
     assert.equal(fast.status, 200);
     assert.deepEqual(await fast.json(), { ok: true });
-    await new Promise((r) => setTimeout(r, 450)); // let the abandoned slow handler finish inside the test
+    await sleep(450); // let the abandoned slow handler finish inside the test
   });
 });

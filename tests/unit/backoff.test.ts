@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { exponentialDelay, withJitter } from "../../src/util/backoff.ts";
 import { IdleBackoff, retryDelaySeconds } from "../../src/queue/backoff.ts";
-import { backoffSeconds, jittered } from "../../src/source/schedule.ts";
+import { backoffSeconds, jittered } from "../../src/workers/source/schedule.ts";
 import { retryDelayMs } from "../../src/executors/ai/retry.ts";
 
 describe("exponentialDelay", () => {

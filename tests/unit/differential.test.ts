@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildCorpus } from "../../scripts/differential/corpus.ts";
-import { withDocumentPaths, writeDocuments } from "../../scripts/differential/documents.ts";
+import { withDocumentPaths, writeDocuments } from "../helpers/differential-documents.ts";
 import { canonicalJson, normaliseOutcome, type Outcome, runOurs } from "../../scripts/differential/compare.ts";
 import { acceptedDifference } from "../../scripts/differential/accepted.ts";
 import { loadConfig } from "../../src/config/load.ts";

@@ -17,6 +17,7 @@ import {
   refusesChatForm,
 } from "../../src/executors/ai/openai-client.ts";
 import { type FakeAzureOpenAI, fakeVector, startFakeAzureOpenAI } from "../helpers/fake-azure-openai.ts";
+import { sleep } from "../helpers/wait.ts";
 
 configureLogging({ level: "error" });
 const logger = new Logger();
@@ -326,7 +327,7 @@ describe("Azure OpenAI call behaviour", () => {
       signal: controller.signal,
       config: { AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT: 1 },
     });
-    while (fake.requests.length === 0) await new Promise((r) => setTimeout(r, 5));
+    while (fake.requests.length === 0) await sleep(5);
     controller.abort(new Error("task timed out"));
     const result = await running;
     assert.equal(result.status, "cancelled");

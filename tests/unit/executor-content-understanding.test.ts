@@ -14,6 +14,7 @@ import {
   figurePng,
   startFakeContentUnderstanding,
 } from "../helpers/fake-content-understanding.ts";
+import { sleep } from "../helpers/wait.ts";
 
 configureLogging({ level: "error" });
 /** The fakes listen on loopback, which the outbound policy refuses unless allowed; the key variable must be listed. */
@@ -321,7 +322,7 @@ describe("azure_content_understanding_extractor", () => {
     const polls = fake.requests.filter((r) => r.route === "poll").length;
     // Polling on (every 20 ms) would send about 15 more polls in this wait; one poll already on its way when the
     // timeout fired may still reach the fake (a loaded machine delivers it late).
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     const later = fake.requests.filter((r) => r.route === "poll").length - polls;
     assert.ok(later <= 1, `${later} polls after the timeout`);
   });

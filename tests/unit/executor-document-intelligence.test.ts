@@ -10,6 +10,7 @@ import { loadConfig } from "../../src/config/load.ts";
 import { configureLogging, Logger } from "../../src/log/logger.ts";
 import type { Content } from "../../src/model/content.ts";
 import { type FakeDocumentIntelligence, startFakeDocumentIntelligence } from "../helpers/fake-document-intelligence.ts";
+import { sleep } from "../helpers/wait.ts";
 
 configureLogging({ level: "error" });
 /** The fakes listen on loopback, which the outbound policy refuses unless allowed; the key variable must be listed. */
@@ -344,7 +345,7 @@ describe("azure_document_intelligence_extractor", () => {
     assert.ok(polls >= 2);
     // Polling on (every 20 ms) would send about 15 more polls in this wait; one poll already on its way when the
     // timeout fired may still reach the fake (a loaded machine delivers it late).
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     const later = fake.requests.filter((r) => r.route === "poll").length - polls;
     assert.ok(later <= 1, `${later} polls after the timeout`);
   });

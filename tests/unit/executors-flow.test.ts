@@ -21,6 +21,7 @@ import type { ExecutorDefinition, ExecutorRunContext } from "../../src/executors
 import { perItemExecutor } from "../../src/executors/per-item.ts";
 import { stringListSetting } from "../../src/executors/settings.ts";
 import { OPERATIONS as OPS } from "../../src/executors/builtin/cross-document-field-aggregator.ts";
+import { sleep } from "../helpers/wait.ts";
 
 configureLogging({ level: "error" });
 const { config } = await loadConfig({ env: {}, dotenvPath: false });
@@ -59,7 +60,7 @@ function testRegistry() {
         if (s.pause) {
           flight.active++;
           flight.peak = Math.max(flight.peak, flight.active);
-          await new Promise((r) => setTimeout(r, 20));
+          await sleep(20);
           flight.active--;
         }
         if (s.fail_on.includes(c.id.canonical_id)) throw new Error(`${id} refuses ${c.id.canonical_id}`);

@@ -3,8 +3,9 @@ import assert from "node:assert/strict";
 import { IpcReporter } from "../../src/supervisor/child-host.ts";
 import { classifyChildLine, SupervisorCommandSchema } from "../../src/supervisor/ipc.ts";
 import * as v from "valibot";
+import { sleep } from "../helpers/wait.ts";
 
-const microtasks = () => new Promise<void>((r) => setTimeout(r, 0));
+const microtasks = () => sleep(0);
 
 describe("IpcReporter: state lines per change", () => {
   test("counters and in-flight wait for the next report; readiness and enqueued tasks go at once", async () => {

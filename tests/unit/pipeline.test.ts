@@ -16,6 +16,7 @@ import type { Content } from "../../src/model/content.ts";
 import type { ExecutorDefinition } from "../../src/executors/types.ts";
 import { perItemExecutor } from "../../src/executors/per-item.ts";
 import { intSetting, stringListSetting } from "../../src/executors/settings.ts";
+import { sleep } from "../helpers/wait.ts";
 
 configureLogging({ level: "error" });
 const { config } = await loadConfig({ env: {}, dotenvPath: false });
@@ -72,10 +73,10 @@ function testRegistry() {
           if (s.hang) await new Promise(() => undefined);
           if (s.barrier) {
             seen.barrier++;
-            for (let i = 0; i < 200 && seen.barrier < 2; i++) await new Promise((r) => setTimeout(r, 10));
+            for (let i = 0; i < 200 && seen.barrier < 2; i++) await sleep(10);
             c = { ...c, data: { ...c.data, [`${id}_met_other_branch`]: seen.barrier >= 2 } };
           }
-          if (s.delay_ms) await new Promise((r) => setTimeout(r, s.delay_ms));
+          if (s.delay_ms) await sleep(s.delay_ms);
           if (s.fail_on.includes(c.id.canonical_id)) throw new Error(`cannot ${id} ${c.id.canonical_id}`);
           return { ...c, data: { ...c.data, path: `${(c.data?.path as string) ?? ""}${s.tag}` } };
         } finally {
@@ -515,7 +516,7 @@ describe("pipeline: cancellation", () => {
       seq(`    - {id: a, type: ptag, settings: {hang: true}}\n    - {id: b, type: tag, settings: {tag: B}}\n`, "a, b"),
     );
     const running = runPipeline(p, [item(1)], { signal: ac.signal, logger });
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
     ac.abort(new Error("task timeout"));
     const r = await running;
     assert.equal(r.status, "cancelled");
@@ -552,7 +553,7 @@ describe("pipeline: cancellation", () => {
     });
     const ac = new AbortController();
     const running = runPipeline(p, [item(1)], { signal: ac.signal, logger });
-    await new Promise((r) => setTimeout(r, 10));
+    await sleep(10);
     ac.abort();
     assert.equal((await running).status, "cancelled");
     assert.ok(sawAbort);

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createHttpHeaders, createPipelineRequest, RestError } from "@azure/core-rest-pipeline";
 import { fetchCanSend, fetchHttpClient } from "../../src/net/sdk-http-client.ts";
-import { freePort } from "../../scripts/lib/emulators.ts";
+import { freePort } from "../helpers/emulators.ts";
 
 async function bodyOf(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];

@@ -6,7 +6,7 @@ import { createServer, type Server } from "node:http";
 import { loadConfig } from "../../src/config/load.ts";
 import { MemoryReporter, type WorkerContext } from "../../src/model/worker-context.ts";
 import { Logger } from "../../src/log/logger.ts";
-import { runSourceWorker } from "../../src/workers/source.ts";
+import { runSourceWorker } from "../../src/workers/source/index.ts";
 import { until } from "../helpers/wait.ts";
 import { quietLogs } from "../helpers/test-logging.ts";
 

@@ -6,7 +6,7 @@ import { type RunningServer, serve } from "../../src/runtime/index.ts";
 import { bearerAuth } from "../../src/api/auth.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
-import { freePort } from "../../scripts/lib/emulators.ts";
+import { freePort } from "../helpers/emulators.ts";
 import {
   defaultStatusUrl,
   formatDuration,
@@ -16,6 +16,7 @@ import {
   unhealthyReason,
 } from "../../src/cli/status-command.ts";
 import { UsageError } from "../../src/cli/args.ts";
+import { sleep } from "../helpers/wait.ts";
 
 const TOKEN = "status-token-123456";
 
@@ -104,7 +105,7 @@ before(async () => {
   app.get("/html/status", (c) => c.html("<html>proxy error</html>", 502));
   app.get("/starting/status", (c) => c.json({ error: "Worker engine not initialized" }, 503));
   app.get("/slow/status", async (c) => {
-    await new Promise((r) => setTimeout(r, 1500));
+    await sleep(1500);
     return c.json(OUR_STATUS);
   });
   server = await serve(app.fetch, { port: 0, hostname: "127.0.0.1" });
@@ -282,7 +283,7 @@ describe("status: failures", () => {
     const slow = await run(["--url", `${base}/slow`, "--token", "x", "--timeout", "0.3"]);
     assert.equal(slow.code, 1);
     assert.match(slow.err, /cannot reach the API at .*\/slow\/status: no answer in time/);
-    await new Promise((r) => setTimeout(r, 1300)); // let the slow handler finish before the server closes
+    await sleep(1300); // let the slow handler finish before the server closes
   });
 
   test("bad options are usage errors", async () => {

@@ -9,6 +9,7 @@ import { classifyChildLine } from "../../src/supervisor/ipc.ts";
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
+import { sleep } from "../helpers/wait.ts";
 
 declare const Deno: any;
 const FIXTURE = resolve(import.meta.dirname ?? ".", "../fixtures/fake-worker.ts");
@@ -34,7 +35,7 @@ async function until(what: string, check: () => boolean, ms = 15_000): Promise<v
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     if (check()) return;
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   assert.fail(`timed out waiting for: ${what}`);
 }
@@ -185,7 +186,7 @@ describe("supervisor", () => {
     const sup = make("ok", { processing: 1, source: 0 }, 5000, 3000);
     await until("ready", () => readiness(sup).ready);
     const [pid] = sup.childPids();
-    await new Promise((r) => setTimeout(r, 7000)); // two heartbeat timeouts, with a report every 2 s
+    await sleep(7000); // two heartbeat timeouts, with a report every 2 s
     assert.deepEqual(sup.childPids(), [pid]);
     assert.equal(sup.snapshot()[0].heartbeat_kills, 0);
   });

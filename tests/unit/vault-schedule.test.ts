@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { VaultSchedule } from "../../src/source/schedule.ts";
+import { VaultSchedule } from "../../src/workers/source/schedule.ts";
 import type { VaultDoc } from "../../src/model/documents.ts";
 
 const vault = (id: string, pipeline: string): VaultDoc => ({

@@ -28,7 +28,7 @@ import {
   type ExecutionStore,
   MalformedExecutionError,
 } from "../../store/executions.ts";
-import type { CompiledPipelineCache, PipelineLease, PipelineRead } from "../../store/pipelines.ts";
+import type { CompiledPipelineCache, PipelineHandle, PipelineRead } from "../../store/pipelines.ts";
 import { type PipelineResult, runPipeline } from "../../pipeline/index.ts";
 import { attemptSignal } from "./attempt-signal.ts";
 import { LeaseGoneError, PermanentTaskError, StoreUnavailableError, TaskRunError } from "./errors.ts";
@@ -133,7 +133,7 @@ export class TaskHandler {
     log = log.child({ task_id: taskId, execution_id: executionId, pipeline_id: task?.pipeline_id });
     let attempt = attemptSignal(stop, message.lost, deps.settings.taskTimeoutSeconds);
     let releaseTurn: (() => void) | undefined;
-    let pipeline: PipelineLease | undefined;
+    let pipeline: PipelineHandle | undefined;
     let result: PipelineResult | undefined;
     let begun = false;
     // The pipeline and vault reads start together with the execution read (three round trips in one).
@@ -272,7 +272,7 @@ export class TaskHandler {
     return this.cosmos(() => this.deps.documents.readSaveExecutionOutput(task.vault_id, signal), signal);
   }
 
-  private async loadPipeline(task: ContentProcessingTask, signal: AbortSignal): Promise<PipelineLease> {
+  private async loadPipeline(task: ContentProcessingTask, signal: AbortSignal): Promise<PipelineHandle> {
     const read = await this.cosmos(() => this.deps.documents.readPipeline(task.pipeline_id, signal), signal);
     if (read.kind === "not-found") throw new PermanentTaskError(`pipeline ${task.pipeline_id} not found`);
     if (read.kind === "malformed") {

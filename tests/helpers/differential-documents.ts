@@ -3,7 +3,7 @@
 // extractors' outputs compared here do not contain). Written into `dir` under the names the corpus uses.
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { makeDocx, makePdf, makePptx, makeXlsx } from "../../tests/helpers/documents.ts";
+import { makeDocx, makePdf, makePptx, makeXlsx } from "./documents.ts";
 
 const DOCUMENTS: Record<string, () => Promise<Uint8Array>> = {
   "report.docx": () => makeDocx(),

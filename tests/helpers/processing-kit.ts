@@ -4,7 +4,7 @@
 import * as v from "valibot";
 import { QueueClient } from "@azure/storage-queue";
 import { CosmosClient, type Database } from "@azure/cosmos";
-import type { Emulators } from "../../scripts/lib/emulators.ts";
+import type { Emulators } from "./emulators.ts";
 import { loadConfig, poisonQueueName } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { Logger } from "../../src/log/logger.ts";
@@ -16,7 +16,7 @@ import type { ExecutorDefinition } from "../../src/executors/types.ts";
 import type { Content } from "../../src/model/content.ts";
 import { buildTaskMessage, type TaskMessage } from "../../src/model/task-envelope.ts";
 import { type PoisonRecord, PoisonRecordSchema } from "../../src/queue/poison.ts";
-import { sleep, uniqueName, until, withTimeout } from "../helpers/wait.ts";
+import { sleep, uniqueName, until, withTimeout } from "./wait.ts";
 
 export { sleep, uniqueName, until, withTimeout };
 

@@ -9,12 +9,12 @@
 //   early (failure, shutdown, lost lease) never moves the timestamp, it only remembers what it sent;
 // - losing the lease aborts the listing at once and nothing more is written, not even the checkpoint. A record
 //   + send already in flight completes, so no execution is left ambiguous.
-import type { WorkerContext } from "../model/worker-context.ts";
-import { errorSummary } from "../util/errors.ts";
-import type { CosmosStore } from "../store/cosmos.ts";
-import type { VaultDoc } from "../model/documents.ts";
-import { readPipelineDoc } from "../store/pipelines.ts";
-import { LeaseLostError, type LeaseStore } from "../store/leases.ts";
+import type { WorkerContext } from "../../model/worker-context.ts";
+import { errorSummary } from "../../util/errors.ts";
+import type { CosmosStore } from "../../store/cosmos.ts";
+import type { VaultDoc } from "../../model/documents.ts";
+import { readPipelineDoc } from "../../store/pipelines.ts";
+import { type Lease, LeaseLostError, type LeaseStore } from "../../store/leases.ts";
 import {
   type Checkpoint,
   type CheckpointKey,
@@ -24,14 +24,14 @@ import {
   type DoneItem,
   FencedError,
   itemVersionKey,
-} from "../store/checkpoints.ts";
-import { type PlannedTask, planTaskMessages, type TaskSender } from "../queue/sender.ts";
+} from "../../store/checkpoints.ts";
+import { type PlannedTask, planTaskMessages, type TaskSender } from "../../queue/sender.ts";
 import { SendTaskError, sendTaskWithRecord } from "./send-task.ts";
-import { buildTaskMessage, type TaskMessage } from "../model/task-envelope.ts";
-import { type Content, nowIso } from "../model/content.ts";
-import type { InputExecutorInstance } from "../executors/types.ts";
+import { buildTaskMessage, type TaskMessage } from "../../model/task-envelope.ts";
+import { type Content, nowIso } from "../../model/content.ts";
+import type { InputExecutorInstance } from "../../executors/types.ts";
 import { type CompanionLock, LeaseKeeper } from "./lease-keeper.ts";
-import type { PythonLock, PythonLockStore } from "../store/python-locks.ts";
+import type { PythonLock, PythonLockStore } from "../../store/python-locks.ts";
 import type { SourceFailure } from "./failures.ts";
 import { type ExecutorRegistry, resolveInputExecutor } from "./input-executor.ts";
 
@@ -80,79 +80,37 @@ class CrawlStop extends Error {
   }
 }
 
+/** A crawl that failed before it discovered anything. */
+function failedCrawl(failure: SourceFailure): CrawlOutcome {
+  return { status: "failed", failure, itemsDiscovered: 0, tasksQueued: 0 };
+}
+
+/** A store that could not be reached while `what` was being done. */
+function storeUnavailable(vault: VaultDoc, what: string, err: unknown): CrawlOutcome {
+  return failedCrawl({
+    pipelineId: vault.pipeline_id,
+    pipelineName: vault.pipeline_name ?? null,
+    kind: "store_unavailable",
+    message: `cannot ${what}: ${errorSummary(err)}`,
+  });
+}
+
 export async function crawlVault(deps: SourceDeps, vault: VaultDoc, drain: AbortSignal): Promise<CrawlOutcome> {
   const { ctx } = deps;
   const log = ctx.logger.child({ vault_id: vault.id, pipeline_id: vault.pipeline_id });
-  const unavailable = (what: string, err: unknown): CrawlOutcome => ({
-    status: "failed",
-    failure: {
-      pipelineId: vault.pipeline_id,
-      pipelineName: vault.pipeline_name ?? null,
-      kind: "store_unavailable",
-      message: `cannot ${what}: ${errorSummary(err)}`,
-    },
-    itemsDiscovered: 0,
-    tasksQueued: 0,
-  });
-  let pipelineRead: Awaited<ReturnType<typeof readPipelineDoc>>;
+  let pipelineRead: PipelineRead;
   try {
     pipelineRead = await readPipelineDoc(deps.store.pipelines, vault.pipeline_id);
   } catch (err) {
-    return unavailable(`read pipeline '${vault.pipeline_id}'`, err);
+    return storeUnavailable(vault, `read pipeline '${vault.pipeline_id}'`, err);
   }
   if (pipelineRead.kind === "found" && pipelineRead.doc.enabled === false) {
     return { status: "skipped", reason: `pipeline '${vault.pipeline_id}' is disabled` };
   }
 
-  if (deps.pythonLocks) {
-    // A live Python lock keeps us away from every vault of the pipeline; checked before our own lease is touched.
-    try {
-      const pythonLock = await deps.pythonLocks.read(vault.pipeline_id);
-      const held = deps.pythonLocks.liveHolder(pythonLock, ctx.workerId, vault.id);
-      if (held) {
-        ctx.report.count("lease_conflicts_total");
-        return { status: "lease_held", holder: held.holder, expiresAt: held.expiresAt };
-      }
-    } catch (err) {
-      return unavailable(`read the pipeline lock of '${vault.pipeline_id}'`, err);
-    }
-  }
-
-  const sentAt = performance.now();
-  let acquired: Awaited<ReturnType<LeaseStore["acquire"]>>;
-  try {
-    acquired = await deps.leases.acquire(vault.id, vault.pipeline_id, ctx.workerId);
-  } catch (err) {
-    return unavailable(`acquire the crawl lease of vault '${vault.id}'`, err);
-  }
-  if (!acquired.acquired) {
-    ctx.report.count("lease_conflicts_total");
-    return { status: "lease_held", holder: acquired.holder, expiresAt: acquired.expiresAt };
-  }
-  const lease = acquired.lease;
-  let companion: CompanionLock | undefined;
-  if (deps.pythonLocks) {
-    const pythonLocks = deps.pythonLocks;
-    let py: Awaited<ReturnType<PythonLockStore["acquire"]>>;
-    try {
-      py = await pythonLocks.acquire(vault.pipeline_id, vault.id, ctx.workerId);
-    } catch (err) {
-      await deps.leases.release(lease).catch(() => false);
-      return unavailable(`take the pipeline lock of '${vault.pipeline_id}'`, err);
-    }
-    if (!py.acquired) {
-      await deps.leases.release(lease).catch(() => false);
-      ctx.report.count("lease_conflicts_total");
-      return { status: "lease_held", holder: py.holder, expiresAt: py.expiresAt };
-    }
-    let held: PythonLock = py.lock;
-    companion = {
-      refresh: async () => {
-        held = await pythonLocks.refresh(held);
-      },
-      release: () => pythonLocks.release(held),
-    };
-  }
+  const locked = await takeCrawlLocks(deps, vault);
+  if ("status" in locked) return locked;
+  const { lease, companion, sentAt } = locked;
   const keeper = new LeaseKeeper(deps.leases, lease, {
     companion,
     logger: log,
@@ -176,32 +134,22 @@ export async function crawlVault(deps: SourceDeps, vault: VaultDoc, drain: Abort
   try {
     const failureBase = { pipelineId: vault.pipeline_id, pipelineName: vault.pipeline_name ?? null };
     if (pipelineRead.kind === "not-found") {
-      return {
-        status: "failed",
-        failure: {
-          ...failureBase,
-          kind: "pipeline_missing",
-          message: `pipeline '${vault.pipeline_id}' of vault '${vault.id}' not found`,
-        },
-        itemsDiscovered: 0,
-        tasksQueued: 0,
-      };
+      return failedCrawl({
+        ...failureBase,
+        kind: "pipeline_missing",
+        message: `pipeline '${vault.pipeline_id}' of vault '${vault.id}' not found`,
+      });
     }
     if (pipelineRead.kind === "malformed") {
-      return {
-        status: "failed",
-        failure: {
-          ...failureBase,
-          kind: "pipeline_invalid",
-          message: `pipeline '${vault.pipeline_id}' is malformed: ${pipelineRead.problem}`,
-        },
-        itemsDiscovered: 0,
-        tasksQueued: 0,
-      };
+      return failedCrawl({
+        ...failureBase,
+        kind: "pipeline_invalid",
+        message: `pipeline '${vault.pipeline_id}' is malformed: ${pipelineRead.problem}`,
+      });
     }
     const pipeline = pipelineRead.doc;
     const resolved = resolveInputExecutor(pipeline, deps.registry, { config: ctx.config, logger: log });
-    if (!resolved.ok) return { status: "failed", failure: resolved.failure, itemsDiscovered: 0, tasksQueued: 0 };
+    if (!resolved.ok) return failedCrawl(resolved.failure);
     instance = resolved.instance;
     const outcome = await runCrawl(deps, {
       vault,
@@ -223,6 +171,73 @@ export async function crawlVault(deps: SourceDeps, vault: VaultDoc, drain: Abort
   }
 }
 
+type PipelineRead = Awaited<ReturnType<typeof readPipelineDoc>>;
+
+interface CrawlLocks {
+  lease: Lease;
+  /** The Python worker's pipeline lock, held beside the lease (when deps.pythonLocks is set). */
+  companion?: CompanionLock;
+  /** When the lease request was sent (performance.now()): the keeper times renewals from it. */
+  sentAt: number;
+}
+
+/**
+ * Takes what a crawl of `vault` must hold: no live Python lock on its pipeline, our crawl lease of the vault, then
+ * the Python pipeline lock beside it. Returns the outcome instead when one of them is held elsewhere or a store
+ * fails (the lease is released again when the Python lock cannot be taken).
+ */
+async function takeCrawlLocks(deps: SourceDeps, vault: VaultDoc): Promise<CrawlLocks | CrawlOutcome> {
+  const { ctx } = deps;
+  if (deps.pythonLocks) {
+    // A live Python lock keeps us away from every vault of the pipeline; checked before our own lease is touched.
+    try {
+      const pythonLock = await deps.pythonLocks.read(vault.pipeline_id);
+      const held = deps.pythonLocks.liveHolder(pythonLock, ctx.workerId, vault.id);
+      if (held) {
+        ctx.report.count("lease_conflicts_total");
+        return { status: "lease_held", holder: held.holder, expiresAt: held.expiresAt };
+      }
+    } catch (err) {
+      return storeUnavailable(vault, `read the pipeline lock of '${vault.pipeline_id}'`, err);
+    }
+  }
+
+  const sentAt = performance.now();
+  let acquired: Awaited<ReturnType<LeaseStore["acquire"]>>;
+  try {
+    acquired = await deps.leases.acquire(vault.id, vault.pipeline_id, ctx.workerId);
+  } catch (err) {
+    return storeUnavailable(vault, `acquire the crawl lease of vault '${vault.id}'`, err);
+  }
+  if (!acquired.acquired) {
+    ctx.report.count("lease_conflicts_total");
+    return { status: "lease_held", holder: acquired.holder, expiresAt: acquired.expiresAt };
+  }
+  const lease = acquired.lease;
+  if (!deps.pythonLocks) return { lease, sentAt };
+  const pythonLocks = deps.pythonLocks;
+  let py: Awaited<ReturnType<PythonLockStore["acquire"]>>;
+  try {
+    py = await pythonLocks.acquire(vault.pipeline_id, vault.id, ctx.workerId);
+  } catch (err) {
+    await deps.leases.release(lease).catch(() => false);
+    return storeUnavailable(vault, `take the pipeline lock of '${vault.pipeline_id}'`, err);
+  }
+  if (!py.acquired) {
+    await deps.leases.release(lease).catch(() => false);
+    ctx.report.count("lease_conflicts_total");
+    return { status: "lease_held", holder: py.holder, expiresAt: py.expiresAt };
+  }
+  let held: PythonLock = py.lock;
+  const companion: CompanionLock = {
+    refresh: async () => {
+      held = await pythonLocks.refresh(held);
+    },
+    release: () => pythonLocks.release(held),
+  };
+  return { lease, companion, sentAt };
+}
+
 interface CrawlRun {
   vault: VaultDoc;
   pipelineName: string;
@@ -233,9 +248,41 @@ interface CrawlRun {
   log: WorkerContext["logger"];
 }
 
+/** Where a crawl starts: our checkpoint and the Python worker's, and the time `from` they give together. */
+interface CrawlStart {
+  checkpoint: Checkpoint | undefined;
+  pythonFrom: Date | undefined;
+  /** The Python checkpoint when it is newer than ours (a Python worker crawled since). */
+  pythonNewer: Date | undefined;
+  from: Date | undefined;
+}
+
+async function readCrawlStart(deps: SourceDeps, key: CheckpointKey): Promise<CrawlStart> {
+  const checkpoint = await deps.checkpoints.read(key);
+  // Where the Python worker left off, if it crawled this vault: the start without a checkpoint of ours, and a
+  // floor with one (in a mixed fleet it may have crawled since; it queued everything older than that).
+  const pythonFrom = (await deps.checkpoints.readPython(key))?.timestamp;
+  // A Python checkpoint no newer than ours is the one we wrote ourselves (advancePython) and must not cut into our
+  // overlap window; a newer one means a Python worker crawled since.
+  const ours = crawlFrom(checkpoint);
+  const pythonNewer = pythonFrom && (!checkpoint?.timestamp || pythonFrom > checkpoint.timestamp)
+    ? pythonFrom
+    : undefined;
+  const from = pythonNewer && (!ours || pythonNewer > ours) ? pythonNewer : ours;
+  return { checkpoint, pythonFrom, pythonNewer, from };
+}
+
+/** What the crawl loop gathered: counts, the item versions it queued or found queued, and why it stopped early. */
+interface CrawlTally {
+  counts: CrawlCounts;
+  done: DoneItem[];
+  untimedNewest: Date | undefined;
+  enqueuedCount: number;
+  stop: { failure?: SourceFailure; interrupted?: string };
+}
+
 async function runCrawl(deps: SourceDeps, run: CrawlRun): Promise<CrawlOutcome> {
-  const { ctx } = deps;
-  const { vault, keeper, drain, log } = run;
+  const { vault, keeper, log } = run;
   const epoch = keeper.current.epoch;
   const key: CheckpointKey = { vaultId: vault.id, pipelineId: vault.pipeline_id, executorId: run.executorId };
   const failureBase = {
@@ -244,41 +291,80 @@ async function runCrawl(deps: SourceDeps, run: CrawlRun): Promise<CrawlOutcome> 
     executorId: run.executorId,
   };
   const started = performance.now();
-  let checkpoint: Checkpoint | undefined;
-  let pythonFrom: Date | undefined;
+  let start: CrawlStart;
   try {
-    checkpoint = await deps.checkpoints.read(key);
-    // Where the Python worker left off, if it crawled this vault: the start without a checkpoint of ours, and a
-    // floor with one (in a mixed fleet it may have crawled since; it queued everything older than that).
-    pythonFrom = (await deps.checkpoints.readPython(key))?.timestamp;
+    start = await readCrawlStart(deps, key);
   } catch (err) {
-    return {
-      status: "failed",
-      failure: { ...failureBase, kind: "checkpoint_failed", message: `cannot read checkpoint: ${errorSummary(err)}` },
-      itemsDiscovered: 0,
-      tasksQueued: 0,
-    };
+    return failedCrawl({
+      ...failureBase,
+      kind: "checkpoint_failed",
+      message: `cannot read checkpoint: ${errorSummary(err)}`,
+    });
   }
-  // A Python checkpoint no newer than ours is the one we wrote ourselves (advancePython) and must not cut into our
-  // overlap window; a newer one means a Python worker crawled since.
-  const ours = crawlFrom(checkpoint);
-  const pythonNewer = pythonFrom && (!checkpoint?.timestamp || pythonFrom > checkpoint.timestamp)
-    ? pythonFrom
-    : undefined;
-  const from = pythonNewer && (!ours || pythonNewer > ours) ? pythonNewer : ours;
-  const seen = checkpoint?.recentKeys ?? new Set<string>();
-  const signal = AbortSignal.any([keeper.signal, drain]);
-  const counts: CrawlCounts = { itemsDiscovered: 0, tasksQueued: 0 };
-  const done: DoneItem[] = [];
-  let untimedNewest: Date | undefined;
-  let enqueuedCount = 0;
-  let stop: { failure?: SourceFailure; interrupted?: string } = {};
+  const { checkpoint, pythonFrom, pythonNewer, from } = start;
   log.info("crawl started", {
     epoch,
     executor_id: run.executorId,
     from: from?.toISOString() ?? null,
     ...(pythonNewer && from === pythonNewer ? { from_python_checkpoint: true } : {}),
   });
+  const tally = await crawlBatches(deps, run, from, checkpoint?.recentKeys ?? new Set<string>(), failureBase);
+  const { counts, stop } = tally;
+
+  if (keeper.signal.aborted) {
+    const reason = keeper.lost?.message ?? "lease lost";
+    log.warn("crawl stopped: lease lost; checkpoint not written", { epoch, tasks_queued: counts.tasksQueued });
+    return { status: "lease_lost", reason, ...counts };
+  }
+  const progress: CrawlProgress = {
+    complete: !stop.failure && !stop.interrupted,
+    done: tally.done,
+    maxModified: tally.untimedNewest,
+    enqueuedCount: tally.enqueuedCount,
+    crawlSeconds: (performance.now() - started) / 1000,
+    floor: checkpoint ? undefined : pythonFrom,
+  };
+  const checkpointFailure = await saveCheckpoint(deps, key, epoch, progress, keeper, log);
+  if (checkpointFailure === "lease_lost") {
+    return { status: "lease_lost", reason: keeper.lost?.message ?? "lease lost", ...counts };
+  }
+  if (stop.failure) return { status: "failed", failure: stop.failure, ...counts };
+  if (checkpointFailure) return { status: "failed", failure: { ...failureBase, ...checkpointFailure }, ...counts };
+  log.info(stop.interrupted ? "crawl interrupted" : "crawl finished", {
+    epoch,
+    items_discovered: counts.itemsDiscovered,
+    tasks_queued: counts.tasksQueued,
+    duration_ms: Math.round(performance.now() - started),
+  });
+  if (stop.interrupted) {
+    return { status: "interrupted", epoch, executorId: run.executorId, reason: stop.interrupted, ...counts };
+  }
+  return { status: "completed", epoch, executorId: run.executorId, ...counts };
+}
+
+/**
+ * The crawl loop: lets the input executor list what changed since `from`, skips item versions in `seen` (queued by
+ * an earlier crawl), and queues the rest as task messages. Never throws: a failure or interruption is in `stop`.
+ */
+async function crawlBatches(
+  deps: SourceDeps,
+  run: CrawlRun,
+  from: Date | undefined,
+  seen: Set<string>,
+  failureBase: Omit<SourceFailure, "kind" | "message">,
+): Promise<CrawlTally> {
+  const { ctx } = deps;
+  const { vault, keeper, drain, log } = run;
+  const epoch = keeper.current.epoch;
+  const signal = AbortSignal.any([keeper.signal, drain]);
+  const tally: CrawlTally = {
+    counts: { itemsDiscovered: 0, tasksQueued: 0 },
+    done: [],
+    untimedNewest: undefined,
+    enqueuedCount: 0,
+    stop: {},
+  };
+  const { counts, done } = tally;
 
   const build = (items: Content[]): TaskMessage =>
     buildTaskMessage({
@@ -314,25 +400,25 @@ async function runCrawl(deps: SourceDeps, run: CrawlRun): Promise<CrawlOutcome> 
         counts.tasksQueued++;
         ctx.report.count("tasks_enqueued_total");
         for (const item of planned.message.payload.content) {
-          enqueuedCount++;
+          tally.enqueuedCount++;
           const version = byItem.get(item);
           if (version) done.push(version);
-          else if (batch.maxModified && (!untimedNewest || batch.maxModified > untimedNewest)) {
-            untimedNewest = batch.maxModified;
+          else if (batch.maxModified && (!tally.untimedNewest || batch.maxModified > tally.untimedNewest)) {
+            tally.untimedNewest = batch.maxModified;
           }
         }
       }
       if (drain.aborted) {
-        stop = { interrupted: "shutdown" };
+        tally.stop = { interrupted: "shutdown" };
         break;
       }
     }
   } catch (err) {
-    if (err instanceof CrawlStop) stop = { failure: err.failure };
-    else if (keeper.signal.aborted) stop = { interrupted: "lease lost" };
-    else if (drain.aborted) stop = { interrupted: "shutdown" };
+    if (err instanceof CrawlStop) tally.stop = { failure: err.failure };
+    else if (keeper.signal.aborted) tally.stop = { interrupted: "lease lost" };
+    else if (drain.aborted) tally.stop = { interrupted: "shutdown" };
     else {
-      stop = {
+      tally.stop = {
         failure: {
           ...failureBase,
           kind: "crawl_failed",
@@ -341,36 +427,7 @@ async function runCrawl(deps: SourceDeps, run: CrawlRun): Promise<CrawlOutcome> 
       };
     }
   }
-
-  if (keeper.signal.aborted) {
-    const reason = keeper.lost?.message ?? "lease lost";
-    log.warn("crawl stopped: lease lost; checkpoint not written", { epoch, tasks_queued: counts.tasksQueued });
-    return { status: "lease_lost", reason, ...counts };
-  }
-  const progress: CrawlProgress = {
-    complete: !stop.failure && !stop.interrupted,
-    done,
-    maxModified: untimedNewest,
-    enqueuedCount,
-    crawlSeconds: (performance.now() - started) / 1000,
-    floor: checkpoint ? undefined : pythonFrom,
-  };
-  const checkpointFailure = await saveCheckpoint(deps, key, epoch, progress, keeper, log);
-  if (checkpointFailure === "lease_lost") {
-    return { status: "lease_lost", reason: keeper.lost?.message ?? "lease lost", ...counts };
-  }
-  if (stop.failure) return { status: "failed", failure: stop.failure, ...counts };
-  if (checkpointFailure) return { status: "failed", failure: { ...failureBase, ...checkpointFailure }, ...counts };
-  log.info(stop.interrupted ? "crawl interrupted" : "crawl finished", {
-    epoch,
-    items_discovered: counts.itemsDiscovered,
-    tasks_queued: counts.tasksQueued,
-    duration_ms: Math.round(performance.now() - started),
-  });
-  if (stop.interrupted) {
-    return { status: "interrupted", epoch, executorId: run.executorId, reason: stop.interrupted, ...counts };
-  }
-  return { status: "completed", epoch, executorId: run.executorId, ...counts };
+  return tally;
 }
 
 async function enqueue(

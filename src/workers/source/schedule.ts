@@ -1,7 +1,7 @@
 // Per-VAULT crawl schedule (the Python worker keyed it by pipeline, so a second vault on a pipeline was never
 // crawled). Pure bookkeeping: the source loop feeds it vault lists, intervals and crawl outcomes.
-import type { VaultDoc } from "../model/documents.ts";
-import { exponentialDelay, withJitter } from "../util/backoff.ts";
+import type { VaultDoc } from "../../model/documents.ts";
+import { exponentialDelay, withJitter } from "../../util/backoff.ts";
 
 export interface ScheduledVault {
   vault: VaultDoc;

@@ -2,9 +2,9 @@
 // execution record is written first, then the message is sent; when the send fails the record is marked failed
 // (etag-checked, so a record a processing worker already took is left alone) instead of staying pending for ever.
 import type { Container } from "@azure/cosmos";
-import { errorSummary } from "../util/errors.ts";
-import { createPendingExecution, markExecutionFailed } from "../store/execution-records.ts";
-import { claimCheckBlobName, type PlannedTask, type SendResult, type TaskSender } from "../queue/sender.ts";
+import { errorSummary } from "../../util/errors.ts";
+import { createPendingExecution, markExecutionFailed } from "../../store/execution-records.ts";
+import { claimCheckBlobName, type PlannedTask, type SendResult, type TaskSender } from "../../queue/sender.ts";
 
 export interface SendTaskDeps {
   /** The vault_executions container. */

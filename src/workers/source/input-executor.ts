@@ -1,13 +1,13 @@
 // From a pipeline document to its input executor (the one the source worker crawls) and its polling interval.
 import process from "node:process";
-import type { PipelineDoc } from "../model/documents.ts";
-import type { ExecutorDeps, InputExecutorInstance } from "../executors/types.ts";
-import { isInputExecutor } from "../executors/types.ts";
-import { createExecutor, type ExecutorRegistry, findInputExecutor, parsePipelineYaml } from "../pipeline/index.ts";
-import { executorEnv } from "../pipeline/definition.ts";
-import { pipelineEnvPolicy, substituteEnv } from "../pipeline/env.ts";
+import type { PipelineDoc } from "../../model/documents.ts";
+import type { ExecutorDeps, InputExecutorInstance } from "../../executors/types.ts";
+import { isInputExecutor } from "../../executors/types.ts";
+import { createExecutor, type ExecutorRegistry, findInputExecutor, parsePipelineYaml } from "../../pipeline/index.ts";
+import { executorEnv } from "../../pipeline/definition.ts";
+import { pipelineEnvPolicy, substituteEnv } from "../../pipeline/env.ts";
 import type { SourceFailure } from "./failures.ts";
-import { errorText } from "../util/errors.ts";
+import { errorText } from "../../util/errors.ts";
 
 export type { ExecutorRegistry };
 

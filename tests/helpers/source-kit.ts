@@ -4,14 +4,14 @@
 import * as v from "valibot";
 import { BlobServiceClient } from "@azure/storage-blob";
 import type { QueueClient } from "@azure/storage-queue";
-import { type Emulators, startEmulators, type StartOptions } from "../../scripts/lib/emulators.ts";
+import { type Emulators, startEmulators, type StartOptions } from "./emulators.ts";
 import { type CosmosStore, openCosmosStore } from "../../src/store/cosmos.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { Logger } from "../../src/log/logger.ts";
 import { MemoryReporter, type WorkerContext } from "../../src/model/worker-context.ts";
 import { ClaimCheckMessageSchema, type TaskMessage, TaskMessageSchema } from "../../src/model/task-envelope.ts";
-import { sleep, uniqueName, withTimeout } from "../helpers/wait.ts";
+import { sleep, uniqueName, withTimeout } from "./wait.ts";
 
 export { sleep, uniqueName, withTimeout };
 

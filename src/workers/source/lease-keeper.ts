@@ -1,8 +1,8 @@
 // Keeps a crawl lease alive: renews it every third of the TTL (If-Match) and aborts `signal` the moment the lease
 // is lost (412/404 on renew) or could not be renewed before it would expire by this process's own monotonic
 // clock (a safety margin before the TTL, so a slow or paused renew never leaves two holders acting at once).
-import type { Logger } from "../log/logger.ts";
-import { type Lease, LeaseLostError, type LeaseStore } from "../store/leases.ts";
+import type { Logger } from "../../log/logger.ts";
+import { type Lease, LeaseLostError, type LeaseStore } from "../../store/leases.ts";
 
 /** A second lock held for the same crawl (the Python worker's pipeline lock), refreshed and released with ours. */
 export interface CompanionLock {

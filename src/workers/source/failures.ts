@@ -2,8 +2,8 @@
 // a repeat of the same failure only increments `occurrences` on the record already written. The state is kept
 // in memory per worker process; a restart, or a successful crawl in between, starts a new record.
 import type { Container } from "@azure/cosmos";
-import type { Logger } from "../log/logger.ts";
-import { countRepeatedFailure, createFailedExecution, type RecordRef } from "../store/execution-records.ts";
+import type { Logger } from "../../log/logger.ts";
+import { countRepeatedFailure, createFailedExecution, type RecordRef } from "../../store/execution-records.ts";
 
 export type FailureKind =
   | "pipeline_missing"

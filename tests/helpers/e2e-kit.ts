@@ -9,11 +9,11 @@ import { join } from "node:path";
 import { Buffer } from "node:buffer";
 import { createServer as createHttpServer, type Server } from "node:http";
 import { connect, createServer as createTcpServer, type Server as TcpServer, type Socket } from "node:net";
-import { type Emulators, startEmulators } from "../../scripts/lib/emulators.ts";
-import { BinaryRun } from "../helpers/binary-run.ts";
-import { basicEnv, ensureBinary, type Finished, startBinary, type StartedBinary } from "../helpers/binary.ts";
-import { executionsOfVault, type ExecutionTimes, seedCosmos, type SeededStore } from "../helpers/seeded-store.ts";
-import { sleep, uniqueName, until } from "../helpers/wait.ts";
+import { type Emulators, startEmulators } from "./emulators.ts";
+import { BinaryRun } from "./binary-run.ts";
+import { basicEnv, ensureBinary, type Finished, startBinary, type StartedBinary } from "./binary.ts";
+import { executionsOfVault, type ExecutionTimes, seedCosmos, type SeededStore } from "./seeded-store.ts";
+import { sleep, uniqueName, until } from "./wait.ts";
 
 export { sleep, uniqueName, until };
 export type { Finished };

@@ -1,5 +1,5 @@
 // The source worker: schedules one crawl per enabled VAULT at its input executor's polling interval and runs it
-// under the vault's lease (src/source/crawl-vault.ts). `runSourceOnce` is the `--once` form.
+// under the vault's lease (crawl-vault.ts). `runSourceOnce` is the `--once` form.
 //
 // Deliberate differences from the Python worker:
 // - scheduled per vault (it keyed its schedule by pipeline, so a second vault of a pipeline was never crawled); the
@@ -14,24 +14,24 @@
 // - Failures (missing pipeline, unknown executor, bad settings, storage errors) write ONE failed execution record
 //   per distinct failure; repeats increment its `occurrences`.
 import * as v from "valibot";
-import type { WorkerContext } from "../model/worker-context.ts";
-import { openCosmosStore } from "../store/cosmos.ts";
-import type { VaultDoc } from "../model/documents.ts";
-import { listEnabledVaults, readVaultDoc } from "../store/vaults.ts";
-import { readPipelineDoc } from "../store/pipelines.ts";
-import { PythonLockStore } from "../store/python-locks.ts";
-import { isLeaseFree, LeaseStore } from "../store/leases.ts";
-import { CheckpointStore } from "../store/checkpoints.ts";
-import { TaskSender } from "../queue/sender.ts";
-import { defaultRegistry } from "../pipeline/index.ts";
-import { type CrawlOutcome, crawlVault, type SourceDeps } from "../source/crawl-vault.ts";
-import { FailureLog } from "../source/failures.ts";
-import { pollingIntervalOf } from "../source/input-executor.ts";
-import { type ScheduledVault, VaultSchedule } from "../source/schedule.ts";
-import { sleep } from "../util/sleep.ts";
-import { errorSummary } from "../util/errors.ts";
-import { describeDependencyError } from "../util/dependency-error.ts";
-import { OutageGate } from "../util/outage-gate.ts";
+import type { WorkerContext } from "../../model/worker-context.ts";
+import { openCosmosStore } from "../../store/cosmos.ts";
+import type { VaultDoc } from "../../model/documents.ts";
+import { listEnabledVaults, readVaultDoc } from "../../store/vaults.ts";
+import { readPipelineDoc } from "../../store/pipelines.ts";
+import { PythonLockStore } from "../../store/python-locks.ts";
+import { isLeaseFree, LeaseStore } from "../../store/leases.ts";
+import { CheckpointStore } from "../../store/checkpoints.ts";
+import { TaskSender } from "../../queue/sender.ts";
+import { defaultRegistry } from "../../pipeline/index.ts";
+import { type CrawlOutcome, crawlVault, type SourceDeps } from "./crawl-vault.ts";
+import { FailureLog } from "./failures.ts";
+import { pollingIntervalOf } from "./input-executor.ts";
+import { type ScheduledVault, VaultSchedule } from "./schedule.ts";
+import { sleep } from "../../util/sleep.ts";
+import { errorSummary } from "../../util/errors.ts";
+import { OutageGate } from "../../util/outage-gate.ts";
+import { describeDependencyError } from "../../util/dependency-error.ts";
 
 export interface SourceOnceSummary {
   vaults: number;
