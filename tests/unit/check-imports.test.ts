@@ -1,7 +1,17 @@
 // The import rules of scripts/check-imports.ts between src/, tests/ and scripts/, and its cycle finder.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cycles, layerProblems } from "../../scripts/check-imports.ts";
+import {
+  cycles,
+  FUNCTION_LINE_LIMIT,
+  functionLengthProblems,
+  layerProblems,
+  longFunctions,
+} from "../../scripts/check-imports.ts";
+
+/** A formatted function of `body` lines (plus its opening and closing lines). */
+const fn = (head: string, body: number, indent = "") =>
+  [`${indent}${head} {`, ...Array.from({ length: body }, (_, i) => `${indent}  step${i}();`), `${indent}}`].join("\n");
 
 const graph = (edges: Record<string, string[]>) =>
   new Map(Object.entries(edges).map(([from, to]) => [from, new Set(to)]));
@@ -38,4 +48,38 @@ test("a test may import the script it tests only when that script reaches nothin
 test("cycles finds circles of more than one file and nothing else", () => {
   assert.deepEqual(cycles(graph({ a: ["b"], b: ["c"], c: ["a"], d: ["a"] })), [["a", "b", "c"]]);
   assert.deepEqual(cycles(graph({ a: ["b"], b: [] })), []);
+});
+
+test("measures functions, methods and arrow functions from their opening to their closing line", () => {
+  const text = [
+    "// a file",
+    fn("export async function crawl(deps: Deps): Promise<void>", 20),
+    "class Run {",
+    fn("private async runNode(id: string): Promise<Outcome>", 8, "  "),
+    "}",
+    fn("const take = (source: string): Content[] =>", 12),
+    "if (x) {",
+    "  y();",
+    "}",
+  ].join("\n");
+  assert.deepEqual(longFunctions(text, 5).map((f) => [f.name, f.lines, f.line]), [
+    ["crawl", 22, 2],
+    ["runNode", 10, 25],
+    ["take", 14, 36],
+  ]);
+  assert.deepEqual(longFunctions(text, 22), []);
+});
+
+test("a function over the limit fails unless a long-function comment says why or it is a known one that did not grow", () => {
+  const long = fn("export function drive(opts: Opts): void", FUNCTION_LINE_LIMIT);
+  const [problem] = functionLengthProblems("src/queue/driver.ts", long);
+  assert.match(problem, /src\/queue\/driver.ts:1: function drive is 112 lines \(limit 110\)/);
+  assert.deepEqual(
+    functionLengthProblems("src/queue/driver.ts", "// long function: one state machine, read top to bottom\n" + long),
+    [],
+  );
+  const known = fn("async function handle(message: LeasedMessage): Promise<void>", 100);
+  assert.deepEqual(functionLengthProblems("src/workers/processing/handle-task.ts", known), []);
+  const grown = fn("async function handle(message: LeasedMessage): Promise<void>", 140);
+  assert.match(functionLengthProblems("src/workers/processing/handle-task.ts", grown)[0], /until it is split/);
 });
