@@ -276,10 +276,17 @@ describe("web_scraper render_js: true without a browser", () => {
     assert.equal(browserExecutable("/opt/c", () => false), undefined);
   });
 
-  test("screenshot_save_to_file is refused: the worker writes no files of its own", () => {
-    assert.throws(
-      () => scrapeExecutor({ start_urls: `${site.base}/js`, screenshot_enabled: true, screenshot_save_to_file: true }),
-      /screenshot_save_to_file: true writes files on the worker's own disk.*screenshot_base64/,
-    );
+  test("screenshot_save_to_file: a warning, the screenshot stays in the item", async () => {
+    const exec = scrapeExecutor({
+      start_urls: `${site.base}/js`,
+      render_js: true,
+      screenshot_enabled: true,
+      screenshot_save_to_file: true,
+    });
+    assert.match((exec.compileWarnings ?? []).join("\n"), /screenshot_save_to_file is ignored.*screenshot_base64/);
+    if (skip) return;
+    const [item] = await exec.process([], ctx());
+    assert.ok((output(item).screenshot_base64 as string).length > 100);
+    assert.equal(output(item).screenshot_path, undefined);
   });
 });

@@ -232,7 +232,7 @@ describe("web_scraper", () => {
     assert.deepEqual(await make({}).process([input("i", {})], ctx()), []);
   });
 
-  test("XPath, bad selectors and screenshot files are refused at compile time", () => {
+  test("XPath and bad selectors are refused at compile time", () => {
     const refuses = (settings: Record<string, unknown>, message: RegExp) =>
       assert.throws(() => make({ start_urls: `${base}/`, ...settings }), (err: unknown) => {
         assert.ok(err instanceof PipelineError, String(err));
@@ -240,7 +240,6 @@ describe("web_scraper", () => {
         assert.match(err.message, message);
         return true;
       });
-    refuses({ screenshot_enabled: true, screenshot_save_to_file: "true" }, /screenshot_save_to_file: true writes/);
     refuses({ selectors: { a: "//div[@id='x']" } }, /selectors.a: XPath selectors are not supported/);
     refuses({ selectors: '{"a": "div[["}' }, /selectors.a: 'div\[\[' is not a valid CSS selector/);
     refuses({ start_urls: "ftp://x/y" }, /start_urls: 'ftp:\/\/x\/y' is not an http\(s\) URL/);

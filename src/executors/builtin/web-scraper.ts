@@ -151,7 +151,7 @@ function pageItem(
     timestamp,
   };
   if (s.include_html) output.html = html;
-  // ContentFlow stores the screenshot as base64 in the output (screenshot_save_to_file is refused, see below).
+  // ContentFlow stores the screenshot as base64 in the output (screenshot_save_to_file is ignored, see create).
   if (screenshot) output.screenshot_base64 = Buffer.from(screenshot).toString("base64");
   return {
     id: {
@@ -203,13 +203,15 @@ export const webScraper: ExecutorDefinition<typeof settings> = {
   description: "Fetches web pages (optionally following links) and extracts their title and CSS-selected fields",
   settings,
   create: (id, s, deps) => {
+    const compileWarnings: string[] = [];
     if (s.screenshot_enabled && s.screenshot_save_to_file) {
-      throw new Error(
-        "screenshot_save_to_file: true writes files on the worker's own disk, which this worker does not do; " +
-          "set it to false: the screenshot is then in the output as screenshot_base64",
+      // ContentFlow writes the file under screenshot_output_dir on the worker and gives screenshot_path; a worker's
+      // disk is not where anyone would look for it, so ours keeps the screenshot in the item.
+      compileWarnings.push(
+        "screenshot_save_to_file is ignored: this worker writes no files of its own; the screenshot is in the " +
+          "output as screenshot_base64 (no screenshot_path)",
       );
     }
-    const compileWarnings: string[] = [];
     let browser: BrowserPool | undefined;
     let noBrowser: string | undefined;
     if (wantsBrowser(s)) {
