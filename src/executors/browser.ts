@@ -28,7 +28,8 @@ export const DEFAULT_BROWSER_PATHS = [
   "/usr/bin/google-chrome-stable",
 ];
 
-const LAUNCH_ARGS = [
+/** Chromium flags: headless server use, no network traffic of its own (updates, sync, QUIC probes, preconnects). */
+export const LAUNCH_ARGS = [
   "--no-sandbox",
   "--disable-gpu",
   "--disable-quic",
@@ -37,6 +38,9 @@ const LAUNCH_ARGS = [
   "--disable-component-update",
   "--disable-sync",
   "--disable-dev-shm-usage",
+  // Chromium never connects anywhere itself: the worker makes every request (fetchForPage). Without this, a page's
+  // preconnect hints still opened bare TCP connections to hosts the outbound policy refuses.
+  "--host-resolver-rules=MAP * ~NOTFOUND",
 ];
 
 /**

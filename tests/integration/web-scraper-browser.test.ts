@@ -23,8 +23,11 @@ const skip = chromiumSkipReason();
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
 /** A loopback HTTP server with its own routes and the paths it was asked for. */
-async function serve(routes: Map<string, Handler>): Promise<{ server: Server; base: string; hits: string[] }> {
+async function serve(
+  routes: Map<string, Handler>,
+): Promise<{ server: Server; base: string; hits: string[]; connections: { count: number } }> {
   const hits: string[] = [];
+  const connections = { count: 0 };
   const server = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     hits.push(path);
@@ -32,9 +35,10 @@ async function serve(routes: Map<string, Handler>): Promise<{ server: Server; ba
     if (!handler) return void res.writeHead(404, { "content-type": "text/html" }).end("<p>missing</p>");
     handler(req, res);
   });
+  server.on("connection", () => connections.count++);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
   const addr = server.address();
-  return { server, base: `http://127.0.0.1:${typeof addr === "object" && addr ? addr.port : 0}`, hits };
+  return { server, base: `http://127.0.0.1:${typeof addr === "object" && addr ? addr.port : 0}`, hits, connections };
 }
 
 const page = (body: string, head = "") => (_req: IncomingMessage, res: ServerResponse) => {
@@ -84,6 +88,8 @@ before(async () => {
         "/calls-out",
         page(
           `<p id="r">waiting</p><img src="${refusedBase}/beacon?img=1"><img src="/redirect-out?img=1">
+           <iframe src="${refusedBase}/beacon?iframe=1"></iframe><link rel="preconnect" href="${refusedBase}">
+           <link rel="prefetch" href="${refusedBase}/beacon?prefetch=1">
            <script>
              fetch("${refusedBase}/beacon?fetch=1").then(() => "reached", () => "refused")
                .then((r) => { document.getElementById("r").textContent = r; });
@@ -130,11 +136,14 @@ describe("web_scraper render_js: true in Chromium", { skip }, () => {
     assert.deepEqual(output(item).extracted_fields, { heading: "server text" });
   });
 
-  test("requests of the page to a host the policy refuses are aborted and never arrive", async () => {
+  test("requests of the page to a host the policy refuses are aborted; not even a connection arrives", async () => {
     refusedSite.hits.length = 0;
+    refusedSite.connections.count = 0;
     const [item] = await scrape({ start_urls: `${site.base}/calls-out`, render_js: true, selectors: { r: "#r" } });
     assert.deepEqual(output(item).extracted_fields, { r: "refused" });
     assert.deepEqual(refusedSite.hits, []);
+    // Not even a bare connection (Chromium's preconnect would open one without a request).
+    assert.equal(refusedSite.connections.count, 0);
     const warnings = (item.executor_logs?.[0]?.details as { warnings: string[] }).warnings;
     assert.match(warnings.join("\n"), /outbound policy refused.*localhost:\d+\/beacon.*OUTBOUND_ALLOWED_PRIVATE_HOSTS/);
   });
