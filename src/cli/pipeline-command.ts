@@ -18,6 +18,7 @@ import { parseDotenv } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { parsePipelineYaml } from "../pipeline/definition.ts";
 import { LocalRunError, type LocalRunResult, runLocally } from "../pipeline/local-run.ts";
+import { closeSharedBrowser } from "../executors/browser.ts";
 import { type Content, ContentSchema } from "../model/content.ts";
 import { parseJsonInput } from "./json-input.ts";
 import { ProgressLine } from "./progress-line.ts";
@@ -418,6 +419,7 @@ async function runCommand(argv: string[]): Promise<number> {
       clearInterval(ticker);
       process.off("SIGINT", stop);
       progress.done();
+      await closeSharedBrowser(); // started by web_scraper render_js: true, if any
     }
   } catch (err) {
     if (err instanceof ConfigError || err instanceof UsageError) throw err;

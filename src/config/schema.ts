@@ -166,6 +166,8 @@ export const settingSchemas = {
   MAX_DOCUMENT_MB: intSetting(1, 4096),
   PDF_THREAD_MAX_MEMORY_MB: intSetting(16, 65536),
   LOCAL_FILE_ROOTS: listSetting(),
+  BROWSER_EXECUTABLE_PATH: strSetting(),
+  BROWSER_MAX_PAGES: intSetting(1, 64),
   AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT: intSetting(1, 1000),
   AI_MAX_RETRY_DELAY_SECONDS: intSetting(0, 3600),
   AZURE_OPENAI_ENDPOINT: urlOrEmpty("the default Azure OpenAI endpoint"),
@@ -396,6 +398,23 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
     default: "",
     description:
       "Comma-separated folders content_retriever may read local_file items from (besides the temp directory; empty = temp directory only)",
+  },
+  BROWSER_EXECUTABLE_PATH: {
+    group: "processing",
+    default: "auto",
+    description:
+      "Chromium that web_scraper uses for render_js: true (through playwright-core, one browser per worker process, " +
+      "started at the first such page): a path, 'auto' = the first of /usr/bin/chromium, /usr/bin/chromium-browser, " +
+      "/usr/bin/google-chrome, /usr/bin/google-chrome-stable that exists, empty = no browser. Without a browser " +
+      "render_js: true pages are fetched as served (no JavaScript), with a warning in pipeline check and in the " +
+      "item's log",
+  },
+  BROWSER_MAX_PAGES: {
+    group: "processing",
+    default: "3",
+    description:
+      "Pages the worker's browser has open at once, over all tasks (each costs memory, see docs/pipelines.md); " +
+      "further renders wait for a free page",
   },
   AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT: {
     group: "processing",

@@ -82,6 +82,8 @@ export interface ExecutorInstance {
   processItem?(item: Content, ctx: ExecutorRunContext): Promise<Content | Content[]>;
   /** Release clients or temp files; called when the compiled pipeline is dropped. */
   close?(): Promise<void>;
+  /** Notes for the pipeline's author found when the executor was created (shown by `pipeline check`, logged). */
+  readonly compileWarnings?: readonly string[];
 }
 
 export interface CrawlBatch {

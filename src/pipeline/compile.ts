@@ -249,7 +249,14 @@ function prepare(
     if (err instanceof PipelineError) throw err;
     throw new PipelineError(`${where(cfg)}: ${(err as Error).message}`);
   }
-  return { id: cfg.id, type: cfg.type, instance, common, condition, warnings: read.warnings };
+  return {
+    id: cfg.id,
+    type: cfg.type,
+    instance,
+    common,
+    condition,
+    warnings: [...read.warnings, ...(instance.compileWarnings ?? [])],
+  };
 }
 
 /**

@@ -108,14 +108,6 @@ const PYTHON_REFUSES: Record<string, string> = {
   "17-knowledge-graph__knowledge_graph_build.yaml": "knowledge_graph_* types are not in the executor catalog",
   "17-knowledge-graph__knowledge_graph_enrichment.yaml": "knowledge_graph_* types are not in the executor catalog",
   "17-knowledge-graph__knowledge_graph_queries.yaml": "knowledge_graph_* types are not in the executor catalog",
-  ...Object.fromEntries(
-    ["crawling_example", "multi_pattern_example", "news_aggregator_example", "screenshot_element", "simple_scrape"]
-      .map((name) => [
-        `18-web-scraping__${name}.yaml`,
-        "a bare `executors:` list: no `name` (the worker's pipeline_definition['name'] raises KeyError) and no " +
-        "execution_sequence ('Execution sequence cannot be empty')",
-      ]),
-  ),
   "19-sub-pipelines__nested_subpipelines.yaml": "type 'sub-pipeline' is not in the catalog (the type is 'subpipeline')",
   "21-document-set-comparison__pipeline_config.yaml":
     "type 'sub-pipeline' is not in the catalog (the type is 'subpipeline')",
@@ -138,6 +130,21 @@ const PYTHON_REFUSES: Record<string, string> = {
       .map((name) => [`${name}.yaml`, "an old format (`workflows:`, `subworkflows:`): no `pipeline:` or `pipelines:`"]),
   ),
 };
+
+/**
+ * Library samples the Python worker refuses that compile here, and why. The web scraping samples are a bare
+ * `executors:` list (Python: no `name`, KeyError; no execution_sequence); ours reads a bare definition, names it
+ * 'pipeline' and needs no order for one executor (definition.ts). They were refused here only for render_js: true
+ * until web_scraper had a browser mode.
+ */
+const OURS_ACCEPTS = [
+  "crawling_example",
+  "multi_pattern_example",
+  "news_aggregator_example",
+  "screenshot_element",
+  "simple_scrape",
+]
+  .map((name) => `18-web-scraping__${name}.yaml`);
 
 describe("pipeline check: ContentFlow's own pipelines through the compiled binary", () => {
   test("the 12 web UI templates and 47 library samples are all there", () => {
@@ -168,7 +175,9 @@ describe("pipeline check: ContentFlow's own pipelines through the compiled binar
     const summary = summarize(JSON.parse(r.stdout) as CheckJson);
     const invalid = Object.keys(summary).filter((k) => summary[k] !== "valid").map((k) => k.replace(/^.*\//, ""));
     assert.deepEqual(invalid.sort(), Object.keys(PYTHON_REFUSES).sort());
-    assert.equal(Object.keys(summary).length - invalid.length, 27);
+    const valid = Object.keys(summary).filter((k) => summary[k] === "valid").map((k) => k.replace(/^.*\//, ""));
+    for (const name of OURS_ACCEPTS) assert.ok(valid.includes(name), `${name} compiles`);
+    assert.equal(valid.length, 27 + OURS_ACCEPTS.length);
   });
 
   test("the 12 web UI templates, completed as the UI requires, are all valid in the worker's environment", async () => {

@@ -1,5 +1,6 @@
 // web_scraper against a loopback HTTP server started here (allowed through OUTBOUND_ALLOWED_PRIVATE_HOSTS): page
-// fields, crawling, limits, and the refusals (browser-only settings, private targets without the operator's leave).
+// fields, crawling, limits, the refusals (bad selectors, private targets without the operator's leave) and the
+// warnings for browser settings when no browser is installed (browser mode: tests/integration/web-scraper-browser.test.ts).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -231,7 +232,7 @@ describe("web_scraper", () => {
     assert.deepEqual(await make({}).process([input("i", {})], ctx()), []);
   });
 
-  test("browser-only settings, XPath and bad selectors are refused at compile time", () => {
+  test("XPath and bad selectors are refused at compile time", () => {
     const refuses = (settings: Record<string, unknown>, message: RegExp) =>
       assert.throws(() => make({ start_urls: `${base}/`, ...settings }), (err: unknown) => {
         assert.ok(err instanceof PipelineError, String(err));
@@ -239,15 +240,25 @@ describe("web_scraper", () => {
         assert.match(err.message, message);
         return true;
       });
-    refuses({ render_js: true }, /render_js: true needs a browser.*set render_js: false/);
-    refuses({ render_js: "true" }, /render_js: true needs a browser/);
-    refuses({ wait_for_selector: "#main" }, /wait_for_selector needs a browser/);
-    refuses({ screenshot_enabled: true }, /screenshot_enabled: true needs a browser/);
     refuses({ selectors: { a: "//div[@id='x']" } }, /selectors.a: XPath selectors are not supported/);
     refuses({ selectors: '{"a": "div[["}' }, /selectors.a: 'div\[\[' is not a valid CSS selector/);
     refuses({ start_urls: "ftp://x/y" }, /start_urls: 'ftp:\/\/x\/y' is not an http\(s\) URL/);
     refuses({ max_pages: 0 }, /max_pages/);
     make({ start_urls: `${base}/`, render_js: false, screenshot_type: "jpeg" });
+  });
+
+  test("browser settings without a browser (BROWSER_EXECUTABLE_PATH empty) compile with a warning each", () => {
+    const noBrowser = { ...loopback, BROWSER_EXECUTABLE_PATH: "" };
+    const warns = (settings: Record<string, unknown>, message: RegExp) =>
+      assert.match(
+        (make({ start_urls: `${base}/`, ...settings }, noBrowser).compileWarnings ?? []).join("\n"),
+        message,
+      );
+    warns({ render_js: "true" }, /^render_js: true runs as a plain fetch .*: BROWSER_EXECUTABLE_PATH is empty/);
+    warns({ wait_for_selector: "#main" }, /^wait_for_selector is ignored: BROWSER_EXECUTABLE_PATH is empty/);
+    warns({ screenshot_enabled: true }, /^no screenshots are taken: BROWSER_EXECUTABLE_PATH is empty/);
+    assert.deepEqual(make({ start_urls: `${base}/`, render_js: false }, noBrowser).compileWarnings, []);
+    assert.deepEqual(make({ start_urls: `${base}/` }, noBrowser).compileWarnings, []);
   });
 });
 

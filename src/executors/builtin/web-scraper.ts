@@ -1,9 +1,12 @@
 // web_scraper: fetches web pages (start_urls, plus data.url / data.source_url of the items it receives) and makes
 // one content item per page with its title, the fields named by CSS `selectors` and, when following links, the links
-// it found. Pages are fetched statically and parsed without running their scripts; settings that need a browser
-// (render_js: true, wait_for_selector, screenshot_enabled: true) are refused at compile time. Every URL, redirects
-// included, goes through the outbound policy (OUTBOUND_ALLOWED_HOSTS / OUTBOUND_ALLOWED_PRIVATE_HOSTS).
+// it found. With render_js: true (or wait_for_selector / screenshot_enabled) pages are rendered by the worker's
+// headless Chromium (executors/browser.ts), as ContentFlow always does; otherwise, or when no browser is installed
+// (then with a warning in pipeline check and on each item), they are fetched as served and parsed without running
+// their scripts. Every URL, redirects and a rendered page's own requests included, goes through the outbound policy
+// (OUTBOUND_ALLOWED_HOSTS / OUTBOUND_ALLOWED_PRIVATE_HOSTS).
 import * as v from "valibot";
+import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import type { ExecutorDefinition, ExecutorRunContext } from "../types.ts";
 import { type Content, nowIso } from "../../model/content.ts";
@@ -25,14 +28,13 @@ import {
   readTextLimited,
 } from "../../net/outbound.ts";
 import { linkedSignal } from "../../util/abort.ts";
+import { type BrowserPool, noBrowserReason, type RenderedPage, sharedBrowser } from "../browser.ts";
 import { sleepOrAbort } from "../../util/sleep.ts";
 import { starPattern } from "../../util/linear-regex.ts";
 
 /** ContentFlow's default User-Agent (a desktop Chrome). */
 const DEFAULT_USER_AGENT =
   "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/128.0.0.0 Safari/537.36";
-
-const BROWSER_ONLY = "needs a browser, and web_scraper fetches pages without one (no JavaScript, no rendering)";
 
 const settings = v.object({
   start_urls: v.optional(stringListSetting("start_urls"), []),
@@ -133,7 +135,13 @@ async function fetchPage(
   }
 }
 
-function pageItem(url: string, s: Settings, page: PageContent, html: string): Content {
+function pageItem(
+  url: string,
+  s: Settings,
+  page: PageContent,
+  html: string,
+  screenshot?: Uint8Array,
+): Content {
   const timestamp = nowIso();
   const output: Record<string, unknown> = {
     url,
@@ -143,6 +151,8 @@ function pageItem(url: string, s: Settings, page: PageContent, html: string): Co
     timestamp,
   };
   if (s.include_html) output.html = html;
+  // ContentFlow stores the screenshot as base64 in the output (screenshot_save_to_file is ignored, see create).
+  if (screenshot) output.screenshot_base64 = Buffer.from(screenshot).toString("base64");
   return {
     id: {
       canonical_id: url,
@@ -156,12 +166,35 @@ function pageItem(url: string, s: Settings, page: PageContent, html: string): Co
   };
 }
 
-function checkStaticOnly(s: Settings): void {
-  if (s.render_js === true) {
-    throw new Error(`render_js: true ${BROWSER_ONLY}; set render_js: false to fetch pages as they are served`);
-  }
-  if (s.wait_for_selector) throw new Error(`wait_for_selector ${BROWSER_ONLY}; remove it`);
-  if (s.screenshot_enabled) throw new Error(`screenshot_enabled: true ${BROWSER_ONLY}; set it to false`);
+/** Whether the settings ask for a browser (ContentFlow always uses one; our default without render_js is a fetch). */
+function wantsBrowser(s: Settings): boolean {
+  return s.render_js === true || !!s.wait_for_selector || s.screenshot_enabled;
+}
+
+/** What a page looks like without a browser, for the warning (pipeline check and each item's log). */
+function withoutBrowserNote(s: Settings, reason: string): string {
+  const lost = [
+    s.render_js === true ? "render_js: true runs as a plain fetch (the page's JavaScript does not run)" : undefined,
+    s.wait_for_selector ? "wait_for_selector is ignored" : undefined,
+    s.screenshot_enabled ? "no screenshots are taken" : undefined,
+  ].filter((x) => x !== undefined);
+  return `${lost.join("; ")}: ${reason}`;
+}
+
+/** An executor log entry on a page item, for what went wrong without failing the page. */
+function withWarnings(item: Content, id: string, start: string, warnings: string[]): Content {
+  if (warnings.length === 0) return item;
+  return {
+    ...item,
+    executor_logs: [...(item.executor_logs ?? []), {
+      executor_id: id,
+      start_time: start,
+      end_time: nowIso(),
+      status: "completed",
+      details: { warnings },
+      errors: [],
+    }],
+  };
 }
 
 export const webScraper: ExecutorDefinition<typeof settings> = {
@@ -170,7 +203,24 @@ export const webScraper: ExecutorDefinition<typeof settings> = {
   description: "Fetches web pages (optionally following links) and extracts their title and CSS-selected fields",
   settings,
   create: (id, s, deps) => {
-    checkStaticOnly(s);
+    const compileWarnings: string[] = [];
+    if (s.screenshot_enabled && s.screenshot_save_to_file) {
+      // ContentFlow writes the file under screenshot_output_dir on the worker and gives screenshot_path; a worker's
+      // disk is not where anyone would look for it, so ours keeps the screenshot in the item.
+      compileWarnings.push(
+        "screenshot_save_to_file is ignored: this worker writes no files of its own; the screenshot is in the " +
+          "output as screenshot_base64 (no screenshot_path)",
+      );
+    }
+    let browser: BrowserPool | undefined;
+    let noBrowser: string | undefined;
+    if (wantsBrowser(s)) {
+      browser = sharedBrowser(deps.config, deps.logger);
+      if (!browser) {
+        noBrowser = withoutBrowserNote(s, noBrowserReason(deps.config.BROWSER_EXECUTABLE_PATH));
+        compileWarnings.push(noBrowser);
+      }
+    }
     const selectors: FieldSelector[] = [];
     for (const [field, text] of Object.entries(s.selectors)) {
       const parsed = parseFieldSelector(field, text);
@@ -189,10 +239,37 @@ export const webScraper: ExecutorDefinition<typeof settings> = {
       }
     }
     const matches = linkMatcher(s.link_patterns);
+    const maxHtmlBytes = Math.min(s.max_page_bytes, deps.config.MAX_HTTP_RESPONSE_BYTES);
+    const render = async (url: string, ctx: ExecutorRunContext, warnings: string[]): Promise<RenderedPage> =>
+      await browser!.render({
+        url,
+        policy,
+        timeoutMs: s.request_timeout_secs * 1000,
+        maxHtmlBytes,
+        maxHtmlSetting: maxHtmlBytes === s.max_page_bytes ? "max_page_bytes" : "MAX_HTTP_RESPONSE_BYTES",
+        maxResponseBytes: deps.config.MAX_HTTP_RESPONSE_BYTES,
+        userAgent: s.user_agent,
+        waitForSelector: s.wait_for_selector,
+        screenshot: s.screenshot_enabled
+          ? {
+            fullPage: s.screenshot_full_page,
+            selector: s.screenshot_selector?.trim() || undefined,
+            type: s.screenshot_type,
+            quality: s.screenshot_quality,
+          }
+          : undefined,
+        signal: ctx.signal,
+        onWarning: (message, details) => {
+          warnings.push(details?.refused ? `${message}: ${(details.refused as string[]).join("; ")}` : message);
+          ctx.logger.warn(`web_scraper: ${message}`, details);
+        },
+      });
     return {
       id,
       type: "web_scraper",
+      compileWarnings,
       async process(input, ctx: ExecutorRunContext) {
+        if (noBrowser) ctx.logger.warn(`web_scraper: ${noBrowser}`);
         const starts = [...new Set([...s.start_urls, ...inputUrls(input)])];
         if (starts.length === 0) {
           ctx.logger.warn("web_scraper has no URL: set start_urls or give items with data.url");
@@ -211,9 +288,12 @@ export const webScraper: ExecutorDefinition<typeof settings> = {
           if (!isStart && !matches(url)) continue;
           if (fetched > 0) await sleepOrAbort(1000 / s.rate_limit, ctx.signal);
           fetched++;
-          let html: string, finalUrl: string;
+          let html: string, finalUrl: string, screenshot: Uint8Array | undefined;
+          const started = nowIso();
+          const warnings: string[] = noBrowser ? [noBrowser] : [];
           try {
-            ({ html, finalUrl } = await fetchPage(url, s, policy, ctx.signal));
+            if (browser) ({ html, finalUrl, screenshot } = await render(url, ctx, warnings));
+            else ({ html, finalUrl } = await fetchPage(url, s, policy, ctx.signal));
           } catch (err) {
             if (ctx.signal.aborted) throw err;
             const message = `executor '${id}': ${url}: ${(err as Error).message}`;
@@ -223,7 +303,7 @@ export const webScraper: ExecutorDefinition<typeof settings> = {
           }
           const follow = s.follow_links && depth < s.max_depth;
           const page = await extractPage(html, finalUrl, selectors, { links: s.follow_links });
-          pages.push(pageItem(url, s, page, html));
+          pages.push(withWarnings(pageItem(url, s, page, html, screenshot), id, started, warnings));
           if (follow) {
             for (const link of page.links) {
               const next = withoutFragment(link);

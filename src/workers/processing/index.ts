@@ -23,6 +23,7 @@ import { readSaveExecutionOutput } from "../../store/vaults-read.ts";
 import { DocumentCache } from "../../store/doc-cache.ts";
 import type { PipelineDoc, VaultDoc } from "../../model/documents.ts";
 import { blobServiceClient } from "../../executors/blob-clients.ts";
+import { closeSharedBrowser } from "../../executors/browser.ts";
 import { compilePipeline, defaultRegistry, type ExecutorRegistry, parsePipelineYaml } from "../../pipeline/index.ts";
 import { TaskHandler } from "./handle-task.ts";
 
@@ -193,5 +194,6 @@ export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWo
     released_unstarted: summary.releasedUnstarted,
   });
   await pipelines.closeAll();
+  await closeSharedBrowser(); // web_scraper render_js: true pages; nothing runs any more
   store.close();
 }
