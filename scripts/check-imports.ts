@@ -29,7 +29,6 @@ export const FUNCTION_LINE_LIMIT = 110;
 export const KNOWN_LONG_FUNCTIONS: Record<string, Record<string, number>> = {
   "src/cli/supervisor-command.ts": { run: 203 },
   "src/executors/documents/docx.ts": { extractDocx: 128 },
-  "src/workers/processing/index.ts": { runProcessingWorker: 119 },
   "src/workers/processing/handle-task.ts": { handle: 114 },
   "src/queue/consumer.ts": { consume: 122 },
 };

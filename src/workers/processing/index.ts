@@ -77,19 +77,13 @@ async function openStore(ctx: WorkerContext): Promise<CosmosStore | undefined> {
   return undefined;
 }
 
-export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWorkerOptions = {}): Promise<void> {
-  const { config, logger, report, workerId } = ctx;
-  report.setReady(false, "starting");
-  const store = await openStore(ctx);
-  if (!store) return;
-  const registry = opts.registry ?? defaultRegistry();
-  const pipelines = new CompiledPipelineCache((doc, exclude) =>
-    compilePipeline(parsePipelineYaml(doc.yaml), { registry, deps: { config, logger }, excludeExecutor: exclude })
-  );
-  let blobs: BlobServiceClient | undefined;
-  const blobService = () => (blobs ??= blobServiceClient(config));
-
-  const queue = new TaskQueue(taskQueues(config), {
+/**
+ * The task queue of a processing worker: leases counted and logged as they are renewed, expire or are lost, and tasks
+ * too large for a message stored as claim-check blobs (when the worker sends one back, e.g. to the poison queue).
+ */
+function taskQueueOf(ctx: WorkerContext, blobService: () => BlobServiceClient): TaskQueue {
+  const { config, logger, report } = ctx;
+  return new TaskQueue(taskQueues(config), {
     leaseSeconds: config.QUEUE_VISIBILITY_TIMEOUT_SECONDS,
     listener: {
       renewed: () => report.count("lease_renewals_total"),
@@ -115,6 +109,21 @@ export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWo
       return { container: config.CLAIM_CHECK_CONTAINER_NAME, blob: name };
     },
   });
+}
+
+export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWorkerOptions = {}): Promise<void> {
+  const { config, logger, report, workerId } = ctx;
+  report.setReady(false, "starting");
+  const store = await openStore(ctx);
+  if (!store) return;
+  const registry = opts.registry ?? defaultRegistry();
+  const pipelines = new CompiledPipelineCache((doc, exclude) =>
+    compilePipeline(parsePipelineYaml(doc.yaml), { registry, deps: { config, logger }, excludeExecutor: exclude })
+  );
+  let blobs: BlobServiceClient | undefined;
+  const blobService = () => (blobs ??= blobServiceClient(config));
+
+  const queue = taskQueueOf(ctx, blobService);
 
   // After a task met an unreachable Cosmos, stop taking messages until it answers again, so an outage does not use
   // up every task's deliveries. Not ready from the first failed call on, also when every slot is busy retrying its
