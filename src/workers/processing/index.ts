@@ -25,6 +25,10 @@ import type { PipelineDoc, VaultDoc } from "../../model/documents.ts";
 import { blobServiceClient } from "../../executors/blob-clients.ts";
 import { compilePipeline, defaultRegistry, type ExecutorRegistry, parsePipelineYaml } from "../../pipeline/index.ts";
 import { TaskHandler } from "./handle-task.ts";
+import { startTelemetry } from "../../telemetry/index.ts";
+import { telemetryPlan } from "../../telemetry/plan.ts";
+import { taskSpanAttributes } from "../../telemetry/task-span.ts";
+import { buildInfo } from "../../runtime/build-info.ts";
 
 export interface ProcessingWorkerOptions {
   /** Executor types pipelines may use; default: the built-ins. */
@@ -163,6 +167,12 @@ export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWo
     cosmosGate,
   });
 
+  const telemetry = await startTelemetry(telemetryPlan(config), {
+    role: "processing",
+    workerId,
+    version: buildInfo().version,
+    logger,
+  });
   const summary = await consume({
     queue,
     concurrency: config.PROCESSING_CONCURRENCY,
@@ -172,7 +182,8 @@ export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWo
     drain: ctx.drain,
     drainBudgetMs: taskDrainBudgetMs(config),
     logger,
-    handle: (message, stop) => handler.handle(message, stop),
+    handle: (message, stop) =>
+      telemetry.span("contentflow.task", taskSpanAttributes(message, Date.now()), () => handler.handle(message, stop)),
     beforeReceive: waitForCosmos,
     paused: () => cosmosGate.isDown,
     retryDelaySeconds: (message) => handler.retryDelaySeconds(message),
@@ -194,4 +205,6 @@ export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWo
   });
   await pipelines.closeAll();
   store.close();
+  // Within what is left of the drain budget after the tasks' share (taskDrainBudgetMs), at most 2 s.
+  await telemetry.shutdown(Math.min(2000, config.SHUTDOWN_DRAIN_TIMEOUT_SECONDS * 1000 - taskDrainBudgetMs(config)));
 }

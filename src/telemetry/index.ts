@@ -1,0 +1,36 @@
+// Telemetry for the workers: one small interface whose call sites are a span around an existing step. Off (the
+// plan says so: no APPLICATIONINSIGHTS_CONNECTION_STRING, no OTEL_EXPORTER_OTLP_ENDPOINT) it is a no-op and no
+// OpenTelemetry module is loaded; on, src/telemetry/sdk.ts is imported on demand. Exporting never blocks or fails
+// a task: spans go through bounded batch queues, export errors stay inside the SDK, and shutdown waits at most the
+// time it is given.
+import { describePlan, type TelemetryPlan } from "./plan.ts";
+import type { SpanHandle, Telemetry, TelemetryIdentity } from "./types.ts";
+
+export type { SpanAttributes, SpanHandle, Telemetry, TelemetryIdentity } from "./types.ts";
+
+const NO_SPAN: SpanHandle = { setAttributes: () => {}, traceparent: () => undefined };
+
+export const noTelemetry: Telemetry = {
+  enabled: false,
+  span: (_name, _attributes, work) => work(NO_SPAN),
+  shutdown: () => Promise.resolve(),
+};
+
+/**
+ * The telemetry of one worker process: a no-op when the plan is off, or when the SDK cannot be started (logged;
+ * the worker runs on without telemetry).
+ */
+export async function startTelemetry(plan: TelemetryPlan, who: TelemetryIdentity): Promise<Telemetry> {
+  if (!plan.enabled) return noTelemetry;
+  try {
+    const { startSdkTelemetry } = await import("./sdk.ts");
+    const telemetry = startSdkTelemetry(plan, who);
+    who.logger.info("telemetry on", { to: describePlan(plan) });
+    return telemetry;
+  } catch (err) {
+    who.logger.error("telemetry could not be started; running without it", {
+      error: err instanceof Error ? err.message : String(err),
+    });
+    return noTelemetry;
+  }
+}

@@ -1,0 +1,116 @@
+// The OpenTelemetry side of src/telemetry (imported only when telemetry is on): a tracer provider with a
+// parent-based ratio sampler, a bounded BatchSpanProcessor per destination (OTLP/HTTP, Application Insights).
+import process from "node:process";
+import { context, type Span, SpanStatusCode, trace, type TraceFlags } from "@opentelemetry/api";
+import {
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  type SpanExporter,
+  TraceIdRatioBasedSampler,
+} from "@opentelemetry/sdk-trace-base";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { AzureMonitorTraceExporter } from "@azure/monitor-opentelemetry-exporter";
+import type { TelemetryPlan } from "./plan.ts";
+import type { SpanAttributes, SpanHandle, Telemetry, TelemetryIdentity } from "./types.ts";
+import { formatTraceparent, parseTraceparent } from "./traceparent.ts";
+
+/** Spans waiting for export per destination; past this, new spans are dropped (never a wait in a task). */
+export const SPAN_QUEUE_SIZE = 2048;
+const EXPORT_TIMEOUT_MS = 10_000;
+
+function exporters(plan: Extract<TelemetryPlan, { enabled: true }>): SpanExporter[] {
+  const out: SpanExporter[] = [];
+  if (plan.otlp) {
+    out.push(new OTLPTraceExporter({ url: plan.otlp.traces, timeoutMillis: EXPORT_TIMEOUT_MS }));
+  }
+  if (plan.appInsights) {
+    // The exporter's own usage reports (statsbeat) go to Microsoft's endpoints, not the connection string's:
+    // off unless the operator asked for them.
+    process.env.APPLICATIONINSIGHTS_STATSBEAT_DISABLED ??= "true";
+    process.env.APPLICATIONINSIGHTS_SDKSTATS_DISABLED ??= "true";
+    out.push(
+      new AzureMonitorTraceExporter({
+        connectionString: plan.appInsights,
+        // No retry files on disk: the image runs with a read-only root and no HOME.
+        disableOfflineStorage: true,
+      }),
+    );
+  }
+  return out;
+}
+
+function clean(attributes: SpanAttributes): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const [k, v] of Object.entries(attributes)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+function handle(span: Span): SpanHandle {
+  return {
+    setAttributes: (attributes) => span.setAttributes(clean(attributes)),
+    traceparent: () => {
+      const sc = span.spanContext();
+      return span.isRecording() ? formatTraceparent(sc.traceId, sc.spanId, sc.traceFlags) : undefined;
+    },
+  };
+}
+
+export function startSdkTelemetry(
+  plan: Extract<TelemetryPlan, { enabled: true }>,
+  who: TelemetryIdentity,
+): Telemetry {
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({
+      "service.name": "contentflow-worker",
+      "service.version": who.version,
+      "service.instance.id": who.workerId,
+      "contentflow.role": who.role,
+    }),
+    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(plan.sampleRatio) }),
+    spanProcessors: exporters(plan).map((e) =>
+      new BatchSpanProcessor(e, {
+        maxQueueSize: SPAN_QUEUE_SIZE,
+        maxExportBatchSize: 512,
+        scheduledDelayMillis: 2000,
+        exportTimeoutMillis: EXPORT_TIMEOUT_MS,
+      })
+    ),
+  });
+  const tracer = provider.getTracer("contentflow-worker", who.version);
+  return {
+    enabled: true,
+    async span(name, attributes, work, parent) {
+      const remote = parent ? parseTraceparent(parent) : undefined;
+      const ctx = remote
+        ? trace.setSpanContext(context.active(), {
+          traceId: remote.traceId,
+          spanId: remote.spanId,
+          traceFlags: remote.flags as TraceFlags,
+          isRemote: true,
+        })
+        : context.active();
+      const span = tracer.startSpan(name, { attributes: clean(attributes) }, ctx);
+      try {
+        const result = await work(handle(span));
+        span.setStatus({ code: SpanStatusCode.OK });
+        return result;
+      } catch (err) {
+        span.recordException(err instanceof Error ? err : String(err));
+        span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+        throw err;
+      } finally {
+        span.end();
+      }
+    },
+    async shutdown(timeoutMs) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        provider.shutdown().catch(() => undefined),
+        new Promise<void>((r) => (timer = setTimeout(r, timeoutMs))),
+      ]);
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,127 @@
+// src/telemetry: off is a no-op; on with an OTLP/HTTP endpoint, task spans arrive with their attributes, a parent
+// taken from a W3C traceparent (the trace goes on across processes), errors recorded and rethrown; a collector
+// that is down or never answers changes no result and shutdown returns within its budget.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { createServer, type Server } from "node:http";
+import { noTelemetry, startTelemetry } from "../../src/telemetry/index.ts";
+import { telemetryPlan } from "../../src/telemetry/plan.ts";
+import { formatTraceparent, parseTraceparent } from "../../src/telemetry/traceparent.ts";
+import { taskSpanAttributes } from "../../src/telemetry/task-span.ts";
+import { Logger } from "../../src/log/logger.ts";
+
+const logger = new Logger({});
+const who = { role: "processing", workerId: "w-test", version: "0.0.0-test", logger };
+const plan = (endpoint: string, ratio = 1) =>
+  telemetryPlan({
+    APPLICATIONINSIGHTS_CONNECTION_STRING: "",
+    OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+    OTEL_TRACES_SAMPLER_ARG: ratio,
+  });
+
+interface OtlpSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  attributes: Array<{ key: string; value: Record<string, unknown> }>;
+  status?: { code?: number };
+}
+
+function spansOf(bodies: string[]): OtlpSpan[] {
+  return bodies.flatMap((b) =>
+    // deno-lint-ignore no-explicit-any
+    (JSON.parse(b).resourceSpans ?? []).flatMap((r: any) => r.scopeSpans.flatMap((s: any) => s.spans))
+  );
+}
+
+describe("telemetry", () => {
+  const bodies: string[] = [];
+  let collector: Server;
+  let hung: Server;
+  const base = (s: Server) => `http://127.0.0.1:${(s.address() as { port: number }).port}`;
+  before(async () => {
+    collector = createServer((req, res) => {
+      let body = "";
+      req.on("data", (d) => (body += d));
+      req.on("end", () => {
+        if (req.url === "/v1/traces") bodies.push(body);
+        res.writeHead(200, { "content-type": "application/json" }).end("{}");
+      });
+    });
+    hung = createServer(() => {/* never answers */});
+    await new Promise<void>((r) => collector.listen(0, "127.0.0.1", () => r()));
+    await new Promise<void>((r) => hung.listen(0, "127.0.0.1", () => r()));
+  });
+  after(() => {
+    collector.close();
+    hung.closeAllConnections?.();
+    hung.close();
+  });
+
+  test("traceparent: parsed and written back; malformed or all-zero ids are ignored", () => {
+    const tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    assert.deepEqual(parseTraceparent(tp), {
+      traceId: "0af7651916cd43dd8448eb211c80319c",
+      spanId: "b7ad6b7169203331",
+      flags: 1,
+    });
+    assert.equal(formatTraceparent("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331", 1), tp);
+    for (const bad of [undefined, 7, "", tp.toUpperCase(), tp + "-x", `00-${"0".repeat(32)}-b7ad6b7169203331-01`]) {
+      assert.equal(parseTraceparent(bad), undefined, String(bad));
+    }
+  });
+
+  test("task span attributes: attempt and queue wait from the message", () => {
+    const attrs = taskSpanAttributes({ id: "m1", dequeueCount: 2, insertedOn: new Date(1000) }, 4500);
+    assert.equal(attrs["contentflow.attempt"], 2);
+    assert.equal(attrs["contentflow.queue_wait_ms"], 3500);
+    assert.equal(taskSpanAttributes({ id: "m1", dequeueCount: 1 }, 4500)["contentflow.queue_wait_ms"], undefined);
+  });
+
+  test("off: the no-op runs the work and hands out no traceparent", async () => {
+    const t = await startTelemetry(plan(""), who);
+    assert.equal(t, noTelemetry);
+    assert.equal(await t.span("x", {}, (s) => Promise.resolve(s.traceparent() ?? "none")), "none");
+  });
+
+  test("on: spans arrive over OTLP/HTTP JSON with attributes, the remote parent and the error status", async () => {
+    const t = await startTelemetry(plan(base(collector)), who);
+    assert.equal(t.enabled, true);
+    const parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    const seen = await t.span("contentflow.task", { "contentflow.attempt": 1, skipped: undefined }, (s) => {
+      s.setAttributes({ "contentflow.pipeline_id": "p1" });
+      return Promise.resolve(s.traceparent());
+    }, parent);
+    assert.match(seen ?? "", /^00-0af7651916cd43dd8448eb211c80319c-[0-9a-f]{16}-01$/);
+    await assert.rejects(
+      t.span("contentflow.task", {}, () => Promise.reject(new Error("executor failed"))),
+      /executor failed/,
+    );
+    await t.shutdown(10_000);
+    const spans = spansOf(bodies);
+    const task = spans.find((s) => s.traceId === "0af7651916cd43dd8448eb211c80319c");
+    assert.ok(task, JSON.stringify(spans));
+    assert.equal(task.parentSpanId, "b7ad6b7169203331");
+    assert.equal(task.name, "contentflow.task");
+    const keys = task.attributes.map((a) => a.key).sort();
+    assert.deepEqual(keys, ["contentflow.attempt", "contentflow.pipeline_id"]);
+    const failed = spans.find((s) => s.traceId !== "0af7651916cd43dd8448eb211c80319c");
+    assert.equal(failed?.status?.code, 2, "ERROR status on the failed span");
+  });
+
+  test("a collector that is down or never answers changes no result, and shutdown returns", async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, "127.0.0.1", () => r()));
+    const down = base(closed);
+    await new Promise<void>((r) => closed.close(() => r()));
+    for (const endpoint of [down, base(hung)]) {
+      const t = await startTelemetry(plan(endpoint), who);
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => t.span("contentflow.task", {}, () => Promise.resolve(i))),
+      );
+      assert.deepEqual(results, Array.from({ length: 50 }, (_, i) => i));
+      await t.shutdown(300);
+    }
+  });
+});
