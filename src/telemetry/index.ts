@@ -3,6 +3,7 @@
 // OpenTelemetry module is loaded; on, src/telemetry/sdk.ts is imported on demand. Exporting never blocks or fails
 // a task: spans go through bounded batch queues, export errors stay inside the SDK, and shutdown waits at most the
 // time it is given.
+import { AsyncLocalStorage } from "node:async_hooks";
 import { describePlan, type TelemetryPlan } from "./plan.ts";
 import type { SpanHandle, Telemetry, TelemetryIdentity } from "./types.ts";
 
@@ -20,11 +21,29 @@ export const noTelemetry: Telemetry = {
  * The telemetry of one worker process: a no-op when the plan is off, or when the SDK cannot be started (logged;
  * the worker runs on without telemetry).
  */
+/** The traceparent of the span the current async call chain runs in (set by `span`, read by the queue sender). */
+const current = new AsyncLocalStorage<string | undefined>();
+
+/** W3C traceparent of the innermost recorded span around this call, if any: what a message sent now carries. */
+export function activeTraceparent(): string | undefined {
+  return current.getStore();
+}
+
+/** `telemetry` whose spans make themselves the active span of the work they wrap (see activeTraceparent). */
+function withActiveSpan(telemetry: Telemetry): Telemetry {
+  return {
+    enabled: telemetry.enabled,
+    span: (name, attributes, work, parent) =>
+      telemetry.span(name, attributes, (s) => current.run(s.traceparent(), () => work(s)), parent),
+    shutdown: (timeoutMs) => telemetry.shutdown(timeoutMs),
+  };
+}
+
 export async function startTelemetry(plan: TelemetryPlan, who: TelemetryIdentity): Promise<Telemetry> {
   if (!plan.enabled) return noTelemetry;
   try {
     const { startSdkTelemetry } = await import("./sdk.ts");
-    const telemetry = startSdkTelemetry(plan, who);
+    const telemetry = withActiveSpan(startSdkTelemetry(plan, who));
     who.logger.info("telemetry on", { to: describePlan(plan) });
     return telemetry;
   } catch (err) {

@@ -9,6 +9,13 @@ import { telemetryPlan } from "../../src/telemetry/plan.ts";
 import { formatTraceparent, parseTraceparent } from "../../src/telemetry/traceparent.ts";
 import { taskSpanAttributes } from "../../src/telemetry/task-span.ts";
 import { Logger } from "../../src/log/logger.ts";
+import { activeTraceparent } from "../../src/telemetry/index.ts";
+import { planTaskMessages, TaskSender, withTraceparent } from "../../src/queue/sender.ts";
+import { buildTaskMessage } from "../../src/model/task-envelope.ts";
+import { decodeMessage } from "../../src/queue/decode.ts";
+import { messageTraceparent } from "../../src/workers/processing/trace-context.ts";
+import type { Config } from "../../src/config/schema.ts";
+import type { QueueClient } from "@azure/storage-queue";
 
 const logger = new Logger({});
 const who = { role: "processing", workerId: "w-test", version: "0.0.0-test", logger };
@@ -124,4 +131,56 @@ describe("telemetry", () => {
       await t.shutdown(300);
     }
   });
+
+  test("a message sent inside a span carries its traceparent; the processing side reads it as the parent", async () => {
+    const sent: string[] = [];
+    const queue = {
+      name: "q",
+      sendMessage: (text: string) => {
+        sent.push(text);
+        return Promise.resolve({ messageId: `m${sent.length}` });
+      },
+    } as unknown as QueueClient;
+    const sender = new TaskSender({} as Config, { queue });
+    const planned = () => planTaskMessages([item], (items) => buildTaskMessage({ ...spec, items }))[0];
+    const t = await startTelemetry(plan(base(collector)), who);
+    let inside: string | undefined;
+    await t.span("contentflow.crawl", {}, async (s) => {
+      inside = s.traceparent();
+      assert.equal(activeTraceparent(), inside);
+      await sender.send(planned());
+    });
+    await sender.send(planned()); // outside any span: no field
+    const off = await startTelemetry(plan(""), who);
+    await off.span("contentflow.crawl", {}, () => sender.send(planned()));
+    await t.shutdown(10_000);
+    assert.ok(inside);
+    const first = decodeMessage(sent[0]);
+    assert.equal(first.kind, "task");
+    assert.equal(first.kind === "task" && first.message.traceparent, inside);
+    assert.equal(messageTraceparent(sent[0]), inside);
+    for (const text of sent.slice(1)) {
+      assert.equal(JSON.parse(text).traceparent, undefined, text);
+      assert.equal(messageTraceparent(text), undefined);
+    }
+    // A malformed traceparent from outside is dropped, the task is still read.
+    const bad = decodeMessage(withTraceparent(sent[1], "x".repeat(80)));
+    assert.equal(bad.kind, "task");
+    assert.equal(messageTraceparent(withTraceparent(sent[1], "00-zz")), undefined);
+  });
 });
+
+const item = {
+  id: { canonical_id: "c1", unique_id: "u1" },
+  data: {},
+  summary_data: {},
+  executor_logs: [],
+};
+const spec = {
+  pipelineId: "p1",
+  pipelineName: "p",
+  vaultId: "v1",
+  items: [],
+  executedInputExecutor: null,
+  maxRetries: 3,
+};

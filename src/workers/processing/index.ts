@@ -28,6 +28,7 @@ import { TaskHandler } from "./handle-task.ts";
 import { startTelemetry } from "../../telemetry/index.ts";
 import { telemetryPlan } from "../../telemetry/plan.ts";
 import { taskSpanAttributes } from "../../telemetry/task-span.ts";
+import { messageTraceparent } from "./trace-context.ts";
 import { buildInfo } from "../../runtime/build-info.ts";
 
 export interface ProcessingWorkerOptions {
@@ -183,7 +184,12 @@ export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWo
     drainBudgetMs: taskDrainBudgetMs(config),
     logger,
     handle: (message, stop) =>
-      telemetry.span("contentflow.task", taskSpanAttributes(message, Date.now()), () => handler.handle(message, stop)),
+      telemetry.span(
+        "contentflow.task",
+        taskSpanAttributes(message, Date.now()),
+        () => handler.handle(message, stop),
+        telemetry.enabled ? messageTraceparent(message.text) : undefined,
+      ),
     beforeReceive: waitForCosmos,
     paused: () => cosmosGate.isDown,
     retryDelaySeconds: (message) => handler.retryDelaySeconds(message),
