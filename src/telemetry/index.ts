@@ -43,7 +43,7 @@ export async function startTelemetry(plan: TelemetryPlan, who: TelemetryIdentity
   if (!plan.enabled) return noTelemetry;
   try {
     const { startSdkTelemetry } = await import("./sdk.ts");
-    const telemetry = withActiveSpan(startSdkTelemetry(plan, who));
+    const telemetry = withActiveSpan(startSdkTelemetry(plan, who, activeTraceparent));
     who.logger.info("telemetry on", { to: describePlan(plan) });
     return telemetry;
   } catch (err) {

@@ -11,9 +11,14 @@ import {
 } from "@opentelemetry/sdk-trace-base";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { AzureMonitorTraceExporter } from "@azure/monitor-opentelemetry-exporter";
+import { AzureMonitorLogExporter, AzureMonitorTraceExporter } from "@azure/monitor-opentelemetry-exporter";
+import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter } from "@opentelemetry/sdk-logs";
+import { OTLPLogExporter } from "@opentelemetry/exporter-logs-otlp-http";
+import { SeverityNumber } from "@opentelemetry/api-logs";
+import { onLogLine } from "../log/logger.ts";
 import type { TelemetryPlan } from "./plan.ts";
 import type { SpanAttributes, SpanHandle, Telemetry, TelemetryIdentity } from "./types.ts";
+import type { Resource } from "@opentelemetry/resources";
 import { formatTraceparent, parseTraceparent } from "./traceparent.ts";
 
 /** Spans waiting for export per destination; past this, new spans are dropped (never a wait in a task). */
@@ -41,6 +46,87 @@ function exporters(plan: Extract<TelemetryPlan, { enabled: true }>): SpanExporte
   return out;
 }
 
+function logExporters(plan: Extract<TelemetryPlan, { enabled: true }>): LogRecordExporter[] {
+  const out: LogRecordExporter[] = [];
+  if (plan.otlp) out.push(new OTLPLogExporter({ url: plan.otlp.logs, timeoutMillis: EXPORT_TIMEOUT_MS }));
+  if (plan.appInsights) {
+    out.push(new AzureMonitorLogExporter({ connectionString: plan.appInsights, disableOfflineStorage: true }));
+  }
+  return out;
+}
+
+const SEVERITY: Record<string, SeverityNumber> = {
+  debug: SeverityNumber.DEBUG,
+  info: SeverityNumber.INFO,
+  warn: SeverityNumber.WARN,
+  error: SeverityNumber.ERROR,
+};
+
+/**
+ * Our JSON log lines (already redacted, as on stdout) as OpenTelemetry log records: `msg` the body, `level` the
+ * severity, the other fields attributes (objects as JSON text), in the trace of the span active when the line was
+ * written. Bounded like the spans; returns the stop function.
+ */
+function exportLogLines(
+  plan: Extract<TelemetryPlan, { enabled: true }>,
+  resource: Resource,
+  activeTraceparent: () => string | undefined,
+): { stop(): Promise<void> } {
+  const provider = new LoggerProvider({
+    resource,
+    processors: logExporters(plan).map((e) =>
+      new BatchLogRecordProcessor({
+        exporter: e,
+        maxQueueSize: SPAN_QUEUE_SIZE,
+        maxExportBatchSize: 512,
+        scheduledDelayMillis: 2000,
+        exportTimeoutMillis: EXPORT_TIMEOUT_MS,
+      })
+    ),
+  });
+  const otelLogger = provider.getLogger("contentflow-worker");
+  const off = onLogLine((line) => {
+    if (line.length > 64 * 1024) return;
+    let record: Record<string, unknown>;
+    try {
+      record = JSON.parse(line);
+    } catch {
+      return;
+    }
+    if (typeof record !== "object" || record === null || record.ipc !== undefined) return;
+    const { msg, level, time, ...rest } = record;
+    const attributes: Record<string, string | number | boolean> = {};
+    for (const [k, v] of Object.entries(rest)) {
+      if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") attributes[k] = v;
+      else if (v !== null && v !== undefined) attributes[k] = JSON.stringify(v);
+    }
+    const tp = parseTraceparent(activeTraceparent());
+    const ctx = tp
+      ? trace.setSpanContext(context.active(), {
+        traceId: tp.traceId,
+        spanId: tp.spanId,
+        traceFlags: tp.flags as TraceFlags,
+        isRemote: false,
+      })
+      : context.active();
+    const at = typeof time === "string" ? Date.parse(time) : NaN;
+    otelLogger.emit({
+      body: String(msg ?? ""),
+      severityNumber: SEVERITY[String(level)] ?? SeverityNumber.INFO,
+      severityText: String(level ?? "info"),
+      attributes,
+      context: ctx,
+      ...(Number.isFinite(at) ? { timestamp: at } : {}),
+    });
+  });
+  return {
+    async stop() {
+      off();
+      await provider.shutdown().catch(() => undefined);
+    },
+  };
+}
+
 function clean(attributes: SpanAttributes): Record<string, string | number | boolean> {
   const out: Record<string, string | number | boolean> = {};
   for (const [k, v] of Object.entries(attributes)) if (v !== undefined) out[k] = v;
@@ -60,14 +146,17 @@ function handle(span: Span): SpanHandle {
 export function startSdkTelemetry(
   plan: Extract<TelemetryPlan, { enabled: true }>,
   who: TelemetryIdentity,
+  activeTraceparent: () => string | undefined,
 ): Telemetry {
+  const resource = resourceFromAttributes({
+    "service.name": "contentflow-worker",
+    "service.version": who.version,
+    "service.instance.id": who.workerId,
+    "contentflow.role": who.role,
+  });
+  const logs = exportLogLines(plan, resource, activeTraceparent);
   const provider = new BasicTracerProvider({
-    resource: resourceFromAttributes({
-      "service.name": "contentflow-worker",
-      "service.version": who.version,
-      "service.instance.id": who.workerId,
-      "contentflow.role": who.role,
-    }),
+    resource,
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(plan.sampleRatio) }),
     spanProcessors: exporters(plan).map((e) =>
       new BatchSpanProcessor(e, {
@@ -107,7 +196,7 @@ export function startSdkTelemetry(
     async shutdown(timeoutMs) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
-        provider.shutdown().catch(() => undefined),
+        Promise.all([provider.shutdown().catch(() => undefined), logs.stop()]),
         new Promise<void>((r) => (timer = setTimeout(r, timeoutMs))),
       ]);
       clearTimeout(timer);

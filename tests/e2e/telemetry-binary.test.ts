@@ -167,6 +167,15 @@ describe("compiled binary: task spans to OTLP/HTTP and Application Insights", ()
     );
     assert.ok(tracked.length > 0, `no task span in Application Insights: ${received.map((r) => r.url).join(", ")}`);
     assert.ok(lines.some((l) => l.includes('"msg":"telemetry on"')), "the start-up line says where telemetry goes");
+    // The worker's log lines during the task are log records in the task's trace.
+    const taskTraceIds = otlpSpans.flatMap((r) =>
+      // deno-lint-ignore no-explicit-any
+      JSON.parse(r.body).resourceSpans.flatMap((rs: any) => rs.scopeSpans.flatMap((ss: any) => ss.spans))
+        // deno-lint-ignore no-explicit-any
+        .filter((sp: any) => sp.name === "contentflow.task").map((sp: any) => sp.traceId as string)
+    );
+    const logs = received.filter((r) => r.url === "/v1/logs").map((r) => r.body).join("\n");
+    assert.ok(taskTraceIds.some((id) => logs.includes(`"traceId":"${id}"`)), `no log record in the task's trace`);
     const exported = received.map((r) => r.body).join("\n");
     assert.ok(!exported.includes(emu.env.COSMOS_DB_KEY), "the Cosmos key is in no exported byte");
     assert.ok(!lines.join("\n").includes("IngestionEndpoint=https"), "the connection string is never logged");

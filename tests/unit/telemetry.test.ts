@@ -8,7 +8,7 @@ import { noTelemetry, startTelemetry } from "../../src/telemetry/index.ts";
 import { telemetryPlan } from "../../src/telemetry/plan.ts";
 import { formatTraceparent, parseTraceparent } from "../../src/telemetry/traceparent.ts";
 import { taskSpanAttributes } from "../../src/telemetry/task-span.ts";
-import { Logger } from "../../src/log/logger.ts";
+import { configureLogging, Logger, registerSecret } from "../../src/log/logger.ts";
 import { activeTraceparent } from "../../src/telemetry/index.ts";
 import { planTaskMessages, TaskSender, withTraceparent } from "../../src/queue/sender.ts";
 import { buildTaskMessage } from "../../src/model/task-envelope.ts";
@@ -44,6 +44,7 @@ function spansOf(bodies: string[]): OtlpSpan[] {
 
 describe("telemetry", () => {
   const bodies: string[] = [];
+  const logBodies: string[] = [];
   let collector: Server;
   let hung: Server;
   const base = (s: Server) => `http://127.0.0.1:${(s.address() as { port: number }).port}`;
@@ -53,6 +54,7 @@ describe("telemetry", () => {
       req.on("data", (d) => (body += d));
       req.on("end", () => {
         if (req.url === "/v1/traces") bodies.push(body);
+        if (req.url === "/v1/logs") logBodies.push(body);
         res.writeHead(200, { "content-type": "application/json" }).end("{}");
       });
     });
@@ -167,6 +169,37 @@ describe("telemetry", () => {
     const bad = decodeMessage(withTraceparent(sent[1], "x".repeat(80)));
     assert.equal(bad.kind, "task");
     assert.equal(messageTraceparent(withTraceparent(sent[1], "00-zz")), undefined);
+  });
+
+  test("log lines become OTLP log records with the active span's trace id, redacted as on stdout", async () => {
+    const stdout: string[] = [];
+    configureLogging({ level: "info", write: (l) => stdout.push(l) });
+    const secret = "telemetry-test-secret-value-0123456789";
+    registerSecret(secret);
+    const t = await startTelemetry(plan(base(collector)), who);
+    let traceId = "";
+    await t.span("contentflow.task", {}, (s) => {
+      traceId = s.traceparent()!.split("-")[1];
+      logger.child({ task_id: "t-1" }).warn("task step done", { detail: `key=${secret}`, n: 3 });
+      return Promise.resolve();
+    });
+    await t.shutdown(10_000);
+    configureLogging({ level: "error", write: () => {} });
+    const records = logBodies.flatMap((b) =>
+      // deno-lint-ignore no-explicit-any
+      JSON.parse(b).resourceLogs.flatMap((r: any) => r.scopeLogs.flatMap((s: any) => s.logRecords))
+    );
+    // deno-lint-ignore no-explicit-any
+    const mine = records.find((r: any) => r.body?.stringValue === "task step done");
+    assert.ok(mine, JSON.stringify(records).slice(0, 2000));
+    assert.equal(mine.traceId, traceId);
+    assert.equal(mine.severityText, "warn");
+    // deno-lint-ignore no-explicit-any
+    const attrs = Object.fromEntries(mine.attributes.map((a: any) => [a.key, Object.values(a.value)[0]]));
+    assert.equal(attrs.task_id, "t-1");
+    assert.equal(attrs.detail, "key=***");
+    assert.ok(!logBodies.join("").includes(secret), "the secret is in no exported byte");
+    assert.ok(stdout.some((l) => l.includes("task step done")));
   });
 });
 
