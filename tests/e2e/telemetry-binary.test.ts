@@ -180,4 +180,56 @@ describe("compiled binary: task spans to OTLP/HTTP and Application Insights", ()
     assert.ok(!exported.includes(emu.env.COSMOS_DB_KEY), "the Cosmos key is in no exported byte");
     assert.ok(!lines.join("\n").includes("IngestionEndpoint=https"), "the connection string is never logged");
   });
+
+  test("a collector that never answers and an ingestion endpoint that is down change no task outcome", async () => {
+    const hung = createServer(() => {/* accepts and never answers */});
+    await new Promise<void>((r) => hung.listen(0, "127.0.0.1", () => r()));
+    const down = createServer();
+    await new Promise<void>((r) => down.listen(0, "127.0.0.1", () => r()));
+    const downPort = (down.address() as { port: number }).port;
+    await new Promise<void>((r) => down.close(() => r()));
+    const badEnv = {
+      ...env,
+      STORAGE_WORKER_QUEUE_NAME: "otel-down-tasks",
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(hung.address() as { port: number }).port}`,
+      APPLICATIONINSIGHTS_CONNECTION_STRING:
+        `InstrumentationKey=00000000-0000-0000-0000-00000000e2e1;IngestionEndpoint=https://127.0.0.1:${downPort}/`,
+    };
+    const out: string[] = [];
+    const executions = db.container(config.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS);
+    const completed = async () => {
+      const { resources } = await executions.items.query({
+        query: "SELECT * FROM c WHERE c.pipeline_id = @p",
+        parameters: [{ name: "@p", value: "pipe-otel" }],
+      }).fetchAll();
+      return resources.filter((r) => r.status === "completed").length;
+    };
+    const before = await completed();
+    const queued = spawnSync(binary, [
+      "enqueue",
+      "--pipeline",
+      "pipe-otel",
+      "--json",
+      '{"id": {"canonical_id": "doc-down", "unique_id": "doc-down"}}',
+    ], { cwd, env: badEnv, encoding: "utf8" });
+    assert.equal(queued.status, 0, queued.stdout + queued.stderr);
+    const proc = spawn(binary, [], { cwd, env: badEnv, stdio: ["ignore", "pipe", "pipe"] });
+    const done = new Promise((r) => proc.once("exit", r));
+    createInterface({ input: proc.stdout! }).on("line", (l) => out.push(l));
+    createInterface({ input: proc.stderr! }).on("line", (l) => out.push(`stderr: ${l}`));
+    try {
+      await until("the task's execution record is completed", async () => (await completed()) > before || undefined)
+        .catch((err) => {
+          throw new Error(`${err.message}; supervisor output:\n${out.join("\n")}`);
+        });
+      // Drain ends even though the span queues cannot be flushed.
+      proc.kill("SIGTERM");
+      await done;
+      assert.ok(out.some((l) => l.includes("processing worker stopped")), out.join("\n"));
+    } finally {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+      hung.closeAllConnections?.();
+      hung.close();
+    }
+  });
 });
