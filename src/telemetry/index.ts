@@ -14,6 +14,7 @@ const NO_SPAN: SpanHandle = { setAttributes: () => {}, traceparent: () => undefi
 export const noTelemetry: Telemetry = {
   enabled: false,
   span: (_name, _attributes, work) => work(NO_SPAN),
+  metered: (report) => report,
   shutdown: () => Promise.resolve(),
 };
 
@@ -35,6 +36,7 @@ function withActiveSpan(telemetry: Telemetry): Telemetry {
     enabled: telemetry.enabled,
     span: (name, attributes, work, parent) =>
       telemetry.span(name, attributes, (s) => current.run(s.traceparent(), () => work(s)), parent),
+    metered: (report) => telemetry.metered(report),
     shutdown: (timeoutMs) => telemetry.shutdown(timeoutMs),
   };
 }

@@ -11,7 +11,15 @@ import {
 } from "@opentelemetry/sdk-trace-base";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { AzureMonitorLogExporter, AzureMonitorTraceExporter } from "@azure/monitor-opentelemetry-exporter";
+import {
+  AzureMonitorLogExporter,
+  AzureMonitorMetricExporter,
+  AzureMonitorTraceExporter,
+} from "@azure/monitor-opentelemetry-exporter";
+import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from "@opentelemetry/sdk-metrics";
+import { OTLPMetricExporter } from "@opentelemetry/exporter-metrics-otlp-http";
+import type { Counter } from "@opentelemetry/api";
+import { splitLabelledCounter, type WorkerReporter } from "../model/worker-context.ts";
 import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter } from "@opentelemetry/sdk-logs";
 import { OTLPLogExporter } from "@opentelemetry/exporter-logs-otlp-http";
 import { SeverityNumber } from "@opentelemetry/api-logs";
@@ -127,6 +135,75 @@ function exportLogLines(
   };
 }
 
+/** How often metrics are pushed (also once on shutdown). */
+const METRIC_INTERVAL_MS = 60_000;
+
+function metricExporters(plan: Extract<TelemetryPlan, { enabled: true }>): PushMetricExporter[] {
+  const out: PushMetricExporter[] = [];
+  if (plan.otlp) out.push(new OTLPMetricExporter({ url: plan.otlp.metrics, timeoutMillis: EXPORT_TIMEOUT_MS }));
+  if (plan.appInsights) {
+    out.push(new AzureMonitorMetricExporter({ connectionString: plan.appInsights, disableOfflineStorage: true }));
+  }
+  return out;
+}
+
+/** `k="v",k2="v2"` (a labelled counter's label part) as attributes. */
+export function labelAttributes(labels: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!labels) return out;
+  for (const m of labels.matchAll(/([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
+    out[m[1]] = m[2].replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
+  }
+  return out;
+}
+
+/** /metrics' name for a worker counter (src/api/app.ts metricName). */
+function counterMetricName(base: string): string {
+  const name = base.endsWith("_total") ? base : `${base}_total`;
+  return `contentflow_worker_${name.replace(/[^a-zA-Z0-9_]/g, "_")}`;
+}
+
+function meters(plan: Extract<TelemetryPlan, { enabled: true }>, resource: Resource, role: string) {
+  const provider = new MeterProvider({
+    resource,
+    readers: metricExporters(plan).map((exporter) =>
+      new PeriodicExportingMetricReader({
+        exporter,
+        exportIntervalMillis: METRIC_INTERVAL_MS,
+        exportTimeoutMillis: EXPORT_TIMEOUT_MS,
+      })
+    ),
+  });
+  const meter = provider.getMeter("contentflow-worker");
+  const counters = new Map<string, Counter>();
+  let inFlight = 0;
+  meter.createObservableGauge("contentflow_worker_in_flight", {
+    description: "Tasks (processing) or crawls (source) running now",
+  }).addCallback((r) => r.observe(inFlight, { role }));
+  const metered = (report: WorkerReporter): WorkerReporter => ({
+    setReady: (ready, reason) => report.setReady(ready, reason),
+    setInFlight: (count) => {
+      inFlight = count;
+      report.setInFlight(count);
+    },
+    count: (counter, by) => {
+      report.count(counter, by);
+      try {
+        const { name: base, labels } = splitLabelledCounter(counter);
+        const name = counterMetricName(base);
+        let c = counters.get(name);
+        if (!c) counters.set(name, c = meter.createCounter(name));
+        c.add(by ?? 1, { role, ...labelAttributes(labels) });
+      } catch {
+        // Metrics must never fail the worker.
+      }
+    },
+    gauge: (name, value) => report.gauge(name, value),
+    info: (key, value) => report.info(key, value),
+  });
+  return { metered, stop: () => provider.shutdown().catch(() => undefined) };
+}
+
 function clean(attributes: SpanAttributes): Record<string, string | number | boolean> {
   const out: Record<string, string | number | boolean> = {};
   for (const [k, v] of Object.entries(attributes)) if (v !== undefined) out[k] = v;
@@ -155,6 +232,7 @@ export function startSdkTelemetry(
     "contentflow.role": who.role,
   });
   const logs = exportLogLines(plan, resource, activeTraceparent);
+  const metrics = meters(plan, resource, who.role);
   const provider = new BasicTracerProvider({
     resource,
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(plan.sampleRatio) }),
@@ -193,10 +271,11 @@ export function startSdkTelemetry(
         span.end();
       }
     },
+    metered: metrics.metered,
     async shutdown(timeoutMs) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
-        Promise.all([provider.shutdown().catch(() => undefined), logs.stop()]),
+        Promise.all([provider.shutdown().catch(() => undefined), logs.stop(), metrics.stop()]),
         new Promise<void>((r) => (timer = setTimeout(r, timeoutMs))),
       ]);
       clearTimeout(timer);

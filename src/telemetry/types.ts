@@ -1,5 +1,6 @@
 // The telemetry interface the workers call (src/telemetry/index.ts picks the implementation).
 import type { Logger } from "../log/logger.ts";
+import type { WorkerReporter } from "../model/worker-context.ts";
 
 export type SpanAttributes = Record<string, string | number | boolean | undefined>;
 
@@ -22,6 +23,11 @@ export interface Telemetry {
     work: (span: SpanHandle) => Promise<T>,
     parent?: string,
   ): Promise<T>;
+  /**
+   * `report` that also records its counters and the in-flight gauge as OpenTelemetry metrics, with the names and
+   * labels of /metrics (contentflow_worker_<counter>_total{role,…}); `report` itself when telemetry is off.
+   */
+  metered(report: WorkerReporter): WorkerReporter;
   /** Flushes what is queued and stops, waiting at most `timeoutMs`. */
   shutdown(timeoutMs: number): Promise<void>;
 }

@@ -16,6 +16,7 @@ import { decodeMessage } from "../../src/queue/decode.ts";
 import { messageTraceparent } from "../../src/workers/processing/trace-context.ts";
 import type { Config } from "../../src/config/schema.ts";
 import type { QueueClient } from "@azure/storage-queue";
+import { labelledCounter, MemoryReporter } from "../../src/model/worker-context.ts";
 
 const logger = new Logger({});
 const who = { role: "processing", workerId: "w-test", version: "0.0.0-test", logger };
@@ -45,6 +46,7 @@ function spansOf(bodies: string[]): OtlpSpan[] {
 describe("telemetry", () => {
   const bodies: string[] = [];
   const logBodies: string[] = [];
+  const metricBodies: string[] = [];
   let collector: Server;
   let hung: Server;
   const base = (s: Server) => `http://127.0.0.1:${(s.address() as { port: number }).port}`;
@@ -55,6 +57,7 @@ describe("telemetry", () => {
       req.on("end", () => {
         if (req.url === "/v1/traces") bodies.push(body);
         if (req.url === "/v1/logs") logBodies.push(body);
+        if (req.url === "/v1/metrics") metricBodies.push(body);
         res.writeHead(200, { "content-type": "application/json" }).end("{}");
       });
     });
@@ -200,6 +203,38 @@ describe("telemetry", () => {
     assert.equal(attrs.detail, "key=***");
     assert.ok(!logBodies.join("").includes(secret), "the secret is in no exported byte");
     assert.ok(stdout.some((l) => l.includes("task step done")));
+  });
+
+  test("metered reporter: counters and in-flight as OTLP metrics with /metrics' names and labels", async () => {
+    metricBodies.length = 0; // earlier tests' providers exported their (zero) gauges too
+    const t = await startTelemetry(plan(base(collector)), who);
+    const memory = new MemoryReporter();
+    const report = t.metered(memory);
+    report.count("tasks_processed_total", 2);
+    report.count(labelledCounter("ai_tokens_total", { executor_type: "azure_openai_agent", kind: "prompt" }), 40);
+    report.setInFlight(3);
+    await t.shutdown(10_000);
+    assert.equal(memory.counters.tasks_processed_total, 2, "the worker's own report still gets the count");
+    // deno-lint-ignore no-explicit-any
+    const metrics: any[] = metricBodies.flatMap((b) =>
+      // deno-lint-ignore no-explicit-any
+      JSON.parse(b).resourceMetrics.flatMap((r: any) => r.scopeMetrics.flatMap((s: any) => s.metrics))
+    );
+    // deno-lint-ignore no-explicit-any
+    const point = (name: string) =>
+      metrics.find((m) => m.name === name)?.[name.endsWith("in_flight") ? "gauge" : "sum"]
+        ?.dataPoints[0];
+    // deno-lint-ignore no-explicit-any
+    const attrs = (p: any) => Object.fromEntries(p.attributes.map((a: any) => [a.key, Object.values(a.value)[0]]));
+    const processed = point("contentflow_worker_tasks_processed_total");
+    assert.ok(processed, JSON.stringify(metrics.map((m) => m.name)));
+    assert.equal(Number(processed.asInt ?? processed.asDouble), 2);
+    assert.deepEqual(attrs(processed), { role: "processing" });
+    const tokens = point("contentflow_worker_ai_tokens_total");
+    assert.deepEqual(attrs(tokens), { role: "processing", executor_type: "azure_openai_agent", kind: "prompt" });
+    assert.equal(Number(tokens.asInt ?? tokens.asDouble), 40);
+    const inFlight = point("contentflow_worker_in_flight");
+    assert.equal(Number(inFlight.asInt ?? inFlight.asDouble), 3);
   });
 });
 

@@ -82,10 +82,18 @@ async function openStore(ctx: WorkerContext): Promise<CosmosStore | undefined> {
 }
 
 export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWorkerOptions = {}): Promise<void> {
-  const { config, logger, report, workerId } = ctx;
+  const { config, logger, workerId } = ctx;
+  const telemetry = await startTelemetry(telemetryPlan(config), {
+    role: "processing",
+    workerId,
+    version: buildInfo().version,
+    logger,
+  });
+  // Counters also as OpenTelemetry metrics when telemetry is on.
+  const report = telemetry.metered(ctx.report);
   report.setReady(false, "starting");
   const store = await openStore(ctx);
-  if (!store) return;
+  if (!store) return await telemetry.shutdown(1000);
   const registry = opts.registry ?? defaultRegistry();
   const pipelines = new CompiledPipelineCache((doc, exclude) =>
     compilePipeline(parsePipelineYaml(doc.yaml), { registry, deps: { config, logger }, excludeExecutor: exclude })
@@ -168,12 +176,6 @@ export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWo
     cosmosGate,
   });
 
-  const telemetry = await startTelemetry(telemetryPlan(config), {
-    role: "processing",
-    workerId,
-    version: buildInfo().version,
-    logger,
-  });
   const summary = await consume({
     queue,
     concurrency: config.PROCESSING_CONCURRENCY,
