@@ -248,6 +248,42 @@ function backlogStatus(sample: BacklogSample | undefined) {
   };
 }
 
+/**
+ * Whether a request's Accept header prefers the HTML status page: `text/html` (or `text/*`) listed with a quality
+ * above 0 and at least that of `application/json`. Probes, curl and the ContentFlow API send no Accept, `*\/*` or
+ * `application/json` and get the service index; browsers list `text/html` first and get the page.
+ */
+export function wantsHtml(accept: string | undefined): boolean {
+  if (!accept) return false;
+  let html = 0;
+  let json = 0;
+  for (const part of accept.slice(0, 4096).split(",")) {
+    const [type, ...params] = part.trim().toLowerCase().split(";");
+    const qParam = params.map((p) => p.trim()).find((p) => p.startsWith("q="));
+    const parsed = qParam === undefined ? 1 : Number(qParam.slice(2));
+    const q = Number.isFinite(parsed) ? Math.min(Math.max(parsed, 0), 1) : 0;
+    const t = type.trim();
+    if (t === "text/html") html = Math.max(html, q);
+    else if (t === "text/*") html = Math.max(html, q * 0.999);
+    else if (t === "application/json") json = Math.max(json, q);
+  }
+  return html > 0 && html >= json;
+}
+
+/**
+ * `/`'s JSON for clients that do not ask for HTML: the Python worker's open answer (`service`, `version`,
+ * `worker_name`; contentflow-worker app/api.py), which the reference Container App's liveness probe reads, plus
+ * the endpoint list.
+ */
+function serviceIndex(opts: { workerName: string; version: string }) {
+  return {
+    service: "contentflow-worker",
+    worker_name: opts.workerName,
+    version: opts.version,
+    endpoints: ["/", "/health", "/ready", "/status", "/metrics"],
+  };
+}
+
 /** /health's answer (liveness: the process is up), the same while starting and once the workers run. */
 function healthBody(opts: { workerName: string; version: string; build?: BuildInfo }, startedAt: number) {
   return {
@@ -270,8 +306,8 @@ export interface StartingApiOptions {
 }
 
 /**
- * The API while the supervisor waits for its configuration (App Configuration unreachable at start): /health
- * answers 200 (the process is alive and retrying), /ready and /status answer 503 with the reason, /metrics 503.
+ * The API while the supervisor waits for its configuration (App Configuration unreachable at start): /health and
+ * / answer 200 (the process is alive and retrying), /ready and /status answer 503 with the reason, /metrics 503.
  * Nothing here depends on settings the store may still change, so no token is involved: only the reason is shown,
  * as /ready always shows its reasons.
  */
@@ -279,15 +315,8 @@ export function createStartingApi(opts: StartingApiOptions): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
   app.use("*", requestLimits({ maxBodyBytes: 64 * 1024, timeoutMs: 10_000 }));
   const uptime = () => Math.round((Date.now() - opts.startedAt) / 1000);
-  app.get("/", (c) =>
-    c.json({
-      service: "contentflow-worker",
-      worker_name: opts.workerName,
-      version: opts.version,
-      status: "starting",
-      reasons: [opts.reason()],
-      endpoints: ["/", "/health", "/ready", "/status", "/metrics"],
-    }, 503));
+  // `/` is a liveness probe path too (the reference Container App's): 200 while the process waits and retries.
+  app.get("/", (c) => c.json({ ...serviceIndex(opts), status: "starting", reasons: [opts.reason()] }));
   app.get("/health", (c) => c.json({ ...healthBody(opts, opts.startedAt), starting: true }));
   const notReady = { ready: false, status: "starting", degraded_roles: [] };
   app.get("/ready", (c) => c.json({ ...notReady, reasons: [opts.reason()] }, 503));
@@ -328,14 +357,7 @@ export function createApi(opts: ApiOptions): Hono<ApiEnv> {
   }
   // `/`: the status page for browsers (same auth as /status), the service index as JSON for everything else.
   app.get("/", async (c) => {
-    if (!(c.req.header("accept") ?? "").includes("text/html")) {
-      return c.json({
-        service: "contentflow-worker",
-        worker_name: opts.workerName,
-        version: opts.version,
-        endpoints: ["/", "/health", "/ready", "/status", "/metrics"],
-      });
-    }
+    if (!wantsHtml(c.req.header("accept"))) return c.json(serviceIndex(opts));
     const page = () => {
       c.header("Cache-Control", "no-store");
       return c.html(statusPage(opts));

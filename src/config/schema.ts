@@ -45,6 +45,30 @@ function urlOrEmpty(what: string) {
   );
 }
 
+/** A ratio from 0 to 1 written as a decimal number (0.1, 1, 0). */
+function ratioSetting() {
+  const message = "expected a number from 0 to 1 (e.g. 0.1)";
+  return v.pipe(
+    v.string(),
+    v.trim(),
+    v.regex(/^(0(\.\d+)?|1(\.0+)?|\.\d+)$/, message),
+    v.transform(Number),
+  );
+}
+
+/** An Application Insights connection string: empty, or `Key=Value;…` with an InstrumentationKey. */
+function appInsightsConnectionString() {
+  return v.pipe(
+    v.string(),
+    v.trim(),
+    v.maxLength(2048, "expected at most 2048 characters"),
+    v.check(
+      (s) => s === "" || /(^|;)\s*InstrumentationKey\s*=\s*[^;\s]+/i.test(s),
+      "expected an Application Insights connection string (InstrumentationKey=…;IngestionEndpoint=…)",
+    ),
+  );
+}
+
 function logLevelSetting() {
   return v.pipe(
     v.string(),
@@ -208,6 +232,9 @@ export const settingSchemas = {
   LOG_LEVEL: logLevelSetting(),
   LOG_FILE: strSetting(),
   DEBUG: boolSetting(),
+  APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: urlOrEmpty("OTLP/HTTP endpoint, e.g. http://127.0.0.1:4318"),
+  OTEL_TRACES_SAMPLER_ARG: ratioSetting(),
   // App Configuration
   AZURE_APP_CONFIG_ENDPOINT: urlOrEmpty("the App Configuration endpoint"),
   AZURE_APP_CONFIG_CONNECTION_STRING: strSetting(),
@@ -539,6 +566,25 @@ export const settingMeta: Record<SettingName, SettingMeta> = {
   LOG_LEVEL: { group: "logging", default: "INFO", description: "DEBUG, INFO, WARNING or ERROR" },
   LOG_FILE: { group: "logging", default: "", description: "Also append JSON log lines to this file" },
   DEBUG: { group: "logging", default: "false", description: "Shorthand for LOG_LEVEL=DEBUG" },
+  APPLICATIONINSIGHTS_CONNECTION_STRING: {
+    group: "logging",
+    default: "",
+    secret: true,
+    description:
+      "Application Insights connection string (the reference deployment sets it on the worker Container App; also read from App Configuration as contentflow.common.APPLICATIONINSIGHTS_CONNECTION_STRING): when set, telemetry is on and goes there",
+  },
+  OTEL_EXPORTER_OTLP_ENDPOINT: {
+    group: "logging",
+    default: "",
+    description:
+      "OpenTelemetry collector base URL for OTLP/HTTP (/v1/traces, /v1/metrics, /v1/logs are appended): when set, telemetry is on and goes there (as well as to Application Insights when both are set)",
+  },
+  OTEL_TRACES_SAMPLER_ARG: {
+    group: "logging",
+    default: "0.1",
+    description:
+      "Share of task traces kept when telemetry is on, 0 to 1 (parent-based: a task whose source crawl was sampled is kept). 0.1 keeps one in ten",
+  },
 
   AZURE_APP_CONFIG_ENDPOINT: {
     group: "appconfig",

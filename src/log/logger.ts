@@ -92,6 +92,21 @@ export class Logger {
   }
 }
 
+type LineListener = (line: string) => void;
+const lineListeners: LineListener[] = [];
+
+/**
+ * Calls `listener` with every line written, after redaction (what stdout gets): the telemetry exports log records
+ * from here. A listener that throws is ignored. Returns the unsubscribe function.
+ */
+export function onLogLine(listener: LineListener): () => void {
+  lineListeners.push(listener);
+  return () => {
+    const i = lineListeners.indexOf(listener);
+    if (i >= 0) lineListeners.splice(i, 1);
+  };
+}
+
 /**
  * Writes an already-formatted JSON line (also used by the supervisor to forward children's logs and stderr), with
  * secrets redacted: registered values and secret-shaped fragments (src/util/redact.ts).
@@ -99,6 +114,13 @@ export class Logger {
 export function writeLine(raw: string): void {
   const line = redactText(raw);
   sink.write(line);
+  for (const listener of lineListeners) {
+    try {
+      listener(line);
+    } catch {
+      // Telemetry must never break logging.
+    }
+  }
   if (sink.file) {
     try {
       appendFileSync(sink.file, line + "\n");

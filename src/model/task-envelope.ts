@@ -81,9 +81,17 @@ export const TaskPayloadSchema = v.pipe(
   ContentProcessingTaskSchema,
 );
 
+/**
+ * W3C trace context of the span that sent the message (ours, when telemetry is on), so one trace covers discovery
+ * and processing. Optional; the Python worker's pydantic models ignore unknown fields. A malformed value is
+ * dropped, never a reason to refuse the task.
+ */
+const TraceparentField = v.fallback(v.optional(v.pipe(v.string(), v.maxLength(64))), undefined);
+
 export const TaskMessageSchema = v.object({
   task_type: v.literal("content_processing"),
   payload: TaskPayloadSchema,
+  traceparent: TraceparentField,
 });
 export type TaskMessage = v.InferOutput<typeof TaskMessageSchema>;
 
@@ -98,6 +106,7 @@ export const ClaimCheckMessageSchema = v.object({
     /** As payload.redrive_id, for a re-driven claim-check task. */
     redrive_id: v.optional(v.string()),
   }),
+  traceparent: TraceparentField,
 });
 export type ClaimCheckMessage = v.InferOutput<typeof ClaimCheckMessageSchema>;
 

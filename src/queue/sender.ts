@@ -14,6 +14,7 @@ import { blobServiceClient } from "../executors/blob-clients.ts";
 import { taskQueues } from "./clients.ts";
 import { claimCheckBlobName as claimCheckBlobNameOf } from "./claim-check.ts";
 import { type ClaimCheckMessage, QUEUE_MESSAGE_LIMIT_BYTES, type TaskMessage } from "../model/task-envelope.ts";
+import { activeTraceparent } from "../telemetry/index.ts";
 
 /**
  * Bytes the service counts for a message text. The SDK sends it inside XML, so `&`, `<` and `>` grow to entities;
@@ -110,6 +111,11 @@ function isContainerNotFound(err: unknown): boolean {
   return e?.statusCode === 404 || e?.code === "ContainerNotFound";
 }
 
+/** A message text (a JSON object) with a top-level `traceparent` added as its last field. */
+export function withTraceparent(text: string, traceparent: string): string {
+  return `${text.slice(0, text.lastIndexOf("}"))},"traceparent":${JSON.stringify(traceparent)}}`;
+}
+
 export class TaskSender {
   readonly queue: QueueClient;
   private blobService?: BlobServiceClient;
@@ -123,9 +129,17 @@ export class TaskSender {
     return this.queue.name;
   }
 
-  /** Sends a planned task; over-limit single items go to a claim-check blob first. */
+  /**
+   * Sends a planned task; over-limit single items go to a claim-check blob first. The envelope carries the active
+   * span's traceparent when telemetry is on and the message still fits with it.
+   */
   async send(planned: PlannedTask): Promise<SendResult> {
+    const traceparent = activeTraceparent();
     if (!planned.claimCheck) {
+      const traced = traceparent ? withTraceparent(planned.text, traceparent) : undefined;
+      if (traced && queueTextBytes(traced) <= QUEUE_MESSAGE_LIMIT_BYTES) {
+        return { messageId: await this.sendText(traced), bytes: queueTextBytes(traced) };
+      }
       return { messageId: await this.sendText(planned.text), bytes: planned.bytes };
     }
     const container = this.config.CLAIM_CHECK_CONTAINER_NAME;
@@ -139,6 +153,7 @@ export class TaskSender {
         task_id: planned.message.payload.task_id,
         execution_id: planned.message.payload.execution_id,
       },
+      ...(traceparent ? { traceparent } : {}),
     };
     const text = JSON.stringify(pointer);
     let messageId: string;

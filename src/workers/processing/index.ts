@@ -26,6 +26,11 @@ import { blobServiceClient } from "../../executors/blob-clients.ts";
 import { closeSharedBrowser } from "../../executors/browser.ts";
 import { compilePipeline, defaultRegistry, type ExecutorRegistry, parsePipelineYaml } from "../../pipeline/index.ts";
 import { TaskHandler } from "./handle-task.ts";
+import { startTelemetry } from "../../telemetry/index.ts";
+import { telemetryPlan } from "../../telemetry/plan.ts";
+import { taskSpanAttributes } from "../../telemetry/task-span.ts";
+import { messageTraceparent } from "./trace-context.ts";
+import { buildInfo } from "../../runtime/build-info.ts";
 
 export interface ProcessingWorkerOptions {
   /** Executor types pipelines may use; default: the built-ins. */
@@ -81,8 +86,12 @@ async function openStore(ctx: WorkerContext): Promise<CosmosStore | undefined> {
  * The task queue of a processing worker: leases counted and logged as they are renewed, expire or are lost, and tasks
  * too large for a message stored as claim-check blobs (when the worker sends one back, e.g. to the poison queue).
  */
-function taskQueueOf(ctx: WorkerContext, blobService: () => BlobServiceClient): TaskQueue {
-  const { config, logger, report } = ctx;
+function taskQueueOf(
+  ctx: WorkerContext,
+  report: WorkerContext["report"],
+  blobService: () => BlobServiceClient,
+): TaskQueue {
+  const { config, logger } = ctx;
   return new TaskQueue(taskQueues(config), {
     leaseSeconds: config.QUEUE_VISIBILITY_TIMEOUT_SECONDS,
     listener: {
@@ -111,11 +120,24 @@ function taskQueueOf(ctx: WorkerContext, blobService: () => BlobServiceClient): 
   });
 }
 
+/** Telemetry of this worker process (a no-op unless APPLICATIONINSIGHTS_CONNECTION_STRING or an OTLP endpoint). */
+function startWorkerTelemetry(ctx: WorkerContext) {
+  return startTelemetry(telemetryPlan(ctx.config), {
+    role: "processing",
+    workerId: ctx.workerId,
+    version: buildInfo().version,
+    logger: ctx.logger,
+  });
+}
+
 export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWorkerOptions = {}): Promise<void> {
-  const { config, logger, report, workerId } = ctx;
+  const { config, logger, workerId } = ctx;
+  const telemetry = await startWorkerTelemetry(ctx);
+  // Counters also as OpenTelemetry metrics when telemetry is on.
+  const report = telemetry.metered(ctx.report);
   report.setReady(false, "starting");
   const store = await openStore(ctx);
-  if (!store) return;
+  if (!store) return await telemetry.shutdown(1000);
   const registry = opts.registry ?? defaultRegistry();
   const pipelines = new CompiledPipelineCache((doc, exclude) =>
     compilePipeline(parsePipelineYaml(doc.yaml), { registry, deps: { config, logger }, excludeExecutor: exclude })
@@ -123,7 +145,7 @@ export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWo
   let blobs: BlobServiceClient | undefined;
   const blobService = () => (blobs ??= blobServiceClient(config));
 
-  const queue = taskQueueOf(ctx, blobService);
+  const queue = taskQueueOf(ctx, report, blobService);
 
   // After a task met an unreachable Cosmos, stop taking messages until it answers again, so an outage does not use
   // up every task's deliveries. Not ready from the first failed call on, also when every slot is busy retrying its
@@ -182,7 +204,13 @@ export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWo
     drain: ctx.drain,
     drainBudgetMs: taskDrainBudgetMs(config),
     logger,
-    handle: (message, stop) => handler.handle(message, stop),
+    handle: (message, stop) =>
+      telemetry.span(
+        "contentflow.task",
+        taskSpanAttributes(message, Date.now()),
+        () => handler.handle(message, stop),
+        telemetry.enabled ? messageTraceparent(message.text) : undefined,
+      ),
     beforeReceive: waitForCosmos,
     paused: () => cosmosGate.isDown,
     retryDelaySeconds: (message) => handler.retryDelaySeconds(message),
@@ -205,4 +233,6 @@ export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWo
   await pipelines.closeAll();
   await closeSharedBrowser(); // web_scraper render_js: true pages; nothing runs any more
   store.close();
+  // Within what is left of the drain budget after the tasks' share (taskDrainBudgetMs), at most 2 s.
+  await telemetry.shutdown(Math.min(2000, config.SHUTDOWN_DRAIN_TIMEOUT_SECONDS * 1000 - taskDrainBudgetMs(config)));
 }

@@ -32,6 +32,9 @@ import { sleep } from "../../util/sleep.ts";
 import { errorSummary } from "../../util/errors.ts";
 import { OutageGate } from "../../util/outage-gate.ts";
 import { describeDependencyError } from "../../util/dependency-error.ts";
+import { startTelemetry, type Telemetry } from "../../telemetry/index.ts";
+import { telemetryPlan } from "../../telemetry/plan.ts";
+import { buildInfo } from "../../runtime/build-info.ts";
 
 export interface SourceOnceSummary {
   vaults: number;
@@ -46,12 +49,19 @@ const BACKOFF_MAX_SECONDS = 600;
 
 interface SourceRuntime extends SourceDeps {
   failures: FailureLog;
-  close(): void;
+  telemetry: Telemetry;
+  close(): Promise<void>;
 }
 
 async function openSource(ctx: WorkerContext): Promise<SourceRuntime> {
   const store = await openCosmosStore(ctx.config);
   const heldLeases: SourceDeps["heldLeases"] = new Map();
+  const telemetry = await startTelemetry(telemetryPlan(ctx.config), {
+    role: "source",
+    workerId: ctx.workerId,
+    version: buildInfo().version,
+    logger: ctx.logger,
+  });
   return {
     ctx,
     store,
@@ -63,7 +73,11 @@ async function openSource(ctx: WorkerContext): Promise<SourceRuntime> {
     heldLeases,
     onLeasesChanged: () => ctx.report.info("leases", [...heldLeases.values()]),
     failures: new FailureLog(store.executions, ctx.workerId, ctx.logger),
-    close: () => store.close(),
+    telemetry,
+    close: async () => {
+      store.close();
+      await telemetry.shutdown(2000);
+    },
   };
 }
 
@@ -112,7 +126,12 @@ async function account(runtime: SourceRuntime, vaultId: string, outcome: CrawlOu
 
 async function crawlSafely(runtime: SourceRuntime, vault: VaultDoc): Promise<CrawlOutcome> {
   try {
-    return await crawlVault(runtime, vault, runtime.ctx.drain);
+    // The crawl's span is the parent of the tasks it queues (the sender puts its traceparent in each message).
+    return await runtime.telemetry.span(
+      "contentflow.crawl",
+      { "contentflow.vault_id": vault.id, "contentflow.pipeline_id": vault.pipeline_id },
+      () => crawlVault(runtime, vault, runtime.ctx.drain),
+    );
   } catch (err) {
     // crawlVault reports expected failures as outcomes; this is a bug or an unexpected SDK error.
     return {
@@ -165,7 +184,7 @@ export async function runSourceOnce(ctx: WorkerContext, opts: { vaultId?: string
     return summary;
   } finally {
     ctx.report.setReady(false, "finished");
-    runtime.close();
+    await runtime.close();
   }
 }
 
@@ -365,7 +384,7 @@ export async function runSourceWorker(ctx: WorkerContext): Promise<void> {
     logger.info("source worker draining", { crawls_running: running.size });
     await Promise.allSettled(running.values());
     ctx.report.setInFlight(0);
-    runtime.close();
+    await runtime.close();
     logger.info("source worker stopped");
   }
 }

@@ -1,0 +1,235 @@
+// Telemetry through the compiled binary (issue 25): a supervisor with OTEL_EXPORTER_OTLP_ENDPOINT and
+// APPLICATIONINSIGHTS_CONNECTION_STRING pointing at local fakes (an OTLP/HTTP receiver; an Application Insights
+// ingestion endpoint, /v2.1/track, over TLS with a certificate made here, since the exporter always uses https)
+// processes one task: its contentflow.task span reaches both, from inside the single binary; the Cosmos key is in
+// no exported byte; the task's outcome is the same as without telemetry (the execution record is written).
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import process from "node:process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createTlsServer } from "node:https";
+import { createInterface } from "node:readline";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CosmosClient, type Database } from "@azure/cosmos";
+import { type Emulators, startEmulators } from "../helpers/emulators.ts";
+import { ensureCosmosContainers } from "../../src/store/cosmos.ts";
+import { loadConfig } from "../../src/config/load.ts";
+import type { Config } from "../../src/config/schema.ts";
+import { ensureBinary } from "../helpers/binary.ts";
+
+async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 60_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v as T;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.fail(`timed out waiting for: ${what}`);
+}
+
+const CA_DIR = mkdtempSync(join(tmpdir(), "cfw-e2e-otel-ca-"));
+
+describe("compiled binary: task spans to OTLP/HTTP and Application Insights", () => {
+  let emu: Emulators;
+  let binary: string;
+  let config: Config;
+  let db: Database;
+  let env: Record<string, string>;
+  let otlp: Server;
+  let appInsights: ReturnType<typeof createTlsServer>;
+  let supervisor: ChildProcess | undefined;
+  let exited: Promise<number | null> | undefined;
+  const lines: string[] = [];
+  const received: Array<{ url: string; body: string }> = [];
+  const cwd = mkdtempSync(join(tmpdir(), "cfw-otel-"));
+
+  before(async () => {
+    binary = ensureBinary();
+    emu = await startEmulators();
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
+      let body = "";
+      req.on("data", (d) => (body += d));
+      req.on("end", () => {
+        received.push({ url: req.url ?? "", body });
+        res.writeHead(200, { "content-type": "application/json" }).end(
+          req.url?.startsWith("/v2.1/track") ? '{"itemsReceived":1,"itemsAccepted":1,"errors":[]}' : "{}",
+        );
+      });
+    };
+    const made = spawnSync("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+      "-keyout",
+      join(CA_DIR, "key.pem"),
+      "-out",
+      join(CA_DIR, "cert.pem"),
+    ], { encoding: "utf8" });
+    assert.equal(made.status, 0, made.stderr);
+    otlp = createServer(handler);
+    appInsights = createTlsServer({
+      key: readFileSync(join(CA_DIR, "key.pem")),
+      cert: readFileSync(join(CA_DIR, "cert.pem")),
+    }, handler);
+    await new Promise<void>((r) => otlp.listen(0, "127.0.0.1", () => r()));
+    await new Promise<void>((r) => appInsights.listen(0, "127.0.0.1", () => r()));
+    const port = (s: { address(): unknown }) => (s.address() as { port: number }).port;
+    env = {
+      PATH: process.env.PATH ?? "",
+      ...emu.env,
+      STORAGE_WORKER_QUEUE_NAME: "otel-tasks",
+      NUM_PROCESSING_WORKERS: "1",
+      NUM_SOURCE_WORKERS: "0",
+      API_HOST: "127.0.0.1",
+      API_PORT: "0",
+      SHUTDOWN_DRAIN_TIMEOUT_SECONDS: "8",
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port(otlp)}`,
+      APPLICATIONINSIGHTS_CONNECTION_STRING:
+        `InstrumentationKey=00000000-0000-0000-0000-00000000e2e0;IngestionEndpoint=https://127.0.0.1:${
+          port(appInsights)
+        }/`,
+      OTEL_TRACES_SAMPLER_ARG: "1",
+      NODE_EXTRA_CA_CERTS: join(CA_DIR, "cert.pem"),
+    };
+    config = (await loadConfig({ env, dotenvPath: false })).config;
+    const cosmos = new CosmosClient({
+      endpoint: emu.cosmosEndpoint,
+      key: emu.env.COSMOS_DB_KEY,
+      connectionPolicy: { enableEndpointDiscovery: false },
+    });
+    await ensureCosmosContainers(cosmos, config);
+    db = cosmos.database(config.COSMOS_DB_NAME);
+    await db.container(config.COSMOS_DB_CONTAINER_PIPELINES).items.upsert({
+      id: "pipe-otel",
+      name: "otel",
+      yaml: `pipeline:
+  name: otel
+  executors:
+    - {id: pass, type: pass_through, settings: {}}
+`,
+    });
+  });
+
+  after(async () => {
+    if (supervisor && supervisor.exitCode === null) {
+      supervisor.kill("SIGKILL");
+      await exited;
+    }
+    otlp?.close();
+    appInsights?.close();
+    await emu?.stop();
+  });
+
+  test("one task: its span reaches the OTLP receiver and the Application Insights fake; no secret is exported", async () => {
+    const queued = spawnSync(binary, [
+      "enqueue",
+      "--pipeline",
+      "pipe-otel",
+      "--json",
+      '{"id": {"canonical_id": "doc-1", "unique_id": "doc-1"}}',
+    ], { cwd, env, encoding: "utf8" });
+    assert.equal(queued.status, 0, queued.stdout + queued.stderr);
+
+    supervisor = spawn(binary, [], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    exited = new Promise((r) => supervisor!.once("exit", (code) => r(code)));
+    createInterface({ input: supervisor.stdout! }).on("line", (l) => lines.push(l));
+    createInterface({ input: supervisor.stderr! }).on("line", (l) => lines.push(`stderr: ${l}`));
+
+    const executions = db.container(config.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS);
+    await until("the execution record is completed", async () => {
+      const { resources } = await executions.items.query({
+        query: "SELECT * FROM c WHERE c.pipeline_id = @p",
+        parameters: [{ name: "@p", value: "pipe-otel" }],
+      }).fetchAll();
+      return resources.find((r) => r.status === "completed");
+    }).catch((err) => {
+      throw new Error(`${err.message}; supervisor output:\n${lines.join("\n")}`);
+    });
+    // Drain flushes the span queues.
+    supervisor.kill("SIGTERM");
+    await exited;
+    const otlpSpans = received.filter((r) => r.url === "/v1/traces" && r.body.includes("contentflow.task"));
+    const tracked = received.filter((r) => r.url.startsWith("/v2.1/track") && r.body.includes("contentflow.task"));
+    assert.ok(
+      otlpSpans.length > 0,
+      `no task span over OTLP: ${received.map((r) => r.url).join(", ")}\n${lines.join("\n")}`,
+    );
+    assert.ok(tracked.length > 0, `no task span in Application Insights: ${received.map((r) => r.url).join(", ")}`);
+    assert.ok(lines.some((l) => l.includes('"msg":"telemetry on"')), "the start-up line says where telemetry goes");
+    // The worker's log lines during the task are log records in the task's trace.
+    const taskTraceIds = otlpSpans.flatMap((r) =>
+      // deno-lint-ignore no-explicit-any
+      JSON.parse(r.body).resourceSpans.flatMap((rs: any) => rs.scopeSpans.flatMap((ss: any) => ss.spans))
+        // deno-lint-ignore no-explicit-any
+        .filter((sp: any) => sp.name === "contentflow.task").map((sp: any) => sp.traceId as string)
+    );
+    const logs = received.filter((r) => r.url === "/v1/logs").map((r) => r.body).join("\n");
+    assert.ok(taskTraceIds.some((id) => logs.includes(`"traceId":"${id}"`)), `no log record in the task's trace`);
+    const exported = received.map((r) => r.body).join("\n");
+    assert.ok(!exported.includes(emu.env.COSMOS_DB_KEY), "the Cosmos key is in no exported byte");
+    assert.ok(!lines.join("\n").includes("IngestionEndpoint=https"), "the connection string is never logged");
+  });
+
+  test("a collector that never answers and an ingestion endpoint that is down change no task outcome", async () => {
+    const hung = createServer(() => {/* accepts and never answers */});
+    await new Promise<void>((r) => hung.listen(0, "127.0.0.1", () => r()));
+    const down = createServer();
+    await new Promise<void>((r) => down.listen(0, "127.0.0.1", () => r()));
+    const downPort = (down.address() as { port: number }).port;
+    await new Promise<void>((r) => down.close(() => r()));
+    const badEnv = {
+      ...env,
+      STORAGE_WORKER_QUEUE_NAME: "otel-down-tasks",
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(hung.address() as { port: number }).port}`,
+      APPLICATIONINSIGHTS_CONNECTION_STRING:
+        `InstrumentationKey=00000000-0000-0000-0000-00000000e2e1;IngestionEndpoint=https://127.0.0.1:${downPort}/`,
+    };
+    const out: string[] = [];
+    const executions = db.container(config.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS);
+    const completed = async () => {
+      const { resources } = await executions.items.query({
+        query: "SELECT * FROM c WHERE c.pipeline_id = @p",
+        parameters: [{ name: "@p", value: "pipe-otel" }],
+      }).fetchAll();
+      return resources.filter((r) => r.status === "completed").length;
+    };
+    const before = await completed();
+    const queued = spawnSync(binary, [
+      "enqueue",
+      "--pipeline",
+      "pipe-otel",
+      "--json",
+      '{"id": {"canonical_id": "doc-down", "unique_id": "doc-down"}}',
+    ], { cwd, env: badEnv, encoding: "utf8" });
+    assert.equal(queued.status, 0, queued.stdout + queued.stderr);
+    const proc = spawn(binary, [], { cwd, env: badEnv, stdio: ["ignore", "pipe", "pipe"] });
+    const done = new Promise((r) => proc.once("exit", r));
+    createInterface({ input: proc.stdout! }).on("line", (l) => out.push(l));
+    createInterface({ input: proc.stderr! }).on("line", (l) => out.push(`stderr: ${l}`));
+    try {
+      await until("the task's execution record is completed", async () => (await completed()) > before || undefined)
+        .catch((err) => {
+          throw new Error(`${err.message}; supervisor output:\n${out.join("\n")}`);
+        });
+      // Drain ends even though the span queues cannot be flushed.
+      proc.kill("SIGTERM");
+      await done;
+      assert.ok(out.some((l) => l.includes("processing worker stopped")), out.join("\n"));
+    } finally {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+      hung.closeAllConnections?.();
+      hung.close();
+    }
+  });
+});
