@@ -161,7 +161,9 @@ describe("source workers competing for a vault", () => {
   });
 
   test("losing the lease mid-crawl stops the crawl at once; the checkpoint is not written", async () => {
-    const s = await setup(300);
+    // Enough blobs that the crawl (one task per blob) outlasts the lease keeper's renewal interval (a third of the
+    // 5 s TTL) on a quiet machine: with 300, a fast run sent them all before its next renewal saw the loss.
+    const s = await setup(1500);
     const { ctx, reporter } = testContext(s.config, "loser");
     const crawl = runSourceOnce(ctx, { vaultId: s.vaultId });
     const lockId = leaseId(s.vaultId);
