@@ -18,7 +18,7 @@ import type { Config } from "../../config/schema.ts";
 import { perItemExecutor } from "../per-item.ts";
 import { boolSetting, choiceSetting, intSetting, mapSetting, numberSetting, stringSetting } from "../settings.ts";
 import { endpointSetting } from "../ai/endpoint-setting.ts";
-import { callService, type ServiceAnswer, type ServiceCall } from "../ai/service-fetch.ts";
+import { attemptsNote, callService, type ServiceAnswer, type ServiceCall } from "../ai/service-fetch.ts";
 import { restAuthHeaders } from "../ai/credentials.ts";
 import { COGNITIVE_SERVICES_SCOPE } from "../ai/auth.ts";
 import { readDocumentInput } from "../ai/document-input.ts";
@@ -123,10 +123,10 @@ function jsonBody(what: string, status: number, body: Uint8Array): unknown {
   }
 }
 
-/** An HTTP failure of a call, with the number of tries when it was retried. */
+/** An HTTP failure of a call, with the number of tries when it was retried, or why it was not. */
 function failed(what: string, answer: ServiceAnswer): AiServiceError {
   const err = httpFailure(what, answer.status, new TextDecoder().decode(answer.body));
-  if (answer.attempts > 1) err.message += ` (after ${answer.attempts} attempts)`;
+  err.message += attemptsNote(answer);
   return err;
 }
 
