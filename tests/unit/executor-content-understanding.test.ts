@@ -263,24 +263,42 @@ describe("azure_content_understanding_extractor", () => {
     assert.ok(!wrongKey.includes(KEY));
   });
 
-  test("without default model deployments a prebuilt analyzer is refused, explained; with the mappings it runs", async () => {
+  test("content_understanding_model_mappings is required unless the analyzer needs no model; {} relies on the resource's defaults", async () => {
     reset();
-    const none = failure(
-      await run([item({ temp_file_path: pdf })], { content_understanding_model_mappings: undefined }),
+    // As in ContentFlow, the mappings are required: a pipeline without them does not compile.
+    await assert.rejects(
+      run([item({ temp_file_path: pdf })], { content_understanding_model_mappings: undefined }),
+      /invalid settings: content_understanding_model_mappings: is required for analyzer prebuilt-documentSearch \(as in ContentFlow\)/,
     );
+    assert.equal(fake.requests.length, 0);
+    // prebuilt-read and prebuilt-layout only extract content: no deployment needed, nothing PATCHed.
+    for (const analyzer of ["prebuilt-read", "prebuilt-layout"]) {
+      reset();
+      const extractOnly = await run([item({ temp_file_path: pdf })], {
+        content_understanding_model_mappings: undefined,
+        analyzer_id: analyzer,
+      });
+      assert.equal(extractorLog(extractOnly).status, "completed", extractorLog(extractOnly).errors[0]);
+      assert.deepEqual(fake.requests.map((r) => r.route).slice(0, 1), ["analyze"]);
+    }
+    // {}: the resource's defaults, set elsewhere, are used; nothing is PATCHed. Without any, the fake refuses the
+    // analysis as the service does, and the message says what to set.
+    reset();
+    const unset = failure(await run([item({ temp_file_path: pdf })], { content_understanding_model_mappings: "{}" }));
     assert.match(
-      none,
+      unset,
       /analyze \(prebuilt-documentSearch\): HTTP 400: InvalidRequest: Invalid request\. \(ModelDeploymentNotConfigured\) \[modelDeployments ModelDeploymentNotConfigured: Analyzer 'prebuilt-documentSearch' needs model deployments/,
     );
-    assert.match(none, /content_understanding_model_mappings is not set/);
+    assert.match(
+      unset,
+      /content_understanding_model_mappings is \{\}, so the resource's own default model deployments/,
+    );
     assert.equal(fake.documents.length, 0);
-    // prebuilt-layout only extracts content: no deployment needed.
     reset();
-    const layout = await run([item({ temp_file_path: pdf })], {
-      content_understanding_model_mappings: undefined,
-      analyzer_id: "prebuilt-layout",
-    });
-    assert.equal(extractorLog(layout).status, "completed", extractorLog(layout).errors[0]);
+    Object.assign(fake.modelDeployments, { "gpt-4.1": "gpt-4.1" }); // set in the portal
+    const preset = await run([item({ temp_file_path: pdf })], { content_understanding_model_mappings: "{}" });
+    assert.equal(extractorLog(preset).status, "completed", extractorLog(preset).errors[0]);
+    assert.equal(fake.requests.filter((r) => r.route === "defaults").length, 0);
     // The mappings are sent as the resource's defaults before the first analysis.
     reset();
     const ok = await run([item({ temp_file_path: pdf })]);

@@ -3,9 +3,11 @@
 // content_understanding_api_version, default 2025-11-01), polls the Operation-Location until the analysis is done
 // and stores the whole final answer ({id, status, result: {contents: […]}}) in data[output_field] as ContentFlow
 // does; with retrieve_figures the figure images are fetched too (data[figures_output_field], bytes as base64).
-// content_understanding_model_mappings, when set, is sent once per executor as the resource's default model
-// deployments (PATCH …/defaults); ContentFlow requires it, this port lets it out for resources whose defaults were
-// set elsewhere and, when the service then refuses the analysis, says so. Auth: content_understanding_subscription_key when set, else DefaultAzureCredential.
+// content_understanding_model_mappings is sent once per executor as the resource's default model deployments
+// (PATCH …/defaults), as ContentFlow does; it is required (ContentFlow's catalog marks it so) unless the analyzer is a
+// content extractor that uses no generative model (prebuilt-read, prebuilt-layout), and {} sends nothing (the
+// resource's defaults were set elsewhere). Auth: content_understanding_subscription_key when set, else
+// DefaultAzureCredential.
 // An item with neither field that points at a blob (azure_blob_input_discovery's id fields) has that blob read with
 // the worker's blob credentials and analysed (fetch_discovered_blob, on by default): three of the web UI's templates
 // go from discovery straight to this extractor, whose ContentFlow version fails them ("Document missing required
@@ -31,6 +33,13 @@ import { checkOutboundUrl, type OutboundPolicy, outboundPolicy } from "../../net
 
 const TYPE = "azure_content_understanding_extractor";
 const SERVICE = "Content Understanding";
+/**
+ * The content extraction analyzers, which use no generative model and so need no default model deployments. Every
+ * other analyzer (prebuilt-documentSearch, prebuilt-invoice, custom ones) is refused by the service without them.
+ */
+const CONTENT_EXTRACTORS = new Set(["prebuilt-read", "prebuilt-layout"]);
+const MAPPINGS_EXAMPLE =
+  '{"gpt-4.1":"<deployment>","gpt-4.1-mini":"<deployment>","text-embedding-3-large":"<deployment>"}';
 
 const settings = v.pipe(
   v.object({
@@ -85,6 +94,18 @@ const settings = v.pipe(
     max_response_mb: v.optional(intSetting("max_response_mb", { min: 1, max: 2000 }), 200),
     fetch_discovered_blob: v.optional(boolSetting("fetch_discovered_blob"), true),
   }),
+  v.forward(
+    v.partialCheck(
+      [["content_understanding_model_mappings"], ["analyzer_id"]],
+      (s) => s.content_understanding_model_mappings !== undefined || CONTENT_EXTRACTORS.has(s.analyzer_id),
+      (issue) =>
+        `is required for analyzer ${
+          (issue.input as { analyzer_id: string }).analyzer_id
+        } (as in ContentFlow): the resource's default model deployments, e.g. ${MAPPINGS_EXAMPLE}, or {} when ` +
+        "they are already set; only prebuilt-read and prebuilt-layout run without them",
+    ),
+    ["content_understanding_model_mappings"],
+  ),
   v.check(
     (s) =>
       !(s.content_understanding_credential_type === "azure_key_credential" ||
@@ -239,10 +260,9 @@ class ContentUnderstanding {
     if (started.status !== 202 && started.status !== 200) {
       const err = failed(`${SERVICE} ${what}`, started);
       const mappings = s.content_understanding_model_mappings;
-      if (started.status === 400 && (!mappings || Object.keys(mappings).length === 0)) {
-        // ContentFlow requires the setting; here it may be left out when the resource's defaults were set elsewhere.
-        err.message += "; content_understanding_model_mappings is not set: analyzers that use generative models need " +
-          "the resource's default model deployments (set them there, or once with PATCH /contentunderstanding/defaults)";
+      if (started.status === 400 && mappings && Object.keys(mappings).length === 0) {
+        err.message += "; content_understanding_model_mappings is {}, so the resource's own default model " +
+          "deployments are used: if it has none, set them here or once with PATCH /contentunderstanding/defaults";
       }
       throw err;
     }
