@@ -172,7 +172,7 @@ describe("azure_content_understanding_extractor", () => {
     const op = (result.content[0].data.content_understanding_result as Record<string, string>).id;
     assert.equal(
       fake.requests.find((r) => r.route === "file")!.path,
-      `/contentunderstanding/analyzerResults/${op}/files/figures/2.1`,
+      `/contentunderstanding/analyzerResults/${op}/files/contents/0/figures/2.1`,
     );
     const figure = (result.content[0].data.content_understanding_result as Record<string, any>).result.contents[0]
       .figures[0];

@@ -295,17 +295,23 @@ class ContentUnderstanding {
     return value;
   }
 
-  /** ContentFlow's _retrieve_figures: one GET per figure; a figure that fails is skipped with a warning. */
+  /**
+   * ContentFlow's _retrieve_figures: one GET per figure (…/files/contents/{i}/figures/{id}); a figure that fails is
+   * skipped with a warning.
+   */
   async figures(op: Operation, signal: AbortSignal): Promise<Record<string, unknown>[]> {
     if (!op.id) {
       this.logger.warn("no operation id in the analysis result; figures not retrieved");
       return [];
     }
     const out: Record<string, unknown>[] = [];
-    for (const content of op.result?.contents ?? []) {
+    for (const [contentIndex, content] of (op.result?.contents ?? []).entries()) {
       for (const figure of (content.figures ?? []) as Array<Record<string, unknown> & { id?: string }>) {
         if (!figure.id) continue;
-        const path = `/analyzerResults/${encodeURIComponent(op.id)}/files/figures/${encodeURIComponent(figure.id)}`;
+        // GET …/files/{+path} with path contents/{contentIndex}/figures/{figureId}, the form the GA migration guide
+        // documents (the spec leaves the path open). ContentFlow asks for files/figures/{id}, which it does not name.
+        const path = `/analyzerResults/${encodeURIComponent(op.id)}/files/contents/${contentIndex}/figures/` +
+          encodeURIComponent(figure.id);
         try {
           const answer = await this.call("GET", this.url(path), `get figure ${figure.id}`, signal);
           if (answer.status !== 200) throw failed(`${SERVICE} get figure ${figure.id}`, answer);
