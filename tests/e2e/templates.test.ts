@@ -154,9 +154,10 @@ describe("the web UI's 12 templates through the compiled binary, against the emu
     [openai, di, cu, search] = await Promise.all([
       startFakeAzureOpenAI({ apiKeys: [KEYS.openai] }),
       startFakeDocumentIntelligence({ key: KEYS.di }),
-      // The resource's default model deployments are set (content-classification's template sets none, and the
-      // fake, as the service, refuses prebuilt-documentSearch without them).
-      startFakeContentUnderstanding({ key: KEYS.cu, defaultsPreset: { "gpt-4.1": "gpt-4.1" } }),
+      // No default model deployments on the resource: the templates, completed as the UI does, carry the catalog's
+      // content_understanding_model_mappings and set them (the fake, as the service, refuses prebuilt-documentSearch
+      // without them).
+      startFakeContentUnderstanding({ key: KEYS.cu }),
       startFakeAiSearch({ key: KEYS.search, index: SEARCH_INDEX }),
     ]);
     // Every chat answer is a JSON object, so that the templates' parse_response_as_json steps get one.
@@ -270,6 +271,15 @@ describe("the web UI's 12 templates through the compiled binary, against the emu
       assert.equal(item.summary_data.blob_output.write_status, "success");
     });
   }
+
+  test("the Content Understanding templates set the catalog's default model deployments on the resource", () => {
+    assert.deepEqual(cu.modelDeployments, {
+      "gpt-4.1": "gpt-4.1",
+      "gpt-4.1-mini": "gpt-4.1-mini",
+      "text-embedding-3-large": "text-embedding-3-large",
+    });
+    assert.ok(cu.requests.some((r) => r.route === "defaults"));
+  });
 
   test("financial-annual-report-extraction: each agent's JSON answer is parsed into its field", () => {
     const [item] = executions.get("financial-annual-report-extraction")!.content;

@@ -4,7 +4,10 @@
 // - POST {endpoint}/contentunderstanding/analyzers/{analyzerId}:analyzeBinary?api-version=… (raw document) → 202
 //   {id, status: "NotStarted"} + Operation-Location {endpoint}/contentunderstanding/analyzerResults/{id}?api-version=…
 // - GET …/analyzerResults/{id} → 200 {id, status: NotStarted|Running|Succeeded|Failed, result | error}
-// - GET …/analyzerResults/{id}/files/{path} → the file's bytes (figures: figures/{figureId}, image/png)
+// - GET …/analyzerResults/{id}/files/{path} → the file's bytes. Only the form the GA migration guide documents for a
+//   figure is answered: path contents/{contentIndex}/figures/{figureId} (image/png), for a figure that content of
+//   the result has (the spec leaves `path` open; its example's "figure-1.1" is no documented form, and ContentFlow's
+//   files/figures/{figureId} is not one either); any other path is 404 NotFound
 // - PATCH …/defaults (application/merge-patch+json {modelDeployments}) → 200 {modelDeployments}
 // Keys go in Ocp-Apim-Subscription-Key (401 otherwise). Faults: see fake-service.ts, plus operations that stay
 // running or fail with an error body. Errors have the spec's shape (Azure.Core Error: code, message, target,
@@ -223,8 +226,10 @@ export async function startFakeContentUnderstanding(
     if (!op) return json(404, { error: { code: "NotFound", message: "Operation not found." } });
     if (name === "file") {
       const file = decodeURIComponent(/\/files\/(.+)$/.exec(req.path)![1]);
-      const figure = /^figures\/(.+)$/.exec(file)?.[1];
-      if (!figure || figure !== "2.1" || o.missingFigures?.includes(figure)) {
+      const [, index, figure] = /^contents\/(\d+)\/figures\/(.+)$/.exec(file) ?? [];
+      // The result has one content (index 0), whose one figure is 2.1 (none for prebuilt-read).
+      const known = index === "0" && figure === "2.1" && op.analyzerId !== "prebuilt-read";
+      if (!known || o.missingFigures?.includes(figure)) {
         return json(404, { error: { code: "NotFound", message: `File '${file}' not found.` } });
       }
       return { status: 200, headers: { "content-type": "image/png" }, body: figurePng(figure) };

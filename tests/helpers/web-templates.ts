@@ -34,6 +34,9 @@ const REQUIRED_FILL: Record<string, Record<string, unknown>> = {
   azure_blob_output: { container_name: "processed" },
   azure_content_understanding_extractor: {
     content_understanding_endpoint: SETTING_VARIABLES.content_understanding_endpoint,
+    // Required in the executor catalog; the UI fills in the catalog's default (contentflow-lib/executor_catalog.yaml).
+    content_understanding_model_mappings:
+      '{"gpt-4.1":"gpt-4.1","gpt-4.1-mini":"gpt-4.1-mini","text-embedding-3-large":"text-embedding-3-large"}',
   },
   azure_document_intelligence_extractor: { doc_intelligence_endpoint: SETTING_VARIABLES.doc_intelligence_endpoint },
   content_classifier: { endpoint: SETTING_VARIABLES.endpoint, deployment_name: "${AZURE_OPENAI_DEPLOYMENT_NAME}" },

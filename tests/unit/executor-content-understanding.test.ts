@@ -172,7 +172,7 @@ describe("azure_content_understanding_extractor", () => {
     const op = (result.content[0].data.content_understanding_result as Record<string, string>).id;
     assert.equal(
       fake.requests.find((r) => r.route === "file")!.path,
-      `/contentunderstanding/analyzerResults/${op}/files/figures/2.1`,
+      `/contentunderstanding/analyzerResults/${op}/files/contents/0/figures/2.1`,
     );
     const figure = (result.content[0].data.content_understanding_result as Record<string, any>).result.contents[0]
       .figures[0];
@@ -223,7 +223,7 @@ describe("azure_content_understanding_extractor", () => {
     assert.deepEqual(fake.documents[0], PDF_BYTES);
   });
 
-  test("429 (seconds and HTTP date) and 503 are retried with Retry-After; 500s past the retries fail", async () => {
+  test("429 (seconds and HTTP date) and 503 are retried with Retry-After; 500s of a poll past the retries fail", async () => {
     reset();
     fake.fault("analyze", { kind: "status", status: 429, retryAfter: "0" });
     fake.fault("poll", { kind: "status", status: 429, retryAfter: new Date(Date.now() - 1000).toUTCString() }, {
@@ -236,15 +236,12 @@ describe("azure_content_understanding_extractor", () => {
     assert.equal(fake.requests.filter((r) => r.route === "fault").length, 3);
 
     reset();
-    fake.fault(
-      "analyze",
-      ...Array.from({ length: 2 }, () => ({ kind: "status" as const, status: 500, retryAfter: "0" })),
-    );
+    fake.fault("poll", ...Array.from({ length: 2 }, () => ({ kind: "status" as const, status: 500, retryAfter: "0" })));
     const message = failure(await run([item({ temp_file_path: pdf })], { content_understanding_max_retries: 1 }));
     assert.match(message, /^azure_content_understanding_extractor 'content-understanding-1', item https:\/\/acct/);
     assert.match(
       message,
-      /Content Understanding analyze \(prebuilt-documentSearch\): HTTP 500: 500: fake fault 500 \(after 2 attempts\)/,
+      /Content Understanding get analyze result: HTTP 500: 500: fake fault 500 \(after 2 attempts\)/,
     );
     assert.ok(!message.includes(KEY));
   });
@@ -266,24 +263,42 @@ describe("azure_content_understanding_extractor", () => {
     assert.ok(!wrongKey.includes(KEY));
   });
 
-  test("without default model deployments a prebuilt analyzer is refused, explained; with the mappings it runs", async () => {
+  test("content_understanding_model_mappings is required unless the analyzer needs no model; {} relies on the resource's defaults", async () => {
     reset();
-    const none = failure(
-      await run([item({ temp_file_path: pdf })], { content_understanding_model_mappings: undefined }),
+    // As in ContentFlow, the mappings are required: a pipeline without them does not compile.
+    await assert.rejects(
+      run([item({ temp_file_path: pdf })], { content_understanding_model_mappings: undefined }),
+      /invalid settings: content_understanding_model_mappings: is required for analyzer prebuilt-documentSearch \(as in ContentFlow\)/,
     );
+    assert.equal(fake.requests.length, 0);
+    // prebuilt-read and prebuilt-layout only extract content: no deployment needed, nothing PATCHed.
+    for (const analyzer of ["prebuilt-read", "prebuilt-layout"]) {
+      reset();
+      const extractOnly = await run([item({ temp_file_path: pdf })], {
+        content_understanding_model_mappings: undefined,
+        analyzer_id: analyzer,
+      });
+      assert.equal(extractorLog(extractOnly).status, "completed", extractorLog(extractOnly).errors[0]);
+      assert.deepEqual(fake.requests.map((r) => r.route).slice(0, 1), ["analyze"]);
+    }
+    // {}: the resource's defaults, set elsewhere, are used; nothing is PATCHed. Without any, the fake refuses the
+    // analysis as the service does, and the message says what to set.
+    reset();
+    const unset = failure(await run([item({ temp_file_path: pdf })], { content_understanding_model_mappings: "{}" }));
     assert.match(
-      none,
+      unset,
       /analyze \(prebuilt-documentSearch\): HTTP 400: InvalidRequest: Invalid request\. \(ModelDeploymentNotConfigured\) \[modelDeployments ModelDeploymentNotConfigured: Analyzer 'prebuilt-documentSearch' needs model deployments/,
     );
-    assert.match(none, /content_understanding_model_mappings is not set/);
+    assert.match(
+      unset,
+      /content_understanding_model_mappings is \{\}, so the resource's own default model deployments/,
+    );
     assert.equal(fake.documents.length, 0);
-    // prebuilt-layout only extracts content: no deployment needed.
     reset();
-    const layout = await run([item({ temp_file_path: pdf })], {
-      content_understanding_model_mappings: undefined,
-      analyzer_id: "prebuilt-layout",
-    });
-    assert.equal(extractorLog(layout).status, "completed", extractorLog(layout).errors[0]);
+    Object.assign(fake.modelDeployments, { "gpt-4.1": "gpt-4.1" }); // set in the portal
+    const preset = await run([item({ temp_file_path: pdf })], { content_understanding_model_mappings: "{}" });
+    assert.equal(extractorLog(preset).status, "completed", extractorLog(preset).errors[0]);
+    assert.equal(fake.requests.filter((r) => r.route === "defaults").length, 0);
     // The mappings are sent as the resource's defaults before the first analysis.
     reset();
     const ok = await run([item({ temp_file_path: pdf })]);
@@ -355,10 +370,16 @@ describe("azure_content_understanding_extractor", () => {
     failure(await run([item({ temp_file_path: pdf })]));
     assert.equal(fake.requests.filter((r) => r.route === "analyze" || r.route === "fault").length, 1);
 
-    reset();
-    fake.fault("analyze", { kind: "status", status: 504, retryAfter: "0" });
-    assert.match(failure(await run([item({ temp_file_path: pdf })])), /HTTP 504/);
-    assert.equal(fake.requests.filter((r) => r.route !== "defaults").length, 1);
+    // A 500, 502 or 504 may come after the service took the request: one POST only.
+    for (const status of [500, 502, 504]) {
+      reset();
+      fake.fault("analyze", { kind: "status", status, retryAfter: "0" });
+      assert.match(
+        failure(await run([item({ temp_file_path: pdf })])),
+        new RegExp(`analyze \\(prebuilt-documentSearch\\): HTTP ${status}: .*; not sent again: the service may have`),
+      );
+      assert.equal(fake.requests.filter((r) => r.route !== "defaults").length, 1, `${status}`);
+    }
   });
 
   test("an Operation-Location on another host is not followed (the key would go with it)", async () => {

@@ -362,17 +362,53 @@ describe("azure_document_intelligence_extractor", () => {
     assert.match(failure(await run([item({ temp_file_path: pdf })])), /HTTP 200: the answer is not valid JSON/);
   });
 
-  test("a slow first byte past request_timeout_secs is retried", async () => {
+  test("a slow first byte past request_timeout_secs is retried for a poll", async () => {
     reset();
-    fake.fault("analyze", { kind: "slow", delayMs: 2500 });
+    fake.fault("poll", { kind: "slow", delayMs: 2500 });
     const result = await run([item({ temp_file_path: pdf })], { request_timeout_secs: 1 });
     assert.equal(
       result.content[0].executor_logs.at(-1)!.status,
       "completed",
       result.content[0].executor_logs[0].errors[0],
     );
-    // The slow answer was given up on and the analysis sent again (a reused connection may add one more try).
-    assert.ok(fake.requests.filter((r) => r.route === "analyze").length >= 2);
+    // The slow answer was given up on and the poll sent again (a reused connection may add one more try).
+    assert.ok(fake.requests.filter((r) => r.route === "poll").length >= 2);
+    assert.equal(fake.requests.filter((r) => r.route === "analyze").length, 1);
+  });
+
+  test("an analyze POST the service may have accepted is not sent again (no double billing)", async () => {
+    // No answer in time: the fake takes the document and starts the analysis, but answers after the time limit.
+    reset();
+    fake.fault("analyze", { kind: "slow", delayMs: 2500 });
+    const slow = failure(await run([item({ temp_file_path: pdf })], { request_timeout_secs: 1 }));
+    assert.match(
+      slow,
+      /Document Intelligence analyze: no answer within 1 s; not sent again: the service may have accepted it/,
+    );
+    assert.equal(fake.requests.filter((r) => r.route === "analyze").length, 1);
+    // The late answer still starts the analysis: wait for it, so that it is counted here and not in a later test.
+    while (fake.documents.length === 0) await sleep(50);
+    assert.equal(fake.documents.length, 1);
+
+    // A 500, 502 or 504 may come after the service took the request: one POST only.
+    for (const status of [500, 502, 504]) {
+      reset();
+      fake.fault("analyze", { kind: "status", status, retryAfter: "0" });
+      const message = failure(await run([item({ temp_file_path: pdf })]));
+      assert.match(
+        message,
+        new RegExp(
+          `Document Intelligence analyze: HTTP ${status}: .*; not sent again: the service may have accepted it`,
+        ),
+      );
+      assert.equal(fake.requests.filter((r) => r.route === "analyze" || r.route === "fault").length, 1, `${status}`);
+    }
+
+    // A cut answer: the request reached the service.
+    reset();
+    fake.fault("analyze", { kind: "truncated" });
+    failure(await run([item({ temp_file_path: pdf })]));
+    assert.equal(fake.requests.filter((r) => r.route === "analyze" || r.route === "fault").length, 1);
   });
 
   test("AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT bounds the calls in flight to the endpoint", async () => {

@@ -51,7 +51,7 @@ const item = (data: Record<string, unknown>): Content => ({
   executor_logs: [],
 });
 
-async function runExecutor(type: string, settings: Record<string, unknown>, input: Content[]) {
+async function runPipelineWith(type: string, settings: Record<string, unknown>, input: Content[]) {
   const lines = Object.entries(settings).map(([k, v]) => `        ${k}: ${JSON.stringify(v)}`).join("\n");
   const yaml = `
 pipeline:
@@ -68,7 +68,11 @@ ${lines}
     registry: defaultRegistry(),
     deps: { config, logger },
   });
-  const result = await runPipeline(compiled, input, { signal: new AbortController().signal, logger });
+  return await runPipeline(compiled, input, { signal: new AbortController().signal, logger });
+}
+
+async function runExecutor(type: string, settings: Record<string, unknown>, input: Content[]) {
+  const result = await runPipelineWith(type, settings, input);
   return result.content[0].executor_logs.at(-1)!;
 }
 
@@ -155,8 +159,9 @@ describe("the specs' example answers through our clients", () => {
     }
   });
 
-  test("Content Understanding: UpdateDefaults.json, and the 202 and status envelope of AnalyzeBinary.json", async () => {
+  test("Content Understanding 2025-11-01: UpdateDefaults.json, the 202 of AnalyzeBinary.json, GetResult.json", async () => {
     const defaults = example("content-understanding/ContentAnalyzers_UpdateDefaults.json");
+    const result = example("content-understanding/ContentAnalyzers_GetResult.json");
     const accepted = example("content-understanding/ContentAnalyzers_AnalyzeBinary.json").responses["202"];
     let origin = "";
     let polls = 0;
@@ -173,15 +178,9 @@ describe("the specs' example answers through our clients", () => {
         if (name === "defaults") return json(200, defaults.responses["200"].body);
         const location = accepted.headers!["Operation-Location"].replace(/^https:\/\/[^/]+/, origin);
         if (name === "analyze") return json(202, accepted.body, { "operation-location": location });
-        // The first poll answers the example's own status body (NotStarted); no analyze-result example is published
-        // for 2025-11-01, so the final answer carries the fake's result in the spec's envelope.
+        // The first poll answers the example's own status body (NotStarted), the next the GetResult example.
         if (polls++ === 0) return json(200, accepted.body);
-        const { id } = accepted.body as { id: string };
-        return json(200, {
-          id,
-          status: "Succeeded",
-          result: analyzeResult("myAnalyzer", "2025-11-01", "application/pdf"),
-        });
+        return json(200, result.responses["200"].body);
       },
     );
     origin = service.endpoint;
@@ -199,7 +198,56 @@ describe("the specs' example answers through our clients", () => {
     }, [item({ text: "Example File" })]);
     assert.equal(log.status, "completed", log.errors[0]);
     assert.equal(log.details?.operation_id, "3b31320d-8bab-4f88-b19c-2322a7f11034");
+    assert.equal(log.details?.pages_analyzed, 2, "the example's two pages");
     assert.equal(polls, 2);
+  });
+
+  test("Content Understanding 2025-11-01: GetResultFile.json's answer is a figure's bytes", async () => {
+    const file = example("content-understanding/ContentAnalyzers_GetResultFile.json");
+    const operationId = String(file.parameters.operationId);
+    // No published result example has figures: the analysis result is the fake's (one content, figure 2.1).
+    const service = await serve(
+      (method, path) =>
+        method === "POST" && path.endsWith(":analyzeBinary")
+          ? "analyze"
+          : method === "GET" && path.includes("/files/")
+          ? "file"
+          : method === "GET"
+          ? "poll"
+          : undefined,
+      (name) => {
+        const location =
+          `${service.endpoint}/contentunderstanding/analyzerResults/${operationId}?api-version=2025-11-01`;
+        if (name === "analyze") {
+          return json(202, { id: operationId, status: "NotStarted" }, { "operation-location": location });
+        }
+        if (name === "file") {
+          return { status: 200, headers: { "content-type": "image/png" }, body: String(file.responses["200"].body) };
+        }
+        return json(200, {
+          id: operationId,
+          status: "Succeeded",
+          result: analyzeResult("prebuilt-layout", "2025-11-01", "application/pdf"),
+        });
+      },
+    );
+    const run = await runPipelineWith("azure_content_understanding_extractor", {
+      content_understanding_endpoint: service.endpoint,
+      content_understanding_subscription_key: "example-key",
+      analyzer_id: "prebuilt-layout",
+      retrieve_figures: true,
+      content_understanding_polling_interval: 0.01,
+      content_encoding: "utf-8",
+      content_field: "text",
+    }, [item({ text: "Example File" })]);
+    const log = run.content[0].executor_logs.at(-1)!;
+    assert.equal(log.status, "completed", log.errors[0]);
+    const [figure] = run.content[0].data.figures as Array<{ id: string; bytes: string }>;
+    assert.equal(figure.id, "2.1");
+    assert.equal(Buffer.from(figure.bytes, "base64").toString(), file.responses["200"].body);
+    const asked = service.requests.find((r) => r.route === "file")!;
+    assert.equal(asked.path, `/contentunderstanding/analyzerResults/${operationId}/files/contents/0/figures/2.1`);
+    assert.equal(asked.query.get("api-version"), file.parameters["api-version"]);
   });
 
   test("AI Search 2024-07-01: the 200 and 207 answers of SearchIndexIndexDocuments.json", async () => {
@@ -226,5 +274,42 @@ describe("the specs' example answers through our clients", () => {
     const partial = await runExecutor("ai_search_index_output", settings, [item({ chunks })]);
     assert.equal(partial.status, "failed");
     assert.match(partial.errors[0], /1 of 4 documents rejected: 2 \(404: Document not found\.\)/);
+  });
+
+  test("AI Search 2025-09-01: the index definition of SearchServiceGetIndex.json shapes the documents", async () => {
+    const spec = example("ai-search/SearchServiceGetIndex.json");
+    const indexName = String(spec.parameters.indexName);
+    const service = await serve(
+      (method, path) =>
+        method === "GET" && path === `/indexes('${indexName}')`
+          ? "definition"
+          : method === "POST" && path === `/indexes('${indexName}')/docs/search.index`
+          ? "index"
+          : undefined,
+      (name, req) => {
+        if (name === "definition") return json(200, spec.responses["200"].body);
+        const docs = (JSON.parse(req.body.toString()) as { value: Array<{ id: string }> }).value;
+        return json(200, {
+          value: docs.map((d) => ({ key: d.id, status: true, errorMessage: null, statusCode: 201 })),
+        });
+      },
+    );
+    const log = await runExecutor("ai_search_index_output", {
+      ai_search_endpoint: service.endpoint,
+      ai_search_credential_type: "azure_key_credential",
+      ai_search_api_key: "example-key",
+      ai_search_index: indexName,
+      ai_search_api_version: spec.parameters["api-version"],
+      content_to_index_mappings: '{"id": "id", "name": "name", "description": "description"}',
+      index_mode: "document",
+    }, [item({ id: "doc-1", name: "Contoso", description: { summary: "an invoice" } })]);
+    assert.equal(log.status, "completed", log.errors[0]);
+    assert.equal(service.requests[0].query.get("api-version"), "2025-09-01");
+    const sent = JSON.parse(service.requests.find((r) => r.route === "index")!.body.toString()).value[0];
+    // The definition was read: an object bound for the Edm.String field "description" goes as JSON text, and the
+    // index has no indexed_at field, so none is added.
+    assert.equal(sent.description, '{"summary":"an invoice"}');
+    assert.equal(sent.id, "doc-1");
+    assert.equal("indexed_at" in sent, false);
   });
 });

@@ -97,6 +97,7 @@ describe("pipeline check: no managed-identity token for an endpoint outside the 
     }],
     ["azure_content_understanding_extractor", "content_understanding_endpoint", {
       content_understanding_endpoint: ATTACKER,
+      content_understanding_model_mappings: { "gpt-4.1": "gpt-4.1" },
     }, { content_understanding_subscription_key: "k-0123456789" }],
     ["ai_search_index_output", "ai_search_endpoint", { ai_search_endpoint: ATTACKER, ...SEARCH }, {
       ai_search_api_key: "k-0123456789",

@@ -19,6 +19,49 @@ export function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 409 || status === 429 || status >= 500;
 }
 
+// Calls that start billed work (an analyze POST of Document Intelligence or Content Understanding) must not run twice:
+// they are sent again only when the service surely did not take them. The rule lives here for both HTTP paths
+// (service-fetch.ts for our own REST calls, service-pipeline.ts for the SDK clients).
+
+/**
+ * Answers after which the service may have accepted the request and started the work: a server error (500), a
+ * gateway's failure or time-out (502, 504), a request time-out (408). A billed call is not sent again after them. The
+ * service's refusals that start nothing (409, 429, 503) are retried as usual.
+ */
+export function mayHaveAccepted(status: number): boolean {
+  return status === 408 || status === 500 || status === 502 || status === 504;
+}
+
+/**
+ * Error codes of a connection that never opened (Node's, and Bun's ConnectionRefused and FailedToOpenSocket): the
+ * request cannot have reached the service. Errors without a code (Deno's) count as possibly sent.
+ */
+const NOT_SENT_CODES = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ConnectionRefused",
+  "FailedToOpenSocket",
+]);
+
+/**
+ * Whether a failure without an answer may have reached the service: no answer in time, or any error but a
+ * connection that never opened (its code, here or in a cause, says so).
+ */
+export function mayHaveReached(err: unknown, timedOut: boolean): boolean {
+  if (timedOut) return true;
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && NOT_SENT_CODES.has(code)) return false;
+  }
+  return true;
+}
+
+/** Added to the message of a billed call that failed and was not sent again. */
+export const NOT_SENT_AGAIN = "; not sent again: the service may have accepted it, and a resend could bill it twice";
+
 /**
  * How long the service asked us to wait, from `retry-after-ms` (Azure OpenAI), `x-ms-retry-after-ms` or `Retry-After`
  * (delay in seconds or an HTTP-date). Undefined when absent or unreadable.

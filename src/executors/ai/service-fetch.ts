@@ -2,7 +2,15 @@
 // through guardedFetch (the outbound policy, checked per try after DNS resolution), retries as in retry.ts, a slot of
 // the endpoint's concurrency gate per try, a time limit for the answer's headers, a size limit on the body, and
 // redirects refused (a redirect could carry the key to another host).
-import { isRetryableStatus, retryAfterMs, type RetryPolicy, withRetries } from "./retry.ts";
+import {
+  isRetryableStatus,
+  mayHaveAccepted,
+  mayHaveReached,
+  NOT_SENT_AGAIN,
+  retryAfterMs,
+  type RetryPolicy,
+  withRetries,
+} from "./retry.ts";
 import { endpointGate } from "./endpoint-limiter.ts";
 import { AiServiceError } from "./service-error.ts";
 import { guardedFetch, OutboundBlockedError, type OutboundPolicy, readBodyLimited } from "../../net/outbound.ts";
@@ -29,9 +37,10 @@ export interface ServiceCall {
   maxResponseSetting?: string;
   policy: OutboundPolicy;
   /**
-   * false for calls that start billed work (an analyze POST): after the request may have reached the service (no
-   * answer in time, a cut answer, 408/502/504 from a gateway) it is not sent again, so a document is not analysed
-   * and billed twice. The service's own refusals (429, 500, 503) and connections refused are retried. Default true.
+   * false for calls that start billed work (an analyze POST): once the request may have been accepted (no answer in
+   * time, a cut answer, 408/500/502/504: retry.ts mayHaveAccepted, mayHaveReached) it is not sent again, so a
+   * document is not analysed and billed twice. Refusals that start nothing (409, 429, 503) and connections refused
+   * are retried. Default true.
    */
   idempotent?: boolean;
 }
@@ -42,6 +51,14 @@ export interface ServiceAnswer {
   body: Uint8Array;
   /** Tries made, retries included. */
   attempts: number;
+  /** A failed answer of a billed call (idempotent: false) that was not sent again: the service may have accepted it. */
+  notSentAgain?: boolean;
+}
+
+/** What to add to the message of a failed answer: why it was not sent again, or the tries made. */
+export function attemptsNote(answer: ServiceAnswer): string {
+  if (answer.notSentAgain) return NOT_SENT_AGAIN;
+  return answer.attempts > 1 ? ` (after ${answer.attempts} attempts)` : "";
 }
 
 /** A failure without an answer (connection error, no answer in time) that another try may get past. */
@@ -52,23 +69,6 @@ class TransientFailure extends AiServiceError {
     super(message);
   }
 }
-
-/** Error codes of a connection that never opened: the request cannot have reached the service. */
-const NOT_SENT_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
-
-function errorCode(err: unknown): string | undefined {
-  for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string") return code;
-  }
-  return undefined;
-}
-
-/**
- * Answers of a gateway or a timeout, where the service behind may have accepted the request: a billed call is not
- * sent again after them. The service's own refusals (409, 429, 500, 503: no operation was started) are retried.
- */
-const MAYBE_ACCEPTED = new Set([408, 502, 504]);
 
 /** A retryable answer, thrown inside the retry loop and returned as is when the retries are spent. */
 class RetryableAnswer extends Error {
@@ -116,8 +116,7 @@ async function tryOnce(call: ServiceCall, attempts: number): Promise<ServiceAnsw
     const message = timer.signal.aborted
       ? `${call.what}: no answer within ${call.requestTimeoutMs / 1000} s`
       : `${call.what}: ${errorText(err)}`;
-    const code = errorCode(err);
-    throw new TransientFailure(message, timer.signal.aborted || code === undefined || !NOT_SENT_CODES.has(code));
+    throw new TransientFailure(message, mayHaveReached(err, timer.signal.aborted));
   } finally {
     linked.dispose();
     release();
@@ -141,19 +140,22 @@ export async function callService(call: ServiceCall): Promise<ServiceAnswer> {
       classify: (err) => {
         const once = call.idempotent === false;
         if (err instanceof RetryableAnswer) {
-          if (once && MAYBE_ACCEPTED.has(err.answer.status)) return { retryable: false };
+          if (once && mayHaveAccepted(err.answer.status)) return { retryable: false };
           return { retryable: true, retryAfterMs: retryAfterMs(err.answer.headers) };
         }
         if (!(err instanceof TransientFailure)) return { retryable: false };
         if (once && err.maybeSent) {
-          err.message += "; not sent again: the service may have accepted it, and a resend could bill it twice";
+          err.message += NOT_SENT_AGAIN;
           return { retryable: false };
         }
         return { retryable: true };
       },
     });
   } catch (err) {
-    if (err instanceof RetryableAnswer) return err.answer;
+    if (err instanceof RetryableAnswer) {
+      const stopped = call.idempotent === false && mayHaveAccepted(err.answer.status);
+      return stopped ? { ...err.answer, notSentAgain: true } : err.answer;
+    }
     if (attempts > 1 && err instanceof AiServiceError) err.message += ` (after ${attempts} attempts)`;
     throw err;
   }

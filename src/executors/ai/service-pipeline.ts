@@ -1,14 +1,23 @@
 // Pipeline policies that SDK clients (@azure-rest/ai-document-intelligence, @azure/search-documents) get from us in
 // place of their own retry policy (their `retryOptions.maxRetries` is set to 0):
 // - retries as in retry.ts (Retry-After honoured up to AI_MAX_RETRY_DELAY_SECONDS, capped exponential backoff), on
-//   the outside;
+//   the outside; a request that starts billed work (`runsOnce`) is not sent again once the service may have accepted
+//   it (retry.ts: mayHaveAccepted, mayHaveReached);
 // - per try: a slot of the endpoint's concurrency gate (AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT), a time limit for the
 //   answer's headers, and a size limit on the body (streamed and read up to the limit instead of buffered whole).
 import type { PipelinePolicy, PipelineRequest, PipelineResponse } from "@azure/core-rest-pipeline";
 import { RestError } from "@azure/core-rest-pipeline";
-import { isRetryableStatus, retryAfterMs, type RetryPolicy, withRetries } from "./retry.ts";
+import {
+  isRetryableStatus,
+  mayHaveAccepted,
+  mayHaveReached,
+  NOT_SENT_AGAIN,
+  retryAfterMs,
+  type RetryPolicy,
+  withRetries,
+} from "./retry.ts";
 import { endpointGate } from "./endpoint-limiter.ts";
-import { AiServiceError } from "./service-error.ts";
+import { AiServiceError, httpFailure } from "./service-error.ts";
 import { readStreamLimited, ResponseTooLargeError } from "../../util/read-limited.ts";
 import { errorText } from "../../util/errors.ts";
 
@@ -24,6 +33,12 @@ export interface ServicePolicyOptions {
   maxResponseSetting?: string;
   /** Used in messages, e.g. "Document Intelligence". */
   service: string;
+  /**
+   * The name of a request that starts billed work ("analyze"), which must not run twice; undefined for others. Such a
+   * request is sent again only when the service surely did not take it (429, 503, a connection refused), never after
+   * a 408/500/502/504, a cut answer or no answer in time.
+   */
+  runsOnce?: (request: PipelineRequest) => string | undefined;
 }
 
 /** SDK requests carry native AbortSignals (core-rest-pipeline wraps others before they reach the transport). */
@@ -42,6 +57,10 @@ class RetryableAnswer extends Error {
 /** A failure without an answer (connection error, no answer in time) that another try may get past. */
 class TransientFailure extends AiServiceError {
   override name = "AiServiceError";
+  /** Whether the request may have reached the service (anything but a connection that never opened). */
+  constructor(message: string, readonly maybeSent: boolean) {
+    super(message);
+  }
 }
 
 /** Network errors worth another try (connection refused or reset, DNS hiccups, sockets closed early). */
@@ -51,37 +70,59 @@ function isTransient(err: unknown): boolean {
   return typeof code === "string" && /^E(CONNRESET|CONNREFUSED|PIPE|TIMEDOUT|AI_AGAIN|NOTFOUND)|UND_ERR/.test(code);
 }
 
+/** One try through the rest of the pipeline; failures become AiServiceError (TransientFailure when worth a retry). */
+async function tryOnce(
+  request: PipelineRequest,
+  next: (request: PipelineRequest) => Promise<PipelineResponse>,
+  options: ServicePolicyOptions,
+  once: string | undefined,
+): Promise<PipelineResponse> {
+  let response: PipelineResponse;
+  try {
+    response = await next(request);
+  } catch (err) {
+    if (callerSignal(request)?.aborted || err instanceof AiServiceError) throw err;
+    if (err instanceof ResponseTooLargeError) throw new AiServiceError(err.message);
+    const timedOut = (err as Error)?.name === "AbortError";
+    const what = once === undefined ? options.service : `${options.service} ${once}`;
+    const message = timedOut
+      ? `${what}: no answer within ${options.requestTimeoutMs / 1000} s`
+      : `${what}: ${errorText(err)}`;
+    if (!timedOut && !isTransient(err)) throw new AiServiceError(message);
+    throw new TransientFailure(message, mayHaveReached(err, timedOut));
+  }
+  if (response.status >= 400 && isRetryableStatus(response.status)) {
+    if (once !== undefined && mayHaveAccepted(response.status)) {
+      const err = httpFailure(`${options.service} ${once}`, response.status, response.bodyAsText ?? "");
+      err.message += NOT_SENT_AGAIN;
+      throw err;
+    }
+    throw new RetryableAnswer(response);
+  }
+  return response;
+}
+
 function retryPolicy(options: ServicePolicyOptions): PipelinePolicy {
   return {
     name: "contentflowServiceRetry",
     async sendRequest(request, next) {
-      const signal = callerSignal(request);
+      const once = options.runsOnce?.(request);
       try {
-        return await withRetries(async () => {
-          let response: PipelineResponse;
-          try {
-            response = await next(request);
-          } catch (err) {
-            if (signal?.aborted || err instanceof AiServiceError) throw err;
-            if (err instanceof ResponseTooLargeError) throw new AiServiceError(err.message);
-            const timedOut = (err as Error)?.name === "AbortError";
-            const message = timedOut
-              ? `${options.service}: no answer within ${options.requestTimeoutMs / 1000} s`
-              : `${options.service}: ${errorText(err)}`;
-            throw timedOut || isTransient(err) ? new TransientFailure(message) : new AiServiceError(message);
-          }
-          if (response.status >= 400 && isRetryableStatus(response.status)) throw new RetryableAnswer(response);
-          return response;
-        }, {
+        return await withRetries(() => tryOnce(request, next, options, once), {
           policy: options.retry,
-          signal,
-          classify: (err) =>
-            err instanceof RetryableAnswer
-              ? {
-                retryable: true,
-                retryAfterMs: retryAfterMs(new Headers(err.response.headers.toJSON({ preserveCase: false }))),
-              }
-              : { retryable: err instanceof TransientFailure },
+          signal: callerSignal(request),
+          classify: (err) => {
+            if (err instanceof RetryableAnswer) {
+              const headers = new Headers(err.response.headers.toJSON({ preserveCase: false }));
+              return { retryable: true, retryAfterMs: retryAfterMs(headers) };
+            }
+            if (!(err instanceof TransientFailure)) return { retryable: false };
+            if (once !== undefined && err.maybeSent) {
+              err.message += NOT_SENT_AGAIN;
+              return { retryable: false };
+            }
+            return { retryable: true };
+          },
         });
       } catch (err) {
         if (err instanceof RetryableAnswer) return err.response;

@@ -3,9 +3,11 @@
 // content_understanding_api_version, default 2025-11-01), polls the Operation-Location until the analysis is done
 // and stores the whole final answer ({id, status, result: {contents: […]}}) in data[output_field] as ContentFlow
 // does; with retrieve_figures the figure images are fetched too (data[figures_output_field], bytes as base64).
-// content_understanding_model_mappings, when set, is sent once per executor as the resource's default model
-// deployments (PATCH …/defaults); ContentFlow requires it, this port lets it out for resources whose defaults were
-// set elsewhere and, when the service then refuses the analysis, says so. Auth: content_understanding_subscription_key when set, else DefaultAzureCredential.
+// content_understanding_model_mappings is sent once per executor as the resource's default model deployments
+// (PATCH …/defaults), as ContentFlow does; it is required (ContentFlow's catalog marks it so) unless the analyzer is a
+// content extractor that uses no generative model (prebuilt-read, prebuilt-layout), and {} sends nothing (the
+// resource's defaults were set elsewhere). Auth: content_understanding_subscription_key when set, else
+// DefaultAzureCredential.
 // An item with neither field that points at a blob (azure_blob_input_discovery's id fields) has that blob read with
 // the worker's blob credentials and analysed (fetch_discovered_blob, on by default): three of the web UI's templates
 // go from discovery straight to this extractor, whose ContentFlow version fails them ("Document missing required
@@ -18,7 +20,7 @@ import type { Config } from "../../config/schema.ts";
 import { perItemExecutor } from "../per-item.ts";
 import { boolSetting, choiceSetting, intSetting, mapSetting, numberSetting, stringSetting } from "../settings.ts";
 import { endpointSetting } from "../ai/endpoint-setting.ts";
-import { callService, type ServiceAnswer, type ServiceCall } from "../ai/service-fetch.ts";
+import { attemptsNote, callService, type ServiceAnswer, type ServiceCall } from "../ai/service-fetch.ts";
 import { restAuthHeaders } from "../ai/credentials.ts";
 import { COGNITIVE_SERVICES_SCOPE } from "../ai/auth.ts";
 import { readDocumentInput } from "../ai/document-input.ts";
@@ -31,6 +33,13 @@ import { checkOutboundUrl, type OutboundPolicy, outboundPolicy } from "../../net
 
 const TYPE = "azure_content_understanding_extractor";
 const SERVICE = "Content Understanding";
+/**
+ * The content extraction analyzers, which use no generative model and so need no default model deployments. Every
+ * other analyzer (prebuilt-documentSearch, prebuilt-invoice, custom ones) is refused by the service without them.
+ */
+const CONTENT_EXTRACTORS = new Set(["prebuilt-read", "prebuilt-layout"]);
+const MAPPINGS_EXAMPLE =
+  '{"gpt-4.1":"<deployment>","gpt-4.1-mini":"<deployment>","text-embedding-3-large":"<deployment>"}';
 
 const settings = v.pipe(
   v.object({
@@ -85,6 +94,18 @@ const settings = v.pipe(
     max_response_mb: v.optional(intSetting("max_response_mb", { min: 1, max: 2000 }), 200),
     fetch_discovered_blob: v.optional(boolSetting("fetch_discovered_blob"), true),
   }),
+  v.forward(
+    v.partialCheck(
+      [["content_understanding_model_mappings"], ["analyzer_id"]],
+      (s) => s.content_understanding_model_mappings !== undefined || CONTENT_EXTRACTORS.has(s.analyzer_id),
+      (issue) =>
+        `is required for analyzer ${
+          (issue.input as { analyzer_id: string }).analyzer_id
+        } (as in ContentFlow): the resource's default model deployments, e.g. ${MAPPINGS_EXAMPLE}, or {} when ` +
+        "they are already set; only prebuilt-read and prebuilt-layout run without them",
+    ),
+    ["content_understanding_model_mappings"],
+  ),
   v.check(
     (s) =>
       !(s.content_understanding_credential_type === "azure_key_credential" ||
@@ -123,10 +144,10 @@ function jsonBody(what: string, status: number, body: Uint8Array): unknown {
   }
 }
 
-/** An HTTP failure of a call, with the number of tries when it was retried. */
+/** An HTTP failure of a call, with the number of tries when it was retried, or why it was not. */
 function failed(what: string, answer: ServiceAnswer): AiServiceError {
   const err = httpFailure(what, answer.status, new TextDecoder().decode(answer.body));
-  if (answer.attempts > 1) err.message += ` (after ${answer.attempts} attempts)`;
+  err.message += attemptsNote(answer);
   return err;
 }
 
@@ -239,10 +260,9 @@ class ContentUnderstanding {
     if (started.status !== 202 && started.status !== 200) {
       const err = failed(`${SERVICE} ${what}`, started);
       const mappings = s.content_understanding_model_mappings;
-      if (started.status === 400 && (!mappings || Object.keys(mappings).length === 0)) {
-        // ContentFlow requires the setting; here it may be left out when the resource's defaults were set elsewhere.
-        err.message += "; content_understanding_model_mappings is not set: analyzers that use generative models need " +
-          "the resource's default model deployments (set them there, or once with PATCH /contentunderstanding/defaults)";
+      if (started.status === 400 && mappings && Object.keys(mappings).length === 0) {
+        err.message += "; content_understanding_model_mappings is {}, so the resource's own default model " +
+          "deployments are used: if it has none, set them here or once with PATCH /contentunderstanding/defaults";
       }
       throw err;
     }
@@ -275,17 +295,23 @@ class ContentUnderstanding {
     return value;
   }
 
-  /** ContentFlow's _retrieve_figures: one GET per figure; a figure that fails is skipped with a warning. */
+  /**
+   * ContentFlow's _retrieve_figures: one GET per figure (…/files/contents/{i}/figures/{id}); a figure that fails is
+   * skipped with a warning.
+   */
   async figures(op: Operation, signal: AbortSignal): Promise<Record<string, unknown>[]> {
     if (!op.id) {
       this.logger.warn("no operation id in the analysis result; figures not retrieved");
       return [];
     }
     const out: Record<string, unknown>[] = [];
-    for (const content of op.result?.contents ?? []) {
+    for (const [contentIndex, content] of (op.result?.contents ?? []).entries()) {
       for (const figure of (content.figures ?? []) as Array<Record<string, unknown> & { id?: string }>) {
         if (!figure.id) continue;
-        const path = `/analyzerResults/${encodeURIComponent(op.id)}/files/figures/${encodeURIComponent(figure.id)}`;
+        // GET …/files/{+path} with path contents/{contentIndex}/figures/{figureId}, the form the GA migration guide
+        // documents (the spec leaves the path open). ContentFlow asks for files/figures/{id}, which it does not name.
+        const path = `/analyzerResults/${encodeURIComponent(op.id)}/files/contents/${contentIndex}/figures/` +
+          encodeURIComponent(figure.id);
         try {
           const answer = await this.call("GET", this.url(path), `get figure ${figure.id}`, signal);
           if (answer.status !== 200) throw failed(`${SERVICE} get figure ${figure.id}`, answer);

@@ -382,6 +382,9 @@ export const azureDocumentIntelligenceExtractor: ExecutorDefinition<typeof setti
           requestTimeoutMs: s.request_timeout_secs * 1000,
           maxResponseBytes: s.max_response_mb * 1024 * 1024,
           maxResponseSetting: "max_response_mb",
+          // Each accepted analyze is a billed analysis: not sent again once the service may have accepted it.
+          runsOnce: (request) =>
+            request.method === "POST" && /:analyze(\?|$)/.test(request.url) ? "analyze" : undefined,
         }),
       });
     let clientLoading: Promise<DocumentIntelligenceClient> | undefined;
