@@ -9,6 +9,15 @@ import type { BuildInfo } from "../runtime/build-info.ts";
 import type { BacklogSample } from "../supervisor/backlog-sampler.ts";
 import type { Activity } from "../supervisor/activity.ts";
 import { renderStatusPage } from "./status-page.ts";
+import {
+  backlogFamilies,
+  renderFamilies,
+  supervisorDropSamples,
+  uptimeFamily,
+  workerFamilies,
+} from "./metric-families.ts";
+import type { TelemetrySignal } from "../telemetry/types.ts";
+import { telemetryDropped } from "../telemetry/index.ts";
 
 export interface ApiOptions {
   supervisor: Supervisor;
@@ -69,23 +78,7 @@ export function contentflowStatus(supervisor: Supervisor, workerName: string): {
 
 /** Queue depth and age of the oldest task: the signal to scale VMs on (sampled, see BacklogSampler). */
 export function backlogMetrics(sample: BacklogSample | undefined): string {
-  if (!sample) return "";
-  const t = sample.taskQueue;
-  const lines = [
-    "# HELP contentflow_worker_queue_messages Approximate messages in the task and poison queues (sampled)",
-    "# TYPE contentflow_worker_queue_messages gauge",
-    `contentflow_worker_queue_messages{queue="${labelValue(t.name)}",kind="tasks"} ${t.messages}`,
-    `contentflow_worker_queue_messages{queue="${
-      labelValue(sample.poisonQueue.name)
-    }",kind="poison"} ${sample.poisonQueue.messages}`,
-    "# HELP contentflow_worker_queue_oldest_message_age_seconds Age of the oldest visible task message (sampled)",
-    "# TYPE contentflow_worker_queue_oldest_message_age_seconds gauge",
-    `contentflow_worker_queue_oldest_message_age_seconds{queue="${labelValue(t.name)}"} ${t.oldestAgeSeconds ?? 0}`,
-    "# HELP contentflow_worker_queue_sample_age_seconds Seconds since the queue numbers above were read",
-    "# TYPE contentflow_worker_queue_sample_age_seconds gauge",
-    `contentflow_worker_queue_sample_age_seconds ${Math.round((Date.now() - sample.at) / 1000)}`,
-  ];
-  return lines.join("\n") + "\n";
+  return renderFamilies(backlogFamilies(sample));
 }
 
 export function buildInfoMetric(build: BuildInfo): string {
@@ -122,68 +115,28 @@ export function readiness(supervisor: Supervisor): { ready: boolean; reasons: st
 const COUNTER_HELP: Record<string, string> = {
   contentflow_worker_ai_tokens_total:
     "Azure AI tokens used by executors, by executor type and kind (prompt, completion, embedding)",
+  contentflow_worker_telemetry_dropped_total:
+    "Spans (signal traces), log records (logs) and metric points (metrics) telemetry dropped: export failed or its " +
+    "queue was full, per process role",
 };
 
 function metricName(counter: string): string {
   return `contentflow_worker_${counter.replace(/[^a-zA-Z0-9_]/g, "_")}`;
 }
 
-export function prometheusText(supervisor: Supervisor): string {
-  const lines: string[] = [];
+/**
+ * /metrics' worker-process and counter families; `telemetryDropped` (this process's telemetry, when on) adds the
+ * supervisor's drops to contentflow_worker_telemetry_dropped_total beside the workers'.
+ */
+export function prometheusText(
+  supervisor: Supervisor,
+  telemetryDropped?: Record<TelemetrySignal, number>,
+): string {
+  const lines: string[] = [renderFamilies(workerFamilies(supervisor)).trimEnd()];
   const family = (name: string, type: "counter" | "gauge", help: string, samples: Array<[string, number]>) => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     for (const [labels, value] of samples) lines.push(`${name}${labels} ${value}`);
   };
-  const children = supervisor.snapshot();
-  const byRole = (f: (role: WorkerRole) => number) => ROLES.map((r) => [`{role="${r}"}`, f(r)] as [string, number]);
-  family(
-    "contentflow_worker_workers_configured",
-    "gauge",
-    "Worker processes configured per role",
-    byRole((r) => supervisor.configured(r)),
-  );
-  family(
-    "contentflow_worker_workers_up",
-    "gauge",
-    "Worker processes running per role",
-    byRole((r) => children.filter((c) => c.role === r && c.alive).length),
-  );
-  family(
-    "contentflow_worker_workers_ready",
-    "gauge",
-    "Worker processes reporting ready per role",
-    byRole((r) => children.filter((c) => c.role === r && c.ready).length),
-  );
-  family(
-    "contentflow_worker_in_flight",
-    "gauge",
-    "Tasks (processing) or crawls (source) running now",
-    byRole((r) => children.filter((c) => c.role === r).reduce((a, c) => a + c.in_flight, 0)),
-  );
-  family(
-    "contentflow_worker_worker_in_flight",
-    "gauge",
-    "Tasks (processing) or crawls (source) running now in each worker process",
-    children.map((c) => [`{role="${c.role}",index="${c.index}"}`, c.in_flight] as [string, number]),
-  );
-  family(
-    "contentflow_worker_child_restarts_total",
-    "counter",
-    "Worker process restarts per role",
-    byRole((r) => children.filter((c) => c.role === r).reduce((a, c) => a + c.restarts, 0)),
-  );
-  family(
-    "contentflow_worker_hung_worker_kills_total",
-    "counter",
-    "Worker processes killed and replaced because their heartbeats stopped (WORKER_HEARTBEAT_TIMEOUT_SECONDS)",
-    byRole((r) => children.filter((c) => c.role === r).reduce((a, c) => a + c.heartbeat_kills, 0)),
-  );
-  family(
-    "contentflow_worker_role_degraded",
-    "gauge",
-    "1 when a role's workers are crash-looping",
-    byRole((r) => children.some((c) => c.role === r && c.degraded) ? 1 : 0),
-  );
   const totals = supervisor.counterTotals();
   // Counters may carry labels (labelledCounter); one family per name, the role label first.
   const families = new Map<string, Array<[string, number]>>();
@@ -198,15 +151,17 @@ export function prometheusText(supervisor: Supervisor): string {
       families.set(name, samples);
     }
   }
+  for (const { labels, value } of supervisorDropSamples(telemetryDropped)) {
+    const name = "contentflow_worker_telemetry_dropped_total";
+    baseNames.set(name, "telemetry_dropped_total");
+    families.set(name, [...(families.get(name) ?? []), [`{${labels}}`, value]]);
+  }
   for (const name of [...families.keys()].sort()) {
     const samples = families.get(name)!.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     const help = COUNTER_HELP[name] ?? `Worker counter ${baseNames.get(name)}, summed over the role's processes`;
     family(name, "counter", help, samples);
   }
-  family("contentflow_worker_uptime_seconds", "gauge", "Supervisor uptime", [[
-    "",
-    Math.round((Date.now() - supervisor.startedAt) / 1000),
-  ]]);
+  lines.push(renderFamilies([uptimeFamily(supervisor)]).trimEnd());
   return lines.join("\n") + "\n";
 }
 
@@ -410,7 +365,8 @@ export function createApi(opts: ApiOptions): Hono<ApiEnv> {
     "/metrics",
     (c) =>
       c.text(
-        prometheusText(supervisor) + backlogMetrics(opts.backlog?.()) + (opts.build ? buildInfoMetric(opts.build) : ""),
+        prometheusText(supervisor, telemetryDropped()) + backlogMetrics(opts.backlog?.()) +
+          (opts.build ? buildInfoMetric(opts.build) : ""),
         200,
         {
           "content-type": "text/plain; version=0.0.4; charset=utf-8",

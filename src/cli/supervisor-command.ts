@@ -16,6 +16,7 @@ import { buildInfo } from "../runtime/build-info.ts";
 import { BacklogSampler } from "../supervisor/backlog-sampler.ts";
 import { Activity } from "../supervisor/activity.ts";
 import { taskQueues } from "../queue/clients.ts";
+import { startSupervisorTelemetry, SUPERVISOR_FLUSH_MS } from "./supervisor-telemetry.ts";
 import {
   childEnvWithoutSystemd,
   notifyExtendTimeout,
@@ -240,6 +241,7 @@ export const supervisorCommand: Command = {
       logger.info("api listening", { host: config.API_HOST, port: server.port });
     }
     running.start();
+    const telemetry = await startSupervisorTelemetry(config, running, () => backlog?.latest(), logger);
     started.supervisor = running;
     logger.info("supervisor started", {
       version: buildInfo().version,
@@ -266,7 +268,7 @@ export const supervisorCommand: Command = {
     clearInterval(tick);
     watchdog?.stop();
     await server?.close();
-    await backlog?.stop();
+    await Promise.all([backlog?.stop(), telemetry.shutdown(SUPERVISOR_FLUSH_MS)]);
     clearInterval(activityTimer);
     logger.info("supervisor stopped");
     return EXIT_OK;

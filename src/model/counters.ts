@@ -28,6 +28,8 @@ export const COUNTERS = [
   "lease_lost_total",
   // AI executors (labelled by executor_type and kind, see labelledCounter in worker-context.ts)
   "ai_tokens_total",
+  // every process with telemetry on (labelled by signal: traces, logs, metrics; src/telemetry/drops.ts)
+  "telemetry_dropped_total",
 ] as const;
 
 export type CounterName = (typeof COUNTERS)[number];

@@ -9,6 +9,7 @@ import type { Logger } from "../log/logger.ts";
 import { abortReason, linkedSignal, raceAbort } from "../util/abort.ts";
 import { errorText } from "../util/errors.ts";
 import { eachLimited } from "../util/each-limited.ts";
+import { tracedExecutor } from "../telemetry/executor-span.ts";
 
 export interface PipelineEvent {
   timestamp: string;
@@ -86,6 +87,19 @@ interface NodeRun {
   failed: number;
   skipped: number;
   firstError?: string;
+  /** Pages read, where the executor says (for its span). */
+  pages?: number;
+}
+
+/**
+ * Pages an extractor read for one item, where it says: `pages_analyzed` in its log details (Document Intelligence,
+ * Content Understanding), or a `pages_processed` summary it set (pdf_extractor).
+ */
+function itemPages(details: Record<string, unknown>, before: Content, after: Content[]): number {
+  if (typeof details.pages_analyzed === "number") return details.pages_analyzed;
+  const was = before.summary_data?.pages_processed;
+  const now = after[0]?.summary_data?.pages_processed;
+  return typeof now === "number" && now !== was ? now : 0;
 }
 
 async function runPerItem(
@@ -104,6 +118,7 @@ async function runPerItem(
   const results: Content[][] = items.map((item) => [item]);
   const stopItems = linkedSignal(ctx.signal);
   let failed = 0;
+  let pages = 0;
   let firstError: string | undefined;
   let fatal: unknown;
   const indices = items.map((_, i) => i).filter((i) => selected[i]);
@@ -125,9 +140,9 @@ async function runPerItem(
       };
       try {
         const out = await raceAbort(processItem(item, itemCtx), itemSignal.signal);
-        results[i] = checkOutput(node.id, out).map((c) =>
-          withLog(c, logEntry(node.id, start, "completed", [], { ...details }))
-        );
+        const checked = checkOutput(node.id, out);
+        pages += itemPages(details, item, checked);
+        results[i] = checked.map((c) => withLog(c, logEntry(node.id, start, "completed", [], { ...details })));
       } catch (err) {
         if (ctx.signal.aborted) throw err;
         const message = timer.signal.aborted ? abortReason(timer.signal) : errorText(err);
@@ -147,7 +162,7 @@ async function runPerItem(
     stopItems.dispose();
   }
   if (fatal !== undefined) throw fatal;
-  return { out: results.flat(), failed, skipped: selected.filter((s) => !s).length, firstError };
+  return { out: results.flat(), failed, skipped: selected.filter((s) => !s).length, firstError, pages };
 }
 
 async function runBatch(
@@ -266,8 +281,14 @@ export async function runPipeline(
   };
   const cancelled = () => finish("cancelled", [], `pipeline cancelled: ${abortReason(opts.signal)}`);
 
+  // Each executor in its own span under the task's, when telemetry is on.
   const runNode = (id: string): Promise<Outcome> =>
-    runNodeOf({ p, logger: opts.logger, signal: run.signal, events, outputs, cleanups, results, take }, id);
+    tracedExecutor(
+      id,
+      p.nodes.get(id)!.type,
+      () => runNodeOf({ p, logger: opts.logger, signal: run.signal, events, outputs, cleanups, results, take }, id),
+      (o) => outputs[id] && { ...outputs[id], pages: o.ok ? o.pages : undefined },
+    );
 
   try {
     if (opts.signal.aborted) return cancelled();
@@ -312,7 +333,7 @@ export async function runPipeline(
   }
 }
 
-type Outcome = { ok: true } | { ok: false; error: string };
+type Outcome = { ok: true; pages?: number } | { ok: false; error: string };
 
 /** What the executors of one pipeline run share: where each records its events, output and result. */
 interface RunShared {
@@ -400,7 +421,7 @@ async function runNodeOf(parent: RunShared, id: string): Promise<Outcome> {
         error: r.firstError,
       });
     }
-    return { ok: true };
+    return { ok: true, pages: r.pages };
   } catch (err) {
     const duration_ms = Date.now() - t0;
     const message = signal.aborted ? abortReason(signal) : errorText(err);

@@ -1,39 +1,29 @@
 // The OpenTelemetry side of src/telemetry (imported only when telemetry is on): a tracer provider with a
-// parent-based ratio sampler, a bounded BatchSpanProcessor per destination (OTLP/HTTP, Application Insights).
+// parent-based ratio sampler and a bounded BatchSpanProcessor per destination (OTLP/HTTP, Application Insights),
+// log records (sdk-logs.ts) and metrics (sdk-metrics.ts); what is dropped on the way is counted (drops.ts).
 import process from "node:process";
-import { context, type Span, SpanStatusCode, trace, type TraceFlags } from "@opentelemetry/api";
+import { ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import {
   BasicTracerProvider,
   BatchSpanProcessor,
   ParentBasedSampler,
   type SpanExporter,
+  type SpanProcessor,
   TraceIdRatioBasedSampler,
 } from "@opentelemetry/sdk-trace-base";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import {
-  AzureMonitorLogExporter,
-  AzureMonitorMetricExporter,
-  AzureMonitorTraceExporter,
-} from "@azure/monitor-opentelemetry-exporter";
-import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from "@opentelemetry/sdk-metrics";
-import { OTLPMetricExporter } from "@opentelemetry/exporter-metrics-otlp-http";
-import type { Counter } from "@opentelemetry/api";
-import { splitLabelledCounter, type WorkerReporter } from "../model/worker-context.ts";
-import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter } from "@opentelemetry/sdk-logs";
-import { OTLPLogExporter } from "@opentelemetry/exporter-logs-otlp-http";
-import { SeverityNumber } from "@opentelemetry/api-logs";
-import { onLogLine } from "../log/logger.ts";
-import type { TelemetryPlan } from "./plan.ts";
+import { AzureMonitorTraceExporter } from "@azure/monitor-opentelemetry-exporter";
 import type { SpanAttributes, SpanHandle, Telemetry, TelemetryIdentity } from "./types.ts";
-import type { Resource } from "@opentelemetry/resources";
-import { formatTraceparent, parseTraceparent } from "./traceparent.ts";
+import { formatTraceparent } from "./traceparent.ts";
+import { countedSpanPipeline, DropCounter } from "./drops.ts";
+import { contextOfTraceparent, EXPORT_TIMEOUT_MS, exportLogLines, type OnPlan, QUEUE_SIZE } from "./sdk-logs.ts";
+import { meters } from "./sdk-metrics.ts";
 
-/** Spans waiting for export per destination; past this, new spans are dropped (never a wait in a task). */
-export const SPAN_QUEUE_SIZE = 2048;
-const EXPORT_TIMEOUT_MS = 10_000;
+/** Spans waiting for export per destination; past this, new spans are dropped and counted (never a wait). */
+export const SPAN_QUEUE_SIZE = QUEUE_SIZE;
 
-function exporters(plan: Extract<TelemetryPlan, { enabled: true }>): SpanExporter[] {
+function exporters(plan: OnPlan): SpanExporter[] {
   const out: SpanExporter[] = [];
   if (plan.otlp) {
     out.push(new OTLPTraceExporter({ url: plan.otlp.traces, timeoutMillis: EXPORT_TIMEOUT_MS }));
@@ -54,154 +44,21 @@ function exporters(plan: Extract<TelemetryPlan, { enabled: true }>): SpanExporte
   return out;
 }
 
-function logExporters(plan: Extract<TelemetryPlan, { enabled: true }>): LogRecordExporter[] {
-  const out: LogRecordExporter[] = [];
-  if (plan.otlp) out.push(new OTLPLogExporter({ url: plan.otlp.logs, timeoutMillis: EXPORT_TIMEOUT_MS }));
-  if (plan.appInsights) {
-    out.push(new AzureMonitorLogExporter({ connectionString: plan.appInsights, disableOfflineStorage: true }));
-  }
-  return out;
-}
-
-const SEVERITY: Record<string, SeverityNumber> = {
-  debug: SeverityNumber.DEBUG,
-  info: SeverityNumber.INFO,
-  warn: SeverityNumber.WARN,
-  error: SeverityNumber.ERROR,
-};
-
-/**
- * Our JSON log lines (already redacted, as on stdout) as OpenTelemetry log records: `msg` the body, `level` the
- * severity, the other fields attributes (objects as JSON text), in the trace of the span active when the line was
- * written. Bounded like the spans; returns the stop function.
- */
-function exportLogLines(
-  plan: Extract<TelemetryPlan, { enabled: true }>,
-  resource: Resource,
-  activeTraceparent: () => string | undefined,
-): { stop(): Promise<void> } {
-  const provider = new LoggerProvider({
-    resource,
-    processors: logExporters(plan).map((e) =>
-      new BatchLogRecordProcessor({
-        exporter: e,
-        maxQueueSize: SPAN_QUEUE_SIZE,
-        maxExportBatchSize: 512,
-        scheduledDelayMillis: 2000,
-        exportTimeoutMillis: EXPORT_TIMEOUT_MS,
-      })
-    ),
-  });
-  const otelLogger = provider.getLogger("contentflow-worker");
-  const off = onLogLine((line) => {
-    if (line.length > 64 * 1024) return;
-    let record: Record<string, unknown>;
-    try {
-      record = JSON.parse(line);
-    } catch {
-      return;
-    }
-    if (typeof record !== "object" || record === null || record.ipc !== undefined) return;
-    const { msg, level, time, ...rest } = record;
-    const attributes: Record<string, string | number | boolean> = {};
-    for (const [k, v] of Object.entries(rest)) {
-      if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") attributes[k] = v;
-      else if (v !== null && v !== undefined) attributes[k] = JSON.stringify(v);
-    }
-    const tp = parseTraceparent(activeTraceparent());
-    const ctx = tp
-      ? trace.setSpanContext(context.active(), {
-        traceId: tp.traceId,
-        spanId: tp.spanId,
-        traceFlags: tp.flags as TraceFlags,
-        isRemote: false,
-      })
-      : context.active();
-    const at = typeof time === "string" ? Date.parse(time) : NaN;
-    otelLogger.emit({
-      body: String(msg ?? ""),
-      severityNumber: SEVERITY[String(level)] ?? SeverityNumber.INFO,
-      severityText: String(level ?? "info"),
-      attributes,
-      context: ctx,
-      ...(Number.isFinite(at) ? { timestamp: at } : {}),
-    });
-  });
-  return {
-    async stop() {
-      off();
-      await provider.shutdown().catch(() => undefined);
-    },
-  };
-}
-
-/** How often metrics are pushed (also once on shutdown). */
-const METRIC_INTERVAL_MS = 60_000;
-
-function metricExporters(plan: Extract<TelemetryPlan, { enabled: true }>): PushMetricExporter[] {
-  const out: PushMetricExporter[] = [];
-  if (plan.otlp) out.push(new OTLPMetricExporter({ url: plan.otlp.metrics, timeoutMillis: EXPORT_TIMEOUT_MS }));
-  if (plan.appInsights) {
-    out.push(new AzureMonitorMetricExporter({ connectionString: plan.appInsights, disableOfflineStorage: true }));
-  }
-  return out;
-}
-
-/** `k="v",k2="v2"` (a labelled counter's label part) as attributes. */
-export function labelAttributes(labels: string | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!labels) return out;
-  for (const m of labels.matchAll(/([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
-    out[m[1]] = m[2].replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
-  }
-  return out;
-}
-
-/** /metrics' name for a worker counter (src/api/app.ts metricName). */
-function counterMetricName(base: string): string {
-  const name = base.endsWith("_total") ? base : `${base}_total`;
-  return `contentflow_worker_${name.replace(/[^a-zA-Z0-9_]/g, "_")}`;
-}
-
-function meters(plan: Extract<TelemetryPlan, { enabled: true }>, resource: Resource, role: string) {
-  const provider = new MeterProvider({
-    resource,
-    readers: metricExporters(plan).map((exporter) =>
-      new PeriodicExportingMetricReader({
-        exporter,
-        exportIntervalMillis: METRIC_INTERVAL_MS,
-        exportTimeoutMillis: EXPORT_TIMEOUT_MS,
-      })
-    ),
-  });
-  const meter = provider.getMeter("contentflow-worker");
-  const counters = new Map<string, Counter>();
-  let inFlight = 0;
-  meter.createObservableGauge("contentflow_worker_in_flight", {
-    description: "Tasks (processing) or crawls (source) running now",
-  }).addCallback((r) => r.observe(inFlight, { role }));
-  const metered = (report: WorkerReporter): WorkerReporter => ({
-    setReady: (ready, reason) => report.setReady(ready, reason),
-    setInFlight: (count) => {
-      inFlight = count;
-      report.setInFlight(count);
-    },
-    count: (counter, by) => {
-      report.count(counter, by);
-      try {
-        const { name: base, labels } = splitLabelledCounter(counter);
-        const name = counterMetricName(base);
-        let c = counters.get(name);
-        if (!c) counters.set(name, c = meter.createCounter(name));
-        c.add(by ?? 1, { role, ...labelAttributes(labels) });
-      } catch {
-        // Metrics must never fail the worker.
-      }
-    },
-    gauge: (name, value) => report.gauge(name, value),
-    info: (key, value) => report.info(key, value),
-  });
-  return { metered, stop: () => provider.shutdown().catch(() => undefined) };
+function spanProcessors(plan: OnPlan, drops: DropCounter): SpanProcessor[] {
+  return exporters(plan).map((e) =>
+    countedSpanPipeline(
+      e,
+      (counted) =>
+        new BatchSpanProcessor(counted, {
+          maxQueueSize: SPAN_QUEUE_SIZE,
+          maxExportBatchSize: 512,
+          scheduledDelayMillis: 2000,
+          exportTimeoutMillis: EXPORT_TIMEOUT_MS,
+        }),
+      SPAN_QUEUE_SIZE,
+      drops,
+    )
+  );
 }
 
 function clean(attributes: SpanAttributes): Record<string, string | number | boolean> {
@@ -210,18 +67,26 @@ function clean(attributes: SpanAttributes): Record<string, string | number | boo
   return out;
 }
 
-function handle(span: Span): SpanHandle {
-  return {
-    setAttributes: (attributes) => span.setAttributes(clean(attributes)),
-    traceparent: () => {
-      const sc = span.spanContext();
-      return span.isRecording() ? formatTraceparent(sc.traceId, sc.spanId, sc.traceFlags) : undefined;
-    },
-  };
+/** A span of this SDK as the call sites see it; the span itself stays reachable to start children under it. */
+class SdkSpanHandle implements SpanHandle {
+  failed = false;
+  constructor(readonly span: Span) {}
+  setAttributes(attributes: SpanAttributes): void {
+    this.span.setAttributes(clean(attributes));
+  }
+  fail(message: string): void {
+    this.failed = true;
+    this.span.recordException({ name: "Error", message });
+    this.span.setStatus({ code: SpanStatusCode.ERROR, message });
+  }
+  traceparent(): string | undefined {
+    const sc = this.span.spanContext();
+    return this.span.isRecording() ? formatTraceparent(sc.traceId, sc.spanId, sc.traceFlags) : undefined;
+  }
 }
 
 export function startSdkTelemetry(
-  plan: Extract<TelemetryPlan, { enabled: true }>,
+  plan: OnPlan,
   who: TelemetryIdentity,
   activeTraceparent: () => string | undefined,
 ): Telemetry {
@@ -231,37 +96,34 @@ export function startSdkTelemetry(
     "service.instance.id": who.workerId,
     "contentflow.role": who.role,
   });
-  const logs = exportLogLines(plan, resource, activeTraceparent);
-  const metrics = meters(plan, resource, who.role);
+  const drops = new DropCounter(who);
+  const logs = exportLogLines(plan, resource, who.role, activeTraceparent, drops);
+  const metrics = meters(plan, resource, who.role, drops);
   const provider = new BasicTracerProvider({
     resource,
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(plan.sampleRatio) }),
-    spanProcessors: exporters(plan).map((e) =>
-      new BatchSpanProcessor(e, {
-        maxQueueSize: SPAN_QUEUE_SIZE,
-        maxExportBatchSize: 512,
-        scheduledDelayMillis: 2000,
-        exportTimeoutMillis: EXPORT_TIMEOUT_MS,
-      })
-    ),
+    spanProcessors: spanProcessors(plan, drops),
   });
   const tracer = provider.getTracer("contentflow-worker", who.version);
   return {
     enabled: true,
     async span(name, attributes, work, parent) {
-      const remote = parent ? parseTraceparent(parent) : undefined;
-      const ctx = remote
-        ? trace.setSpanContext(context.active(), {
-          traceId: remote.traceId,
-          spanId: remote.spanId,
-          traceFlags: remote.flags as TraceFlags,
-          isRemote: true,
-        })
-        : context.active();
-      const span = tracer.startSpan(name, { attributes: clean(attributes) }, ctx);
+      // A child of a span of this process is a step inside it; any other span is a unit of work the worker took
+      // on (a task from the queue, a scheduled crawl): a consumer span, which Application Insights lists as a
+      // request (named by ai.operation.name) with its children as dependencies.
+      const local = parent instanceof SdkSpanHandle;
+      const ctx = local
+        ? trace.setSpan(ROOT_CONTEXT, parent.span)
+        : contextOfTraceparent(typeof parent === "string" ? parent : undefined, true, ROOT_CONTEXT);
+      const span = tracer.startSpan(name, {
+        kind: local ? SpanKind.INTERNAL : SpanKind.CONSUMER,
+        attributes: clean(!local && plan.appInsights ? { ...attributes, "ai.operation.name": name } : attributes),
+      }, ctx);
+      const handle = new SdkSpanHandle(span);
       try {
-        const result = await work(handle(span));
-        span.setStatus({ code: SpanStatusCode.OK });
+        const result = await work(handle);
+        // A span its work marked failed (SpanHandle.fail) keeps its error status.
+        if (!handle.failed) span.setStatus({ code: SpanStatusCode.OK });
         return result;
       } catch (err) {
         span.recordException(err instanceof Error ? err : String(err));
@@ -272,6 +134,8 @@ export function startSdkTelemetry(
       }
     },
     metered: metrics.metered,
+    observe: metrics.observe,
+    dropped: () => drops.totals(),
     async shutdown(timeoutMs) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
@@ -279,6 +143,7 @@ export function startSdkTelemetry(
         new Promise<void>((r) => (timer = setTimeout(r, timeoutMs))),
       ]);
       clearTimeout(timer);
+      drops.stop();
     },
   };
 }

@@ -1,8 +1,10 @@
 // Telemetry through the compiled binary (issue 25): a supervisor with OTEL_EXPORTER_OTLP_ENDPOINT and
 // APPLICATIONINSIGHTS_CONNECTION_STRING pointing at local fakes (an OTLP/HTTP receiver; an Application Insights
 // ingestion endpoint, /v2.1/track, over TLS with a certificate made here, since the exporter always uses https)
-// processes one task: its contentflow.task span reaches both, from inside the single binary; the Cosmos key is in
-// no exported byte; the task's outcome is the same as without telemetry (the execution record is written).
+// processes one task: its contentflow.task span reaches both, from inside the single binary, and the supervisor's
+// own metrics (worker processes up per role) reach the collector; the Cosmos key is in no exported byte; the task's
+// outcome is the same as without telemetry (the execution record is written). With the collector hung and the
+// ingestion endpoint down, the task still completes and /metrics counts the dropped spans.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
@@ -166,6 +168,10 @@ describe("compiled binary: task spans to OTLP/HTTP and Application Insights", ()
       `no task span over OTLP: ${received.map((r) => r.url).join(", ")}\n${lines.join("\n")}`,
     );
     assert.ok(tracked.length > 0, `no task span in Application Insights: ${received.map((r) => r.url).join(", ")}`);
+    // The supervisor's gauges, with the /metrics name and labels (flushed when it stopped).
+    const metrics = received.filter((r) => r.url === "/v1/metrics").map((r) => r.body).join("\n");
+    assert.match(metrics, /"name":"contentflow_worker_workers_up"/, "the supervisor's workers_up gauge arrived");
+    assert.match(metrics, /"contentflow\.role","value":\{"stringValue":"supervisor"\}/);
     assert.ok(lines.some((l) => l.includes('"msg":"telemetry on"')), "the start-up line says where telemetry goes");
     // The worker's log lines during the task are log records in the task's trace.
     const taskTraceIds = otlpSpans.flatMap((r) =>
@@ -196,6 +202,12 @@ describe("compiled binary: task spans to OTLP/HTTP and Application Insights", ()
         `InstrumentationKey=00000000-0000-0000-0000-00000000e2e1;IngestionEndpoint=https://127.0.0.1:${downPort}/`,
     };
     const out: string[] = [];
+    const apiPort = () => {
+      for (const l of out) {
+        const port = l.includes('"msg":"api listening"') ? JSON.parse(l).port : undefined;
+        if (port) return port as number;
+      }
+    };
     const executions = db.container(config.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS);
     const completed = async () => {
       const { resources } = await executions.items.query({
@@ -222,6 +234,15 @@ describe("compiled binary: task spans to OTLP/HTTP and Application Insights", ()
         .catch((err) => {
           throw new Error(`${err.message}; supervisor output:\n${out.join("\n")}`);
         });
+      // The spans that could not be exported are counted on /metrics (the processing worker's, by signal).
+      const dropped = await until("/metrics counts dropped spans", async () => {
+        const text = await (await fetch(`http://127.0.0.1:${apiPort()}/metrics`)).text();
+        const m = /^contentflow_worker_telemetry_dropped_total\{role="processing",signal="traces"\} (\d+)$/m.exec(text);
+        return m && Number(m[1]) > 0 ? text : undefined;
+      }, 90_000).catch((err) => {
+        throw new Error(`${err.message}; supervisor output:\n${out.join("\n")}`);
+      });
+      assert.match(dropped, /^contentflow_worker_telemetry_dropped_total\{role="supervisor",signal="traces"\} \d+$/m);
       // Drain ends even though the span queues cannot be flushed.
       proc.kill("SIGTERM");
       await done;

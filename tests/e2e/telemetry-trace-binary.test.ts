@@ -1,11 +1,12 @@
 // One trace across processes through the compiled binary (issue 25): `worker --role=source --once` crawls a vault
 // inside a contentflow.crawl span and puts its traceparent in every task message; `worker --role=processing`
-// runs each task in a contentflow.task span whose parent is that crawl span. Both export to a local OTLP/HTTP
-// receiver.
+// runs each task in a contentflow.task span whose parent is that crawl span, with a contentflow.executor span per
+// executor under it (items in and out). Both export to a local OTLP/HTTP receiver; the source process also exports
+// its counters (tasks enqueued) with the /metrics names.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
-import { createServer, type Server } from "node:http";
+import { attributesOf, type OtlpAttribute, OtlpReceiver } from "../helpers/otlp-receiver.ts";
 import { createVault, executionRecordsOfVault, upsertPipeline } from "../helpers/seeded-store.ts";
 import { uploadBlobs } from "../helpers/source-kit.ts";
 import { quietLogs } from "../helpers/test-logging.ts";
@@ -28,31 +29,15 @@ const PIPELINE = `pipeline:
   execution_sequence: [discover, keep]
 `;
 
-interface OtlpSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-}
-
 describe("compiled binary: one trace from the crawl to the tasks", () => {
   let e: E2eEnv;
-  let otlp: Server;
-  const bodies: string[] = [];
+  let otlp: OtlpReceiver;
 
   before(async () => {
-    otlp = createServer((req, res) => {
-      let body = "";
-      req.on("data", (d) => (body += d));
-      req.on("end", () => {
-        if (req.url === "/v1/traces") bodies.push(body);
-        res.writeHead(200, { "content-type": "application/json" }).end("{}");
-      });
-    });
-    await new Promise<void>((r) => otlp.listen(0, "127.0.0.1", () => r()));
+    otlp = await OtlpReceiver.start();
     e = await e2eEnv({
       STORAGE_WORKER_QUEUE_NAME: "traced-tasks",
-      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(otlp.address() as { port: number }).port}`,
+      OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
       OTEL_TRACES_SAMPLER_ARG: "1",
     });
     await upsertPipeline(e.store, "pipe-traced", PIPELINE);
@@ -65,11 +50,8 @@ describe("compiled binary: one trace from the crawl to the tasks", () => {
     await e?.stop();
   });
 
-  const spans = (): OtlpSpan[] =>
-    bodies.flatMap((b) =>
-      // deno-lint-ignore no-explicit-any
-      JSON.parse(b).resourceSpans.flatMap((r: any) => r.scopeSpans.flatMap((s: any) => s.spans))
-    );
+  const spans = () => otlp.spans();
+  const attrs = (a: OtlpAttribute[]) => attributesOf(a);
 
   test("the task spans of the processing process are children of the source process's crawl span", async () => {
     const source = await e.run(["worker", "--role=source", "--once"], { timeoutMs: 60_000 });
@@ -77,6 +59,12 @@ describe("compiled binary: one trace from the crawl to the tasks", () => {
     assert.match(source.stdout, /^tasks queued: 2$/m);
     const crawl = spans().find((s) => s.name === "contentflow.crawl");
     assert.ok(crawl, `the crawl span was exported by the source process\n${source.output}`);
+    const enqueued = otlp.points().filter((p) => p.metric === "contentflow_worker_tasks_enqueued_total");
+    assert.deepEqual(
+      enqueued.map((p) => [p.attributes.role, p.value]),
+      [["source", 2]],
+      `the source process's counter arrived with the /metrics name and labels: ${JSON.stringify(otlp.points())}`,
+    );
 
     const processing = e.start(["worker", "--role=processing"], { timeoutMs: 90_000 });
     const completed = await until("both executions completed", async () => {
@@ -91,6 +79,18 @@ describe("compiled binary: one trace from the crawl to the tasks", () => {
     for (const task of tasks) {
       assert.equal(task.traceId, crawl.traceId, "the task continues the crawl's trace");
       assert.equal(task.parentSpanId, crawl.spanId, "the crawl span is the task span's parent");
+      const a = attrs(task.attributes);
+      assert.equal(a["contentflow.pipeline_id"], "pipe-traced");
+      assert.equal(a["contentflow.vault_id"], "vault-traced");
+      assert.equal(a["contentflow.outcome"], "completed");
+      // The processing worker leaves out the input executor the source ran: one executor span, keep.
+      const executors = spans().filter((s) => s.name === "contentflow.executor" && s.parentSpanId === task.spanId);
+      assert.equal(executors.length, 1, `one executor span under the task span\n${JSON.stringify(spans())}`);
+      const keep = attrs(executors[0].attributes);
+      assert.equal(keep["contentflow.executor.id"], "keep");
+      assert.equal(keep["contentflow.executor.type"], "pass_through");
+      assert.equal(Number(keep["contentflow.items_in"]), 1);
+      assert.equal(Number(keep["contentflow.items_out"]), 1);
     }
   });
 });

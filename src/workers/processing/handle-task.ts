@@ -35,6 +35,8 @@ import { LeaseGoneError, PermanentTaskError, StoreUnavailableError, TaskRunError
 import { redriveSuperseded } from "../../store/redrive.ts";
 import { decideDelivery, decideFailure, decideStart, type FailureAction, runsAlone } from "./failure-policy.ts";
 import { RunGate } from "./run-gate.ts";
+import { annotateSpan } from "../../telemetry/index.ts";
+import { taskIdentityAttributes } from "../../telemetry/task-span.ts";
 
 /** The settings a task attempt needs. */
 export interface TaskSettings {
@@ -293,6 +295,7 @@ export class TaskHandler {
     if (!decoded.ok) throw new PermanentTaskError(decoded.reason);
     // A re-driven claim-check task carries its re-drive id in the pointer (the blob is the original task).
     const redriveId = claim.claim_check.redrive_id ?? decoded.message.payload.redrive_id;
+    annotateSpan(taskIdentityAttributes(decoded.message.payload)); // the task span learns its pipeline and vault
     return { ...decoded.message.payload, ...(redriveId ? { redrive_id: redriveId } : {}) };
   }
 

@@ -29,7 +29,7 @@ import { TaskHandler } from "./handle-task.ts";
 import { startTelemetry } from "../../telemetry/index.ts";
 import { telemetryPlan } from "../../telemetry/plan.ts";
 import { taskSpanAttributes } from "../../telemetry/task-span.ts";
-import { messageTraceparent } from "./trace-context.ts";
+import { taskTraceContext } from "./trace-context.ts";
 import { buildInfo } from "../../runtime/build-info.ts";
 
 export interface ProcessingWorkerOptions {
@@ -127,6 +127,7 @@ function startWorkerTelemetry(ctx: WorkerContext) {
     workerId: ctx.workerId,
     version: buildInfo().version,
     logger: ctx.logger,
+    dropsTo: ctx.report,
   });
 }
 
@@ -204,13 +205,12 @@ export async function runProcessingWorker(ctx: WorkerContext, opts: ProcessingWo
     drain: ctx.drain,
     drainBudgetMs: taskDrainBudgetMs(config),
     logger,
-    handle: (message, stop) =>
-      telemetry.span(
-        "contentflow.task",
-        taskSpanAttributes(message, Date.now()),
-        () => handler.handle(message, stop),
-        telemetry.enabled ? messageTraceparent(message.text) : undefined,
-      ),
+    handle: (message, stop) => {
+      if (!telemetry.enabled) return handler.handle(message, stop);
+      const { traceparent, attributes } = taskTraceContext(message.text);
+      const span = { ...taskSpanAttributes(message, Date.now()), ...attributes };
+      return telemetry.span("contentflow.task", span, () => handler.handle(message, stop), traceparent);
+    },
     beforeReceive: waitForCosmos,
     paused: () => cosmosGate.isDown,
     retryDelaySeconds: (message) => handler.retryDelaySeconds(message),

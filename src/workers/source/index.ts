@@ -61,9 +61,11 @@ async function openSource(ctx: WorkerContext): Promise<SourceRuntime> {
     workerId: ctx.workerId,
     version: buildInfo().version,
     logger: ctx.logger,
+    dropsTo: ctx.report,
   });
   return {
-    ctx,
+    // Counters also as OpenTelemetry metrics when telemetry is on.
+    ctx: { ...ctx, report: telemetry.metered(ctx.report) },
     store,
     leases: new LeaseStore(store.locks, ctx.config.LOCK_TTL_SECONDS),
     pythonLocks: new PythonLockStore(store.locks, ctx.config.LOCK_TTL_SECONDS),
@@ -370,12 +372,12 @@ export async function runSourceWorker(ctx: WorkerContext): Promise<void> {
         schedule.started(id, Date.now());
         const crawl = runScheduledCrawl(runtime, schedule, entry).finally(() => {
           running.delete(id);
-          ctx.report.setInFlight(running.size);
+          runtime.ctx.report.setInFlight(running.size);
           publishSchedule(runtime, schedule);
         });
         running.set(id, crawl);
       }
-      ctx.report.setInFlight(running.size);
+      runtime.ctx.report.setInFlight(running.size);
       publishSchedule(runtime, schedule);
       await sleep(outage.isDown ? outage.nextDelayMs() : tickMs, ctx.drain);
     }
