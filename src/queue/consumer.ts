@@ -88,16 +88,9 @@ export async function consume(opts: ConsumerOptions): Promise<ConsumeSummary> {
   const hooks = opts.hooks ?? {};
   const active = new Map<LeasedMessage, Promise<void>>();
   const stop = new AbortController();
-  const idle = new IdleBackoff(opts.minPollMs, Math.max(opts.minPollMs, opts.maxPollMs));
-  let queuesReady = false;
-  const outage = queueOutageGate(opts);
+  const receiver = new Receiver(opts);
   let received = 0;
   let releasedUnstarted = 0;
-  let idleWait: AbortController | undefined;
-  opts.onWake?.(() => {
-    idle.reset();
-    idleWait?.abort();
-  });
 
   // The loop sleeps until a slot frees, the buffer changes or drain starts.
   let wakeLoop: (() => void) | undefined;
@@ -167,34 +160,12 @@ export async function consume(opts: ConsumerOptions): Promise<ConsumeSummary> {
       await opts.beforeReceive(drain);
       if (drain.aborted) break;
     }
-    try {
-      if (!queuesReady) {
-        await queue.ensureQueues();
-        queuesReady = true;
-      }
-      const ask = Math.min(opts.maxMessages, capacity() - active.size - buffer.size);
-      if (ask <= 0) continue;
-      const messages = await queue.receive(ask);
-      hooks.polled?.(messages.length);
-      outage.noteSuccess();
-      hooks.ready?.(true);
-      if (messages.length === 0) {
-        idleWait = new AbortController();
-        await sleep(idle.next(), AbortSignal.any([drain, idleWait.signal]));
-        idleWait = undefined;
-        continue;
-      }
-      idle.reset();
-      received += messages.length;
-      for (const message of messages) {
-        // Leased from now on, waiting or running: renewed until settled.
-        message.startRenewal();
-        buffer.push(message);
-      }
-    } catch (err) {
-      if (isQueueNotFound(err)) queuesReady = false;
-      outage.noteFailure(err);
-      await sleep(Math.round(outage.nextDelayMs() * (0.8 + Math.random() * 0.4)), drain);
+    const messages = await receiver.receive(() => Math.min(opts.maxMessages, capacity() - active.size - buffer.size));
+    received += messages.length;
+    for (const message of messages) {
+      // Leased from now on, waiting or running: renewed until settled.
+      message.startRenewal();
+      buffer.push(message);
     }
   }
 
@@ -204,6 +175,59 @@ export async function consume(opts: ConsumerOptions): Promise<ConsumeSummary> {
   const releasedOnDrain = await drainRunning(active, stop, opts);
   await handedBack;
   return { received, releasedOnDrain, releasedUnstarted };
+}
+
+/**
+ * The receive step of the loop: creates the queues once, receives, waits (growing, ended early by a wake or drain)
+ * after an empty receive, and backs off while the queue is unreachable.
+ */
+class Receiver {
+  private queuesReady = false;
+  private readonly outage: OutageGate;
+  private readonly idle: IdleBackoff;
+  private idleWait: AbortController | undefined;
+
+  constructor(private readonly opts: ConsumerOptions) {
+    this.idle = new IdleBackoff(opts.minPollMs, Math.max(opts.minPollMs, opts.maxPollMs));
+    this.outage = queueOutageGate(opts);
+    opts.onWake?.(() => {
+      this.idle.reset();
+      this.idleWait?.abort();
+    });
+  }
+
+  /**
+   * Receives up to `ask()` messages (asked after the queues exist). Returns none when there is no room, after the
+   * idle wait of an empty receive, or after the back-off of a failed one.
+   */
+  async receive(ask: () => number): Promise<LeasedMessage[]> {
+    const { queue, drain, hooks } = this.opts;
+    try {
+      if (!this.queuesReady) {
+        await queue.ensureQueues();
+        this.queuesReady = true;
+      }
+      const count = ask();
+      if (count <= 0) return [];
+      const messages = await queue.receive(count);
+      hooks?.polled?.(messages.length);
+      this.outage.noteSuccess();
+      hooks?.ready?.(true);
+      if (messages.length === 0) {
+        this.idleWait = new AbortController();
+        await sleep(this.idle.next(), AbortSignal.any([drain, this.idleWait.signal]));
+        this.idleWait = undefined;
+        return [];
+      }
+      this.idle.reset();
+      return messages;
+    } catch (err) {
+      if (isQueueNotFound(err)) this.queuesReady = false;
+      this.outage.noteFailure(err);
+      await sleep(Math.round(this.outage.nextDelayMs() * (0.8 + Math.random() * 0.4)), drain);
+      return [];
+    }
+  }
 }
 
 /** The gate that backs the receive loop off while the queue is unreachable, and says so once. */

@@ -19,7 +19,7 @@ import type { LeasedMessage, SettleOutcome } from "../../queue/leased-message.ts
 import type { PoisonMeta, PoisonResult } from "../../queue/task-queue.ts";
 import type { ClaimCheckRead } from "../../queue/claim-check.ts";
 import { retryDelaySeconds } from "../../queue/backoff.ts";
-import { decodeClaimCheckBlob, decodeMessage } from "../../queue/decode.ts";
+import { decodeClaimCheckBlob, type DecodedMessage, decodeMessage } from "../../queue/decode.ts";
 import { storageErrorSummary } from "../../queue/errors.ts";
 import { isTransientCosmosError } from "../../store/cosmos.ts";
 import {
@@ -90,6 +90,19 @@ interface TaskIds extends ExecutionRef {
   begun: boolean;
 }
 
+type InvalidMessage = Extract<DecodedMessage, { kind: "invalid" }>;
+
+/** A pipeline run that completed, with what recording it needs. */
+interface CompletedRun {
+  task: ContentProcessingTask;
+  result: PipelineResult;
+  saveFullOutput: boolean;
+  /** The record as this delivery set it running. */
+  running: ExecutionDoc | undefined;
+  claim: ClaimCheckMessage | undefined;
+  startedAt: number;
+}
+
 /** How long completing a record may keep retrying a passing Cosmos error (other than an outage: while Cosmos is
  * unreachable it keeps trying as long as the lease is held) before the attempt ends. */
 const COMPLETION_RETRY_MS = 120_000;
@@ -119,13 +132,7 @@ export class TaskHandler {
     const startedAt = Date.now();
     let log = deps.logger.child({ message_id: message.id, dequeue_count: message.dequeueCount });
     const decoded = decodeMessage(message.text);
-    if (decoded.kind === "invalid") {
-      const meta = { taskId: decoded.taskId, executionId: decoded.executionId };
-      log = log.child({ task_id: meta.taskId, execution_id: meta.executionId });
-      if (meta.executionId) await this.markFailed({ executionId: meta.executionId }, decoded.reason, log);
-      await this.toPoison(message, decoded.reason, meta, log);
-      return;
-    }
+    if (decoded.kind === "invalid") return await this.rejectInvalid(message, decoded, log);
     const claim = decoded.kind === "claim-check" ? decoded.message : undefined;
     let task = decoded.kind === "task" ? decoded.message.payload : undefined;
     const taskId = task?.task_id ?? claim!.claim_check.task_id;
@@ -199,26 +206,8 @@ export class TaskHandler {
           : result.error ?? `pipeline ${result.status}`;
         throw new TaskRunError(why);
       }
-      const recorded = await this.recordCompletion(t, result, saveFullOutput, started.doc, message, stop, log);
-      if (recorded === "superseded") {
-        deps.report.count("tasks_superseded_total");
-        return log.warn("task finished, but another delivery owns its execution now; result dropped", {
-          duration_ms: Date.now() - startedAt,
-        });
-      }
-      const outcome = await this.deleteMessage(message, log);
-      if (outcome !== "settled") log.warn("completed, but the message was not ours to delete any more", { outcome });
-      if (claim && outcome === "settled") {
-        await deps.claimChecks.delete(claim, AbortSignal.timeout(CLAIM_CHECK_DELETE_TIMEOUT_MS)).catch((err) =>
-          log.warn("could not delete the claim-check blob", { error: storageErrorSummary(err) })
-        );
-      }
-      deps.report.count("tasks_processed_total");
-      log.info("task completed", {
-        duration_ms: Date.now() - startedAt,
-        items_in: t.content.length,
-        items_out: result.content.length,
-      });
+      const run = { task: t, result, saveFullOutput, running: started.doc, claim, startedAt };
+      await this.settleCompleted(run, message, stop, log);
     } catch (err) {
       await this.onFailure(message, err, { executionId, task, taskId, begun }, stop, log, result);
     } finally {
@@ -227,6 +216,43 @@ export class TaskHandler {
       if (pipeline) pipeline.release();
       else early?.pipeline.then((unused) => unused.release(), () => undefined);
     }
+  }
+
+  /** A message that does not decode goes to the poison queue at once (its execution, when named, is failed). */
+  private async rejectInvalid(message: LeasedMessage, decoded: InvalidMessage, log: Logger): Promise<void> {
+    const meta = { taskId: decoded.taskId, executionId: decoded.executionId };
+    log = log.child({ task_id: meta.taskId, execution_id: meta.executionId });
+    if (meta.executionId) await this.markFailed({ executionId: meta.executionId }, decoded.reason, log);
+    await this.toPoison(message, decoded.reason, meta, log);
+  }
+
+  /**
+   * A run that completed: records it, then deletes its message (and claim-check blob). When another delivery owns
+   * the execution now, the result is dropped.
+   */
+  private async settleCompleted(run: CompletedRun, message: LeasedMessage, stop: AbortSignal, log: Logger) {
+    const { deps } = this;
+    const { task, result, claim, startedAt } = run;
+    const recorded = await this.recordCompletion(task, result, run.saveFullOutput, run.running, message, stop, log);
+    if (recorded === "superseded") {
+      deps.report.count("tasks_superseded_total");
+      return log.warn("task finished, but another delivery owns its execution now; result dropped", {
+        duration_ms: Date.now() - startedAt,
+      });
+    }
+    const outcome = await this.deleteMessage(message, log);
+    if (outcome !== "settled") log.warn("completed, but the message was not ours to delete any more", { outcome });
+    if (claim && outcome === "settled") {
+      await deps.claimChecks.delete(claim, AbortSignal.timeout(CLAIM_CHECK_DELETE_TIMEOUT_MS)).catch((err) =>
+        log.warn("could not delete the claim-check blob", { error: storageErrorSummary(err) })
+      );
+    }
+    deps.report.count("tasks_processed_total");
+    log.info("task completed", {
+      duration_ms: Date.now() - startedAt,
+      items_in: task.content.length,
+      items_out: result.content.length,
+    });
   }
 
   /** Runs a Cosmos call; an outage is noted on the gate and becomes a StoreUnavailableError. */
