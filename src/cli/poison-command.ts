@@ -1,6 +1,6 @@
 // `contentflow-worker poison list|show|requeue|purge`: argument parsing and output. What the commands do to the
 // poison queue, the task queue and the execution records is src/redrive/ (admin.ts; a requeue killed half way and run
-// again neither loses nor doubles a task, see redrive-task.ts). Records are leased while the command reads them and
+// again neither loses nor doubles a task, see redrive-task.ts). Records are claimed while the command reads them and
 // made visible again unless the command settles them.
 import process from "node:process";
 import { createInterface } from "node:readline";
@@ -17,7 +17,7 @@ import { type LinearRegex, linearRegex } from "../util/linear-regex.ts";
 import { ProgressLine, type ProgressSink } from "./progress-line.ts";
 
 /** How long requeue and purge hold the records they read (a few calls per record); --lease-seconds changes it. */
-const DEFAULT_LEASE_SECONDS = 120;
+const DEFAULT_CLAIM_SECONDS = 120;
 /**
  * Records a requeue handles at once. Each costs about six round trips that mostly wait on Cosmos and the queue, so
  * a few in flight multiply the rate; more than this mostly adds contention on the emulators or the account.
@@ -57,7 +57,7 @@ Options:
   --yes             purge without asking
   --concurrency N   requeue: records handled at once, 1 to 64 (default ${DEFAULT_REQUEUE_CONCURRENCY})
   --lease-seconds N requeue/purge: how long the records read stay invisible to others at a time
-                    (default ${DEFAULT_LEASE_SECONDS}); requeue renews the leases of records still waiting, so a
+                    (default ${DEFAULT_CLAIM_SECONDS}); requeue renews the leases of records still waiting, so a
                     long re-drive keeps them all; a command killed half way leaves them invisible up to that long
   --env-file PATH   read this .env file instead of ./.env
   -h, --help        show this help
@@ -72,8 +72,8 @@ function requeueConcurrency(flags: Record<string, unknown>): number {
   return n;
 }
 
-function leaseSeconds(flags: Record<string, unknown>): number {
-  if (flags["lease-seconds"] === undefined) return DEFAULT_LEASE_SECONDS;
+function claimSeconds(flags: Record<string, unknown>): number {
+  if (flags["lease-seconds"] === undefined) return DEFAULT_CLAIM_SECONDS;
   const n = Number(flags["lease-seconds"]);
   if (!Number.isInteger(n) || n < 5 || n > 7 * 86_400) throw new UsageError("--lease-seconds must be 5 to 604800");
   return n;
@@ -167,7 +167,7 @@ async function listCommand(argv: string[], io: PoisonIO): Promise<number> {
   const limit = flags.limit === undefined ? undefined : Number(flags.limit);
   if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new UsageError("--limit must be >= 1");
   const tool = await openTool(flags, io);
-  const entries = await tool.poison.scan({ leaseSeconds: 60, limit });
+  const entries = await tool.poison.scan({ claimSeconds: 60, limit });
   try {
     const rows = [];
     for (const e of entries) rows.push(row(await tool.withClaimCheckIds(await tool.describe(e))));
@@ -188,7 +188,7 @@ async function showCommand(argv: string[], io: PoisonIO): Promise<number> {
   const id = positionals[0];
   if (!id) throw new UsageError("poison show needs the record's ID (see poison list)");
   const tool = await openTool(flags, io);
-  const entries = await tool.poison.scan({ leaseSeconds: 60 });
+  const entries = await tool.poison.scan({ claimSeconds: 60 });
   try {
     const entry = entries.find((e) => e.id === id);
     if (!entry) {
@@ -240,7 +240,7 @@ async function requeueCommand(argv: string[], io: PoisonIO): Promise<number> {
     concurrency: "string",
     "env-file": "string",
   });
-  const lease = leaseSeconds(flags);
+  const claimFor = claimSeconds(flags);
   const ids = flags.id ? new Set(String(flags.id).split(",").map((s) => s.trim()).filter(Boolean)) : undefined;
   let reason: LinearRegex | undefined;
   if (flags.reason) {
@@ -262,7 +262,7 @@ async function requeueCommand(argv: string[], io: PoisonIO): Promise<number> {
   try {
     outcomes = await requeuePoison(tool, { ids, reason, pipeline }, {
       dryRun,
-      leaseSeconds: lease,
+      claimSeconds: claimFor,
       concurrency,
       progress: (p) =>
         progress.update(
@@ -307,7 +307,7 @@ async function purgeCommand(argv: string[], io: PoisonIO): Promise<number> {
   if (!flags["older-than"]) throw new UsageError("poison purge needs --older-than DURATION (e.g. 7d)");
   const cutoff = Date.now() - parseDuration(String(flags["older-than"]));
   const tool = await openTool(flags, io);
-  const entries = await tool.poison.scan({ leaseSeconds: leaseSeconds(flags) });
+  const entries = await tool.poison.scan({ claimSeconds: claimSeconds(flags) });
   const chosen: Described[] = [];
   const keep: PoisonEntry[] = [];
   for (const entry of entries) {

@@ -28,8 +28,11 @@ export const DEFAULT_BROWSER_PATHS = [
   "/usr/bin/google-chrome-stable",
 ];
 
-/** Chromium flags: headless server use, no network traffic of its own (updates, sync, QUIC probes, preconnects). */
-export const LAUNCH_ARGS = [
+/**
+ * Chromium flags for headless server use with no network traffic of its own (updates, sync, QUIC probes); the tests'
+ * Chromium runs with them too (tests/helpers/chromium.ts).
+ */
+export const CHROMIUM_SERVER_ARGS = [
   "--no-sandbox",
   "--disable-gpu",
   "--disable-quic",
@@ -38,6 +41,11 @@ export const LAUNCH_ARGS = [
   "--disable-component-update",
   "--disable-sync",
   "--disable-dev-shm-usage",
+];
+
+/** The worker's Chromium flags: the server flags, and no connections Chromium opens by itself (preconnects). */
+export const LAUNCH_ARGS = [
+  ...CHROMIUM_SERVER_ARGS,
   // Chromium never connects anywhere itself: the worker makes every request (fetchForPage). Without this, a page's
   // preconnect hints still opened bare TCP connections to hosts the outbound policy refuses.
   "--host-resolver-rules=MAP * ~NOTFOUND",

@@ -1,14 +1,14 @@
 // The receive loop of a processing worker: bounded concurrency (at most `concurrency` tasks run at once), receive
-// batches (a receive call also fetches messages for the slots that free up soon, held leased in a prefetch buffer
+// batches (a receive call also fetches messages for the slots that free up soon, held in a prefetch buffer
 // bounded by the pace of recent tasks: prefetch.ts), adaptive polling (at once while messages flow, randomized
-// exponential backoff when the queue is empty), leases renewed from receipt until settled, storage outages survived
+// exponential backoff when the queue is empty), holds renewed from receipt until settled, storage outages survived
 // with one log line each, and drain: stop receiving, hand buffered messages back at once, let in-flight tasks finish
 // within a budget, then make unfinished messages visible again at once.
 import type { Logger } from "../log/logger.ts";
 import { IdleBackoff } from "./backoff.ts";
 import { isQueueNotFound, storageErrorSummary } from "./errors.ts";
 import { describeDependencyError } from "../util/dependency-error.ts";
-import type { LeasedMessage } from "./leased-message.ts";
+import type { HeldMessage } from "./held-message.ts";
 import type { TaskQueue } from "./task-queue.ts";
 import { PrefetchBuffer, prefetchLimit, TaskPace } from "./prefetch.ts";
 import { sleep } from "../util/sleep.ts";
@@ -34,21 +34,21 @@ export interface ConsumerOptions {
   logger: Logger;
   hooks?: ConsumerHooks;
   /** Runs one message and settles it. `stop` is aborted when the drain budget is spent (forced shutdown). */
-  handle(message: LeasedMessage, stop: AbortSignal): Promise<void>;
+  handle(message: HeldMessage, stop: AbortSignal): Promise<void>;
   /** Waits while something the tasks need is unavailable; resolves at once otherwise. */
   beforeReceive?(drain: AbortSignal): Promise<void>;
   /** True while something the tasks need is unavailable: buffered messages do not start and are handed back. */
   paused?(): boolean;
   /**
    * Messages received ahead of free slots should start within about this long at the pace of recent tasks; default
-   * PREFETCH_HORIZON_MS, at most a tenth of the lease; 0 = receive only for free slots.
+   * PREFETCH_HORIZON_MS, at most a tenth of the hold; 0 = receive only for free slots.
    */
   prefetchHorizonMs?: number;
   /** A buffered message still waiting after this long is made visible again; default PREFETCH_MAX_WAIT_MS, at most
-   * a quarter of the lease. */
+   * a quarter of the hold. */
   prefetchMaxWaitMs?: number;
   /** Visibility delay for a message whose handler threw without settling it. */
-  retryDelaySeconds(message: LeasedMessage): number;
+  retryDelaySeconds(message: HeldMessage): number;
   /** Registers a call that ends an idle wait at once (tasks were just enqueued): poll now, from the shortest delay. */
   onWake?(listener: () => void): void;
 }
@@ -86,18 +86,11 @@ const STOP_GRACE_MS = 3000;
 export async function consume(opts: ConsumerOptions): Promise<ConsumeSummary> {
   const { queue, logger, drain } = opts;
   const hooks = opts.hooks ?? {};
-  const active = new Map<LeasedMessage, Promise<void>>();
+  const active = new Map<HeldMessage, Promise<void>>();
   const stop = new AbortController();
-  const idle = new IdleBackoff(opts.minPollMs, Math.max(opts.minPollMs, opts.maxPollMs));
-  let queuesReady = false;
-  const outage = queueOutageGate(opts);
+  const receiver = new Receiver(opts);
   let received = 0;
   let releasedUnstarted = 0;
-  let idleWait: AbortController | undefined;
-  opts.onWake?.(() => {
-    idle.reset();
-    idleWait?.abort();
-  });
 
   // The loop sleeps until a slot frees, the buffer changes or drain starts.
   let wakeLoop: (() => void) | undefined;
@@ -108,15 +101,15 @@ export async function consume(opts: ConsumerOptions): Promise<ConsumeSummary> {
   };
   drain.addEventListener("abort", poke, { once: true });
 
-  const leaseMs = queue.leaseSeconds * 1000;
-  const horizonMs = Math.min(opts.prefetchHorizonMs ?? PREFETCH_HORIZON_MS, leaseMs / 10);
+  const holdMs = queue.holdSeconds * 1000;
+  const horizonMs = Math.min(opts.prefetchHorizonMs ?? PREFETCH_HORIZON_MS, holdMs / 10);
   const maxBuffered = 2 * opts.maxMessages;
   const pace = new TaskPace();
 
-  const handBack = (messages: LeasedMessage[], why: string): Promise<unknown> =>
+  const handBack = (messages: HeldMessage[], why: string): Promise<unknown> =>
     handBackUnstarted(messages, why, logger, () => releasedUnstarted++);
   const buffer = new PrefetchBuffer(
-    Math.min(opts.prefetchMaxWaitMs ?? PREFETCH_MAX_WAIT_MS, leaseMs / 4),
+    Math.min(opts.prefetchMaxWaitMs ?? PREFETCH_MAX_WAIT_MS, holdMs / 4),
     (stale) => {
       // The pace was wrong (tasks now take longer): buffer nothing more until a task finishes.
       pace.reset();
@@ -125,7 +118,7 @@ export async function consume(opts: ConsumerOptions): Promise<ConsumeSummary> {
     },
   );
 
-  const start = (message: LeasedMessage) => {
+  const start = (message: HeldMessage) => {
     const startedAt = Date.now();
     const task = runHandler(message, opts, stop.signal).finally(() => {
       active.delete(message);
@@ -167,34 +160,12 @@ export async function consume(opts: ConsumerOptions): Promise<ConsumeSummary> {
       await opts.beforeReceive(drain);
       if (drain.aborted) break;
     }
-    try {
-      if (!queuesReady) {
-        await queue.ensureQueues();
-        queuesReady = true;
-      }
-      const ask = Math.min(opts.maxMessages, capacity() - active.size - buffer.size);
-      if (ask <= 0) continue;
-      const messages = await queue.receive(ask);
-      hooks.polled?.(messages.length);
-      outage.noteSuccess();
-      hooks.ready?.(true);
-      if (messages.length === 0) {
-        idleWait = new AbortController();
-        await sleep(idle.next(), AbortSignal.any([drain, idleWait.signal]));
-        idleWait = undefined;
-        continue;
-      }
-      idle.reset();
-      received += messages.length;
-      for (const message of messages) {
-        // Leased from now on, waiting or running: renewed until settled.
-        message.startRenewal();
-        buffer.push(message);
-      }
-    } catch (err) {
-      if (isQueueNotFound(err)) queuesReady = false;
-      outage.noteFailure(err);
-      await sleep(Math.round(outage.nextDelayMs() * (0.8 + Math.random() * 0.4)), drain);
+    const messages = await receiver.receive(() => Math.min(opts.maxMessages, capacity() - active.size - buffer.size));
+    received += messages.length;
+    for (const message of messages) {
+      // Held from now on, waiting or running: renewed until settled.
+      message.startRenewal();
+      buffer.push(message);
     }
   }
 
@@ -204,6 +175,59 @@ export async function consume(opts: ConsumerOptions): Promise<ConsumeSummary> {
   const releasedOnDrain = await drainRunning(active, stop, opts);
   await handedBack;
   return { received, releasedOnDrain, releasedUnstarted };
+}
+
+/**
+ * The receive step of the loop: creates the queues once, receives, waits (growing, ended early by a wake or drain)
+ * after an empty receive, and backs off while the queue is unreachable.
+ */
+class Receiver {
+  private queuesReady = false;
+  private readonly outage: OutageGate;
+  private readonly idle: IdleBackoff;
+  private idleWait: AbortController | undefined;
+
+  constructor(private readonly opts: ConsumerOptions) {
+    this.idle = new IdleBackoff(opts.minPollMs, Math.max(opts.minPollMs, opts.maxPollMs));
+    this.outage = queueOutageGate(opts);
+    opts.onWake?.(() => {
+      this.idle.reset();
+      this.idleWait?.abort();
+    });
+  }
+
+  /**
+   * Receives up to `ask()` messages (asked after the queues exist). Returns none when there is no room, after the
+   * idle wait of an empty receive, or after the back-off of a failed one.
+   */
+  async receive(ask: () => number): Promise<HeldMessage[]> {
+    const { queue, drain, hooks } = this.opts;
+    try {
+      if (!this.queuesReady) {
+        await queue.ensureQueues();
+        this.queuesReady = true;
+      }
+      const count = ask();
+      if (count <= 0) return [];
+      const messages = await queue.receive(count);
+      hooks?.polled?.(messages.length);
+      this.outage.noteSuccess();
+      hooks?.ready?.(true);
+      if (messages.length === 0) {
+        this.idleWait = new AbortController();
+        await sleep(this.idle.next(), AbortSignal.any([drain, this.idleWait.signal]));
+        this.idleWait = undefined;
+        return [];
+      }
+      this.idle.reset();
+      return messages;
+    } catch (err) {
+      if (isQueueNotFound(err)) this.queuesReady = false;
+      this.outage.noteFailure(err);
+      await sleep(Math.round(this.outage.nextDelayMs() * (0.8 + Math.random() * 0.4)), drain);
+      return [];
+    }
+  }
 }
 
 /** The gate that backs the receive loop off while the queue is unreachable, and says so once. */
@@ -235,7 +259,7 @@ function queueOutageGate(opts: ConsumerOptions): OutageGate {
  * called for each one the queue took back.
  */
 function handBackUnstarted(
-  messages: LeasedMessage[],
+  messages: HeldMessage[],
   why: string,
   logger: Logger,
   onSettled: () => void,
@@ -255,7 +279,7 @@ function handBackUnstarted(
 }
 
 /** Runs the handler on one message; a message the handler left unsettled is retried later (the safety net). */
-async function runHandler(message: LeasedMessage, opts: ConsumerOptions, stop: AbortSignal): Promise<void> {
+async function runHandler(message: HeldMessage, opts: ConsumerOptions, stop: AbortSignal): Promise<void> {
   const { logger } = opts;
   try {
     await opts.handle(message, stop);
@@ -265,7 +289,7 @@ async function runHandler(message: LeasedMessage, opts: ConsumerOptions, stop: A
     message.stopRenewal();
   }
   if (message.settled || message.lost.aborted || stop.aborted) return;
-  // Safety net: a handler must settle its message; if it did not, retry it later instead of waiting for the lease.
+  // Safety net: a handler must settle its message; if it did not, retry it later, not when its hold runs out.
   await message.retryAfter(opts.retryDelaySeconds(message)).catch((err) =>
     logger.warn("could not release an unsettled message; its lease will expire", {
       message_id: message.id,
@@ -279,7 +303,7 @@ async function runHandler(message: LeasedMessage, opts: ConsumerOptions, stop: A
  * handlers (with a short grace). Returns how many messages went back that way.
  */
 async function drainRunning(
-  active: Map<LeasedMessage, Promise<void>>,
+  active: Map<HeldMessage, Promise<void>>,
   stop: AbortController,
   opts: ConsumerOptions,
 ): Promise<number> {

@@ -15,7 +15,7 @@ function fields(err: unknown): StorageErrorLike {
  * The message is no longer ours: another receive got a newer pop receipt (400 PopReceiptMismatch), or the message
  * was deleted (404 MessageNotFound).
  */
-export function isLeaseLost(err: unknown): boolean {
+export function isHoldLost(err: unknown): boolean {
   const e = fields(err);
   if (e.code === "PopReceiptMismatch" || e.code === "MessageNotFound") return true;
   return e.statusCode === 404 && e.code !== "QueueNotFound";

@@ -1,6 +1,6 @@
 // Reading and settling the poison queue for operators (`contentflow-worker poison …`). A storage queue can only be
-// read by receiving: records are leased while a command looks at them and made visible again (list, show, a dry
-// run) or deleted (requeue, purge) afterwards. Nothing here changes a record.
+// read by receiving: records are claimed (received, so invisible to others) while a command looks at them and made
+// visible again (list, show, a dry run) or deleted (requeue, purge) afterwards. Nothing here changes a record.
 import type { QueueClient } from "@azure/storage-queue";
 import type { BlobServiceClient } from "@azure/storage-blob";
 import * as v from "valibot";
@@ -16,10 +16,10 @@ export interface PoisonEntry {
   popReceipt: string;
   /** When the record was put on the poison queue. */
   insertedOn?: Date;
-  /** How often commands have leased this record (not the task's delivery count). */
+  /** How often commands have claimed this record (not the task's delivery count). */
   reads: number;
-  /** When this command's lease on the record ends (local clock, counted from before the request was sent). */
-  leaseEndsAt: number;
+  /** When this command's claim on the record ends (local clock, counted from before the request was sent). */
+  claimEndsAt: number;
   /** The record, or why it cannot be read (written by something else, or not JSON). */
   record?: PoisonRecord;
   unreadable?: string;
@@ -38,9 +38,9 @@ export interface OriginalTask {
 export interface ScanOptions {
   /** At most this many records (default: all). */
   limit?: number;
-  /** How long records stay leased to this command (a PoisonLeaseKeeper can renew them; see poison-leases.ts). */
-  leaseSeconds: number;
-  /** Called with each page as it is received, before the next is asked for (to start keeping its leases). */
+  /** How long records stay claimed by this command (a PoisonClaimKeeper can renew them; see poison-claims.ts). */
+  claimSeconds: number;
+  /** Called with each page as it is received, before the next is asked for (to start keeping its claims). */
   onPage?: (entries: PoisonEntry[]) => void;
 }
 
@@ -50,13 +50,13 @@ function parseEntry(m: {
   messageText: string;
   insertedOn?: Date;
   dequeueCount: number;
-}, leaseEndsAt: number): PoisonEntry {
+}, claimEndsAt: number): PoisonEntry {
   const base = {
     id: m.messageId,
     popReceipt: m.popReceipt,
     insertedOn: m.insertedOn,
     reads: m.dequeueCount,
-    leaseEndsAt,
+    claimEndsAt,
   };
   let json: unknown;
   try {
@@ -82,27 +82,27 @@ export class PoisonQueue {
     return (await this.queue.getProperties(this.timeout())).approximateMessagesCount ?? 0;
   }
 
-  /** Leases up to `limit` records (all by default), 32 per call, until the queue shows no more. */
+  /** Claims up to `limit` records (all by default), 32 per call, until the queue shows no more. */
   async scan(opts: ScanOptions): Promise<PoisonEntry[]> {
     if (!(await this.queue.exists(this.timeout()))) return [];
     const out: PoisonEntry[] = [];
     const limit = opts.limit ?? Number.POSITIVE_INFINITY;
     while (out.length < limit) {
-      const leaseEndsAt = Date.now() + opts.leaseSeconds * 1000;
+      const claimEndsAt = Date.now() + opts.claimSeconds * 1000;
       const { receivedMessageItems } = await this.queue.receiveMessages({
         numberOfMessages: Math.min(32, limit - out.length),
-        visibilityTimeout: opts.leaseSeconds,
+        visibilityTimeout: opts.claimSeconds,
         ...this.timeout(),
       });
       if (receivedMessageItems.length === 0) break;
-      const page = receivedMessageItems.map((m) => parseEntry(m, leaseEndsAt));
+      const page = receivedMessageItems.map((m) => parseEntry(m, claimEndsAt));
       out.push(...page);
       opts.onPage?.(page);
     }
     return out;
   }
 
-  /** Makes leased records visible again at once (after list/show/dry runs); failures are reported, not thrown. */
+  /** Makes claimed records visible again at once (after list/show/dry runs); failures are reported, not thrown. */
   async release(entries: PoisonEntry[]): Promise<number> {
     let failed = 0;
     await Promise.all(entries.map(async (e) => {
@@ -116,15 +116,15 @@ export class PoisonQueue {
     return failed;
   }
 
-  /** Leases a record this command holds for `leaseSeconds` more from now (a new pop receipt). */
-  async renew(entry: PoisonEntry, leaseSeconds: number): Promise<void> {
-    const leaseEndsAt = Date.now() + leaseSeconds * 1000;
-    const r = await this.queue.updateMessage(entry.id, entry.popReceipt, undefined, leaseSeconds, this.timeout());
+  /** Claims a record this command holds for `claimSeconds` more from now (a new pop receipt). */
+  async renew(entry: PoisonEntry, claimSeconds: number): Promise<void> {
+    const claimEndsAt = Date.now() + claimSeconds * 1000;
+    const r = await this.queue.updateMessage(entry.id, entry.popReceipt, undefined, claimSeconds, this.timeout());
     if (r.popReceipt) entry.popReceipt = r.popReceipt;
-    entry.leaseEndsAt = leaseEndsAt;
+    entry.claimEndsAt = claimEndsAt;
   }
 
-  /** Deletes a leased record; a record already gone counts as deleted. */
+  /** Deletes a claimed record; a record already gone counts as deleted. */
   async delete(entry: PoisonEntry): Promise<void> {
     try {
       await this.queue.deleteMessage(entry.id, entry.popReceipt, this.timeout());

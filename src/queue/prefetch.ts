@@ -1,11 +1,11 @@
 // Messages received ahead of free task slots, so one receive call brings a full batch (up to 32) instead of only as
-// many messages as slots are free. A message waiting here is leased like a running one: its lease is renewed from
-// the moment it is received (LeasedMessage.startRenewal), so its visibility cannot run out before it starts.
+// many messages as slots are free. A message waiting here is held like a running one: its hold is renewed from
+// the moment it is received (HeldMessage.startRenewal), so its visibility cannot run out before it starts.
 // Holding a message keeps it from other consumers, so the buffer is bounded by what this worker can start soon: the
 // messages it starts within a short horizon at the pace of its recent tasks (none while that pace is unknown, and
 // none for tasks that take longer than the horizon). A message that still waits after `maxWaitMs` (the pace fell)
 // is handed back to the queue at once.
-import type { LeasedMessage } from "./leased-message.ts";
+import type { HeldMessage } from "./held-message.ts";
 
 /** Average duration of recent tasks: an exponentially weighted mean (each new task weighs a fifth). */
 export class TaskPace {
@@ -43,7 +43,7 @@ export function prefetchLimit(
 }
 
 interface Waiting {
-  message: LeasedMessage;
+  message: HeldMessage;
   since: number;
 }
 
@@ -53,29 +53,29 @@ export class PrefetchBuffer {
   private timer?: ReturnType<typeof setTimeout>;
 
   /** `stale` receives the messages that waited `maxWaitMs` (removed from the buffer, to be released). */
-  constructor(private readonly maxWaitMs: number, private readonly stale: (messages: LeasedMessage[]) => void) {}
+  constructor(private readonly maxWaitMs: number, private readonly stale: (messages: HeldMessage[]) => void) {}
 
   get size(): number {
     return this.waiting.length;
   }
 
-  push(message: LeasedMessage): void {
+  push(message: HeldMessage): void {
     this.waiting.push({ message, since: Date.now() });
     if (!this.timer) this.arm();
   }
 
-  /** The next message whose lease is still safely ours; messages lost or about to run out are dropped. */
-  take(): LeasedMessage | undefined {
+  /** The next message whose hold is still safely ours; messages lost or about to run out are dropped. */
+  take(): HeldMessage | undefined {
     for (let next = this.waiting.shift(); next; next = this.waiting.shift()) {
       if (next.message.held) return next.message;
-      next.message.stopRenewal(); // lost, or given up: it comes back to the queue when its lease ends
+      next.message.stopRenewal(); // lost, or given up: it comes back to the queue when its hold ends
     }
     this.disarm();
     return undefined;
   }
 
   /** Empties the buffer (drain, paused intake). */
-  takeAll(): LeasedMessage[] {
+  takeAll(): HeldMessage[] {
     const all = this.waiting.map((w) => w.message);
     this.waiting = [];
     this.disarm();

@@ -1,19 +1,19 @@
-// The task queue over @azure/storage-queue: leased receive (visibility timeout = lease), and moving a message to
-// the poison queue. Settling a message (delete, retry delay) is on LeasedMessage.
+// The task queue over @azure/storage-queue: receive under a hold (visibility timeout = hold), and moving a message to
+// the poison queue. Settling a message (delete, retry delay) is on HeldMessage.
 import type { QueueClient } from "@azure/storage-queue";
 import type { TaskQueues } from "./clients.ts";
 import { isQueueNotFound } from "./errors.ts";
-import { LeasedMessage, type LeaseListener, type SettleOutcome } from "./leased-message.ts";
+import { HeldMessage, type HoldListener, type SettleOutcome } from "./held-message.ts";
 import { fitsInQueueMessage, type PoisonRecord, poisonRecord, withMessagePrefix } from "./poison.ts";
 
 /** The Get Messages API returns at most 32 messages per call. */
 export const MAX_RECEIVE_BATCH = 32;
 
 export interface TaskQueueOptions {
-  leaseSeconds: number;
+  holdSeconds: number;
   /** Time limit of one storage call; default 30 s. */
   requestTimeoutMs?: number;
-  listener?: LeaseListener;
+  listener?: HoldListener;
   /** Stores the original text of a poison record too large for one message; returns where it went. */
   storeOversized?: (name: string, text: string) => Promise<{ container: string; blob: string }>;
 }
@@ -45,8 +45,8 @@ export class TaskQueue {
     return this.queues.poison.name;
   }
 
-  get leaseSeconds(): number {
-    return this.opts.leaseSeconds;
+  get holdSeconds(): number {
+    return this.opts.holdSeconds;
   }
 
   private timeout(): { abortSignal: AbortSignal } {
@@ -59,21 +59,21 @@ export class TaskQueue {
     await this.queues.poison.createIfNotExists(this.timeout());
   }
 
-  /** Receives up to `max` messages (1-32), each hidden from other consumers for the lease. */
-  async receive(max: number): Promise<LeasedMessage[]> {
+  /** Receives up to `max` messages (1-32), each hidden from other consumers for the hold. */
+  async receive(max: number): Promise<HeldMessage[]> {
     const numberOfMessages = Math.min(MAX_RECEIVE_BATCH, Math.max(1, Math.floor(max)));
-    const leasedAt = Date.now();
+    const heldFrom = Date.now();
     const response = await this.queues.tasks.receiveMessages({
       numberOfMessages,
-      visibilityTimeout: this.opts.leaseSeconds,
+      visibilityTimeout: this.opts.holdSeconds,
       ...this.timeout(),
     });
     return response.receivedMessageItems.map((item) =>
-      new LeasedMessage(this.queues.tasks, item, {
-        leaseSeconds: this.opts.leaseSeconds,
+      new HeldMessage(this.queues.tasks, item, {
+        holdSeconds: this.opts.holdSeconds,
         requestTimeoutMs: this.requestTimeoutMs,
         listener: this.opts.listener,
-        leasedAt,
+        heldFrom,
       })
     );
   }
@@ -83,7 +83,7 @@ export class TaskQueue {
    * creating it if needed, then deletes the message from the task queue. The record is written first: a crash in
    * between leaves a duplicate record, never a lost message. Poison records never expire.
    */
-  async poison(message: LeasedMessage, reason: string, meta: PoisonMeta): Promise<PoisonResult> {
+  async poison(message: HeldMessage, reason: string, meta: PoisonMeta): Promise<PoisonResult> {
     message.stopRenewal();
     let record = poisonRecord({
       text: message.text,

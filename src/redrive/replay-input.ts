@@ -1,6 +1,6 @@
 // The input of a stored execution, for `pipeline run --execution ID` to run again locally: the items of its task as
 // the poison record keeps it (the whole original message, so the items' data too), else the items' identifiers from
-// the execution record. Nothing is changed: the poison records are leased only while they are read and made visible
+// the execution record. Nothing is changed: the poison records are claimed only while they are read and made visible
 // again at once (as `poison list` does), the execution record is only read.
 import * as v from "valibot";
 import { type Content, ContentIdentifierSchema } from "../model/content.ts";
@@ -9,8 +9,8 @@ import { decodeClaimCheckBlob } from "../queue/decode.ts";
 import { readExecution } from "../store/execution-records.ts";
 import type { Described, RedriveAdmin } from "./admin.ts";
 
-/** How long poison records stay leased while they are read (released at once afterwards). */
-const READ_LEASE_SECONDS = 60;
+/** How long poison records stay claimed while they are read (released at once afterwards). */
+const READ_CLAIM_SECONDS = 60;
 
 export interface ReplayInput {
   executionId: string;
@@ -33,7 +33,7 @@ async function poisonedTask(admin: RedriveAdmin, d: Described): Promise<TaskMess
 
 /** The stored input of execution `executionId`; throws, saying why, when there is none to run. */
 export async function replayInput(admin: RedriveAdmin, executionId: string): Promise<ReplayInput> {
-  const entries = await admin.poison.scan({ leaseSeconds: READ_LEASE_SECONDS });
+  const entries = await admin.poison.scan({ claimSeconds: READ_CLAIM_SECONDS });
   let poisonProblem: string | undefined;
   try {
     for (const entry of entries) {

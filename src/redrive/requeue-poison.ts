@@ -1,8 +1,8 @@
-// `poison requeue` as an API: every poison record is read (and leased) first, then the ones the filter chooses are
+// `poison requeue` as an API: every poison record is read (and claimed) first, then the ones the filter chooses are
 // re-driven a few at a time (admin.requeue; redrive-task.ts has the steps). Records not chosen, not re-drivable or
 // left after an error are made visible again; the rest are deleted by their re-drive.
 import type { PoisonEntry } from "../queue/poison-queue.ts";
-import { PoisonLeaseKeeper } from "../queue/poison-leases.ts";
+import { PoisonClaimKeeper } from "../queue/poison-claims.ts";
 import { eachLimited } from "../util/each-limited.ts";
 import type { LinearRegex } from "../util/linear-regex.ts";
 import { describeDependencyError } from "../util/dependency-error.ts";
@@ -20,7 +20,7 @@ export interface PoisonFilter {
 export interface RequeueOptions {
   dryRun: boolean;
   /** How long the records read stay invisible to others at a time (renewed while they wait). */
-  leaseSeconds: number;
+  claimSeconds: number;
   /** Records handled at once. */
   concurrency: number;
   /** Called as the run goes on: read so far, looked at, re-driven. */
@@ -63,23 +63,23 @@ export async function requeuePoison(
   filter: PoisonFilter,
   opts: RequeueOptions,
 ): Promise<PoisonOutcome[]> {
-  const leases = new PoisonLeaseKeeper(admin.poison, { leaseSeconds: opts.leaseSeconds });
+  const claims = new PoisonClaimKeeper(admin.poison, { claimSeconds: opts.claimSeconds });
   const entries: PoisonEntry[] = [];
   const settled = new Set<string>();
   const released = new Set<string>();
   const results: Array<PoisonOutcome | undefined> = [];
   try {
-    // Every record is read (and leased) before any is handled: see queue/poison-leases.ts for why.
+    // Every record is read (and claimed) before any is handled: see queue/poison-claims.ts for why.
     const onPage = (page: PoisonEntry[]) => {
-      leases.keep(page);
+      claims.keep(page);
       entries.push(...page);
       opts.progress?.({ read: entries.length });
     };
-    await admin.poison.scan({ leaseSeconds: opts.leaseSeconds, onPage });
+    await admin.poison.scan({ claimSeconds: opts.claimSeconds, onPage });
     let handled = 0;
     let requeued = 0;
     await eachLimited(entries, opts.concurrency, async (entry, index) => {
-      await leases.take(entry);
+      await claims.take(entry);
       const outcome = await requeueChosen(admin, entry, filter, opts.dryRun);
       if (outcome) results[index] = outcome;
       if (outcome && settledBy(outcome)) {
@@ -93,7 +93,7 @@ export async function requeuePoison(
       opts.progress?.({ read: entries.length, handled, total: entries.length, requeued });
     });
   } finally {
-    await leases.stop();
+    await claims.stop();
     // Whatever was neither settled nor released yet (left after an error) is visible again at once.
     await admin.poison.release(entries.filter((e) => !settled.has(e.id) && !released.has(e.id)));
   }

@@ -3,7 +3,7 @@
 // does); otherwise it is rebuilt from the execution record, which keeps only the items' identifiers, so only for
 // pipelines that read the content themselves. Every re-drive goes through redriveTask (redrive-task.ts).
 import type { ExecutionDoc } from "../model/documents.ts";
-import { PoisonLeaseKeeper } from "../queue/poison-leases.ts";
+import { PoisonClaimKeeper } from "../queue/poison-claims.ts";
 import { readExecution } from "../store/execution-records.ts";
 import { readPipelineDoc } from "../store/pipelines.ts";
 import { currentRedrive } from "../store/redrive.ts";
@@ -14,8 +14,8 @@ import { describeDependencyError } from "../util/dependency-error.ts";
 /** Executors that read an item's content from storage by its identifier: a task rebuilt from ids works with them. */
 export const CONTENT_READERS = new Set(["content_retriever", "azure_blob_content_retriever"]);
 
-/** How long the poison records are leased at a time while the command runs (renewed while they wait). */
-const POISON_LEASE_SECONDS = 120;
+/** How long the poison records are claimed at a time while the command runs (renewed while they wait). */
+const POISON_CLAIM_SECONDS = 120;
 
 export interface RetryOutcome {
   execution_id: string;
@@ -56,7 +56,7 @@ async function pipelineReadsContent(
 
 /**
  * Retries the selected executions, one at a time, and says what became of each (never throws for one execution's
- * fault). The poison records are leased for the whole run; those not re-driven are made visible again at the end.
+ * fault). The poison records are claimed for the whole run; those not re-driven are made visible again at the end.
  */
 export async function retryExecutions(
   admin: RedriveAdmin,
@@ -64,8 +64,8 @@ export async function retryExecutions(
   opts: { dryRun: boolean },
 ): Promise<RetryOutcome[]> {
   const outcomes: RetryOutcome[] = [];
-  const leases = new PoisonLeaseKeeper(admin.poison, { leaseSeconds: POISON_LEASE_SECONDS });
-  const poisonEntries = await admin.poison.scan({ leaseSeconds: POISON_LEASE_SECONDS, onPage: leases.keep });
+  const claims = new PoisonClaimKeeper(admin.poison, { claimSeconds: POISON_CLAIM_SECONDS });
+  const poisonEntries = await admin.poison.scan({ claimSeconds: POISON_CLAIM_SECONDS, onPage: claims.keep });
   const settled = new Set<string>();
   try {
     const store = await admin.cosmos();
@@ -88,7 +88,7 @@ export async function retryExecutions(
       }).fetchAll();
       for (const doc of resources) docs.push({ id: doc.id, doc });
     }
-    const ctx = { admin, byExecution, leases, settled, dryRun: opts.dryRun };
+    const ctx = { admin, byExecution, claims, settled, dryRun: opts.dryRun };
     for (const { id, doc } of docs) {
       try {
         outcomes.push(await retryOne(id, doc, ctx));
@@ -97,7 +97,7 @@ export async function retryExecutions(
       }
     }
   } finally {
-    await leases.stop();
+    await claims.stop();
     await admin.poison.release(poisonEntries.filter((e) => !settled.has(e.id)));
   }
   return outcomes;
@@ -109,7 +109,7 @@ async function retryOne(
   ctx: {
     admin: RedriveAdmin;
     byExecution: Map<string, Described>;
-    leases: PoisonLeaseKeeper;
+    claims: PoisonClaimKeeper;
     settled: Set<string>;
     dryRun: boolean;
   },
@@ -125,7 +125,7 @@ async function retryOne(
   // From the poison record when there is one: for a failed execution, or to finish a re-drive of that record.
   const poisoned = ctx.byExecution.get(id);
   if (poisoned && (doc.status === "failed" || redrive?.poison_message_id === poisoned.entry.id)) {
-    await ctx.leases.take(poisoned.entry);
+    await ctx.claims.take(poisoned.entry);
     const r = await ctx.admin.requeue(poisoned, { dryRun: ctx.dryRun });
     const detail = `poison record ${r.id}`;
     switch (r.result) {

@@ -5,38 +5,25 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
-import { type ChildProcess, spawn } from "node:child_process";
-import { createInterface } from "node:readline";
-import { createServer } from "node:net";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Emulators, startEmulators } from "../helpers/emulators.ts";
 import { ensureBinary } from "../helpers/binary.ts";
-import { until } from "../helpers/e2e-kit.ts";
+import { freePort, until, waitingApiPort, type WatchedProcess, watchProcess } from "../helpers/e2e-kit.ts";
 import { type FakeAppConfig, fakeAppConfigConnectionString, startFakeAppConfig } from "../helpers/fake-appconfig.ts";
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 describe("compiled binary: App Configuration down at start", () => {
   let emulators: Emulators;
   let fake: FakeAppConfig | undefined;
-  let proc: ChildProcess | undefined;
-  let exited: Promise<number | null>;
-  const lines: string[] = [];
+  let supervisor: WatchedProcess | undefined;
   let storePort = 0;
 
   before(async () => {
     emulators = await startEmulators();
     storePort = await freePort();
     const { COSMOS_DB_ENDPOINT: _c, STORAGE_QUEUE_CONNECTION_STRING: _q, ...rest } = emulators.env;
-    proc = spawn(ensureBinary(), [], {
+    supervisor = watchProcess(ensureBinary(), [], {
       cwd: mkdtempSync(join(tmpdir(), "cfw-e2e-appconfig-")),
       env: {
         PATH: process.env.PATH ?? "",
@@ -47,37 +34,21 @@ describe("compiled binary: App Configuration down at start", () => {
         API_PORT: "0",
         SHUTDOWN_DRAIN_TIMEOUT_SECONDS: "10",
       },
-      stdio: ["ignore", "pipe", "pipe"],
     });
-    exited = new Promise((r) => proc!.once("exit", (code) => r(code)));
-    createInterface({ input: proc.stdout! }).on("line", (l) => lines.push(l));
-    createInterface({ input: proc.stderr! }).on("line", (l) => lines.push(`stderr: ${l}`));
   });
 
   after(async () => {
-    if (proc && proc.exitCode === null) {
-      proc.kill("SIGKILL");
-      await exited;
-    }
+    await supervisor?.kill();
     await fake?.close();
     await emulators?.stop();
   });
 
-  const records = () =>
-    lines.flatMap((l) => {
-      try {
-        return [JSON.parse(l) as Record<string, unknown>];
-      } catch {
-        return [];
-      }
-    });
-  const failures = () => records().filter((r) => String(r.msg).startsWith("App Configuration cannot be read"));
+  const failures = () =>
+    supervisor!.records().filter((r) => String(r.msg).startsWith("App Configuration cannot be read"));
 
   test("waits with /health 200 and /ready 503 naming the store, then starts the workers when it answers", async () => {
-    const port = await until("the waiting API's listening line", () => {
-      const r = records().find((r) => r.msg === "api listening while waiting for App Configuration");
-      return r ? r.port as number : undefined;
-    }, 60_000);
+    const { proc, lines, exited } = supervisor!;
+    const port = await waitingApiPort(supervisor!);
     const get = (path: string) => fetch(`http://127.0.0.1:${port}${path}`);
 
     const health = await get("/health");
@@ -93,7 +64,7 @@ describe("compiled binary: App Configuration down at start", () => {
       JSON.stringify(body),
     );
     await until("a second failed attempt", () => failures().length >= 2 || undefined, 60_000);
-    assert.equal(proc!.exitCode, null, `the supervisor must not exit:\n${lines.join("\n")}`);
+    assert.equal(proc.exitCode, null, `the supervisor must not exit:\n${lines.join("\n")}`);
 
     // The store comes up but refuses the identity for now.
     fake = await startFakeAppConfig([
@@ -106,23 +77,23 @@ describe("compiled binary: App Configuration down at start", () => {
       const r = await (await get("/ready")).json();
       return /access denied \(403\).*App Configuration Data Reader/.test(r.reasons?.[0] ?? "") || undefined;
     }, 60_000);
-    assert.equal(proc!.exitCode, null);
+    assert.equal(proc.exitCode, null);
 
     fake.failWith = undefined;
     await until("/ready 200", async () => ((await get("/ready")).status === 200 ? true : undefined), 120_000);
     const status = await (await get("/status")).json();
     assert.equal(status.workers.processing.configured, 1);
     assert.equal(status.workers.source.configured, 1);
-    assert.ok(records().some((r) => r.msg === "supervisor started"));
+    assert.ok(supervisor!.records().some((r) => r.msg === "supervisor started"));
 
-    proc!.kill("SIGTERM");
+    supervisor!.terminate();
     assert.equal(await exited, 0);
   });
 });
 
 test("compiled binary: SIGTERM while waiting for App Configuration exits 0", async () => {
   const port = await freePort();
-  const proc = spawn(ensureBinary(), [], {
+  const watched = watchProcess(ensureBinary(), [], {
     cwd: mkdtempSync(join(tmpdir(), "cfw-e2e-appconfig-stop-")),
     env: {
       PATH: process.env.PATH ?? "",
@@ -131,17 +102,14 @@ test("compiled binary: SIGTERM while waiting for App Configuration exits 0", asy
       API_HOST: "127.0.0.1",
       API_PORT: "0",
     },
-    stdio: ["ignore", "pipe", "pipe"],
   });
-  const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
-  const lines: string[] = [];
-  createInterface({ input: proc.stdout! }).on("line", (l) => lines.push(l));
+  const { lines, exited } = watched;
   try {
-    await until("the waiting API", () => lines.some((l) => l.includes("api listening while waiting")) || undefined);
-    proc.kill("SIGTERM");
+    await waitingApiPort(watched);
+    watched.terminate();
     assert.equal(await exited, 0);
     assert.ok(lines.some((l) => l.includes("stopped while waiting for App Configuration")), lines.join("\n"));
   } finally {
-    if (proc.exitCode === null) proc.kill("SIGKILL");
+    await watched.kill();
   }
 });

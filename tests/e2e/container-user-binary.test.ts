@@ -6,25 +6,14 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
-import { type ChildProcess, spawn } from "node:child_process";
-import { createInterface } from "node:readline";
-import { createServer } from "node:net";
 import { chmodSync, mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureBinary } from "../helpers/binary.ts";
-import { until } from "../helpers/wait.ts";
+import { freePort, waitingApiPort, type WatchedProcess, watchProcess } from "../helpers/e2e-kit.ts";
 import { fakeAppConfigConnectionString } from "../helpers/fake-appconfig.ts";
 
 const IMAGE_UID = 65532; // USER in deploy/Dockerfile
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 /** The command that runs `binary args` as the image's user: setpriv when root, as this (non-root) user otherwise. */
 function asImageUser(binary: string, args: string[]): { command: string; args: string[] } {
@@ -36,9 +25,7 @@ function asImageUser(binary: string, args: string[]): { command: string; args: s
 }
 
 describe("compiled binary under the container image's user and settings", () => {
-  let proc: ChildProcess | undefined;
-  let exited: Promise<number | null>;
-  const lines: string[] = [];
+  let supervisor: WatchedProcess | undefined;
   let cwd = "";
 
   before(async () => {
@@ -46,7 +33,7 @@ describe("compiled binary under the container image's user and settings", () => 
     cwd = mkdtempSync(join(tmpdir(), "cfw-e2e-image-"));
     chmodSync(cwd, 0o555); // nobody may write here (root still could: the binary does not run as root)
     const run = asImageUser(binary, []);
-    proc = spawn(run.command, run.args, {
+    supervisor = watchProcess(run.command, run.args, {
       cwd,
       // Exactly what the image's ENV and the Container App give, no HOME, no TMPDIR.
       env: {
@@ -58,35 +45,17 @@ describe("compiled binary under the container image's user and settings", () => 
         AZURE_APP_CONFIG_CONNECTION_STRING: fakeAppConfigConnectionString(await freePort()),
         CFW_APP_CONFIG_ALLOW_INSECURE: "1",
       },
-      stdio: ["ignore", "pipe", "pipe"],
     });
-    exited = new Promise((r) => proc!.once("exit", (code) => r(code)));
-    createInterface({ input: proc.stdout! }).on("line", (l) => lines.push(l));
-    createInterface({ input: proc.stderr! }).on("line", (l) => lines.push(`stderr: ${l}`));
   });
 
   after(async () => {
-    if (proc && proc.exitCode === null) {
-      proc.kill("SIGKILL");
-      await exited;
-    }
+    await supervisor?.kill();
     chmodSync(cwd, 0o755);
   });
 
-  const records = () =>
-    lines.flatMap((l) => {
-      try {
-        return [JSON.parse(l) as Record<string, unknown>];
-      } catch {
-        return [];
-      }
-    });
-
   test("/ answers the open service JSON and /health 200; nothing is written", async () => {
-    const port = await until("the waiting API's listening line", () => {
-      const r = records().find((r) => r.msg === "api listening while waiting for App Configuration");
-      return r ? r.port as number : undefined;
-    }, 60_000);
+    const { proc, lines } = supervisor!;
+    const port = await waitingApiPort(supervisor!);
     const root = await fetch(`http://127.0.0.1:${port}/`);
     assert.equal(root.status, 200, lines.join("\n"));
     const body = await root.json();
@@ -96,7 +65,7 @@ describe("compiled binary under the container image's user and settings", () => 
     assert.equal((await fetch(`http://127.0.0.1:${port}/health`)).status, 200);
     // The token-protected parts stay closed.
     assert.equal((await fetch(`http://127.0.0.1:${port}/metrics`)).status, 503);
-    assert.equal(proc!.exitCode, null, lines.join("\n"));
+    assert.equal(proc.exitCode, null, lines.join("\n"));
     assert.deepEqual(readdirSync(cwd), []);
     const problems = lines.filter((l) => /EACCES|EROFS|permission denied|read-only file system/i.test(l));
     assert.deepEqual(problems, []);

@@ -109,12 +109,12 @@ describe("compiled binary under fire", () => {
   }
 
   /**
-   * Leases the run's workers gave up (renewals failing until the margin before expiry) or found lost: each one is a
-   * task interrupted like a killed one. Short test leases on a busy machine make these happen besides the faults a
+   * Holds the run's workers gave up (renewals failing until the margin before expiry) or found lost: each one is a
+   * task interrupted like a killed one. Short test holds on a busy machine make these happen besides the faults a
    * test injects. (Counters of a killed child since its last heartbeat are not included; its tasks count as in
    * flight at the kill.)
    */
-  async function leasesGivenUp(...runs: BinaryRun[]): Promise<number> {
+  async function holdsGivenUp(...runs: BinaryRun[]): Promise<number> {
     await sleep(2500); // one heartbeat, so the counters are current
     let n = 0;
     for (const run of runs) {
@@ -170,7 +170,7 @@ describe("compiled binary under fire", () => {
     await Promise.all([one.stop(), two.stop()]);
   });
 
-  test("(b) processing children killed with SIGKILL during a run: nothing lost, leased tasks redelivered", {
+  test("(b) processing children killed with SIGKILL during a run: nothing lost, held tasks redelivered", {
     timeout: 120_000,
   }, async () => {
     const pipeline = await slowPipeline(300);
@@ -199,13 +199,13 @@ describe("compiled binary under fire", () => {
         parameters: [{ name: "@v", value: vault }],
       })
       .fetchAll()).resources as number[];
-    assert.ok(attempts.some((a) => a >= 2), "tasks of killed children were delivered again after their lease");
-    const givenUp = await leasesGivenUp(run);
+    assert.ok(attempts.some((a) => a >= 2), "tasks of killed children were delivered again after their hold");
+    const givenUp = await holdsGivenUp(run);
     assertSideEffects(
       vault,
       200,
       inFlightAtKills + givenUp,
-      `at the 4 kills (${inFlightAtKills}) or in leases given up (${givenUp})`,
+      `at the 4 kills (${inFlightAtKills}) or in holds given up (${givenUp})`,
     );
     await until("queue empty", async () => (await queueLength(queue)) === 0);
     assert.equal(await poisonCount(queue), 0);
@@ -235,7 +235,7 @@ describe("compiled binary under fire", () => {
     assert.ok(took < 5000, `exited ${took.toFixed(0)} ms after SIGTERM (drain 3 s + 2 s)`);
     assert.equal(run.proc.exitCode, 0, "clean exit");
     const visible = await queue.peekMessages({ numberOfMessages: 32 });
-    assert.equal(visible.peekedMessageItems.length, 16, "all 16 visible again now, not after the 300 s lease");
+    assert.equal(visible.peekedMessageItems.length, 16, "all 16 visible again now, not after the 300 s hold");
     for (const pid of pids) assert.equal(alive(pid), false, `process ${pid} is gone`);
   });
 
@@ -266,7 +266,7 @@ describe("compiled binary under fire", () => {
     assert.equal(stops.length, 2);
     assert.ok(stops.every((w) => w.signal !== "SIGINT"), `no worker died of the SIGINT: ${JSON.stringify(stops)}`);
     const visible = await queue.peekMessages({ numberOfMessages: 32 });
-    assert.equal(visible.peekedMessageItems.length, 16, "all 16 visible again now, not after the 300 s lease");
+    assert.equal(visible.peekedMessageItems.length, 16, "all 16 visible again now, not after the 300 s hold");
     for (const pid of pids) assert.equal(alive(pid), false, `process ${pid} is gone`);
   });
 
@@ -288,12 +288,12 @@ describe("compiled binary under fire", () => {
     await emu.queue.start();
     const docs = await finishedExecutions(store, vault, 160, 120_000);
     assert.deepEqual(docs.filter((d) => d.status !== "completed").map((d) => d.id), []);
-    const givenUp = await leasesGivenUp(run);
+    const givenUp = await holdsGivenUp(run);
     assertSideEffects(
       vault,
       160,
       inFlightAtCut + givenUp,
-      `when Azurite stopped (${inFlightAtCut}) or in leases given up (${givenUp})`,
+      `when Azurite stopped (${inFlightAtCut}) or in holds given up (${givenUp})`,
     );
     await until("queue empty", async () => (await queueLength(queue)) === 0, 60_000);
     assert.equal(await poisonCount(queue), 0);
@@ -543,7 +543,7 @@ describe("compiled binary under fire", () => {
         delays[2] > delays[0] * 1.5,
         `restart delays grow: ${delays.map((d) => Math.round(d)).join(", ")} ms`,
       );
-      // Meanwhile the other worker went on; every task completes (those of the killed child after their lease).
+      // Meanwhile the other worker went on; every task completes (those of the killed child after their hold).
       // (The source worker's crawls of this vault fail — its blob container does not exist — and record failed
       // executions of their own; only the 40 queued tasks are checked.)
       const docs = await until("the 40 tasks finished", async () => {
@@ -570,7 +570,7 @@ describe("compiled binary under fire", () => {
     timeout: 90_000,
   }, async () => {
     // SIGSTOP freezes the whole child, as a CPU-bound step blocking its event loop would (no timers, no heartbeats,
-    // no lease renewals) — from the compiled binary, with no test hook in it (the unit test uses a real busy loop).
+    // no hold renewals) — from the compiled binary, with no test hook in it (the unit test uses a real busy loop).
     const pipeline = await slowPipeline(1000);
     const { queue, vault } = await scenario(24, pipeline);
     const run = await fleet.start(queue.name, {
@@ -608,12 +608,12 @@ describe("compiled binary under fire", () => {
     assert.ok(run.lines.some((l) => l.includes("worker stopped sending heartbeats")), "logged");
     const docs = await finishedExecutions(store, vault, 24, 60_000);
     assert.deepEqual(docs.filter((d) => d.status !== "completed").map((d) => d.id), []);
-    const givenUp = await leasesGivenUp(run);
+    const givenUp = await holdsGivenUp(run);
     assertSideEffects(
       vault,
       24,
       inFlightAtHang + givenUp,
-      `in the hung child (${inFlightAtHang}) or in leases given up (${givenUp})`,
+      `in the hung child (${inFlightAtHang}) or in holds given up (${givenUp})`,
     );
     const sibling = (await run.children()).find((c) => c.role === "processing" && c.index === 1)!;
     assert.equal(sibling.heartbeat_kills + sibling.restarts, 0, "the healthy sibling was left alone");
@@ -652,12 +652,12 @@ describe("compiled binary under fire", () => {
   });
 
   test(
-    "(j) lease lost while a task runs (its worker cannot reach the queue): it gives the task up in time; the next delivery's run is the one recorded",
+    "(j) hold lost while a task runs (its worker cannot reach the queue): it gives the task up in time; the next delivery's run is the one recorded",
     {
       timeout: 90_000,
     },
     async () => {
-      // Tasks of 8 s: A cannot finish one before it must give its leases up (at most 4 s after the cut).
+      // Tasks of 8 s: A cannot finish one before it must give its messages up (at most 4 s after the cut).
       const pipeline = await slowPipeline(8000);
       const { queue, vault } = await scenario(8, pipeline);
       // Supervisor A reaches the queue through a proxy that is cut mid-task: its renewals fail from then on.
@@ -665,33 +665,33 @@ describe("compiled binary under fire", () => {
       const proxy = await tcpProxy(queuePort);
       try {
         const viaProxy = emu.queueConnectionString.replace(`127.0.0.1:${queuePort}`, `127.0.0.1:${proxy.port}`);
-        const lease = { QUEUE_VISIBILITY_TIMEOUT_SECONDS: "5" };
-        const a = await fleet.start(queue.name, { ...lease, STORAGE_QUEUE_CONNECTION_STRING: viaProxy });
+        const hold = { QUEUE_VISIBILITY_TIMEOUT_SECONDS: "5" };
+        const a = await fleet.start(queue.name, { ...hold, STORAGE_QUEUE_CONNECTION_STRING: viaProxy });
         await until("A runs all 8 tasks", async () => (await inFlight(a)) === 8 && slow.callsOf(vault).size === 8);
         const inFlightAtCut = await inFlight(a);
         proxy.cut();
-        // B takes the tasks once their leases have run out.
-        const b = await fleet.start(queue.name, lease);
+        // B takes the tasks once their holds have run out.
+        const b = await fleet.start(queue.name, hold);
         const bName = b.lines.map((l) => /"worker":"(fault-[^"]+)"/.exec(l)?.[1]).find(Boolean)!;
         const docs = await finishedExecutions(store, vault, 8, 60_000);
         assert.deepEqual(docs.filter((d) => d.status !== "completed").map((d) => d.id), []);
         assert.deepEqual(
           docs.filter((d) => !d.processing_worker_id?.startsWith(`${bName}-`)).map((d) => d.processing_worker_id),
           [],
-          "every record was completed by B's run, none by A after its lease ran out",
+          "every record was completed by B's run, none by A after its hold ran out",
         );
         await proxy.restore();
-        const givenUpByB = await leasesGivenUp(b);
+        const givenUpByB = await holdsGivenUp(b);
         const countersA = await a.processingCounters();
         assertSideEffects(
           vault,
           8,
           inFlightAtCut + givenUpByB,
-          `when A lost the queue (${inFlightAtCut}) or in leases B gave up (${givenUpByB})`,
+          `when A lost the queue (${inFlightAtCut}) or in holds B gave up (${givenUpByB})`,
         );
-        assert.equal(countersA.leases_expired_total, 8, `A gave up its 8 leases: ${JSON.stringify(countersA)}`);
+        assert.equal(countersA.leases_expired_total, 8, `A gave up its 8 holds: ${JSON.stringify(countersA)}`);
         assert.equal(countersA.tasks_processed_total ?? 0, 0, "A completed nothing");
-        assert.equal(countersA.tasks_failed_total ?? 0, 0, "a lost lease is not a failure of the task");
+        assert.equal(countersA.tasks_failed_total ?? 0, 0, "a lost hold is not a failure of the task");
         await until("queue empty", async () => (await queueLength(queue)) === 0);
         assert.equal(await poisonCount(queue), 0);
         await Promise.all([a.stop(), b.stop()]);

@@ -136,10 +136,10 @@ describe("poison command (compiled binary)", () => {
     await first.finished;
     const queuedAtKill = await queueLength(queue);
     assert.ok(queuedAtKill < n, `killed half way (${queuedAtKill} of ${n} queued)`);
-    // The killed command's leases run out, then the same command finishes the job.
+    // The killed command's claims run out, then the same command finishes the job.
     await until("poison records visible again", async () => {
       const r = await cli(["poison", "list", "--json"], queue.name);
-      // The queue's count includes leased records; the list sees only visible ones.
+      // The queue's count includes claimed records; the list sees only visible ones.
       return JSON.parse(r.stdout).length === await queueLength(poison);
     }, 60_000);
     const second = await cli(requeue, queue.name);
@@ -170,29 +170,29 @@ describe("poison command (compiled binary)", () => {
     const { queue, poison, pipeline } = await poisoned(n);
     await createPipeline(pipeline);
     // One record at a time, and Cosmos behind a proxy that holds each request back 60 ms: with three Cosmos calls
-    // per record the re-drive lasts at least 9 s, well beyond its 5 s lease.
+    // per record the re-drive lasts at least 9 s, well beyond its 5 s claim.
     const slowCosmos = await tcpProxy(Number(new URL(e.emu.cosmosEndpoint).port), { delayMs: 60 });
     let finished = false;
     const requeue = e.run(["poison", "requeue", "--all", "--lease-seconds", "5", "--concurrency", "1"], {
       env: { STORAGE_WORKER_QUEUE_NAME: queue.name, COSMOS_DB_ENDPOINT: `http://127.0.0.1:${slowCosmos.port}/` },
     }).finally(() => (finished = true));
     try {
-      // Peeking sees the visible records without leasing them. Once the requeue has read them all, none may show
-      // again: one whose lease ran out before the requeue reached it would.
+      // Peeking sees the visible records without claiming them. Once the requeue has read them all, none may show
+      // again: one whose claim ran out before the requeue reached it would.
       const visible = async () => (await poison.peekMessages({ numberOfMessages: 32 })).peekedMessageItems.length;
       await until("the requeue has read every record", async () => finished || (await visible()) === 0, 60_000);
       const readAt = Date.now();
-      let checkedAfterLease = 0;
+      let checkedAfterClaim = 0;
       while (!finished) {
         assert.equal(await visible(), 0, `no poison record visible ${Date.now() - readAt} ms after the read`);
-        if (Date.now() - readAt > 6_000) checkedAfterLease++;
+        if (Date.now() - readAt > 6_000) checkedAfterClaim++;
         await sleep(250);
       }
       const r = await requeue;
       assert.equal(r.code, 0, r.stdout + r.stderr);
       assert.ok(
-        checkedAfterLease > 0,
-        "the re-drive outlasted the leases it took first (else this test shows nothing)",
+        checkedAfterClaim > 0,
+        "the re-drive outlasted the claims it took first (else this test shows nothing)",
       );
     } finally {
       await requeue.catch(() => undefined);

@@ -6,33 +6,27 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createServer, type Server } from "node:http";
-import { createInterface } from "node:readline";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CosmosClient, type Database } from "@azure/cosmos";
+import type { Database } from "@azure/cosmos";
 import { type Emulators, startEmulators } from "../helpers/emulators.ts";
-import { ensureCosmosContainers } from "../../src/store/cosmos.ts";
-import { loadConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { ensureBinary } from "../helpers/binary.ts";
-import { sleep } from "../helpers/wait.ts";
+import {
+  enqueueItem,
+  executionsOfPipeline,
+  storeOwnPipeline,
+  until,
+  type WatchedProcess,
+  watchProcess,
+} from "../helpers/e2e-kit.ts";
 
 const ACCOUNT_KEY = "TGVha2VkQWNjb3VudEtleQ==";
 const SAS_SIG = "LeakedSasSignature123";
 const BEARER = "eyJleGFtcGxl.LeakedBearer.token";
-
-async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v as T;
-    await sleep(200);
-  }
-  assert.fail(`timed out waiting for: ${what}`);
-}
 
 describe("compiled binary: secrets are redacted in worker logs and execution records", () => {
   let emu: Emulators;
@@ -41,9 +35,7 @@ describe("compiled binary: secrets are redacted in worker logs and execution rec
   let db: Database;
   let env: Record<string, string>;
   let service: Server;
-  let supervisor: ChildProcess | undefined;
-  let exited: Promise<number | null> | undefined;
-  const lines: string[] = [];
+  let supervisor: WatchedProcess | undefined;
   const cwd = mkdtempSync(join(tmpdir(), "cfw-redact-"));
 
   before(async () => {
@@ -71,15 +63,7 @@ describe("compiled binary: secrets are redacted in worker logs and execution rec
       MAX_TASK_RETRIES: "1",
       SHUTDOWN_DRAIN_TIMEOUT_SECONDS: "5",
     };
-    config = (await loadConfig({ env, dotenvPath: false })).config;
-    const cosmos = new CosmosClient({
-      endpoint: emu.cosmosEndpoint,
-      key: cosmosKey,
-      connectionPolicy: { enableEndpointDiscovery: false },
-    });
-    await ensureCosmosContainers(cosmos, config);
-    db = cosmos.database(config.COSMOS_DB_NAME);
-    await db.container(config.COSMOS_DB_CONTAINER_PIPELINES).items.upsert({
+    ({ config, db } = await storeOwnPipeline(emu, env, {
       id: "pipe-redact",
       name: "redact",
       yaml: `pipeline:
@@ -87,42 +71,25 @@ describe("compiled binary: secrets are redacted in worker logs and execution rec
   executors:
     - {id: call, type: http, settings: {url: "http://127.0.0.1:${port}/enrich", max_retries: 0, continue_on_error: false}}
 `,
-    });
+    }));
   });
 
   after(async () => {
-    if (supervisor && supervisor.exitCode === null) {
-      supervisor.kill("SIGKILL");
-      await exited;
-    }
+    await supervisor?.kill();
     service?.closeAllConnections();
     await new Promise<void>((r) => (service ? service.close(() => r()) : r()));
     await emu?.stop();
   });
 
   test("a failing http step quoting secrets: the logs and the execution record show ***", async () => {
-    const queued = spawnSync(binary, [
-      "enqueue",
-      "--pipeline",
-      "pipe-redact",
-      "--json",
-      '{"id": {"canonical_id": "doc-1", "unique_id": "doc-1"}}',
-    ], { cwd, env, encoding: "utf8" });
-    assert.equal(queued.status, 0, queued.stdout + queued.stderr);
+    enqueueItem(binary, "pipe-redact", '{"id": {"canonical_id": "doc-1", "unique_id": "doc-1"}}', { cwd, env });
+    supervisor = watchProcess(binary, [], { cwd, env });
+    const { lines } = supervisor;
 
-    supervisor = spawn(binary, [], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
-    exited = new Promise((r) => supervisor!.once("exit", (code) => r(code)));
-    createInterface({ input: supervisor.stdout! }).on("line", (l) => lines.push(l));
-    createInterface({ input: supervisor.stderr! }).on("line", (l) => lines.push(`stderr: ${l}`));
-
-    const executions = db.container(config.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS);
     const record = await until("the execution record has the error", async () => {
-      const { resources } = await executions.items.query({
-        query: "SELECT * FROM c WHERE c.pipeline_id = @p",
-        parameters: [{ name: "@p", value: "pipe-redact" }],
-      }).fetchAll();
-      return resources.find((r) => typeof r.error === "string" && r.error.includes("HTTP 400"));
-    }).catch((err) => {
+      const records = await executionsOfPipeline(db, config, "pipe-redact");
+      return records.find((r) => typeof r.error === "string" && r.error.includes("HTTP 400"));
+    }, 60_000).catch((err) => {
       throw new Error(`${err.message}; supervisor output:\n${lines.join("\n")}`);
     });
     await until("the worker logged the failure", () => lines.some((l) => l.includes("HTTP 400")) || undefined, 30_000);
@@ -133,11 +100,11 @@ describe("compiled binary: secrets are redacted in worker logs and execution rec
       assert.ok(!logs.includes(secret), `${secret} in the logs:\n${logs}`);
       assert.ok(!JSON.stringify(record).includes(secret), `${secret} in the record: ${record.error}`);
     }
-    assert.match(record.error, /denied: key \*\*\* AccountKey=\*\*\*; \?sv=1&sig=\*\*\* Bearer \*\*\*/);
+    assert.match(String(record.error), /denied: key \*\*\* AccountKey=\*\*\*; \?sv=1&sig=\*\*\* Bearer \*\*\*/);
     assert.ok(lines.some((l) => l.includes("AccountKey=***")), "the failure is logged, redacted");
 
-    supervisor.kill("SIGTERM");
-    await exited;
+    supervisor.terminate();
+    await supervisor.exited;
   });
 
   test("`config` does not echo a connection string put in a URL setting", () => {

@@ -8,29 +8,24 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createTlsServer } from "node:https";
-import { createInterface } from "node:readline";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CosmosClient, type Database } from "@azure/cosmos";
+import type { Database } from "@azure/cosmos";
 import { type Emulators, startEmulators } from "../helpers/emulators.ts";
-import { ensureCosmosContainers } from "../../src/store/cosmos.ts";
-import { loadConfig } from "../../src/config/load.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { ensureBinary } from "../helpers/binary.ts";
-
-async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v as T;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  assert.fail(`timed out waiting for: ${what}`);
-}
+import {
+  enqueueItem,
+  executionsOfPipeline,
+  storeOwnPipeline,
+  until,
+  type WatchedProcess,
+  watchProcess,
+} from "../helpers/e2e-kit.ts";
 
 const CA_DIR = mkdtempSync(join(tmpdir(), "cfw-e2e-otel-ca-"));
 
@@ -42,9 +37,7 @@ describe("compiled binary: task spans to OTLP/HTTP and Application Insights", ()
   let env: Record<string, string>;
   let otlp: Server;
   let appInsights: ReturnType<typeof createTlsServer>;
-  let supervisor: ChildProcess | undefined;
-  let exited: Promise<number | null> | undefined;
-  const lines: string[] = [];
+  let supervisor: WatchedProcess | undefined;
   const received: Array<{ url: string; body: string }> = [];
   const cwd = mkdtempSync(join(tmpdir(), "cfw-otel-"));
 
@@ -104,15 +97,7 @@ describe("compiled binary: task spans to OTLP/HTTP and Application Insights", ()
       OTEL_TRACES_SAMPLER_ARG: "1",
       NODE_EXTRA_CA_CERTS: join(CA_DIR, "cert.pem"),
     };
-    config = (await loadConfig({ env, dotenvPath: false })).config;
-    const cosmos = new CosmosClient({
-      endpoint: emu.cosmosEndpoint,
-      key: emu.env.COSMOS_DB_KEY,
-      connectionPolicy: { enableEndpointDiscovery: false },
-    });
-    await ensureCosmosContainers(cosmos, config);
-    db = cosmos.database(config.COSMOS_DB_NAME);
-    await db.container(config.COSMOS_DB_CONTAINER_PIPELINES).items.upsert({
+    ({ config, db } = await storeOwnPipeline(emu, env, {
       id: "pipe-otel",
       name: "otel",
       yaml: `pipeline:
@@ -120,47 +105,30 @@ describe("compiled binary: task spans to OTLP/HTTP and Application Insights", ()
   executors:
     - {id: pass, type: pass_through, settings: {}}
 `,
-    });
+    }));
   });
 
   after(async () => {
-    if (supervisor && supervisor.exitCode === null) {
-      supervisor.kill("SIGKILL");
-      await exited;
-    }
+    await supervisor?.kill();
     otlp?.close();
     appInsights?.close();
     await emu?.stop();
   });
 
   test("one task: its span reaches the OTLP receiver and the Application Insights fake; no secret is exported", async () => {
-    const queued = spawnSync(binary, [
-      "enqueue",
-      "--pipeline",
-      "pipe-otel",
-      "--json",
-      '{"id": {"canonical_id": "doc-1", "unique_id": "doc-1"}}',
-    ], { cwd, env, encoding: "utf8" });
-    assert.equal(queued.status, 0, queued.stdout + queued.stderr);
+    enqueueItem(binary, "pipe-otel", '{"id": {"canonical_id": "doc-1", "unique_id": "doc-1"}}', { cwd, env });
+    supervisor = watchProcess(binary, [], { cwd, env });
+    const { lines } = supervisor;
 
-    supervisor = spawn(binary, [], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
-    exited = new Promise((r) => supervisor!.once("exit", (code) => r(code)));
-    createInterface({ input: supervisor.stdout! }).on("line", (l) => lines.push(l));
-    createInterface({ input: supervisor.stderr! }).on("line", (l) => lines.push(`stderr: ${l}`));
-
-    const executions = db.container(config.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS);
     await until("the execution record is completed", async () => {
-      const { resources } = await executions.items.query({
-        query: "SELECT * FROM c WHERE c.pipeline_id = @p",
-        parameters: [{ name: "@p", value: "pipe-otel" }],
-      }).fetchAll();
-      return resources.find((r) => r.status === "completed");
-    }).catch((err) => {
+      const records = await executionsOfPipeline(db, config, "pipe-otel");
+      return records.find((r) => r.status === "completed");
+    }, 60_000).catch((err) => {
       throw new Error(`${err.message}; supervisor output:\n${lines.join("\n")}`);
     });
     // Drain flushes the span queues.
-    supervisor.kill("SIGTERM");
-    await exited;
+    supervisor.terminate();
+    await supervisor.exited;
     const otlpSpans = received.filter((r) => r.url === "/v1/traces" && r.body.includes("contentflow.task"));
     const tracked = received.filter((r) => r.url.startsWith("/v2.1/track") && r.body.includes("contentflow.task"));
     assert.ok(
@@ -201,36 +169,27 @@ describe("compiled binary: task spans to OTLP/HTTP and Application Insights", ()
       APPLICATIONINSIGHTS_CONNECTION_STRING:
         `InstrumentationKey=00000000-0000-0000-0000-00000000e2e1;IngestionEndpoint=https://127.0.0.1:${downPort}/`,
     };
-    const out: string[] = [];
+    const completed = async () =>
+      (await executionsOfPipeline(db, config, "pipe-otel")).filter((r) => r.status === "completed").length;
+    const before = await completed();
+    enqueueItem(binary, "pipe-otel", '{"id": {"canonical_id": "doc-down", "unique_id": "doc-down"}}', {
+      cwd,
+      env: badEnv,
+    });
+    const watched = watchProcess(binary, [], { cwd, env: badEnv });
+    const { proc, lines: out } = watched;
     const apiPort = () => {
       for (const l of out) {
         const port = l.includes('"msg":"api listening"') ? JSON.parse(l).port : undefined;
         if (port) return port as number;
       }
     };
-    const executions = db.container(config.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS);
-    const completed = async () => {
-      const { resources } = await executions.items.query({
-        query: "SELECT * FROM c WHERE c.pipeline_id = @p",
-        parameters: [{ name: "@p", value: "pipe-otel" }],
-      }).fetchAll();
-      return resources.filter((r) => r.status === "completed").length;
-    };
-    const before = await completed();
-    const queued = spawnSync(binary, [
-      "enqueue",
-      "--pipeline",
-      "pipe-otel",
-      "--json",
-      '{"id": {"canonical_id": "doc-down", "unique_id": "doc-down"}}',
-    ], { cwd, env: badEnv, encoding: "utf8" });
-    assert.equal(queued.status, 0, queued.stdout + queued.stderr);
-    const proc = spawn(binary, [], { cwd, env: badEnv, stdio: ["ignore", "pipe", "pipe"] });
-    const done = new Promise((r) => proc.once("exit", r));
-    createInterface({ input: proc.stdout! }).on("line", (l) => out.push(l));
-    createInterface({ input: proc.stderr! }).on("line", (l) => out.push(`stderr: ${l}`));
     try {
-      await until("the task's execution record is completed", async () => (await completed()) > before || undefined)
+      await until(
+        "the task's execution record is completed",
+        async () => (await completed()) > before || undefined,
+        60_000,
+      )
         .catch((err) => {
           throw new Error(`${err.message}; supervisor output:\n${out.join("\n")}`);
         });
@@ -244,8 +203,8 @@ describe("compiled binary: task spans to OTLP/HTTP and Application Insights", ()
       });
       assert.match(dropped, /^contentflow_worker_telemetry_dropped_total\{role="supervisor",signal="traces"\} \d+$/m);
       // Drain ends even though the span queues cannot be flushed.
-      proc.kill("SIGTERM");
-      await done;
+      watched.terminate();
+      await watched.exited;
       assert.ok(out.some((l) => l.includes("processing worker stopped")), out.join("\n"));
     } finally {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");

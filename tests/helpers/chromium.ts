@@ -1,12 +1,15 @@
 // Debian's chromium in headless mode, for tests that load a page as a browser does. `.ci/run` installs it; a
 // developer machine without it skips those tests (with the reason), CI fails them instead of skipping silently.
+// Where it is looked for and the flags it runs with are the worker's own (src/executors/browser.ts).
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
+import { browserExecutable, CHROMIUM_SERVER_ARGS, DEFAULT_BROWSER_PATHS } from "../../src/executors/browser.ts";
 
-export const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+/** CHROMIUM_PATH, else the first browser the worker would find (BROWSER_EXECUTABLE_PATH=auto), else Debian's path. */
+export const CHROMIUM = process.env.CHROMIUM_PATH || (browserExecutable("auto") ?? DEFAULT_BROWSER_PATHS[0]);
 
 /**
  * `false` when chromium is there; otherwise the skip reason (outside CI). In CI (`CI` set) a missing chromium is
@@ -29,13 +32,7 @@ export async function dumpDom(url: string, opts: { screenshot?: string; timeoutM
   const profile = mkdtempSync(join(tmpdir(), "cfw-chromium-"));
   const args = [
     "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
+    ...CHROMIUM_SERVER_ARGS,
     `--user-data-dir=${profile}`,
     ...(opts.screenshot ? [`--screenshot=${opts.screenshot}`, "--window-size=1200,1600"] : ["--dump-dom"]),
     url,

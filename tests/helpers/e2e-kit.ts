@@ -1,21 +1,30 @@
 // Shared pieces of the end-to-end tests: the emulators, the compiled binary and its environment for one test file
 // (e2eEnv), the binary as supervisors (tests/helpers/binary-run.ts), seeded Cosmos, a slow HTTP service for the
 // `http` executor, and a TCP proxy that can cut a service off (the Cosmos emulator keeps its data only in memory, so
-// an outage is simulated between the binary and it).
+// an outage is simulated between the binary and it). For files that start the binary with settings of their own:
+// a process watched line by line (watchProcess), the port of the API that waits for App Configuration, and one
+// pipeline of their own in Cosmos with tasks enqueued through the binary (storeOwnPipeline, enqueueItem).
 import process from "node:process";
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { createInterface } from "node:readline";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Buffer } from "node:buffer";
 import { createServer as createHttpServer, type Server } from "node:http";
 import { connect, createServer as createTcpServer, type Server as TcpServer, type Socket } from "node:net";
-import { type Emulators, startEmulators } from "./emulators.ts";
+import { CosmosClient, type Database } from "@azure/cosmos";
+import { type Emulators, freePort, startEmulators } from "./emulators.ts";
 import { BinaryRun } from "./binary-run.ts";
 import { basicEnv, ensureBinary, type Finished, startBinary, type StartedBinary } from "./binary.ts";
 import { executionsOfVault, type ExecutionTimes, seedCosmos, type SeededStore } from "./seeded-store.ts";
 import { sleep, uniqueName, until } from "./wait.ts";
+import { loadConfig } from "../../src/config/load.ts";
+import type { Config } from "../../src/config/schema.ts";
+import { ensureCosmosContainers } from "../../src/store/cosmos.ts";
 
-export { sleep, uniqueName, until };
+export { freePort, sleep, uniqueName, until };
 export type { Finished };
 
 /** The emulators, the compiled binary and its environment for one end-to-end test file. */
@@ -254,4 +263,110 @@ export function pipelineYaml(name: string, executors: string[]): string {
 ${executors.map((e) => `    - ${e}`).join("\n")}
   execution_sequence: [discover, ${executors.map((e) => /id: ([\w-]+)/.exec(e)![1]).join(", ")}]
 `;
+}
+
+/** A process a test started, its output collected line by line as it comes (stderr lines prefixed "stderr: "). */
+export interface WatchedProcess {
+  proc: ChildProcess;
+  lines: string[];
+  /** The exit code (null when a signal ended the process). */
+  exited: Promise<number | null>;
+  /** The output lines that are JSON log records, parsed. */
+  records(): Record<string, unknown>[];
+  /**
+   * Sends SIGTERM through process.kill: under Deno, ChildProcess.kill("SIGTERM") reports the exit as that signal
+   * (code null) even when the process handles it and exits 0.
+   */
+  terminate(): void;
+  /** SIGKILL unless it has exited, then waits for the exit (for `after`). */
+  kill(): Promise<void>;
+}
+
+/** Starts `command args` in `cwd` with exactly `env` and watches its output. */
+export function watchProcess(
+  command: string,
+  args: string[],
+  opts: { cwd: string; env: Record<string, string> },
+): WatchedProcess {
+  const proc = spawn(command, args, { cwd: opts.cwd, env: opts.env, stdio: ["ignore", "pipe", "pipe"] });
+  const lines: string[] = [];
+  const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
+  createInterface({ input: proc.stdout! }).on("line", (l) => lines.push(l));
+  createInterface({ input: proc.stderr! }).on("line", (l) => lines.push(`stderr: ${l}`));
+  return {
+    proc,
+    lines,
+    exited,
+    records: () =>
+      lines.flatMap((l) => {
+        try {
+          return [JSON.parse(l) as Record<string, unknown>];
+        } catch {
+          return [];
+        }
+      }),
+    terminate: () => process.kill(proc.pid!, "SIGTERM"),
+    async kill() {
+      if (proc.exitCode !== null) return;
+      proc.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
+
+/** The port of the API a supervisor serves while it waits for App Configuration, from its log line. */
+export function waitingApiPort(watched: WatchedProcess): Promise<number> {
+  return until("the waiting API's listening line", () => {
+    const r = watched.records().find((r) => r.msg === "api listening while waiting for App Configuration");
+    return r ? r.port as number : undefined;
+  }, 60_000);
+}
+
+/**
+ * For a file that starts the binary with settings of its own instead of e2eEnv's seeded store: the configuration
+ * `env` gives, its Cosmos containers, and `pipeline` stored in them.
+ */
+export async function storeOwnPipeline(
+  emu: Emulators,
+  env: Record<string, string>,
+  pipeline: { id: string; name: string; yaml: string },
+): Promise<{ config: Config; db: Database }> {
+  const config = (await loadConfig({ env, dotenvPath: false })).config;
+  const cosmos = new CosmosClient({
+    endpoint: emu.cosmosEndpoint,
+    key: emu.env.COSMOS_DB_KEY,
+    connectionPolicy: { enableEndpointDiscovery: false },
+  });
+  await ensureCosmosContainers(cosmos, config);
+  const db = cosmos.database(config.COSMOS_DB_NAME);
+  await db.container(config.COSMOS_DB_CONTAINER_PIPELINES).items.upsert(pipeline);
+  return { config, db };
+}
+
+/** `binary enqueue --pipeline <pipelineId> --json <item>`, which must succeed. */
+export function enqueueItem(
+  binary: string,
+  pipelineId: string,
+  item: string,
+  opts: { cwd: string; env: Record<string, string> },
+): void {
+  const queued = spawnSync(binary, ["enqueue", "--pipeline", pipelineId, "--json", item], {
+    cwd: opts.cwd,
+    env: opts.env,
+    encoding: "utf8",
+  });
+  assert.equal(queued.status, 0, queued.stdout + queued.stderr);
+}
+
+/** The execution records of one pipeline. */
+export async function executionsOfPipeline(
+  db: Database,
+  config: Config,
+  pipelineId: string,
+): Promise<Array<Record<string, unknown>>> {
+  const { resources } = await db.container(config.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS).items.query({
+    query: "SELECT * FROM c WHERE c.pipeline_id = @p",
+    parameters: [{ name: "@p", value: pipelineId }],
+  }).fetchAll();
+  return resources;
 }

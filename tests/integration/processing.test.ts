@@ -402,7 +402,7 @@ describe("processing worker", () => {
     await worker.stop();
   });
 
-  test("lease renewal: a task running 3× the lease is not redelivered to another worker", async () => {
+  test("hold renewal: a task running 3× the hold is not redelivered to another worker", async () => {
     const { queues, start } = await scenario({ QUEUE_VISIBILITY_TIMEOUT_SECONDS: "2", TASK_TIMEOUT_SECONDS: "60" });
     const w1 = start();
     const w2 = start();
@@ -411,9 +411,9 @@ describe("processing worker", () => {
     await pendingRecord(task);
     await queues.tasks.sendMessage(JSON.stringify(task), timeout());
     await executionIn(task.payload.execution_id, ["running"]);
-    await sleep(4500); // past twice the lease
+    await sleep(4500); // past twice the hold
     const peeked = await queues.tasks.peekMessages(timeout());
-    assert.equal(peeked.peekedMessageItems.length, 0, "still leased");
+    assert.equal(peeked.peekedMessageItems.length, 0, "still held");
     const doc = await executionIn(task.payload.execution_id, ["completed", "failed"]);
     assert.equal(doc.status, "completed");
     assert.equal(callsOf("test_wait", key), 1, "ran once");
@@ -443,7 +443,7 @@ describe("processing worker", () => {
     const took = Date.now() - t0;
     assert.ok(took < taskDrainBudgetMs(config) + 5000, `stopped in ${took} ms`);
     const peeked = (await queues.tasks.peekMessages(timeout())).peekedMessageItems;
-    assert.equal(peeked.length, 1, "visible right away, not after the 120 s lease");
+    assert.equal(peeked.length, 1, "visible right away, not after the 120 s hold");
     assert.equal(peeked[0].dequeueCount, 1);
     const doc = await execution(task.payload.execution_id);
     assert.equal(doc.status, "pending");

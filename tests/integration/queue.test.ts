@@ -1,4 +1,4 @@
-// The task queue on a real Azurite: message decoding, leases renewed with the newest pop receipt, retry delays,
+// The task queue on a real Azurite: message decoding, holds renewed with the newest pop receipt, retry delays,
 // poison records, the consumer loop (concurrency bound, idle backoff, drain, outage).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -13,7 +13,7 @@ import { consume } from "../../src/queue/consumer.ts";
 import { decodeMessage } from "../../src/queue/decode.ts";
 import { IdleBackoff, retryDelaySeconds } from "../../src/queue/backoff.ts";
 import { PoisonRecordSchema } from "../../src/queue/poison.ts";
-import { LeasedMessage, LeaseExpiredError } from "../../src/queue/leased-message.ts";
+import { HeldMessage, HoldExpiredError } from "../../src/queue/held-message.ts";
 import * as v from "valibot";
 import { sleep, taskMessage, timeout, uniqueName, until, withTimeout } from "../helpers/processing-kit.ts";
 import { quietLogs } from "../helpers/test-logging.ts";
@@ -115,10 +115,10 @@ describe("task queue on Azurite", () => {
     return (await q.peekMessages({ numberOfMessages: 32, ...timeout() })).peekedMessageItems.length;
   }
 
-  test("renewal keeps a message hidden for 3× its lease; delete works with the newest pop receipt", async () => {
+  test("renewal keeps a message hidden for 3× its hold; delete works with the newest pop receipt", async () => {
     const qs = queues();
     let renewed = 0;
-    const queue = new TaskQueue(qs, { leaseSeconds: 2, listener: { renewed: () => renewed++ } });
+    const queue = new TaskQueue(qs, { holdSeconds: 2, listener: { renewed: () => renewed++ } });
     await queue.ensureQueues();
     await qs.tasks.sendMessage("hello", timeout());
     const [message] = await queue.receive(32);
@@ -128,7 +128,7 @@ describe("task queue on Azurite", () => {
       await sleep(1000);
       assert.equal(await visibleCount(qs.tasks), 0, `still hidden after ${i + 1} s`);
     }
-    assert.ok(renewed >= 4, `renewed ${renewed} times in 6 s with a 2 s lease`);
+    assert.ok(renewed >= 4, `renewed ${renewed} times in 6 s with a 2 s hold`);
     assert.notEqual(message.popReceipt, firstReceipt, "renewal swapped in a new pop receipt");
     await assert.rejects(
       qs.tasks.deleteMessage(message.id, firstReceipt, timeout()),
@@ -141,7 +141,7 @@ describe("task queue on Azurite", () => {
 
   test("concurrent renew and delete on one message: the delete wins with the newest receipt", async () => {
     const qs = queues();
-    const queue = new TaskQueue(qs, { leaseSeconds: 5 });
+    const queue = new TaskQueue(qs, { holdSeconds: 5 });
     await queue.ensureQueues();
     await qs.tasks.sendMessage("race", timeout());
     const [message] = await queue.receive(1);
@@ -151,28 +151,28 @@ describe("task queue on Azurite", () => {
     assert.equal((await qs.tasks.getProperties(timeout())).approximateMessagesCount, 0);
   });
 
-  test("a lost lease is reported and stops renewal", async () => {
+  test("a lost hold is reported and stops renewal", async () => {
     const qs = queues();
     const failures: boolean[] = [];
     const queue = new TaskQueue(qs, {
-      leaseSeconds: 1,
+      holdSeconds: 1,
       listener: { renewalFailed: (_m, _e, lost) => failures.push(lost) },
     });
     await queue.ensureQueues();
     await qs.tasks.sendMessage("lost", timeout());
     const [message] = await queue.receive(1);
-    await sleep(1300); // lease expired without renewal
+    await sleep(1300); // hold expired without renewal
     await qs.tasks.receiveMessages({ visibilityTimeout: 30, ...timeout() }); // someone else has it now
     await assert.rejects(message.renew());
     assert.ok(message.lost.aborted);
     assert.equal(await message.delete(), "lost");
   });
 
-  test("renewals keep failing: the message is given up before its lease runs out, never after", async () => {
+  test("renewals keep failing: the message is given up before its hold runs out, never after", async () => {
     const qs = queues();
     await qs.tasks.createIfNotExists(timeout());
     await qs.tasks.sendMessage("doomed", timeout());
-    const leasedAt = Date.now();
+    const heldFrom = Date.now();
     const { receivedMessageItems: [item] } = await qs.tasks.receiveMessages({ visibilityTimeout: 2, ...timeout() });
     // Renewals go to an endpoint nobody listens on (as during a storage outage).
     const unreachable = new QueueClient(
@@ -181,10 +181,10 @@ describe("task queue on Azurite", () => {
       { retryOptions: { maxTries: 1 } },
     );
     let expired = 0;
-    const message = new LeasedMessage(unreachable, item, {
-      leaseSeconds: 2,
+    const message = new HeldMessage(unreachable, item, {
+      holdSeconds: 2,
       requestTimeoutMs: 5000,
-      leasedAt,
+      heldFrom,
       listener: { expired: () => expired++ },
     });
     message.startRenewal();
@@ -194,31 +194,31 @@ describe("task queue on Azurite", () => {
       5000,
       "the message given up",
     );
-    assert.ok(message.lost.reason instanceof LeaseExpiredError, String(message.lost.reason));
-    assert.ok(givenUp < leasedAt + 2000, `given up ${givenUp - leasedAt} ms after the receive, within the 2 s lease`);
+    assert.ok(message.lost.reason instanceof HoldExpiredError, String(message.lost.reason));
+    assert.ok(givenUp < heldFrom + 2000, `given up ${givenUp - heldFrom} ms after the receive, within the 2 s hold`);
     assert.equal(await visibleCount(qs.tasks), 0, "at that moment nobody else can have the message yet");
     assert.equal(expired, 1);
     assert.equal(message.held, false);
-    assert.equal(await message.delete(), "lost", "nothing is settled on a lease given up");
+    assert.equal(await message.delete(), "lost", "nothing is settled on a hold given up");
   });
 
   test("held turns false at the deadline even when the event loop was blocked past it (no timer ran)", async () => {
     const qs = queues();
-    const queue = new TaskQueue(qs, { leaseSeconds: 2 });
+    const queue = new TaskQueue(qs, { holdSeconds: 2 });
     await queue.ensureQueues();
     await qs.tasks.sendMessage("blocked", timeout());
     const [message] = await queue.receive(1);
     message.startRenewal();
     const until = Date.now() + 2000;
     while (Date.now() < until) { /* CPU-bound work holding the event loop */ }
-    assert.equal(message.held, false, "a result must not be committed on this lease any more");
+    assert.equal(message.held, false, "a result must not be committed on this hold any more");
     assert.equal(await message.retryAfter(0), "lost");
     assert.ok(message.lost.aborted);
   });
 
   test("retryAfter hides the message for the delay; the next delivery counts one more", async () => {
     const qs = queues();
-    const queue = new TaskQueue(qs, { leaseSeconds: 30 });
+    const queue = new TaskQueue(qs, { holdSeconds: 30 });
     await queue.ensureQueues();
     await qs.tasks.sendMessage("retry me", timeout());
     const [first] = await queue.receive(1);
@@ -232,7 +232,7 @@ describe("task queue on Azurite", () => {
 
   test("poison: record with the original text and reason in a poison queue created on demand; message deleted", async () => {
     const qs = queues();
-    const queue = new TaskQueue(qs, { leaseSeconds: 30 });
+    const queue = new TaskQueue(qs, { holdSeconds: 30 });
     await qs.tasks.createIfNotExists(timeout()); // poison queue deliberately missing
     await qs.tasks.sendMessage("original text {", timeout());
     const [message] = await queue.receive(1);
@@ -261,7 +261,7 @@ describe("task queue on Azurite", () => {
     const blobs = BlobServiceClient.fromConnectionString(emu.blobConnectionString);
     const container = uniqueName("spill");
     const queue = new TaskQueue(qs, {
-      leaseSeconds: 30,
+      holdSeconds: 30,
       storeOversized: async (name, text) => {
         const c = blobs.getContainerClient(container);
         await c.createIfNotExists(timeout());
@@ -286,7 +286,7 @@ describe("task queue on Azurite", () => {
 
   test("consumer: never more tasks at once than the concurrency; never a receive for one freed slot", async () => {
     const qs = queues();
-    const queue = new TaskQueue(qs, { leaseSeconds: 30 });
+    const queue = new TaskQueue(qs, { holdSeconds: 30 });
     await queue.ensureQueues();
     for (let i = 0; i < 10; i++) await qs.tasks.sendMessage(`m${i}`, timeout());
     const receive = queue.receive.bind(queue);
@@ -321,9 +321,9 @@ describe("task queue on Azurite", () => {
     assert.equal(asked[0], 3, "before any task finished: only the free slots");
   });
 
-  test("consumer batches: short tasks fill a receive beyond the free slots; buffered messages stay leased", async () => {
+  test("consumer batches: short tasks fill a receive beyond the free slots; buffered messages stay held", async () => {
     const qs = queues();
-    const queue = new TaskQueue(qs, { leaseSeconds: 30 });
+    const queue = new TaskQueue(qs, { holdSeconds: 30 });
     await queue.ensureQueues();
     await Promise.all(Array.from({ length: 30 }, (_, i) => qs.tasks.sendMessage(`b${i}`, timeout())));
     const receive = queue.receive.bind(queue);
@@ -378,7 +378,7 @@ describe("task queue on Azurite", () => {
 
   test("consumer batches: drain hands buffered messages back at once; long tasks get no buffer", async () => {
     const qs = queues();
-    const queue = new TaskQueue(qs, { leaseSeconds: 60 });
+    const queue = new TaskQueue(qs, { holdSeconds: 60 });
     await queue.ensureQueues();
     await Promise.all(Array.from({ length: 20 }, (_, i) => qs.tasks.sendMessage(`d${i}`, timeout())));
     let handled = 0;
@@ -444,7 +444,7 @@ describe("task queue on Azurite", () => {
 
   test("consumer batches: a buffered message that waits too long is handed back to the queue", async () => {
     const qs = queues();
-    const queue = new TaskQueue(qs, { leaseSeconds: 60 });
+    const queue = new TaskQueue(qs, { holdSeconds: 60 });
     await queue.ensureQueues();
     await Promise.all(Array.from({ length: 12 }, (_, i) => qs.tasks.sendMessage(`w${i}`, timeout())));
     let handled = 0;
@@ -489,7 +489,7 @@ describe("task queue on Azurite", () => {
 
   test("consumer: an idle queue is polled with growing waits (few polls), and drain returns at once", async () => {
     const qs = queues();
-    const queue = new TaskQueue(qs, { leaseSeconds: 30 });
+    const queue = new TaskQueue(qs, { holdSeconds: 30 });
     let polls = 0;
     const drain = new AbortController();
     const consumed = consumeForTest({
@@ -513,7 +513,7 @@ describe("task queue on Azurite", () => {
 
   test("consumer wake: a wake call ends the idle back-off at once and the new message is handled", async () => {
     const qs = queues();
-    const queue = new TaskQueue(qs, { leaseSeconds: 30 });
+    const queue = new TaskQueue(qs, { holdSeconds: 30 });
     await queue.ensureQueues();
     const drain = new AbortController();
     const wakers: (() => void)[] = [];
@@ -548,7 +548,7 @@ describe("task queue on Azurite", () => {
 
   test("consumer drain: unfinished messages are made visible again at once", async () => {
     const qs = queues();
-    const queue = new TaskQueue(qs, { leaseSeconds: 60 });
+    const queue = new TaskQueue(qs, { holdSeconds: 60 });
     await queue.ensureQueues();
     await qs.tasks.sendMessage("long task", timeout());
     let started = false;
@@ -559,7 +559,7 @@ describe("task queue on Azurite", () => {
       concurrency: 2,
       drain: drain.signal,
       drainBudgetMs: 500,
-      handle: async (_m: LeasedMessage, stop: AbortSignal) => {
+      handle: async (_m: HeldMessage, stop: AbortSignal) => {
         started = true;
         await new Promise<void>((r) => stop.addEventListener("abort", () => r(), { once: true }));
         stopSeen = true;
@@ -571,14 +571,14 @@ describe("task queue on Azurite", () => {
     assert.equal(summary.releasedOnDrain, 1);
     assert.ok(stopSeen, "the handler was told to stop");
     const peeked = (await qs.tasks.peekMessages(timeout())).peekedMessageItems;
-    assert.equal(peeked.length, 1, "visible right away, not after the 60 s lease");
+    assert.equal(peeked.length, 1, "visible right away, not after the 60 s hold");
     assert.equal(peeked[0].messageText, "long task");
   });
 
   test("consumer: an Azurite outage is survived (ready false, one log line), then work resumes", async () => {
     const reasons: string[] = [];
     const qs = queues();
-    const queue = new TaskQueue(qs, { leaseSeconds: 30, requestTimeoutMs: 2000 });
+    const queue = new TaskQueue(qs, { holdSeconds: 30, requestTimeoutMs: 2000 });
     await queue.ensureQueues();
     const lines: string[] = [];
     configureLogging({ level: "error", write: (line) => lines.push(line) });

@@ -7,7 +7,7 @@ import { type Emulators, startEmulators } from "../helpers/emulators.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { createCosmosClient, ensureCosmosContainers } from "../../src/store/cosmos.ts";
 import { queueServiceClient } from "../../src/queue/clients.ts";
-import { isLeaseLost } from "../../src/queue/errors.ts";
+import { isHoldLost } from "../../src/queue/errors.ts";
 import { cosmosStatus } from "../../src/store/cosmos.ts";
 import { uniqueName } from "../helpers/processing-kit.ts";
 
@@ -37,7 +37,7 @@ describe("the SDK clients over fetch and over node:http (emulators)", () => {
         .receivedMessageItems;
       assert.equal(received.messageText, text);
       const renewed = await queue.updateMessage(received.messageId, received.popReceipt, undefined, 30);
-      await assert.rejects(queue.deleteMessage(received.messageId, received.popReceipt), (err) => isLeaseLost(err));
+      await assert.rejects(queue.deleteMessage(received.messageId, received.popReceipt), (err) => isHoldLost(err));
       await queue.deleteMessage(received.messageId, renewed.popReceipt!);
       assert.equal((await queue.getProperties()).approximateMessagesCount, 0);
       await queue.delete();

@@ -5,6 +5,7 @@ import {
   cycles,
   FUNCTION_LINE_LIMIT,
   functionLengthProblems,
+  KNOWN_LONG_FUNCTIONS,
   layerProblems,
   longFunctions,
 } from "../../scripts/check-imports.ts";
@@ -78,8 +79,15 @@ test("a function over the limit fails unless a long-function comment says why or
     functionLengthProblems("src/queue/driver.ts", "// long function: one state machine, read top to bottom\n" + long),
     [],
   );
-  const known = fn("async function handle(message: LeasedMessage): Promise<void>", 100);
-  assert.deepEqual(functionLengthProblems("src/workers/processing/handle-task.ts", known), []);
-  const grown = fn("async function handle(message: LeasedMessage): Promise<void>", 140);
-  assert.match(functionLengthProblems("src/workers/processing/handle-task.ts", grown)[0], /until it is split/);
+  // The list of known long functions is empty now that all are split; the mechanism is checked with a made-up entry.
+  KNOWN_LONG_FUNCTIONS["src/queue/legacy.ts"] = { handle: 120 };
+  try {
+    const known = fn("async function handle(message: HeldMessage): Promise<void>", 115);
+    assert.deepEqual(functionLengthProblems("src/queue/legacy.ts", known), []);
+    assert.match(functionLengthProblems("src/queue/other.ts", known)[0], /function handle is 117 lines \(limit 110\)/);
+    const grown = fn("async function handle(message: HeldMessage): Promise<void>", 140);
+    assert.match(functionLengthProblems("src/queue/legacy.ts", grown)[0], /until it is split/);
+  } finally {
+    delete KNOWN_LONG_FUNCTIONS["src/queue/legacy.ts"];
+  }
 });

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { consume, type ConsumerOptions } from "../../src/queue/consumer.ts";
-import type { LeasedMessage } from "../../src/queue/leased-message.ts";
+import type { HeldMessage } from "../../src/queue/held-message.ts";
 import type { TaskQueue } from "../../src/queue/task-queue.ts";
 import { Logger } from "../../src/log/logger.ts";
 import { quietLogs } from "../helpers/test-logging.ts";
@@ -11,7 +11,7 @@ import { until } from "../helpers/wait.ts";
 
 quietLogs();
 
-/** The part of LeasedMessage the consumer uses; records what was done to it. */
+/** The part of HeldMessage the consumer uses; records what was done to it. */
 class FakeMessage {
   settled = false;
   renewing = false;
@@ -46,11 +46,11 @@ function fakeQueue(messages: FakeMessage[]) {
   const asked: number[] = [];
   const queue = {
     name: "tasks",
-    leaseSeconds: 30,
+    holdSeconds: 30,
     ensureQueues: () => Promise.resolve(),
     receive: (max: number) => {
       asked.push(max);
-      return Promise.resolve(waiting.splice(0, max) as unknown as LeasedMessage[]);
+      return Promise.resolve(waiting.splice(0, max) as unknown as HeldMessage[]);
     },
   };
   return { queue: queue as unknown as TaskQueue, asked, waiting };

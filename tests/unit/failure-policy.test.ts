@@ -17,7 +17,7 @@ import type { StartVerdict } from "../../src/store/executions.ts";
 
 const attempt = (change: Partial<FailedAttempt>): FailedAttempt => ({
   error: "boom",
-  leaseLost: false,
+  holdLost: false,
   stopping: false,
   permanent: false,
   taskFailure: false,
@@ -29,20 +29,20 @@ const attempt = (change: Partial<FailedAttempt>): FailedAttempt => ({
 
 describe("failure policy", () => {
   const table: Array<[string, Partial<FailedAttempt>, FailureAction]> = [
-    ["lease lost → abandon, the record set back to pending", { leaseLost: true }, {
+    ["hold lost → abandon, the record set back to pending", { holdLost: true }, {
       kind: "abandon",
       releaseRecord: true,
     }],
-    ["lease lost wins over permanent and a task failure", { leaseLost: true, permanent: true, taskFailure: true }, {
+    ["hold lost wins over permanent and a task failure", { holdLost: true, permanent: true, taskFailure: true }, {
       kind: "abandon",
       releaseRecord: true,
     }],
-    ["lease lost wins over stopping", { leaseLost: true, stopping: true }, { kind: "abandon", releaseRecord: true }],
-    ["lease lost before the run began → nothing to release", { leaseLost: true, begun: false }, {
+    ["hold lost wins over stopping", { holdLost: true, stopping: true }, { kind: "abandon", releaseRecord: true }],
+    ["hold lost before the run began → nothing to release", { holdLost: true, begun: false }, {
       kind: "abandon",
       releaseRecord: false,
     }],
-    ["lease lost while Cosmos is down → the record cannot be released", { leaseLost: true, storeUnavailable: true }, {
+    ["hold lost while Cosmos is down → the record cannot be released", { holdLost: true, storeUnavailable: true }, {
       kind: "abandon",
       releaseRecord: false,
     }],

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { TaskHandler, type TaskHandlerDeps } from "../../src/workers/processing/handle-task.ts";
-import type { LeasedMessage } from "../../src/queue/leased-message.ts";
+import type { HeldMessage } from "../../src/queue/held-message.ts";
 import { Logger } from "../../src/log/logger.ts";
 import { OutageGate } from "../../src/util/outage-gate.ts";
 import { quietLogs } from "../helpers/test-logging.ts";
@@ -21,7 +21,7 @@ function fakeMessage(text: string) {
       return Promise.resolve("settled");
     },
   };
-  return { message: message as unknown as LeasedMessage, retries };
+  return { message: message as unknown as HeldMessage, retries };
 }
 
 /** Dependencies that record what the handler asked of them; only the ones a message that fails to decode meets. */
@@ -51,7 +51,7 @@ function fakeDeps(opts: { poisonFails?: boolean } = {}) {
     claimChecks: {},
     poisonQueue: {
       poisonName: "tasks-poison",
-      poison: (_m: LeasedMessage, reason: string, meta: Record<string, unknown>) => {
+      poison: (_m: HeldMessage, reason: string, meta: Record<string, unknown>) => {
         if (opts.poisonFails) return Promise.reject(new Error("poison queue unreachable"));
         poisoned.push({ reason, meta });
         return Promise.resolve({ outcome: "settled" });

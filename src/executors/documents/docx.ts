@@ -84,6 +84,134 @@ interface CellState {
   continues: boolean;
 }
 
+/**
+ * Reads the body of word/document.xml as its XML streams by (open, close and text of each tag): body-level
+ * paragraphs with their styles, and body-level tables with merged cells repeated.
+ */
+class BodyReader {
+  readonly paragraphs: WordParagraph[] = [];
+  readonly tables: WordTable[] = [];
+  private readonly stack: string[] = [];
+  bodyDepth = -1;
+  private skipDepth = 0;
+  private tableDepth = 0;
+  // Paragraph being read: body-level, or in a cell of a body-level table.
+  private para: { text: string; style: string | undefined; inCell: boolean } | undefined;
+  private paraDepth = -1;
+  private table: { rows: string[][]; columns: number; above: string[] } | undefined;
+  private row: string[] | undefined;
+  private cell: CellState | undefined;
+  private cellDepth = -1;
+  private paragraphCount = 0;
+
+  constructor(private readonly styles: { names: Map<string, string>; defaultStyle: string }) {}
+
+  private atBodyLevel(from: number): boolean {
+    for (let i = from; i < this.stack.length; i++) if (!TRANSPARENT.has(this.stack[i])) return false;
+    return true;
+  }
+
+  readonly open = (tag: XmlTag): void => {
+    if (this.skipDepth > 0) {
+      this.skipDepth++;
+      return;
+    }
+    const name = tag.name;
+    if (SKIPPED.has(name)) {
+      this.skipDepth = 1;
+      return;
+    }
+    if (name === "body" && this.bodyDepth < 0) this.bodyDepth = this.stack.length;
+    if (this.bodyDepth >= 0) {
+      this.openTablePart(tag);
+      this.openParagraphPart(tag);
+    }
+    this.stack.push(name);
+  };
+
+  /** Tables, rows, cells and their grid spans and vertical merges. */
+  private openTablePart(tag: XmlTag): void {
+    const name = tag.name;
+    if (name === "tbl") {
+      if (this.tableDepth === 0 && this.atBodyLevel(this.bodyDepth + 1)) {
+        this.table = { rows: [], columns: 0, above: [] };
+      }
+      this.tableDepth++;
+    } else if (this.table && this.tableDepth === 1) {
+      const cell = this.cell;
+      if (name === "gridCol") this.table.columns++;
+      else if (name === "tr") this.row = [];
+      else if (name === "tc" && this.row) {
+        this.cell = { text: [], span: 1, continues: false };
+        this.cellDepth = this.stack.length;
+      } else if (cell && name === "gridSpan") cell.span = Math.max(1, Math.min(1000, Number(attr(tag, "val")) || 1));
+      else if (cell && name === "vMerge") cell.continues = (attr(tag, "val") ?? "continue") === "continue";
+    }
+  }
+
+  /** Paragraphs (body-level or in a cell), their style and the tags that stand for text. */
+  private openParagraphPart(tag: XmlTag): void {
+    const { name } = tag;
+    const { para, stack } = this;
+    if (name === "p" && !para) {
+      if (this.tableDepth === 0 && this.atBodyLevel(this.bodyDepth + 1)) {
+        this.para = { text: "", style: undefined, inCell: false };
+        this.paraDepth = stack.length;
+      } else if (this.cell && this.tableDepth === 1 && this.atBodyLevel(this.cellDepth + 1)) {
+        this.para = { text: "", style: undefined, inCell: true };
+        this.paraDepth = stack.length;
+      }
+    } else if (para) {
+      if (name === "pStyle" && stack[stack.length - 1] === "pPr") para.style = attr(tag, "val");
+      else if (name === "tab" && stack[stack.length - 1] === "r") para.text += "\t";
+      else if (name === "ptab") para.text += "\t";
+      else if (name === "br" || name === "cr") {
+        const type = attr(tag, "type");
+        if (!type || type === "textWrapping") para.text += "\n";
+      } else if (name === "noBreakHyphen") para.text += "-";
+    }
+  }
+
+  // saxes reports a close for self-closing tags too, right after the open.
+  readonly close = (name: string): void => {
+    if (this.skipDepth > 0) {
+      this.skipDepth--;
+      return;
+    }
+    const { stack, para, cell, row, table } = this;
+    stack.pop();
+    if (name === "p" && para && stack.length === this.paraDepth) {
+      if (para.inCell) cell?.text.push(para.text);
+      else {
+        this.paragraphCount++;
+        const { styles } = this;
+        const style = para.style !== undefined ? styles.names.get(para.style) ?? para.style : styles.defaultStyle;
+        this.paragraphs.push({ number: this.paragraphCount, text: para.text, style });
+      }
+      this.para = undefined;
+    } else if (name === "tc" && cell && stack.length === this.cellDepth && row && table) {
+      const col = row.length;
+      const text = cell.continues ? table.above[col] ?? "" : cell.text.join("\n");
+      for (let i = 0; i < cell.span; i++) row.push(text);
+      this.cell = undefined;
+    } else if (name === "tr" && row && table && this.tableDepth === 1) {
+      table.rows.push(row);
+      table.above = row;
+      this.row = undefined;
+    } else if (name === "tbl") {
+      this.tableDepth--;
+      if (this.tableDepth === 0 && table) {
+        this.tables.push({ rows: table.rows, columns: table.columns });
+        this.table = undefined;
+      }
+    }
+  };
+
+  readonly text = (text: string): void => {
+    if (this.para && this.skipDepth === 0 && this.stack[this.stack.length - 1] === "t") this.para.text += text;
+  };
+}
+
 export async function extractDocx(
   bytes: Uint8Array,
   what: string,
@@ -92,116 +220,11 @@ export async function extractDocx(
 ): Promise<WordDocument> {
   const pkg = await openPackage(bytes, what, ".doc", pacer);
   const part = await mainPart(pkg, "word/document.xml", "wordprocessingml");
-  const styles = await paragraphStyles(pkg, part);
+  const body = new BodyReader(await paragraphStyles(pkg, part));
+  await parseXmlPart(pkg.zip, part, pacer, { open: body.open, close: body.close, text: body.text }, what);
+  if (body.bodyDepth < 0) throw new DocumentError(`${what}: the main part has no document body`);
 
-  const paragraphs: WordParagraph[] = [];
-  const tables: WordTable[] = [];
-  const stack: string[] = [];
-  let bodyDepth = -1;
-  let skipDepth = 0;
-  let tableDepth = 0;
-  // Paragraph being read: body-level, or in a cell of a body-level table.
-  let para: { text: string; style: string | undefined; inCell: boolean } | undefined;
-  let paraDepth = -1;
-  let table: { rows: string[][]; columns: number; above: string[] } | undefined;
-  let row: string[] | undefined;
-  let cell: CellState | undefined;
-  let cellDepth = -1;
-  let paragraphCount = 0;
-
-  const atBodyLevel = (from: number) => {
-    for (let i = from; i < stack.length; i++) if (!TRANSPARENT.has(stack[i])) return false;
-    return true;
-  };
-
-  const onOpen = (tag: XmlTag) => {
-    if (skipDepth > 0) {
-      skipDepth++;
-      return;
-    }
-    const name = tag.name;
-    if (SKIPPED.has(name)) {
-      skipDepth = 1;
-      return;
-    }
-    if (name === "body" && bodyDepth < 0) bodyDepth = stack.length;
-    if (bodyDepth >= 0) {
-      if (name === "tbl") {
-        if (tableDepth === 0 && atBodyLevel(bodyDepth + 1)) table = { rows: [], columns: 0, above: [] };
-        tableDepth++;
-      } else if (table && tableDepth === 1) {
-        if (name === "gridCol") table.columns++;
-        else if (name === "tr") row = [];
-        else if (name === "tc" && row) {
-          cell = { text: [], span: 1, continues: false };
-          cellDepth = stack.length;
-        } else if (cell && name === "gridSpan") cell.span = Math.max(1, Math.min(1000, Number(attr(tag, "val")) || 1));
-        else if (cell && name === "vMerge") cell.continues = (attr(tag, "val") ?? "continue") === "continue";
-      }
-      if (name === "p" && !para) {
-        if (tableDepth === 0 && atBodyLevel(bodyDepth + 1)) {
-          para = { text: "", style: undefined, inCell: false };
-          paraDepth = stack.length;
-        } else if (cell && tableDepth === 1 && atBodyLevel(cellDepth + 1)) {
-          para = { text: "", style: undefined, inCell: true };
-          paraDepth = stack.length;
-        }
-      } else if (para) {
-        if (name === "pStyle" && stack[stack.length - 1] === "pPr") para.style = attr(tag, "val");
-        else if (name === "tab" && stack[stack.length - 1] === "r") para.text += "\t";
-        else if (name === "ptab") para.text += "\t";
-        else if (name === "br" || name === "cr") {
-          const type = attr(tag, "type");
-          if (!type || type === "textWrapping") para.text += "\n";
-        } else if (name === "noBreakHyphen") para.text += "-";
-      }
-    }
-    stack.push(name);
-  };
-
-  // saxes reports a close for self-closing tags too, right after the open.
-  const onClose = (name: string) => {
-    if (skipDepth > 0) {
-      skipDepth--;
-      return;
-    }
-    stack.pop();
-    if (name === "p" && para && stack.length === paraDepth) {
-      if (para.inCell) cell?.text.push(para.text);
-      else {
-        paragraphCount++;
-        const style = para.style !== undefined ? styles.names.get(para.style) ?? para.style : styles.defaultStyle;
-        paragraphs.push({ number: paragraphCount, text: para.text, style });
-      }
-      para = undefined;
-    } else if (name === "tc" && cell && stack.length === cellDepth && row && table) {
-      const col = row.length;
-      const text = cell.continues ? table.above[col] ?? "" : cell.text.join("\n");
-      for (let i = 0; i < cell.span; i++) row.push(text);
-      cell = undefined;
-    } else if (name === "tr" && row && table && tableDepth === 1) {
-      table.rows.push(row);
-      table.above = row;
-      row = undefined;
-    } else if (name === "tbl") {
-      tableDepth--;
-      if (tableDepth === 0 && table) {
-        tables.push({ rows: table.rows, columns: table.columns });
-        table = undefined;
-      }
-    }
-  };
-
-  await parseXmlPart(pkg.zip, part, pacer, {
-    open: onOpen,
-    close: onClose,
-    text(text) {
-      if (para && skipDepth === 0 && stack[stack.length - 1] === "t") para.text += text;
-    },
-  }, what);
-  if (bodyDepth < 0) throw new DocumentError(`${what}: the main part has no document body`);
-
-  const doc: WordDocument = { paragraphs, tables };
+  const doc: WordDocument = { paragraphs: body.paragraphs, tables: body.tables };
   if (opts.properties) doc.properties = officeProperties(await coreProperties(pkg));
   if (opts.images) {
     doc.images = [];

@@ -1,4 +1,4 @@
-// The abort signal of one task attempt: it aborts on a forced stop, on loss of the message's lease, or when the
+// The abort signal of one task attempt: it aborts on a forced stop, on loss of the message's hold, or when the
 // task timeout passes, and tells whether the timeout was the cause.
 
 export interface AttemptSignal {

@@ -24,10 +24,10 @@ export class TaskRunError extends Error {
   }
 }
 
-/** The message's lease is no longer safely ours: nothing may be committed on its behalf. */
-export class LeaseGoneError extends Error {
+/** The message's hold is no longer safely ours: nothing may be committed on its behalf. */
+export class HoldGoneError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = "LeaseGoneError";
+    this.name = "HoldGoneError";
   }
 }

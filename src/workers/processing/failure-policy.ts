@@ -4,7 +4,7 @@
 //
 // The retry budget (MAX_TASK_RETRIES) counts failed runs of the task, kept in its execution record
 // (`task_failures`, see store/executions.ts): a pipeline error or timeout. Deliveries spent on infrastructure — a
-// Cosmos or storage outage, a drain that released the message, a lost lease — are not failures of the task and
+// Cosmos or storage outage, a drain that released the message, a lost hold — are not failures of the task and
 // never poison it. Nor is a run whose worker stopped under it (the next delivery finds the record still running):
 // the supervisor kills a hung worker with every task in it, and a crash takes them all, so such a run is counted
 // apart (`interruptions`, runs in a row that never ended). A task with an interruption runs alone in its worker
@@ -82,8 +82,8 @@ export function decideDelivery(check: DeliveryCheck): DeliveryAction {
 export interface FailedAttempt {
   /** The error as text (stored in the execution record and the poison record). */
   error: string;
-  /** The message's lease was lost or given up: another delivery may own the task now. */
-  leaseLost: boolean;
+  /** The message's hold was lost or given up: another delivery may own the task now. */
+  holdLost: boolean;
   /** The worker is being stopped (drain budget spent); the consumer already made the message visible again. */
   stopping: boolean;
   /** Retrying cannot help (missing pipeline, invalid claim-check blob, malformed execution record, …). */
@@ -99,7 +99,7 @@ export interface FailedAttempt {
 }
 
 export type FailureAction =
-  /** Leave the message alone: the lease is gone and another delivery owns the task. `releaseRecord`: set this
+  /** Leave the message alone: the hold is gone and another delivery owns the task. `releaseRecord`: set this
    * delivery's running record back to pending (Cosmos permitting), so the next one does not count a dead run. */
   | { kind: "abandon"; releaseRecord: boolean }
   /** Forced shutdown: mark the record interrupted (when this delivery began it); the message is already queued. */
@@ -114,12 +114,12 @@ export type FailureAction =
 
 /**
  * The decision table, first match wins:
- * lease lost → abandon; stopping and not permanent → interrupted; permanent → fail and poison; the task's own run
+ * hold lost → abandon; stopping and not permanent → interrupted; permanent → fail and poison; the task's own run
  * failed → count the failure; anything else (an outage, a storage error) → retry later, not counted.
  */
 export function decideFailure(attempt: FailedAttempt): FailureAction {
   const releaseRecord = attempt.begun && !attempt.storeUnavailable;
-  if (attempt.leaseLost) return { kind: "abandon", releaseRecord };
+  if (attempt.holdLost) return { kind: "abandon", releaseRecord };
   if (attempt.stopping && !attempt.permanent) return { kind: "interrupted", recordInterruption: attempt.begun };
   if (attempt.permanent) return { kind: "fail", reason: attempt.error };
   if (attempt.taskFailure) return { kind: "count-failure", delaySeconds: attempt.retryDelaySeconds };

@@ -3,7 +3,7 @@
 // poison → claim-check blob → pipeline document (404 → poison) and vault flag → its turn to run (alone, when an
 // earlier run never ended: run-gate.ts) → execution running (a run of an earlier delivery that never ended counts
 // as an interruption, not a failure) → run under TASK_TIMEOUT_SECONDS → completed + output in one write, only while
-// this delivery still owns the record and its lease → delete the message.
+// this delivery still owns the record and holds the message → delete the message.
 // A failed attempt goes through the failure policy (failure-policy.ts) and its action is carried out here.
 //
 // Everything it talks to is injected (TaskHandlerDeps), so the worker wiring (index.ts) decides which store and
@@ -15,11 +15,11 @@ import type { ExecutionDoc } from "../../model/documents.ts";
 import type { OutageGate } from "../../util/outage-gate.ts";
 import { sleep } from "../../util/sleep.ts";
 import { errorText } from "../../util/errors.ts";
-import type { LeasedMessage, SettleOutcome } from "../../queue/leased-message.ts";
+import type { HeldMessage, SettleOutcome } from "../../queue/held-message.ts";
 import type { PoisonMeta, PoisonResult } from "../../queue/task-queue.ts";
 import type { ClaimCheckRead } from "../../queue/claim-check.ts";
 import { retryDelaySeconds } from "../../queue/backoff.ts";
-import { decodeClaimCheckBlob, decodeMessage } from "../../queue/decode.ts";
+import { decodeClaimCheckBlob, type DecodedMessage, decodeMessage } from "../../queue/decode.ts";
 import { storageErrorSummary } from "../../queue/errors.ts";
 import { isTransientCosmosError } from "../../store/cosmos.ts";
 import {
@@ -31,7 +31,7 @@ import {
 import type { CompiledPipelineCache, PipelineHandle, PipelineRead } from "../../store/pipelines.ts";
 import { type PipelineResult, runPipeline } from "../../pipeline/index.ts";
 import { attemptSignal } from "./attempt-signal.ts";
-import { LeaseGoneError, PermanentTaskError, StoreUnavailableError, TaskRunError } from "./errors.ts";
+import { HoldGoneError, PermanentTaskError, StoreUnavailableError, TaskRunError } from "./errors.ts";
 import { redriveSuperseded } from "../../store/redrive.ts";
 import { decideDelivery, decideFailure, decideStart, type FailureAction, runsAlone } from "./failure-policy.ts";
 import { RunGate } from "./run-gate.ts";
@@ -69,7 +69,7 @@ export interface ClaimChecks {
 /** Where messages that cannot succeed go (TaskQueue). */
 export interface PoisonQueue {
   readonly poisonName: string;
-  poison(message: LeasedMessage, reason: string, meta: PoisonMeta): Promise<PoisonResult>;
+  poison(message: HeldMessage, reason: string, meta: PoisonMeta): Promise<PoisonResult>;
 }
 
 export interface TaskHandlerDeps {
@@ -92,8 +92,21 @@ interface TaskIds extends ExecutionRef {
   begun: boolean;
 }
 
+type InvalidMessage = Extract<DecodedMessage, { kind: "invalid" }>;
+
+/** A pipeline run that completed, with what recording it needs. */
+interface CompletedRun {
+  task: ContentProcessingTask;
+  result: PipelineResult;
+  saveFullOutput: boolean;
+  /** The record as this delivery set it running. */
+  running: ExecutionDoc | undefined;
+  claim: ClaimCheckMessage | undefined;
+  startedAt: number;
+}
+
 /** How long completing a record may keep retrying a passing Cosmos error (other than an outage: while Cosmos is
- * unreachable it keeps trying as long as the lease is held) before the attempt ends. */
+ * unreachable it keeps trying as long as the message is held) before the attempt ends. */
 const COMPLETION_RETRY_MS = 120_000;
 const CLAIM_CHECK_DELETE_TIMEOUT_MS = 30_000;
 
@@ -110,24 +123,18 @@ export class TaskHandler {
   constructor(private readonly deps: TaskHandlerDeps) {}
 
   /** Visibility delay of a failed attempt, from its delivery number (exponential, with jitter). */
-  retryDelaySeconds(message: LeasedMessage): number {
+  retryDelaySeconds(message: HeldMessage): number {
     const { retryBaseDelaySeconds, retryMaxDelaySeconds } = this.deps.settings;
     return retryDelaySeconds(message.dequeueCount, retryBaseDelaySeconds, retryMaxDelaySeconds);
   }
 
   /** Runs one message and settles it. `stop` aborts when the worker must stop at once. */
-  async handle(message: LeasedMessage, stop: AbortSignal): Promise<void> {
+  async handle(message: HeldMessage, stop: AbortSignal): Promise<void> {
     const { deps } = this;
     const startedAt = Date.now();
     let log = deps.logger.child({ message_id: message.id, dequeue_count: message.dequeueCount });
     const decoded = decodeMessage(message.text);
-    if (decoded.kind === "invalid") {
-      const meta = { taskId: decoded.taskId, executionId: decoded.executionId };
-      log = log.child({ task_id: meta.taskId, execution_id: meta.executionId });
-      if (meta.executionId) await this.markFailed({ executionId: meta.executionId }, decoded.reason, log);
-      await this.toPoison(message, decoded.reason, meta, log);
-      return;
-    }
+    if (decoded.kind === "invalid") return await this.rejectInvalid(message, decoded, log);
     const claim = decoded.kind === "claim-check" ? decoded.message : undefined;
     let task = decoded.kind === "task" ? decoded.message.payload : undefined;
     const taskId = task?.task_id ?? claim!.claim_check.task_id;
@@ -201,26 +208,8 @@ export class TaskHandler {
           : result.error ?? `pipeline ${result.status}`;
         throw new TaskRunError(why);
       }
-      const recorded = await this.recordCompletion(t, result, saveFullOutput, started.doc, message, stop, log);
-      if (recorded === "superseded") {
-        deps.report.count("tasks_superseded_total");
-        return log.warn("task finished, but another delivery owns its execution now; result dropped", {
-          duration_ms: Date.now() - startedAt,
-        });
-      }
-      const outcome = await this.deleteMessage(message, log);
-      if (outcome !== "settled") log.warn("completed, but the message was not ours to delete any more", { outcome });
-      if (claim && outcome === "settled") {
-        await deps.claimChecks.delete(claim, AbortSignal.timeout(CLAIM_CHECK_DELETE_TIMEOUT_MS)).catch((err) =>
-          log.warn("could not delete the claim-check blob", { error: storageErrorSummary(err) })
-        );
-      }
-      deps.report.count("tasks_processed_total");
-      log.info("task completed", {
-        duration_ms: Date.now() - startedAt,
-        items_in: t.content.length,
-        items_out: result.content.length,
-      });
+      const run = { task: t, result, saveFullOutput, running: started.doc, claim, startedAt };
+      await this.settleCompleted(run, message, stop, log);
     } catch (err) {
       await this.onFailure(message, err, { executionId, task, taskId, begun }, stop, log, result);
     } finally {
@@ -231,12 +220,49 @@ export class TaskHandler {
     }
   }
 
+  /** A message that does not decode goes to the poison queue at once (its execution, when named, is failed). */
+  private async rejectInvalid(message: HeldMessage, decoded: InvalidMessage, log: Logger): Promise<void> {
+    const meta = { taskId: decoded.taskId, executionId: decoded.executionId };
+    log = log.child({ task_id: meta.taskId, execution_id: meta.executionId });
+    if (meta.executionId) await this.markFailed({ executionId: meta.executionId }, decoded.reason, log);
+    await this.toPoison(message, decoded.reason, meta, log);
+  }
+
+  /**
+   * A run that completed: records it, then deletes its message (and claim-check blob). When another delivery owns
+   * the execution now, the result is dropped.
+   */
+  private async settleCompleted(run: CompletedRun, message: HeldMessage, stop: AbortSignal, log: Logger) {
+    const { deps } = this;
+    const { task, result, claim, startedAt } = run;
+    const recorded = await this.recordCompletion(task, result, run.saveFullOutput, run.running, message, stop, log);
+    if (recorded === "superseded") {
+      deps.report.count("tasks_superseded_total");
+      return log.warn("task finished, but another delivery owns its execution now; result dropped", {
+        duration_ms: Date.now() - startedAt,
+      });
+    }
+    const outcome = await this.deleteMessage(message, log);
+    if (outcome !== "settled") log.warn("completed, but the message was not ours to delete any more", { outcome });
+    if (claim && outcome === "settled") {
+      await deps.claimChecks.delete(claim, AbortSignal.timeout(CLAIM_CHECK_DELETE_TIMEOUT_MS)).catch((err) =>
+        log.warn("could not delete the claim-check blob", { error: storageErrorSummary(err) })
+      );
+    }
+    deps.report.count("tasks_processed_total");
+    log.info("task completed", {
+      duration_ms: Date.now() - startedAt,
+      items_in: task.content.length,
+      items_out: result.content.length,
+    });
+  }
+
   /** Runs a Cosmos call; an outage is noted on the gate and becomes a StoreUnavailableError. */
   private async cosmos<T>(op: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     try {
       return await op();
     } catch (err) {
-      // An aborted task (timeout, shutdown, lost lease) is not an outage.
+      // An aborted task (timeout, shutdown, lost hold) is not an outage.
       if (signal?.aborted || !isCosmosOutage(err)) throw err;
       this.deps.cosmosGate.noteFailure(err);
       throw new StoreUnavailableError(`cosmos db unreachable: ${errorText(err)}`, { cause: err });
@@ -245,13 +271,13 @@ export class TaskHandler {
 
   /**
    * A record write that must not cost the delivery: while Cosmos is unreachable it is tried again (the record read
-   * afresh) for as long as this delivery holds its lease and the worker is not stopping. A write whose answer was
+   * afresh) for as long as this delivery holds its message and the worker is not stopping. A write whose answer was
    * lost in an outage is so retried by the same delivery, instead of looking like a dead run to the next one.
    */
   private async cosmosWhileHeld<T>(
     op: (known: ExecutionDoc | null | undefined) => Promise<T>,
     known: ExecutionDoc | null,
-    message: LeasedMessage,
+    message: HeldMessage,
     stop: AbortSignal,
   ): Promise<T> {
     let first = true;
@@ -301,9 +327,9 @@ export class TaskHandler {
 
   /**
    * Deletes a message whose task needs nothing more. A delete that fails is only logged: the task is done, and the
-   * message comes back after its lease to be acknowledged as a duplicate — not a failure of the task.
+   * message comes back after its hold to be acknowledged as a duplicate — not a failure of the task.
    */
-  private async deleteMessage(message: LeasedMessage, log: Logger): Promise<SettleOutcome | "failed"> {
+  private async deleteMessage(message: HeldMessage, log: Logger): Promise<SettleOutcome | "failed"> {
     try {
       return await message.delete();
     } catch (err) {
@@ -315,7 +341,7 @@ export class TaskHandler {
     }
   }
 
-  private async acknowledgeDuplicate(message: LeasedMessage, claim: ClaimCheckMessage | undefined, log: Logger) {
+  private async acknowledgeDuplicate(message: HeldMessage, claim: ClaimCheckMessage | undefined, log: Logger) {
     const outcome = await this.deleteMessage(message, log);
     if (claim && outcome === "settled") {
       await this.deps.claimChecks.delete(claim, AbortSignal.timeout(CLAIM_CHECK_DELETE_TIMEOUT_MS)).catch(() =>
@@ -327,23 +353,23 @@ export class TaskHandler {
   }
 
   /**
-   * Writes completed + output; keeps trying (the lease is renewed meanwhile) rather than re-running the work: while
-   * Cosmos is unreachable for as long as the lease is held, other passing errors for COMPLETION_RETRY_MS. Nothing is
-   * written once the lease is no longer safely ours, nor when the record names another delivery ("superseded").
+   * Writes completed + output; keeps trying (the hold is renewed meanwhile) rather than re-running the work: while
+   * Cosmos is unreachable for as long as the message is held, other passing errors for COMPLETION_RETRY_MS. Nothing is
+   * written once the hold is no longer safely ours, nor when the record names another delivery ("superseded").
    */
   private async recordCompletion(
     task: ContentProcessingTask,
     result: PipelineResult,
     saveFullOutput: boolean,
     running: ExecutionDoc | undefined,
-    message: LeasedMessage,
+    message: HeldMessage,
     stop: AbortSignal,
     log: Logger,
   ): Promise<"completed" | "superseded"> {
     const deadline = Date.now() + COMPLETION_RETRY_MS;
     let known = running;
     for (let delayMs = 500;; delayMs = Math.min(delayMs * 2, 15_000)) {
-      if (!message.held) throw new LeaseGoneError("the lease ran out before the result was recorded");
+      if (!message.held) throw new HoldGoneError("the lease ran out before the result was recorded");
       try {
         const written = await this.deps.records.complete(task, result, saveFullOutput, known, message.dequeueCount);
         return written.superseded ? "superseded" : "completed";
@@ -367,7 +393,7 @@ export class TaskHandler {
     }
   }
 
-  private async toPoison(message: LeasedMessage, reason: string, ids: Omit<PoisonMeta, "workerId">, log: Logger) {
+  private async toPoison(message: HeldMessage, reason: string, ids: Omit<PoisonMeta, "workerId">, log: Logger) {
     const { deps } = this;
     try {
       const { outcome } = await deps.poisonQueue.poison(message, reason, { workerId: deps.workerId, ...ids });
@@ -384,7 +410,7 @@ export class TaskHandler {
 
   /** Decides what a failed attempt leads to (failure-policy.ts) and does it. */
   private async onFailure(
-    message: LeasedMessage,
+    message: HeldMessage,
     err: unknown,
     ids: TaskIds,
     stop: AbortSignal,
@@ -396,7 +422,7 @@ export class TaskHandler {
     const attempt = message.dequeueCount;
     const action: FailureAction = decideFailure({
       error,
-      leaseLost: message.lost.aborted || err instanceof LeaseGoneError || (!message.settled && !message.held),
+      holdLost: message.lost.aborted || err instanceof HoldGoneError || (!message.settled && !message.held),
       stopping: stop.aborted,
       permanent: err instanceof PermanentTaskError || err instanceof MalformedExecutionError,
       taskFailure: err instanceof TaskRunError,

@@ -1,4 +1,4 @@
-// Processing worker: takes content_processing tasks from the queue (queue/consumer.ts: leases, concurrency,
+// Processing worker: takes content_processing tasks from the queue (queue/consumer.ts: holds, concurrency,
 // polling, drain) and runs each task's pipeline without the input executor the source worker already ran.
 //
 // This file wires the parts together: Cosmos DB (opened with retries), the task queue, the Cosmos outage gate that
@@ -83,7 +83,7 @@ async function openStore(ctx: WorkerContext): Promise<CosmosStore | undefined> {
 }
 
 /**
- * The task queue of a processing worker: leases counted and logged as they are renewed, expire or are lost, and tasks
+ * The task queue of a processing worker: holds counted and logged as they are renewed, expire or are lost, and tasks
  * too large for a message stored as claim-check blobs (when the worker sends one back, e.g. to the poison queue).
  */
 function taskQueueOf(
@@ -93,7 +93,7 @@ function taskQueueOf(
 ): TaskQueue {
   const { config, logger } = ctx;
   return new TaskQueue(taskQueues(config), {
-    leaseSeconds: config.QUEUE_VISIBILITY_TIMEOUT_SECONDS,
+    holdSeconds: config.QUEUE_VISIBILITY_TIMEOUT_SECONDS,
     listener: {
       renewed: () => report.count("lease_renewals_total"),
       expired: (message) => {

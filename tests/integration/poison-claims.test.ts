@@ -1,14 +1,14 @@
-// The leases a `poison requeue` holds on the records it has read, against Azurite: kept past their length while the
+// The claims a `poison requeue` holds on the records it has read, against Azurite: kept past their length while the
 // records wait, renewed on take when short, and the records' text unchanged by the renewals.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { QueueClient } from "@azure/storage-queue";
 import { type Emulators, startEmulators } from "../helpers/emulators.ts";
 import { PoisonQueue } from "../../src/queue/poison-queue.ts";
-import { PoisonLeaseKeeper } from "../../src/queue/poison-leases.ts";
+import { PoisonClaimKeeper } from "../../src/queue/poison-claims.ts";
 import { sleep, uniqueName } from "../helpers/wait.ts";
 
-const LEASE_SECONDS = 4;
+const CLAIM_SECONDS = 4;
 
 let emu: Emulators;
 
@@ -21,7 +21,7 @@ after(async () => {
 });
 
 async function queueWith(texts: string[]): Promise<QueueClient> {
-  const queue = new QueueClient(emu.queueConnectionString, uniqueName("poison-leases"));
+  const queue = new QueueClient(emu.queueConnectionString, uniqueName("poison-claims"));
   await queue.create();
   for (const t of texts) await queue.sendMessage(t);
   return queue;
@@ -34,18 +34,18 @@ async function visibleToOthers(queue: QueueClient): Promise<string[]> {
   return receivedMessageItems.map((m) => m.messageText);
 }
 
-describe("poison record leases", () => {
-  test("records waiting stay leased past the lease length; released, their text is unchanged", async () => {
+describe("poison record claims", () => {
+  test("records waiting stay claimed past the claim length; released, their text is unchanged", async () => {
     const texts = Array.from({ length: 5 }, (_, i) => `record ${i}`);
     const queue = await queueWith(texts);
     const poison = new PoisonQueue(queue);
-    const keeper = new PoisonLeaseKeeper(poison, { leaseSeconds: LEASE_SECONDS });
+    const keeper = new PoisonClaimKeeper(poison, { claimSeconds: CLAIM_SECONDS });
     try {
-      const entries = await poison.scan({ leaseSeconds: LEASE_SECONDS, onPage: keeper.keep });
+      const entries = await poison.scan({ claimSeconds: CLAIM_SECONDS, onPage: keeper.keep });
       assert.equal(entries.length, 5);
-      await sleep(LEASE_SECONDS * 1000 * 2);
-      assert.deepEqual(await visibleToOthers(queue), [], "no lease ran out while the records waited");
-      assert.ok(keeper.renewed >= 5, `every lease was renewed (${keeper.renewed})`);
+      await sleep(CLAIM_SECONDS * 1000 * 2);
+      assert.deepEqual(await visibleToOthers(queue), [], "no claim ran out while the records waited");
+      assert.ok(keeper.renewed >= 5, `every claim was renewed (${keeper.renewed})`);
       assert.equal(keeper.failed, 0);
       for (const e of entries) await keeper.take(e);
       assert.equal(await poison.release(entries), 0);
@@ -55,23 +55,23 @@ describe("poison record leases", () => {
     assert.deepEqual((await visibleToOthers(queue)).sort(), texts);
   });
 
-  test("a record taken with less than half its lease left gets a fresh lease before it is handled", async () => {
+  test("a record taken with less than half its claim left gets a fresh claim before it is handled", async () => {
     const queue = await queueWith(["only record"]);
     const poison = new PoisonQueue(queue);
-    const keeper = new PoisonLeaseKeeper(poison, { leaseSeconds: LEASE_SECONDS });
+    const keeper = new PoisonClaimKeeper(poison, { claimSeconds: CLAIM_SECONDS });
     try {
       // Read without handing the records to the keeper: nothing renews them in the background.
-      const [entry] = await poison.scan({ leaseSeconds: LEASE_SECONDS });
-      await sleep(LEASE_SECONDS * 1000 * 0.6);
+      const [entry] = await poison.scan({ claimSeconds: CLAIM_SECONDS });
+      await sleep(CLAIM_SECONDS * 1000 * 0.6);
       await keeper.take(entry);
       assert.equal(keeper.renewed, 1);
-      await sleep(LEASE_SECONDS * 1000 * 0.6);
-      assert.deepEqual(await visibleToOthers(queue), [], "still leased after the first lease's end");
+      await sleep(CLAIM_SECONDS * 1000 * 0.6);
+      assert.deepEqual(await visibleToOthers(queue), [], "still claimed after the first claim's end");
       await poison.delete(entry);
     } finally {
       await keeper.stop();
     }
-    await sleep(LEASE_SECONDS * 1000);
+    await sleep(CLAIM_SECONDS * 1000);
     assert.deepEqual(await visibleToOthers(queue), [], "deleted with the renewed pop receipt");
   });
 });

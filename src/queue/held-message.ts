@@ -1,13 +1,14 @@
-// A received message held under a lease (its visibility timeout) until it is settled: deleted, or made visible
-// again after a delay. The lease is renewed every third of its length while the task runs (a renewal then has more
-// than a quarter of the lease to answer before the message is given up, below). Every renewal returns a new pop
-// receipt; renewals and settlements run one at a time, so a delete always uses the newest receipt
-// (the bug class of Azure/azure-functions-host#1600).
-// The lease is also tracked locally: when renewals keep failing, the message is given up (`lost` aborts, so the
-// task is cancelled) a margin before the lease can run out, because after that another consumer may be running
-// the same task. `held` says whether the lease is still safely ours, for checks right before committing a result.
+// A received message, held (invisible to other consumers for its visibility timeout: the hold) until it is settled:
+// deleted, or made visible again after a delay. The hold is renewed every third of its length while the task runs
+// (a renewal then has more than a quarter of the hold to answer before the message is given up, below). Every
+// renewal returns a new pop receipt; renewals and settlements run one at a time, so a delete always uses the newest
+// receipt (the bug class of Azure/azure-functions-host#1600).
+// The hold is also tracked locally: when renewals keep failing, the message is given up (`lost` aborts, so the
+// task is cancelled) a margin before the hold can run out, because after that another consumer may be running
+// the same task. `held` says whether the hold is still safely ours, for checks right before committing a result.
+// ("Hold" is the message's invisibility window; "claim" a poison record a command works on; "lease" the crawl lock.)
 import type { DequeuedMessageItem, QueueClient } from "@azure/storage-queue";
-import { isLeaseLost, isTransientStorageError } from "./errors.ts";
+import { isHoldLost, isTransientStorageError } from "./errors.ts";
 import { sleep } from "../util/sleep.ts";
 
 export type SettleOutcome =
@@ -15,70 +16,70 @@ export type SettleOutcome =
   | "settled"
   /** Someone settled it before (e.g. drain released it while the task was finishing). */
   | "already-settled"
-  /** The message is no longer ours (lease expired and it was received again, or it is gone). */
+  /** The message is no longer ours (its hold expired and it was received again, or it is gone). */
   | "lost";
 
-export interface LeaseListener {
-  renewed?(message: LeasedMessage): void;
+export interface HoldListener {
+  renewed?(message: HeldMessage): void;
   /** `lost` = ownership is gone for good and renewal stops; otherwise it is retried sooner. */
-  renewalFailed?(message: LeasedMessage, err: unknown, lost: boolean): void;
-  /** The lease was about to run out without a successful renewal; the message is given up. */
-  expired?(message: LeasedMessage): void;
+  renewalFailed?(message: HeldMessage, err: unknown, lost: boolean): void;
+  /** The hold was about to run out without a successful renewal; the message is given up. */
+  expired?(message: HeldMessage): void;
 }
 
-export interface LeaseOptions {
-  leaseSeconds: number;
+export interface HoldOptions {
+  holdSeconds: number;
   /** Time limit of one storage call (renew, delete, update). */
   requestTimeoutMs: number;
-  listener?: LeaseListener;
-  /** When the receive call that leased the message was sent (the lease counts from no earlier); default: now. */
-  leasedAt?: number;
+  listener?: HoldListener;
+  /** When the receive call that took the message was sent (the hold counts from no earlier); default: now. */
+  heldFrom?: number;
 }
 
-/** The lease on a message ran out (or was about to) before its task finished. */
-export class LeaseExpiredError extends Error {
-  override name = "LeaseExpiredError";
+/** The hold on a message ran out (or was about to) before its task finished. */
+export class HoldExpiredError extends Error {
+  override name = "HoldExpiredError";
 }
 
-/** How long before the lease runs out a message is given up: a fifth of the lease, from 250 ms to 5 s. */
-export function expiryMarginMs(leaseSeconds: number): number {
-  return Math.min(5000, Math.max(250, (leaseSeconds * 1000) / 5));
+/** How long before the hold runs out a message is given up: a fifth of the hold, from 250 ms to 5 s. */
+export function expiryMarginMs(holdSeconds: number): number {
+  return Math.min(5000, Math.max(250, (holdSeconds * 1000) / 5));
 }
 
 const SETTLE_ATTEMPTS = 3;
 
-export class LeasedMessage {
+export class HeldMessage {
   readonly id: string;
   readonly dequeueCount: number;
   readonly text: string;
   readonly insertedOn?: Date;
   renewals = 0;
   private receipt: string;
-  private state: "leased" | "settled" | "lost" = "leased";
+  private state: "held" | "settled" | "lost" = "held";
   private chain: Promise<unknown> = Promise.resolve();
   private timer?: ReturnType<typeof setTimeout>;
   private deadlineTimer?: ReturnType<typeof setTimeout>;
-  /** The latest time the lease can run out (counted from when the receive or renewal was sent). */
-  private leaseUntil: number;
+  /** The latest time the hold can run out (counted from when the receive or renewal was sent). */
+  private holdUntil: number;
   private readonly lostController = new AbortController();
 
-  constructor(private readonly client: QueueClient, item: DequeuedMessageItem, private readonly opts: LeaseOptions) {
+  constructor(private readonly client: QueueClient, item: DequeuedMessageItem, private readonly opts: HoldOptions) {
     this.id = item.messageId;
     this.dequeueCount = item.dequeueCount;
     this.text = item.messageText;
     this.insertedOn = item.insertedOn;
     this.receipt = item.popReceipt;
-    this.leaseUntil = (opts.leasedAt ?? Date.now()) + opts.leaseSeconds * 1000;
+    this.holdUntil = (opts.heldFrom ?? Date.now()) + opts.holdSeconds * 1000;
   }
 
-  /** The lease is ours and not about to run out: a result may still be committed on its behalf. */
+  /** The hold is ours and not about to run out: a result may still be committed on its behalf. */
   get held(): boolean {
-    return this.state === "leased" && Date.now() < this.giveUpAt;
+    return this.state === "held" && Date.now() < this.giveUpAt;
   }
 
   /** When the message is given up unless renewed before. */
   get giveUpAt(): number {
-    return this.leaseUntil - expiryMarginMs(this.opts.leaseSeconds);
+    return this.holdUntil - expiryMarginMs(this.opts.holdSeconds);
   }
 
   get popReceipt(): string {
@@ -87,23 +88,23 @@ export class LeasedMessage {
 
   /** Settled by us or lost: nothing more can be done with it. */
   get settled(): boolean {
-    return this.state !== "leased";
+    return this.state !== "held";
   }
 
-  /** Aborted when the lease is lost (another consumer may be running the task now). */
+  /** Aborted when the hold is lost (another consumer may be running the task now). */
   get lost(): AbortSignal {
     return this.lostController.signal;
   }
 
   private get renewIntervalMs(): number {
-    return Math.max(250, (this.opts.leaseSeconds * 1000) / 3);
+    return Math.max(250, (this.opts.holdSeconds * 1000) / 3);
   }
 
-  /** Time until the next renewal is due: a third of the lease after the one in force began (as estimated), so a
+  /** Time until the next renewal is due: a third of the hold after the one in force began (as estimated), so a
    * receive or renewal that was slow to answer is followed up sooner. */
   private get renewDueInMs(): number {
-    const leaseMs = this.opts.leaseSeconds * 1000;
-    return Math.max(0, this.leaseUntil - leaseMs + this.renewIntervalMs - Date.now());
+    const holdMs = this.opts.holdSeconds * 1000;
+    return Math.max(0, this.holdUntil - holdMs + this.renewIntervalMs - Date.now());
   }
 
   /** Runs storage operations on this message one at a time, in call order. */
@@ -114,18 +115,18 @@ export class LeasedMessage {
   }
 
   private markLost(reason?: Error): void {
-    if (this.state === "leased") this.state = "lost";
+    if (this.state === "held") this.state = "lost";
     this.stopRenewal();
     if (!this.lostController.signal.aborted) {
       this.lostController.abort(reason ?? new Error(`lease on message ${this.id} lost`));
     }
   }
 
-  /** Gives the message up: the lease runs out within the margin and no renewal has succeeded. */
+  /** Gives the message up: the hold runs out within the margin and no renewal has succeeded. */
   private expire(): void {
-    if (this.state !== "leased") return;
+    if (this.state !== "held") return;
     this.markLost(
-      new LeaseExpiredError(
+      new HoldExpiredError(
         `lease on message ${this.id} about to run out (no successful renewal); its task is abandoned`,
       ),
     );
@@ -135,7 +136,7 @@ export class LeasedMessage {
   private armDeadline(): void {
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     this.deadlineTimer = undefined;
-    if (this.state !== "leased") return;
+    if (this.state !== "held") return;
     this.deadlineTimer = setTimeout(() => {
       this.deadlineTimer = undefined;
       if (Date.now() >= this.giveUpAt) this.expire();
@@ -144,7 +145,7 @@ export class LeasedMessage {
   }
 
   startRenewal(): void {
-    if (this.state !== "leased") return;
+    if (this.state !== "held") return;
     if (!this.timer) this.schedule(this.renewDueInMs);
     if (!this.deadlineTimer) this.armDeadline();
   }
@@ -164,36 +165,36 @@ export class LeasedMessage {
     this.timer = undefined;
     try {
       await this.renew();
-      if (this.state === "leased") this.schedule(this.renewDueInMs);
+      if (this.state === "held") this.schedule(this.renewDueInMs);
     } catch (err) {
-      const lost = isLeaseLost(err);
+      const lost = isHoldLost(err);
       this.opts.listener?.renewalFailed?.(this, err, lost);
-      // A failed renewal is tried again sooner, so one slow call does not let the lease run out.
-      if (!lost && this.state === "leased") this.schedule(Math.max(250, this.renewIntervalMs / 2));
+      // A failed renewal is tried again sooner, so one slow call does not let the hold run out.
+      if (!lost && this.state === "held") this.schedule(Math.max(250, this.renewIntervalMs / 2));
     }
   }
 
-  /** Extends the lease by its full length from now; keeps the new pop receipt. */
+  /** Extends the hold by its full length from now; keeps the new pop receipt. */
   renew(): Promise<void> {
     return this.serial(async () => {
-      if (this.state !== "leased") return;
+      if (this.state !== "held") return;
       if (Date.now() >= this.giveUpAt) {
         this.expire();
         throw this.lost.reason;
       }
       const sentAt = Date.now();
       try {
-        const r = await this.client.updateMessage(this.id, this.receipt, undefined, this.opts.leaseSeconds, {
+        const r = await this.client.updateMessage(this.id, this.receipt, undefined, this.opts.holdSeconds, {
           abortSignal: AbortSignal.timeout(this.opts.requestTimeoutMs),
         });
         if (r.popReceipt) this.receipt = r.popReceipt;
         this.renewals++;
-        if (this.state === "leased") {
-          this.leaseUntil = sentAt + this.opts.leaseSeconds * 1000;
+        if (this.state === "held") {
+          this.holdUntil = sentAt + this.opts.holdSeconds * 1000;
           if (this.deadlineTimer) this.armDeadline();
         }
       } catch (err) {
-        if (isLeaseLost(err)) this.markLost();
+        if (isHoldLost(err)) this.markLost();
         throw err;
       }
       this.opts.listener?.renewed?.(this);
@@ -221,7 +222,7 @@ export class LeasedMessage {
 
   private settle(op: () => Promise<unknown>): Promise<SettleOutcome> {
     return this.serial(async () => {
-      if (this.state === "leased" && Date.now() >= this.giveUpAt) this.expire();
+      if (this.state === "held" && Date.now() >= this.giveUpAt) this.expire();
       if (this.state === "lost") return "lost";
       if (this.state === "settled") return "already-settled";
       for (let attempt = 1;; attempt++) {
@@ -230,7 +231,7 @@ export class LeasedMessage {
           this.state = "settled";
           return "settled";
         } catch (err) {
-          if (isLeaseLost(err)) {
+          if (isHoldLost(err)) {
             this.markLost();
             return "lost";
           }
