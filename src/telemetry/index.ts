@@ -74,6 +74,11 @@ export function childSpan<T>(
   return active.telemetry.span(name, attributes, work, active.span, kind);
 }
 
+/** The span around this call (telemetry on), to keep per-span counts by; undefined outside one. */
+export function activeSpan(): SpanHandle | undefined {
+  return current.getStore()?.span;
+}
+
 /** Adds attributes to the span around this call (the task's ids once its message is read); none: nothing. */
 export function annotateSpan(attributes: SpanAttributes): void {
   current.getStore()?.span.setAttributes(attributes);

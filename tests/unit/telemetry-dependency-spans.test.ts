@@ -7,7 +7,7 @@ import { createServer, type Server } from "node:http";
 import { createPipelineRequest } from "@azure/core-rest-pipeline";
 import { startTelemetry } from "../../src/telemetry/index.ts";
 import { telemetryPlan } from "../../src/telemetry/plan.ts";
-import { dependencyCall, withoutUrlQueries } from "../../src/telemetry/dependency-span.ts";
+import { dependencyCall, MAX_DEPENDENCY_SPANS, withoutUrlQueries } from "../../src/telemetry/dependency-span.ts";
 import { fetchHttpClient } from "../../src/net/sdk-http-client.ts";
 import { configureLogging, Logger } from "../../src/log/logger.ts";
 import { attributesOf, closedPort, OtlpReceiver } from "../helpers/otlp-receiver.ts";
@@ -99,6 +99,32 @@ describe("telemetry: dependency spans for outbound calls", () => {
     const exported = otlp.bodies.traces.join("\n");
     assert.ok(!exported.includes(SIG), "the SAS signature is in no exported byte");
     assert.ok(!exported.includes("sig="), "nor any query string");
+  });
+
+  test("a span gets at most MAX_DEPENDENCY_SPANS client spans; the calls past that are counted on it", async () => {
+    otlp.clear();
+    const t = await startTelemetry(
+      telemetryPlan({
+        APPLICATIONINSIGHTS_CONNECTION_STRING: "",
+        OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
+        OTEL_TRACES_SAMPLER_ARG: 1,
+      }),
+      who,
+    );
+    const extra = 7;
+    const answers = await t.span("contentflow.crawl", {}, async () => {
+      let sum = 0;
+      for (let i = 0; i < MAX_DEPENDENCY_SPANS + extra; i++) {
+        sum += await dependencyCall("Microsoft.Storage", "GET", `${base}/c/${i}`, () => Promise.resolve(1), () => 200);
+      }
+      return sum;
+    });
+    assert.equal(answers, MAX_DEPENDENCY_SPANS + extra, "every call was made");
+    await t.shutdown(10_000);
+    const spans = otlp.spans();
+    assert.equal(spans.filter((s) => s.kind === SPAN_KIND_CLIENT).length, MAX_DEPENDENCY_SPANS);
+    const crawl = spans.find((s) => s.name === "contentflow.crawl")!;
+    assert.equal(Number(attributesOf(crawl.attributes)["contentflow.dependencies_untraced"]), extra);
   });
 
   test("an error's message loses its URLs' queries before it is recorded", async () => {
