@@ -9,6 +9,10 @@
 // upload/download progress callbacks, proxy and TLS settings given in code, multipart bodies. Those are not on the
 // per-task path (blob downloads stream and keep the default client). SDK_HTTP_CLIENT=node puts every call back on
 // the default client (for a proxy setup that only node:http honours, say).
+//
+// Each request attempt through this transport, fetch or the default client, is a dependency span when telemetry is
+// on (src/telemetry/dependency-span.ts): Cosmos DB calls as Microsoft.DocumentDB, queue and blob calls as
+// Microsoft.Storage (a download that streams: its span ends when the answer's headers are in).
 import {
   createDefaultHttpClient,
   createHttpHeaders,
@@ -19,9 +23,10 @@ import {
 } from "@azure/core-rest-pipeline";
 import { type CompatResponse, toHttpHeadersLike, type WebResourceLike } from "@azure/core-http-compat";
 import type { RequestPolicy } from "@azure/storage-queue";
+import { type AzureNamespace, dependencyCall } from "../telemetry/dependency-span.ts";
 
 let defaultClient: HttpClient | undefined;
-const fetchClient: HttpClient = { sendRequest: sendWithFetch };
+const fetchClient: HttpClient = { sendRequest: (request) => sendTraced("Microsoft.DocumentDB", request) };
 
 /** The SDK's own client, created once per process (it pools its connections). */
 function sdkDefaultClient(): HttpClient {
@@ -63,7 +68,7 @@ const storageFetchClient: RequestPolicy = {
       // http by the SDK's authentication policy before a request gets here.
       allowInsecureConnection: true,
     };
-    const response = await sendWithFetch(request);
+    const response = await sendTraced("Microsoft.Storage", request);
     // `request: web` matters: the storage SDK finds its own original request (and with it how to parse the
     // answer) through the object it handed us.
     return {
@@ -87,6 +92,11 @@ export function fetchCanSend(request: PipelineRequest): boolean {
   const body = request.body;
   if (body === undefined || body === null || typeof body === "string") return true;
   return body instanceof Uint8Array || body instanceof ArrayBuffer || body instanceof Blob;
+}
+
+/** One request attempt, in a dependency span of `namespace` when a span is active (telemetry on). */
+function sendTraced(namespace: AzureNamespace, request: PipelineRequest): Promise<PipelineResponse> {
+  return dependencyCall(namespace, request.method, request.url, () => sendWithFetch(request), (r) => r.status);
 }
 
 async function sendWithFetch(request: PipelineRequest): Promise<PipelineResponse> {

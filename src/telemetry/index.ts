@@ -10,12 +10,20 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { describePlan, type TelemetryPlan } from "./plan.ts";
 import { TASK_OUTCOMES } from "./task-span.ts";
-import type { SpanAttributes, SpanHandle, Telemetry, TelemetryIdentity, TelemetrySignal } from "./types.ts";
+import type {
+  SpanAttributes,
+  SpanHandle,
+  SpanKindName,
+  Telemetry,
+  TelemetryIdentity,
+  TelemetrySignal,
+} from "./types.ts";
 
 export type {
   MetricFamily,
   SpanAttributes,
   SpanHandle,
+  SpanKindName,
   Telemetry,
   TelemetryIdentity,
   TelemetrySignal,
@@ -53,16 +61,22 @@ export function inSpan(): boolean {
 
 /**
  * Runs `work` in a child span `name` of the span around this call (an executor inside its task's span); without
- * one (telemetry off, or no span around) it runs `work` alone and makes no span.
+ * one (telemetry off, or no span around) it runs `work` alone and makes no span. `kind` "client": an outbound call.
  */
 export function childSpan<T>(
   name: string,
   attributes: SpanAttributes,
   work: (span: SpanHandle) => Promise<T>,
+  kind?: SpanKindName,
 ): Promise<T> {
   const active = current.getStore();
   if (!active) return work(NO_SPAN);
-  return active.telemetry.span(name, attributes, work, active.span);
+  return active.telemetry.span(name, attributes, work, active.span, kind);
+}
+
+/** The span around this call (telemetry on), to keep per-span counts by; undefined outside one. */
+export function activeSpan(): SpanHandle | undefined {
+  return current.getStore()?.span;
 }
 
 /** Adds attributes to the span around this call (the task's ids once its message is read); none: nothing. */
@@ -74,12 +88,13 @@ export function annotateSpan(attributes: SpanAttributes): void {
 function withActiveSpan(telemetry: Telemetry): Telemetry {
   const self: Telemetry = {
     enabled: telemetry.enabled,
-    span: (name, attributes, work, parent) =>
+    span: (name, attributes, work, parent, kind) =>
       telemetry.span(
         name,
         attributes,
         (span) => current.run({ span, traceparent: span.traceparent(), telemetry: self }, () => work(span)),
         parent,
+        kind,
       ),
     metered: (report) => {
       const metered = telemetry.metered(report);

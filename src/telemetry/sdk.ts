@@ -107,16 +107,17 @@ export function startSdkTelemetry(
   const tracer = provider.getTracer("contentflow-worker", who.version);
   return {
     enabled: true,
-    async span(name, attributes, work, parent) {
-      // A child of a span of this process is a step inside it; any other span is a unit of work the worker took
-      // on (a task from the queue, a scheduled crawl): a consumer span, which Application Insights lists as a
-      // request (named by ai.operation.name) with its children as dependencies.
+    async span(name, attributes, work, parent, kind) {
+      // A child of a span of this process is a step inside it, or an outbound call (kind "client": a dependency
+      // span); any other span is a unit of work the worker took on (a task from the queue, a scheduled crawl): a
+      // consumer span, which Application Insights lists as a request (named by ai.operation.name) with its
+      // children as dependencies.
       const local = parent instanceof SdkSpanHandle;
       const ctx = local
         ? trace.setSpan(ROOT_CONTEXT, parent.span)
         : contextOfTraceparent(typeof parent === "string" ? parent : undefined, true, ROOT_CONTEXT);
       const span = tracer.startSpan(name, {
-        kind: local ? SpanKind.INTERNAL : SpanKind.CONSUMER,
+        kind: !local ? SpanKind.CONSUMER : kind === "client" ? SpanKind.CLIENT : SpanKind.INTERNAL,
         attributes: clean(!local && plan.appInsights ? { ...attributes, "ai.operation.name": name } : attributes),
       }, ctx);
       const handle = new SdkSpanHandle(span);

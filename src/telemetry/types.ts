@@ -13,6 +13,12 @@ export interface SpanHandle {
   traceparent(): string | undefined;
 }
 
+/**
+ * What a span stands for: a step inside the work around it (the default for a child of a span of this process),
+ * or an outbound call to another service ("client": Application Insights shows it as a dependency).
+ */
+export type SpanKindName = "internal" | "client";
+
 /** The telemetry data kinds whose dropped items are counted (telemetry_dropped_total{signal}). */
 export type TelemetrySignal = "traces" | "logs" | "metrics";
 
@@ -32,12 +38,14 @@ export interface Telemetry {
   /**
    * Runs `work` inside a span `name`, the child of `parent`: a W3C traceparent from another process, or the handle
    * of a span of this process. The span ends when `work` settles; an error is recorded on the span and rethrown.
+   * `kind` "client" marks an outbound call (only for a child of a span of this process).
    */
   span<T>(
     name: string,
     attributes: SpanAttributes,
     work: (span: SpanHandle) => Promise<T>,
     parent?: string | SpanHandle,
+    kind?: SpanKindName,
   ): Promise<T>;
   /**
    * `report` that also records its counters and the in-flight gauge as OpenTelemetry metrics, with the names and

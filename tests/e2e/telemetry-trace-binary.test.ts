@@ -2,7 +2,9 @@
 // inside a contentflow.crawl span and puts its traceparent in every task message; `worker --role=processing`
 // runs each task in a contentflow.task span whose parent is that crawl span, with a contentflow.executor span per
 // executor under it (items in and out). Both export to a local OTLP/HTTP receiver; the source process also exports
-// its counters (tasks enqueued) with the /metrics names.
+// its counters (tasks enqueued) with the /metrics names. The outbound calls are dependency (client) spans in the same
+// trace: the crawl's blob listing, queue sends and Cosmos calls under the crawl span, each task's Cosmos and queue
+// calls under its task span; none of the emulators' keys is in any exported byte.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
@@ -11,6 +13,7 @@ import { createVault, executionRecordsOfVault, upsertPipeline } from "../helpers
 import { uploadBlobs } from "../helpers/source-kit.ts";
 import { quietLogs } from "../helpers/test-logging.ts";
 import { type E2eEnv, e2eEnv } from "../helpers/e2e-kit.ts";
+import { AZURITE_KEY } from "../helpers/emulators.ts";
 import { until } from "../helpers/wait.ts";
 
 quietLogs();
@@ -91,6 +94,53 @@ describe("compiled binary: one trace from the crawl to the tasks", () => {
       assert.equal(keep["contentflow.executor.type"], "pass_through");
       assert.equal(Number(keep["contentflow.items_in"]), 1);
       assert.equal(Number(keep["contentflow.items_out"]), 1);
+      const calls = dependenciesUnder(task.spanId);
+      assert.ok(calls.has("Microsoft.DocumentDB"), `the task's Cosmos calls are its dependencies: ${[...calls]}`);
+      assert.ok(calls.has("Microsoft.Storage"), `and its queue calls: ${[...calls]}`);
     }
   });
+
+  test("the outbound calls are client spans in the trace, with their URLs but no query and no key", () => {
+    const crawl = spans().find((s) => s.name === "contentflow.crawl")!;
+    const underCrawl = descendants(crawl.spanId).filter((s) => s.kind === SPAN_KIND_CLIENT);
+    const urls = underCrawl.map((s) => String(attrs(s.attributes)["url.full"]));
+    assert.ok(
+      urls.some((u) => u.endsWith("/devstoreaccount1/traced")),
+      `the blob listing of the crawl: ${urls.join(" ")}`,
+    );
+    assert.ok(urls.some((u) => u.endsWith("/devstoreaccount1/traced-tasks/messages")), "the tasks sent");
+    assert.ok(
+      underCrawl.some((s) => attrs(s.attributes)["az.namespace"] === "Microsoft.DocumentDB"),
+      "the crawl's Cosmos calls (lock, checkpoint, execution records)",
+    );
+    for (const s of spans().filter((s) => s.kind === SPAN_KIND_CLIENT)) {
+      const a = attrs(s.attributes);
+      assert.match(String(a["http.request.method"]), /^[A-Z]+$/);
+      assert.equal(a["server.address"], "127.0.0.1");
+      assert.ok(!String(a["url.full"]).includes("?"), `no query string: ${a["url.full"]}`);
+      assert.ok(Number(a["http.response.status_code"]) > 0, JSON.stringify(a));
+    }
+    const exported = [...otlp.bodies.traces, ...otlp.bodies.logs, ...otlp.bodies.metrics].join("\n");
+    for (const secret of [AZURITE_KEY, e.env.COSMOS_DB_KEY, "sig="]) {
+      assert.ok(secret && !exported.includes(secret), "no key or signature in any exported byte");
+    }
+  });
+
+  const SPAN_KIND_CLIENT = 3;
+  /** Spans below `spanId` (children, their children, …). */
+  const descendants = (spanId: string) => {
+    const out: ReturnType<typeof spans> = [];
+    const all = spans();
+    for (let frontier = [spanId]; frontier.length > 0;) {
+      const next = all.filter((s) => s.parentSpanId !== undefined && frontier.includes(s.parentSpanId));
+      out.push(...next);
+      frontier = next.map((s) => s.spanId);
+    }
+    return out;
+  };
+  /** The az.namespace of every client span below `spanId`. */
+  const dependenciesUnder = (spanId: string) =>
+    new Set(
+      descendants(spanId).filter((s) => s.kind === SPAN_KIND_CLIENT).map((s) => attrs(s.attributes)["az.namespace"]),
+    );
 });

@@ -7,7 +7,7 @@
 // Endpoints: a resource endpoint (https://<name>.openai.azure.com/ or .cognitiveservices.azure.com/) is called as
 // {endpoint}/openai/deployments/{deployment}/...?api-version=...; an endpoint ending in /openai/v1 (the form in
 // ContentFlow's web templates) is Azure's v1 API, called as {endpoint}/chat/completions with the deployment as
-// `model` and no api-version.
+// `model` and no api-version. Each request (one per try) is a dependency span when telemetry is on.
 import type { OpenAI } from "openai";
 import type { APIConnectionError, APIError, APIUserAbortError } from "openai/error";
 import type { ChatCompletionCreateParamsNonStreaming } from "openai/resources/chat/completions";
@@ -27,6 +27,7 @@ import type { AiAuth } from "./auth.ts";
 import { withEndpointSlot } from "./endpoint-limiter.ts";
 import { isRetryableStatus, retryAfterMs, type RetryPolicy, withRetries } from "./retry.ts";
 import type { TokenUsage } from "./usage.ts";
+import { dependencyCall } from "../../telemetry/dependency-span.ts";
 
 /** The parts of the `openai` SDK we use. */
 interface OpenAISdk {
@@ -135,6 +136,15 @@ export class AiMalformedResponseError extends Error {
 }
 
 type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+
+/** `fetch` with each call (one per try: our retry loop calls the SDK again) in a dependency span. */
+function tracedFetch(fetch: FetchLike): FetchLike {
+  return (input, init) => {
+    const url = input instanceof Request ? input.url : String(input);
+    const method = init?.method ?? (input instanceof Request ? input.method : "GET");
+    return dependencyCall("Microsoft.CognitiveServices", method, url, () => fetch(input, init), (r) => r.status);
+  };
+}
 
 function byteLength(body: unknown): number | undefined {
   if (typeof body === "string") return new TextEncoder().encode(body).byteLength;
@@ -298,7 +308,7 @@ export class AzureOpenAIService {
       ? (input, init) =>
         guardedFetch(input instanceof Request ? input.url : input, init ?? {}, { policy, maxRedirects: 0 })
       : undefined;
-    this.fetch = sizeLimitedFetch(opts.fetch ?? guarded ?? globalThis.fetch, opts.limits);
+    this.fetch = tracedFetch(sizeLimitedFetch(opts.fetch ?? guarded ?? globalThis.fetch, opts.limits));
     if (opts.auth.kind === "key") this.secret = opts.auth.apiKey;
   }
 

@@ -1,7 +1,8 @@
 // One call to an Azure AI service REST API (for services without an SDK we can use, e.g. Content Understanding):
 // through guardedFetch (the outbound policy, checked per try after DNS resolution), retries as in retry.ts, a slot of
 // the endpoint's concurrency gate per try, a time limit for the answer's headers, a size limit on the body, and
-// redirects refused (a redirect could carry the key to another host).
+// redirects refused (a redirect could carry the key to another host). Each try is a dependency span when telemetry
+// is on (src/telemetry/dependency-span.ts).
 import {
   isRetryableStatus,
   mayHaveAccepted,
@@ -17,6 +18,7 @@ import { guardedFetch, OutboundBlockedError, type OutboundPolicy, readBodyLimite
 import { ResponseTooLargeError } from "../../util/read-limited.ts";
 import { linkedSignal } from "../../util/abort.ts";
 import { errorText } from "../../util/errors.ts";
+import { dependencyCall } from "../../telemetry/dependency-span.ts";
 
 export interface ServiceCall {
   method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
@@ -98,12 +100,13 @@ async function tryOnce(call: ServiceCall, attempts: number): Promise<ServiceAnsw
     const headers = { ...call.headers, ...auth };
     let res: Response;
     try {
-      res = await guardedFetch(call.url, {
-        method: call.method,
-        headers,
-        body: call.body as BodyInit | undefined,
-        signal: linked.signal,
-      }, { policy: call.policy, maxRedirects: 0 });
+      res = await dependencyCall("Microsoft.CognitiveServices", call.method, call.url, () =>
+        guardedFetch(call.url, {
+          method: call.method,
+          headers,
+          body: call.body as BodyInit | undefined,
+          signal: linked.signal,
+        }, { policy: call.policy, maxRedirects: 0 }), (r) => r.status);
     } finally {
       clearTimeout(timeout);
     }

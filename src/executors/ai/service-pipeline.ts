@@ -4,7 +4,8 @@
 //   the outside; a request that starts billed work (`runsOnce`) is not sent again once the service may have accepted
 //   it (retry.ts: mayHaveAccepted, mayHaveReached);
 // - per try: a slot of the endpoint's concurrency gate (AI_MAX_CONCURRENT_CALLS_PER_ENDPOINT), a time limit for the
-//   answer's headers, and a size limit on the body (streamed and read up to the limit instead of buffered whole).
+//   answer's headers, and a size limit on the body (streamed and read up to the limit instead of buffered whole),
+//   and a dependency span when telemetry is on (src/telemetry/dependency-span.ts).
 import type { PipelinePolicy, PipelineRequest, PipelineResponse } from "@azure/core-rest-pipeline";
 import { RestError } from "@azure/core-rest-pipeline";
 import {
@@ -20,6 +21,7 @@ import { endpointGate } from "./endpoint-limiter.ts";
 import { AiServiceError, httpFailure } from "./service-error.ts";
 import { readStreamLimited, ResponseTooLargeError } from "../../util/read-limited.ts";
 import { errorText } from "../../util/errors.ts";
+import { type AzureNamespace, dependencyCall } from "../../telemetry/dependency-span.ts";
 
 export interface ServicePolicyOptions {
   retry: RetryPolicy;
@@ -33,6 +35,8 @@ export interface ServicePolicyOptions {
   maxResponseSetting?: string;
   /** Used in messages, e.g. "Document Intelligence". */
   service: string;
+  /** The service's az.namespace on its dependency spans; default Microsoft.CognitiveServices. */
+  namespace?: AzureNamespace;
   /**
    * The name of a request that starts billed work ("analyze"), which must not run twice; undefined for others. Such a
    * request is sent again only when the service surely did not take it (429, 503, a connection refused), never after
@@ -135,7 +139,10 @@ function retryPolicy(options: ServicePolicyOptions): PipelinePolicy {
 function perTryPolicy(options: ServicePolicyOptions): PipelinePolicy {
   return {
     name: "contentflowServicePerTry",
-    async sendRequest(request, next) {
+    async sendRequest(request, nextPolicy) {
+      const namespace = options.namespace ?? "Microsoft.CognitiveServices";
+      const next = (r: PipelineRequest) =>
+        dependencyCall(namespace, r.method, r.url, () => nextPolicy(r), (answer) => answer.status);
       const release = await endpointGate(request.url, options.callsPerEndpoint).acquire(callerSignal(request));
       const streamedByCaller = request.streamResponseStatusCodes !== undefined;
       try {

@@ -324,6 +324,7 @@ export const aiSearchIndexOutput: ExecutorDefinition<typeof settings> = {
       allowInsecureConnection: endpoint.startsWith("http:"),
       ...servicePipelineOptions({
         service: SERVICE,
+        namespace: "Microsoft.Search",
         retry: {
           maxRetries: s.max_retries - 1,
           initialDelayMs: s.retry_delay * 1000,
