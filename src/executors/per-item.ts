@@ -2,7 +2,7 @@
 // The runner calls processItem with concurrency, timeout and error handling; `process` is the plain sequential form
 // for callers that hold a whole batch.
 import type { Content } from "../model/content.ts";
-import type { ExecutorDefinition, ExecutorInstance, ExecutorRunContext } from "./types.ts";
+import type { ExecutorInstance, ExecutorRunContext } from "./types.ts";
 
 export function perItemExecutor(
   id: string,
@@ -25,9 +25,4 @@ export function perItemExecutor(
     },
     close,
   };
-}
-
-/** Erases the settings type so definitions of different executors fit in one list. */
-export function anyDefinition<T>(def: T): ExecutorDefinition {
-  return def as unknown as ExecutorDefinition;
 }
