@@ -362,7 +362,7 @@ describe("azure_content_understanding_extractor", () => {
     );
     assert.equal(fake.requests.filter((r) => r.route === "analyze").length, 1);
     // The fake's late answer still starts the analysis: wait for it, so it is counted here and not in a later test.
-    while (fake.documents.length === 0) await new Promise((r) => setTimeout(r, 50));
+    while (fake.documents.length === 0) await sleep(50);
     assert.equal(fake.documents.length, 1);
 
     reset();

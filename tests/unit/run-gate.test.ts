@@ -2,11 +2,12 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { RunGate } from "../../src/workers/processing/run-gate.ts";
+import { sleep } from "../helpers/wait.ts";
 
 const never = new AbortController().signal;
 
 /** Lets pending promise callbacks run. */
-const settle = () => new Promise((r) => setTimeout(r, 0));
+const settle = () => sleep(0);
 
 describe("run gate", () => {
   test("shared runs go side by side", async () => {
