@@ -29,11 +29,14 @@ export interface Bench {
   binary: string;
 }
 
-/** Builds the binary if stale, starts fresh emulators with their data under `dataDir`, seeds Cosmos. */
-export async function openBench(dataDir: string): Promise<Bench> {
+/**
+ * Builds the binary if stale, starts fresh emulators with their data under `dataDir`, seeds Cosmos. `keepData`:
+ * Azurite starts on what an earlier run left in `dataDir` (the crawl benchmark's blobs take minutes to create).
+ */
+export async function openBench(dataDir: string, opts: { keepData?: boolean } = {}): Promise<Bench> {
   progress("building the binary (if stale) and starting the emulators");
   const binary = ensureBinary();
-  rmSync(dataDir, { recursive: true, force: true });
+  if (!opts.keepData) rmSync(dataDir, { recursive: true, force: true });
   const emu = await startEmulators({ dir: dataDir });
   try {
     return { emu, store: await seedCosmos(emu), binary };
