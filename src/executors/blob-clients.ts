@@ -8,6 +8,7 @@ import type { Config } from "../config/schema.ts";
 import { azureCredential } from "../config/credential.ts";
 import { blobEndpoint } from "./storage-account.ts";
 import { serviceErrorText } from "../util/errors.ts";
+import { storageFetchHttpClient } from "../net/sdk-http-client.ts";
 
 const clients = new Map<string, BlobServiceClient>();
 
@@ -29,20 +30,24 @@ export function blobServiceClient(config: Config, opts: BlobAccountOptions = {})
     opts.accountKey ?? "",
     config.BLOB_STORAGE_CONNECTION_STRING,
     config.BLOB_STORAGE_ACCOUNT_NAME,
+    config.SDK_HTTP_CLIENT,
   ]);
   const cached = clients.get(key);
   if (cached) return cached;
   let client: BlobServiceClient;
   const shared = config.BLOB_STORAGE_CONNECTION_STRING;
   const account = opts.account || config.BLOB_STORAGE_ACCOUNT_NAME;
+  // The same transport as the Cosmos and queue clients (SDK_HTTP_CLIENT): listings, claim checks and small reads go
+  // through fetch; downloads that stream are handed to the SDK's own client by the transport itself.
+  const options = config.SDK_HTTP_CLIENT === "fetch" ? { httpClient: storageFetchHttpClient() } : {};
   if (shared && (!account || connectionStringAccount(shared) === account)) {
-    client = BlobServiceClient.fromConnectionString(shared);
+    client = BlobServiceClient.fromConnectionString(shared, options);
   } else if (account) {
     // Throws for anything but an account name, BLOB_STORAGE_ACCOUNT_NAME included.
     const url = blobEndpoint(account);
     client = opts.accountKey
-      ? new BlobServiceClient(url, new StorageSharedKeyCredential(account, opts.accountKey))
-      : new BlobServiceClient(url, azureCredential());
+      ? new BlobServiceClient(url, new StorageSharedKeyCredential(account, opts.accountKey), options)
+      : new BlobServiceClient(url, azureCredential(), options);
   } else {
     throw new Error(
       "no blob storage account: name one in the executor settings (blob_storage_account) or set BLOB_STORAGE_ACCOUNT_NAME / BLOB_STORAGE_CONNECTION_STRING",
