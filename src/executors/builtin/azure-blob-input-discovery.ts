@@ -293,6 +293,7 @@ class AzureBlobInputDiscovery implements InputExecutorInstance {
       });
     }
     for (let i = 0; i < oldest.length; i += this.s.batch_size) {
+      ctx.signal.throwIfAborted();
       const chunk = sortBlobs(oldest.slice(i, i + this.s.batch_size), this.s);
       yield {
         items: chunk.map((b) => blobContent(b, this.where)),
@@ -351,6 +352,7 @@ class AzureBlobInputDiscovery implements InputExecutorInstance {
       const raw = cap > 0 ? page.slice(0, cap - listed) : page;
       listed += raw.length;
       for (let i = 0; i < raw.length; i += this.s.batch_size) {
+        ctx.signal.throwIfAborted();
         const group = raw.slice(i, i + this.s.batch_size);
         const kept = sortBlobs(group.filter((b) => keepBlob(b, this.s, checkpoint)), this.s);
         if (kept.length > 0) {
