@@ -30,14 +30,14 @@ export interface Bench {
 }
 
 /**
- * Builds the binary if stale, starts fresh emulators with their data under `dataDir`, seeds Cosmos. `keepData`:
- * Azurite starts on what an earlier run left in `dataDir` (the crawl benchmark's blobs take minutes to create).
+ * Builds the binary if stale, starts fresh emulators with their data under `dataDir`, seeds Cosmos. `blobInMemory`:
+ * Azurite's blobs in memory only (the crawl benchmark creates hundreds of thousands; see startEmulators).
  */
-export async function openBench(dataDir: string, opts: { keepData?: boolean } = {}): Promise<Bench> {
+export async function openBench(dataDir: string, opts: { blobInMemory?: boolean } = {}): Promise<Bench> {
   progress("building the binary (if stale) and starting the emulators");
   const binary = ensureBinary();
-  if (!opts.keepData) rmSync(dataDir, { recursive: true, force: true });
-  const emu = await startEmulators({ dir: dataDir });
+  rmSync(dataDir, { recursive: true, force: true });
+  const emu = await startEmulators({ dir: dataDir, blobInMemory: opts.blobInMemory });
   try {
     return { emu, store: await seedCosmos(emu), binary };
   } catch (err) {
