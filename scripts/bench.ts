@@ -362,9 +362,10 @@ start. Our task message carries each blob as a full ContentFlow content item, so
 
 \`\`\`sh
 npm install
-bun scripts/bench.ts                      # about 15 minutes (the first run also creates 220,000 blobs, about 30 more);
-                                          # rewrites BENCHMARKS.md and the plot (bare loops on Bun, the binary's
-                                          # runtime; \`deno run -A scripts/bench.ts\` runs them on Deno)
+bun scripts/bench.ts                      # rewrites BENCHMARKS.md and the plot (bare loops on Bun, the binary's runtime;
+                                          # \`deno run -A scripts/bench.ts\` runs them on Deno); about 10 minutes plus
+                                          # the crawl section, whose 200,000-blob vault Azurite is slow to create
+                                          # (--crawl-sizes 20000 for a shorter run)
 bun scripts/bench-crawl.ts                # the crawl figures alone, printed with a table to paste (--quick, --sizes,
                                           # --repeat, --compare PATH)
 deno run -A scripts/bench-processing.ts   # the processing figures alone, printed (--tasks, --workers, --idle-seconds)
