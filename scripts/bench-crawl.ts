@@ -3,7 +3,8 @@
 // in the same run (list 5,000 blobs per call; per 100 blobs one execution record in Cosmos and one queue message),
 // alternating. Prints blobs/s of both, their ratio, CPU per 1,000 blobs and the worker's peak RSS, then a block ready
 // to paste into BENCHMARKS.md. The vault's blobs are created once per size and run (32 uploads at a time, Azurite
-// blob in memory: about 700 a second here).
+// blob in memory). Azurite slows as the container grows (each upload scans the blobs already there): on the 2-core
+// VM 20,000 blobs took about 1.5 minutes, 60,000 about 23 minutes; 200,000 would take hours.
 //
 //   bun scripts/bench-crawl.ts [--quick] [--sizes 20000,200000] [--repeat R] [--binary PATH] [--compare PATH]
 //     --quick     one small vault (3,000 blobs), one round: to try the benchmark
