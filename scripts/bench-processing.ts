@@ -14,6 +14,7 @@
 //     --concurrency   PROCESSING_CONCURRENCY of each worker (default: the setting's default, 8)
 //     --idle-seconds  idle window counted for polls/min, after a 60 s back-off (default 120; 0 skips idle figures)
 //     --env K=V       an extra environment variable for the binary (repeatable), e.g. to compare a setting
+//     --binary PATH   measure this build instead of dist/contentflow-worker (e.g. a build of main, to compare)
 import process from "node:process";
 import { join, resolve } from "node:path";
 import { envFlags, intFlag, progress } from "./lib/bench-kit.ts";
@@ -33,7 +34,7 @@ const ROOT = resolve(import.meta.dirname ?? ".", "..");
 const args = process.argv.slice(2);
 if (args.includes("--help") || args.includes("-h")) {
   console.log(
-    "usage: deno run -A scripts/bench-processing.ts [--tasks N] [--workers W] [--concurrency C] [--idle-seconds S] [--env K=V]",
+    "usage: deno run -A scripts/bench-processing.ts [--tasks N] [--workers W] [--concurrency C] [--idle-seconds S] [--env K=V] [--binary PATH]",
   );
   process.exit(0);
 }
@@ -47,6 +48,7 @@ const workerEnv: Record<string, string> = {
 };
 
 const bench = await openBench(join(ROOT, ".data", "bench-processing"));
+if (args.includes("--binary")) bench.binary = resolve(args[args.indexOf("--binary") + 1] ?? "");
 try {
   const ceiling = await sdkCeiling(bench, workers, tasks);
   const withRecords = await sdkWithRecordsCeiling(bench, workers, tasks);

@@ -3,11 +3,16 @@
 // workers, idle polls per minute, enqueue-to-start latency (busy and backed off), child restart latency, shutdown
 // time, resident memory, and binary start-to-ready time, next to the figures measured for the Python worker.
 //
+// First, the first crawl of a vault of 20,000 and of 200,000 blobs against a bare listing loop
+// (scripts/lib/bench-crawl.ts, on emulators of their own, which it creates the blobs in).
+//
 //   bun scripts/bench.ts [--tasks N] [--repeat R] [--out FILE]      (also: npm run bench; deno run -A works too, the
 //   bare SDK loops then run on Deno instead of the binary's runtime)
-//     --tasks   tasks per throughput run (default 1000)
-//     --repeat  throughput repetitions; the report shows medians (default 3)
-//     --out     report path (default BENCHMARKS.md; the plot goes to docs/benchmarks-throughput.svg)
+//     --tasks         tasks per throughput run (default 1000)
+//     --repeat        throughput repetitions; the report shows medians (default 3)
+//     --out           report path (default BENCHMARKS.md; the plot goes to docs/benchmarks-throughput.svg)
+//     --crawl-sizes   vault sizes of the crawl section, comma-separated (default 20000,200000; 0 leaves it out)
+//     --crawl-repeat  crawl rounds per size, bare loop and worker alternately (default 2)
 import process from "node:process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { arch, cpus, totalmem } from "node:os";
@@ -30,12 +35,13 @@ import {
   type ThroughputResult,
 } from "./lib/bench-measure.ts";
 import { buildInfo } from "../src/runtime/build-info.ts";
+import { compareCrawls, type CrawlComparison, crawlTable } from "./lib/bench-crawl.ts";
 
 const ROOT = resolve(import.meta.dirname ?? ".", "..");
 const args = process.argv.slice(2);
 if (args.includes("--help") || args.includes("-h")) {
   console.log(
-    "usage: bun scripts/bench.ts [--tasks N] [--repeat R] [--out FILE]   (or deno run -A scripts/bench.ts ...)",
+    "usage: bun scripts/bench.ts [--tasks N] [--repeat R] [--out FILE] [--crawl-sizes 20000,200000] [--crawl-repeat R]   (or deno run -A scripts/bench.ts ...)",
   );
   process.exit(0);
 }
@@ -59,8 +65,24 @@ const versions = process.versions as Record<string, string | undefined>;
 const RUNTIME = versions.bun ? `Bun ${versions.bun}` : versions.deno ? `Deno ${versions.deno}` : "Node.js";
 const COMMAND = versions.bun ? "bun scripts/bench.ts" : "deno run -A scripts/bench.ts";
 
+const crawlIndex = args.indexOf("--crawl-sizes");
+const crawlSizes = (crawlIndex >= 0 ? args[crawlIndex + 1] ?? "" : "20000,200000").split(",").map(Number)
+  .filter((n) => Number.isInteger(n) && n > 0);
+const crawlRepeat = Math.max(1, intFlag(args, "--crawl-repeat", 2));
+
 const f = (n: number | undefined, d = 1) => (n === undefined || !Number.isFinite(n) ? "n/a" : n.toFixed(d));
 const started = new Date();
+
+// The crawl first, on emulators of its own (Azurite blob in memory), stopped before the rest starts.
+let crawls: CrawlComparison[] = [];
+if (crawlSizes.length > 0) {
+  const crawlBench = await openBench(join(ROOT, ".data", "bench-crawl"), { blobInMemory: true });
+  try {
+    crawls = await compareCrawls(crawlBench, crawlSizes, crawlRepeat, [{ label: "worker", path: crawlBench.binary }]);
+  } finally {
+    await crawlBench.emu.stop();
+  }
+}
 
 const bench = await openBench(join(ROOT, ".data", "bench"));
 const { emu, binary } = bench;
@@ -200,6 +222,7 @@ try {
     idleShutdownMs,
     busyShutdownMs,
     idleRss,
+    crawls,
   });
   mkdirSync(dirname(plotFile), { recursive: true });
   writeFileSync(plotFile, renderPlot({ ceilings, recordCeilings, ours, oursWide }));
@@ -232,6 +255,7 @@ interface Measured extends Throughputs {
   idleShutdownMs: number[];
   busyShutdownMs: number;
   idleRss: { supervisor?: number; worker?: number };
+  crawls: CrawlComparison[];
 }
 
 function renderReport(m: Measured): string {
@@ -317,13 +341,33 @@ Idle polling backs off from QUEUE_MIN_POLL_INTERVAL_MS (100 ms) to QUEUE_POLL_IN
 jitter, so an idle worker settles at 2 polls per minute; a message that arrives then waits for the next poll.
 While messages flow the queue is polled again at once. Restart latency includes the supervisor's restart back-off
 floor (500 ms).
+${
+    m.crawls.length
+      ? `
+## Crawl (first crawl of a vault, median of ${crawlRepeat} alternating rounds)
 
+${crawlTable(m.crawls)}
+
+One source worker (\`worker --role=source --once\`, batch_size 100, pass-through pipeline, a new vault and so no
+checkpoint each run) against a bare SDK loop in the benchmark's process that lists the container 5,000 blobs per
+call and, per 100 blobs, creates an execution record in Cosmos and sends one queue message, one after the other.
+The worker's blobs/s count the crawl itself (its "crawl finished" duration); "spawn to exit" includes the process
+start. Our task message carries each blob as a full ContentFlow content item, so 100 blobs are over the queue's
+64 KiB and go as two messages (two records): the worker makes twice the bare loop's Cosmos and queue calls.
+\`bun scripts/bench-crawl.ts\` measures this section alone (\`--compare PATH\` runs an older build alternately).
+`
+      : ""
+  }
 ## Reproduce
 
 \`\`\`sh
 npm install
-bun scripts/bench.ts                      # about 7 minutes; rewrites BENCHMARKS.md and the plot (bare loops on Bun,
-                                          # the binary's runtime; \`deno run -A scripts/bench.ts\` runs them on Deno)
+bun scripts/bench.ts                      # rewrites BENCHMARKS.md and the plot (bare loops on Bun, the binary's runtime;
+                                          # \`deno run -A scripts/bench.ts\` runs them on Deno); about 10 minutes plus
+                                          # the crawl section, whose 200,000-blob vault Azurite is slow to create
+                                          # (--crawl-sizes 20000 for a shorter run)
+bun scripts/bench-crawl.ts                # the crawl figures alone, printed with a table to paste (--quick, --sizes,
+                                          # --repeat, --compare PATH)
 deno run -A scripts/bench-processing.ts   # the processing figures alone, printed (--tasks, --workers, --idle-seconds)
 bun scripts/bench-processing.ts           # the same, with the bare loops on the binary's runtime (compare CPU per task)
 deno run -A scripts/bench-redrive.ts      # poison requeue --all of 1,000 records, printed (--records, --concurrency, --binary)
@@ -341,7 +385,7 @@ interleaved repetitions); compare ratios measured in one run, not across runs.
  */
 function handWrittenSection(file: string): string {
   if (!existsSync(file)) return "";
-  const generated = new Set(["Throughput", "Latency, polling, restarts, shutdown, memory", "Reproduce"]);
+  const generated = new Set(["Throughput", "Latency, polling, restarts, shutdown, memory", "Crawl", "Reproduce"]);
   const sections = readFileSync(file, "utf8").split(/^(?=## )/m).slice(1);
   const kept = sections.filter((section) => {
     const heading = /^## ([^\n(]*)/.exec(section)?.[1].trim() ?? "";

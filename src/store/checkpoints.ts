@@ -110,6 +110,37 @@ export interface DoneItem {
   lastModified: Date;
 }
 
+/**
+ * The done items of a crawl in memory bounded by MAX_RECENT_KEYS, whatever the vault's size: only the newest
+ * MAX_RECENT_KEYS keys are kept (between 1× and 2× that many before each compaction). mergeProgress gives the same
+ * result for them as for every done item: it keeps the newest MAX_RECENT_KEYS keys of a window that ends at the
+ * newest item, and the newest item's time is that of the newest key (keys start with their ISO time).
+ */
+export class DoneItems {
+  private kept: DoneItem[] = [];
+  /** Items added, all told. */
+  count = 0;
+
+  add(item: DoneItem): void {
+    this.count++;
+    this.kept.push(item);
+    if (this.kept.length >= 2 * MAX_RECENT_KEYS) this.compact();
+  }
+
+  /** The newest MAX_RECENT_KEYS items (by key). */
+  items(): DoneItem[] {
+    this.compact();
+    return this.kept;
+  }
+
+  private compact(): void {
+    if (this.kept.length <= MAX_RECENT_KEYS) return;
+    this.kept.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const unique = this.kept.filter((d, i) => i === 0 || d.key !== this.kept[i - 1].key);
+    this.kept = unique.slice(Math.max(0, unique.length - MAX_RECENT_KEYS));
+  }
+}
+
 export interface CrawlProgress {
   /** The listing ran to the end and every listed item was enqueued. */
   complete: boolean;

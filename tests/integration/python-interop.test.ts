@@ -14,6 +14,7 @@ import { TaskSender } from "../../src/queue/sender.ts";
 import { defaultRegistry } from "../../src/executors/registry.ts";
 import { crawlVault, type SourceDeps } from "../../src/workers/source/crawl-vault.ts";
 import { runSourceOnce } from "../../src/workers/source/index.ts";
+import { CRAWL_SENDS_IN_FLIGHT } from "../../src/workers/source/send-window.ts";
 import { pythonAcquireLock, pythonLockDoc, pythonReleaseLock, pythonSaveCheckpoint } from "../helpers/python-worker.ts";
 import {
   drainQueue,
@@ -221,7 +222,9 @@ describe("mixed fleet: the Python worker's pipeline lock", () => {
 
   test("a Python worker deleting our lock mid-crawl (judged stale) stops our crawl: lease lost, no checkpoint", async () => {
     const s = await setup({ batch_size: 1 });
-    await uploadBlobs(emu, s.container, [{ name: "a.pdf" }, { name: "b.pdf" }, { name: "c.pdf" }]);
+    // More blobs than sends under way at once: the held sends finish after the loss, no new one starts.
+    const n = CRAWL_SENDS_IN_FLIGHT + 3;
+    await uploadBlobs(emu, s.container, Array.from({ length: n }, (_, i) => ({ name: `doc-${i}.pdf` })));
     const { crawl, firstSend, release } = crawlHeldAtFirstSend(s, "cfw-host:4", 3);
     await withTimeout(firstSend, T, "crawl reaches its first send");
     // The Python worker's stale-lock path: delete_item without an etag.
@@ -231,7 +234,10 @@ describe("mixed fleet: the Python worker's pipeline lock", () => {
     const outcome = await withTimeout(crawl, T, "crawl");
     assert.equal(outcome.status, "lease_lost");
     if (outcome.status === "lease_lost") assert.match(outcome.reason, /deleted \(a Python worker judged it stale\)/);
-    assert.ok(outcome.status === "lease_lost" && outcome.tasksQueued < 3, "the crawl stopped early");
+    assert.ok(
+      outcome.status === "lease_lost" && outcome.tasksQueued <= CRAWL_SENDS_IN_FLIGHT,
+      "the crawl stopped early",
+    );
     const ours = await readDoc(
       s.store.checkpoints,
       checkpointId({

@@ -21,6 +21,15 @@ import { boolSetting, intSetting } from "../settings.ts";
 
 export const AZURE_BLOB_INPUT_DISCOVERY = "azure_blob_input_discovery";
 
+/**
+ * Blobs asked for per list call, whatever batch_size is: batch_size only groups the listed blobs into task
+ * messages. Listing batch_size (100) per call made a crawl of a large container wait on a list call every 100
+ * blobs. 1,000 rather than the service's maximum of 5,000: with the next page read while the current one is queued,
+ * 1,000 crawled as fast or faster in the crawl benchmark, and a page's listing response and parsed blobs (the
+ * garbage a page leaves) are a fifth as large, which kept the worker's peak memory about 60 MiB lower.
+ */
+export const LIST_PAGE_SIZE = 1000;
+
 /** Missing and null (an empty YAML value) both become "". */
 function optionalText(name: string) {
   return v.pipe(v.nullish(v.string(`${name} must be a string`), ""), v.trim());
@@ -266,7 +275,7 @@ class AzureBlobInputDiscovery implements InputExecutorInstance {
       a.lastModified.getTime() - b.lastModified.getTime() || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
     let oldest: ListedBlob[] = [];
     let found = 0;
-    for await (const page of this.pages(ctx, 5000)) {
+    for await (const page of this.pages(ctx)) {
       for (const blob of page) {
         if (!keepBlob(blob, this.s, checkpoint)) continue;
         if (opts.isDone?.(blobContent(blob, this.where))) continue;
@@ -284,6 +293,7 @@ class AzureBlobInputDiscovery implements InputExecutorInstance {
       });
     }
     for (let i = 0; i < oldest.length; i += this.s.batch_size) {
+      ctx.signal.throwIfAborted();
       const chunk = sortBlobs(oldest.slice(i, i + this.s.batch_size), this.s);
       yield {
         items: chunk.map((b) => blobContent(b, this.where)),
@@ -292,10 +302,11 @@ class AzureBlobInputDiscovery implements InputExecutorInstance {
     }
   }
 
-  private async *pages(
-    ctx: ExecutorRunContext,
-    pageSize = this.s.batch_size,
-  ): AsyncGenerator<ListedBlob[], void, void> {
+  /**
+   * The container's blobs, LIST_PAGE_SIZE per list call, with the next call already under way while the caller
+   * works through a page (at most one page ahead: memory stays at two pages whatever the container's size).
+   */
+  private async *pages(ctx: ExecutorRunContext): AsyncGenerator<ListedBlob[], void, void> {
     const service = blobServiceClient(this.deps.config, {
       account: this.account,
       accountKey: this.s.blob_storage_credential_type === "azure_key_credential"
@@ -309,14 +320,27 @@ class AzureBlobInputDiscovery implements InputExecutorInstance {
         includeMetadata: this.s.include_metadata,
         abortSignal: ctx.signal,
       })
-      .byPage({ maxPageSize: pageSize });
-    for await (const page of pages) {
-      ctx.signal.throwIfAborted();
-      yield page.segment.blobItems.map(toListed);
+      .byPage({ maxPageSize: LIST_PAGE_SIZE });
+    let next = pages.next();
+    try {
+      for (;;) {
+        const page = await next;
+        if (page.done) return;
+        ctx.signal.throwIfAborted();
+        next = pages.next();
+        yield page.value.segment.blobItems.map(toListed);
+      }
+    } finally {
+      // A caller that stops early (max_results, an abort) leaves the read-ahead call to settle on its own.
+      next.catch(() => undefined);
     }
   }
 
-  /** Matching blobs page by page, in listing order; max_results caps the blobs listed unless `uncapped`. */
+  /**
+   * Matching blobs in groups of batch_size LISTED blobs (as the Python executor groups them), each group filtered
+   * and sorted, in listing order; max_results caps the blobs listed unless `uncapped`. The listing itself asks for
+   * LIST_PAGE_SIZE blobs per call whatever batch_size is.
+   */
   private async *listed(
     checkpoint: Date | undefined,
     ctx: ExecutorRunContext,
@@ -327,12 +351,16 @@ class AzureBlobInputDiscovery implements InputExecutorInstance {
     for await (const page of this.pages(ctx)) {
       const raw = cap > 0 ? page.slice(0, cap - listed) : page;
       listed += raw.length;
-      const kept = sortBlobs(raw.filter((b) => keepBlob(b, this.s, checkpoint)), this.s);
-      if (kept.length > 0) {
-        yield {
-          items: kept.map((b) => blobContent(b, this.where)),
-          maxModified: new Date(Math.max(...kept.map((b) => b.lastModified.getTime()))),
-        };
+      for (let i = 0; i < raw.length; i += this.s.batch_size) {
+        ctx.signal.throwIfAborted();
+        const group = raw.slice(i, i + this.s.batch_size);
+        const kept = sortBlobs(group.filter((b) => keepBlob(b, this.s, checkpoint)), this.s);
+        if (kept.length > 0) {
+          yield {
+            items: kept.map((b) => blobContent(b, this.where)),
+            maxModified: new Date(Math.max(...kept.map((b) => b.lastModified.getTime()))),
+          };
+        }
       }
       if (cap > 0 && listed >= cap) return;
     }

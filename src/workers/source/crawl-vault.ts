@@ -7,8 +7,10 @@
 //   record is marked failed and the crawl stops;
 // - the checkpoint moves only for items that were enqueued, to their own last-modified times; a crawl that stops
 //   early (failure, shutdown, lost lease) never moves the timestamp, it only remembers what it sent;
-// - losing the lease aborts the listing at once and nothing more is written, not even the checkpoint. A record
-//   + send already in flight completes, so no execution is left ambiguous.
+// - losing the lease aborts the listing at once and nothing more is written, not even the checkpoint. The record
+//   + send pairs already in flight (at most CRAWL_SENDS_IN_FLIGHT) complete, so no execution is left ambiguous.
+// Memory does not grow with the vault: the listing holds at most two pages, sends in flight are bounded, and of the
+// items enqueued only what the checkpoint can keep (DoneItems: the newest MAX_RECENT_KEYS) is remembered.
 import type { WorkerContext } from "../../model/worker-context.ts";
 import { errorSummary } from "../../util/errors.ts";
 import type { CosmosStore } from "../../store/cosmos.ts";
@@ -22,6 +24,7 @@ import {
   crawlFrom,
   type CrawlProgress,
   type DoneItem,
+  DoneItems,
   FencedError,
   itemVersionKey,
 } from "../../store/checkpoints.ts";
@@ -34,6 +37,7 @@ import { type CompanionLock, LeaseKeeper } from "./lease-keeper.ts";
 import type { PythonLock, PythonLockStore } from "../../store/python-locks.ts";
 import type { SourceFailure } from "./failures.ts";
 import { type ExecutorRegistry, resolveInputExecutor } from "./input-executor.ts";
+import { SendWindow } from "./send-window.ts";
 
 export interface SourceDeps {
   ctx: WorkerContext;
@@ -272,10 +276,13 @@ async function readCrawlStart(deps: SourceDeps, key: CheckpointKey): Promise<Cra
   return { checkpoint, pythonFrom, pythonNewer, from };
 }
 
-/** What the crawl loop gathered: counts, the item versions it queued or found queued, and why it stopped early. */
+/**
+ * What the crawl loop gathered: counts, the item versions it queued or found queued (the newest the checkpoint
+ * keeps), and why it stopped early.
+ */
 interface CrawlTally {
   counts: CrawlCounts;
-  done: DoneItem[];
+  done: DoneItems;
   untimedNewest: Date | undefined;
   enqueuedCount: number;
   stop: { failure?: SourceFailure; interrupted?: string };
@@ -318,7 +325,7 @@ async function runCrawl(deps: SourceDeps, run: CrawlRun): Promise<CrawlOutcome> 
   }
   const progress: CrawlProgress = {
     complete: !stop.failure && !stop.interrupted,
-    done: tally.done,
+    done: tally.done.items(),
     maxModified: tally.untimedNewest,
     enqueuedCount: tally.enqueuedCount,
     crawlSeconds: (performance.now() - started) / 1000,
@@ -359,13 +366,12 @@ async function crawlBatches(
   const signal = AbortSignal.any([keeper.signal, drain]);
   const tally: CrawlTally = {
     counts: { itemsDiscovered: 0, tasksQueued: 0 },
-    done: [],
+    done: new DoneItems(),
     untimedNewest: undefined,
     enqueuedCount: 0,
     stop: {},
   };
   const { counts, done } = tally;
-
   const build = (items: Content[]): TaskMessage =>
     buildTaskMessage({
       pipelineId: vault.pipeline_id,
@@ -377,6 +383,7 @@ async function crawlBatches(
       leaseEpoch: epoch,
     });
 
+  const window = new SendWindow();
   try {
     const runCtx = { executorId: run.executorId, pipelineName: run.pipelineName, signal, logger: log };
     const isDone = (item: Content) => {
@@ -388,32 +395,27 @@ async function crawlBatches(
       for (const item of batch.items) {
         const at = itemTime(item, batch.maxModified);
         const version = at ? { key: itemVersionKey(item.id.unique_id, at), lastModified: at } : undefined;
-        if (version && seen.has(version.key)) done.push(version); // enqueued by an earlier crawl
+        if (version && seen.has(version.key)) done.add(version); // enqueued by an earlier crawl
         else fresh.push({ item, done: version });
       }
       counts.itemsDiscovered += fresh.length;
       ctx.report.count("items_discovered_total", fresh.length);
       const byItem = new Map(fresh.map((f) => [f.item, f.done]));
       for (const planned of planTaskMessages(fresh.map((f) => f.item), build)) {
-        if (keeper.signal.aborted) throw keeper.signal.reason;
-        await enqueue(deps, planned, log, failureBase);
-        counts.tasksQueued++;
-        ctx.report.count("tasks_enqueued_total");
-        for (const item of planned.message.payload.content) {
-          tally.enqueuedCount++;
-          const version = byItem.get(item);
-          if (version) done.push(version);
-          else if (batch.maxModified && (!tally.untimedNewest || batch.maxModified > tally.untimedNewest)) {
-            tally.untimedNewest = batch.maxModified;
-          }
-        }
+        await window.add(async () => {
+          await enqueue(deps, planned, log, failureBase);
+          counted(tally, planned, byItem, batch.maxModified);
+          ctx.report.count("tasks_enqueued_total");
+        }, keeper.signal);
       }
       if (drain.aborted) {
         tally.stop = { interrupted: "shutdown" };
         break;
       }
     }
+    await window.settle();
   } catch (err) {
+    await window.drain();
     if (err instanceof CrawlStop) tally.stop = { failure: err.failure };
     else if (keeper.signal.aborted) tally.stop = { interrupted: "lease lost" };
     else if (drain.aborted) tally.stop = { interrupted: "shutdown" };
@@ -428,6 +430,24 @@ async function crawlBatches(
     }
   }
   return tally;
+}
+
+/** Counts a task that was queued: its items are done (the checkpoint may move past them). */
+function counted(
+  tally: CrawlTally,
+  planned: PlannedTask,
+  byItem: Map<Content, DoneItem | undefined>,
+  batchNewest: Date | undefined,
+): void {
+  tally.counts.tasksQueued++;
+  for (const item of planned.message.payload.content) {
+    tally.enqueuedCount++;
+    const version = byItem.get(item);
+    if (version) tally.done.add(version);
+    else if (batchNewest && (!tally.untimedNewest || batchNewest > tally.untimedNewest)) {
+      tally.untimedNewest = batchNewest;
+    }
+  }
 }
 
 async function enqueue(
