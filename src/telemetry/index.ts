@@ -29,7 +29,12 @@ export type {
   TelemetrySignal,
 } from "./types.ts";
 
-const NO_SPAN: SpanHandle = { setAttributes: () => {}, fail: () => {}, traceparent: () => undefined };
+const NO_SPAN: SpanHandle = {
+  setAttributes: () => {},
+  fail: () => {},
+  traceparent: () => undefined,
+  recording: () => false,
+};
 
 export const noTelemetry: Telemetry = {
   enabled: false,
@@ -54,9 +59,18 @@ export function activeTraceparent(): string | undefined {
   return current.getStore()?.traceparent;
 }
 
-/** Whether this call runs inside a span (telemetry on): callers skip preparing span attributes otherwise. */
+/**
+ * The span around this call when it is recorded. A span the sampler left out (most tasks at the default ratio) has
+ * no recorded children either, so nothing is prepared for them: the default ratio costs little per task.
+ */
+function recordedSpan(): Active | undefined {
+  const active = current.getStore();
+  return active?.span.recording() ? active : undefined;
+}
+
+/** Whether this call runs inside a recorded span (telemetry on): callers skip preparing span attributes otherwise. */
 export function inSpan(): boolean {
-  return current.getStore() !== undefined;
+  return recordedSpan() !== undefined;
 }
 
 /**
@@ -69,14 +83,14 @@ export function childSpan<T>(
   work: (span: SpanHandle) => Promise<T>,
   kind?: SpanKindName,
 ): Promise<T> {
-  const active = current.getStore();
+  const active = recordedSpan();
   if (!active) return work(NO_SPAN);
   return active.telemetry.span(name, attributes, work, active.span, kind);
 }
 
-/** The span around this call (telemetry on), to keep per-span counts by; undefined outside one. */
+/** The recorded span around this call (telemetry on), to keep per-span counts by; undefined outside one. */
 export function activeSpan(): SpanHandle | undefined {
-  return current.getStore()?.span;
+  return recordedSpan()?.span;
 }
 
 /** Adds attributes to the span around this call (the task's ids once its message is read); none: nothing. */

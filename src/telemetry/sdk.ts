@@ -83,6 +83,9 @@ class SdkSpanHandle implements SpanHandle {
     const sc = this.span.spanContext();
     return this.span.isRecording() ? formatTraceparent(sc.traceId, sc.spanId, sc.traceFlags) : undefined;
   }
+  recording(): boolean {
+    return this.span.isRecording();
+  }
 }
 
 export function startSdkTelemetry(

@@ -11,6 +11,8 @@ export interface SpanHandle {
   fail(message: string): void;
   /** The W3C `traceparent` of this span (to carry to the next process), or undefined when not recorded. */
   traceparent(): string | undefined;
+  /** Whether the span is recorded (the sampler kept it); children of a span that is not are not made. */
+  recording(): boolean;
 }
 
 /**

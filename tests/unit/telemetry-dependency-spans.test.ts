@@ -5,7 +5,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import { createPipelineRequest } from "@azure/core-rest-pipeline";
-import { startTelemetry } from "../../src/telemetry/index.ts";
+import { activeSpan, inSpan, startTelemetry } from "../../src/telemetry/index.ts";
 import { telemetryPlan } from "../../src/telemetry/plan.ts";
 import { dependencyCall, MAX_DEPENDENCY_SPANS, withoutUrlQueries } from "../../src/telemetry/dependency-span.ts";
 import { fetchHttpClient } from "../../src/net/sdk-http-client.ts";
@@ -99,6 +99,29 @@ describe("telemetry: dependency spans for outbound calls", () => {
     const exported = otlp.bodies.traces.join("\n");
     assert.ok(!exported.includes(SIG), "the SAS signature is in no exported byte");
     assert.ok(!exported.includes("sig="), "nor any query string");
+  });
+
+  test("under a span the sampler left out, calls are sent and nothing is made for them", async () => {
+    otlp.clear();
+    const t = await startTelemetry(
+      telemetryPlan({
+        APPLICATIONINSIGHTS_CONNECTION_STRING: "",
+        OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
+        OTEL_TRACES_SAMPLER_ARG: 0,
+      }),
+      who,
+    );
+    const before = served;
+    const seen = await t.span("contentflow.task", {}, async () => {
+      const answer = await send(`${base}/dbs/db/docs/d2?sig=${SIG}`);
+      return { status: answer.status, inSpan: inSpan(), active: activeSpan() };
+    });
+    await t.shutdown(10_000);
+    assert.equal(seen.status, 200);
+    assert.equal(served, before + 1);
+    assert.equal(seen.inSpan, false, "children of a span that is not recorded are not prepared");
+    assert.equal(seen.active, undefined);
+    assert.deepEqual(otlp.spans(), []);
   });
 
   test("a span gets at most MAX_DEPENDENCY_SPANS client spans; the calls past that are counted on it", async () => {
