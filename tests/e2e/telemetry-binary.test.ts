@@ -1,6 +1,6 @@
 // Telemetry through the compiled binary (issue 25): a supervisor with OTEL_EXPORTER_OTLP_ENDPOINT and
 // APPLICATIONINSIGHTS_CONNECTION_STRING pointing at local fakes (an OTLP/HTTP receiver; an Application Insights
-// ingestion endpoint, /v2.1/track, over TLS with a certificate made here, since the exporter always uses https)
+// ingestion endpoint, /v2.1/track, over TLS since the exporter always uses https: tests/helpers/fake-app-insights.ts)
 // processes one task: its contentflow.task span reaches both, from inside the single binary, and the supervisor's
 // own metrics (worker processes up per role) reach the collector; the Cosmos key is in no exported byte; the task's
 // outcome is the same as without telemetry (the execution record is written). With the collector hung and the
@@ -8,10 +8,8 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
-import { spawnSync } from "node:child_process";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { createServer as createTlsServer } from "node:https";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { createServer } from "node:http";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Database } from "@azure/cosmos";
@@ -26,8 +24,11 @@ import {
   type WatchedProcess,
   watchProcess,
 } from "../helpers/e2e-kit.ts";
-
-const CA_DIR = mkdtempSync(join(tmpdir(), "cfw-e2e-otel-ca-"));
+import {
+  type ReceivedRequest,
+  startTelemetryDestinations,
+  type TelemetryDestinations,
+} from "../helpers/fake-app-insights.ts";
 
 describe("compiled binary: task spans to OTLP/HTTP and Application Insights", () => {
   let emu: Emulators;
@@ -35,51 +36,15 @@ describe("compiled binary: task spans to OTLP/HTTP and Application Insights", ()
   let config: Config;
   let db: Database;
   let env: Record<string, string>;
-  let otlp: Server;
-  let appInsights: ReturnType<typeof createTlsServer>;
+  let destinations: TelemetryDestinations | undefined;
   let supervisor: WatchedProcess | undefined;
-  const received: Array<{ url: string; body: string }> = [];
+  const received: ReceivedRequest[] = [];
   const cwd = mkdtempSync(join(tmpdir(), "cfw-otel-"));
 
   before(async () => {
     binary = ensureBinary();
     emu = await startEmulators();
-    const handler = (req: IncomingMessage, res: ServerResponse) => {
-      let body = "";
-      req.on("data", (d) => (body += d));
-      req.on("end", () => {
-        received.push({ url: req.url ?? "", body });
-        res.writeHead(200, { "content-type": "application/json" }).end(
-          req.url?.startsWith("/v2.1/track") ? '{"itemsReceived":1,"itemsAccepted":1,"errors":[]}' : "{}",
-        );
-      });
-    };
-    const made = spawnSync("openssl", [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=127.0.0.1",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1",
-      "-keyout",
-      join(CA_DIR, "key.pem"),
-      "-out",
-      join(CA_DIR, "cert.pem"),
-    ], { encoding: "utf8" });
-    assert.equal(made.status, 0, made.stderr);
-    otlp = createServer(handler);
-    appInsights = createTlsServer({
-      key: readFileSync(join(CA_DIR, "key.pem")),
-      cert: readFileSync(join(CA_DIR, "cert.pem")),
-    }, handler);
-    await new Promise<void>((r) => otlp.listen(0, "127.0.0.1", () => r()));
-    await new Promise<void>((r) => appInsights.listen(0, "127.0.0.1", () => r()));
-    const port = (s: { address(): unknown }) => (s.address() as { port: number }).port;
+    destinations = await startTelemetryDestinations(received);
     env = {
       PATH: process.env.PATH ?? "",
       ...emu.env,
@@ -89,13 +54,11 @@ describe("compiled binary: task spans to OTLP/HTTP and Application Insights", ()
       API_HOST: "127.0.0.1",
       API_PORT: "0",
       SHUTDOWN_DRAIN_TIMEOUT_SECONDS: "8",
-      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port(otlp)}`,
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${destinations.otlpPort}`,
       APPLICATIONINSIGHTS_CONNECTION_STRING:
-        `InstrumentationKey=00000000-0000-0000-0000-00000000e2e0;IngestionEndpoint=https://127.0.0.1:${
-          port(appInsights)
-        }/`,
+        `InstrumentationKey=00000000-0000-0000-0000-00000000e2e0;IngestionEndpoint=https://127.0.0.1:${destinations.appInsightsPort}/`,
       OTEL_TRACES_SAMPLER_ARG: "1",
-      NODE_EXTRA_CA_CERTS: join(CA_DIR, "cert.pem"),
+      NODE_EXTRA_CA_CERTS: destinations.certificate.certPath,
     };
     ({ config, db } = await storeOwnPipeline(emu, env, {
       id: "pipe-otel",
@@ -110,8 +73,7 @@ describe("compiled binary: task spans to OTLP/HTTP and Application Insights", ()
 
   after(async () => {
     await supervisor?.kill();
-    otlp?.close();
-    appInsights?.close();
+    destinations?.close();
     await emu?.stop();
   });
 

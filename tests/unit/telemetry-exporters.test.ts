@@ -2,76 +2,32 @@
 // OTLP/HTTP trace exporter and the Azure Monitor exporter, both behind a BatchSpanProcessor and loaded by dynamic
 // import (as the worker loads them only when telemetry is on), deliver one span to local receivers: an OTLP/HTTP
 // endpoint and a fake Application Insights ingestion endpoint (`/v2.1/track`; the exporter always upgrades the
-// connection string's IngestionEndpoint to https, so the fake speaks TLS with a certificate made here).
+// connection string's IngestionEndpoint to https, so the fake speaks TLS; tests/helpers/fake-app-insights.ts).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { createServer as createTlsServer } from "node:https";
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import process from "node:process";
-
-interface Received {
-  url: string;
-  body: string;
-}
+import {
+  type ReceivedRequest,
+  startTelemetryDestinations,
+  type TelemetryDestinations,
+} from "../helpers/fake-app-insights.ts";
 
 describe("telemetry exporters under this runtime", () => {
-  const received: Received[] = [];
-  const handler = (req: IncomingMessage, res: ServerResponse) => {
-    let body = "";
-    req.on("data", (d) => (body += d));
-    req.on("end", () => {
-      received.push({ url: req.url ?? "", body });
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end(
-        req.url?.startsWith("/v2.1/track") ? JSON.stringify({ itemsReceived: 1, itemsAccepted: 1, errors: [] }) : "{}",
-      );
-    });
-  };
-  const otlp = createServer(handler);
-  let tls: ReturnType<typeof createTlsServer>;
-  let cert = "";
+  const received: ReceivedRequest[] = [];
+  let destinations: TelemetryDestinations;
 
   before(async () => {
     // Statsbeat (the exporter's own usage reports to Microsoft's endpoints) off, as src/telemetry sets it.
     process.env.APPLICATIONINSIGHTS_STATSBEAT_DISABLED = "true";
     process.env.APPLICATIONINSIGHTS_SDKSTATS_DISABLED = "true";
-    const dir = mkdtempSync(join(tmpdir(), "cfw-otel-cert-"));
-    const r = spawnSync("openssl", [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=127.0.0.1",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1",
-      "-keyout",
-      join(dir, "key.pem"),
-      "-out",
-      join(dir, "cert.pem"),
-    ], { encoding: "utf8" });
-    assert.equal(r.status, 0, `openssl could not make a test certificate: ${r.stderr}`);
-    cert = readFileSync(join(dir, "cert.pem"), "utf8");
-    tls = createTlsServer({ key: readFileSync(join(dir, "key.pem")), cert }, handler);
-    await new Promise<void>((r) => otlp.listen(0, "127.0.0.1", () => r()));
-    await new Promise<void>((r) => tls.listen(0, "127.0.0.1", () => r()));
+    destinations = await startTelemetryDestinations(received);
   });
 
-  after(() => {
-    otlp.close();
-    tls.close();
-  });
+  after(() => destinations.close());
 
   test("one span reaches the OTLP/HTTP receiver and the Application Insights fake", async () => {
-    const otlpPort = (otlp.address() as { port: number }).port;
-    const tlsPort = (tls.address() as { port: number }).port;
+    const { otlpPort, appInsightsPort: tlsPort } = destinations;
+    const cert = destinations.certificate.cert;
     const { BasicTracerProvider, BatchSpanProcessor } = await import("@opentelemetry/sdk-trace-base");
     const { OTLPTraceExporter } = await import("@opentelemetry/exporter-trace-otlp-http");
     const { AzureMonitorTraceExporter } = await import("@azure/monitor-opentelemetry-exporter");
