@@ -17,6 +17,7 @@ import type { Content } from "../../src/model/content.ts";
 import { buildTaskMessage, type TaskMessage } from "../../src/model/task-envelope.ts";
 import { type PoisonRecord, PoisonRecordSchema } from "../../src/queue/poison.ts";
 import { sleep, uniqueName, until, withTimeout } from "./wait.ts";
+import { sleepOrAbort } from "../../src/util/sleep.ts";
 
 export { sleep, uniqueName, until, withTimeout };
 
@@ -153,13 +154,7 @@ export const waitExecutor: ExecutorDefinition<typeof waitSettings> = {
     type: "test_wait",
     async process(input, ctx) {
       countCall("test_wait", input);
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(resolve, settings.ms);
-        ctx.signal.addEventListener("abort", () => {
-          clearTimeout(timer);
-          reject(ctx.signal.reason);
-        }, { once: true });
-      });
+      await sleepOrAbort(settings.ms, ctx.signal);
       return input;
     },
   }),

@@ -37,6 +37,19 @@ describe("telemetry: dependency spans for outbound calls", () => {
     await new Promise<void>((r) => server.close(() => r()));
   });
 
+  /** Telemetry exporting to the receiver (cleared first) with `ratio` of traces sampled. */
+  const telemetryToReceiver = (ratio: number) => {
+    otlp.clear();
+    return startTelemetry(
+      telemetryPlan({
+        APPLICATIONINSIGHTS_CONNECTION_STRING: "",
+        OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
+        OTEL_TRACES_SAMPLER_ARG: ratio,
+      }),
+      who,
+    );
+  };
+
   const send = (url: string, method: "GET" | "PUT" = "GET") =>
     fetchHttpClient().sendRequest(createPipelineRequest({ url, method, allowInsecureConnection: true }));
 
@@ -50,15 +63,7 @@ describe("telemetry: dependency spans for outbound calls", () => {
   });
 
   test("each attempt is a client span under the active span; the query never leaves the process", async () => {
-    otlp.clear();
-    const t = await startTelemetry(
-      telemetryPlan({
-        APPLICATIONINSIGHTS_CONNECTION_STRING: "",
-        OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
-        OTEL_TRACES_SAMPLER_ARG: 1,
-      }),
-      who,
-    );
+    const t = await telemetryToReceiver(1);
     const refused = `http://127.0.0.1:${await closedPort()}/gone?sv=2024&sig=${SIG}`;
     const statuses = await t.span("contentflow.task", {}, async () => {
       const ok = await send(`${base}/dbs/db/docs/d1?sig=${SIG}#frag`, "PUT");
@@ -102,15 +107,7 @@ describe("telemetry: dependency spans for outbound calls", () => {
   });
 
   test("under a span the sampler left out, calls are sent and nothing is made for them", async () => {
-    otlp.clear();
-    const t = await startTelemetry(
-      telemetryPlan({
-        APPLICATIONINSIGHTS_CONNECTION_STRING: "",
-        OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
-        OTEL_TRACES_SAMPLER_ARG: 0,
-      }),
-      who,
-    );
+    const t = await telemetryToReceiver(0);
     const before = served;
     const seen = await t.span("contentflow.task", {}, async () => {
       const answer = await send(`${base}/dbs/db/docs/d2?sig=${SIG}`);
@@ -125,15 +122,7 @@ describe("telemetry: dependency spans for outbound calls", () => {
   });
 
   test("a span gets at most MAX_DEPENDENCY_SPANS client spans; the calls past that are counted on it", async () => {
-    otlp.clear();
-    const t = await startTelemetry(
-      telemetryPlan({
-        APPLICATIONINSIGHTS_CONNECTION_STRING: "",
-        OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
-        OTEL_TRACES_SAMPLER_ARG: 1,
-      }),
-      who,
-    );
+    const t = await telemetryToReceiver(1);
     const extra = 7;
     const answers = await t.span("contentflow.crawl", {}, async () => {
       let sum = 0;
