@@ -2,16 +2,16 @@
 // (batch_size 100, pass-through pipeline, a fresh checkpoint each run) against a bare SDK loop on the same emulators
 // in the same run (list 5,000 blobs per call; per 100 blobs one execution record in Cosmos and one queue message),
 // alternating. Prints blobs/s of both, their ratio, CPU per 1,000 blobs and the worker's peak RSS, then a block ready
-// to paste into BENCHMARKS.md. The vault's blobs are created once per size and run (32 uploads at a time, Azurite
-// blob in memory). Azurite slows as the container grows (each upload scans the blobs already there): on the 2-core
-// VM 20,000 blobs took about 1.5 minutes, 60,000 about 23 minutes; 200,000 would take hours.
+// to paste into BENCHMARKS.md. The vaults are written into Azurite's store before it starts (scripts/lib/azurite-seed.ts:
+// uploading 200,000 blobs through Azurite would take hours); 200,000 take about 10 s.
 //
 //   bun scripts/bench-crawl.ts [--quick] [--sizes 20000,200000] [--repeat R] [--binary PATH] [--compare PATH]
 //     --quick     one small vault (3,000 blobs), one round: to try the benchmark
 //     --sizes     vault sizes, comma-separated (default 20000,200000)
 //     --repeat    rounds per size; the table shows medians (default 2)
 //     --binary    measure this build instead of dist/contentflow-worker (built first if older than src/)
-//     --compare   also run this build, alternately with the first (before/after of a change, e.g. a build of main)
+//     --compare   also run this build, alternately with the first (before/after of a change, e.g. a build of main;
+//                 repeatable)
 //     --env K=V   an extra environment variable for the binaries (repeatable)
 import process from "node:process";
 import { join, resolve } from "node:path";
@@ -38,14 +38,16 @@ if (sizes.some((s) => !Number.isInteger(s) || s <= 0)) {
 const repeat = quick ? 1 : Math.max(1, intFlag(args, "--repeat", 2));
 const env = envFlags(args);
 
-const bench = await openBench(join(ROOT, ".data", "bench-crawl"), { blobInMemory: true });
+const bench = await openBench(join(ROOT, ".data", "bench-crawl"));
 try {
   const binaries = [{
     label: flag("--compare") ? "this build" : "worker",
     path: resolve(flag("--binary") ?? bench.binary),
   }];
-  const other = flag("--compare");
-  if (other) binaries.push({ label: "compared build", path: resolve(other) });
+  const others = args.flatMap((a, i) => (a === "--compare" && args[i + 1] ? [args[i + 1]] : []));
+  others.forEach((other, i) =>
+    binaries.push({ label: others.length > 1 ? `compared build ${i + 1}` : "compared build", path: resolve(other) })
+  );
   const started = new Date();
   const results = await compareCrawls(bench, sizes, repeat, binaries, env);
   const versions = process.versions as Record<string, string | undefined>;

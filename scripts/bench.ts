@@ -4,15 +4,14 @@
 // time, resident memory, and binary start-to-ready time, next to the figures measured for the Python worker.
 //
 // First, the first crawl of a vault of 20,000 and of 200,000 blobs against a bare listing loop
-// (scripts/lib/bench-crawl.ts, on emulators of their own, which it creates the blobs in).
+// (scripts/lib/bench-crawl.ts, on emulators of their own, with the vaults written into Azurite's store first).
 //
 //   bun scripts/bench.ts [--tasks N] [--repeat R] [--out FILE]      (also: npm run bench; deno run -A works too, the
 //   bare SDK loops then run on Deno instead of the binary's runtime)
 //     --tasks         tasks per throughput run (default 1000)
 //     --repeat        throughput repetitions; the report shows medians (default 3)
 //     --out           report path (default BENCHMARKS.md; the plot goes to docs/benchmarks-throughput.svg)
-//     --crawl-sizes   vault sizes of the crawl section, comma-separated (default 20000; 0 leaves it out;
-//                     200000 works but Azurite needs about three hours to create that vault on a 2-core machine)
+//     --crawl-sizes   vault sizes of the crawl section, comma-separated (default 20000,200000; 0 leaves it out)
 //     --crawl-repeat  crawl rounds per size, bare loop and worker alternately (default 2)
 import process from "node:process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -67,17 +66,17 @@ const RUNTIME = versions.bun ? `Bun ${versions.bun}` : versions.deno ? `Deno ${v
 const COMMAND = versions.bun ? "bun scripts/bench.ts" : "deno run -A scripts/bench.ts";
 
 const crawlIndex = args.indexOf("--crawl-sizes");
-const crawlSizes = (crawlIndex >= 0 ? args[crawlIndex + 1] ?? "" : "20000").split(",").map(Number)
+const crawlSizes = (crawlIndex >= 0 ? args[crawlIndex + 1] ?? "" : "20000,200000").split(",").map(Number)
   .filter((n) => Number.isInteger(n) && n > 0);
 const crawlRepeat = Math.max(1, intFlag(args, "--crawl-repeat", 2));
 
 const f = (n: number | undefined, d = 1) => (n === undefined || !Number.isFinite(n) ? "n/a" : n.toFixed(d));
 const started = new Date();
 
-// The crawl first, on emulators of its own (Azurite blob in memory), stopped before the rest starts.
+// The crawl first, on emulators of its own (the vaults written into Azurite's store), stopped before the rest starts.
 let crawls: CrawlComparison[] = [];
 if (crawlSizes.length > 0) {
-  const crawlBench = await openBench(join(ROOT, ".data", "bench-crawl"), { blobInMemory: true });
+  const crawlBench = await openBench(join(ROOT, ".data", "bench-crawl"));
   try {
     crawls = await compareCrawls(crawlBench, crawlSizes, crawlRepeat, [{ label: "worker", path: crawlBench.binary }]);
   } finally {

@@ -29,15 +29,12 @@ export interface Bench {
   binary: string;
 }
 
-/**
- * Builds the binary if stale, starts fresh emulators with their data under `dataDir`, seeds Cosmos. `blobInMemory`:
- * Azurite's blobs in memory only (the crawl benchmark creates hundreds of thousands; see startEmulators).
- */
-export async function openBench(dataDir: string, opts: { blobInMemory?: boolean } = {}): Promise<Bench> {
+/** Builds the binary if stale, starts fresh emulators with their data under `dataDir`, seeds Cosmos. */
+export async function openBench(dataDir: string): Promise<Bench> {
   progress("building the binary (if stale) and starting the emulators");
   const binary = ensureBinary();
   rmSync(dataDir, { recursive: true, force: true });
-  const emu = await startEmulators({ dir: dataDir, blobInMemory: opts.blobInMemory });
+  const emu = await startEmulators({ dir: dataDir });
   try {
     return { emu, store: await seedCosmos(emu), binary };
   } catch (err) {

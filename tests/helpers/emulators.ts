@@ -120,11 +120,6 @@ export interface StartOptions {
   queue?: boolean;
   blob?: boolean;
   cosmos?: boolean;
-  /**
-   * Azurite blob keeps its blobs in memory only (`--inMemoryPersistence`): on disk, it rewrites its whole metadata
-   * file every few seconds, which slows the creation of a large container to a crawl (the crawl benchmark).
-   */
-  blobInMemory?: boolean;
 }
 
 export async function startEmulators(opts: StartOptions = {}): Promise<Emulators> {
@@ -147,7 +142,8 @@ export async function startEmulators(opts: StartOptions = {}): Promise<Emulators
   ]);
   const blob = new EmulatorProcess("azurite-blob", bPort, [
     join(azurite, "blob", "main.js"),
-    ...(opts.blobInMemory ? ["--inMemoryPersistence"] : ["--location", join(dir, "blob")]),
+    "--location",
+    join(dir, "blob"),
     "--blobHost",
     "127.0.0.1",
     "--blobPort",
