@@ -24,11 +24,13 @@ export const AZURE_BLOB_INPUT_DISCOVERY = "azure_blob_input_discovery";
 /**
  * Blobs asked for per list call, whatever batch_size is: batch_size only groups the listed blobs into task
  * messages. Listing batch_size (100) per call made a crawl of a large container wait on a list call every 100
- * blobs. 1,000 rather than the service's maximum of 5,000: with the next page read while the current one is queued,
- * 1,000 crawled as fast or faster in the crawl benchmark, and a page's listing response and parsed blobs (the
- * garbage a page leaves) are a fifth as large, which kept the worker's peak memory about 60 MiB lower.
+ * blobs. 2,500, half the service's maximum, from the crawl benchmark (BENCHMARKS.md, fourth round): at 200,000 blobs
+ * 1,000 per call crawled at 0.74 of a bare loop listing 5,000 per call, 2,500 at 0.97 and 5,000 at 1.11 (the
+ * emulator sorts the rest of the container on each call, so fewer calls weigh less), while the worker's peak memory
+ * was 276, 324 and 450 MiB: the runtime keeps the garbage of parsing a listing response (its XML, the parsed blobs)
+ * for a while, and a 5,000-blob response leaves twice as much as a 2,500-blob one.
  */
-export const LIST_PAGE_SIZE = 1000;
+export const LIST_PAGE_SIZE = 2500;
 
 /** Missing and null (an empty YAML value) both become "". */
 function optionalText(name: string) {
