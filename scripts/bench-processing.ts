@@ -1,7 +1,8 @@
 // Processing benchmark: N pass-through tasks through the compiled binary with W processing workers, next to bare
 // SDK loops on the same emulators in the same run: W loops receiving 32 at a time in this process (delete only; and
 // the same Cosmos calls a task needs, then delete, with the SDKs' own HTTP client), and W loops making those calls
-// over the fetch transport our worker uses, one in each of W processes of their own (scripts/bare-loop-process.ts).
+// over the fetch transport our worker uses, one in each of W processes of their own (scripts/bare-loop-process.ts),
+// with 32 in flight each and again with as many in flight as a worker runs at once (PROCESSING_CONCURRENCY).
 // Then enqueue-to-start latency while busy, idle polls per minute per worker, and enqueue-to-start once backed off.
 //
 // The in-process loops and the loop processes run on the runtime running this script, so run it with Bun
@@ -53,6 +54,11 @@ try {
   const ceiling = await sdkCeiling(bench, workers, tasks);
   const withRecords = await sdkWithRecordsCeiling(bench, workers, tasks);
   const withRecordsFetch = await bareLoopProcesses(bench.emu, await freshStore(bench), workers, tasks);
+  // The same loops with as many tasks in flight as a worker runs (PROCESSING_CONCURRENCY), the workers' layout.
+  const conc = concurrency > 0 ? concurrency : 8;
+  const matched = conc === 32
+    ? withRecordsFetch
+    : await bareLoopProcesses(bench.emu, await freshStore(bench), workers, tasks, undefined, conc);
   const { result, run, queueName, store } = await processingThroughput(bench, workers, tasks, workerEnv);
   progress("enqueue-to-start while busy: 50 tasks, one every 100 ms");
   const busy = await enqueueToStart(bench, store, queueName, 50, 100);
@@ -68,7 +74,6 @@ try {
   // The bare loops run in this process: compare CPU per task under the binary's runtime (Bun) for like with like.
   const versions = process.versions as Record<string, string | undefined>;
   const loopRuntime = versions.bun ? `Bun ${versions.bun}` : versions.deno ? `Deno ${versions.deno}` : "Node.js";
-  const conc = concurrency > 0 ? concurrency : 8;
   console.log(
     `\nprocessing benchmark: ${tasks} pass-through tasks, ${workers} worker process(es) × concurrency ${conc}, binary ${bench.binary}`,
   );
@@ -87,6 +92,11 @@ try {
       f(withRecordsFetch.perSecond)
     } tasks/s`,
   );
+  if (matched !== withRecordsFetch) {
+    console.log(
+      `  the same, ${conc} in flight per process (as many as a worker runs at once): ${f(matched.perSecond)} tasks/s`,
+    );
+  }
   console.log(
     `  contentflow-worker: ${f(result.tasksPerSecond)} tasks/s  (ratio ${
       f(result.tasksPerSecond / ceiling, 2)
@@ -101,7 +111,13 @@ try {
       perTask(withRecords.cpuMsPerMessage)
     } ms with the SDKs' HTTP client (ratio ${f(ours / withRecords.cpuMsPerMessage, 2)}), ${
       perTask(withRecordsFetch.cpuMsPerMessage)
-    } ms over fetch in processes of their own (ratio ${f(ours / withRecordsFetch.cpuMsPerMessage, 2)}); supervisor ${
+    } ms over fetch in processes of their own (ratio ${f(ours / withRecordsFetch.cpuMsPerMessage, 2)})${
+      matched !== withRecordsFetch
+        ? `, ${perTask(matched.cpuMsPerMessage)} ms with ${conc} in flight (ratio ${
+          f(ours / matched.cpuMsPerMessage, 2)
+        })`
+        : ""
+    }; supervisor ${
       perTask(result.supervisorCpuMsPerTask)
     } ms  (workers and supervisor from ready on; start-up of the workers ${f(result.workerStartCpuMs ?? NaN, 0)} ms)`,
   );

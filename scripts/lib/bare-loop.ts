@@ -22,15 +22,16 @@ export interface LoopRun {
 }
 
 /**
- * The ceiling: `loops` loops, each receiving up to 32 messages and deleting them all in parallel, until `n` are
- * deleted; `work` (if given) runs for each message before its delete. The loops run in this process, so its CPU
- * while they run is theirs (the caller does nothing else meanwhile).
+ * The ceiling: `loops` loops, each receiving up to 32 messages and handling them `inFlight` at a time (all 32 at
+ * once by default), until `n` are deleted; `work` (if given) runs for each message before its delete. The loops run
+ * in this process, so its CPU while they run is theirs (the caller does nothing else meanwhile).
  */
 export async function sdkLoop(
   queue: QueueClient,
   loops: number,
   n: number,
   work?: (text: string) => Promise<unknown>,
+  inFlight = 32,
 ): Promise<LoopRun> {
   let deleted = 0;
   let receives = 0;
@@ -46,9 +47,12 @@ export async function sdkLoop(
         continue;
       }
       receives++;
-      await Promise.all(receivedMessageItems.map(async (m) => {
-        if (work) await work(m.messageText);
-        await queue.deleteMessage(m.messageId, m.popReceipt);
+      let next = 0;
+      await Promise.all(Array.from({ length: Math.min(inFlight, receivedMessageItems.length) }, async () => {
+        for (let m = receivedMessageItems[next++]; m; m = receivedMessageItems[next++]) {
+          if (work) await work(m.messageText);
+          await queue.deleteMessage(m.messageId, m.popReceipt);
+        }
       }));
       deleted += receivedMessageItems.length;
     }

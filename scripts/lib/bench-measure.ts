@@ -109,8 +109,10 @@ export async function bareLoopProcesses(
   processes: number,
   n: number,
   runtime: "bun" | "deno" = (process.versions as Record<string, string | undefined>).bun ? "bun" : "deno",
+  /** Messages each loop handles at once (default 32, all it receives per call). */
+  inFlight = 32,
 ): Promise<LoopRun> {
-  const label = `bare loop over fetch in ${processes} ${runtime} process(es)`;
+  const label = `bare loop over fetch in ${processes} ${runtime} process(es), ${inFlight} in flight each`;
   const shares = Array.from({ length: processes }, (_, i) => Math.floor(n / processes) + (i < n % processes ? 1 : 0));
   progress(`${label}: preloading ${n} tasks`);
   const queues = await Promise.all(shares.map(async (share) => {
@@ -139,6 +141,7 @@ export async function bareLoopProcesses(
         vaults: store.config.COSMOS_DB_CONTAINER_VAULTS,
       },
       tasks: share,
+      inFlight,
     };
     const child = spawn(command, runtimeArgs, {
       env: { ...process.env, BARE_LOOP_SPEC: JSON.stringify(spec), NO_COLOR: "1" },
