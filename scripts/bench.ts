@@ -70,6 +70,8 @@ const crawlSizes = (crawlIndex >= 0 ? args[crawlIndex + 1] ?? "" : "20000,200000
   .filter((n) => Number.isInteger(n) && n > 0);
 const crawlRepeat = Math.max(1, intFlag(args, "--crawl-repeat", 2));
 
+/** How long the tasks of the busy-shutdown measure stay invisible after their send. */
+const SHUTDOWN_HIDE_SECONDS = 10;
 const f = (n: number | undefined, d = 1) => (n === undefined || !Number.isFinite(n) ? "n/a" : n.toFixed(d));
 const started = new Date();
 
@@ -169,11 +171,15 @@ try {
         busy = await enqueueToStart(bench, store, queueName, 50, 100);
         progress("child restart latency: SIGKILL a processing child 3 times");
         restarts = await restartLatency(run, 3, 3000);
-        progress("shutdown while busy: 1000 tasks queued, SIGTERM 1 s after they start flowing");
+        progress("shutdown while busy: 1000 tasks queued, SIGTERM when the last of them becomes visible");
         await createVault(store, "bench-shutdown");
         const queue = namedQueue(emu, queueName);
-        await preloadTasks(store, queue, Array.from({ length: 1000 }, (_, i) => passThroughTask("bench-shutdown", i)));
-        await sleep(1000);
+        // Sent invisible for a while, so that they start flowing together once all are queued (the workers finish
+        // tasks faster than they can be queued one by one); SIGTERM comes when the last one becomes visible, when
+        // the first have flowed for as long as the sends took (1-2 s).
+        const tasks = Array.from({ length: 1000 }, (_, i) => passThroughTask("bench-shutdown", i));
+        await preloadTasks(store, queue, tasks, SHUTDOWN_HIDE_SECONDS);
+        await sleep(SHUTDOWN_HIDE_SECONDS * 1000);
         busyShutdownMs = await run.stop();
         leftQueued = await queueLength(queue);
       } else {
@@ -352,8 +358,10 @@ One source worker (\`worker --role=source --once\`, batch_size 100, pass-through
 checkpoint each run) against a bare SDK loop in the benchmark's process that lists the container 5,000 blobs per
 call and, per 100 blobs, creates an execution record in Cosmos and sends one queue message, one after the other.
 The worker's blobs/s count the crawl itself (its "crawl finished" duration); "spawn to exit" includes the process
-start. Our task message carries each blob as a full ContentFlow content item, so 100 blobs are over the queue's
-64 KiB and go as two messages (two records): the worker makes twice the bare loop's Cosmos and queue calls.
+start; peak RSS is the worker's VmHWM. The worker lists 2,500 blobs per call. Our task message carries each blob as
+a full ContentFlow content item, so 100 blobs are over the queue's 64 KiB and go as two messages (two records): the
+worker makes twice the bare loop's Cosmos and queue calls. The vaults are written into Azurite's store before it
+starts (scripts/lib/azurite-seed.ts), one vault per store.
 \`bun scripts/bench-crawl.ts\` measures this section alone (\`--compare PATH\` runs an older build alternately).
 `
       : ""
@@ -363,9 +371,9 @@ start. Our task message carries each blob as a full ContentFlow content item, so
 \`\`\`sh
 npm install
 bun scripts/bench.ts                      # rewrites BENCHMARKS.md and the plot (bare loops on Bun, the binary's runtime;
-                                          # \`deno run -A scripts/bench.ts\` runs them on Deno); about 15 minutes with
-                                          # the crawl section at 20,000 blobs (--crawl-sizes 20000,200000 adds the
-                                          # 200,000-blob vault, which Azurite takes hours to create)
+                                          # \`deno run -A scripts/bench.ts\` runs them on Deno); about 20 minutes,
+                                          # of which the crawl section (20,000 and 200,000 blobs) about 7
+                                          # (--crawl-sizes 20000 leaves the large vault out)
 bun scripts/bench-crawl.ts                # the crawl figures alone, printed with a table to paste (--quick, --sizes,
                                           # --repeat, --compare PATH)
 deno run -A scripts/bench-processing.ts   # the processing figures alone, printed (--tasks, --workers, --idle-seconds)

@@ -99,10 +99,16 @@ export async function preloadTasks(
   { db, config }: SeededStore,
   queue: QueueClient,
   tasks: TaskMessage[],
+  /** Seconds each message stays invisible after its send (0: visible at once). */
+  visibilityTimeout = 0,
 ): Promise<void> {
   const executions = db.container(config.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS);
   await eachLimited(tasks, 16, (t) => executions.items.create(pendingExecutionDoc(t, { workerId: "bench" })));
-  await eachLimited(tasks, 16, (t) => queue.sendMessage(JSON.stringify(t)));
+  await eachLimited(
+    tasks,
+    16,
+    (t) => queue.sendMessage(JSON.stringify(t), visibilityTimeout ? { visibilityTimeout } : {}),
+  );
 }
 
 export interface ExecutionTimes {
