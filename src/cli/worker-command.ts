@@ -8,6 +8,7 @@ import { parseArgs, UsageError } from "./args.ts";
 import { loadEffectiveConfig } from "./load-effective-config.ts";
 import { requireConnectionSettings } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
+import { batchedStdout } from "../log/line-batch.ts";
 import { configureLogging, parseLogLevel, rootLogger } from "../log/logger.ts";
 import { hostname, onSignals } from "../runtime/index.ts";
 import { IpcReporter, openSupervisedChannel } from "../supervisor/child-host.ts";
@@ -64,9 +65,13 @@ export const workerCommand: Command = {
     const channel = supervised ? await openSupervisedChannel() : undefined;
     const config = channel?.config ?? (await loadEffectiveConfig(flags["env-file"] as string | undefined)).config;
     requireConnectionSettings(config);
+    // A supervised worker's log lines and state reports go to the supervisor's pipe in one batch per event-loop
+    // turn (src/log/line-batch.ts), in the order written.
+    const toSupervisor = supervised ? batchedStdout() : undefined;
     configureLogging({
       level: parseLogLevel(config.LOG_LEVEL),
       file: supervised ? undefined : config.LOG_FILE || undefined,
+      write: toSupervisor?.write,
     });
     const id = workerId(config, role, index);
     const logger = rootLogger.child({ worker: config.WORKER_NAME, role, index, worker_id: id });
@@ -74,7 +79,7 @@ export const workerCommand: Command = {
       logger.warn("this worker may outlive a killed supervisor while blocked", { reason: channel.parentDeath.reason });
     }
     const drain = new AbortController();
-    const report: WorkerReporter = supervised ? new IpcReporter(id) : new MemoryReporter();
+    const report: WorkerReporter = toSupervisor ? new IpcReporter(id, toSupervisor.write) : new MemoryReporter();
     const ctx: WorkerContext = {
       config,
       logger,
