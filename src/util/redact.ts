@@ -7,14 +7,17 @@
 
 export const REDACTED = "***";
 
-const secrets = new Set<string>();
+/** Registered values, each with its JSON-escaped form when that differs (a value quoted inside a JSON line). */
+const secrets = new Map<string, string | undefined>();
 
 /** Values shorter than this are not registered: replacing "true" or "1" everywhere would wreck the logs. */
 const MIN_SECRET_LENGTH = 6;
 
 /** Any registered value is replaced by "***" in everything redactText sees. */
 export function registerSecret(value: string | undefined): void {
-  if (value && value.length >= MIN_SECRET_LENGTH) secrets.add(value);
+  if (!value || value.length < MIN_SECRET_LENGTH || secrets.has(value)) return;
+  const escaped = JSON.stringify(value).slice(1, -1);
+  secrets.set(value, escaped !== value ? escaped : undefined);
 }
 
 // Value characters stop at separators, quotes and backslashes (so a JSON-escaped quote after the value survives).
@@ -34,10 +37,9 @@ function replaceAll(text: string, needle: string): string {
 /** `text` with every registered secret and every secret-shaped fragment replaced by "***". */
 export function redactText(text: string): string {
   let out = text;
-  for (const s of secrets) {
+  for (const [s, escaped] of secrets) {
     out = replaceAll(out, s);
-    const escaped = JSON.stringify(s).slice(1, -1);
-    if (escaped !== s) out = replaceAll(out, escaped);
+    if (escaped) out = replaceAll(out, escaped);
   }
   return out
     .replace(CONNECTION_STRING_PART, `$1=${REDACTED}`)
