@@ -2,12 +2,12 @@
 // writes a log line per task and its state reports to the supervisor's pipe; each write is a system call and wakes
 // the supervisor to read it. Batching keeps the order of the lines (everything the worker writes to stdout goes
 // through one batch) and delays a line by at most the rest of the current turn. The batch is written at once when it
-// reaches MAX_BATCH_BYTES, and on exit; a process killed outright (SIGKILL) loses only the lines of its last turn.
+// reaches MAX_BATCH_CHARS, and on exit; a process killed outright (SIGKILL) loses only the lines of its last turn.
 import process from "node:process";
 import { setImmediate } from "node:timers";
 
-/** A batch this large is written at once instead of at the end of the turn. */
-export const MAX_BATCH_BYTES = 64 * 1024;
+/** A batch this long (in characters; our lines are ASCII JSON, so bytes) is written at once, not at the end of the turn. */
+export const MAX_BATCH_CHARS = 64 * 1024;
 
 export class LineBatch {
   private lines: string[] = [];
@@ -21,7 +21,7 @@ export class LineBatch {
   readonly write = (line: string): void => {
     this.lines.push(line);
     this.chars += line.length + 1;
-    if (this.chars >= MAX_BATCH_BYTES) this.flush();
+    if (this.chars >= MAX_BATCH_CHARS) this.flush();
     else if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(this.flush);

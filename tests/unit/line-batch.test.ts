@@ -2,7 +2,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { setImmediate } from "node:timers";
-import { LineBatch, MAX_BATCH_BYTES } from "../../src/log/line-batch.ts";
+import { LineBatch, MAX_BATCH_CHARS } from "../../src/log/line-batch.ts";
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -26,10 +26,10 @@ describe("LineBatch", () => {
     const writes: string[] = [];
     const batch = new LineBatch((text) => writes.push(text));
     const line = "x".repeat(1023);
-    const perBatch = MAX_BATCH_BYTES / 1024;
+    const perBatch = MAX_BATCH_CHARS / 1024;
     for (let i = 0; i < perBatch + 3; i++) batch.write(line);
     assert.equal(writes.length, 1);
-    assert.equal(writes[0].length, MAX_BATCH_BYTES);
+    assert.equal(writes[0].length, MAX_BATCH_CHARS);
     await nextTurn();
     assert.equal(writes.length, 2);
     assert.equal(writes[1], `${line}\n`.repeat(3));
