@@ -6,7 +6,7 @@
 import process from "node:process";
 import { setImmediate } from "node:timers";
 
-/** A batch this long (in characters; our lines are ASCII JSON, so bytes) is written at once, not at the end of the turn. */
+/** A batch of this many characters (string length) is written at once instead of at the end of the turn. */
 export const MAX_BATCH_CHARS = 64 * 1024;
 
 export class LineBatch {
