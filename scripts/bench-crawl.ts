@@ -16,7 +16,7 @@
 import process from "node:process";
 import { join, resolve } from "node:path";
 import { cpus, loadavg } from "node:os";
-import { envFlags, intFlag } from "./lib/bench-kit.ts";
+import { envFlags, intFlag, textFlag } from "./lib/bench-kit.ts";
 import { openBench } from "./lib/bench-measure.ts";
 import { compareCrawls, crawlTable } from "./lib/bench-crawl.ts";
 
@@ -28,7 +28,7 @@ if (args.includes("--help") || args.includes("-h")) {
   );
   process.exit(0);
 }
-const flag = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+const flag = (name: string) => textFlag(args, name);
 const quick = args.includes("--quick");
 const sizes = quick ? [3000] : (flag("--sizes") ?? "20000,200000").split(",").map((s) => Number(s.trim()));
 if (sizes.some((s) => !Number.isInteger(s) || s <= 0)) {

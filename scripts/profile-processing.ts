@@ -16,7 +16,7 @@ import { createInterface } from "node:readline";
 import { join, resolve } from "node:path";
 import { readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { startEmulators } from "../tests/helpers/emulators.ts";
-import { cpuSeconds, envFlags, intFlag, progress, rssMiB } from "./lib/bench-kit.ts";
+import { cpuSeconds, envFlags, intFlag, progress, rssMiB, textFlag } from "./lib/bench-kit.ts";
 import { bareRecordCalls, sdkLoop } from "./lib/bare-loop.ts";
 import {
   createVault,
@@ -33,10 +33,7 @@ import { ensureBinary } from "../tests/helpers/binary.ts";
 
 const ROOT = resolve(import.meta.dirname ?? ".", "..");
 const args = process.argv.slice(2);
-const flag = (name: string) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : args.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
-};
+const flag = (name: string) => textFlag(args, name);
 const tasks = intFlag(args, "--tasks", 2000);
 const profile = args.includes("--cpu-prof");
 const runtime = flag("--runtime") ?? "deno";

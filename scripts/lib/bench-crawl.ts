@@ -4,7 +4,7 @@
 // checkpoint is fresh), with blobs per second, CPU and the worker's peak resident memory. Used by
 // scripts/bench-crawl.ts and scripts/bench.ts.
 import process from "node:process";
-import { mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { mkdtempSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
@@ -16,7 +16,7 @@ import { createVault, upsertPipeline } from "../../tests/helpers/seeded-store.ts
 import { uniqueName } from "../../tests/helpers/wait.ts";
 import { sleep } from "../../src/util/sleep.ts";
 import { type Bench, freshStore } from "./bench-measure.ts";
-import { median, progress } from "./bench-kit.ts";
+import { cpuSeconds, median, procStatusKiB, progress } from "./bench-kit.ts";
 import { seedBlobContainers } from "./azurite-seed.ts";
 
 /** Blobs per list call of the bare loop (the service's maximum). */
@@ -160,24 +160,6 @@ export async function bareCrawl(bench: Bench, vault: CrawlVault): Promise<CrawlR
   };
 }
 
-function procStatusKiB(pid: number, field: "VmHWM" | "VmRSS"): number | undefined {
-  try {
-    const kb = new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
-    return kb ? Number(kb) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function procCpuSeconds(pid: number): number | undefined {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * `binary worker --role=source --once --vault <new vault>` over the vault's container (a fresh database, queue and
  * vault each run: no checkpoint yet). Blobs per second over the crawl itself (its "crawl finished" log line's
@@ -217,7 +199,7 @@ export async function workerCrawl(
   const sampler = (async () => {
     while (running) {
       hwmKiB = Math.max(hwmKiB, procStatusKiB(child.pid, "VmHWM") ?? 0);
-      cpu = procCpuSeconds(child.pid) ?? cpu;
+      cpu = cpuSeconds(child.pid) ?? cpu;
       await sleep(100);
     }
   })();

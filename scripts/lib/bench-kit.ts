@@ -7,10 +7,15 @@ import type { QueueClient } from "@azure/storage-queue";
 import { eachLimited } from "../../src/util/each-limited.ts";
 import { passThroughTask } from "../../tests/helpers/seeded-store.ts";
 
+/** The value of a flag `--name V` / `--name=V` (the first one given), or undefined. */
+export function textFlag(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : args.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
+}
+
 /** A whole-number flag `--name N` / `--name=N`; exits 2 with a message when it is not one. */
 export function intFlag(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(name);
-  const raw = i >= 0 ? args[i + 1] : args.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
+  const raw = textFlag(args, name);
   if (raw === undefined) return fallback;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0) {
@@ -56,13 +61,19 @@ export async function preloadPlain(queue: QueueClient, n: number, vaultId: strin
   await eachLimited(texts, 16, (t) => queue.sendMessage(t));
 }
 
-export function rssMiB(pid: number): number | undefined {
+/** A memory figure of a process from /proc (Linux), in KiB: VmRSS now, or VmHWM, the most it has held. */
+export function procStatusKiB(pid: number, field: "VmHWM" | "VmRSS"): number | undefined {
   try {
-    const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
-    return kb ? Math.round(Number(kb) / 1024 * 10) / 10 : undefined;
+    const kb = new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+    return kb ? Number(kb) : undefined;
   } catch {
     return undefined;
   }
+}
+
+export function rssMiB(pid: number): number | undefined {
+  const kb = procStatusKiB(pid, "VmRSS");
+  return kb ? Math.round(kb / 1024 * 10) / 10 : undefined;
 }
 
 export function median(values: number[]): number {
