@@ -88,10 +88,53 @@ function countingExport<T>(
   };
 }
 
+/** What SpanExporter and LogRecordExporter have in common. */
+interface BatchExporter<I> {
+  export(items: I[], done: (result: ExportResult) => void): void;
+  shutdown(): Promise<void>;
+  forceFlush?(): Promise<void>;
+}
+
+/**
+ * How many items wait in a batch processor's queue (handed to the processor, not yet to its exporter), for one
+ * signal: `admit` lets an item in or counts it as dropped when the queue is full; the processor exports through
+ * `exporter`, which takes exported batches off the count and counts failed ones as dropped.
+ */
+class BatchQueue<I> {
+  private queued = 0;
+
+  constructor(
+    private readonly maxQueueSize: number,
+    private readonly signal: TelemetrySignal,
+    private readonly drops: DropCounter,
+  ) {}
+
+  admit(): boolean {
+    if (this.queued >= this.maxQueueSize) {
+      this.drops.add(this.signal, 1);
+      return false;
+    }
+    this.queued++;
+    return true;
+  }
+
+  exporter(exporter: BatchExporter<I>): Required<BatchExporter<I>> {
+    return {
+      export: countingExport<I[]>(
+        (items, done) => exporter.export(items, done),
+        (items) => items.length,
+        (n) => (this.queued = Math.max(0, this.queued - n)),
+        (n) => this.drops.add(this.signal, n),
+      ),
+      shutdown: () => exporter.shutdown(),
+      forceFlush: () => exporter.forceFlush?.() ?? Promise.resolve(),
+    };
+  }
+}
+
 /**
  * A span processor in front of a BatchSpanProcessor and its exporter: it knows how many spans wait in the batch
- * queue (handed to the processor, not yet to the exporter), so a span that would overflow it is counted and not
- * passed on; a failed export counts its spans.
+ * queue, so a span that would overflow it is counted and not passed on; a failed export counts its spans.
  */
 export function countedSpanPipeline(
   exporter: SpanExporter,
@@ -99,25 +142,13 @@ export function countedSpanPipeline(
   maxQueueSize: number,
   drops: DropCounter,
 ): SpanProcessor {
-  let queued = 0;
-  const counted: SpanExporter = {
-    export: countingExport<ReadableSpan[]>(
-      (spans, done) => exporter.export(spans, done),
-      (spans) => spans.length,
-      (n) => (queued = Math.max(0, queued - n)),
-      (n) => drops.add("traces", n),
-    ),
-    shutdown: () => exporter.shutdown(),
-    forceFlush: () => exporter.forceFlush?.() ?? Promise.resolve(),
-  };
-  const inner = makeProcessor(counted);
+  const queue = new BatchQueue<ReadableSpan>(maxQueueSize, "traces", drops);
+  const inner = makeProcessor(queue.exporter(exporter));
   return {
     onStart: (span: Span, parent: Context) => inner.onStart(span, parent),
     onEnd: (span: ReadableSpan) => {
       if ((span.spanContext().traceFlags & 1) === 0) return; // not sampled: never exported
-      if (queued >= maxQueueSize) return drops.add("traces", 1);
-      queued++;
-      inner.onEnd(span);
+      if (queue.admit()) inner.onEnd(span);
     },
     forceFlush: () => inner.forceFlush(),
     shutdown: () => inner.shutdown(),
@@ -131,23 +162,11 @@ export function countedLogPipeline(
   maxQueueSize: number,
   drops: DropCounter,
 ): LogRecordProcessor {
-  let queued = 0;
-  const counted: LogRecordExporter = {
-    export: countingExport<ReadableLogRecord[]>(
-      (records, done) => exporter.export(records, done),
-      (records) => records.length,
-      (n) => (queued = Math.max(0, queued - n)),
-      (n) => drops.add("logs", n),
-    ),
-    shutdown: () => exporter.shutdown(),
-    forceFlush: () => exporter.forceFlush?.() ?? Promise.resolve(),
-  };
-  const inner = makeProcessor(counted);
+  const queue = new BatchQueue<ReadableLogRecord>(maxQueueSize, "logs", drops);
+  const inner = makeProcessor(queue.exporter(exporter));
   return {
     onEmit: (record: SdkLogRecord, context?: Context) => {
-      if (queued >= maxQueueSize) return drops.add("logs", 1);
-      queued++;
-      inner.onEmit(record, context);
+      if (queue.admit()) inner.onEmit(record, context);
     },
     forceFlush: () => inner.forceFlush(),
     shutdown: () => inner.shutdown(),
