@@ -228,7 +228,12 @@ function markConditionErrors(
 export async function runPipeline(
   p: CompiledPipeline,
   input: Content[],
-  opts: { signal: AbortSignal; logger: Logger },
+  opts: {
+    signal: AbortSignal;
+    logger: Logger;
+    /** The caller hands `input` over and does not use its items again: the last reader of it gets it uncopied. */
+    inputHandedOver?: boolean;
+  },
 ): Promise<PipelineResult> {
   const startMs = Date.now();
   const startIso = new Date(startMs).toISOString();
@@ -248,12 +253,16 @@ export async function runPipeline(
     for (const pred of graph.preds.get(id)!) consumersLeft.set(pred, (consumersLeft.get(pred) ?? 0) + 1);
   }
 
-  /** The last consumer of an executor's output gets it as is; others get copies. The caller's input is never mutated. */
+  /**
+   * The last consumer of an executor's output gets it as is; others get copies. The caller's input is never
+   * mutated, unless the caller handed it over (then its last consumer gets it as is too).
+   */
   const take = (source: string): Content[] => {
     const left = (consumersLeft.get(source) ?? 1) - 1;
     consumersLeft.set(source, left);
-    const items = source === TASK_INPUT ? input : results.get(source) ?? [];
-    if (source !== TASK_INPUT && left === 0 && !graph.sinks.includes(source)) {
+    if (source === TASK_INPUT) return left === 0 && opts.inputHandedOver ? input : structuredClone(input);
+    const items = results.get(source) ?? [];
+    if (left === 0 && !graph.sinks.includes(source)) {
       results.delete(source);
       return items;
     }
@@ -292,7 +301,7 @@ export async function runPipeline(
 
   try {
     if (opts.signal.aborted) return cancelled();
-    if (graph.order.length === 0) return finish("completed", structuredClone(input));
+    if (graph.order.length === 0) return finish("completed", opts.inputHandedOver ? input : structuredClone(input));
     const waiting = new Map(graph.order.map((id) => [id, graph.preds.get(id)!.filter((x) => x !== TASK_INPUT).length]));
     const ready = graph.order.filter((id) => waiting.get(id) === 0);
     const inFlight = new Map<string, Promise<[string, Outcome]>>();

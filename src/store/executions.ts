@@ -56,8 +56,11 @@ export interface ExecutionRef {
   task?: ContentProcessingTask;
 }
 
-/** Returns the new record, or undefined to leave it as it is. Gets a copy it may modify. */
-export type ExecutionChange = (doc: ExecutionDoc) => ExecutionDoc | undefined;
+/**
+ * Returns the new record (a new object, e.g. `{ ...doc, status }`), or undefined to leave it as it is. Gets the
+ * record as read or last written, which it must not modify.
+ */
+export type ExecutionChange = (doc: Readonly<ExecutionDoc>) => ExecutionDoc | undefined;
 
 export interface UpdateResult {
   /** The record as written, or as found when the change declined (undefined: no record and none created). */
@@ -218,14 +221,11 @@ export class ExecutionStore {
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
       const current = attempt === 1 && known !== undefined ? known ?? undefined : await this.read(id);
       if (!current && !seed) return { written: false };
-      // A copy for `change` to edit, so that a declined change or a failed write leaves `current` as read. The
-      // record is JSON (read from or bound for Cosmos), and a JSON round trip copies it several times faster than
-      // structuredClone under Bun.
-      const next = change(JSON.parse(JSON.stringify(current ?? seed!())) as ExecutionDoc);
-      if (!next) return { doc: current, written: false };
-      next.id = id;
-      next.updated_at = now();
-      const fitted = fitExecutionDoc(next, this.maxDocBytes, level);
+      // `change` returns a new record and leaves `current` as read (a declined change or a failed write keeps
+      // it for the next round); fitExecutionDoc copies what it redacts or drops, so no deep copy is needed.
+      const changed = change(current ?? seed!());
+      if (!changed) return { doc: current, written: false };
+      const fitted = fitExecutionDoc({ ...changed, id, updated_at: now() }, this.maxDocBytes, level);
       try {
         const response = current
           ? await this.container.item(id, id).replace(fitted.doc, {

@@ -51,6 +51,21 @@ function testRegistry() {
       },
     }),
   };
+  // mtag: as tag, but changes the items it gets in place and returns them.
+  const mtag: ExecutorDefinition<typeof tagSettings> = {
+    type: "mtag",
+    category: "transform",
+    description: "test: appends its tag to data.path of the items it was given",
+    settings: tagSettings,
+    create: (id, s) => ({
+      id,
+      type: "mtag",
+      process(input) {
+        for (const c of input) c.data = Object.assign(c.data ?? {}, { path: `${c.data?.path ?? ""}${s.tag}` });
+        return Promise.resolve(input);
+      },
+    }),
+  };
   // ptag: per-item executor; may fail on some items, wait, hang, or meet the other branch at a barrier.
   const ptagSettings = v.object({
     tag: v.optional(v.string(), ""),
@@ -86,7 +101,7 @@ function testRegistry() {
   };
   return defaultRegistry().register(tag as unknown as ExecutorDefinition).register(
     ptag as unknown as ExecutorDefinition,
-  );
+  ).register(mtag as unknown as ExecutorDefinition);
 }
 
 function compile(yaml: string, opts: { env?: Record<string, string>; exclude?: string | null } = {}) {
@@ -100,13 +115,17 @@ function compile(yaml: string, opts: { env?: Record<string, string>; exclude?: s
 async function run(
   yaml: string,
   input: Content[],
-  opts: { env?: Record<string, string>; exclude?: string | null } = {},
+  opts: { env?: Record<string, string>; exclude?: string | null; handOver?: boolean } = {},
 ) {
   seen.active = 0;
   seen.maxActive = 0;
   seen.invoked = [];
   seen.barrier = 0;
-  return await runPipeline(compile(yaml, opts), input, { signal: new AbortController().signal, logger });
+  return await runPipeline(compile(yaml, opts), input, {
+    signal: new AbortController().signal,
+    logger,
+    inputHandedOver: opts.handOver,
+  });
 }
 
 const seq = (executors: string, order: string) =>
@@ -303,6 +322,41 @@ describe("pipeline: graph", () => {
     const snapshot = structuredClone(input);
     await run(seq(`    - {id: a, type: ptag, settings: {tag: A}}\n`, "a"), input);
     assert.deepEqual(input, snapshot);
+    await run(seq(`    - {id: a, type: mtag, settings: {tag: A}}\n`, "a"), input);
+    assert.deepEqual(input, snapshot, "not even by an executor that changes its items in place");
+  });
+
+  test("input handed over: its last reader gets it uncopied, earlier readers get copies", async () => {
+    // Both `a` and `j` read the task's input; `a` runs first, `j` (after `a`) is its last reader.
+    const yaml = `pipeline:
+  name: p
+  executors:
+    - {id: in, type: mtag, settings: {tag: I}}
+    - {id: a, type: mtag, settings: {tag: A}}
+    - {id: j, type: mtag, settings: {tag: J}}
+  edges:
+    - {from: in, to: a}
+    - {from: [in, a], to: j, type: join}
+`;
+    const kept = [item(1)];
+    const kept0 = structuredClone(kept);
+    const handed = [item(1)];
+    const r1 = await run(yaml, kept, { exclude: "in" });
+    const r2 = await run(yaml, handed, { exclude: "in", handOver: true });
+    assert.equal(r2.status, "completed", r2.error);
+    assert.deepEqual(r2.content.map((c) => c.data?.path), ["J", "AJ"], "`a` changed a copy, not `j`'s input");
+    assert.deepEqual(r2.content, r1.content);
+    assert.deepEqual(kept, kept0);
+    assert.equal(r2.content[0], handed[0], "the last reader got the caller's own item");
+  });
+
+  test("input handed over to a pipeline of nothing: returned as is", async () => {
+    const input = [item(1)];
+    const r = await run(`pipeline:\n  name: p\n  executors:\n    - {id: in, type: tag, settings: {tag: I}}\n`, input, {
+      exclude: "in",
+      handOver: true,
+    });
+    assert.equal(r.content, input);
   });
 });
 

@@ -97,6 +97,8 @@ type InvalidMessage = Extract<DecodedMessage, { kind: "invalid" }>;
 /** A pipeline run that completed, with what recording it needs. */
 interface CompletedRun {
   task: ContentProcessingTask;
+  /** How many items the task brought (its content list is the pipeline's to change). */
+  itemsIn: number;
   result: PipelineResult;
   saveFullOutput: boolean;
   /** The record as this delivery set it running. */
@@ -199,7 +201,14 @@ export class TaskHandler {
         return await this.toPoison(message, started.exhausted, { taskId, executionId }, log);
       }
       begun = true;
-      result = await runPipeline(pipeline.pipeline, t.content, { signal: attempt.signal, logger: log });
+      // Handed over: the executors may change the task's items, which are not read again here (a record that
+      // went missing since `begin` is re-created from the task, and the completed write replaces its content).
+      const itemsIn = t.content.length;
+      result = await runPipeline(pipeline.pipeline, t.content, {
+        signal: attempt.signal,
+        logger: log,
+        inputHandedOver: true,
+      });
       releaseTurn();
       if (result.status !== "completed") {
         if (message.lost.aborted || stop.aborted) throw attempt.signal.reason ?? new Error(`pipeline ${result.status}`);
@@ -208,7 +217,7 @@ export class TaskHandler {
           : result.error ?? `pipeline ${result.status}`;
         throw new TaskRunError(why);
       }
-      const run = { task: t, result, saveFullOutput, running: started.doc, claim, startedAt };
+      const run = { task: t, itemsIn, result, saveFullOutput, running: started.doc, claim, startedAt };
       await this.settleCompleted(run, message, stop, log);
     } catch (err) {
       await this.onFailure(message, err, { executionId, task, taskId, begun }, stop, log, result);
@@ -234,7 +243,7 @@ export class TaskHandler {
    */
   private async settleCompleted(run: CompletedRun, message: HeldMessage, stop: AbortSignal, log: Logger) {
     const { deps } = this;
-    const { task, result, claim, startedAt } = run;
+    const { task, itemsIn, result, claim, startedAt } = run;
     const recorded = await this.recordCompletion(task, result, run.saveFullOutput, run.running, message, stop, log);
     if (recorded === "superseded") {
       deps.report.count("tasks_superseded_total");
@@ -252,7 +261,7 @@ export class TaskHandler {
     deps.report.count("tasks_processed_total");
     log.info("task completed", {
       duration_ms: Date.now() - startedAt,
-      items_in: task.content.length,
+      items_in: itemsIn,
       items_out: result.content.length,
     });
   }
