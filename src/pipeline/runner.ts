@@ -225,6 +225,34 @@ function markConditionErrors(
   };
 }
 
+/**
+ * What hands each executor the items of one of its sources: the last consumer of an executor's output gets it as
+ * is; others get copies. The caller's input is never mutated, unless the caller handed it over (then its last
+ * consumer gets it as is too). `results` holds the executors' outputs as they finish.
+ */
+function itemTaker(
+  graph: CompiledPipeline["graph"],
+  results: Map<string, Content[]>,
+  input: Content[],
+  inputHandedOver: boolean,
+): (source: string) => Content[] {
+  const consumersLeft = new Map<string, number>();
+  for (const id of graph.order) {
+    for (const pred of graph.preds.get(id)!) consumersLeft.set(pred, (consumersLeft.get(pred) ?? 0) + 1);
+  }
+  return (source) => {
+    const left = (consumersLeft.get(source) ?? 1) - 1;
+    consumersLeft.set(source, left);
+    if (source === TASK_INPUT) return left === 0 && inputHandedOver ? input : structuredClone(input);
+    const items = results.get(source) ?? [];
+    if (left === 0 && !graph.sinks.includes(source)) {
+      results.delete(source);
+      return items;
+    }
+    return structuredClone(items);
+  };
+}
+
 export async function runPipeline(
   p: CompiledPipeline,
   input: Content[],
@@ -248,26 +276,7 @@ export async function runPipeline(
   const run = linkedSignal(opts.signal);
   const { graph } = p;
   const results = new Map<string, Content[]>();
-  const consumersLeft = new Map<string, number>();
-  for (const id of graph.order) {
-    for (const pred of graph.preds.get(id)!) consumersLeft.set(pred, (consumersLeft.get(pred) ?? 0) + 1);
-  }
-
-  /**
-   * The last consumer of an executor's output gets it as is; others get copies. The caller's input is never
-   * mutated, unless the caller handed it over (then its last consumer gets it as is too).
-   */
-  const take = (source: string): Content[] => {
-    const left = (consumersLeft.get(source) ?? 1) - 1;
-    consumersLeft.set(source, left);
-    if (source === TASK_INPUT) return left === 0 && opts.inputHandedOver ? input : structuredClone(input);
-    const items = results.get(source) ?? [];
-    if (left === 0 && !graph.sinks.includes(source)) {
-      results.delete(source);
-      return items;
-    }
-    return structuredClone(items);
-  };
+  const take = itemTaker(graph, results, input, opts.inputHandedOver === true);
 
   const finish = (status: PipelineResult["status"], content: Content[], error?: string): PipelineResult => {
     const event_type = status === "completed"
