@@ -12,7 +12,7 @@ import process from "node:process";
 import { createInterface } from "node:readline";
 import { CosmosClient } from "@azure/cosmos";
 import { QueueClient } from "@azure/storage-queue";
-import { fetchHttpClient, storageFetchHttpClient } from "../src/net/sdk-http-client.ts";
+import { sdkHttpClient, storageHttpClient } from "../src/net/sdk-http-client.ts";
 import { bareRecordCalls, sdkLoop } from "./lib/bare-loop.ts";
 
 interface BareLoopSpec {
@@ -32,12 +32,12 @@ if (!spec) {
   console.error("bare-loop-process.ts is started by the benchmarks with BARE_LOOP_SPEC set");
   process.exit(2);
 }
-const queue = new QueueClient(spec.queueConnectionString, spec.queueName, { httpClient: storageFetchHttpClient() });
+const queue = new QueueClient(spec.queueConnectionString, spec.queueName, { httpClient: storageHttpClient() });
 const cosmos = new CosmosClient({
   endpoint: spec.cosmosEndpoint,
   key: spec.cosmosKey,
   connectionPolicy: { enableEndpointDiscovery: false },
-  httpClient: fetchHttpClient(),
+  httpClient: sdkHttpClient(),
 });
 const store = {
   db: cosmos.database(spec.databaseName),

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { BlobServiceClient, type ContainerClient } from "@azure/storage-blob";
 import { CosmosClient } from "@azure/cosmos";
 import { QueueClient } from "@azure/storage-queue";
-import { fetchHttpClient, storageFetchHttpClient } from "../../src/net/sdk-http-client.ts";
+import { sdkHttpClient, storageHttpClient } from "../../src/net/sdk-http-client.ts";
 import { basicEnv, startBinary } from "../../tests/helpers/binary.ts";
 import { createVault, upsertPipeline } from "../../tests/helpers/seeded-store.ts";
 import { uniqueName } from "../../tests/helpers/wait.ts";
@@ -109,11 +109,11 @@ export async function bareCrawl(bench: Bench, vault: CrawlVault): Promise<CrawlR
     endpoint: bench.emu.cosmosEndpoint,
     key: bench.emu.env.COSMOS_DB_KEY,
     connectionPolicy: { enableEndpointDiscovery: false },
-    httpClient: fetchHttpClient(),
+    httpClient: sdkHttpClient(),
   });
   const executions = cosmos.database(config.COSMOS_DB_NAME).container(config.COSMOS_DB_CONTAINER_VAULT_EXECUTIONS);
   const queue = new QueueClient(bench.emu.queueConnectionString, uniqueName("bench-crawl-bare"), {
-    httpClient: storageFetchHttpClient(),
+    httpClient: storageHttpClient(),
   });
   await queue.create();
   const blobs = BlobServiceClient.fromConnectionString(bench.emu.blobConnectionString)

@@ -8,7 +8,7 @@ import type { Config } from "../config/schema.ts";
 import { azureCredential } from "../config/credential.ts";
 import { blobEndpoint } from "./storage-account.ts";
 import { serviceErrorText } from "../util/errors.ts";
-import { storageFetchHttpClient } from "../net/sdk-http-client.ts";
+import { storageHttpClient } from "../net/sdk-http-client.ts";
 
 const clients = new Map<string, BlobServiceClient>();
 
@@ -39,7 +39,7 @@ export function blobServiceClient(config: Config, opts: BlobAccountOptions = {})
   const account = opts.account || config.BLOB_STORAGE_ACCOUNT_NAME;
   // The same transport as the Cosmos and queue clients (SDK_HTTP_CLIENT): listings, claim checks and small reads go
   // through fetch; downloads that stream are handed to the SDK's own client by the transport itself.
-  const options = config.SDK_HTTP_CLIENT === "fetch" ? { httpClient: storageFetchHttpClient() } : {};
+  const options = { httpClient: storageHttpClient(config.SDK_HTTP_CLIENT) };
   if (shared && (!account || connectionStringAccount(shared) === account)) {
     client = BlobServiceClient.fromConnectionString(shared, options);
   } else if (account) {

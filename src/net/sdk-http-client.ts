@@ -8,10 +8,10 @@
 // What fetch does not cover is handed to the SDK's default client unchanged: streamed request or response bodies,
 // upload/download progress callbacks, proxy and TLS settings given in code, multipart bodies. Those are not on the
 // per-task path (blob downloads stream and keep the default client). SDK_HTTP_CLIENT=node puts every call back on
-// the default client (for a proxy setup that only node:http honours, say).
+// the default client (for a proxy setup that only node:http honours, say), still through the adapters below.
 //
-// Each request attempt through this transport, fetch or the default client, is a dependency span when telemetry is
-// on (src/telemetry/dependency-span.ts): Cosmos DB calls as Microsoft.DocumentDB, queue and blob calls as
+// Each request attempt through these adapters, over fetch or the default client, is a dependency span when
+// telemetry is on (src/telemetry/dependency-span.ts): Cosmos DB calls as Microsoft.DocumentDB, queue and blob calls as
 // Microsoft.Storage (a download that streams: its span ends when the answer's headers are in).
 import {
   createDefaultHttpClient,
@@ -25,8 +25,10 @@ import { type CompatResponse, toHttpHeadersLike, type WebResourceLike } from "@a
 import type { RequestPolicy } from "@azure/storage-queue";
 import { type AzureNamespace, dependencyCall } from "../telemetry/dependency-span.ts";
 
+/** SDK_HTTP_CLIENT: the runtime's fetch, or the SDKs' own node:http client for every call. */
+export type SdkTransport = "fetch" | "node";
+
 let defaultClient: HttpClient | undefined;
-const fetchClient: HttpClient = { sendRequest: (request) => sendTraced("Microsoft.DocumentDB", request) };
 
 /** The SDK's own client, created once per process (it pools its connections). */
 function sdkDefaultClient(): HttpClient {
@@ -34,53 +36,66 @@ function sdkDefaultClient(): HttpClient {
   return defaultClient;
 }
 
-/** The fetch transport for core-rest-pipeline based SDKs (Cosmos DB). */
-export function fetchHttpClient(): HttpClient {
-  return fetchClient;
+const cosmosClients: Record<SdkTransport, HttpClient> = {
+  fetch: { sendRequest: (request) => sendTraced("Microsoft.DocumentDB", "fetch", request) },
+  node: { sendRequest: (request) => sendTraced("Microsoft.DocumentDB", "node", request) },
+};
+
+/** The transport for core-rest-pipeline based SDKs (Cosmos DB). */
+export function sdkHttpClient(transport: SdkTransport = "fetch"): HttpClient {
+  return cosmosClients[transport];
 }
 
 /**
  * The same transport in the older request-policy shape that the storage SDKs take as `httpClient` (they convert
  * it back to a core-rest-pipeline client internally).
  */
-export function storageFetchHttpClient(): RequestPolicy {
-  return storageFetchClient;
+export function storageHttpClient(transport: SdkTransport = "fetch"): RequestPolicy {
+  return storageClients[transport];
 }
 
-const storageFetchClient: RequestPolicy = {
-  async sendRequest(web: WebResourceLike): Promise<CompatResponse> {
-    const request: PipelineRequest = {
-      url: web.url,
-      method: web.method,
-      headers: createHttpHeaders(web.headers.rawHeaders()),
-      body: web.body,
-      timeout: web.timeout,
-      withCredentials: web.withCredentials,
-      requestId: web.requestId,
-      abortSignal: web.abortSignal as AbortSignal | undefined,
-      streamResponseStatusCodes: web.streamResponseStatusCodes,
-      onUploadProgress: web.onUploadProgress,
-      onDownloadProgress: web.onDownloadProgress,
-      proxySettings: web.proxySettings,
-      agent: web.agent,
-      formData: web.formData,
-      // As the storage SDK sets for its own pipeline (Azurite is plain http); bearer tokens are still refused over
-      // http by the SDK's authentication policy before a request gets here.
-      allowInsecureConnection: true,
-    };
-    const response = await sendTraced("Microsoft.Storage", request);
-    // `request: web` matters: the storage SDK finds its own original request (and with it how to parse the
-    // answer) through the object it handed us.
-    return {
-      request: web,
-      status: response.status,
-      headers: toHttpHeadersLike(response.headers),
-      bodyAsText: response.bodyAsText,
-      readableStreamBody: response.readableStreamBody,
-      blobBody: response.blobBody,
-      browserStreamBody: response.browserStreamBody,
-    } as CompatResponse;
-  },
+/** The storage SDKs' request in core-rest-pipeline's shape, sent by `transport`, the answer in theirs. */
+function storageAdapter(transport: SdkTransport): RequestPolicy {
+  return { sendRequest: (web) => sendStorageRequest(transport, web) };
+}
+
+async function sendStorageRequest(transport: SdkTransport, web: WebResourceLike): Promise<CompatResponse> {
+  const request: PipelineRequest = {
+    url: web.url,
+    method: web.method,
+    headers: createHttpHeaders(web.headers.rawHeaders()),
+    body: web.body,
+    timeout: web.timeout,
+    withCredentials: web.withCredentials,
+    requestId: web.requestId,
+    abortSignal: web.abortSignal as AbortSignal | undefined,
+    streamResponseStatusCodes: web.streamResponseStatusCodes,
+    onUploadProgress: web.onUploadProgress,
+    onDownloadProgress: web.onDownloadProgress,
+    proxySettings: web.proxySettings,
+    agent: web.agent,
+    formData: web.formData,
+    // As the storage SDK sets for its own pipeline (Azurite is plain http); bearer tokens are still refused over
+    // http by the SDK's authentication policy before a request gets here.
+    allowInsecureConnection: true,
+  };
+  const response = await sendTraced("Microsoft.Storage", transport, request);
+  // `request: web` matters: the storage SDK finds its own original request (and with it how to parse the
+  // answer) through the object it handed us.
+  return {
+    request: web,
+    status: response.status,
+    headers: toHttpHeadersLike(response.headers),
+    bodyAsText: response.bodyAsText,
+    readableStreamBody: response.readableStreamBody,
+    blobBody: response.blobBody,
+    browserStreamBody: response.browserStreamBody,
+  } as CompatResponse;
+}
+
+const storageClients: Record<SdkTransport, RequestPolicy> = {
+  fetch: storageAdapter("fetch"),
+  node: storageAdapter("node"),
 };
 
 /** True when fetch can send this request and read its answer as text without losing anything the SDK asked for. */
@@ -95,8 +110,13 @@ export function fetchCanSend(request: PipelineRequest): boolean {
 }
 
 /** One request attempt, in a dependency span of `namespace` when a span is active (telemetry on). */
-function sendTraced(namespace: AzureNamespace, request: PipelineRequest): Promise<PipelineResponse> {
-  return dependencyCall(namespace, request.method, request.url, () => sendWithFetch(request), (r) => r.status);
+function sendTraced(
+  namespace: AzureNamespace,
+  transport: SdkTransport,
+  request: PipelineRequest,
+): Promise<PipelineResponse> {
+  const send = transport === "fetch" ? sendWithFetch : (r: PipelineRequest) => sdkDefaultClient().sendRequest(r);
+  return dependencyCall(namespace, request.method, request.url, () => send(request), (r) => r.status);
 }
 
 async function sendWithFetch(request: PipelineRequest): Promise<PipelineResponse> {

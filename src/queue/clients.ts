@@ -4,13 +4,13 @@ import { QueueClient, QueueServiceClient, StorageSharedKeyCredential } from "@az
 import type { Config } from "../config/schema.ts";
 import { azureCredential } from "../config/credential.ts";
 import { poisonQueueName } from "../config/load.ts";
-import { storageFetchHttpClient } from "../net/sdk-http-client.ts";
+import { storageHttpClient } from "../net/sdk-http-client.ts";
 
 export function queueServiceClient(config: Config): QueueServiceClient {
   const retryOptions = { maxTries: 4, tryTimeoutInMs: 30_000, retryDelayInMs: 500, maxRetryDelayInMs: 5_000 };
   const options = {
     retryOptions,
-    ...(config.SDK_HTTP_CLIENT === "fetch" ? { httpClient: storageFetchHttpClient() } : {}),
+    httpClient: storageHttpClient(config.SDK_HTTP_CLIENT),
   };
   if (config.STORAGE_QUEUE_CONNECTION_STRING) {
     return QueueServiceClient.fromConnectionString(config.STORAGE_QUEUE_CONNECTION_STRING, options);

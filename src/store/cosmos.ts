@@ -3,7 +3,7 @@ import { type Container, CosmosClient, type Database } from "@azure/cosmos";
 import type { Config } from "../config/schema.ts";
 import { azureCredential } from "../config/credential.ts";
 import { sleep } from "../util/sleep.ts";
-import { fetchHttpClient } from "../net/sdk-http-client.ts";
+import { sdkHttpClient } from "../net/sdk-http-client.ts";
 
 export interface CosmosStore {
   client: CosmosClient;
@@ -25,7 +25,7 @@ export function createCosmosClient(config: Config): CosmosClient {
   const common = {
     endpoint: config.COSMOS_DB_ENDPOINT,
     connectionPolicy,
-    ...(config.SDK_HTTP_CLIENT === "fetch" ? { httpClient: fetchHttpClient() } : {}),
+    httpClient: sdkHttpClient(config.SDK_HTTP_CLIENT),
   };
   if (config.COSMOS_DB_KEY) return new CosmosClient({ ...common, key: config.COSMOS_DB_KEY });
   return new CosmosClient({ ...common, aadCredentials: azureCredential() });

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createHttpHeaders, createPipelineRequest, RestError } from "@azure/core-rest-pipeline";
-import { fetchCanSend, fetchHttpClient } from "../../src/net/sdk-http-client.ts";
+import { fetchCanSend, sdkHttpClient } from "../../src/net/sdk-http-client.ts";
 import { freePort } from "../helpers/emulators.ts";
 
 async function bodyOf(req: IncomingMessage): Promise<string> {
@@ -42,7 +42,7 @@ describe("the fetch transport of the Azure SDK clients", () => {
   });
   after(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-  const client = fetchHttpClient();
+  const client = sdkHttpClient();
   const request = (path: string, extra: Partial<Parameters<typeof createPipelineRequest>[0]> = {}) =>
     createPipelineRequest({ url: `${base}${path}`, allowInsecureConnection: true, ...extra });
 

@@ -8,7 +8,8 @@ import { createPipelineRequest } from "@azure/core-rest-pipeline";
 import { activeSpan, inSpan, startTelemetry } from "../../src/telemetry/index.ts";
 import { telemetryPlan } from "../../src/telemetry/plan.ts";
 import { dependencyCall, MAX_DEPENDENCY_SPANS, withoutUrlQueries } from "../../src/telemetry/dependency-span.ts";
-import { fetchHttpClient } from "../../src/net/sdk-http-client.ts";
+import { QueueClient } from "@azure/storage-queue";
+import { sdkHttpClient, storageHttpClient } from "../../src/net/sdk-http-client.ts";
 import { configureLogging, Logger } from "../../src/log/logger.ts";
 import { attributesOf, closedPort, OtlpReceiver } from "../helpers/otlp-receiver.ts";
 
@@ -51,7 +52,7 @@ describe("telemetry: dependency spans for outbound calls", () => {
   };
 
   const send = (url: string, method: "GET" | "PUT" = "GET") =>
-    fetchHttpClient().sendRequest(createPipelineRequest({ url, method, allowInsecureConnection: true }));
+    sdkHttpClient().sendRequest(createPipelineRequest({ url, method, allowInsecureConnection: true }));
 
   test("outside a span (telemetry off) the request is sent and no span is made", async () => {
     otlp.clear();
@@ -119,6 +120,38 @@ describe("telemetry: dependency spans for outbound calls", () => {
     assert.equal(seen.inSpan, false, "children of a span that is not recorded are not prepared");
     assert.equal(seen.active, undefined);
     assert.deepEqual(otlp.spans(), []);
+  });
+
+  test("SDK_HTTP_CLIENT=node: calls over the SDKs' own client are dependency spans too", async () => {
+    const t = await telemetryToReceiver(1);
+    const before = served;
+    const queue = new QueueClient(`${base}/devstoreaccount1/tasks?sig=${SIG}`, undefined, {
+      httpClient: storageHttpClient("node"),
+      retryOptions: { maxTries: 1 },
+    });
+    const statuses = await t.span("contentflow.task", {}, async () => {
+      const doc = await sdkHttpClient("node").sendRequest(
+        createPipelineRequest({
+          url: `${base}/dbs/db/docs/d3?sig=${SIG}`,
+          method: "PUT",
+          allowInsecureConnection: true,
+        }),
+      );
+      const properties = await queue.getProperties().then((r) => r._response.status, (err: Error) => err.name);
+      return [doc.status, properties];
+    });
+    await t.shutdown(10_000);
+    assert.deepEqual(statuses, [200, 200]);
+    assert.equal(served, before + 2, "each call went out once");
+    const deps = otlp.spans().filter((s) => s.kind === SPAN_KIND_CLIENT).map((s) => attributesOf(s.attributes));
+    assert.deepEqual(
+      deps.map((a) => [a["az.namespace"], a["http.request.method"], a["url.full"]]).sort(),
+      [
+        ["Microsoft.DocumentDB", "PUT", `${base}/dbs/db/docs/d3`],
+        ["Microsoft.Storage", "GET", `${base}/devstoreaccount1/tasks`],
+      ],
+    );
+    assert.ok(!otlp.bodies.traces.join("\n").includes(SIG));
   });
 
   test("a span gets at most MAX_DEPENDENCY_SPANS client spans; the calls past that are counted on it", async () => {
