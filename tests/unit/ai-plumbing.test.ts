@@ -7,6 +7,12 @@ import {
   withEndpointSlot,
 } from "../../src/executors/ai/endpoint-limiter.ts";
 import { isRetryableStatus, retryAfterMs, retryDelayMs, withRetries } from "../../src/executors/ai/retry.ts";
+import {
+  classifyFailedTry,
+  keptFromResend,
+  RetryableAnswer,
+  TransientFailure,
+} from "../../src/executors/ai/failed-try.ts";
 import { addUsage, onUsage, recordUsage, resetUsage, usageTotals } from "../../src/executors/ai/usage.ts";
 import { entraTokenProvider, resolveAuth } from "../../src/executors/ai/auth.ts";
 import type { TokenTarget } from "../../src/executors/ai/token-target.ts";
@@ -147,6 +153,28 @@ describe("retry policy", () => {
     });
     await assert.rejects(run, /task timed out/);
     assert.deepEqual(delays, [30_000]);
+  });
+
+  test("a failed try: retried, except a billed call the service may have taken", () => {
+    const answer = (status: number) => new RetryableAnswer(status, status === 429 ? 2000 : undefined, {});
+    for (const status of [408, 409, 429, 500, 502, 503, 504]) {
+      const expected = status === 429 ? { retryable: true, retryAfterMs: 2000 } : { retryable: true };
+      assert.deepEqual(
+        { ...classifyFailedTry(answer(status), false) },
+        { retryAfterMs: undefined, ...expected },
+        `${status}`,
+      );
+      const taken = [408, 500, 502, 504].includes(status);
+      assert.equal(classifyFailedTry(answer(status), true).retryable, !taken, `${status}, billed`);
+      assert.equal(keptFromResend(answer(status), true), taken, `${status}, billed`);
+      assert.equal(keptFromResend(answer(status), false), false);
+    }
+    assert.deepEqual(classifyFailedTry(new TransientFailure("refused", false), true), { retryable: true });
+    const cut = new TransientFailure("Content Understanding analyze: no answer within 30 s", true);
+    assert.deepEqual(classifyFailedTry(cut, false), { retryable: true });
+    assert.deepEqual(classifyFailedTry(cut, true), { retryable: false });
+    assert.match(cut.message, /no answer within 30 s; not sent again: the service may have accepted it/);
+    assert.deepEqual(classifyFailedTry(new Error("bad request"), false), { retryable: false });
   });
 });
 

@@ -20,8 +20,9 @@ export function isRetryableStatus(status: number): boolean {
 }
 
 // Calls that start billed work (an analyze POST of Document Intelligence or Content Understanding) must not run twice:
-// they are sent again only when the service surely did not take them. The rule lives here for both HTTP paths
-// (service-fetch.ts for our own REST calls, service-pipeline.ts for the SDK clients).
+// they are sent again only when the service surely did not take them. What "may have taken" means is here;
+// failed-try.ts applies it to a failed try for both HTTP paths (service-fetch.ts for our own REST calls,
+// service-pipeline.ts for the SDK clients).
 
 /**
  * Answers after which the service may have accepted the request and started the work: a server error (500), a

@@ -5,7 +5,6 @@
 // is on (src/telemetry/dependency-span.ts).
 import {
   isRetryableStatus,
-  mayHaveAccepted,
   mayHaveReached,
   NOT_SENT_AGAIN,
   retryAfterMs,
@@ -14,6 +13,7 @@ import {
 } from "./retry.ts";
 import { endpointGate } from "./endpoint-limiter.ts";
 import { AiServiceError } from "./service-error.ts";
+import { classifyFailedTry, keptFromResend, RetryableAnswer, TransientFailure } from "./failed-try.ts";
 import { guardedFetch, OutboundBlockedError, type OutboundPolicy, readBodyLimited } from "../../net/outbound.ts";
 import { ResponseTooLargeError } from "../../util/read-limited.ts";
 import { linkedSignal } from "../../util/abort.ts";
@@ -61,23 +61,6 @@ export interface ServiceAnswer {
 export function attemptsNote(answer: ServiceAnswer): string {
   if (answer.notSentAgain) return NOT_SENT_AGAIN;
   return answer.attempts > 1 ? ` (after ${answer.attempts} attempts)` : "";
-}
-
-/** A failure without an answer (connection error, no answer in time) that another try may get past. */
-class TransientFailure extends AiServiceError {
-  override name = "AiServiceError";
-  /** Whether the request may have reached the service (anything but a connection that never opened). */
-  constructor(message: string, readonly maybeSent: boolean) {
-    super(message);
-  }
-}
-
-/** A retryable answer, thrown inside the retry loop and returned as is when the retries are spent. */
-class RetryableAnswer extends Error {
-  override name = "RetryableAnswer";
-  constructor(readonly answer: ServiceAnswer) {
-    super(`HTTP ${answer.status}`);
-  }
 }
 
 /** The call's auth headers; a failure here (no token, plain http) is not worth a retry. */
@@ -129,35 +112,26 @@ async function tryOnce(call: ServiceCall, attempts: number): Promise<ServiceAnsw
 /** Sends the call, retrying as configured; returns the last answer whatever its status (callers check it). */
 export async function callService(call: ServiceCall): Promise<ServiceAnswer> {
   let attempts = 0;
+  const runsOnce = call.idempotent === false;
   try {
     return await withRetries(async () => {
       const answer = await tryOnce(call, ++attempts);
       if (answer.status >= 300 && answer.status < 400) {
         throw new AiServiceError(`${call.what}: HTTP ${answer.status} redirect not followed`, answer.status);
       }
-      if (answer.status >= 400 && isRetryableStatus(answer.status)) throw new RetryableAnswer(answer);
+      if (answer.status >= 400 && isRetryableStatus(answer.status)) {
+        throw new RetryableAnswer(answer.status, retryAfterMs(answer.headers), answer);
+      }
       return answer;
     }, {
       policy: call.retry,
       signal: call.signal,
-      classify: (err) => {
-        const once = call.idempotent === false;
-        if (err instanceof RetryableAnswer) {
-          if (once && mayHaveAccepted(err.answer.status)) return { retryable: false };
-          return { retryable: true, retryAfterMs: retryAfterMs(err.answer.headers) };
-        }
-        if (!(err instanceof TransientFailure)) return { retryable: false };
-        if (once && err.maybeSent) {
-          err.message += NOT_SENT_AGAIN;
-          return { retryable: false };
-        }
-        return { retryable: true };
-      },
+      classify: (err) => classifyFailedTry(err, runsOnce),
     });
   } catch (err) {
     if (err instanceof RetryableAnswer) {
-      const stopped = call.idempotent === false && mayHaveAccepted(err.answer.status);
-      return stopped ? { ...err.answer, notSentAgain: true } : err.answer;
+      const answer = err.answer as ServiceAnswer;
+      return keptFromResend(err, runsOnce) ? { ...answer, notSentAgain: true } : answer;
     }
     if (attempts > 1 && err instanceof AiServiceError) err.message += ` (after ${attempts} attempts)`;
     throw err;

@@ -10,7 +10,6 @@ import type { PipelinePolicy, PipelineRequest, PipelineResponse } from "@azure/c
 import { RestError } from "@azure/core-rest-pipeline";
 import {
   isRetryableStatus,
-  mayHaveAccepted,
   mayHaveReached,
   NOT_SENT_AGAIN,
   retryAfterMs,
@@ -19,6 +18,7 @@ import {
 } from "./retry.ts";
 import { endpointGate } from "./endpoint-limiter.ts";
 import { AiServiceError, httpFailure } from "./service-error.ts";
+import { classifyFailedTry, keptFromResend, RetryableAnswer, TransientFailure } from "./failed-try.ts";
 import { readStreamLimited, ResponseTooLargeError } from "../../util/read-limited.ts";
 import { errorText } from "../../util/errors.ts";
 import { type AzureNamespace, dependencyCall } from "../../telemetry/dependency-span.ts";
@@ -50,23 +50,6 @@ function callerSignal(request: PipelineRequest): AbortSignal | undefined {
   return request.abortSignal as AbortSignal | undefined;
 }
 
-/** A retryable answer, thrown inside the retry loop and returned as is when the retries are spent. */
-class RetryableAnswer extends Error {
-  override name = "RetryableAnswer";
-  constructor(readonly response: PipelineResponse) {
-    super(`HTTP ${response.status}`);
-  }
-}
-
-/** A failure without an answer (connection error, no answer in time) that another try may get past. */
-class TransientFailure extends AiServiceError {
-  override name = "AiServiceError";
-  /** Whether the request may have reached the service (anything but a connection that never opened). */
-  constructor(message: string, readonly maybeSent: boolean) {
-    super(message);
-  }
-}
-
 /** Network errors worth another try (connection refused or reset, DNS hiccups, sockets closed early). */
 function isTransient(err: unknown): boolean {
   if (err instanceof RestError) return err.statusCode === undefined;
@@ -96,12 +79,8 @@ async function tryOnce(
     throw new TransientFailure(message, mayHaveReached(err, timedOut));
   }
   if (response.status >= 400 && isRetryableStatus(response.status)) {
-    if (once !== undefined && mayHaveAccepted(response.status)) {
-      const err = httpFailure(`${options.service} ${once}`, response.status, response.bodyAsText ?? "");
-      err.message += NOT_SENT_AGAIN;
-      throw err;
-    }
-    throw new RetryableAnswer(response);
+    const headers = new Headers(response.headers.toJSON({ preserveCase: false }));
+    throw new RetryableAnswer(response.status, retryAfterMs(headers), response);
   }
   return response;
 }
@@ -111,26 +90,21 @@ function retryPolicy(options: ServicePolicyOptions): PipelinePolicy {
     name: "contentflowServiceRetry",
     async sendRequest(request, next) {
       const once = options.runsOnce?.(request);
+      const runsOnce = once !== undefined;
       try {
         return await withRetries(() => tryOnce(request, next, options, once), {
           policy: options.retry,
           signal: callerSignal(request),
-          classify: (err) => {
-            if (err instanceof RetryableAnswer) {
-              const headers = new Headers(err.response.headers.toJSON({ preserveCase: false }));
-              return { retryable: true, retryAfterMs: retryAfterMs(headers) };
-            }
-            if (!(err instanceof TransientFailure)) return { retryable: false };
-            if (once !== undefined && err.maybeSent) {
-              err.message += NOT_SENT_AGAIN;
-              return { retryable: false };
-            }
-            return { retryable: true };
-          },
+          classify: (err) => classifyFailedTry(err, runsOnce),
         });
       } catch (err) {
-        if (err instanceof RetryableAnswer) return err.response;
-        throw err;
+        if (!(err instanceof RetryableAnswer)) throw err;
+        const response = err.answer as PipelineResponse;
+        if (!keptFromResend(err, runsOnce)) return response;
+        // The SDK would only see a failed status: say why it was not sent again.
+        const failure = httpFailure(`${options.service} ${once}`, response.status, response.bodyAsText ?? "");
+        failure.message += NOT_SENT_AGAIN;
+        throw failure;
       }
     },
   };
