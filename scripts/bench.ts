@@ -35,6 +35,7 @@ import {
   type ThroughputResult,
 } from "./lib/bench-measure.ts";
 import { buildInfo } from "../src/runtime/build-info.ts";
+import { settingMeta } from "../src/config/schema.ts";
 import { compareCrawls, type CrawlComparison, crawlTable } from "./lib/bench-crawl.ts";
 
 const ROOT = resolve(import.meta.dirname ?? ".", "..");
@@ -59,6 +60,8 @@ const IDLE_WARM_S = 60;
 const IDLE_WINDOW_S = 120;
 /** Messages one SDK loop has in flight (a receive of 32, handled in parallel). */
 const SDK_IN_FLIGHT = 32;
+/** Tasks a worker runs at once at default settings: the bare loops laid out like the workers keep as many in flight. */
+const WORKER_IN_FLIGHT = Number(settingMeta.PROCESSING_CONCURRENCY.default);
 
 /** The runtime running this script, and with it the bare SDK loops (the binary's is Bun). */
 const versions = process.versions as Record<string, string | undefined>;
@@ -130,6 +133,9 @@ try {
   const recordCeilings = new Map<number, number>();
   const bareProcessCpu = new Map<number, number>();
   const bareProcessRate = new Map<number, number>();
+  const bareMatchedCpu = new Map<number, number>();
+  const bareMatchedRate = new Map<number, number>();
+  const oursCpu = new Map<number, number>();
   const ours = new Map<number, ThroughputResult>();
   const oursWide = new Map<number, ThroughputResult>();
   let busy: Awaited<ReturnType<typeof enqueueToStart>> | undefined;
@@ -143,6 +149,9 @@ try {
     records: new Map<number, number[]>(),
     bareCpu: new Map<number, number[]>(),
     bareRate: new Map<number, number[]>(),
+    matchedCpu: new Map<number, number[]>(),
+    matchedRate: new Map<number, number[]>(),
+    oursCpu: new Map<number, number[]>(),
     wide: new Map<number, number[]>(),
     ours: new Map<number, number[]>(),
   };
@@ -156,6 +165,16 @@ try {
       const own = await bareLoopProcesses(emu, await freshStore(bench), workers, tasks);
       push(samples.bareCpu, workers, own.cpuMsPerMessage);
       push(samples.bareRate, workers, own.perSecond);
+      const matched = await bareLoopProcesses(
+        emu,
+        await freshStore(bench),
+        workers,
+        tasks,
+        undefined,
+        WORKER_IN_FLIGHT,
+      );
+      push(samples.matchedCpu, workers, matched.cpuMsPerMessage);
+      push(samples.matchedRate, workers, matched.perSecond);
       const wide = await processingThroughput(bench, workers, tasks, { PROCESSING_CONCURRENCY: String(SDK_IN_FLIGHT) });
       push(samples.wide, workers, wide.result.tasksPerSecond);
       oursWide.set(workers, wide.result);
@@ -165,6 +184,7 @@ try {
       });
       runs.push(run);
       push(samples.ours, workers, result.tasksPerSecond);
+      push(samples.oursCpu, workers, result.workerCpuMsPerTask ?? NaN);
       ours.set(workers, result);
       if (last && workers === 2) {
         progress("enqueue-to-start while busy: 50 tasks, one every 100 ms");
@@ -195,6 +215,9 @@ try {
     recordCeilings.set(workers, median(samples.records.get(workers)!));
     bareProcessCpu.set(workers, median(samples.bareCpu.get(workers)!));
     bareProcessRate.set(workers, median(samples.bareRate.get(workers)!));
+    bareMatchedCpu.set(workers, median(samples.matchedCpu.get(workers)!));
+    bareMatchedRate.set(workers, median(samples.matchedRate.get(workers)!));
+    oursCpu.set(workers, median(samples.oursCpu.get(workers)!));
     oursWide.set(workers, { ...oursWide.get(workers)!, tasksPerSecond: median(samples.wide.get(workers)!) });
     ours.set(workers, { ...ours.get(workers)!, tasksPerSecond: median(samples.ours.get(workers)!) });
   }
@@ -220,6 +243,9 @@ try {
     recordCeilings,
     bareProcessCpu,
     bareProcessRate,
+    bareMatchedCpu,
+    bareMatchedRate,
+    oursCpu,
     ours,
     oursWide,
     leftQueued,
@@ -255,6 +281,11 @@ interface Measured extends Throughputs {
   bareProcessCpu: Map<number, number>;
   /** Tasks per second of the same (median). */
   bareProcessRate: Map<number, number>;
+  /** The same two with as many tasks in flight per loop as a worker runs at default settings (medians). */
+  bareMatchedCpu: Map<number, number>;
+  bareMatchedRate: Map<number, number>;
+  /** Worker CPU ms per task at default settings (median). */
+  oursCpu: Map<number, number>;
   leftQueued: number;
   busy: { median: number; p95: number; max: number };
   idleLatency: { median: number; p95: number; max: number };
@@ -278,9 +309,11 @@ function renderReport(m: Measured): string {
     return `| ${w} | ${f(sdk)} | ${f(records)} | ${f(r.tasksPerSecond)} | ${f(wide.tasksPerSecond)} | ` +
       `${f(wide.tasksPerSecond / sdk, 2)} | ${f(r.tasksPerSecond / records, 2)} / ${
         f(wide.tasksPerSecond / records, 2)
-      } | ${f(r.workerCpuMsPerTask, 2)} | ${f(m.bareProcessRate.get(w))} tasks/s, ${
+      } | ${f(m.oursCpu.get(w), 2)} | ${f(m.bareProcessRate.get(w))} tasks/s, ${
         f(m.bareProcessCpu.get(w), 2)
-      } ms/task | ${python} |`;
+      } ms/task | ${f(m.bareMatchedRate.get(w))} tasks/s, ${f(m.bareMatchedCpu.get(w), 2)} ms/task | ${
+        f(m.oursCpu.get(w)! / m.bareMatchedCpu.get(w)!, 2)
+      } / ${f(m.oursCpu.get(w)! / m.bareProcessCpu.get(w)!, 2)} | ${python} |`;
   });
   const cpu = cpus();
   return `# Benchmarks
@@ -298,8 +331,8 @@ measured on this class of machine against the same emulators (issue 5); they are
 
 ## Throughput (${tasks} tasks per run, median of ${repeat} runs)
 
-| processing workers | SDK loop: queue only, msg/s | SDK loop: queue + the same Cosmos calls, tasks/s | ours, default concurrency (8), tasks/s | ours, concurrency ${SDK_IN_FLIGHT}, tasks/s | ratio to queue-only loop | ratio to loop with Cosmos calls (default / concurrency ${SDK_IN_FLIGHT}) | worker CPU ms/task (default) | SDK loop with the Cosmos calls, one process per loop (as our workers): throughput, CPU | Python worker, tasks/s |
-|---|---|---|---|---|---|---|---|---|---|
+| processing workers | SDK loop: queue only, msg/s | SDK loop: queue + the same Cosmos calls, tasks/s | ours, default concurrency (8), tasks/s | ours, concurrency ${SDK_IN_FLIGHT}, tasks/s | ratio to queue-only loop | ratio to loop with Cosmos calls (default / concurrency ${SDK_IN_FLIGHT}) | worker CPU ms/task (default) | SDK loop with the Cosmos calls, one process per loop (as our workers), ${SDK_IN_FLIGHT} in flight: throughput, CPU | the same, ${WORKER_IN_FLIGHT} in flight (as a worker at default settings) | worker CPU ratio to those loops, ${WORKER_IN_FLIGHT} / ${SDK_IN_FLIGHT} in flight | Python worker, tasks/s |
+|---|---|---|---|---|---|---|---|---|---|---|---|
 ${rows.join("\n")}
 
 The SDK loops are ceilings written with the bare SDKs and nothing else: N loops (N = workers), each receiving 32
@@ -311,7 +344,11 @@ do. A task of ours costs those calls plus the pipeline run, logs and status repo
 same loop with the Cosmos calls run the way our workers run: one loop in each of N processes of its own
 (scripts/bare-loop-process.ts), over the fetch transport our worker uses, each process paying its own start, JIT
 warm-up and runtime, with its clock and CPU counted from the moment every process is ready, as the workers' are: the
-throughput and CPU per task the SDKs and the runtime reach in our workers' layout without any of our code. The emulators share the
+throughput and CPU per task the SDKs and the runtime reach in our workers' layout without any of our code; once with
+${SDK_IN_FLIGHT} tasks in flight per loop as above, once with ${WORKER_IN_FLIGHT}, as many as a worker runs at default settings (the
+same layout as the "default concurrency" column; with more in flight, more answers arrive per turn of the event
+loop and each turn's fixed cost is shared by more tasks). Worker CPU per task is the median over the repetitions,
+counted from ready on. The emulators share the
 machine's ${cpus().length} cores with the workers, so CPU is the limit here (worker CPU per task in the table; Azurite and the
 Cosmos emulator spend more); against remote Azure services the limit is latency × concurrency instead. The Cosmos
 emulator also answers every request with \`Connection: close\`, so each Cosmos call opens a new TCP connection here
