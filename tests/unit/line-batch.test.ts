@@ -1,8 +1,34 @@
 // Stdout lines of a supervised worker, written in one batch per event-loop turn (src/log/line-batch.ts).
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import process from "node:process";
+import { spawn } from "node:child_process";
+import { resolve } from "node:path";
 import { setImmediate } from "node:timers";
 import { LineBatch, MAX_BATCH_CHARS } from "../../src/log/line-batch.ts";
+import { sleep } from "../helpers/wait.ts";
+
+const WRITER = resolve(import.meta.dirname ?? ".", "../fixtures/stdout-writer.ts");
+
+/** Runs the writer fixture under this runtime; its stdout is read only after `readAfterMs` (or closed at once). */
+async function runWriter(env: Record<string, string>, stdout: { readAfterMs: number } | "closed") {
+  const [command, args] = typeof Deno !== "undefined"
+    ? [Deno.execPath(), ["run", "-A", WRITER]]
+    : [process.execPath, [WRITER]];
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d) => stderr += d);
+  const exited = new Promise<number | null>((done) => child.on("close", (code) => done(code)));
+  let out = "";
+  if (stdout === "closed") child.stdout.destroy();
+  else {
+    child.stdout.pause();
+    await sleep(stdout.readAfterMs);
+    child.stdout.on("data", (d) => out += d);
+    child.stdout.resume();
+  }
+  return { code: await exited, stderr, lines: out.split("\n").filter(Boolean) };
+}
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -44,5 +70,22 @@ describe("LineBatch", () => {
     batch.flush();
     await nextTurn();
     assert.deepEqual(writes, ["one\n"], "no empty write, no second copy");
+  });
+
+  test("a reader that is late still gets every line written before the process exits", async () => {
+    for (const stdoutFirst of ["0", "1"]) {
+      const r = await runWriter({ LINES: "5000", STDOUT_FIRST: stdoutFirst }, { readAfterMs: 1000 });
+      assert.equal(r.code, 0, r.stderr);
+      const expected = 5001 + (stdoutFirst === "1" ? 1 : 0);
+      assert.equal(r.lines.length, expected, `stdout used first: ${stdoutFirst}`);
+      assert.equal(r.lines.at(-1), "last");
+      assert.ok(r.lines.slice(stdoutFirst === "1" ? 1 : 0, -1).every((l, i) => l.startsWith(`${i} `)), "in order");
+    }
+  });
+
+  test("once nobody reads stdout the lines are dropped and the process goes on", async () => {
+    const r = await runWriter({ LINES: "20000" }, "closed");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^done\n$/);
   });
 });
