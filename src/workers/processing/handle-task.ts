@@ -201,8 +201,8 @@ export class TaskHandler {
         return await this.toPoison(message, started.exhausted, { taskId, executionId }, log);
       }
       begun = true;
-      // Handed over: the executors may change the task's items, which are not read again here (a record that
-      // went missing since `begin` is re-created from the task, and the completed write replaces its content).
+      // Handed over: the executors may change the task's items. Only a record deleted since `begin` is made
+      // again from them (their identifiers as the executors left them; a completed write replaces that content).
       const itemsIn = t.content.length;
       result = await runPipeline(pipeline.pipeline, t.content, {
         signal: attempt.signal,
